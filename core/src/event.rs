@@ -1,0 +1,128 @@
+//! Normalized events: one stream for the merchant, whatever provider and notification caused it.
+//! An event carries a snapshot of the resource as the API shows it at that moment.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::id::EventId;
+use crate::mode::Mode;
+
+macro_rules! event_types {
+    ($($variant:ident => $name:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum EventType {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        impl EventType {
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_types! {
+    PaymentCreated => "payment.created",
+    PaymentProcessing => "payment.processing",
+    PaymentSucceeded => "payment.succeeded",
+    PaymentFailed => "payment.failed",
+    PaymentCanceled => "payment.canceled",
+    PaymentExpired => "payment.expired",
+    PaymentRefunded => "payment.refunded",
+    RefundCreated => "refund.created",
+    RefundSucceeded => "refund.succeeded",
+    RefundFailed => "refund.failed",
+}
+
+impl EventType {
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.as_str() == value)
+    }
+
+    /// Whether an endpoint's filter selects this type. Filters are exact names, a family such as
+    /// `payment.*`, or `*` for everything.
+    pub fn matches(self, filter: &str) -> bool {
+        match filter.strip_suffix(".*") {
+            _ if filter == "*" => true,
+            Some(family) => self.as_str().strip_prefix(family).is_some_and(|rest| rest.starts_with('.')),
+            None => self.as_str() == filter,
+        }
+    }
+
+    /// Checks a filter given by a merchant, so a typo does not silently select nothing.
+    pub fn is_valid_filter(filter: &str) -> bool {
+        Self::ALL.iter().any(|t| t.matches(filter))
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub id: EventId,
+    pub mode: Mode,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// The id of the resource the event is about (`pay_…`, `re_…`).
+    pub resource_id: String,
+    /// The resource as `GET` would have returned it when the event happened.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Event {
+    pub fn new<T: Serialize>(
+        event_type: EventType,
+        mode: Mode,
+        resource_id: &str,
+        resource: &T,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: EventId::generate(now),
+            mode,
+            event_type,
+            resource_id: resource_id.to_owned(),
+            // Resources are plain data; serializing them cannot fail.
+            data: serde_json::to_value(resource).unwrap_or(serde_json::Value::Null),
+            created_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_select_exact_names_families_and_everything() {
+        assert!(EventType::RefundSucceeded.matches("refund.succeeded"));
+        assert!(EventType::RefundSucceeded.matches("refund.*"));
+        assert!(EventType::RefundSucceeded.matches("*"));
+        assert!(!EventType::RefundSucceeded.matches("payment.*"));
+        assert!(!EventType::PaymentSucceeded.matches("pay.*"));
+        assert!(EventType::is_valid_filter("payment.*"));
+        assert!(!EventType::is_valid_filter("payment.succeded"));
+    }
+
+    #[test]
+    fn every_type_round_trips_through_its_name() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(*t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! The Payment resource and its state machine.
+//!
+//! ```text
+//! requires_action ──► processing ──► succeeded ──► refunded
+//!        │                 │
+//!        ├──► canceled     └──► failed
+//!        ├──► expired
+//!        └──► failed
+//! ```
+//! Provider facts are merged monotonically: a fact that is behind the stored state is stale and
+//! changes nothing (a refunded payment never becomes pending again); a fact that contradicts a
+//! final state is a conflict, settled by asking the provider rather than by guessing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::event::EventType;
+use crate::id::PaymentId;
+use crate::mode::{Mode, ProviderName};
+use crate::money::Money;
+use crate::transition::{Cause, Transition};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Waiting for the buyer: approve at PayPal, scan a QR code, confirm in an app.
+    RequiresAction,
+    /// The buyer acted; the provider has not settled the money yet (e.g. a pending capture).
+    Processing,
+    Succeeded,
+    /// Every captured unit has been refunded.
+    Refunded,
+    Failed,
+    Canceled,
+    Expired,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 7] = [
+        PaymentStatus::RequiresAction,
+        PaymentStatus::Processing,
+        PaymentStatus::Succeeded,
+        PaymentStatus::Refunded,
+        PaymentStatus::Failed,
+        PaymentStatus::Canceled,
+        PaymentStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::RequiresAction => "requires_action",
+            PaymentStatus::Processing => "processing",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Canceled => "canceled",
+            PaymentStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Final for the buyer's side of the payment: no provider fact moves it on by itself.
+    /// (`succeeded` still moves to `refunded`, but only through refunds.)
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Refunded
+                | PaymentStatus::Failed
+                | PaymentStatus::Canceled
+                | PaymentStatus::Expired
+        )
+    }
+
+    /// How far along the happy path a status is; facts never move a payment backwards.
+    fn progress(self) -> u8 {
+        match self {
+            PaymentStatus::RequiresAction => 0,
+            PaymentStatus::Processing => 1,
+            PaymentStatus::Succeeded
+            | PaymentStatus::Failed
+            | PaymentStatus::Canceled
+            | PaymentStatus::Expired => 2,
+            PaymentStatus::Refunded => 3,
+        }
+    }
+
+    pub fn can_become(self, next: PaymentStatus) -> bool {
+        use PaymentStatus::*;
+        matches!(
+            (self, next),
+            (RequiresAction, Processing | Succeeded | Failed | Canceled | Expired)
+                | (Processing, Succeeded | Failed)
+                | (Succeeded, Refunded)
+        )
+    }
+
+    pub fn event_type(self) -> EventType {
+        match self {
+            PaymentStatus::RequiresAction => EventType::PaymentCreated,
+            PaymentStatus::Processing => EventType::PaymentProcessing,
+            PaymentStatus::Succeeded => EventType::PaymentSucceeded,
+            PaymentStatus::Refunded => EventType::PaymentRefunded,
+            PaymentStatus::Failed => EventType::PaymentFailed,
+            PaymentStatus::Canceled => EventType::PaymentCanceled,
+            PaymentStatus::Expired => EventType::PaymentExpired,
+        }
+    }
+}
+
+/// What the buyer has to do next, when the payment waits for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NextAction {
+    /// Send the buyer's browser here (PayPal approval).
+    RedirectToUrl { redirect_url: String },
+}
+
+/// Why a payment or refund failed, in words a support engineer can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+/// The provider's own identifiers for this payment, for support and reconciliation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProviderRefs {
+    /// PayPal order id, Ping++ charge id.
+    pub payment_id: Option<String>,
+    /// PayPal capture id (what refunds and disputes refer to).
+    pub capture_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub mode: Mode,
+    pub provider: ProviderName,
+    pub channel: String,
+    pub status: PaymentStatus,
+    /// Minor units of `currency`.
+    pub amount: i64,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: crate::money::Currency,
+    /// Sum of succeeded refunds.
+    pub amount_refunded: i64,
+    /// Sum of refunds still pending at the provider; reserved, so it cannot be refunded twice.
+    pub amount_refund_pending: i64,
+    pub merchant_reference: Option<String>,
+    pub description: Option<String>,
+    pub customer_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub next_action: Option<NextAction>,
+    pub provider_refs: ProviderRefs,
+    pub failure: Option<Failure>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, bumped on every stored change.
+    #[serde(skip)]
+    pub version: i64,
+    /// When the reconciler should next ask the provider about this payment.
+    #[serde(skip)]
+    pub next_check_at: Option<DateTime<Utc>>,
+}
+
+/// A provider's statement about a payment, already mapped to payhub's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentFacts {
+    pub status: PaymentStatus,
+    pub capture_id: Option<String>,
+    /// What the provider says was captured; checked against the payment's amount.
+    pub captured: Option<Money>,
+    pub failure: Option<Failure>,
+}
+
+/// The result of merging provider facts into a payment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merge {
+    /// The payment moved on; store it with the transition and its event.
+    Advanced { transition: Transition, event: EventType },
+    /// Nothing new, or only identifiers were learned (no event).
+    Unchanged { learned_ids: bool },
+    /// The fact is behind the stored state (an old or re-ordered notification).
+    Stale,
+    /// The fact contradicts a final state; ask the provider before believing either side.
+    Conflict { stored: PaymentStatus, claimed: PaymentStatus },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefundRejection {
+    #[error("only succeeded payments can be refunded; this payment is {0}")]
+    NotRefundable(&'static str),
+    #[error("a refund must be a positive amount")]
+    NotPositive,
+    #[error("the refund is in {requested} but the payment is in {payment}")]
+    WrongCurrency { requested: String, payment: String },
+    #[error("refund of {requested} exceeds the {remaining} still refundable")]
+    ExceedsRemaining { requested: Money, remaining: Money },
+}
+
+impl Payment {
+    pub fn money(&self) -> Money {
+        Money::new(self.amount, self.currency)
+    }
+
+    /// What may still be refunded: captured minus refunded minus refunds in flight.
+    pub fn refundable(&self) -> Money {
+        if self.status != PaymentStatus::Succeeded {
+            return Money::zero(self.currency);
+        }
+        let remaining = self.amount - self.amount_refunded - self.amount_refund_pending;
+        Money::new(remaining.max(0), self.currency)
+    }
+
+    pub fn merge(&mut self, facts: &PaymentFacts, cause: &Cause, now: DateTime<Utc>) -> Merge {
+        let learned_ids = self.learn_capture_id(facts);
+        let current = self.status;
+        let claimed = facts.status;
+        if claimed == current {
+            if learned_ids {
+                self.touch(now);
+            }
+            return Merge::Unchanged { learned_ids };
+        }
+        if current.can_become(claimed) {
+            self.status = claimed;
+            if claimed == PaymentStatus::Failed {
+                self.failure = facts.failure.clone();
+            }
+            if claimed != PaymentStatus::RequiresAction {
+                self.next_action = None;
+            }
+            self.touch(now);
+            return Merge::Advanced {
+                transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
+                event: claimed.event_type(),
+            };
+        }
+        if learned_ids {
+            self.touch(now);
+        }
+        if claimed.progress() < current.progress()
+            || (claimed == PaymentStatus::Succeeded && current == PaymentStatus::Refunded)
+        {
+            Merge::Stale
+        } else {
+            Merge::Conflict { stored: current, claimed }
+        }
+    }
+
+    /// Reserves `amount` for a new refund; the caller holds the payment's row lock.
+    pub fn reserve_refund(&mut self, amount: Money, now: DateTime<Utc>) -> Result<(), RefundRejection> {
+        if self.status != PaymentStatus::Succeeded {
+            return Err(RefundRejection::NotRefundable(self.status.as_str()));
+        }
+        if amount.currency != self.currency {
+            return Err(RefundRejection::WrongCurrency {
+                requested: amount.currency.code().into(),
+                payment: self.currency.code().into(),
+            });
+        }
+        if amount.amount <= 0 {
+            return Err(RefundRejection::NotPositive);
+        }
+        let remaining = self.refundable();
+        if amount.amount > remaining.amount {
+            return Err(RefundRejection::ExceedsRemaining { requested: amount, remaining });
+        }
+        self.amount_refund_pending += amount.amount;
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Settles a reserved refund. A success that completes the refund total moves the payment to
+    /// `refunded`; the returned transition is then recorded with its event.
+    pub fn settle_refund(
+        &mut self,
+        amount: i64,
+        succeeded: bool,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Option<Transition> {
+        self.amount_refund_pending = (self.amount_refund_pending - amount).max(0);
+        self.touch(now);
+        if !succeeded {
+            return None;
+        }
+        self.amount_refunded += amount;
+        if self.amount_refunded >= self.amount && self.status == PaymentStatus::Succeeded {
+            self.status = PaymentStatus::Refunded;
+            return Some(Transition::new(
+                self.id.as_str(),
+                PaymentStatus::Succeeded.as_str(),
+                PaymentStatus::Refunded.as_str(),
+                cause.clone(),
+                now,
+            ));
+        }
+        None
+    }
+
+    /// Records a refund made outside payhub (e.g. from the provider's dashboard) that was never
+    /// reserved here. Returns the transition to `refunded` when it completes the total.
+    pub fn record_external_refund(
+        &mut self,
+        amount: i64,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Option<Transition> {
+        self.amount_refund_pending += amount;
+        self.settle_refund(amount, true, cause, now)
+    }
+
+    fn learn_capture_id(&mut self, facts: &PaymentFacts) -> bool {
+        match (&self.provider_refs.capture_id, &facts.capture_id) {
+            (None, Some(id)) => {
+                self.provider_refs.capture_id = Some(id.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use proptest::prelude::*;
+
+    pub fn payment(status: PaymentStatus, amount: i64) -> Payment {
+        let now = Utc::now();
+        Payment {
+            id: PaymentId::generate(now),
+            mode: Mode::Test,
+            provider: ProviderName::Paypal,
+            channel: "paypal".into(),
+            status,
+            amount,
+            currency: Currency::parse("USD").unwrap(),
+            amount_refunded: 0,
+            amount_refund_pending: 0,
+            merchant_reference: None,
+            description: None,
+            customer_id: None,
+            metadata: Default::default(),
+            return_url: None,
+            cancel_url: None,
+            next_action: None,
+            provider_refs: ProviderRefs::default(),
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        }
+    }
+
+    fn facts(status: PaymentStatus) -> PaymentFacts {
+        PaymentFacts { status, capture_id: None, captured: None, failure: None }
+    }
+
+    fn usd(amount: i64) -> Money {
+        Money::new(amount, Currency::parse("USD").unwrap())
+    }
+
+    #[test]
+    fn capture_completes_an_approved_payment_with_one_event() {
+        let mut p = payment(PaymentStatus::RequiresAction, 1000);
+        let f = PaymentFacts { capture_id: Some("CAP1".into()), ..facts(PaymentStatus::Succeeded) };
+        let merge = p.merge(&f, &Cause::Api, Utc::now());
+        assert!(matches!(merge, Merge::Advanced { event: EventType::PaymentSucceeded, .. }));
+        assert_eq!(p.status, PaymentStatus::Succeeded);
+        assert_eq!(p.provider_refs.capture_id.as_deref(), Some("CAP1"));
+    }
+
+    #[test]
+    fn a_late_pending_notice_never_moves_a_succeeded_payment_back() {
+        let mut p = payment(PaymentStatus::Succeeded, 1000);
+        assert_eq!(p.merge(&facts(PaymentStatus::Processing), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(p.status, PaymentStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_refunded_payment_ignores_an_old_capture_completed_notice() {
+        let mut p = payment(PaymentStatus::Refunded, 1000);
+        assert_eq!(p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(p.status, PaymentStatus::Refunded);
+    }
+
+    #[test]
+    fn success_claimed_for_a_failed_payment_is_a_conflict_not_a_guess() {
+        let mut p = payment(PaymentStatus::Failed, 1000);
+        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now());
+        assert_eq!(
+            merge,
+            Merge::Conflict { stored: PaymentStatus::Failed, claimed: PaymentStatus::Succeeded }
+        );
+        assert_eq!(p.status, PaymentStatus::Failed);
+    }
+
+    #[test]
+    fn refund_larger_than_remaining_is_rejected_with_the_remaining_amount() {
+        let mut p = payment(PaymentStatus::Succeeded, 1000);
+        p.reserve_refund(usd(600), Utc::now()).unwrap();
+        let err = p.reserve_refund(usd(500), Utc::now()).unwrap_err();
+        assert_eq!(err, RefundRejection::ExceedsRemaining { requested: usd(500), remaining: usd(400) });
+    }
+
+    #[test]
+    fn a_failed_refund_releases_its_reservation() {
+        let mut p = payment(PaymentStatus::Succeeded, 1000);
+        p.reserve_refund(usd(1000), Utc::now()).unwrap();
+        assert_eq!(p.refundable().amount, 0);
+        assert_eq!(p.settle_refund(1000, false, &Cause::Api, Utc::now()), None);
+        assert_eq!(p.refundable().amount, 1000);
+    }
+
+    #[test]
+    fn refunds_completing_the_total_move_the_payment_to_refunded() {
+        let mut p = payment(PaymentStatus::Succeeded, 1000);
+        p.reserve_refund(usd(300), Utc::now()).unwrap();
+        p.reserve_refund(usd(700), Utc::now()).unwrap();
+        assert!(p.settle_refund(300, true, &Cause::Api, Utc::now()).is_none());
+        let t = p.settle_refund(700, true, &Cause::Api, Utc::now()).unwrap();
+        assert_eq!((t.from.as_str(), t.to.as_str()), ("succeeded", "refunded"));
+        assert_eq!(p.status, PaymentStatus::Refunded);
+        assert_eq!(p.amount_refunded, 1000);
+    }
+
+    #[test]
+    fn only_succeeded_payments_in_the_same_currency_can_be_refunded() {
+        let mut p = payment(PaymentStatus::RequiresAction, 1000);
+        assert_eq!(
+            p.reserve_refund(usd(1), Utc::now()),
+            Err(RefundRejection::NotRefundable("requires_action"))
+        );
+        let mut p = payment(PaymentStatus::Succeeded, 1000);
+        let eur = Money::new(1, Currency::parse("EUR").unwrap());
+        assert!(matches!(p.reserve_refund(eur, Utc::now()), Err(RefundRejection::WrongCurrency { .. })));
+        assert_eq!(p.reserve_refund(usd(0), Utc::now()), Err(RefundRejection::NotPositive));
+    }
+
+    fn any_status() -> impl Strategy<Value = PaymentStatus> {
+        prop::sample::select(PaymentStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Whatever order notifications arrive in, the payment only ever moves forward.
+        #[test]
+        fn merging_any_sequence_of_facts_never_moves_backwards(sequence in prop::collection::vec(any_status(), 0..12)) {
+            let mut p = payment(PaymentStatus::RequiresAction, 1000);
+            for claimed in sequence {
+                let before = p.status;
+                let merge = p.merge(&facts(claimed), &Cause::Api, Utc::now());
+                prop_assert!(p.status.progress() >= before.progress());
+                if before.is_final() {
+                    prop_assert_eq!(p.status, before);
+                }
+                if let Merge::Advanced { transition, .. } = merge {
+                    prop_assert!(before.can_become(p.status));
+                    prop_assert_eq!(transition.from, before.as_str());
+                }
+            }
+        }
+
+        /// Under any interleaving of refund requests and outcomes, refunded + pending never
+        /// exceeds the captured amount.
+        #[test]
+        fn refunds_never_exceed_the_captured_amount(ops in prop::collection::vec((1i64..700, any::<bool>()), 0..20)) {
+            let mut p = payment(PaymentStatus::Succeeded, 1000);
+            let mut in_flight = Vec::new();
+            for (amount, settle_one) in ops {
+                if p.reserve_refund(usd(amount), Utc::now()).is_ok() {
+                    in_flight.push(amount);
+                }
+                if settle_one && let Some(a) = in_flight.pop() {
+                    p.settle_refund(a, amount % 2 == 0, &Cause::Api, Utc::now());
+                }
+                prop_assert!(p.amount_refunded + p.amount_refund_pending <= p.amount);
+            }
+        }
+    }
+}

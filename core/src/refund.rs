@@ -1,0 +1,174 @@
+//! The Refund resource: `pending → succeeded | failed`.
+//!
+//! `pending` is a normal state that can last days (refunds to bank cards); the amount stays
+//! reserved on the payment until the provider settles it either way.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::event::EventType;
+use crate::id::{PaymentId, RefundId};
+use crate::mode::Mode;
+use crate::money::Currency;
+use crate::payment::Failure;
+use crate::transition::{Cause, Transition};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl RefundStatus {
+    pub const ALL: [RefundStatus; 3] =
+        [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn is_final(self) -> bool {
+        self != RefundStatus::Pending
+    }
+
+    pub fn event_type(self) -> EventType {
+        match self {
+            RefundStatus::Pending => EventType::RefundCreated,
+            RefundStatus::Succeeded => EventType::RefundSucceeded,
+            RefundStatus::Failed => EventType::RefundFailed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Refund {
+    pub id: RefundId,
+    pub mode: Mode,
+    pub payment_id: PaymentId,
+    pub status: RefundStatus,
+    pub amount: i64,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The provider's id for this refund, once the provider has accepted it.
+    pub provider_refund_id: Option<String>,
+    pub failure: Option<Failure>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub version: i64,
+    #[serde(skip)]
+    pub next_check_at: Option<DateTime<Utc>>,
+}
+
+/// A provider's statement about a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFacts {
+    pub status: RefundStatus,
+    pub provider_refund_id: Option<String>,
+    pub failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefundMerge {
+    /// The refund settled; the caller settles the payment's reservation in the same transaction.
+    Settled { transition: Transition, event: EventType },
+    Unchanged { learned_ids: bool },
+    /// A final refund cannot change its outcome (succeeded money does not come back as failed).
+    Conflict { stored: RefundStatus, claimed: RefundStatus },
+}
+
+impl Refund {
+    pub fn merge(&mut self, facts: &RefundFacts, cause: &Cause, now: DateTime<Utc>) -> RefundMerge {
+        let learned_ids = self.provider_refund_id.is_none() && facts.provider_refund_id.is_some();
+        if learned_ids {
+            self.provider_refund_id = facts.provider_refund_id.clone();
+            self.updated_at = now;
+        }
+        let (current, claimed) = (self.status, facts.status);
+        if current == claimed || claimed == RefundStatus::Pending {
+            return RefundMerge::Unchanged { learned_ids };
+        }
+        if current.is_final() {
+            return RefundMerge::Conflict { stored: current, claimed };
+        }
+        self.status = claimed;
+        if claimed == RefundStatus::Failed {
+            self.failure = facts.failure.clone();
+        }
+        self.next_check_at = None;
+        self.updated_at = now;
+        RefundMerge::Settled {
+            transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
+            event: claimed.event_type(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refund(status: RefundStatus) -> Refund {
+        let now = Utc::now();
+        Refund {
+            id: RefundId::generate(now),
+            mode: Mode::Test,
+            payment_id: PaymentId::generate(now),
+            status,
+            amount: 500,
+            currency: Currency::parse("USD").unwrap(),
+            reason: None,
+            metadata: Default::default(),
+            provider_refund_id: None,
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: Some(now),
+        }
+    }
+
+    fn facts(status: RefundStatus) -> RefundFacts {
+        RefundFacts { status, provider_refund_id: Some("R1".into()), failure: None }
+    }
+
+    #[test]
+    fn a_pending_refund_settles_once() {
+        let mut r = refund(RefundStatus::Pending);
+        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        assert!(matches!(merge, RefundMerge::Settled { event: EventType::RefundSucceeded, .. }));
+        assert_eq!(r.next_check_at, None);
+        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        assert_eq!(again, RefundMerge::Unchanged { learned_ids: false });
+    }
+
+    #[test]
+    fn a_pending_notice_after_success_changes_nothing() {
+        let mut r = refund(RefundStatus::Succeeded);
+        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, Utc::now());
+        assert_eq!(merge, RefundMerge::Unchanged { learned_ids: true });
+        assert_eq!(r.status, RefundStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_succeeded_refund_never_becomes_failed() {
+        let mut r = refund(RefundStatus::Succeeded);
+        let merge = r.merge(&facts(RefundStatus::Failed), &Cause::Reconciler, Utc::now());
+        assert!(matches!(merge, RefundMerge::Conflict { .. }));
+        assert_eq!(r.status, RefundStatus::Succeeded);
+    }
+}
