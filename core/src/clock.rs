@@ -4,10 +4,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
+/// Times are kept to the millisecond, the precision every store and provider API keeps, so a
+/// value read back equals the value written.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
+}
+
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(3)
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -18,7 +24,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        to_millis(Utc::now())
     }
 }
 
@@ -49,7 +55,7 @@ impl TestClock {
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.offset()
+        to_millis(Utc::now() + self.offset())
     }
 }
 

@@ -52,7 +52,10 @@ impl EventType {
     pub fn matches(self, filter: &str) -> bool {
         match filter.strip_suffix(".*") {
             _ if filter == "*" => true,
-            Some(family) => self.as_str().strip_prefix(family).is_some_and(|rest| rest.starts_with('.')),
+            Some(family) => self
+                .as_str()
+                .strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('.')),
             None => self.as_str() == filter,
         }
     }

@@ -4,6 +4,8 @@
 //! pagination needs, and the prefix tells a support engineer at a glance what an id names.
 
 use std::fmt;
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,11 +18,21 @@ pub struct InvalidId {
     pub prefix: &'static str,
 }
 
+/// Within one process, ids made in the same millisecond still sort in creation order (the
+/// generator increments the random part), so "newest first" lists are exact.
 fn new_suffix(now: DateTime<Utc>) -> String {
-    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-    ulid::Ulid::from_parts(millis, rand::random::<u128>())
-        .to_string()
-        .to_ascii_lowercase()
+    static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
+    let at = SystemTime::UNIX_EPOCH
+        + std::time::Duration::from_millis(u64::try_from(now.timestamp_millis()).unwrap_or(0));
+    let mut generator = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ulid = generator
+        .get_or_insert_with(ulid::Generator::new)
+        .generate_from_datetime(at)
+        // The random part overflowed within one millisecond (2^80 ids): fall back to a fresh one.
+        .unwrap_or_else(|_| ulid::Ulid::from_parts(now.timestamp_millis() as u64, rand::random()));
+    ulid.to_string().to_ascii_lowercase()
 }
 
 fn is_valid_suffix(suffix: &str) -> bool {

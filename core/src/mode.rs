@@ -46,7 +46,11 @@ impl FromStr for Mode {
         match s {
             "test" => Ok(Mode::Test),
             "live" => Ok(Mode::Live),
-            _ => Err(UnknownName { kind: "mode", value: s.to_owned(), expected: "test, live".into() }),
+            _ => Err(UnknownName {
+                kind: "mode",
+                value: s.to_owned(),
+                expected: "test, live".into(),
+            }),
         }
     }
 }

@@ -21,10 +21,16 @@ pub enum MoneyError {
     UnknownCurrency(String),
     #[error("`{0}` has no minor unit, so it cannot be used for payments")]
     CurrencyWithoutMinorUnit(String),
-    #[error("`{value}` is not a decimal amount (expected digits with an optional `.` and up to {exponent} decimals)")]
+    #[error(
+        "`{value}` is not a decimal amount (expected digits with an optional `.` and up to {exponent} decimals)"
+    )]
     Malformed { value: String, exponent: u8 },
     #[error("`{value}` has more decimals than {currency} allows ({exponent})")]
-    TooPrecise { value: String, currency: String, exponent: u8 },
+    TooPrecise {
+        value: String,
+        currency: String,
+        exponent: u8,
+    },
     #[error("`{0}` is too large to represent")]
     Overflow(String),
     #[error("cannot combine amounts in {0} and {1}")]
@@ -104,7 +110,10 @@ impl Money {
     /// fine ("10.5" USD is 1050); more are accepted only when the extra digits are zeros.
     pub fn from_decimal_str(value: &str, currency: Currency) -> Result<Self, MoneyError> {
         let exponent = currency.exponent;
-        let malformed = || MoneyError::Malformed { value: value.to_owned(), exponent };
+        let malformed = || MoneyError::Malformed {
+            value: value.to_owned(),
+            exponent,
+        };
         let (negative, unsigned) = match value.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, value),
@@ -205,11 +214,20 @@ mod tests {
     fn paypal_decimal_strings_convert_exactly() {
         let jpy = Currency::parse("JPY").unwrap();
         let bhd = Currency::parse("BHD").unwrap();
-        assert_eq!(Money::from_decimal_str("10.00", usd()).unwrap().amount, 1000);
+        assert_eq!(
+            Money::from_decimal_str("10.00", usd()).unwrap().amount,
+            1000
+        );
         assert_eq!(Money::from_decimal_str("10.5", usd()).unwrap().amount, 1050);
         assert_eq!(Money::from_decimal_str("0.01", usd()).unwrap().amount, 1);
-        assert_eq!(Money::from_decimal_str("-55.90", usd()).unwrap().amount, -5590);
-        assert_eq!(Money::from_decimal_str("10.500", usd()).unwrap().amount, 1050);
+        assert_eq!(
+            Money::from_decimal_str("-55.90", usd()).unwrap().amount,
+            -5590
+        );
+        assert_eq!(
+            Money::from_decimal_str("10.500", usd()).unwrap().amount,
+            1050
+        );
         assert_eq!(Money::from_decimal_str("1000", jpy).unwrap().amount, 1000);
         assert_eq!(Money::from_decimal_str("1.234", bhd).unwrap().amount, 1234);
         // The float trap: 0.1 + 0.2 style values stay exact.
@@ -219,9 +237,14 @@ mod tests {
     #[test]
     fn inexact_or_malformed_amounts_are_refused() {
         let jpy = Currency::parse("JPY").unwrap();
-        for bad in ["", ".", "1.", ".5", "1,00", "1e3", "+1", " 1", "1.0.0", "abc", "--1", "-"] {
+        for bad in [
+            "", ".", "1.", ".5", "1,00", "1e3", "+1", " 1", "1.0.0", "abc", "--1", "-",
+        ] {
             assert!(
-                matches!(Money::from_decimal_str(bad, usd()), Err(MoneyError::Malformed { .. })),
+                matches!(
+                    Money::from_decimal_str(bad, usd()),
+                    Err(MoneyError::Malformed { .. })
+                ),
                 "{bad:?} should be malformed"
             );
         }
@@ -229,7 +252,10 @@ mod tests {
             Money::from_decimal_str("10.005", usd()),
             Err(MoneyError::TooPrecise { .. })
         ));
-        assert!(matches!(Money::from_decimal_str("10.5", jpy), Err(MoneyError::TooPrecise { .. })));
+        assert!(matches!(
+            Money::from_decimal_str("10.5", jpy),
+            Err(MoneyError::TooPrecise { .. })
+        ));
         assert!(matches!(
             Money::from_decimal_str("92233720368547758.08", usd()),
             Err(MoneyError::Overflow(_))
@@ -238,17 +264,34 @@ mod tests {
 
     #[test]
     fn currencies_are_validated() {
-        assert!(matches!(Currency::parse("usd"), Err(MoneyError::UnknownCurrency(_))));
-        assert_eq!(Currency::parse_case_insensitive("cny").unwrap().code(), "CNY");
-        assert!(matches!(Currency::parse("XXX"), Err(MoneyError::CurrencyWithoutMinorUnit(_))));
-        assert!(matches!(Currency::parse("ZZZ"), Err(MoneyError::UnknownCurrency(_))));
+        assert!(matches!(
+            Currency::parse("usd"),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
+        assert_eq!(
+            Currency::parse_case_insensitive("cny").unwrap().code(),
+            "CNY"
+        );
+        assert!(matches!(
+            Currency::parse("XXX"),
+            Err(MoneyError::CurrencyWithoutMinorUnit(_))
+        ));
+        assert!(matches!(
+            Currency::parse("ZZZ"),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
     }
 
     #[test]
     fn arithmetic_refuses_mixed_currencies() {
         let eur = Currency::parse("EUR").unwrap();
-        let err = Money::new(1, usd()).checked_add(Money::new(1, eur)).unwrap_err();
-        assert_eq!(err, MoneyError::CurrencyMismatch("USD".into(), "EUR".into()));
+        let err = Money::new(1, usd())
+            .checked_add(Money::new(1, eur))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            MoneyError::CurrencyMismatch("USD".into(), "EUR".into())
+        );
     }
 
     proptest! {

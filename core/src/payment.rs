@@ -92,8 +92,10 @@ impl PaymentStatus {
         use PaymentStatus::*;
         matches!(
             (self, next),
-            (RequiresAction, Processing | Succeeded | Failed | Canceled | Expired)
-                | (Processing, Succeeded | Failed)
+            (
+                RequiresAction,
+                Processing | Succeeded | Failed | Canceled | Expired
+            ) | (Processing, Succeeded | Failed)
                 | (Succeeded, Refunded)
         )
     }
@@ -184,13 +186,19 @@ pub struct PaymentFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Merge {
     /// The payment moved on; store it with the transition and its event.
-    Advanced { transition: Transition, event: EventType },
+    Advanced {
+        transition: Transition,
+        event: EventType,
+    },
     /// Nothing new, or only identifiers were learned (no event).
     Unchanged { learned_ids: bool },
     /// The fact is behind the stored state (an old or re-ordered notification).
     Stale,
     /// The fact contradicts a final state; ask the provider before believing either side.
-    Conflict { stored: PaymentStatus, claimed: PaymentStatus },
+    Conflict {
+        stored: PaymentStatus,
+        claimed: PaymentStatus,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -239,7 +247,13 @@ impl Payment {
             }
             self.touch(now);
             return Merge::Advanced {
-                transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
+                transition: Transition::new(
+                    self.id.as_str(),
+                    current.as_str(),
+                    claimed.as_str(),
+                    cause.clone(),
+                    now,
+                ),
                 event: claimed.event_type(),
             };
         }
@@ -251,12 +265,19 @@ impl Payment {
         {
             Merge::Stale
         } else {
-            Merge::Conflict { stored: current, claimed }
+            Merge::Conflict {
+                stored: current,
+                claimed,
+            }
         }
     }
 
     /// Reserves `amount` for a new refund; the caller holds the payment's row lock.
-    pub fn reserve_refund(&mut self, amount: Money, now: DateTime<Utc>) -> Result<(), RefundRejection> {
+    pub fn reserve_refund(
+        &mut self,
+        amount: Money,
+        now: DateTime<Utc>,
+    ) -> Result<(), RefundRejection> {
         if self.status != PaymentStatus::Succeeded {
             return Err(RefundRejection::NotRefundable(self.status.as_str()));
         }
@@ -271,7 +292,10 @@ impl Payment {
         }
         let remaining = self.refundable();
         if amount.amount > remaining.amount {
-            return Err(RefundRejection::ExceedsRemaining { requested: amount, remaining });
+            return Err(RefundRejection::ExceedsRemaining {
+                requested: amount,
+                remaining,
+            });
         }
         self.amount_refund_pending += amount.amount;
         self.touch(now);
@@ -368,7 +392,12 @@ pub(crate) mod tests {
     }
 
     fn facts(status: PaymentStatus) -> PaymentFacts {
-        PaymentFacts { status, capture_id: None, captured: None, failure: None }
+        PaymentFacts {
+            status,
+            capture_id: None,
+            captured: None,
+            failure: None,
+        }
     }
 
     fn usd(amount: i64) -> Money {
@@ -378,9 +407,18 @@ pub(crate) mod tests {
     #[test]
     fn capture_completes_an_approved_payment_with_one_event() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
-        let f = PaymentFacts { capture_id: Some("CAP1".into()), ..facts(PaymentStatus::Succeeded) };
+        let f = PaymentFacts {
+            capture_id: Some("CAP1".into()),
+            ..facts(PaymentStatus::Succeeded)
+        };
         let merge = p.merge(&f, &Cause::Api, Utc::now());
-        assert!(matches!(merge, Merge::Advanced { event: EventType::PaymentSucceeded, .. }));
+        assert!(matches!(
+            merge,
+            Merge::Advanced {
+                event: EventType::PaymentSucceeded,
+                ..
+            }
+        ));
         assert_eq!(p.status, PaymentStatus::Succeeded);
         assert_eq!(p.provider_refs.capture_id.as_deref(), Some("CAP1"));
     }
@@ -388,14 +426,20 @@ pub(crate) mod tests {
     #[test]
     fn a_late_pending_notice_never_moves_a_succeeded_payment_back() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        assert_eq!(p.merge(&facts(PaymentStatus::Processing), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(
+            p.merge(&facts(PaymentStatus::Processing), &Cause::Api, Utc::now()),
+            Merge::Stale
+        );
         assert_eq!(p.status, PaymentStatus::Succeeded);
     }
 
     #[test]
     fn a_refunded_payment_ignores_an_old_capture_completed_notice() {
         let mut p = payment(PaymentStatus::Refunded, 1000);
-        assert_eq!(p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(
+            p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now()),
+            Merge::Stale
+        );
         assert_eq!(p.status, PaymentStatus::Refunded);
     }
 
@@ -405,7 +449,10 @@ pub(crate) mod tests {
         let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now());
         assert_eq!(
             merge,
-            Merge::Conflict { stored: PaymentStatus::Failed, claimed: PaymentStatus::Succeeded }
+            Merge::Conflict {
+                stored: PaymentStatus::Failed,
+                claimed: PaymentStatus::Succeeded
+            }
         );
         assert_eq!(p.status, PaymentStatus::Failed);
     }
@@ -415,7 +462,13 @@ pub(crate) mod tests {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
         p.reserve_refund(usd(600), Utc::now()).unwrap();
         let err = p.reserve_refund(usd(500), Utc::now()).unwrap_err();
-        assert_eq!(err, RefundRejection::ExceedsRemaining { requested: usd(500), remaining: usd(400) });
+        assert_eq!(
+            err,
+            RefundRejection::ExceedsRemaining {
+                requested: usd(500),
+                remaining: usd(400)
+            }
+        );
     }
 
     #[test]
@@ -432,7 +485,10 @@ pub(crate) mod tests {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
         p.reserve_refund(usd(300), Utc::now()).unwrap();
         p.reserve_refund(usd(700), Utc::now()).unwrap();
-        assert!(p.settle_refund(300, true, &Cause::Api, Utc::now()).is_none());
+        assert!(
+            p.settle_refund(300, true, &Cause::Api, Utc::now())
+                .is_none()
+        );
         let t = p.settle_refund(700, true, &Cause::Api, Utc::now()).unwrap();
         assert_eq!((t.from.as_str(), t.to.as_str()), ("succeeded", "refunded"));
         assert_eq!(p.status, PaymentStatus::Refunded);
@@ -448,8 +504,14 @@ pub(crate) mod tests {
         );
         let mut p = payment(PaymentStatus::Succeeded, 1000);
         let eur = Money::new(1, Currency::parse("EUR").unwrap());
-        assert!(matches!(p.reserve_refund(eur, Utc::now()), Err(RefundRejection::WrongCurrency { .. })));
-        assert_eq!(p.reserve_refund(usd(0), Utc::now()), Err(RefundRejection::NotPositive));
+        assert!(matches!(
+            p.reserve_refund(eur, Utc::now()),
+            Err(RefundRejection::WrongCurrency { .. })
+        ));
+        assert_eq!(
+            p.reserve_refund(usd(0), Utc::now()),
+            Err(RefundRejection::NotPositive)
+        );
     }
 
     fn any_status() -> impl Strategy<Value = PaymentStatus> {

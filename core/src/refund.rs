@@ -23,8 +23,11 @@ pub enum RefundStatus {
 }
 
 impl RefundStatus {
-    pub const ALL: [RefundStatus; 3] =
-        [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed];
+    pub const ALL: [RefundStatus; 3] = [
+        RefundStatus::Pending,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,10 +88,18 @@ pub struct RefundFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefundMerge {
     /// The refund settled; the caller settles the payment's reservation in the same transaction.
-    Settled { transition: Transition, event: EventType },
-    Unchanged { learned_ids: bool },
+    Settled {
+        transition: Transition,
+        event: EventType,
+    },
+    Unchanged {
+        learned_ids: bool,
+    },
     /// A final refund cannot change its outcome (succeeded money does not come back as failed).
-    Conflict { stored: RefundStatus, claimed: RefundStatus },
+    Conflict {
+        stored: RefundStatus,
+        claimed: RefundStatus,
+    },
 }
 
 impl Refund {
@@ -103,7 +114,10 @@ impl Refund {
             return RefundMerge::Unchanged { learned_ids };
         }
         if current.is_final() {
-            return RefundMerge::Conflict { stored: current, claimed };
+            return RefundMerge::Conflict {
+                stored: current,
+                claimed,
+            };
         }
         self.status = claimed;
         if claimed == RefundStatus::Failed {
@@ -112,7 +126,13 @@ impl Refund {
         self.next_check_at = None;
         self.updated_at = now;
         RefundMerge::Settled {
-            transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
+            transition: Transition::new(
+                self.id.as_str(),
+                current.as_str(),
+                claimed.as_str(),
+                cause.clone(),
+                now,
+            ),
             event: claimed.event_type(),
         }
     }
@@ -143,23 +163,45 @@ mod tests {
     }
 
     fn facts(status: RefundStatus) -> RefundFacts {
-        RefundFacts { status, provider_refund_id: Some("R1".into()), failure: None }
+        RefundFacts {
+            status,
+            provider_refund_id: Some("R1".into()),
+            failure: None,
+        }
     }
 
     #[test]
     fn a_pending_refund_settles_once() {
         let mut r = refund(RefundStatus::Pending);
-        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
-        assert!(matches!(merge, RefundMerge::Settled { event: EventType::RefundSucceeded, .. }));
+        let merge = r.merge(
+            &facts(RefundStatus::Succeeded),
+            &Cause::Reconciler,
+            Utc::now(),
+        );
+        assert!(matches!(
+            merge,
+            RefundMerge::Settled {
+                event: EventType::RefundSucceeded,
+                ..
+            }
+        ));
         assert_eq!(r.next_check_at, None);
-        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        let again = r.merge(
+            &facts(RefundStatus::Succeeded),
+            &Cause::Reconciler,
+            Utc::now(),
+        );
         assert_eq!(again, RefundMerge::Unchanged { learned_ids: false });
     }
 
     #[test]
     fn a_pending_notice_after_success_changes_nothing() {
         let mut r = refund(RefundStatus::Succeeded);
-        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, Utc::now());
+        let merge = r.merge(
+            &facts(RefundStatus::Pending),
+            &Cause::Reconciler,
+            Utc::now(),
+        );
         assert_eq!(merge, RefundMerge::Unchanged { learned_ids: true });
         assert_eq!(r.status, RefundStatus::Succeeded);
     }

@@ -1,1 +1,55 @@
+//! payhub's persistence, one store over two databases.
+//!
+//! SQLite is the embedded default (one node); PostgreSQL lets several instances share work.
+//! Queries are written once, at run time, over a deliberately portable schema (times as Unix
+//! milliseconds, JSON as text, bodies as bytes) through sqlx's `Any` driver: compile-time checked
+//! macros would need two copies of every query, and the few real dialect differences (row locks,
+//! `SKIP LOCKED`) are a word or two, chosen by [`Dialect`]. Each dialect has its own migrations.
+//!
+//! Concurrency: on PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside transactions and
+//! work is claimed with `FOR UPDATE SKIP LOCKED` plus a lease. On SQLite every write goes through
+//! one connection (SQLite has one writer anyway), which serializes read-modify-write transactions
+//! without `SQLITE_BUSY` surprises; reads use a separate pool and see committed data (WAL).
 
+mod api_keys;
+mod codec;
+mod connect;
+mod deliveries;
+mod endpoints;
+mod error;
+mod events;
+mod idempotency;
+mod inbox;
+mod payments;
+mod refunds;
+mod rejected;
+mod tx;
+
+pub use api_keys::{ApiKeyRecord, NewApiKey};
+pub use connect::{Database, Dialect};
+pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState};
+pub use endpoints::{EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
+pub use error::StoreError;
+pub use events::EventPage;
+pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
+pub use payments::PaymentFilter;
+pub use rejected::RejectedNotification;
+pub use tx::Tx;
+
+use chrono::{DateTime, Utc};
+
+/// A page of a cursor-paginated list, newest first.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+/// Converts a time to the stored representation (Unix milliseconds).
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,108 @@
+use chrono::{DateTime, Utc};
+use payhub_core::Mode;
+use payhub_core::id::ApiKeyId;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::codec::{opt_time, parsed, time, trusted};
+use crate::{Database, StoreError, millis};
+
+/// An API key as stored: only a hash of the secret, and its last characters to recognise it.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub mode: Mode,
+    pub name: String,
+    pub secret_hint: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub mode: Mode,
+    pub name: String,
+    pub secret_hash: String,
+    pub secret_hint: String,
+}
+
+const COLUMNS: &str = "id, mode, name, secret_hint, created_at, revoked_at";
+
+fn from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    let id: String = row.try_get("id")?;
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        mode: parsed(row, "mode", |s| s.parse().ok())?,
+        name: row.try_get("name")?,
+        secret_hint: row.try_get("secret_hint")?,
+        created_at: time(row, "created_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+impl Database {
+    pub async fn create_api_key(
+        &self,
+        new: NewApiKey,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKeyRecord, StoreError> {
+        let id = ApiKeyId::generate(now);
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, mode, name, secret_hash, secret_hint, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(new.mode.as_str())
+        .bind(&new.name)
+        .bind(&new.secret_hash)
+        .bind(&new.secret_hint)
+        .bind(millis(now))
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(ApiKeyRecord {
+            id,
+            mode: new.mode,
+            name: new.name,
+            secret_hint: new.secret_hint,
+            created_at: now,
+            revoked_at: None,
+        })
+    }
+
+    /// The unrevoked key whose secret hashes to `secret_hash`.
+    pub async fn active_api_key(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL");
+        let row = sqlx::query(trusted(sql))
+            .bind(secret_hash)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys ORDER BY id");
+        let rows = sqlx::query(trusted(sql)).fetch_all(self.reader()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Revokes a key; returns false when no active key has that id.
+    pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let revoked =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(millis(now))
+                .bind(id)
+                .execute(tx.conn())
+                .await?
+                .rows_affected()
+                == 1;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,173 @@
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use crate::codec::trusted;
+use crate::{Database, StoreError, millis};
+
+/// A delivery claimed by this instance until its lease ends.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    /// Attempts so far, including this one.
+    pub attempt: i64,
+}
+
+/// What happened when an event was sent to an endpoint.
+#[derive(Debug, Clone)]
+pub struct DeliveryAttempt {
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// An event's delivery to one endpoint, as the merchant's on-call engineer wants to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub endpoint_id: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    /// The retry schedule is exhausted (or the endpoint is gone); kept for replay.
+    GaveUp,
+}
+
+impl Database {
+    /// Claims up to `limit` due deliveries until `lease_until`. A crash after sending and before
+    /// recording means the lease runs out and the event is sent again with the same id, which
+    /// receivers deduplicate.
+    pub async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+             AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at LIMIT $3{}) \
+             RETURNING id, event_id, endpoint_id, attempts",
+            tx.dialect().skip_locked()
+        );
+        let rows = sqlx::query(trusted(sql))
+            .bind(millis(lease_until))
+            .bind(millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedDelivery {
+                    id: row.try_get("id")?,
+                    event_id: row.try_get("event_id")?,
+                    endpoint_id: row.try_get("endpoint_id")?,
+                    attempt: row.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records one attempt and its outcome, releasing the lease.
+    pub async fn record_delivery_attempt(
+        &self,
+        delivery: &ClaimedDelivery,
+        attempt: &DeliveryAttempt,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&delivery.id)
+        .bind(delivery.attempt)
+        .bind(millis(attempt.at))
+        .bind(attempt.status_code.map(i64::from))
+        .bind(&attempt.error)
+        .bind(attempt.duration_ms)
+        .execute(tx.conn())
+        .await?;
+        let (status, next_attempt_at, delivered_at) = match outcome {
+            DeliveryOutcome::Delivered => ("delivered", attempt.at, Some(millis(attempt.at))),
+            DeliveryOutcome::RetryAt(at) => ("pending", at, None),
+            DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3, \
+             locked_until = NULL, last_status_code = $4, last_error = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(millis(next_attempt_at))
+        .bind(delivered_at)
+        .bind(attempt.status_code.map(i64::from))
+        .bind(&attempt.error)
+        .bind(&delivery.id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+
+    /// Queues an event again for every endpoint it went to (replay), whatever happened before.
+    /// Returns how many deliveries were re-armed.
+    pub async fn redeliver_event(
+        &self,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let result = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
+             WHERE event_id = $2",
+        )
+        .bind(millis(now))
+        .bind(event_id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected())
+    }
+
+    /// When the earliest pending delivery is due, so the dispatcher can sleep until then.
+    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(self.reader())
+        .await?;
+        crate::codec::opt_time(&row, "due")
+    }
+
+    /// Where an event stands at each endpoint it was sent to.
+    pub async fn deliveries_of_event(
+        &self,
+        event_id: &str,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT endpoint_id, status, attempts, last_status_code FROM deliveries WHERE event_id = $1 ORDER BY id",
+        )
+        .bind(event_id)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryState {
+                    endpoint_id: r.try_get("endpoint_id")?,
+                    status: r.try_get("status")?,
+                    attempts: r.try_get("attempts")?,
+                    last_status_code: r.try_get("last_status_code")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,129 @@
+use payhub_core::id::DeliveryId;
+use payhub_core::{Event, EventType, Mode};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::codec::{json, parsed, time, to_json, trusted};
+use crate::endpoints::EndpointStatus;
+use crate::payments::page;
+use crate::{Database, Page, StoreError, Tx, millis};
+
+const COLUMNS: &str = "id, mode, type, resource_id, data, created_at";
+
+pub type EventPage = Page<Event>;
+
+fn from_row(row: &AnyRow) -> Result<Event, StoreError> {
+    let id: String = row.try_get("id")?;
+    Ok(Event {
+        id: payhub_core::id::EventId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        mode: parsed(row, "mode", |s| s.parse().ok())?,
+        event_type: parsed(row, "type", EventType::parse)?,
+        resource_id: row.try_get("resource_id")?,
+        data: json(row, "data")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+impl Tx {
+    /// Appends an event to the stream and queues its delivery to every enabled endpoint of the
+    /// same mode whose filter selects it — in the caller's transaction, so a state change and
+    /// its notification are committed together (the outbox).
+    pub async fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO events (id, mode, type, resource_id, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(event.id.as_str())
+        .bind(event.mode.as_str())
+        .bind(event.event_type.as_str())
+        .bind(&event.resource_id)
+        .bind(to_json(&event.data))
+        .bind(millis(event.created_at))
+        .execute(self.conn())
+        .await?;
+
+        let endpoints = sqlx::query(
+            "SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2",
+        )
+        .bind(event.mode.as_str())
+        .bind(EndpointStatus::Enabled.as_str())
+        .fetch_all(self.conn())
+        .await?;
+        for endpoint in endpoints {
+            let endpoint_id: String = endpoint.try_get("id")?;
+            let filters: Vec<String> = json(&endpoint, "event_types")?;
+            if filters.iter().any(|f| event.event_type.matches(f)) {
+                self.queue_delivery(event, &endpoint_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn queue_delivery(
+        &mut self,
+        event: &Event,
+        endpoint_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
+             ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+        )
+        .bind(DeliveryId::generate(event.created_at).as_str())
+        .bind(event.id.as_str())
+        .bind(endpoint_id)
+        .bind(event.mode.as_str())
+        .bind(millis(event.created_at))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Database {
+    pub async fn event(&self, mode: Mode, id: &str) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND mode = $2");
+        let row = sqlx::query(trusted(sql))
+            .bind(id)
+            .bind(mode.as_str())
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Events newest first, optionally of one type or one resource.
+    pub async fn list_events(
+        &self,
+        mode: Mode,
+        event_type: Option<EventType>,
+        resource_id: Option<&str>,
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<EventPage, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE mode = $1 AND ($2 = '' OR type = $2) \
+             AND ($3 = '' OR resource_id = $3) \
+             AND ($4 = '' OR seq < (SELECT seq FROM events WHERE id = $4)) \
+             ORDER BY seq DESC LIMIT $5"
+        );
+        let rows = sqlx::query(trusted(sql))
+            .bind(mode.as_str())
+            .bind(event_type.map(|t| t.as_str()).unwrap_or(""))
+            .bind(resource_id.unwrap_or(""))
+            .bind(starting_after.unwrap_or(""))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(self.reader())
+            .await?;
+        page(rows, limit, from_row)
+    }
+
+    /// Every event of a resource, in the order they happened.
+    pub async fn events_of(&self, resource_id: &str) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE resource_id = $1 ORDER BY seq");
+        let rows = sqlx::query(trusted(sql))
+            .bind(resource_id)
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+}

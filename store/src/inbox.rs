@@ -1,0 +1,192 @@
+//! The inbox: verified provider notifications, committed before the provider gets its 2xx, then
+//! applied by the processor. The unique (provider, provider_event_id) pair is what makes a
+//! redelivery — by the provider, or by two instances racing — count once.
+
+use chrono::{DateTime, Utc};
+use payhub_core::{Mode, ProviderName};
+use sqlx::Row;
+
+use crate::codec::{parsed, to_json, trusted};
+use crate::{Database, StoreError, Tx, millis};
+
+#[derive(Debug, Clone)]
+pub struct NewInboxEntry {
+    pub provider: ProviderName,
+    pub mode: Mode,
+    pub provider_event_id: String,
+    pub event_type: String,
+    pub body: Vec<u8>,
+    /// The provider's headers that matter for audit (signature, transmission id…).
+    pub headers: Vec<(String, String)>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxInsert {
+    Inserted,
+    /// Already in the inbox: acknowledged again, applied once.
+    Duplicate,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedNotification {
+    pub id: i64,
+    pub provider: ProviderName,
+    pub mode: Mode,
+    pub provider_event_id: String,
+    pub event_type: String,
+    pub body: Vec<u8>,
+    /// Attempts so far, including this one.
+    pub attempt: i64,
+}
+
+impl Database {
+    /// Stores a batch of notifications in one transaction (group commit): one fsync for the whole
+    /// batch, and every caller learns whether its own entry was new.
+    pub async fn insert_inbox_batch(
+        &self,
+        entries: &[NewInboxEntry],
+    ) -> Result<Vec<InboxInsert>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut results = Vec::with_capacity(entries.len());
+        let mut seen = std::collections::HashSet::new();
+        for entry in entries {
+            let key = (entry.provider, entry.provider_event_id.as_str());
+            // The same event twice in one batch: the second is a duplicate of the first.
+            if !seen.insert(key) {
+                results.push(InboxInsert::Duplicate);
+                continue;
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, \
+                 status, attempts, next_attempt_at, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
+                 ON CONFLICT (provider, provider_event_id) DO NOTHING",
+            )
+            .bind(entry.provider.as_str())
+            .bind(entry.mode.as_str())
+            .bind(&entry.provider_event_id)
+            .bind(&entry.event_type)
+            .bind(&entry.body)
+            .bind(to_json(&entry.headers))
+            .bind(millis(entry.received_at))
+            .execute(tx.conn())
+            .await?
+            .rows_affected()
+                == 1;
+            results.push(if inserted {
+                InboxInsert::Inserted
+            } else {
+                InboxInsert::Duplicate
+            });
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// Claims due notifications until `lease_until`, oldest first.
+    pub async fn claim_due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedNotification>, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "UPDATE inbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+             AND (locked_until IS NULL OR locked_until <= $2) ORDER BY id LIMIT $3{}) \
+             RETURNING id, provider, mode, provider_event_id, event_type, body, attempts",
+            tx.dialect().skip_locked()
+        );
+        let rows = sqlx::query(trusted(sql))
+            .bind(millis(lease_until))
+            .bind(millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(ClaimedNotification {
+                    id: row.try_get("id")?,
+                    provider: parsed(row, "provider", |s| s.parse().ok())?,
+                    mode: parsed(row, "mode", |s| s.parse().ok())?,
+                    provider_event_id: row.try_get("provider_event_id")?,
+                    event_type: row.try_get("event_type")?,
+                    body: row.try_get("body")?,
+                    attempt: row.try_get("attempts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING gives no order guarantee; apply in arrival order.
+        claimed.sort_by_key(|n| n.id);
+        Ok(claimed)
+    }
+
+    /// Puts a notification back for a later attempt (the provider was unreachable, say), or
+    /// parks it as `failed` for a human when `park` is set. Nothing is ever deleted.
+    pub async fn retry_notification(
+        &self,
+        id: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+        park: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE inbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 \
+             WHERE id = $4 AND status = 'pending'",
+        )
+        .bind(if park { "failed" } else { "pending" })
+        .bind(millis(next_attempt_at))
+        .bind(error)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+
+    /// Notifications accepted but not yet applied (a readiness and alerting figure).
+    pub async fn inbox_backlog(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'")
+            .fetch_one(self.reader())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// The status of one stored notification (`pending`, `processed`, `failed`), for tests and ops.
+    pub async fn notification_status(
+        &self,
+        provider: ProviderName,
+        provider_event_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT status FROM inbox WHERE provider = $1 AND provider_event_id = $2")
+                .bind(provider.as_str())
+                .bind(provider_event_id)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.map(|r| r.try_get("status")).transpose()?)
+    }
+}
+
+impl Tx {
+    /// Marks a notification applied, in the same transaction as its effects.
+    pub async fn mark_notification_processed(
+        &mut self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, \
+             last_error = NULL WHERE id = $2",
+        )
+        .bind(millis(now))
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}

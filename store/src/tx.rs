@@ -1,0 +1,30 @@
+use sqlx::{Any, AnyConnection, Transaction};
+
+use crate::{Dialect, StoreError};
+
+/// A write transaction. Everything a state change implies (the resource, its transition record,
+/// its normalized event and the event's outbox rows) is written through one `Tx` and committed
+/// together, or not at all.
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    dialect: Dialect,
+}
+
+impl Tx {
+    pub(crate) fn new(inner: Transaction<'static, Any>, dialect: Dialect) -> Self {
+        Self { inner, dialect }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}

@@ -1,0 +1,286 @@
+//! The store's guarantees, checked on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use payhub_core::id::{PaymentId, RefundId};
+use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
+use payhub_core::refund::{Refund, RefundStatus};
+use payhub_core::transition::{Cause, Transition};
+use payhub_core::{Clock, SystemClock};
+use payhub_core::{Currency, Event, EventType, Mode, Money, ProviderName};
+use payhub_store::testing::{Backend, TestDatabase};
+use payhub_store::{
+    Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError,
+    StoredResponse,
+};
+
+/// Runs a test body once per database backend.
+macro_rules! on_both_stores {
+    ($(async fn $name:ident($db:ident: $ty:ty) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+            async fn run($db: $ty) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let t = TestDatabase::fresh(Backend::Sqlite).await.unwrap();
+                run(t.db.clone()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some(t) = TestDatabase::fresh(Backend::Postgres).await else { return };
+                run(t.db.clone()).await;
+            }
+        }
+    )*};
+}
+
+fn usd() -> Currency {
+    Currency::parse("USD").unwrap()
+}
+
+fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
+    let now = SystemClock.now();
+    let id = PaymentId::generate(now);
+    Payment {
+        provider_refs: ProviderRefs {
+            payment_id: Some(format!("ORDER-{id}")),
+            capture_id: None,
+        },
+        id,
+        mode: Mode::Test,
+        provider: ProviderName::Paypal,
+        channel: "paypal".into(),
+        status,
+        amount,
+        currency: usd(),
+        amount_refunded: 0,
+        amount_refund_pending: 0,
+        merchant_reference: Some("order-1".into()),
+        description: None,
+        customer_id: Some("cus_1".into()),
+        metadata: Default::default(),
+        return_url: None,
+        cancel_url: None,
+        next_action: None,
+        failure: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        next_check_at: None,
+    }
+}
+
+async fn insert(db: &Database, p: &Payment) {
+    let mut tx = db.begin().await.unwrap();
+    tx.insert_payment(p).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The refund path of the hub in miniature: lock, reserve, record, commit.
+async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> bool {
+    let mut tx = db.begin().await.unwrap();
+    let mut payment = tx.lock_payment(payment_id).await.unwrap().unwrap();
+    let now = SystemClock.now();
+    if payment
+        .reserve_refund(Money::new(amount, usd()), now)
+        .is_err()
+    {
+        return false;
+    }
+    let refund = Refund {
+        id: RefundId::generate(now),
+        mode: Mode::Test,
+        payment_id: payment.id.clone(),
+        status: RefundStatus::Pending,
+        amount,
+        currency: usd(),
+        reason: None,
+        metadata: Default::default(),
+        provider_refund_id: None,
+        failure: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        next_check_at: Some(now),
+    };
+    tx.insert_refund(&refund, ProviderName::Paypal)
+        .await
+        .unwrap();
+    tx.update_payment(&mut payment).await.unwrap();
+    tx.commit().await.unwrap();
+    true
+}
+
+fn inbox_entry(event_id: &str) -> NewInboxEntry {
+    NewInboxEntry {
+        provider: ProviderName::Paypal,
+        mode: Mode::Test,
+        provider_event_id: event_id.into(),
+        event_type: "PAYMENT.CAPTURE.COMPLETED".into(),
+        body: br#"{"id":"x"}"#.to_vec(),
+        headers: vec![("paypal-transmission-id".into(), "t".into())],
+        received_at: SystemClock.now(),
+    }
+}
+
+on_both_stores! {
+    async fn a_payment_round_trips_and_lists_newest_first(db: Database) {
+        let first = new_payment(PaymentStatus::RequiresAction, 1000);
+        let second = new_payment(PaymentStatus::Succeeded, 2000);
+        insert(&db, &first).await;
+        insert(&db, &second).await;
+        assert_eq!(db.payment(Mode::Test, first.id.as_str()).await.unwrap().unwrap(), first);
+        assert!(db.payment(Mode::Live, first.id.as_str()).await.unwrap().is_none(), "modes are kept apart");
+        let page = db.list_payments(Mode::Test, &Default::default(), None, 1).await.unwrap();
+        assert_eq!(page.items[0].id, second.id);
+        assert!(page.has_more);
+        let next = db.list_payments(Mode::Test, &Default::default(), Some(second.id.as_str()), 1).await.unwrap();
+        assert_eq!(next.items[0].id, first.id);
+        assert!(!next.has_more);
+    }
+
+    async fn a_stale_version_cannot_overwrite_a_newer_payment(db: Database) {
+        let p = new_payment(PaymentStatus::RequiresAction, 1000);
+        insert(&db, &p).await;
+        let mut a = p.clone();
+        let mut b = p.clone();
+        a.status = PaymentStatus::Succeeded;
+        let mut tx = db.begin().await.unwrap();
+        tx.update_payment(&mut a).await.unwrap();
+        tx.commit().await.unwrap();
+        b.status = PaymentStatus::Canceled;
+        let mut tx = db.begin().await.unwrap();
+        assert!(matches!(tx.update_payment(&mut b).await, Err(StoreError::Conflict(_))));
+        drop(tx);
+        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
+        assert_eq!(stored.status, PaymentStatus::Succeeded);
+    }
+
+    async fn concurrent_refunds_never_exceed_the_captured_amount(db: Database) {
+        let p = new_payment(PaymentStatus::Succeeded, 1000);
+        insert(&db, &p).await;
+        let db = Arc::new(db);
+        let attempts = (0..16).map(|_| {
+            let db = db.clone();
+            let id = p.id.to_string();
+            tokio::spawn(async move { try_reserve_refund(&db, &id, 100).await })
+        });
+        let mut granted = 0;
+        for attempt in attempts {
+            if attempt.await.unwrap() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 10);
+        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
+        assert_eq!(stored.amount_refund_pending, 1000);
+        let refunds = db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 100).await.unwrap();
+        assert_eq!(refunds.items.iter().map(|r| r.amount).sum::<i64>(), 1000);
+    }
+
+    async fn a_redelivered_notification_is_stored_once(db: Database) {
+        let results = db
+            .insert_inbox_batch(&[inbox_entry("WH-1"), inbox_entry("WH-2"), inbox_entry("WH-1")])
+            .await
+            .unwrap();
+        assert_eq!(results, vec![InboxInsert::Inserted, InboxInsert::Inserted, InboxInsert::Duplicate]);
+        let again = db.insert_inbox_batch(&[inbox_entry("WH-2")]).await.unwrap();
+        assert_eq!(again, vec![InboxInsert::Duplicate]);
+        assert_eq!(db.inbox_backlog().await.unwrap(), 2);
+    }
+
+    async fn competing_claimers_never_take_the_same_notification(db: Database) {
+        let entries: Vec<_> = (0..40).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
+        db.insert_inbox_batch(&entries).await.unwrap();
+        let now = SystemClock.now();
+        let claimers = (0..4).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = db.claim_due_notifications(now, now + Duration::minutes(5), 3).await.unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|n| n.id));
+                }
+            })
+        });
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        all.sort();
+        let before = all.len();
+        all.dedup();
+        assert_eq!(before, 40, "every notification claimed");
+        assert_eq!(all.len(), 40, "none claimed twice");
+    }
+
+    async fn a_processed_notification_is_not_claimed_again(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-9")]).await.unwrap();
+        let now = SystemClock.now();
+        let claimed = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        let mut tx = db.begin().await.unwrap();
+        tx.mark_notification_processed(claimed[0].id, now).await.unwrap();
+        tx.commit().await.unwrap();
+        let later = now + Duration::hours(1);
+        assert!(db.claim_due_notifications(later, later + Duration::minutes(5), 10).await.unwrap().is_empty());
+        assert_eq!(db.notification_status(ProviderName::Paypal, "WH-9").await.unwrap().as_deref(), Some("processed"));
+    }
+
+    async fn an_expired_lease_makes_a_notification_claimable_again(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-7")]).await.unwrap();
+        let now = SystemClock.now();
+        assert_eq!(db.claim_due_notifications(now, now + Duration::seconds(30), 10).await.unwrap().len(), 1);
+        assert!(db.claim_due_notifications(now, now + Duration::seconds(30), 10).await.unwrap().is_empty());
+        let after_lease = now + Duration::seconds(31);
+        let again = db.claim_due_notifications(after_lease, after_lease + Duration::seconds(30), 10).await.unwrap();
+        assert_eq!(again[0].attempt, 2);
+    }
+
+    async fn events_fan_out_to_matching_enabled_endpoints_only(db: Database) {
+        let now = SystemClock.now();
+        let endpoint = |types: &[&str], mode| NewWebhookEndpoint {
+            mode,
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec_x".into(),
+            event_types: types.iter().map(|s| s.to_string()).collect(),
+            description: None,
+        };
+        let all = db.create_endpoint(endpoint(&["*"], Mode::Test), now).await.unwrap();
+        let refunds_only = db.create_endpoint(endpoint(&["refund.*"], Mode::Test), now).await.unwrap();
+        let live = db.create_endpoint(endpoint(&["*"], Mode::Live), now).await.unwrap();
+        let p = new_payment(PaymentStatus::Succeeded, 1000);
+        let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, now);
+        let mut tx = db.begin().await.unwrap();
+        tx.insert_payment(&p).await.unwrap();
+        tx.record_transition(&Transition::new(p.id.as_str(), "requires_action", "succeeded", Cause::Api, now)).await.unwrap();
+        tx.insert_event(&event).await.unwrap();
+        tx.commit().await.unwrap();
+        let deliveries = db.deliveries_of_event(event.id.as_str()).await.unwrap();
+        let targets: Vec<_> = deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
+        assert_eq!(targets, vec![all.id.to_string()]);
+        assert!(!targets.contains(&refunds_only.id.to_string()));
+        assert!(!targets.contains(&live.id.to_string()));
+        let stored = db.event(Mode::Test, event.id.as_str()).await.unwrap().unwrap();
+        assert_eq!(stored, event);
+        assert_eq!(db.transitions(p.id.as_str()).await.unwrap().len(), 1);
+    }
+
+    async fn an_idempotency_key_replays_its_response_and_refuses_another_request(db: Database) {
+        let now = SystemClock.now();
+        assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::New);
+        assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::InProgress);
+        let response = StoredResponse { status: 201, content_type: "application/json".into(), body: b"{}".to_vec() };
+        db.complete_idempotency_key(Mode::Test, "k1", &response).await.unwrap();
+        assert_eq!(
+            db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(),
+            IdempotencyClaim::Completed(response)
+        );
+        assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-b", now).await.unwrap(), IdempotencyClaim::Mismatch);
+        assert_eq!(db.claim_idempotency_key(Mode::Live, "k1", "fp-b", now).await.unwrap(), IdempotencyClaim::New);
+    }
+}
