@@ -86,7 +86,24 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
+/// A resource that events are about.
+pub trait Resource: Serialize {
+    fn resource_id(&self) -> &str;
+    fn mode(&self) -> Mode;
+}
+
 impl Event {
+    /// An event about `resource`, carrying its current state.
+    pub fn about<T: Resource>(event_type: EventType, resource: &T, now: DateTime<Utc>) -> Self {
+        Self::new(
+            event_type,
+            resource.mode(),
+            resource.resource_id(),
+            resource,
+            now,
+        )
+    }
+
     pub fn new<T: Serialize>(
         event_type: EventType,
         mode: Mode,

@@ -9,6 +9,7 @@ pub mod mode;
 pub mod money;
 pub mod payment;
 pub mod refund;
+pub mod schedule;
 pub mod transition;
 
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};

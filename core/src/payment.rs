@@ -213,6 +213,15 @@ pub enum RefundRejection {
     ExceedsRemaining { requested: Money, remaining: Money },
 }
 
+impl crate::event::Resource for Payment {
+    fn resource_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
 impl Payment {
     pub fn money(&self) -> Money {
         Money::new(self.amount, self.currency)

@@ -102,6 +102,15 @@ pub enum RefundMerge {
     },
 }
 
+impl crate::event::Resource for Refund {
+    fn resource_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
 impl Refund {
     pub fn merge(&mut self, facts: &RefundFacts, cause: &Cause, now: DateTime<Utc>) -> RefundMerge {
         let learned_ids = self.provider_refund_id.is_none() && facts.provider_refund_id.is_some();

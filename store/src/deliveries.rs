@@ -138,6 +138,19 @@ impl Database {
         Ok(result.rows_affected())
     }
 
+    /// When an endpoint last accepted a delivery, if ever.
+    pub async fn last_successful_delivery(
+        &self,
+        endpoint_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row =
+            sqlx::query("SELECT MAX(delivered_at) AS at FROM deliveries WHERE endpoint_id = $1")
+                .bind(endpoint_id)
+                .fetch_one(self.reader())
+                .await?;
+        crate::codec::opt_time(&row, "at")
+    }
+
     /// When the earliest pending delivery is due, so the dispatcher can sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query(

@@ -91,6 +91,16 @@ impl Database {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// An event by id whatever its mode (for the dispatcher).
+    pub async fn find_event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1");
+        let row = sqlx::query(trusted(sql))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// Events newest first, optionally of one type or one resource.
     pub async fn list_events(
         &self,

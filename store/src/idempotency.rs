@@ -7,6 +7,9 @@ use sqlx::Row;
 
 use crate::{Database, StoreError, millis};
 
+/// No API request runs this long; an older `in_progress` key belongs to a crashed process.
+const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
     pub status: u16,
@@ -62,7 +65,25 @@ impl Database {
             if stored_fingerprint != fingerprint {
                 IdempotencyClaim::Mismatch
             } else if status == "in_progress" {
-                IdempotencyClaim::InProgress
+                // A request that has been "in progress" for minutes died with its process; the
+                // retry takes the key over rather than being refused forever.
+                let taken_over = sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = $1 WHERE mode = $2 AND key = $3 \
+                     AND status = 'in_progress' AND created_at < $4",
+                )
+                .bind(millis(now))
+                .bind(mode.as_str())
+                .bind(key)
+                .bind(millis(now - ABANDONED_AFTER))
+                .execute(tx.conn())
+                .await?
+                .rows_affected()
+                    == 1;
+                if taken_over {
+                    IdempotencyClaim::New
+                } else {
+                    IdempotencyClaim::InProgress
+                }
             } else {
                 let code: Option<i64> = row.try_get("response_status")?;
                 IdempotencyClaim::Completed(StoredResponse {

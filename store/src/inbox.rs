@@ -148,6 +148,27 @@ impl Database {
         tx.commit().await
     }
 
+    /// Closes a notification that has nothing to apply (an event type payhub does not act on,
+    /// or one about an object payhub never created), keeping the reason next to it.
+    pub async fn settle_notification(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, last_error = $2 \
+             WHERE id = $3",
+        )
+        .bind(millis(now))
+        .bind(note)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+
     /// Notifications accepted but not yet applied (a readiness and alerting figure).
     pub async fn inbox_backlog(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'")

@@ -184,6 +184,34 @@ impl Database {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// A payment by id whatever its mode (for workers, which act on behalf of the provider).
+    pub async fn find_payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
+        let row = sqlx::query(trusted(sql))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The payment a provider object belongs to, by the provider's payment or capture id.
+    pub async fn find_payment_by_provider_ref(
+        &self,
+        provider: ProviderName,
+        provider_ref: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payments WHERE provider = $1 \
+             AND (provider_payment_id = $2 OR provider_capture_id = $2) LIMIT 1"
+        );
+        let row = sqlx::query(trusted(sql))
+            .bind(provider.as_str())
+            .bind(provider_ref)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// Newest first; `starting_after` is the last id of the previous page.
     pub async fn list_payments(
         &self,

@@ -137,6 +137,25 @@ impl Database {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// A refund by payhub id or by the provider's refund id, whatever its mode.
+    pub async fn find_refund(
+        &self,
+        refund_id: Option<&str>,
+        provider: ProviderName,
+        provider_refund_id: &str,
+    ) -> Result<Option<Refund>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM refunds WHERE id = $1 OR (provider = $2 AND provider_refund_id = $3) LIMIT 1"
+        );
+        let row = sqlx::query(trusted(sql))
+            .bind(refund_id.unwrap_or(""))
+            .bind(provider.as_str())
+            .bind(provider_refund_id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// Refunds, newest first, optionally of one payment.
     pub async fn list_refunds(
         &self,

@@ -1,1 +1,122 @@
+//! A standalone client for PayPal's REST API, usable by any Rust program.
+//!
+//! It covers what a merchant backend needs to take and give back money with PayPal Checkout:
+//!
+//! - OAuth2 client credentials, with the token cached and shared between concurrent calls, and
+//!   one transparent retry when PayPal refuses an expired token;
+//! - v2 Orders (create, get, capture) and v2 Payments (get capture, refund, get refund), each
+//!   POST carrying the caller's `PayPal-Request-Id` so that a retry never pays or refunds twice;
+//! - PayPal's error bodies as [`PaypalError::Api`], with [`PaypalError::issue`] and
+//!   [`PaypalError::is_retryable`] for deciding what to do next;
+//! - webhook notifications: header parsing, local signature verification against PayPal's
+//!   certificate chain ([`WebhookVerifier`], [`verify_with_cert_chain`]), webhook registration
+//!   and PayPal's remote verification.
+//!
+//! The same code runs against live PayPal, the PayPal sandbox or a local simulator: only the
+//! base URL, the credentials and the trusted certificate roots differ.
+//!
+//! Objects decode leniently: unknown fields are ignored, and a status value this crate does not
+//! know becomes `Other(String)` rather than an error. Amounts stay PayPal's decimal strings.
+//!
+//! TLS uses rustls with the *ring* provider; [`default_http_client`] installs it as the process
+//! default when nothing else has.
+//!
+//! ```no_run
+//! use payhub_paypal::{
+//!     Amount, ClientConfig, CreateOrderRequest, ExperienceContext, PaypalClient,
+//!     PurchaseUnitRequest, RefundRequest, SANDBOX_BASE_URL,
+//! };
+//!
+//! # async fn run() -> Result<(), payhub_paypal::PaypalError> {
+//! let client = PaypalClient::new(ClientConfig::new(SANDBOX_BASE_URL, "client-id", "client-secret"))?;
+//!
+//! let order = client
+//!     .create_order(
+//!         "order-7f3a",
+//!         &CreateOrderRequest::capture(
+//!             vec![PurchaseUnitRequest::new(Amount::new("USD", "25.00"))],
+//!             ExperienceContext {
+//!                 return_url: "https://shop.example/paypal/return".into(),
+//!                 cancel_url: "https://shop.example/paypal/cancel".into(),
+//!                 user_action: Some("PAY_NOW".into()),
+//!                 ..ExperienceContext::default()
+//!             },
+//!         ),
+//!     )
+//!     .await?;
+//! println!("send the buyer to {:?}", order.approval_url());
+//!
+//! // After the buyer approved:
+//! let captured = client.capture_order("capture-7f3a", &order.id).await?;
+//! if let Some(capture) = captured.captures().next() {
+//!     let refund = client
+//!         .refund_capture("refund-7f3a-1", &capture.id, &RefundRequest::default())
+//!         .await?;
+//!     println!("refund {} is {}", refund.id, refund.status);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Verifying a notification locally, with PayPal's certificate fetched once per cert URL:
+//!
+//! ```no_run
+//! use payhub_paypal::{
+//!     LIVE_CERT_HOST, LIVE_SIGNING_SUBJECT, TrustConfig, VerifierConfig, WebhookHeaders,
+//!     WebhookVerifier, default_http_client, parse_webhook_event,
+//! };
+//!
+//! # async fn run(
+//! #     headers: http::HeaderMap,
+//! #     body: Vec<u8>,
+//! #     digicert_roots_pem: Vec<u8>,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = WebhookVerifier::new(
+//!     VerifierConfig {
+//!         trust: TrustConfig {
+//!             webhook_id: "1JE4291016473214C".into(),
+//!             trust_anchors_pem: digicert_roots_pem,
+//!             intermediates_pem: Vec::new(),
+//!             expected_subject_names: vec![LIVE_SIGNING_SUBJECT.into()],
+//!         },
+//!         allowed_cert_hosts: vec![LIVE_CERT_HOST.into()],
+//!         allow_plain_http_cert_urls: false,
+//!     },
+//!     default_http_client()?,
+//! )?;
+//!
+//! let notification = WebhookHeaders::from_headers(&headers)?;
+//! verifier.verify(&notification, &body, chrono::Utc::now()).await?;
+//! let event = parse_webhook_event(&body)?;
+//! println!("{} {}", event.id, event.event_type);
+//! # Ok(())
+//! # }
+//! ```
 
+mod auth;
+mod client;
+mod config;
+mod error;
+mod http;
+mod orders;
+mod payments;
+mod types;
+pub mod webhooks;
+
+pub use client::{PaypalClient, default_http_client};
+pub use config::{ClientConfig, DEFAULT_TIMEOUT, LIVE_BASE_URL, SANDBOX_BASE_URL, Secret};
+pub use error::{ErrorDetail, PaypalError, VerifyError};
+pub use orders::{
+    CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource,
+    PaypalWallet, PurchaseUnit, PurchaseUnitRequest,
+};
+pub use payments::{
+    Capture, CaptureStatus, Refund, RefundRequest, RefundStatus, RelatedIds, SupplementaryData,
+};
+pub use types::{Amount, Link, StatusDetails};
+pub use webhooks::{
+    EventTypeName, LIVE_CERT_HOST, LIVE_SIGNING_SUBJECT, SANDBOX_CERT_HOST,
+    SANDBOX_SIGNING_SUBJECT, SIGNATURE_ALGORITHM, TrustConfig, VerifierConfig,
+    VerifyWebhookSignatureRequest, Webhook, WebhookEvent, WebhookHeaders, WebhookVerifier,
+    parse_webhook_event, signed_string, verify_with_cert_chain,
+};

@@ -1,0 +1,87 @@
+//! When to ask a provider about an object that is not final yet.
+//!
+//! Reconciliation is a schedule, not a scan: every non-final object carries the time of its
+//! next check, and the interval grows with the object's age — a payment the buyer is approving
+//! right now is checked within minutes, a bank-card refund pending for days is checked hourly.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::payment::{Payment, PaymentStatus};
+use crate::refund::{Refund, RefundStatus};
+
+/// A quarter of the object's age, kept within `[min, max]`.
+fn backoff(
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    min: Duration,
+    max: Duration,
+) -> Duration {
+    let age = now - created_at;
+    (age / 4).clamp(min, max)
+}
+
+pub fn next_payment_check(payment: &Payment, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let interval = match payment.status {
+        PaymentStatus::RequiresAction => backoff(
+            payment.created_at,
+            now,
+            Duration::minutes(2),
+            Duration::minutes(30),
+        ),
+        PaymentStatus::Processing => backoff(
+            payment.created_at,
+            now,
+            Duration::minutes(5),
+            Duration::hours(6),
+        ),
+        _ => return None,
+    };
+    Some(now + interval)
+}
+
+pub fn next_refund_check(refund: &Refund, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match refund.status {
+        RefundStatus::Pending => Some(
+            now + backoff(
+                refund.created_at,
+                now,
+                Duration::minutes(1),
+                Duration::hours(1),
+            ),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payment::tests::payment;
+
+    #[test]
+    fn a_fresh_payment_is_checked_within_minutes_and_an_old_one_every_half_hour() {
+        let mut p = payment(PaymentStatus::RequiresAction, 100);
+        let now = p.created_at;
+        assert_eq!(
+            next_payment_check(&p, now),
+            Some(now + Duration::minutes(2))
+        );
+        p.created_at = now - Duration::hours(10);
+        assert_eq!(
+            next_payment_check(&p, now),
+            Some(now + Duration::minutes(30))
+        );
+    }
+
+    #[test]
+    fn final_payments_are_never_checked() {
+        for status in [
+            PaymentStatus::Succeeded,
+            PaymentStatus::Failed,
+            PaymentStatus::Refunded,
+        ] {
+            let p = payment(status, 100);
+            assert_eq!(next_payment_check(&p, p.created_at), None);
+        }
+    }
+}

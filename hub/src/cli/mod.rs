@@ -1,0 +1,142 @@
+//! The `payhub` command line.
+
+mod bench;
+mod keys;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use payhub_core::{Mode, TestClock};
+use payhub_store::Database;
+
+use crate::config::{Config, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "payhub",
+    version,
+    about = "One API for PayPal and Ping++, with a durable, verified event stream"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// TOML configuration file (environment variables PAYHUB__… override it).
+    #[arg(long, short, env = "PAYHUB_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// A SQLite file path or a postgres:// URL (overrides the configuration).
+    #[arg(long, env = "PAYHUB_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(url) = &self.database_url {
+            config.database_url = url.clone();
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub: API, provider ingress and workers.
+    Serve(serve::ServeArgs),
+    /// Run the provider simulators alone.
+    Sandbox {
+        /// Where the PayPal simulator listens.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        paypal_addr: SocketAddr,
+        /// Seed for chaos (which webhooks get dropped or duplicated).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Bring the database schema up to date (serve also does this on start).
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Measure webhook ingest throughput against a bare HTTP baseline.
+    Bench(bench::BenchArgs),
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Sandbox { paypal_addr, seed } => {
+            init_tracing(LogFormat::Text);
+            let options = payhub_sandbox::SandboxOptions {
+                paypal_addr,
+                public_host: None,
+                clock: TestClock::new(),
+                seed,
+            };
+            payhub_sandbox::run_until_ctrl_c(options).await
+        }
+        Command::Migrate { common } => {
+            let config = common.load()?;
+            open_database(&config.database_url).await?;
+            println!(
+                "database {} is up to date",
+                crate::config::redact_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Keys { command, common } => keys::run(command, &common.load()?).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// Opens and migrates the database, with a message that says what to check when it fails.
+pub async fn open_database(url: &str) -> anyhow::Result<Database> {
+    let db = Database::connect(url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database {} ({e}); check --database-url",
+            crate::config::redact_url(url)
+        )
+    })?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("PAYHUB_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn parse_mode(value: &str) -> Result<Mode, String> {
+    value
+        .parse()
+        .map_err(|e: payhub_core::mode::UnknownName| e.to_string())
+}

@@ -1,0 +1,121 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use payhub_core::{Mode, SharedClock, SystemClock, TestClock};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use super::Common;
+use crate::app::{Hub, HubSettings, providers_from_config, sandbox_paypal_provider};
+use crate::services::api_keys::create_api_key;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Address to listen on (overrides the configuration).
+    #[arg(long, env = "PAYHUB_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// How buyers and providers reach this hub, if not http://{listen}.
+    #[arg(long, env = "PAYHUB_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Also run the provider simulators in this process, use them for test mode, and print a
+    /// test API key: everything on one machine, no accounts needed.
+    #[arg(long)]
+    sandbox: bool,
+    /// Where the in-process PayPal simulator listens (with --sandbox).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    sandbox_paypal_addr: SocketAddr,
+    /// Accept and store notifications but leave applying them to other instances.
+    #[arg(long)]
+    no_workers: bool,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.common.load()?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if args.public_url.is_some() {
+        config.public_url = args.public_url.clone();
+    }
+    if args.no_workers {
+        config.workers.enabled = false;
+    }
+    super::init_tracing(config.log.format);
+    let db = super::open_database(&config.database_url).await?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} ({e}); pick another address with --listen",
+            config.listen
+        )
+    })?;
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{}", listener.local_addr()?));
+    }
+    let public_url = config.public_url();
+    let mut providers = providers_from_config(&config)?;
+
+    let mut sandbox = None;
+    let clock: SharedClock = if args.sandbox {
+        // One clock for hub and simulators, so moving it moves both.
+        let clock = TestClock::new();
+        let options = payhub_sandbox::SandboxOptions {
+            paypal_addr: args.sandbox_paypal_addr,
+            public_host: None,
+            clock: clock.clone(),
+            seed: 1,
+        };
+        let running = payhub_sandbox::start(options).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start the sandbox on {} ({e}); use --sandbox-paypal-addr",
+                args.sandbox_paypal_addr
+            )
+        })?;
+        providers.insert(
+            Mode::Test,
+            Arc::new(sandbox_paypal_provider(&running.paypal_url, &public_url).await?),
+        );
+        sandbox = Some(running);
+        clock
+    } else {
+        Arc::new(SystemClock)
+    };
+
+    let hub = Hub::new(
+        db.clone(),
+        clock.clone(),
+        providers,
+        HubSettings::from_config(&config),
+    );
+    let running = hub.serve(listener).await?;
+    info!(url = %running.url(), database = %crate::config::redact_url(&config.database_url), "payhub is serving");
+    if let Some(sandbox) = &sandbox {
+        let (key, secret) = create_api_key(&db, clock.now(), Mode::Test, "serve --sandbox").await?;
+        println!();
+        println!("payhub      {}", running.url());
+        println!(
+            "PayPal sim  {}  (buyer pages, control endpoints under /sandbox)",
+            sandbox.paypal_url
+        );
+        println!("API key     {secret}  ({}, test mode)", key.id);
+        println!();
+        println!(
+            "try:  curl -s {}/v1/payments -H 'Authorization: Bearer {secret}' \\",
+            running.url()
+        );
+        println!(
+            "        -H 'Idempotency-Key: '$(date +%s%N) -H 'Content-Type: application/json' \\"
+        );
+        println!("        -d '{{\"provider\":\"paypal\",\"amount\":1000,\"currency\":\"USD\"}}'");
+        println!();
+    }
+    tokio::signal::ctrl_c().await?;
+    info!("shutting down");
+    running.shutdown().await;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use payhub_core::ProviderName;
+use payhub_core::payment::{Payment, PaymentStatus};
+use payhub_core::transition::Cause;
+use payhub_store::PaymentFilter;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{List, ListParams};
+use crate::app::Hub;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::services::payments::PaymentRequest;
+
+pub fn router() -> OpenApiRouter<Hub> {
+    OpenApiRouter::new()
+        .routes(routes!(create_payment, list_payments))
+        .routes(routes!(get_payment))
+        .routes(routes!(cancel_payment))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    pub provider: ProviderName,
+    /// Defaults to the provider's main channel (`paypal` for PayPal).
+    pub channel: Option<String>,
+    /// Minor units of `currency` (1050 = 10.50 USD).
+    pub amount: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The merchant's order number, for reconciliation and support.
+    pub merchant_reference: Option<String>,
+    pub description: Option<String>,
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    /// Where the buyer lands after paying (payhub verifies the payment first).
+    pub return_url: Option<String>,
+    /// Where the buyer lands after giving up.
+    pub cancel_url: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/payments", tag = "payments",
+    params(("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = CreatePayment,
+    responses(
+        (status = 201, description = "Created; send the buyer to `next_action.redirect_url`", body = Payment),
+        (status = 422, description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider failed; the payment is recorded as failed", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_payment(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreatePayment>,
+) -> Result<(StatusCode, Json<Payment>), ApiError> {
+    let request = PaymentRequest {
+        provider: body.provider,
+        channel: body.channel,
+        amount: body.amount,
+        currency: body.currency,
+        merchant_reference: body.merchant_reference,
+        description: body.description,
+        customer_id: body.customer_id,
+        metadata: body.metadata,
+        return_url: body.return_url,
+        cancel_url: body.cancel_url,
+    };
+    let payment = hub.create_payment(caller.mode, request).await?;
+    Ok((StatusCode::CREATED, Json(payment)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentQuery {
+    /// Only payments in this status.
+    pub status: Option<String>,
+    pub customer_id: Option<String>,
+    pub limit: Option<u32>,
+    pub starting_after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentQuery),
+    responses((status = 200, body = List<Payment>)))]
+async fn list_payments(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PaymentQuery>,
+) -> Result<Json<List<Payment>>, ApiError> {
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(PaymentStatus::parse(s).ok_or_else(|| {
+            let known: Vec<_> = PaymentStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid(
+                "status",
+                format!("unknown status `{s}`; use one of {}", known.join(", ")),
+            )
+        })?),
+    };
+    let paging = ListParams {
+        limit: query.limit,
+        starting_after: query.starting_after,
+    };
+    let filter = PaymentFilter {
+        status,
+        customer_id: query.customer_id,
+    };
+    let page = hub
+        .db
+        .list_payments(
+            caller.mode,
+            &filter,
+            paging.starting_after.as_deref(),
+            paging.limit()?,
+        )
+        .await?;
+    Ok(Json(List::new(page.items, page.has_more, |p| {
+        p.id.to_string()
+    })))
+}
+
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+    params(("id" = String, Path, description = "pay_…")),
+    responses((status = 200, body = Payment), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_payment(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Payment>, ApiError> {
+    let payment = hub
+        .db
+        .payment(caller.mode, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment", &id))?;
+    Ok(Json(payment))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses(
+        (status = 200, description = "Canceled (or, if the buyer approved meanwhile, captured)", body = Payment),
+        (status = 409, description = "The payment is past the point of canceling", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn cancel_payment(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Payment>, ApiError> {
+    let payment = hub
+        .db
+        .payment(caller.mode, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let payment = hub
+        .end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api)
+        .await?;
+    Ok(Json(payment))
+}

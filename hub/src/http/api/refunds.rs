@@ -1,0 +1,131 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use payhub_core::refund::Refund;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{List, ListParams};
+use crate::app::Hub;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::services::refunds::RefundRequest;
+
+pub fn router() -> OpenApiRouter<Hub> {
+    OpenApiRouter::new()
+        .routes(routes!(create_refund, list_payment_refunds))
+        .routes(routes!(list_refunds))
+        .routes(routes!(get_refund))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    /// Minor units; omit to refund everything still refundable.
+    pub amount: Option<i64>,
+    /// Shown to the buyer where the provider supports it.
+    pub reason: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "refunds",
+    params(("id" = String, Path, description = "pay_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = CreateRefund,
+    responses(
+        (status = 201, description = "Created; `pending` until the provider settles it (which may take days)", body = Refund),
+        (status = 422, description = "More than what is still refundable (`remaining` says how much is)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The provider did not answer; the refund stays pending and is confirmed automatically", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_refund(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(payment_id): Path<String>,
+    ApiJson(body): ApiJson<CreateRefund>,
+) -> Result<(StatusCode, Json<Refund>), ApiError> {
+    let request = RefundRequest {
+        amount: body.amount,
+        reason: body.reason,
+        metadata: body.metadata,
+    };
+    let refund = hub.create_refund(caller.mode, &payment_id, request).await?;
+    Ok((StatusCode::CREATED, Json(refund)))
+}
+
+#[utoipa::path(get, path = "/v1/payments/{id}/refunds", tag = "refunds",
+    params(("id" = String, Path, description = "pay_…"), ListParams),
+    responses((status = 200, body = List<Refund>)))]
+async fn list_payment_refunds(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(payment_id): Path<String>,
+    ApiQuery(paging): ApiQuery<ListParams>,
+) -> Result<Json<List<Refund>>, ApiError> {
+    if hub.db.payment(caller.mode, &payment_id).await?.is_none() {
+        return Err(ApiError::not_found("payment", &payment_id));
+    }
+    list(&hub, caller, Some(&payment_id), paging).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RefundQuery {
+    pub payment_id: Option<String>,
+    pub limit: Option<u32>,
+    pub starting_after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/refunds", tag = "refunds", params(RefundQuery),
+    responses((status = 200, body = List<Refund>)))]
+async fn list_refunds(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<RefundQuery>,
+) -> Result<Json<List<Refund>>, ApiError> {
+    let paging = ListParams {
+        limit: query.limit,
+        starting_after: query.starting_after,
+    };
+    list(&hub, caller, query.payment_id.as_deref(), paging).await
+}
+
+async fn list(
+    hub: &Hub,
+    caller: Caller,
+    payment_id: Option<&str>,
+    paging: ListParams,
+) -> Result<Json<List<Refund>>, ApiError> {
+    let page = hub
+        .db
+        .list_refunds(
+            caller.mode,
+            payment_id,
+            paging.starting_after.as_deref(),
+            paging.limit()?,
+        )
+        .await?;
+    Ok(Json(List::new(page.items, page.has_more, |r| {
+        r.id.to_string()
+    })))
+}
+
+#[utoipa::path(get, path = "/v1/refunds/{id}", tag = "refunds",
+    params(("id" = String, Path, description = "re_…")),
+    responses((status = 200, body = Refund), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_refund(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Refund>, ApiError> {
+    let refund = hub
+        .db
+        .refund(caller.mode, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("refund", &id))?;
+    Ok(Json(refund))
+}

@@ -1,0 +1,83 @@
+//! Extractors whose rejections are problem+json with a message that says the fix, instead of
+//! axum's plain-text defaults.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// A JSON body.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the field and what was expected ("missing field `amount`").
+            let detail = e.body_text();
+            let message = detail
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&detail);
+            let field = message.split('`').nth(1).unwrap_or("body").to_owned();
+            ApiError::new("invalid_request", message.to_owned()).with(
+                "errors",
+                serde_json::json!([{ "field": field, "message": message }]),
+            )
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            "malformed_request",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::new(
+                "payload_too_large",
+                "the body is larger than the API accepts (64 KiB)",
+            )
+        }
+        other => ApiError::new("malformed_request", other.body_text()),
+    }
+}
+
+/// Query-string parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
+                "invalid_request",
+                format!("query string: {}", e.body_text()),
+            )),
+            Err(other) => Err(ApiError::new("malformed_request", other.body_text())),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `Idempotency-Key` on every POST: the same key and the same request get the same response,
+//! however often they are sent; the same key with another request is refused.
+//!
+//! Responses that reflect work done (2xx, and 5xx where payhub recorded a failed attempt) are
+//! stored and replayed. Refusals without side effects (4xx) are not, so a client can fix its
+//! request and retry with the same key.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use payhub_store::{IdempotencyClaim, StoredResponse};
+use ring::digest;
+
+use super::API_BODY_LIMIT;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::app::Hub;
+
+pub const HEADER: &str = "idempotency-key";
+const REPLAYED: &str = "idempotent-replayed";
+/// payhub's own responses are small; this only bounds what is kept per key.
+const RESPONSE_LIMIT: usize = 1024 * 1024;
+
+pub async fn enforce(
+    State(hub): State<Hub>,
+    caller: Caller,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let key = match request.headers().get(HEADER).map(|v| v.to_str()) {
+        None => {
+            return ApiError::new(
+                "idempotency_key_missing",
+                "add an `Idempotency-Key` header (e.g. a UUID) to every POST",
+            )
+            .into_response();
+        }
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        Some(_) => {
+            return ApiError::new(
+                "idempotency_key_invalid",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .into_response();
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, API_BODY_LIMIT).await else {
+        return ApiError::new(
+            "payload_too_large",
+            "the body is larger than the API accepts (64 KiB)",
+        )
+        .into_response();
+    };
+    let fingerprint = fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
+    let now = hub.clock.now();
+    match hub.db.claim_idempotency_key(caller.mode, &key, &fingerprint, now).await {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(IdempotencyClaim::Mismatch) => ApiError::new(
+            "idempotency_key_reused",
+            format!("Idempotency-Key `{key}` was already used for a different request; use a new key"),
+        )
+        .into_response(),
+        Ok(IdempotencyClaim::InProgress) => ApiError::new(
+            "idempotency_key_in_use",
+            format!("a request with Idempotency-Key `{key}` is still in progress; retry shortly to get its result"),
+        )
+        .into_response(),
+        Ok(IdempotencyClaim::Completed(stored)) => replay(stored),
+        Ok(IdempotencyClaim::New) => {
+            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            remember(&hub, caller, &key, response).await
+        }
+    }
+}
+
+/// SHA-256 over method, path and body: a different amount or payment under the same key is a
+/// different request.
+fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\n", body] {
+        context.update(part);
+    }
+    context
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> Response {
+    let status = response.status();
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, RESPONSE_LIMIT).await else {
+        let _ = hub.db.release_idempotency_key(caller.mode, key).await;
+        return ApiError::new("internal_error", "the response could not be buffered")
+            .into_response();
+    };
+    let keep = status.is_success() || status.is_server_error();
+    let outcome = if keep {
+        let stored = StoredResponse {
+            status: status.as_u16(),
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_owned(),
+            body: bytes.to_vec(),
+        };
+        hub.db
+            .complete_idempotency_key(caller.mode, key, &stored)
+            .await
+    } else {
+        hub.db.release_idempotency_key(caller.mode, key).await
+    };
+    if let Err(e) = outcome {
+        // The work is done and answered; only a replay of this answer is at risk.
+        tracing::warn!(error = %e, "could not record the idempotent response");
+    }
+    parts
+        .headers
+        .insert(REPLAYED, HeaderValue::from_static("false"));
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&stored.content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+        .headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn a_different_body_or_path_is_a_different_request() {
+        let a = fingerprint("POST", "/v1/payments", b"{\"amount\":1}");
+        assert_eq!(a, fingerprint("POST", "/v1/payments", b"{\"amount\":1}"));
+        assert_ne!(a, fingerprint("POST", "/v1/payments", b"{\"amount\":2}"));
+        assert_ne!(a, fingerprint("POST", "/v1/refunds", b"{\"amount\":1}"));
+    }
+}

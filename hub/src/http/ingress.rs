@@ -1,0 +1,188 @@
+//! Provider ingress: verify, store durably, then acknowledge.
+//!
+//! A notification is answered 2xx only after it is committed to the inbox (group commit), so a
+//! crash at any point either loses nothing or makes the provider send it again. A redelivery is
+//! recognised by the provider's event id and acknowledged without being stored twice. Anything
+//! that fails verification is recorded for the on-call engineer and refused.
+
+use axum::Json;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use payhub_core::ProviderName;
+use payhub_store::{InboxInsert, NewInboxEntry, RejectedNotification};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::INGRESS_BODY_LIMIT;
+use super::error::ApiError;
+use crate::app::Hub;
+use crate::providers::{NotificationRejected, VerifiedNotification};
+
+pub async fn paypal(State(hub): State<Hub>, request: Request) -> Response {
+    receive(&hub, ProviderName::Paypal, request).await
+}
+
+async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
+        let rejection = NotificationRejected::new(
+            "payload_too_large",
+            format!("body over {INGRESS_BODY_LIMIT} bytes"),
+        );
+        record(hub, provider, &headers, &[], &rejection).await;
+        return ApiError::new(
+            "payload_too_large",
+            format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
+        )
+        .into_response();
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !is_json {
+        let rejection = NotificationRejected::new(
+            "unsupported_media_type",
+            "Content-Type is not application/json",
+        );
+        record(hub, provider, &headers, &body, &rejection).await;
+        return ApiError::new(
+            "unsupported_media_type",
+            "notifications must be sent as application/json",
+        )
+        .into_response();
+    }
+    let (mode, verified) = match verify(hub, provider, &headers, &body).await {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            record(hub, provider, &headers, &body, &rejection).await;
+            metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.code)
+                .increment(1);
+            return refusal(&rejection).into_response();
+        }
+    };
+    let entry = NewInboxEntry {
+        provider,
+        mode,
+        provider_event_id: verified.provider_event_id.clone(),
+        event_type: verified.event_type.clone(),
+        body: body.to_vec(),
+        headers: kept_headers(&headers),
+        received_at: hub.clock.now(),
+    };
+    match hub.inbox.write(entry).await {
+        Ok(outcome) => {
+            let duplicate = outcome == InboxInsert::Duplicate;
+            metrics::counter!("payhub_notifications_accepted_total", "provider" => provider.as_str(), "duplicate" => duplicate.to_string())
+                .increment(1);
+            info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
+            (
+                StatusCode::OK,
+                Json(json!({ "received": true, "duplicate": duplicate })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            // Not stored, so not acknowledged: the provider will send it again.
+            warn!(%provider, error = %e, "could not store a verified notification");
+            ApiError::new(
+                "service_unavailable",
+                "the notification could not be stored; send it again later",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Tries the provider's configured modes (live first); each checks the notification against
+/// its own trust (a sandbox certificate never verifies as live).
+async fn verify(
+    hub: &Hub,
+    provider: ProviderName,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(payhub_core::Mode, VerifiedNotification), NotificationRejected> {
+    let modes = hub.providers.modes_of(provider);
+    let mut last = NotificationRejected::new(
+        "provider_not_configured",
+        format!("{provider} is not configured"),
+    );
+    for mode in modes {
+        let Some(adapter) = hub.providers.get(mode, provider) else {
+            continue;
+        };
+        match adapter
+            .verify_notification(headers, body, hub.clock.now())
+            .await
+        {
+            Ok(verified) => return Ok((mode, verified)),
+            // A mode whose cert hosts do not match says little; prefer another mode's reason.
+            Err(rejection)
+                if rejection.code == "cert_url_not_allowed"
+                    && last.code != "provider_not_configured" => {}
+            Err(rejection) => last = rejection,
+        }
+    }
+    Err(last)
+}
+
+fn refusal(rejection: &NotificationRejected) -> ApiError {
+    let detail = format!("{} ({})", rejection.detail, rejection.code);
+    if rejection.transient {
+        ApiError::new(
+            "service_unavailable",
+            format!("cannot verify the notification right now: {detail}"),
+        )
+    } else if matches!(rejection.code, "malformed_body" | "malformed") {
+        ApiError::new("malformed_notification", detail)
+    } else {
+        ApiError::new("notification_rejected", detail).with("reason", rejection.code)
+    }
+}
+
+/// Everything but credentials, for audit.
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "authorization" | "cookie" | "proxy-authorization"
+            )
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn record(
+    hub: &Hub,
+    provider: ProviderName,
+    headers: &HeaderMap,
+    body: &[u8],
+    rejection: &NotificationRejected,
+) {
+    warn!(%provider, reason = rejection.code, detail = %rejection.detail, "notification rejected");
+    let rejected = RejectedNotification {
+        provider,
+        reason: rejection.code.to_owned(),
+        detail: rejection.detail.clone(),
+        headers: kept_headers(headers),
+        body: body.to_vec(),
+        received_at: hub.clock.now(),
+    };
+    if let Err(e) = hub.db.record_rejected(&rejected).await {
+        warn!(error = %e, "could not record a rejected notification");
+    }
+}

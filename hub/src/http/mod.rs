@@ -1,0 +1,59 @@
+//! HTTP: the merchant API (`/v1`), provider ingress (`/webhooks/…`), the buyer's return pages
+//! (`/checkout/…`), the OpenAPI document and the operational endpoints.
+
+pub mod api;
+pub mod auth;
+pub mod checkout;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod ingress;
+pub mod ops;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::app::Hub;
+use error::ApiError;
+
+/// API requests are small JSON documents.
+pub const API_BODY_LIMIT: usize = 64 * 1024;
+/// Provider notifications carry whole resources; PayPal's largest are a few KiB.
+pub const INGRESS_BODY_LIMIT: usize = 512 * 1024;
+
+pub fn router(hub: Hub) -> Router {
+    ops::metrics_handle();
+    let (api, openapi) = api::router().split_for_parts();
+    let openapi = openapi.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    // Layers run outside-in: authentication, then idempotency, then the handler.
+    let api = api
+        .layer(from_fn_with_state(hub.clone(), idempotency::enforce))
+        .layer(from_fn_with_state(hub.clone(), auth::require_api_key))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    Router::new()
+        .merge(api)
+        .route(
+            "/openapi.json",
+            get(move || async move { ([("content-type", "application/json")], openapi) }),
+        )
+        .route("/webhooks/paypal", post(ingress::paypal))
+        .route("/checkout/{provider}/return", get(checkout::buyer_return))
+        .route("/checkout/{provider}/cancel", get(checkout::buyer_cancel))
+        .route("/problems/{code}", get(error::describe))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async {
+            ApiError::new(
+                "not_found",
+                "no such path; the API is under /v1 (see /openapi.json)",
+            )
+            .into_response()
+        })
+        .layer(TraceLayer::new_for_http())
+        .with_state(hub)
+}

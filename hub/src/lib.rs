@@ -1,0 +1,17 @@
+//! The payhub hub: the HTTP API merchants call, the provider ingress, the workers that apply
+//! notifications, deliver events and reconcile with providers, and the `payhub` command line.
+//!
+//! Folders follow the architecture: `http` (API, ingress, buyer pages, ops), `services` (what a
+//! request or a notification does to payhub's resources), `workers` (inbox writer and
+//! processor, outbox dispatcher, reconciler), `providers` (one adapter per provider behind one
+//! trait). The domain is in `payhub-core`, persistence in `payhub-store`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod providers;
+pub mod services;
+pub mod workers;
+
+pub use app::{Hub, RunningHub};

@@ -1,0 +1,229 @@
+//! PayPal's objects in payhub's vocabulary. Pure functions: every rule about what a PayPal
+//! status means lives here and is unit-tested.
+
+use payhub_core::payment::{Failure, PaymentFacts, PaymentStatus};
+use payhub_core::refund::{RefundFacts, RefundStatus};
+use payhub_core::{Currency, Money};
+use payhub_paypal::{
+    Amount, Capture, CaptureStatus, Order, OrderStatus, Refund, RefundStatus as PaypalRefundStatus,
+};
+
+use crate::providers::PaymentSnapshot;
+
+/// Currencies PayPal's REST API accepts (PayPal's currency codes reference).
+pub const CURRENCIES: &[&str] = &[
+    "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS", "JPY",
+    "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "SEK", "SGD", "THB", "TWD", "USD",
+];
+
+/// ISO 4217 gives these two decimals, but PayPal accepts whole units only.
+const WHOLE_UNITS_ONLY: &[&str] = &["HUF", "TWD"];
+
+/// The amount as PayPal wants it, or why it cannot be sent.
+pub fn to_paypal_amount(money: &Money) -> Result<Amount, String> {
+    let code = money.currency.code();
+    if WHOLE_UNITS_ONLY.contains(&code) {
+        let scale = 10i64.pow(u32::from(money.currency.exponent()));
+        if money.amount % scale != 0 {
+            return Err(format!(
+                "PayPal accepts {code} in whole units only: use a multiple of {scale} minor units"
+            ));
+        }
+        return Ok(Amount::new(code, (money.amount / scale).to_string()));
+    }
+    Ok(Amount::new(code, money.to_decimal_string()))
+}
+
+pub fn from_paypal_amount(amount: &Amount) -> Result<Money, String> {
+    let currency = Currency::parse(&amount.currency_code).map_err(|e| e.to_string())?;
+    Money::from_decimal_str(&amount.value, currency).map_err(|e| e.to_string())
+}
+
+pub fn order_snapshot(order: &Order) -> PaymentSnapshot {
+    if let Some(capture) = order.captures().next() {
+        return PaymentSnapshot {
+            facts: capture_facts(capture),
+            ready_to_capture: false,
+        };
+    }
+    let waiting = |ready_to_capture| PaymentSnapshot {
+        facts: facts(PaymentStatus::RequiresAction, None, None, None),
+        ready_to_capture,
+    };
+    match &order.status {
+        OrderStatus::Approved => waiting(true),
+        OrderStatus::Voided => PaymentSnapshot {
+            facts: facts(
+                PaymentStatus::Canceled,
+                None,
+                None,
+                Some(Failure {
+                    code: "order_voided".into(),
+                    message: "PayPal voided the order".into(),
+                }),
+            ),
+            ready_to_capture: false,
+        },
+        // COMPLETED without a capture in the answer (e.g. `Prefer: return=minimal`) is settled
+        // by fetching again; until then it is still waiting.
+        _ => waiting(false),
+    }
+}
+
+pub fn capture_facts(capture: &Capture) -> PaymentFacts {
+    let captured = capture
+        .amount
+        .as_ref()
+        .and_then(|a| from_paypal_amount(a).ok());
+    let reason = capture
+        .status_details
+        .as_ref()
+        .and_then(|d| d.reason.clone());
+    let status = match &capture.status {
+        CaptureStatus::Completed | CaptureStatus::PartiallyRefunded | CaptureStatus::Refunded => {
+            PaymentStatus::Succeeded
+        }
+        CaptureStatus::Pending => PaymentStatus::Processing,
+        CaptureStatus::Declined | CaptureStatus::Failed => PaymentStatus::Failed,
+        CaptureStatus::Other(_) => PaymentStatus::Processing,
+    };
+    let failure = (status == PaymentStatus::Failed).then(|| Failure {
+        code: reason
+            .clone()
+            .unwrap_or_else(|| "capture_declined".into())
+            .to_ascii_lowercase(),
+        message: format!(
+            "PayPal capture {} is {}",
+            capture.id,
+            capture.status.as_str()
+        ),
+    });
+    facts(status, Some(capture.id.clone()), captured, failure)
+}
+
+pub fn refund_facts(refund: &Refund) -> RefundFacts {
+    let status = match &refund.status {
+        PaypalRefundStatus::Completed => RefundStatus::Succeeded,
+        PaypalRefundStatus::Pending | PaypalRefundStatus::Other(_) => RefundStatus::Pending,
+        PaypalRefundStatus::Failed | PaypalRefundStatus::Cancelled => RefundStatus::Failed,
+    };
+    let failure = (status == RefundStatus::Failed).then(|| Failure {
+        code: refund
+            .status_details
+            .as_ref()
+            .and_then(|d| d.reason.clone())
+            .unwrap_or_else(|| refund.status.as_str().to_owned())
+            .to_ascii_lowercase(),
+        message: format!("PayPal refund {} is {}", refund.id, refund.status.as_str()),
+    });
+    RefundFacts {
+        status,
+        provider_refund_id: Some(refund.id.clone()),
+        failure,
+    }
+}
+
+fn facts(
+    status: PaymentStatus,
+    capture_id: Option<String>,
+    captured: Option<Money>,
+    failure: Option<Failure>,
+) -> PaymentFacts {
+    PaymentFacts {
+        status,
+        capture_id,
+        captured,
+        failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(json: serde_json::Value) -> Order {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn usd(amount: i64) -> Money {
+        Money::new(amount, Currency::parse("USD").unwrap())
+    }
+
+    #[test]
+    fn amounts_go_out_with_paypal_decimals() {
+        assert_eq!(to_paypal_amount(&usd(1050)).unwrap().value, "10.50");
+        let jpy = Money::new(1000, Currency::parse("JPY").unwrap());
+        assert_eq!(to_paypal_amount(&jpy).unwrap().value, "1000");
+        let huf = Currency::parse("HUF").unwrap();
+        assert_eq!(
+            to_paypal_amount(&Money::new(150000, huf)).unwrap().value,
+            "1500"
+        );
+        assert!(
+            to_paypal_amount(&Money::new(150050, huf))
+                .unwrap_err()
+                .contains("whole units")
+        );
+    }
+
+    #[test]
+    fn an_approved_order_is_ready_to_capture_and_still_waiting() {
+        let snapshot = order_snapshot(&order(
+            serde_json::json!({"id": "O1", "status": "APPROVED"}),
+        ));
+        assert!(snapshot.ready_to_capture);
+        assert_eq!(snapshot.facts.status, PaymentStatus::RequiresAction);
+    }
+
+    #[test]
+    fn a_completed_capture_means_succeeded_with_its_id_and_amount() {
+        let snapshot = order_snapshot(&order(serde_json::json!({
+            "id": "O1", "status": "COMPLETED",
+            "purchase_units": [{"payments": {"captures": [
+                {"id": "C1", "status": "COMPLETED", "amount": {"currency_code": "USD", "value": "10.00"}}
+            ]}}]
+        })));
+        assert_eq!(snapshot.facts.status, PaymentStatus::Succeeded);
+        assert_eq!(snapshot.facts.capture_id.as_deref(), Some("C1"));
+        assert_eq!(snapshot.facts.captured, Some(usd(1000)));
+    }
+
+    #[test]
+    fn pending_and_declined_captures_map_to_processing_and_failed() {
+        let capture = |status: &str| -> Capture {
+            serde_json::from_value(serde_json::json!({"id": "C1", "status": status,
+                "status_details": {"reason": "PENDING_REVIEW"}}))
+            .unwrap()
+        };
+        assert_eq!(
+            capture_facts(&capture("PENDING")).status,
+            PaymentStatus::Processing
+        );
+        let declined = capture_facts(&capture("DECLINED"));
+        assert_eq!(declined.status, PaymentStatus::Failed);
+        assert_eq!(declined.failure.unwrap().code, "pending_review");
+    }
+
+    #[test]
+    fn refund_statuses_map_to_payhub_refund_states() {
+        let refund = |status: &str| -> Refund {
+            serde_json::from_value(serde_json::json!({"id": "R1", "status": status})).unwrap()
+        };
+        assert_eq!(
+            refund_facts(&refund("COMPLETED")).status,
+            RefundStatus::Succeeded
+        );
+        assert_eq!(
+            refund_facts(&refund("PENDING")).status,
+            RefundStatus::Pending
+        );
+        assert_eq!(
+            refund_facts(&refund("CANCELLED")).status,
+            RefundStatus::Failed
+        );
+        assert_eq!(
+            refund_facts(&refund("FAILED")).failure.unwrap().code,
+            "failed"
+        );
+    }
+}

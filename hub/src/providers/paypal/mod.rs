@@ -1,0 +1,339 @@
+//! PayPal behind [`PaymentProvider`]: v2 orders captured right after approval, capture refunds,
+//! and REST webhooks verified locally (certificate chain + CRC32 signed string) or through
+//! PayPal's verify API.
+
+mod mapping;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use payhub_core::payment::{NextAction, Payment};
+use payhub_core::refund::{Refund, RefundFacts};
+use payhub_core::{Money, ProviderName};
+use payhub_paypal::{
+    Capture, CreateOrderRequest, ExperienceContext, Order, PaypalClient, PaypalError,
+    PurchaseUnitRequest, Refund as PaypalRefund, RefundRequest, WebhookHeaders, WebhookVerifier,
+    parse_webhook_event,
+};
+
+pub use mapping::CURRENCIES;
+use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount};
+
+use super::{
+    BuyerUrls, Checkout, Interpretation, NotificationRejected, PaymentProvider, PaymentSnapshot,
+    ProviderError, VerifiedNotification,
+};
+
+/// How notifications are authenticated.
+#[derive(Clone)]
+pub enum Verification {
+    /// Certificate fetched from the (allow-listed) cert URL, chain and signature checked here.
+    Local(WebhookVerifier),
+    /// PayPal's `verify-webhook-signature` API: one call per notification, no local trust.
+    Remote { webhook_id: String },
+}
+
+#[derive(Clone)]
+pub struct PaypalProvider {
+    client: PaypalClient,
+    verification: Verification,
+}
+
+impl PaypalProvider {
+    pub fn new(client: PaypalClient, verification: Verification) -> Self {
+        Self {
+            client,
+            verification,
+        }
+    }
+
+    fn order_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
+        payment
+            .provider_refs
+            .payment_id
+            .as_deref()
+            .ok_or_else(|| ProviderError::Protocol {
+                provider: ProviderName::Paypal,
+                detail: format!("payment {} has no PayPal order", payment.id),
+            })
+    }
+}
+
+fn provider_error(error: PaypalError) -> ProviderError {
+    let provider = ProviderName::Paypal;
+    match error {
+        PaypalError::Timeout => ProviderError::Timeout(provider),
+        e if e.is_retryable() => ProviderError::Unavailable {
+            provider,
+            detail: e.to_string(),
+        },
+        PaypalError::Decode(detail) => ProviderError::Protocol { provider, detail },
+        e @ PaypalError::Api { .. } => ProviderError::Rejected {
+            provider,
+            code: e.issue().map(str::to_owned).unwrap_or_else(|| match &e {
+                PaypalError::Api { name, .. } => name.clone(),
+                _ => String::new(),
+            }),
+            message: e.to_string(),
+            debug_id: e.debug_id().map(str::to_owned),
+        },
+        // Wrong credentials are the operator's to fix, not the merchant's request.
+        e => ProviderError::Unavailable {
+            provider,
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn rejected_amount(detail: String) -> ProviderError {
+    ProviderError::Rejected {
+        provider: ProviderName::Paypal,
+        code: "AMOUNT_NOT_ACCEPTED".into(),
+        message: detail,
+        debug_id: None,
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for PaypalProvider {
+    fn name(&self) -> ProviderName {
+        ProviderName::Paypal
+    }
+
+    fn channels(&self) -> &'static [&'static str] {
+        &["paypal"]
+    }
+
+    fn currencies(&self) -> &'static [&'static str] {
+        CURRENCIES
+    }
+
+    fn check_amount(&self, amount: &Money) -> Result<(), String> {
+        to_paypal_amount(amount).map(|_| ())
+    }
+
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        urls: &BuyerUrls,
+    ) -> Result<Checkout, ProviderError> {
+        let amount = to_paypal_amount(&payment.money()).map_err(rejected_amount)?;
+        let unit = PurchaseUnitRequest {
+            // PayPal echoes custom_id on captures and their webhooks: it ties them to our payment
+            // even before the order id is stored.
+            custom_id: Some(payment.id.to_string()),
+            description: payment.description.clone(),
+            ..PurchaseUnitRequest::new(amount)
+        };
+        let context = ExperienceContext {
+            return_url: urls.return_url.clone(),
+            cancel_url: urls.cancel_url.clone(),
+            user_action: Some("PAY_NOW".into()),
+            ..ExperienceContext::default()
+        };
+        let request = CreateOrderRequest::capture(vec![unit], context);
+        let order = self
+            .client
+            .create_order(payment.id.as_str(), &request)
+            .await
+            .map_err(provider_error)?;
+        let redirect_url =
+            order
+                .approval_url()
+                .map(str::to_owned)
+                .ok_or_else(|| ProviderError::Protocol {
+                    provider: ProviderName::Paypal,
+                    detail: format!("order {} came without an approval link", order.id),
+                })?;
+        Ok(Checkout {
+            provider_payment_id: order.id,
+            next_action: NextAction::RedirectToUrl { redirect_url },
+        })
+    }
+
+    async fn fetch_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        let order = self
+            .client
+            .get_order(self.order_id(payment)?)
+            .await
+            .map_err(provider_error)?;
+        Ok(order_snapshot(&order))
+    }
+
+    async fn capture_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        let order_id = self.order_id(payment)?;
+        let request_id = format!("capture-{}", payment.id);
+        match self.client.capture_order(&request_id, order_id).await {
+            Ok(order) if order.captures().next().is_some() => Ok(order_snapshot(&order)),
+            Ok(_) => self.fetch_payment(payment).await,
+            // Captured by an earlier attempt whose answer was lost, or not approved after all:
+            // either way the order itself says where things stand.
+            Err(e)
+                if matches!(
+                    e.issue(),
+                    Some("ORDER_ALREADY_CAPTURED" | "ORDER_NOT_APPROVED")
+                ) =>
+            {
+                self.fetch_payment(payment).await
+            }
+            Err(e) => Err(provider_error(e)),
+        }
+    }
+
+    async fn create_refund(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+    ) -> Result<RefundFacts, ProviderError> {
+        let capture_id =
+            payment
+                .provider_refs
+                .capture_id
+                .as_deref()
+                .ok_or_else(|| ProviderError::Protocol {
+                    provider: ProviderName::Paypal,
+                    detail: format!("payment {} has no PayPal capture to refund", payment.id),
+                })?;
+        let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency))
+            .map_err(rejected_amount)?;
+        let request = RefundRequest {
+            amount: Some(amount),
+            // Echoed on the refund and its webhook, so the notification finds this refund even
+            // if it arrives before PayPal's answer to this call.
+            custom_id: Some(refund.id.to_string()),
+            note_to_payer: refund.reason.clone(),
+            invoice_id: None,
+        };
+        let created = self
+            .client
+            .refund_capture(refund.id.as_str(), capture_id, &request)
+            .await
+            .map_err(provider_error)?;
+        Ok(refund_facts(&created))
+    }
+
+    async fn fetch_refund(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+    ) -> Result<RefundFacts, ProviderError> {
+        match &refund.provider_refund_id {
+            Some(id) => Ok(refund_facts(
+                &self.client.get_refund(id).await.map_err(provider_error)?,
+            )),
+            // PayPal's answer to the create call was lost: repeating it with the same
+            // PayPal-Request-Id returns the refund made the first time (or makes it now).
+            None => self.create_refund(payment, refund).await,
+        }
+    }
+
+    async fn verify_notification(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedNotification, NotificationRejected> {
+        let transmission = WebhookHeaders::from_headers(headers)
+            .map_err(|e| NotificationRejected::new(e.code(), e.to_string()))?;
+        match &self.verification {
+            Verification::Local(verifier) => verifier
+                .verify(&transmission, body, now)
+                .await
+                .map_err(|e| {
+                    let transient = e.code() == "cert_fetch_failed";
+                    NotificationRejected {
+                        code: e.code(),
+                        detail: e.to_string(),
+                        transient,
+                    }
+                })?,
+            Verification::Remote { webhook_id } => {
+                let verified = self
+                    .client
+                    .verify_webhook_notification(&transmission, webhook_id, body)
+                    .await
+                    .map_err(|e| NotificationRejected {
+                        code: "verification_unavailable",
+                        detail: e.to_string(),
+                        transient: e.is_retryable(),
+                    })?;
+                if !verified {
+                    return Err(NotificationRejected::new(
+                        "bad_signature",
+                        "PayPal did not confirm the signature",
+                    ));
+                }
+            }
+        }
+        let event = parse_webhook_event(body).map_err(|e| {
+            NotificationRejected::new("malformed_body", format!("not a PayPal event: {e}"))
+        })?;
+        Ok(VerifiedNotification {
+            provider_event_id: event.id,
+            event_type: event.event_type,
+        })
+    }
+
+    fn interpret(
+        &self,
+        _event_type: &str,
+        body: &[u8],
+    ) -> Result<Interpretation, NotificationRejected> {
+        interpret_event(body)
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> NotificationRejected {
+    NotificationRejected::new("malformed_resource", e.to_string())
+}
+
+/// What a PayPal webhook means. Renewals, disputes and v1 sales come with later capabilities;
+/// until then they are kept in the inbox, acknowledged and marked unhandled.
+pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationRejected> {
+    let event = parse_webhook_event(body).map_err(malformed)?;
+    match event.event_type.as_str() {
+        "CHECKOUT.ORDER.APPROVED" | "CHECKOUT.ORDER.COMPLETED" => {
+            let order: Order = event.resource_as().map_err(malformed)?;
+            Ok(Interpretation::Payment {
+                payment_id: order
+                    .purchase_units
+                    .first()
+                    .and_then(|u| u.custom_id.clone()),
+                provider_refs: vec![order.id.clone()],
+                snapshot: Some(order_snapshot(&order)),
+            })
+        }
+        "PAYMENT.CAPTURE.COMPLETED"
+        | "PAYMENT.CAPTURE.PENDING"
+        | "PAYMENT.CAPTURE.DECLINED"
+        | "PAYMENT.CAPTURE.DENIED" => {
+            let capture: Capture = event.resource_as().map_err(malformed)?;
+            let mut refs: Vec<String> = capture.order_id().map(str::to_owned).into_iter().collect();
+            refs.push(capture.id.clone());
+            Ok(Interpretation::Payment {
+                payment_id: capture.custom_id.clone(),
+                provider_refs: refs,
+                snapshot: Some(PaymentSnapshot {
+                    facts: capture_facts(&capture),
+                    ready_to_capture: false,
+                }),
+            })
+        }
+        "PAYMENT.CAPTURE.REFUNDED" => {
+            let refund: PaypalRefund = event.resource_as().map_err(malformed)?;
+            Ok(Interpretation::Refund {
+                refund_id: refund.custom_id.clone(),
+                provider_refund_id: refund.id.clone(),
+                provider_payment_refs: refund.capture_id().map(str::to_owned).into_iter().collect(),
+                facts: refund_facts(&refund),
+                amount: refund
+                    .amount
+                    .as_ref()
+                    .and_then(|a| from_paypal_amount(a).ok()),
+            })
+        }
+        other => Ok(Interpretation::Unhandled {
+            reason: format!("payhub does not act on {other} yet"),
+        }),
+    }
+}

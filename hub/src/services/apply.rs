@@ -1,0 +1,245 @@
+//! Monotonic apply: provider facts are merged into the stored resource under its row lock; the
+//! transition, the resource and its normalized event are written in one transaction (with the
+//! inbox row that caused them, when there is one), so a crash anywhere leaves either all of it
+//! or none of it.
+
+use payhub_core::event::Resource;
+use payhub_core::id::RefundId;
+use payhub_core::payment::{Merge, Payment, PaymentFacts};
+use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
+use payhub_core::schedule::{next_payment_check, next_refund_check};
+use payhub_core::transition::{Cause, Transition};
+use payhub_core::{Event, EventType, Money};
+use payhub_store::Tx;
+use tracing::{info, warn};
+
+use super::ServiceError;
+use crate::app::Hub;
+
+/// The outcome of applying facts to a payment.
+#[derive(Debug)]
+pub struct AppliedPayment {
+    pub payment: Payment,
+    pub merge: Merge,
+}
+
+impl Hub {
+    pub async fn apply_payment_facts(
+        &self,
+        payment_id: &str,
+        facts: &PaymentFacts,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<AppliedPayment, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let mut payment =
+            tx.lock_payment(payment_id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    resource: "payment",
+                    id: payment_id.into(),
+                })?;
+        let merge = payment.merge(facts, cause, now);
+        let mut wrote_event = false;
+        match &merge {
+            Merge::Advanced { transition, event } => {
+                payment.next_check_at = next_payment_check(&payment, now);
+                tx.update_payment(&mut payment).await?;
+                record(&mut tx, transition, *event, &payment).await?;
+                wrote_event = true;
+                info!(payment = %payment.id, from = %transition.from, to = %transition.to, %cause, "payment moved");
+            }
+            Merge::Unchanged { learned_ids: true } => tx.update_payment(&mut payment).await?,
+            Merge::Unchanged { learned_ids: false } | Merge::Stale => {}
+            Merge::Conflict { stored, claimed } => {
+                warn!(payment = %payment.id, stored = stored.as_str(), claimed = claimed.as_str(), %cause,
+                    "provider facts contradict a final payment state; left unchanged");
+            }
+        }
+        if let Some(id) = inbox_id {
+            tx.mark_notification_processed(id, now).await?;
+        }
+        tx.commit().await?;
+        if wrote_event {
+            self.signals.outbox.notify_one();
+        }
+        Ok(AppliedPayment { payment, merge })
+    }
+
+    /// Settles (or updates) a refund payhub created, and the payment's refund totals with it.
+    pub async fn apply_refund_facts(
+        &self,
+        refund_id: &str,
+        facts: &RefundFacts,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<Refund, ServiceError> {
+        let now = self.clock.now();
+        let not_found = || ServiceError::NotFound {
+            resource: "refund",
+            id: refund_id.into(),
+        };
+        let mut tx = self.db.begin().await?;
+        // Lock order is always payment, then refund (as when a refund is created), so two
+        // transactions touching both can never deadlock.
+        let payment_id = tx
+            .lock_refund(refund_id)
+            .await?
+            .ok_or_else(not_found)?
+            .payment_id;
+        let mut payment =
+            tx.lock_payment(payment_id.as_str())
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    resource: "payment",
+                    id: payment_id.to_string(),
+                })?;
+        let mut refund = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?;
+        let mut wrote_event = false;
+        match refund.merge(facts, cause, now) {
+            RefundMerge::Settled { transition, event } => {
+                tx.update_refund(&mut refund).await?;
+                record(&mut tx, &transition, event, &refund).await?;
+                let succeeded = refund.status == RefundStatus::Succeeded;
+                if let Some(refunded) = payment.settle_refund(refund.amount, succeeded, cause, now)
+                {
+                    tx.update_payment(&mut payment).await?;
+                    record(&mut tx, &refunded, EventType::PaymentRefunded, &payment).await?;
+                } else {
+                    tx.update_payment(&mut payment).await?;
+                }
+                wrote_event = true;
+                info!(refund = %refund.id, to = %transition.to, %cause, "refund settled");
+            }
+            RefundMerge::Unchanged { learned_ids } => {
+                if refund.status == RefundStatus::Pending {
+                    refund.next_check_at = next_refund_check(&refund, now);
+                }
+                if learned_ids || refund.status == RefundStatus::Pending {
+                    tx.update_refund(&mut refund).await?;
+                }
+            }
+            RefundMerge::Conflict { stored, claimed } => {
+                warn!(refund = %refund.id, stored = stored.as_str(), claimed = claimed.as_str(), %cause,
+                    "provider facts contradict a final refund; left unchanged");
+            }
+        }
+        if let Some(id) = inbox_id {
+            tx.mark_notification_processed(id, now).await?;
+        }
+        tx.commit().await?;
+        if wrote_event {
+            self.signals.outbox.notify_one();
+        }
+        Ok(refund)
+    }
+
+    /// A refund payhub did not make (issued in the provider's dashboard): recorded so the
+    /// payment's totals and the merchant's event stream stay true. Applied once per provider
+    /// refund id.
+    pub async fn record_provider_refund(
+        &self,
+        payment_id: &str,
+        provider_refund_id: &str,
+        amount: Money,
+        facts: &RefundFacts,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let mut payment =
+            tx.lock_payment(payment_id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    resource: "payment",
+                    id: payment_id.into(),
+                })?;
+        let known = tx
+            .lock_refund_by_provider_id(payment.provider, provider_refund_id)
+            .await?
+            .is_some();
+        let mut wrote_event = false;
+        if !known && facts.status == RefundStatus::Succeeded {
+            let refund = Refund {
+                id: RefundId::generate(now),
+                mode: payment.mode,
+                payment_id: payment.id.clone(),
+                status: RefundStatus::Succeeded,
+                amount: amount.amount,
+                currency: amount.currency,
+                reason: Some("refunded at the provider, outside payhub".into()),
+                metadata: Default::default(),
+                provider_refund_id: Some(provider_refund_id.to_owned()),
+                failure: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                next_check_at: None,
+            };
+            tx.insert_refund(&refund, payment.provider).await?;
+            let created = Transition::new(
+                refund.id.as_str(),
+                "none",
+                RefundStatus::Succeeded.as_str(),
+                cause.clone(),
+                now,
+            );
+            record(&mut tx, &created, EventType::RefundSucceeded, &refund).await?;
+            let refunded = payment.record_external_refund(amount.amount, cause, now);
+            tx.update_payment(&mut payment).await?;
+            if let Some(t) = refunded {
+                record(&mut tx, &t, EventType::PaymentRefunded, &payment).await?;
+            }
+            wrote_event = true;
+            info!(payment = %payment.id, refund = %refund.id, provider_refund_id, "recorded a refund made at the provider");
+        }
+        if let Some(id) = inbox_id {
+            tx.mark_notification_processed(id, now).await?;
+        }
+        tx.commit().await?;
+        if wrote_event {
+            self.signals.outbox.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Hub {
+    /// Pushes a payment's next provider check out along its schedule (nothing changed).
+    pub async fn reschedule_payment_check(&self, payment_id: &str) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if let Some(mut payment) = tx.lock_payment(payment_id).await? {
+            payment.next_check_at = next_payment_check(&payment, now);
+            tx.update_payment(&mut payment).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn reschedule_refund_check(&self, refund_id: &str) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if let Some(mut refund) = tx.lock_refund(refund_id).await? {
+            refund.next_check_at = next_refund_check(&refund, now);
+            tx.update_refund(&mut refund).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Writes a transition and the event that announces it, with the resource as it now is.
+pub(crate) async fn record<T: Resource>(
+    tx: &mut Tx,
+    transition: &Transition,
+    event_type: EventType,
+    resource: &T,
+) -> Result<(), ServiceError> {
+    tx.record_transition(transition).await?;
+    tx.insert_event(&Event::about(event_type, resource, transition.at))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! What requests and notifications do to payhub's resources. Every state change goes through
+//! [`apply`]: lock the row, merge provider facts monotonically, record the transition, write the
+//! normalized event to the outbox — one transaction.
+
+pub mod api_keys;
+pub mod apply;
+pub mod payments;
+pub mod refunds;
+
+use payhub_core::payment::RefundRejection;
+use payhub_core::{Mode, Money, ProviderName};
+use payhub_store::StoreError;
+
+use crate::providers::ProviderError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no {resource} `{id}`")]
+    NotFound { resource: &'static str, id: String },
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{message}")]
+    Conflict { message: String, status: String },
+    #[error("refund of {requested} exceeds the {remaining} still refundable")]
+    RefundExceeds { requested: Money, remaining: Money },
+    #[error("{0}")]
+    RefundRefused(RefundRejection),
+    #[error("{provider} is not configured for {mode} mode")]
+    ProviderNotConfigured { provider: ProviderName, mode: Mode },
+    /// The provider failed; `resource_id` names what payhub recorded about the attempt.
+    #[error("{error}")]
+    Provider {
+        error: ProviderError,
+        resource_id: Option<String>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<RefundRejection> for ServiceError {
+    fn from(rejection: RefundRejection) -> Self {
+        match rejection {
+            RefundRejection::ExceedsRemaining {
+                requested,
+                remaining,
+            } => ServiceError::RefundExceeds {
+                requested,
+                remaining,
+            },
+            other => ServiceError::RefundRefused(other),
+        }
+    }
+}

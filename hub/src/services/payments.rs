@@ -1,0 +1,354 @@
+//! Creating payments and bringing them to the provider's truth.
+
+use std::sync::Arc;
+
+use payhub_core::id::PaymentId;
+use payhub_core::payment::{Failure, Merge, Payment, PaymentFacts, PaymentStatus, ProviderRefs};
+use payhub_core::schedule::next_payment_check;
+use payhub_core::transition::{Cause, Transition};
+use payhub_core::{Currency, Mode, Money, ProviderName};
+use serde_json::{Map, Value};
+
+use super::ServiceError;
+use super::apply::{AppliedPayment, record};
+use crate::app::Hub;
+use crate::providers::{BuyerUrls, PaymentProvider, PaymentSnapshot, ProviderError};
+
+/// A merchant's request for a payment, as received; [`Hub::create_payment`] validates it.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    pub provider: ProviderName,
+    pub channel: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub merchant_reference: Option<String>,
+    pub description: Option<String>,
+    pub customer_id: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+/// Limits that keep every field within what each provider accepts (PayPal's `description` and
+/// `custom_id` are 127 characters) and keep metadata small enough to index and display.
+const MAX_REFERENCE: usize = 127;
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_METADATA_KEY: usize = 40;
+const MAX_METADATA_VALUE: usize = 500;
+/// Ten billion major units: far above any real payment, far below overflow.
+const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<(), ServiceError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(ServiceError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        )),
+        Some(v) if v.trim().is_empty() => Err(ServiceError::invalid(field, "must not be blank")),
+        _ => Ok(()),
+    }
+}
+
+fn check_url(field: &str, value: &Option<String>) -> Result<(), ServiceError> {
+    let Some(value) = value else { return Ok(()) };
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(ServiceError::invalid(
+            field,
+            "must be an absolute http(s) URL",
+        )),
+    }
+}
+
+pub(crate) fn check_metadata(metadata: &Map<String, Value>) -> Result<(), ServiceError> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(ServiceError::invalid(
+            "metadata",
+            format!("at most {MAX_METADATA_KEYS} keys"),
+        ));
+    }
+    for (key, value) in metadata {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY {
+            return Err(ServiceError::invalid(
+                format!("metadata.{key}"),
+                format!("keys must be 1 to {MAX_METADATA_KEY} characters"),
+            ));
+        }
+        let fits = match value {
+            Value::String(s) => s.chars().count() <= MAX_METADATA_VALUE,
+            Value::Number(_) | Value::Bool(_) | Value::Null => true,
+            _ => false,
+        };
+        if !fits {
+            return Err(ServiceError::invalid(
+                format!("metadata.{key}"),
+                format!(
+                    "values must be strings of at most {MAX_METADATA_VALUE} characters, numbers or booleans"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_money(
+    provider: &dyn PaymentProvider,
+    amount: i64,
+    currency: &str,
+) -> Result<Money, ServiceError> {
+    let listed = || provider.currencies().join(", ");
+    let currency =
+        Currency::parse(currency).map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+    if !provider.currencies().contains(&currency.code()) {
+        return Err(ServiceError::invalid(
+            "currency",
+            format!(
+                "{} does not take {currency}; it takes {}",
+                provider.name(),
+                listed()
+            ),
+        ));
+    }
+    if amount <= 0 || amount > MAX_AMOUNT {
+        return Err(ServiceError::invalid(
+            "amount",
+            format!(
+                "must be a positive number of minor units (cents for USD), at most {MAX_AMOUNT}"
+            ),
+        ));
+    }
+    let money = Money::new(amount, currency);
+    provider
+        .check_amount(&money)
+        .map_err(|m| ServiceError::invalid("amount", m))?;
+    Ok(money)
+}
+
+impl Hub {
+    pub fn provider(
+        &self,
+        mode: Mode,
+        name: ProviderName,
+    ) -> Result<Arc<dyn PaymentProvider>, ServiceError> {
+        self.providers
+            .get(mode, name)
+            .cloned()
+            .ok_or(ServiceError::ProviderNotConfigured {
+                provider: name,
+                mode,
+            })
+    }
+
+    pub async fn create_payment(
+        &self,
+        mode: Mode,
+        request: PaymentRequest,
+    ) -> Result<Payment, ServiceError> {
+        let provider = self.provider(mode, request.provider)?;
+        let channel = match request.channel {
+            None => provider.channels()[0].to_owned(),
+            Some(c) if provider.channels().contains(&c.as_str()) => c,
+            Some(c) => {
+                return Err(ServiceError::invalid(
+                    "channel",
+                    format!(
+                        "unknown channel `{c}`; {} offers: {}",
+                        provider.name(),
+                        provider.channels().join(", ")
+                    ),
+                ));
+            }
+        };
+        let money = check_money(provider.as_ref(), request.amount, &request.currency)?;
+        check_len(
+            "merchant_reference",
+            &request.merchant_reference,
+            MAX_REFERENCE,
+        )?;
+        check_len("description", &request.description, MAX_REFERENCE)?;
+        check_len("customer_id", &request.customer_id, MAX_REFERENCE)?;
+        check_url("return_url", &request.return_url)?;
+        check_url("cancel_url", &request.cancel_url)?;
+        check_metadata(&request.metadata)?;
+
+        let now = self.clock.now();
+        let mut payment = Payment {
+            id: PaymentId::generate(now),
+            mode,
+            provider: provider.name(),
+            channel,
+            status: PaymentStatus::RequiresAction,
+            amount: money.amount,
+            currency: money.currency,
+            amount_refunded: 0,
+            amount_refund_pending: 0,
+            merchant_reference: request.merchant_reference,
+            description: request.description,
+            customer_id: request.customer_id,
+            metadata: request.metadata,
+            return_url: request.return_url,
+            cancel_url: request.cancel_url,
+            next_action: None,
+            provider_refs: ProviderRefs::default(),
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        };
+        let urls = self.buyer_urls(&payment);
+        let outcome = provider.create_payment(&payment, &urls).await;
+        let failed = match &outcome {
+            Ok(checkout) => {
+                payment.provider_refs.payment_id = Some(checkout.provider_payment_id.clone());
+                payment.next_action = Some(checkout.next_action.clone());
+                payment.next_check_at = next_payment_check(&payment, now);
+                None
+            }
+            Err(error) => {
+                // Kept as a failed payment, so the attempt and its reason stay visible.
+                payment.status = PaymentStatus::Failed;
+                payment.failure = Some(provider_failure(error));
+                Some(error.clone())
+            }
+        };
+        let mut tx = self.db.begin().await?;
+        tx.insert_payment(&payment).await?;
+        let created = Transition::new(
+            payment.id.as_str(),
+            "none",
+            payment.status.as_str(),
+            Cause::Api,
+            now,
+        );
+        record(&mut tx, &created, payment.status.event_type(), &payment).await?;
+        tx.commit().await?;
+        self.signals.outbox.notify_one();
+        match failed {
+            None => Ok(payment),
+            Some(error) => Err(ServiceError::Provider {
+                error,
+                resource_id: Some(payment.id.to_string()),
+            }),
+        }
+    }
+
+    fn buyer_urls(&self, payment: &Payment) -> BuyerUrls {
+        let base = self.settings.public_url.trim_end_matches('/');
+        let provider = payment.provider;
+        BuyerUrls {
+            return_url: format!("{base}/checkout/{provider}/return?payment={}", payment.id),
+            cancel_url: format!("{base}/checkout/{provider}/cancel?payment={}", payment.id),
+        }
+    }
+
+    /// Brings a payment to the provider's state, capturing it when the buyer has approved.
+    /// `hint` is what a notification stated; without one the provider is asked. A hint that
+    /// contradicts what is stored is checked against the provider before anything changes.
+    pub async fn sync_payment(
+        &self,
+        payment: &Payment,
+        hint: Option<PaymentSnapshot>,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<AppliedPayment, ServiceError> {
+        let provider = self.provider(payment.mode, payment.provider)?;
+        let provider_error = |error| ServiceError::Provider {
+            error,
+            resource_id: Some(payment.id.to_string()),
+        };
+        let asked = hint.is_none();
+        let mut snapshot = match hint {
+            Some(snapshot) => snapshot,
+            None => provider
+                .fetch_payment(payment)
+                .await
+                .map_err(provider_error)?,
+        };
+        if snapshot.ready_to_capture && payment.status == PaymentStatus::RequiresAction {
+            snapshot = provider
+                .capture_payment(payment)
+                .await
+                .map_err(provider_error)?;
+        }
+        let applied = self
+            .apply_payment_facts(payment.id.as_str(), &snapshot.facts, cause, inbox_id)
+            .await?;
+        if matches!(applied.merge, Merge::Conflict { .. }) && !asked {
+            let truth = provider
+                .fetch_payment(&applied.payment)
+                .await
+                .map_err(provider_error)?;
+            return self
+                .apply_payment_facts(payment.id.as_str(), &truth.facts, cause, None)
+                .await;
+        }
+        Ok(applied)
+    }
+
+    /// Ends a payment the buyer will not complete: canceled by the merchant or the buyer, or
+    /// expired. A payment the buyer approved meanwhile is captured instead — the buyer's money
+    /// decision wins over a stale cancel.
+    pub async fn end_unpaid_payment(
+        &self,
+        payment: &Payment,
+        outcome: PaymentStatus,
+        cause: &Cause,
+    ) -> Result<Payment, ServiceError> {
+        if payment.status != PaymentStatus::RequiresAction {
+            return Err(ServiceError::Conflict {
+                message: format!(
+                    "payment {} is {} and can no longer be {}",
+                    payment.id,
+                    payment.status.as_str(),
+                    outcome.as_str()
+                ),
+                status: payment.status.as_str().into(),
+            });
+        }
+        let provider = self.provider(payment.mode, payment.provider)?;
+        if let Some(id) = &payment.provider_refs.payment_id {
+            match provider.fetch_payment(payment).await {
+                Ok(snapshot)
+                    if snapshot.ready_to_capture
+                        || snapshot.facts.status != PaymentStatus::RequiresAction =>
+                {
+                    return Ok(self
+                        .sync_payment(payment, Some(snapshot), cause, None)
+                        .await?
+                        .payment);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(payment = %payment.id, order = %id, %error, "could not check the provider before ending the payment")
+                }
+            }
+        }
+        let facts = PaymentFacts {
+            status: outcome,
+            capture_id: None,
+            captured: None,
+            failure: None,
+        };
+        Ok(self
+            .apply_payment_facts(payment.id.as_str(), &facts, cause, None)
+            .await?
+            .payment)
+    }
+}
+
+/// A provider failure as the merchant sees it on the payment.
+pub(crate) fn provider_failure(error: &ProviderError) -> Failure {
+    let code = match error {
+        ProviderError::Timeout(_) => "provider_timeout".to_owned(),
+        ProviderError::Unavailable { .. } => "provider_unavailable".to_owned(),
+        ProviderError::Rejected { code, .. } => {
+            format!("provider_rejected:{}", code.to_ascii_lowercase())
+        }
+        ProviderError::Protocol { .. } => "provider_protocol_error".to_owned(),
+    };
+    Failure {
+        code,
+        message: error.to_string(),
+    }
+}

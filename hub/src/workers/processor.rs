@@ -1,0 +1,209 @@
+//! The inbox processor: applies stored notifications, idempotently and in arrival order.
+//!
+//! A notification is a hint. Facts it states are merged monotonically (stale ones change
+//! nothing); one that says "approved" leads to the capture; one that contradicts a final state
+//! makes the hub ask the provider. A notification is marked processed in the same transaction
+//! as its effects, so a crash before that commit means it is applied — once — after restart.
+
+use chrono::Duration;
+use payhub_core::transition::Cause;
+use payhub_store::ClaimedNotification;
+use tracing::{debug, warn};
+
+use crate::app::Hub;
+use crate::providers::Interpretation;
+use crate::services::ServiceError;
+use crate::workers::Shutdown;
+
+const BATCH: u32 = 32;
+/// After this many attempts (about a day of backoff) a notification is parked as `failed` for
+/// a human; it stays in the inbox and can be requeued.
+const MAX_ATTEMPTS: i64 = 25;
+/// A notification about an object payhub cannot find is retried a few times (another instance
+/// may be committing it right now) before it is settled as not ours.
+const UNMATCHED_ATTEMPTS: i64 = 3;
+
+pub async fn run(hub: Hub, mut shutdown: Shutdown) {
+    loop {
+        let worked = match claim_and_process(&hub).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                warn!(error = %e, "inbox processor could not claim notifications");
+                false
+            }
+        };
+        if worked {
+            continue;
+        }
+        tokio::select! {
+            _ = hub.signals.inbox.notified() => {}
+            _ = tokio::time::sleep(hub.settings.workers.poll_interval) => {}
+            _ = shutdown.requested() => return,
+        }
+    }
+}
+
+/// Claims and applies one batch; returns how many notifications it took.
+pub async fn claim_and_process(hub: &Hub) -> Result<usize, ServiceError> {
+    let now = hub.clock.now();
+    let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
+    let batch = hub
+        .db
+        .claim_due_notifications(now, now + lease, BATCH)
+        .await?;
+    let taken = batch.len();
+    for notification in batch {
+        process(hub, notification).await;
+    }
+    Ok(taken)
+}
+
+async fn process(hub: &Hub, notification: ClaimedNotification) {
+    let id = notification.id;
+    let attempt = notification.attempt;
+    let outcome = apply(hub, &notification).await;
+    let now = hub.clock.now();
+    let result = match outcome {
+        Ok(Applied::Done) => Ok(()),
+        Ok(Applied::NothingToDo(note)) => {
+            debug!(inbox_id = id, %note, "notification settled without effect");
+            hub.db.settle_notification(id, now, &note).await
+        }
+        Ok(Applied::Unmatched(note)) if attempt >= UNMATCHED_ATTEMPTS => {
+            hub.db.settle_notification(id, now, &note).await
+        }
+        Ok(Applied::Unmatched(note)) => {
+            hub.db
+                .retry_notification(id, now + retry_delay(attempt), &note, false)
+                .await
+        }
+        Err(e) => {
+            let park = attempt >= MAX_ATTEMPTS;
+            warn!(inbox_id = id, attempt, park, error = %e, "could not apply a notification; will retry");
+            hub.db
+                .retry_notification(id, now + retry_delay(attempt), &e.to_string(), park)
+                .await
+        }
+    };
+    if let Err(e) = result {
+        // The lease runs out and the notification is claimed again: nothing is lost.
+        warn!(inbox_id = id, error = %e, "could not record the notification's outcome");
+    }
+}
+
+/// 5 s, 10 s, 20 s … capped at an hour.
+fn retry_delay(attempt: i64) -> Duration {
+    let exponent = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    (Duration::seconds(5) * 2i32.saturating_pow(exponent)).min(Duration::hours(1))
+}
+
+enum Applied {
+    Done,
+    NothingToDo(String),
+    Unmatched(String),
+}
+
+async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceError> {
+    let provider = hub.provider(n.mode, n.provider)?;
+    let interpretation = match provider.interpret(&n.event_type, &n.body) {
+        Ok(i) => i,
+        Err(rejected) => return Ok(Applied::NothingToDo(format!("unreadable: {rejected}"))),
+    };
+    let cause = Cause::Notification {
+        inbox_id: n.id,
+        provider_event_id: n.provider_event_id.clone(),
+    };
+    match interpretation {
+        Interpretation::Unhandled { reason } => Ok(Applied::NothingToDo(reason)),
+        Interpretation::Payment {
+            payment_id,
+            provider_refs,
+            snapshot,
+        } => {
+            let mut found = match &payment_id {
+                Some(id) => hub
+                    .db
+                    .find_payment(id)
+                    .await?
+                    .filter(|p| p.provider == n.provider),
+                None => None,
+            };
+            for provider_ref in &provider_refs {
+                if found.is_some() {
+                    break;
+                }
+                found = hub
+                    .db
+                    .find_payment_by_provider_ref(n.provider, provider_ref)
+                    .await?;
+            }
+            let Some(payment) = found else {
+                return Ok(Applied::Unmatched(format!(
+                    "no payment for {} {:?}",
+                    n.provider, provider_refs
+                )));
+            };
+            hub.sync_payment(&payment, snapshot, &cause, Some(n.id))
+                .await?;
+            Ok(Applied::Done)
+        }
+        Interpretation::Refund {
+            refund_id,
+            provider_refund_id,
+            provider_payment_refs,
+            facts,
+            amount,
+        } => {
+            if let Some(refund) = hub
+                .db
+                .find_refund(refund_id.as_deref(), n.provider, &provider_refund_id)
+                .await?
+            {
+                hub.apply_refund_facts(refund.id.as_str(), &facts, &cause, Some(n.id))
+                    .await?;
+                return Ok(Applied::Done);
+            }
+            let mut payment = None;
+            for provider_ref in &provider_payment_refs {
+                if payment.is_none() {
+                    payment = hub
+                        .db
+                        .find_payment_by_provider_ref(n.provider, provider_ref)
+                        .await?;
+                }
+            }
+            match (payment, amount) {
+                (Some(payment), Some(amount)) => {
+                    hub.record_provider_refund(
+                        payment.id.as_str(),
+                        &provider_refund_id,
+                        amount,
+                        &facts,
+                        &cause,
+                        Some(n.id),
+                    )
+                    .await?;
+                    Ok(Applied::Done)
+                }
+                _ => Ok(Applied::Unmatched(format!(
+                    "no payment for {} refund {provider_refund_id}",
+                    n.provider
+                ))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use chrono::Duration;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        assert_eq!(retry_delay(1), Duration::seconds(5));
+        assert_eq!(retry_delay(2), Duration::seconds(10));
+        assert_eq!(retry_delay(5), Duration::seconds(80));
+        assert_eq!(retry_delay(30), Duration::hours(1));
+    }
+}

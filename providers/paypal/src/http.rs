@@ -1,0 +1,416 @@
+//! Request plumbing shared by every endpoint: URLs, headers, the one retry after a refused
+//! token, and the mapping of PayPal's answers onto [`PaypalError`].
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::Instrument;
+use url::Url;
+
+use crate::auth::TokenCache;
+use crate::config::ClientConfig;
+use crate::error::{ErrorDetail, PaypalError};
+
+const REQUEST_ID: &str = "PayPal-Request-Id";
+const DEBUG_ID: &str = "paypal-debug-id";
+/// How much of a non-JSON error body is quoted in the error message.
+const QUOTED_BODY_CHARS: usize = 200;
+
+/// The connection to one PayPal account: base URL, HTTP client, token cache.
+pub(crate) struct Api {
+    http: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+    tokens: TokenCache,
+}
+
+/// The idempotency key and JSON body of a POST.
+struct Post<'a> {
+    request_id: &'a str,
+    body: Vec<u8>,
+}
+
+impl Api {
+    pub(crate) fn new(config: ClientConfig, http: reqwest::Client) -> Result<Self, PaypalError> {
+        let base = parse_base_url(&config.base_url)?;
+        if config.client_id.is_empty() {
+            return Err(PaypalError::Transport("client_id is empty".into()));
+        }
+        let token_url = endpoint(&base, &["v1", "oauth2", "token"]);
+        Ok(Self {
+            http,
+            timeout: config.timeout,
+            tokens: TokenCache::new(token_url, config.client_id, config.client_secret),
+            base,
+        })
+    }
+
+    pub(crate) fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &[&str]) -> Result<T, PaypalError> {
+        self.call(Method::GET, endpoint(&self.base, path), None)
+            .await
+    }
+
+    /// POSTs `body` as JSON. `request_id` goes out as `PayPal-Request-Id`: PayPal answers a
+    /// repeated id with the original result, which makes a retry after a timeout safe.
+    pub(crate) async fn post<B, T>(
+        &self,
+        path: &[&str],
+        request_id: &str,
+        body: &B,
+    ) -> Result<T, PaypalError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| PaypalError::Decode(format!("could not encode the request: {e}")))?;
+        self.post_json_bytes(path, request_id, body).await
+    }
+
+    /// Like [`Api::post`], for a body that is already JSON text.
+    pub(crate) async fn post_json_bytes<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        request_id: &str,
+        body: Vec<u8>,
+    ) -> Result<T, PaypalError> {
+        if request_id.is_empty() || HeaderValue::from_str(request_id).is_err() {
+            return Err(PaypalError::Decode(format!(
+                "request id {request_id:?} cannot be sent as a {REQUEST_ID} header"
+            )));
+        }
+        let post = Post { request_id, body };
+        self.call(Method::POST, endpoint(&self.base, path), Some(post))
+            .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        post: Option<Post<'_>>,
+    ) -> Result<T, PaypalError> {
+        let span = tracing::info_span!(
+            "paypal.request",
+            method = %method,
+            path = url.path(),
+            status = tracing::field::Empty,
+            debug_id = tracing::field::Empty,
+        );
+        async {
+            let mut refused_once = false;
+            loop {
+                let token = self.tokens.current(&self.http, self.timeout).await?;
+                let mut request = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(token.bearer())
+                    .header(ACCEPT, "application/json")
+                    .timeout(self.timeout);
+                if let Some(post) = &post {
+                    request = request
+                        .header(REQUEST_ID, post.request_id)
+                        .header("Prefer", "return=representation")
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(post.body.clone());
+                }
+                let response = request.send().await.map_err(transport_error)?;
+                let status = response.status();
+                let debug_id = response_debug_id(&response);
+                let span = tracing::Span::current();
+                span.record("status", status.as_u16());
+                if let Some(debug_id) = &debug_id {
+                    span.record("debug_id", debug_id.as_str());
+                }
+                // An expired or revoked token answers 401. One retry with a fresh token; the
+                // request id makes the repeat safe for POSTs.
+                if status == StatusCode::UNAUTHORIZED && !refused_once {
+                    tracing::debug!("access token refused; fetching a new one and retrying once");
+                    refused_once = true;
+                    self.tokens.discard(&token).await;
+                    continue;
+                }
+                let body = read_body(response).await?;
+                if !status.is_success() {
+                    return Err(api_error(status, &body, debug_id));
+                }
+                return serde_json::from_slice(&body)
+                    .map_err(|e| PaypalError::Decode(format!("{method} {}: {e}", url.path())));
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<Url, PaypalError> {
+    let invalid = |why: &str| PaypalError::Transport(format!("base_url {raw:?} {why}"));
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid("must use https (or http for a local simulator)"));
+    }
+    if url.host_str().is_none() {
+        return Err(invalid("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// `base` plus the given path segments. Each segment is escaped on its own, so a caller's id
+/// such as `../x` or `a/b` stays inside its segment instead of changing the endpoint.
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut path = base.path().trim_end_matches('/').to_owned();
+    for segment in segments {
+        path.push('/');
+        escape_segment(segment, &mut path);
+    }
+    let mut url = base.clone();
+    url.set_path(&path);
+    url
+}
+
+fn escape_segment(segment: &str, out: &mut String) {
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+pub(crate) fn transport_error(error: reqwest::Error) -> PaypalError {
+    if error.is_timeout() {
+        return PaypalError::Timeout;
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    PaypalError::Transport(text)
+}
+
+pub(crate) async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, PaypalError> {
+    response
+        .bytes()
+        .await
+        .map(|bytes| bytes.to_vec())
+        .map_err(transport_error)
+}
+
+pub(crate) fn response_debug_id(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(DEBUG_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Maps an error answer. PayPal's REST errors are `{name, message, debug_id, details[]}`;
+/// its OAuth endpoints answer `{error, error_description}`; proxies in between may answer HTML.
+pub(crate) fn api_error(
+    status: StatusCode,
+    body: &[u8],
+    header_debug_id: Option<String>,
+) -> PaypalError {
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let object = parsed.as_ref().and_then(Value::as_object);
+    let text = |key: &str| object.and_then(|o| o.get(key)).and_then(Value::as_str);
+    let Some(name) = text("name").or_else(|| text("error")) else {
+        return PaypalError::Api {
+            status: status.as_u16(),
+            name: status_name(status),
+            message: describe_unexpected_body(status, body),
+            debug_id: header_debug_id,
+            details: Vec::new(),
+        };
+    };
+    let details = object
+        .and_then(|o| o.get("details"))
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(error_detail).collect())
+        .unwrap_or_default();
+    PaypalError::Api {
+        status: status.as_u16(),
+        name: name.to_owned(),
+        message: text("message")
+            .or_else(|| text("error_description"))
+            .unwrap_or_default()
+            .to_owned(),
+        debug_id: text("debug_id").map(str::to_owned).or(header_debug_id),
+        details,
+    }
+}
+
+/// A readable reason for a refusal, for messages that carry no structure.
+pub(crate) fn error_text(status: StatusCode, body: &[u8]) -> String {
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let field = |key: &str| parsed.as_ref()?.get(key)?.as_str().map(str::to_owned);
+    field("error_description")
+        .or_else(|| field("message"))
+        .or_else(|| field("error"))
+        .unwrap_or_else(|| describe_unexpected_body(status, body))
+}
+
+fn error_detail(item: &Value) -> Option<ErrorDetail> {
+    let object = item.as_object()?;
+    // Fields are read one by one so that a detail with an odd type (a numeric `value`, say)
+    // still yields its issue.
+    let text = |key: &str| match object.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    Some(ErrorDetail {
+        field: text("field"),
+        value: text("value"),
+        location: text("location"),
+        issue: text("issue").unwrap_or_default(),
+        description: text("description"),
+    })
+}
+
+fn status_name(status: StatusCode) -> String {
+    status.canonical_reason().map_or_else(
+        || format!("HTTP_{}", status.as_u16()),
+        |reason| reason.to_ascii_uppercase().replace([' ', '-'], "_"),
+    )
+}
+
+fn describe_unexpected_body(status: StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let quoted: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(QUOTED_BODY_CHARS)
+        .collect();
+    if quoted.is_empty() {
+        format!("PayPal answered {status} with an empty body")
+    } else {
+        format!("PayPal answered {status} with a body that is not a PayPal error: {quoted}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(raw: &str) -> Url {
+        parse_base_url(raw).expect("valid base url")
+    }
+
+    #[test]
+    fn endpoint_appends_segments_to_the_base_path() {
+        let url = endpoint(
+            &base("https://api-m.sandbox.paypal.com"),
+            &["v2", "checkout", "orders"],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://api-m.sandbox.paypal.com/v2/checkout/orders"
+        );
+        let prefixed = endpoint(&base("http://127.0.0.1:8081/paypal/"), &["v1", "oauth2"]);
+        assert_eq!(prefixed.as_str(), "http://127.0.0.1:8081/paypal/v1/oauth2");
+    }
+
+    #[test]
+    fn ids_are_escaped_so_they_cannot_leave_their_segment() {
+        let url = endpoint(
+            &base("https://api-m.paypal.com"),
+            &["v2", "checkout", "orders", "../payments/x?y#z", "capture"],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://api-m.paypal.com/v2/checkout/orders/%2E%2E%2Fpayments%2Fx%3Fy%23z/capture"
+        );
+    }
+
+    #[test]
+    fn base_urls_that_are_not_http_endpoints_are_refused() {
+        for raw in [
+            "not a url",
+            "ftp://api-m.paypal.com",
+            "https://user:pw@api-m.paypal.com",
+            "https://api-m.paypal.com/?x=1",
+        ] {
+            assert!(
+                matches!(parse_base_url(raw), Err(PaypalError::Transport(_))),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn paypal_error_body_is_mapped_field_by_field() {
+        let body = br#"{"name":"UNPROCESSABLE_ENTITY","message":"The requested action could not be performed.","debug_id":"90957fca61718","details":[{"field":"/purchase_units/@reference_id=='default'/amount/value","value":1,"location":"body","issue":"ORDER_NOT_APPROVED","description":"Payer has not yet approved the Order for payment."}],"links":[]}"#;
+        let error = api_error(StatusCode::UNPROCESSABLE_ENTITY, body, None);
+        let PaypalError::Api {
+            status,
+            name,
+            debug_id,
+            details,
+            ..
+        } = &error
+        else {
+            panic!("expected an API error, got {error:?}");
+        };
+        assert_eq!(*status, 422);
+        assert_eq!(name, "UNPROCESSABLE_ENTITY");
+        assert_eq!(debug_id.as_deref(), Some("90957fca61718"));
+        assert_eq!(details[0].value.as_deref(), Some("1"));
+        assert_eq!(error.issue(), Some("ORDER_NOT_APPROVED"));
+    }
+
+    #[test]
+    fn oauth_style_error_body_is_mapped_to_name_and_message() {
+        let body = br#"{"error":"invalid_token","error_description":"Token signature verification failed"}"#;
+        let error = api_error(StatusCode::UNAUTHORIZED, body, Some("abc123".into()));
+        assert_eq!(
+            error,
+            PaypalError::Api {
+                status: 401,
+                name: "invalid_token".into(),
+                message: "Token signature verification failed".into(),
+                debug_id: Some("abc123".into()),
+                details: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn html_error_body_becomes_an_api_error_quoting_the_body() {
+        let error = api_error(
+            StatusCode::BAD_GATEWAY,
+            b"<html>\n<body>502 Bad Gateway</body></html>",
+            None,
+        );
+        let PaypalError::Api { name, message, .. } = &error else {
+            panic!("expected an API error, got {error:?}");
+        };
+        assert_eq!(name, "BAD_GATEWAY");
+        assert!(
+            message.contains("<body>502 Bad Gateway</body>"),
+            "{message}"
+        );
+        assert!(error.is_retryable());
+    }
+}

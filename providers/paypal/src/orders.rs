@@ -1,0 +1,207 @@
+//! v2 Checkout Orders: create an order, send the buyer to approve it, capture it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::PaypalClient;
+use crate::error::PaypalError;
+use crate::payments::{Capture, Refund};
+use crate::types::{Amount, Link, find_link, wire_enum};
+
+wire_enum! {
+    /// `Order.status`.
+    pub enum OrderStatus {
+        Created => "CREATED",
+        Saved => "SAVED",
+        Approved => "APPROVED",
+        Voided => "VOIDED",
+        Completed => "COMPLETED",
+        PayerActionRequired => "PAYER_ACTION_REQUIRED",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purchase_units: Vec<PurchaseUnit>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+}
+
+impl Order {
+    /// Where to send the buyer to approve the order. Orders created with a `payment_source`
+    /// answer a `payer-action` link; older integrations get `approve`.
+    pub fn approval_url(&self) -> Option<&str> {
+        find_link(&self.links, "payer-action")
+            .or_else(|| find_link(&self.links, "approve"))
+            .map(|link| link.href.as_str())
+    }
+
+    /// Every capture of every purchase unit.
+    pub fn captures(&self) -> impl Iterator<Item = &Capture> {
+        self.purchase_units
+            .iter()
+            .filter_map(|unit| unit.payments.as_ref())
+            .flat_map(|payments| payments.captures.iter())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseUnit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payments: Option<PaymentCollection>,
+}
+
+/// `purchase_units[].payments`: what happened to the money of a purchase unit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PaymentCollection {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<Capture>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<Refund>,
+}
+
+/// The body of `POST /v2/checkout/orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateOrderRequest {
+    /// `CAPTURE` (take the money at once) or `AUTHORIZE`.
+    pub intent: String,
+    pub purchase_units: Vec<PurchaseUnitRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_source: Option<PaymentSource>,
+}
+
+impl CreateOrderRequest {
+    /// An order captured right after approval, paid from the buyer's PayPal wallet.
+    pub fn capture(purchase_units: Vec<PurchaseUnitRequest>, paypal: ExperienceContext) -> Self {
+        Self {
+            intent: "CAPTURE".into(),
+            purchase_units,
+            payment_source: Some(PaymentSource::paypal(paypal)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseUnitRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    pub amount: Amount,
+    /// Free for the merchant's use (up to 127 characters); comes back on captures and webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    /// The merchant's invoice number; PayPal refuses a second order with the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl PurchaseUnitRequest {
+    pub fn new(amount: Amount) -> Self {
+        Self {
+            reference_id: None,
+            amount,
+            custom_id: None,
+            invoice_id: None,
+            description: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paypal: Option<PaypalWallet>,
+}
+
+impl PaymentSource {
+    pub fn paypal(experience_context: ExperienceContext) -> Self {
+        Self {
+            paypal: Some(PaypalWallet {
+                experience_context: Some(experience_context),
+            }),
+        }
+    }
+}
+
+/// `payment_source.paypal`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalWallet {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experience_context: Option<ExperienceContext>,
+}
+
+/// `payment_source.paypal.experience_context`: where PayPal sends the buyer back and how the
+/// approval page looks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperienceContext {
+    pub return_url: String,
+    pub cancel_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_name: Option<String>,
+    /// `PAY_NOW` shows "Pay Now" and suits an order captured right after approval; `CONTINUE`
+    /// (PayPal's default) suits a flow with a review step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_action: Option<String>,
+    /// `GET_FROM_FILE`, `NO_SHIPPING` or `SET_PROVIDED_ADDRESS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_preference: Option<String>,
+}
+
+impl PaypalClient {
+    /// `POST /v2/checkout/orders`. `request_id` is the idempotency key: repeating the call with
+    /// the same id (after a timeout, say) answers the order created the first time.
+    pub async fn create_order(
+        &self,
+        request_id: &str,
+        order: &CreateOrderRequest,
+    ) -> Result<Order, PaypalError> {
+        self.api
+            .post(&["v2", "checkout", "orders"], request_id, order)
+            .await
+    }
+
+    /// `GET /v2/checkout/orders/{id}`.
+    pub async fn get_order(&self, order_id: &str) -> Result<Order, PaypalError> {
+        self.api.get(&["v2", "checkout", "orders", order_id]).await
+    }
+
+    /// `POST /v2/checkout/orders/{id}/capture`, once the buyer approved. An order that was not
+    /// approved fails with issue `ORDER_NOT_APPROVED`; a repeated capture with a new request id
+    /// fails with `ORDER_ALREADY_CAPTURED`.
+    pub async fn capture_order(
+        &self,
+        request_id: &str,
+        order_id: &str,
+    ) -> Result<Order, PaypalError> {
+        // An empty JSON object rather than no body: PayPal wants a JSON content type here.
+        let body = serde_json::Map::new();
+        self.api
+            .post(
+                &["v2", "checkout", "orders", order_id, "capture"],
+                request_id,
+                &body,
+            )
+            .await
+    }
+}

@@ -1,0 +1,166 @@
+//! v2 Payments: captures and their refunds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::PaypalClient;
+use crate::error::PaypalError;
+use crate::types::{Amount, Link, StatusDetails, find_link, wire_enum};
+
+wire_enum! {
+    /// `Capture.status`.
+    pub enum CaptureStatus {
+        Completed => "COMPLETED",
+        Declined => "DECLINED",
+        PartiallyRefunded => "PARTIALLY_REFUNDED",
+        /// Money not yet available; `status_details.reason` says why (e.g. `PENDING_REVIEW`).
+        Pending => "PENDING",
+        Refunded => "REFUNDED",
+        Failed => "FAILED",
+    }
+}
+
+wire_enum! {
+    /// `Refund.status`.
+    pub enum RefundStatus {
+        Cancelled => "CANCELLED",
+        Failed => "FAILED",
+        /// `status_details.reason` is `ECHECK` when the refund waits for an eCheck to clear.
+        Pending => "PENDING",
+        Completed => "COMPLETED",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capture {
+    pub id: String,
+    pub status: CaptureStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_capture: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<StatusDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplementary_data: Option<SupplementaryData>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+}
+
+impl Capture {
+    /// The order this capture belongs to. Captures fetched on their own and those in
+    /// `PAYMENT.CAPTURE.*` webhooks carry it here; a capture inside an order does not need it.
+    pub fn order_id(&self) -> Option<&str> {
+        self.supplementary_data
+            .as_ref()?
+            .related_ids
+            .as_ref()?
+            .order_id
+            .as_deref()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplementaryData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_ids: Option<RelatedIds>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedIds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub status: RefundStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<StatusDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_to_payer: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+}
+
+impl Refund {
+    /// The refunded capture. A refund names it only through its `up` link
+    /// (`…/v2/payments/captures/{id}`).
+    pub fn capture_id(&self) -> Option<&str> {
+        let href = find_link(&self.links, "up")?.href.as_str();
+        let path = href.split(['?', '#']).next().unwrap_or(href);
+        let mut segments = path.split('/');
+        segments.find(|segment| *segment == "captures")?;
+        segments.next().filter(|id| !id.is_empty())
+    }
+}
+
+/// The body of `POST /v2/payments/captures/{id}/refund`. Without `amount`, PayPal refunds what
+/// is left of the capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_to_payer: Option<String>,
+}
+
+impl PaypalClient {
+    /// `GET /v2/payments/captures/{id}`.
+    pub async fn get_capture(&self, capture_id: &str) -> Result<Capture, PaypalError> {
+        self.api
+            .get(&["v2", "payments", "captures", capture_id])
+            .await
+    }
+
+    /// `POST /v2/payments/captures/{id}/refund`. `request_id` is the idempotency key: the same
+    /// id never refunds twice. Refunding more than remains fails with an issue such as
+    /// `REFUND_AMOUNT_EXCEEDED` or `CAPTURE_FULLY_REFUNDED`.
+    pub async fn refund_capture(
+        &self,
+        request_id: &str,
+        capture_id: &str,
+        refund: &RefundRequest,
+    ) -> Result<Refund, PaypalError> {
+        self.api
+            .post(
+                &["v2", "payments", "captures", capture_id, "refund"],
+                request_id,
+                refund,
+            )
+            .await
+    }
+
+    /// `GET /v2/payments/refunds/{id}`.
+    pub async fn get_refund(&self, refund_id: &str) -> Result<Refund, PaypalError> {
+        self.api
+            .get(&["v2", "payments", "refunds", refund_id])
+            .await
+    }
+}

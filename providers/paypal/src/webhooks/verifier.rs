@@ -1,0 +1,216 @@
+//! [`WebhookVerifier`]: local verification with the certificate fetched from the cert URL.
+//!
+//! A PayPal cert URL names one immutable certificate, so the parsed chain is cached per URL and
+//! fetched once. The chain is still validated on every notification, at the time given, which
+//! costs microseconds and makes a cached certificate stop working the moment it expires.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::CONTENT_LENGTH;
+use rustls_pki_types::CertificateDer;
+use url::Url;
+
+use crate::error::VerifyError;
+use crate::webhooks::cert_url::CertUrlPolicy;
+use crate::webhooks::headers::WebhookHeaders;
+use crate::webhooks::verify::{TrustConfig, TrustStore, check_algorithm, parse_chain};
+
+/// Cached certificate chains; PayPal rotates its signing certificate every year or two, so a
+/// handful of URLs is the steady state and the bound only stops forged-but-allowed URLs from
+/// growing memory.
+const CACHED_CHAINS: usize = 64;
+/// A certificate chain is a few KiB; anything much larger is not one.
+const MAX_CERT_DOCUMENT_BYTES: usize = 64 * 1024;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    pub trust: TrustConfig,
+    /// `host` or `host:port` the cert URL may point at: [`crate::LIVE_CERT_HOST`],
+    /// [`crate::SANDBOX_CERT_HOST`], or e.g. `127.0.0.1:8081` for a local simulator.
+    pub allowed_cert_hosts: Vec<String>,
+    /// Accept `http://` cert URLs. Only for a local simulator.
+    pub allow_plain_http_cert_urls: bool,
+}
+
+/// Verifies notifications locally. Clones share the certificate cache.
+#[derive(Clone)]
+pub struct WebhookVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    trust: TrustStore,
+    policy: CertUrlPolicy,
+    http: reqwest::Client,
+    chains: Mutex<ChainCache>,
+}
+
+type Chain = Arc<[CertificateDer<'static>]>;
+
+impl WebhookVerifier {
+    /// Parses the trust configuration once. `http` should not follow redirects (as
+    /// [`crate::default_http_client`] does not); a redirect off the allowed hosts is refused
+    /// either way.
+    pub fn new(config: VerifierConfig, http: reqwest::Client) -> Result<Self, VerifyError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                trust: TrustStore::from_config(&config.trust)?,
+                policy: CertUrlPolicy::new(
+                    &config.allowed_cert_hosts,
+                    config.allow_plain_http_cert_urls,
+                )?,
+                http,
+                chains: Mutex::new(ChainCache::default()),
+            }),
+        })
+    }
+
+    /// Verifies a notification's raw `body` against its headers, with certificate validity
+    /// checked at `at` (the hub's clock). Nothing is fetched for a refused cert URL or algorithm.
+    pub async fn verify(
+        &self,
+        headers: &WebhookHeaders,
+        body: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), VerifyError> {
+        check_algorithm(headers)?;
+        let url = self.inner.policy.check(&headers.cert_url)?;
+        let chain = self.chain_for(&url).await?;
+        self.inner.trust.verify(&chain, headers, body, at)
+    }
+
+    async fn chain_for(&self, url: &Url) -> Result<Chain, VerifyError> {
+        let cached = self.inner.cache().get(url.as_str());
+        if let Some(chain) = cached {
+            return Ok(chain);
+        }
+        let chain: Chain = parse_chain(&self.fetch(url).await?)?.into();
+        self.inner.cache().insert(url.as_str(), chain.clone());
+        Ok(chain)
+    }
+
+    async fn fetch(&self, url: &Url) -> Result<Vec<u8>, VerifyError> {
+        let failed = |why: String| VerifyError::CertFetch(format!("{url}: {why}"));
+        tracing::debug!(cert_url = %url, "fetching PayPal signing certificate");
+        let mut response = self
+            .inner
+            .http
+            .get(url.clone())
+            .timeout(FETCH_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if response.url() != url {
+            self.inner
+                .policy
+                .check_parsed(response.url())
+                .map_err(|why| failed(format!("redirected to a refused URL ({why})")))?;
+        }
+        if !response.status().is_success() {
+            return Err(failed(format!("answered {}", response.status())));
+        }
+        let announced = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if announced.is_some_and(|length| length > MAX_CERT_DOCUMENT_BYTES as u64) {
+            return Err(failed(format!(
+                "document is larger than {MAX_CERT_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        let mut document = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            if document.len() + chunk.len() > MAX_CERT_DOCUMENT_BYTES {
+                return Err(failed(format!(
+                    "document is larger than {MAX_CERT_DOCUMENT_BYTES} bytes"
+                )));
+            }
+            document.extend_from_slice(&chunk);
+        }
+        Ok(document)
+    }
+}
+
+impl Inner {
+    fn cache(&self) -> MutexGuard<'_, ChainCache> {
+        // The cache holds no invariant a panicking holder could break; keep using it.
+        self.chains
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for WebhookVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookVerifier")
+            .field("policy", &self.inner.policy)
+            .field("cached_chains", &self.inner.cache().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Chains by URL, the oldest dropped first when full.
+#[derive(Default)]
+struct ChainCache {
+    chains: HashMap<String, Chain>,
+    insertion_order: VecDeque<String>,
+}
+
+impl ChainCache {
+    fn get(&self, url: &str) -> Option<Chain> {
+        self.chains.get(url).cloned()
+    }
+
+    fn insert(&mut self, url: &str, chain: Chain) {
+        if self.chains.insert(url.to_owned(), chain).is_some() {
+            return;
+        }
+        self.insertion_order.push_back(url.to_owned());
+        while self.insertion_order.len() > CACHED_CHAINS {
+            if let Some(oldest) = self.insertion_order.pop_front() {
+                self.chains.remove(&oldest);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.chains.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_cache_is_bounded_and_drops_the_oldest_entry() {
+        let mut cache = ChainCache::default();
+        let chain: Chain = Vec::new().into();
+        for n in 0..=CACHED_CHAINS {
+            cache.insert(&format!("https://api.paypal.com/certs/{n}"), chain.clone());
+        }
+        assert_eq!(cache.len(), CACHED_CHAINS);
+        assert!(cache.get("https://api.paypal.com/certs/0").is_none());
+        assert!(
+            cache
+                .get(&format!("https://api.paypal.com/certs/{CACHED_CHAINS}"))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn inserting_a_cached_url_again_does_not_grow_the_cache() {
+        let mut cache = ChainCache::default();
+        let chain: Chain = Vec::new().into();
+        cache.insert("https://api.paypal.com/certs/1", chain.clone());
+        cache.insert("https://api.paypal.com/certs/1", chain);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.insertion_order.len(), 1);
+    }
+}

@@ -1,0 +1,12 @@
+//! One test binary (one link) for the whole crate's integration tests.
+
+mod cert_server;
+mod cert_url_policy;
+mod client_auth;
+mod client_requests;
+mod decoding;
+mod fake_paypal;
+mod fixtures;
+mod webhook_fixtures;
+mod webhook_verifier;
+mod webhooks_api;

@@ -1,0 +1,335 @@
+//! Local verification against real PayPal-signed notifications.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::Utc;
+use payhub_paypal::{
+    LIVE_SIGNING_SUBJECT, VerifyError, WebhookHeaders, parse_webhook_event, signed_string,
+    verify_with_cert_chain,
+};
+
+use crate::fixtures::{Fixtures, Sample};
+
+const SAMPLE_COUNT: usize = 6;
+
+fn verify_sample(
+    fixtures: &Fixtures,
+    sample: &Sample,
+    headers: &WebhookHeaders,
+    body: &[u8],
+    webhook_id: &str,
+) -> Result<(), VerifyError> {
+    verify_with_cert_chain(
+        &sample.cert_pem,
+        headers,
+        body,
+        &fixtures.trust(webhook_id),
+        sample.transmission_time,
+    )
+}
+
+/// Replaces the last character with another one.
+fn change_last_char(text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let last = chars.last_mut().expect("non-empty");
+    *last = if *last == '0' { '1' } else { '0' };
+    chars.into_iter().collect()
+}
+
+#[test]
+fn every_sample_verifies_with_its_certificate_at_its_transmission_time() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    assert_eq!(fixtures.samples.len(), SAMPLE_COUNT);
+    for sample in &fixtures.samples {
+        assert_eq!(
+            verify_sample(
+                &fixtures,
+                sample,
+                &sample.headers,
+                &sample.body,
+                &sample.webhook_id
+            ),
+            Ok(()),
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn the_signed_string_of_every_sample_matches_its_signed_string_txt() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    assert_eq!(fixtures.samples.len(), SAMPLE_COUNT);
+    for sample in &fixtures.samples {
+        assert_eq!(
+            signed_string(&sample.headers, &sample.webhook_id, &sample.body),
+            sample.signed_string,
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn every_sample_is_refused_today_because_its_certificate_has_expired() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let result = verify_with_cert_chain(
+            &sample.cert_pem,
+            &sample.headers,
+            &sample.body,
+            &fixtures.trust(&sample.webhook_id),
+            Utc::now(),
+        );
+        assert!(
+            matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("Expired")),
+            "{}: {result:?}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn a_body_with_one_byte_changed_is_a_bad_signature() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let mut body = sample.body.clone();
+        let middle = body.len() / 2;
+        body[middle] ^= 0x01;
+        assert_eq!(
+            verify_sample(
+                &fixtures,
+                sample,
+                &sample.headers,
+                &body,
+                &sample.webhook_id
+            ),
+            Err(VerifyError::BadSignature),
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn a_body_with_a_newline_appended_is_a_bad_signature() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let mut body = sample.body.clone();
+        body.push(b'\n');
+        assert_eq!(
+            verify_sample(
+                &fixtures,
+                sample,
+                &sample.headers,
+                &body,
+                &sample.webhook_id
+            ),
+            Err(VerifyError::BadSignature),
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn a_webhook_id_changed_by_one_character_is_a_bad_signature() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let other_webhook = change_last_char(&sample.webhook_id);
+        assert_eq!(
+            verify_sample(
+                &fixtures,
+                sample,
+                &sample.headers,
+                &sample.body,
+                &other_webhook
+            ),
+            Err(VerifyError::BadSignature),
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn a_transmission_id_changed_by_one_character_is_a_bad_signature() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let headers = WebhookHeaders {
+            transmission_id: change_last_char(&sample.headers.transmission_id),
+            ..sample.headers.clone()
+        };
+        assert_eq!(
+            verify_sample(
+                &fixtures,
+                sample,
+                &headers,
+                &sample.body,
+                &sample.webhook_id
+            ),
+            Err(VerifyError::BadSignature),
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn a_signature_with_one_byte_flipped_is_a_bad_signature() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let mut signature = BASE64
+            .decode(&sample.headers.transmission_sig)
+            .expect("fixture signature is base64");
+        signature[17] ^= 0x80;
+        let headers = WebhookHeaders {
+            transmission_sig: BASE64.encode(&signature),
+            ..sample.headers.clone()
+        };
+        assert_eq!(
+            verify_sample(
+                &fixtures,
+                sample,
+                &headers,
+                &sample.body,
+                &sample.webhook_id
+            ),
+            Err(VerifyError::BadSignature),
+            "{}",
+            sample.name
+        );
+    }
+}
+
+#[test]
+fn a_signature_checked_with_another_certificates_key_is_a_bad_signature() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    let first = &fixtures.samples[0];
+    let last = &fixtures.samples[SAMPLE_COUNT - 1];
+    assert_ne!(first.cert_pem, last.cert_pem);
+    let result = verify_with_cert_chain(
+        &last.cert_pem,
+        &first.headers,
+        &first.body,
+        &fixtures.trust(&first.webhook_id),
+        last.transmission_time,
+    );
+    assert_eq!(result, Err(VerifyError::BadSignature));
+}
+
+#[test]
+fn a_certificate_not_issued_to_an_expected_name_is_rejected() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    let sample = &fixtures.samples[0];
+    let mut trust = fixtures.trust(&sample.webhook_id);
+    trust.expected_subject_names = vec![LIVE_SIGNING_SUBJECT.to_owned()];
+    let result = verify_with_cert_chain(
+        &sample.cert_pem,
+        &sample.headers,
+        &sample.body,
+        &trust,
+        sample.transmission_time,
+    );
+    assert!(
+        matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("subject name")),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_chain_that_does_not_reach_a_trust_anchor_is_rejected() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    let sample = &fixtures.samples[0];
+    let mut trust = fixtures.trust(&sample.webhook_id);
+    trust.intermediates_pem.clear();
+    let result = verify_with_cert_chain(
+        &sample.cert_pem,
+        &sample.headers,
+        &sample.body,
+        &trust,
+        sample.transmission_time,
+    );
+    assert!(
+        matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("UnknownIssuer")),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_served_chain_that_includes_the_intermediate_needs_no_configured_intermediate() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    let sample = &fixtures.samples[0];
+    let mut chain = sample.cert_pem.clone();
+    chain.extend_from_slice(b"\n");
+    chain.extend_from_slice(&fixtures.intermediate_pem);
+    let mut trust = fixtures.trust(&sample.webhook_id);
+    trust.intermediates_pem.clear();
+    let result = verify_with_cert_chain(
+        &chain,
+        &sample.headers,
+        &sample.body,
+        &trust,
+        sample.transmission_time,
+    );
+    assert_eq!(result, Ok(()));
+}
+
+#[test]
+fn a_genuine_notification_with_another_auth_algo_is_refused() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    let sample = &fixtures.samples[0];
+    let headers = WebhookHeaders {
+        auth_algo: "SHA1withRSA".into(),
+        ..sample.headers.clone()
+    };
+    assert_eq!(
+        verify_sample(
+            &fixtures,
+            sample,
+            &headers,
+            &sample.body,
+            &sample.webhook_id
+        ),
+        Err(VerifyError::UnsupportedAlgorithm("SHA1withRSA".into()))
+    );
+}
+
+#[test]
+fn every_sample_body_parses_as_an_event_of_its_type() {
+    let Some(fixtures) = Fixtures::load() else {
+        return;
+    };
+    for sample in &fixtures.samples {
+        let event = parse_webhook_event(&sample.body).expect("fixture body parses");
+        assert!(event.id.starts_with("WH-"), "{}", event.id);
+        assert_eq!(event.event_type, sample.event_type(), "{}", sample.name);
+        assert!(event.resource.is_object(), "{}", sample.name);
+    }
+}
