@@ -183,7 +183,10 @@ pub fn paypal_provider(mode: Mode, config: &PaypalConfig) -> anyhow::Result<Payp
                 webhook_id: config.webhook_id.clone(),
                 trust_anchors_pem,
                 intermediates_pem: Vec::new(),
-                expected_subject_names: vec![subject.to_owned()],
+                expected_subject_names: config
+                    .signing_subjects
+                    .clone()
+                    .unwrap_or_else(|| vec![subject.to_owned()]),
             };
             let verifier_config = VerifierConfig {
                 trust,
@@ -191,7 +194,7 @@ pub fn paypal_provider(mode: Mode, config: &PaypalConfig) -> anyhow::Result<Payp
                     .cert_hosts
                     .clone()
                     .unwrap_or_else(|| vec![default_host.to_owned()]),
-                allow_plain_http_cert_urls: false,
+                allow_plain_http_cert_urls: config.allow_http_cert_urls,
             };
             Verification::Local(WebhookVerifier::new(
                 verifier_config,
@@ -222,13 +225,17 @@ pub fn providers_from_config(config: &Config) -> anyhow::Result<Providers> {
 pub async fn sandbox_paypal_provider(
     sandbox_paypal_url: &str,
     hub_public_url: &str,
+    timeout: Duration,
 ) -> anyhow::Result<PaypalProvider> {
     install_crypto_provider();
-    let client = PaypalClient::new(ClientConfig::new(
-        sandbox_paypal_url,
-        payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
-        payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
-    ))?;
+    let client = PaypalClient::new(ClientConfig {
+        timeout,
+        ..ClientConfig::new(
+            sandbox_paypal_url,
+            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
+            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
+        )
+    })?;
     let webhook_url = format!("{}/webhooks/paypal", hub_public_url.trim_end_matches('/'));
     let webhook = client.create_webhook(&webhook_url, &["*"]).await?;
     let host = url::Url::parse(sandbox_paypal_url)?;

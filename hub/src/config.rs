@@ -74,6 +74,11 @@ pub struct PaypalConfig {
     pub cert_hosts: Option<Vec<String>>,
     /// PEM roots the signing certificate must chain to. Defaults to the system's CA bundle.
     pub trust_roots_file: Option<PathBuf>,
+    /// DNS names the signing certificate may be issued for. Defaults to PayPal's, by mode.
+    pub signing_subjects: Option<Vec<String>>,
+    /// Accept `http://` certificate URLs. Only for payhub's own simulator on a trusted host.
+    #[serde(default)]
+    pub allow_http_cert_urls: bool,
     #[serde(default = "defaults::provider_timeout", with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -247,6 +252,8 @@ impl Config {
                 .list_separator(",")
                 .with_list_parse_key("paypal.live.cert_hosts")
                 .with_list_parse_key("paypal.test.cert_hosts")
+                .with_list_parse_key("paypal.live.signing_subjects")
+                .with_list_parse_key("paypal.test.signing_subjects")
                 .with_list_parse_key("delivery.schedule"),
         );
         let config: Config = builder.build()?.try_deserialize()?;

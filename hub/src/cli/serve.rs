@@ -74,7 +74,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })?;
         providers.insert(
             Mode::Test,
-            Arc::new(sandbox_paypal_provider(&running.paypal_url, &public_url).await?),
+            Arc::new(
+                sandbox_paypal_provider(
+                    &running.paypal_url,
+                    &public_url,
+                    payhub_paypal::DEFAULT_TIMEOUT,
+                )
+                .await?,
+            ),
         );
         sandbox = Some(running);
         clock

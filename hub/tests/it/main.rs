@@ -1,0 +1,10 @@
+//! payhub's integration tests: the real HTTP API, the PayPal simulator over HTTP, and a real
+//! database — every scenario on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod api;
+mod ingress;
+mod payments;
+mod process;
+mod reliability;

@@ -1,0 +1,148 @@
+//! Taking money: the PayPal flow from creation to refunded, as a merchant sees it.
+
+use serde_json::json;
+
+use crate::helpers::signature_is_valid;
+use crate::on_both_stores;
+
+on_both_stores! {
+    async fn pay_approve_capture_partial_refund_then_full_refund(app) {
+        let payment = app.create_payment(1000).await;
+        assert_eq!(payment["status"], "requires_action");
+        let redirect = payment["next_action"]["redirect_url"].as_str().unwrap();
+        assert!(redirect.starts_with(&app.sandbox.paypal_url), "the buyer is sent to PayPal: {redirect}");
+
+        // The buyer approves and comes back; payhub captures before sending them on.
+        let back = app.approve(&payment).await;
+        let landing = app.http.get(&back).send().await.unwrap();
+        assert_eq!(landing.status(), 303);
+        let id = payment["id"].as_str().unwrap();
+        let location = landing.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with("https://shop.example/thanks?payment_id="), "{location}");
+        assert!(location.ends_with("&status=succeeded"), "{location}");
+        let captured = app.payment(id).await;
+        assert_eq!(captured["status"], "succeeded");
+        assert!(captured["provider_refs"]["capture_id"].is_string());
+
+        let partial = app.post(&format!("/v1/payments/{id}/refunds"), json!({ "amount": 300, "reason": "one item damaged" })).await;
+        assert_eq!(partial.status(), 201);
+        let partial: serde_json::Value = partial.json().await.unwrap();
+        assert_eq!(partial["status"], "succeeded");
+        assert_eq!(app.payment(id).await["amount_refunded"], 300);
+
+        let rest = app.post(&format!("/v1/payments/{id}/refunds"), json!({})).await;
+        assert_eq!(rest.status(), 201);
+        let rest: serde_json::Value = rest.json().await.unwrap();
+        assert_eq!(rest["amount"], 700, "no amount refunds what is left");
+        let refunded = app.payment(id).await;
+        assert_eq!(refunded["status"], "refunded");
+        assert_eq!(refunded["amount_refunded"], 1000);
+
+        assert_eq!(
+            app.event_types(id).await,
+            ["payment.created", "payment.succeeded", "payment.refunded"]
+        );
+        // The merchant endpoint hears everything, signed.
+        app.eventually("payment.refunded delivered", || async { app.receiver.types().contains(&"payment.refunded".to_string()) }).await;
+        let received = app.receiver.received.lock().unwrap().clone();
+        assert!(received.iter().all(|(headers, body)| signature_is_valid(&app.endpoint_secret, headers, body)));
+        let types = app.receiver.types();
+        for expected in ["payment.created", "payment.succeeded", "refund.created", "refund.succeeded", "payment.refunded"] {
+            assert!(types.contains(&expected.to_string()), "{expected} not delivered: {types:?}");
+        }
+    }
+
+    async fn an_approval_webhook_alone_captures_the_payment(app) {
+        // The buyer approves and closes the browser: only PayPal's notification arrives.
+        let payment = app.create_payment(2500).await;
+        app.approve(&payment).await;
+        let id = payment["id"].as_str().unwrap();
+        app.eventually("captured from the webhook", || async { app.payment(id).await["status"] == "succeeded" }).await;
+        assert_eq!(app.event_types(id).await, ["payment.created", "payment.succeeded"]);
+    }
+
+    async fn the_return_url_query_string_is_not_trusted(app) {
+        let payment = app.create_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        // A forged return (no approval at PayPal) claims success in its query string.
+        let forged = format!("{}/checkout/paypal/return?payment={id}&token=FAKE&PayerID=FAKE&success=true", app.url);
+        let landing = app.http.get(&forged).send().await.unwrap();
+        assert_eq!(landing.status(), 303);
+        assert!(landing.headers()["location"].to_str().unwrap().ends_with("status=requires_action"));
+        assert_eq!(app.payment(id).await["status"], "requires_action");
+    }
+
+    async fn a_buyer_who_cancels_is_not_charged_even_if_they_approve_later(app) {
+        let payment = app.create_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        let cancel = format!("{}/checkout/paypal/cancel?payment={id}&token=X", app.url);
+        assert_eq!(app.http.get(&cancel).send().await.unwrap().status(), 303);
+        assert_eq!(app.payment(id).await["status"], "canceled");
+        // An approval arriving after the cancel is not captured.
+        app.approve(&payment).await;
+        let order = payment["provider_refs"]["payment_id"].as_str().unwrap().to_owned();
+        app.eventually("the approval webhook was handled", || async {
+            let deliveries = app.sandbox_control(reqwest::Method::GET, "/sandbox/paypal/deliveries", json!(null)).await;
+            deliveries["deliveries"].as_array().unwrap().iter().any(|d| d["event_type"] == "CHECKOUT.ORDER.APPROVED" && d["delivered"] == true)
+        }).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(app.payment(id).await["status"], "canceled");
+        let order_now = app.paypal().get_order(&order).await.unwrap();
+        assert_eq!(order_now.status, payhub_paypal::OrderStatus::Approved, "never captured at PayPal");
+    }
+
+    async fn a_merchant_can_cancel_an_unpaid_payment_but_not_a_paid_one(app) {
+        let unpaid = app.create_payment(1000).await;
+        let id = unpaid["id"].as_str().unwrap();
+        let canceled = app.post(&format!("/v1/payments/{id}/cancel"), json!({})).await;
+        assert_eq!(canceled.status(), 200);
+        assert_eq!(app.payment(id).await["status"], "canceled");
+        let paid = app.paid_payment(1000).await;
+        let refused = app.post(&format!("/v1/payments/{}/cancel", paid["id"].as_str().unwrap()), json!({})).await;
+        assert_eq!(refused.status(), 409);
+        let problem: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_state");
+        assert_eq!(problem["status"], "succeeded");
+    }
+
+    async fn a_declined_capture_fails_the_payment_with_the_reason(app) {
+        let payment = app.create_payment(1000).await;
+        let order = payment["provider_refs"]["payment_id"].as_str().unwrap();
+        app.sandbox_control(reqwest::Method::POST, &format!("/sandbox/paypal/orders/{order}/capture-outcome"), json!({"status": "DECLINED"})).await;
+        let back = app.approve(&payment).await;
+        app.http.get(&back).send().await.unwrap();
+        let id = payment["id"].as_str().unwrap();
+        app.eventually("failed", || async { app.payment(id).await["status"] == "failed" }).await;
+        let failed = app.payment(id).await;
+        assert!(failed["failure"]["code"].is_string());
+    }
+
+    async fn a_pending_capture_is_processing_until_paypal_settles_it(app) {
+        let payment = app.create_payment(1000).await;
+        let order = payment["provider_refs"]["payment_id"].as_str().unwrap();
+        app.sandbox_control(reqwest::Method::POST, &format!("/sandbox/paypal/orders/{order}/capture-outcome"), json!({"status": "PENDING"})).await;
+        let back = app.approve(&payment).await;
+        app.http.get(&back).send().await.unwrap();
+        let id = payment["id"].as_str().unwrap();
+        app.eventually("processing", || async { app.payment(id).await["status"] == "processing" }).await;
+        let capture = app.payment(id).await["provider_refs"]["capture_id"].as_str().unwrap().to_owned();
+        app.sandbox_control(reqwest::Method::POST, &format!("/sandbox/paypal/captures/{capture}/complete"), json!(null)).await;
+        app.eventually("succeeded", || async { app.payment(id).await["status"] == "succeeded" }).await;
+        assert_eq!(app.event_types(id).await, ["payment.created", "payment.processing", "payment.succeeded"]);
+    }
+
+    async fn a_refund_made_in_paypals_dashboard_is_recorded(app) {
+        let payment = app.paid_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        let capture = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        app.sandbox_control(
+            reqwest::Method::POST,
+            &format!("/sandbox/paypal/captures/{capture}/refund"),
+            json!({"amount": {"currency_code": "USD", "value": "4.00"}}),
+        ).await;
+        app.eventually("refund recorded", || async { app.payment(id).await["amount_refunded"] == 400 }).await;
+        let refunds = app.get_json(&format!("/v1/payments/{id}/refunds")).await;
+        assert_eq!(refunds["data"][0]["status"], "succeeded");
+        assert_eq!(refunds["data"][0]["amount"], 400);
+    }
+}

@@ -1,0 +1,1 @@
+//! Durability across a real process crash: `kill -9` after the inbox commit, before processing.

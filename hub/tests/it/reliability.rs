@@ -1,0 +1,128 @@
+//! When things go wrong: lost, duplicated webhooks, failing providers, failing merchant
+//! endpoints, several instances on one database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use payhub::Hub;
+use payhub::app::sandbox_paypal_provider;
+use payhub::providers::Providers;
+use payhub_core::Mode;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::helpers::{PROVIDER_TIMEOUT, test_settings};
+use crate::on_both_stores;
+
+on_both_stores! {
+    async fn a_lost_webhook_is_recovered_by_the_reconciler(app) {
+        app.sandbox_control(Method::PUT, "/sandbox/chaos", json!({"drop_rate": 1.0})).await;
+        let payment = app.create_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        // The buyer approves and never comes back; PayPal's webhook is lost.
+        app.approve(&payment).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.payment(id).await["status"], "requires_action");
+        // Minutes later (on the test clock) the reconciler asks PayPal and captures.
+        app.advance(Span::minutes(3)).await;
+        app.eventually("captured by the reconciler", || async { app.payment(id).await["status"] == "succeeded" }).await;
+        let transitions = app.hub.db.transitions(id).await.unwrap();
+        assert_eq!(transitions.last().unwrap().cause, payhub_core::transition::Cause::Reconciler);
+    }
+
+    async fn duplicated_webhooks_are_applied_once(app) {
+        app.sandbox_control(Method::PUT, "/sandbox/chaos", json!({"duplicate_rate": 1.0})).await;
+        let payment = app.paid_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 1000})).await;
+        app.eventually("every copy delivered", || async {
+            let log = app.sandbox_control(Method::GET, "/sandbox/paypal/deliveries", Value::Null).await;
+            log["deliveries"].as_array().unwrap().iter().filter(|d| d["duplicate"] == true && d["delivered"] == true).count() >= 3
+        }).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.event_types(id).await, ["payment.created", "payment.succeeded", "payment.refunded"]);
+        assert_eq!(app.payment(id).await["amount_refunded"], 1000);
+    }
+
+    async fn a_provider_failure_on_create_is_a_502_and_the_payment_is_recorded_failed(app) {
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", json!({"fail_next": 3, "status": 503, "path_prefix": "/v2/"})).await;
+        let response = app.post("/v1/payments", json!({"provider": "paypal", "amount": 1000, "currency": "USD"})).await;
+        assert_eq!(response.status(), 502);
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_unavailable");
+        let id = problem["resource_id"].as_str().unwrap();
+        let payment = app.payment(id).await;
+        assert_eq!(payment["status"], "failed");
+        assert_eq!(payment["failure"]["code"], "provider_unavailable");
+    }
+
+    async fn a_refund_whose_answer_times_out_stays_pending_and_is_settled_once(app) {
+        let payment = app.paid_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        // PayPal makes the refund but answers after payhub gave up waiting, and its webhook is
+        // lost: only the reconciler can find out.
+        app.sandbox_control(Method::PUT, "/sandbox/chaos", json!({"drop_rate": 1.0})).await;
+        let hang = PROVIDER_TIMEOUT.as_millis() as u64 + 1000;
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", json!({"fail_next": 1, "hang_ms": hang, "path_prefix": "/v2/payments/captures"})).await;
+        let response = app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 400})).await;
+        assert_eq!(response.status(), 504);
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_timeout");
+        let refund_id = problem["resource_id"].as_str().unwrap().to_owned();
+        let refund = app.get_json(&format!("/v1/refunds/{refund_id}")).await;
+        assert_eq!(refund["status"], "pending");
+        // The amount stays reserved meanwhile.
+        let over = app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 700})).await;
+        assert_eq!(over.status(), 422, "{}", over.text().await.unwrap());
+        // The reconciler asks again with the same PayPal-Request-Id and learns the outcome.
+        app.advance(Span::minutes(2)).await;
+        app.eventually("refund settled", || async {
+            app.get_json(&format!("/v1/refunds/{refund_id}")).await["status"] == "succeeded"
+        }).await;
+        assert_eq!(app.payment(id).await["amount_refunded"], 400);
+        let capture = app.paypal().get_capture(payment["provider_refs"]["capture_id"].as_str().unwrap()).await.unwrap();
+        assert_eq!(capture.status, payhub_paypal::CaptureStatus::PartiallyRefunded, "refunded once at PayPal");
+    }
+
+    async fn a_failing_merchant_endpoint_gets_retries_with_the_same_webhook_id(app) {
+        *app.receiver.answer.lock().unwrap() = 500;
+        let payment = app.create_payment(1000).await;
+        app.eventually("a failed attempt", || async { !app.receiver.received.lock().unwrap().is_empty() }).await;
+        *app.receiver.answer.lock().unwrap() = 200;
+        let events = app.get_json(&format!("/v1/events?resource_id={}", payment["id"].as_str().unwrap())).await;
+        let event_id = events["data"][0]["id"].as_str().unwrap().to_owned();
+        app.eventually("delivered on a retry", || async {
+            let deliveries = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
+            deliveries.iter().any(|d| d.status == "delivered" && d.attempts >= 2)
+        }).await;
+        let received = app.receiver.received.lock().unwrap().clone();
+        let ids: Vec<_> = received.iter().filter_map(|(h, _)| h.get("webhook-id")).filter(|v| *v == event_id.as_str()).collect();
+        assert!(ids.len() >= 2, "the retry carried the same webhook-id");
+    }
+
+    async fn two_instances_on_one_database_apply_each_notification_once(app) {
+        // A second hub on the same database, with its own webhook registered at PayPal: every
+        // notification now reaches both instances.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut providers = Providers::default();
+        providers.insert(Mode::Test, Arc::new(sandbox_paypal_provider(&app.sandbox.paypal_url, &url, PROVIDER_TIMEOUT).await.unwrap()));
+        let second = Hub::new(app.hub.db.clone(), app.clock.clone(), providers, test_settings(&url)).serve(listener).await.unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let payment = app.create_payment(500).await;
+            app.approve(&payment).await;
+            ids.push(payment["id"].as_str().unwrap().to_owned());
+        }
+        for id in &ids {
+            app.eventually("captured", || async { app.payment(id).await["status"] == "succeeded" }).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for id in &ids {
+            assert_eq!(app.event_types(id).await, ["payment.created", "payment.succeeded"]);
+        }
+        second.shutdown().await;
+    }
+}
