@@ -37,9 +37,25 @@ event_types! {
     PaymentCanceled => "payment.canceled",
     PaymentExpired => "payment.expired",
     PaymentRefunded => "payment.refunded",
+    PaymentAnomalyDetected => "payment.anomaly_detected",
     RefundCreated => "refund.created",
     RefundSucceeded => "refund.succeeded",
     RefundFailed => "refund.failed",
+    PlanCreated => "plan.created",
+    PlanUpdated => "plan.updated",
+    SubscriptionCreated => "subscription.created",
+    SubscriptionActivated => "subscription.activated",
+    SubscriptionUpdated => "subscription.updated",
+    SubscriptionRenewed => "subscription.renewed",
+    SubscriptionPaymentFailed => "subscription.payment_failed",
+    SubscriptionPastDue => "subscription.past_due",
+    SubscriptionSuspended => "subscription.suspended",
+    SubscriptionResumed => "subscription.resumed",
+    SubscriptionCanceled => "subscription.canceled",
+    SubscriptionExpired => "subscription.expired",
+    EntitlementGranted => "entitlement.granted",
+    EntitlementExtended => "entitlement.extended",
+    EntitlementRevoked => "entitlement.revoked",
 }
 
 impl EventType {
@@ -52,10 +68,7 @@ impl EventType {
     pub fn matches(self, filter: &str) -> bool {
         match filter.strip_suffix(".*") {
             _ if filter == "*" => true,
-            Some(family) => self
-                .as_str()
-                .strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with('.')),
+            Some(family) => self.as_str().strip_prefix(family).is_some_and(|rest| rest.starts_with('.')),
             None => self.as_str() == filter,
         }
     }
@@ -95,13 +108,7 @@ pub trait Resource: Serialize {
 impl Event {
     /// An event about `resource`, carrying its current state.
     pub fn about<T: Resource>(event_type: EventType, resource: &T, now: DateTime<Utc>) -> Self {
-        Self::new(
-            event_type,
-            resource.mode(),
-            resource.resource_id(),
-            resource,
-            now,
-        )
+        Self::new(event_type, resource.mode(), resource.resource_id(), resource, now)
     }
 
     pub fn new<T: Serialize>(

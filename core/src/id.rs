@@ -22,11 +22,9 @@ pub struct InvalidId {
 /// generator increments the random part), so "newest first" lists are exact.
 fn new_suffix(now: DateTime<Utc>) -> String {
     static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
-    let at = SystemTime::UNIX_EPOCH
-        + std::time::Duration::from_millis(u64::try_from(now.timestamp_millis()).unwrap_or(0));
-    let mut generator = GENERATOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let at =
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(now.timestamp_millis()).unwrap_or(0));
+    let mut generator = GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let ulid = generator
         .get_or_insert_with(ulid::Generator::new)
         .generate_from_datetime(at)
@@ -109,6 +107,18 @@ prefixed_id!(
 prefixed_id!(
     /// An API key (the id, never the secret).
     ApiKeyId, "key", "API key"
+);
+prefixed_id!(
+    /// A subscription plan.
+    PlanId, "plan", "plan"
+);
+prefixed_id!(
+    /// A customer's subscription to a plan.
+    SubscriptionId, "sub", "subscription"
+);
+prefixed_id!(
+    /// What a customer may use, and until when.
+    EntitlementId, "ent", "entitlement"
 );
 
 #[cfg(test)]

@@ -3,13 +3,16 @@
 //! the property tests live; the hub's store, providers and HTTP layers are built around it.
 
 pub mod clock;
+pub mod entitlement;
 pub mod event;
 pub mod id;
 pub mod mode;
 pub mod money;
+pub mod options;
 pub mod payment;
 pub mod refund;
 pub mod schedule;
+pub mod subscription;
 pub mod transition;
 
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};

@@ -46,11 +46,7 @@ impl FromStr for Mode {
         match s {
             "test" => Ok(Mode::Test),
             "live" => Ok(Mode::Live),
-            _ => Err(UnknownName {
-                kind: "mode",
-                value: s.to_owned(),
-                expected: "test, live".into(),
-            }),
+            _ => Err(UnknownName { kind: "mode", value: s.to_owned(), expected: "test, live".into() }),
         }
     }
 }
@@ -84,11 +80,7 @@ impl FromStr for ProviderName {
         match s {
             "paypal" => Ok(ProviderName::Paypal),
             "pingpp" => Ok(ProviderName::Pingpp),
-            _ => Err(UnknownName {
-                kind: "provider",
-                value: s.to_owned(),
-                expected: "paypal, pingpp".into(),
-            }),
+            _ => Err(UnknownName { kind: "provider", value: s.to_owned(), expected: "paypal, pingpp".into() }),
         }
     }
 }

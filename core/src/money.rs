@@ -21,16 +21,10 @@ pub enum MoneyError {
     UnknownCurrency(String),
     #[error("`{0}` has no minor unit, so it cannot be used for payments")]
     CurrencyWithoutMinorUnit(String),
-    #[error(
-        "`{value}` is not a decimal amount (expected digits with an optional `.` and up to {exponent} decimals)"
-    )]
+    #[error("`{value}` is not a decimal amount (expected digits with an optional `.` and up to {exponent} decimals)")]
     Malformed { value: String, exponent: u8 },
     #[error("`{value}` has more decimals than {currency} allows ({exponent})")]
-    TooPrecise {
-        value: String,
-        currency: String,
-        exponent: u8,
-    },
+    TooPrecise { value: String, currency: String, exponent: u8 },
     #[error("`{0}` is too large to represent")]
     Overflow(String),
     #[error("cannot combine amounts in {0} and {1}")]
@@ -41,8 +35,8 @@ impl Currency {
     /// Parses an upper-case ISO 4217 code. Lower-case codes (Ping++'s `cny`) go through
     /// [`Currency::parse_case_insensitive`], so a typo in the hub's own API is not silently accepted.
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
-        let iso = iso_currency::Currency::from_code(code)
-            .ok_or_else(|| MoneyError::UnknownCurrency(code.to_owned()))?;
+        let iso =
+            iso_currency::Currency::from_code(code).ok_or_else(|| MoneyError::UnknownCurrency(code.to_owned()))?;
         let exponent = iso
             .exponent()
             .and_then(|e| u8::try_from(e).ok())
@@ -110,10 +104,7 @@ impl Money {
     /// fine ("10.5" USD is 1050); more are accepted only when the extra digits are zeros.
     pub fn from_decimal_str(value: &str, currency: Currency) -> Result<Self, MoneyError> {
         let exponent = currency.exponent;
-        let malformed = || MoneyError::Malformed {
-            value: value.to_owned(),
-            exponent,
-        };
+        let malformed = || MoneyError::Malformed { value: value.to_owned(), exponent };
         let (negative, unsigned) = match value.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, value),
@@ -138,9 +129,7 @@ impl Money {
         // i128 keeps the intermediate exact even for i64::MIN, whose magnitude is not an i64.
         let overflow = || MoneyError::Overflow(value.to_owned());
         let whole: i128 = whole.parse().map_err(|_| overflow())?;
-        let fraction: i128 = format!("{significant:0<width$}", width = usize::from(exponent))
-            .parse()
-            .unwrap_or(0);
+        let fraction: i128 = format!("{significant:0<width$}", width = usize::from(exponent)).parse().unwrap_or(0);
         let magnitude = whole
             .checked_mul(10i128.pow(u32::from(exponent)))
             .and_then(|m| m.checked_add(fraction))
@@ -159,12 +148,7 @@ impl Money {
             return format!("{sign}{magnitude}");
         }
         let scale = 10u64.pow(exponent);
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / scale,
-            magnitude % scale,
-            width = exponent as usize
-        )
+        format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale, width = exponent as usize)
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
@@ -187,10 +171,7 @@ impl Money {
         if self.currency == other.currency {
             Ok(())
         } else {
-            Err(MoneyError::CurrencyMismatch(
-                self.currency.code().to_owned(),
-                other.currency.code().to_owned(),
-            ))
+            Err(MoneyError::CurrencyMismatch(self.currency.code().to_owned(), other.currency.code().to_owned()))
         }
     }
 }
@@ -214,20 +195,11 @@ mod tests {
     fn paypal_decimal_strings_convert_exactly() {
         let jpy = Currency::parse("JPY").unwrap();
         let bhd = Currency::parse("BHD").unwrap();
-        assert_eq!(
-            Money::from_decimal_str("10.00", usd()).unwrap().amount,
-            1000
-        );
+        assert_eq!(Money::from_decimal_str("10.00", usd()).unwrap().amount, 1000);
         assert_eq!(Money::from_decimal_str("10.5", usd()).unwrap().amount, 1050);
         assert_eq!(Money::from_decimal_str("0.01", usd()).unwrap().amount, 1);
-        assert_eq!(
-            Money::from_decimal_str("-55.90", usd()).unwrap().amount,
-            -5590
-        );
-        assert_eq!(
-            Money::from_decimal_str("10.500", usd()).unwrap().amount,
-            1050
-        );
+        assert_eq!(Money::from_decimal_str("-55.90", usd()).unwrap().amount, -5590);
+        assert_eq!(Money::from_decimal_str("10.500", usd()).unwrap().amount, 1050);
         assert_eq!(Money::from_decimal_str("1000", jpy).unwrap().amount, 1000);
         assert_eq!(Money::from_decimal_str("1.234", bhd).unwrap().amount, 1234);
         // The float trap: 0.1 + 0.2 style values stay exact.
@@ -237,61 +209,30 @@ mod tests {
     #[test]
     fn inexact_or_malformed_amounts_are_refused() {
         let jpy = Currency::parse("JPY").unwrap();
-        for bad in [
-            "", ".", "1.", ".5", "1,00", "1e3", "+1", " 1", "1.0.0", "abc", "--1", "-",
-        ] {
+        for bad in ["", ".", "1.", ".5", "1,00", "1e3", "+1", " 1", "1.0.0", "abc", "--1", "-"] {
             assert!(
-                matches!(
-                    Money::from_decimal_str(bad, usd()),
-                    Err(MoneyError::Malformed { .. })
-                ),
+                matches!(Money::from_decimal_str(bad, usd()), Err(MoneyError::Malformed { .. })),
                 "{bad:?} should be malformed"
             );
         }
-        assert!(matches!(
-            Money::from_decimal_str("10.005", usd()),
-            Err(MoneyError::TooPrecise { .. })
-        ));
-        assert!(matches!(
-            Money::from_decimal_str("10.5", jpy),
-            Err(MoneyError::TooPrecise { .. })
-        ));
-        assert!(matches!(
-            Money::from_decimal_str("92233720368547758.08", usd()),
-            Err(MoneyError::Overflow(_))
-        ));
+        assert!(matches!(Money::from_decimal_str("10.005", usd()), Err(MoneyError::TooPrecise { .. })));
+        assert!(matches!(Money::from_decimal_str("10.5", jpy), Err(MoneyError::TooPrecise { .. })));
+        assert!(matches!(Money::from_decimal_str("92233720368547758.08", usd()), Err(MoneyError::Overflow(_))));
     }
 
     #[test]
     fn currencies_are_validated() {
-        assert!(matches!(
-            Currency::parse("usd"),
-            Err(MoneyError::UnknownCurrency(_))
-        ));
-        assert_eq!(
-            Currency::parse_case_insensitive("cny").unwrap().code(),
-            "CNY"
-        );
-        assert!(matches!(
-            Currency::parse("XXX"),
-            Err(MoneyError::CurrencyWithoutMinorUnit(_))
-        ));
-        assert!(matches!(
-            Currency::parse("ZZZ"),
-            Err(MoneyError::UnknownCurrency(_))
-        ));
+        assert!(matches!(Currency::parse("usd"), Err(MoneyError::UnknownCurrency(_))));
+        assert_eq!(Currency::parse_case_insensitive("cny").unwrap().code(), "CNY");
+        assert!(matches!(Currency::parse("XXX"), Err(MoneyError::CurrencyWithoutMinorUnit(_))));
+        assert!(matches!(Currency::parse("ZZZ"), Err(MoneyError::UnknownCurrency(_))));
     }
 
     #[test]
     fn arithmetic_refuses_mixed_currencies() {
         let eur = Currency::parse("EUR").unwrap();
-        let err = Money::new(1, usd())
-            .checked_add(Money::new(1, eur))
-            .unwrap_err();
-        assert_eq!(
-            err,
-            MoneyError::CurrencyMismatch("USD".into(), "EUR".into())
-        );
+        let err = Money::new(1, usd()).checked_add(Money::new(1, eur)).unwrap_err();
+        assert_eq!(err, MoneyError::CurrencyMismatch("USD".into(), "EUR".into()));
     }
 
     proptest! {

@@ -23,11 +23,7 @@ pub enum RefundStatus {
 }
 
 impl RefundStatus {
-    pub const ALL: [RefundStatus; 3] = [
-        RefundStatus::Pending,
-        RefundStatus::Succeeded,
-        RefundStatus::Failed,
-    ];
+    pub const ALL: [RefundStatus; 3] = [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +62,9 @@ pub struct Refund {
     pub reason: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Provider-specific choices (Ping++ refund mode, royalty users, …).
+    #[serde(default)]
+    pub provider_options: crate::options::RefundOptions,
     /// The provider's id for this refund, once the provider has accepted it.
     pub provider_refund_id: Option<String>,
     pub failure: Option<Failure>,
@@ -123,10 +122,7 @@ impl Refund {
             return RefundMerge::Unchanged { learned_ids };
         }
         if current.is_final() {
-            return RefundMerge::Conflict {
-                stored: current,
-                claimed,
-            };
+            return RefundMerge::Conflict { stored: current, claimed };
         }
         self.status = claimed;
         if claimed == RefundStatus::Failed {
@@ -135,13 +131,7 @@ impl Refund {
         self.next_check_at = None;
         self.updated_at = now;
         RefundMerge::Settled {
-            transition: Transition::new(
-                self.id.as_str(),
-                current.as_str(),
-                claimed.as_str(),
-                cause.clone(),
-                now,
-            ),
+            transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
             event: claimed.event_type(),
         }
     }
@@ -162,6 +152,7 @@ mod tests {
             currency: Currency::parse("USD").unwrap(),
             reason: None,
             metadata: Default::default(),
+            provider_options: Default::default(),
             provider_refund_id: None,
             failure: None,
             created_at: now,
@@ -172,45 +163,23 @@ mod tests {
     }
 
     fn facts(status: RefundStatus) -> RefundFacts {
-        RefundFacts {
-            status,
-            provider_refund_id: Some("R1".into()),
-            failure: None,
-        }
+        RefundFacts { status, provider_refund_id: Some("R1".into()), failure: None }
     }
 
     #[test]
     fn a_pending_refund_settles_once() {
         let mut r = refund(RefundStatus::Pending);
-        let merge = r.merge(
-            &facts(RefundStatus::Succeeded),
-            &Cause::Reconciler,
-            Utc::now(),
-        );
-        assert!(matches!(
-            merge,
-            RefundMerge::Settled {
-                event: EventType::RefundSucceeded,
-                ..
-            }
-        ));
+        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        assert!(matches!(merge, RefundMerge::Settled { event: EventType::RefundSucceeded, .. }));
         assert_eq!(r.next_check_at, None);
-        let again = r.merge(
-            &facts(RefundStatus::Succeeded),
-            &Cause::Reconciler,
-            Utc::now(),
-        );
+        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
         assert_eq!(again, RefundMerge::Unchanged { learned_ids: false });
     }
 
     #[test]
     fn a_pending_notice_after_success_changes_nothing() {
         let mut r = refund(RefundStatus::Succeeded);
-        let merge = r.merge(
-            &facts(RefundStatus::Pending),
-            &Cause::Reconciler,
-            Utc::now(),
-        );
+        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, Utc::now());
         assert_eq!(merge, RefundMerge::Unchanged { learned_ids: true });
         assert_eq!(r.status, RefundStatus::Succeeded);
     }

@@ -8,32 +8,18 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::payment::{Payment, PaymentStatus};
 use crate::refund::{Refund, RefundStatus};
+use crate::subscription::{Subscription, SubscriptionStatus};
 
 /// A quarter of the object's age, kept within `[min, max]`.
-fn backoff(
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    min: Duration,
-    max: Duration,
-) -> Duration {
+fn backoff(created_at: DateTime<Utc>, now: DateTime<Utc>, min: Duration, max: Duration) -> Duration {
     let age = now - created_at;
     (age / 4).clamp(min, max)
 }
 
 pub fn next_payment_check(payment: &Payment, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let interval = match payment.status {
-        PaymentStatus::RequiresAction => backoff(
-            payment.created_at,
-            now,
-            Duration::minutes(2),
-            Duration::minutes(30),
-        ),
-        PaymentStatus::Processing => backoff(
-            payment.created_at,
-            now,
-            Duration::minutes(5),
-            Duration::hours(6),
-        ),
+        PaymentStatus::RequiresAction => backoff(payment.created_at, now, Duration::minutes(2), Duration::minutes(30)),
+        PaymentStatus::Processing => backoff(payment.created_at, now, Duration::minutes(5), Duration::hours(6)),
         _ => return None,
     };
     Some(now + interval)
@@ -41,15 +27,28 @@ pub fn next_payment_check(payment: &Payment, now: DateTime<Utc>) -> Option<DateT
 
 pub fn next_refund_check(refund: &Refund, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match refund.status {
-        RefundStatus::Pending => Some(
-            now + backoff(
-                refund.created_at,
-                now,
-                Duration::minutes(1),
-                Duration::hours(1),
-            ),
-        ),
+        RefundStatus::Pending => Some(now + backoff(refund.created_at, now, Duration::minutes(1), Duration::hours(1))),
         _ => None,
+    }
+}
+
+/// A subscription is asked about an hour after its paid period ends (the renewal should have
+/// happened; providers charge hours late, so it is asked again hourly until it has), when
+/// waiting for approval like a payment, and every few hours while suspended.
+pub fn next_subscription_check(subscription: &Subscription, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let margin = Duration::hours(1);
+    match subscription.status {
+        SubscriptionStatus::ApprovalPending => {
+            Some(now + backoff(subscription.created_at, now, Duration::minutes(2), Duration::minutes(30)))
+        }
+        SubscriptionStatus::Trialing | SubscriptionStatus::Active | SubscriptionStatus::PastDue => {
+            match subscription.current_period_end {
+                Some(end) if end + margin > now => Some(end + margin),
+                _ => Some(now + margin),
+            }
+        }
+        SubscriptionStatus::Suspended => Some(now + Duration::hours(6)),
+        SubscriptionStatus::Canceled | SubscriptionStatus::Expired => None,
     }
 }
 
@@ -62,24 +61,14 @@ mod tests {
     fn a_fresh_payment_is_checked_within_minutes_and_an_old_one_every_half_hour() {
         let mut p = payment(PaymentStatus::RequiresAction, 100);
         let now = p.created_at;
-        assert_eq!(
-            next_payment_check(&p, now),
-            Some(now + Duration::minutes(2))
-        );
+        assert_eq!(next_payment_check(&p, now), Some(now + Duration::minutes(2)));
         p.created_at = now - Duration::hours(10);
-        assert_eq!(
-            next_payment_check(&p, now),
-            Some(now + Duration::minutes(30))
-        );
+        assert_eq!(next_payment_check(&p, now), Some(now + Duration::minutes(30)));
     }
 
     #[test]
     fn final_payments_are_never_checked() {
-        for status in [
-            PaymentStatus::Succeeded,
-            PaymentStatus::Failed,
-            PaymentStatus::Refunded,
-        ] {
+        for status in [PaymentStatus::Succeeded, PaymentStatus::Failed, PaymentStatus::Refunded] {
             let p = payment(status, 100);
             assert_eq!(next_payment_check(&p, p.created_at), None);
         }

@@ -16,10 +16,7 @@ pub enum Cause {
     /// provider was asked).
     BuyerReturn,
     /// A verified provider notification, by its inbox row and provider event id.
-    Notification {
-        inbox_id: i64,
-        provider_event_id: String,
-    },
+    Notification { inbox_id: i64, provider_event_id: String },
     /// The reconciler asked the provider.
     Reconciler,
 }
@@ -29,9 +26,7 @@ impl fmt::Display for Cause {
         match self {
             Cause::Api => f.write_str("api"),
             Cause::BuyerReturn => f.write_str("buyer_return"),
-            Cause::Notification {
-                provider_event_id, ..
-            } => write!(f, "notification {provider_event_id}"),
+            Cause::Notification { provider_event_id, .. } => write!(f, "notification {provider_event_id}"),
             Cause::Reconciler => f.write_str("reconciler"),
         }
     }
@@ -48,12 +43,6 @@ pub struct Transition {
 
 impl Transition {
     pub fn new(resource_id: &str, from: &str, to: &str, cause: Cause, at: DateTime<Utc>) -> Self {
-        Self {
-            resource_id: resource_id.into(),
-            from: from.into(),
-            to: to.into(),
-            cause,
-            at,
-        }
+        Self { resource_id: resource_id.into(), from: from.into(), to: to.into(), cause, at }
     }
 }

@@ -27,12 +27,22 @@ pub struct Config {
     #[serde(default)]
     pub paypal: PaypalModes,
     #[serde(default)]
+    pub pingpp: PingppModes,
+    /// What payhub does when a provider reports money it should not have taken (a payment
+    /// paid after it was canceled, or paid twice).
+    #[serde(default)]
+    pub anomalies: AnomalyConfig,
+    #[serde(default)]
     pub workers: WorkersConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
+    /// How long access outlasts the end of a paid subscription period: providers charge hours
+    /// after the billing time they state, and a paying customer must not lose access meanwhile.
+    #[serde(default = "defaults::entitlement_grace", with = "humantime_serde")]
+    pub entitlement_grace: Duration,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -83,6 +93,48 @@ pub struct PaypalConfig {
     pub timeout: Duration,
 }
 
+/// Ping++ credentials per mode (the same host serves both; the keys differ).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingppModes {
+    pub live: Option<PingppConfig>,
+    pub test: Option<PingppConfig>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingppConfig {
+    /// Defaults to https://api.pingxx.com.
+    pub base_url: Option<String>,
+    pub app_id: String,
+    /// `sk_live_…` or `sk_test_…`.
+    pub secret_key: String,
+    /// The merchant's RSA private key (PEM); when set, every request is signed, as Ping++
+    /// requires once the merchant's public key is uploaded.
+    pub private_key_file: Option<PathBuf>,
+    /// Ping++'s RSA public key (PEM, from Ping++'s dashboard), which signs webhooks.
+    pub public_key_file: PathBuf,
+    #[serde(default = "defaults::provider_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyConfig {
+    #[serde(default)]
+    pub policy: AnomalyPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnomalyPolicy {
+    /// Refund the money taken in excess at once, and tell the merchant (the default).
+    #[default]
+    Refund,
+    /// Only tell the merchant (`payment.anomaly_detected`); a person decides.
+    Flag,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VerificationMode {
@@ -117,10 +169,7 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// Waits before each retry of a failed delivery; after the last, the delivery gives up
     /// (and stays replayable).
-    #[serde(
-        default = "defaults::delivery_schedule",
-        deserialize_with = "durations"
-    )]
+    #[serde(default = "defaults::delivery_schedule", deserialize_with = "durations")]
     pub schedule: Vec<Duration>,
 }
 
@@ -137,10 +186,7 @@ impl Default for WorkersConfig {
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        Self {
-            timeout: defaults::delivery_timeout(),
-            schedule: defaults::delivery_schedule(),
-        }
+        Self { timeout: defaults::delivery_timeout(), schedule: defaults::delivery_schedule() }
     }
 }
 
@@ -152,9 +198,12 @@ impl Default for Config {
             database_url: defaults::database_url(),
             log: LogConfig::default(),
             paypal: PaypalModes::default(),
+            pingpp: PingppModes::default(),
+            anomalies: AnomalyConfig::default(),
             workers: WorkersConfig::default(),
             delivery: DeliveryConfig::default(),
             payment_expiry: defaults::payment_expiry(),
+            entitlement_grace: defaults::entitlement_grace(),
         }
     }
 }
@@ -174,6 +223,9 @@ mod defaults {
     pub fn payment_expiry() -> Duration {
         Duration::from_secs(3 * 3600)
     }
+    pub fn entitlement_grace() -> Duration {
+        Duration::from_secs(24 * 3600)
+    }
     pub fn provider_timeout() -> Duration {
         Duration::from_secs(30)
     }
@@ -192,22 +244,10 @@ mod defaults {
     /// In the spirit of Standard Webhooks: seconds, then minutes, then hours, about three days
     /// in all.
     pub fn delivery_schedule() -> Vec<Duration> {
-        [
-            5,
-            30,
-            120,
-            600,
-            1800,
-            3600,
-            3 * 3600,
-            6 * 3600,
-            12 * 3600,
-            24 * 3600,
-            24 * 3600,
-        ]
-        .into_iter()
-        .map(Duration::from_secs)
-        .collect()
+        [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600]
+            .into_iter()
+            .map(Duration::from_secs)
+            .collect()
     }
 }
 
@@ -216,10 +256,7 @@ fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Du
     let texts = Vec::<String>::deserialize(deserializer)?;
     texts
         .iter()
-        .map(|t| {
-            humantime::parse_duration(t.trim())
-                .map_err(|e| serde::de::Error::custom(format!("`{t}`: {e}")))
-        })
+        .map(|t| humantime::parse_duration(t.trim()).map_err(|e| serde::de::Error::custom(format!("`{t}`: {e}"))))
         .collect()
 }
 
@@ -262,28 +299,20 @@ impl Config {
     }
 
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "public_url `{url}` is not a URL ({e}); use e.g. https://pay.example.com"
-                ))
+                ConfigError::Invalid(format!("public_url `{url}` is not a URL ({e}); use e.g. https://pay.example.com"))
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url `{url}` must be http or https"
-                )));
+                return Err(ConfigError::Invalid(format!("public_url `{url}` must be http or https")));
             }
         }
         if self.delivery.schedule.is_empty() {
-            return Err(ConfigError::Invalid(
-                "delivery.schedule needs at least one retry delay".into(),
-            ));
+            return Err(ConfigError::Invalid("delivery.schedule needs at least one retry delay".into()));
         }
         Ok(())
     }
@@ -295,14 +324,8 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("database_url", &redact_url(&self.database_url))
-            .field(
-                "paypal.live",
-                &self.paypal.live.as_ref().map(|p| &p.client_id),
-            )
-            .field(
-                "paypal.test",
-                &self.paypal.test.as_ref().map(|p| &p.client_id),
-            )
+            .field("paypal.live", &self.paypal.live.as_ref().map(|p| &p.client_id))
+            .field("paypal.test", &self.paypal.test.as_ref().map(|p| &p.client_id))
             .field("workers", &self.workers)
             .finish_non_exhaustive()
     }
@@ -333,9 +356,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_error_that_says_so() {
-        let err = Config::load(Some(Path::new("/nonexistent/payhub.toml")))
-            .err()
-            .unwrap();
+        let err = Config::load(Some(Path::new("/nonexistent/payhub.toml"))).err().unwrap();
         assert!(err.to_string().contains("does not exist"));
     }
 
@@ -364,10 +385,7 @@ mod tests {
 
     #[test]
     fn passwords_in_database_urls_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:pw@h/db"),
-            "postgres://u:redacted@h/db"
-        );
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:redacted@h/db");
         assert_eq!(redact_url("payhub.db"), "payhub.db");
     }
 }

@@ -32,35 +32,23 @@ pub struct ChaosSettings {
 
 impl Default for ChaosSettings {
     fn default() -> Self {
-        Self {
-            drop_rate: 0.0,
-            duplicate_rate: 0.0,
-            delay_ms: [0, 0],
-            reorder: false,
-        }
+        Self { drop_rate: 0.0, duplicate_rate: 0.0, delay_ms: [0, 0], reorder: false }
     }
 }
 
 impl ChaosSettings {
     pub fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [
-            ("drop_rate", self.drop_rate),
-            ("duplicate_rate", self.duplicate_rate),
-        ] {
+        for (name, rate) in [("drop_rate", self.drop_rate), ("duplicate_rate", self.duplicate_rate)] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0.0 and 1.0, got {rate}"));
             }
         }
         let [min, max] = self.delay_ms;
         if min > max {
-            return Err(format!(
-                "delay_ms must be [min, max] with min <= max, got [{min}, {max}]"
-            ));
+            return Err(format!("delay_ms must be [min, max] with min <= max, got [{min}, {max}]"));
         }
         if max > MAX_DELAY_MS {
-            return Err(format!(
-                "delay_ms may delay a delivery by at most {MAX_DELAY_MS} ms (a day)"
-            ));
+            return Err(format!("delay_ms may delay a delivery by at most {MAX_DELAY_MS} ms (a day)"));
         }
         Ok(())
     }
@@ -81,10 +69,7 @@ pub struct Chaos {
 
 impl Chaos {
     pub fn new(seed: u64) -> Self {
-        Self {
-            settings: Mutex::new(ChaosSettings::default()),
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
-        }
+        Self { settings: Mutex::new(ChaosSettings::default()), rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)) }
     }
 
     pub fn settings(&self) -> ChaosSettings {
@@ -113,26 +98,18 @@ impl Chaos {
         let first = delay();
         let second = delay();
         if drop_roll < settings.drop_rate {
-            return DeliveryPlan {
-                dropped: true,
-                copies: Vec::new(),
-            };
+            return DeliveryPlan { dropped: true, copies: Vec::new() };
         }
         let mut copies = vec![first];
         if duplicate_roll < settings.duplicate_rate {
             copies.push(second);
         }
-        DeliveryPlan {
-            dropped: false,
-            copies,
-        }
+        DeliveryPlan { dropped: false, copies }
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -141,12 +118,7 @@ mod tests {
 
     #[test]
     fn the_same_seed_makes_the_same_choices() {
-        let settings = ChaosSettings {
-            drop_rate: 0.3,
-            duplicate_rate: 0.3,
-            delay_ms: [10, 500],
-            reorder: true,
-        };
+        let settings = ChaosSettings { drop_rate: 0.3, duplicate_rate: 0.3, delay_ms: [10, 500], reorder: true };
         let plans = |seed| {
             let chaos = Chaos::new(seed);
             chaos.set(settings.clone()).unwrap();
@@ -159,58 +131,27 @@ mod tests {
     #[test]
     fn full_rates_drop_or_duplicate_everything() {
         let chaos = Chaos::new(1);
-        chaos
-            .set(ChaosSettings {
-                drop_rate: 1.0,
-                ..Default::default()
-            })
-            .unwrap();
+        chaos.set(ChaosSettings { drop_rate: 1.0, ..Default::default() }).unwrap();
         assert!((0..20).all(|_| chaos.plan().dropped));
-        chaos
-            .set(ChaosSettings {
-                duplicate_rate: 1.0,
-                ..Default::default()
-            })
-            .unwrap();
+        chaos.set(ChaosSettings { duplicate_rate: 1.0, ..Default::default() }).unwrap();
         assert!((0..20).all(|_| chaos.plan().copies.len() == 2));
     }
 
     #[test]
     fn no_chaos_means_one_immediate_copy() {
         let chaos = Chaos::new(1);
-        assert_eq!(
-            chaos.plan(),
-            DeliveryPlan {
-                dropped: false,
-                copies: vec![Duration::ZERO]
-            }
-        );
+        assert_eq!(chaos.plan(), DeliveryPlan { dropped: false, copies: vec![Duration::ZERO] });
     }
 
     #[test]
     fn out_of_range_settings_are_refused() {
         let chaos = Chaos::new(1);
         let refused = [
-            ChaosSettings {
-                drop_rate: 1.5,
-                ..Default::default()
-            },
-            ChaosSettings {
-                duplicate_rate: -0.1,
-                ..Default::default()
-            },
-            ChaosSettings {
-                drop_rate: f64::NAN,
-                ..Default::default()
-            },
-            ChaosSettings {
-                delay_ms: [10, 5],
-                ..Default::default()
-            },
-            ChaosSettings {
-                delay_ms: [0, u64::MAX],
-                ..Default::default()
-            },
+            ChaosSettings { drop_rate: 1.5, ..Default::default() },
+            ChaosSettings { duplicate_rate: -0.1, ..Default::default() },
+            ChaosSettings { drop_rate: f64::NAN, ..Default::default() },
+            ChaosSettings { delay_ms: [10, 5], ..Default::default() },
+            ChaosSettings { delay_ms: [0, u64::MAX], ..Default::default() },
         ];
         for settings in refused {
             assert!(chaos.set(settings.clone()).is_err(), "{settings:?}");

@@ -41,13 +41,8 @@ async fn show_clock(State(sandbox): State<Arc<Sandbox>>) -> Response {
 
 async fn advance_clock(State(sandbox): State<Arc<Sandbox>>, body: Bytes) -> Response {
     let step = match serde_json::from_slice::<Value>(&body) {
-        Ok(request) => request
-            .get("by")
-            .ok_or_else(|| "`by` is required".to_owned())
-            .and_then(parse_step),
-        Err(error) => Err(format!(
-            "the body must be JSON like {{\"by\": \"30d\"}}: {error}"
-        )),
+        Ok(request) => request.get("by").ok_or_else(|| "`by` is required".to_owned()).and_then(parse_step),
+        Err(error) => Err(format!("the body must be JSON like {{\"by\": \"30d\"}}: {error}")),
     };
     match step {
         Ok(step) => {
@@ -96,39 +91,26 @@ pub fn parse_step(value: &Value) -> Result<Duration, String> {
             .as_u64()
             .and_then(|seconds| i64::try_from(seconds).ok())
             .map(Duration::seconds)
-            .ok_or_else(|| {
-                format!("`by` must be a whole, non-negative number of seconds, got {number}")
-            })?,
+            .ok_or_else(|| format!("`by` must be a whole, non-negative number of seconds, got {number}"))?,
         Value::String(text) => parse_step_text(text)?,
         other => {
-            return Err(format!(
-                "`by` must be a string like \"30d\" or a number of seconds, got {other}"
-            ));
+            return Err(format!("`by` must be a string like \"30d\" or a number of seconds, got {other}"));
         }
     };
     if step > Duration::days(MAX_STEP_DAYS) {
-        return Err(format!(
-            "`by` may move the clock at most {MAX_STEP_DAYS} days at once"
-        ));
+        return Err(format!("`by` may move the clock at most {MAX_STEP_DAYS} days at once"));
     }
     Ok(step)
 }
 
 fn parse_step_text(text: &str) -> Result<Duration, String> {
-    let invalid = || {
-        format!(
-            "`{text}` is not a duration; use forms like \"30d\", \"90m\", \"3h\", \"1w\", \"1h30m\""
-        )
-    };
+    let invalid = || format!("`{text}` is not a duration; use forms like \"30d\", \"90m\", \"3h\", \"1w\", \"1h30m\"");
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(invalid());
     }
     if trimmed.bytes().all(|b| b.is_ascii_digit()) {
-        return trimmed
-            .parse::<i64>()
-            .map(Duration::seconds)
-            .map_err(|_| invalid());
+        return trimmed.parse::<i64>().map(Duration::seconds).map_err(|_| invalid());
     }
     let mut total = Duration::zero();
     let mut digits = String::new();
@@ -187,16 +169,9 @@ mod tests {
 
     #[test]
     fn nonsense_steps_are_refused() {
-        for input in [
-            json!(""),
-            json!("d"),
-            json!("3x"),
-            json!("5h3"),
-            json!(-5),
-            json!(1.5),
-            json!(null),
-            json!("-3h"),
-        ] {
+        for input in
+            [json!(""), json!("d"), json!("3x"), json!("5h3"), json!(-5), json!(1.5), json!(null), json!("-3h")]
+        {
             assert!(parse_step(&input).is_err(), "{input} should be refused");
         }
         assert!(parse_step(&json!("99999999999999999999d")).is_err());

@@ -76,17 +76,9 @@ struct Attempt {
 
 impl Dispatcher {
     pub fn new(scheduler: Arc<Scheduler>, chaos: Arc<Chaos>) -> anyhow::Result<Arc<Self>> {
-        let http = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Arc::new_cyclic(|me| Self {
-            me: me.clone(),
-            scheduler,
-            chaos,
-            http,
-            log: Mutex::new(Vec::new()),
-        }))
+        let http =
+            reqwest::Client::builder().timeout(ATTEMPT_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()?;
+        Ok(Arc::new_cyclic(|me| Self { me: me.clone(), scheduler, chaos, http, log: Mutex::new(Vec::new()) }))
     }
 
     /// Hands a delivery to chaos and, unless it is lost, queues its first attempt(s).
@@ -94,18 +86,11 @@ impl Dispatcher {
         let plan = self.chaos.plan();
         let hook = Arc::new(hook);
         if plan.dropped {
-            self.record(DeliveryRecord {
-                dropped: true,
-                ..self.blank_record(&hook, 1, false)
-            });
+            self.record(DeliveryRecord { dropped: true, ..self.blank_record(&hook, 1, false) });
             return;
         }
         for (index, delay) in plan.copies.into_iter().enumerate() {
-            let attempt = Attempt {
-                hook: hook.clone(),
-                number: 1,
-                duplicate: index > 0,
-            };
+            let attempt = Attempt { hook: hook.clone(), number: 1, duplicate: index > 0 };
             let at = self.scheduler.now() + chrono_duration(delay);
             self.schedule(attempt, at);
         }
@@ -139,11 +124,7 @@ impl Dispatcher {
         };
         let at = self.scheduler.now();
         let signed = hook.target.sign(&hook.body, at);
-        let mut request = self
-            .http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(hook.body.clone());
+        let mut request = self.http.post(&url).header("content-type", "application/json").body(hook.body.clone());
         for (name, value) in &signed.headers {
             request = request.header(name.as_str(), value.as_str());
         }
@@ -168,20 +149,12 @@ impl Dispatcher {
             ..self.blank_record(hook, attempt.number, attempt.duplicate)
         });
         if let Some(at) = next_attempt_at {
-            let next = Attempt {
-                number: attempt.number + 1,
-                ..attempt
-            };
+            let next = Attempt { number: attempt.number + 1, ..attempt };
             self.schedule(next, at);
         }
     }
 
-    fn blank_record(
-        &self,
-        hook: &OutgoingWebhook,
-        attempt: u32,
-        duplicate: bool,
-    ) -> DeliveryRecord {
+    fn blank_record(&self, hook: &OutgoingWebhook, attempt: u32, duplicate: bool) -> DeliveryRecord {
         DeliveryRecord {
             provider: hook.target.provider(),
             event_id: hook.event_id.clone(),
@@ -212,9 +185,7 @@ impl Dispatcher {
     }
 
     fn lock_log(&self) -> MutexGuard<'_, Vec<DeliveryRecord>> {
-        self.log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

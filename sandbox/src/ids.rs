@@ -13,17 +13,13 @@ pub fn upper_alphanumeric(len: usize) -> String {
 }
 
 pub fn upper_alphanumeric_from(rng: &mut impl Rng, len: usize) -> String {
-    (0..len)
-        .map(|_| char::from(UPPER_ALPHANUMERIC[rng.random_range(0..UPPER_ALPHANUMERIC.len())]))
-        .collect()
+    (0..len).map(|_| char::from(UPPER_ALPHANUMERIC[rng.random_range(0..UPPER_ALPHANUMERIC.len())])).collect()
 }
 
 /// Lower-case hex, as PayPal's `debug_id` (13 characters).
 pub fn hex(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len)
-        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
-        .collect()
+    (0..len).map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)])).collect()
 }
 
 /// A random version-4 UUID, as PayPal's `PAYPAL-TRANSMISSION-ID`.
@@ -32,23 +28,14 @@ pub fn uuid() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 /// URL-safe token characters, for opaque secrets such as access tokens.
 pub fn token(len: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut rng = rand::rng();
-    (0..len)
-        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
-        .collect()
+    (0..len).map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())])).collect()
 }
 
 #[cfg(test)]
@@ -59,10 +46,7 @@ mod tests {
     fn ids_have_the_provider_shapes() {
         let id = upper_alphanumeric(17);
         assert_eq!(id.len(), 17);
-        assert!(
-            id.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        );
+        assert!(id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         let uuid = uuid();
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "4");

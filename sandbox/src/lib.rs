@@ -1,4 +1,5 @@
-//! payhub's sandbox: faithful local simulators of its payment providers, starting with PayPal.
+//! payhub's sandbox: faithful local simulators of its payment providers, PayPal and Ping++
+//! ([`pingpp`], on a listener of its own).
 //!
 //! PayPal's own sandbox is slow, flaky and loses webhooks. This one answers on the same paths with
 //! the same fields, status values, error shapes, OAuth2 flow and webhook signatures, so PayPal's
@@ -22,6 +23,7 @@ pub mod control;
 pub mod delivery;
 mod ids;
 pub mod paypal;
+pub mod pingpp;
 pub mod scheduler;
 
 use std::net::SocketAddr;
@@ -38,10 +40,12 @@ use crate::chaos::Chaos;
 use crate::delivery::Dispatcher;
 use crate::scheduler::Scheduler;
 
-pub use crate::paypal::signing::{
-    PAYPAL_CERT_SUBJECT_NAME, paypal_signing_cert_pem, paypal_trust_anchor_pem,
-};
+pub use crate::paypal::signing::{PAYPAL_CERT_SUBJECT_NAME, paypal_signing_cert_pem, paypal_trust_anchor_pem};
 pub use crate::paypal::{PaypalSimulator, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET};
+pub use crate::pingpp::{
+    PingppSimulator, SANDBOX_PINGPP_APP_ID, SANDBOX_PINGPP_SECRET_KEY, pingpp_merchant_private_key_pem,
+    pingpp_merchant_public_key_pem, pingpp_public_key_pem,
+};
 
 /// How long [`RunningSandbox::shutdown`] lets open requests finish before cutting them.
 const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(5);
@@ -49,6 +53,8 @@ const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(5);
 pub struct SandboxOptions {
     /// Where the PayPal simulator listens; port 0 picks a free port.
     pub paypal_addr: SocketAddr,
+    /// Where the Ping++ simulator listens (its API base URL); port 0 picks a free port.
+    pub pingpp_addr: SocketAddr,
     /// How others reach the simulator (`host:port` or a full base URL), used in `links`, the
     /// approval URL and the webhook cert URL; defaults to the bound address.
     pub public_host: Option<String>,
@@ -75,13 +81,7 @@ impl Sandbox {
         let scheduler = Scheduler::new(clock.clone());
         let chaos = Arc::new(Chaos::new(seed));
         let dispatcher = Dispatcher::new(scheduler.clone(), chaos.clone())?;
-        Ok(Arc::new(Self {
-            clock,
-            seed,
-            scheduler,
-            chaos,
-            dispatcher,
-        }))
+        Ok(Arc::new(Self { clock, seed, scheduler, chaos, dispatcher }))
     }
 
     pub fn clock(&self) -> &Arc<TestClock> {
@@ -120,6 +120,9 @@ pub struct RunningSandbox {
     pub paypal_url: String,
     pub clock: Arc<TestClock>,
     pub paypal: Arc<PaypalSimulator>,
+    /// Base URL of the Ping++ simulator (what `pingpp.api_base` is set to).
+    pub pingpp_url: String,
+    pub pingpp: Arc<PingppSimulator>,
     pub sandbox: Arc<Sandbox>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -130,10 +133,7 @@ impl RunningSandbox {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for mut task in self.tasks {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
                 task.abort();
             }
         }
@@ -144,17 +144,17 @@ impl RunningSandbox {
 pub async fn start(options: SandboxOptions) -> anyhow::Result<RunningSandbox> {
     let listener = tokio::net::TcpListener::bind(options.paypal_addr)
         .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} for the PayPal simulator",
-                options.paypal_addr
-            )
-        })?;
+        .with_context(|| format!("cannot listen on {} for the PayPal simulator", options.paypal_addr))?;
     let bound = listener.local_addr()?;
     let paypal_url = public_url(options.public_host.as_deref(), bound);
+    let pingpp_listener = tokio::net::TcpListener::bind(options.pingpp_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for the Ping++ simulator", options.pingpp_addr))?;
+    let pingpp_url = public_url(None, pingpp_listener.local_addr()?);
 
     let sandbox = Sandbox::new(options.clock.clone(), options.seed)?;
     let paypal = PaypalSimulator::new(sandbox.clone(), paypal_url.clone())?;
+    let pingpp = PingppSimulator::new(sandbox.clone(), pingpp_url.clone())?;
     let (shutdown, stop) = watch::channel(false);
 
     let router = paypal.router();
@@ -163,11 +163,18 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<RunningSandbox> {
         let stopping = async move {
             let _ = server_stop.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, router)
-            .with_graceful_shutdown(stopping)
-            .await
-        {
+        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stopping).await {
             tracing::error!(%error, "PayPal simulator stopped with an error");
+        }
+    });
+    let pingpp_router = pingpp.router();
+    let mut pingpp_stop = stop.clone();
+    let pingpp_server = tokio::spawn(async move {
+        let stopping = async move {
+            let _ = pingpp_stop.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = axum::serve(pingpp_listener, pingpp_router).with_graceful_shutdown(stopping).await {
+            tracing::error!(%error, "Ping++ simulator stopped with an error");
         }
     });
     let scheduler = sandbox.spawn_scheduler(stop);
@@ -176,9 +183,11 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<RunningSandbox> {
         paypal_url,
         clock: options.clock,
         paypal,
+        pingpp_url,
+        pingpp,
         sandbox,
         shutdown,
-        tasks: vec![server, scheduler],
+        tasks: vec![server, pingpp_server, scheduler],
     })
 }
 
@@ -187,9 +196,8 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<RunningSandbox> {
 pub async fn run_until_ctrl_c(options: SandboxOptions) -> anyhow::Result<()> {
     let running = start(options).await?;
     println!("paypal simulator listening on {}", running.paypal_url);
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    println!("pingpp simulator listening on {}", running.pingpp_url);
+    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     running.shutdown().await;
     Ok(())
 }
@@ -220,13 +228,7 @@ mod tests {
     fn public_url_defaults_to_a_reachable_bound_address() {
         let wildcard: SocketAddr = "0.0.0.0:4010".parse().unwrap();
         assert_eq!(public_url(None, wildcard), "http://127.0.0.1:4010");
-        assert_eq!(
-            public_url(Some("sandbox.local:8080"), wildcard),
-            "http://sandbox.local:8080"
-        );
-        assert_eq!(
-            public_url(Some("https://pp.example.test/"), wildcard),
-            "https://pp.example.test"
-        );
+        assert_eq!(public_url(Some("sandbox.local:8080"), wildcard), "http://sandbox.local:8080");
+        assert_eq!(public_url(Some("https://pp.example.test/"), wildcard), "https://pp.example.test");
     }
 }

@@ -70,10 +70,7 @@ impl Scheduler {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let sequence = self.next_sequence.fetch_add(1, Ordering::SeqCst);
-        let entry = Entry {
-            label: label.into(),
-            action: Box::new(move || Box::pin(action()) as ActionFuture),
-        };
+        let entry = Entry { label: label.into(), action: Box::new(move || Box::pin(action()) as ActionFuture) };
         self.queue().insert((at, sequence), entry);
         if at <= self.now() {
             self.wake.notify_one();
@@ -81,12 +78,7 @@ impl Scheduler {
         sequence
     }
 
-    pub fn schedule_after<F, Fut>(
-        &self,
-        delay: Duration,
-        label: impl Into<String>,
-        action: F,
-    ) -> u64
+    pub fn schedule_after<F, Fut>(&self, delay: Duration, label: impl Into<String>, action: F) -> u64
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -98,11 +90,7 @@ impl Scheduler {
     pub fn pending(&self) -> Vec<PendingAction> {
         self.queue()
             .iter()
-            .map(|((at, sequence), entry)| PendingAction {
-                at: *at,
-                sequence: *sequence,
-                label: entry.label.clone(),
-            })
+            .map(|((at, sequence), entry)| PendingAction { at: *at, sequence: *sequence, label: entry.label.clone() })
             .collect()
     }
 
@@ -159,9 +147,7 @@ impl Scheduler {
     fn queue(&self) -> MutexGuard<'_, BTreeMap<(DateTime<Utc>, u64), Entry>> {
         // A panic inside an action never happens while this lock is held, so a poisoned
         // queue still holds consistent data.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -169,10 +155,7 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    fn recorder() -> (
-        Arc<Mutex<Vec<&'static str>>>,
-        impl Fn(&'static str) -> ActionFuture,
-    ) {
+    fn recorder() -> (Arc<Mutex<Vec<&'static str>>>, impl Fn(&'static str) -> ActionFuture) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
         let record = move |name: &'static str| {
@@ -188,12 +171,8 @@ mod tests {
         let scheduler = Scheduler::new(clock.clone());
         let (log, record) = recorder();
         let start = clock.now();
-        for (offset, name) in [
-            (120, "two hours"),
-            (30, "half hour"),
-            (60, "one hour, first"),
-            (60, "one hour, second"),
-        ] {
+        for (offset, name) in [(120, "two hours"), (30, "half hour"), (60, "one hour, first"), (60, "one hour, second")]
+        {
             let action = record(name);
             scheduler.schedule_at(start + Duration::minutes(offset), name, move || action);
         }
@@ -203,15 +182,7 @@ mod tests {
         let (_, ran) = scheduler.advance(Duration::hours(3)).await;
 
         assert_eq!(ran, 4);
-        assert_eq!(
-            *log.lock().unwrap(),
-            vec![
-                "half hour",
-                "one hour, first",
-                "one hour, second",
-                "two hours"
-            ]
-        );
+        assert_eq!(*log.lock().unwrap(), vec!["half hour", "one hour, first", "one hour, second", "two hours"]);
         assert_eq!(scheduler.pending().len(), 1, "the action a week away waits");
     }
 

@@ -41,11 +41,7 @@ fn from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
 }
 
 impl Database {
-    pub async fn create_api_key(
-        &self,
-        new: NewApiKey,
-        now: DateTime<Utc>,
-    ) -> Result<ApiKeyRecord, StoreError> {
+    pub async fn create_api_key(&self, new: NewApiKey, now: DateTime<Utc>) -> Result<ApiKeyRecord, StoreError> {
         let id = ApiKeyId::generate(now);
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -72,16 +68,9 @@ impl Database {
     }
 
     /// The unrevoked key whose secret hashes to `secret_hash`.
-    pub async fn active_api_key(
-        &self,
-        secret_hash: &str,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL");
-        let row = sqlx::query(trusted(sql))
-            .bind(secret_hash)
-            .fetch_optional(self.reader())
-            .await?;
+    pub async fn active_api_key(&self, secret_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL");
+        let row = sqlx::query(trusted(sql)).bind(secret_hash).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -94,14 +83,13 @@ impl Database {
     /// Revokes a key; returns false when no active key has that id.
     pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let revoked =
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(millis(now))
-                .bind(id)
-                .execute(tx.conn())
-                .await?
-                .rows_affected()
-                == 1;
+        let revoked = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(millis(now))
+            .bind(id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected()
+            == 1;
         tx.commit().await?;
         Ok(revoked)
     }

@@ -29,15 +29,9 @@ pub(crate) fn json<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T,
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-pub(crate) fn opt_json<T: DeserializeOwned>(
-    row: &AnyRow,
-    column: &str,
-) -> Result<Option<T>, StoreError> {
+pub(crate) fn opt_json<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    })
-    .transpose()
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))).transpose()
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -46,11 +40,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// Parses a stored name (status, mode, provider) with the type's own parser.
-pub(crate) fn parsed<T>(
-    row: &AnyRow,
-    column: &str,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Result<T, StoreError> {
+pub(crate) fn parsed<T>(row: &AnyRow, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
     let text: String = row.try_get(column)?;
     parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} = `{text}` is not known")))
 }

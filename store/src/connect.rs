@@ -64,34 +64,22 @@ impl Database {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            return Ok(Self {
-                writer: pool.clone(),
-                reader: pool,
-                dialect: Dialect::Postgres,
-            });
+            return Ok(Self { writer: pool.clone(), reader: pool, dialect: Dialect::Postgres });
         }
         let path = sqlite_path(url)?;
         let writer = AnyPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| {
-                Box::pin(async move { conn.execute(SQLITE_WRITER_PRAGMAS).await.map(|_| ()) })
-            })
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_WRITER_PRAGMAS).await.map(|_| ()) }))
             .connect(&format!("sqlite://{path}?mode=rwc"))
             .await?;
         let reader = AnyPoolOptions::new()
             .max_connections(max_connections.clamp(1, 8))
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| {
-                Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) })
-            })
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) }))
             .connect(&format!("sqlite://{path}?mode=rw"))
             .await?;
-        Ok(Self {
-            writer,
-            reader,
-            dialect: Dialect::Sqlite,
-        })
+        Ok(Self { writer, reader, dialect: Dialect::Sqlite })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -128,10 +116,7 @@ impl Database {
 }
 
 fn sqlite_path(url: &str) -> Result<&str, StoreError> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
     if path.is_empty() || path.contains("://") {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
@@ -146,21 +131,9 @@ mod tests {
     #[test]
     fn sqlite_urls_and_plain_paths_name_a_file() {
         assert_eq!(sqlite_path("payhub.db").unwrap(), "payhub.db");
-        assert_eq!(
-            sqlite_path("sqlite://data/payhub.db?mode=rwc").unwrap(),
-            "data/payhub.db"
-        );
-        assert_eq!(
-            sqlite_path("sqlite:/var/lib/payhub.db").unwrap(),
-            "/var/lib/payhub.db"
-        );
-        assert!(matches!(
-            sqlite_path("mysql://x"),
-            Err(StoreError::UnsupportedUrl(_))
-        ));
-        assert!(matches!(
-            sqlite_path(""),
-            Err(StoreError::UnsupportedUrl(_))
-        ));
+        assert_eq!(sqlite_path("sqlite://data/payhub.db?mode=rwc").unwrap(), "data/payhub.db");
+        assert_eq!(sqlite_path("sqlite:/var/lib/payhub.db").unwrap(), "/var/lib/payhub.db");
+        assert!(matches!(sqlite_path("mysql://x"), Err(StoreError::UnsupportedUrl(_))));
+        assert!(matches!(sqlite_path(""), Err(StoreError::UnsupportedUrl(_))));
     }
 }

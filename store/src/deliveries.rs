@@ -120,11 +120,7 @@ impl Database {
 
     /// Queues an event again for every endpoint it went to (replay), whatever happened before.
     /// Returns how many deliveries were re-armed.
-    pub async fn redeliver_event(
-        &self,
-        event_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    pub async fn redeliver_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let result = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
@@ -139,33 +135,24 @@ impl Database {
     }
 
     /// When an endpoint last accepted a delivery, if ever.
-    pub async fn last_successful_delivery(
-        &self,
-        endpoint_id: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row =
-            sqlx::query("SELECT MAX(delivered_at) AS at FROM deliveries WHERE endpoint_id = $1")
-                .bind(endpoint_id)
-                .fetch_one(self.reader())
-                .await?;
+    pub async fn last_successful_delivery(&self, endpoint_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query("SELECT MAX(delivered_at) AS at FROM deliveries WHERE endpoint_id = $1")
+            .bind(endpoint_id)
+            .fetch_one(self.reader())
+            .await?;
         crate::codec::opt_time(&row, "at")
     }
 
     /// When the earliest pending delivery is due, so the dispatcher can sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
-            "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'",
-        )
-        .fetch_one(self.reader())
-        .await?;
+        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")
+            .fetch_one(self.reader())
+            .await?;
         crate::codec::opt_time(&row, "due")
     }
 
     /// Where an event stands at each endpoint it was sent to.
-    pub async fn deliveries_of_event(
-        &self,
-        event_id: &str,
-    ) -> Result<Vec<DeliveryState>, StoreError> {
+    pub async fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<DeliveryState>, StoreError> {
         let rows = sqlx::query(
             "SELECT endpoint_id, status, attempts, last_status_code FROM deliveries WHERE event_id = $1 ORDER BY id",
         )

@@ -56,7 +56,8 @@ pub struct NewWebhookEndpoint {
     pub description: Option<String>,
 }
 
-const COLUMNS: &str = "id, mode, url, secret, event_types, description, status, disabled_reason, created_at, updated_at";
+const COLUMNS: &str =
+    "id, mode, url, secret, event_types, description, status, disabled_reason, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
     let id: String = row.try_get("id")?;
@@ -93,9 +94,7 @@ impl Database {
             updated_at: now,
         };
         let mut tx = self.begin().await?;
-        let sql = format!(
-            "INSERT INTO webhook_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
+        let sql = format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         sqlx::query(trusted(sql))
             .bind(endpoint.id.as_str())
             .bind(endpoint.mode.as_str())
@@ -113,26 +112,15 @@ impl Database {
         Ok(endpoint)
     }
 
-    pub async fn endpoint(
-        &self,
-        mode: Mode,
-        id: &str,
-    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+    pub async fn endpoint(&self, mode: Mode, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .bind(mode.as_str())
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn endpoint_by_id(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -156,12 +144,7 @@ impl Database {
     }
 
     /// Deletes an endpoint and abandons its undelivered events. Returns whether it existed.
-    pub async fn delete_endpoint(
-        &self,
-        mode: Mode,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    pub async fn delete_endpoint(&self, mode: Mode, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2")
             .bind(id)

@@ -6,9 +6,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error(
-        "unsupported database URL `{0}`: use a file path, sqlite://path or postgres://user@host/db"
-    )]
+    #[error("unsupported database URL `{0}`: use a file path, sqlite://path or postgres://user@host/db")]
     UnsupportedUrl(String),
     /// A row changed between read and write; the caller retries with fresh data.
     #[error("{0} was changed concurrently")]

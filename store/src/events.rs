@@ -42,13 +42,11 @@ impl Tx {
         .execute(self.conn())
         .await?;
 
-        let endpoints = sqlx::query(
-            "SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2",
-        )
-        .bind(event.mode.as_str())
-        .bind(EndpointStatus::Enabled.as_str())
-        .fetch_all(self.conn())
-        .await?;
+        let endpoints = sqlx::query("SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2")
+            .bind(event.mode.as_str())
+            .bind(EndpointStatus::Enabled.as_str())
+            .fetch_all(self.conn())
+            .await?;
         for endpoint in endpoints {
             let endpoint_id: String = endpoint.try_get("id")?;
             let filters: Vec<String> = json(&endpoint, "event_types")?;
@@ -59,11 +57,7 @@ impl Tx {
         Ok(())
     }
 
-    pub(crate) async fn queue_delivery(
-        &mut self,
-        event: &Event,
-        endpoint_id: &str,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn queue_delivery(&mut self, event: &Event, endpoint_id: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
@@ -83,21 +77,14 @@ impl Tx {
 impl Database {
     pub async fn event(&self, mode: Mode, id: &str) -> Result<Option<Event>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .bind(mode.as_str())
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// An event by id whatever its mode (for the dispatcher).
     pub async fn find_event(&self, id: &str) -> Result<Option<Event>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -130,10 +117,7 @@ impl Database {
     /// Every event of a resource, in the order they happened.
     pub async fn events_of(&self, resource_id: &str) -> Result<Vec<Event>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE resource_id = $1 ORDER BY seq");
-        let rows = sqlx::query(trusted(sql))
-            .bind(resource_id)
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(trusted(sql)).bind(resource_id).fetch_all(self.reader()).await?;
         rows.iter().map(from_row).collect()
     }
 }

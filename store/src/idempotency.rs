@@ -79,21 +79,13 @@ impl Database {
                 .await?
                 .rows_affected()
                     == 1;
-                if taken_over {
-                    IdempotencyClaim::New
-                } else {
-                    IdempotencyClaim::InProgress
-                }
+                if taken_over { IdempotencyClaim::New } else { IdempotencyClaim::InProgress }
             } else {
                 let code: Option<i64> = row.try_get("response_status")?;
                 IdempotencyClaim::Completed(StoredResponse {
                     status: code.and_then(|c| u16::try_from(c).ok()).unwrap_or(500),
-                    content_type: row
-                        .try_get::<Option<String>, _>("response_content_type")?
-                        .unwrap_or_default(),
-                    body: row
-                        .try_get::<Option<Vec<u8>>, _>("response_body")?
-                        .unwrap_or_default(),
+                    content_type: row.try_get::<Option<String>, _>("response_content_type")?.unwrap_or_default(),
+                    body: row.try_get::<Option<Vec<u8>>, _>("response_body")?.unwrap_or_default(),
                 })
             }
         };
@@ -126,13 +118,11 @@ impl Database {
     /// doing anything), so the client may retry with the same key.
     pub async fn release_idempotency_key(&self, mode: Mode, key: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE mode = $1 AND key = $2 AND status = 'in_progress'",
-        )
-        .bind(mode.as_str())
-        .bind(key)
-        .execute(tx.conn())
-        .await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE mode = $1 AND key = $2 AND status = 'in_progress'")
+            .bind(mode.as_str())
+            .bind(key)
+            .execute(tx.conn())
+            .await?;
         tx.commit().await
     }
 

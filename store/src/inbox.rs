@@ -41,47 +41,70 @@ pub struct ClaimedNotification {
 }
 
 impl Database {
-    /// Stores a batch of notifications in one transaction (group commit): one fsync for the whole
-    /// batch, and every caller learns whether its own entry was new.
-    pub async fn insert_inbox_batch(
-        &self,
-        entries: &[NewInboxEntry],
-    ) -> Result<Vec<InboxInsert>, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut results = Vec::with_capacity(entries.len());
-        let mut seen = std::collections::HashSet::new();
-        for entry in entries {
-            let key = (entry.provider, entry.provider_event_id.as_str());
-            // The same event twice in one batch: the second is a duplicate of the first.
-            if !seen.insert(key) {
-                results.push(InboxInsert::Duplicate);
-                continue;
+    /// Stores a batch of notifications in one transaction and one statement (group commit): one
+    /// fsync and one round trip for the whole batch, and every caller learns whether its own
+    /// entry was new.
+    pub async fn insert_inbox_batch(&self, entries: &[NewInboxEntry]) -> Result<Vec<InboxInsert>, StoreError> {
+        // The same event twice in one batch: the later copies are duplicates of the first.
+        let mut first_of = std::collections::HashMap::new();
+        let unique: Vec<&NewInboxEntry> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| *first_of.entry((e.provider, e.provider_event_id.as_str())).or_insert(*i) == *i)
+            .map(|(_, e)| e)
+            .collect();
+        let mut inserted = std::collections::HashSet::new();
+        if !unique.is_empty() {
+            let rows: Vec<String> = (0..unique.len())
+                .map(|i| {
+                    let p = i * 7;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7,
+                        p + 7
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, \
+                 attempts, next_attempt_at, received_at) VALUES {} \
+                 ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(trusted(sql));
+            for entry in &unique {
+                query = query
+                    .bind(entry.provider.as_str())
+                    .bind(entry.mode.as_str())
+                    .bind(&entry.provider_event_id)
+                    .bind(&entry.event_type)
+                    .bind(&entry.body)
+                    .bind(to_json(&entry.headers))
+                    .bind(millis(entry.received_at));
             }
-            let inserted = sqlx::query(
-                "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, \
-                 status, attempts, next_attempt_at, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
-                 ON CONFLICT (provider, provider_event_id) DO NOTHING",
-            )
-            .bind(entry.provider.as_str())
-            .bind(entry.mode.as_str())
-            .bind(&entry.provider_event_id)
-            .bind(&entry.event_type)
-            .bind(&entry.body)
-            .bind(to_json(&entry.headers))
-            .bind(millis(entry.received_at))
-            .execute(tx.conn())
-            .await?
-            .rows_affected()
-                == 1;
-            results.push(if inserted {
-                InboxInsert::Inserted
-            } else {
-                InboxInsert::Duplicate
-            });
+            let mut tx = self.begin().await?;
+            for row in query.fetch_all(tx.conn()).await? {
+                let provider: String = row.try_get("provider")?;
+                let event_id: String = row.try_get("provider_event_id")?;
+                inserted.insert((provider, event_id));
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        Ok(results)
+        Ok(entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let first = first_of.get(&(e.provider, e.provider_event_id.as_str())) == Some(&i);
+                let new = inserted.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone()));
+                if first && new { InboxInsert::Inserted } else { InboxInsert::Duplicate }
+            })
+            .collect())
     }
 
     /// Claims due notifications until `lease_until`, oldest first.
@@ -150,12 +173,7 @@ impl Database {
 
     /// Closes a notification that has nothing to apply (an event type payhub does not act on,
     /// or one about an object payhub never created), keeping the reason next to it.
-    pub async fn settle_notification(
-        &self,
-        id: i64,
-        now: DateTime<Utc>,
-        note: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn settle_notification(&self, id: i64, now: DateTime<Utc>, note: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, last_error = $2 \
@@ -171,9 +189,8 @@ impl Database {
 
     /// Notifications accepted but not yet applied (a readiness and alerting figure).
     pub async fn inbox_backlog(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'")
-            .fetch_one(self.reader())
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'").fetch_one(self.reader()).await?;
         Ok(row.try_get("n")?)
     }
 
@@ -183,23 +200,18 @@ impl Database {
         provider: ProviderName,
         provider_event_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row =
-            sqlx::query("SELECT status FROM inbox WHERE provider = $1 AND provider_event_id = $2")
-                .bind(provider.as_str())
-                .bind(provider_event_id)
-                .fetch_optional(self.reader())
-                .await?;
+        let row = sqlx::query("SELECT status FROM inbox WHERE provider = $1 AND provider_event_id = $2")
+            .bind(provider.as_str())
+            .bind(provider_event_id)
+            .fetch_optional(self.reader())
+            .await?;
         Ok(row.map(|r| r.try_get("status")).transpose()?)
     }
 }
 
 impl Tx {
     /// Marks a notification applied, in the same transaction as its effects.
-    pub async fn mark_notification_processed(
-        &mut self,
-        id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    pub async fn mark_notification_processed(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, \
              last_error = NULL WHERE id = $2",

@@ -16,13 +16,16 @@ mod codec;
 mod connect;
 mod deliveries;
 mod endpoints;
+mod entitlements;
 mod error;
 mod events;
 mod idempotency;
 mod inbox;
 mod payments;
+mod plans;
 mod refunds;
 mod rejected;
+mod subscriptions;
 mod tx;
 
 pub use api_keys::{ApiKeyRecord, NewApiKey};

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use payhub_core::id::PaymentId;
+use payhub_core::id::{PaymentId, SubscriptionId};
 use payhub_core::payment::{Failure, Payment, PaymentStatus, ProviderRefs};
 use payhub_core::transition::Transition;
 use payhub_core::{Currency, Mode, ProviderName};
@@ -9,10 +9,10 @@ use sqlx::any::AnyRow;
 use crate::codec::{json, opt_json, opt_time, parsed, time, to_json, trusted};
 use crate::{Database, Page, StoreError, Tx, millis};
 
-const COLUMNS: &str = "id, mode, provider, channel, status, amount, currency, amount_refunded, \
-    amount_refund_pending, merchant_reference, description, customer_id, metadata, return_url, \
-    cancel_url, next_action, provider_payment_id, provider_capture_id, failure_code, \
-    failure_message, version, next_check_at, created_at, updated_at";
+const COLUMNS: &str = "id, mode, provider, channel, status, amount, currency, amount_captured, \
+    amount_refunded, amount_refund_pending, merchant_reference, description, customer_id, metadata, \
+    return_url, cancel_url, provider_options, next_action, provider_payment_id, provider_capture_id, failure_code, \
+    failure_message, anomaly, subscription_id, version, next_check_at, created_at, updated_at";
 
 /// Narrows a payment list.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,7 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
         status: parsed(row, "status", PaymentStatus::parse)?,
         amount: row.try_get("amount")?,
         currency: Currency::parse(&currency).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        amount_captured: row.try_get("amount_captured")?,
         amount_refunded: row.try_get("amount_refunded")?,
         amount_refund_pending: row.try_get("amount_refund_pending")?,
         merchant_reference: row.try_get("merchant_reference")?,
@@ -42,15 +43,18 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
         metadata: json(row, "metadata")?,
         return_url: row.try_get("return_url")?,
         cancel_url: row.try_get("cancel_url")?,
+        provider_options: json(row, "provider_options")?,
         next_action: opt_json(row, "next_action")?,
         provider_refs: ProviderRefs {
             payment_id: row.try_get("provider_payment_id")?,
             capture_id: row.try_get("provider_capture_id")?,
         },
-        failure: failure_code.map(|code| Failure {
-            code,
-            message: failure_message.unwrap_or_default(),
-        }),
+        failure: failure_code.map(|code| Failure { code, message: failure_message.unwrap_or_default() }),
+        anomaly: opt_json(row, "anomaly")?,
+        subscription_id: row
+            .try_get::<Option<String>, _>("subscription_id")?
+            .map(|id| SubscriptionId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?,
         version: row.try_get("version")?,
         next_check_at: opt_time(row, "next_check_at")?,
         created_at: time(row, "created_at")?,
@@ -62,7 +66,7 @@ impl Tx {
     pub async fn insert_payment(&mut self, p: &Payment) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         );
         sqlx::query(trusted(sql))
             .bind(p.id.as_str())
@@ -72,6 +76,7 @@ impl Tx {
             .bind(p.status.as_str())
             .bind(p.amount)
             .bind(p.currency.code())
+            .bind(p.amount_captured)
             .bind(p.amount_refunded)
             .bind(p.amount_refund_pending)
             .bind(&p.merchant_reference)
@@ -80,11 +85,14 @@ impl Tx {
             .bind(to_json(&p.metadata))
             .bind(&p.return_url)
             .bind(&p.cancel_url)
+            .bind(to_json(&p.provider_options))
             .bind(p.next_action.as_ref().map(to_json))
             .bind(&p.provider_refs.payment_id)
             .bind(&p.provider_refs.capture_id)
             .bind(p.failure.as_ref().map(|f| f.code.clone()))
             .bind(p.failure.as_ref().map(|f| f.message.clone()))
+            .bind(p.anomaly.as_ref().map(to_json))
+            .bind(p.subscription_id.as_ref().map(|id| id.as_str().to_owned()))
             .bind(p.version)
             .bind(p.next_check_at.map(millis))
             .bind(millis(p.created_at))
@@ -96,14 +104,8 @@ impl Tx {
 
     /// Reads a payment for update, holding its row lock until the transaction ends.
     pub async fn lock_payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE id = $1{}",
-            self.dialect().for_update()
-        );
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .fetch_optional(self.conn())
-            .await?;
+        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
+        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -119,11 +121,8 @@ impl Tx {
              AND (provider_payment_id = $2 OR provider_capture_id = $2) LIMIT 1{}",
             self.dialect().for_update()
         );
-        let row = sqlx::query(trusted(sql))
-            .bind(provider.as_str())
-            .bind(provider_ref)
-            .fetch_optional(self.conn())
-            .await?;
+        let row =
+            sqlx::query(trusted(sql)).bind(provider.as_str()).bind(provider_ref).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -134,7 +133,8 @@ impl Tx {
             "UPDATE payments SET status = $1, amount_refunded = $2, amount_refund_pending = $3, \
              next_action = $4, provider_payment_id = $5, provider_capture_id = $6, \
              failure_code = $7, failure_message = $8, next_check_at = $9, updated_at = $10, \
-             version = version + 1 WHERE id = $11 AND version = $12",
+             amount_captured = $13, anomaly = $14, version = version + 1 \
+             WHERE id = $11 AND version = $12",
         )
         .bind(p.status.as_str())
         .bind(p.amount_refunded)
@@ -148,6 +148,8 @@ impl Tx {
         .bind(millis(p.updated_at))
         .bind(p.id.as_str())
         .bind(p.version)
+        .bind(p.amount_captured)
+        .bind(p.anomaly.as_ref().map(to_json))
         .execute(self.conn())
         .await?;
         if result.rows_affected() != 1 {
@@ -176,21 +178,14 @@ impl Tx {
 impl Database {
     pub async fn payment(&self, mode: Mode, id: &str) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .bind(mode.as_str())
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A payment by id whatever its mode (for workers, which act on behalf of the provider).
     pub async fn find_payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -204,11 +199,8 @@ impl Database {
             "SELECT {COLUMNS} FROM payments WHERE provider = $1 \
              AND (provider_payment_id = $2 OR provider_capture_id = $2) LIMIT 1"
         );
-        let row = sqlx::query(trusted(sql))
-            .bind(provider.as_str())
-            .bind(provider_ref)
-            .fetch_optional(self.reader())
-            .await?;
+        let row =
+            sqlx::query(trusted(sql)).bind(provider.as_str()).bind(provider_ref).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -237,20 +229,12 @@ impl Database {
     }
 
     /// Payments the reconciler should ask the provider about now, oldest due first.
-    pub async fn payments_due_for_check(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Payment>, StoreError> {
+    pub async fn payments_due_for_check(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Payment>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM payments WHERE next_check_at IS NOT NULL AND next_check_at <= $1 \
              ORDER BY next_check_at LIMIT $2"
         );
-        let rows = sqlx::query(trusted(sql))
-            .bind(millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(trusted(sql)).bind(millis(now)).bind(i64::from(limit)).fetch_all(self.reader()).await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -284,10 +268,13 @@ pub(crate) fn page<T>(
     decode: impl Fn(&AnyRow) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
     let has_more = rows.len() > limit as usize;
-    let items = rows
-        .iter()
-        .take(limit as usize)
-        .map(decode)
-        .collect::<Result<_, _>>()?;
+    let items = rows.iter().take(limit as usize).map(decode).collect::<Result<_, _>>()?;
     Ok(Page { items, has_more })
+}
+
+/// The payments of a subscription, newest first.
+pub(crate) async fn by_subscription(db: &Database, subscription_id: &str) -> Result<Vec<Payment>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE subscription_id = $1 ORDER BY id DESC");
+    let rows = sqlx::query(trusted(sql)).bind(subscription_id).fetch_all(db.reader()).await?;
+    rows.iter().map(from_row).collect()
 }

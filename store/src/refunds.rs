@@ -11,7 +11,7 @@ use crate::payments::page;
 use crate::{Database, Page, StoreError, Tx, millis};
 
 const COLUMNS: &str = "id, mode, payment_id, provider, status, amount, currency, reason, metadata, \
-    provider_refund_id, failure_code, failure_message, version, next_check_at, created_at, updated_at";
+    provider_options, provider_refund_id, failure_code, failure_message, version, next_check_at, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
@@ -29,11 +29,9 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
         currency: Currency::parse(&currency).map_err(|e| corrupt(&e))?,
         reason: row.try_get("reason")?,
         metadata: json(row, "metadata")?,
+        provider_options: json(row, "provider_options")?,
         provider_refund_id: row.try_get("provider_refund_id")?,
-        failure: failure_code.map(|code| Failure {
-            code,
-            message: failure_message.unwrap_or_default(),
-        }),
+        failure: failure_code.map(|code| Failure { code, message: failure_message.unwrap_or_default() }),
         version: row.try_get("version")?,
         next_check_at: opt_time(row, "next_check_at")?,
         created_at: time(row, "created_at")?,
@@ -42,14 +40,10 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
 }
 
 impl Tx {
-    pub async fn insert_refund(
-        &mut self,
-        r: &Refund,
-        provider: ProviderName,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_refund(&mut self, r: &Refund, provider: ProviderName) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO refunds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16)"
+             $12, $13, $14, $15, $16, $17)"
         );
         sqlx::query(trusted(sql))
             .bind(r.id.as_str())
@@ -61,6 +55,7 @@ impl Tx {
             .bind(r.currency.code())
             .bind(&r.reason)
             .bind(to_json(&r.metadata))
+            .bind(to_json(&r.provider_options))
             .bind(&r.provider_refund_id)
             .bind(r.failure.as_ref().map(|f| f.code.clone()))
             .bind(r.failure.as_ref().map(|f| f.message.clone()))
@@ -74,14 +69,8 @@ impl Tx {
     }
 
     pub async fn lock_refund(&mut self, id: &str) -> Result<Option<Refund>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM refunds WHERE id = $1{}",
-            self.dialect().for_update()
-        );
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .fetch_optional(self.conn())
-            .await?;
+        let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1{}", self.dialect().for_update());
+        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -129,11 +118,7 @@ impl Tx {
 impl Database {
     pub async fn refund(&self, mode: Mode, id: &str) -> Result<Option<Refund>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql))
-            .bind(id)
-            .bind(mode.as_str())
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -178,20 +163,12 @@ impl Database {
         page(rows, limit, from_row)
     }
 
-    pub async fn refunds_due_for_check(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Refund>, StoreError> {
+    pub async fn refunds_due_for_check(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Refund>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM refunds WHERE next_check_at IS NOT NULL AND next_check_at <= $1 \
              ORDER BY next_check_at LIMIT $2"
         );
-        let rows = sqlx::query(trusted(sql))
-            .bind(millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(trusted(sql)).bind(millis(now)).bind(i64::from(limit)).fetch_all(self.reader()).await?;
         rows.iter().map(from_row).collect()
     }
 }

@@ -54,14 +54,6 @@ impl Database {
         .bind(i64::from(limit))
         .fetch_all(self.reader())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("reason")?,
-                    r.try_get("detail")?,
-                    time(r, "received_at")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("reason")?, r.try_get("detail")?, time(r, "received_at")?))).collect()
     }
 }

@@ -44,46 +44,28 @@ impl TestDatabase {
         let url = format!("sqlite://{}", dir.path().join("payhub.db").display());
         let db = Database::connect(&url).await.expect("open SQLite");
         db.migrate().await.expect("migrate SQLite");
-        Self {
-            db,
-            url,
-            cleanup: Cleanup::Directory(dir),
-        }
+        Self { db, url, cleanup: Cleanup::Directory(dir) }
     }
 
     pub async fn postgres() -> Option<Self> {
         let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!(
-                "{POSTGRES_URL_VAR} is not set: skipping the PostgreSQL variant of this test"
-            );
+            eprintln!("{POSTGRES_URL_VAR} is not set: skipping the PostgreSQL variant of this test");
             return None;
         };
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "payhub_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            rand_suffix()
-        );
+        let name =
+            format!("payhub_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), rand_suffix());
         sqlx::any::install_default_drivers();
-        let mut admin = AnyConnection::connect(&admin_url)
-            .await
-            .expect("connect to PAYHUB_TEST_DATABASE_URL");
+        let mut admin = AnyConnection::connect(&admin_url).await.expect("connect to PAYHUB_TEST_DATABASE_URL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
             .expect("create the test database");
         let _ = admin.close().await;
         let url = replace_database(&admin_url, &name);
-        let db = Database::connect_with(&url, 8)
-            .await
-            .expect("connect to the test database");
+        let db = Database::connect_with(&url, 8).await.expect("connect to the test database");
         db.migrate().await.expect("migrate PostgreSQL");
-        Some(Self {
-            db,
-            url,
-            cleanup: Cleanup::DropPostgres { admin_url, name },
-        })
+        Some(Self { db, url, cleanup: Cleanup::DropPostgres { admin_url, name } })
     }
 }
 
@@ -94,18 +76,13 @@ impl Drop for TestDatabase {
             // Drop runs inside the test's runtime, which cannot block on itself: use a thread
             // with its own small runtime. FORCE ends the pool connections still open.
             let _ = std::thread::spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                     return;
                 };
                 runtime.block_on(async {
                     if let Ok(mut admin) = AnyConnection::connect(&admin_url).await {
                         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut admin)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
                         let _ = admin.close().await;
                     }
                 });
@@ -117,10 +94,7 @@ impl Drop for TestDatabase {
 
 fn rand_suffix() -> u32 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
 }
 
 /// `postgres://u@h:5432/postgres?x=y` with the database part replaced by `name`.
@@ -150,13 +124,7 @@ mod tests {
             replace_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
             "postgres://postgres@127.0.0.1:5432/t1"
         );
-        assert_eq!(
-            replace_database("postgres://u@h", "t1"),
-            "postgres://u@h/t1"
-        );
-        assert_eq!(
-            replace_database("postgres://u@h/db?sslmode=disable", "t1"),
-            "postgres://u@h/t1?sslmode=disable"
-        );
+        assert_eq!(replace_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(replace_database("postgres://u@h/db?sslmode=disable", "t1"), "postgres://u@h/t1?sslmode=disable");
     }
 }

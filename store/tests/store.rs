@@ -11,8 +11,7 @@ use payhub_core::{Clock, SystemClock};
 use payhub_core::{Currency, Event, EventType, Mode, Money, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{
-    Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError,
-    StoredResponse,
+    Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
 };
 
 /// Runs a test body once per database backend.
@@ -43,10 +42,7 @@ fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
     let now = SystemClock.now();
     let id = PaymentId::generate(now);
     Payment {
-        provider_refs: ProviderRefs {
-            payment_id: Some(format!("ORDER-{id}")),
-            capture_id: None,
-        },
+        provider_refs: ProviderRefs { payment_id: Some(format!("ORDER-{id}")), capture_id: None },
         id,
         mode: Mode::Test,
         provider: ProviderName::Paypal,
@@ -54,16 +50,20 @@ fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
         status,
         amount,
         currency: usd(),
+        amount_captured: if status == PaymentStatus::Succeeded { amount } else { 0 },
         amount_refunded: 0,
         amount_refund_pending: 0,
         merchant_reference: Some("order-1".into()),
         description: None,
         customer_id: Some("cus_1".into()),
+        subscription_id: None,
         metadata: Default::default(),
         return_url: None,
         cancel_url: None,
+        provider_options: Default::default(),
         next_action: None,
         failure: None,
+        anomaly: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -82,10 +82,7 @@ async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> boo
     let mut tx = db.begin().await.unwrap();
     let mut payment = tx.lock_payment(payment_id).await.unwrap().unwrap();
     let now = SystemClock.now();
-    if payment
-        .reserve_refund(Money::new(amount, usd()), now)
-        .is_err()
-    {
+    if payment.reserve_refund(Money::new(amount, usd()), now).is_err() {
         return false;
     }
     let refund = Refund {
@@ -97,6 +94,7 @@ async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> boo
         currency: usd(),
         reason: None,
         metadata: Default::default(),
+        provider_options: Default::default(),
         provider_refund_id: None,
         failure: None,
         created_at: now,
@@ -104,9 +102,7 @@ async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> boo
         version: 1,
         next_check_at: Some(now),
     };
-    tx.insert_refund(&refund, ProviderName::Paypal)
-        .await
-        .unwrap();
+    tx.insert_refund(&refund, ProviderName::Paypal).await.unwrap();
     tx.update_payment(&mut payment).await.unwrap();
     tx.commit().await.unwrap();
     true

@@ -26,10 +26,7 @@ pub async fn run(command: KeysCommand, config: &Config) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create { mode, name } => {
             let (record, secret) = create_api_key(&db, Utc::now(), mode, &name).await?;
-            println!(
-                "created {} ({} mode, \"{}\")",
-                record.id, record.mode, record.name
-            );
+            println!("created {} ({} mode, \"{}\")", record.id, record.mode, record.name);
             println!("secret: {secret}");
             println!("store it now: payhub keeps only a hash and cannot show it again");
         }
@@ -39,14 +36,7 @@ pub async fn run(command: KeysCommand, config: &Config) -> anyhow::Result<()> {
                     Some(at) => format!("revoked {}", at.to_rfc3339()),
                     None => "active".into(),
                 };
-                println!(
-                    "{}  {:4}  …{}  {:24}  {}",
-                    key.id,
-                    key.mode.as_str(),
-                    key.secret_hint,
-                    key.name,
-                    state
-                );
+                println!("{}  {:4}  …{}  {:24}  {}", key.id, key.mode.as_str(), key.secret_hint, key.name, state);
             }
         }
         KeysCommand::Revoke { id } => {

@@ -15,11 +15,7 @@ use payhub_store::Database;
 use crate::config::{Config, LogFormat};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "payhub",
-    version,
-    about = "One API for PayPal and Ping++, with a durable, verified event stream"
-)]
+#[command(name = "payhub", version, about = "One API for PayPal and Ping++, with a durable, verified event stream")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,6 +50,9 @@ enum Command {
         /// Where the PayPal simulator listens.
         #[arg(long, default_value = "127.0.0.1:8081")]
         paypal_addr: SocketAddr,
+        /// Where the Ping++ simulator listens (its API base URL).
+        #[arg(long, default_value = "127.0.0.1:8082")]
+        pingpp_addr: SocketAddr,
         /// Seed for chaos (which webhooks get dropped or duplicated).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -88,10 +87,11 @@ pub async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Sandbox { paypal_addr, seed } => {
+        Command::Sandbox { paypal_addr, pingpp_addr, seed } => {
             init_tracing(LogFormat::Text);
             let options = payhub_sandbox::SandboxOptions {
                 paypal_addr,
+                pingpp_addr,
                 public_host: None,
                 clock: TestClock::new(),
                 seed,
@@ -101,10 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { common } => {
             let config = common.load()?;
             open_database(&config.database_url).await?;
-            println!(
-                "database {} is up to date",
-                crate::config::redact_url(&config.database_url)
-            );
+            println!("database {} is up to date", crate::config::redact_url(&config.database_url));
             Ok(())
         }
         Command::Keys { command, common } => keys::run(command, &common.load()?).await,
@@ -115,10 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Opens and migrates the database, with a message that says what to check when it fails.
 pub async fn open_database(url: &str) -> anyhow::Result<Database> {
     let db = Database::connect(url).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the database {} ({e}); check --database-url",
-            crate::config::redact_url(url)
-        )
+        anyhow::anyhow!("cannot open the database {} ({e}); check --database-url", crate::config::redact_url(url))
     })?;
     db.migrate().await?;
     Ok(db)
@@ -126,8 +120,7 @@ pub async fn open_database(url: &str) -> anyhow::Result<Database> {
 
 pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("PAYHUB_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_env("PAYHUB_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -136,7 +129,5 @@ pub fn init_tracing(format: LogFormat) {
 }
 
 fn parse_mode(value: &str) -> Result<Mode, String> {
-    value
-        .parse()
-        .map_err(|e: payhub_core::mode::UnknownName| e.to_string())
+    value.parse().map_err(|e: payhub_core::mode::UnknownName| e.to_string())
 }

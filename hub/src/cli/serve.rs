@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use super::Common;
-use crate::app::{Hub, HubSettings, providers_from_config, sandbox_paypal_provider};
+use crate::app::{Hub, HubSettings, providers_from_config, sandbox_paypal_provider, sandbox_pingpp_provider};
 use crate::services::api_keys::create_api_key;
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Where the in-process PayPal simulator listens (with --sandbox).
     #[arg(long, default_value = "127.0.0.1:8081")]
     sandbox_paypal_addr: SocketAddr,
+    /// Where the in-process Ping++ simulator listens (with --sandbox).
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    sandbox_pingpp_addr: SocketAddr,
     /// Accept and store notifications but leave applying them to other instances.
     #[arg(long)]
     no_workers: bool,
@@ -44,12 +47,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     super::init_tracing(config.log.format);
     let db = super::open_database(&config.database_url).await?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot listen on {} ({e}); pick another address with --listen",
-            config.listen
-        )
-    })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} ({e}); pick another address with --listen", config.listen))?;
     if config.public_url.is_none() {
         config.public_url = Some(format!("http://{}", listener.local_addr()?));
     }
@@ -62,58 +62,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let clock = TestClock::new();
         let options = payhub_sandbox::SandboxOptions {
             paypal_addr: args.sandbox_paypal_addr,
+            pingpp_addr: args.sandbox_pingpp_addr,
             public_host: None,
             clock: clock.clone(),
             seed: 1,
         };
         let running = payhub_sandbox::start(options).await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot start the sandbox on {} ({e}); use --sandbox-paypal-addr",
-                args.sandbox_paypal_addr
-            )
+            anyhow::anyhow!("cannot start the sandbox on {} ({e}); use --sandbox-paypal-addr", args.sandbox_paypal_addr)
         })?;
-        providers.insert(
-            Mode::Test,
-            Arc::new(
-                sandbox_paypal_provider(
-                    &running.paypal_url,
-                    &public_url,
-                    payhub_paypal::DEFAULT_TIMEOUT,
-                )
-                .await?,
-            ),
-        );
+        let timeout = payhub_paypal::DEFAULT_TIMEOUT;
+        providers
+            .insert(Mode::Test, Arc::new(sandbox_paypal_provider(&running.paypal_url, &public_url, timeout).await?));
+        providers
+            .insert(Mode::Test, Arc::new(sandbox_pingpp_provider(&running.pingpp_url, &public_url, timeout).await?));
         sandbox = Some(running);
         clock
     } else {
         Arc::new(SystemClock)
     };
 
-    let hub = Hub::new(
-        db.clone(),
-        clock.clone(),
-        providers,
-        HubSettings::from_config(&config),
-    );
+    let hub = Hub::new(db.clone(), clock.clone(), providers, HubSettings::from_config(&config));
     let running = hub.serve(listener).await?;
     info!(url = %running.url(), database = %crate::config::redact_url(&config.database_url), "payhub is serving");
     if let Some(sandbox) = &sandbox {
         let (key, secret) = create_api_key(&db, clock.now(), Mode::Test, "serve --sandbox").await?;
         println!();
         println!("payhub      {}", running.url());
-        println!(
-            "PayPal sim  {}  (buyer pages, control endpoints under /sandbox)",
-            sandbox.paypal_url
-        );
+        println!("PayPal sim  {}  (buyer pages, control endpoints under /sandbox)", sandbox.paypal_url);
         println!("API key     {secret}  ({}, test mode)", key.id);
         println!();
-        println!(
-            "try:  curl -s {}/v1/payments -H 'Authorization: Bearer {secret}' \\",
-            running.url()
-        );
-        println!(
-            "        -H 'Idempotency-Key: '$(date +%s%N) -H 'Content-Type: application/json' \\"
-        );
+        println!("try:  curl -s {}/v1/payments -H 'Authorization: Bearer {secret}' \\", running.url());
+        println!("        -H 'Idempotency-Key: '$(date +%s%N) -H 'Content-Type: application/json' \\");
         println!("        -d '{{\"provider\":\"paypal\",\"amount\":1000,\"currency\":\"USD\"}}'");
         println!();
     }

@@ -25,26 +25,17 @@ pub async fn require_api_key(State(hub): State<Hub>, mut request: Request, next:
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return ApiError::new("api_key_missing", "send `Authorization: Bearer <API key>`")
-            .into_response();
+        return ApiError::new("api_key_missing", "send `Authorization: Bearer <API key>`").into_response();
     };
     match hub.db.active_api_key(&hash_secret(token)).await {
         Ok(Some(key)) => {
-            request.extensions_mut().insert(Caller {
-                mode: key.mode,
-                key_id: key.id,
-            });
+            request.extensions_mut().insert(Caller { mode: key.mode, key_id: key.id });
             next.run(request).await
         }
-        Ok(None) => {
-            ApiError::new("api_key_invalid", "this API key is unknown or revoked").into_response()
-        }
+        Ok(None) => ApiError::new("api_key_invalid", "this API key is unknown or revoked").into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -53,8 +44,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::new("api_key_missing", "send `Authorization: Bearer <API key>`")
-        })
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::new("api_key_missing", "send `Authorization: Bearer <API key>`"))
     }
 }

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use payhub_core::payment::{Payment, PaymentStatus};
+use payhub_core::subscription::SubscriptionStatus;
 use payhub_core::transition::Cause;
 use serde::Deserialize;
 use tracing::warn;
@@ -24,20 +25,10 @@ pub async fn buyer_return(
     Query(query): Query<BuyerReturn>,
 ) -> Response {
     let Some(payment) = find(&hub, &provider, query.payment.as_deref()).await else {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Payment not found",
-            "This link does not belong to a payment.",
-        );
+        return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
-    let current = if matches!(
-        payment.status,
-        PaymentStatus::RequiresAction | PaymentStatus::Processing
-    ) {
-        match hub
-            .sync_payment(&payment, None, &Cause::BuyerReturn, None)
-            .await
-        {
+    let current = if matches!(payment.status, PaymentStatus::RequiresAction | PaymentStatus::Processing) {
+        match hub.sync_payment(&payment, None, &Cause::BuyerReturn, None).await {
             Ok(applied) => applied.payment,
             Err(e) => {
                 // Webhooks and the reconciler settle it; the buyer should not be stuck here.
@@ -57,17 +48,10 @@ pub async fn buyer_cancel(
     Query(query): Query<BuyerReturn>,
 ) -> Response {
     let Some(payment) = find(&hub, &provider, query.payment.as_deref()).await else {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Payment not found",
-            "This link does not belong to a payment.",
-        );
+        return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
     let current = if payment.status == PaymentStatus::RequiresAction {
-        match hub
-            .end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::BuyerReturn)
-            .await
-        {
+        match hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::BuyerReturn).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(payment = %payment.id, error = %e, "could not cancel the payment on the buyer's return");
@@ -77,11 +61,49 @@ pub async fn buyer_cancel(
     } else {
         payment
     };
-    let target = current
-        .cancel_url
-        .as_deref()
-        .or(current.return_url.as_deref());
+    let target = current.cancel_url.as_deref().or(current.return_url.as_deref());
     onward(&current, target)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubscriberReturn {
+    subscription: Option<String>,
+}
+
+/// The subscriber comes back from approving (or not) at the provider; payhub asks the
+/// provider where the subscription stands before sending them on.
+pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<SubscriberReturn>) -> Response {
+    let found = match query.subscription.as_deref() {
+        Some(id) => hub.db.find_subscription(id).await.ok().flatten(),
+        None => None,
+    };
+    let Some(subscription) = found else {
+        return page(StatusCode::NOT_FOUND, "Subscription not found", "This link does not belong to a subscription.");
+    };
+    let current = match hub.sync_subscription(&subscription, &Cause::BuyerReturn, None).await {
+        Ok(current) => current,
+        Err(e) => {
+            warn!(subscription = %subscription.id, error = %e, "could not check the subscription on the subscriber's return");
+            subscription
+        }
+    };
+    let target = if current.status == SubscriptionStatus::ApprovalPending {
+        current.cancel_url.as_deref().or(current.return_url.as_deref())
+    } else {
+        current.return_url.as_deref()
+    };
+    match target.and_then(|u| url::Url::parse(u).ok()) {
+        Some(mut url) => {
+            url.query_pairs_mut()
+                .append_pair("subscription_id", current.id.as_str())
+                .append_pair("status", current.status.as_str());
+            Redirect::to(url.as_str()).into_response()
+        }
+        None if current.status == SubscriptionStatus::ApprovalPending => {
+            page(StatusCode::OK, "Subscription not started", "Nothing was charged.")
+        }
+        None => page(StatusCode::OK, "Subscription active", "Thank you. You can close this window."),
+    }
 }
 
 async fn find(hub: &Hub, provider: &str, id: Option<&str>) -> Option<Payment> {
@@ -101,13 +123,8 @@ fn onward(payment: &Payment, merchant_url: Option<&str>) -> Response {
         }
         None => {
             let (title, message) = match payment.status {
-                PaymentStatus::Succeeded => {
-                    ("Payment complete", "Thank you. You can close this window.")
-                }
-                PaymentStatus::Processing => (
-                    "Payment processing",
-                    "The provider is still confirming your payment.",
-                ),
+                PaymentStatus::Succeeded => ("Payment complete", "Thank you. You can close this window."),
+                PaymentStatus::Processing => ("Payment processing", "The provider is still confirming your payment."),
                 PaymentStatus::Canceled => ("Payment canceled", "No money was taken."),
                 _ => ("Payment not completed", "The payment was not completed."),
             };

@@ -31,12 +31,7 @@ pub const PROBLEMS: &[(&str, u16, &str, &str)] = &[
         "Idempotency-Key missing",
         "Every POST needs an `Idempotency-Key` header (any unique string up to 255 characters, e.g. a UUID) so a retry can never act twice.",
     ),
-    (
-        "idempotency_key_invalid",
-        400,
-        "Idempotency-Key not valid",
-        "Use 1 to 255 visible ASCII characters.",
-    ),
+    ("idempotency_key_invalid", 400, "Idempotency-Key not valid", "Use 1 to 255 visible ASCII characters."),
     (
         "idempotency_key_reused",
         422,
@@ -49,36 +44,16 @@ pub const PROBLEMS: &[(&str, u16, &str, &str)] = &[
         "Request in progress",
         "A request with this key is still running; retry after it finishes to get its result.",
     ),
-    (
-        "malformed_request",
-        400,
-        "Malformed request",
-        "The body or query could not be read; the detail says where.",
-    ),
-    (
-        "unsupported_media_type",
-        415,
-        "Unsupported media type",
-        "Send JSON with `Content-Type: application/json`.",
-    ),
-    (
-        "payload_too_large",
-        413,
-        "Payload too large",
-        "The body exceeds the size limit.",
-    ),
+    ("malformed_request", 400, "Malformed request", "The body or query could not be read; the detail says where."),
+    ("unsupported_media_type", 415, "Unsupported media type", "Send JSON with `Content-Type: application/json`."),
+    ("payload_too_large", 413, "Payload too large", "The body exceeds the size limit."),
     (
         "invalid_request",
         422,
         "Invalid request",
         "A field has a value payhub cannot accept; `errors` names it and says why.",
     ),
-    (
-        "not_found",
-        404,
-        "Not found",
-        "No such resource in this mode (test and live keys see different objects).",
-    ),
+    ("not_found", 404, "Not found", "No such resource in this mode (test and live keys see different objects)."),
     (
         "invalid_state",
         409,
@@ -133,18 +108,8 @@ pub const PROBLEMS: &[(&str, u16, &str, &str)] = &[
         "Malformed notification",
         "The notification body could not be read; it was recorded, not applied.",
     ),
-    (
-        "service_unavailable",
-        503,
-        "Service unavailable",
-        "payhub cannot reach its database right now; retry shortly.",
-    ),
-    (
-        "internal_error",
-        500,
-        "Internal error",
-        "Something unexpected failed; the logs have the details.",
-    ),
+    ("service_unavailable", 503, "Service unavailable", "payhub cannot reach its database right now; retry shortly."),
+    ("internal_error", 500, "Internal error", "Something unexpected failed; the logs have the details."),
 ];
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -171,11 +136,7 @@ pub struct ApiError {
 impl ApiError {
     /// `code` must be one of [`PROBLEMS`].
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            extensions: Map::new(),
-        }
+        Self { code, detail: detail.into(), extensions: Map::new() }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -221,13 +182,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.into_problem();
-        let status =
-            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
     }
 }
@@ -240,24 +197,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { message, status } => {
                 ApiError::new("invalid_state", message).with("status", status)
             }
-            ServiceError::RefundExceeds {
-                requested,
-                remaining,
-            } => ApiError::new(
+            ServiceError::RefundExceeds { requested, remaining } => ApiError::new(
                 "refund_exceeds_remaining",
                 format!("refund of {requested} exceeds the {remaining} still refundable"),
             )
-            .with(
-                "remaining",
-                json!({ "amount": remaining.amount, "currency": remaining.currency.code() }),
-            )
-            .with(
-                "requested",
-                json!({ "amount": requested.amount, "currency": requested.currency.code() }),
-            ),
-            ServiceError::RefundRefused(rejection) => {
-                ApiError::invalid("amount", rejection.to_string())
-            }
+            .with("remaining", json!({ "amount": remaining.amount, "currency": remaining.currency.code() }))
+            .with("requested", json!({ "amount": requested.amount, "currency": requested.currency.code() })),
+            ServiceError::RefundRefused(rejection) => ApiError::invalid("amount", rejection.to_string()),
             ServiceError::ProviderNotConfigured { provider, mode } => ApiError::new(
                 "provider_not_configured",
                 format!(
@@ -270,6 +216,7 @@ impl From<ServiceError> for ApiError {
                     ProviderError::Unavailable { .. } => "provider_unavailable",
                     ProviderError::Rejected { .. } => "provider_rejected",
                     ProviderError::Protocol { .. } => "provider_protocol_error",
+                    ProviderError::Unsupported { .. } => "provider_unsupported",
                 };
                 let mut api = ApiError::new(code, error.to_string());
                 if let Some(id) = resource_id {
@@ -292,15 +239,9 @@ impl From<payhub_store::StoreError> for ApiError {
     fn from(error: payhub_store::StoreError) -> Self {
         tracing::error!(error = %error, "store error while serving a request");
         if error.is_transient() {
-            ApiError::new(
-                "service_unavailable",
-                "the database is unavailable right now; retry shortly",
-            )
+            ApiError::new("service_unavailable", "the database is unavailable right now; retry shortly")
         } else {
-            ApiError::new(
-                "internal_error",
-                "an internal error occurred; the logs have the details",
-            )
+            ApiError::new("internal_error", "an internal error occurred; the logs have the details")
         }
     }
 }
@@ -309,8 +250,7 @@ impl From<payhub_store::StoreError> for ApiError {
 pub async fn describe(axum::extract::Path(code): axum::extract::Path<String>) -> Response {
     match PROBLEMS.iter().find(|(c, ..)| *c == code) {
         Some((code, status, title, meaning)) => {
-            Json(json!({ "code": code, "status": status, "title": title, "meaning": meaning }))
-                .into_response()
+            Json(json!({ "code": code, "status": status, "title": title, "meaning": meaning })).into_response()
         }
         None => ApiError::not_found("problem type", &code).into_response(),
     }
@@ -326,11 +266,7 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), PROBLEMS.len());
-        assert!(
-            PROBLEMS
-                .iter()
-                .all(|(_, status, ..)| (400..600).contains(status))
-        );
+        assert!(PROBLEMS.iter().all(|(_, status, ..)| (400..600).contains(status)));
     }
 
     #[test]

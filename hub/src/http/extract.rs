@@ -28,35 +28,35 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            "unsupported_media_type",
-            "send the body as JSON with `Content-Type: application/json`",
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new("unsupported_media_type", "send the body as JSON with `Content-Type: application/json`")
+        }
         JsonRejection::JsonDataError(e) => {
             // serde's message names the field and what was expected ("missing field `amount`").
             let detail = e.body_text();
-            let message = detail
-                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-                .unwrap_or(&detail);
-            let field = message.split('`').nth(1).unwrap_or("body").to_owned();
-            ApiError::new("invalid_request", message.to_owned()).with(
-                "errors",
-                serde_json::json!([{ "field": field, "message": message }]),
-            )
+            let message =
+                detail.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(&detail);
+            let field = field_of(message);
+            ApiError::new("invalid_request", message.to_owned())
+                .with("errors", serde_json::json!([{ "field": field, "message": message }]))
         }
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(
-            "malformed_request",
-            format!("the body is not valid JSON: {}", e.body_text()),
-        ),
-        JsonRejection::BytesRejection(e)
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            ApiError::new(
-                "payload_too_large",
-                "the body is larger than the API accepts (64 KiB)",
-            )
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::new("malformed_request", format!("the body is not valid JSON: {}", e.body_text()))
+        }
+        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new("payload_too_large", "the body is larger than the API accepts (64 KiB)")
         }
         other => ApiError::new("malformed_request", other.body_text()),
+    }
+}
+
+/// The field a deserialization error is about: the path serde reports (`regular_cycle.price:
+/// …`), or the field it names (`missing field `amount``).
+fn field_of(message: &str) -> String {
+    let is_path = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c));
+    match message.split_once(": ") {
+        Some((path, _)) if is_path(path) && path != "." => path.to_owned(),
+        _ => message.split('`').nth(1).unwrap_or("body").to_owned(),
     }
 }
 
@@ -73,11 +73,22 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
-                "invalid_request",
-                format!("query string: {}", e.body_text()),
-            )),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::new("invalid_request", format!("query string: {}", e.body_text())))
+            }
             Err(other) => Err(ApiError::new("malformed_request", other.body_text())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn the_field_is_taken_from_the_error_path_or_the_named_field() {
+        assert_eq!(field_of("regular_cycle.interval_unit: unknown variant `fortnight`"), "regular_cycle.interval_unit");
+        assert_eq!(field_of("missing field `amount` at line 1 column 2"), "amount");
+        assert_eq!(field_of("trial_cycles[0].price: invalid type"), "trial_cycles[0].price");
     }
 }

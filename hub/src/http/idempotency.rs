@@ -23,12 +23,7 @@ const REPLAYED: &str = "idempotent-replayed";
 /// payhub's own responses are small; this only bounds what is kept per key.
 const RESPONSE_LIMIT: usize = 1024 * 1024;
 
-pub async fn enforce(
-    State(hub): State<Hub>,
-    caller: Caller,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
@@ -51,11 +46,7 @@ pub async fn enforce(
     };
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, API_BODY_LIMIT).await else {
-        return ApiError::new(
-            "payload_too_large",
-            "the body is larger than the API accepts (64 KiB)",
-        )
-        .into_response();
+        return ApiError::new("payload_too_large", "the body is larger than the API accepts (64 KiB)").into_response();
     };
     let fingerprint = fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
     let now = hub.clock.now();
@@ -86,12 +77,7 @@ fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\n", body] {
         context.update(part);
     }
-    context
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> Response {
@@ -99,8 +85,7 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> R
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, RESPONSE_LIMIT).await else {
         let _ = hub.db.release_idempotency_key(caller.mode, key).await;
-        return ApiError::new("internal_error", "the response could not be buffered")
-            .into_response();
+        return ApiError::new("internal_error", "the response could not be buffered").into_response();
     };
     let keep = status.is_success() || status.is_server_error();
     let outcome = if keep {
@@ -114,9 +99,7 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> R
                 .to_owned(),
             body: bytes.to_vec(),
         };
-        hub.db
-            .complete_idempotency_key(caller.mode, key, &stored)
-            .await
+        hub.db.complete_idempotency_key(caller.mode, key, &stored).await
     } else {
         hub.db.release_idempotency_key(caller.mode, key).await
     };
@@ -124,9 +107,7 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> R
         // The work is done and answered; only a replay of this answer is at risk.
         tracing::warn!(error = %e, "could not record the idempotent response");
     }
-    parts
-        .headers
-        .insert(REPLAYED, HeaderValue::from_static("false"));
+    parts.headers.insert(REPLAYED, HeaderValue::from_static("false"));
     Response::from_parts(parts, Body::from(bytes))
 }
 
@@ -136,9 +117,7 @@ fn replay(stored: StoredResponse) -> Response {
     if let Ok(value) = HeaderValue::from_str(&stored.content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
-    response
-        .headers_mut()
-        .insert(REPLAYED, HeaderValue::from_static("true"));
+    response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
     response
 }
 

@@ -24,40 +24,29 @@ pub async fn paypal(State(hub): State<Hub>, request: Request) -> Response {
     receive(&hub, ProviderName::Paypal, request).await
 }
 
+/// Ping++ treats anything but a 2xx as a failure and retries (8 times over about a day).
+pub async fn pingpp(State(hub): State<Hub>, request: Request) -> Response {
+    receive(&hub, ProviderName::Pingpp, request).await
+}
+
 async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
-        let rejection = NotificationRejected::new(
-            "payload_too_large",
-            format!("body over {INGRESS_BODY_LIMIT} bytes"),
-        );
+        let rejection = NotificationRejected::new("payload_too_large", format!("body over {INGRESS_BODY_LIMIT} bytes"));
         record(hub, provider, &headers, &[], &rejection).await;
-        return ApiError::new(
-            "payload_too_large",
-            format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
-        )
-        .into_response();
+        return ApiError::new("payload_too_large", format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"))
+            .into_response();
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
     if !is_json {
-        let rejection = NotificationRejected::new(
-            "unsupported_media_type",
-            "Content-Type is not application/json",
-        );
+        let rejection = NotificationRejected::new("unsupported_media_type", "Content-Type is not application/json");
         record(hub, provider, &headers, &body, &rejection).await;
-        return ApiError::new(
-            "unsupported_media_type",
-            "notifications must be sent as application/json",
-        )
-        .into_response();
+        return ApiError::new("unsupported_media_type", "notifications must be sent as application/json")
+            .into_response();
     }
     let (mode, verified) = match verify(hub, provider, &headers, &body).await {
         Ok(verified) => verified,
@@ -83,20 +72,13 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
             metrics::counter!("payhub_notifications_accepted_total", "provider" => provider.as_str(), "duplicate" => duplicate.to_string())
                 .increment(1);
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
-            (
-                StatusCode::OK,
-                Json(json!({ "received": true, "duplicate": duplicate })),
-            )
-                .into_response()
+            (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()
         }
         Err(e) => {
             // Not stored, so not acknowledged: the provider will send it again.
             warn!(%provider, error = %e, "could not store a verified notification");
-            ApiError::new(
-                "service_unavailable",
-                "the notification could not be stored; send it again later",
-            )
-            .into_response()
+            ApiError::new("service_unavailable", "the notification could not be stored; send it again later")
+                .into_response()
         }
     }
 }
@@ -110,22 +92,17 @@ async fn verify(
     body: &Bytes,
 ) -> Result<(payhub_core::Mode, VerifiedNotification), NotificationRejected> {
     let modes = hub.providers.modes_of(provider);
-    let mut last = NotificationRejected::new(
-        "provider_not_configured",
-        format!("{provider} is not configured"),
-    );
+    let mut last = NotificationRejected::new("provider_not_configured", format!("{provider} is not configured"));
     for mode in modes {
         let Some(adapter) = hub.providers.get(mode, provider) else {
             continue;
         };
-        match adapter
-            .verify_notification(headers, body, hub.clock.now())
-            .await
-        {
+        match adapter.verify_notification(headers, body, hub.clock.now()).await {
             Ok(verified) => return Ok((mode, verified)),
-            // A mode whose cert hosts do not match says little; prefer another mode's reason.
+            // A mode that does not claim the notification (another cert host, the other
+            // `livemode`) says little; prefer another mode's reason.
             Err(rejection)
-                if rejection.code == "cert_url_not_allowed"
+                if matches!(rejection.code, "cert_url_not_allowed" | "wrong_mode")
                     && last.code != "provider_not_configured" => {}
             Err(rejection) => last = rejection,
         }
@@ -136,10 +113,7 @@ async fn verify(
 fn refusal(rejection: &NotificationRejected) -> ApiError {
     let detail = format!("{} ({})", rejection.detail, rejection.code);
     if rejection.transient {
-        ApiError::new(
-            "service_unavailable",
-            format!("cannot verify the notification right now: {detail}"),
-        )
+        ApiError::new("service_unavailable", format!("cannot verify the notification right now: {detail}"))
     } else if matches!(rejection.code, "malformed_body" | "malformed") {
         ApiError::new("malformed_notification", detail)
     } else {
@@ -151,28 +125,12 @@ fn refusal(rejection: &NotificationRejected) -> ApiError {
 fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|(name, _)| {
-            !matches!(
-                name.as_str(),
-                "authorization" | "cookie" | "proxy-authorization"
-            )
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie" | "proxy-authorization"))
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect()
 }
 
-async fn record(
-    hub: &Hub,
-    provider: ProviderName,
-    headers: &HeaderMap,
-    body: &[u8],
-    rejection: &NotificationRejected,
-) {
+async fn record(hub: &Hub, provider: ProviderName, headers: &HeaderMap, body: &[u8], rejection: &NotificationRejected) {
     warn!(%provider, reason = rejection.code, detail = %rejection.detail, "notification rejected");
     let rejected = RejectedNotification {
         provider,

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ingress;
 pub mod ops;
+pub mod qr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -36,11 +37,12 @@ pub fn router(hub: Hub) -> Router {
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     Router::new()
         .merge(api)
-        .route(
-            "/openapi.json",
-            get(move || async move { ([("content-type", "application/json")], openapi) }),
-        )
+        .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi) }))
         .route("/webhooks/paypal", post(ingress::paypal))
+        .route("/webhooks/pingpp", post(ingress::pingpp))
+        .route("/checkout/qr/{file}", get(qr::image))
+        .route("/checkout/subscriptions/return", get(checkout::subscriber_return))
+        .route("/checkout/subscriptions/cancel", get(checkout::subscriber_return))
         .route("/checkout/{provider}/return", get(checkout::buyer_return))
         .route("/checkout/{provider}/cancel", get(checkout::buyer_cancel))
         .route("/problems/{code}", get(error::describe))
@@ -48,11 +50,7 @@ pub fn router(hub: Hub) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async {
-            ApiError::new(
-                "not_found",
-                "no such path; the API is under /v1 (see /openapi.json)",
-            )
-            .into_response()
+            ApiError::new("not_found", "no such path; the API is under /v1 (see /openapi.json)").into_response()
         })
         .layer(TraceLayer::new_for_http())
         .with_state(hub)

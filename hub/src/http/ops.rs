@@ -32,21 +32,15 @@ pub async fn readyz(State(hub): State<Hub>) -> Response {
     match hub.db.inbox_backlog().await {
         Ok(backlog) => {
             metrics::gauge!("payhub_inbox_backlog").set(backlog as f64);
-            Json(json!({ "status": "ready", "database": "ok", "inbox_backlog": backlog }))
+            Json(json!({ "status": "ready", "database": "ok", "inbox_backlog": backlog })).into_response()
+        }
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": e.to_string() })))
                 .into_response()
         }
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": e.to_string() })),
-        )
-            .into_response(),
     }
 }
 
 pub async fn metrics() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics_handle().render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics_handle().render()).into_response()
 }

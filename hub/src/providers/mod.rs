@@ -3,6 +3,7 @@
 //! speaks payhub's own vocabulary: payments, refunds, facts and notifications.
 
 pub mod paypal;
+pub mod pingpp;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +11,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
-use payhub_core::payment::{NextAction, Payment, PaymentFacts};
+use payhub_core::options::PaymentOptions;
+use payhub_core::payment::{Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
+use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
 
 /// Where the provider sends the buyer back to: payhub's own pages, never the merchant's
@@ -25,8 +28,21 @@ pub struct BuyerUrls {
 /// A payment created at the provider, waiting for the buyer.
 #[derive(Debug, Clone)]
 pub struct Checkout {
+    /// The provider's object for the payment (PayPal order, Ping++ charge or order).
     pub provider_payment_id: String,
-    pub next_action: NextAction,
+    /// The object money will move through, when known already (a Ping++ order's charge).
+    pub capture_id: Option<String>,
+    pub buyer_action: BuyerAction,
+}
+
+/// What the buyer does next, in the provider's terms; the hub turns it into a `next_action`.
+#[derive(Debug, Clone)]
+pub enum BuyerAction {
+    Redirect(String),
+    /// Scan a QR code that encodes this payload.
+    ScanQrCode(String),
+    /// Hand this object to the provider's client SDK.
+    ProviderSdk(serde_json::Value),
 }
 
 /// What the provider says about a payment right now.
@@ -56,11 +72,7 @@ pub struct NotificationRejected {
 
 impl NotificationRejected {
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            transient: false,
-        }
+        Self { code, detail: detail.into(), transient: false }
     }
 }
 
@@ -84,6 +96,8 @@ pub enum Interpretation {
         facts: RefundFacts,
         amount: Option<Money>,
     },
+    /// Something happened to a subscription; the provider is asked for the whole of it.
+    Subscription { provider_subscription_id: String },
     /// Nothing to apply (an event type payhub does not act on): stored and acknowledged.
     Unhandled { reason: String },
 }
@@ -93,10 +107,7 @@ pub enum ProviderError {
     #[error("{0} did not answer in time")]
     Timeout(ProviderName),
     #[error("{provider} is unavailable: {detail}")]
-    Unavailable {
-        provider: ProviderName,
-        detail: String,
-    },
+    Unavailable { provider: ProviderName, detail: String },
     #[error("{provider} refused the request: {message}")]
     Rejected {
         provider: ProviderName,
@@ -106,16 +117,15 @@ pub enum ProviderError {
         debug_id: Option<String>,
     },
     #[error("{provider} answered in a way payhub cannot read: {detail}")]
-    Protocol {
-        provider: ProviderName,
-        detail: String,
-    },
+    Protocol { provider: ProviderName, detail: String },
+    #[error("{provider} does not offer {what}")]
+    Unsupported { provider: ProviderName, what: &'static str },
 }
 
 impl ProviderError {
     /// The call may or may not have taken effect at the provider; only asking again tells.
     pub fn outcome_unknown(&self) -> bool {
-        !matches!(self, ProviderError::Rejected { .. })
+        !matches!(self, ProviderError::Rejected { .. } | ProviderError::Unsupported { .. })
     }
 
     pub fn provider_code(&self) -> Option<&str> {
@@ -141,11 +151,18 @@ pub trait PaymentProvider: Send + Sync + 'static {
         Ok(())
     }
 
-    async fn create_payment(
-        &self,
-        payment: &Payment,
-        urls: &BuyerUrls,
-    ) -> Result<Checkout, ProviderError>;
+    /// Checks provider options and channel parameters before anything is sent; the error
+    /// names the field (`provider_options.pingpp.extra.open_id`) and says what it needs.
+    fn check_options(&self, _channel: &str, options: &PaymentOptions) -> Result<(), (String, String)> {
+        match options.pingpp {
+            Some(_) => {
+                Err(("provider_options.pingpp".into(), format!("applies to Ping++ payments, not {}", self.name())))
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn create_payment(&self, payment: &Payment, urls: &BuyerUrls) -> Result<Checkout, ProviderError>;
 
     async fn fetch_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError>;
 
@@ -153,19 +170,18 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// capture, never a second one.
     async fn capture_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError>;
 
+    /// Stops the buyer from paying an unpaid payment, where the provider can (a Ping++ order is
+    /// canceled; a PayPal order simply expires). A buyer who pays anyway is caught as an
+    /// anomaly.
+    async fn cancel_payment(&self, _payment: &Payment) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// Asks the provider to refund. Idempotent per refund id, so the reconciler may call it
     /// again when the first answer was lost.
-    async fn create_refund(
-        &self,
-        payment: &Payment,
-        refund: &Refund,
-    ) -> Result<RefundFacts, ProviderError>;
+    async fn create_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError>;
 
-    async fn fetch_refund(
-        &self,
-        payment: &Payment,
-        refund: &Refund,
-    ) -> Result<RefundFacts, ProviderError>;
+    async fn fetch_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError>;
 
     /// Checks a notification's signature. `now` is the clock's time, against which certificate
     /// validity is judged.
@@ -177,11 +193,109 @@ pub trait PaymentProvider: Send + Sync + 'static {
     ) -> Result<VerifiedNotification, NotificationRejected>;
 
     /// Reads a verified, stored notification.
-    fn interpret(
+    fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected>;
+
+    // Subscriptions: a capability only some providers have; the defaults say so.
+
+    /// Creates the plan (and whatever the provider needs around it, like PayPal's product).
+    async fn create_plan(&self, _plan: &Plan) -> Result<ProviderPlan, ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    async fn set_plan_active(&self, _plan: &Plan, _active: bool) -> Result<(), ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    /// Sends the plan's current prices (existing subscribers pay the new price from their next
+    /// cycle, as the provider rules).
+    async fn update_plan_prices(&self, _plan: &Plan) -> Result<(), ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    async fn create_subscription(
         &self,
-        event_type: &str,
-        body: &[u8],
-    ) -> Result<Interpretation, NotificationRejected>;
+        _subscription: &Subscription,
+        _plan: &Plan,
+        _urls: &BuyerUrls,
+    ) -> Result<Checkout, ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    /// The subscription as the provider has it, with every charge made so far.
+    async fn fetch_subscription(
+        &self,
+        _subscription: &Subscription,
+        _plan: &Plan,
+        _now: DateTime<Utc>,
+    ) -> Result<SubscriptionSnapshot, ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    async fn command_subscription(
+        &self,
+        _subscription: &Subscription,
+        _command: SubscriptionCommand,
+    ) -> Result<(), ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    /// Moves a subscription to another plan or quantity; returns where the subscriber must
+    /// approve the change, when the provider asks for that.
+    async fn revise_subscription(
+        &self,
+        _subscription: &Subscription,
+        _plan: &Plan,
+        _quantity: u32,
+    ) -> Result<Option<String>, ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    /// A subscription payhub did not create (made in the provider's dashboard, or by an older
+    /// integration), described well enough to adopt it.
+    async fn find_subscription(&self, _provider_subscription_id: &str) -> Result<ForeignSubscription, ProviderError> {
+        Err(self.unsupported("subscriptions"))
+    }
+
+    fn unsupported(&self, what: &'static str) -> ProviderError {
+        ProviderError::Unsupported { provider: self.name(), what }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignSubscription {
+    pub provider_plan_id: Option<String>,
+    /// The merchant's own reference, if the subscription carries one (PayPal `custom_id`).
+    pub custom_id: Option<String>,
+    /// The provider's id for the subscriber (PayPal payer id).
+    pub subscriber: Option<String>,
+}
+
+/// The provider's ids for a plan.
+#[derive(Debug, Clone)]
+pub struct ProviderPlan {
+    pub product_id: Option<String>,
+    pub plan_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionCommand {
+    Cancel,
+    Suspend,
+    Resume,
+}
+
+/// One successful charge of a subscription at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionCharge {
+    pub provider_id: String,
+    pub amount: Money,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSnapshot {
+    pub facts: SubscriptionFacts,
+    pub charges: Vec<SubscriptionCharge>,
 }
 
 /// The configured providers, per mode.
@@ -201,9 +315,6 @@ impl Providers {
 
     /// The modes in which `name` is configured, live first.
     pub fn modes_of(&self, name: ProviderName) -> Vec<Mode> {
-        [Mode::Live, Mode::Test]
-            .into_iter()
-            .filter(|m| self.by_mode.contains_key(&(*m, name)))
-            .collect()
+        [Mode::Live, Mode::Test].into_iter().filter(|m| self.by_mode.contains_key(&(*m, name))).collect()
     }
 }

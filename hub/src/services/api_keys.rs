@@ -12,20 +12,14 @@ use super::ServiceError;
 
 /// Hex SHA-256 of a key, as stored.
 pub fn hash_secret(secret: &str) -> String {
-    digest::digest(&digest::SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest::digest(&digest::SHA256, secret.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A fresh secret: `sk_{mode}_` and 32 random bytes, URL-safe base64.
 pub fn new_secret(mode: Mode) -> String {
     let mut bytes = [0u8; 32];
     // The OS random source failing is unrecoverable; an API key must never be predictable.
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the operating system's random source failed");
+    SystemRandom::new().fill(&mut bytes).expect("the operating system's random source failed");
     format!("sk_{mode}_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 

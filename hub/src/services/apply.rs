@@ -3,9 +3,10 @@
 //! inbox row that caused them, when there is one), so a crash anywhere leaves either all of it
 //! or none of it.
 
+use chrono::{DateTime, Utc};
 use payhub_core::event::Resource;
 use payhub_core::id::RefundId;
-use payhub_core::payment::{Merge, Payment, PaymentFacts};
+use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
 use payhub_core::schedule::{next_payment_check, next_refund_check};
 use payhub_core::transition::{Cause, Transition};
@@ -15,6 +16,7 @@ use tracing::{info, warn};
 
 use super::ServiceError;
 use crate::app::Hub;
+use crate::config::AnomalyPolicy;
 
 /// The outcome of applying facts to a payment.
 #[derive(Debug)]
@@ -33,28 +35,39 @@ impl Hub {
     ) -> Result<AppliedPayment, ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let mut payment =
-            tx.lock_payment(payment_id)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound {
-                    resource: "payment",
-                    id: payment_id.into(),
-                })?;
+        let mut payment = tx
+            .lock_payment(payment_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
         let merge = payment.merge(facts, cause, now);
         let mut wrote_event = false;
-        match &merge {
-            Merge::Advanced { transition, event } => {
+        let anomaly = match &merge {
+            Merge::Advanced { transition, event, anomaly } => {
                 payment.next_check_at = next_payment_check(&payment, now);
                 tx.update_payment(&mut payment).await?;
                 record(&mut tx, transition, *event, &payment).await?;
                 wrote_event = true;
                 info!(payment = %payment.id, from = %transition.from, to = %transition.to, %cause, "payment moved");
+                anomaly.clone()
             }
-            Merge::Unchanged { learned_ids: true } => tx.update_payment(&mut payment).await?,
-            Merge::Unchanged { learned_ids: false } | Merge::Stale => {}
+            Merge::Unchanged { learned: true, anomaly } => {
+                tx.update_payment(&mut payment).await?;
+                anomaly.clone()
+            }
+            Merge::Unchanged { learned: false, .. } | Merge::Stale => None,
             Merge::Conflict { stored, claimed } => {
                 warn!(payment = %payment.id, stored = stored.as_str(), claimed = claimed.as_str(), %cause,
                     "provider facts contradict a final payment state; left unchanged");
+                None
+            }
+        };
+        let mut refund_to_send = None;
+        if let Some(anomaly) = &anomaly {
+            warn!(payment = %payment.id, kind = ?anomaly.kind, excess = anomaly.excess, %cause, "payment anomaly detected");
+            tx.insert_event(&Event::about(EventType::PaymentAnomalyDetected, &payment, now)).await?;
+            wrote_event = true;
+            if self.settings.anomaly_policy == AnomalyPolicy::Refund {
+                refund_to_send = Some(queue_anomaly_refund(&mut tx, &mut payment, anomaly, cause, now).await?);
             }
         }
         if let Some(id) = inbox_id {
@@ -63,6 +76,13 @@ impl Hub {
         tx.commit().await?;
         if wrote_event {
             self.signals.outbox.notify_one();
+        }
+        if let Some(refund) = refund_to_send {
+            // Sent now; if this fails or the process dies, the refund is pending and due, so
+            // the reconciler sends it.
+            if let Err(e) = self.sync_refund(&refund, &Cause::Reconciler).await {
+                warn!(refund = %refund.id, error = %e, "the automatic refund will be retried by the reconciler");
+            }
         }
         Ok(AppliedPayment { payment, merge })
     }
@@ -76,25 +96,15 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<Refund, ServiceError> {
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound {
-            resource: "refund",
-            id: refund_id.into(),
-        };
+        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.into() };
         let mut tx = self.db.begin().await?;
         // Lock order is always payment, then refund (as when a refund is created), so two
         // transactions touching both can never deadlock.
-        let payment_id = tx
-            .lock_refund(refund_id)
+        let payment_id = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?.payment_id;
+        let mut payment = tx
+            .lock_payment(payment_id.as_str())
             .await?
-            .ok_or_else(not_found)?
-            .payment_id;
-        let mut payment =
-            tx.lock_payment(payment_id.as_str())
-                .await?
-                .ok_or_else(|| ServiceError::NotFound {
-                    resource: "payment",
-                    id: payment_id.to_string(),
-                })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let mut refund = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?;
         let mut wrote_event = false;
         match refund.merge(facts, cause, now) {
@@ -102,8 +112,7 @@ impl Hub {
                 tx.update_refund(&mut refund).await?;
                 record(&mut tx, &transition, event, &refund).await?;
                 let succeeded = refund.status == RefundStatus::Succeeded;
-                if let Some(refunded) = payment.settle_refund(refund.amount, succeeded, cause, now)
-                {
+                if let Some(refunded) = payment.settle_refund(refund.amount, succeeded, cause, now) {
                     tx.update_payment(&mut payment).await?;
                     record(&mut tx, &refunded, EventType::PaymentRefunded, &payment).await?;
                 } else {
@@ -132,6 +141,7 @@ impl Hub {
         if wrote_event {
             self.signals.outbox.notify_one();
         }
+        self.revoke_for_refund(&payment).await?;
         Ok(refund)
     }
 
@@ -149,17 +159,11 @@ impl Hub {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let mut payment =
-            tx.lock_payment(payment_id)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound {
-                    resource: "payment",
-                    id: payment_id.into(),
-                })?;
-        let known = tx
-            .lock_refund_by_provider_id(payment.provider, provider_refund_id)
+        let mut payment = tx
+            .lock_payment(payment_id)
             .await?
-            .is_some();
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
+        let known = tx.lock_refund_by_provider_id(payment.provider, provider_refund_id).await?.is_some();
         let mut wrote_event = false;
         if !known && facts.status == RefundStatus::Succeeded {
             let refund = Refund {
@@ -171,6 +175,7 @@ impl Hub {
                 currency: amount.currency,
                 reason: Some("refunded at the provider, outside payhub".into()),
                 metadata: Default::default(),
+                provider_options: Default::default(),
                 provider_refund_id: Some(provider_refund_id.to_owned()),
                 failure: None,
                 created_at: now,
@@ -179,13 +184,8 @@ impl Hub {
                 next_check_at: None,
             };
             tx.insert_refund(&refund, payment.provider).await?;
-            let created = Transition::new(
-                refund.id.as_str(),
-                "none",
-                RefundStatus::Succeeded.as_str(),
-                cause.clone(),
-                now,
-            );
+            let created =
+                Transition::new(refund.id.as_str(), "none", RefundStatus::Succeeded.as_str(), cause.clone(), now);
             record(&mut tx, &created, EventType::RefundSucceeded, &refund).await?;
             let refunded = payment.record_external_refund(amount.amount, cause, now);
             tx.update_payment(&mut payment).await?;
@@ -202,8 +202,48 @@ impl Hub {
         if wrote_event {
             self.signals.outbox.notify_one();
         }
+        self.revoke_for_refund(&payment).await?;
         Ok(())
     }
+}
+
+/// Reserves and records the refund of money taken in excess, in the transaction that detected
+/// it: the intent is durable before anything is sent to the provider.
+async fn queue_anomaly_refund(
+    tx: &mut Tx,
+    payment: &mut Payment,
+    anomaly: &Anomaly,
+    cause: &Cause,
+    now: DateTime<Utc>,
+) -> Result<Refund, ServiceError> {
+    let amount = Money::new(anomaly.excess, payment.currency);
+    payment.reserve_refund(amount, now)?;
+    let reason = match anomaly.kind {
+        AnomalyKind::PaidAfterCancel => "automatic refund: paid after the payment was canceled",
+        AnomalyKind::Overpaid => "automatic refund: paid more than once",
+    };
+    let refund = Refund {
+        id: RefundId::generate(now),
+        mode: payment.mode,
+        payment_id: payment.id.clone(),
+        status: RefundStatus::Pending,
+        amount: amount.amount,
+        currency: amount.currency,
+        reason: Some(reason.into()),
+        metadata: Default::default(),
+        provider_options: Default::default(),
+        provider_refund_id: None,
+        failure: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        next_check_at: Some(now),
+    };
+    tx.update_payment(payment).await?;
+    tx.insert_refund(&refund, payment.provider).await?;
+    let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), cause.clone(), now);
+    record(tx, &created, EventType::RefundCreated, &refund).await?;
+    Ok(refund)
 }
 
 impl Hub {
@@ -214,6 +254,17 @@ impl Hub {
         if let Some(mut payment) = tx.lock_payment(payment_id).await? {
             payment.next_check_at = next_payment_check(&payment, now);
             tx.update_payment(&mut payment).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn reschedule_subscription_check(&self, subscription_id: &str) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if let Some(mut subscription) = tx.lock_subscription(subscription_id).await? {
+            subscription.next_check_at = payhub_core::schedule::next_subscription_check(&subscription, now);
+            tx.update_subscription(&mut subscription).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -239,7 +290,6 @@ pub(crate) async fn record<T: Resource>(
     resource: &T,
 ) -> Result<(), ServiceError> {
     tx.record_transition(transition).await?;
-    tx.insert_event(&Event::about(event_type, resource, transition.at))
-        .await?;
+    tx.insert_event(&Event::about(event_type, resource, transition.at)).await?;
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod apply;
 pub mod payments;
 pub mod refunds;
+pub mod subscriptions;
 
 use payhub_core::payment::RefundRejection;
 use payhub_core::{Mode, Money, ProviderName};
@@ -29,33 +30,23 @@ pub enum ServiceError {
     ProviderNotConfigured { provider: ProviderName, mode: Mode },
     /// The provider failed; `resource_id` names what payhub recorded about the attempt.
     #[error("{error}")]
-    Provider {
-        error: ProviderError,
-        resource_id: Option<String>,
-    },
+    Provider { error: ProviderError, resource_id: Option<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl ServiceError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ServiceError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        ServiceError::Invalid { field: field.into(), message: message.into() }
     }
 }
 
 impl From<RefundRejection> for ServiceError {
     fn from(rejection: RefundRejection) -> Self {
         match rejection {
-            RefundRejection::ExceedsRemaining {
-                requested,
-                remaining,
-            } => ServiceError::RefundExceeds {
-                requested,
-                remaining,
-            },
+            RefundRejection::ExceedsRemaining { requested, remaining } => {
+                ServiceError::RefundExceeds { requested, remaining }
+            }
             other => ServiceError::RefundRefused(other),
         }
     }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use payhub_core::id::PaymentId;
-use payhub_core::payment::{Failure, Merge, Payment, PaymentFacts, PaymentStatus, ProviderRefs};
+use payhub_core::options::PaymentOptions;
+use payhub_core::payment::{Failure, Merge, NextAction, Payment, PaymentFacts, PaymentStatus, ProviderRefs, QrCode};
 use payhub_core::schedule::next_payment_check;
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Currency, Mode, Money, ProviderName};
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use super::ServiceError;
 use super::apply::{AppliedPayment, record};
 use crate::app::Hub;
-use crate::providers::{BuyerUrls, PaymentProvider, PaymentSnapshot, ProviderError};
+use crate::providers::{BuyerAction, BuyerUrls, PaymentProvider, PaymentSnapshot, ProviderError};
 
 /// A merchant's request for a payment, as received; [`Hub::create_payment`] validates it.
 #[derive(Debug, Clone)]
@@ -27,6 +28,7 @@ pub struct PaymentRequest {
     pub metadata: Map<String, Value>,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
+    pub provider_options: PaymentOptions,
 }
 
 /// Limits that keep every field within what each provider accepts (PayPal's `description` and
@@ -40,10 +42,9 @@ const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
 fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<(), ServiceError> {
     match value {
-        Some(v) if v.chars().count() > max => Err(ServiceError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        )),
+        Some(v) if v.chars().count() > max => {
+            Err(ServiceError::invalid(field, format!("must be at most {max} characters")))
+        }
         Some(v) if v.trim().is_empty() => Err(ServiceError::invalid(field, "must not be blank")),
         _ => Ok(()),
     }
@@ -53,19 +54,13 @@ fn check_url(field: &str, value: &Option<String>) -> Result<(), ServiceError> {
     let Some(value) = value else { return Ok(()) };
     match url::Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(ServiceError::invalid(
-            field,
-            "must be an absolute http(s) URL",
-        )),
+        _ => Err(ServiceError::invalid(field, "must be an absolute http(s) URL")),
     }
 }
 
 pub(crate) fn check_metadata(metadata: &Map<String, Value>) -> Result<(), ServiceError> {
     if metadata.len() > MAX_METADATA_KEYS {
-        return Err(ServiceError::invalid(
-            "metadata",
-            format!("at most {MAX_METADATA_KEYS} keys"),
-        ));
+        return Err(ServiceError::invalid("metadata", format!("at most {MAX_METADATA_KEYS} keys")));
     }
     for (key, value) in metadata {
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY {
@@ -82,68 +77,39 @@ pub(crate) fn check_metadata(metadata: &Map<String, Value>) -> Result<(), Servic
         if !fits {
             return Err(ServiceError::invalid(
                 format!("metadata.{key}"),
-                format!(
-                    "values must be strings of at most {MAX_METADATA_VALUE} characters, numbers or booleans"
-                ),
+                format!("values must be strings of at most {MAX_METADATA_VALUE} characters, numbers or booleans"),
             ));
         }
     }
     Ok(())
 }
 
-fn check_money(
-    provider: &dyn PaymentProvider,
-    amount: i64,
-    currency: &str,
-) -> Result<Money, ServiceError> {
+fn check_money(provider: &dyn PaymentProvider, amount: i64, currency: &str) -> Result<Money, ServiceError> {
     let listed = || provider.currencies().join(", ");
-    let currency =
-        Currency::parse(currency).map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+    let currency = Currency::parse(currency).map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
     if !provider.currencies().contains(&currency.code()) {
         return Err(ServiceError::invalid(
             "currency",
-            format!(
-                "{} does not take {currency}; it takes {}",
-                provider.name(),
-                listed()
-            ),
+            format!("{} does not take {currency}; it takes {}", provider.name(), listed()),
         ));
     }
     if amount <= 0 || amount > MAX_AMOUNT {
         return Err(ServiceError::invalid(
             "amount",
-            format!(
-                "must be a positive number of minor units (cents for USD), at most {MAX_AMOUNT}"
-            ),
+            format!("must be a positive number of minor units (cents for USD), at most {MAX_AMOUNT}"),
         ));
     }
     let money = Money::new(amount, currency);
-    provider
-        .check_amount(&money)
-        .map_err(|m| ServiceError::invalid("amount", m))?;
+    provider.check_amount(&money).map_err(|m| ServiceError::invalid("amount", m))?;
     Ok(money)
 }
 
 impl Hub {
-    pub fn provider(
-        &self,
-        mode: Mode,
-        name: ProviderName,
-    ) -> Result<Arc<dyn PaymentProvider>, ServiceError> {
-        self.providers
-            .get(mode, name)
-            .cloned()
-            .ok_or(ServiceError::ProviderNotConfigured {
-                provider: name,
-                mode,
-            })
+    pub fn provider(&self, mode: Mode, name: ProviderName) -> Result<Arc<dyn PaymentProvider>, ServiceError> {
+        self.providers.get(mode, name).cloned().ok_or(ServiceError::ProviderNotConfigured { provider: name, mode })
     }
 
-    pub async fn create_payment(
-        &self,
-        mode: Mode,
-        request: PaymentRequest,
-    ) -> Result<Payment, ServiceError> {
+    pub async fn create_payment(&self, mode: Mode, request: PaymentRequest) -> Result<Payment, ServiceError> {
         let provider = self.provider(mode, request.provider)?;
         let channel = match request.channel {
             None => provider.channels()[0].to_owned(),
@@ -151,25 +117,20 @@ impl Hub {
             Some(c) => {
                 return Err(ServiceError::invalid(
                     "channel",
-                    format!(
-                        "unknown channel `{c}`; {} offers: {}",
-                        provider.name(),
-                        provider.channels().join(", ")
-                    ),
+                    format!("unknown channel `{c}`; {} offers: {}", provider.name(), provider.channels().join(", ")),
                 ));
             }
         };
         let money = check_money(provider.as_ref(), request.amount, &request.currency)?;
-        check_len(
-            "merchant_reference",
-            &request.merchant_reference,
-            MAX_REFERENCE,
-        )?;
+        check_len("merchant_reference", &request.merchant_reference, MAX_REFERENCE)?;
         check_len("description", &request.description, MAX_REFERENCE)?;
         check_len("customer_id", &request.customer_id, MAX_REFERENCE)?;
         check_url("return_url", &request.return_url)?;
         check_url("cancel_url", &request.cancel_url)?;
         check_metadata(&request.metadata)?;
+        provider
+            .check_options(&channel, &request.provider_options)
+            .map_err(|(field, message)| ServiceError::invalid(field, message))?;
 
         let now = self.clock.now();
         let mut payment = Payment {
@@ -180,17 +141,21 @@ impl Hub {
             status: PaymentStatus::RequiresAction,
             amount: money.amount,
             currency: money.currency,
+            amount_captured: 0,
             amount_refunded: 0,
             amount_refund_pending: 0,
             merchant_reference: request.merchant_reference,
             description: request.description,
             customer_id: request.customer_id,
+            subscription_id: None,
             metadata: request.metadata,
             return_url: request.return_url,
             cancel_url: request.cancel_url,
+            provider_options: request.provider_options,
             next_action: None,
             provider_refs: ProviderRefs::default(),
             failure: None,
+            anomaly: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -201,7 +166,8 @@ impl Hub {
         let failed = match &outcome {
             Ok(checkout) => {
                 payment.provider_refs.payment_id = Some(checkout.provider_payment_id.clone());
-                payment.next_action = Some(checkout.next_action.clone());
+                payment.provider_refs.capture_id = checkout.capture_id.clone();
+                payment.next_action = Some(self.next_action(&payment, &checkout.buyer_action));
                 payment.next_check_at = next_payment_check(&payment, now);
                 None
             }
@@ -214,22 +180,30 @@ impl Hub {
         };
         let mut tx = self.db.begin().await?;
         tx.insert_payment(&payment).await?;
-        let created = Transition::new(
-            payment.id.as_str(),
-            "none",
-            payment.status.as_str(),
-            Cause::Api,
-            now,
-        );
+        let created = Transition::new(payment.id.as_str(), "none", payment.status.as_str(), Cause::Api, now);
         record(&mut tx, &created, payment.status.event_type(), &payment).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         match failed {
             None => Ok(payment),
-            Some(error) => Err(ServiceError::Provider {
-                error,
-                resource_id: Some(payment.id.to_string()),
-            }),
+            Some(error) => Err(ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) }),
+        }
+    }
+
+    fn next_action(&self, payment: &Payment, action: &BuyerAction) -> NextAction {
+        match action {
+            BuyerAction::Redirect(url) => NextAction::RedirectToUrl { redirect_url: url.clone() },
+            BuyerAction::ProviderSdk(credential) => NextAction::UseProviderSdk { credential: credential.clone() },
+            BuyerAction::ScanQrCode(payload) => {
+                let base = self.settings.public_url.trim_end_matches('/');
+                NextAction::DisplayQrCode {
+                    qr_code: QrCode {
+                        payload: payload.clone(),
+                        image_url_svg: format!("{base}/checkout/qr/{}.svg", payment.id),
+                        image_url_png: format!("{base}/checkout/qr/{}.png", payment.id),
+                    },
+                }
+            }
         }
     }
 
@@ -253,35 +227,19 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<AppliedPayment, ServiceError> {
         let provider = self.provider(payment.mode, payment.provider)?;
-        let provider_error = |error| ServiceError::Provider {
-            error,
-            resource_id: Some(payment.id.to_string()),
-        };
+        let provider_error = |error| ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) };
         let asked = hint.is_none();
         let mut snapshot = match hint {
             Some(snapshot) => snapshot,
-            None => provider
-                .fetch_payment(payment)
-                .await
-                .map_err(provider_error)?,
+            None => provider.fetch_payment(payment).await.map_err(provider_error)?,
         };
         if snapshot.ready_to_capture && payment.status == PaymentStatus::RequiresAction {
-            snapshot = provider
-                .capture_payment(payment)
-                .await
-                .map_err(provider_error)?;
+            snapshot = provider.capture_payment(payment).await.map_err(provider_error)?;
         }
-        let applied = self
-            .apply_payment_facts(payment.id.as_str(), &snapshot.facts, cause, inbox_id)
-            .await?;
+        let applied = self.apply_payment_facts(payment.id.as_str(), &snapshot.facts, cause, inbox_id).await?;
         if matches!(applied.merge, Merge::Conflict { .. }) && !asked {
-            let truth = provider
-                .fetch_payment(&applied.payment)
-                .await
-                .map_err(provider_error)?;
-            return self
-                .apply_payment_facts(payment.id.as_str(), &truth.facts, cause, None)
-                .await;
+            let truth = provider.fetch_payment(&applied.payment).await.map_err(provider_error)?;
+            return self.apply_payment_facts(payment.id.as_str(), &truth.facts, cause, None).await;
         }
         Ok(applied)
     }
@@ -309,31 +267,21 @@ impl Hub {
         let provider = self.provider(payment.mode, payment.provider)?;
         if let Some(id) = &payment.provider_refs.payment_id {
             match provider.fetch_payment(payment).await {
-                Ok(snapshot)
-                    if snapshot.ready_to_capture
-                        || snapshot.facts.status != PaymentStatus::RequiresAction =>
-                {
-                    return Ok(self
-                        .sync_payment(payment, Some(snapshot), cause, None)
-                        .await?
-                        .payment);
+                Ok(snapshot) if snapshot.ready_to_capture || snapshot.facts.status != PaymentStatus::RequiresAction => {
+                    return Ok(self.sync_payment(payment, Some(snapshot), cause, None).await?.payment);
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Err(error) = provider.cancel_payment(payment).await {
+                        tracing::warn!(payment = %payment.id, order = %id, %error, "could not cancel at the provider; a late payment will be caught as an anomaly");
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(payment = %payment.id, order = %id, %error, "could not check the provider before ending the payment")
                 }
             }
         }
-        let facts = PaymentFacts {
-            status: outcome,
-            capture_id: None,
-            captured: None,
-            failure: None,
-        };
-        Ok(self
-            .apply_payment_facts(payment.id.as_str(), &facts, cause, None)
-            .await?
-            .payment)
+        let facts = PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None };
+        Ok(self.apply_payment_facts(payment.id.as_str(), &facts, cause, None).await?.payment)
     }
 }
 
@@ -346,9 +294,7 @@ pub(crate) fn provider_failure(error: &ProviderError) -> Failure {
             format!("provider_rejected:{}", code.to_ascii_lowercase())
         }
         ProviderError::Protocol { .. } => "provider_protocol_error".to_owned(),
+        ProviderError::Unsupported { .. } => "provider_unsupported".to_owned(),
     };
-    Failure {
-        code,
-        message: error.to_string(),
-    }
+    Failure { code, message: error.to_string() }
 }

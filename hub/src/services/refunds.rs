@@ -3,6 +3,7 @@
 //! or the reconciler — whichever comes first; the others change nothing.
 
 use payhub_core::id::RefundId;
+use payhub_core::options::RefundOptions;
 use payhub_core::payment::PaymentStatus;
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::schedule::next_refund_check;
@@ -21,6 +22,7 @@ pub struct RefundRequest {
     pub amount: Option<i64>,
     pub reason: Option<String>,
     pub metadata: Map<String, Value>,
+    pub provider_options: RefundOptions,
 }
 
 const MAX_REASON: usize = 255;
@@ -32,29 +34,15 @@ impl Hub {
         payment_id: &str,
         request: RefundRequest,
     ) -> Result<Refund, ServiceError> {
-        if request
-            .reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REASON)
-        {
-            return Err(ServiceError::invalid(
-                "reason",
-                format!("must be at most {MAX_REASON} characters"),
-            ));
+        if request.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            return Err(ServiceError::invalid("reason", format!("must be at most {MAX_REASON} characters")));
         }
         check_metadata(&request.metadata)?;
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound {
-            resource: "payment",
-            id: payment_id.into(),
-        };
+        let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.into() };
 
         let mut tx = self.db.begin().await?;
-        let mut payment = tx
-            .lock_payment(payment_id)
-            .await?
-            .filter(|p| p.mode == mode)
-            .ok_or_else(not_found)?;
+        let mut payment = tx.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
         let provider = self.provider(mode, payment.provider)?;
         if payment.status != PaymentStatus::Succeeded {
             return Err(ServiceError::Conflict {
@@ -66,16 +54,9 @@ impl Hub {
                 status: payment.status.as_str().into(),
             });
         }
-        let amount = Money::new(
-            request
-                .amount
-                .unwrap_or_else(|| payment.refundable().amount),
-            payment.currency,
-        );
+        let amount = Money::new(request.amount.unwrap_or_else(|| payment.refundable().amount), payment.currency);
         payment.reserve_refund(amount, now)?;
-        provider
-            .check_amount(&amount)
-            .map_err(|m| ServiceError::invalid("amount", m))?;
+        provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
         let mut refund = Refund {
             id: RefundId::generate(now),
             mode,
@@ -85,6 +66,7 @@ impl Hub {
             currency: amount.currency,
             reason: request.reason,
             metadata: request.metadata,
+            provider_options: request.provider_options,
             provider_refund_id: None,
             failure: None,
             created_at: now,
@@ -97,29 +79,17 @@ impl Hub {
         refund.next_check_at = next_refund_check(&refund, now);
         tx.update_payment(&mut payment).await?;
         tx.insert_refund(&refund, payment.provider).await?;
-        let created = Transition::new(
-            refund.id.as_str(),
-            "none",
-            RefundStatus::Pending.as_str(),
-            Cause::Api,
-            now,
-        );
+        let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), Cause::Api, now);
         record(&mut tx, &created, EventType::RefundCreated, &refund).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
 
         match provider.create_refund(&payment, &refund).await {
-            Ok(facts) => {
-                self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None)
-                    .await
-            }
+            Ok(facts) => self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None).await,
             Err(error) if error.outcome_unknown() => {
                 // The refund may exist at the provider: it stays pending and reserved, and the
                 // reconciler finds out. The merchant hears why, with the refund's id.
-                Err(ServiceError::Provider {
-                    error,
-                    resource_id: Some(refund.id.to_string()),
-                })
+                Err(ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })
             }
             Err(error) => {
                 let facts = RefundFacts {
@@ -127,39 +97,24 @@ impl Hub {
                     provider_refund_id: None,
                     failure: Some(provider_failure(&error)),
                 };
-                self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None)
-                    .await?;
-                Err(ServiceError::Provider {
-                    error,
-                    resource_id: Some(refund.id.to_string()),
-                })
+                self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None).await?;
+                Err(ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })
             }
         }
     }
 
     /// Asks the provider where a pending refund stands and applies the answer.
-    pub async fn sync_refund(
-        &self,
-        refund: &Refund,
-        cause: &Cause,
-    ) -> Result<Refund, ServiceError> {
+    pub async fn sync_refund(&self, refund: &Refund, cause: &Cause) -> Result<Refund, ServiceError> {
         let payment = self
             .db
             .payment(refund.mode, refund.payment_id.as_str())
             .await?
-            .ok_or_else(|| ServiceError::NotFound {
-                resource: "payment",
-                id: refund.payment_id.to_string(),
-            })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: refund.payment_id.to_string() })?;
         let provider = self.provider(refund.mode, payment.provider)?;
         let facts = provider
             .fetch_refund(&payment, refund)
             .await
-            .map_err(|error| ServiceError::Provider {
-                error,
-                resource_id: Some(refund.id.to_string()),
-            })?;
-        self.apply_refund_facts(refund.id.as_str(), &facts, cause, None)
-            .await
+            .map_err(|error| ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })?;
+        self.apply_refund_facts(refund.id.as_str(), &facts, cause, None).await
     }
 }

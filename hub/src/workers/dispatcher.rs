@@ -73,11 +73,7 @@ pub async fn dispatch_due(hub: &Hub, http: &reqwest::Client) -> Result<usize, Se
     Ok(count)
 }
 
-async fn deliver(
-    hub: &Hub,
-    http: &reqwest::Client,
-    delivery: &ClaimedDelivery,
-) -> Result<(), ServiceError> {
+async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) -> Result<(), ServiceError> {
     let endpoint = hub.db.endpoint_by_id(&delivery.endpoint_id).await?;
     let event = hub.db.find_event(&delivery.event_id).await?;
     let (Some(endpoint), Some(event)) = (endpoint, event) else {
@@ -87,10 +83,7 @@ async fn deliver(
             error: Some("the endpoint or the event no longer exists".into()),
             duration_ms: 0,
         };
-        return Ok(hub
-            .db
-            .record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp)
-            .await?);
+        return Ok(hub.db.record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp).await?);
     };
     let body = serde_json::to_vec(&event).unwrap_or_default();
     let sent_at = hub.clock.now();
@@ -109,32 +102,18 @@ async fn deliver(
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let (status_code, error) = match &response {
         Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
-        Ok(r) => (
-            Some(r.status().as_u16()),
-            Some(format!("endpoint answered {}", r.status())),
-        ),
+        Ok(r) => (Some(r.status().as_u16()), Some(format!("endpoint answered {}", r.status()))),
         Err(e) if e.is_timeout() => (None, Some("endpoint did not answer in time".to_owned())),
         Err(e) => (None, Some(format!("could not reach the endpoint: {e}"))),
     };
-    let outcome = match (
-        &error,
-        retry_at(&hub.settings.delivery.schedule, delivery.attempt, sent_at),
-    ) {
+    let outcome = match (&error, retry_at(&hub.settings.delivery.schedule, delivery.attempt, sent_at)) {
         (None, _) => DeliveryOutcome::Delivered,
         (Some(_), Some(at)) => DeliveryOutcome::RetryAt(at),
         (Some(_), None) => DeliveryOutcome::GaveUp,
     };
-    let attempt = DeliveryAttempt {
-        at: sent_at,
-        status_code,
-        error,
-        duration_ms,
-    };
-    hub.db
-        .record_delivery_attempt(delivery, &attempt, outcome)
-        .await?;
-    metrics::counter!("payhub_webhook_deliveries_total", "outcome" => outcome_label(outcome))
-        .increment(1);
+    let attempt = DeliveryAttempt { at: sent_at, status_code, error, duration_ms };
+    hub.db.record_delivery_attempt(delivery, &attempt, outcome).await?;
+    metrics::counter!("payhub_webhook_deliveries_total", "outcome" => outcome_label(outcome)).increment(1);
     if outcome == DeliveryOutcome::GaveUp {
         disable_if_dead(hub, &endpoint.id.to_string(), sent_at).await?;
     }
@@ -149,35 +128,20 @@ fn outcome_label(outcome: DeliveryOutcome) -> &'static str {
     }
 }
 
-async fn disable_if_dead(
-    hub: &Hub,
-    endpoint_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
+async fn disable_if_dead(hub: &Hub, endpoint_id: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
     let last_success = hub.db.last_successful_delivery(endpoint_id).await?;
     let dead = last_success.is_none_or(|at| now - at > Duration::days(DISABLE_AFTER_DAYS));
     if dead {
-        let reason = format!(
-            "no delivery accepted for {DISABLE_AFTER_DAYS} days; re-enable after fixing the endpoint"
-        );
-        hub.db
-            .set_endpoint_status(endpoint_id, EndpointStatus::Disabled, Some(&reason), now)
-            .await?;
-        info!(
-            endpoint = endpoint_id,
-            "disabled a webhook endpoint that has been failing for days"
-        );
+        let reason = format!("no delivery accepted for {DISABLE_AFTER_DAYS} days; re-enable after fixing the endpoint");
+        hub.db.set_endpoint_status(endpoint_id, EndpointStatus::Disabled, Some(&reason), now).await?;
+        info!(endpoint = endpoint_id, "disabled a webhook endpoint that has been failing for days");
     }
     Ok(())
 }
 
 /// When to try again after `attempt` failed attempts, with ±10% jitter so a recovering
 /// endpoint is not hit by every retry at once; `None` when the schedule is exhausted.
-fn retry_at(
-    schedule: &[std::time::Duration],
-    attempt: i64,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+fn retry_at(schedule: &[std::time::Duration], attempt: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let index = usize::try_from(attempt).ok()?.checked_sub(1)?;
     let delay = Duration::from_std(*schedule.get(index)?).ok()?;
     let jitter = rand::rng().random_range(0.9..1.1);
@@ -189,9 +153,7 @@ fn retry_at(
 /// key is the base64 part of the `whsec_` secret.
 pub fn sign(secret: &str, message_id: &str, timestamp: &str, body: &[u8]) -> String {
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let key_bytes = STANDARD
-        .decode(encoded)
-        .unwrap_or_else(|_| encoded.as_bytes().to_vec());
+    let key_bytes = STANDARD.decode(encoded).unwrap_or_else(|_| encoded.as_bytes().to_vec());
     let key = hmac::Key::new(hmac::HMAC_SHA256, &key_bytes);
     let mut context = hmac::Context::with_key(&key);
     context.update(message_id.as_bytes());
@@ -220,10 +182,7 @@ mod tests {
 
     #[test]
     fn retries_follow_the_schedule_then_give_up() {
-        let schedule = [
-            std::time::Duration::from_secs(10),
-            std::time::Duration::from_secs(100),
-        ];
+        let schedule = [std::time::Duration::from_secs(10), std::time::Duration::from_secs(100)];
         let now = Utc::now();
         let first = retry_at(&schedule, 1, now).unwrap();
         assert!(first >= now + Duration::seconds(9) && first <= now + Duration::seconds(11));

@@ -41,14 +41,8 @@ impl InboxWriter {
     /// Stores a notification durably; returns once it is committed (or known as a duplicate).
     pub async fn write(&self, entry: NewInboxEntry) -> Result<InboxInsert, InboxWriteError> {
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send((entry, reply))
-            .await
-            .map_err(|_| InboxWriteError::Closed)?;
-        answer
-            .await
-            .map_err(|_| InboxWriteError::Closed)?
-            .map_err(InboxWriteError::Store)
+        self.sender.send((entry, reply)).await.map_err(|_| InboxWriteError::Closed)?;
+        answer.await.map_err(|_| InboxWriteError::Closed)?.map_err(InboxWriteError::Store)
     }
 }
 

@@ -47,10 +47,7 @@ pub async fn run(hub: Hub, mut shutdown: Shutdown) {
 pub async fn claim_and_process(hub: &Hub) -> Result<usize, ServiceError> {
     let now = hub.clock.now();
     let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
-    let batch = hub
-        .db
-        .claim_due_notifications(now, now + lease, BATCH)
-        .await?;
+    let batch = hub.db.claim_due_notifications(now, now + lease, BATCH).await?;
     let taken = batch.len();
     for notification in batch {
         process(hub, notification).await;
@@ -72,17 +69,11 @@ async fn process(hub: &Hub, notification: ClaimedNotification) {
         Ok(Applied::Unmatched(note)) if attempt >= UNMATCHED_ATTEMPTS => {
             hub.db.settle_notification(id, now, &note).await
         }
-        Ok(Applied::Unmatched(note)) => {
-            hub.db
-                .retry_notification(id, now + retry_delay(attempt), &note, false)
-                .await
-        }
+        Ok(Applied::Unmatched(note)) => hub.db.retry_notification(id, now + retry_delay(attempt), &note, false).await,
         Err(e) => {
             let park = attempt >= MAX_ATTEMPTS;
             warn!(inbox_id = id, attempt, park, error = %e, "could not apply a notification; will retry");
-            hub.db
-                .retry_notification(id, now + retry_delay(attempt), &e.to_string(), park)
-                .await
+            hub.db.retry_notification(id, now + retry_delay(attempt), &e.to_string(), park).await
         }
     };
     if let Err(e) = result {
@@ -109,67 +100,50 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
         Ok(i) => i,
         Err(rejected) => return Ok(Applied::NothingToDo(format!("unreadable: {rejected}"))),
     };
-    let cause = Cause::Notification {
-        inbox_id: n.id,
-        provider_event_id: n.provider_event_id.clone(),
-    };
+    let cause = Cause::Notification { inbox_id: n.id, provider_event_id: n.provider_event_id.clone() };
     match interpretation {
         Interpretation::Unhandled { reason } => Ok(Applied::NothingToDo(reason)),
-        Interpretation::Payment {
-            payment_id,
-            provider_refs,
-            snapshot,
-        } => {
+        Interpretation::Subscription { provider_subscription_id } => {
+            let known = hub.db.find_subscription_by_provider_id(n.provider, &provider_subscription_id).await?;
+            let found = match known {
+                Some(subscription) => Some(subscription),
+                None => hub.import_subscription(n.mode, n.provider, &provider_subscription_id).await?,
+            };
+            let Some(subscription) = found else {
+                return Ok(Applied::Unmatched(format!(
+                    "{} subscription {provider_subscription_id} is on no payhub plan",
+                    n.provider
+                )));
+            };
+            hub.sync_subscription(&subscription, &cause, Some(n.id)).await?;
+            Ok(Applied::Done)
+        }
+        Interpretation::Payment { payment_id, provider_refs, snapshot } => {
             let mut found = match &payment_id {
-                Some(id) => hub
-                    .db
-                    .find_payment(id)
-                    .await?
-                    .filter(|p| p.provider == n.provider),
+                Some(id) => hub.db.find_payment(id).await?.filter(|p| p.provider == n.provider),
                 None => None,
             };
             for provider_ref in &provider_refs {
                 if found.is_some() {
                     break;
                 }
-                found = hub
-                    .db
-                    .find_payment_by_provider_ref(n.provider, provider_ref)
-                    .await?;
+                found = hub.db.find_payment_by_provider_ref(n.provider, provider_ref).await?;
             }
             let Some(payment) = found else {
-                return Ok(Applied::Unmatched(format!(
-                    "no payment for {} {:?}",
-                    n.provider, provider_refs
-                )));
+                return Ok(Applied::Unmatched(format!("no payment for {} {:?}", n.provider, provider_refs)));
             };
-            hub.sync_payment(&payment, snapshot, &cause, Some(n.id))
-                .await?;
+            hub.sync_payment(&payment, snapshot, &cause, Some(n.id)).await?;
             Ok(Applied::Done)
         }
-        Interpretation::Refund {
-            refund_id,
-            provider_refund_id,
-            provider_payment_refs,
-            facts,
-            amount,
-        } => {
-            if let Some(refund) = hub
-                .db
-                .find_refund(refund_id.as_deref(), n.provider, &provider_refund_id)
-                .await?
-            {
-                hub.apply_refund_facts(refund.id.as_str(), &facts, &cause, Some(n.id))
-                    .await?;
+        Interpretation::Refund { refund_id, provider_refund_id, provider_payment_refs, facts, amount } => {
+            if let Some(refund) = hub.db.find_refund(refund_id.as_deref(), n.provider, &provider_refund_id).await? {
+                hub.apply_refund_facts(refund.id.as_str(), &facts, &cause, Some(n.id)).await?;
                 return Ok(Applied::Done);
             }
             let mut payment = None;
             for provider_ref in &provider_payment_refs {
                 if payment.is_none() {
-                    payment = hub
-                        .db
-                        .find_payment_by_provider_ref(n.provider, provider_ref)
-                        .await?;
+                    payment = hub.db.find_payment_by_provider_ref(n.provider, provider_ref).await?;
                 }
             }
             match (payment, amount) {
@@ -185,10 +159,7 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
                     .await?;
                     Ok(Applied::Done)
                 }
-                _ => Ok(Applied::Unmatched(format!(
-                    "no payment for {} refund {provider_refund_id}",
-                    n.provider
-                ))),
+                _ => Ok(Applied::Unmatched(format!("no payment for {} refund {provider_refund_id}", n.provider))),
             }
         }
     }

@@ -31,7 +31,8 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
     let now = hub.clock.now();
     let payments = hub.db.payments_due_for_check(now, BATCH).await?;
     let refunds = hub.db.refunds_due_for_check(now, BATCH).await?;
-    let checked = payments.len() + refunds.len();
+    let subscriptions = hub.db.subscriptions_due_for_check(now, BATCH).await?;
+    let checked = payments.len() + refunds.len() + subscriptions.len();
     for payment in payments {
         if let Err(e) = check_payment(hub, &payment).await {
             warn!(payment = %payment.id, error = %e, "could not reconcile a payment");
@@ -46,21 +47,25 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
             postpone_refund(hub, &refund).await;
         }
     }
+    for subscription in subscriptions {
+        if let Err(e) = hub.sync_subscription(&subscription, &Cause::Reconciler, None).await {
+            warn!(subscription = %subscription.id, error = %e, "could not reconcile a subscription");
+            if let Err(e) = hub.reschedule_subscription_check(subscription.id.as_str()).await {
+                warn!(subscription = %subscription.id, error = %e, "could not reschedule the subscription's next check");
+            }
+        }
+    }
+    hub.lapse_entitlements().await?;
     Ok(checked)
 }
 
 async fn check_payment(hub: &Hub, payment: &Payment) -> Result<(), ServiceError> {
-    let applied = hub
-        .sync_payment(payment, None, &Cause::Reconciler, None)
-        .await?;
+    let applied = hub.sync_payment(payment, None, &Cause::Reconciler, None).await?;
     let expiry = Duration::from_std(hub.settings.payment_expiry).unwrap_or(Duration::hours(3));
     let current = applied.payment;
-    if current.status == PaymentStatus::RequiresAction
-        && hub.clock.now() - current.created_at > expiry
-    {
+    if current.status == PaymentStatus::RequiresAction && hub.clock.now() - current.created_at > expiry {
         info!(payment = %current.id, "the buyer never completed the payment; it expires");
-        hub.end_unpaid_payment(&current, PaymentStatus::Expired, &Cause::Reconciler)
-            .await?;
+        hub.end_unpaid_payment(&current, PaymentStatus::Expired, &Cause::Reconciler).await?;
     } else if current.next_check_at == payment.next_check_at {
         // Nothing changed, so nothing rescheduled it: push the next check out.
         postpone(hub, &current).await;

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use payhub::app::{HubSettings, sandbox_paypal_provider};
+use payhub::app::{HubSettings, sandbox_paypal_provider, sandbox_pingpp_provider};
 use payhub::config::{DeliveryConfig, WorkersConfig};
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
@@ -55,19 +55,14 @@ pub struct Receiver {
 
 impl Receiver {
     async fn start() -> (Self, String) {
-        let receiver = Receiver {
-            answer: Arc::new(Mutex::new(200)),
-            ..Default::default()
-        };
+        let receiver = Receiver { answer: Arc::new(Mutex::new(200)), ..Default::default() };
         let app = axum::Router::new()
             .route(
                 "/hook",
-                post(
-                    |State(r): State<Receiver>, headers: HeaderMap, body: Bytes| async move {
-                        r.received.lock().unwrap().push((headers, body));
-                        StatusCode::from_u16(*r.answer.lock().unwrap()).unwrap()
-                    },
-                ),
+                post(|State(r): State<Receiver>, headers: HeaderMap, body: Bytes| async move {
+                    r.received.lock().unwrap().push((headers, body));
+                    StatusCode::from_u16(*r.answer.lock().unwrap()).unwrap()
+                }),
             )
             .with_state(receiver.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -82,12 +77,7 @@ impl Receiver {
             .lock()
             .unwrap()
             .iter()
-            .map(|(_, body)| {
-                serde_json::from_slice::<Value>(body).unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
+            .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["type"].as_str().unwrap().to_owned())
             .collect()
     }
 }
@@ -113,6 +103,8 @@ pub fn test_settings(public_url: &str) -> HubSettings {
     HubSettings {
         public_url: public_url.to_owned(),
         payment_expiry: Duration::from_secs(3 * 3600),
+        anomaly_policy: payhub::config::AnomalyPolicy::Refund,
+        entitlement_grace: Duration::from_secs(24 * 3600),
         workers: WorkersConfig {
             enabled: true,
             poll_interval: Duration::from_millis(50),
@@ -121,11 +113,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         },
         delivery: DeliveryConfig {
             timeout: Duration::from_secs(2),
-            schedule: vec![
-                Duration::from_millis(200),
-                Duration::from_millis(400),
-                Duration::from_millis(800),
-            ],
+            schedule: vec![Duration::from_millis(200), Duration::from_millis(400), Duration::from_millis(800)],
         },
     }
 }
@@ -136,6 +124,7 @@ impl TestApp {
         let clock = TestClock::new();
         let sandbox = payhub_sandbox::start(SandboxOptions {
             paypal_addr: "127.0.0.1:0".parse().unwrap(),
+            pingpp_addr: "127.0.0.1:0".parse().unwrap(),
             public_host: None,
             clock: clock.clone(),
             seed: 7,
@@ -149,16 +138,13 @@ impl TestApp {
             .await
             .expect("wire PayPal to the sandbox");
         providers.insert(Mode::Test, Arc::new(paypal));
-        let hub = Hub::new(
-            database.db.clone(),
-            clock.clone(),
-            providers,
-            test_settings(&url),
-        );
-        let running = hub.clone().serve(listener).await.unwrap();
-        let (_, api_key) = create_api_key(&database.db, clock.now(), Mode::Test, "tests")
+        let pingpp = sandbox_pingpp_provider(&sandbox.pingpp_url, &url, PROVIDER_TIMEOUT)
             .await
-            .unwrap();
+            .expect("wire Ping++ to the sandbox");
+        providers.insert(Mode::Test, Arc::new(pingpp));
+        let hub = Hub::new(database.db.clone(), clock.clone(), providers, test_settings(&url));
+        let running = hub.clone().serve(listener).await.unwrap();
+        let (_, api_key) = create_api_key(&database.db, clock.now(), Mode::Test, "tests").await.unwrap();
         let (receiver, hook_url) = Receiver::start().await;
         let mut app = TestApp {
             url,
@@ -167,22 +153,14 @@ impl TestApp {
             sandbox,
             clock,
             _database: database,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             api_key,
             receiver,
             endpoint_secret: String::new(),
         };
-        let endpoint = app
-            .post("/v1/webhook_endpoints", json!({ "url": hook_url }))
-            .await;
+        let endpoint = app.post("/v1/webhook_endpoints", json!({ "url": hook_url })).await;
         assert_eq!(endpoint.status(), 201);
-        app.endpoint_secret = endpoint.json::<Value>().await.unwrap()["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        app.endpoint_secret = endpoint.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
         Some(app)
     }
 
@@ -203,12 +181,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .unwrap()
+        self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.api_key).send().await.unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -238,10 +211,7 @@ impl TestApp {
         let order = payment["provider_refs"]["payment_id"].as_str().unwrap();
         let answer: Value = self
             .http
-            .post(format!(
-                "{}/sandbox/paypal/orders/{order}/approve",
-                self.sandbox.paypal_url
-            ))
+            .post(format!("{}/sandbox/paypal/orders/{order}/approve", self.sandbox.paypal_url))
             .send()
             .await
             .unwrap()
@@ -258,40 +228,22 @@ impl TestApp {
         let response = self.http.get(&back).send().await.unwrap();
         assert_eq!(response.status(), 303);
         let id = payment["id"].as_str().unwrap();
-        self.eventually(&format!("{id} succeeded"), || async {
-            self.payment(id).await["status"] == "succeeded"
-        })
-        .await;
+        self.eventually(&format!("{id} succeeded"), || async { self.payment(id).await["status"] == "succeeded" }).await;
         self.payment(id).await
     }
 
     pub async fn sandbox_control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.sandbox.paypal_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "sandbox control {path}: {}",
-            response.status()
-        );
+        let response =
+            self.http.request(method, format!("{}{path}", self.sandbox.paypal_url)).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "sandbox control {path}: {}", response.status());
         response.json().await.unwrap_or(Value::Null)
     }
 
     /// Event types recorded for a resource, oldest first.
     pub async fn event_types(&self, resource_id: &str) -> Vec<String> {
-        let list = self
-            .get_json(&format!("/v1/events?resource_id={resource_id}&limit=100"))
-            .await;
-        let mut types: Vec<String> = list["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_owned())
-            .collect();
+        let list = self.get_json(&format!("/v1/events?resource_id={resource_id}&limit=100")).await;
+        let mut types: Vec<String> =
+            list["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
         types.reverse();
         types
     }
@@ -346,11 +298,7 @@ impl TestApp {
     pub async fn hub_webhook_id(&self) -> String {
         let target = format!("{}/webhooks/paypal", self.url);
         let hooks = self.paypal().list_webhooks().await.unwrap();
-        hooks
-            .into_iter()
-            .find(|h| h.url == target)
-            .expect("the hub registered its webhook")
-            .id
+        hooks.into_iter().find(|h| h.url == target).expect("the hub registered its webhook").id
     }
 
     /// `event` signed exactly as PayPal (the simulator) signs notifications for the hub.
@@ -360,20 +308,12 @@ impl TestApp {
         let transmission_id = format!("test-{}", ulid_like());
         let time = self.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let webhook_id = self.hub_webhook_id().await;
-        let signed = payhub_sandbox::paypal::signing::signed_string(
-            &transmission_id,
-            &time,
-            &webhook_id,
-            &body,
-        );
+        let signed = payhub_sandbox::paypal::signing::signed_string(&transmission_id, &time, &webhook_id, &body);
         let headers = vec![
             ("content-type".to_owned(), "application/json".to_owned()),
             ("paypal-transmission-id".to_owned(), transmission_id),
             ("paypal-transmission-time".to_owned(), time),
-            (
-                "paypal-transmission-sig".to_owned(),
-                key.sign(signed.as_bytes()).unwrap(),
-            ),
+            ("paypal-transmission-sig".to_owned(), key.sign(signed.as_bytes()).unwrap()),
             ("paypal-cert-url".to_owned(), self.sandbox.paypal.cert_url()),
             ("paypal-auth-algo".to_owned(), "SHA256withRSA".to_owned()),
         ];
@@ -381,10 +321,7 @@ impl TestApp {
     }
 
     pub async fn deliver(&self, notification: &Notification) -> Response {
-        let mut request = self
-            .http
-            .post(format!("{}/webhooks/paypal", self.url))
-            .body(notification.body.clone());
+        let mut request = self.http.post(format!("{}/webhooks/paypal", self.url)).body(notification.body.clone());
         for (name, value) in &notification.headers {
             request = request.header(name, value);
         }
@@ -394,40 +331,16 @@ impl TestApp {
 
 /// Checks a delivery's Standard Webhooks signature independently of payhub's signer.
 pub fn signature_is_valid(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let key = STANDARD
-        .decode(secret.trim_start_matches("whsec_"))
-        .unwrap();
-    let signed = [
-        header("webhook-id").as_bytes(),
-        b".",
-        header("webhook-timestamp").as_bytes(),
-        b".",
-        body,
-    ]
-    .concat();
-    let tag = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
-        &signed,
-    );
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let signed = [header("webhook-id").as_bytes(), b".", header("webhook-timestamp").as_bytes(), b".", body].concat();
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &signed);
     let expected = format!("v1,{}", STANDARD.encode(tag.as_ref()));
-    header("webhook-signature")
-        .split(' ')
-        .any(|s| s == expected)
+    header("webhook-signature").split(' ').any(|s| s == expected)
 }
 
 fn ulid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -33,16 +33,8 @@ fn capture_completed(event_id: &str, payment: &Value, capture_id: &str) -> Value
 }
 
 async fn last_rejection(app: &TestApp) -> String {
-    let rejections = app
-        .hub
-        .db
-        .recent_rejections(ProviderName::Paypal, 1)
-        .await
-        .unwrap();
-    rejections
-        .first()
-        .map(|(reason, ..)| reason.clone())
-        .unwrap_or_default()
+    let rejections = app.hub.db.recent_rejections(ProviderName::Paypal, 1).await.unwrap();
+    rejections.first().map(|(reason, ..)| reason.clone()).unwrap_or_default()
 }
 
 on_both_stores! {

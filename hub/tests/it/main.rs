@@ -6,5 +6,7 @@ mod helpers;
 mod api;
 mod ingress;
 mod payments;
+mod pingpp;
 mod process;
 mod reliability;
+mod subscriptions;

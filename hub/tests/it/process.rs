@@ -1,1 +1,172 @@
-//! Durability across a real process crash: `kill -9` after the inbox commit, before processing.
+//! Durability across a real process crash: the hub is `kill -9`ed after a notification is
+//! committed to the inbox and acknowledged, before it is applied. After a restart the
+//! notification is applied — once.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use payhub::services::api_keys::create_api_key;
+use payhub_core::Clock;
+use payhub_core::{Mode, ProviderName, SystemClock, TestClock};
+use payhub_sandbox::{RunningSandbox, SandboxOptions};
+use payhub_store::testing::{Backend, TestDatabase};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+struct Crash {
+    sandbox: RunningSandbox,
+    database: TestDatabase,
+    http: reqwest::Client,
+    port: u16,
+    webhook_id: String,
+    roots: tempfile::NamedTempFile,
+}
+
+impl Crash {
+    async fn prepare(backend: Backend) -> Option<Self> {
+        let database = TestDatabase::fresh(backend).await?;
+        let sandbox = payhub_sandbox::start(SandboxOptions {
+            paypal_addr: "127.0.0.1:0".parse().unwrap(),
+            pingpp_addr: "127.0.0.1:0".parse().unwrap(),
+            public_host: None,
+            clock: TestClock::new(),
+            seed: 3,
+        })
+        .await
+        .unwrap();
+        let port = free_port();
+        let paypal = payhub_paypal::PaypalClient::new(payhub_paypal::ClientConfig::new(
+            sandbox.paypal_url.clone(),
+            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
+            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
+        ))
+        .unwrap();
+        let webhook = paypal.create_webhook(&format!("http://127.0.0.1:{port}/webhooks/paypal"), &["*"]).await.unwrap();
+        let roots = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(roots.path(), payhub_sandbox::paypal_trust_anchor_pem()).unwrap();
+        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id: webhook.id, roots })
+    }
+
+    /// Starts `payhub serve` as a separate process, configured for the in-process simulator.
+    async fn start_hub(&self, workers: bool) -> Child {
+        let cert_host = self.sandbox.paypal_url.trim_start_matches("http://").to_owned();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_payhub"));
+        command
+            .args(["serve", "--database-url", &self.database.url, "--listen", &format!("127.0.0.1:{}", self.port)])
+            .env("PAYHUB__PAYPAL__TEST__BASE_URL", &self.sandbox.paypal_url)
+            .env("PAYHUB__PAYPAL__TEST__CLIENT_ID", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID)
+            .env("PAYHUB__PAYPAL__TEST__CLIENT_SECRET", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET)
+            .env("PAYHUB__PAYPAL__TEST__WEBHOOK_ID", &self.webhook_id)
+            .env("PAYHUB__PAYPAL__TEST__TRUST_ROOTS_FILE", self.roots.path())
+            .env("PAYHUB__PAYPAL__TEST__CERT_HOSTS", cert_host)
+            .env("PAYHUB__PAYPAL__TEST__SIGNING_SUBJECTS", payhub_sandbox::PAYPAL_CERT_SUBJECT_NAME)
+            .env("PAYHUB__PAYPAL__TEST__ALLOW_HTTP_CERT_URLS", "true")
+            .env("PAYHUB__WORKERS__POLL_INTERVAL", "50ms")
+            .env("PAYHUB_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        if !workers {
+            command.arg("--no-workers");
+        }
+        let child = command.spawn().expect("start payhub serve");
+        let health = format!("http://127.0.0.1:{}/healthz", self.port);
+        for _ in 0..200 {
+            if self.http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+                return child;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("payhub serve did not come up on port {}", self.port);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn notification_applied_once_after_a_crash(backend: Backend) {
+    let Some(crash) = Crash::prepare(backend).await else { return };
+    let (_, key) = create_api_key(&crash.database.db, SystemClock.now(), Mode::Test, "crash").await.unwrap();
+
+    let mut first = crash.start_hub(false).await;
+    let payment: Value = crash
+        .http
+        .post(crash.url("/v1/payments"))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "crash-1")
+        .json(&json!({"provider": "paypal", "amount": 4200, "currency": "USD"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = payment["id"].as_str().unwrap().to_owned();
+    let order = payment["provider_refs"]["payment_id"].as_str().unwrap().to_owned();
+    crash.sandbox.paypal.approve_order(&order).unwrap();
+
+    // Wait until PayPal got its 2xx: the approval is committed to the inbox, not applied.
+    let mut event_id = None;
+    for _ in 0..200 {
+        let delivered = crash
+            .sandbox
+            .paypal
+            .deliveries()
+            .into_iter()
+            .find(|d| d.event_type == "CHECKOUT.ORDER.APPROVED" && d.status_code == Some(200));
+        if let Some(d) = delivered {
+            event_id = Some(d.event_id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let event_id = event_id.expect("the approval was acknowledged");
+    let db = &crash.database.db;
+    assert_eq!(db.notification_status(ProviderName::Paypal, &event_id).await.unwrap().as_deref(), Some("pending"));
+
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+
+    let mut second = crash.start_hub(true).await;
+    let mut status = String::new();
+    for _ in 0..200 {
+        let current: Value = crash
+            .http
+            .get(crash.url(&format!("/v1/payments/{id}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status = current["status"].as_str().unwrap_or_default().to_owned();
+        if status == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "succeeded", "the stored approval was applied after the restart");
+    assert_eq!(db.notification_status(ProviderName::Paypal, &event_id).await.unwrap().as_deref(), Some("processed"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = db.events_of(&id).await.unwrap();
+    let types: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["payment.created", "payment.succeeded"], "applied exactly once");
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_sqlite() {
+    notification_applied_once_after_a_crash(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_postgres() {
+    notification_applied_once_after_a_crash(Backend::Postgres).await;
+}

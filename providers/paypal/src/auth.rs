@@ -46,20 +46,11 @@ pub(crate) struct TokenCache {
 
 impl TokenCache {
     pub(crate) fn new(token_url: Url, client_id: String, client_secret: Secret) -> Self {
-        Self {
-            token_url,
-            client_id,
-            client_secret,
-            slot: Mutex::new(None),
-        }
+        Self { token_url, client_id, client_secret, slot: Mutex::new(None) }
     }
 
     /// The cached token, or a fresh one when it is missing or about to expire.
-    pub(crate) async fn current(
-        &self,
-        http: &reqwest::Client,
-        timeout: Duration,
-    ) -> Result<AccessToken, PaypalError> {
+    pub(crate) async fn current(&self, http: &reqwest::Client, timeout: Duration) -> Result<AccessToken, PaypalError> {
         let mut slot = self.slot.lock().await;
         if let Some(token) = slot.as_ref().filter(|t| t.is_usable_at(Instant::now())) {
             return Ok(token.clone());
@@ -78,11 +69,7 @@ impl TokenCache {
         }
     }
 
-    async fn fetch(
-        &self,
-        http: &reqwest::Client,
-        timeout: Duration,
-    ) -> Result<AccessToken, PaypalError> {
+    async fn fetch(&self, http: &reqwest::Client, timeout: Duration) -> Result<AccessToken, PaypalError> {
         let span = tracing::info_span!(
             "paypal.oauth_token",
             method = "POST",
@@ -152,10 +139,7 @@ mod tests {
 
     #[test]
     fn a_long_lived_token_is_refreshed_a_minute_before_it_expires() {
-        assert_eq!(
-            usable_lifetime(Some(32_400)),
-            Duration::from_secs(32_400 - 60)
-        );
+        assert_eq!(usable_lifetime(Some(32_400)), Duration::from_secs(32_400 - 60));
     }
 
     #[test]

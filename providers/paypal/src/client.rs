@@ -23,13 +23,8 @@ impl PaypalClient {
 
     /// A client that sends through `http`, e.g. one that trusts a local simulator's CA. The
     /// client's own timeout and redirect policy apply in addition to `config.timeout`.
-    pub fn with_http_client(
-        config: ClientConfig,
-        http: reqwest::Client,
-    ) -> Result<Self, PaypalError> {
-        Ok(Self {
-            api: Arc::new(Api::new(config, http)?),
-        })
+    pub fn with_http_client(config: ClientConfig, http: reqwest::Client) -> Result<Self, PaypalError> {
+        Ok(Self { api: Arc::new(Api::new(config, http)?) })
     }
 
     /// The base URL requests go to.
@@ -40,9 +35,7 @@ impl PaypalClient {
 
 impl fmt::Debug for PaypalClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PaypalClient")
-            .field("base_url", &self.base_url())
-            .finish_non_exhaustive()
+        f.debug_struct("PaypalClient").field("base_url", &self.base_url()).finish_non_exhaustive()
     }
 }
 

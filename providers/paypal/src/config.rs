@@ -23,11 +23,7 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    pub fn new(
-        base_url: impl Into<String>,
-        client_id: impl Into<String>,
-        client_secret: impl Into<Secret>,
-    ) -> Self {
+    pub fn new(base_url: impl Into<String>, client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
         Self {
             base_url: base_url.into(),
             client_id: client_id.into(),

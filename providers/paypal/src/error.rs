@@ -24,13 +24,7 @@ pub enum PaypalError {
     /// PayPal answered with an error status; the fields come from its error body
     /// (`{name, message, debug_id, details[]}`), or describe the status when the body was not JSON.
     #[error("PayPal answered {status} {name}: {message}{}", context_suffix(.debug_id, .details))]
-    Api {
-        status: u16,
-        name: String,
-        message: String,
-        debug_id: Option<String>,
-        details: Vec<ErrorDetail>,
-    },
+    Api { status: u16, name: String, message: String, debug_id: Option<String>, details: Vec<ErrorDetail> },
     /// The OAuth2 token endpoint refused the client credentials.
     #[error("PayPal refused the client credentials ({status}): {message}")]
     Authentication { status: u16, message: String },
@@ -63,10 +57,9 @@ impl PaypalError {
     /// The first `details[].issue` of an API error, e.g. `ORDER_NOT_APPROVED`.
     pub fn issue(&self) -> Option<&str> {
         match self {
-            Self::Api { details, .. } => details
-                .iter()
-                .map(|detail| detail.issue.as_str())
-                .find(|issue| !issue.is_empty()),
+            Self::Api { details, .. } => {
+                details.iter().map(|detail| detail.issue.as_str()).find(|issue| !issue.is_empty())
+            }
             _ => None,
         }
     }
@@ -150,10 +143,7 @@ mod tests {
             debug_id: Some("f1a2b3c4d5e6".into()),
             details: issues
                 .iter()
-                .map(|issue| ErrorDetail {
-                    issue: (*issue).into(),
-                    ..ErrorDetail::default()
-                })
+                .map(|issue| ErrorDetail { issue: (*issue).into(), ..ErrorDetail::default() })
                 .collect(),
         }
     }
@@ -172,20 +162,14 @@ mod tests {
         assert!(!api_error(400, &[]).is_retryable());
         assert!(!api_error(404, &[]).is_retryable());
         assert!(!api_error(422, &["ORDER_NOT_APPROVED"]).is_retryable());
-        let refused = PaypalError::Authentication {
-            status: 401,
-            message: "Client Authentication failed".into(),
-        };
+        let refused = PaypalError::Authentication { status: 401, message: "Client Authentication failed".into() };
         assert!(!refused.is_retryable());
         assert!(!PaypalError::Decode("missing field id".into()).is_retryable());
     }
 
     #[test]
     fn issue_is_the_first_non_empty_detail_issue() {
-        assert_eq!(
-            api_error(422, &["", "ORDER_NOT_APPROVED", "OTHER"]).issue(),
-            Some("ORDER_NOT_APPROVED")
-        );
+        assert_eq!(api_error(422, &["", "ORDER_NOT_APPROVED", "OTHER"]).issue(), Some("ORDER_NOT_APPROVED"));
         assert_eq!(api_error(422, &[]).issue(), None);
         assert_eq!(PaypalError::Timeout.issue(), None);
     }
@@ -212,10 +196,7 @@ mod tests {
         let codes: std::collections::HashSet<_> = all.iter().map(VerifyError::code).collect();
         assert_eq!(codes.len(), all.len());
         for code in codes {
-            assert!(
-                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                "{code}"
-            );
+            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
         }
     }
 }

@@ -28,9 +28,9 @@ pub(crate) struct Api {
     tokens: TokenCache,
 }
 
-/// The idempotency key and JSON body of a POST.
-struct Post<'a> {
-    request_id: &'a str,
+/// The JSON body of a POST or PATCH, and the idempotency key a POST carries.
+struct Outgoing<'a> {
+    request_id: Option<&'a str>,
     body: Vec<u8>,
 }
 
@@ -54,25 +54,47 @@ impl Api {
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &[&str]) -> Result<T, PaypalError> {
-        self.call(Method::GET, endpoint(&self.base, path), None)
-            .await
+        self.call(Method::GET, endpoint(&self.base, path), None).await
     }
 
-    /// POSTs `body` as JSON. `request_id` goes out as `PayPal-Request-Id`: PayPal answers a
-    /// repeated id with the original result, which makes a retry after a timeout safe.
-    pub(crate) async fn post<B, T>(
+    /// A GET with query parameters (list filters, time windows); each value is escaped.
+    pub(crate) async fn get_with_query<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, PaypalError> {
+        let mut url = endpoint(&self.base, path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(name, value)| (*name, value.as_str())));
+        }
+        self.call(Method::GET, url, None).await
+    }
+
+    /// A POST PayPal answers with `204 No Content` (activate, suspend, cancel, …).
+    pub(crate) async fn post_no_content<B: Serialize + ?Sized>(
         &self,
         path: &[&str],
         request_id: &str,
         body: &B,
-    ) -> Result<T, PaypalError>
+    ) -> Result<(), PaypalError> {
+        let outgoing = Outgoing { request_id: Some(checked_request_id(request_id)?), body: encode(body)? };
+        self.exchange(Method::POST, endpoint(&self.base, path), Some(outgoing)).await.map(drop)
+    }
+
+    /// A JSON Patch (`PATCH`), which PayPal answers with `204 No Content`.
+    pub(crate) async fn patch<B: Serialize + ?Sized>(&self, path: &[&str], body: &B) -> Result<(), PaypalError> {
+        let outgoing = Outgoing { request_id: None, body: encode(body)? };
+        self.exchange(Method::PATCH, endpoint(&self.base, path), Some(outgoing)).await.map(drop)
+    }
+
+    /// POSTs `body` as JSON. `request_id` goes out as `PayPal-Request-Id`: PayPal answers a
+    /// repeated id with the original result, which makes a retry after a timeout safe.
+    pub(crate) async fn post<B, T>(&self, path: &[&str], request_id: &str, body: &B) -> Result<T, PaypalError>
     where
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| PaypalError::Decode(format!("could not encode the request: {e}")))?;
-        self.post_json_bytes(path, request_id, body).await
+        self.post_json_bytes(path, request_id, encode(body)?).await
     }
 
     /// Like [`Api::post`], for a body that is already JSON text.
@@ -82,22 +104,24 @@ impl Api {
         request_id: &str,
         body: Vec<u8>,
     ) -> Result<T, PaypalError> {
-        if request_id.is_empty() || HeaderValue::from_str(request_id).is_err() {
-            return Err(PaypalError::Decode(format!(
-                "request id {request_id:?} cannot be sent as a {REQUEST_ID} header"
-            )));
-        }
-        let post = Post { request_id, body };
-        self.call(Method::POST, endpoint(&self.base, path), Some(post))
-            .await
+        let outgoing = Outgoing { request_id: Some(checked_request_id(request_id)?), body };
+        self.call(Method::POST, endpoint(&self.base, path), Some(outgoing)).await
     }
 
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
-        post: Option<Post<'_>>,
+        outgoing: Option<Outgoing<'_>>,
     ) -> Result<T, PaypalError> {
+        let path = url.path().to_owned();
+        let body = self.exchange(method.clone(), url, outgoing).await?;
+        serde_json::from_slice(&body).map_err(|e| PaypalError::Decode(format!("{method} {path}: {e}")))
+    }
+
+    /// Sends the request (once more with a fresh token if PayPal refuses the cached one) and
+    /// returns the body of a success answer.
+    async fn exchange(&self, method: Method, url: Url, outgoing: Option<Outgoing<'_>>) -> Result<Vec<u8>, PaypalError> {
         let span = tracing::info_span!(
             "paypal.request",
             method = %method,
@@ -115,12 +139,14 @@ impl Api {
                     .bearer_auth(token.bearer())
                     .header(ACCEPT, "application/json")
                     .timeout(self.timeout);
-                if let Some(post) = &post {
+                if let Some(outgoing) = &outgoing {
+                    if let Some(request_id) = outgoing.request_id {
+                        request = request.header(REQUEST_ID, request_id);
+                    }
                     request = request
-                        .header(REQUEST_ID, post.request_id)
                         .header("Prefer", "return=representation")
                         .header(CONTENT_TYPE, "application/json")
-                        .body(post.body.clone());
+                        .body(outgoing.body.clone());
                 }
                 let response = request.send().await.map_err(transport_error)?;
                 let status = response.status();
@@ -142,13 +168,24 @@ impl Api {
                 if !status.is_success() {
                     return Err(api_error(status, &body, debug_id));
                 }
-                return serde_json::from_slice(&body)
-                    .map_err(|e| PaypalError::Decode(format!("{method} {}: {e}", url.path())));
+                return Ok(body);
             }
         }
         .instrument(span)
         .await
     }
+}
+
+fn encode<B: Serialize + ?Sized>(body: &B) -> Result<Vec<u8>, PaypalError> {
+    serde_json::to_vec(body).map_err(|e| PaypalError::Decode(format!("could not encode the request: {e}")))
+}
+
+/// A request id must be a non-empty, valid header value; anything else is refused before sending.
+fn checked_request_id(request_id: &str) -> Result<&str, PaypalError> {
+    if request_id.is_empty() || HeaderValue::from_str(request_id).is_err() {
+        return Err(PaypalError::Decode(format!("request id {request_id:?} cannot be sent as a {REQUEST_ID} header")));
+    }
+    Ok(request_id)
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, PaypalError> {
@@ -207,28 +244,16 @@ pub(crate) fn transport_error(error: reqwest::Error) -> PaypalError {
 }
 
 pub(crate) async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, PaypalError> {
-    response
-        .bytes()
-        .await
-        .map(|bytes| bytes.to_vec())
-        .map_err(transport_error)
+    response.bytes().await.map(|bytes| bytes.to_vec()).map_err(transport_error)
 }
 
 pub(crate) fn response_debug_id(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get(DEBUG_ID)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
+    response.headers().get(DEBUG_ID).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
 /// Maps an error answer. PayPal's REST errors are `{name, message, debug_id, details[]}`;
 /// its OAuth endpoints answer `{error, error_description}`; proxies in between may answer HTML.
-pub(crate) fn api_error(
-    status: StatusCode,
-    body: &[u8],
-    header_debug_id: Option<String>,
-) -> PaypalError {
+pub(crate) fn api_error(status: StatusCode, body: &[u8], header_debug_id: Option<String>) -> PaypalError {
     let parsed = serde_json::from_slice::<Value>(body).ok();
     let object = parsed.as_ref().and_then(Value::as_object);
     let text = |key: &str| object.and_then(|o| o.get(key)).and_then(Value::as_str);
@@ -249,10 +274,7 @@ pub(crate) fn api_error(
     PaypalError::Api {
         status: status.as_u16(),
         name: name.to_owned(),
-        message: text("message")
-            .or_else(|| text("error_description"))
-            .unwrap_or_default()
-            .to_owned(),
+        message: text("message").or_else(|| text("error_description")).unwrap_or_default().to_owned(),
         debug_id: text("debug_id").map(str::to_owned).or(header_debug_id),
         details,
     }
@@ -320,42 +342,25 @@ mod tests {
 
     #[test]
     fn endpoint_appends_segments_to_the_base_path() {
-        let url = endpoint(
-            &base("https://api-m.sandbox.paypal.com"),
-            &["v2", "checkout", "orders"],
-        );
-        assert_eq!(
-            url.as_str(),
-            "https://api-m.sandbox.paypal.com/v2/checkout/orders"
-        );
+        let url = endpoint(&base("https://api-m.sandbox.paypal.com"), &["v2", "checkout", "orders"]);
+        assert_eq!(url.as_str(), "https://api-m.sandbox.paypal.com/v2/checkout/orders");
         let prefixed = endpoint(&base("http://127.0.0.1:8081/paypal/"), &["v1", "oauth2"]);
         assert_eq!(prefixed.as_str(), "http://127.0.0.1:8081/paypal/v1/oauth2");
     }
 
     #[test]
     fn ids_are_escaped_so_they_cannot_leave_their_segment() {
-        let url = endpoint(
-            &base("https://api-m.paypal.com"),
-            &["v2", "checkout", "orders", "../payments/x?y#z", "capture"],
-        );
-        assert_eq!(
-            url.as_str(),
-            "https://api-m.paypal.com/v2/checkout/orders/%2E%2E%2Fpayments%2Fx%3Fy%23z/capture"
-        );
+        let url =
+            endpoint(&base("https://api-m.paypal.com"), &["v2", "checkout", "orders", "../payments/x?y#z", "capture"]);
+        assert_eq!(url.as_str(), "https://api-m.paypal.com/v2/checkout/orders/%2E%2E%2Fpayments%2Fx%3Fy%23z/capture");
     }
 
     #[test]
     fn base_urls_that_are_not_http_endpoints_are_refused() {
-        for raw in [
-            "not a url",
-            "ftp://api-m.paypal.com",
-            "https://user:pw@api-m.paypal.com",
-            "https://api-m.paypal.com/?x=1",
-        ] {
-            assert!(
-                matches!(parse_base_url(raw), Err(PaypalError::Transport(_))),
-                "{raw}"
-            );
+        for raw in
+            ["not a url", "ftp://api-m.paypal.com", "https://user:pw@api-m.paypal.com", "https://api-m.paypal.com/?x=1"]
+        {
+            assert!(matches!(parse_base_url(raw), Err(PaypalError::Transport(_))), "{raw}");
         }
     }
 
@@ -363,14 +368,7 @@ mod tests {
     fn paypal_error_body_is_mapped_field_by_field() {
         let body = br#"{"name":"UNPROCESSABLE_ENTITY","message":"The requested action could not be performed.","debug_id":"90957fca61718","details":[{"field":"/purchase_units/@reference_id=='default'/amount/value","value":1,"location":"body","issue":"ORDER_NOT_APPROVED","description":"Payer has not yet approved the Order for payment."}],"links":[]}"#;
         let error = api_error(StatusCode::UNPROCESSABLE_ENTITY, body, None);
-        let PaypalError::Api {
-            status,
-            name,
-            debug_id,
-            details,
-            ..
-        } = &error
-        else {
+        let PaypalError::Api { status, name, debug_id, details, .. } = &error else {
             panic!("expected an API error, got {error:?}");
         };
         assert_eq!(*status, 422);
@@ -398,19 +396,12 @@ mod tests {
 
     #[test]
     fn html_error_body_becomes_an_api_error_quoting_the_body() {
-        let error = api_error(
-            StatusCode::BAD_GATEWAY,
-            b"<html>\n<body>502 Bad Gateway</body></html>",
-            None,
-        );
+        let error = api_error(StatusCode::BAD_GATEWAY, b"<html>\n<body>502 Bad Gateway</body></html>", None);
         let PaypalError::Api { name, message, .. } = &error else {
             panic!("expected an API error, got {error:?}");
         };
         assert_eq!(name, "BAD_GATEWAY");
-        assert!(
-            message.contains("<body>502 Bad Gateway</body>"),
-            "{message}"
-        );
+        assert!(message.contains("<body>502 Bad Gateway</body>"), "{message}");
         assert!(error.is_retryable());
     }
 }

@@ -6,6 +6,9 @@
 //!   one transparent retry when PayPal refuses an expired token;
 //! - v2 Orders (create, get, capture) and v2 Payments (get capture, refund, get refund), each
 //!   POST carrying the caller's `PayPal-Request-Id` so that a retry never pays or refunds twice;
+//! - recurring billing: Catalog Products, Subscriptions v1 plans and subscriptions (create,
+//!   change, suspend, resume, cancel, capture, transactions), and the v1 sales renewals arrive as
+//!   (`PAYMENT.SALE.COMPLETED`, subscription id in `billing_agreement_id`) with their refunds;
 //! - PayPal's error bodies as [`PaypalError::Api`], with [`PaypalError::issue`] and
 //!   [`PaypalError::is_retryable`] for deciding what to do next;
 //! - webhook notifications: header parsing, local signature verification against PayPal's
@@ -94,29 +97,43 @@
 //! ```
 
 mod auth;
+mod catalog;
 mod client;
 mod config;
 mod error;
 mod http;
 mod orders;
 mod payments;
+mod plans;
+mod sales;
+mod subscriptions;
 mod types;
 pub mod webhooks;
 
+pub use catalog::{CreateProductRequest, Product};
 pub use client::{PaypalClient, default_http_client};
 pub use config::{ClientConfig, DEFAULT_TIMEOUT, LIVE_BASE_URL, SANDBOX_BASE_URL, Secret};
 pub use error::{ErrorDetail, PaypalError, VerifyError};
 pub use orders::{
-    CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource,
-    PaypalWallet, PurchaseUnit, PurchaseUnitRequest,
+    CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource, PaypalWallet,
+    PurchaseUnit, PurchaseUnitRequest,
 };
-pub use payments::{
-    Capture, CaptureStatus, Refund, RefundRequest, RefundStatus, RelatedIds, SupplementaryData,
+pub use payments::{Capture, CaptureStatus, Refund, RefundRequest, RefundStatus, RelatedIds, SupplementaryData};
+pub use plans::{
+    BillingCycle, CreatePlanRequest, Frequency, IntervalUnit, PatchOperation, PaymentPreferences, Plan, PlanList,
+    PlanQuery, PlanStatus, PricingScheme, PricingSchemeUpdate, Taxes, TenureType,
+};
+pub use sales::{
+    Sale, SaleAmount, SaleAmountDetails, SaleFee, SaleRefund, SaleRefundRequest, SaleRefundState, SaleState,
+};
+pub use subscriptions::{
+    AmountWithBreakdown, BillingInfo, CaptureSubscriptionRequest, CreateSubscriptionRequest, CycleExecution,
+    FailedPayment, LastPayment, ReviseSubscriptionRequest, RevisedSubscription, Subscription,
+    SubscriptionApplicationContext, SubscriptionStatus, Transaction, TransactionList,
 };
 pub use types::{Amount, Link, StatusDetails};
 pub use webhooks::{
-    EventTypeName, LIVE_CERT_HOST, LIVE_SIGNING_SUBJECT, SANDBOX_CERT_HOST,
-    SANDBOX_SIGNING_SUBJECT, SIGNATURE_ALGORITHM, TrustConfig, VerifierConfig,
-    VerifyWebhookSignatureRequest, Webhook, WebhookEvent, WebhookHeaders, WebhookVerifier,
-    parse_webhook_event, signed_string, verify_with_cert_chain,
+    EventTypeName, LIVE_CERT_HOST, LIVE_SIGNING_SUBJECT, SANDBOX_CERT_HOST, SANDBOX_SIGNING_SUBJECT,
+    SIGNATURE_ALGORITHM, TrustConfig, VerifierConfig, VerifyWebhookSignatureRequest, Webhook, WebhookEvent,
+    WebhookHeaders, WebhookVerifier, parse_webhook_event, signed_string, verify_with_cert_chain,
 };

@@ -93,11 +93,7 @@ pub struct CreateOrderRequest {
 impl CreateOrderRequest {
     /// An order captured right after approval, paid from the buyer's PayPal wallet.
     pub fn capture(purchase_units: Vec<PurchaseUnitRequest>, paypal: ExperienceContext) -> Self {
-        Self {
-            intent: "CAPTURE".into(),
-            purchase_units,
-            payment_source: Some(PaymentSource::paypal(paypal)),
-        }
+        Self { intent: "CAPTURE".into(), purchase_units, payment_source: Some(PaymentSource::paypal(paypal)) }
     }
 }
 
@@ -118,13 +114,7 @@ pub struct PurchaseUnitRequest {
 
 impl PurchaseUnitRequest {
     pub fn new(amount: Amount) -> Self {
-        Self {
-            reference_id: None,
-            amount,
-            custom_id: None,
-            invoice_id: None,
-            description: None,
-        }
+        Self { reference_id: None, amount, custom_id: None, invoice_id: None, description: None }
     }
 }
 
@@ -136,11 +126,7 @@ pub struct PaymentSource {
 
 impl PaymentSource {
     pub fn paypal(experience_context: ExperienceContext) -> Self {
-        Self {
-            paypal: Some(PaypalWallet {
-                experience_context: Some(experience_context),
-            }),
-        }
+        Self { paypal: Some(PaypalWallet { experience_context: Some(experience_context) }) }
     }
 }
 
@@ -171,14 +157,8 @@ pub struct ExperienceContext {
 impl PaypalClient {
     /// `POST /v2/checkout/orders`. `request_id` is the idempotency key: repeating the call with
     /// the same id (after a timeout, say) answers the order created the first time.
-    pub async fn create_order(
-        &self,
-        request_id: &str,
-        order: &CreateOrderRequest,
-    ) -> Result<Order, PaypalError> {
-        self.api
-            .post(&["v2", "checkout", "orders"], request_id, order)
-            .await
+    pub async fn create_order(&self, request_id: &str, order: &CreateOrderRequest) -> Result<Order, PaypalError> {
+        self.api.post(&["v2", "checkout", "orders"], request_id, order).await
     }
 
     /// `GET /v2/checkout/orders/{id}`.
@@ -189,19 +169,9 @@ impl PaypalClient {
     /// `POST /v2/checkout/orders/{id}/capture`, once the buyer approved. An order that was not
     /// approved fails with issue `ORDER_NOT_APPROVED`; a repeated capture with a new request id
     /// fails with `ORDER_ALREADY_CAPTURED`.
-    pub async fn capture_order(
-        &self,
-        request_id: &str,
-        order_id: &str,
-    ) -> Result<Order, PaypalError> {
+    pub async fn capture_order(&self, request_id: &str, order_id: &str) -> Result<Order, PaypalError> {
         // An empty JSON object rather than no body: PayPal wants a JSON content type here.
         let body = serde_json::Map::new();
-        self.api
-            .post(
-                &["v2", "checkout", "orders", order_id, "capture"],
-                request_id,
-                &body,
-            )
-            .await
+        self.api.post(&["v2", "checkout", "orders", order_id, "capture"], request_id, &body).await
     }
 }

@@ -58,12 +58,7 @@ impl Capture {
     /// The order this capture belongs to. Captures fetched on their own and those in
     /// `PAYMENT.CAPTURE.*` webhooks carry it here; a capture inside an order does not need it.
     pub fn order_id(&self) -> Option<&str> {
-        self.supplementary_data
-            .as_ref()?
-            .related_ids
-            .as_ref()?
-            .order_id
-            .as_deref()
+        self.supplementary_data.as_ref()?.related_ids.as_ref()?.order_id.as_deref()
     }
 }
 
@@ -134,9 +129,7 @@ pub struct RefundRequest {
 impl PaypalClient {
     /// `GET /v2/payments/captures/{id}`.
     pub async fn get_capture(&self, capture_id: &str) -> Result<Capture, PaypalError> {
-        self.api
-            .get(&["v2", "payments", "captures", capture_id])
-            .await
+        self.api.get(&["v2", "payments", "captures", capture_id]).await
     }
 
     /// `POST /v2/payments/captures/{id}/refund`. `request_id` is the idempotency key: the same
@@ -148,19 +141,11 @@ impl PaypalClient {
         capture_id: &str,
         refund: &RefundRequest,
     ) -> Result<Refund, PaypalError> {
-        self.api
-            .post(
-                &["v2", "payments", "captures", capture_id, "refund"],
-                request_id,
-                refund,
-            )
-            .await
+        self.api.post(&["v2", "payments", "captures", capture_id, "refund"], request_id, refund).await
     }
 
     /// `GET /v2/payments/refunds/{id}`.
     pub async fn get_refund(&self, refund_id: &str) -> Result<Refund, PaypalError> {
-        self.api
-            .get(&["v2", "payments", "refunds", refund_id])
-            .await
+        self.api.get(&["v2", "payments", "refunds", refund_id]).await
     }
 }

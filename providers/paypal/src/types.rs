@@ -13,10 +13,7 @@ pub struct Amount {
 
 impl Amount {
     pub fn new(currency_code: impl Into<String>, value: impl Into<String>) -> Self {
-        Self {
-            currency_code: currency_code.into(),
-            value: value.into(),
-        }
+        Self { currency_code: currency_code.into(), value: value.into() }
     }
 }
 

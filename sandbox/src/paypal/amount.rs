@@ -62,12 +62,7 @@ impl Amount {
             return format!("{sign}{magnitude}");
         }
         let scale = 10u64.pow(u32::from(self.decimals));
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / scale,
-            magnitude % scale,
-            width = usize::from(self.decimals)
-        )
+        format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale, width = usize::from(self.decimals))
     }
 
     pub fn to_json(self) -> Value {
@@ -89,10 +84,18 @@ impl Amount {
 
 /// Validates the money object at JSON pointer `field` (`None` when absent from the request).
 pub fn parse_money(money: Option<&Value>, field: &str) -> Result<Amount, ApiError> {
+    read_money(money, field, false)
+}
+
+/// Like [`parse_money`], but zero is a valid price: a plan's free trial (`"0"`) or a waived
+/// setup fee.
+pub fn parse_price(money: Option<&Value>, field: &str) -> Result<Amount, ApiError> {
+    read_money(money, field, true)
+}
+
+fn read_money(money: Option<&Value>, field: &str, zero_allowed: bool) -> Result<Amount, ApiError> {
     let money = money.ok_or_else(|| missing(field))?;
-    let object = money
-        .as_object()
-        .ok_or_else(|| syntax(field, &money.to_string()))?;
+    let object = money.as_object().ok_or_else(|| syntax(field, &money.to_string()))?;
     let currency_field = format!("{field}/currency_code");
     let code = match object.get("currency_code") {
         None | Some(Value::Null) => return Err(missing(&currency_field)),
@@ -129,38 +132,24 @@ pub fn parse_money(money: Option<&Value>, field: &str) -> Result<Amount, ApiErro
         Some(Value::String(value)) => value,
         Some(other) => return Err(syntax(&value_field, &other.to_string())),
     };
-    let minor = parse_value(value, decimals, &value_field)?;
-    Ok(Amount {
-        currency,
-        decimals,
-        minor,
-    })
+    let minor = parse_value(value, decimals, &value_field, zero_allowed)?;
+    Ok(Amount { currency, decimals, minor })
 }
 
-fn parse_value(value: &str, decimals: u8, field: &str) -> Result<i64, ApiError> {
+fn parse_value(value: &str, decimals: u8, field: &str, zero_allowed: bool) -> Result<i64, ApiError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(ApiError::invalid_request(
-            ErrorDetail::body(
-                field,
-                "INVALID_STRING_LENGTH",
-                "The value of a field is either too short or too long.",
-            )
-            .with_value(value),
+            ErrorDetail::body(field, "INVALID_STRING_LENGTH", "The value of a field is either too short or too long.")
+                .with_value(value),
         ));
     }
     // PayPal's pattern: ^((-?[0-9]+)|(-?([0-9]+)?[.][0-9]+))$
-    let (negative, unsigned) = value
-        .strip_prefix('-')
-        .map_or((false, value), |rest| (true, rest));
+    let (negative, unsigned) = value.strip_prefix('-').map_or((false, value), |rest| (true, rest));
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let well_formed = digits(whole)
         && digits(fraction)
-        && if unsigned.contains('.') {
-            !fraction.is_empty()
-        } else {
-            !whole.is_empty()
-        };
+        && if unsigned.contains('.') { !fraction.is_empty() } else { !whole.is_empty() };
     if !well_formed || whole.len() > MAX_WHOLE_DIGITS {
         return Err(syntax(field, value));
     }
@@ -175,16 +164,10 @@ fn parse_value(value: &str, decimals: u8, field: &str) -> Result<i64, ApiError> 
         ));
     }
     let scale = 10i64.pow(u32::from(decimals));
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| syntax(field, value))?
-    };
-    let fraction: i64 = format!("{fraction:0<width$}", width = usize::from(decimals))
-        .parse()
-        .unwrap_or(0);
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| syntax(field, value))? };
+    let fraction: i64 = format!("{fraction:0<width$}", width = usize::from(decimals)).parse().unwrap_or(0);
     let magnitude = whole * scale + fraction;
-    if negative || magnitude == 0 {
+    if negative || (magnitude == 0 && !zero_allowed) {
         return Err(ApiError::unprocessable(
             ErrorDetail::body(
                 field,
@@ -222,76 +205,31 @@ mod tests {
 
     fn issue(money: Value) -> (u16, String) {
         let error = parse_money(Some(&money), "/amount").unwrap_err();
-        (
-            error.status.as_u16(),
-            error.first_issue().unwrap_or_default().to_owned(),
-        )
+        (error.status.as_u16(), error.first_issue().unwrap_or_default().to_owned())
     }
 
     #[test]
     fn amounts_are_read_exactly_into_minor_units() {
-        let usd = parse_money(
-            Some(&json!({"currency_code": "USD", "value": "100.5"})),
-            "/amount",
-        )
-        .unwrap();
+        let usd = parse_money(Some(&json!({"currency_code": "USD", "value": "100.5"})), "/amount").unwrap();
         assert_eq!((usd.minor, usd.value()), (10050, "100.50".to_owned()));
-        let jpy = parse_money(
-            Some(&json!({"currency_code": "JPY", "value": "1000"})),
-            "/amount",
-        )
-        .unwrap();
+        let jpy = parse_money(Some(&json!({"currency_code": "JPY", "value": "1000"})), "/amount").unwrap();
         assert_eq!((jpy.minor, jpy.value()), (1000, "1000".to_owned()));
-        let cents = parse_money(
-            Some(&json!({"currency_code": "EUR", "value": ".29"})),
-            "/amount",
-        )
-        .unwrap();
+        let cents = parse_money(Some(&json!({"currency_code": "EUR", "value": ".29"})), "/amount").unwrap();
         assert_eq!(cents.minor, 29);
     }
 
     #[test]
     fn invalid_amounts_get_paypal_issue_names() {
-        assert_eq!(
-            issue(json!({"currency_code": "JPY", "value": "100.5"})),
-            (422, "DECIMAL_PRECISION".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "USD", "value": "1.005"})),
-            (422, "DECIMAL_PRECISION".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "KRW", "value": "100"})),
-            (422, "CURRENCY_NOT_SUPPORTED".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "US", "value": "100"})),
-            (400, "INVALID_STRING_LENGTH".into())
-        );
-        assert_eq!(
-            issue(json!({"value": "100"})),
-            (400, "MISSING_REQUIRED_PARAMETER".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "USD"})),
-            (400, "MISSING_REQUIRED_PARAMETER".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "USD", "value": 100})),
-            (400, "INVALID_PARAMETER_SYNTAX".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "USD", "value": "1e3"})),
-            (400, "INVALID_PARAMETER_SYNTAX".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "USD", "value": "1."})),
-            (400, "INVALID_PARAMETER_SYNTAX".into())
-        );
-        assert_eq!(
-            issue(json!({"currency_code": "USD", "value": "0.00"})),
-            (422, "CANNOT_BE_ZERO_OR_NEGATIVE".into())
-        );
+        assert_eq!(issue(json!({"currency_code": "JPY", "value": "100.5"})), (422, "DECIMAL_PRECISION".into()));
+        assert_eq!(issue(json!({"currency_code": "USD", "value": "1.005"})), (422, "DECIMAL_PRECISION".into()));
+        assert_eq!(issue(json!({"currency_code": "KRW", "value": "100"})), (422, "CURRENCY_NOT_SUPPORTED".into()));
+        assert_eq!(issue(json!({"currency_code": "US", "value": "100"})), (400, "INVALID_STRING_LENGTH".into()));
+        assert_eq!(issue(json!({"value": "100"})), (400, "MISSING_REQUIRED_PARAMETER".into()));
+        assert_eq!(issue(json!({"currency_code": "USD"})), (400, "MISSING_REQUIRED_PARAMETER".into()));
+        assert_eq!(issue(json!({"currency_code": "USD", "value": 100})), (400, "INVALID_PARAMETER_SYNTAX".into()));
+        assert_eq!(issue(json!({"currency_code": "USD", "value": "1e3"})), (400, "INVALID_PARAMETER_SYNTAX".into()));
+        assert_eq!(issue(json!({"currency_code": "USD", "value": "1."})), (400, "INVALID_PARAMETER_SYNTAX".into()));
+        assert_eq!(issue(json!({"currency_code": "USD", "value": "0.00"})), (422, "CANNOT_BE_ZERO_OR_NEGATIVE".into()));
         assert_eq!(
             issue(json!({"currency_code": "USD", "value": "-5.00"})),
             (422, "CANNOT_BE_ZERO_OR_NEGATIVE".into())
@@ -304,11 +242,7 @@ mod tests {
 
     #[test]
     fn summaries_read_like_paypal_ones() {
-        let amount = Amount {
-            currency: "USD",
-            decimals: 2,
-            minor: 251,
-        };
+        let amount = Amount { currency: "USD", decimals: 2, minor: 251 };
         assert_eq!(amount.summary(), "$ 2.51 USD");
     }
 }

@@ -45,10 +45,8 @@ impl PaypalSimulator {
                     ));
                 }
             };
-            let redirect_url = order
-                .return_url
-                .as_deref()
-                .map(|url| with_query(url, &[("token", order_id), ("PayerID", &payer_id)]));
+            let redirect_url =
+                order.return_url.as_deref().map(|url| with_query(url, &[("token", order_id), ("PayerID", &payer_id)]));
             let mut effects = Vec::new();
             if newly_approved {
                 let order = state.order(None, order_id)?;
@@ -60,7 +58,8 @@ impl PaypalSimulator {
                     resource: self.order_json(state, order),
                 }));
             }
-            let redirect = BuyerRedirect { order_id: order_id.to_owned(), redirect_url, payer_id: Some(payer_id.clone()) };
+            let redirect =
+                BuyerRedirect { order_id: order_id.to_owned(), redirect_url, payer_id: Some(payer_id.clone()) };
             Ok((redirect, effects))
         })
     }
@@ -76,15 +75,8 @@ impl PaypalSimulator {
                 "The order was captured already; there is nothing to cancel.",
             ));
         }
-        let redirect_url = order
-            .cancel_url
-            .as_deref()
-            .map(|url| with_query(url, &[("token", order_id)]));
-        Ok(BuyerRedirect {
-            order_id: order_id.to_owned(),
-            redirect_url,
-            payer_id: None,
-        })
+        let redirect_url = order.cancel_url.as_deref().map(|url| with_query(url, &[("token", order_id)]));
+        Ok(BuyerRedirect { order_id: order_id.to_owned(), redirect_url, payer_id: None })
     }
 
     /// Scheduled [`super::ORDER_APPROVAL_WINDOW`] after creation.
@@ -92,10 +84,7 @@ impl PaypalSimulator {
         let now = self.now();
         let mut state = self.state();
         if let Some(order) = state.orders.get_mut(order_id)
-            && matches!(
-                order.status,
-                OrderStatus::Created | OrderStatus::PayerActionRequired
-            )
+            && matches!(order.status, OrderStatus::Created | OrderStatus::PayerActionRequired)
         {
             order.status = OrderStatus::Voided;
             order.update_time = Some(now);
@@ -104,7 +93,7 @@ impl PaypalSimulator {
 }
 
 /// Appends PayPal's parameters to a merchant URL, keeping any query it already has.
-fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             parsed.query_pairs_mut().extend_pairs(pairs);
@@ -128,9 +117,6 @@ mod tests {
             ),
             "https://shop.example/return?cart=9&token=5O190127TN364715T&PayerID=QYR5Z8XDVJNXQ"
         );
-        assert_eq!(
-            with_query("https://shop.example/cancel", &[("token", "A")]),
-            "https://shop.example/cancel?token=A"
-        );
+        assert_eq!(with_query("https://shop.example/cancel", &[("token", "A")]), "https://shop.example/cancel?token=A");
     }
 }

@@ -43,10 +43,7 @@ pub struct Merchant {
 impl FromRequestParts<Arc<PaypalSimulator>> for Merchant {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        simulator: &Arc<PaypalSimulator>,
-    ) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, simulator: &Arc<PaypalSimulator>) -> Result<Self, ApiError> {
         let token = header_text(&parts.headers, "authorization")
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -58,41 +55,26 @@ impl FromRequestParts<Arc<PaypalSimulator>> for Merchant {
             .tokens
             .get(token)
             .filter(|issued| issued.expires_at > now)
-            .map(|issued| Merchant {
-                client_id: issued.client_id.clone(),
-            })
+            .map(|issued| Merchant { client_id: issued.client_id.clone() })
             .ok_or_else(ApiError::authentication_failure)
     }
 }
 
-async fn issue_token(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn issue_token(State(simulator): State<Arc<PaypalSimulator>>, headers: HeaderMap, body: Bytes) -> Response {
     match grant(&simulator, &headers, &body) {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-fn grant(
-    simulator: &PaypalSimulator,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, ApiError> {
+fn grant(simulator: &PaypalSimulator, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     let client_id = authenticate_client(simulator, headers)?;
-    let grant_type = url::form_urlencoded::parse(body)
-        .find(|(name, _)| name == "grant_type")
-        .map(|(_, value)| value.into_owned());
+    let grant_type =
+        url::form_urlencoded::parse(body).find(|(name, _)| name == "grant_type").map(|(_, value)| value.into_owned());
     match grant_type.as_deref() {
         Some("client_credentials") => {}
         None | Some("") => {
-            return Err(ApiError::oauth(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "Grant Type is NULL",
-            ));
+            return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Grant Type is NULL"));
         }
         Some(_) => {
             return Err(ApiError::oauth(
@@ -109,25 +91,14 @@ fn grant(
     let current = state
         .latest_token
         .get(&client_id)
-        .and_then(|token| {
-            state
-                .tokens
-                .get(token)
-                .map(|issued| (token.clone(), issued.expires_at))
-        })
+        .and_then(|token| state.tokens.get(token).map(|issued| (token.clone(), issued.expires_at)))
         .filter(|(_, expires_at)| *expires_at > now);
     let (access_token, expires_at) = match current {
         Some(current) => current,
         None => {
             let token = format!("A21AA{}", ids::token(92));
             let expires_at = now + TOKEN_LIFETIME;
-            state.tokens.insert(
-                token.clone(),
-                Token {
-                    client_id: client_id.clone(),
-                    expires_at,
-                },
-            );
+            state.tokens.insert(token.clone(), Token { client_id: client_id.clone(), expires_at });
             state.latest_token.insert(client_id, token.clone());
             (token, expires_at)
         }
@@ -144,27 +115,14 @@ fn grant(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-fn authenticate_client(
-    simulator: &PaypalSimulator,
-    headers: &HeaderMap,
-) -> Result<String, ApiError> {
-    let refused = || {
-        ApiError::oauth(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client Authentication failed",
-        )
-    };
+fn authenticate_client(simulator: &PaypalSimulator, headers: &HeaderMap) -> Result<String, ApiError> {
+    let refused = || ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", "Client Authentication failed");
     let encoded = header_text(headers, "authorization")
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
         .map(|(_, credentials)| credentials.trim())
         .ok_or_else(refused)?;
-    let decoded = BASE64
-        .decode(encoded)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(refused)?;
+    let decoded = BASE64.decode(encoded).ok().and_then(|bytes| String::from_utf8(bytes).ok()).ok_or_else(refused)?;
     let (client_id, secret) = decoded.split_once(':').ok_or_else(refused)?;
     let state = simulator.state();
     match state.clients.get(client_id) {

@@ -31,20 +31,9 @@ struct Token {
     token: Option<String>,
 }
 
-async fn show(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    query: Result<Query<Token>, QueryRejection>,
-) -> Response {
-    let Some(order_id) = query
-        .ok()
-        .and_then(|Query(query)| query.token)
-        .filter(|token| !token.is_empty())
-    else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Missing token",
-            "<p>This page needs <code>?token=ORDER_ID</code>.</p>",
-        );
+async fn show(State(simulator): State<Arc<PaypalSimulator>>, query: Result<Query<Token>, QueryRejection>) -> Response {
+    let Some(order_id) = query.ok().and_then(|Query(query)| query.token).filter(|token| !token.is_empty()) else {
+        return page(StatusCode::BAD_REQUEST, "Missing token", "<p>This page needs <code>?token=ORDER_ID</code>.</p>");
     };
     let state = simulator.state();
     let Ok(order) = state.order(None, &order_id) else {
@@ -54,10 +43,7 @@ async fn show(
             &format!("<p>No order <code>{}</code>.</p>", escape(&order_id)),
         );
     };
-    let merchant = order
-        .brand_name
-        .as_deref()
-        .unwrap_or("payhub sandbox merchant");
+    let merchant = order.brand_name.as_deref().unwrap_or("payhub sandbox merchant");
     let mut lines = String::new();
     for unit in &order.purchase_units {
         let description = unit.description.as_deref().unwrap_or(&unit.reference_id);
@@ -77,10 +63,7 @@ async fn show(
             id = escape(&order.id),
             merchant = escape(merchant),
         ),
-        status => format!(
-            "<p>This order is {} and can no longer be approved.</p>",
-            escape(status.as_str())
-        ),
+        status => format!("<p>This order is {} and can no longer be approved.</p>", escape(status.as_str())),
     };
     let body = format!(
         "<p>Pay <strong>{merchant}</strong> as {buyer}</p><table>{lines}</table>{actions}",
@@ -90,35 +73,21 @@ async fn show(
     page(StatusCode::OK, "Review your payment", &body)
 }
 
-async fn approve(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    form: Result<Form<Token>, FormRejection>,
-) -> Response {
+async fn approve(State(simulator): State<Arc<PaypalSimulator>>, form: Result<Form<Token>, FormRejection>) -> Response {
     let order_id = match form {
         Ok(Form(Token { token: Some(token) })) => token,
         _ => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Missing token",
-                "<p>The form carried no order.</p>",
-            );
+            return page(StatusCode::BAD_REQUEST, "Missing token", "<p>The form carried no order.</p>");
         }
     };
     finish(simulator.approve_order(&order_id), "Payment approved")
 }
 
-async fn cancel(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    form: Result<Form<Token>, FormRejection>,
-) -> Response {
+async fn cancel(State(simulator): State<Arc<PaypalSimulator>>, form: Result<Form<Token>, FormRejection>) -> Response {
     let order_id = match form {
         Ok(Form(Token { token: Some(token) })) => token,
         _ => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Missing token",
-                "<p>The form carried no order.</p>",
-            );
+            return page(StatusCode::BAD_REQUEST, "Missing token", "<p>The form carried no order.</p>");
         }
     };
     finish(simulator.cancel_order(&order_id), "Payment cancelled")
@@ -126,27 +95,18 @@ async fn cancel(
 
 fn finish(outcome: Result<BuyerRedirect, ApiError>, done: &str) -> Response {
     match outcome {
-        Ok(BuyerRedirect {
-            redirect_url: Some(url),
-            ..
-        }) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
+        Ok(BuyerRedirect { redirect_url: Some(url), .. }) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
+        }
         Ok(_) => page(StatusCode::OK, done, "<p>You can close this window.</p>"),
         Err(error) => {
-            let reason = error
-                .details
-                .first()
-                .and_then(|detail| detail.description.clone())
-                .unwrap_or(error.message);
-            page(
-                error.status,
-                "Cannot continue",
-                &format!("<p>{}</p>", escape(&reason)),
-            )
+            let reason = error.details.first().and_then(|detail| detail.description.clone()).unwrap_or(error.message);
+            page(error.status, "Cannot continue", &format!("<p>{}</p>", escape(&reason)))
         }
     }
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · PayPal sandbox</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>\
@@ -161,7 +121,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 /// Escapes text for HTML content and double-quoted attributes.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -2,8 +2,10 @@
 //! PayPal itself, made scriptable. None needs a token. Errors use PayPal's error shape. Rust
 //! tests can call the in-process twins on [`PaypalSimulator`] instead: `approve_order`,
 //! `cancel_order`, `set_capture_outcome`, `complete_capture`, `deny_capture`, `dashboard_refund`,
-//! `reverse_capture`, `set_refund_outcome`, `settle_refund`, `set_faults`, `deliveries` (and
-//! `events`, every event raised).
+//! `reverse_capture`, `set_refund_outcome`, `settle_refund`, `set_faults`, `deliveries`,
+//! `approve_subscription`, `decline_subscription`, `fail_next_payments`, `set_billing_drift`,
+//! `billing_drift` (and `events`, every event raised; `subscription_sales`, a subscription's
+//! sales).
 //!
 //! | endpoint | body | effect |
 //! |---|---|---|
@@ -18,6 +20,10 @@
 //! | `POST /sandbox/paypal/refunds/{id}/complete` | | a `PENDING` refund completes: the capture moves to `PARTIALLY_REFUNDED`/`REFUNDED`, `PAYMENT.CAPTURE.REFUNDED` raised; answers the refund |
 //! | `POST /sandbox/paypal/refunds/{id}/fail` | | a `PENDING` refund fails: `FAILED`, the amount is refundable again, no event (PayPal's v2 events have none to rely on; pollers see it); answers the refund |
 //! | `PUT /sandbox/paypal/faults` | `{"fail_next": 1, "status": 500, "hang_ms": 0, "path_prefix": "/v2/"}` | the next `fail_next` PayPal API calls (every `/v1/…` and `/v2/…` API route, the token endpoint included and the cert URL not, or only those under `path_prefix`) answer `status` (429 or 5xx) without being processed, after `hang_ms`; with `hang_ms` and no `status` they are processed and answered late; `GET` shows what is left |
+//! | `POST /sandbox/paypal/subscriptions/{id}/approve` | | the buyer consents at PayPal: a new subscription becomes `ACTIVE` (setup fee and first cycle charged, `BILLING.SUBSCRIPTION.ACTIVATED` then `PAYMENT.SALE.COMPLETED`), or `APPROVED` when created with `user_action` `CONTINUE`; a pending revision is applied (`BILLING.SUBSCRIPTION.UPDATED`); answers `{"subscription_id", "redirect_url", "ba_token", "token", "payer_id"}` where `redirect_url` is `return_url?subscription_id=…&ba_token=BA-…&token=…` (or `null`) |
+//! | `POST /sandbox/paypal/subscriptions/{id}/cancel` | | the buyer declines at the consent page: answers the same shape with `cancel_url?subscription_id=…&ba_token=…&token=…`; the subscription is unchanged |
+//! | `POST /sandbox/paypal/subscriptions/{id}/fail-next-payments` | `{"count": 3, "reason_code": "PAYMENT_DENIED"}` (`reason_code` optional, one of `last_failed_payment.reason_code`'s values) | the subscription's next `count` payments fail: each raises `BILLING.SUBSCRIPTION.PAYMENT.FAILED`, adds to `outstanding_balance` and counts toward `payment_failure_threshold` (reaching it: `SUSPENDED`, `BILLING.SUBSCRIPTION.SUSPENDED`); `count` 0 clears it |
+//! | `PUT /sandbox/paypal/billing-drift` | `{"hours": 3, "minutes": 0}` (both optional, default 0, at most 72 h) | renewals queued from now on are charged (and their `PAYMENT.SALE.COMPLETED` raised) this long after the `next_billing_time` the subscription states, as seed 002 saw; `GET` shows it |
 //! | `GET /sandbox/paypal/deliveries` | | every webhook delivery attempt: `{"deliveries": [{"event_id", "event_type", "subscription_id", "url", "attempt", "at", "status_code", "error", "delivered", "dropped", "duplicate", "transmission_id", "next_attempt_at"}]}` |
 //!
 //! The shared clock and chaos endpoints are in [`crate::control`].
@@ -43,34 +49,17 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
     Router::new()
         .route("/sandbox/paypal/orders/{id}/approve", post(approve))
         .route("/sandbox/paypal/orders/{id}/cancel", post(cancel))
-        .route(
-            "/sandbox/paypal/orders/{id}/capture-outcome",
-            post(capture_outcome),
-        )
-        .route(
-            "/sandbox/paypal/captures/{id}/complete",
-            post(complete_capture),
-        )
+        .route("/sandbox/paypal/orders/{id}/capture-outcome", post(capture_outcome))
+        .route("/sandbox/paypal/captures/{id}/complete", post(complete_capture))
         .route("/sandbox/paypal/captures/{id}/deny", post(deny_capture))
-        .route(
-            "/sandbox/paypal/captures/{id}/refund",
-            post(dashboard_refund),
-        )
-        .route(
-            "/sandbox/paypal/captures/{id}/reverse",
-            post(reverse_capture),
-        )
-        .route(
-            "/sandbox/paypal/refund-outcome",
-            put(set_refund_outcome).get(show_refund_outcome),
-        )
-        .route(
-            "/sandbox/paypal/refunds/{id}/complete",
-            post(complete_refund),
-        )
+        .route("/sandbox/paypal/captures/{id}/refund", post(dashboard_refund))
+        .route("/sandbox/paypal/captures/{id}/reverse", post(reverse_capture))
+        .route("/sandbox/paypal/refund-outcome", put(set_refund_outcome).get(show_refund_outcome))
+        .route("/sandbox/paypal/refunds/{id}/complete", post(complete_refund))
         .route("/sandbox/paypal/refunds/{id}/fail", post(fail_refund))
         .route("/sandbox/paypal/faults", put(set_faults).get(show_faults))
         .route("/sandbox/paypal/deliveries", get(deliveries))
+        .merge(super::subscriptions::control::routes())
 }
 
 type Shared = State<Arc<PaypalSimulator>>;
@@ -83,57 +72,29 @@ fn answer(status: StatusCode, outcome: Result<Value, ApiError>) -> Response {
 }
 
 /// Reads `{"status": "…"}` into one of the allowed outcomes.
-fn status_field<T>(
-    body: &[u8],
-    parse: fn(&str) -> Option<T>,
-    allowed: &str,
-) -> Result<T, ApiError> {
+fn status_field<T>(body: &[u8], parse: fn(&str) -> Option<T>, allowed: &str) -> Result<T, ApiError> {
     let request = parse_body(body)?;
-    let status = request
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let status = request.get("status").and_then(Value::as_str).unwrap_or_default();
     parse(status).ok_or_else(|| {
         ApiError::invalid_request(
-            ErrorDetail::body(
-                "/status",
-                "INVALID_PARAMETER_VALUE",
-                &format!("status must be one of {allowed}"),
-            )
-            .with_value(status),
+            ErrorDetail::body("/status", "INVALID_PARAMETER_VALUE", &format!("status must be one of {allowed}"))
+                .with_value(status),
         )
     })
 }
 
 async fn approve(State(simulator): Shared, Path(id): Path<String>) -> Response {
-    answer(
-        StatusCode::OK,
-        simulator.approve_order(&id).map(|redirect| json!(redirect)),
-    )
+    answer(StatusCode::OK, simulator.approve_order(&id).map(|redirect| json!(redirect)))
 }
 
 async fn cancel(State(simulator): Shared, Path(id): Path<String>) -> Response {
-    answer(
-        StatusCode::OK,
-        simulator.cancel_order(&id).map(|redirect| json!(redirect)),
-    )
+    answer(StatusCode::OK, simulator.cancel_order(&id).map(|redirect| json!(redirect)))
 }
 
-async fn capture_outcome(
-    State(simulator): Shared,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn capture_outcome(State(simulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
     let outcome = status_field(&body, CaptureOutcome::parse, "COMPLETED, PENDING, DECLINED")
-        .and_then(|outcome| {
-            simulator
-                .set_capture_outcome(&id, outcome)
-                .map(|()| outcome)
-        });
-    answer(
-        StatusCode::OK,
-        outcome.map(|outcome| json!({ "order_id": id, "capture_outcome": outcome.as_str() })),
-    )
+        .and_then(|outcome| simulator.set_capture_outcome(&id, outcome).map(|()| outcome));
+    answer(StatusCode::OK, outcome.map(|outcome| json!({ "order_id": id, "capture_outcome": outcome.as_str() })))
 }
 
 async fn complete_capture(State(simulator): Shared, Path(id): Path<String>) -> Response {
@@ -144,11 +105,7 @@ async fn deny_capture(State(simulator): Shared, Path(id): Path<String>) -> Respo
     answer(StatusCode::OK, simulator.deny_capture(&id))
 }
 
-async fn dashboard_refund(
-    State(simulator): Shared,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn dashboard_refund(State(simulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
     let outcome = parse_body(&body)
         .and_then(|body| RefundRequest::parse(&body))
         .and_then(|request| simulator.refund_in_dashboard(&id, request));
@@ -171,10 +128,7 @@ async fn set_refund_outcome(State(simulator): Shared, body: Bytes) -> Response {
 }
 
 async fn show_refund_outcome(State(simulator): Shared) -> Response {
-    let outcome = simulator
-        .state()
-        .refund_outcome
-        .unwrap_or(RefundOutcome::Completed);
+    let outcome = simulator.state().refund_outcome.unwrap_or(RefundOutcome::Completed);
     json_response(StatusCode::OK, &json!({ "status": outcome.as_str() }))
 }
 
@@ -193,8 +147,7 @@ async fn set_faults(State(simulator): Shared, body: Bytes) -> Response {
     match faults {
         Ok(faults) => json_response(StatusCode::OK, &json!(faults)),
         Err(message) => {
-            ApiError::invalid_request(ErrorDetail::body("/", "INVALID_PARAMETER_VALUE", &message))
-                .into_response()
+            ApiError::invalid_request(ErrorDetail::body("/", "INVALID_PARAMETER_VALUE", &message)).into_response()
         }
     }
 }
@@ -204,18 +157,11 @@ async fn show_faults(State(simulator): Shared) -> Response {
 }
 
 async fn deliveries(State(simulator): Shared) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({ "deliveries": simulator.deliveries() }),
-    )
+    json_response(StatusCode::OK, &json!({ "deliveries": simulator.deliveries() }))
 }
 
 impl PaypalSimulator {
-    pub fn set_capture_outcome(
-        &self,
-        order_id: &str,
-        outcome: CaptureOutcome,
-    ) -> Result<(), ApiError> {
+    pub fn set_capture_outcome(&self, order_id: &str, outcome: CaptureOutcome) -> Result<(), ApiError> {
         let mut state = self.state();
         let order = state.order_mut(None, order_id)?;
         if order.status == OrderStatus::Completed {
@@ -240,20 +186,11 @@ impl PaypalSimulator {
 
     /// This simulator's webhook delivery attempts, oldest first.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
-        self.sandbox
-            .dispatcher()
-            .log()
-            .into_iter()
-            .filter(|record| record.provider == "paypal")
-            .collect()
+        self.sandbox.dispatcher().log().into_iter().filter(|record| record.provider == "paypal").collect()
     }
 
     /// Every event raised so far (all apps), oldest first.
     pub fn events(&self) -> Vec<Value> {
-        self.state()
-            .events
-            .iter()
-            .map(|event| event.json.clone())
-            .collect()
+        self.state().events.iter().map(|event| event.json.clone()).collect()
     }
 }

@@ -46,11 +46,7 @@ impl ErrorDetail {
 
     /// A problem with a field of the JSON body, named by its JSON pointer (`/purchase_units/…`).
     pub fn body(field: &str, issue: &str, description: &str) -> Self {
-        Self {
-            field: Some(field.to_owned()),
-            location: Some("body"),
-            ..Self::new(issue, description)
-        }
+        Self { field: Some(field.to_owned()), location: Some("body"), ..Self::new(issue, description) }
     }
 
     pub fn with_value(mut self, value: impl Into<String>) -> Self {
@@ -115,29 +111,21 @@ impl ApiError {
 
     /// 404 `RESOURCE_NOT_FOUND` for an id in the path that does not exist (for this caller).
     pub fn not_found(field: &str, value: &str) -> Self {
-        Self::v2(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_FOUND",
-            "The specified resource does not exist.",
+        Self::v2(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND", "The specified resource does not exist.").with(
+            ErrorDetail {
+                field: Some(field.to_owned()),
+                value: Some(value.to_owned()),
+                location: Some("path"),
+                issue: "INVALID_RESOURCE_ID".to_owned(),
+                description: Some(
+                    "Specified resource ID does not exist. Please check the resource ID and try again.".to_owned(),
+                ),
+            },
         )
-        .with(ErrorDetail {
-            field: Some(field.to_owned()),
-            value: Some(value.to_owned()),
-            location: Some("path"),
-            issue: "INVALID_RESOURCE_ID".to_owned(),
-            description: Some(
-                "Specified resource ID does not exist. Please check the resource ID and try again."
-                    .to_owned(),
-            ),
-        })
     }
 
     pub fn malformed_json() -> Self {
-        Self::invalid_request(ErrorDetail::body(
-            "/",
-            "MALFORMED_REQUEST_JSON",
-            "The request JSON is not well formed.",
-        ))
+        Self::invalid_request(ErrorDetail::body("/", "MALFORMED_REQUEST_JSON", "The request JSON is not well formed."))
     }
 
     /// 401 for a missing, unknown or expired bearer token.
@@ -155,14 +143,8 @@ impl ApiError {
     pub fn server_error(status: StatusCode) -> Self {
         let (name, message) = match status {
             StatusCode::SERVICE_UNAVAILABLE => ("SERVICE_UNAVAILABLE", "Service Unavailable."),
-            StatusCode::TOO_MANY_REQUESTS => (
-                "RATE_LIMIT_REACHED",
-                "Too many requests. Blocked due to rate limiting.",
-            ),
-            _ => (
-                "INTERNAL_SERVER_ERROR",
-                "An internal server error has occurred.",
-            ),
+            StatusCode::TOO_MANY_REQUESTS => ("RATE_LIMIT_REACHED", "Too many requests. Blocked due to rate limiting."),
+            _ => ("INTERNAL_SERVER_ERROR", "An internal server error has occurred."),
         };
         let mut error = Self::v2(status, name, message);
         error.doc = OVERVIEW_DOC;
@@ -180,11 +162,7 @@ impl ApiError {
     }
 
     pub fn no_such_path() -> Self {
-        let mut error = Self::v2(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "The specified resource does not exist.",
-        );
+        let mut error = Self::v2(StatusCode::NOT_FOUND, "NOT_FOUND", "The specified resource does not exist.");
         error.doc = OVERVIEW_DOC;
         error
     }
@@ -208,27 +186,16 @@ impl ApiError {
 
     /// v1 errors whose name says it all (`WEBHOOK_URL_ALREADY_EXISTS`, …).
     pub fn v1(status: StatusCode, name: &str, message: &str) -> Self {
-        Self {
-            dialect: Dialect::V1,
-            doc: WEBHOOKS_DOC,
-            ..Self::v2(status, name, message)
-        }
+        Self { dialect: Dialect::V1, doc: WEBHOOKS_DOC, ..Self::v2(status, name, message) }
     }
 
     pub fn v1_not_found() -> Self {
-        Self::v1(
-            StatusCode::NOT_FOUND,
-            "INVALID_RESOURCE_ID",
-            "Resource id is invalid",
-        )
+        Self::v1(StatusCode::NOT_FOUND, "INVALID_RESOURCE_ID", "Resource id is invalid")
     }
 
     /// The token endpoint's own dialect: `{error, error_description}`.
     pub fn oauth(status: StatusCode, error: &str, description: &str) -> Self {
-        Self {
-            dialect: Dialect::OAuth,
-            ..Self::v2(status, error, description)
-        }
+        Self { dialect: Dialect::OAuth, ..Self::v2(status, error, description) }
     }
 
     pub fn with(mut self, detail: ErrorDetail) -> Self {
@@ -250,6 +217,15 @@ impl ApiError {
     pub fn in_payments_api(mut self) -> Self {
         if self.dialect == Dialect::V2 && self.doc == ORDERS_DOC {
             self.doc = PAYMENTS_DOC;
+        }
+        self
+    }
+
+    /// Points the information link at another API's reference (the catalog, subscriptions or
+    /// v1 payments APIs), for errors that would otherwise link to Orders v2.
+    pub fn documented_at(mut self, doc: &'static str) -> Self {
+        if matches!(self.dialect, Dialect::V2 | Dialect::V1) && self.doc != OVERVIEW_DOC {
+            self.doc = doc;
         }
         self
     }
@@ -321,15 +297,8 @@ mod tests {
 
     #[test]
     fn oauth_errors_use_the_token_endpoint_shape() {
-        let body = ApiError::oauth(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client Authentication failed",
-        )
-        .body("x");
-        assert_eq!(
-            body,
-            json!({ "error": "invalid_client", "error_description": "Client Authentication failed" })
-        );
+        let body =
+            ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", "Client Authentication failed").body("x");
+        assert_eq!(body, json!({ "error": "invalid_client", "error_description": "Client Authentication failed" }));
     }
 }

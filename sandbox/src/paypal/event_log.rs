@@ -25,14 +25,8 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
     Router::new()
         .route("/v1/notifications/webhooks-events", get(list_events))
         .route("/v1/notifications/webhooks-events/{id}", get(show_event))
-        .route(
-            "/v1/notifications/webhooks-events/{id}/resend",
-            post(resend_event),
-        )
-        .route(
-            "/v1/notifications/verify-webhook-signature",
-            post(verify_signature),
-        )
+        .route("/v1/notifications/webhooks-events/{id}/resend", post(resend_event))
+        .route("/v1/notifications/verify-webhook-signature", post(verify_signature))
 }
 
 #[derive(Deserialize)]
@@ -51,44 +45,25 @@ async fn list_events(
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(query)) = query else {
-        return ApiError::v1_validation("query", "page_size must be a number and times RFC 3339")
-            .into_response();
+        return ApiError::v1_validation("query", "page_size must be a number and times RFC 3339").into_response();
     };
-    let page_size = query
-        .page_size
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let page_size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let state = simulator.state();
     let events: Vec<Value> = state
         .events
         .iter()
         .rev()
         .filter(|event| event.client_id == merchant.client_id)
-        .filter(|event| {
-            query
-                .event_type
-                .as_ref()
-                .is_none_or(|wanted| &event.event_type == wanted)
-        })
-        .filter(|event| {
-            query
-                .start_time
-                .is_none_or(|start| event.create_time >= start)
-        })
+        .filter(|event| query.event_type.as_ref().is_none_or(|wanted| &event.event_type == wanted))
+        .filter(|event| query.start_time.is_none_or(|start| event.create_time >= start))
         .filter(|event| query.end_time.is_none_or(|end| event.create_time <= end))
         .filter(|event| {
-            query
-                .transaction_id
-                .as_ref()
-                .is_none_or(|id| event.json["resource"]["id"].as_str() == Some(id.as_str()))
+            query.transaction_id.as_ref().is_none_or(|id| event.json["resource"]["id"].as_str() == Some(id.as_str()))
         })
         .take(page_size)
         .map(|event| event.json.clone())
         .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({ "events": events, "count": events.len(), "links": [] }),
-    )
+    json_response(StatusCode::OK, &json!({ "events": events, "count": events.len(), "links": [] }))
 }
 
 async fn show_event(
@@ -114,16 +89,10 @@ async fn resend_event(
     let plan = parse_body(&body).and_then(|request| {
         let state = simulator.state();
         let event = state.event(&merchant.client_id, &id)?;
-        let listed: Option<Vec<String>> =
-            request
-                .get("webhook_ids")
-                .and_then(Value::as_array)
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                });
+        let listed: Option<Vec<String>> = request
+            .get("webhook_ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_owned).collect());
         let targets: Vec<String> = state
             .webhooks
             .iter()
@@ -134,12 +103,7 @@ async fn resend_event(
             })
             .map(|webhook| webhook.id.clone())
             .collect();
-        Ok((
-            event.event_type.clone(),
-            event.body.clone(),
-            event.json.clone(),
-            targets,
-        ))
+        Ok((event.event_type.clone(), event.body.clone(), event.json.clone(), targets))
     });
     match plan {
         Ok((event_type, body, json, targets)) => {
@@ -165,11 +129,7 @@ struct VerifyRequest {
 
 /// `SUCCESS` only for a transmission this simulator made, with every header value as sent and
 /// the same event (compared as JSON, so a re-serialized event still verifies).
-async fn verify_signature(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    _merchant: Merchant,
-    body: Bytes,
-) -> Response {
+async fn verify_signature(State(simulator): State<Arc<PaypalSimulator>>, _merchant: Merchant, body: Bytes) -> Response {
     let request: VerifyRequest = match parse_body(&body).and_then(|value| {
         serde_json::from_value(value)
             .map_err(|_| ApiError::v1_validation("/", "The request fields have the wrong types"))
@@ -195,15 +155,7 @@ async fn verify_signature(
 }
 
 fn verifies(simulator: &PaypalSimulator, request: &VerifyRequest) -> bool {
-    let (
-        Some(algo),
-        Some(cert_url),
-        Some(id),
-        Some(signature),
-        Some(time),
-        Some(webhook_id),
-        Some(event),
-    ) = (
+    let (Some(algo), Some(cert_url), Some(id), Some(signature), Some(time), Some(webhook_id), Some(event)) = (
         &request.auth_algo,
         &request.cert_url,
         &request.transmission_id,
@@ -211,8 +163,7 @@ fn verifies(simulator: &PaypalSimulator, request: &VerifyRequest) -> bool {
         &request.transmission_time,
         &request.webhook_id,
         &request.webhook_event,
-    )
-    else {
+    ) else {
         return false;
     };
     if algo != "SHA256withRSA" || *cert_url != simulator.cert_url() {
@@ -228,8 +179,5 @@ fn verifies(simulator: &PaypalSimulator, request: &VerifyRequest) -> bool {
         && sent.webhook_id == *webhook_id
         && sent.transmission_time == *time
         && sent.signature == *signature
-        && simulator.key.verify(
-            signed_string(id, time, webhook_id, &sent.body).as_bytes(),
-            signature,
-        )
+        && simulator.key.verify(signed_string(id, time, webhook_id, &sent.body).as_bytes(), signature)
 }

@@ -64,19 +64,21 @@ pub(crate) struct NewEvent {
 impl PaypalSimulator {
     /// Records the event and hands one delivery per matching subscription to the dispatcher.
     pub(crate) fn emit(&self, event: NewEvent) {
+        self.emit_versioned(event, "2.0");
+    }
+
+    /// Like [`Self::emit`] for an event whose resource is a v1 object (a sale or a sale refund,
+    /// `resource_version` `1.0`).
+    pub(crate) fn emit_versioned(&self, event: NewEvent, resource_version: &'static str) {
         let now = self.now();
-        let id = format!(
-            "WH-{}-{}",
-            ids::upper_alphanumeric(17),
-            ids::upper_alphanumeric(17)
-        );
+        let id = format!("WH-{}-{}", ids::upper_alphanumeric(17), ids::upper_alphanumeric(17));
         let event_url = format!("{}/v1/notifications/webhooks-events/{id}", self.base_url());
         let envelope = json!({
             "id": id,
             "event_version": "1.0",
             "create_time": now.to_rfc3339_opts(SecondsFormat::Millis, true),
             "resource_type": event.resource_type,
-            "resource_version": "2.0",
+            "resource_version": resource_version,
             "event_type": event.event_type,
             "summary": event.summary,
             "resource": event.resource,
@@ -91,9 +93,7 @@ impl PaypalSimulator {
             let targets = state
                 .webhooks
                 .iter()
-                .filter(|webhook| {
-                    webhook.client_id == event.client_id && webhook.wants(event.event_type)
-                })
+                .filter(|webhook| webhook.client_id == event.client_id && webhook.wants(event.event_type))
                 .map(|webhook| webhook.id.clone())
                 .collect();
             state.events.push(EventRecord {
@@ -112,13 +112,7 @@ impl PaypalSimulator {
     }
 
     /// Queues one delivery of an event's exact bytes to one subscription.
-    pub(crate) fn deliver(
-        &self,
-        event_id: &str,
-        event_type: &str,
-        body: Bytes,
-        webhook_id: String,
-    ) {
+    pub(crate) fn deliver(&self, event_id: &str, event_type: &str, body: Bytes, webhook_id: String) {
         let target = PaypalTarget {
             simulator: self.me.clone(),
             webhook_id,
@@ -154,11 +148,7 @@ impl WebhookTarget for PaypalTarget {
     fn url(&self) -> Option<String> {
         let simulator = self.simulator.upgrade()?;
         let state = simulator.state();
-        state
-            .webhooks
-            .iter()
-            .find(|webhook| webhook.id == self.webhook_id)
-            .map(|webhook| webhook.url.clone())
+        state.webhooks.iter().find(|webhook| webhook.id == self.webhook_id).map(|webhook| webhook.url.clone())
     }
 
     fn sign(&self, body: &[u8], at: DateTime<Utc>) -> SignedTransmission {
@@ -191,15 +181,9 @@ impl WebhookTarget for PaypalTarget {
             ("paypal-transmission-sig".to_owned(), signature),
             ("paypal-cert-url".to_owned(), self.cert_url.clone()),
             ("paypal-auth-algo".to_owned(), "SHA256withRSA".to_owned()),
-            (
-                "user-agent".to_owned(),
-                "PayPal/AUHD-214.0 (payhub sandbox)".to_owned(),
-            ),
+            ("user-agent".to_owned(), "PayPal/AUHD-214.0 (payhub sandbox)".to_owned()),
         ];
-        SignedTransmission {
-            transmission_id,
-            headers,
-        }
+        SignedTransmission { transmission_id, headers }
     }
 }
 
@@ -212,9 +196,6 @@ mod tests {
         let total: Duration = RETRY_DELAYS.iter().sum();
         assert_eq!(RETRY_DELAYS.len(), 25);
         assert_eq!(total, Duration::from_secs(72 * 3600));
-        assert!(
-            RETRY_DELAYS.windows(2).all(|pair| pair[0] <= pair[1]),
-            "waits never shrink"
-        );
+        assert!(RETRY_DELAYS.windows(2).all(|pair| pair[0] <= pair[1]), "waits never shrink");
     }
 }

@@ -29,9 +29,7 @@ pub fn validate(faults: &Faults) -> Result<(), String> {
         return Err(format!("status must be 429 or a 5xx status, got {status}"));
     }
     if faults.hang_ms.is_some_and(|hang| hang > MAX_HANG_MS) {
-        return Err(format!(
-            "hang_ms may be at most {MAX_HANG_MS} (ten minutes)"
-        ));
+        return Err(format!("hang_ms may be at most {MAX_HANG_MS} (ten minutes)"));
     }
     if faults.fail_next > 0 && faults.status.is_none() && faults.hang_ms.is_none() {
         return Err("a fault needs a status, a hang_ms, or both".to_owned());
@@ -39,19 +37,12 @@ pub fn validate(faults: &Faults) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn inject(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn inject(State(simulator): State<Arc<PaypalSimulator>>, request: Request, next: Next) -> Response {
     let fault = {
         let mut state = simulator.state();
         let faults = &mut state.faults;
         let applies = faults.fail_next > 0
-            && faults
-                .path_prefix
-                .as_deref()
-                .is_none_or(|prefix| request.uri().path().starts_with(prefix));
+            && faults.path_prefix.as_deref().is_none_or(|prefix| request.uri().path().starts_with(prefix));
         if applies {
             faults.fail_next -= 1;
             Some((faults.status, faults.hang_ms))

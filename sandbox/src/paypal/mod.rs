@@ -1,5 +1,6 @@
-//! The PayPal simulator: OAuth2, Orders v2, Payments v2 (captures and refunds), webhook
-//! subscriptions, the event log, signed webhook delivery and the buyer's approval page, on
+//! The PayPal simulator: OAuth2, Orders v2, Payments v2 (captures and refunds), Catalog
+//! Products and Subscriptions v1 with their renewals ([`subscriptions`]), webhook
+//! subscriptions, the event log, signed webhook delivery and the buyers' approval pages, on
 //! PayPal's own paths. What it does beyond PayPal is listed in [`control`].
 //!
 //! Choices where PayPal's documentation is silent or the sandbox must differ:
@@ -34,6 +35,7 @@ mod render;
 mod settlement;
 pub mod signing;
 mod state;
+mod subscriptions;
 mod webhooks;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -57,6 +59,7 @@ use self::events::NewEvent;
 use self::signing::SigningKey;
 use self::state::PaypalState;
 pub use self::state::{CaptureOutcome, Faults, RefundOutcome};
+pub use self::subscriptions::{FailureReason, SubscriptionRedirect};
 
 /// Credentials the simulator accepts out of the box (more apps: [`PaypalSimulator::add_client`]).
 pub const SANDBOX_PAYPAL_CLIENT_ID: &str = "payhub-sandbox-client";
@@ -95,7 +98,13 @@ impl Parties {
 /// Work that follows a state change once the state lock is released.
 pub(crate) enum Effect {
     Emit(NewEvent),
-    ExpireOrder { order_id: String, at: DateTime<Utc> },
+    /// An event whose resource is a v1 object (a sale, a sale refund).
+    EmitV1(NewEvent),
+    ExpireOrder {
+        order_id: String,
+        at: DateTime<Utc>,
+    },
+    Billing(subscriptions::Due),
 }
 
 pub struct PaypalSimulator {
@@ -113,10 +122,7 @@ impl PaypalSimulator {
         let key = SigningKey::load()?;
         let parties = Parties::from_seed(sandbox.seed());
         let mut state = PaypalState::default();
-        state.clients.insert(
-            SANDBOX_PAYPAL_CLIENT_ID.to_owned(),
-            SANDBOX_PAYPAL_CLIENT_SECRET.to_owned(),
-        );
+        state.clients.insert(SANDBOX_PAYPAL_CLIENT_ID.to_owned(), SANDBOX_PAYPAL_CLIENT_SECRET.to_owned());
         Ok(Arc::new_cyclic(|me| Self {
             me: me.clone(),
             sandbox,
@@ -141,18 +147,12 @@ impl PaypalSimulator {
 
     /// The URL webhooks name in `PAYPAL-CERT-URL`.
     pub fn cert_url(&self) -> String {
-        format!(
-            "{}/v1/notifications/certs/{}",
-            self.base_url,
-            self.key.cert_id()
-        )
+        format!("{}/v1/notifications/certs/{}", self.base_url, self.key.cert_id())
     }
 
     /// Accepts another app's credentials (each app has its own tokens, orders and webhooks).
     pub fn add_client(&self, client_id: &str, secret: &str) {
-        self.state()
-            .clients
-            .insert(client_id.to_owned(), secret.to_owned());
+        self.state().clients.insert(client_id.to_owned(), secret.to_owned());
     }
 
     /// PayPal's API, the buyer page, the cert URL and the control endpoints, on one router.
@@ -163,12 +163,14 @@ impl PaypalSimulator {
             .merge(payments::routes())
             .merge(webhooks::routes())
             .merge(event_log::routes())
+            .merge(subscriptions::routes())
             .route_layer(middleware::from_fn_with_state(self.clone(), faults::inject));
         let me = self.clone();
         let cert = get(move |path| async move { signing::serve_cert(&me.key, path).await });
         Router::new()
             .merge(api)
             .merge(buyer_page::routes())
+            .merge(subscriptions::buyer_routes())
             .merge(control::routes())
             .route("/v1/notifications/certs/{cert_id}", cert)
             .route("/healthz", get(|| async { "ok" }))
@@ -184,9 +186,7 @@ impl PaypalSimulator {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, PaypalState> {
         // Nothing panics while holding the lock, so a poisoned state is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `change` under the state lock, then carries out its effects.
@@ -245,7 +245,9 @@ impl PaypalSimulator {
         for effect in effects {
             match effect {
                 Effect::Emit(event) => self.emit(event),
+                Effect::EmitV1(event) => self.emit_versioned(event, "1.0"),
                 Effect::ExpireOrder { order_id, at } => self.schedule_expiry(order_id, at),
+                Effect::Billing(due) => self.queue_billing(due),
             }
         }
     }
@@ -253,13 +255,11 @@ impl PaypalSimulator {
     fn schedule_expiry(&self, order_id: String, at: DateTime<Utc>) {
         let me = self.me.clone();
         let label = format!("paypal: void order {order_id} if still unapproved");
-        self.sandbox
-            .scheduler()
-            .schedule_at(at, label, move || async move {
-                if let Some(simulator) = me.upgrade() {
-                    simulator.void_if_unapproved(&order_id);
-                }
-            });
+        self.sandbox.scheduler().schedule_at(at, label, move || async move {
+            if let Some(simulator) = me.upgrade() {
+                simulator.void_if_unapproved(&order_id);
+            }
+        });
     }
 }
 
@@ -273,19 +273,13 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
+    headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim).filter(|text| !text.is_empty())
 }
 
 /// `Prefer: return=representation` asks for the whole resource; PayPal's default is minimal.
 pub(crate) fn wants_representation(headers: &HeaderMap) -> bool {
     header_text(headers, "prefer").is_some_and(|prefer| {
-        prefer
-            .split([',', ';'])
-            .any(|part| part.trim().eq_ignore_ascii_case("return=representation"))
+        prefer.split([',', ';']).any(|part| part.trim().eq_ignore_ascii_case("return=representation"))
     })
 }
 

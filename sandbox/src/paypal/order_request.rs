@@ -22,19 +22,13 @@ pub struct OrderRequest {
 }
 
 pub fn parse(body: &Value) -> Result<OrderRequest, ApiError> {
-    let request = body
-        .as_object()
-        .ok_or_else(|| syntax("/", &body.to_string()))?;
+    let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()))?;
     let intent = match request.get("intent") {
         None | Some(Value::Null) => return Err(missing("/intent")),
         Some(Value::String(text)) => Intent::parse(text).ok_or_else(|| {
             ApiError::invalid_request(
-                ErrorDetail::body(
-                    "/intent",
-                    "INVALID_PARAMETER_VALUE",
-                    "The value of a field is invalid.",
-                )
-                .with_value(text.as_str()),
+                ErrorDetail::body("/intent", "INVALID_PARAMETER_VALUE", "The value of a field is invalid.")
+                    .with_value(text.as_str()),
             )
         })?,
         Some(other) => return Err(syntax("/intent", &other.to_string())),
@@ -45,13 +39,7 @@ pub fn parse(body: &Value) -> Result<OrderRequest, ApiError> {
     let mut cancel_url = None;
     let mut brand_name = None;
     if let Some(context) = object_at(request, "application_context", "/application_context")? {
-        read_experience(
-            context,
-            "/application_context",
-            &mut return_url,
-            &mut cancel_url,
-            &mut brand_name,
-        )?;
+        read_experience(context, "/application_context", &mut return_url, &mut cancel_url, &mut brand_name)?;
     }
     let mut paypal_source_requested = false;
     if let Some(source) = object_at(request, "payment_source", "/payment_source")? {
@@ -66,24 +54,11 @@ pub fn parse(body: &Value) -> Result<OrderRequest, ApiError> {
             paypal_source_requested = true;
             let pointer = "/payment_source/paypal/experience_context";
             if let Some(experience) = object_at(paypal, "experience_context", pointer)? {
-                read_experience(
-                    experience,
-                    pointer,
-                    &mut return_url,
-                    &mut cancel_url,
-                    &mut brand_name,
-                )?;
+                read_experience(experience, pointer, &mut return_url, &mut cancel_url, &mut brand_name)?;
             }
         }
     }
-    Ok(OrderRequest {
-        intent,
-        purchase_units,
-        paypal_source_requested,
-        return_url,
-        cancel_url,
-        brand_name,
-    })
+    Ok(OrderRequest { intent, purchase_units, paypal_source_requested, return_url, cancel_url, brand_name })
 }
 
 fn parse_purchase_units(units: Option<&Value>) -> Result<Vec<PurchaseUnit>, ApiError> {
@@ -109,15 +84,8 @@ fn parse_purchase_units(units: Option<&Value>) -> Result<Vec<PurchaseUnit>, ApiE
     let mut seen = HashSet::new();
     let mut parsed = Vec::with_capacity(units.len());
     for (index, unit) in units.iter().enumerate() {
-        let unit = unit
-            .as_object()
-            .ok_or_else(|| syntax(&format!("/purchase_units/{index}"), &unit.to_string()))?;
-        let reference_id = text(
-            unit,
-            "reference_id",
-            &format!("/purchase_units/{index}/reference_id"),
-            256,
-        )?;
+        let unit = unit.as_object().ok_or_else(|| syntax(&format!("/purchase_units/{index}"), &unit.to_string()))?;
+        let reference_id = text(unit, "reference_id", &format!("/purchase_units/{index}/reference_id"), 256)?;
         if units.len() > 1 && reference_id.is_none() {
             return Err(ApiError::unprocessable(ErrorDetail::body(
                 &format!("/purchase_units/{index}/reference_id"),
@@ -152,17 +120,9 @@ fn parse_unit(unit: &Map<String, Value>, reference_id: String) -> Result<Purchas
         description: text(unit, "description", &format!("{pointer}/description"), 127)?,
         custom_id: text(unit, "custom_id", &format!("{pointer}/custom_id"), 127)?,
         invoice_id: text(unit, "invoice_id", &format!("{pointer}/invoice_id"), 127)?,
-        soft_descriptor: text(
-            unit,
-            "soft_descriptor",
-            &format!("{pointer}/soft_descriptor"),
-            22,
-        )?,
+        soft_descriptor: text(unit, "soft_descriptor", &format!("{pointer}/soft_descriptor"), 22)?,
         items: unit.get("items").filter(|items| items.is_array()).cloned(),
-        shipping: unit
-            .get("shipping")
-            .filter(|shipping| shipping.is_object())
-            .cloned(),
+        shipping: unit.get("shipping").filter(|shipping| shipping.is_object()).cloned(),
         reference_id,
         capture_ids: Vec::new(),
     })
@@ -187,11 +147,7 @@ fn read_experience(
     Ok(())
 }
 
-fn web_url(
-    object: &Map<String, Value>,
-    key: &str,
-    pointer: &str,
-) -> Result<Option<String>, ApiError> {
+fn web_url(object: &Map<String, Value>, key: &str, pointer: &str) -> Result<Option<String>, ApiError> {
     let Some(url) = text(object, key, pointer, 4000)? else {
         return Ok(None);
     };
@@ -214,17 +170,10 @@ fn object_at<'a>(
 }
 
 /// An optional string field of 1 to `max` characters.
-pub fn text(
-    object: &Map<String, Value>,
-    key: &str,
-    pointer: &str,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
+pub fn text(object: &Map<String, Value>, key: &str, pointer: &str, max: usize) -> Result<Option<String>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if (1..=max).contains(&text.chars().count()) => {
-            Ok(Some(text.clone()))
-        }
+        Some(Value::String(text)) if (1..=max).contains(&text.chars().count()) => Ok(Some(text.clone())),
         Some(Value::String(text)) => Err(ApiError::invalid_request(
             ErrorDetail::body(
                 pointer,
@@ -263,15 +212,8 @@ mod tests {
 
     fn issue(body: Value) -> (u16, String, Option<String>) {
         let error = parse(&body).err().expect("the request should be refused");
-        let field = error
-            .details
-            .first()
-            .and_then(|detail| detail.field.clone());
-        (
-            error.status.as_u16(),
-            error.first_issue().unwrap_or_default().to_owned(),
-            field,
-        )
+        let field = error.details.first().and_then(|detail| detail.field.clone());
+        (error.status.as_u16(), error.first_issue().unwrap_or_default().to_owned(), field)
     }
 
     fn unit(value: &str, currency: &str) -> Value {
@@ -280,8 +222,7 @@ mod tests {
 
     #[test]
     fn a_minimal_order_reads_with_defaults() {
-        let request =
-            parse(&json!({ "intent": "CAPTURE", "purchase_units": [unit("10", "USD")] })).unwrap();
+        let request = parse(&json!({ "intent": "CAPTURE", "purchase_units": [unit("10", "USD")] })).unwrap();
         assert_eq!(request.purchase_units[0].reference_id, "default");
         assert_eq!(request.purchase_units[0].amount_json["value"], "10.00");
         assert!(!request.paypal_source_requested);
@@ -296,14 +237,8 @@ mod tests {
             "payment_source": { "paypal": { "experience_context": { "return_url": "https://shop.example/return" } } },
         }))
         .unwrap();
-        assert_eq!(
-            request.return_url.as_deref(),
-            Some("https://shop.example/return")
-        );
-        assert_eq!(
-            request.cancel_url.as_deref(),
-            Some("https://shop.example/cancel")
-        );
+        assert_eq!(request.return_url.as_deref(), Some("https://shop.example/return"));
+        assert_eq!(request.cancel_url.as_deref(), Some("https://shop.example/cancel"));
         assert!(request.paypal_source_requested);
     }
 
@@ -311,55 +246,34 @@ mod tests {
     fn refusals_name_paypals_issue_and_field() {
         assert_eq!(
             issue(json!({ "purchase_units": [unit("1", "USD")] })),
-            (
-                400,
-                "MISSING_REQUIRED_PARAMETER".into(),
-                Some("/intent".into())
-            )
+            (400, "MISSING_REQUIRED_PARAMETER".into(), Some("/intent".into()))
         );
         assert_eq!(
             issue(json!({ "intent": "SALE", "purchase_units": [unit("1", "USD")] })).1,
             "INVALID_PARAMETER_VALUE"
         );
-        assert_eq!(
-            issue(json!({ "intent": "CAPTURE" })).1,
-            "MISSING_REQUIRED_PARAMETER"
-        );
-        assert_eq!(
-            issue(json!({ "intent": "CAPTURE", "purchase_units": [] })).1,
-            "INVALID_ARRAY_MIN_ITEMS"
-        );
+        assert_eq!(issue(json!({ "intent": "CAPTURE" })).1, "MISSING_REQUIRED_PARAMETER");
+        assert_eq!(issue(json!({ "intent": "CAPTURE", "purchase_units": [] })).1, "INVALID_ARRAY_MIN_ITEMS");
         assert_eq!(
             issue(json!({ "intent": "CAPTURE", "purchase_units": [unit("100.5", "JPY")] })),
-            (
-                422,
-                "DECIMAL_PRECISION".into(),
-                Some("/purchase_units/@reference_id=='default'/amount/value".into())
-            )
+            (422, "DECIMAL_PRECISION".into(), Some("/purchase_units/@reference_id=='default'/amount/value".into()))
         );
-        assert_eq!(issue(json!({ "intent": "CAPTURE", "purchase_units": [unit("1", "USD"), unit("2", "USD")] })).1, "REFERENCE_ID_REQUIRED");
-        let twice =
-            json!({ "reference_id": "a", "amount": { "currency_code": "USD", "value": "1" } });
+        assert_eq!(
+            issue(json!({ "intent": "CAPTURE", "purchase_units": [unit("1", "USD"), unit("2", "USD")] })).1,
+            "REFERENCE_ID_REQUIRED"
+        );
+        let twice = json!({ "reference_id": "a", "amount": { "currency_code": "USD", "value": "1" } });
         assert_eq!(
             issue(json!({ "intent": "CAPTURE", "purchase_units": [twice.clone(), twice] })).1,
             "DUPLICATE_REFERENCE_ID"
         );
         let long_invoice = json!({ "invoice_id": "x".repeat(128), "amount": { "currency_code": "USD", "value": "1" } });
-        assert_eq!(
-            issue(json!({ "intent": "CAPTURE", "purchase_units": [long_invoice] })).1,
-            "INVALID_STRING_LENGTH"
-        );
+        assert_eq!(issue(json!({ "intent": "CAPTURE", "purchase_units": [long_invoice] })).1, "INVALID_STRING_LENGTH");
         let bad_url = json!({ "intent": "CAPTURE", "purchase_units": [unit("1", "USD")], "application_context": { "return_url": "not a url" } });
         assert_eq!(issue(bad_url).1, "INVALID_PARAMETER_SYNTAX");
-        let card = json!({ "intent": "CAPTURE", "purchase_units": [unit("1", "USD")], "payment_source": { "card": {} } });
-        assert_eq!(
-            issue(card),
-            (
-                422,
-                "PAYMENT_SOURCE_NOT_SUPPORTED".into(),
-                Some("/payment_source/card".into())
-            )
-        );
+        let card =
+            json!({ "intent": "CAPTURE", "purchase_units": [unit("1", "USD")], "payment_source": { "card": {} } });
+        assert_eq!(issue(card), (422, "PAYMENT_SOURCE_NOT_SUPPORTED".into(), Some("/payment_source/card".into())));
         assert_eq!(issue(json!([1, 2])).1, "INVALID_PARAMETER_SYNTAX");
     }
 }

@@ -14,12 +14,9 @@ use super::auth::Merchant;
 use super::errors::{ApiError, ErrorDetail};
 use super::events::NewEvent;
 use super::payments::paypal_fee;
-use super::state::{
-    Capture, CaptureOutcome, CaptureStatus, Intent, Order, OrderStatus, PaypalState,
-};
+use super::state::{Capture, CaptureOutcome, CaptureStatus, Intent, Order, OrderStatus, PaypalState};
 use super::{
-    Effect, ORDER_APPROVAL_WINDOW, PaypalSimulator, json_response, order_request, parse_body,
-    wants_representation,
+    Effect, ORDER_APPROVAL_WINDOW, PaypalSimulator, json_response, order_request, parse_body, wants_representation,
 };
 use crate::ids;
 
@@ -41,47 +38,35 @@ async fn create_order(
 ) -> Response {
     let representation = wants_representation(&headers);
     let client_id = merchant.client_id;
-    simulator.idempotent_post(
-        &client_id,
-        "/v2/checkout/orders",
-        &headers,
-        ORDER_KEY_RETENTION,
-        |state| {
-            let request = order_request::parse(&parse_body(&body)?)?;
-            let now = simulator.now();
-            let order = Order {
-                id: ids::upper_alphanumeric(17),
-                client_id: client_id.clone(),
-                intent: request.intent,
-                // PayPal asks for the payer's action at once when the order names its payment source.
-                status: if request.paypal_source_requested {
-                    OrderStatus::PayerActionRequired
-                } else {
-                    OrderStatus::Created
-                },
-                purchase_units: request.purchase_units,
-                paypal_source_requested: request.paypal_source_requested,
-                return_url: request.return_url,
-                cancel_url: request.cancel_url,
-                brand_name: request.brand_name,
-                approved: false,
-                create_time: now,
-                update_time: None,
-                next_capture_outcome: None,
-            };
-            let body = if representation {
-                simulator.order_json(state, &order)
+    simulator.idempotent_post(&client_id, "/v2/checkout/orders", &headers, ORDER_KEY_RETENTION, |state| {
+        let request = order_request::parse(&parse_body(&body)?)?;
+        let now = simulator.now();
+        let order = Order {
+            id: ids::upper_alphanumeric(17),
+            client_id: client_id.clone(),
+            intent: request.intent,
+            // PayPal asks for the payer's action at once when the order names its payment source.
+            status: if request.paypal_source_requested {
+                OrderStatus::PayerActionRequired
             } else {
-                simulator.order_created_minimal(&order)
-            };
-            let expiry = Effect::ExpireOrder {
-                order_id: order.id.clone(),
-                at: now + ORDER_APPROVAL_WINDOW,
-            };
-            state.orders.insert(order.id.clone(), order);
-            Ok(((StatusCode::CREATED, body), vec![expiry]))
-        },
-    )
+                OrderStatus::Created
+            },
+            purchase_units: request.purchase_units,
+            paypal_source_requested: request.paypal_source_requested,
+            return_url: request.return_url,
+            cancel_url: request.cancel_url,
+            brand_name: request.brand_name,
+            approved: false,
+            create_time: now,
+            update_time: None,
+            next_capture_outcome: None,
+        };
+        let body =
+            if representation { simulator.order_json(state, &order) } else { simulator.order_created_minimal(&order) };
+        let expiry = Effect::ExpireOrder { order_id: order.id.clone(), at: now + ORDER_APPROVAL_WINDOW };
+        state.orders.insert(order.id.clone(), order);
+        Ok(((StatusCode::CREATED, body), vec![expiry]))
+    })
 }
 
 async fn show_order(
@@ -121,12 +106,7 @@ async fn capture_order(
 
 impl PaypalSimulator {
     /// Captures every purchase unit of an approved order, as the outcome set for it says.
-    fn capture_order(
-        &self,
-        state: &mut PaypalState,
-        client_id: &str,
-        order_id: &str,
-    ) -> Result<Vec<Effect>, ApiError> {
+    fn capture_order(&self, state: &mut PaypalState, client_id: &str, order_id: &str) -> Result<Vec<Effect>, ApiError> {
         let now = self.now();
         let order = state.order_mut(Some(client_id), order_id)?;
         if order.intent == Intent::Authorize {
@@ -150,10 +130,7 @@ impl PaypalSimulator {
                 )));
             }
         }
-        let outcome = order
-            .next_capture_outcome
-            .take()
-            .unwrap_or(CaptureOutcome::Completed);
+        let outcome = order.next_capture_outcome.take().unwrap_or(CaptureOutcome::Completed);
         order.status = OrderStatus::Completed;
         order.update_time = Some(now);
         let mut captures = Vec::new();
@@ -182,10 +159,7 @@ impl PaypalSimulator {
             unit.capture_ids.push(capture.id.clone());
             captures.push(capture);
         }
-        let effects = captures
-            .iter()
-            .map(|capture| Effect::Emit(self.capture_event(capture)))
-            .collect();
+        let effects = captures.iter().map(|capture| Effect::Emit(self.capture_event(capture))).collect();
         for capture in captures {
             state.captures.insert(capture.id.clone(), capture);
         }
@@ -196,18 +170,11 @@ impl PaypalSimulator {
     pub(crate) fn capture_event(&self, capture: &Capture) -> NewEvent {
         let amount = capture.amount.summary();
         let (event_type, summary) = match capture.status {
-            CaptureStatus::Pending => (
-                "PAYMENT.CAPTURE.PENDING",
-                format!("Payment pending for {amount}"),
-            ),
-            CaptureStatus::Declined => (
-                "PAYMENT.CAPTURE.DECLINED",
-                format!("A payment capture for {amount} was declined."),
-            ),
-            _ => (
-                "PAYMENT.CAPTURE.COMPLETED",
-                format!("Payment completed for {amount}"),
-            ),
+            CaptureStatus::Pending => ("PAYMENT.CAPTURE.PENDING", format!("Payment pending for {amount}")),
+            CaptureStatus::Declined => {
+                ("PAYMENT.CAPTURE.DECLINED", format!("A payment capture for {amount} was declined."))
+            }
+            _ => ("PAYMENT.CAPTURE.COMPLETED", format!("Payment completed for {amount}")),
         };
         NewEvent {
             client_id: capture.client_id.clone(),

@@ -34,9 +34,7 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
 /// An illustrative PayPal fee: 3.49% plus 49 minor units, never more than the amount.
 pub fn paypal_fee(amount: Amount) -> i64 {
     let variable = (i128::from(amount.minor) * 349 + 5_000) / 10_000;
-    let fee = i64::try_from(variable)
-        .unwrap_or(i64::MAX)
-        .saturating_add(49);
+    let fee = i64::try_from(variable).unwrap_or(i64::MAX).saturating_add(49);
     fee.min(amount.minor)
 }
 
@@ -49,9 +47,7 @@ pub(crate) struct RefundRequest {
 
 impl RefundRequest {
     pub fn parse(body: &Value) -> Result<Self, ApiError> {
-        let request = body
-            .as_object()
-            .ok_or_else(|| syntax("/", &body.to_string()))?;
+        let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()))?;
         let amount = match request.get("amount") {
             None | Some(Value::Null) => None,
             Some(money) => Some(parse_money(Some(money), "/amount")?),
@@ -99,28 +95,17 @@ async fn refund_capture(
     let representation = wants_representation(&headers);
     let client_id = merchant.client_id;
     let path = format!("/v2/payments/captures/{id}/refund");
-    simulator.idempotent_post(
-        &client_id,
-        &path,
-        &headers,
-        PAYMENT_KEY_RETENTION,
-        |state| {
-            let run = |state: &mut PaypalState| {
-                let request = RefundRequest::parse(&parse_body(&body)?)?;
-                let outcome = state.refund_outcome.unwrap_or(RefundOutcome::Completed);
-                let (refund_id, effects) =
-                    simulator.create_refund(state, Some(&client_id), &id, request, outcome)?;
-                let refund = state.refund(None, &refund_id)?;
-                let body = if representation {
-                    simulator.refund_json(refund)
-                } else {
-                    simulator.refund_minimal(refund)
-                };
-                Ok(((StatusCode::CREATED, body), effects))
-            };
-            run(state).map_err(ApiError::in_payments_api)
-        },
-    )
+    simulator.idempotent_post(&client_id, &path, &headers, PAYMENT_KEY_RETENTION, |state| {
+        let run = |state: &mut PaypalState| {
+            let request = RefundRequest::parse(&parse_body(&body)?)?;
+            let outcome = state.refund_outcome.unwrap_or(RefundOutcome::Completed);
+            let (refund_id, effects) = simulator.create_refund(state, Some(&client_id), &id, request, outcome)?;
+            let refund = state.refund(None, &refund_id)?;
+            let body = if representation { simulator.refund_json(refund) } else { simulator.refund_minimal(refund) };
+            Ok(((StatusCode::CREATED, body), effects))
+        };
+        run(state).map_err(ApiError::in_payments_api)
+    })
 }
 
 impl PaypalSimulator {
@@ -136,13 +121,12 @@ impl PaypalSimulator {
         let now = self.now();
         if let Some(invoice_id) = &request.invoice_id {
             let owner = state.capture(client_id, capture_id)?.client_id.clone();
-            if state.refunds.values().any(|refund| {
-                refund.client_id == owner && refund.invoice_id.as_ref() == Some(invoice_id)
-            }) {
-                return Err(refused(
-                    "DUPLICATE_INVOICE_ID",
-                    "Invoice ID was previously used to refund a capture.",
-                ));
+            if state
+                .refunds
+                .values()
+                .any(|refund| refund.client_id == owner && refund.invoice_id.as_ref() == Some(invoice_id))
+            {
+                return Err(refused("DUPLICATE_INVOICE_ID", "Invoice ID was previously used to refund a capture."));
             }
         }
         let capture = state.capture_mut(client_id, capture_id)?;
@@ -162,20 +146,13 @@ impl PaypalSimulator {
             CaptureStatus::Declined => {
                 return Err(refused("REFUND_NOT_ALLOWED", "Capture cannot be refunded."));
             }
-            CaptureStatus::Completed
-            | CaptureStatus::PartiallyRefunded
-            | CaptureStatus::Refunded => {}
+            CaptureStatus::Completed | CaptureStatus::PartiallyRefunded | CaptureStatus::Refunded => {}
         }
         let refundable = capture.refundable_minor();
         if refundable <= 0 {
-            return Err(refused(
-                "CAPTURE_FULLY_REFUNDED",
-                "The capture has already been fully refunded",
-            ));
+            return Err(refused("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded"));
         }
-        let amount = request
-            .amount
-            .unwrap_or(capture.amount.with_minor(refundable));
+        let amount = request.amount.unwrap_or(capture.amount.with_minor(refundable));
         if amount.currency != capture.amount.currency {
             return Err(refused(
                 "REFUND_CAPTURE_CURRENCY_MISMATCH",
@@ -188,8 +165,7 @@ impl PaypalSimulator {
                 "The refund amount must be less than or equal to the capture amount that has not yet been refunded ({} left).",
                 capture.amount.with_minor(refundable).summary()
             );
-            return Err(refused("REFUND_AMOUNT_EXCEEDED", &description)
-                .about("/amount/value", &amount.value()));
+            return Err(refused("REFUND_AMOUNT_EXCEEDED", &description).about("/amount/value", &amount.value()));
         }
         let fee_refunded = capture.fee_share(amount.minor);
         let status = match outcome {
@@ -210,11 +186,7 @@ impl PaypalSimulator {
             status,
             fee_refunded_minor: fee_refunded,
             total_refunded_minor: capture.refunded_minor
-                + if status == RefundStatus::Pending {
-                    amount.minor
-                } else {
-                    0
-                },
+                + if status == RefundStatus::Pending { amount.minor } else { 0 },
             invoice_id: request.invoice_id,
             custom_id: request.custom_id,
             note_to_payer: request.note_to_payer,
@@ -222,9 +194,7 @@ impl PaypalSimulator {
             update_time: now,
         };
         let effects = match status {
-            RefundStatus::Completed => vec![Effect::Emit(
-                self.refund_event(&refund, "PAYMENT.CAPTURE.REFUNDED"),
-            )],
+            RefundStatus::Completed => vec![Effect::Emit(self.refund_event(&refund, "PAYMENT.CAPTURE.REFUNDED"))],
             // PayPal raises PAYMENT.CAPTURE.REFUNDED once a pending refund completes.
             _ => Vec::new(),
         };
@@ -235,11 +205,7 @@ impl PaypalSimulator {
 
     /// `PAYMENT.CAPTURE.REFUNDED` or `PAYMENT.CAPTURE.REVERSED`, whose resource is the refund.
     pub(crate) fn refund_event(&self, refund: &Refund, event_type: &'static str) -> NewEvent {
-        let verb = if event_type == "PAYMENT.CAPTURE.REVERSED" {
-            "reversed"
-        } else {
-            "refunded"
-        };
+        let verb = if event_type == "PAYMENT.CAPTURE.REVERSED" { "reversed" } else { "refunded" };
         NewEvent {
             client_id: refund.client_id.clone(),
             event_type,
@@ -260,11 +226,7 @@ mod tests {
 
     #[test]
     fn fees_are_proportional_plus_fixed_and_never_exceed_the_amount() {
-        let usd = |minor| Amount {
-            currency: "USD",
-            decimals: 2,
-            minor,
-        };
+        let usd = |minor| Amount { currency: "USD", decimals: 2, minor };
         assert_eq!(paypal_fee(usd(10_000)), 349 + 49);
         assert_eq!(paypal_fee(usd(1)), 1);
     }

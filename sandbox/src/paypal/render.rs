@@ -3,9 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::state::{
-    Capture, CaptureStatus, Intent, Order, OrderStatus, PaypalState, Refund, RefundStatus,
-};
+use super::state::{Capture, CaptureStatus, Intent, Order, OrderStatus, PaypalState, Refund, RefundStatus};
 use super::{PaypalSimulator, paypal_time};
 
 pub fn link(href: String, rel: &str, method: &str) -> Value {
@@ -45,9 +43,7 @@ impl PaypalSimulator {
                 links.push(link(url, "update", "PATCH"));
                 links.push(link(finish, finish_rel, "POST"));
             }
-            OrderStatus::PayerActionRequired => {
-                links.push(link(self.approval_url(&order.id), "payer-action", "GET"))
-            }
+            OrderStatus::PayerActionRequired => links.push(link(self.approval_url(&order.id), "payer-action", "GET")),
             OrderStatus::Approved => {
                 links.push(link(url, "update", "PATCH"));
                 links.push(link(finish, finish_rel, "POST"));
@@ -107,11 +103,7 @@ impl PaypalSimulator {
                 let mut body = Map::new();
                 body.insert("reference_id".into(), json!(unit.reference_id));
                 put(&mut body, "shipping", unit.shipping.clone());
-                put(
-                    &mut body,
-                    "payments",
-                    self.payments_json(state, &unit.capture_ids),
-                );
+                put(&mut body, "payments", self.payments_json(state, &unit.capture_ids));
                 Value::Object(body)
             })
             .collect();
@@ -120,11 +112,7 @@ impl PaypalSimulator {
         body.insert("status".into(), json!(order.status.as_str()));
         put(&mut body, "payment_source", self.payment_source_json(order));
         body.insert("purchase_units".into(), json!(units));
-        put(
-            &mut body,
-            "payer",
-            order.approved.then(|| self.payer_json()),
-        );
+        put(&mut body, "payer", order.approved.then(|| self.payer_json()));
         body.insert("links".into(), json!(self.order_links(order)));
         Value::Object(body)
     }
@@ -145,11 +133,7 @@ impl PaypalSimulator {
                 put(&mut body, "soft_descriptor", text(&unit.soft_descriptor));
                 put(&mut body, "items", unit.items.clone());
                 put(&mut body, "shipping", unit.shipping.clone());
-                put(
-                    &mut body,
-                    "payments",
-                    self.payments_json(state, &unit.capture_ids),
-                );
+                put(&mut body, "payments", self.payments_json(state, &unit.capture_ids));
                 Value::Object(body)
             })
             .collect();
@@ -159,17 +143,9 @@ impl PaypalSimulator {
         body.insert("status".into(), json!(order.status.as_str()));
         put(&mut body, "payment_source", self.payment_source_json(order));
         body.insert("purchase_units".into(), json!(units));
-        put(
-            &mut body,
-            "payer",
-            order.approved.then(|| self.payer_json()),
-        );
+        put(&mut body, "payer", order.approved.then(|| self.payer_json()));
         body.insert("create_time".into(), json!(paypal_time(order.create_time)));
-        put(
-            &mut body,
-            "update_time",
-            order.update_time.map(|at| json!(paypal_time(at))),
-        );
+        put(&mut body, "update_time", order.update_time.map(|at| json!(paypal_time(at))));
         body.insert("links".into(), json!(self.order_links(order)));
         Value::Object(body)
     }
@@ -198,14 +174,9 @@ impl PaypalSimulator {
             "seller_protection".into(),
             json!({ "status": "ELIGIBLE", "dispute_categories": ["ITEM_NOT_RECEIVED", "UNAUTHORIZED_TRANSACTION"] }),
         );
-        if !matches!(
-            capture.status,
-            CaptureStatus::Pending | CaptureStatus::Declined
-        ) {
+        if !matches!(capture.status, CaptureStatus::Pending | CaptureStatus::Declined) {
             let fee = capture.amount.with_minor(capture.fee_minor);
-            let net = capture
-                .amount
-                .with_minor(capture.amount.minor - capture.fee_minor);
+            let net = capture.amount.with_minor(capture.amount.minor - capture.fee_minor);
             body.insert(
                 "seller_receivable_breakdown".into(),
                 json!({ "gross_amount": capture.amount.to_json(), "paypal_fee": fee.to_json(), "net_amount": net.to_json() }),
@@ -214,26 +185,11 @@ impl PaypalSimulator {
         put(&mut body, "invoice_id", text(&capture.invoice_id));
         put(&mut body, "custom_id", text(&capture.custom_id));
         body.insert("status".into(), json!(capture.status.as_str()));
-        put(
-            &mut body,
-            "status_details",
-            capture
-                .status_reason
-                .map(|reason| json!({ "reason": reason })),
-        );
-        body.insert(
-            "supplementary_data".into(),
-            json!({ "related_ids": { "order_id": capture.order_id } }),
-        );
+        put(&mut body, "status_details", capture.status_reason.map(|reason| json!({ "reason": reason })));
+        body.insert("supplementary_data".into(), json!({ "related_ids": { "order_id": capture.order_id } }));
         body.insert("payee".into(), self.payee_json());
-        body.insert(
-            "create_time".into(),
-            json!(paypal_time(capture.create_time)),
-        );
-        body.insert(
-            "update_time".into(),
-            json!(paypal_time(capture.update_time)),
-        );
+        body.insert("create_time".into(), json!(paypal_time(capture.create_time)));
+        body.insert("update_time".into(), json!(paypal_time(capture.update_time)));
         body.insert(
             "links".into(),
             json!([
@@ -247,11 +203,7 @@ impl PaypalSimulator {
 
     fn refund_links(&self, refund: &Refund) -> Value {
         json!([
-            link(
-                format!("{}/v2/payments/refunds/{}", self.base_url(), refund.id),
-                "self",
-                "GET"
-            ),
+            link(format!("{}/v2/payments/refunds/{}", self.base_url(), refund.id), "self", "GET"),
             link(self.capture_url(&refund.capture_id), "up", "GET"),
         ])
     }
@@ -264,9 +216,7 @@ impl PaypalSimulator {
     /// A refund as `GET /v2/payments/refunds/{id}` and `PAYMENT.CAPTURE.REFUNDED` show it.
     pub(crate) fn refund_json(&self, refund: &Refund) -> Value {
         let fee = refund.amount.with_minor(refund.fee_refunded_minor);
-        let net = refund
-            .amount
-            .with_minor(refund.amount.minor - refund.fee_refunded_minor);
+        let net = refund.amount.with_minor(refund.amount.minor - refund.fee_refunded_minor);
         let total = refund.amount.with_minor(refund.total_refunded_minor);
         let mut body = Map::new();
         body.insert("id".into(), json!(refund.id));

@@ -44,10 +44,7 @@ impl PaypalSimulator {
                     client_id: capture.client_id.clone(),
                     event_type: "PAYMENT.CAPTURE.DENIED",
                     resource_type: "capture",
-                    summary: format!(
-                        "A payment capture for {} was denied.",
-                        capture.amount.summary()
-                    ),
+                    summary: format!("A payment capture for {} was denied.", capture.amount.summary()),
                     resource: self.capture_json(capture),
                 }
             } else {
@@ -58,11 +55,7 @@ impl PaypalSimulator {
     }
 
     /// A refund made in PayPal's dashboard; `value` in the capture's currency, or all that is left.
-    pub fn dashboard_refund(
-        &self,
-        capture_id: &str,
-        value: Option<&str>,
-    ) -> Result<Value, ApiError> {
+    pub fn dashboard_refund(&self, capture_id: &str, value: Option<&str>) -> Result<Value, ApiError> {
         let amount = match value {
             Some(value) => {
                 let currency = self.state().capture(None, capture_id)?.amount.currency;
@@ -71,20 +64,11 @@ impl PaypalSimulator {
             }
             None => None,
         };
-        let request = RefundRequest {
-            amount,
-            invoice_id: None,
-            custom_id: None,
-            note_to_payer: None,
-        };
+        let request = RefundRequest { amount, invoice_id: None, custom_id: None, note_to_payer: None };
         self.refund_in_dashboard(capture_id, request)
     }
 
-    pub(crate) fn refund_in_dashboard(
-        &self,
-        capture_id: &str,
-        request: RefundRequest,
-    ) -> Result<Value, ApiError> {
+    pub(crate) fn refund_in_dashboard(&self, capture_id: &str, request: RefundRequest) -> Result<Value, ApiError> {
         self.transact(|state| {
             let (refund_id, effects) =
                 self.create_refund(state, None, capture_id, request, RefundOutcome::Completed)?;
@@ -134,10 +118,7 @@ impl PaypalSimulator {
     pub fn settle_refund(&self, refund_id: &str, completed: bool) -> Result<Value, ApiError> {
         self.transact(|state| {
             let now = self.now();
-            let refund = state
-                .refunds
-                .get_mut(refund_id)
-                .ok_or_else(|| ApiError::not_found("refund_id", refund_id))?;
+            let refund = state.refunds.get_mut(refund_id).ok_or_else(|| ApiError::not_found("refund_id", refund_id))?;
             if refund.status != RefundStatus::Pending {
                 return Err(wrong_state(
                     "REFUND_NOT_PENDING",
@@ -162,9 +143,7 @@ impl PaypalSimulator {
             refund.update_time = now;
             let refund = &*refund;
             let effects = if completed {
-                vec![Effect::Emit(
-                    self.refund_event(refund, "PAYMENT.CAPTURE.REFUNDED"),
-                )]
+                vec![Effect::Emit(self.refund_event(refund, "PAYMENT.CAPTURE.REFUNDED"))]
             } else {
                 Vec::new()
             };

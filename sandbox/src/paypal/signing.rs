@@ -36,16 +36,8 @@ pub fn paypal_signing_cert_pem() -> &'static [u8] {
 }
 
 /// `transmission_id|transmission_time|webhook_id|crc32(body)`.
-pub fn signed_string(
-    transmission_id: &str,
-    transmission_time: &str,
-    webhook_id: &str,
-    body: &[u8],
-) -> String {
-    format!(
-        "{transmission_id}|{transmission_time}|{webhook_id}|{}",
-        crc32fast::hash(body)
-    )
+pub fn signed_string(transmission_id: &str, transmission_time: &str, webhook_id: &str, body: &[u8]) -> String {
+    format!("{transmission_id}|{transmission_time}|{webhook_id}|{}", crc32fast::hash(body))
 }
 
 pub struct SigningKey {
@@ -56,20 +48,12 @@ pub struct SigningKey {
 
 impl SigningKey {
     pub fn load() -> anyhow::Result<Self> {
-        let key_pair = RsaKeyPair::from_pkcs8(SIGNING_KEY_PKCS8).map_err(|error| {
-            anyhow!("sandbox/keys/signing.key.pk8.der is not a usable RSA key: {error}")
-        })?;
+        let key_pair = RsaKeyPair::from_pkcs8(SIGNING_KEY_PKCS8)
+            .map_err(|error| anyhow!("sandbox/keys/signing.key.pk8.der is not a usable RSA key: {error}"))?;
         let digest = ring::digest::digest(&ring::digest::SHA256, SIGNING_CERT_PEM);
-        let hex: String = digest.as_ref()[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
         let cert_id = format!("CERT-{}-{}-{}", &hex[0..8], &hex[8..16], &hex[16..24]);
-        Ok(Self {
-            key_pair,
-            rng: SystemRandom::new(),
-            cert_id,
-        })
+        Ok(Self { key_pair, rng: SystemRandom::new(), cert_id })
     }
 
     /// `CERT-…`, the last segment of the cert URL (derived from the certificate, so stable).
@@ -81,12 +65,7 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> anyhow::Result<String> {
         let mut signature = vec![0; self.key_pair.public().modulus_len()];
         self.key_pair
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &self.rng,
-                message,
-                &mut signature,
-            )
+            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
             .map_err(|_| anyhow!("RSA signing failed"))
             .context("signing a webhook transmission")?;
         Ok(BASE64.encode(signature))
@@ -96,12 +75,9 @@ impl SigningKey {
         let Ok(signature) = BASE64.decode(signature_base64) else {
             return false;
         };
-        UnparsedPublicKey::new(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            self.key_pair.public().as_ref(),
-        )
-        .verify(message, &signature)
-        .is_ok()
+        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, self.key_pair.public().as_ref())
+            .verify(message, &signature)
+            .is_ok()
     }
 }
 
@@ -116,12 +92,7 @@ pub async fn serve_cert(key: &SigningKey, Path(cert_id): Path<String>) -> Respon
         chain.push(b'\n');
     }
     chain.extend_from_slice(CA_CERT_PEM);
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/x-pem-file")],
-        chain,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-pem-file")], chain).into_response()
 }
 
 #[cfg(test)]
@@ -131,12 +102,8 @@ mod tests {
     #[test]
     fn signatures_verify_and_tampering_is_caught() {
         let key = SigningKey::load().unwrap();
-        let message = signed_string(
-            "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
-            "2016-02-18T20:01:35Z",
-            "1JE4291016473214C",
-            b"{}",
-        );
+        let message =
+            signed_string("69cd13f0-d67a-11e5-baa3-778b53f4ae55", "2016-02-18T20:01:35Z", "1JE4291016473214C", b"{}");
         let signature = key.sign(message.as_bytes()).unwrap();
         assert!(key.verify(message.as_bytes(), &signature));
         assert!(!key.verify(b"another message", &signature));
@@ -145,21 +112,13 @@ mod tests {
 
     #[test]
     fn the_signed_string_matches_paypals_for_every_fixture() {
-        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures/paypal-webhook");
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/paypal-webhook");
         let Ok(entries) = std::fs::read_dir(&fixtures) else {
-            eprintln!(
-                "skipping: no PayPal webhook fixtures at {}",
-                fixtures.display()
-            );
+            eprintln!("skipping: no PayPal webhook fixtures at {}", fixtures.display());
             return;
         };
         let mut checked = 0;
-        for sample in entries
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.join("body.json").exists())
-        {
+        for sample in entries.flatten().map(|entry| entry.path()).filter(|path| path.join("body.json").exists()) {
             let read = |name: &str| std::fs::read(sample.join(name)).unwrap();
             let headers: serde_json::Value = serde_json::from_slice(&read("headers.json")).unwrap();
             let webhook_id = String::from_utf8(read("webhook_id.txt")).unwrap();

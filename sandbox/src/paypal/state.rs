@@ -1,6 +1,6 @@
-//! The PayPal simulator's memory: apps and tokens, orders, captures, refunds, webhook
-//! subscriptions, the event log, sent transmissions, remembered idempotent responses and the
-//! outcomes tests asked for. One `Mutex` guards it all; no lock is held across an `.await`.
+//! The PayPal simulator's memory: apps and tokens, orders, captures, refunds, the catalog and
+//! subscriptions, webhook subscriptions, the event log, sent transmissions, remembered idempotent
+//! responses and the outcomes tests asked for. One `Mutex` guards it all; no lock is held across an `.await`.
 
 use std::collections::HashMap;
 
@@ -129,8 +129,7 @@ impl Capture {
 
     /// The part of the capture's fee given back with a refund of `minor`: pro rata.
     pub fn fee_share(&self, minor: i64) -> i64 {
-        let share =
-            i128::from(self.fee_minor) * i128::from(minor) / i128::from(self.amount.minor.max(1));
+        let share = i128::from(self.fee_minor) * i128::from(minor) / i128::from(self.amount.minor.max(1));
         i64::try_from(share).unwrap_or(0)
     }
 
@@ -172,9 +171,7 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn wants(&self, event_type: &str) -> bool {
-        self.event_types
-            .iter()
-            .any(|wanted| wanted == "*" || wanted == event_type)
+        self.event_types.iter().any(|wanted| wanted == "*" || wanted == event_type)
     }
 }
 
@@ -230,6 +227,8 @@ pub struct PaypalState {
     pub remembered: HashMap<(String, String, String), RememberedResponse>,
     pub refund_outcome: Option<RefundOutcome>,
     pub faults: Faults,
+    /// Products, plans, subscriptions and their sales.
+    pub subscriptions: super::subscriptions::SubscriptionBook,
 }
 
 impl PaypalState {
@@ -254,11 +253,7 @@ impl PaypalState {
             .ok_or_else(|| ApiError::not_found("capture_id", id).in_payments_api())
     }
 
-    pub fn capture_mut(
-        &mut self,
-        client_id: Option<&str>,
-        id: &str,
-    ) -> Result<&mut Capture, ApiError> {
+    pub fn capture_mut(&mut self, client_id: Option<&str>, id: &str) -> Result<&mut Capture, ApiError> {
         self.captures
             .get_mut(id)
             .filter(|capture| client_id.is_none_or(|client| capture.client_id == client))

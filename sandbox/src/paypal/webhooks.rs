@@ -25,30 +25,15 @@ const NOTIFICATION_KEY_RETENTION: Duration = Duration::hours(72);
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
     Router::new()
-        .route(
-            "/v1/notifications/webhooks",
-            post(create_webhook).get(list_webhooks),
-        )
-        .route(
-            "/v1/notifications/webhooks/{id}",
-            get(show_webhook)
-                .patch(update_webhook)
-                .delete(delete_webhook),
-        )
+        .route("/v1/notifications/webhooks", post(create_webhook).get(list_webhooks))
+        .route("/v1/notifications/webhooks/{id}", get(show_webhook).patch(update_webhook).delete(delete_webhook))
 }
 
 impl PaypalSimulator {
     fn webhook_json(&self, webhook: &Webhook) -> Value {
-        let url = format!(
-            "{}/v1/notifications/webhooks/{}",
-            self.base_url(),
-            webhook.id
-        );
-        let event_types: Vec<Value> = webhook
-            .event_types
-            .iter()
-            .map(|name| json!({ "name": name, "description": describe(name) }))
-            .collect();
+        let url = format!("{}/v1/notifications/webhooks/{}", self.base_url(), webhook.id);
+        let event_types: Vec<Value> =
+            webhook.event_types.iter().map(|name| json!({ "name": name, "description": describe(name) })).collect();
         json!({
             "id": webhook.id,
             "url": webhook.url,
@@ -76,36 +61,22 @@ fn describe(event_type: &str) -> &'static str {
 /// so subscriptions for events the sandbox does not raise yet (subscriptions, disputes) work.
 fn parse_event_types(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     let Some(Value::Array(types)) = value else {
-        return Err(ApiError::v1_validation(
-            "event_types",
-            "Required field cannot be blank",
-        ));
+        return Err(ApiError::v1_validation("event_types", "Required field cannot be blank"));
     };
     if types.is_empty() {
-        return Err(ApiError::v1_validation(
-            "event_types",
-            "Required field cannot be blank",
-        ));
+        return Err(ApiError::v1_validation("event_types", "Required field cannot be blank"));
     }
     let mut names = Vec::with_capacity(types.len());
     for (index, entry) in types.iter().enumerate() {
-        let name = entry
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
         let well_formed = name == "*"
             || (name.contains('.')
                 && name.split('.').all(|part| {
                     !part.is_empty()
-                        && part.bytes().all(|b| {
-                            b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                        })
+                        && part.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
                 }));
         if !well_formed {
-            return Err(ApiError::v1_validation(
-                &format!("event_types[{index}].name"),
-                "Event type is not supported",
-            ));
+            return Err(ApiError::v1_validation(&format!("event_types[{index}].name"), "Event type is not supported"));
         }
         if !names.iter().any(|known| known == name) {
             names.push(name.to_owned());
@@ -115,19 +86,11 @@ fn parse_event_types(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
 }
 
 fn parse_url(value: Option<&Value>) -> Result<String, ApiError> {
-    let url = value
-        .and_then(Value::as_str)
-        .filter(|url| !url.trim().is_empty());
-    let url =
-        url.ok_or_else(|| ApiError::v1_validation("url", "Required field cannot be blank"))?;
+    let url = value.and_then(Value::as_str).filter(|url| !url.trim().is_empty());
+    let url = url.ok_or_else(|| ApiError::v1_validation("url", "Required field cannot be blank"))?;
     match url::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
-            Ok(url.to_owned())
-        }
-        _ => Err(ApiError::v1_validation(
-            "url",
-            "Invalid URL; an absolute http or https URL is required",
-        )),
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(url.to_owned()),
+        _ => Err(ApiError::v1_validation("url", "Invalid URL; an absolute http or https URL is required")),
     }
 }
 
@@ -138,50 +101,33 @@ async fn create_webhook(
     body: Bytes,
 ) -> Response {
     let client_id = merchant.client_id;
-    simulator.idempotent_post(
-        &client_id,
-        "/v1/notifications/webhooks",
-        &headers,
-        NOTIFICATION_KEY_RETENTION,
-        |state| {
-            let request = parse_body(&body)?;
-            let url = parse_url(request.get("url"))?;
-            let event_types = parse_event_types(request.get("event_types"))?;
-            let owned = state
-                .webhooks
-                .iter()
-                .filter(|webhook| webhook.client_id == client_id);
-            if owned.clone().any(|webhook| webhook.url == url) {
-                return Err(ApiError::v1(
-                    StatusCode::BAD_REQUEST,
-                    "WEBHOOK_URL_ALREADY_EXISTS",
-                    "Webhook URL already exists",
-                ));
-            }
-            if owned.count() >= MAX_WEBHOOKS_PER_APP {
-                return Err(ApiError::v1(
-                    StatusCode::BAD_REQUEST,
-                    "WEBHOOK_NUMBER_LIMIT_EXCEEDED",
-                    "Maximum number of webhooks per app exceeded",
-                ));
-            }
-            let webhook = Webhook {
-                id: ids::upper_alphanumeric(17),
-                client_id: client_id.clone(),
-                url,
-                event_types,
-            };
-            let body = simulator.webhook_json(&webhook);
-            state.webhooks.push(webhook);
-            Ok(((StatusCode::CREATED, body), Vec::new()))
-        },
-    )
+    simulator.idempotent_post(&client_id, "/v1/notifications/webhooks", &headers, NOTIFICATION_KEY_RETENTION, |state| {
+        let request = parse_body(&body)?;
+        let url = parse_url(request.get("url"))?;
+        let event_types = parse_event_types(request.get("event_types"))?;
+        let owned = state.webhooks.iter().filter(|webhook| webhook.client_id == client_id);
+        if owned.clone().any(|webhook| webhook.url == url) {
+            return Err(ApiError::v1(
+                StatusCode::BAD_REQUEST,
+                "WEBHOOK_URL_ALREADY_EXISTS",
+                "Webhook URL already exists",
+            ));
+        }
+        if owned.count() >= MAX_WEBHOOKS_PER_APP {
+            return Err(ApiError::v1(
+                StatusCode::BAD_REQUEST,
+                "WEBHOOK_NUMBER_LIMIT_EXCEEDED",
+                "Maximum number of webhooks per app exceeded",
+            ));
+        }
+        let webhook = Webhook { id: ids::upper_alphanumeric(17), client_id: client_id.clone(), url, event_types };
+        let body = simulator.webhook_json(&webhook);
+        state.webhooks.push(webhook);
+        Ok(((StatusCode::CREATED, body), Vec::new()))
+    })
 }
 
-async fn list_webhooks(
-    State(simulator): State<Arc<PaypalSimulator>>,
-    merchant: Merchant,
-) -> Response {
+async fn list_webhooks(State(simulator): State<Arc<PaypalSimulator>>, merchant: Merchant) -> Response {
     let state = simulator.state();
     let webhooks: Vec<Value> = state
         .webhooks
@@ -212,30 +158,21 @@ async fn update_webhook(
     body: Bytes,
 ) -> Response {
     let outcome = parse_body(&body).and_then(|patch| {
-        let operations = patch
-            .as_array()
-            .ok_or_else(|| ApiError::v1_validation("/", "A JSON Patch array is required"))?;
+        let operations =
+            patch.as_array().ok_or_else(|| ApiError::v1_validation("/", "A JSON Patch array is required"))?;
         let mut state = simulator.state();
         state.webhook(&merchant.client_id, &id)?;
         let mut url = None;
         let mut event_types = None;
         for operation in operations {
             if operation.get("op").and_then(Value::as_str) != Some("replace") {
-                return Err(ApiError::v1_validation(
-                    "op",
-                    "Only the replace operation is supported",
-                ));
+                return Err(ApiError::v1_validation("op", "Only the replace operation is supported"));
             }
             match operation.get("path").and_then(Value::as_str) {
                 Some("/url") => url = Some(parse_url(operation.get("value"))?),
-                Some("/event_types") => {
-                    event_types = Some(parse_event_types(operation.get("value"))?)
-                }
+                Some("/event_types") => event_types = Some(parse_event_types(operation.get("value"))?),
                 _ => {
-                    return Err(ApiError::v1_validation(
-                        "path",
-                        "Only /url and /event_types can be patched",
-                    ));
+                    return Err(ApiError::v1_validation("path", "Only /url and /event_types can be patched"));
                 }
             }
         }
@@ -265,9 +202,7 @@ async fn delete_webhook(
 ) -> Response {
     let mut state = simulator.state();
     let before = state.webhooks.len();
-    state
-        .webhooks
-        .retain(|webhook| !(webhook.id == id && webhook.client_id == merchant.client_id));
+    state.webhooks.retain(|webhook| !(webhook.id == id && webhook.client_id == merchant.client_id));
     if state.webhooks.len() == before {
         return ApiError::v1_not_found().into_response();
     }

@@ -11,9 +11,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use payhub_core::TestClock;
-use payhub_sandbox::{
-    RunningSandbox, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET, SandboxOptions,
-};
+use payhub_sandbox::{RunningSandbox, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET, SandboxOptions};
 use serde_json::{Value, json};
 
 pub struct TestSandbox {
@@ -26,22 +24,14 @@ pub async fn spawn_sandbox() -> TestSandbox {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let options = SandboxOptions {
         paypal_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        pingpp_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         public_host: None,
         clock: TestClock::new(),
         seed: 42,
     };
-    let running = payhub_sandbox::start(options)
-        .await
-        .expect("the sandbox starts");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client");
-    TestSandbox {
-        url: running.paypal_url.clone(),
-        running,
-        http,
-    }
+    let running = payhub_sandbox::start(options).await.expect("the sandbox starts");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client");
+    TestSandbox { url: running.paypal_url.clone(), running, http }
 }
 
 pub struct Answer {
@@ -52,9 +42,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn issue(&self) -> &str {
-        self.body["details"][0]["issue"]
-            .as_str()
-            .unwrap_or_default()
+        self.body["details"][0]["issue"].as_str().unwrap_or_default()
     }
 }
 
@@ -62,16 +50,8 @@ async fn answer(response: reqwest::Response) -> Answer {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Answer { status, headers, body }
 }
 
 impl TestSandbox {
@@ -89,25 +69,14 @@ impl TestSandbox {
     }
 
     pub async fn token(&self) -> String {
-        let answer = self
-            .request_token(SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET)
-            .await;
+        let answer = self.request_token(SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// A POST to PayPal's API; `headers` are extra ones such as `PayPal-Request-Id` or `Prefer`.
-    pub async fn post(
-        &self,
-        token: &str,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Answer {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(token);
+    pub async fn post(&self, token: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.post(format!("{}{path}", self.url)).bearer_auth(token);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -118,24 +87,11 @@ impl TestSandbox {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Answer {
-        answer(
-            self.http
-                .get(format!("{}{path}", self.url))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        answer(self.http.get(format!("{}{path}", self.url)).bearer_auth(token).send().await.unwrap()).await
     }
 
     /// A control endpoint (no token).
-    pub async fn control(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Answer {
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request.json(&body);
@@ -144,12 +100,7 @@ impl TestSandbox {
     }
 
     pub async fn advance(&self, by: &str) -> Answer {
-        self.control(
-            reqwest::Method::POST,
-            "/sandbox/clock/advance",
-            Some(json!({ "by": by })),
-        )
-        .await
+        self.control(reqwest::Method::POST, "/sandbox/clock/advance", Some(json!({ "by": by }))).await
     }
 
     pub async fn create_order(&self, token: &str, value: &str, extra: Value) -> Value {
@@ -160,57 +111,30 @@ impl TestSandbox {
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());
         }
-        let answer = self
-            .post(token, "/v2/checkout/orders", Some(body), &[])
-            .await;
+        let answer = self.post(token, "/v2/checkout/orders", Some(body), &[]).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         answer.body
     }
 
     pub async fn approve(&self, order_id: &str) -> Answer {
-        self.control(
-            reqwest::Method::POST,
-            &format!("/sandbox/paypal/orders/{order_id}/approve"),
-            None,
-        )
-        .await
+        self.control(reqwest::Method::POST, &format!("/sandbox/paypal/orders/{order_id}/approve"), None).await
     }
 
     /// An order for `value` USD, approved by the buyer and captured; returns (order id, capture id).
     pub async fn captured_order(&self, token: &str, value: &str) -> (String, String) {
-        let order_id = self.create_order(token, value, json!({})).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let order_id = self.create_order(token, value, json!({})).await["id"].as_str().unwrap().to_owned();
         assert_eq!(self.approve(&order_id).await.status, StatusCode::OK);
-        let captured = self
-            .post(
-                token,
-                &format!("/v2/checkout/orders/{order_id}/capture"),
-                None,
-                &[],
-            )
-            .await;
+        let captured = self.post(token, &format!("/v2/checkout/orders/{order_id}/capture"), None, &[]).await;
         assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);
-        let capture_id = captured.body["purchase_units"][0]["payments"]["captures"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let capture_id =
+            captured.body["purchase_units"][0]["payments"]["captures"][0]["id"].as_str().unwrap().to_owned();
         (order_id, capture_id)
     }
 
     pub async fn subscribe(&self, token: &str, url: &str, event_types: &[&str]) -> String {
-        let types: Vec<Value> = event_types
-            .iter()
-            .map(|name| json!({ "name": name }))
-            .collect();
+        let types: Vec<Value> = event_types.iter().map(|name| json!({ "name": name })).collect();
         let answer = self
-            .post(
-                token,
-                "/v1/notifications/webhooks",
-                Some(json!({ "url": url, "event_types": types })),
-                &[],
-            )
+            .post(token, "/v1/notifications/webhooks", Some(json!({ "url": url, "event_types": types })), &[])
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         answer.body["id"].as_str().unwrap().to_owned()
@@ -225,11 +149,7 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
+        self.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
     }
 
     pub fn json(&self) -> Value {
@@ -284,11 +204,7 @@ pub async fn spawn_receiver() -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhooks/paypal", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver {
-        url,
-        received,
-        respond_with,
-    }
+    Receiver { url, received, respond_with }
 }
 
 /// Polls `check` (in real time, up to 5 s) until it holds.

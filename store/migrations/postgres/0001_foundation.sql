@@ -19,6 +19,7 @@ CREATE TABLE payments (
     status                TEXT NOT NULL,
     amount                BIGINT NOT NULL,
     currency              TEXT NOT NULL,
+    amount_captured       BIGINT NOT NULL DEFAULT 0,
     amount_refunded       BIGINT NOT NULL DEFAULT 0,
     amount_refund_pending BIGINT NOT NULL DEFAULT 0,
     merchant_reference    TEXT,
@@ -27,18 +28,20 @@ CREATE TABLE payments (
     metadata              TEXT NOT NULL,
     return_url            TEXT,
     cancel_url            TEXT,
+    provider_options      TEXT NOT NULL,
     next_action           TEXT,
     provider_payment_id   TEXT,
     provider_capture_id   TEXT,
     failure_code          TEXT,
     failure_message       TEXT,
+    anomaly               TEXT,
     version               BIGINT NOT NULL,
     next_check_at         BIGINT,
     created_at            BIGINT NOT NULL,
     updated_at            BIGINT NOT NULL,
     CHECK (amount > 0),
     CHECK (amount_refunded >= 0 AND amount_refund_pending >= 0),
-    CHECK (amount_refunded + amount_refund_pending <= amount)
+    CHECK (amount_refunded + amount_refund_pending <= amount_captured)
 );
 CREATE INDEX payments_by_mode ON payments (mode, id);
 CREATE UNIQUE INDEX payments_by_provider_payment ON payments (provider, provider_payment_id) WHERE provider_payment_id IS NOT NULL;
@@ -55,6 +58,7 @@ CREATE TABLE refunds (
     currency            TEXT NOT NULL,
     reason              TEXT,
     metadata            TEXT NOT NULL,
+    provider_options    TEXT NOT NULL,
     provider_refund_id  TEXT,
     failure_code        TEXT,
     failure_message     TEXT,

@@ -19,9 +19,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiQuery};
 
 pub fn router() -> OpenApiRouter<Hub> {
-    OpenApiRouter::new()
-        .routes(routes!(create_endpoint, list_endpoints))
-        .routes(routes!(get_endpoint, delete_endpoint))
+    OpenApiRouter::new().routes(routes!(create_endpoint, list_endpoints)).routes(routes!(get_endpoint, delete_endpoint))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,9 +73,7 @@ impl WebhookEndpointView {
 
 fn new_secret() -> String {
     let mut bytes = [0u8; 24];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the operating system's random source failed");
+    SystemRandom::new().fill(&mut bytes).expect("the operating system's random source failed");
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
@@ -98,23 +94,13 @@ async fn create_endpoint(
         _ => return Err(ApiError::invalid("url", "must be an absolute http(s) URL")),
     }
     if body.event_types.is_empty() {
-        return Err(ApiError::invalid(
-            "event_types",
-            "name at least one type, a family like `payment.*`, or `*`",
-        ));
+        return Err(ApiError::invalid("event_types", "name at least one type, a family like `payment.*`, or `*`"));
     }
-    if let Some(bad) = body
-        .event_types
-        .iter()
-        .find(|t| !EventType::is_valid_filter(t))
-    {
+    if let Some(bad) = body.event_types.iter().find(|t| !EventType::is_valid_filter(t)) {
         let known: Vec<_> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         return Err(ApiError::invalid(
             "event_types",
-            format!(
-                "`{bad}` selects no event; known types: {}",
-                known.join(", ")
-            ),
+            format!("`{bad}` selects no event; known types: {}", known.join(", ")),
         ));
     }
     let new = NewWebhookEndpoint {
@@ -125,10 +111,7 @@ async fn create_endpoint(
         description: body.description,
     };
     let endpoint = hub.db.create_endpoint(new, hub.clock.now()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookEndpointView::of(endpoint, true)),
-    ))
+    Ok((StatusCode::CREATED, Json(WebhookEndpointView::of(endpoint, true))))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhook endpoints", params(ListParams),
@@ -138,19 +121,8 @@ async fn list_endpoints(
     caller: Caller,
     ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Json<List<WebhookEndpointView>>, ApiError> {
-    let page = hub
-        .db
-        .list_endpoints(
-            caller.mode,
-            paging.starting_after.as_deref(),
-            paging.limit()?,
-        )
-        .await?;
-    let views = page
-        .items
-        .into_iter()
-        .map(|e| WebhookEndpointView::of(e, false))
-        .collect();
+    let page = hub.db.list_endpoints(caller.mode, paging.starting_after.as_deref(), paging.limit()?).await?;
+    let views = page.items.into_iter().map(|e| WebhookEndpointView::of(e, false)).collect();
     Ok(Json(List::new(views, page.has_more, |e| e.id.clone())))
 }
 
@@ -162,11 +134,8 @@ async fn get_endpoint(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
-    let endpoint = hub
-        .db
-        .endpoint(caller.mode, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook endpoint", &id))?;
+    let endpoint =
+        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", &id))?;
     Ok(Json(WebhookEndpointView::of(endpoint, false)))
 }
 
@@ -178,11 +147,7 @@ async fn delete_endpoint(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if hub
-        .db
-        .delete_endpoint(caller.mode, &id, hub.clock.now())
-        .await?
-    {
+    if hub.db.delete_endpoint(caller.mode, &id, hub.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("webhook endpoint", &id))

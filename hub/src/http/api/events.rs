@@ -13,10 +13,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiQuery;
 
 pub fn router() -> OpenApiRouter<Hub> {
-    OpenApiRouter::new()
-        .routes(routes!(list_events))
-        .routes(routes!(get_event))
-        .routes(routes!(redeliver_event))
+    OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(get_event)).routes(routes!(redeliver_event))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -43,16 +40,10 @@ async fn list_events(
         None => None,
         Some(t) => Some(EventType::parse(t).ok_or_else(|| {
             let known: Vec<_> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-            ApiError::invalid(
-                "type",
-                format!("unknown event type `{t}`; use one of {}", known.join(", ")),
-            )
+            ApiError::invalid("type", format!("unknown event type `{t}`; use one of {}", known.join(", ")))
         })?),
     };
-    let paging = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-    };
+    let paging = ListParams { limit: query.limit, starting_after: query.starting_after };
     let page = hub
         .db
         .list_events(
@@ -63,25 +54,14 @@ async fn list_events(
             paging.limit()?,
         )
         .await?;
-    Ok(Json(List::new(page.items, page.has_more, |e| {
-        e.id.to_string()
-    })))
+    Ok(Json(List::new(page.items, page.has_more, |e| e.id.to_string())))
 }
 
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
     params(("id" = String, Path, description = "evt_…")),
     responses((status = 200, body = Event), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_event(
-    State(hub): State<Hub>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Event>, ApiError> {
-    Ok(Json(
-        hub.db
-            .event(caller.mode, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("event", &id))?,
-    ))
+async fn get_event(State(hub): State<Hub>, caller: Caller, Path(id): Path<String>) -> Result<Json<Event>, ApiError> {
+    Ok(Json(hub.db.event(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("event", &id))?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

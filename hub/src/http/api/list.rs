@@ -35,15 +35,7 @@ pub struct List<T> {
 
 impl<T> List<T> {
     pub fn new(data: Vec<T>, has_more: bool, cursor: impl Fn(&T) -> String) -> Self {
-        let next_cursor = if has_more {
-            data.last().map(cursor)
-        } else {
-            None
-        };
-        Self {
-            data,
-            has_more,
-            next_cursor,
-        }
+        let next_cursor = if has_more { data.last().map(cursor) } else { None };
+        Self { data, has_more, next_cursor }
     }
 }

@@ -5,7 +5,9 @@ mod endpoints;
 mod events;
 mod list;
 mod payments;
+mod plans;
 mod refunds;
+mod subscriptions;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,10 +38,7 @@ impl utoipa::Modify for ApiKeyAuth {
         openapi
             .components
             .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "api_key",
-                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-            );
+            .add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -49,4 +48,6 @@ pub fn router() -> OpenApiRouter<Hub> {
         .merge(refunds::router())
         .merge(events::router())
         .merge(endpoints::router())
+        .merge(plans::router())
+        .merge(subscriptions::router())
 }

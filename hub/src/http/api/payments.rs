@@ -2,6 +2,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use payhub_core::ProviderName;
+use payhub_core::options::PaymentOptions;
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::transition::Cause;
 use payhub_store::PaymentFilter;
@@ -46,6 +47,9 @@ pub struct CreatePayment {
     pub return_url: Option<String>,
     /// Where the buyer lands after giving up.
     pub cancel_url: Option<String>,
+    /// Choices only one provider understands (`{"pingpp": {"use_order": true, "extra": {…}}}`).
+    #[serde(default)]
+    pub provider_options: PaymentOptions,
 }
 
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
@@ -72,6 +76,7 @@ async fn create_payment(
         metadata: body.metadata,
         return_url: body.return_url,
         cancel_url: body.cancel_url,
+        provider_options: body.provider_options,
     };
     let payment = hub.create_payment(caller.mode, request).await?;
     Ok((StatusCode::CREATED, Json(payment)))
@@ -98,32 +103,13 @@ async fn list_payments(
         None => None,
         Some(s) => Some(PaymentStatus::parse(s).ok_or_else(|| {
             let known: Vec<_> = PaymentStatus::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::invalid(
-                "status",
-                format!("unknown status `{s}`; use one of {}", known.join(", ")),
-            )
+            ApiError::invalid("status", format!("unknown status `{s}`; use one of {}", known.join(", ")))
         })?),
     };
-    let paging = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-    };
-    let filter = PaymentFilter {
-        status,
-        customer_id: query.customer_id,
-    };
-    let page = hub
-        .db
-        .list_payments(
-            caller.mode,
-            &filter,
-            paging.starting_after.as_deref(),
-            paging.limit()?,
-        )
-        .await?;
-    Ok(Json(List::new(page.items, page.has_more, |p| {
-        p.id.to_string()
-    })))
+    let paging = ListParams { limit: query.limit, starting_after: query.starting_after };
+    let filter = PaymentFilter { status, customer_id: query.customer_id };
+    let page = hub.db.list_payments(caller.mode, &filter, paging.starting_after.as_deref(), paging.limit()?).await?;
+    Ok(Json(List::new(page.items, page.has_more, |p| p.id.to_string())))
 }
 
 #[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
@@ -134,11 +120,7 @@ async fn get_payment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Payment>, ApiError> {
-    let payment = hub
-        .db
-        .payment(caller.mode, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
     Ok(Json(payment))
 }
 
@@ -153,13 +135,7 @@ async fn cancel_payment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Payment>, ApiError> {
-    let payment = hub
-        .db
-        .payment(caller.mode, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("payment", &id))?;
-    let payment = hub
-        .end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api)
-        .await?;
+    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let payment = hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api).await?;
     Ok(Json(payment))
 }

@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use payhub_core::options::RefundOptions;
 use payhub_core::refund::Refund;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -32,6 +33,9 @@ pub struct CreateRefund {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Choices only one provider understands (`{"pingpp": {"refund_mode": "to_balance"}}`).
+    #[serde(default)]
+    pub provider_options: RefundOptions,
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "refunds",
@@ -52,6 +56,7 @@ async fn create_refund(
         amount: body.amount,
         reason: body.reason,
         metadata: body.metadata,
+        provider_options: body.provider_options,
     };
     let refund = hub.create_refund(caller.mode, &payment_id, request).await?;
     Ok((StatusCode::CREATED, Json(refund)))
@@ -87,10 +92,7 @@ async fn list_refunds(
     caller: Caller,
     ApiQuery(query): ApiQuery<RefundQuery>,
 ) -> Result<Json<List<Refund>>, ApiError> {
-    let paging = ListParams {
-        limit: query.limit,
-        starting_after: query.starting_after,
-    };
+    let paging = ListParams { limit: query.limit, starting_after: query.starting_after };
     list(&hub, caller, query.payment_id.as_deref(), paging).await
 }
 
@@ -100,32 +102,14 @@ async fn list(
     payment_id: Option<&str>,
     paging: ListParams,
 ) -> Result<Json<List<Refund>>, ApiError> {
-    let page = hub
-        .db
-        .list_refunds(
-            caller.mode,
-            payment_id,
-            paging.starting_after.as_deref(),
-            paging.limit()?,
-        )
-        .await?;
-    Ok(Json(List::new(page.items, page.has_more, |r| {
-        r.id.to_string()
-    })))
+    let page = hub.db.list_refunds(caller.mode, payment_id, paging.starting_after.as_deref(), paging.limit()?).await?;
+    Ok(Json(List::new(page.items, page.has_more, |r| r.id.to_string())))
 }
 
 #[utoipa::path(get, path = "/v1/refunds/{id}", tag = "refunds",
     params(("id" = String, Path, description = "re_…")),
     responses((status = 200, body = Refund), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_refund(
-    State(hub): State<Hub>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Refund>, ApiError> {
-    let refund = hub
-        .db
-        .refund(caller.mode, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("refund", &id))?;
+async fn get_refund(State(hub): State<Hub>, caller: Caller, Path(id): Path<String>) -> Result<Json<Refund>, ApiError> {
+    let refund = hub.db.refund(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("refund", &id))?;
     Ok(Json(refund))
 }

@@ -4,16 +4,14 @@
 use payhub_core::payment::{Failure, PaymentFacts, PaymentStatus};
 use payhub_core::refund::{RefundFacts, RefundStatus};
 use payhub_core::{Currency, Money};
-use payhub_paypal::{
-    Amount, Capture, CaptureStatus, Order, OrderStatus, Refund, RefundStatus as PaypalRefundStatus,
-};
+use payhub_paypal::{Amount, Capture, CaptureStatus, Order, OrderStatus, Refund, RefundStatus as PaypalRefundStatus};
 
 use crate::providers::PaymentSnapshot;
 
 /// Currencies PayPal's REST API accepts (PayPal's currency codes reference).
 pub const CURRENCIES: &[&str] = &[
-    "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS", "JPY",
-    "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "SEK", "SGD", "THB", "TWD", "USD",
+    "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS", "JPY", "MXN", "MYR", "NOK",
+    "NZD", "PHP", "PLN", "SEK", "SGD", "THB", "TWD", "USD",
 ];
 
 /// ISO 4217 gives these two decimals, but PayPal accepts whole units only.
@@ -25,9 +23,7 @@ pub fn to_paypal_amount(money: &Money) -> Result<Amount, String> {
     if WHOLE_UNITS_ONLY.contains(&code) {
         let scale = 10i64.pow(u32::from(money.currency.exponent()));
         if money.amount % scale != 0 {
-            return Err(format!(
-                "PayPal accepts {code} in whole units only: use a multiple of {scale} minor units"
-            ));
+            return Err(format!("PayPal accepts {code} in whole units only: use a multiple of {scale} minor units"));
         }
         return Ok(Amount::new(code, (money.amount / scale).to_string()));
     }
@@ -41,10 +37,7 @@ pub fn from_paypal_amount(amount: &Amount) -> Result<Money, String> {
 
 pub fn order_snapshot(order: &Order) -> PaymentSnapshot {
     if let Some(capture) = order.captures().next() {
-        return PaymentSnapshot {
-            facts: capture_facts(capture),
-            ready_to_capture: false,
-        };
+        return PaymentSnapshot { facts: capture_facts(capture), ready_to_capture: false };
     }
     let waiting = |ready_to_capture| PaymentSnapshot {
         facts: facts(PaymentStatus::RequiresAction, None, None, None),
@@ -57,10 +50,7 @@ pub fn order_snapshot(order: &Order) -> PaymentSnapshot {
                 PaymentStatus::Canceled,
                 None,
                 None,
-                Some(Failure {
-                    code: "order_voided".into(),
-                    message: "PayPal voided the order".into(),
-                }),
+                Some(Failure { code: "order_voided".into(), message: "PayPal voided the order".into() }),
             ),
             ready_to_capture: false,
         },
@@ -71,14 +61,8 @@ pub fn order_snapshot(order: &Order) -> PaymentSnapshot {
 }
 
 pub fn capture_facts(capture: &Capture) -> PaymentFacts {
-    let captured = capture
-        .amount
-        .as_ref()
-        .and_then(|a| from_paypal_amount(a).ok());
-    let reason = capture
-        .status_details
-        .as_ref()
-        .and_then(|d| d.reason.clone());
+    let captured = capture.amount.as_ref().and_then(|a| from_paypal_amount(a).ok());
+    let reason = capture.status_details.as_ref().and_then(|d| d.reason.clone());
     let status = match &capture.status {
         CaptureStatus::Completed | CaptureStatus::PartiallyRefunded | CaptureStatus::Refunded => {
             PaymentStatus::Succeeded
@@ -88,15 +72,8 @@ pub fn capture_facts(capture: &Capture) -> PaymentFacts {
         CaptureStatus::Other(_) => PaymentStatus::Processing,
     };
     let failure = (status == PaymentStatus::Failed).then(|| Failure {
-        code: reason
-            .clone()
-            .unwrap_or_else(|| "capture_declined".into())
-            .to_ascii_lowercase(),
-        message: format!(
-            "PayPal capture {} is {}",
-            capture.id,
-            capture.status.as_str()
-        ),
+        code: reason.clone().unwrap_or_else(|| "capture_declined".into()).to_ascii_lowercase(),
+        message: format!("PayPal capture {} is {}", capture.id, capture.status.as_str()),
     });
     facts(status, Some(capture.id.clone()), captured, failure)
 }
@@ -116,11 +93,7 @@ pub fn refund_facts(refund: &Refund) -> RefundFacts {
             .to_ascii_lowercase(),
         message: format!("PayPal refund {} is {}", refund.id, refund.status.as_str()),
     });
-    RefundFacts {
-        status,
-        provider_refund_id: Some(refund.id.clone()),
-        failure,
-    }
+    RefundFacts { status, provider_refund_id: Some(refund.id.clone()), failure }
 }
 
 fn facts(
@@ -129,12 +102,7 @@ fn facts(
     captured: Option<Money>,
     failure: Option<Failure>,
 ) -> PaymentFacts {
-    PaymentFacts {
-        status,
-        capture_id,
-        captured,
-        failure,
-    }
+    PaymentFacts { status, capture_id, captured, failure }
 }
 
 #[cfg(test)]
@@ -155,22 +123,13 @@ mod tests {
         let jpy = Money::new(1000, Currency::parse("JPY").unwrap());
         assert_eq!(to_paypal_amount(&jpy).unwrap().value, "1000");
         let huf = Currency::parse("HUF").unwrap();
-        assert_eq!(
-            to_paypal_amount(&Money::new(150000, huf)).unwrap().value,
-            "1500"
-        );
-        assert!(
-            to_paypal_amount(&Money::new(150050, huf))
-                .unwrap_err()
-                .contains("whole units")
-        );
+        assert_eq!(to_paypal_amount(&Money::new(150000, huf)).unwrap().value, "1500");
+        assert!(to_paypal_amount(&Money::new(150050, huf)).unwrap_err().contains("whole units"));
     }
 
     #[test]
     fn an_approved_order_is_ready_to_capture_and_still_waiting() {
-        let snapshot = order_snapshot(&order(
-            serde_json::json!({"id": "O1", "status": "APPROVED"}),
-        ));
+        let snapshot = order_snapshot(&order(serde_json::json!({"id": "O1", "status": "APPROVED"})));
         assert!(snapshot.ready_to_capture);
         assert_eq!(snapshot.facts.status, PaymentStatus::RequiresAction);
     }
@@ -195,10 +154,7 @@ mod tests {
                 "status_details": {"reason": "PENDING_REVIEW"}}))
             .unwrap()
         };
-        assert_eq!(
-            capture_facts(&capture("PENDING")).status,
-            PaymentStatus::Processing
-        );
+        assert_eq!(capture_facts(&capture("PENDING")).status, PaymentStatus::Processing);
         let declined = capture_facts(&capture("DECLINED"));
         assert_eq!(declined.status, PaymentStatus::Failed);
         assert_eq!(declined.failure.unwrap().code, "pending_review");
@@ -209,21 +165,9 @@ mod tests {
         let refund = |status: &str| -> Refund {
             serde_json::from_value(serde_json::json!({"id": "R1", "status": status})).unwrap()
         };
-        assert_eq!(
-            refund_facts(&refund("COMPLETED")).status,
-            RefundStatus::Succeeded
-        );
-        assert_eq!(
-            refund_facts(&refund("PENDING")).status,
-            RefundStatus::Pending
-        );
-        assert_eq!(
-            refund_facts(&refund("CANCELLED")).status,
-            RefundStatus::Failed
-        );
-        assert_eq!(
-            refund_facts(&refund("FAILED")).failure.unwrap().code,
-            "failed"
-        );
+        assert_eq!(refund_facts(&refund("COMPLETED")).status, RefundStatus::Succeeded);
+        assert_eq!(refund_facts(&refund("PENDING")).status, RefundStatus::Pending);
+        assert_eq!(refund_facts(&refund("CANCELLED")).status, RefundStatus::Failed);
+        assert_eq!(refund_facts(&refund("FAILED")).failure.unwrap().code, "failed");
     }
 }

@@ -3,25 +3,27 @@
 //! PayPal's verify API.
 
 mod mapping;
+mod subscriptions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
-use payhub_core::payment::{NextAction, Payment};
-use payhub_core::refund::{Refund, RefundFacts};
-use payhub_core::{Money, ProviderName};
+use payhub_core::payment::Payment;
+use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
+use payhub_core::subscription::{Plan, Subscription};
+use payhub_core::{Currency, Money, ProviderName};
 use payhub_paypal::{
-    Capture, CreateOrderRequest, ExperienceContext, Order, PaypalClient, PaypalError,
-    PurchaseUnitRequest, Refund as PaypalRefund, RefundRequest, WebhookHeaders, WebhookVerifier,
-    parse_webhook_event,
+    Capture, CreateOrderRequest, ExperienceContext, Order, PaypalClient, PaypalError, PurchaseUnitRequest,
+    Refund as PaypalRefund, RefundRequest, Sale, SaleAmount, SaleRefund, SaleRefundRequest, SaleRefundState,
+    WebhookHeaders, WebhookVerifier, parse_webhook_event,
 };
 
 pub use mapping::CURRENCIES;
 use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount};
 
 use super::{
-    BuyerUrls, Checkout, Interpretation, NotificationRejected, PaymentProvider, PaymentSnapshot,
-    ProviderError, VerifiedNotification,
+    BuyerAction, BuyerUrls, Checkout, ForeignSubscription, Interpretation, NotificationRejected, PaymentProvider,
+    PaymentSnapshot, ProviderError, ProviderPlan, SubscriptionCommand, SubscriptionSnapshot, VerifiedNotification,
 };
 
 /// How notifications are authenticated.
@@ -41,32 +43,22 @@ pub struct PaypalProvider {
 
 impl PaypalProvider {
     pub fn new(client: PaypalClient, verification: Verification) -> Self {
-        Self {
-            client,
-            verification,
-        }
+        Self { client, verification }
     }
 
     fn order_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
-        payment
-            .provider_refs
-            .payment_id
-            .as_deref()
-            .ok_or_else(|| ProviderError::Protocol {
-                provider: ProviderName::Paypal,
-                detail: format!("payment {} has no PayPal order", payment.id),
-            })
+        payment.provider_refs.payment_id.as_deref().ok_or_else(|| ProviderError::Protocol {
+            provider: ProviderName::Paypal,
+            detail: format!("payment {} has no PayPal order", payment.id),
+        })
     }
 }
 
-fn provider_error(error: PaypalError) -> ProviderError {
+pub(super) fn provider_error(error: PaypalError) -> ProviderError {
     let provider = ProviderName::Paypal;
     match error {
         PaypalError::Timeout => ProviderError::Timeout(provider),
-        e if e.is_retryable() => ProviderError::Unavailable {
-            provider,
-            detail: e.to_string(),
-        },
+        e if e.is_retryable() => ProviderError::Unavailable { provider, detail: e.to_string() },
         PaypalError::Decode(detail) => ProviderError::Protocol { provider, detail },
         e @ PaypalError::Api { .. } => ProviderError::Rejected {
             provider,
@@ -78,10 +70,7 @@ fn provider_error(error: PaypalError) -> ProviderError {
             debug_id: e.debug_id().map(str::to_owned),
         },
         // Wrong credentials are the operator's to fix, not the merchant's request.
-        e => ProviderError::Unavailable {
-            provider,
-            detail: e.to_string(),
-        },
+        e => ProviderError::Unavailable { provider, detail: e.to_string() },
     }
 }
 
@@ -112,11 +101,7 @@ impl PaymentProvider for PaypalProvider {
         to_paypal_amount(amount).map(|_| ())
     }
 
-    async fn create_payment(
-        &self,
-        payment: &Payment,
-        urls: &BuyerUrls,
-    ) -> Result<Checkout, ProviderError> {
+    async fn create_payment(&self, payment: &Payment, urls: &BuyerUrls) -> Result<Checkout, ProviderError> {
         let amount = to_paypal_amount(&payment.money()).map_err(rejected_amount)?;
         let unit = PurchaseUnitRequest {
             // PayPal echoes custom_id on captures and their webhooks: it ties them to our payment
@@ -132,31 +117,20 @@ impl PaymentProvider for PaypalProvider {
             ..ExperienceContext::default()
         };
         let request = CreateOrderRequest::capture(vec![unit], context);
-        let order = self
-            .client
-            .create_order(payment.id.as_str(), &request)
-            .await
-            .map_err(provider_error)?;
-        let redirect_url =
-            order
-                .approval_url()
-                .map(str::to_owned)
-                .ok_or_else(|| ProviderError::Protocol {
-                    provider: ProviderName::Paypal,
-                    detail: format!("order {} came without an approval link", order.id),
-                })?;
+        let order = self.client.create_order(payment.id.as_str(), &request).await.map_err(provider_error)?;
+        let redirect_url = order.approval_url().map(str::to_owned).ok_or_else(|| ProviderError::Protocol {
+            provider: ProviderName::Paypal,
+            detail: format!("order {} came without an approval link", order.id),
+        })?;
         Ok(Checkout {
             provider_payment_id: order.id,
-            next_action: NextAction::RedirectToUrl { redirect_url },
+            capture_id: None,
+            buyer_action: BuyerAction::Redirect(redirect_url),
         })
     }
 
     async fn fetch_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
-        let order = self
-            .client
-            .get_order(self.order_id(payment)?)
-            .await
-            .map_err(provider_error)?;
+        let order = self.client.get_order(self.order_id(payment)?).await.map_err(provider_error)?;
         Ok(order_snapshot(&order))
     }
 
@@ -168,34 +142,24 @@ impl PaymentProvider for PaypalProvider {
             Ok(_) => self.fetch_payment(payment).await,
             // Captured by an earlier attempt whose answer was lost, or not approved after all:
             // either way the order itself says where things stand.
-            Err(e)
-                if matches!(
-                    e.issue(),
-                    Some("ORDER_ALREADY_CAPTURED" | "ORDER_NOT_APPROVED")
-                ) =>
-            {
+            Err(e) if matches!(e.issue(), Some("ORDER_ALREADY_CAPTURED" | "ORDER_NOT_APPROVED")) => {
                 self.fetch_payment(payment).await
             }
             Err(e) => Err(provider_error(e)),
         }
     }
 
-    async fn create_refund(
-        &self,
-        payment: &Payment,
-        refund: &Refund,
-    ) -> Result<RefundFacts, ProviderError> {
-        let capture_id =
-            payment
-                .provider_refs
-                .capture_id
-                .as_deref()
-                .ok_or_else(|| ProviderError::Protocol {
-                    provider: ProviderName::Paypal,
-                    detail: format!("payment {} has no PayPal capture to refund", payment.id),
-                })?;
-        let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency))
-            .map_err(rejected_amount)?;
+    async fn create_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
+        if payment.subscription_id.is_some()
+            && let Some(sale_id) = payment.provider_refs.capture_id.as_deref()
+        {
+            return refund_sale(&self.client, sale_id, refund).await;
+        }
+        let capture_id = payment.provider_refs.capture_id.as_deref().ok_or_else(|| ProviderError::Protocol {
+            provider: ProviderName::Paypal,
+            detail: format!("payment {} has no PayPal capture to refund", payment.id),
+        })?;
+        let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency)).map_err(rejected_amount)?;
         let request = RefundRequest {
             amount: Some(amount),
             // Echoed on the refund and its webhook, so the notification finds this refund even
@@ -204,23 +168,14 @@ impl PaymentProvider for PaypalProvider {
             note_to_payer: refund.reason.clone(),
             invoice_id: None,
         };
-        let created = self
-            .client
-            .refund_capture(refund.id.as_str(), capture_id, &request)
-            .await
-            .map_err(provider_error)?;
+        let created =
+            self.client.refund_capture(refund.id.as_str(), capture_id, &request).await.map_err(provider_error)?;
         Ok(refund_facts(&created))
     }
 
-    async fn fetch_refund(
-        &self,
-        payment: &Payment,
-        refund: &Refund,
-    ) -> Result<RefundFacts, ProviderError> {
+    async fn fetch_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
         match &refund.provider_refund_id {
-            Some(id) => Ok(refund_facts(
-                &self.client.get_refund(id).await.map_err(provider_error)?,
-            )),
+            Some(id) => Ok(refund_facts(&self.client.get_refund(id).await.map_err(provider_error)?)),
             // PayPal's answer to the create call was lost: repeating it with the same
             // PayPal-Request-Id returns the refund made the first time (or makes it now).
             None => self.create_refund(payment, refund).await,
@@ -233,54 +188,119 @@ impl PaymentProvider for PaypalProvider {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<VerifiedNotification, NotificationRejected> {
-        let transmission = WebhookHeaders::from_headers(headers)
-            .map_err(|e| NotificationRejected::new(e.code(), e.to_string()))?;
+        let transmission =
+            WebhookHeaders::from_headers(headers).map_err(|e| NotificationRejected::new(e.code(), e.to_string()))?;
         match &self.verification {
-            Verification::Local(verifier) => verifier
-                .verify(&transmission, body, now)
-                .await
-                .map_err(|e| {
-                    let transient = e.code() == "cert_fetch_failed";
-                    NotificationRejected {
-                        code: e.code(),
-                        detail: e.to_string(),
-                        transient,
-                    }
-                })?,
+            Verification::Local(verifier) => verifier.verify(&transmission, body, now).await.map_err(|e| {
+                let transient = e.code() == "cert_fetch_failed";
+                NotificationRejected { code: e.code(), detail: e.to_string(), transient }
+            })?,
             Verification::Remote { webhook_id } => {
-                let verified = self
-                    .client
-                    .verify_webhook_notification(&transmission, webhook_id, body)
-                    .await
-                    .map_err(|e| NotificationRejected {
-                        code: "verification_unavailable",
-                        detail: e.to_string(),
-                        transient: e.is_retryable(),
+                let verified =
+                    self.client.verify_webhook_notification(&transmission, webhook_id, body).await.map_err(|e| {
+                        NotificationRejected {
+                            code: "verification_unavailable",
+                            detail: e.to_string(),
+                            transient: e.is_retryable(),
+                        }
                     })?;
                 if !verified {
-                    return Err(NotificationRejected::new(
-                        "bad_signature",
-                        "PayPal did not confirm the signature",
-                    ));
+                    return Err(NotificationRejected::new("bad_signature", "PayPal did not confirm the signature"));
                 }
             }
         }
-        let event = parse_webhook_event(body).map_err(|e| {
-            NotificationRejected::new("malformed_body", format!("not a PayPal event: {e}"))
-        })?;
-        Ok(VerifiedNotification {
-            provider_event_id: event.id,
-            event_type: event.event_type,
-        })
+        let event = parse_webhook_event(body)
+            .map_err(|e| NotificationRejected::new("malformed_body", format!("not a PayPal event: {e}")))?;
+        Ok(VerifiedNotification { provider_event_id: event.id, event_type: event.event_type })
     }
 
-    fn interpret(
-        &self,
-        _event_type: &str,
-        body: &[u8],
-    ) -> Result<Interpretation, NotificationRejected> {
+    fn interpret(&self, _event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected> {
         interpret_event(body)
     }
+
+    async fn create_plan(&self, plan: &Plan) -> Result<ProviderPlan, ProviderError> {
+        subscriptions::create_plan(&self.client, plan).await
+    }
+
+    async fn set_plan_active(&self, plan: &Plan, active: bool) -> Result<(), ProviderError> {
+        subscriptions::set_plan_active(&self.client, plan, active).await
+    }
+
+    async fn update_plan_prices(&self, plan: &Plan) -> Result<(), ProviderError> {
+        subscriptions::update_plan_prices(&self.client, plan).await
+    }
+
+    async fn create_subscription(
+        &self,
+        subscription: &Subscription,
+        plan: &Plan,
+        urls: &BuyerUrls,
+    ) -> Result<Checkout, ProviderError> {
+        subscriptions::create_subscription(&self.client, subscription, plan, urls).await
+    }
+
+    async fn fetch_subscription(
+        &self,
+        subscription: &Subscription,
+        plan: &Plan,
+        now: DateTime<Utc>,
+    ) -> Result<SubscriptionSnapshot, ProviderError> {
+        subscriptions::fetch_subscription(&self.client, subscription, plan, now).await
+    }
+
+    async fn command_subscription(
+        &self,
+        subscription: &Subscription,
+        command: SubscriptionCommand,
+    ) -> Result<(), ProviderError> {
+        subscriptions::command(&self.client, subscription, command).await
+    }
+
+    async fn revise_subscription(
+        &self,
+        subscription: &Subscription,
+        plan: &Plan,
+        quantity: u32,
+    ) -> Result<Option<String>, ProviderError> {
+        subscriptions::revise(&self.client, subscription, plan, quantity).await
+    }
+
+    async fn find_subscription(&self, provider_subscription_id: &str) -> Result<ForeignSubscription, ProviderError> {
+        let remote = self.client.get_subscription(provider_subscription_id).await.map_err(provider_error)?;
+        let subscriber = remote
+            .subscriber
+            .as_ref()
+            .and_then(|s| s.get("payer_id").or_else(|| s.get("email_address")))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        Ok(ForeignSubscription { provider_plan_id: remote.plan_id, custom_id: remote.custom_id, subscriber })
+    }
+}
+
+/// A subscription charge is a v1 sale; it is refunded through the v1 sales API.
+async fn refund_sale(client: &PaypalClient, sale_id: &str, refund: &Refund) -> Result<RefundFacts, ProviderError> {
+    let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency)).map_err(rejected_amount)?;
+    let request = SaleRefundRequest {
+        amount: Some(SaleAmount::new(amount.currency_code, amount.value)),
+        invoice_number: None,
+        description: refund.reason.clone(),
+        reason: refund.reason.clone(),
+    };
+    let created = client.refund_sale(refund.id.as_str(), sale_id, &request).await.map_err(provider_error)?;
+    Ok(sale_refund_facts(&created))
+}
+
+fn sale_refund_facts(refund: &SaleRefund) -> RefundFacts {
+    let status = match &refund.state {
+        SaleRefundState::Completed => RefundStatus::Succeeded,
+        SaleRefundState::Cancelled | SaleRefundState::Failed => RefundStatus::Failed,
+        _ => RefundStatus::Pending,
+    };
+    let failure = (status == RefundStatus::Failed).then(|| payhub_core::payment::Failure {
+        code: refund.state.as_str().to_owned(),
+        message: format!("PayPal sale refund {} is {}", refund.id, refund.state.as_str()),
+    });
+    RefundFacts { status, provider_refund_id: Some(refund.id.clone()), failure }
 }
 
 fn malformed(e: impl std::fmt::Display) -> NotificationRejected {
@@ -295,10 +315,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
         "CHECKOUT.ORDER.APPROVED" | "CHECKOUT.ORDER.COMPLETED" => {
             let order: Order = event.resource_as().map_err(malformed)?;
             Ok(Interpretation::Payment {
-                payment_id: order
-                    .purchase_units
-                    .first()
-                    .and_then(|u| u.custom_id.clone()),
+                payment_id: order.purchase_units.first().and_then(|u| u.custom_id.clone()),
                 provider_refs: vec![order.id.clone()],
                 snapshot: Some(order_snapshot(&order)),
             })
@@ -313,10 +330,37 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
             Ok(Interpretation::Payment {
                 payment_id: capture.custom_id.clone(),
                 provider_refs: refs,
-                snapshot: Some(PaymentSnapshot {
-                    facts: capture_facts(&capture),
-                    ready_to_capture: false,
-                }),
+                snapshot: Some(PaymentSnapshot { facts: capture_facts(&capture), ready_to_capture: false }),
+            })
+        }
+        kind if kind.starts_with("BILLING.SUBSCRIPTION.") => {
+            let id = event
+                .resource
+                .get("id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| malformed("a subscription event without an id"))?;
+            Ok(Interpretation::Subscription { provider_subscription_id: id.to_owned() })
+        }
+        // Renewals arrive only as sales of the subscription (seed 002), never as a
+        // subscription event: the sale's billing_agreement_id names the subscription.
+        "PAYMENT.SALE.COMPLETED" | "PAYMENT.SALE.DENIED" | "PAYMENT.SALE.PENDING" => {
+            let sale: Sale = event.resource_as().map_err(malformed)?;
+            match sale.billing_agreement_id {
+                Some(id) => Ok(Interpretation::Subscription { provider_subscription_id: id }),
+                None => Ok(Interpretation::Unhandled { reason: "a v1 sale outside a subscription".into() }),
+            }
+        }
+        "PAYMENT.SALE.REFUNDED" | "PAYMENT.SALE.REVERSED" => {
+            let refund: SaleRefund = event.resource_as().map_err(malformed)?;
+            let amount = Currency::parse(&refund.amount.currency)
+                .ok()
+                .and_then(|c| Money::from_decimal_str(refund.amount.total.trim_start_matches('-'), c).ok());
+            Ok(Interpretation::Refund {
+                refund_id: None,
+                provider_refund_id: refund.id.clone(),
+                provider_payment_refs: refund.sale_id.clone().into_iter().collect(),
+                facts: sale_refund_facts(&refund),
+                amount,
             })
         }
         "PAYMENT.CAPTURE.REFUNDED" => {
@@ -326,14 +370,9 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 provider_refund_id: refund.id.clone(),
                 provider_payment_refs: refund.capture_id().map(str::to_owned).into_iter().collect(),
                 facts: refund_facts(&refund),
-                amount: refund
-                    .amount
-                    .as_ref()
-                    .and_then(|a| from_paypal_amount(a).ok()),
+                amount: refund.amount.as_ref().and_then(|a| from_paypal_amount(a).ok()),
             })
         }
-        other => Ok(Interpretation::Unhandled {
-            reason: format!("payhub does not act on {other} yet"),
-        }),
+        other => Ok(Interpretation::Unhandled { reason: format!("payhub does not act on {other} yet") }),
     }
 }

@@ -22,24 +22,15 @@ pub(crate) struct CertUrlPolicy {
 }
 
 impl CertUrlPolicy {
-    pub(crate) fn new(
-        allowed_hosts: &[String],
-        allow_plain_http: bool,
-    ) -> Result<Self, VerifyError> {
-        let allowed_hosts: Vec<String> = allowed_hosts
-            .iter()
-            .map(|host| host.trim().to_ascii_lowercase())
-            .filter(|host| !host.is_empty())
-            .collect();
+    pub(crate) fn new(allowed_hosts: &[String], allow_plain_http: bool) -> Result<Self, VerifyError> {
+        let allowed_hosts: Vec<String> =
+            allowed_hosts.iter().map(|host| host.trim().to_ascii_lowercase()).filter(|host| !host.is_empty()).collect();
         if allowed_hosts.is_empty() {
             return Err(VerifyError::CertUrlNotAllowed(
                 "no certificate host is configured in allowed_cert_hosts".into(),
             ));
         }
-        Ok(Self {
-            allowed_hosts,
-            allow_plain_http,
-        })
+        Ok(Self { allowed_hosts, allow_plain_http })
     }
 
     /// The parsed URL when it may be fetched. The caller fetches this `Url`, never the raw
@@ -78,11 +69,7 @@ impl CertUrlPolicy {
 }
 
 fn quote(raw: &str) -> String {
-    let mut quoted: String = raw
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(QUOTED_URL_CHARS)
-        .collect();
+    let mut quoted: String = raw.chars().filter(|c| !c.is_control()).take(QUOTED_URL_CHARS).collect();
     if raw.chars().count() > QUOTED_URL_CHARS {
         quoted.push('…');
     }
@@ -103,26 +90,10 @@ mod tests {
     #[test]
     fn https_urls_on_an_allowed_host_pass() {
         let policy = policy(&["api.paypal.com", "127.0.0.1:8081"], false);
-        assert!(
-            policy
-                .check(&format!("https://api.paypal.com{CERT}"))
-                .is_ok()
-        );
-        assert!(
-            policy
-                .check(&format!("https://API.PayPal.com{CERT}"))
-                .is_ok()
-        );
-        assert!(
-            policy
-                .check(&format!("https://api.paypal.com:443{CERT}"))
-                .is_ok()
-        );
-        assert!(
-            policy
-                .check(&format!("https://127.0.0.1:8081{CERT}"))
-                .is_ok()
-        );
+        assert!(policy.check(&format!("https://api.paypal.com{CERT}")).is_ok());
+        assert!(policy.check(&format!("https://API.PayPal.com{CERT}")).is_ok());
+        assert!(policy.check(&format!("https://api.paypal.com:443{CERT}")).is_ok());
+        assert!(policy.check(&format!("https://127.0.0.1:8081{CERT}")).is_ok());
     }
 
     #[test]
@@ -135,10 +106,7 @@ mod tests {
             format!("http://127.0.0.1:8082{CERT}"),
             format!("http://127.0.0.1{CERT}"),
         ] {
-            assert!(
-                matches!(policy.check(&url), Err(VerifyError::CertUrlNotAllowed(_))),
-                "{url}"
-            );
+            assert!(matches!(policy.check(&url), Err(VerifyError::CertUrlNotAllowed(_))), "{url}");
         }
     }
 
@@ -166,9 +134,7 @@ mod tests {
     #[test]
     fn refusals_quote_a_bounded_url() {
         let long = format!("https://evil.example/{}", "a".repeat(5000));
-        let Err(VerifyError::CertUrlNotAllowed(message)) =
-            policy(&["api.paypal.com"], false).check(&long)
-        else {
+        let Err(VerifyError::CertUrlNotAllowed(message)) = policy(&["api.paypal.com"], false).check(&long) else {
             panic!("expected a refusal");
         };
         assert!(message.len() < 400, "{}", message.len());

@@ -66,61 +66,36 @@ mod tests {
     }
 
     const ALL: [(&str, &[u8]); 5] = [
-        (
-            "Paypal-Transmission-Id",
-            b"b2384410-f8d2-11e4-8bf3-77339302725b",
-        ),
+        ("Paypal-Transmission-Id", b"b2384410-f8d2-11e4-8bf3-77339302725b"),
         ("paypal-transmission-time", b"2015-05-12T18:14:14Z"),
         ("PAYPAL-TRANSMISSION-SIG", b"c2ln"),
-        (
-            "PayPal-Cert-Url",
-            b"https://api.paypal.com/v1/notifications/certs/CERT-1",
-        ),
+        ("PayPal-Cert-Url", b"https://api.paypal.com/v1/notifications/certs/CERT-1"),
         ("paypal-auth-algo", b"SHA256withRSA"),
     ];
 
     #[test]
     fn headers_are_read_whatever_their_case() {
         let headers = WebhookHeaders::from_headers(&map(&ALL)).expect("all headers present");
-        assert_eq!(
-            headers.transmission_id,
-            "b2384410-f8d2-11e4-8bf3-77339302725b"
-        );
+        assert_eq!(headers.transmission_id, "b2384410-f8d2-11e4-8bf3-77339302725b");
         assert_eq!(headers.transmission_time, "2015-05-12T18:14:14Z");
         assert_eq!(headers.transmission_sig, "c2ln");
-        assert_eq!(
-            headers.cert_url,
-            "https://api.paypal.com/v1/notifications/certs/CERT-1"
-        );
+        assert_eq!(headers.cert_url, "https://api.paypal.com/v1/notifications/certs/CERT-1");
         assert_eq!(headers.auth_algo, "SHA256withRSA");
     }
 
     #[test]
     fn a_missing_or_empty_header_is_named_in_the_error() {
-        let without_sig: Vec<_> = ALL
-            .iter()
-            .copied()
-            .filter(|(n, _)| *n != "PAYPAL-TRANSMISSION-SIG")
-            .collect();
-        assert_eq!(
-            WebhookHeaders::from_headers(&map(&without_sig)),
-            Err(VerifyError::MissingHeader(TRANSMISSION_SIG))
-        );
+        let without_sig: Vec<_> = ALL.iter().copied().filter(|(n, _)| *n != "PAYPAL-TRANSMISSION-SIG").collect();
+        assert_eq!(WebhookHeaders::from_headers(&map(&without_sig)), Err(VerifyError::MissingHeader(TRANSMISSION_SIG)));
         let mut empty_cert_url = ALL;
         empty_cert_url[3].1 = b"";
-        assert_eq!(
-            WebhookHeaders::from_headers(&map(&empty_cert_url)),
-            Err(VerifyError::MissingHeader(CERT_URL))
-        );
+        assert_eq!(WebhookHeaders::from_headers(&map(&empty_cert_url)), Err(VerifyError::MissingHeader(CERT_URL)));
     }
 
     #[test]
     fn a_header_that_is_not_ascii_is_malformed() {
         let mut odd = ALL;
         odd[0].1 = b"id-\xff";
-        assert!(matches!(
-            WebhookHeaders::from_headers(&map(&odd)),
-            Err(VerifyError::Malformed(_))
-        ));
+        assert!(matches!(WebhookHeaders::from_headers(&map(&odd)), Err(VerifyError::Malformed(_))));
     }
 }

@@ -15,9 +15,7 @@ mod verify;
 
 pub use cert_url::{LIVE_CERT_HOST, SANDBOX_CERT_HOST};
 pub use event::{WebhookEvent, parse_webhook_event};
-pub use headers::{
-    AUTH_ALGO, CERT_URL, TRANSMISSION_ID, TRANSMISSION_SIG, TRANSMISSION_TIME, WebhookHeaders,
-};
+pub use headers::{AUTH_ALGO, CERT_URL, TRANSMISSION_ID, TRANSMISSION_SIG, TRANSMISSION_TIME, WebhookHeaders};
 pub use registry::{EventTypeName, VerifyWebhookSignatureRequest, Webhook};
 pub use verifier::{VerifierConfig, WebhookVerifier};
 pub use verify::{

@@ -66,27 +66,12 @@ struct VerificationAnswer {
 
 impl PaypalClient {
     /// `POST /v1/notifications/webhooks`: subscribes `url` to `event_types` (`["*"]` for all).
-    pub async fn create_webhook(
-        &self,
-        url: &str,
-        event_types: &[&str],
-    ) -> Result<Webhook, PaypalError> {
+    pub async fn create_webhook(&self, url: &str, event_types: &[&str]) -> Result<Webhook, PaypalError> {
         let body = CreateWebhook {
             url,
-            event_types: event_types
-                .iter()
-                .map(|name| EventTypeName {
-                    name: (*name).to_owned(),
-                })
-                .collect(),
+            event_types: event_types.iter().map(|name| EventTypeName { name: (*name).to_owned() }).collect(),
         };
-        self.api
-            .post(
-                &["v1", "notifications", "webhooks"],
-                &fresh_request_id()?,
-                &body,
-            )
-            .await
+        self.api.post(&["v1", "notifications", "webhooks"], &fresh_request_id()?, &body).await
     }
 
     /// `GET /v1/notifications/webhooks`.
@@ -100,18 +85,9 @@ impl PaypalClient {
     /// PayPal checks the signature against the event as it receives it here, so an event that
     /// was parsed and re-serialized (keys reordered, numbers reformatted) fails. Prefer
     /// [`PaypalClient::verify_webhook_notification`], which passes the raw body through.
-    pub async fn verify_webhook_signature(
-        &self,
-        req: &VerifyWebhookSignatureRequest,
-    ) -> Result<bool, PaypalError> {
-        let answer: VerificationAnswer = self
-            .api
-            .post(
-                &["v1", "notifications", "verify-webhook-signature"],
-                &fresh_request_id()?,
-                req,
-            )
-            .await?;
+    pub async fn verify_webhook_signature(&self, req: &VerifyWebhookSignatureRequest) -> Result<bool, PaypalError> {
+        let answer: VerificationAnswer =
+            self.api.post(&["v1", "notifications", "verify-webhook-signature"], &fresh_request_id()?, req).await?;
         Ok(answer.verification_status == "SUCCESS")
     }
 
@@ -136,14 +112,8 @@ impl PaypalClient {
             webhook_id,
             webhook_event: event,
         };
-        let answer: VerificationAnswer = self
-            .api
-            .post(
-                &["v1", "notifications", "verify-webhook-signature"],
-                &fresh_request_id()?,
-                &request,
-            )
-            .await?;
+        let answer: VerificationAnswer =
+            self.api.post(&["v1", "notifications", "verify-webhook-signature"], &fresh_request_id()?, &request).await?;
         Ok(answer.verification_status == "SUCCESS")
     }
 }

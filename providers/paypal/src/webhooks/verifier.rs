@@ -60,10 +60,7 @@ impl WebhookVerifier {
         Ok(Self {
             inner: Arc::new(Inner {
                 trust: TrustStore::from_config(&config.trust)?,
-                policy: CertUrlPolicy::new(
-                    &config.allowed_cert_hosts,
-                    config.allow_plain_http_cert_urls,
-                )?,
+                policy: CertUrlPolicy::new(&config.allowed_cert_hosts, config.allow_plain_http_cert_urls)?,
                 http,
                 chains: Mutex::new(ChainCache::default()),
             }),
@@ -72,12 +69,7 @@ impl WebhookVerifier {
 
     /// Verifies a notification's raw `body` against its headers, with certificate validity
     /// checked at `at` (the hub's clock). Nothing is fetched for a refused cert URL or algorithm.
-    pub async fn verify(
-        &self,
-        headers: &WebhookHeaders,
-        body: &[u8],
-        at: DateTime<Utc>,
-    ) -> Result<(), VerifyError> {
+    pub async fn verify(&self, headers: &WebhookHeaders, body: &[u8], at: DateTime<Utc>) -> Result<(), VerifyError> {
         check_algorithm(headers)?;
         let url = self.inner.policy.check(&headers.cert_url)?;
         let chain = self.chain_for(&url).await?;
@@ -97,14 +89,8 @@ impl WebhookVerifier {
     async fn fetch(&self, url: &Url) -> Result<Vec<u8>, VerifyError> {
         let failed = |why: String| VerifyError::CertFetch(format!("{url}: {why}"));
         tracing::debug!(cert_url = %url, "fetching PayPal signing certificate");
-        let mut response = self
-            .inner
-            .http
-            .get(url.clone())
-            .timeout(FETCH_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let mut response =
+            self.inner.http.get(url.clone()).timeout(FETCH_TIMEOUT).send().await.map_err(|e| failed(e.to_string()))?;
         if response.url() != url {
             self.inner
                 .policy
@@ -120,16 +106,12 @@ impl WebhookVerifier {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if announced.is_some_and(|length| length > MAX_CERT_DOCUMENT_BYTES as u64) {
-            return Err(failed(format!(
-                "document is larger than {MAX_CERT_DOCUMENT_BYTES} bytes"
-            )));
+            return Err(failed(format!("document is larger than {MAX_CERT_DOCUMENT_BYTES} bytes")));
         }
         let mut document = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
             if document.len() + chunk.len() > MAX_CERT_DOCUMENT_BYTES {
-                return Err(failed(format!(
-                    "document is larger than {MAX_CERT_DOCUMENT_BYTES} bytes"
-                )));
+                return Err(failed(format!("document is larger than {MAX_CERT_DOCUMENT_BYTES} bytes")));
             }
             document.extend_from_slice(&chunk);
         }
@@ -140,9 +122,7 @@ impl WebhookVerifier {
 impl Inner {
     fn cache(&self) -> MutexGuard<'_, ChainCache> {
         // The cache holds no invariant a panicking holder could break; keep using it.
-        self.chains
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.chains.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -197,11 +177,7 @@ mod tests {
         }
         assert_eq!(cache.len(), CACHED_CHAINS);
         assert!(cache.get("https://api.paypal.com/certs/0").is_none());
-        assert!(
-            cache
-                .get(&format!("https://api.paypal.com/certs/{CACHED_CHAINS}"))
-                .is_some()
-        );
+        assert!(cache.get(&format!("https://api.paypal.com/certs/{CACHED_CHAINS}")).is_some());
     }
 
     #[test]

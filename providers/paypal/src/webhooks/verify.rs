@@ -43,13 +43,7 @@ pub struct TrustConfig {
 /// The signed string for a notification: `transmission_id|transmission_time|webhook_id|crc32`,
 /// the CRC-32 of the raw body as an unsigned decimal.
 pub fn signed_string(headers: &WebhookHeaders, webhook_id: &str, body: &[u8]) -> String {
-    format!(
-        "{}|{}|{}|{}",
-        headers.transmission_id,
-        headers.transmission_time,
-        webhook_id,
-        crc32fast::hash(body)
-    )
+    format!("{}|{}|{}|{}", headers.transmission_id, headers.transmission_time, webhook_id, crc32fast::hash(body))
 }
 
 /// Verifies a notification against `chain_pem` (the document at its cert URL: the leaf first,
@@ -101,8 +95,7 @@ pub(crate) struct TrustStore {
 
 impl TrustStore {
     pub(crate) fn from_config(trust: &TrustConfig) -> Result<Self, VerifyError> {
-        let misconfigured =
-            |why: String| VerifyError::CertRejected(format!("trust configuration: {why}"));
+        let misconfigured = |why: String| VerifyError::CertRejected(format!("trust configuration: {why}"));
         if trust.webhook_id.is_empty() {
             return Err(misconfigured("webhook_id is empty".into()));
         }
@@ -111,14 +104,11 @@ impl TrustStore {
             .iter()
             .map(|der| webpki::anchor_from_trusted_cert(der).map(|anchor| anchor.to_owned()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                misconfigured(format!("trust anchor is not a usable certificate: {e:?}"))
-            })?;
+            .map_err(|e| misconfigured(format!("trust anchor is not a usable certificate: {e:?}")))?;
         let intermediates = if trust.intermediates_pem.iter().all(u8::is_ascii_whitespace) {
             Vec::new()
         } else {
-            pem_certificates(&trust.intermediates_pem)
-                .map_err(|e| misconfigured(format!("intermediates_pem: {e}")))?
+            pem_certificates(&trust.intermediates_pem).map_err(|e| misconfigured(format!("intermediates_pem: {e}")))?
         };
         if trust.expected_subject_names.is_empty() {
             return Err(misconfigured("expected_subject_names is empty".into()));
@@ -131,12 +121,7 @@ impl TrustStore {
                 _ => Err(misconfigured(format!("{name:?} is not a DNS name"))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            webhook_id: trust.webhook_id.clone(),
-            anchors,
-            intermediates,
-            subject_names,
-        })
+        Ok(Self { webhook_id: trust.webhook_id.clone(), anchors, intermediates, subject_names })
     }
 
     /// Checks the chain at `at`, the leaf's name, then the signature with the leaf's key.
@@ -150,9 +135,8 @@ impl TrustStore {
         let Some((leaf_der, served_intermediates)) = chain.split_first() else {
             return Err(VerifyError::CertRejected("empty certificate chain".into()));
         };
-        let leaf = EndEntityCert::try_from(leaf_der).map_err(|e| {
-            VerifyError::CertRejected(format!("leaf certificate does not parse: {e:?}"))
-        })?;
+        let leaf = EndEntityCert::try_from(leaf_der)
+            .map_err(|e| VerifyError::CertRejected(format!("leaf certificate does not parse: {e:?}")))?;
         let intermediates: Vec<CertificateDer<'_>> = served_intermediates
             .iter()
             .chain(&self.intermediates)
@@ -168,25 +152,15 @@ impl TrustStore {
             None,
         )
         .map_err(|e| VerifyError::CertRejected(format!("chain is not valid at {at}: {e:?}")))?;
-        if !self
-            .subject_names
-            .iter()
-            .any(|name| leaf.verify_is_valid_for_subject_name(name).is_ok())
-        {
-            return Err(VerifyError::CertRejected(
-                "certificate is not issued for an expected subject name".into(),
-            ));
+        if !self.subject_names.iter().any(|name| leaf.verify_is_valid_for_subject_name(name).is_ok()) {
+            return Err(VerifyError::CertRejected("certificate is not issued for an expected subject name".into()));
         }
         let signature = BASE64
             .decode(headers.transmission_sig.as_bytes())
             .map_err(|_| VerifyError::Malformed("PAYPAL-TRANSMISSION-SIG is not base64".into()))?;
         let message = signed_string(headers, &self.webhook_id, body);
-        leaf.verify_signature(
-            webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-            message.as_bytes(),
-            &signature,
-        )
-        .map_err(|_| VerifyError::BadSignature)
+        leaf.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, message.as_bytes(), &signature)
+            .map_err(|_| VerifyError::BadSignature)
     }
 }
 
@@ -214,11 +188,7 @@ mod tests {
     fn signed_string_joins_ids_time_and_the_unsigned_crc32_of_the_body() {
         // CRC-32 of "123456789" is the standard check value 0xCBF43926.
         assert_eq!(
-            signed_string(
-                &headers(SIGNATURE_ALGORITHM),
-                "3RN13029J36659323",
-                b"123456789"
-            ),
+            signed_string(&headers(SIGNATURE_ALGORITHM), "3RN13029J36659323", b"123456789"),
             "b2384410-f8d2-11e4-8bf3-77339302725b|2015-05-12T18:14:14Z|3RN13029J36659323|3421780262"
         );
     }
@@ -226,20 +196,14 @@ mod tests {
     #[test]
     fn algorithms_other_than_sha256_with_rsa_are_refused() {
         for algo in ["SHA1withRSA", "sha256withrsa ", "", "SHA256withECDSA"] {
-            assert_eq!(
-                check_algorithm(&headers(algo)),
-                Err(VerifyError::UnsupportedAlgorithm(algo.into()))
-            );
+            assert_eq!(check_algorithm(&headers(algo)), Err(VerifyError::UnsupportedAlgorithm(algo.into())));
         }
         assert_eq!(check_algorithm(&headers(SIGNATURE_ALGORITHM)), Ok(()));
     }
 
     #[test]
     fn a_document_without_certificates_is_rejected() {
-        assert!(matches!(
-            parse_chain(b"<html>not a certificate</html>"),
-            Err(VerifyError::CertRejected(_))
-        ));
+        assert!(matches!(parse_chain(b"<html>not a certificate</html>"), Err(VerifyError::CertRejected(_))));
     }
 
     #[test]

@@ -25,10 +25,7 @@ impl CertServer {
     /// Serves each `(path, document)`; any other path answers 404. Every request is counted.
     pub async fn start(documents: Vec<(&str, Vec<u8>)>) -> Self {
         let state = Arc::new(Documents {
-            by_path: documents
-                .into_iter()
-                .map(|(path, body)| (path.to_owned(), body))
-                .collect(),
+            by_path: documents.into_iter().map(|(path, body)| (path.to_owned(), body)).collect(),
             hits: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(serve).with_state(state.clone());

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use payhub_paypal::{
-    SANDBOX_SIGNING_SUBJECT, TrustConfig, VerifierConfig, VerifyError, WebhookHeaders,
-    WebhookVerifier, default_http_client,
+    SANDBOX_SIGNING_SUBJECT, TrustConfig, VerifierConfig, VerifyError, WebhookHeaders, WebhookVerifier,
+    default_http_client,
 };
 
 use crate::cert_server::CertServer;
@@ -50,10 +50,7 @@ fn verifier(allowed_cert_hosts: &[&str], allow_plain_http: bool) -> WebhookVerif
 
 async fn assert_refused_without_fetch(verifier: &WebhookVerifier, server: &CertServer, url: &str) {
     let result = verifier.verify(&headers(url), b"{}", Utc::now()).await;
-    assert!(
-        matches!(result, Err(VerifyError::CertUrlNotAllowed(_))),
-        "{url}: {result:?}"
-    );
+    assert!(matches!(result, Err(VerifyError::CertUrlNotAllowed(_))), "{url}: {result:?}");
     assert_eq!(server.hits(), 0, "{url} was fetched");
 }
 
@@ -74,13 +71,8 @@ async fn a_plain_http_cert_url_is_refused_unless_allowed() {
 
     // The same URL once plain http is allowed: now it is fetched (and the junk document refused).
     let lenient = verifier(&[&server.authority()], true);
-    let result = lenient
-        .verify(&headers(&server.url("/cert")), b"{}", Utc::now())
-        .await;
-    assert!(
-        matches!(result, Err(VerifyError::CertRejected(_))),
-        "{result:?}"
-    );
+    let result = lenient.verify(&headers(&server.url("/cert")), b"{}", Utc::now()).await;
+    assert!(matches!(result, Err(VerifyError::CertRejected(_))), "{result:?}");
     assert_eq!(server.hits(), 1);
 }
 
@@ -102,13 +94,7 @@ async fn userinfo_in_front_of_a_host_is_refused_without_fetching() {
 async fn a_cert_url_that_is_not_a_url_is_refused() {
     let server = CertServer::start(vec![("/cert", b"x".to_vec())]).await;
     let verifier = verifier(&[&server.authority()], true);
-    for junk in [
-        "",
-        "not a url",
-        "/v1/notifications/certs/CERT-1",
-        "api.paypal.com/cert",
-        "http://",
-    ] {
+    for junk in ["", "not a url", "/v1/notifications/certs/CERT-1", "api.paypal.com/cert", "http://"] {
         assert_refused_without_fetch(&verifier, &server, junk).await;
     }
 }
@@ -120,9 +106,6 @@ async fn an_unsupported_algorithm_is_refused_before_the_certificate_is_fetched()
     let mut forged = headers(&server.url("/cert"));
     forged.auth_algo = "SHA1withRSA".into();
     let result = verifier.verify(&forged, b"{}", Utc::now()).await;
-    assert_eq!(
-        result,
-        Err(VerifyError::UnsupportedAlgorithm("SHA1withRSA".into()))
-    );
+    assert_eq!(result, Err(VerifyError::UnsupportedAlgorithm("SHA1withRSA".into())));
     assert_eq!(server.hits(), 0);
 }

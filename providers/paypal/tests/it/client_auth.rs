@@ -18,25 +18,12 @@ fn clients_and_verifiers_can_be_shared_across_tasks() {
 #[tokio::test]
 async fn the_token_request_sends_the_client_credentials_grant_with_basic_auth() {
     let paypal = FakePaypal::start().await;
-    paypal
-        .client()
-        .get_order("5O190127TN364715T")
-        .await
-        .expect("order");
+    paypal.client().get_order("5O190127TN364715T").await.expect("order");
     let requests = paypal.token_requests();
     assert_eq!(requests.len(), 1);
-    let expected = format!(
-        "Basic {}",
-        BASE64.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
-    );
-    assert_eq!(
-        requests[0].authorization.as_deref(),
-        Some(expected.as_str())
-    );
-    assert_eq!(
-        requests[0].content_type.as_deref(),
-        Some("application/x-www-form-urlencoded")
-    );
+    let expected = format!("Basic {}", BASE64.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+    assert_eq!(requests[0].authorization.as_deref(), Some(expected.as_str()));
+    assert_eq!(requests[0].content_type.as_deref(), Some("application/x-www-form-urlencoded"));
     assert_eq!(requests[0].body, "grant_type=client_credentials");
 }
 
@@ -48,11 +35,7 @@ async fn one_token_serves_several_calls() {
     client.get_capture("B").await.expect("capture");
     client.get_refund("C").await.expect("refund");
     assert_eq!(paypal.token_requests().len(), 1);
-    let bearers: Vec<_> = paypal
-        .api_requests()
-        .into_iter()
-        .map(|r| r.bearer)
-        .collect();
+    let bearers: Vec<_> = paypal.api_requests().into_iter().map(|r| r.bearer).collect();
     assert_eq!(bearers, vec![Some("token-1".to_owned()); 3]);
 }
 
@@ -92,17 +75,10 @@ async fn a_refused_token_is_replaced_and_the_call_retried_once() {
     let client = paypal.client();
     client.get_order("A").await.expect("order");
     paypal.revoke_issued_tokens();
-    let order = client
-        .get_order("B")
-        .await
-        .expect("retried with a fresh token");
+    let order = client.get_order("B").await.expect("retried with a fresh token");
     assert_eq!(order.id, "B");
     assert_eq!(paypal.token_requests().len(), 2);
-    let bearers: Vec<_> = paypal
-        .api_requests()
-        .into_iter()
-        .map(|r| r.bearer)
-        .collect();
+    let bearers: Vec<_> = paypal.api_requests().into_iter().map(|r| r.bearer).collect();
     let expected = ["token-1", "token-1", "token-2"].map(|t| Some(t.to_owned()));
     assert_eq!(bearers, expected);
 }
@@ -113,24 +89,11 @@ async fn a_retried_post_keeps_its_request_id() {
     let client = paypal.client();
     client.get_order("A").await.expect("order");
     paypal.revoke_issued_tokens();
-    client
-        .capture_order("capture-attempt-1", "A")
-        .await
-        .expect("capture after retry");
-    let captures: Vec<_> = paypal
-        .api_requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .map(|r| (r.bearer, r.request_id))
-        .collect();
+    client.capture_order("capture-attempt-1", "A").await.expect("capture after retry");
+    let captures: Vec<_> =
+        paypal.api_requests().into_iter().filter(|r| r.method == "POST").map(|r| (r.bearer, r.request_id)).collect();
     let id = Some("capture-attempt-1".to_owned());
-    assert_eq!(
-        captures,
-        vec![
-            (Some("token-1".to_owned()), id.clone()),
-            (Some("token-2".to_owned()), id)
-        ]
-    );
+    assert_eq!(captures, vec![(Some("token-1".to_owned()), id.clone()), (Some("token-2".to_owned()), id)]);
 }
 
 #[tokio::test]
@@ -149,20 +112,11 @@ async fn a_call_refused_twice_returns_the_401_without_further_retries() {
 #[tokio::test]
 async fn wrong_client_credentials_are_an_authentication_error() {
     let paypal = FakePaypal::start().await;
-    let config = ClientConfig {
-        client_secret: Secret::new("not-the-secret"),
-        ..paypal.config()
-    };
-    let result = PaypalClient::new(config)
-        .expect("client")
-        .get_order("A")
-        .await;
+    let config = ClientConfig { client_secret: Secret::new("not-the-secret"), ..paypal.config() };
+    let result = PaypalClient::new(config).expect("client").get_order("A").await;
     assert_eq!(
         result,
-        Err(PaypalError::Authentication {
-            status: 401,
-            message: "Client Authentication failed".into()
-        })
+        Err(PaypalError::Authentication { status: 401, message: "Client Authentication failed".into() })
     );
     assert!(paypal.api_requests().is_empty());
     assert!(!result.expect_err("refused").is_retryable());

@@ -2,8 +2,8 @@
 //! fields this crate does not model.
 
 use payhub_paypal::{
-    Capture, CaptureStatus, CreateOrderRequest, Link, Order, OrderStatus, PurchaseUnitRequest,
-    Refund, RefundRequest, RefundStatus, parse_webhook_event,
+    Capture, CaptureStatus, CreateOrderRequest, Link, Order, OrderStatus, PurchaseUnitRequest, Refund, RefundRequest,
+    RefundStatus, parse_webhook_event,
 };
 use serde_json::json;
 
@@ -123,11 +123,7 @@ const REFUND: &str = r#"{
 }"#;
 
 fn link(rel: &str, href: &str) -> Link {
-    Link {
-        href: href.into(),
-        rel: rel.into(),
-        method: Some("GET".into()),
-    }
+    Link { href: href.into(), rel: rel.into(), method: Some("GET".into()) }
 }
 
 #[test]
@@ -139,23 +135,14 @@ fn a_captured_order_decodes_with_its_capture() {
     let unit = &order.purchase_units[0];
     assert_eq!(unit.custom_id.as_deref(), Some("pay_01J9Z"));
     assert_eq!(unit.invoice_id.as_deref(), Some("INV-2026-0001"));
-    assert_eq!(
-        order.payer.as_ref().and_then(|p| p["payer_id"].as_str()),
-        Some("QYR5Z8XDVJNXQ")
-    );
+    assert_eq!(order.payer.as_ref().and_then(|p| p["payer_id"].as_str()), Some("QYR5Z8XDVJNXQ"));
 
     let captures: Vec<&Capture> = order.captures().collect();
     assert_eq!(captures.len(), 1);
     let capture = captures[0];
     assert_eq!(capture.id, "3C679366HH908993F");
     assert_eq!(capture.status, CaptureStatus::Completed);
-    assert_eq!(
-        capture
-            .amount
-            .as_ref()
-            .map(|a| (a.currency_code.as_str(), a.value.as_str())),
-        Some(("USD", "100.00"))
-    );
+    assert_eq!(capture.amount.as_ref().map(|a| (a.currency_code.as_str(), a.value.as_str())), Some(("USD", "100.00")));
     assert_eq!(capture.final_capture, Some(true));
     assert_eq!(capture.custom_id.as_deref(), Some("pay_01J9Z"));
     assert_eq!(capture.links.len(), 3);
@@ -168,10 +155,7 @@ fn a_capture_fetched_alone_names_its_order_and_why_it_is_pending() {
     let capture: Capture = serde_json::from_str(PENDING_CAPTURE).expect("capture decodes");
     assert_eq!(capture.status, CaptureStatus::Pending);
     assert_eq!(capture.order_id(), Some("8MC585209K746392H"));
-    assert_eq!(
-        capture.status_details.and_then(|d| d.reason).as_deref(),
-        Some("PENDING_REVIEW")
-    );
+    assert_eq!(capture.status_details.and_then(|d| d.reason).as_deref(), Some("PENDING_REVIEW"));
 }
 
 #[test]
@@ -186,10 +170,7 @@ fn a_refund_names_its_capture_through_its_up_link() {
 #[test]
 fn a_refund_without_an_up_link_to_a_capture_names_none() {
     let mut refund: Refund = serde_json::from_str(REFUND).expect("refund decodes");
-    refund.links = vec![link(
-        "up",
-        "https://api.sandbox.paypal.com/v2/payments/authorizations/0VF52814937998046",
-    )];
+    refund.links = vec![link("up", "https://api.sandbox.paypal.com/v2/payments/authorizations/0VF52814937998046")];
     assert_eq!(refund.capture_id(), None);
     refund.links.clear();
     assert_eq!(refund.capture_id(), None);
@@ -197,44 +178,24 @@ fn a_refund_without_an_up_link_to_a_capture_names_none() {
 
 #[test]
 fn the_approval_url_prefers_payer_action_and_falls_back_to_approve() {
-    let mut order: Order =
-        serde_json::from_value(json!({"id": "O", "status": "CREATED"})).expect("order");
+    let mut order: Order = serde_json::from_value(json!({"id": "O", "status": "CREATED"})).expect("order");
     assert_eq!(order.approval_url(), None);
     order.links = vec![
-        link(
-            "approve",
-            "https://www.sandbox.paypal.com/checkoutnow?token=O&old",
-        ),
-        link(
-            "payer-action",
-            "https://www.sandbox.paypal.com/checkoutnow?token=O",
-        ),
+        link("approve", "https://www.sandbox.paypal.com/checkoutnow?token=O&old"),
+        link("payer-action", "https://www.sandbox.paypal.com/checkoutnow?token=O"),
     ];
-    assert_eq!(
-        order.approval_url(),
-        Some("https://www.sandbox.paypal.com/checkoutnow?token=O")
-    );
+    assert_eq!(order.approval_url(), Some("https://www.sandbox.paypal.com/checkoutnow?token=O"));
     order.links.remove(1);
-    assert_eq!(
-        order.approval_url(),
-        Some("https://www.sandbox.paypal.com/checkoutnow?token=O&old")
-    );
+    assert_eq!(order.approval_url(), Some("https://www.sandbox.paypal.com/checkoutnow?token=O&old"));
 }
 
 #[test]
 fn unknown_status_values_survive_a_round_trip_verbatim() {
-    let capture: Capture =
-        serde_json::from_value(json!({"id": "C", "status": "UNDER_REVIEW_NEW"})).expect("capture");
-    assert_eq!(
-        capture.status,
-        CaptureStatus::Other("UNDER_REVIEW_NEW".into())
-    );
+    let capture: Capture = serde_json::from_value(json!({"id": "C", "status": "UNDER_REVIEW_NEW"})).expect("capture");
+    assert_eq!(capture.status, CaptureStatus::Other("UNDER_REVIEW_NEW".into()));
     let encoded = serde_json::to_value(&capture).expect("encodes");
     assert_eq!(encoded, json!({"id": "C", "status": "UNDER_REVIEW_NEW"}));
-    assert_eq!(
-        OrderStatus::from("PAYER_ACTION_REQUIRED"),
-        OrderStatus::PayerActionRequired
-    );
+    assert_eq!(OrderStatus::from("PAYER_ACTION_REQUIRED"), OrderStatus::PayerActionRequired);
     assert_eq!(RefundStatus::Cancelled.as_str(), "CANCELLED");
 }
 
@@ -254,9 +215,7 @@ fn a_payment_capture_webhook_resource_decodes_as_a_capture() {
 fn an_order_request_without_a_payment_source_omits_it() {
     let request = CreateOrderRequest {
         intent: "CAPTURE".into(),
-        purchase_units: vec![PurchaseUnitRequest::new(payhub_paypal::Amount::new(
-            "JPY", "1000",
-        ))],
+        purchase_units: vec![PurchaseUnitRequest::new(payhub_paypal::Amount::new("JPY", "1000"))],
         payment_source: None,
     };
     assert_eq!(
@@ -267,8 +226,5 @@ fn an_order_request_without_a_payment_source_omits_it() {
 
 #[test]
 fn a_full_refund_request_is_an_empty_object() {
-    assert_eq!(
-        serde_json::to_value(RefundRequest::default()).expect("encodes"),
-        json!({})
-    );
+    assert_eq!(serde_json::to_value(RefundRequest::default()).expect("encodes"), json!({}));
 }

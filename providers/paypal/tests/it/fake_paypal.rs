@@ -82,22 +82,11 @@ impl FakePaypal {
             .route("/v2/payments/captures/{id}", get(get_capture))
             .route("/v2/payments/captures/{id}/refund", post(refund_capture))
             .route("/v2/payments/refunds/{id}", get(get_refund))
-            .route(
-                "/v1/notifications/webhooks",
-                get(list_webhooks).post(create_webhook),
-            )
-            .route(
-                "/v1/notifications/verify-webhook-signature",
-                post(verify_signature),
-            )
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                authorize_and_record,
-            ));
-        let app = Router::new()
-            .route("/v1/oauth2/token", post(issue_token))
-            .merge(api)
-            .with_state(state.clone());
+            .route("/v1/notifications/webhooks", get(list_webhooks).post(create_webhook))
+            .route("/v1/notifications/verify-webhook-signature", post(verify_signature))
+            .merge(crate::fake_billing::routes())
+            .layer(middleware::from_fn_with_state(state.clone(), authorize_and_record));
+        let app = Router::new().route("/v1/oauth2/token", post(issue_token)).merge(api).with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -153,49 +142,27 @@ impl FakePaypal {
     }
 }
 
-async fn issue_token(
-    State(state): State<Arc<FakeState>>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let text = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    state
-        .token_requests
-        .lock()
-        .expect("lock")
-        .push(TokenRequest {
-            authorization: text(header::AUTHORIZATION),
-            content_type: text(header::CONTENT_TYPE),
-            body: body.clone(),
-        });
+async fn issue_token(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: String) -> Response {
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    state.token_requests.lock().expect("lock").push(TokenRequest {
+        authorization: text(header::AUTHORIZATION),
+        content_type: text(header::CONTENT_TYPE),
+        body: body.clone(),
+    });
     let delay = state.token_delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    let expected = format!(
-        "Basic {}",
-        BASE64.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
-    );
+    let expected = format!("Basic {}", BASE64.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
     if text(header::AUTHORIZATION).as_deref() != Some(expected.as_str()) {
-        let refusal =
-            json!({"error": "invalid_client", "error_description": "Client Authentication failed"});
+        let refusal = json!({"error": "invalid_client", "error_description": "Client Authentication failed"});
         return (StatusCode::UNAUTHORIZED, axum::Json(refusal)).into_response();
     }
     if body != "grant_type=client_credentials" {
-        let refusal =
-            json!({"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"});
+        let refusal = json!({"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"});
         return (StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response();
     }
     let n = state.issued.fetch_add(1, Ordering::SeqCst) + 1;
     let token = format!("token-{n}");
-    state
-        .valid_tokens
-        .lock()
-        .expect("lock")
-        .insert(token.clone());
+    state.valid_tokens.lock().expect("lock").insert(token.clone());
     axum::Json(json!({
         "scope": "https://uri.paypal.com/services/payments/payment",
         "access_token": token,
@@ -207,22 +174,10 @@ async fn issue_token(
     .into_response()
 }
 
-async fn authorize_and_record(
-    State(state): State<Arc<FakeState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn authorize_and_record(State(state): State<Arc<FakeState>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .expect("request body");
-    let text = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let body = axum::body::to_bytes(body, 1 << 20).await.expect("request body");
+    let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bearer = text("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
     state.api_requests.lock().expect("lock").push(Recorded {
         method: parts.method.to_string(),
@@ -233,8 +188,7 @@ async fn authorize_and_record(
         content_type: text("content-type"),
         body: body.to_vec(),
     });
-    let valid =
-        bearer.is_some_and(|token| state.valid_tokens.lock().expect("lock").contains(&token));
+    let valid = bearer.is_some_and(|token| state.valid_tokens.lock().expect("lock").contains(&token));
     if !valid || state.refuse_every_token.load(Ordering::SeqCst) {
         let refusal = json!({"error": "invalid_token", "error_description": "Token signature verification failed"});
         return (StatusCode::UNAUTHORIZED, axum::Json(refusal)).into_response();
@@ -303,11 +257,7 @@ async fn capture_order(Path(id): Path<String>) -> Response {
             "debug_id": "90957fca61718",
             "links": [{"href": "https://developer.paypal.com/api/rest/reference/orders/v2/errors/#ORDER_NOT_APPROVED", "rel": "information_link", "method": "GET"}]
         });
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            [("paypal-debug-id", "90957fca61718")],
-            axum::Json(error),
-        )
+        return (StatusCode::UNPROCESSABLE_ENTITY, [("paypal-debug-id", "90957fca61718")], axum::Json(error))
             .into_response();
     }
     let mut captured = order(&id, "COMPLETED");
@@ -334,19 +284,11 @@ async fn get_capture(Path(id): Path<String>) -> Response {
 }
 
 async fn refund_capture(Path(capture_id): Path<String>) -> Response {
-    (
-        StatusCode::CREATED,
-        axum::Json(refund("1JU08902781691411", &capture_id, "COMPLETED")),
-    )
-        .into_response()
+    (StatusCode::CREATED, axum::Json(refund("1JU08902781691411", &capture_id, "COMPLETED"))).into_response()
 }
 
 async fn get_refund(Path(id): Path<String>) -> Response {
-    let status = if id == "NEW-STATUS" {
-        "SOMETHING_NEW"
-    } else {
-        "COMPLETED"
-    };
+    let status = if id == "NEW-STATUS" { "SOMETHING_NEW" } else { "COMPLETED" };
     axum::Json(refund(&id, "3C679366HH908993F", status)).into_response()
 }
 
@@ -372,10 +314,6 @@ async fn list_webhooks() -> Response {
 }
 
 async fn verify_signature(axum::Json(request): axum::Json<Value>) -> Response {
-    let status = if request["transmission_sig"] == "good-signature" {
-        "SUCCESS"
-    } else {
-        "FAILURE"
-    };
+    let status = if request["transmission_sig"] == "good-signature" { "SUCCESS" } else { "FAILURE" };
     axum::Json(json!({"verification_status": status})).into_response()
 }

@@ -28,10 +28,7 @@ impl Fixtures {
     pub fn load() -> Option<Self> {
         let dir = webhook_dir();
         if !dir.is_dir() {
-            eprintln!(
-                "skipping: PayPal webhook fixtures not found at {}",
-                dir.display()
-            );
+            eprintln!("skipping: PayPal webhook fixtures not found at {}", dir.display());
             return None;
         }
         let mut sample_dirs: Vec<PathBuf> = fs::read_dir(&dir)
@@ -72,15 +69,10 @@ impl Sample {
             })
             .collect();
         let headers = WebhookHeaders::from_headers(&header_map).expect("fixture headers");
-        let transmission_time = DateTime::parse_from_rfc3339(&headers.transmission_time)
-            .expect("transmission time")
-            .with_timezone(&Utc);
+        let transmission_time =
+            DateTime::parse_from_rfc3339(&headers.transmission_time).expect("transmission time").with_timezone(&Utc);
         Self {
-            name: dir
-                .file_name()
-                .expect("sample dir name")
-                .to_string_lossy()
-                .into_owned(),
+            name: dir.file_name().expect("sample dir name").to_string_lossy().into_owned(),
             headers,
             body: read(&dir.join("body.json")),
             webhook_id: read_text(&dir.join("webhook_id.txt")),
@@ -92,10 +84,7 @@ impl Sample {
 
     /// The event type the sample's folder is named after, e.g. `PAYMENT.SALE.COMPLETED`.
     pub fn event_type(&self) -> &str {
-        self.name
-            .rsplit('-')
-            .next()
-            .expect("folder ends with the event type")
+        self.name.rsplit('-').next().expect("folder ends with the event type")
     }
 }
 

@@ -4,8 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::Utc;
 use payhub_paypal::{
-    LIVE_SIGNING_SUBJECT, VerifyError, WebhookHeaders, parse_webhook_event, signed_string,
-    verify_with_cert_chain,
+    LIVE_SIGNING_SUBJECT, VerifyError, WebhookHeaders, parse_webhook_event, signed_string, verify_with_cert_chain,
 };
 
 use crate::fixtures::{Fixtures, Sample};
@@ -19,13 +18,7 @@ fn verify_sample(
     body: &[u8],
     webhook_id: &str,
 ) -> Result<(), VerifyError> {
-    verify_with_cert_chain(
-        &sample.cert_pem,
-        headers,
-        body,
-        &fixtures.trust(webhook_id),
-        sample.transmission_time,
-    )
+    verify_with_cert_chain(&sample.cert_pem, headers, body, &fixtures.trust(webhook_id), sample.transmission_time)
 }
 
 /// Replaces the last character with another one.
@@ -44,13 +37,7 @@ fn every_sample_verifies_with_its_certificate_at_its_transmission_time() {
     assert_eq!(fixtures.samples.len(), SAMPLE_COUNT);
     for sample in &fixtures.samples {
         assert_eq!(
-            verify_sample(
-                &fixtures,
-                sample,
-                &sample.headers,
-                &sample.body,
-                &sample.webhook_id
-            ),
+            verify_sample(&fixtures, sample, &sample.headers, &sample.body, &sample.webhook_id),
             Ok(()),
             "{}",
             sample.name
@@ -105,13 +92,7 @@ fn a_body_with_one_byte_changed_is_a_bad_signature() {
         let middle = body.len() / 2;
         body[middle] ^= 0x01;
         assert_eq!(
-            verify_sample(
-                &fixtures,
-                sample,
-                &sample.headers,
-                &body,
-                &sample.webhook_id
-            ),
+            verify_sample(&fixtures, sample, &sample.headers, &body, &sample.webhook_id),
             Err(VerifyError::BadSignature),
             "{}",
             sample.name
@@ -128,13 +109,7 @@ fn a_body_with_a_newline_appended_is_a_bad_signature() {
         let mut body = sample.body.clone();
         body.push(b'\n');
         assert_eq!(
-            verify_sample(
-                &fixtures,
-                sample,
-                &sample.headers,
-                &body,
-                &sample.webhook_id
-            ),
+            verify_sample(&fixtures, sample, &sample.headers, &body, &sample.webhook_id),
             Err(VerifyError::BadSignature),
             "{}",
             sample.name
@@ -150,13 +125,7 @@ fn a_webhook_id_changed_by_one_character_is_a_bad_signature() {
     for sample in &fixtures.samples {
         let other_webhook = change_last_char(&sample.webhook_id);
         assert_eq!(
-            verify_sample(
-                &fixtures,
-                sample,
-                &sample.headers,
-                &sample.body,
-                &other_webhook
-            ),
+            verify_sample(&fixtures, sample, &sample.headers, &sample.body, &other_webhook),
             Err(VerifyError::BadSignature),
             "{}",
             sample.name
@@ -175,13 +144,7 @@ fn a_transmission_id_changed_by_one_character_is_a_bad_signature() {
             ..sample.headers.clone()
         };
         assert_eq!(
-            verify_sample(
-                &fixtures,
-                sample,
-                &headers,
-                &sample.body,
-                &sample.webhook_id
-            ),
+            verify_sample(&fixtures, sample, &headers, &sample.body, &sample.webhook_id),
             Err(VerifyError::BadSignature),
             "{}",
             sample.name
@@ -195,22 +158,11 @@ fn a_signature_with_one_byte_flipped_is_a_bad_signature() {
         return;
     };
     for sample in &fixtures.samples {
-        let mut signature = BASE64
-            .decode(&sample.headers.transmission_sig)
-            .expect("fixture signature is base64");
+        let mut signature = BASE64.decode(&sample.headers.transmission_sig).expect("fixture signature is base64");
         signature[17] ^= 0x80;
-        let headers = WebhookHeaders {
-            transmission_sig: BASE64.encode(&signature),
-            ..sample.headers.clone()
-        };
+        let headers = WebhookHeaders { transmission_sig: BASE64.encode(&signature), ..sample.headers.clone() };
         assert_eq!(
-            verify_sample(
-                &fixtures,
-                sample,
-                &headers,
-                &sample.body,
-                &sample.webhook_id
-            ),
+            verify_sample(&fixtures, sample, &headers, &sample.body, &sample.webhook_id),
             Err(VerifyError::BadSignature),
             "{}",
             sample.name
@@ -244,17 +196,9 @@ fn a_certificate_not_issued_to_an_expected_name_is_rejected() {
     let sample = &fixtures.samples[0];
     let mut trust = fixtures.trust(&sample.webhook_id);
     trust.expected_subject_names = vec![LIVE_SIGNING_SUBJECT.to_owned()];
-    let result = verify_with_cert_chain(
-        &sample.cert_pem,
-        &sample.headers,
-        &sample.body,
-        &trust,
-        sample.transmission_time,
-    );
-    assert!(
-        matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("subject name")),
-        "{result:?}"
-    );
+    let result =
+        verify_with_cert_chain(&sample.cert_pem, &sample.headers, &sample.body, &trust, sample.transmission_time);
+    assert!(matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("subject name")), "{result:?}");
 }
 
 #[test]
@@ -265,17 +209,9 @@ fn a_chain_that_does_not_reach_a_trust_anchor_is_rejected() {
     let sample = &fixtures.samples[0];
     let mut trust = fixtures.trust(&sample.webhook_id);
     trust.intermediates_pem.clear();
-    let result = verify_with_cert_chain(
-        &sample.cert_pem,
-        &sample.headers,
-        &sample.body,
-        &trust,
-        sample.transmission_time,
-    );
-    assert!(
-        matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("UnknownIssuer")),
-        "{result:?}"
-    );
+    let result =
+        verify_with_cert_chain(&sample.cert_pem, &sample.headers, &sample.body, &trust, sample.transmission_time);
+    assert!(matches!(&result, Err(VerifyError::CertRejected(why)) if why.contains("UnknownIssuer")), "{result:?}");
 }
 
 #[test]
@@ -289,13 +225,7 @@ fn a_served_chain_that_includes_the_intermediate_needs_no_configured_intermediat
     chain.extend_from_slice(&fixtures.intermediate_pem);
     let mut trust = fixtures.trust(&sample.webhook_id);
     trust.intermediates_pem.clear();
-    let result = verify_with_cert_chain(
-        &chain,
-        &sample.headers,
-        &sample.body,
-        &trust,
-        sample.transmission_time,
-    );
+    let result = verify_with_cert_chain(&chain, &sample.headers, &sample.body, &trust, sample.transmission_time);
     assert_eq!(result, Ok(()));
 }
 
@@ -305,18 +235,9 @@ fn a_genuine_notification_with_another_auth_algo_is_refused() {
         return;
     };
     let sample = &fixtures.samples[0];
-    let headers = WebhookHeaders {
-        auth_algo: "SHA1withRSA".into(),
-        ..sample.headers.clone()
-    };
+    let headers = WebhookHeaders { auth_algo: "SHA1withRSA".into(), ..sample.headers.clone() };
     assert_eq!(
-        verify_sample(
-            &fixtures,
-            sample,
-            &headers,
-            &sample.body,
-            &sample.webhook_id
-        ),
+        verify_sample(&fixtures, sample, &headers, &sample.body, &sample.webhook_id),
         Err(VerifyError::UnsupportedAlgorithm("SHA1withRSA".into()))
     );
 }

@@ -3,9 +3,7 @@
 //! server leaves the signatures valid.
 
 use chrono::Utc;
-use payhub_paypal::{
-    VerifierConfig, VerifyError, WebhookHeaders, WebhookVerifier, default_http_client,
-};
+use payhub_paypal::{VerifierConfig, VerifyError, WebhookHeaders, WebhookVerifier, default_http_client};
 
 use crate::cert_server::CertServer;
 use crate::fixtures::{Fixtures, Sample};
@@ -22,23 +20,13 @@ fn verifier(fixtures: &Fixtures, webhook_id: &str, server: &CertServer) -> Webho
 }
 
 fn pointed_at(sample: &Sample, url: String) -> WebhookHeaders {
-    WebhookHeaders {
-        cert_url: url,
-        ..sample.headers.clone()
-    }
+    WebhookHeaders { cert_url: url, ..sample.headers.clone() }
 }
 
 /// The samples signed with the certificate the node SDK served at `CERT_PATH`.
 fn samples_signed_by_a5cafa77(fixtures: &Fixtures) -> Vec<&Sample> {
-    let samples: Vec<&Sample> = fixtures
-        .samples
-        .iter()
-        .filter(|s| {
-            s.headers
-                .cert_url
-                .ends_with("CERT-360caa42-fca2a594-a5cafa77")
-        })
-        .collect();
+    let samples: Vec<&Sample> =
+        fixtures.samples.iter().filter(|s| s.headers.cert_url.ends_with("CERT-360caa42-fca2a594-a5cafa77")).collect();
     assert_eq!(samples.len(), 4, "samples 01 to 04 share one certificate");
     samples
 }
@@ -53,13 +41,9 @@ async fn the_certificate_is_fetched_once_and_later_notifications_verify_from_the
     for sample in samples {
         let verifier = verifier(&fixtures, &sample.webhook_id, &server);
         let headers = pointed_at(sample, server.url(CERT_PATH));
-        let first = verifier
-            .verify(&headers, &sample.body, sample.transmission_time)
-            .await;
+        let first = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
         assert_eq!(first, Ok(()), "{}", sample.name);
-        let again = verifier
-            .verify(&headers, &sample.body, sample.transmission_time)
-            .await;
+        let again = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
         assert_eq!(again, Ok(()), "{}", sample.name);
     }
     // Four verifiers, each fetching once: the second verification of each came from its cache.
@@ -76,18 +60,8 @@ async fn clones_of_a_verifier_share_its_certificate_cache() {
     let verifier = verifier(&fixtures, &sample.webhook_id, &server);
     let headers = pointed_at(sample, server.url(CERT_PATH));
     let clone = verifier.clone();
-    assert_eq!(
-        verifier
-            .verify(&headers, &sample.body, sample.transmission_time)
-            .await,
-        Ok(())
-    );
-    assert_eq!(
-        clone
-            .verify(&headers, &sample.body, sample.transmission_time)
-            .await,
-        Ok(())
-    );
+    assert_eq!(verifier.verify(&headers, &sample.body, sample.transmission_time).await, Ok(()));
+    assert_eq!(clone.verify(&headers, &sample.body, sample.transmission_time).await, Ok(()));
     assert_eq!(server.hits(), 1);
 }
 
@@ -100,17 +74,9 @@ async fn a_cached_certificate_is_refused_once_it_has_expired() {
     let server = CertServer::start(vec![(CERT_PATH, sample.cert_pem.clone())]).await;
     let verifier = verifier(&fixtures, &sample.webhook_id, &server);
     let headers = pointed_at(sample, server.url(CERT_PATH));
-    assert_eq!(
-        verifier
-            .verify(&headers, &sample.body, sample.transmission_time)
-            .await,
-        Ok(())
-    );
+    assert_eq!(verifier.verify(&headers, &sample.body, sample.transmission_time).await, Ok(()));
     let today = verifier.verify(&headers, &sample.body, Utc::now()).await;
-    assert!(
-        matches!(&today, Err(VerifyError::CertRejected(why)) if why.contains("Expired")),
-        "{today:?}"
-    );
+    assert!(matches!(&today, Err(VerifyError::CertRejected(why)) if why.contains("Expired")), "{today:?}");
     assert_eq!(server.hits(), 1);
 }
 
@@ -125,12 +91,7 @@ async fn a_tampered_body_is_a_bad_signature_through_the_verifier_too() {
     let headers = pointed_at(sample, server.url(CERT_PATH));
     let mut body = sample.body.clone();
     body.push(b' ');
-    assert_eq!(
-        verifier
-            .verify(&headers, &body, sample.transmission_time)
-            .await,
-        Err(VerifyError::BadSignature)
-    );
+    assert_eq!(verifier.verify(&headers, &body, sample.transmission_time).await, Err(VerifyError::BadSignature));
 }
 
 #[tokio::test]
@@ -143,13 +104,8 @@ async fn a_cert_url_that_answers_404_is_a_fetch_failure_and_is_not_cached() {
     let verifier = verifier(&fixtures, &sample.webhook_id, &server);
     let headers = pointed_at(sample, server.url(CERT_PATH));
     for _ in 0..2 {
-        let result = verifier
-            .verify(&headers, &sample.body, sample.transmission_time)
-            .await;
-        assert!(
-            matches!(&result, Err(VerifyError::CertFetch(why)) if why.contains("404")),
-            "{result:?}"
-        );
+        let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+        assert!(matches!(&result, Err(VerifyError::CertFetch(why)) if why.contains("404")), "{result:?}");
     }
     assert_eq!(server.hits(), 2);
 }
@@ -165,13 +121,8 @@ async fn a_certificate_document_over_64_kib_is_refused() {
     let server = CertServer::start(vec![(CERT_PATH, oversized)]).await;
     let verifier = verifier(&fixtures, &sample.webhook_id, &server);
     let headers = pointed_at(sample, server.url(CERT_PATH));
-    let result = verifier
-        .verify(&headers, &sample.body, sample.transmission_time)
-        .await;
-    assert!(
-        matches!(&result, Err(VerifyError::CertFetch(why)) if why.contains("larger")),
-        "{result:?}"
-    );
+    let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+    assert!(matches!(&result, Err(VerifyError::CertFetch(why)) if why.contains("larger")), "{result:?}");
 }
 
 #[tokio::test]
@@ -183,13 +134,8 @@ async fn a_served_document_that_holds_no_certificate_is_rejected() {
     let server = CertServer::start(vec![(CERT_PATH, b"<html>maintenance</html>".to_vec())]).await;
     let verifier = verifier(&fixtures, &sample.webhook_id, &server);
     let headers = pointed_at(sample, server.url(CERT_PATH));
-    let result = verifier
-        .verify(&headers, &sample.body, sample.transmission_time)
-        .await;
-    assert!(
-        matches!(result, Err(VerifyError::CertRejected(_))),
-        "{result:?}"
-    );
+    let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+    assert!(matches!(result, Err(VerifyError::CertRejected(_))), "{result:?}");
 }
 
 #[tokio::test]
@@ -199,24 +145,14 @@ async fn a_certificate_from_an_unreachable_host_is_a_fetch_failure() {
     };
     let sample = &fixtures.samples[0];
     // Bind and release a port so that nothing listens on it.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr");
     let config = VerifierConfig {
         trust: fixtures.trust(&sample.webhook_id),
         allowed_cert_hosts: vec![closed.to_string()],
         allow_plain_http_cert_urls: true,
     };
-    let verifier =
-        WebhookVerifier::new(config, default_http_client().expect("http")).expect("verifier");
+    let verifier = WebhookVerifier::new(config, default_http_client().expect("http")).expect("verifier");
     let headers = pointed_at(sample, format!("http://{closed}{CERT_PATH}"));
-    let result = verifier
-        .verify(&headers, &sample.body, sample.transmission_time)
-        .await;
-    assert!(
-        matches!(result, Err(VerifyError::CertFetch(_))),
-        "{result:?}"
-    );
+    let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+    assert!(matches!(result, Err(VerifyError::CertFetch(_))), "{result:?}");
 }

@@ -18,22 +18,12 @@ fn notification_headers(transmission_sig: &str) -> WebhookHeaders {
 #[tokio::test]
 async fn create_webhook_subscribes_the_url_to_the_event_types() {
     let paypal = FakePaypal::start().await;
-    let webhook = paypal
-        .client()
-        .create_webhook("https://hub.example/webhooks/paypal", &["*"])
-        .await
-        .expect("created");
+    let webhook = paypal.client().create_webhook("https://hub.example/webhooks/paypal", &["*"]).await.expect("created");
     assert_eq!(webhook.id, "0EH40505U7160970P");
-    assert_eq!(
-        webhook.event_types,
-        vec![EventTypeName { name: "*".into() }]
-    );
+    assert_eq!(webhook.event_types, vec![EventTypeName { name: "*".into() }]);
     let sent = paypal.last_api_request();
     assert_eq!(sent.path, "/v1/notifications/webhooks");
-    assert_eq!(
-        sent.json(),
-        json!({"url": "https://hub.example/webhooks/paypal", "event_types": [{"name": "*"}]})
-    );
+    assert_eq!(sent.json(), json!({"url": "https://hub.example/webhooks/paypal", "event_types": [{"name": "*"}]}));
     let request_id = sent.request_id.expect("POSTs carry a request id");
     assert_eq!(request_id.len(), 32, "{request_id}");
 }
@@ -42,17 +32,8 @@ async fn create_webhook_subscribes_the_url_to_the_event_types() {
 async fn list_webhooks_decodes_every_registered_webhook() {
     let paypal = FakePaypal::start().await;
     let webhooks = paypal.client().list_webhooks().await.expect("listed");
-    let summary: Vec<_> = webhooks
-        .iter()
-        .map(|w| (w.id.as_str(), w.event_types[0].name.as_str()))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            ("40Y916089Y8324740", "PAYMENT.CAPTURE.COMPLETED"),
-            ("0EH40505U7160970P", "*")
-        ]
-    );
+    let summary: Vec<_> = webhooks.iter().map(|w| (w.id.as_str(), w.event_types[0].name.as_str())).collect();
+    assert_eq!(summary, vec![("40Y916089Y8324740", "PAYMENT.CAPTURE.COMPLETED"), ("0EH40505U7160970P", "*")]);
 }
 
 #[tokio::test]
@@ -71,22 +52,9 @@ async fn remote_verification_is_true_only_when_paypal_answers_success() {
             webhook_event: json!({"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED"}),
         }
     };
-    assert!(
-        client
-            .verify_webhook_signature(&request("good-signature"))
-            .await
-            .expect("answer")
-    );
-    assert!(
-        !client
-            .verify_webhook_signature(&request("forged"))
-            .await
-            .expect("answer")
-    );
-    assert_eq!(
-        paypal.last_api_request().path,
-        "/v1/notifications/verify-webhook-signature"
-    );
+    assert!(client.verify_webhook_signature(&request("good-signature")).await.expect("answer"));
+    assert!(!client.verify_webhook_signature(&request("forged")).await.expect("answer"));
+    assert_eq!(paypal.last_api_request().path, "/v1/notifications/verify-webhook-signature");
 }
 
 #[tokio::test]
@@ -96,23 +64,13 @@ async fn remote_verification_of_a_notification_passes_the_body_through_byte_for_
     let body = br#"{"id":"WH-1","event_version":"1.0","resource":{"amount":{"total":"5.99"},"fee":1.50,"a":true}}"#;
     let verified = paypal
         .client()
-        .verify_webhook_notification(
-            &notification_headers("good-signature"),
-            "3RN13029J36659323",
-            body,
-        )
+        .verify_webhook_notification(&notification_headers("good-signature"), "3RN13029J36659323", body)
         .await
         .expect("answer");
     assert!(verified);
     let sent = paypal.last_api_request();
     let sent_text = String::from_utf8(sent.body).expect("utf-8");
-    assert!(
-        sent_text.contains(&format!(
-            "\"webhook_event\":{}",
-            String::from_utf8_lossy(body)
-        )),
-        "{sent_text}"
-    );
+    assert!(sent_text.contains(&format!("\"webhook_event\":{}", String::from_utf8_lossy(body))), "{sent_text}");
 }
 
 #[tokio::test]
@@ -120,15 +78,8 @@ async fn remote_verification_of_a_body_that_is_not_json_is_refused_before_sendin
     let paypal = FakePaypal::start().await;
     let result = paypal
         .client()
-        .verify_webhook_notification(
-            &notification_headers("good-signature"),
-            "3RN13029J36659323",
-            b"not json",
-        )
+        .verify_webhook_notification(&notification_headers("good-signature"), "3RN13029J36659323", b"not json")
         .await;
-    assert!(
-        matches!(result, Err(payhub_paypal::PaypalError::Decode(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(payhub_paypal::PaypalError::Decode(_))), "{result:?}");
     assert!(paypal.api_requests().is_empty());
 }

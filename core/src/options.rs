@@ -1,0 +1,67 @@
+//! Options only one provider understands, kept with the payment or refund they shaped (so the
+//! reconciler can repeat a provider call exactly).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pingpp: Option<PingppPaymentOptions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PingppPaymentOptions {
+    /// Pay through a Ping++ order instead of a single charge: needed for order refunds (refund
+    /// mode, royalty users) and for paying one order through several channels.
+    #[serde(default)]
+    pub use_order: bool,
+    /// The buyer's user id at the merchant (the Ping++ order's `uid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// Channel parameters, passed as the charge's `extra` (`open_id` for `wx_pub`,
+    /// `success_url` for `alipay_wap`, `product_id` for `wx_pub_qr`, …).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub extra: Map<String, Value>,
+    /// The buyer's IP address, which Ping++ requires; defaults to 127.0.0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pingpp: Option<PingppRefundOptions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PingppRefundOptions {
+    /// `to_source` (back the way it came, the default) or `to_balance` (to the buyer's Ping++
+    /// balance). Order payments only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_mode: Option<String>,
+    /// Royalty (profit-sharing) users whose shares are refunded too. Order payments only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub royalty_users: Vec<RoyaltyRefund>,
+    /// `unsettled_funds` or `recharge_funds` (WeChat channels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding_source: Option<String>,
+    /// Which charge of an order payment to refund; defaults to the latest paid charge that
+    /// covers the amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoyaltyRefund {
+    pub user: String,
+    /// Minor units (fen).
+    pub amount_refunded: i64,
+}

@@ -1,0 +1,445 @@
+//! Plans, subscriptions and the subscription state machine.
+//!
+//! ```text
+//! approval_pending ──► trialing ──► active ◄──► past_due
+//!                  └──────────────► active        │
+//!      trialing | active | past_due ──► suspended ┘ (resume ──► active)
+//!      any but the final ──► canceled | expired
+//! ```
+//! Unlike a payment, a subscription moves back and forth (a failed renewal, then a good one),
+//! so notifications about it are never applied on their own word: the hub asks the provider
+//! for the subscription and applies that snapshot, whatever order the notifications came in.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::event::{EventType, Resource};
+use crate::id::{PlanId, SubscriptionId};
+use crate::mode::{Mode, ProviderName};
+use crate::money::{Currency, Money};
+use crate::payment::NextAction;
+use crate::transition::{Cause, Transition};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalUnit {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl IntervalUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntervalUnit::Day => "day",
+            IntervalUnit::Week => "week",
+            IntervalUnit::Month => "month",
+            IntervalUnit::Year => "year",
+        }
+    }
+}
+
+/// One phase of a plan: a free or discounted trial, or the regular price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillingCycle {
+    pub interval_unit: IntervalUnit,
+    #[serde(default = "one")]
+    pub interval_count: u32,
+    /// How many times this cycle bills; 0 for the regular cycle means until canceled.
+    #[serde(default)]
+    pub total_cycles: u32,
+    /// Minor units per cycle; 0 for a free trial.
+    pub price: i64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Active,
+    Inactive,
+}
+
+impl PlanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Active => "active",
+            PlanStatus::Inactive => "inactive",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [PlanStatus::Active, PlanStatus::Inactive].into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Plan {
+    pub id: PlanId,
+    pub mode: Mode,
+    pub provider: ProviderName,
+    pub name: String,
+    /// Plans of one product share it at the provider; a subscription moves only between plans
+    /// of the same product (PayPal's rule).
+    pub product: String,
+    pub description: Option<String>,
+    pub status: PlanStatus,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
+    /// At most two trial cycles, run in order before the regular one.
+    pub trial_cycles: Vec<BillingCycle>,
+    pub regular_cycle: BillingCycle,
+    /// Charged once when the subscription starts.
+    pub setup_fee: i64,
+    /// Tax added on top of every charge, in hundredths of a percent (1000 = 10%).
+    pub tax_basis_points: u32,
+    /// Consecutive failed payments after which the provider suspends the subscription.
+    pub payment_failure_threshold: u32,
+    /// What a subscriber of this plan is entitled to (e.g. `premium`).
+    pub entitlement: String,
+    /// The provider's product and plan ids.
+    pub provider_product_id: Option<String>,
+    pub provider_plan_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Rules a plan must follow before it goes to a provider (PayPal's limits among them).
+pub fn check_plan(
+    trial_cycles: &[BillingCycle],
+    regular: &BillingCycle,
+    setup_fee: i64,
+) -> Result<(), (String, String)> {
+    let field = |name: &str, message: &str| Err((name.to_owned(), message.to_owned()));
+    if trial_cycles.len() > 2 {
+        return field("trial_cycles", "at most 2 trial cycles are allowed");
+    }
+    for (i, cycle) in trial_cycles.iter().enumerate() {
+        check_cycle(&format!("trial_cycles[{i}]"), cycle)?;
+        if cycle.total_cycles == 0 {
+            return field(
+                &format!("trial_cycles[{i}].total_cycles"),
+                "a trial runs a fixed number of cycles (1 or more)",
+            );
+        }
+    }
+    check_cycle("regular_cycle", regular)?;
+    if regular.price == 0 {
+        return field("regular_cycle.price", "the regular cycle must cost something; use a trial for free periods");
+    }
+    if setup_fee < 0 {
+        return field("setup_fee", "must not be negative");
+    }
+    Ok(())
+}
+
+fn check_cycle(name: &str, cycle: &BillingCycle) -> Result<(), (String, String)> {
+    let max = match cycle.interval_unit {
+        IntervalUnit::Day => 365,
+        IntervalUnit::Week => 52,
+        IntervalUnit::Month => 12,
+        IntervalUnit::Year => 1,
+    };
+    if cycle.interval_count == 0 || cycle.interval_count > max {
+        return Err((
+            format!("{name}.interval_count"),
+            format!("must be 1 to {max} for {}s", cycle.interval_unit.as_str()),
+        ));
+    }
+    if cycle.price < 0 {
+        return Err((format!("{name}.price"), "must not be negative".into()));
+    }
+    if cycle.total_cycles > 999 {
+        return Err((format!("{name}.total_cycles"), "must be at most 999".into()));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// Waiting for the subscriber to approve at the provider.
+    ApprovalPending,
+    Trialing,
+    Active,
+    /// The last renewal failed; access continues through the grace period.
+    PastDue,
+    Suspended,
+    Canceled,
+    Expired,
+}
+
+impl SubscriptionStatus {
+    pub const ALL: [SubscriptionStatus; 7] = [
+        SubscriptionStatus::ApprovalPending,
+        SubscriptionStatus::Trialing,
+        SubscriptionStatus::Active,
+        SubscriptionStatus::PastDue,
+        SubscriptionStatus::Suspended,
+        SubscriptionStatus::Canceled,
+        SubscriptionStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::ApprovalPending => "approval_pending",
+            SubscriptionStatus::Trialing => "trialing",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::PastDue => "past_due",
+            SubscriptionStatus::Suspended => "suspended",
+            SubscriptionStatus::Canceled => "canceled",
+            SubscriptionStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, SubscriptionStatus::Canceled | SubscriptionStatus::Expired)
+    }
+
+    pub fn can_become(self, next: SubscriptionStatus) -> bool {
+        use SubscriptionStatus::*;
+        self != next
+            && !self.is_final()
+            && match next {
+                ApprovalPending => false,
+                Trialing => matches!(self, ApprovalPending | Suspended),
+                Active | PastDue | Suspended | Canceled | Expired => true,
+            }
+    }
+
+    /// The event a move into `self` from `from` announces.
+    pub fn event_type(self, from: SubscriptionStatus) -> EventType {
+        use SubscriptionStatus::*;
+        match (from, self) {
+            (ApprovalPending, Trialing | Active) => EventType::SubscriptionActivated,
+            (Suspended, Trialing | Active) => EventType::SubscriptionResumed,
+            (PastDue, Active) | (Trialing, Active) => EventType::SubscriptionUpdated,
+            (_, PastDue) => EventType::SubscriptionPastDue,
+            (_, Suspended) => EventType::SubscriptionSuspended,
+            (_, Canceled) => EventType::SubscriptionCanceled,
+            (_, Expired) => EventType::SubscriptionExpired,
+            _ => EventType::SubscriptionUpdated,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub mode: Mode,
+    pub provider: ProviderName,
+    pub plan_id: PlanId,
+    /// The merchant's customer, whose entitlements this subscription grants.
+    pub customer_id: String,
+    pub quantity: u32,
+    pub status: SubscriptionStatus,
+    /// Paid (or trial) access runs until here, as the provider states it.
+    pub current_period_end: Option<DateTime<Utc>>,
+    pub trial_end: Option<DateTime<Utc>>,
+    /// Consecutive failed renewals.
+    pub failed_payments: u32,
+    /// Successful charges so far (first payment and renewals).
+    pub payments_count: u32,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub next_action: Option<NextAction>,
+    pub provider_subscription_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub version: i64,
+    #[serde(skip)]
+    pub next_check_at: Option<DateTime<Utc>>,
+    /// When the last applied provider snapshot was taken; an older snapshot (a slower fetch
+    /// racing a newer one) is never applied over it.
+    #[serde(skip)]
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+impl Resource for Subscription {
+    fn resource_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
+impl Resource for Plan {
+    fn resource_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
+/// What the provider says about a subscription, in payhub's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionFacts {
+    pub status: SubscriptionStatus,
+    /// The provider's stated next billing time: the end of what has been paid for.
+    pub next_billing_time: Option<DateTime<Utc>>,
+    pub trial_end: Option<DateTime<Utc>>,
+    pub failed_payments: u32,
+    /// Successful charges the provider has made (the setup fee not counted).
+    pub payments_count: u32,
+    pub last_payment: Option<(Money, DateTime<Utc>)>,
+}
+
+/// What applying facts changed, for the hub to record and announce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionChange {
+    pub transition: Option<(Transition, EventType)>,
+    /// Renewals charged since the last snapshot (each becomes a payment and an event).
+    pub new_payments: u32,
+    /// A renewal failed since the last snapshot.
+    pub payment_failed: bool,
+    pub changed: bool,
+}
+
+impl Subscription {
+    pub fn apply(&mut self, facts: &SubscriptionFacts, cause: &Cause, now: DateTime<Utc>) -> SubscriptionChange {
+        let before = self.clone();
+        let new_payments = facts.payments_count.saturating_sub(self.payments_count);
+        let payment_failed = facts.failed_payments > self.failed_payments;
+        self.payments_count = self.payments_count.max(facts.payments_count);
+        self.failed_payments = facts.failed_payments;
+        if facts.next_billing_time.is_some() {
+            self.current_period_end = facts.next_billing_time;
+        }
+        if facts.trial_end.is_some() {
+            self.trial_end = facts.trial_end;
+        }
+        let mut transition = None;
+        if self.status.can_become(facts.status) {
+            let from = self.status;
+            self.status = facts.status;
+            if facts.status == SubscriptionStatus::Canceled && self.canceled_at.is_none() {
+                self.canceled_at = Some(now);
+            }
+            if from == SubscriptionStatus::ApprovalPending {
+                self.next_action = None;
+            }
+            let t = Transition::new(self.id.as_str(), from.as_str(), facts.status.as_str(), cause.clone(), now);
+            transition = Some((t, facts.status.event_type(from)));
+        }
+        let changed = *self != before;
+        if changed {
+            self.updated_at = now;
+        }
+        SubscriptionChange { transition, new_payments, payment_failed, changed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cycle(unit: IntervalUnit, count: u32, total: u32, price: i64) -> BillingCycle {
+        BillingCycle { interval_unit: unit, interval_count: count, total_cycles: total, price }
+    }
+
+    pub(crate) fn subscription(status: SubscriptionStatus) -> Subscription {
+        let now = Utc::now();
+        Subscription {
+            id: SubscriptionId::generate(now),
+            mode: Mode::Test,
+            provider: ProviderName::Paypal,
+            plan_id: PlanId::generate(now),
+            customer_id: "cus_1".into(),
+            quantity: 1,
+            status,
+            current_period_end: None,
+            trial_end: None,
+            failed_payments: 0,
+            payments_count: 0,
+            canceled_at: None,
+            return_url: None,
+            cancel_url: None,
+            next_action: None,
+            provider_subscription_id: Some("I-1".into()),
+            metadata: Default::default(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+            synced_at: None,
+        }
+    }
+
+    fn facts(status: SubscriptionStatus, payments: u32, failed: u32) -> SubscriptionFacts {
+        SubscriptionFacts {
+            status,
+            next_billing_time: Some(Utc::now() + chrono::Duration::days(7)),
+            trial_end: None,
+            failed_payments: failed,
+            payments_count: payments,
+            last_payment: None,
+        }
+    }
+
+    #[test]
+    fn plans_with_three_trials_negative_prices_or_free_regular_cycles_are_refused() {
+        let week = cycle(IntervalUnit::Week, 1, 0, 500);
+        let trial = cycle(IntervalUnit::Day, 3, 1, 0);
+        assert!(check_plan(&[trial.clone(), trial.clone()], &week, 0).is_ok());
+        assert_eq!(check_plan(&[trial.clone(), trial.clone(), trial.clone()], &week, 0).unwrap_err().0, "trial_cycles");
+        assert_eq!(check_plan(&[], &cycle(IntervalUnit::Week, 1, 0, -1), 0).unwrap_err().0, "regular_cycle.price");
+        assert_eq!(
+            check_plan(&[], &cycle(IntervalUnit::Month, 13, 0, 100), 0).unwrap_err().0,
+            "regular_cycle.interval_count"
+        );
+        assert_eq!(check_plan(&[], &cycle(IntervalUnit::Week, 1, 0, 0), 0).unwrap_err().0, "regular_cycle.price");
+    }
+
+    #[test]
+    fn approval_starts_a_trial_and_renewals_are_counted() {
+        let mut s = subscription(SubscriptionStatus::ApprovalPending);
+        let change = s.apply(&facts(SubscriptionStatus::Trialing, 0, 0), &Cause::Api, Utc::now());
+        assert_eq!(change.transition.unwrap().1, EventType::SubscriptionActivated);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 2, 0), &Cause::Api, Utc::now());
+        assert_eq!(change.new_payments, 2);
+        assert_eq!(s.status, SubscriptionStatus::Active);
+    }
+
+    #[test]
+    fn a_failed_renewal_makes_it_past_due_and_a_good_one_active_again() {
+        let mut s = subscription(SubscriptionStatus::Active);
+        let change = s.apply(&facts(SubscriptionStatus::PastDue, 0, 1), &Cause::Api, Utc::now());
+        assert!(change.payment_failed);
+        assert_eq!(change.transition.unwrap().1, EventType::SubscriptionPastDue);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 1, 0), &Cause::Api, Utc::now());
+        assert_eq!(s.status, SubscriptionStatus::Active);
+        assert_eq!(change.new_payments, 1);
+    }
+
+    #[test]
+    fn canceled_and_expired_subscriptions_stay_so() {
+        let mut s = subscription(SubscriptionStatus::Canceled);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, Utc::now());
+        assert!(change.transition.is_none());
+        assert_eq!(s.status, SubscriptionStatus::Canceled);
+        assert!(!SubscriptionStatus::Expired.can_become(SubscriptionStatus::Active));
+    }
+
+    #[test]
+    fn a_resumed_subscription_announces_it() {
+        let mut s = subscription(SubscriptionStatus::Suspended);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, Utc::now());
+        assert_eq!(change.transition.unwrap().1, EventType::SubscriptionResumed);
+    }
+}

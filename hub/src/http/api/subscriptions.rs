@@ -1,0 +1,223 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use payhub_core::entitlement::Entitlement;
+use payhub_core::payment::Payment;
+use payhub_core::subscription::Subscription;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{List, ListParams};
+use crate::app::Hub;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::providers::SubscriptionCommand;
+use crate::services::subscriptions::SubscriptionRequest;
+
+pub fn router() -> OpenApiRouter<Hub> {
+    OpenApiRouter::new()
+        .routes(routes!(create_subscription, list_subscriptions))
+        .routes(routes!(get_subscription))
+        .routes(routes!(cancel_subscription))
+        .routes(routes!(suspend_subscription))
+        .routes(routes!(resume_subscription))
+        .routes(routes!(change_subscription))
+        .routes(routes!(subscription_payments))
+        .routes(routes!(customer_entitlements))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    pub plan_id: String,
+    /// The merchant's customer, who is granted the plan's entitlement.
+    pub customer_id: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+    /// Where the subscriber lands after approving at the provider.
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions",
+    params(("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = CreateSubscription,
+    responses(
+        (status = 201, description = "`approval_pending`: send the subscriber to `next_action.redirect_url`", body = Subscription),
+        (status = 422, description = "Unknown or inactive plan", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_subscription(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateSubscription>,
+) -> Result<(StatusCode, Json<Subscription>), ApiError> {
+    let request = SubscriptionRequest {
+        plan_id: body.plan_id,
+        customer_id: body.customer_id,
+        quantity: body.quantity,
+        return_url: body.return_url,
+        cancel_url: body.cancel_url,
+        metadata: body.metadata,
+    };
+    Ok((StatusCode::CREATED, Json(hub.create_subscription(caller.mode, request).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SubscriptionQuery {
+    pub customer_id: Option<String>,
+    pub limit: Option<u32>,
+    pub starting_after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions", params(SubscriptionQuery),
+    responses((status = 200, body = List<Subscription>)))]
+async fn list_subscriptions(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SubscriptionQuery>,
+) -> Result<Json<List<Subscription>>, ApiError> {
+    let paging = ListParams { limit: query.limit, starting_after: query.starting_after };
+    let page = hub
+        .db
+        .list_subscriptions(
+            caller.mode,
+            query.customer_id.as_deref(),
+            paging.starting_after.as_deref(),
+            paging.limit()?,
+        )
+        .await?;
+    Ok(Json(List::new(page.items, page.has_more, |s| s.id.to_string())))
+}
+
+#[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = String, Path, description = "sub_…")),
+    responses((status = 200, body = Subscription), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_subscription(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Subscription>, ApiError> {
+    Ok(Json(hub.db.subscription(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("subscription", &id))?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelSubscription {
+    /// `true` (the default): access continues to the end of the paid period. `false`: access
+    /// ends now.
+    #[serde(default = "yes")]
+    pub at_period_end: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/cancel", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = CancelSubscription,
+    responses(
+        (status = 200, body = Subscription),
+        (status = 409, description = "Already canceled or expired; `status` says which", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn cancel_subscription(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CancelSubscription>,
+) -> Result<Json<Subscription>, ApiError> {
+    Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Cancel, !body.at_period_end).await?))
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/suspend", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses((status = 200, body = Subscription), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn suspend_subscription(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Subscription>, ApiError> {
+    Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Suspend, false).await?))
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses((status = 200, body = Subscription), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn resume_subscription(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Subscription>, ApiError> {
+    Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Resume, false).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSubscription {
+    pub plan_id: Option<String>,
+    pub quantity: Option<u32>,
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/change", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = ChangeSubscription,
+    responses((status = 200, description = "Changed; if the provider wants the subscriber's approval, `next_action` says where", body = Subscription)))]
+async fn change_subscription(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChangeSubscription>,
+) -> Result<Json<Subscription>, ApiError> {
+    Ok(Json(hub.change_subscription(caller.mode, &id, body.plan_id.as_deref(), body.quantity).await?))
+}
+
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/payments", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_…")),
+    responses((status = 200, description = "Every charge of the subscription, newest first", body = List<Payment>)))]
+async fn subscription_payments(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<List<Payment>>, ApiError> {
+    if hub.db.subscription(caller.mode, &id).await?.is_none() {
+        return Err(ApiError::not_found("subscription", &id));
+    }
+    let payments = hub.db.subscription_payments(&id).await?;
+    Ok(Json(List::new(payments, false, |p| p.id.to_string())))
+}
+
+/// What a customer may use right now, and every entitlement they had.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerEntitlements {
+    pub customer_id: String,
+    /// The entitlements in force now (e.g. `["premium"]`).
+    pub active: Vec<String>,
+    pub data: Vec<Entitlement>,
+}
+
+#[utoipa::path(get, path = "/v1/customers/{id}/entitlements", tag = "entitlements",
+    params(("id" = String, Path, description = "the merchant's customer id")),
+    responses((status = 200, body = CustomerEntitlements)))]
+async fn customer_entitlements(
+    State(hub): State<Hub>,
+    caller: Caller,
+    Path(customer_id): Path<String>,
+) -> Result<Json<CustomerEntitlements>, ApiError> {
+    let now = hub.clock.now();
+    let data = hub.db.customer_entitlements(caller.mode, &customer_id).await?;
+    let mut active: Vec<String> = data.iter().filter(|e| e.is_active_at(now)).map(|e| e.entitlement.clone()).collect();
+    active.sort();
+    active.dedup();
+    Ok(Json(CustomerEntitlements { customer_id, active, data }))
+}

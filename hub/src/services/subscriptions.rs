@@ -1,0 +1,658 @@
+//! Plans, subscriptions and the entitlements they grant.
+//!
+//! Subscription notifications are never applied on their own word: renewals arrive only as
+//! PayPal `PAYMENT.SALE.COMPLETED`, events come out of order, and the stated next billing time
+//! is hours early. So every notification, every command and every reconciler pass asks the
+//! provider for the whole subscription and its charges, and applies that snapshot: new charges
+//! become payments, the status moves, and the entitlement follows what was paid for.
+
+use chrono::{DateTime, Duration, Utc};
+use payhub_core::entitlement::Entitlement;
+use payhub_core::id::{PaymentId, PlanId, SubscriptionId};
+use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
+use payhub_core::schedule::next_subscription_check;
+use payhub_core::subscription::{
+    BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionStatus, check_plan,
+};
+use payhub_core::transition::{Cause, Transition};
+use payhub_core::{Currency, Event, EventType, Mode, ProviderName};
+use payhub_store::Tx;
+use serde_json::{Map, Value};
+use tracing::info;
+
+use super::ServiceError;
+use super::apply::record;
+use super::payments::check_metadata;
+use crate::app::Hub;
+use crate::providers::{BuyerAction, BuyerUrls, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot};
+
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub provider: ProviderName,
+    pub name: String,
+    pub product: Option<String>,
+    pub description: Option<String>,
+    pub currency: String,
+    pub trial_cycles: Vec<BillingCycle>,
+    pub regular_cycle: BillingCycle,
+    pub setup_fee: i64,
+    pub tax_basis_points: u32,
+    pub payment_failure_threshold: u32,
+    pub entitlement: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubscriptionRequest {
+    pub plan_id: String,
+    pub customer_id: String,
+    pub quantity: u32,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub metadata: Map<String, Value>,
+}
+
+fn provider_error(resource_id: &str) -> impl Fn(crate::providers::ProviderError) -> ServiceError + '_ {
+    move |error| ServiceError::Provider { error, resource_id: Some(resource_id.to_owned()) }
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
+    if value.trim().is_empty() || value.chars().count() > max {
+        return Err(ServiceError::invalid(field, format!("must be 1 to {max} characters")));
+    }
+    Ok(())
+}
+
+impl Hub {
+    pub async fn create_plan(&self, mode: Mode, request: PlanRequest) -> Result<Plan, ServiceError> {
+        let provider = self.provider(mode, request.provider)?;
+        text("name", &request.name, 127)?;
+        let product = request.product.unwrap_or_else(|| request.name.clone());
+        text("product", &product, 127)?;
+        text("entitlement", &request.entitlement, 64)?;
+        let currency =
+            Currency::parse(&request.currency).map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+        if !provider.currencies().contains(&currency.code()) {
+            let listed = provider.currencies().join(", ");
+            return Err(ServiceError::invalid(
+                "currency",
+                format!("{} does not take {currency}; it takes {listed}", provider.name()),
+            ));
+        }
+        check_plan(&request.trial_cycles, &request.regular_cycle, request.setup_fee)
+            .map_err(|(field, message)| ServiceError::invalid(field, message))?;
+        if !(1..=999).contains(&request.payment_failure_threshold) {
+            return Err(ServiceError::invalid("payment_failure_threshold", "must be 1 to 999"));
+        }
+        if request.tax_basis_points > 10_000 {
+            return Err(ServiceError::invalid("tax_basis_points", "must be at most 10000 (100%)"));
+        }
+        let now = self.clock.now();
+        let mut plan = Plan {
+            id: PlanId::generate(now),
+            mode,
+            provider: provider.name(),
+            name: request.name,
+            product,
+            description: request.description,
+            status: PlanStatus::Active,
+            currency,
+            trial_cycles: request.trial_cycles,
+            regular_cycle: request.regular_cycle,
+            setup_fee: request.setup_fee,
+            tax_basis_points: request.tax_basis_points,
+            payment_failure_threshold: request.payment_failure_threshold,
+            entitlement: request.entitlement,
+            provider_product_id: None,
+            provider_plan_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        plan.provider_product_id =
+            self.db.plan_of_product(mode, plan.provider, &plan.product).await?.and_then(|p| p.provider_product_id);
+        let ids = provider.create_plan(&plan).await.map_err(provider_error(plan.id.as_str()))?;
+        plan.provider_product_id = ids.product_id;
+        plan.provider_plan_id = Some(ids.plan_id);
+        let mut tx = self.db.begin().await?;
+        tx.insert_plan(&plan).await?;
+        tx.insert_event(&Event::about(EventType::PlanCreated, &plan, now)).await?;
+        tx.commit().await?;
+        self.signals.outbox.notify_one();
+        Ok(plan)
+    }
+
+    /// Activates or deactivates a plan (no new subscriptions on an inactive plan).
+    pub async fn set_plan_active(&self, mode: Mode, id: &str, active: bool) -> Result<Plan, ServiceError> {
+        self.change_plan(mode, id, |plan| {
+            plan.status = if active { PlanStatus::Active } else { PlanStatus::Inactive };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes the regular price; existing subscribers pay it from their next cycle.
+    pub async fn change_plan_price(&self, mode: Mode, id: &str, price: i64) -> Result<Plan, ServiceError> {
+        self.change_plan(mode, id, |plan| {
+            let mut regular = plan.regular_cycle.clone();
+            regular.price = price;
+            check_plan(&plan.trial_cycles, &regular, plan.setup_fee)
+                .map_err(|(_, message)| ServiceError::invalid("price", message))?;
+            plan.regular_cycle = regular;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn change_plan(
+        &self,
+        mode: Mode,
+        id: &str,
+        change: impl FnOnce(&mut Plan) -> Result<(), ServiceError>,
+    ) -> Result<Plan, ServiceError> {
+        let mut plan =
+            self.db.plan(mode, id).await?.ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.into() })?;
+        let before = plan.clone();
+        change(&mut plan)?;
+        let provider = self.provider(mode, plan.provider)?;
+        if plan.status != before.status {
+            provider.set_plan_active(&plan, plan.status == PlanStatus::Active).await.map_err(provider_error(id))?;
+        }
+        if plan.regular_cycle != before.regular_cycle {
+            provider.update_plan_prices(&plan).await.map_err(provider_error(id))?;
+        }
+        let now = self.clock.now();
+        plan.updated_at = now;
+        let mut tx = self.db.begin().await?;
+        tx.update_plan(&plan).await?;
+        tx.insert_event(&Event::about(EventType::PlanUpdated, &plan, now)).await?;
+        tx.commit().await?;
+        self.signals.outbox.notify_one();
+        Ok(plan)
+    }
+
+    pub async fn create_subscription(
+        &self,
+        mode: Mode,
+        request: SubscriptionRequest,
+    ) -> Result<Subscription, ServiceError> {
+        text("customer_id", &request.customer_id, 127)?;
+        check_metadata(&request.metadata)?;
+        if request.quantity == 0 {
+            return Err(ServiceError::invalid("quantity", "must be at least 1"));
+        }
+        let plan =
+            self.db.plan(mode, &request.plan_id).await?.ok_or_else(|| {
+                ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id))
+            })?;
+        if plan.status != PlanStatus::Active {
+            return Err(ServiceError::invalid("plan_id", format!("plan {} is inactive; activate it first", plan.id)));
+        }
+        let provider = self.provider(mode, plan.provider)?;
+        let now = self.clock.now();
+        let mut subscription = Subscription {
+            id: SubscriptionId::generate(now),
+            mode,
+            provider: plan.provider,
+            plan_id: plan.id.clone(),
+            customer_id: request.customer_id,
+            quantity: request.quantity,
+            status: SubscriptionStatus::ApprovalPending,
+            current_period_end: None,
+            trial_end: None,
+            failed_payments: 0,
+            payments_count: 0,
+            canceled_at: None,
+            return_url: request.return_url,
+            cancel_url: request.cancel_url,
+            next_action: None,
+            provider_subscription_id: None,
+            metadata: request.metadata,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+            synced_at: None,
+        };
+        let urls = self.subscription_urls(&subscription);
+        let checkout = provider
+            .create_subscription(&subscription, &plan, &urls)
+            .await
+            .map_err(provider_error(subscription.id.as_str()))?;
+        subscription.provider_subscription_id = Some(checkout.provider_payment_id);
+        if let BuyerAction::Redirect(url) = checkout.buyer_action {
+            subscription.next_action = Some(payhub_core::payment::NextAction::RedirectToUrl { redirect_url: url });
+        }
+        subscription.next_check_at = next_subscription_check(&subscription, now);
+        let mut tx = self.db.begin().await?;
+        tx.insert_subscription(&subscription).await?;
+        let created = Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Api, now);
+        record(&mut tx, &created, EventType::SubscriptionCreated, &subscription).await?;
+        tx.commit().await?;
+        self.signals.outbox.notify_one();
+        Ok(subscription)
+    }
+
+    fn subscription_urls(&self, subscription: &Subscription) -> BuyerUrls {
+        let base = self.settings.public_url.trim_end_matches('/');
+        BuyerUrls {
+            return_url: format!("{base}/checkout/subscriptions/return?subscription={}", subscription.id),
+            cancel_url: format!("{base}/checkout/subscriptions/cancel?subscription={}", subscription.id),
+        }
+    }
+
+    /// Adopts a subscription payhub did not create, when it is on one of payhub's plans: a
+    /// renewal of it must not be dropped, and its subscriber's entitlement must follow it.
+    /// Returns `None` when the subscription is not on any payhub plan.
+    pub async fn import_subscription(
+        &self,
+        mode: Mode,
+        provider_name: ProviderName,
+        provider_subscription_id: &str,
+    ) -> Result<Option<Subscription>, ServiceError> {
+        let provider = self.provider(mode, provider_name)?;
+        let foreign = provider
+            .find_subscription(provider_subscription_id)
+            .await
+            .map_err(provider_error(provider_subscription_id))?;
+        let Some(provider_plan_id) = foreign.provider_plan_id else { return Ok(None) };
+        let Some(plan) = self.db.plan_by_provider_id(mode, provider_name, &provider_plan_id).await? else {
+            return Ok(None);
+        };
+        let customer_id = foreign
+            .custom_id
+            .filter(|c| SubscriptionId::parse(c).is_err())
+            .or(foreign.subscriber.map(|s| format!("{provider_name}:{s}")))
+            .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
+        let now = self.clock.now();
+        let subscription = Subscription {
+            id: SubscriptionId::generate(now),
+            mode,
+            provider: provider_name,
+            plan_id: plan.id.clone(),
+            customer_id,
+            quantity: 1,
+            status: SubscriptionStatus::ApprovalPending,
+            current_period_end: None,
+            trial_end: None,
+            failed_payments: 0,
+            payments_count: 0,
+            canceled_at: None,
+            return_url: None,
+            cancel_url: None,
+            next_action: None,
+            provider_subscription_id: Some(provider_subscription_id.to_owned()),
+            metadata: Default::default(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: Some(now),
+            synced_at: None,
+        };
+        let mut tx = self.db.begin().await?;
+        tx.insert_subscription(&subscription).await?;
+        let adopted =
+            Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Reconciler, now);
+        record(&mut tx, &adopted, EventType::SubscriptionCreated, &subscription).await?;
+        tx.commit().await?;
+        info!(subscription = %subscription.id, provider_subscription_id, "adopted a subscription made outside payhub");
+        Ok(Some(subscription))
+    }
+
+    /// Asks the provider for the whole subscription and applies it.
+    pub async fn sync_subscription(
+        &self,
+        subscription: &Subscription,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<Subscription, ServiceError> {
+        let plan = self.plan_of(subscription).await?;
+        let provider = self.provider(subscription.mode, subscription.provider)?;
+        let fetched_at = self.clock.now();
+        let snapshot = provider
+            .fetch_subscription(subscription, &plan, fetched_at)
+            .await
+            .map_err(provider_error(subscription.id.as_str()))?;
+        self.apply_subscription(subscription.id.as_str(), &plan, &snapshot, fetched_at, cause, inbox_id).await
+    }
+
+    async fn plan_of(&self, subscription: &Subscription) -> Result<Plan, ServiceError> {
+        self.db
+            .plan(subscription.mode, subscription.plan_id.as_str())
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: subscription.plan_id.to_string() })
+    }
+
+    async fn apply_subscription(
+        &self,
+        id: &str,
+        plan: &Plan,
+        snapshot: &SubscriptionSnapshot,
+        fetched_at: DateTime<Utc>,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<Subscription, ServiceError> {
+        let now = self.clock.now();
+        let grace = Duration::from_std(self.settings.entitlement_grace).unwrap_or(Duration::hours(24));
+        let mut tx = self.db.begin().await?;
+        let mut subscription = tx
+            .lock_subscription(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+        if subscription.synced_at.is_some_and(|applied| fetched_at < applied) {
+            // A newer snapshot was applied while this one was in flight.
+            if let Some(inbox) = inbox_id {
+                tx.mark_notification_processed(inbox, now).await?;
+            }
+            tx.commit().await?;
+            return Ok(subscription);
+        }
+        subscription.synced_at = Some(fetched_at);
+        let was = subscription.status;
+        let change = subscription.apply(&snapshot.facts, cause, now);
+        let new_charges = record_new_charges(&mut tx, &subscription, &snapshot.charges, was, cause, now).await?;
+        subscription.next_check_at = next_subscription_check(&subscription, now);
+        tx.update_subscription(&mut subscription).await?;
+        let mut wrote_event = new_charges > 0;
+        if let Some((transition, event)) = &change.transition {
+            record(&mut tx, transition, *event, &subscription).await?;
+            wrote_event = true;
+            info!(subscription = %subscription.id, from = %transition.from, to = %transition.to, %cause, "subscription moved");
+        }
+        if change.payment_failed {
+            tx.insert_event(&Event::about(EventType::SubscriptionPaymentFailed, &subscription, now)).await?;
+            wrote_event = true;
+        }
+        wrote_event |= follow_entitlement(&mut tx, &subscription, plan, &change, new_charges, was, grace, now).await?;
+        if let Some(inbox) = inbox_id {
+            tx.mark_notification_processed(inbox, now).await?;
+        }
+        tx.commit().await?;
+        if wrote_event {
+            self.signals.outbox.notify_one();
+        }
+        Ok(subscription)
+    }
+
+    /// Cancels, suspends or resumes at the provider, then applies what the provider says.
+    pub async fn command_subscription(
+        &self,
+        mode: Mode,
+        id: &str,
+        command: SubscriptionCommand,
+        immediately: bool,
+    ) -> Result<Subscription, ServiceError> {
+        let subscription = self
+            .db
+            .subscription(mode, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+        use SubscriptionStatus::*;
+        let allowed = match command {
+            SubscriptionCommand::Cancel => !subscription.status.is_final(),
+            SubscriptionCommand::Suspend => matches!(subscription.status, Trialing | Active | PastDue),
+            SubscriptionCommand::Resume => subscription.status == Suspended,
+        };
+        if !allowed {
+            let verb = match command {
+                SubscriptionCommand::Cancel => "canceled",
+                SubscriptionCommand::Suspend => "suspended",
+                SubscriptionCommand::Resume => "resumed",
+            };
+            return Err(ServiceError::Conflict {
+                message: format!(
+                    "subscription {} is {}; it cannot be {verb}",
+                    subscription.id,
+                    subscription.status.as_str()
+                ),
+                status: subscription.status.as_str().into(),
+            });
+        }
+        let provider = self.provider(mode, subscription.provider)?;
+        provider.command_subscription(&subscription, command).await.map_err(provider_error(id))?;
+        let synced = self.sync_subscription(&subscription, &Cause::Api, None).await?;
+        if command == SubscriptionCommand::Cancel && immediately {
+            self.end_entitlement(&synced, self.clock.now(), "subscription canceled by the merchant").await?;
+        }
+        Ok(synced)
+    }
+
+    /// Moves a subscription to another plan and/or quantity at the provider.
+    pub async fn change_subscription(
+        &self,
+        mode: Mode,
+        id: &str,
+        plan_id: Option<&str>,
+        quantity: Option<u32>,
+    ) -> Result<Subscription, ServiceError> {
+        let mut subscription = self
+            .db
+            .subscription(mode, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+        if subscription.status.is_final() {
+            return Err(ServiceError::Conflict {
+                message: format!(
+                    "subscription {} is {}; it can no longer change",
+                    subscription.id,
+                    subscription.status.as_str()
+                ),
+                status: subscription.status.as_str().into(),
+            });
+        }
+        let plan = match plan_id {
+            Some(plan_id) => {
+                self.db.plan(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
+                    ServiceError::invalid("plan_id", format!("no active plan `{plan_id}` in this mode"))
+                })?
+            }
+            None => self.plan_of(&subscription).await?,
+        };
+        let current = self.plan_of(&subscription).await?;
+        if plan.product != current.product {
+            return Err(ServiceError::invalid(
+                "plan_id",
+                format!(
+                    "a subscription moves only between plans of its product `{}`; {} is of `{}`",
+                    current.product, plan.id, plan.product
+                ),
+            ));
+        }
+        let quantity = quantity.unwrap_or(subscription.quantity);
+        if quantity == 0 {
+            return Err(ServiceError::invalid("quantity", "must be at least 1"));
+        }
+        let provider = self.provider(mode, subscription.provider)?;
+        let approval =
+            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id))?;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let mut locked = tx
+            .lock_subscription(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+        locked.plan_id = plan.id.clone();
+        locked.quantity = quantity;
+        if let Some(url) = approval {
+            locked.next_action = Some(payhub_core::payment::NextAction::RedirectToUrl { redirect_url: url });
+        }
+        locked.updated_at = now;
+        tx.update_subscription(&mut locked).await?;
+        tx.insert_event(&Event::about(EventType::SubscriptionUpdated, &locked, now)).await?;
+        tx.commit().await?;
+        self.signals.outbox.notify_one();
+        subscription = locked;
+        Ok(subscription)
+    }
+
+    async fn end_entitlement(
+        &self,
+        subscription: &Subscription,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if let Some(mut entitlement) = tx.lock_entitlement_of(subscription.id.as_str()).await? {
+            let event = entitlement.end_at(at, reason, now);
+            tx.update_entitlement(&mut entitlement).await?;
+            if let Some(event) = event {
+                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+            }
+        }
+        tx.commit().await?;
+        self.signals.outbox.notify_one();
+        Ok(())
+    }
+
+    /// Revokes the entitlement a fully refunded subscription payment paid for.
+    pub async fn revoke_for_refund(&self, payment: &Payment) -> Result<(), ServiceError> {
+        let Some(subscription_id) = &payment.subscription_id else { return Ok(()) };
+        if payment.status != PaymentStatus::Refunded {
+            return Ok(());
+        }
+        let Some(subscription) = self.db.subscription(payment.mode, subscription_id.as_str()).await? else {
+            return Ok(());
+        };
+        // Only the payment for the current period takes the access away; refunding an old
+        // renewal does not undo a newer one.
+        let latest = self.db.subscription_payments(subscription_id.as_str()).await?;
+        if latest.first().map(|p| &p.id) != Some(&payment.id) {
+            return Ok(());
+        }
+        self.end_entitlement(&subscription, self.clock.now(), &format!("payment {} was refunded", payment.id)).await
+    }
+
+    /// Revokes every entitlement whose time ran out; returns how many.
+    pub async fn lapse_entitlements(&self) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let due = self.db.lapsed_entitlements(now, 100).await?;
+        let mut revoked = 0;
+        for candidate in due {
+            let mut tx = self.db.begin().await?;
+            if let Some(mut entitlement) = tx.lock_entitlement(candidate.id.as_str()).await?
+                && let Some(event) = entitlement.lapse(now)
+            {
+                tx.update_entitlement(&mut entitlement).await?;
+                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                revoked += 1;
+                info!(entitlement = %entitlement.id, customer = %entitlement.customer_id, "entitlement lapsed");
+            }
+            tx.commit().await?;
+        }
+        if revoked > 0 {
+            self.signals.outbox.notify_one();
+        }
+        Ok(revoked)
+    }
+}
+
+/// Records each provider charge not seen before as a succeeded payment of the subscription;
+/// charges after activation are renewals and announced as such. Returns how many were new.
+async fn record_new_charges(
+    tx: &mut Tx,
+    subscription: &Subscription,
+    charges: &[SubscriptionCharge],
+    was: SubscriptionStatus,
+    cause: &Cause,
+    now: DateTime<Utc>,
+) -> Result<u32, ServiceError> {
+    let mut new = 0;
+    for charge in charges {
+        if tx.lock_payment_by_provider_ref(subscription.provider, &charge.provider_id).await?.is_some() {
+            continue;
+        }
+        let payment = Payment {
+            id: PaymentId::generate(now),
+            mode: subscription.mode,
+            provider: subscription.provider,
+            channel: subscription.provider.as_str().to_owned(),
+            status: PaymentStatus::Succeeded,
+            amount: charge.amount.amount,
+            currency: charge.amount.currency,
+            amount_captured: charge.amount.amount,
+            amount_refunded: 0,
+            amount_refund_pending: 0,
+            merchant_reference: None,
+            description: Some(format!("subscription {} charge", subscription.id)),
+            customer_id: Some(subscription.customer_id.clone()),
+            subscription_id: Some(subscription.id.clone()),
+            metadata: Default::default(),
+            return_url: None,
+            cancel_url: None,
+            provider_options: Default::default(),
+            next_action: None,
+            provider_refs: ProviderRefs {
+                payment_id: Some(charge.provider_id.clone()),
+                capture_id: Some(charge.provider_id.clone()),
+            },
+            failure: None,
+            anomaly: None,
+            created_at: charge.at.min(now),
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        };
+        tx.insert_payment(&payment).await?;
+        let t = Transition::new(payment.id.as_str(), "none", PaymentStatus::Succeeded.as_str(), cause.clone(), now);
+        record(tx, &t, EventType::PaymentSucceeded, &payment).await?;
+        if was != SubscriptionStatus::ApprovalPending {
+            tx.insert_event(&Event::about(EventType::SubscriptionRenewed, subscription, now)).await?;
+        }
+        new += 1;
+    }
+    Ok(new)
+}
+
+/// Keeps the subscription's entitlement in step: granted on activation, extended by each
+/// charge (to the paid period's end plus grace), ended at the period end on cancel or expiry.
+/// Returns whether it wrote an event.
+#[allow(clippy::too_many_arguments)]
+async fn follow_entitlement(
+    tx: &mut Tx,
+    subscription: &Subscription,
+    plan: &Plan,
+    change: &SubscriptionChange,
+    new_charges: u32,
+    was: SubscriptionStatus,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    use SubscriptionStatus::*;
+    let existing = tx.lock_entitlement_of(subscription.id.as_str()).await?;
+    let started = was == ApprovalPending && matches!(subscription.status, Trialing | Active | PastDue);
+    let resumed = was == Suspended && matches!(subscription.status, Trialing | Active);
+    let paid = new_charges > 0 && !subscription.status.is_final();
+    let event = match (existing, subscription.current_period_end) {
+        (None, Some(end)) if started || paid => {
+            let entitlement = Entitlement::grant(
+                subscription.mode,
+                &subscription.customer_id,
+                &plan.entitlement,
+                subscription.id.clone(),
+                end + grace,
+                now,
+            );
+            tx.insert_entitlement(&entitlement).await?;
+            Some((EventType::EntitlementGranted, entitlement))
+        }
+        (Some(mut entitlement), Some(end)) if started || paid || resumed => {
+            let event = entitlement.extend_to(end + grace, now);
+            tx.update_entitlement(&mut entitlement).await?;
+            event.map(|e| (e, entitlement))
+        }
+        (Some(mut entitlement), end) if change.transition.is_some() && subscription.status.is_final() => {
+            // Canceled or expired: access runs to the end of what was paid for, no grace.
+            let reason = format!("subscription {}", subscription.status.as_str());
+            let event = entitlement.end_at(end.unwrap_or(now), &reason, now);
+            tx.update_entitlement(&mut entitlement).await?;
+            event.map(|e| (e, entitlement))
+        }
+        _ => None,
+    };
+    match event {
+        Some((event, entitlement)) => {
+            tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}

@@ -1,0 +1,195 @@
+//! Objects shaped like Ping++'s documented answers (field for field as in its API reference and
+//! the payloads quoted in the field reports), with ids and amounts of our own.
+
+/// A `wx_pub_qr` charge, paid and partly refunded, with its QR credential.
+pub const CHARGE: &str = r#"{
+  "id": "ch_L8qn10mLmr1GS8e5OODmHaL4",
+  "object": "charge",
+  "created": 1735689600,
+  "livemode": false,
+  "paid": true,
+  "refunded": false,
+  "reversed": false,
+  "app": "app_1Gqj58ynP0mHeX1q",
+  "channel": "wx_pub_qr",
+  "order_no": "2026010100000001",
+  "client_ip": "203.0.113.7",
+  "amount": 2500,
+  "amount_settle": 2485,
+  "currency": "cny",
+  "subject": "会员一年",
+  "body": "Membership, one year",
+  "extra": {"product_id": "membership-1y"},
+  "time_paid": 1735689720,
+  "time_expire": 1735696800,
+  "time_settle": null,
+  "transaction_no": "4200002026010112345678901234",
+  "refunds": {
+    "object": "list",
+    "url": "/v1/charges/ch_L8qn10mLmr1GS8e5OODmHaL4/refunds",
+    "has_more": false,
+    "data": [{
+      "id": "re_SG0qXL0a1OK4aLujPCXb9mTK",
+      "object": "refund",
+      "order_no": "SG0qXL0a1OK4aLujPCXb9mTK",
+      "amount": 500,
+      "created": 1735690000,
+      "succeed": false,
+      "status": "pending",
+      "time_succeed": null,
+      "description": "部分退款",
+      "failure_code": null,
+      "failure_msg": null,
+      "metadata": {},
+      "charge": "ch_L8qn10mLmr1GS8e5OODmHaL4",
+      "charge_order_no": "2026010100000001",
+      "transaction_no": null,
+      "funding_source": "unsettled_funds",
+      "extra": {}
+    }]
+  },
+  "amount_refunded": 500,
+  "failure_code": null,
+  "failure_msg": null,
+  "metadata": {"payment": "pay_01JGZ3"},
+  "credential": {"object": "credential", "wx_pub_qr": "weixin://wxpay/bizpayurl?pr=QrLink01"},
+  "description": null
+}"#;
+
+/// A refund as Ping++ answers an order refund (the seed's `re_y1u944PmfnrTHyvnL0nD0iD1` shape).
+pub const REFUND: &str = r#"{
+  "id": "re_y1u944PmfnrTHyvnL0nD0iD1",
+  "object": "refund",
+  "order_no": "y1u944PmfnrTHyvnL0nD0iD1",
+  "amount": 800,
+  "created": 1499930518,
+  "succeed": true,
+  "status": "succeeded",
+  "time_succeed": 1499930518,
+  "description": "Refund Description",
+  "failure_code": null,
+  "failure_msg": null,
+  "metadata": {},
+  "charge": "ch_8SCSCCn90ir1bb54m5fjbnX5",
+  "charge_order_no": "2017071102122327",
+  "transaction_no": "2004450349201512090096425284",
+  "extra": {}
+}"#;
+
+/// An `order.refunded` event carrying an order and its `alipay_qr` charge (the seed's shape).
+pub const ORDER_REFUNDED_EVENT: &str = r#"{
+  "id": "evt_401171222113755187074803",
+  "created": 1513913873,
+  "livemode": true,
+  "type": "order.refunded",
+  "data": {"object": {
+    "id": "2001708140000017551",
+    "object": "order",
+    "created": 1513913809,
+    "livemode": true,
+    "paid": true,
+    "refunded": true,
+    "status": "refunded",
+    "app": "app_1Gqj58ynP0mHeX1q",
+    "uid": "0",
+    "available_balance": 0,
+    "merchant_order_no": "2017081400000006",
+    "amount": 1,
+    "actual_amount": 1,
+    "amount_refunded": 1,
+    "amount_paid": 1,
+    "coupon_amount": 0,
+    "currency": "cny",
+    "subject": "Your Subject",
+    "body": "Your Body",
+    "client_ip": "192.168.1.1",
+    "time_paid": 1513913854,
+    "time_expire": 1514000209,
+    "coupon": null,
+    "description": null,
+    "metadata": {},
+    "charge_essentials": {
+      "channel": "alipay_qr",
+      "transaction_no": "201712222100100888",
+      "failure_code": null,
+      "failure_msg": null,
+      "extra": {"buyer_user_id": "2088902388888888", "fund_bill_list": [{"amount": 1, "fundChannel": "COUPON"}], "buyer_account": "133****3333"},
+      "credential": {}
+    },
+    "receipt_app": "app_1Gqj58ynP0mHeX1q",
+    "service_app": "app_1Gqj58ynP0mHeX1q",
+    "available_methods": [],
+    "charges": {
+      "object": "list",
+      "url": "/v1/charges",
+      "has_more": false,
+      "data": [{
+        "id": "ch_1Kyn50DyjXbHbvnv5SGK4qDK",
+        "object": "charge",
+        "created": 1513913827,
+        "livemode": true,
+        "paid": true,
+        "refunded": true,
+        "reversed": false,
+        "app": "app_1Gqj58ynP0mHeX1q",
+        "channel": "alipay_qr",
+        "order_no": "2017081400000006",
+        "client_ip": "192.168.1.1",
+        "amount": 1,
+        "amount_settle": 1,
+        "currency": "cny",
+        "subject": "Your Subject",
+        "body": "Your Body",
+        "extra": {"buyer_user_id": "2088902388888888", "buyer_account": "133****3333"},
+        "time_paid": 1513913854,
+        "time_expire": 1514000209,
+        "time_settle": null,
+        "transaction_no": "201712222100100888",
+        "refunds": null,
+        "amount_refunded": 0,
+        "failure_code": null,
+        "failure_msg": null,
+        "metadata": {},
+        "credential": {},
+        "description": null
+      }]
+    }
+  }},
+  "object": "event",
+  "request": "iar_C8KOu5HOmD8CbzbXrPqv1y9S",
+  "pending_webhooks": 0
+}"#;
+
+/// An order just created, not yet paid.
+pub const ORDER: &str = r#"{
+  "id": "2011609290000001291",
+  "object": "order",
+  "created": 1735689600,
+  "livemode": false,
+  "paid": false,
+  "refunded": false,
+  "status": "created",
+  "app": "app_1Gqj58ynP0mHeX1q",
+  "uid": "user_0001",
+  "merchant_order_no": "2026010100000002",
+  "amount": 2500,
+  "coupon_amount": 0,
+  "actual_amount": 2500,
+  "amount_paid": 0,
+  "amount_refunded": 0,
+  "currency": "cny",
+  "subject": "Membership",
+  "body": "One year",
+  "client_ip": "203.0.113.7",
+  "time_paid": null,
+  "time_expire": 1735776000,
+  "charge": null,
+  "charges": {"object": "list", "url": "/v1/orders/2011609290000001291/charges", "has_more": false, "data": []},
+  "charge_essentials": {},
+  "description": null,
+  "metadata": {}
+}"#;
+
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("sample is JSON")
+}

@@ -1,0 +1,129 @@
+//! Catalog Products v1: create, list and show products (`/v1/catalogs/products…`). A plan
+//! belongs to a product.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::super::auth::Merchant;
+use super::super::errors::ApiError;
+use super::super::events::NewEvent;
+use super::super::render::link;
+use super::super::{Effect, PaypalSimulator, json_response};
+use super::fields::{body_object, choice, refused, required_text, text, web_url};
+use super::model::{Product, ProductType};
+use super::{CATALOG_DOC, KEY_RETENTION, Page, PageQuery};
+use crate::ids;
+
+pub fn routes() -> Router<Arc<PaypalSimulator>> {
+    Router::new()
+        .route("/v1/catalogs/products", post(create_product).get(list_products))
+        .route("/v1/catalogs/products/{id}", get(show_product))
+}
+
+async fn create_product(
+    State(simulator): State<Arc<PaypalSimulator>>,
+    merchant: Merchant,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let client_id = merchant.client_id;
+    simulator.idempotent_post(&client_id, "/v1/catalogs/products", &headers, KEY_RETENTION, |state| {
+        let create = || {
+            let request = body_object(&body, true)?;
+            let now = simulator.now();
+            let id = match text(&request, "id", "/id", 50)? {
+                Some(id) if state.subscriptions.products.contains_key(&id) => {
+                    return Err(refused("DUPLICATE_RESOURCE_IDENTIFIER", "A product with this ID already exists."));
+                }
+                Some(id) => id,
+                None => format!("PROD-{}", ids::upper_alphanumeric(17)),
+            };
+            let category = text(&request, "category", "/category", 256)?;
+            if let Some(category) = &category
+                && !category.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            {
+                return Err(super::fields::invalid_value("/category", category));
+            }
+            Ok(Product {
+                id,
+                client_id: client_id.clone(),
+                name: required_text(&request, "name", "/name", 127)?,
+                description: text(&request, "description", "/description", 256)?,
+                kind: choice(&request, "type", "/type", ProductType::parse)?.unwrap_or(ProductType::Physical),
+                category,
+                image_url: web_url(&request, "image_url", "/image_url")?,
+                home_url: web_url(&request, "home_url", "/home_url")?,
+                create_time: now,
+                update_time: now,
+            })
+        };
+        let product = create().map_err(|error| error.documented_at(CATALOG_DOC))?;
+        let body = simulator.product_json(&product);
+        let event = Effect::Emit(NewEvent {
+            client_id: product.client_id.clone(),
+            event_type: "CATALOG.PRODUCT.CREATED",
+            resource_type: "product",
+            summary: "A product is created.".to_owned(),
+            resource: body.clone(),
+        });
+        let book = &mut state.subscriptions;
+        book.product_order.push(product.id.clone());
+        book.products.insert(product.id.clone(), product);
+        Ok(((StatusCode::CREATED, body), vec![event]))
+    })
+}
+
+async fn list_products(
+    State(simulator): State<Arc<PaypalSimulator>>,
+    merchant: Merchant,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let page = match Page::read(query) {
+        Ok(page) => page,
+        Err(error) => return error.documented_at(CATALOG_DOC).into_response(),
+    };
+    let state = simulator.state();
+    let book = &state.subscriptions;
+    let mine: Vec<&Product> = book
+        .product_order
+        .iter()
+        .filter_map(|id| book.products.get(id))
+        .filter(|product| product.client_id == merchant.client_id)
+        .collect();
+    let url = format!("{}/v1/catalogs/products", simulator.base_url());
+    let products: Vec<Value> =
+        page.slice(&mine).iter().map(|product| simulator.product_summary_json(product)).collect();
+    let mut body = json!({ "products": products });
+    page.describe(&mut body, mine.len(), &url);
+    json_response(StatusCode::OK, &body)
+}
+
+async fn show_product(
+    State(simulator): State<Arc<PaypalSimulator>>,
+    merchant: Merchant,
+    Path(id): Path<String>,
+) -> Response {
+    let state = simulator.state();
+    match state.subscriptions.products.get(&id) {
+        Some(product) if product.client_id == merchant.client_id => {
+            json_response(StatusCode::OK, &simulator.product_json(product))
+        }
+        _ => ApiError::not_found("product_id", &id).documented_at(CATALOG_DOC).into_response(),
+    }
+}
+
+/// Links of a list page: itself, and the next page when there is one.
+pub fn page_links(url: &str, page: &Page, total: usize) -> Vec<Value> {
+    let mut links = vec![link(format!("{url}?page_size={}&page={}", page.size, page.number), "self", "GET")];
+    if page.number * page.size < total {
+        links.push(link(format!("{url}?page_size={}&page={}", page.size, page.number + 1), "next", "GET"));
+    }
+    links
+}
