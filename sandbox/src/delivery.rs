@@ -100,6 +100,11 @@ impl Dispatcher {
         self.lock_log().clone()
     }
 
+    /// One provider's delivery attempts, oldest first.
+    pub fn log_of(&self, provider: &str) -> Vec<DeliveryRecord> {
+        self.lock_log().iter().filter(|record| record.provider == provider).cloned().collect()
+    }
+
     fn schedule(&self, attempt: Attempt, at: DateTime<Utc>) {
         let me = self.me.clone();
         let label = format!(

@@ -11,7 +11,7 @@
 //!   (time, sequence) order before answering ([`scheduler`], [`control`]);
 //! - **chaos**: webhook deliveries can be dropped, duplicated, delayed and reordered at chosen
 //!   rates, drawn from the seed ([`chaos`], [`delivery`]);
-//! - **faults**: the next API calls can fail or hang ([`paypal::control`]);
+//! - **faults**: the next API calls can fail or hang ([`faults`]);
 //! - **control endpoints** play the parts no API covers: the buyer approving, PayPal settling a
 //!   pending capture, the merchant refunding in PayPal's dashboard ([`paypal::control`]).
 //!
@@ -21,10 +21,12 @@
 pub mod chaos;
 pub mod control;
 pub mod delivery;
+pub mod faults;
 mod ids;
 pub mod paypal;
 pub mod pingpp;
 pub mod scheduler;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 mod common;
+mod paypal_harness;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +9,7 @@ use chrono::DateTime;
 use reqwest::Method;
 use serde_json::json;
 
-use common::spawn_sandbox;
+use paypal_harness::spawn_sandbox;
 
 #[tokio::test]
 async fn clock_advance_runs_due_actions_in_time_order_before_answering() {

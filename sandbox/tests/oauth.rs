@@ -1,10 +1,11 @@
 mod common;
+mod paypal_harness;
 
 use axum::http::StatusCode;
 use payhub_sandbox::{SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET};
 use serde_json::json;
 
-use common::spawn_sandbox;
+use paypal_harness::spawn_sandbox;
 
 #[tokio::test]
 async fn a_token_is_issued_for_the_sandbox_credentials_and_expires_on_the_test_clock() {

@@ -1,10 +1,11 @@
 mod common;
+mod paypal_harness;
 
 use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use common::spawn_sandbox;
+use paypal_harness::spawn_sandbox;
 
 fn rels(links: &Value) -> Vec<String> {
     links.as_array().unwrap().iter().map(|link| link["rel"].as_str().unwrap().to_owned()).collect()

@@ -1,6 +1,7 @@
 //! Charges over HTTP: credentials per channel family, validation in Ping++'s error shape,
 //! authentication, request signing, lists and faults.
 
+mod common;
 mod pingpp_harness;
 
 use axum::http::StatusCode;
@@ -401,4 +402,22 @@ async fn an_injected_fault_answers_without_creating_the_charge() {
     assert_eq!(failed.error_type(), "api_error");
     assert_eq!(listed.status, StatusCode::OK, "the fault was used up");
     assert_eq!(listed.body["data"], json!([]));
+}
+
+#[tokio::test]
+async fn a_fault_may_answer_pingpps_403_rate_limit_but_not_paypals_429() {
+    let pingpp = spawn_pingpp().await;
+    let paypal_style =
+        pingpp.control(Method::PUT, "/sandbox/pingpp/faults", Some(json!({ "fail_next": 1, "status": 429 }))).await;
+    let rate_limit =
+        pingpp.control(Method::PUT, "/sandbox/pingpp/faults", Some(json!({ "fail_next": 1, "status": 403 }))).await;
+
+    let limited = pingpp.get(&format!("/v1/charges?app[id]={SANDBOX_PINGPP_APP_ID}")).await;
+    let left = pingpp.control(Method::GET, "/sandbox/pingpp/faults", None).await;
+
+    assert_eq!(paypal_style.status, StatusCode::BAD_REQUEST);
+    assert_eq!(paypal_style.error_type(), "invalid_request_error");
+    assert_eq!(rate_limit.status, StatusCode::OK, "{}", rate_limit.body);
+    assert_eq!((limited.status, limited.error_type()), (StatusCode::FORBIDDEN, "rate_limit_error"));
+    assert_eq!(left.body["fail_next"], 0, "the fault was used up");
 }

@@ -1,10 +1,12 @@
 //! Orders over HTTP: create, pay through a channel, cancel, seed 004's late and double payments,
 //! and order refunds with `refund_mode` and `royalty_users`.
 
+mod common;
 mod pingpp_harness;
 
 use axum::http::StatusCode;
-use pingpp_harness::{TestPingpp, spawn_pingpp, spawn_receiver};
+use common::spawn_receiver;
+use pingpp_harness::{TestPingpp, spawn_pingpp};
 use reqwest::Method;
 use serde_json::{Value, json};
 

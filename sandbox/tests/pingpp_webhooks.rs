@@ -1,13 +1,15 @@
 //! Events and webhooks over HTTP: signed deliveries, retries on the test clock, refunds that
 //! settle quickly or after days, and chaos on the Ping++ listener.
 
+mod common;
 mod pingpp_harness;
 
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{Received, spawn_receiver};
 use payhub_sandbox::pingpp_public_key_pem;
-use pingpp_harness::{Received, spawn_pingpp, spawn_receiver};
+use pingpp_harness::spawn_pingpp;
 use reqwest::Method;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use rustls_pki_types::SubjectPublicKeyInfoDer;

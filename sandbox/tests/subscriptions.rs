@@ -3,13 +3,15 @@
 //! drift seed 002 saw, state rules, revisions, expiry, transactions and sale refunds.
 
 mod common;
+mod paypal_harness;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Months, NaiveTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use common::{Answer, Receiver, TestSandbox, spawn_receiver, spawn_sandbox};
+use common::{Answer, Receiver, spawn_receiver};
+use paypal_harness::{TestSandbox, spawn_sandbox};
 
 struct Billing {
     sandbox: TestSandbox,

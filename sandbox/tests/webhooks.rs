@@ -1,4 +1,5 @@
 mod common;
+mod paypal_harness;
 
 use std::collections::HashSet;
 
@@ -9,7 +10,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde_json::{Value, json};
 
-use common::{Received, TestSandbox, eventually, spawn_receiver, spawn_sandbox};
+use common::{Received, eventually, spawn_receiver};
+use paypal_harness::{TestSandbox, spawn_sandbox};
 
 /// Verifies a delivery the way a merchant must: fetch the chain at the cert URL, check it against
 /// the sandbox CA and the expected name, then check the signature over the signed string built

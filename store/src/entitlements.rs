@@ -96,6 +96,30 @@ impl Database {
         rows.iter().map(from_row).collect()
     }
 
+    /// Entitlements newest first, narrowed by customer and by what they grant.
+    pub async fn list_entitlements(
+        &self,
+        mode: Mode,
+        customer_id: Option<&str>,
+        entitlement: Option<&str>,
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<crate::Page<Entitlement>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM entitlements WHERE mode = $1 AND ($2 = '' OR customer_id = $2) \
+             AND ($3 = '' OR entitlement = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(trusted(sql))
+            .bind(mode.as_str())
+            .bind(customer_id.unwrap_or(""))
+            .bind(entitlement.unwrap_or(""))
+            .bind(starting_after.unwrap_or(""))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(self.reader())
+            .await?;
+        crate::payments::page(rows, limit, from_row)
+    }
+
     /// Active entitlements whose time has run out, for the lapse sweep.
     pub async fn lapsed_entitlements(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Entitlement>, StoreError> {
         let sql = format!(

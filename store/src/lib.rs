@@ -15,6 +15,7 @@ mod api_keys;
 mod codec;
 mod connect;
 mod deliveries;
+mod due;
 mod endpoints;
 mod entitlements;
 mod error;

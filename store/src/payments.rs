@@ -229,12 +229,14 @@ impl Database {
     }
 
     /// Payments the reconciler should ask the provider about now, oldest due first.
-    pub async fn payments_due_for_check(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Payment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE next_check_at IS NOT NULL AND next_check_at <= $1 \
-             ORDER BY next_check_at LIMIT $2"
-        );
-        let rows = sqlx::query(trusted(sql)).bind(millis(now)).bind(i64::from(limit)).fetch_all(self.reader()).await?;
+    /// Claims the payments whose next provider check is due, until `lease_until`.
+    pub async fn claim_payments_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let rows = self.claim_due("payments", COLUMNS, now, lease_until, limit).await?;
         rows.iter().map(from_row).collect()
     }
 

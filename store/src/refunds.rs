@@ -163,12 +163,14 @@ impl Database {
         page(rows, limit, from_row)
     }
 
-    pub async fn refunds_due_for_check(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Refund>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM refunds WHERE next_check_at IS NOT NULL AND next_check_at <= $1 \
-             ORDER BY next_check_at LIMIT $2"
-        );
-        let rows = sqlx::query(trusted(sql)).bind(millis(now)).bind(i64::from(limit)).fetch_all(self.reader()).await?;
+    /// Claims the refunds whose next provider check is due, until `lease_until`.
+    pub async fn claim_refunds_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Refund>, StoreError> {
+        let rows = self.claim_due("refunds", COLUMNS, now, lease_until, limit).await?;
         rows.iter().map(from_row).collect()
     }
 }

@@ -214,6 +214,37 @@ on_both_stores! {
         assert_eq!(all.len(), 40, "none claimed twice");
     }
 
+    async fn competing_reconcilers_never_check_the_same_payment(db: Database) {
+        let now = SystemClock.now();
+        for _ in 0..12 {
+            let mut p = new_payment(PaymentStatus::RequiresAction, 100);
+            p.next_check_at = Some(now - Duration::seconds(1));
+            insert(&db, &p).await;
+        }
+        let claimers = (0..3).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = db.claim_payments_due(now, now + Duration::minutes(1), 2).await.unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|p| p.id.to_string()));
+                }
+            })
+        });
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 12, "each due payment claimed exactly once");
+        let after_lease = now + Duration::minutes(2);
+        assert_eq!(db.claim_payments_due(after_lease, after_lease + Duration::minutes(1), 100).await.unwrap().len(), 12);
+    }
+
     async fn a_processed_notification_is_not_claimed_again(db: Database) {
         db.insert_inbox_batch(&[inbox_entry("WH-9")]).await.unwrap();
         let now = SystemClock.now();

@@ -2,6 +2,7 @@
 
 mod bench;
 mod keys;
+mod sandbox;
 mod serve;
 
 use std::net::SocketAddr;
@@ -46,7 +47,10 @@ enum Command {
     /// Run the hub: API, provider ingress and workers.
     Serve(serve::ServeArgs),
     /// Run the provider simulators alone.
+    #[command(args_conflicts_with_subcommands = true)]
     Sandbox {
+        #[command(subcommand)]
+        action: Option<sandbox::SandboxAction>,
         /// Where the PayPal simulator listens.
         #[arg(long, default_value = "127.0.0.1:8081")]
         paypal_addr: SocketAddr,
@@ -74,6 +78,7 @@ enum Command {
 }
 
 pub async fn main() -> ExitCode {
+    crate::app::install_crypto_provider();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,7 +92,8 @@ pub async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Sandbox { paypal_addr, pingpp_addr, seed } => {
+        Command::Sandbox { action: Some(action), .. } => sandbox::run(action).await,
+        Command::Sandbox { action: None, paypal_addr, pingpp_addr, seed } => {
             init_tracing(LogFormat::Text);
             let options = payhub_sandbox::SandboxOptions {
                 paypal_addr,

@@ -89,6 +89,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!();
         println!("payhub      {}", running.url());
         println!("PayPal sim  {}  (buyer pages, control endpoints under /sandbox)", sandbox.paypal_url);
+        println!("Ping++ sim  {}  (control endpoints under /sandbox)", sandbox.pingpp_url);
         println!("API key     {secret}  ({}, test mode)", key.id);
         println!();
         println!("try:  curl -s {}/v1/payments -H 'Authorization: Bearer {secret}' \\", running.url());

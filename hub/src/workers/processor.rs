@@ -70,6 +70,10 @@ async fn process(hub: &Hub, notification: ClaimedNotification) {
             hub.db.settle_notification(id, now, &note).await
         }
         Ok(Applied::Unmatched(note)) => hub.db.retry_notification(id, now + retry_delay(attempt), &note, false).await,
+        Ok(Applied::Unreadable(note)) => {
+            warn!(inbox_id = id, %note, "a verified notification could not be read; parked for a person");
+            hub.db.retry_notification(id, now, &note, true).await
+        }
         Err(e) => {
             let park = attempt >= MAX_ATTEMPTS;
             warn!(inbox_id = id, attempt, park, error = %e, "could not apply a notification; will retry");
@@ -92,13 +96,15 @@ enum Applied {
     Done,
     NothingToDo(String),
     Unmatched(String),
+    /// Verified, but not in a shape payhub can read: parked as `failed` for a person, kept.
+    Unreadable(String),
 }
 
 async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceError> {
     let provider = hub.provider(n.mode, n.provider)?;
     let interpretation = match provider.interpret(&n.event_type, &n.body) {
         Ok(i) => i,
-        Err(rejected) => return Ok(Applied::NothingToDo(format!("unreadable: {rejected}"))),
+        Err(rejected) => return Ok(Applied::Unreadable(format!("unreadable: {rejected}"))),
     };
     let cause = Cause::Notification { inbox_id: n.id, provider_event_id: n.provider_event_id.clone() };
     match interpretation {

@@ -29,9 +29,10 @@ pub async fn run(hub: Hub, mut shutdown: Shutdown) {
 /// One pass over everything due now; returns how many objects were checked.
 pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
     let now = hub.clock.now();
-    let payments = hub.db.payments_due_for_check(now, BATCH).await?;
-    let refunds = hub.db.refunds_due_for_check(now, BATCH).await?;
-    let subscriptions = hub.db.subscriptions_due_for_check(now, BATCH).await?;
+    let lease_until = now + Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
+    let payments = hub.db.claim_payments_due(now, lease_until, BATCH).await?;
+    let refunds = hub.db.claim_refunds_due(now, lease_until, BATCH).await?;
+    let subscriptions = hub.db.claim_subscriptions_due(now, lease_until, BATCH).await?;
     let checked = payments.len() + refunds.len() + subscriptions.len();
     for payment in payments {
         if let Err(e) = check_payment(hub, &payment).await {
@@ -56,6 +57,8 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
         }
     }
     hub.lapse_entitlements().await?;
+    // Clients retry within minutes or hours; a day of idempotency keys is plenty to keep.
+    hub.db.purge_idempotency_keys(now - Duration::days(1)).await?;
     Ok(checked)
 }
 

@@ -83,7 +83,7 @@ impl Receiver {
 }
 
 /// Short enough that timeout tests are quick, long enough for a loaded CI machine.
-pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(2);
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct TestApp {
     pub url: String,

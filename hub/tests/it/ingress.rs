@@ -114,6 +114,18 @@ on_both_stores! {
         }).await;
     }
 
+    async fn a_verified_notification_payhub_cannot_read_is_kept_for_a_person(app) {
+        let event = json!({
+            "id": "WH-ODD-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource_type": "capture",
+            "resource": "not a capture", "create_time": "2026-11-25T10:00:00Z", "event_version": "1.0"
+        });
+        let response = app.deliver(&app.signed_notification(&event).await).await;
+        assert_eq!(response.status(), 200, "accepted: it is genuine, and must not be lost");
+        app.eventually("parked", || async {
+            app.hub.db.notification_status(ProviderName::Paypal, "WH-ODD-1").await.unwrap().as_deref() == Some("failed")
+        }).await;
+    }
+
     async fn a_duplicate_notification_is_acknowledged_twice_and_applied_once(app) {
         let payment = app.create_payment(1000).await;
         let id = payment["id"].as_str().unwrap();

@@ -133,6 +133,19 @@ on_both_stores! {
         let refunded = app.payment(id).await;
         assert_eq!(refunded["status"], "refunded");
         assert_eq!(refunded["amount_refunded"], 3000);
+        let over = app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 1})).await;
+        assert_eq!(over.status(), 409, "nothing is left to refund on a refunded payment");
+    }
+
+    async fn a_refund_above_what_is_left_says_how_much_is(app) {
+        let payment = app.create_pingpp_payment("alipay_qr", 1000, json!({})).await;
+        app.buyer_pays_charge(&payment).await;
+        let id = payment["id"].as_str().unwrap();
+        app.status_becomes(id, "succeeded").await;
+        assert_eq!(app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 700})).await.status(), 201);
+        let over = app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 400})).await;
+        assert_eq!(over.status(), 422);
+        assert_eq!(over.json::<Value>().await.unwrap()["remaining"], json!({"amount": 300, "currency": "CNY"}));
     }
 
     async fn a_lost_charge_webhook_is_recovered_by_querying_ping_plus_plus(app) {

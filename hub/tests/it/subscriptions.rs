@@ -197,6 +197,9 @@ on_both_stores! {
         assert_eq!(app.entitled("cus_leaving").await, ["premium"]);
         app.advance_to(end + Span::minutes(1)).await;
         app.eventually("access ends at the period end", || async { app.entitled("cus_leaving").await.is_empty() }).await;
+        let ended = "/v1/entitlements?customer_id=cus_leaving&entitlement=premium&active=false";
+        app.eventually("revoked by the lapse", || async { app.get_json(ended).await["data"][0]["status"] == "revoked" }).await;
+        assert_eq!(app.get_json(ended).await["data"][0]["revoke_reason"], "subscription canceled");
 
         let again = app.post(&format!("/v1/subscriptions/{id}/cancel"), json!({})).await;
         assert_eq!(again.status(), 409);

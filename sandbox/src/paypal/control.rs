@@ -39,11 +39,11 @@ use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 use super::errors::{ApiError, ErrorDetail};
-use super::faults;
 use super::payments::RefundRequest;
-use super::state::{CaptureOutcome, Faults, OrderStatus, RefundOutcome, wrong_state};
+use super::state::{CaptureOutcome, OrderStatus, RefundOutcome, wrong_state};
 use super::{PaypalSimulator, json_response, parse_body};
 use crate::delivery::DeliveryRecord;
+use crate::faults::Faults;
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
     Router::new()
@@ -57,7 +57,7 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
         .route("/sandbox/paypal/refund-outcome", put(set_refund_outcome).get(show_refund_outcome))
         .route("/sandbox/paypal/refunds/{id}/complete", post(complete_refund))
         .route("/sandbox/paypal/refunds/{id}/fail", post(fail_refund))
-        .route("/sandbox/paypal/faults", put(set_faults).get(show_faults))
+        .route("/sandbox/paypal/faults", crate::faults::endpoint())
         .route("/sandbox/paypal/deliveries", get(deliveries))
         .merge(super::subscriptions::control::routes())
 }
@@ -140,22 +140,6 @@ async fn fail_refund(State(simulator): Shared, Path(id): Path<String>) -> Respon
     answer(StatusCode::OK, simulator.settle_refund(&id, false))
 }
 
-async fn set_faults(State(simulator): Shared, body: Bytes) -> Response {
-    let faults = serde_json::from_slice::<Faults>(&body)
-        .map_err(|error| error.to_string())
-        .and_then(|faults| simulator.set_faults(faults.clone()).map(|()| faults));
-    match faults {
-        Ok(faults) => json_response(StatusCode::OK, &json!(faults)),
-        Err(message) => {
-            ApiError::invalid_request(ErrorDetail::body("/", "INVALID_PARAMETER_VALUE", &message)).into_response()
-        }
-    }
-}
-
-async fn show_faults(State(simulator): Shared) -> Response {
-    json_response(StatusCode::OK, &json!(simulator.state().faults.clone()))
-}
-
 async fn deliveries(State(simulator): Shared) -> Response {
     json_response(StatusCode::OK, &json!({ "deliveries": simulator.deliveries() }))
 }
@@ -179,14 +163,12 @@ impl PaypalSimulator {
     }
 
     pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
-        faults::validate(&faults)?;
-        self.state().faults = faults;
-        Ok(())
+        crate::faults::replace(self, faults)
     }
 
     /// This simulator's webhook delivery attempts, oldest first.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
-        self.sandbox.dispatcher().log().into_iter().filter(|record| record.provider == "paypal").collect()
+        self.sandbox.dispatcher().log_of("paypal")
     }
 
     /// Every event raised so far (all apps), oldest first.

@@ -58,8 +58,9 @@ pub use self::errors::{ApiError, ErrorDetail};
 use self::events::NewEvent;
 use self::signing::SigningKey;
 use self::state::PaypalState;
-pub use self::state::{CaptureOutcome, Faults, RefundOutcome};
+pub use self::state::{CaptureOutcome, RefundOutcome};
 pub use self::subscriptions::{FailureReason, SubscriptionRedirect};
+pub use crate::faults::Faults;
 
 /// Credentials the simulator accepts out of the box (more apps: [`PaypalSimulator::add_client`]).
 pub const SANDBOX_PAYPAL_CLIENT_ID: &str = "payhub-sandbox-client";
@@ -164,7 +165,7 @@ impl PaypalSimulator {
             .merge(webhooks::routes())
             .merge(event_log::routes())
             .merge(subscriptions::routes())
-            .route_layer(middleware::from_fn_with_state(self.clone(), faults::inject));
+            .route_layer(middleware::from_fn_with_state(self.clone(), crate::faults::inject::<Self>));
         let me = self.clone();
         let cert = get(move |path| async move { signing::serve_cert(&me.key, path).await });
         Router::new()

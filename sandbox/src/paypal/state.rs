@@ -6,35 +6,12 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::amount::Amount;
 use super::errors::{ApiError, ErrorDetail};
-
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $wire),+ }
-            }
-        }
-    };
-    // Enums also read from requests get a parser.
-    (parsed $(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        wire_enum!($(#[$meta])* $name { $($variant => $wire),+ });
-
-        impl $name {
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($wire => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crate::faults::Faults;
+use crate::wire::wire_enum;
 
 wire_enum!(parsed Intent { Capture => "CAPTURE", Authorize => "AUTHORIZE" });
 
@@ -198,18 +175,6 @@ pub struct RememberedResponse {
     pub status: u16,
     pub body: Value,
     pub expires_at: DateTime<Utc>,
-}
-
-/// `PUT /sandbox/paypal/faults`: the next `fail_next` API calls (optionally only those whose path
-/// starts with `path_prefix`) answer `status`, after hanging `hang_ms` if set; with `hang_ms`
-/// alone they are processed normally and answered late.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Faults {
-    pub fail_next: u32,
-    pub status: Option<u16>,
-    pub hang_ms: Option<u64>,
-    pub path_prefix: Option<String>,
 }
 
 #[derive(Default)]

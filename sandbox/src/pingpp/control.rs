@@ -41,9 +41,10 @@ use super::keys::MerchantPublicKey;
 use super::lifecycle::{self, Settlement};
 use super::orders::{OrderPayment, open_order_charge};
 use super::requests;
-use super::state::{Faults, RefundPlan, WebhookEndpoint};
-use super::{Channel, PingppSimulator, SANDBOX_PINGPP_APP_ID, answer, faults, ids, json_response, render};
+use super::state::{RefundPlan, WebhookEndpoint};
+use super::{Channel, PingppSimulator, SANDBOX_PINGPP_APP_ID, answer, ids, json_response, render};
 use crate::delivery::DeliveryRecord;
+use crate::faults::Faults;
 
 /// Stand-ins for the `extra` a channel requires, when a control call opens a charge.
 const PLACEHOLDER_EXTRA: [(&str, &str); 5] = [
@@ -64,7 +65,7 @@ pub fn routes() -> Router<Arc<PingppSimulator>> {
         .route("/sandbox/pingpp/refund-outcome", put(set_refund_outcome).get(show_refund_outcome))
         .route("/sandbox/pingpp/merchant-key", put(set_merchant_key).get(show_merchant_key).delete(clear_merchant_key))
         .route("/sandbox/pingpp/webhook", put(add_webhook).get(show_webhooks).delete(remove_webhook))
-        .route("/sandbox/pingpp/faults", put(set_faults).get(show_faults))
+        .route("/sandbox/pingpp/faults", crate::faults::endpoint())
         .route("/sandbox/pingpp/deliveries", get(deliveries))
         .route("/sandbox/pingpp/events", get(events))
 }
@@ -223,20 +224,6 @@ async fn remove_webhook(State(simulator): Shared, body: Bytes) -> Response {
     }))
 }
 
-async fn set_faults(State(simulator): Shared, body: Bytes) -> Response {
-    let faults = serde_json::from_slice::<Faults>(&body)
-        .map_err(|error| error.to_string())
-        .and_then(|faults| simulator.set_faults(faults.clone()).map(|()| faults));
-    match faults {
-        Ok(faults) => json_response(StatusCode::OK, &json!(faults)),
-        Err(message) => bad_control(message).into_response(),
-    }
-}
-
-async fn show_faults(State(simulator): Shared) -> Response {
-    json_response(StatusCode::OK, &json!(simulator.state().faults.clone()))
-}
-
 async fn deliveries(State(simulator): Shared) -> Response {
     json_response(StatusCode::OK, &json!({ "deliveries": simulator.deliveries() }))
 }
@@ -359,14 +346,12 @@ impl PingppSimulator {
     }
 
     pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
-        faults::validate(&faults)?;
-        self.state().faults = faults;
-        Ok(())
+        crate::faults::replace(self, faults)
     }
 
     /// This simulator's webhook delivery attempts, oldest first.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
-        self.sandbox.dispatcher().log().into_iter().filter(|record| record.provider == "pingpp").collect()
+        self.sandbox.dispatcher().log_of("pingpp")
     }
 
     /// Every event raised so far, oldest first.

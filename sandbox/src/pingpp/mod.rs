@@ -62,7 +62,8 @@ pub use self::events::RETRY_DELAYS as WEBHOOK_RETRY_DELAYS;
 use self::keys::PlatformKey;
 pub use self::keys::{pingpp_merchant_private_key_pem, pingpp_merchant_public_key_pem, pingpp_public_key_pem};
 use self::state::PingppState;
-pub use self::state::{Faults, QUICK_SETTLEMENT, RefundPlan};
+pub use self::state::{QUICK_SETTLEMENT, RefundPlan};
+pub use crate::faults::Faults;
 
 /// The sandbox account's app, shaped like Ping++'s (`app_` and 16 characters).
 pub const SANDBOX_PINGPP_APP_ID: &str = "app_payhubSandbox001";
@@ -126,7 +127,7 @@ impl PingppSimulator {
             .merge(order_refunds::routes())
             .merge(events::routes())
             .route_layer(middleware::from_fn_with_state(self.clone(), auth::authenticate))
-            .route_layer(middleware::from_fn_with_state(self.clone(), faults::inject));
+            .route_layer(middleware::from_fn_with_state(self.clone(), crate::faults::inject::<Self>));
         Router::new()
             .merge(api)
             .merge(control::routes())

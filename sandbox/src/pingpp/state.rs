@@ -5,75 +5,20 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::channels::Channel;
 use super::errors::ApiError;
 use super::keys::MerchantPublicKey;
+use crate::faults::Faults;
+use crate::wire::wire_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundStatus {
-    Pending,
-    Succeeded,
-    Failed,
-}
+wire_enum!(RefundStatus { Pending => "pending", Succeeded => "succeeded", Failed => "failed" });
 
-impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
-}
+wire_enum!(parsed OrderStatus { Created => "created", Paid => "paid", Canceled => "canceled", Refunded => "refunded" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatus {
-    Created,
-    Paid,
-    Canceled,
-    Refunded,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Paid => "paid",
-            Self::Canceled => "canceled",
-            Self::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Created, Self::Paid, Self::Canceled, Self::Refunded].into_iter().find(|status| status.as_str() == text)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundMode {
-    ToSource,
-    ToBalance,
-}
-
-impl RefundMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ToSource => "to_source",
-            Self::ToBalance => "to_balance",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "to_source" => Some(Self::ToSource),
-            "to_balance" => Some(Self::ToBalance),
-            _ => None,
-        }
-    }
-}
+wire_enum!(parsed RefundMode { ToSource => "to_source", ToBalance => "to_balance" });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoyaltyRefund {
@@ -207,16 +152,6 @@ impl Default for RefundPlan {
     fn default() -> Self {
         Self::Settle { after: QUICK_SETTLEMENT, succeed: true }
     }
-}
-
-/// API faults on purpose (`PUT /sandbox/pingpp/faults`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Faults {
-    pub fail_next: u32,
-    pub status: Option<u16>,
-    pub hang_ms: Option<u64>,
-    pub path_prefix: Option<String>,
 }
 
 #[derive(Default)]

@@ -1,5 +1,7 @@
-//! Shared harness: a sandbox on port 0 with a fresh test clock, a client that speaks to it like a
-//! merchant's backend, and a webhook receiver that records what it gets.
+//! What every simulator's tests share: the sandbox on port 0 with a fresh test clock, answers
+//! read the same way, and a webhook receiver that records what it gets. Each provider's harness
+//! (`paypal_harness`, `pingpp_harness`) adds a client that speaks to its simulator and readers
+//! for its error shape.
 
 #![allow(dead_code)]
 
@@ -11,27 +13,20 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use payhub_core::TestClock;
-use payhub_sandbox::{RunningSandbox, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET, SandboxOptions};
-use serde_json::{Value, json};
+use payhub_sandbox::{RunningSandbox, SandboxOptions};
+use serde_json::Value;
 
-pub struct TestSandbox {
-    pub running: RunningSandbox,
-    pub url: String,
-    pub http: reqwest::Client,
-}
-
-pub async fn spawn_sandbox() -> TestSandbox {
+/// Both simulators on free loopback ports; `seed` fixes chaos and the sandbox's identities.
+pub async fn start_sandbox(seed: u64) -> RunningSandbox {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let options = SandboxOptions {
         paypal_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         pingpp_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         public_host: None,
         clock: TestClock::new(),
-        seed: 42,
+        seed,
     };
-    let running = payhub_sandbox::start(options).await.expect("the sandbox starts");
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client");
-    TestSandbox { url: running.paypal_url.clone(), running, http }
+    payhub_sandbox::start(options).await.expect("the sandbox starts")
 }
 
 pub struct Answer {
@@ -41,104 +36,23 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn issue(&self) -> &str {
-        self.body["details"][0]["issue"].as_str().unwrap_or_default()
+    /// An empty body reads as `null`, one that is not JSON as a string.
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Answer { status, headers, body }
     }
 }
 
-async fn answer(response: reqwest::Response) -> Answer {
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    Answer { status, headers, body }
-}
-
-impl TestSandbox {
-    pub async fn request_token(&self, client_id: &str, secret: &str) -> Answer {
-        let response = self
-            .http
-            .post(format!("{}/v1/oauth2/token", self.url))
-            .basic_auth(client_id, Some(secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap();
-        answer(response).await
+/// Sends `request`, with `body` as JSON if given, and reads the answer.
+pub async fn send(mut request: reqwest::RequestBuilder, body: Option<Value>) -> Answer {
+    if let Some(body) = body {
+        request = request.json(&body);
     }
-
-    pub async fn token(&self) -> String {
-        let answer = self.request_token(SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET).await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        answer.body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// A POST to PayPal's API; `headers` are extra ones such as `PayPal-Request-Id` or `Prefer`.
-    pub async fn post(&self, token: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self.http.post(format!("{}{path}", self.url)).bearer_auth(token);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(request.send().await.unwrap()).await
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> Answer {
-        answer(self.http.get(format!("{}{path}", self.url)).bearer_auth(token).send().await.unwrap()).await
-    }
-
-    /// A control endpoint (no token).
-    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(request.send().await.unwrap()).await
-    }
-
-    pub async fn advance(&self, by: &str) -> Answer {
-        self.control(reqwest::Method::POST, "/sandbox/clock/advance", Some(json!({ "by": by }))).await
-    }
-
-    pub async fn create_order(&self, token: &str, value: &str, extra: Value) -> Value {
-        let mut body = json!({
-            "intent": "CAPTURE",
-            "purchase_units": [{ "amount": { "currency_code": "USD", "value": value } }],
-        });
-        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-            body.extend(extra.clone());
-        }
-        let answer = self.post(token, "/v2/checkout/orders", Some(body), &[]).await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-        answer.body
-    }
-
-    pub async fn approve(&self, order_id: &str) -> Answer {
-        self.control(reqwest::Method::POST, &format!("/sandbox/paypal/orders/{order_id}/approve"), None).await
-    }
-
-    /// An order for `value` USD, approved by the buyer and captured; returns (order id, capture id).
-    pub async fn captured_order(&self, token: &str, value: &str) -> (String, String) {
-        let order_id = self.create_order(token, value, json!({})).await["id"].as_str().unwrap().to_owned();
-        assert_eq!(self.approve(&order_id).await.status, StatusCode::OK);
-        let captured = self.post(token, &format!("/v2/checkout/orders/{order_id}/capture"), None, &[]).await;
-        assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);
-        let capture_id =
-            captured.body["purchase_units"][0]["payments"]["captures"][0]["id"].as_str().unwrap().to_owned();
-        (order_id, capture_id)
-    }
-
-    pub async fn subscribe(&self, token: &str, url: &str, event_types: &[&str]) -> String {
-        let types: Vec<Value> = event_types.iter().map(|name| json!({ "name": name })).collect();
-        let answer = self
-            .post(token, "/v1/notifications/webhooks", Some(json!({ "url": url, "event_types": types })), &[])
-            .await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-        answer.body["id"].as_str().unwrap().to_owned()
-    }
+    Answer::read(request.send().await.unwrap()).await
 }
 
 #[derive(Clone)]
@@ -160,9 +74,8 @@ impl Received {
 /// An HTTP endpoint standing in for a merchant's webhook listener.
 pub struct Receiver {
     pub url: String,
-    pub received: Arc<Mutex<Vec<Received>>>,
-    /// The status it answers with; change it to make deliveries fail or succeed.
-    pub respond_with: Arc<AtomicU16>,
+    received: Arc<Mutex<Vec<Received>>>,
+    respond_with: Arc<AtomicU16>,
 }
 
 impl Receiver {
@@ -170,6 +83,7 @@ impl Receiver {
         self.received.lock().unwrap().clone()
     }
 
+    /// The status it answers with from now on, to make deliveries fail or succeed.
     pub fn answer_with(&self, status: u16) {
         self.respond_with.store(status, Ordering::SeqCst);
     }
@@ -192,7 +106,7 @@ pub async fn spawn_receiver() -> Receiver {
     let respond_with = Arc::new(AtomicU16::new(200));
     let (sink, status) = (received.clone(), respond_with.clone());
     let app = axum::Router::new().route(
-        "/webhooks/paypal",
+        "/webhooks",
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
             let (sink, status) = (sink.clone(), status.clone());
             async move {
@@ -202,7 +116,7 @@ pub async fn spawn_receiver() -> Receiver {
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks/paypal", listener.local_addr().unwrap());
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Receiver { url, received, respond_with }
 }

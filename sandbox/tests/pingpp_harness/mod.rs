@@ -1,27 +1,24 @@
-//! Shared harness for the Ping++ simulator's tests: a sandbox on port 0 with a fresh test clock,
-//! a client that speaks to it as a merchant's backend does (secret key, optional request
-//! signature made here with ring), and a webhook receiver that records what it gets.
+//! Harness for the Ping++ simulator's tests: a client that speaks to it as a merchant's backend
+//! does (secret key, optional request signature made here with ring) on top of [`crate::common`].
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use payhub_core::TestClock;
 use payhub_sandbox::{
-    RunningSandbox, SANDBOX_PINGPP_APP_ID, SANDBOX_PINGPP_SECRET_KEY, SandboxOptions, pingpp_merchant_private_key_pem,
+    RunningSandbox, SANDBOX_PINGPP_APP_ID, SANDBOX_PINGPP_SECRET_KEY, pingpp_merchant_private_key_pem,
 };
 use reqwest::Method;
 use ring::signature::{self, RsaKeyPair};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
+
+use crate::common::{self, Answer, Received, Receiver};
 
 pub struct TestPingpp {
     pub running: RunningSandbox,
@@ -30,23 +27,11 @@ pub struct TestPingpp {
 }
 
 pub async fn spawn_pingpp() -> TestPingpp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let options = SandboxOptions {
-        paypal_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        pingpp_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        public_host: None,
-        clock: TestClock::new(),
-        seed: 7,
-    };
-    let running = payhub_sandbox::start(options).await.expect("the sandbox starts");
+    let running = common::start_sandbox(7).await;
     TestPingpp { url: running.pingpp_url.clone(), running, http: reqwest::Client::new() }
 }
 
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Value,
-}
-
+/// Readers for Ping++'s error shape, `{"error": {"type", "param", "message", …}}`.
 impl Answer {
     pub fn error_type(&self) -> &str {
         self.body["error"]["type"].as_str().unwrap_or_default()
@@ -63,13 +48,6 @@ impl Answer {
     pub fn id(&self) -> String {
         self.body["id"].as_str().unwrap_or_default().to_owned()
     }
-}
-
-async fn answer(response: reqwest::Response) -> Answer {
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer { status, body }
 }
 
 /// How a request authenticates.
@@ -119,7 +97,7 @@ impl TestPingpp {
         if let Some(body) = body {
             request = request.header("content-type", "application/json; charset=UTF-8").body(body.to_string());
         }
-        answer(request.send().await.unwrap()).await
+        Answer::read(request.send().await.unwrap()).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Answer {
@@ -148,11 +126,7 @@ impl TestPingpp {
 
     /// A control endpoint (no key).
     pub async fn control(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(request.send().await.unwrap()).await
+        common::send(self.http.request(method, format!("{}{path}", self.url)), body).await
     }
 
     pub async fn advance(&self, by: &str) -> Answer {
@@ -228,54 +202,14 @@ pub fn charge_request(channel: &str, amount: i64, extra: Value) -> Value {
     })
 }
 
-#[derive(Clone)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
 impl Received {
-    pub fn header(&self, name: &str) -> String {
-        self.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-
+    /// Ping++ names an event's kind `type`.
     pub fn event_type(&self) -> String {
         self.json()["type"].as_str().unwrap_or_default().to_owned()
     }
 }
 
-/// An HTTP endpoint standing in for a merchant's webhook listener.
-pub struct Receiver {
-    pub url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    respond_with: Arc<AtomicU16>,
-}
-
 impl Receiver {
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    pub fn answer_with(&self, status: u16) {
-        self.respond_with.store(status, Ordering::SeqCst);
-    }
-
-    /// Waits (in real time, up to 5 s) until at least `count` deliveries arrived.
-    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
-        for _ in 0..100 {
-            let received = self.received();
-            if received.len() >= count {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {count} deliveries, got {}", self.received().len());
-    }
-
     pub async fn wait_for_type(&self, event_type: &str) -> Received {
         for _ in 0..100 {
             if let Some(found) = self.received().into_iter().find(|delivery| delivery.event_type() == event_type) {
@@ -285,24 +219,4 @@ impl Receiver {
         }
         panic!("no {event_type} delivery within 5 s");
     }
-}
-
-pub async fn spawn_receiver() -> Receiver {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let respond_with = Arc::new(AtomicU16::new(200));
-    let (sink, status) = (received.clone(), respond_with.clone());
-    let app = axum::Router::new().route(
-        "/webhooks/pingpp",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let (sink, status) = (sink.clone(), status.clone());
-            async move {
-                sink.lock().unwrap().push(Received { headers, body });
-                StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks/pingpp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver { url, received, respond_with }
 }

@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<Hub> {
         .routes(routes!(change_subscription))
         .routes(routes!(subscription_payments))
         .routes(routes!(customer_entitlements))
+        .routes(routes!(list_entitlements))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -220,4 +221,40 @@ async fn customer_entitlements(
     active.sort();
     active.dedup();
     Ok(Json(CustomerEntitlements { customer_id, active, data }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntitlementQuery {
+    pub customer_id: Option<String>,
+    /// Only entitlements granting this (e.g. `premium`).
+    pub entitlement: Option<String>,
+    /// `true`: only those in force now; `false`: only those that are not.
+    pub active: Option<bool>,
+    pub limit: Option<u32>,
+    pub starting_after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/entitlements", tag = "entitlements", params(EntitlementQuery),
+    responses((status = 200, description = "Newest first", body = List<Entitlement>)))]
+async fn list_entitlements(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<EntitlementQuery>,
+) -> Result<Json<List<Entitlement>>, ApiError> {
+    let paging = ListParams { limit: query.limit, starting_after: query.starting_after };
+    let page = hub
+        .db
+        .list_entitlements(
+            caller.mode,
+            query.customer_id.as_deref(),
+            query.entitlement.as_deref(),
+            paging.starting_after.as_deref(),
+            paging.limit()?,
+        )
+        .await?;
+    let now = hub.clock.now();
+    let items =
+        page.items.into_iter().filter(|e| query.active.is_none_or(|active| e.is_active_at(now) == active)).collect();
+    Ok(Json(List::new(items, page.has_more, |e: &Entitlement| e.id.to_string())))
 }

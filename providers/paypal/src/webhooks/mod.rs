@@ -10,6 +10,7 @@ mod cert_url;
 mod event;
 mod headers;
 mod registry;
+mod validity;
 mod verifier;
 mod verify;
 

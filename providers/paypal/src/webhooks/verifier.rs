@@ -1,11 +1,15 @@
 //! [`WebhookVerifier`]: local verification with the certificate fetched from the cert URL.
 //!
 //! A PayPal cert URL names one immutable certificate, so the parsed chain is cached per URL and
-//! fetched once. The chain is still validated on every notification, at the time given, which
-//! costs microseconds and makes a cached certificate stop working the moment it expires.
+//! fetched once. Validating the chain costs an RSA check per certificate on its path, on top of
+//! the notification's own, so a chain that validated is not validated again while the
+//! notification's time stays inside every offered certificate's validity. Outside that window it
+//! is validated again at the time given, which makes a cached certificate stop working the moment
+//! it, or an intermediate it depends on, expires.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +21,7 @@ use url::Url;
 use crate::error::VerifyError;
 use crate::webhooks::cert_url::CertUrlPolicy;
 use crate::webhooks::headers::WebhookHeaders;
+use crate::webhooks::validity::ValidityWindow;
 use crate::webhooks::verify::{TrustConfig, TrustStore, check_algorithm, parse_chain};
 
 /// Cached certificate chains; PayPal rotates its signing certificate every year or two, so a
@@ -48,9 +53,17 @@ struct Inner {
     policy: CertUrlPolicy,
     http: reqwest::Client,
     chains: Mutex<ChainCache>,
+    chain_validations: AtomicU64,
 }
 
 type Chain = Arc<[CertificateDer<'static>]>;
+
+/// A fetched chain and, once it has validated, the window in which that validation holds.
+#[derive(Clone)]
+struct CachedChain {
+    certificates: Chain,
+    validated_for: Option<ValidityWindow>,
+}
 
 impl WebhookVerifier {
     /// Parses the trust configuration once. `http` should not follow redirects (as
@@ -63,6 +76,7 @@ impl WebhookVerifier {
                 policy: CertUrlPolicy::new(&config.allowed_cert_hosts, config.allow_plain_http_cert_urls)?,
                 http,
                 chains: Mutex::new(ChainCache::default()),
+                chain_validations: AtomicU64::new(0),
             }),
         })
     }
@@ -73,17 +87,40 @@ impl WebhookVerifier {
         check_algorithm(headers)?;
         let url = self.inner.policy.check(&headers.cert_url)?;
         let chain = self.chain_for(&url).await?;
-        self.inner.trust.verify(&chain, headers, body, at)
+        if !chain.validated_for.is_some_and(|window| window.contains(at)) {
+            self.validate(&url, &chain.certificates, at)?;
+        }
+        self.inner.trust.check_notification(&chain.certificates, headers, body)
     }
 
-    async fn chain_for(&self, url: &Url) -> Result<Chain, VerifyError> {
+    /// How many times a certificate chain has been validated (the RSA checks of the chain, not
+    /// of notifications) since the verifier was made, counted across clones. With a warm cache
+    /// it stays flat while notifications verify; one that climbs with traffic means chains are
+    /// validated per notification, e.g. for times outside a certificate's validity.
+    pub fn chain_validations(&self) -> u64 {
+        self.inner.chain_validations.load(Ordering::Relaxed)
+    }
+
+    async fn chain_for(&self, url: &Url) -> Result<CachedChain, VerifyError> {
         let cached = self.inner.cache().get(url.as_str());
         if let Some(chain) = cached {
             return Ok(chain);
         }
         let chain: Chain = parse_chain(&self.fetch(url).await?)?.into();
-        self.inner.cache().insert(url.as_str(), chain.clone());
-        Ok(chain)
+        Ok(self.inner.cache().insert(url.as_str(), chain))
+    }
+
+    /// Validates `chain` at `at` and, on success, lets its cache entry skip validation inside
+    /// the chain's validity window. A chain that fails stays cached, but not as validated.
+    fn validate(&self, url: &Url, chain: &Chain, at: DateTime<Utc>) -> Result<(), VerifyError> {
+        self.inner.chain_validations.fetch_add(1, Ordering::Relaxed);
+        self.inner.trust.validate_chain(chain, at)?;
+        let Some(window) = self.inner.trust.validity_window(chain) else {
+            tracing::debug!(cert_url = %url, "certificate validity unreadable; validating the chain per notification");
+            return Ok(());
+        };
+        self.inner.cache().mark_validated(url.as_str(), chain, window);
+        Ok(())
     }
 
     async fn fetch(&self, url: &Url) -> Result<Vec<u8>, VerifyError> {
@@ -131,6 +168,7 @@ impl fmt::Debug for WebhookVerifier {
         f.debug_struct("WebhookVerifier")
             .field("policy", &self.inner.policy)
             .field("cached_chains", &self.inner.cache().len())
+            .field("chain_validations", &self.chain_validations())
             .finish_non_exhaustive()
     }
 }
@@ -138,24 +176,39 @@ impl fmt::Debug for WebhookVerifier {
 /// Chains by URL, the oldest dropped first when full.
 #[derive(Default)]
 struct ChainCache {
-    chains: HashMap<String, Chain>,
+    chains: HashMap<String, CachedChain>,
     insertion_order: VecDeque<String>,
 }
 
 impl ChainCache {
-    fn get(&self, url: &str) -> Option<Chain> {
+    fn get(&self, url: &str) -> Option<CachedChain> {
         self.chains.get(url).cloned()
     }
 
-    fn insert(&mut self, url: &str, chain: Chain) {
-        if self.chains.insert(url.to_owned(), chain).is_some() {
-            return;
+    /// Caches a freshly fetched chain, not yet validated, and returns the URL's entry. Where a
+    /// concurrent fetch of the same URL got there first, its entry (perhaps validated) is kept.
+    fn insert(&mut self, url: &str, certificates: Chain) -> CachedChain {
+        if let Some(existing) = self.chains.get(url) {
+            return existing.clone();
         }
+        let entry = CachedChain { certificates, validated_for: None };
+        self.chains.insert(url.to_owned(), entry.clone());
         self.insertion_order.push_back(url.to_owned());
         while self.insertion_order.len() > CACHED_CHAINS {
             if let Some(oldest) = self.insertion_order.pop_front() {
                 self.chains.remove(&oldest);
             }
+        }
+        entry
+    }
+
+    /// Records that the URL's chain validated and holds within `window`, if the entry still
+    /// holds that very chain (it may have been evicted and fetched again meanwhile).
+    fn mark_validated(&mut self, url: &str, certificates: &Chain, window: ValidityWindow) {
+        if let Some(entry) = self.chains.get_mut(url)
+            && Arc::ptr_eq(&entry.certificates, certificates)
+        {
+            entry.validated_for = Some(window);
         }
     }
 
@@ -188,5 +241,31 @@ mod tests {
         cache.insert("https://api.paypal.com/certs/1", chain);
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.insertion_order.len(), 1);
+    }
+
+    fn any_window() -> ValidityWindow {
+        ValidityWindow::of(&[]).expect("an empty chain bounds nothing")
+    }
+
+    #[test]
+    fn a_chain_fetched_again_concurrently_leaves_the_validated_entry_in_place() {
+        let mut cache = ChainCache::default();
+        let url = "https://api.paypal.com/certs/1";
+        let first: Chain = Vec::new().into();
+        cache.insert(url, first.clone());
+        cache.mark_validated(url, &first, any_window());
+        let entry = cache.insert(url, Vec::new().into());
+        assert!(Arc::ptr_eq(&entry.certificates, &first));
+        assert_eq!(entry.validated_for, Some(any_window()));
+    }
+
+    #[test]
+    fn a_validation_is_not_recorded_on_an_entry_that_holds_another_chain() {
+        let mut cache = ChainCache::default();
+        let url = "https://api.paypal.com/certs/1";
+        cache.insert(url, Vec::new().into());
+        let other: Chain = Vec::new().into();
+        cache.mark_validated(url, &other, any_window());
+        assert_eq!(cache.get(url).map(|entry| entry.validated_for), Some(None));
     }
 }

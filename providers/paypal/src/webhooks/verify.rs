@@ -6,17 +6,16 @@
 //! a trusted root, was valid at the time, and names PayPal's signing host; all three are checked
 //! here before the signature itself.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor};
 use webpki::{EndEntityCert, KeyUsage};
 
 use crate::error::VerifyError;
 use crate::webhooks::headers::WebhookHeaders;
+use crate::webhooks::validity::{ValidityWindow, unix_time};
 
 /// The only `PAYPAL-AUTH-ALGO` PayPal uses.
 pub const SIGNATURE_ALGORITHM: &str = "SHA256withRSA";
@@ -132,11 +131,15 @@ impl TrustStore {
         body: &[u8],
         at: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
-        let Some((leaf_der, served_intermediates)) = chain.split_first() else {
-            return Err(VerifyError::CertRejected("empty certificate chain".into()));
-        };
-        let leaf = EndEntityCert::try_from(leaf_der)
-            .map_err(|e| VerifyError::CertRejected(format!("leaf certificate does not parse: {e:?}")))?;
+        self.validate_chain(chain, at)?;
+        self.check_notification(chain, headers, body)
+    }
+
+    /// Checks that the leaf chains through the served and configured intermediates to a trust
+    /// anchor, every certificate on the way valid at `at`. This is the RSA-heavy part, and the
+    /// only one that depends on `at`.
+    pub(crate) fn validate_chain(&self, chain: &[CertificateDer<'_>], at: DateTime<Utc>) -> Result<(), VerifyError> {
+        let (leaf, served_intermediates) = leaf_of(chain)?;
         let intermediates: Vec<CertificateDer<'_>> = served_intermediates
             .iter()
             .chain(&self.intermediates)
@@ -151,7 +154,25 @@ impl TrustStore {
             None,
             None,
         )
-        .map_err(|e| VerifyError::CertRejected(format!("chain is not valid at {at}: {e:?}")))?;
+        .map(|_path| ())
+        .map_err(|e| VerifyError::CertRejected(format!("chain is not valid at {at}: {e:?}")))
+    }
+
+    /// The window in which a chain that validated once keeps validating: the intersection of
+    /// the validity of the leaf and of every intermediate offered, used on the path or not.
+    pub(crate) fn validity_window(&self, chain: &[CertificateDer<'_>]) -> Option<ValidityWindow> {
+        ValidityWindow::of(chain.iter().chain(&self.intermediates))
+    }
+
+    /// Checks the leaf's name, then the notification's signature with the leaf's key. Assumes
+    /// the chain itself was validated for the notification's time.
+    pub(crate) fn check_notification(
+        &self,
+        chain: &[CertificateDer<'_>],
+        headers: &WebhookHeaders,
+        body: &[u8],
+    ) -> Result<(), VerifyError> {
+        let (leaf, _) = leaf_of(chain)?;
         if !self.subject_names.iter().any(|name| leaf.verify_is_valid_for_subject_name(name).is_ok()) {
             return Err(VerifyError::CertRejected("certificate is not issued for an expected subject name".into()));
         }
@@ -164,10 +185,14 @@ impl TrustStore {
     }
 }
 
-fn unix_time(at: DateTime<Utc>) -> UnixTime {
-    // Times before 1970 are clamped; every certificate is then "not yet valid", as it should be.
-    let seconds = u64::try_from(at.timestamp()).unwrap_or(0);
-    UnixTime::since_unix_epoch(Duration::from_secs(seconds))
+/// The parsed leaf (the first certificate) and the served intermediates after it.
+fn leaf_of<'a>(chain: &'a [CertificateDer<'a>]) -> Result<(EndEntityCert<'a>, &'a [CertificateDer<'a>]), VerifyError> {
+    let Some((leaf_der, served_intermediates)) = chain.split_first() else {
+        return Err(VerifyError::CertRejected("empty certificate chain".into()));
+    };
+    let leaf = EndEntityCert::try_from(leaf_der)
+        .map_err(|e| VerifyError::CertRejected(format!("leaf certificate does not parse: {e:?}")))?;
+    Ok((leaf, served_intermediates))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod fake_paypal;
 mod fixtures;
 mod subscriptions_client;
 mod subscriptions_decoding;
+mod webhook_chain_cache;
 mod webhook_fixtures;
 mod webhook_verifier;
 mod webhooks_api;

@@ -3,23 +3,24 @@
 //! server leaves the signatures valid.
 
 use chrono::Utc;
-use payhub_paypal::{VerifierConfig, VerifyError, WebhookHeaders, WebhookVerifier, default_http_client};
+use payhub_paypal::{TrustConfig, VerifierConfig, VerifyError, WebhookHeaders, WebhookVerifier, default_http_client};
 
 use crate::cert_server::CertServer;
 use crate::fixtures::{Fixtures, Sample};
 
-const CERT_PATH: &str = "/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77";
+pub const CERT_PATH: &str = "/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77";
 
-fn verifier(fixtures: &Fixtures, webhook_id: &str, server: &CertServer) -> WebhookVerifier {
-    let config = VerifierConfig {
-        trust: fixtures.trust(webhook_id),
-        allowed_cert_hosts: vec![server.authority()],
-        allow_plain_http_cert_urls: true,
-    };
+pub fn verifier(fixtures: &Fixtures, webhook_id: &str, server: &CertServer) -> WebhookVerifier {
+    verifier_trusting(fixtures.trust(webhook_id), server)
+}
+
+pub fn verifier_trusting(trust: TrustConfig, server: &CertServer) -> WebhookVerifier {
+    let config =
+        VerifierConfig { trust, allowed_cert_hosts: vec![server.authority()], allow_plain_http_cert_urls: true };
     WebhookVerifier::new(config, default_http_client().expect("http client")).expect("verifier")
 }
 
-fn pointed_at(sample: &Sample, url: String) -> WebhookHeaders {
+pub fn pointed_at(sample: &Sample, url: String) -> WebhookHeaders {
     WebhookHeaders { cert_url: url, ..sample.headers.clone() }
 }
 

@@ -8,35 +8,15 @@ use chrono::{DateTime, Duration, Months, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
 
 use super::super::amount::Amount;
+use crate::wire::wire_enum;
 
-/// Declares an enum read from and written to PayPal's JSON by its wire name.
-macro_rules! paypal_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-
-        // Not every enum is both read from requests and written to responses.
-        #[allow(dead_code)]
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $wire),+ }
-            }
-
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($wire => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-paypal_enum!(ProductType { Physical => "PHYSICAL", Digital => "DIGITAL", Service => "SERVICE" });
-paypal_enum!(TenureType { Trial => "TRIAL", Regular => "REGULAR" });
-paypal_enum!(IntervalUnit { Day => "DAY", Week => "WEEK", Month => "MONTH", Year => "YEAR" });
-paypal_enum!(PlanStatus { Created => "CREATED", Inactive => "INACTIVE", Active => "ACTIVE" });
-paypal_enum!(SetupFeeFailureAction { Continue => "CONTINUE", Cancel => "CANCEL" });
-paypal_enum!(UserAction { SubscribeNow => "SUBSCRIBE_NOW", Continue => "CONTINUE" });
-paypal_enum!(SubscriptionStatus {
+wire_enum!(parsed ProductType { Physical => "PHYSICAL", Digital => "DIGITAL", Service => "SERVICE" });
+wire_enum!(parsed TenureType { Trial => "TRIAL", Regular => "REGULAR" });
+wire_enum!(parsed IntervalUnit { Day => "DAY", Week => "WEEK", Month => "MONTH", Year => "YEAR" });
+wire_enum!(parsed PlanStatus { Created => "CREATED", Inactive => "INACTIVE", Active => "ACTIVE" });
+wire_enum!(parsed SetupFeeFailureAction { Continue => "CONTINUE", Cancel => "CANCEL" });
+wire_enum!(parsed UserAction { SubscribeNow => "SUBSCRIBE_NOW", Continue => "CONTINUE" });
+wire_enum!(SubscriptionStatus {
     ApprovalPending => "APPROVAL_PENDING",
     Approved => "APPROVED",
     Active => "ACTIVE",
@@ -44,11 +24,12 @@ paypal_enum!(SubscriptionStatus {
     Cancelled => "CANCELLED",
     Expired => "EXPIRED",
 });
-paypal_enum!(
+wire_enum!(
     /// v1 sale states are lower case.
     SaleState { Completed => "completed", PartiallyRefunded => "partially_refunded", Refunded => "refunded" }
 );
-paypal_enum!(
+wire_enum!(
+    parsed
     /// `last_failed_payment.reason_code` values PayPal documents.
     FailureReason {
         PaymentDenied => "PAYMENT_DENIED",

@@ -1,0 +1,106 @@
+//! Harness for the PayPal simulator's tests: a client that speaks to it like a merchant's backend
+//! (OAuth2 token, bearer calls, control endpoints) on top of [`crate::common`].
+
+#![allow(dead_code)]
+
+use axum::http::StatusCode;
+use payhub_sandbox::{RunningSandbox, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET};
+use serde_json::{Value, json};
+
+use crate::common::{self, Answer};
+
+pub struct TestSandbox {
+    pub running: RunningSandbox,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+pub async fn spawn_sandbox() -> TestSandbox {
+    let running = common::start_sandbox(42).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client");
+    TestSandbox { url: running.paypal_url.clone(), running, http }
+}
+
+impl Answer {
+    /// The first `details[].issue` of PayPal's error shape.
+    pub fn issue(&self) -> &str {
+        self.body["details"][0]["issue"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestSandbox {
+    pub async fn request_token(&self, client_id: &str, secret: &str) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}/v1/oauth2/token", self.url))
+            .basic_auth(client_id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials");
+        common::send(request, None).await
+    }
+
+    pub async fn token(&self) -> String {
+        let answer = self.request_token(SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A POST to PayPal's API; `headers` are extra ones such as `PayPal-Request-Id` or `Prefer`.
+    pub async fn post(&self, token: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.post(format!("{}{path}", self.url)).bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        common::send(request, body).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Answer {
+        common::send(self.http.get(format!("{}{path}", self.url)).bearer_auth(token), None).await
+    }
+
+    /// A control endpoint (no token).
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+        common::send(self.http.request(method, format!("{}{path}", self.url)), body).await
+    }
+
+    pub async fn advance(&self, by: &str) -> Answer {
+        self.control(reqwest::Method::POST, "/sandbox/clock/advance", Some(json!({ "by": by }))).await
+    }
+
+    pub async fn create_order(&self, token: &str, value: &str, extra: Value) -> Value {
+        let mut body = json!({
+            "intent": "CAPTURE",
+            "purchase_units": [{ "amount": { "currency_code": "USD", "value": value } }],
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let answer = self.post(token, "/v2/checkout/orders", Some(body), &[]).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+
+    pub async fn approve(&self, order_id: &str) -> Answer {
+        self.control(reqwest::Method::POST, &format!("/sandbox/paypal/orders/{order_id}/approve"), None).await
+    }
+
+    /// An order for `value` USD, approved by the buyer and captured; returns (order id, capture id).
+    pub async fn captured_order(&self, token: &str, value: &str) -> (String, String) {
+        let order_id = self.create_order(token, value, json!({})).await["id"].as_str().unwrap().to_owned();
+        assert_eq!(self.approve(&order_id).await.status, StatusCode::OK);
+        let captured = self.post(token, &format!("/v2/checkout/orders/{order_id}/capture"), None, &[]).await;
+        assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);
+        let capture_id =
+            captured.body["purchase_units"][0]["payments"]["captures"][0]["id"].as_str().unwrap().to_owned();
+        (order_id, capture_id)
+    }
+
+    pub async fn subscribe(&self, token: &str, url: &str, event_types: &[&str]) -> String {
+        let types: Vec<Value> = event_types.iter().map(|name| json!({ "name": name })).collect();
+        let answer = self
+            .post(token, "/v1/notifications/webhooks", Some(json!({ "url": url, "event_types": types })), &[])
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["id"].as_str().unwrap().to_owned()
+    }
+}
