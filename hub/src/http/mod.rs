@@ -16,6 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::Hub;
@@ -52,6 +53,10 @@ pub fn router(hub: Hub) -> Router {
         .fallback(|| async {
             ApiError::new("not_found", "no such path; the API is under /v1 (see /openapi.json)").into_response()
         })
+        // A bug must still answer in problem+json, and must not take the connection down.
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new("internal_error", "an internal error occurred; the logs have the details").into_response()
+        }))
         .layer(TraceLayer::new_for_http())
         .with_state(hub)
 }
