@@ -88,7 +88,7 @@ async fn a_fault_limited_to_a_path_prefix_spares_other_calls() {
 async fn a_hung_capture_takes_effect_and_a_retry_with_the_same_request_id_learns_the_outcome() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;
-    let order_id = sandbox.create_order(&token, "11.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "11.00").await;
     sandbox.approve(&order_id).await;
     sandbox.control(Method::PUT, "/sandbox/paypal/faults", Some(json!({ "fail_next": 1, "hang_ms": 5000 }))).await;
     let capture_url = format!("{}/v2/checkout/orders/{order_id}/capture", sandbox.url);

@@ -89,7 +89,7 @@ async fn an_order_is_created_approved_captured_then_refunded_in_part_and_in_full
 async fn capture_before_approval_is_refused_with_order_not_approved() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;
-    let order_id = sandbox.create_order(&token, "10.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "10.00").await;
 
     let refused = sandbox.post(&token, &format!("/v2/checkout/orders/{order_id}/capture"), None, &[]).await;
 
@@ -280,7 +280,7 @@ async fn the_buyer_page_shows_the_order_and_redirects_like_paypal_checkout() {
 async fn an_unapproved_order_is_voided_when_its_approval_window_passes() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;
-    let order_id = sandbox.create_order(&token, "5.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "5.00").await;
     let path = format!("/v2/checkout/orders/{order_id}");
 
     sandbox.advance("2h59m").await;
@@ -300,7 +300,7 @@ async fn an_unapproved_order_is_voided_when_its_approval_window_passes() {
 async fn a_pending_capture_cannot_be_refunded_until_paypal_completes_it() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;
-    let order_id = sandbox.create_order(&token, "40.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "40.00").await;
     sandbox.approve(&order_id).await;
     let outcome = json!({ "status": "PENDING" });
     let set = sandbox

@@ -344,6 +344,48 @@ async fn a_paid_first_cycle_raises_activated_then_sale_completed_and_sends_the_b
 }
 
 #[tokio::test]
+async fn the_consent_page_posts_its_ba_token_and_sends_the_buyer_back_to_the_merchant_like_paypal() {
+    let billing = billing().await;
+    let plan_id = billing.plan(weekly("4.00"), json!({})).await;
+    let created = billing.create(&plan_id, json!({})).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let approve_url = created.body["links"][0]["href"].as_str().unwrap().to_owned();
+    let ba_token = url::Url::parse(&approve_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "ba_token")
+        .unwrap()
+        .1
+        .into_owned();
+    let html = billing.sandbox.http.get(&approve_url).send().await.unwrap().text().await.unwrap();
+    for action in ["approve", "cancel"] {
+        let form = format!(
+            "<form method=\"post\" action=\"/webapps/billing/subscriptions/{action}\"><input type=\"hidden\" name=\"ba_token\" value=\"{ba_token}\">"
+        );
+        assert!(html.contains(&form), "{html}");
+    }
+    assert!(html.contains("Cancel and return to Example Streaming"), "{html}");
+
+    let decide = |action: &str, form: Vec<(&'static str, String)>| {
+        let url = format!("{}/webapps/billing/subscriptions/{action}", billing.sandbox.url);
+        billing.sandbox.http.post(url).form(&form).send()
+    };
+    let no_token = decide("approve", Vec::new()).await.unwrap();
+    assert_eq!(no_token.status().as_u16(), 400);
+    let declined = decide("cancel", vec![("ba_token", ba_token.clone())]).await.unwrap();
+    assert_eq!(declined.status().as_u16(), 303);
+    let back = declined.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&format!("https://shop.example/paypal/cancel?subscription_id={id}&ba_token={ba_token}")));
+    assert_eq!(billing.show(&id).await["status"], "APPROVAL_PENDING", "declining changes nothing");
+
+    let approved = decide("approve", vec![("ba_token", ba_token.clone())]).await.unwrap();
+    assert_eq!(approved.status().as_u16(), 303);
+    let back = approved.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&format!("https://shop.example/paypal/return?subscription_id={id}&ba_token={ba_token}")));
+    assert_eq!(billing.show(&id).await["status"], "ACTIVE");
+}
+
+#[tokio::test]
 async fn a_three_day_free_trial_then_weekly_billing_charges_52_renewals_in_a_year_each_only_as_sale_completed() {
     let billing = billing().await;
     let plan_id = billing

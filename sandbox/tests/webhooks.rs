@@ -97,7 +97,7 @@ async fn verify_webhook_signature_answers_success_only_for_what_was_sent() {
     let receiver = spawn_receiver().await;
     let token = sandbox.token().await;
     let webhook_id = sandbox.subscribe(&token, &receiver.url, &["CHECKOUT.ORDER.APPROVED"]).await;
-    let order_id = sandbox.create_order(&token, "7.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "7.00").await;
     sandbox.approve(&order_id).await;
     let delivery = receiver.wait_for(1).await.remove(0);
 
@@ -134,7 +134,7 @@ async fn a_receiver_answering_500_is_retried_once_the_clock_passes_the_retry_tim
     receiver.answer_with(500);
     let token = sandbox.token().await;
     sandbox.subscribe(&token, &receiver.url, &["CHECKOUT.ORDER.APPROVED"]).await;
-    let order_id = sandbox.create_order(&token, "3.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "3.00").await;
 
     sandbox.approve(&order_id).await;
     let first = receiver.wait_for(1).await.remove(0);
@@ -185,7 +185,7 @@ async fn with_duplicate_rate_one_each_event_arrives_twice_with_fresh_transmissio
     let token = sandbox.token().await;
     sandbox.subscribe(&token, &receiver.url, &["CHECKOUT.ORDER.APPROVED"]).await;
     sandbox.control(Method::PUT, "/sandbox/chaos", Some(json!({ "duplicate_rate": 1.0 }))).await;
-    let order_id = sandbox.create_order(&token, "6.00", json!({})).await["id"].as_str().unwrap().to_owned();
+    let order_id = sandbox.new_order_id(&token, "6.00").await;
 
     sandbox.approve(&order_id).await;
 

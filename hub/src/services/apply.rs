@@ -67,7 +67,7 @@ impl Hub {
             tx.insert_event(&Event::about(EventType::PaymentAnomalyDetected, &payment, now)).await?;
             wrote_event = true;
             if self.settings.anomaly_policy == AnomalyPolicy::Refund {
-                refund_to_send = Some(queue_anomaly_refund(&mut tx, &mut payment, anomaly, cause, now).await?);
+                refund_to_send = queue_anomaly_refund(&mut tx, &mut payment, anomaly, cause, now).await?;
             }
         }
         if let Some(id) = inbox_id {
@@ -215,9 +215,13 @@ async fn queue_anomaly_refund(
     anomaly: &Anomaly,
     cause: &Cause,
     now: DateTime<Utc>,
-) -> Result<Refund, ServiceError> {
+) -> Result<Option<Refund>, ServiceError> {
     let amount = Money::new(anomaly.excess, payment.currency);
-    payment.reserve_refund(amount, now)?;
+    if let Err(rejection) = payment.reserve_refund(amount, now) {
+        // Already refunded by hand, say: the anomaly stays flagged for a person.
+        warn!(payment = %payment.id, %rejection, "the excess cannot be refunded automatically");
+        return Ok(None);
+    }
     let reason = match anomaly.kind {
         AnomalyKind::PaidAfterCancel => "automatic refund: paid after the payment was canceled",
         AnomalyKind::Overpaid => "automatic refund: paid more than once",
@@ -243,7 +247,7 @@ async fn queue_anomaly_refund(
     tx.insert_refund(&refund, payment.provider).await?;
     let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), cause.clone(), now);
     record(tx, &created, EventType::RefundCreated, &refund).await?;
-    Ok(refund)
+    Ok(Some(refund))
 }
 
 impl Hub {

@@ -248,13 +248,13 @@ impl TestApp {
         types
     }
 
-    /// Polls `check` until it holds (10 s at most); workers run in the background.
+    /// Polls `check` until it holds (20 s at most, for a loaded CI machine); workers run in the background.
     pub async fn eventually<F, Fut>(&self, what: &str, check: F)
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        for _ in 0..200 {
+        for _ in 0..400 {
             if check().await {
                 return;
             }

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::config::Secret;
 use crate::error::PaypalError;
-use crate::http::{api_error, error_text, read_body, response_debug_id, transport_error};
+use crate::http::{api_error, error_text, read_body, record_answer, transport_error};
 
 /// Refresh this long before PayPal says the token expires, so a token never expires in flight.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -89,13 +89,7 @@ impl TokenCache {
                 .send()
                 .await
                 .map_err(transport_error)?;
-            let status = response.status();
-            let debug_id = response_debug_id(&response);
-            let span = tracing::Span::current();
-            span.record("status", status.as_u16());
-            if let Some(debug_id) = &debug_id {
-                span.record("debug_id", debug_id.as_str());
-            }
+            let (status, debug_id) = record_answer(&response);
             let body = read_body(response).await?;
             if matches!(status.as_u16(), 400 | 401 | 403) {
                 return Err(PaypalError::Authentication {

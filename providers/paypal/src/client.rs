@@ -44,13 +44,6 @@ impl fmt::Debug for PaypalClient {
 ///
 /// If the process has not installed a default rustls crypto provider yet, this installs *ring*.
 pub fn default_http_client() -> Result<reqwest::Client, PaypalError> {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race against another installer is fine: some provider is then in place.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("payhub-paypal/", env!("CARGO_PKG_VERSION")))
-        .build()
+    payhub_provider_kit::provider_http_client(concat!("payhub-paypal/", env!("CARGO_PKG_VERSION")))
         .map_err(|e| PaypalError::Transport(format!("could not build the HTTP client: {e}")))
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use payhub_provider_kit::{describe_unexpected_body, describe_with_causes, endpoint};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -17,8 +18,6 @@ use crate::error::{ErrorDetail, PaypalError};
 
 const REQUEST_ID: &str = "PayPal-Request-Id";
 const DEBUG_ID: &str = "paypal-debug-id";
-/// How much of a non-JSON error body is quoted in the error message.
-const QUOTED_BODY_CHARS: usize = 200;
 
 /// The connection to one PayPal account: base URL, HTTP client, token cache.
 pub(crate) struct Api {
@@ -40,7 +39,7 @@ impl Api {
         if config.client_id.is_empty() {
             return Err(PaypalError::Transport("client_id is empty".into()));
         }
-        let token_url = endpoint(&base, &["v1", "oauth2", "token"]);
+        let token_url = endpoint(&base, ["v1", "oauth2", "token"]);
         Ok(Self {
             http,
             timeout: config.timeout,
@@ -149,13 +148,7 @@ impl Api {
                         .body(outgoing.body.clone());
                 }
                 let response = request.send().await.map_err(transport_error)?;
-                let status = response.status();
-                let debug_id = response_debug_id(&response);
-                let span = tracing::Span::current();
-                span.record("status", status.as_u16());
-                if let Some(debug_id) = &debug_id {
-                    span.record("debug_id", debug_id.as_str());
-                }
+                let (status, debug_id) = record_answer(&response);
                 // An expired or revoked token answers 401. One retry with a fresh token; the
                 // request id makes the repeat safe for POSTs.
                 if status == StatusCode::UNAUTHORIZED && !refused_once {
@@ -189,66 +182,31 @@ fn checked_request_id(request_id: &str) -> Result<&str, PaypalError> {
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, PaypalError> {
-    let invalid = |why: &str| PaypalError::Transport(format!("base_url {raw:?} {why}"));
-    let url = Url::parse(raw.trim()).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid("must use https (or http for a local simulator)"));
-    }
-    if url.host_str().is_none() {
-        return Err(invalid("has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("must not carry credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("must not have a query or fragment"));
-    }
-    Ok(url)
-}
-
-/// `base` plus the given path segments. Each segment is escaped on its own, so a caller's id
-/// such as `../x` or `a/b` stays inside its segment instead of changing the endpoint.
-pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
-    let mut path = base.path().trim_end_matches('/').to_owned();
-    for segment in segments {
-        path.push('/');
-        escape_segment(segment, &mut path);
-    }
-    let mut url = base.clone();
-    url.set_path(&path);
-    url
-}
-
-fn escape_segment(segment: &str, out: &mut String) {
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    payhub_provider_kit::parse_base_url(raw).map_err(|invalid| PaypalError::Transport(invalid.to_string()))
 }
 
 pub(crate) fn transport_error(error: reqwest::Error) -> PaypalError {
     if error.is_timeout() {
         return PaypalError::Timeout;
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    PaypalError::Transport(text)
+    PaypalError::Transport(describe_with_causes(&error))
 }
 
 pub(crate) async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, PaypalError> {
     response.bytes().await.map(|bytes| bytes.to_vec()).map_err(transport_error)
 }
 
-pub(crate) fn response_debug_id(response: &reqwest::Response) -> Option<String> {
-    response.headers().get(DEBUG_ID).and_then(|value| value.to_str().ok()).map(str::to_owned)
+/// The answer's status and `paypal-debug-id`, both also recorded on the current request span:
+/// the debug id is what PayPal's support asks for about a failed call.
+pub(crate) fn record_answer(response: &reqwest::Response) -> (StatusCode, Option<String>) {
+    let status = response.status();
+    let debug_id = response.headers().get(DEBUG_ID).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let span = tracing::Span::current();
+    span.record("status", status.as_u16());
+    if let Some(debug_id) = &debug_id {
+        span.record("debug_id", debug_id.as_str());
+    }
+    (status, debug_id)
 }
 
 /// Maps an error answer. PayPal's REST errors are `{name, message, debug_id, details[]}`;
@@ -261,7 +219,7 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8], header_debug_id: Option
         return PaypalError::Api {
             status: status.as_u16(),
             name: status_name(status),
-            message: describe_unexpected_body(status, body),
+            message: describe_unexpected_body("PayPal", status, body),
             debug_id: header_debug_id,
             details: Vec::new(),
         };
@@ -287,7 +245,7 @@ pub(crate) fn error_text(status: StatusCode, body: &[u8]) -> String {
     field("error_description")
         .or_else(|| field("message"))
         .or_else(|| field("error"))
-        .unwrap_or_else(|| describe_unexpected_body(status, body))
+        .unwrap_or_else(|| describe_unexpected_body("PayPal", status, body))
 }
 
 fn error_detail(item: &Value) -> Option<ErrorDetail> {
@@ -315,45 +273,9 @@ fn status_name(status: StatusCode) -> String {
     )
 }
 
-fn describe_unexpected_body(status: StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let quoted: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(QUOTED_BODY_CHARS)
-        .collect();
-    if quoted.is_empty() {
-        format!("PayPal answered {status} with an empty body")
-    } else {
-        format!("PayPal answered {status} with a body that is not a PayPal error: {quoted}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn base(raw: &str) -> Url {
-        parse_base_url(raw).expect("valid base url")
-    }
-
-    #[test]
-    fn endpoint_appends_segments_to_the_base_path() {
-        let url = endpoint(&base("https://api-m.sandbox.paypal.com"), &["v2", "checkout", "orders"]);
-        assert_eq!(url.as_str(), "https://api-m.sandbox.paypal.com/v2/checkout/orders");
-        let prefixed = endpoint(&base("http://127.0.0.1:8081/paypal/"), &["v1", "oauth2"]);
-        assert_eq!(prefixed.as_str(), "http://127.0.0.1:8081/paypal/v1/oauth2");
-    }
-
-    #[test]
-    fn ids_are_escaped_so_they_cannot_leave_their_segment() {
-        let url =
-            endpoint(&base("https://api-m.paypal.com"), &["v2", "checkout", "orders", "../payments/x?y#z", "capture"]);
-        assert_eq!(url.as_str(), "https://api-m.paypal.com/v2/checkout/orders/%2E%2E%2Fpayments%2Fx%3Fy%23z/capture");
-    }
 
     #[test]
     fn base_urls_that_are_not_http_endpoints_are_refused() {

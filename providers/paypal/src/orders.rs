@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::PaypalClient;
 use crate::error::PaypalError;
 use crate::payments::{Capture, Refund};
-use crate::types::{Amount, Link, find_link, wire_enum};
+use crate::types::{Amount, Link, link_href, wire_enum};
 
 wire_enum! {
     /// `Order.status`.
@@ -41,9 +41,7 @@ impl Order {
     /// Where to send the buyer to approve the order. Orders created with a `payment_source`
     /// answer a `payer-action` link; older integrations get `approve`.
     pub fn approval_url(&self) -> Option<&str> {
-        find_link(&self.links, "payer-action")
-            .or_else(|| find_link(&self.links, "approve"))
-            .map(|link| link.href.as_str())
+        link_href(&self.links, "payer-action").or_else(|| link_href(&self.links, "approve"))
     }
 
     /// Every capture of every purchase unit.

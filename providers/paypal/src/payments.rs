@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::PaypalClient;
 use crate::error::PaypalError;
-use crate::types::{Amount, Link, StatusDetails, find_link, wire_enum};
+use crate::types::{Amount, Link, StatusDetails, link_href, wire_enum};
 
 wire_enum! {
     /// `Capture.status`.
@@ -104,7 +104,7 @@ impl Refund {
     /// The refunded capture. A refund names it only through its `up` link
     /// (`…/v2/payments/captures/{id}`).
     pub fn capture_id(&self) -> Option<&str> {
-        let href = find_link(&self.links, "up")?.href.as_str();
+        let href = link_href(&self.links, "up")?;
         let path = href.split(['?', '#']).next().unwrap_or(href);
         let mut segments = path.split('/');
         segments.find(|segment| *segment == "captures")?;

@@ -278,16 +278,18 @@ impl PaypalClient {
 
     /// `POST /v1/billing/plans/{id}/activate` (from `CREATED` or `INACTIVE`).
     pub async fn activate_plan(&self, request_id: &str, plan_id: &str) -> Result<(), PaypalError> {
-        self.api
-            .post_no_content(&["v1", "billing", "plans", plan_id, "activate"], request_id, &serde_json::Map::new())
-            .await
+        self.change_plan_status(request_id, plan_id, "activate").await
     }
 
     /// `POST /v1/billing/plans/{id}/deactivate` (from `ACTIVE`); existing subscriptions go on.
     pub async fn deactivate_plan(&self, request_id: &str, plan_id: &str) -> Result<(), PaypalError> {
-        self.api
-            .post_no_content(&["v1", "billing", "plans", plan_id, "deactivate"], request_id, &serde_json::Map::new())
-            .await
+        self.change_plan_status(request_id, plan_id, "deactivate").await
+    }
+
+    async fn change_plan_status(&self, request_id: &str, plan_id: &str, action: &str) -> Result<(), PaypalError> {
+        // An empty JSON object rather than no body: PayPal wants a JSON content type here.
+        let body = serde_json::Map::new();
+        self.api.post_no_content(&["v1", "billing", "plans", plan_id, action], request_id, &body).await
     }
 
     /// `POST /v1/billing/plans/{id}/update-pricing-schemes`. Existing subscriptions pay the new

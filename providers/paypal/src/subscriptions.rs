@@ -13,7 +13,7 @@ use crate::client::PaypalClient;
 use crate::error::PaypalError;
 use crate::payments::CaptureStatus;
 use crate::plans::{PatchOperation, TenureType};
-use crate::types::{Amount, Link, find_link, wire_enum};
+use crate::types::{Amount, Link, link_href, wire_enum};
 
 wire_enum! {
     /// `Subscription.status`.
@@ -124,7 +124,7 @@ pub struct Subscription {
 impl Subscription {
     /// Where to send the buyer to approve the subscription (while `APPROVAL_PENDING`).
     pub fn approval_url(&self) -> Option<&str> {
-        find_link(&self.links, "approve").map(|link| link.href.as_str())
+        link_href(&self.links, "approve")
     }
 }
 
@@ -205,7 +205,7 @@ pub struct RevisedSubscription {
 impl RevisedSubscription {
     /// Where the buyer consents to the change, when PayPal asks for consent.
     pub fn approval_url(&self) -> Option<&str> {
-        find_link(&self.links, "approve").map(|link| link.href.as_str())
+        link_href(&self.links, "approve")
     }
 }
 

@@ -33,66 +33,10 @@ pub struct StatusDetails {
     pub reason: Option<String>,
 }
 
-pub(crate) fn find_link<'a>(links: &'a [Link], rel: &str) -> Option<&'a Link> {
-    links.iter().find(|link| link.rel.eq_ignore_ascii_case(rel))
+/// The `href` of the first link with relation `rel` (PayPal's case varies between APIs).
+pub(crate) fn link_href<'a>(links: &'a [Link], rel: &str) -> Option<&'a str> {
+    links.iter().find(|link| link.rel.eq_ignore_ascii_case(rel)).map(|link| link.href.as_str())
 }
 
-/// Declares a PayPal status enum. PayPal adds values over time, so every enum carries an
-/// `Other(String)` that keeps an unknown value verbatim instead of failing the whole decode.
-macro_rules! wire_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $wire:literal,)+ }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(from = "String", into = "String")]
-        pub enum $name {
-            $($(#[$variant_meta])* $variant,)+
-            /// A value this crate does not know, kept as PayPal sent it.
-            Other(String),
-        }
-
-        impl $name {
-            /// The value as PayPal writes it.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $wire,)+
-                    Self::Other(value) => value,
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                match value.as_str() {
-                    $($wire => Self::$variant,)+
-                    _ => Self::Other(value),
-                }
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(value: &str) -> Self {
-                Self::from(value.to_owned())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                match value {
-                    $name::Other(value) => value,
-                    known => known.as_str().to_owned(),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-pub(crate) use wire_enum;
+// PayPal adds status values over time; the shared pattern keeps an unknown one as `Other`.
+pub(crate) use payhub_provider_kit::wire_enum;

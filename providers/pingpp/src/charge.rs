@@ -157,10 +157,7 @@ impl PingppClient {
     /// (`list_charges`, or its webhook) before creating it again; Ping++ refuses a second
     /// charge with the same `order_no` in the app, which is the safety net.
     pub async fn create_charge(&self, req: &CreateCharge) -> Result<Charge, PingppError> {
-        let mut body = req.clone();
-        if body.app.is_none() {
-            body.app = Some(self.app_id().to_owned());
-        }
+        let body = CreateCharge { app: Some(self.app_or_configured(&req.app)), ..req.clone() };
         self.api.post(&["charges"], &body).await
     }
 
@@ -171,9 +168,7 @@ impl PingppClient {
 
     /// `GET /v1/charges?app[id]=…`, the app taken from the configuration.
     pub async fn list_charges(&self, params: &ListParams) -> Result<List<Charge>, PingppError> {
-        let mut query = vec![("app[id]".to_owned(), self.app_id().to_owned())];
-        query.extend(params.to_pairs());
-        self.api.get(&["charges"], &query).await
+        self.api.get(&["charges"], &self.app_scoped_query("app[id]", params)).await
     }
 
     /// `POST /v1/charges/{id}/reverse`: withdraws an unpaid charge of an offline channel

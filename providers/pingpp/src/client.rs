@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::ClientConfig;
 use crate::error::PingppError;
 use crate::http::Api;
+use crate::types::ListParams;
 
 /// A Ping++ REST client for one app. Cheap to clone: clones share the HTTP connection pool
 /// and the parsed signing key.
@@ -43,6 +44,19 @@ impl PingppClient {
     pub fn signs_requests(&self) -> bool {
         self.api.signs_requests()
     }
+
+    /// The app a new charge or order goes into: the request's own, else the configured one.
+    pub(crate) fn app_or_configured(&self, requested: &Option<String>) -> String {
+        requested.clone().unwrap_or_else(|| self.app_id().to_owned())
+    }
+
+    /// A list query confined to the configured app, then `params`. Ping++ names the app
+    /// parameter per resource: `app[id]` for charges, `app` for orders.
+    pub(crate) fn app_scoped_query(&self, app_parameter: &str, params: &ListParams) -> Vec<(String, String)> {
+        let mut query = vec![(app_parameter.to_owned(), self.app_id().to_owned())];
+        query.extend(params.to_pairs());
+        query
+    }
 }
 
 impl fmt::Debug for PingppClient {
@@ -60,13 +74,6 @@ impl fmt::Debug for PingppClient {
 ///
 /// If the process has not installed a default rustls crypto provider yet, this installs *ring*.
 pub fn default_http_client() -> Result<reqwest::Client, PingppError> {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race against another installer is fine: some provider is then in place.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("payhub-pingpp/", env!("CARGO_PKG_VERSION")))
-        .build()
+    payhub_provider_kit::provider_http_client(concat!("payhub-pingpp/", env!("CARGO_PKG_VERSION")))
         .map_err(|e| PingppError::Transport(format!("could not build the HTTP client: {e}")))
 }

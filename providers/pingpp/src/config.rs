@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use payhub_provider_kit::Secret;
+
 /// Ping++'s REST host. Paths start with `/v1`.
 pub const LIVE_BASE_URL: &str = "https://api.pingxx.com";
 /// Per-request timeout used by [`ClientConfig::new`].
@@ -64,45 +66,6 @@ impl ClientConfig {
     }
 }
 
-/// A credential that never shows up in logs: `Debug` and `Display` print `[redacted]`, and the
-/// value is reachable only through [`Secret::expose`], which makes every use easy to audit.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
-
 /// Unix time in seconds, as a cloneable function. Ping++ compares request timestamps with its
 /// own clock, so live use wants [`UnixClock::system`]; a simulator whose clock can be moved
 /// wants the client to read that clock instead.
@@ -141,14 +104,6 @@ impl fmt::Debug for UnixClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_is_redacted_in_debug_and_display_but_exposed_on_request() {
-        let secret = Secret::new("sk_test_s3cr3t");
-        assert_eq!(format!("{secret:?}"), "[redacted]");
-        assert_eq!(secret.to_string(), "[redacted]");
-        assert_eq!(secret.expose(), "sk_test_s3cr3t");
-    }
 
     #[test]
     fn config_debug_output_shows_neither_the_secret_key_nor_the_private_key() {

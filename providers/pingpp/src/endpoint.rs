@@ -5,43 +5,13 @@ use url::Url;
 
 use crate::error::PingppError;
 
-/// The configured base URL, refused early when it cannot be an HTTP API root.
 pub(crate) fn parse_base_url(raw: &str) -> Result<Url, PingppError> {
-    let invalid = |why: &str| PingppError::Transport(format!("base_url {raw:?} {why}"));
-    let url = Url::parse(raw.trim()).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid("must use https (or http for a local simulator)"));
-    }
-    if url.host_str().is_none() {
-        return Err(invalid("has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("must not carry credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("must not have a query or fragment"));
-    }
-    Ok(url)
+    payhub_provider_kit::parse_base_url(raw).map_err(|invalid| PingppError::Transport(invalid.to_string()))
 }
 
-/// `base` plus `/v1` plus the given path segments. Each segment is escaped on its own, so an
-/// id such as `../x` or `a/b` stays inside its segment instead of changing the endpoint.
+/// `base` plus `/v1` plus the given path segments, each escaped on its own.
 pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
-    let mut path = base.path().trim_end_matches('/').to_owned();
-    path.push_str("/v1");
-    for segment in segments {
-        path.push('/');
-        for byte in segment.bytes() {
-            if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
-                path.push(char::from(byte));
-            } else {
-                path.push_str(&format!("%{byte:02X}"));
-            }
-        }
-    }
-    let mut url = base.clone();
-    url.set_path(&path);
-    url
+    payhub_provider_kit::endpoint(base, ["v1"].iter().chain(segments))
 }
 
 /// Adds a form-encoded query (`app%5Bid%5D=…`, as Ping++'s SDKs encode it). An empty query

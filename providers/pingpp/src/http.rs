@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use payhub_provider_kit::{describe_unexpected_body, describe_with_causes};
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -18,8 +19,6 @@ use crate::signing::{REQUEST_SIGNATURE_HEADER, REQUEST_TIMESTAMP_HEADER, Request
 
 /// The content type of every request body, as Ping++'s SDKs declare it.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
-/// How much of a non-JSON error body is quoted in the error message.
-const QUOTED_BODY_CHARS: usize = 200;
 
 /// The connection to one Ping++ app: base URL, keys, HTTP client and retry policy.
 pub(crate) struct Api {
@@ -213,14 +212,7 @@ fn transport_error(error: reqwest::Error) -> PingppError {
     if error.is_timeout() {
         return PingppError::Timeout;
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    PingppError::Transport(text)
+    PingppError::Transport(describe_with_causes(&error))
 }
 
 /// Maps an error answer. Ping++ answers `{"error": {"type", "message", "code"?, "param"?}}`;
@@ -231,7 +223,7 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8]) -> PingppError {
         return PingppError::Api {
             status: status.as_u16(),
             error_type: UNEXPECTED_RESPONSE.to_owned(),
-            message: describe_unexpected_body(status, body),
+            message: describe_unexpected_body("Ping++", status, body),
             code: None,
             param: None,
         };
@@ -247,23 +239,6 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8]) -> PingppError {
         message: text("message").unwrap_or_default(),
         code: text("code"),
         param: text("param"),
-    }
-}
-
-fn describe_unexpected_body(status: StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let quoted: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(QUOTED_BODY_CHARS)
-        .collect();
-    if quoted.is_empty() {
-        format!("Ping++ answered {status} with an empty body")
-    } else {
-        format!("Ping++ answered {status} with a body that is not a Ping++ error: {quoted}")
     }
 }
 

@@ -231,10 +231,7 @@ struct CancelOrder {
 impl PingppClient {
     /// `POST /v1/orders`. Never repeated automatically.
     pub async fn create_order(&self, req: &CreateOrder) -> Result<Order, PingppError> {
-        let mut body = req.clone();
-        if body.app.is_none() {
-            body.app = Some(self.app_id().to_owned());
-        }
+        let body = CreateOrder { app: Some(self.app_or_configured(&req.app)), ..req.clone() };
         self.api.post(&["orders"], &body).await
     }
 
@@ -245,9 +242,7 @@ impl PingppClient {
 
     /// `GET /v1/orders?app=…`, the app taken from the configuration.
     pub async fn list_orders(&self, params: &ListParams) -> Result<List<Order>, PingppError> {
-        let mut query = vec![("app".to_owned(), self.app_id().to_owned())];
-        query.extend(params.to_pairs());
-        self.api.get(&["orders"], &query).await
+        self.api.get(&["orders"], &self.app_scoped_query("app", params)).await
     }
 
     /// `PUT /v1/orders/{id}` with `{"status": "canceled"}`. A buyer may still complete a payment

@@ -109,65 +109,8 @@ where
     })
 }
 
-/// Declares a Ping++ string enum. Ping++ adds values over time, so every enum carries an
-/// `Other(String)` that keeps an unknown value verbatim instead of failing the whole decode.
-macro_rules! wire_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $wire:literal,)+ }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(from = "String", into = "String")]
-        pub enum $name {
-            $($(#[$variant_meta])* $variant,)+
-            /// A value this crate does not know, kept as Ping++ sent it.
-            Other(String),
-        }
-
-        impl $name {
-            /// The value as Ping++ writes it.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $wire,)+
-                    Self::Other(value) => value,
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                match value.as_str() {
-                    $($wire => Self::$variant,)+
-                    _ => Self::Other(value),
-                }
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(value: &str) -> Self {
-                Self::from(value.to_owned())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                match value {
-                    $($name::$variant => $wire.to_owned(),)+
-                    $name::Other(value) => value,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-pub(crate) use wire_enum;
+// Ping++ adds values over time; the shared pattern keeps an unknown one as `Other`.
+pub(crate) use payhub_provider_kit::wire_enum;
 
 #[cfg(test)]
 mod tests {

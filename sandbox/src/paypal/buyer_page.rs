@@ -15,7 +15,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::PaypalSimulator;
-use super::approval::BuyerRedirect;
 use super::errors::ApiError;
 use super::state::OrderStatus;
 
@@ -55,14 +54,9 @@ async fn show(State(simulator): State<Arc<PaypalSimulator>>, query: Result<Query
         ));
     }
     let actions = match order.status {
-        OrderStatus::Created | OrderStatus::PayerActionRequired | OrderStatus::Approved => format!(
-            "<form method=\"post\" action=\"/checkoutnow/approve\"><input type=\"hidden\" name=\"token\" value=\"{id}\">\
-             <button type=\"submit\">Approve and pay</button></form>\
-             <form method=\"post\" action=\"/checkoutnow/cancel\"><input type=\"hidden\" name=\"token\" value=\"{id}\">\
-             <button type=\"submit\" class=\"secondary\">Cancel and return to {merchant}</button></form>",
-            id = escape(&order.id),
-            merchant = escape(merchant),
-        ),
+        OrderStatus::Created | OrderStatus::PayerActionRequired | OrderStatus::Approved => {
+            decision_forms("/checkoutnow", ("token", &order.id), "Approve and pay", merchant)
+        }
         status => format!("<p>This order is {} and can no longer be approved.</p>", escape(status.as_str())),
     };
     let body = format!(
@@ -74,31 +68,46 @@ async fn show(State(simulator): State<Arc<PaypalSimulator>>, query: Result<Query
 }
 
 async fn approve(State(simulator): State<Arc<PaypalSimulator>>, form: Result<Form<Token>, FormRejection>) -> Response {
-    let order_id = match form {
-        Ok(Form(Token { token: Some(token) })) => token,
-        _ => {
-            return page(StatusCode::BAD_REQUEST, "Missing token", "<p>The form carried no order.</p>");
+    match form {
+        Ok(Form(Token { token: Some(order_id) })) => {
+            finish(simulator.approve_order(&order_id).map(|redirect| redirect.redirect_url), "Payment approved")
         }
-    };
-    finish(simulator.approve_order(&order_id), "Payment approved")
+        _ => no_order(),
+    }
 }
 
 async fn cancel(State(simulator): State<Arc<PaypalSimulator>>, form: Result<Form<Token>, FormRejection>) -> Response {
-    let order_id = match form {
-        Ok(Form(Token { token: Some(token) })) => token,
-        _ => {
-            return page(StatusCode::BAD_REQUEST, "Missing token", "<p>The form carried no order.</p>");
+    match form {
+        Ok(Form(Token { token: Some(order_id) })) => {
+            finish(simulator.cancel_order(&order_id).map(|redirect| redirect.redirect_url), "Payment cancelled")
         }
-    };
-    finish(simulator.cancel_order(&order_id), "Payment cancelled")
+        _ => no_order(),
+    }
 }
 
-fn finish(outcome: Result<BuyerRedirect, ApiError>, done: &str) -> Response {
+fn no_order() -> Response {
+    page(StatusCode::BAD_REQUEST, "Missing token", "<p>The form carried no order.</p>")
+}
+
+/// The agree and cancel buttons of a consent page (checkout or subscription), posting
+/// `field=value` to `{path}/approve` and `{path}/cancel`.
+pub(crate) fn decision_forms(path: &str, (field, value): (&str, &str), agree: &str, merchant: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{path}/approve\"><input type=\"hidden\" name=\"{field}\" value=\"{value}\">\
+         <button type=\"submit\">{agree}</button></form>\
+         <form method=\"post\" action=\"{path}/cancel\"><input type=\"hidden\" name=\"{field}\" value=\"{value}\">\
+         <button type=\"submit\" class=\"secondary\">Cancel and return to {merchant}</button></form>",
+        value = escape(value),
+        merchant = escape(merchant),
+    )
+}
+
+/// Where the buyer goes once they decided: back to the merchant's URL (303), or, without one, a
+/// page saying `done`; a refusal is shown as a page too.
+pub(crate) fn finish(outcome: Result<Option<String>, ApiError>, done: &str) -> Response {
     match outcome {
-        Ok(BuyerRedirect { redirect_url: Some(url), .. }) => {
-            (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
-        }
-        Ok(_) => page(StatusCode::OK, done, "<p>You can close this window.</p>"),
+        Ok(Some(url)) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
+        Ok(None) => page(StatusCode::OK, done, "<p>You can close this window.</p>"),
         Err(error) => {
             let reason = error.details.first().and_then(|detail| detail.description.clone()).unwrap_or(error.message);
             page(error.status, "Cannot continue", &format!("<p>{}</p>", escape(&reason)))
@@ -139,6 +148,18 @@ pub(crate) fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decision_forms_post_the_escaped_token_to_approve_and_cancel() {
+        let html = decision_forms("/checkoutnow", ("token", "A\"B"), "Approve and pay", "Tea & Co");
+        assert_eq!(
+            html,
+            "<form method=\"post\" action=\"/checkoutnow/approve\"><input type=\"hidden\" name=\"token\" value=\"A&quot;B\">\
+             <button type=\"submit\">Approve and pay</button></form>\
+             <form method=\"post\" action=\"/checkoutnow/cancel\"><input type=\"hidden\" name=\"token\" value=\"A&quot;B\">\
+             <button type=\"submit\" class=\"secondary\">Cancel and return to Tea &amp; Co</button></form>"
+        );
+    }
 
     #[test]
     fn interpolated_text_cannot_open_tags_or_leave_attributes() {

@@ -34,14 +34,14 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 use super::errors::{ApiError, ErrorDetail};
 use super::payments::RefundRequest;
 use super::state::{CaptureOutcome, OrderStatus, RefundOutcome, wrong_state};
-use super::{PaypalSimulator, json_response, parse_body};
+use super::{PaypalSimulator, answer, json_response, parse_body};
 use crate::delivery::DeliveryRecord;
 use crate::faults::Faults;
 
@@ -63,13 +63,6 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
 }
 
 type Shared = State<Arc<PaypalSimulator>>;
-
-fn answer(status: StatusCode, outcome: Result<Value, ApiError>) -> Response {
-    match outcome {
-        Ok(body) => json_response(status, &body),
-        Err(error) => error.into_response(),
-    }
-}
 
 /// Reads `{"status": "…"}` into one of the allowed outcomes.
 fn status_field<T>(body: &[u8], parse: fn(&str) -> Option<T>, allowed: &str) -> Result<T, ApiError> {

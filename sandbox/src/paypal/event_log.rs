@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::auth::Merchant;
 use super::errors::ApiError;
 use super::signing::signed_string;
-use super::{PaypalSimulator, json_response, parse_body};
+use super::{PaypalSimulator, answer, json_response, parse_body};
 
 const DEFAULT_PAGE_SIZE: usize = 10;
 const MAX_PAGE_SIZE: usize = 300;
@@ -72,10 +72,7 @@ async fn show_event(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.event(&merchant.client_id, &id) {
-        Ok(event) => json_response(StatusCode::OK, &event.json),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, state.event(&merchant.client_id, &id).map(|event| event.json.clone()))
 }
 
 /// Sends an event again to the listed webhooks (`{"webhook_ids": [...]}`) or to every current

@@ -22,6 +22,7 @@
 mod amount;
 mod approval;
 mod auth;
+mod body;
 mod buyer_page;
 pub mod control;
 mod errors;
@@ -271,6 +272,14 @@ pub(crate) fn paypal_time(at: DateTime<Utc>) -> String {
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     (status, axum::Json(body.clone())).into_response()
+}
+
+/// The resource with `status`, or the error in its own status and dialect.
+pub(crate) fn answer(status: StatusCode, outcome: Result<Value, ApiError>) -> Response {
+    match outcome {
+        Ok(body) => json_response(status, &body),
+        Err(error) => error.into_response(),
+    }
 }
 
 pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::amount::parse_money;
+use super::body::{child, http_url, syntax};
 use super::errors::{ApiError, ErrorDetail};
 use super::state::{Intent, PurchaseUnit};
 
@@ -38,11 +39,11 @@ pub fn parse(body: &Value) -> Result<OrderRequest, ApiError> {
     let mut return_url = None;
     let mut cancel_url = None;
     let mut brand_name = None;
-    if let Some(context) = object_at(request, "application_context", "/application_context")? {
+    if let Some(context) = child(request, "application_context", "/application_context")? {
         read_experience(context, "/application_context", &mut return_url, &mut cancel_url, &mut brand_name)?;
     }
     let mut paypal_source_requested = false;
-    if let Some(source) = object_at(request, "payment_source", "/payment_source")? {
+    if let Some(source) = child(request, "payment_source", "/payment_source")? {
         if let Some(other) = source.keys().find(|key| key.as_str() != "paypal") {
             return Err(ApiError::unprocessable(ErrorDetail::body(
                 &format!("/payment_source/{other}"),
@@ -50,10 +51,10 @@ pub fn parse(body: &Value) -> Result<OrderRequest, ApiError> {
                 "The sandbox simulates PayPal wallet payments only; use payment_source.paypal or none.",
             )));
         }
-        if let Some(paypal) = object_at(source, "paypal", "/payment_source/paypal")? {
+        if let Some(paypal) = child(source, "paypal", "/payment_source/paypal")? {
             paypal_source_requested = true;
             let pointer = "/payment_source/paypal/experience_context";
-            if let Some(experience) = object_at(paypal, "experience_context", pointer)? {
+            if let Some(experience) = child(paypal, "experience_context", pointer)? {
                 read_experience(experience, pointer, &mut return_url, &mut cancel_url, &mut brand_name)?;
             }
         }
@@ -148,25 +149,7 @@ fn read_experience(
 }
 
 fn web_url(object: &Map<String, Value>, key: &str, pointer: &str) -> Result<Option<String>, ApiError> {
-    let Some(url) = text(object, key, pointer, 4000)? else {
-        return Ok(None);
-    };
-    match url::Url::parse(&url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(Some(url)),
-        _ => Err(syntax(pointer, &url)),
-    }
-}
-
-fn object_at<'a>(
-    object: &'a Map<String, Value>,
-    key: &str,
-    pointer: &str,
-) -> Result<Option<&'a Map<String, Value>>, ApiError> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(other) => Err(syntax(pointer, &other.to_string())),
-    }
+    text(object, key, pointer, 4000)?.map(|url| http_url(url, pointer)).transpose()
 }
 
 /// An optional string field of 1 to `max` characters.
@@ -192,17 +175,6 @@ pub fn missing(pointer: &str) -> ApiError {
         "MISSING_REQUIRED_PARAMETER",
         "A required field / parameter is missing.",
     ))
-}
-
-pub fn syntax(pointer: &str, value: &str) -> ApiError {
-    ApiError::invalid_request(
-        ErrorDetail::body(
-            pointer,
-            "INVALID_PARAMETER_SYNTAX",
-            "The value of a field does not conform to the expected format.",
-        )
-        .with_value(value),
-    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Duration;
 
@@ -15,9 +15,7 @@ use super::errors::{ApiError, ErrorDetail};
 use super::events::NewEvent;
 use super::payments::paypal_fee;
 use super::state::{Capture, CaptureOutcome, CaptureStatus, Intent, Order, OrderStatus, PaypalState};
-use super::{
-    Effect, ORDER_APPROVAL_WINDOW, PaypalSimulator, json_response, order_request, parse_body, wants_representation,
-};
+use super::{Effect, ORDER_APPROVAL_WINDOW, PaypalSimulator, answer, order_request, parse_body, wants_representation};
 use crate::ids;
 
 /// PayPal keeps Orders v2 `PayPal-Request-Id` keys for 6 hours.
@@ -75,10 +73,7 @@ async fn show_order(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.order(Some(&merchant.client_id), &id) {
-        Ok(order) => json_response(StatusCode::OK, &simulator.order_json(&state, order)),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, state.order(Some(&merchant.client_id), &id).map(|order| simulator.order_json(&state, order)))
 }
 
 async fn capture_order(

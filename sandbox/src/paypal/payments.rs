@@ -7,18 +7,19 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Duration;
 use serde_json::Value;
 
 use super::amount::{Amount, parse_money};
 use super::auth::Merchant;
+use super::body::syntax;
 use super::errors::{ApiError, ErrorDetail};
 use super::events::NewEvent;
-use super::order_request::{syntax, text};
+use super::order_request::text;
 use super::state::{CaptureStatus, PaypalState, Refund, RefundOutcome, RefundStatus};
-use super::{Effect, PaypalSimulator, json_response, parse_body, wants_representation};
+use super::{Effect, PaypalSimulator, answer, parse_body, wants_representation};
 use crate::ids;
 
 /// PayPal keeps Payments v2 `PayPal-Request-Id` keys for 45 days.
@@ -36,6 +37,13 @@ pub fn paypal_fee(amount: Amount) -> i64 {
     let variable = (i128::from(amount.minor) * 349 + 5_000) / 10_000;
     let fee = i64::try_from(variable).unwrap_or(i64::MAX).saturating_add(49);
     fee.min(amount.minor)
+}
+
+/// The part of a payment's fee given back with a refund of `refund_minor`: pro rata, rounded
+/// down, for captures and v1 sales alike.
+pub fn refunded_fee(fee_minor: i64, gross_minor: i64, refund_minor: i64) -> i64 {
+    let share = i128::from(fee_minor) * i128::from(refund_minor) / i128::from(gross_minor.max(1));
+    i64::try_from(share).unwrap_or(0)
 }
 
 pub(crate) struct RefundRequest {
@@ -67,10 +75,7 @@ async fn show_capture(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.capture(Some(&merchant.client_id), &id) {
-        Ok(capture) => json_response(StatusCode::OK, &simulator.capture_json(capture)),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, state.capture(Some(&merchant.client_id), &id).map(|capture| simulator.capture_json(capture)))
 }
 
 async fn show_refund(
@@ -79,10 +84,7 @@ async fn show_refund(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.refund(Some(&merchant.client_id), &id) {
-        Ok(refund) => json_response(StatusCode::OK, &simulator.refund_json(refund)),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, state.refund(Some(&merchant.client_id), &id).map(|refund| simulator.refund_json(refund)))
 }
 
 async fn refund_capture(

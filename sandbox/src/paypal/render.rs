@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::state::{Capture, CaptureStatus, Intent, Order, OrderStatus, PaypalState, Refund, RefundStatus};
+use super::state::{
+    Capture, CaptureStatus, Intent, Order, OrderStatus, PaypalState, PurchaseUnit, Refund, RefundStatus,
+};
 use super::{PaypalSimulator, paypal_time};
 
 pub fn link(href: String, rel: &str, method: &str) -> Value {
@@ -11,13 +13,13 @@ pub fn link(href: String, rel: &str, method: &str) -> Value {
 }
 
 /// Inserts `value` under `key` when there is one, as PayPal omits absent fields.
-fn put(object: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+pub(crate) fn put(object: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     if let Some(value) = value {
         object.insert(key.to_owned(), value);
     }
 }
 
-fn text(value: &Option<String>) -> Option<Value> {
+pub(crate) fn text(value: &Option<String>) -> Option<Value> {
     value.clone().map(Value::String)
 }
 
@@ -96,57 +98,50 @@ impl PaypalSimulator {
 
     /// The capture call's default answer: the captures, payer and payment source, little else.
     pub(crate) fn order_captured_minimal(&self, state: &PaypalState, order: &Order) -> Value {
-        let units: Vec<Value> = order
-            .purchase_units
-            .iter()
-            .map(|unit| {
-                let mut body = Map::new();
-                body.insert("reference_id".into(), json!(unit.reference_id));
-                put(&mut body, "shipping", unit.shipping.clone());
-                put(&mut body, "payments", self.payments_json(state, &unit.capture_ids));
-                Value::Object(body)
-            })
-            .collect();
-        let mut body = Map::new();
-        body.insert("id".into(), json!(order.id));
-        body.insert("status".into(), json!(order.status.as_str()));
-        put(&mut body, "payment_source", self.payment_source_json(order));
-        body.insert("purchase_units".into(), json!(units));
-        put(&mut body, "payer", order.approved.then(|| self.payer_json()));
-        body.insert("links".into(), json!(self.order_links(order)));
-        Value::Object(body)
+        self.order_body(state, order, false)
     }
 
     /// The whole order, as `GET /v2/checkout/orders/{id}` and webhooks show it.
     pub(crate) fn order_json(&self, state: &PaypalState, order: &Order) -> Value {
-        let units: Vec<Value> = order
-            .purchase_units
-            .iter()
-            .map(|unit| {
-                let mut body = Map::new();
-                body.insert("reference_id".into(), json!(unit.reference_id));
-                body.insert("amount".into(), unit.amount_json.clone());
-                body.insert("payee".into(), self.payee_json());
-                put(&mut body, "description", text(&unit.description));
-                put(&mut body, "custom_id", text(&unit.custom_id));
-                put(&mut body, "invoice_id", text(&unit.invoice_id));
-                put(&mut body, "soft_descriptor", text(&unit.soft_descriptor));
-                put(&mut body, "items", unit.items.clone());
-                put(&mut body, "shipping", unit.shipping.clone());
-                put(&mut body, "payments", self.payments_json(state, &unit.capture_ids));
-                Value::Object(body)
-            })
-            .collect();
+        self.order_body(state, order, true)
+    }
+
+    /// The minimal order is the whole one less the fields PayPal leaves out of it; both keep the
+    /// same field order.
+    fn order_body(&self, state: &PaypalState, order: &Order, whole: bool) -> Value {
+        let units: Vec<Value> =
+            order.purchase_units.iter().map(|unit| self.purchase_unit_json(state, unit, whole)).collect();
         let mut body = Map::new();
         body.insert("id".into(), json!(order.id));
-        body.insert("intent".into(), json!(order.intent.as_str()));
+        if whole {
+            body.insert("intent".into(), json!(order.intent.as_str()));
+        }
         body.insert("status".into(), json!(order.status.as_str()));
         put(&mut body, "payment_source", self.payment_source_json(order));
         body.insert("purchase_units".into(), json!(units));
         put(&mut body, "payer", order.approved.then(|| self.payer_json()));
-        body.insert("create_time".into(), json!(paypal_time(order.create_time)));
-        put(&mut body, "update_time", order.update_time.map(|at| json!(paypal_time(at))));
+        if whole {
+            body.insert("create_time".into(), json!(paypal_time(order.create_time)));
+            put(&mut body, "update_time", order.update_time.map(|at| json!(paypal_time(at))));
+        }
         body.insert("links".into(), json!(self.order_links(order)));
+        Value::Object(body)
+    }
+
+    fn purchase_unit_json(&self, state: &PaypalState, unit: &PurchaseUnit, whole: bool) -> Value {
+        let mut body = Map::new();
+        body.insert("reference_id".into(), json!(unit.reference_id));
+        if whole {
+            body.insert("amount".into(), unit.amount_json.clone());
+            body.insert("payee".into(), self.payee_json());
+            put(&mut body, "description", text(&unit.description));
+            put(&mut body, "custom_id", text(&unit.custom_id));
+            put(&mut body, "invoice_id", text(&unit.invoice_id));
+            put(&mut body, "soft_descriptor", text(&unit.soft_descriptor));
+            put(&mut body, "items", unit.items.clone());
+        }
+        put(&mut body, "shipping", unit.shipping.clone());
+        put(&mut body, "payments", self.payments_json(state, &unit.capture_ids));
         Value::Object(body)
     }
 

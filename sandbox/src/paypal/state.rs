@@ -104,10 +104,9 @@ impl Capture {
         self.amount.minor - self.refunded_minor - self.pending_refund_minor
     }
 
-    /// The part of the capture's fee given back with a refund of `minor`: pro rata.
+    /// The part of the capture's fee given back with a refund of `minor`.
     pub fn fee_share(&self, minor: i64) -> i64 {
-        let share = i128::from(self.fee_minor) * i128::from(minor) / i128::from(self.amount.minor.max(1));
-        i64::try_from(share).unwrap_or(0)
+        super::payments::refunded_fee(self.fee_minor, self.amount.minor, minor)
     }
 
     /// Moves the status after a refund settles.

@@ -16,7 +16,7 @@ use super::auth::Merchant;
 use super::errors::ApiError;
 use super::render::link;
 use super::state::Webhook;
-use super::{PaypalSimulator, json_response, parse_body};
+use super::{PaypalSimulator, answer, json_response, parse_body};
 use crate::ids;
 
 /// PayPal allows ten webhook URLs per app.
@@ -144,10 +144,7 @@ async fn show_webhook(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.webhook(&merchant.client_id, &id) {
-        Ok(webhook) => json_response(StatusCode::OK, &simulator.webhook_json(webhook)),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, state.webhook(&merchant.client_id, &id).map(|webhook| simulator.webhook_json(webhook)))
 }
 
 /// JSON Patch `replace` of `/url` or `/event_types`, the two fields PayPal lets one change.
@@ -189,10 +186,7 @@ async fn update_webhook(
         }
         Ok(simulator.webhook_json(webhook))
     });
-    match outcome {
-        Ok(body) => json_response(StatusCode::OK, &body),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, outcome)
 }
 
 async fn delete_webhook(

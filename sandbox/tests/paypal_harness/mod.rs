@@ -80,13 +80,18 @@ impl TestSandbox {
         answer.body
     }
 
+    /// An order for `value` USD, created and awaiting the buyer; returns its id.
+    pub async fn new_order_id(&self, token: &str, value: &str) -> String {
+        self.create_order(token, value, json!({})).await["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn approve(&self, order_id: &str) -> Answer {
         self.control(reqwest::Method::POST, &format!("/sandbox/paypal/orders/{order_id}/approve"), None).await
     }
 
     /// An order for `value` USD, approved by the buyer and captured; returns (order id, capture id).
     pub async fn captured_order(&self, token: &str, value: &str) -> (String, String) {
-        let order_id = self.create_order(token, value, json!({})).await["id"].as_str().unwrap().to_owned();
+        let order_id = self.new_order_id(token, value).await;
         assert_eq!(self.approve(&order_id).await.status, StatusCode::OK);
         let captured = self.post(token, &format!("/v2/checkout/orders/{order_id}/capture"), None, &[]).await;
         assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);

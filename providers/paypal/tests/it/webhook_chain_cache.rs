@@ -7,7 +7,7 @@ use payhub_paypal::{VerifyError, WebhookHeaders, WebhookVerifier};
 
 use crate::cert_server::CertServer;
 use crate::fixtures::{Fixtures, Sample};
-use crate::webhook_verifier::{CERT_PATH, pointed_at, verifier, verifier_trusting};
+use crate::webhook_verifier::{CERT_PATH, Notification, pointed_at, verifier_trusting};
 
 /// notAfter of the a5cafa77 leaf that signed sample 01 (valid from 2015-03-18T00:00:00Z).
 const LEAF_NOT_AFTER: &str = "2017-03-22T12:00:00Z";
@@ -17,27 +17,6 @@ const BOTH_LEAVES_VALID: &str = "2017-03-01T00:00:00Z";
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).expect("test time").with_timezone(&Utc)
-}
-
-/// Sample 01, its verifier and headers pointing at `server`, which serves `chain_pem`.
-struct Notification<'a> {
-    sample: &'a Sample,
-    headers: WebhookHeaders,
-    verifier: WebhookVerifier,
-    server: CertServer,
-}
-
-impl<'a> Notification<'a> {
-    async fn served_with(fixtures: &'a Fixtures, chain_pem: Vec<u8>) -> Self {
-        let sample = &fixtures.samples[0];
-        let server = CertServer::start(vec![(CERT_PATH, chain_pem)]).await;
-        let verifier = verifier(fixtures, &sample.webhook_id, &server);
-        Self { sample, headers: pointed_at(sample, server.url(CERT_PATH)), verifier, server }
-    }
-
-    async fn verify_at(&self, at: DateTime<Utc>) -> Result<(), VerifyError> {
-        self.verifier.verify(&self.headers, &self.sample.body, at).await
-    }
 }
 
 fn sample_05_leaf(fixtures: &Fixtures) -> Vec<u8> {

@@ -2,7 +2,7 @@
 //! local cert URL. The cert URL is not part of the signed string, so pointing it at the local
 //! server leaves the signatures valid.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use payhub_paypal::{TrustConfig, VerifierConfig, VerifyError, WebhookHeaders, WebhookVerifier, default_http_client};
 
 use crate::cert_server::CertServer;
@@ -22,6 +22,33 @@ pub fn verifier_trusting(trust: TrustConfig, server: &CertServer) -> WebhookVeri
 
 pub fn pointed_at(sample: &Sample, url: String) -> WebhookHeaders {
     WebhookHeaders { cert_url: url, ..sample.headers.clone() }
+}
+
+/// Sample 01, a verifier trusting `server`, and the sample's headers pointing at `server`.
+pub struct Notification<'a> {
+    pub sample: &'a Sample,
+    pub headers: WebhookHeaders,
+    pub verifier: WebhookVerifier,
+    pub server: CertServer,
+}
+
+impl<'a> Notification<'a> {
+    /// `server` serves `documents` (path, body); any other path answers 404.
+    pub async fn served(fixtures: &'a Fixtures, documents: Vec<(&str, Vec<u8>)>) -> Self {
+        let sample = &fixtures.samples[0];
+        let server = CertServer::start(documents).await;
+        let verifier = verifier(fixtures, &sample.webhook_id, &server);
+        Self { sample, headers: pointed_at(sample, server.url(CERT_PATH)), verifier, server }
+    }
+
+    /// `server` serves `chain_pem` at the sample's cert URL.
+    pub async fn served_with(fixtures: &'a Fixtures, chain_pem: Vec<u8>) -> Self {
+        Self::served(fixtures, vec![(CERT_PATH, chain_pem)]).await
+    }
+
+    pub async fn verify_at(&self, at: DateTime<Utc>) -> Result<(), VerifyError> {
+        self.verifier.verify(&self.headers, &self.sample.body, at).await
+    }
 }
 
 /// The samples signed with the certificate the node SDK served at `CERT_PATH`.
@@ -56,14 +83,12 @@ async fn clones_of_a_verifier_share_its_certificate_cache() {
     let Some(fixtures) = Fixtures::load() else {
         return;
     };
-    let sample = &fixtures.samples[0];
-    let server = CertServer::start(vec![(CERT_PATH, sample.cert_pem.clone())]).await;
-    let verifier = verifier(&fixtures, &sample.webhook_id, &server);
-    let headers = pointed_at(sample, server.url(CERT_PATH));
-    let clone = verifier.clone();
-    assert_eq!(verifier.verify(&headers, &sample.body, sample.transmission_time).await, Ok(()));
-    assert_eq!(clone.verify(&headers, &sample.body, sample.transmission_time).await, Ok(()));
-    assert_eq!(server.hits(), 1);
+    let notification = Notification::served_with(&fixtures, fixtures.samples[0].cert_pem.clone()).await;
+    let transmitted = notification.sample.transmission_time;
+    let clone = notification.verifier.clone();
+    assert_eq!(notification.verify_at(transmitted).await, Ok(()));
+    assert_eq!(clone.verify(&notification.headers, &notification.sample.body, transmitted).await, Ok(()));
+    assert_eq!(notification.server.hits(), 1);
 }
 
 #[tokio::test]
@@ -71,14 +96,11 @@ async fn a_cached_certificate_is_refused_once_it_has_expired() {
     let Some(fixtures) = Fixtures::load() else {
         return;
     };
-    let sample = &fixtures.samples[0];
-    let server = CertServer::start(vec![(CERT_PATH, sample.cert_pem.clone())]).await;
-    let verifier = verifier(&fixtures, &sample.webhook_id, &server);
-    let headers = pointed_at(sample, server.url(CERT_PATH));
-    assert_eq!(verifier.verify(&headers, &sample.body, sample.transmission_time).await, Ok(()));
-    let today = verifier.verify(&headers, &sample.body, Utc::now()).await;
+    let notification = Notification::served_with(&fixtures, fixtures.samples[0].cert_pem.clone()).await;
+    assert_eq!(notification.verify_at(notification.sample.transmission_time).await, Ok(()));
+    let today = notification.verify_at(Utc::now()).await;
     assert!(matches!(&today, Err(VerifyError::CertRejected(why)) if why.contains("Expired")), "{today:?}");
-    assert_eq!(server.hits(), 1);
+    assert_eq!(notification.server.hits(), 1);
 }
 
 #[tokio::test]
@@ -86,13 +108,12 @@ async fn a_tampered_body_is_a_bad_signature_through_the_verifier_too() {
     let Some(fixtures) = Fixtures::load() else {
         return;
     };
-    let sample = &fixtures.samples[0];
-    let server = CertServer::start(vec![(CERT_PATH, sample.cert_pem.clone())]).await;
-    let verifier = verifier(&fixtures, &sample.webhook_id, &server);
-    let headers = pointed_at(sample, server.url(CERT_PATH));
-    let mut body = sample.body.clone();
+    let notification = Notification::served_with(&fixtures, fixtures.samples[0].cert_pem.clone()).await;
+    let mut body = notification.sample.body.clone();
     body.push(b' ');
-    assert_eq!(verifier.verify(&headers, &body, sample.transmission_time).await, Err(VerifyError::BadSignature));
+    let result =
+        notification.verifier.verify(&notification.headers, &body, notification.sample.transmission_time).await;
+    assert_eq!(result, Err(VerifyError::BadSignature));
 }
 
 #[tokio::test]
@@ -100,15 +121,12 @@ async fn a_cert_url_that_answers_404_is_a_fetch_failure_and_is_not_cached() {
     let Some(fixtures) = Fixtures::load() else {
         return;
     };
-    let sample = &fixtures.samples[0];
-    let server = CertServer::start(vec![]).await;
-    let verifier = verifier(&fixtures, &sample.webhook_id, &server);
-    let headers = pointed_at(sample, server.url(CERT_PATH));
+    let notification = Notification::served(&fixtures, vec![]).await;
     for _ in 0..2 {
-        let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+        let result = notification.verify_at(notification.sample.transmission_time).await;
         assert!(matches!(&result, Err(VerifyError::CertFetch(why)) if why.contains("404")), "{result:?}");
     }
-    assert_eq!(server.hits(), 2);
+    assert_eq!(notification.server.hits(), 2);
 }
 
 #[tokio::test]
@@ -116,13 +134,10 @@ async fn a_certificate_document_over_64_kib_is_refused() {
     let Some(fixtures) = Fixtures::load() else {
         return;
     };
-    let sample = &fixtures.samples[0];
-    let mut oversized = sample.cert_pem.clone();
+    let mut oversized = fixtures.samples[0].cert_pem.clone();
     oversized.resize(65 * 1024, b'\n');
-    let server = CertServer::start(vec![(CERT_PATH, oversized)]).await;
-    let verifier = verifier(&fixtures, &sample.webhook_id, &server);
-    let headers = pointed_at(sample, server.url(CERT_PATH));
-    let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+    let notification = Notification::served_with(&fixtures, oversized).await;
+    let result = notification.verify_at(notification.sample.transmission_time).await;
     assert!(matches!(&result, Err(VerifyError::CertFetch(why)) if why.contains("larger")), "{result:?}");
 }
 
@@ -131,11 +146,8 @@ async fn a_served_document_that_holds_no_certificate_is_rejected() {
     let Some(fixtures) = Fixtures::load() else {
         return;
     };
-    let sample = &fixtures.samples[0];
-    let server = CertServer::start(vec![(CERT_PATH, b"<html>maintenance</html>".to_vec())]).await;
-    let verifier = verifier(&fixtures, &sample.webhook_id, &server);
-    let headers = pointed_at(sample, server.url(CERT_PATH));
-    let result = verifier.verify(&headers, &sample.body, sample.transmission_time).await;
+    let notification = Notification::served_with(&fixtures, b"<html>maintenance</html>".to_vec()).await;
+    let result = notification.verify_at(notification.sample.transmission_time).await;
     assert!(matches!(result, Err(VerifyError::CertRejected(_))), "{result:?}");
 }
 

@@ -124,10 +124,7 @@ impl PaypalSimulator {
         let first = {
             let subscription = subscription_mut(state, id)?;
             let first = subscription.start_time.max(at);
-            subscription.status = SubscriptionStatus::Active;
-            subscription.status_update_time = at;
-            subscription.update_time = at;
-            subscription.generation += 1;
+            subscription.move_to(SubscriptionStatus::Active, at);
             subscription.billing = BillingProgress {
                 completed: vec![0; terms.cycles.len()],
                 segment_anchor: Some(first.date_naive()),
@@ -141,9 +138,8 @@ impl PaypalSimulator {
             if let Payment::Failed = self.pay(state, id, charge, at, &mut payments)? {
                 if terms.preferences.setup_fee_failure_action == SetupFeeFailureAction::Cancel {
                     let subscription = subscription_mut(state, id)?;
-                    subscription.status = SubscriptionStatus::Cancelled;
+                    subscription.move_to(SubscriptionStatus::Cancelled, at);
                     subscription.status_change_note = Some("The setup fee payment failed.".to_owned());
-                    subscription.generation += 1;
                     effects.append(&mut payments);
                     effects.extend(self.subscription_event(state, id, "BILLING.SUBSCRIPTION.CANCELLED"));
                     return Ok(());
@@ -199,10 +195,8 @@ impl PaypalSimulator {
                     let subscription = subscription_mut(state, id)?;
                     subscription.billing.outstanding_minor += charge.total_minor() - carried;
                     if reached_threshold(subscription, &terms) {
-                        subscription.status = SubscriptionStatus::Suspended;
-                        subscription.status_update_time = at;
+                        subscription.move_to(SubscriptionStatus::Suspended, at);
                         subscription.billing.suspended_for_failures = true;
-                        subscription.generation += 1;
                         advance_cycle(subscription, &terms);
                         set_next_billing_time(subscription, &terms);
                         effects.extend(self.subscription_event(state, id, "BILLING.SUBSCRIPTION.SUSPENDED"));
@@ -290,22 +284,8 @@ impl PaypalSimulator {
         let terms = subscription_terms(state, id)?;
         let drift = state.subscriptions.drift;
         let subscription = subscription_mut(state, id)?;
-        let progress = &mut subscription.billing;
-        if let Some(cycle) = terms.cycles.get(progress.position)
-            && !cycle.is_infinite()
-            && progress.completed.get(progress.position).copied().unwrap_or(0) >= cycle.total_cycles
-        {
-            progress.segment_anchor =
-                progress.segment_anchor.and_then(|anchor| cycle.frequency.after(anchor, progress.steps));
-            progress.position += 1;
-            progress.steps = 0;
-        }
-        subscription.generation += 1;
-        if subscription.status == SubscriptionStatus::Active {
-            effects.push(Effect::Billing(next_due(subscription, &terms, drift)));
-        } else {
-            set_next_billing_time(subscription, &terms);
-        }
+        hand_over_if_ran_out(&mut subscription.billing, &terms);
+        requeue(subscription, &terms, drift, effects);
         Ok(())
     }
 
@@ -317,11 +297,8 @@ impl PaypalSimulator {
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
         let subscription = subscription_mut(state, id)?;
-        subscription.status = SubscriptionStatus::Expired;
-        subscription.status_update_time = at;
-        subscription.update_time = at;
+        subscription.move_to(SubscriptionStatus::Expired, at);
         subscription.billing.next_billing_time = None;
-        subscription.generation += 1;
         effects.extend(self.subscription_event(state, id, "BILLING.SUBSCRIPTION.EXPIRED"));
         Ok(())
     }
@@ -338,11 +315,8 @@ impl PaypalSimulator {
         let terms = subscription_terms(state, id)?;
         let drift = state.subscriptions.drift;
         let subscription = subscription_mut(state, id)?;
-        subscription.status = SubscriptionStatus::Active;
-        subscription.status_update_time = now;
-        subscription.update_time = now;
+        subscription.move_to(SubscriptionStatus::Active, now);
         subscription.billing.suspended_for_failures = false;
-        subscription.generation += 1;
         while subscription.billing.position < terms.cycles.len()
             && next_boundary(subscription, &terms).is_some_and(|next| next < now)
         {
@@ -389,13 +363,7 @@ impl PaypalSimulator {
             terms.cycles.iter().position(|cycle| cycle.tenure == TenureType::Regular).unwrap_or(0);
         subscription.billing.segment_anchor = Some(anchor);
         subscription.billing.steps = 0;
-        subscription.generation += 1;
-        if subscription.status == SubscriptionStatus::Active {
-            let due = next_due(subscription, &terms, drift);
-            effects.push(Effect::Billing(due));
-        } else {
-            set_next_billing_time(subscription, &terms);
-        }
+        requeue(subscription, &terms, drift, effects);
         Ok(())
     }
 
@@ -456,19 +424,38 @@ fn reached_threshold(subscription: &Subscription, terms: &PlanTerms) -> bool {
 /// next one.
 fn advance_cycle(subscription: &mut Subscription, terms: &PlanTerms) {
     let progress = &mut subscription.billing;
-    let Some(cycle) = terms.cycles.get(progress.position) else {
+    if progress.position >= terms.cycles.len() {
         return;
-    };
+    }
     if let Some(completed) = progress.completed.get_mut(progress.position) {
         *completed += 1;
     }
     progress.steps += 1;
-    let completed = progress.completed.get(progress.position).copied().unwrap_or(0);
-    if !cycle.is_infinite() && completed >= cycle.total_cycles {
+    hand_over_if_ran_out(progress, terms);
+}
+
+/// A finite billing cycle that ran all its cycles hands over to the next one, which starts where
+/// its last interval ended.
+fn hand_over_if_ran_out(progress: &mut BillingProgress, terms: &PlanTerms) {
+    if let Some(cycle) = terms.cycles.get(progress.position)
+        && !cycle.is_infinite()
+        && progress.completed.get(progress.position).copied().unwrap_or(0) >= cycle.total_cycles
+    {
         progress.segment_anchor =
             progress.segment_anchor.and_then(|anchor| cycle.frequency.after(anchor, progress.steps));
         progress.position += 1;
         progress.steps = 0;
+    }
+}
+
+/// After the terms or the position in them changed: queued actions are dropped (new generation)
+/// and an active subscription's next one is queued; any other only states its next billing time.
+fn requeue(subscription: &mut Subscription, terms: &PlanTerms, drift: chrono::Duration, effects: &mut Vec<Effect>) {
+    subscription.generation += 1;
+    if subscription.status == SubscriptionStatus::Active {
+        effects.push(Effect::Billing(next_due(subscription, terms, drift)));
+    } else {
+        set_next_billing_time(subscription, terms);
     }
 }
 

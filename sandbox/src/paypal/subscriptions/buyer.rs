@@ -8,14 +8,14 @@ use axum::Form;
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::super::approval::with_query;
-use super::super::buyer_page::{escape, page};
+use super::super::buyer_page::{decision_forms, escape, finish, page};
 use super::super::errors::ApiError;
 use super::super::state::{PaypalState, wrong_state};
 use super::super::{Effect, PaypalSimulator};
@@ -204,14 +204,7 @@ async fn show(State(simulator): State<Arc<PaypalSimulator>>, query: Result<Query
     let open =
         matches!(subscription.status, SubscriptionStatus::ApprovalPending) || subscription.pending_revision.is_some();
     let actions = if open {
-        format!(
-            "<form method=\"post\" action=\"/webapps/billing/subscriptions/approve\"><input type=\"hidden\" name=\"ba_token\" value=\"{token}\">\
-             <button type=\"submit\">Agree and subscribe</button></form>\
-             <form method=\"post\" action=\"/webapps/billing/subscriptions/cancel\"><input type=\"hidden\" name=\"ba_token\" value=\"{token}\">\
-             <button type=\"submit\" class=\"secondary\">Cancel and return to {merchant}</button></form>",
-            token = escape(&ba_token),
-            merchant = escape(merchant),
-        )
+        decision_forms("/webapps/billing/subscriptions", ("ba_token", &ba_token), "Agree and subscribe", merchant)
     } else {
         format!("<p>This subscription is {} and needs no approval.</p>", escape(subscription.status.as_str()))
     };
@@ -226,14 +219,18 @@ async fn show(State(simulator): State<Arc<PaypalSimulator>>, query: Result<Query
 
 async fn approve(State(simulator): State<Arc<PaypalSimulator>>, form: Result<Form<Token>, FormRejection>) -> Response {
     match token_subscription(&simulator, form) {
-        Ok(id) => finish(simulator.approve_subscription(&id), "Subscription approved"),
+        Ok(id) => {
+            finish(simulator.approve_subscription(&id).map(|redirect| redirect.redirect_url), "Subscription approved")
+        }
         Err(refusal) => refusal.page(),
     }
 }
 
 async fn decline(State(simulator): State<Arc<PaypalSimulator>>, form: Result<Form<Token>, FormRejection>) -> Response {
     match token_subscription(&simulator, form) {
-        Ok(id) => finish(simulator.decline_subscription(&id), "Subscription cancelled"),
+        Ok(id) => {
+            finish(simulator.decline_subscription(&id).map(|redirect| redirect.redirect_url), "Subscription cancelled")
+        }
         Err(refusal) => refusal.page(),
     }
 }
@@ -261,19 +258,6 @@ fn token_subscription(
         return Err(FormRefusal::NoToken);
     };
     simulator.subscription_for_token(&ba_token).ok_or(FormRefusal::UnknownToken)
-}
-
-fn finish(outcome: Result<SubscriptionRedirect, ApiError>, done: &str) -> Response {
-    match outcome {
-        Ok(SubscriptionRedirect { redirect_url: Some(url), .. }) => {
-            (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
-        }
-        Ok(_) => page(StatusCode::OK, done, "<p>You can close this window.</p>"),
-        Err(error) => {
-            let reason = error.details.first().and_then(|detail| detail.description.clone()).unwrap_or(error.message);
-            page(error.status, "Cannot continue", &format!("<p>{}</p>", escape(&reason)))
-        }
-    }
 }
 
 /// The redirect as control endpoints answer it.

@@ -9,13 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::super::auth::Merchant;
 use super::super::errors::ApiError;
 use super::super::events::NewEvent;
 use super::super::render::link;
-use super::super::{Effect, PaypalSimulator, json_response};
+use super::super::{Effect, PaypalSimulator, answer};
 use super::fields::{body_object, choice, refused, required_text, text, web_url};
 use super::model::{Product, ProductType};
 use super::{CATALOG_DOC, KEY_RETENTION, Page, PageQuery};
@@ -98,11 +98,7 @@ async fn list_products(
         .filter(|product| product.client_id == merchant.client_id)
         .collect();
     let url = format!("{}/v1/catalogs/products", simulator.base_url());
-    let products: Vec<Value> =
-        page.slice(&mine).iter().map(|product| simulator.product_summary_json(product)).collect();
-    let mut body = json!({ "products": products });
-    page.describe(&mut body, mine.len(), &url);
-    json_response(StatusCode::OK, &body)
+    page.answer("products", &mine, &url, |product| simulator.product_summary_json(product))
 }
 
 async fn show_product(
@@ -111,12 +107,11 @@ async fn show_product(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.subscriptions.products.get(&id) {
-        Some(product) if product.client_id == merchant.client_id => {
-            json_response(StatusCode::OK, &simulator.product_json(product))
-        }
-        _ => ApiError::not_found("product_id", &id).documented_at(CATALOG_DOC).into_response(),
-    }
+    let product = state.subscriptions.products.get(&id).filter(|product| product.client_id == merchant.client_id);
+    let outcome = product
+        .map(|product| simulator.product_json(product))
+        .ok_or_else(|| ApiError::not_found("product_id", &id).documented_at(CATALOG_DOC));
+    answer(StatusCode::OK, outcome)
 }
 
 /// Links of a list page: itself, and the next page when there is one.

@@ -7,13 +7,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{post, put};
 use chrono::Duration;
 use serde_json::{Value, json};
 
 use super::super::errors::{ApiError, ErrorDetail};
-use super::super::{PaypalSimulator, json_response, parse_body};
+use super::super::{PaypalSimulator, answer, json_response, parse_body};
 use super::buyer::redirect_json;
 use super::model::FailureReason;
 use super::subscription_mut;
@@ -37,17 +37,11 @@ fn bad_field(field: &str, message: &str) -> ApiError {
 }
 
 async fn approve(State(simulator): Shared, Path(id): Path<String>) -> Response {
-    match simulator.approve_subscription(&id) {
-        Ok(redirect) => json_response(StatusCode::OK, &redirect_json(&redirect)),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, simulator.approve_subscription(&id).map(|redirect| redirect_json(&redirect)))
 }
 
 async fn decline(State(simulator): Shared, Path(id): Path<String>) -> Response {
-    match simulator.decline_subscription(&id) {
-        Ok(redirect) => json_response(StatusCode::OK, &redirect_json(&redirect)),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, simulator.decline_subscription(&id).map(|redirect| redirect_json(&redirect)))
 }
 
 async fn fail_next_payments(State(simulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
@@ -70,10 +64,7 @@ async fn fail_next_payments(State(simulator): Shared, Path(id): Path<String>, bo
         simulator.fail_next_payments(&id, count, reason)?;
         Ok(json!({ "subscription_id": id, "fail_next_payments": count, "reason_code": reason.as_str() }))
     });
-    match outcome {
-        Ok(body) => json_response(StatusCode::OK, &body),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, outcome)
 }
 
 fn drift_json(drift: Duration) -> Value {
@@ -94,10 +85,7 @@ async fn set_drift(State(simulator): Shared, body: Bytes) -> Response {
         simulator.set_billing_drift(drift).map_err(|message| bad_field("/hours", &message))?;
         Ok(drift_json(drift))
     });
-    match outcome {
-        Ok(body) => json_response(StatusCode::OK, &body),
-        Err(error) => error.into_response(),
-    }
+    answer(StatusCode::OK, outcome)
 }
 
 async fn show_drift(State(simulator): Shared) -> Response {

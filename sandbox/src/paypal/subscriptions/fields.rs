@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::super::body::http_url;
+pub use super::super::body::{child, syntax};
 use super::super::errors::{ApiError, ErrorDetail};
 use super::super::parse_body;
 use super::model::Percentage;
@@ -25,17 +27,6 @@ pub fn body_object(body: &[u8], required: bool) -> Result<Object, ApiError> {
 
 pub fn missing(pointer: &str) -> ApiError {
     ApiError::invalid_request(ErrorDetail::body(pointer, "MISSING_REQUIRED_PARAMETER", "A required field is missing."))
-}
-
-pub fn syntax(pointer: &str, value: &str) -> ApiError {
-    ApiError::invalid_request(
-        ErrorDetail::body(
-            pointer,
-            "INVALID_PARAMETER_SYNTAX",
-            "The value of a field does not conform to the expected format.",
-        )
-        .with_value(value),
-    )
 }
 
 pub fn invalid_value(pointer: &str, value: &str) -> ApiError {
@@ -129,14 +120,6 @@ pub fn bounded_integer(value: &Value, pointer: &str, min: u32, max: u32) -> Resu
     u32::try_from(number).map_err(|_| syntax(pointer, &number.to_string()))
 }
 
-pub fn child<'a>(object: &'a Object, key: &str, pointer: &str) -> Result<Option<&'a Object>, ApiError> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(other) => Err(syntax(pointer, &other.to_string())),
-    }
-}
-
 pub fn array<'a>(object: &'a Object, key: &str, pointer: &str) -> Result<Option<&'a Vec<Value>>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -159,13 +142,7 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 
 /// An http(s) URL of at most 4000 characters, as `return_url` and `cancel_url`.
 pub fn web_url(object: &Object, key: &str, pointer: &str) -> Result<Option<String>, ApiError> {
-    let Some(url) = text(object, key, pointer, 4000)? else {
-        return Ok(None);
-    };
-    match url::Url::parse(&url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(Some(url)),
-        _ => Err(syntax(pointer, &url)),
-    }
+    text(object, key, pointer, 4000)?.map(|url| http_url(url, pointer)).transpose()
 }
 
 /// A tax percentage: a decimal string from 0 to 100 with at most three decimals.

@@ -41,11 +41,13 @@ mod buyer;
 mod catalog;
 pub mod control;
 mod fields;
+mod json_patch;
 mod model;
 mod plan_request;
 mod plans;
 mod render;
 mod sales;
+mod subscription_patch;
 mod subscription_request;
 
 use std::sync::Arc;
@@ -53,18 +55,20 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::PaypalSimulator;
 use super::errors::{ApiError, ErrorDetail};
 use super::state::PaypalState;
+use super::{PaypalSimulator, json_response};
 
 pub(crate) use self::billing::Due;
 pub use self::buyer::SubscriptionRedirect;
-use self::model::Subscription;
 pub use self::model::{FailureReason, SubscriptionBook};
+use self::model::{Plan, Subscription};
 
 pub const CATALOG_DOC: &str = "https://developer.paypal.com/docs/api/catalog-products/v1/";
 pub const SUBSCRIPTIONS_DOC: &str = "https://developer.paypal.com/docs/api/subscriptions/v1/";
@@ -87,6 +91,22 @@ fn not_found(field: &str, value: &str) -> ApiError {
     ApiError::not_found(field, value).documented_at(SUBSCRIPTIONS_DOC)
 }
 
+fn status_invalid(action: &str, expected: &str) -> ApiError {
+    fields::refused(
+        "SUBSCRIPTION_STATUS_INVALID",
+        &format!("Invalid subscription status for {action} action; subscription status should be {expected}."),
+    )
+}
+
+/// 204 for a plan or subscription action that has nothing to show, or the error, linked to the
+/// subscriptions reference.
+fn no_content(outcome: Result<(), ApiError>) -> Response {
+    match outcome {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.documented_at(SUBSCRIPTIONS_DOC).into_response(),
+    }
+}
+
 /// Any app's subscription, for the billing engine and the control endpoints.
 fn subscription_mut<'a>(state: &'a mut PaypalState, id: &str) -> Result<&'a mut Subscription, ApiError> {
     state.subscriptions.subscriptions.get_mut(id).ok_or_else(|| not_found("subscription_id", id))
@@ -100,6 +120,11 @@ fn owned_subscription<'a>(state: &'a PaypalState, client_id: &str, id: &str) -> 
         .get(id)
         .filter(|subscription| subscription.client_id == client_id)
         .ok_or_else(|| not_found("subscription_id", id))
+}
+
+/// The plan a subscription was made from (or switched to).
+fn plan_of<'a>(state: &'a PaypalState, subscription: &Subscription) -> Result<&'a Plan, ApiError> {
+    state.subscriptions.plans.get(&subscription.plan_id).ok_or_else(|| not_found("plan_id", &subscription.plan_id))
 }
 
 /// The query of PayPal's list calls.
@@ -152,13 +177,18 @@ impl Page {
         &items[start..end]
     }
 
-    /// Adds `total_items`/`total_pages` (when asked for) and the page links to a list body.
-    fn describe(&self, body: &mut Value, total: usize, url: &str) {
+    /// A list call's answer: this page of `items` under `key`, `total_items`/`total_pages` when
+    /// asked for, and the page links of the list at `url`.
+    fn answer<T>(&self, key: &str, items: &[T], url: &str, render: impl Fn(&T) -> Value) -> Response {
+        let shown: Vec<Value> = self.slice(items).iter().map(render).collect();
+        let total = items.len();
+        let mut body = json!({ key: shown });
         if self.total_required {
             body["total_items"] = json!(total);
             body["total_pages"] = json!(total.div_ceil(self.size));
         }
         body["links"] = json!(catalog::page_links(url, self, total));
+        json_response(StatusCode::OK, &body)
     }
 }
 

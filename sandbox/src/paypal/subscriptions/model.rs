@@ -253,6 +253,15 @@ impl Subscription {
     pub fn billed_quantity(&self) -> i64 {
         i64::from(self.quantity.unwrap_or(1))
     }
+
+    /// Moves to `status` at `at`. The new generation makes every billing action queued before
+    /// it a no-op, whatever the move: the engine queues afresh for the new status.
+    pub fn move_to(&mut self, status: SubscriptionStatus, at: DateTime<Utc>) {
+        self.status = status;
+        self.status_update_time = at;
+        self.update_time = at;
+        self.generation += 1;
+    }
 }
 
 pub struct Sale {

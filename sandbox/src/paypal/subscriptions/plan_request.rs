@@ -234,12 +234,8 @@ pub fn apply_override(
         for (index, item) in items.iter().enumerate() {
             let pointer = format!("/plan/billing_cycles/{index}");
             let cycle_override = item.as_object().ok_or_else(|| syntax(&pointer, &item.to_string()))?;
-            let sequence = cycle_override
-                .get("sequence")
-                .ok_or_else(|| missing(&format!("{pointer}/sequence")))
-                .and_then(|value| bounded_integer(value, &format!("{pointer}/sequence"), 1, 99))?;
-            let cycle =
-                terms.cycles.iter_mut().find(|cycle| cycle.sequence == sequence).ok_or_else(unknown_sequence)?;
+            let sequence = sequence_field(cycle_override, "sequence", &format!("{pointer}/sequence"))?;
+            let cycle = cycle_mut(terms, sequence)?;
             if let Some(scheme) = child(cycle_override, "pricing_scheme", &format!("{pointer}/pricing_scheme"))? {
                 let price = parse_pricing_scheme(scheme, &format!("{pointer}/pricing_scheme"))?;
                 set_price(cycle, price, currency, now)?;
@@ -307,6 +303,16 @@ pub fn check_currency(amount: Amount, currency: &'static str) -> Result<(), ApiE
 
 pub fn unknown_sequence() -> ApiError {
     refused("INVALID_BILLING_CYCLE_SEQUENCE", "The provided billing cycle sequence is not available.")
+}
+
+/// The required sequence (1 to 99) an override or a price update names its billing cycle by.
+pub fn sequence_field(object: &Object, key: &str, pointer: &str) -> Result<u32, ApiError> {
+    object.get(key).ok_or_else(|| missing(pointer)).and_then(|value| bounded_integer(value, pointer, 1, 99))
+}
+
+/// The billing cycle with that sequence.
+pub fn cycle_mut(terms: &mut PlanTerms, sequence: u32) -> Result<&mut BillingCycle, ApiError> {
+    terms.cycles.iter_mut().find(|cycle| cycle.sequence == sequence).ok_or_else(unknown_sequence)
 }
 
 #[cfg(test)]

@@ -10,18 +10,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::super::amount::parse_price;
 use super::super::auth::Merchant;
 use super::super::errors::{ApiError, ErrorDetail};
 use super::super::events::NewEvent;
 use super::super::state::PaypalState;
-use super::super::{Effect, PaypalSimulator, json_response, parse_body, wants_representation};
+use super::super::{Effect, PaypalSimulator, answer, wants_representation};
 use super::fields::{Object, bounded_integer, child, invalid_value, missing, percentage, refused, syntax};
+use super::json_patch::{PatchOperation, patch_operations, patch_path_error, patch_text};
 use super::model::{Plan, PlanStatus, SetupFeeFailureAction};
-use super::plan_request::{check_currency, parse_plan, parse_pricing_scheme, set_price, unknown_sequence};
-use super::{KEY_RETENTION, Page, PageQuery, SUBSCRIPTIONS_DOC, not_found};
+use super::plan_request::{check_currency, cycle_mut, parse_plan, parse_pricing_scheme, sequence_field, set_price};
+use super::{KEY_RETENTION, Page, PageQuery, SUBSCRIPTIONS_DOC, no_content, not_found};
 use crate::ids;
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
@@ -42,13 +43,6 @@ fn plan_mut<'a>(state: &'a mut PaypalState, client_id: &str, id: &str) -> Result
         .get_mut(id)
         .filter(|plan| plan.client_id == client_id)
         .ok_or_else(|| not_found("plan_id", id))
-}
-
-fn no_content(outcome: Result<(), ApiError>) -> Response {
-    match outcome {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => error.documented_at(SUBSCRIPTIONS_DOC).into_response(),
-    }
 }
 
 impl PaypalSimulator {
@@ -126,22 +120,14 @@ async fn list_plans(
         .filter(|plan| wanted_ids.as_ref().is_none_or(|ids| ids.contains(&plan.id.as_str())))
         .collect();
     let full = wants_representation(&headers);
-    let shown: Vec<Value> = page
-        .slice(&plans)
-        .iter()
-        .map(|plan| if full { simulator.plan_json(plan) } else { simulator.plan_summary_json(plan) })
-        .collect();
-    let mut body = json!({ "plans": shown });
-    page.describe(&mut body, plans.len(), &format!("{}/v1/billing/plans", simulator.base_url()));
-    json_response(StatusCode::OK, &body)
+    let render = |plan: &&Plan| if full { simulator.plan_json(plan) } else { simulator.plan_summary_json(plan) };
+    page.answer("plans", &plans, &format!("{}/v1/billing/plans", simulator.base_url()), render)
 }
 
 async fn show_plan(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>) -> Response {
     let state = simulator.state();
-    match state.subscriptions.plans.get(&id) {
-        Some(plan) if plan.client_id == merchant.client_id => json_response(StatusCode::OK, &simulator.plan_json(plan)),
-        _ => not_found("plan_id", &id).into_response(),
-    }
+    let plan = state.subscriptions.plans.get(&id).filter(|plan| plan.client_id == merchant.client_id);
+    answer(StatusCode::OK, plan.map(|plan| simulator.plan_json(plan)).ok_or_else(|| not_found("plan_id", &id)))
 }
 
 async fn activate_plan(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>) -> Response {
@@ -180,106 +166,45 @@ fn set_plan_status(simulator: &PaypalSimulator, client_id: &str, id: &str, statu
     })
 }
 
-async fn patch_plan(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>, body: Bytes) -> Response {
-    no_content(simulator.transact(|state| {
+/// Changes a plan that is not inactive (refused with `refusal` otherwise) and raises
+/// `BILLING.PLAN.UPDATED`. `change` checks everything on copies before it writes, so a change
+/// applies whole or not at all.
+fn update_plan(
+    simulator: &PaypalSimulator,
+    client_id: &str,
+    id: &str,
+    refusal: (&str, &str),
+    change: impl FnOnce(&mut Plan, DateTime<Utc>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    simulator.transact(|state| {
         let now = simulator.now();
-        let operations = patch_operations(&body)?;
-        let plan = plan_mut(state, &merchant.client_id, &id)?;
+        let plan = plan_mut(state, client_id, id)?;
         if plan.status == PlanStatus::Inactive {
-            return Err(refused(
-                "PLAN_STATUS_INACTIVE",
-                "Status update is the only patchable filed on an inactive plan.",
-            ));
+            return Err(refused(refusal.0, refusal.1));
         }
-        // Everything is checked on a copy first: a patch applies whole or not at all.
-        let mut patched = plan.terms.clone();
-        let mut name = plan.name.clone();
-        let mut description = plan.description.clone();
-        for operation in &operations {
-            apply_plan_patch(operation, &mut patched, &mut name, &mut description, plan.currency)?;
-        }
-        plan.terms = patched;
-        plan.name = name;
-        plan.description = description;
+        change(plan, now)?;
         plan.update_time = now;
         let plan = &*plan;
         Ok(((), vec![simulator.plan_event(plan, "BILLING.PLAN.UPDATED", "A billing plan was updated.")]))
-    }))
+    })
 }
 
-/// One operation of a JSON Patch body.
-pub struct PatchOperation {
-    pub op: String,
-    pub path: String,
-    pub value: Value,
-}
-
-impl PatchOperation {
-    /// Refuses the operation unless it is one of `allowed` for this path.
-    pub fn expect(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        if allowed.contains(&self.op.as_str()) {
-            Ok(())
-        } else {
-            Err(ApiError::invalid_request(
-                ErrorDetail::body(
-                    "/op",
-                    "UNSUPPORTED_PATCH_OPERATION",
-                    "The specified patch operation not supported for this field.",
-                )
-                .with_value(self.op.as_str()),
-            ))
-        }
-    }
-}
-
-/// A JSON Patch body (`add` and `replace` operations, each path at most once).
-pub fn patch_operations(body: &[u8]) -> Result<Vec<PatchOperation>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_request(ErrorDetail::new("MISSING_REQUEST_BODY", "Request body is missing.")));
-    }
-    let Value::Array(items) = parse_body(body)? else {
-        return Err(syntax("/", "the body must be a JSON Patch array"));
-    };
-    let mut operations: Vec<PatchOperation> = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let pointer = format!("/{index}");
-        let operation = item.as_object().ok_or_else(|| syntax(&pointer, &item.to_string()))?;
-        let op = operation.get("op").and_then(Value::as_str).ok_or_else(|| missing(&format!("{pointer}/op")))?;
-        let path = operation.get("path").and_then(Value::as_str).ok_or_else(|| missing(&format!("{pointer}/path")))?;
-        if operations.iter().any(|seen| seen.path == path) {
-            return Err(ApiError::invalid_request(
-                ErrorDetail::body(
-                    &format!("{pointer}/path"),
-                    "INVALID_PATCH_PATH",
-                    "Multiple operations on the same field are not allowed.",
-                )
-                .with_value(path),
-            ));
-        }
-        match op {
-            "replace" | "add" => {}
-            "remove" | "move" | "copy" | "test" => {
-                return Err(ApiError::invalid_request(
-                    ErrorDetail::body(
-                        &format!("{pointer}/op"),
-                        "UNSUPPORTED_PATCH_OPERATION",
-                        "The specified patch operation not supported for this field.",
-                    )
-                    .with_value(op),
-                ));
+async fn patch_plan(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>, body: Bytes) -> Response {
+    let refusal = ("PLAN_STATUS_INACTIVE", "Status update is the only patchable filed on an inactive plan.");
+    no_content(patch_operations(&body).and_then(|operations| {
+        update_plan(&simulator, &merchant.client_id, &id, refusal, |plan, _| {
+            let mut patched = plan.terms.clone();
+            let mut name = plan.name.clone();
+            let mut description = plan.description.clone();
+            for operation in &operations {
+                apply_plan_patch(operation, &mut patched, &mut name, &mut description, plan.currency)?;
             }
-            other => return Err(invalid_value(&format!("{pointer}/op"), other)),
-        }
-        let value = operation.get("value").cloned().ok_or_else(|| missing(&format!("{pointer}/value")))?;
-        operations.push(PatchOperation { op: op.to_owned(), path: path.to_owned(), value });
-    }
-    Ok(operations)
-}
-
-pub fn patch_path_error(path: &str) -> ApiError {
-    ApiError::invalid_request(
-        ErrorDetail::body("/0/path", "INVALID_PATCH_PATH", "The specified field cannot be patched.").with_value(path),
-    )
+            plan.terms = patched;
+            plan.name = name;
+            plan.description = description;
+            Ok(())
+        })
+    }))
 }
 
 fn apply_plan_patch(
@@ -291,14 +216,10 @@ fn apply_plan_patch(
 ) -> Result<(), ApiError> {
     let (path, value) = (operation.path.as_str(), &operation.value);
     operation.expect(&["replace"])?;
-    let text = |max: usize| match value {
-        Value::String(text) if (1..=max).contains(&text.chars().count()) => Ok(text.clone()),
-        other => Err(invalid_value(path, &other.to_string())),
-    };
     let preferences = &mut terms.preferences;
     match path {
-        "/name" => *name = text(127)?,
-        "/description" => *description = Some(text(127)?),
+        "/name" => *name = patch_text(value, path, 127)?,
+        "/description" => *description = Some(patch_text(value, path, 127)?),
         "/payment_preferences/auto_bill_outstanding" => {
             preferences.auto_bill_outstanding = value.as_bool().ok_or_else(|| syntax(path, &value.to_string()))?;
         }
@@ -329,22 +250,14 @@ fn apply_plan_patch(
 }
 
 async fn update_pricing(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>, body: Bytes) -> Response {
-    no_content(simulator.transact(|state| {
-        let now = simulator.now();
-        let request = super::fields::body_object(&body, true)?;
-        let plan = plan_mut(state, &merchant.client_id, &id)?;
-        if plan.status == PlanStatus::Inactive {
-            return Err(refused(
-                "PRICING_SCHEME_UPDATE_NOT_ALLOWED",
-                "Pricing scheme update is not allowed for the plan.",
-            ));
-        }
-        let mut terms = plan.terms.clone();
-        apply_pricing_schemes(&request, &mut terms, plan.currency, now)?;
-        plan.terms = terms;
-        plan.update_time = now;
-        let plan = &*plan;
-        Ok(((), vec![simulator.plan_event(plan, "BILLING.PLAN.UPDATED", "A billing plan was updated.")]))
+    let refusal = ("PRICING_SCHEME_UPDATE_NOT_ALLOWED", "Pricing scheme update is not allowed for the plan.");
+    no_content(super::fields::body_object(&body, true).and_then(|request| {
+        update_plan(&simulator, &merchant.client_id, &id, refusal, |plan, now| {
+            let mut terms = plan.terms.clone();
+            apply_pricing_schemes(&request, &mut terms, plan.currency, now)?;
+            plan.terms = terms;
+            Ok(())
+        })
     }))
 }
 
@@ -362,15 +275,11 @@ fn apply_pricing_schemes(
     for (index, item) in items.iter().enumerate() {
         let pointer = format!("/pricing_schemes/{index}");
         let update = item.as_object().ok_or_else(|| syntax(&pointer, &item.to_string()))?;
-        let sequence = update
-            .get("billing_cycle_sequence")
-            .ok_or_else(|| missing(&format!("{pointer}/billing_cycle_sequence")))
-            .and_then(|value| bounded_integer(value, &format!("{pointer}/billing_cycle_sequence"), 1, 99))?;
+        let sequence = sequence_field(update, "billing_cycle_sequence", &format!("{pointer}/billing_cycle_sequence"))?;
         let scheme = child(update, "pricing_scheme", &format!("{pointer}/pricing_scheme"))?
             .ok_or_else(|| missing(&format!("{pointer}/pricing_scheme")))?;
         let price = parse_pricing_scheme(scheme, &format!("{pointer}/pricing_scheme"))?;
-        let cycle = terms.cycles.iter_mut().find(|cycle| cycle.sequence == sequence).ok_or_else(unknown_sequence)?;
-        set_price(cycle, price, currency, now)?;
+        set_price(cycle_mut(terms, sequence)?, price, currency, now)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::super::amount::Amount;
-use super::super::render::link;
+use super::super::render::{link, put, text};
 use super::super::state::PaypalState;
 use super::super::{PaypalSimulator, paypal_time};
 use super::model::{
@@ -18,13 +18,6 @@ use super::model::{
 
 /// A price change reaches existing subscriptions' payments only after this long.
 pub const PRICE_CHANGE_NOTICE: Duration = Duration::days(10);
-
-/// Inserts `value` under `key` when there is one, as PayPal omits absent fields.
-pub fn put(object: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(value) = value {
-        object.insert(key.to_owned(), value);
-    }
-}
 
 /// `{"currency_code", "value"}` in the subscriptions API's short form ("10.0").
 pub fn billing_money(amount: Amount) -> Value {
@@ -92,11 +85,11 @@ impl PaypalSimulator {
         let mut body = Map::new();
         body.insert("id".into(), json!(product.id));
         body.insert("name".into(), json!(product.name));
-        put(&mut body, "description", product.description.clone().map(Value::String));
+        put(&mut body, "description", text(&product.description));
         body.insert("type".into(), json!(product.kind.as_str()));
-        put(&mut body, "category", product.category.clone().map(Value::String));
-        put(&mut body, "image_url", product.image_url.clone().map(Value::String));
-        put(&mut body, "home_url", product.home_url.clone().map(Value::String));
+        put(&mut body, "category", text(&product.category));
+        put(&mut body, "image_url", text(&product.image_url));
+        put(&mut body, "home_url", text(&product.home_url));
         body.insert("create_time".into(), json!(paypal_time(product.create_time)));
         body.insert("update_time".into(), json!(paypal_time(product.update_time)));
         body.insert("links".into(), json!([link(url.clone(), "self", "GET"), link(url, "edit", "PATCH")]));
@@ -108,7 +101,7 @@ impl PaypalSimulator {
         let mut body = Map::new();
         body.insert("id".into(), json!(product.id));
         body.insert("name".into(), json!(product.name));
-        put(&mut body, "description", product.description.clone().map(Value::String));
+        put(&mut body, "description", text(&product.description));
         body.insert("create_time".into(), json!(paypal_time(product.create_time)));
         body.insert("links".into(), json!([link(self.product_url(&product.id), "self", "GET")]));
         Value::Object(body)
@@ -130,26 +123,14 @@ impl PaypalSimulator {
     /// The minimal plan: what `POST /v1/billing/plans` answers without `Prefer:
     /// return=representation`, and what the list shows (seed 002's list).
     pub(crate) fn plan_summary_json(&self, plan: &Plan) -> Value {
-        let mut body = Map::new();
-        body.insert("id".into(), json!(plan.id));
-        body.insert("product_id".into(), json!(plan.product_id));
-        body.insert("name".into(), json!(plan.name));
-        body.insert("status".into(), json!(plan.status.as_str()));
-        put(&mut body, "description", plan.description.clone().map(Value::String));
-        body.insert("usage_type".into(), json!("LICENSED"));
+        let mut body = plan_head(plan);
         body.insert("create_time".into(), json!(paypal_time(plan.create_time)));
         body.insert("links".into(), json!([link(self.plan_url(&plan.id), "self", "GET")]));
         Value::Object(body)
     }
 
     pub(crate) fn plan_json(&self, plan: &Plan) -> Value {
-        let mut body = Map::new();
-        body.insert("id".into(), json!(plan.id));
-        body.insert("product_id".into(), json!(plan.product_id));
-        body.insert("name".into(), json!(plan.name));
-        body.insert("status".into(), json!(plan.status.as_str()));
-        put(&mut body, "description", plan.description.clone().map(Value::String));
-        body.insert("usage_type".into(), json!("LICENSED"));
+        let mut body = plan_head(plan);
         let cycles: Vec<Value> = plan.terms.cycles.iter().map(cycle_json).collect();
         body.insert("billing_cycles".into(), json!(cycles));
         let preferences = &plan.terms.preferences;
@@ -243,11 +224,11 @@ impl PaypalSimulator {
         }
         body.insert("create_time".into(), json!(paypal_time(subscription.create_time)));
         body.insert("update_time".into(), json!(paypal_time(subscription.update_time)));
-        put(&mut body, "custom_id", subscription.custom_id.clone().map(Value::String));
+        put(&mut body, "custom_id", text(&subscription.custom_id));
         body.insert("plan_overridden".into(), json!(subscription.overridden_terms.is_some()));
         body.insert("links".into(), json!(self.subscription_links(subscription)));
         body.insert("status".into(), json!(subscription.status.as_str()));
-        put(&mut body, "status_change_note", subscription.status_change_note.clone().map(Value::String));
+        put(&mut body, "status_change_note", text(&subscription.status_change_note));
         body.insert("status_update_time".into(), json!(paypal_time(subscription.status_update_time)));
         Value::Object(body)
     }
@@ -333,7 +314,7 @@ impl PaypalSimulator {
         );
         body.insert("transaction_fee".into(), v1_money(sale.total.with_minor(sale.fee_minor)));
         body.insert("billing_agreement_id".into(), json!(sale.subscription_id));
-        put(&mut body, "custom", sale.custom.clone().map(Value::String));
+        put(&mut body, "custom", text(&sale.custom));
         body.insert("invoice_number".into(), json!(""));
         body.insert("create_time".into(), json!(paypal_time(sale.create_time)));
         body.insert("update_time".into(), json!(paypal_time(sale.update_time)));
@@ -357,9 +338,9 @@ impl PaypalSimulator {
         body.insert("refund_from_transaction_fee".into(), v1_money(fee));
         body.insert("total_refunded_amount".into(), v1_money(total));
         body.insert("sale_id".into(), json!(refund.sale_id));
-        put(&mut body, "invoice_number", refund.invoice_number.clone().map(Value::String));
-        put(&mut body, "description", refund.description.clone().map(Value::String));
-        put(&mut body, "reason", refund.reason.clone().map(Value::String));
+        put(&mut body, "invoice_number", text(&refund.invoice_number));
+        put(&mut body, "description", text(&refund.description));
+        put(&mut body, "reason", text(&refund.reason));
         body.insert("create_time".into(), json!(paypal_time(refund.create_time)));
         body.insert("update_time".into(), json!(paypal_time(refund.create_time)));
         body.insert(
@@ -393,6 +374,18 @@ impl PaypalSimulator {
             "time": paypal_time(sale.create_time),
         })
     }
+}
+
+/// The fields the minimal and the whole plan open with.
+fn plan_head(plan: &Plan) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("id".into(), json!(plan.id));
+    body.insert("product_id".into(), json!(plan.product_id));
+    body.insert("name".into(), json!(plan.name));
+    body.insert("status".into(), json!(plan.status.as_str()));
+    put(&mut body, "description", text(&plan.description));
+    body.insert("usage_type".into(), json!("LICENSED"));
+    body
 }
 
 /// Any amount of the terms, for its currency and decimals.

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -17,8 +17,9 @@ use super::super::amount::parse_money;
 use super::super::auth::Merchant;
 use super::super::errors::ApiError;
 use super::super::events::NewEvent;
+use super::super::payments::refunded_fee;
 use super::super::state::PaypalState;
-use super::super::{Effect, PaypalSimulator, json_response};
+use super::super::{Effect, PaypalSimulator, answer};
 use super::SALES_DOC;
 use super::fields::{body_object, text};
 use super::model::{SaleRefund, SaleState};
@@ -48,10 +49,8 @@ async fn show_sale(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.subscriptions.sales.get(&id) {
-        Some(sale) if sale.client_id == merchant.client_id => json_response(StatusCode::OK, &simulator.sale_json(sale)),
-        _ => no_such_resource().into_response(),
-    }
+    let sale = state.subscriptions.sales.get(&id).filter(|sale| sale.client_id == merchant.client_id);
+    answer(StatusCode::OK, sale.map(|sale| simulator.sale_json(sale)).ok_or_else(no_such_resource))
 }
 
 async fn show_refund(
@@ -60,12 +59,8 @@ async fn show_refund(
     Path(id): Path<String>,
 ) -> Response {
     let state = simulator.state();
-    match state.subscriptions.sale_refunds.get(&id) {
-        Some(refund) if refund.client_id == merchant.client_id => {
-            json_response(StatusCode::OK, &simulator.sale_refund_json(refund))
-        }
-        _ => no_such_resource().into_response(),
-    }
+    let refund = state.subscriptions.sale_refunds.get(&id).filter(|refund| refund.client_id == merchant.client_id);
+    answer(StatusCode::OK, refund.map(|refund| simulator.sale_refund_json(refund)).ok_or_else(no_such_resource))
 }
 
 async fn refund_sale(
@@ -146,9 +141,7 @@ fn refund(
             "Refund amount exceeded transaction amount.",
         ));
     }
-    let fee_refunded =
-        i64::try_from(i128::from(sale.fee_minor) * i128::from(amount.minor) / i128::from(sale.total.minor.max(1)))
-            .unwrap_or(0);
+    let fee_refunded = refunded_fee(sale.fee_minor, sale.total.minor, amount.minor);
     sale.refunded_minor += amount.minor;
     sale.state =
         if sale.refunded_minor >= sale.total.minor { SaleState::Refunded } else { SaleState::PartiallyRefunded };
