@@ -55,6 +55,12 @@ pub const PROBLEMS: &[(&str, u16, &str, &str)] = &[
     ),
     ("not_found", 404, "Not found", "No such resource in this mode (test and live keys see different objects)."),
     (
+        "method_not_allowed",
+        405,
+        "Method not allowed",
+        "This path exists but not with this method; /openapi.json lists each path's methods.",
+    ),
+    (
         "invalid_state",
         409,
         "Not allowed in this state",
@@ -126,6 +132,9 @@ pub struct Problem {
     pub extensions: Map<String, Value>,
 }
 
+/// Members every problem has; extensions must not reuse their names.
+const RESERVED_MEMBERS: [&str; 6] = ["type", "title", "status", "detail", "instance", "code"];
+
 #[derive(Debug)]
 pub struct ApiError {
     code: &'static str,
@@ -139,7 +148,10 @@ impl ApiError {
         Self { code, detail: detail.into(), extensions: Map::new() }
     }
 
+    /// Adds an extension member. The members RFC 9457 defines (and our `code`) are not
+    /// extensions: a second `status` would make clients read a resource state as the HTTP status.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        debug_assert!(!RESERVED_MEMBERS.contains(&key), "`{key}` is a problem member, not an extension");
         self.extensions.insert(key.to_owned(), value.into());
         self
     }
@@ -195,7 +207,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { resource, id } => ApiError::not_found(resource, &id),
             ServiceError::Invalid { field, message } => ApiError::invalid(&field, message),
             ServiceError::Conflict { message, status } => {
-                ApiError::new("invalid_state", message).with("status", status)
+                ApiError::new("invalid_state", message).with("current_status", status)
             }
             ServiceError::RefundExceeds { requested, remaining } => ApiError::new(
                 "refund_exceeds_remaining",

@@ -81,6 +81,24 @@ where
     }
 }
 
+/// Path parameters; one that cannot be read (e.g. not UTF-8) is a problem, not plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::new("malformed_request", format!("path: {}", rejection.body_text()))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::field_of;

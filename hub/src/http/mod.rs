@@ -53,6 +53,10 @@ pub fn router(hub: Hub) -> Router {
         .fallback(|| async {
             ApiError::new("not_found", "no such path; the API is under /v1 (see /openapi.json)").into_response()
         })
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            let detail = format!("{} does not take {method}; /openapi.json lists its methods", uri.path());
+            ApiError::new("method_not_allowed", detail).into_response()
+        })
         // A bug must still answer in problem+json, and must not take the connection down.
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new("internal_error", "an internal error occurred; the logs have the details").into_response()

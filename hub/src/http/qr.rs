@@ -31,7 +31,7 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
             "invalid_state",
             format!("payment {id} has no QR code to show (it is {})", payment.status.as_str()),
         )
-        .with("status", payment.status.as_str())
+        .with("current_status", payment.status.as_str())
         .into_response();
     };
     let code = match QrCode::new(qr_code.payload.as_bytes()) {

@@ -112,6 +112,9 @@ on_both_stores! {
         let huge = send(vec![b' '; 200 * 1024], "application/json").await.unwrap();
         assert_eq!(huge.status(), 413);
         assert_eq!(huge.json::<Value>().await.unwrap()["code"], "payload_too_large");
+        let unreadable_path = app.get("/v1/payments/%FF%FE").await;
+        assert_eq!(unreadable_path.status(), 400);
+        assert_eq!(unreadable_path.json::<Value>().await.unwrap()["code"], "malformed_request");
     }
 
     async fn refund_over_the_remaining_amount_says_how_much_is_left(app) {
@@ -145,7 +148,8 @@ on_both_stores! {
         let payment = app.create_payment(1000).await;
         let response = app.post(&format!("/v1/payments/{}/refunds", payment["id"].as_str().unwrap()), json!({})).await;
         assert_eq!(response.status(), 409);
-        assert_eq!(response.json::<Value>().await.unwrap()["status"], "requires_action");
+        let problem = response.json::<Value>().await.unwrap();
+        assert_eq!((problem["status"].clone(), problem["current_status"].clone()), (json!(409), json!("requires_action")));
     }
 
     async fn lists_are_cursor_paginated_newest_first(app) {
@@ -163,6 +167,11 @@ on_both_stores! {
         assert_eq!(second["has_more"], false);
         let bad = app.get("/v1/payments?limit=500").await;
         assert_eq!(bad.status(), 422);
+        // A cursor of another kind (a refund id here) is a mistake, not an empty page.
+        let mistyped = app.get("/v1/payments?starting_after=re_01m88j2ke8aj9pa1anyp7jsdq1").await;
+        assert_eq!(mistyped.status(), 422);
+        let problem: Value = mistyped.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "starting_after", "{problem}");
         let status = app.get_json("/v1/payments?status=requires_action").await;
         assert_eq!(status["data"].as_array().unwrap().len(), 3);
     }
@@ -194,5 +203,10 @@ on_both_stores! {
         assert!(metrics.contains("payhub_"), "{metrics}");
         let problem: Value = app.http.get(format!("{}/problems/refund_exceeds_remaining", app.url)).send().await.unwrap().json().await.unwrap();
         assert_eq!(problem["status"], 422);
+        let wrong_method = app.http.delete(format!("{}/v1/payments", app.url)).bearer_auth(&app.api_key).send().await.unwrap();
+        assert_eq!(wrong_method.status(), 405);
+        assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
+        let problem: Value = wrong_method.json().await.unwrap();
+        assert_eq!(problem["code"], "method_not_allowed");
     }
 }

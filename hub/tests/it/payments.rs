@@ -104,7 +104,8 @@ on_both_stores! {
         assert_eq!(refused.status(), 409);
         let problem: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(problem["code"], "invalid_state");
-        assert_eq!(problem["status"], "succeeded");
+        assert_eq!(problem["status"], 409, "the problem's status is the HTTP status");
+        assert_eq!(problem["current_status"], "succeeded");
     }
 
     async fn a_declined_capture_fails_the_payment_with_the_reason(app) {

@@ -1,9 +1,10 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use payhub_core::id::WebhookEndpointId;
 use payhub_core::{EventType, Mode};
 use payhub_store::{NewWebhookEndpoint, WebhookEndpoint};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -16,7 +17,7 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<Hub> {
     OpenApiRouter::new().routes(routes!(create_endpoint, list_endpoints)).routes(routes!(get_endpoint, delete_endpoint))
@@ -121,7 +122,7 @@ async fn list_endpoints(
     caller: Caller,
     ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Json<List<WebhookEndpointView>>, ApiError> {
-    let page = hub.db.list_endpoints(caller.mode, paging.starting_after.as_deref(), paging.limit()?).await?;
+    let page = hub.db.list_endpoints(caller.mode, paging.cursor(WebhookEndpointId::parse)?, paging.limit()?).await?;
     let views = page.items.into_iter().map(|e| WebhookEndpointView::of(e, false)).collect();
     Ok(Json(List::new(views, page.has_more, |e| e.id.clone())))
 }
@@ -132,7 +133,7 @@ async fn list_endpoints(
 async fn get_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
     let endpoint =
         hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", &id))?;
@@ -145,7 +146,7 @@ async fn get_endpoint(
 async fn delete_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if hub.db.delete_endpoint(caller.mode, &id, hub.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -1,5 +1,6 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use payhub_core::id::EventId;
 use payhub_core::{Event, EventType};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,7 +11,7 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::ApiQuery;
+use crate::http::extract::{ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<Hub> {
     OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(get_event)).routes(routes!(redeliver_event))
@@ -50,7 +51,7 @@ async fn list_events(
             caller.mode,
             event_type,
             query.resource_id.as_deref(),
-            paging.starting_after.as_deref(),
+            paging.cursor(EventId::parse)?,
             paging.limit()?,
         )
         .await?;
@@ -60,7 +61,11 @@ async fn list_events(
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
     params(("id" = String, Path, description = "evt_…")),
     responses((status = 200, body = Event), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_event(State(hub): State<Hub>, caller: Caller, Path(id): Path<String>) -> Result<Json<Event>, ApiError> {
+async fn get_event(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Event>, ApiError> {
     Ok(Json(hub.db.event(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("event", &id))?))
 }
 
@@ -76,7 +81,7 @@ pub struct Redelivery {
 async fn redeliver_event(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Redelivery>, ApiError> {
     if hub.db.event(caller.mode, &id).await?.is_none() {
         return Err(ApiError::not_found("event", &id));

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use payhub_core::id::InvalidId;
+
 use crate::http::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -21,6 +23,18 @@ impl ListParams {
             None => Ok(20),
             Some(n @ 1..=100) => Ok(n),
             Some(_) => Err(ApiError::invalid("limit", "must be between 1 and 100")),
+        }
+    }
+
+    /// The cursor, checked to be an id of the listed kind (`parse` is that id's parser): a
+    /// mistyped cursor is an error, not a silently empty page.
+    pub fn cursor<Id>(&self, parse: fn(&str) -> Result<Id, InvalidId>) -> Result<Option<&str>, ApiError> {
+        match self.starting_after.as_deref() {
+            None => Ok(None),
+            Some(cursor) => match parse(cursor) {
+                Ok(_) => Ok(Some(cursor)),
+                Err(e) => Err(ApiError::invalid("starting_after", e.to_string())),
+            },
         }
     }
 }

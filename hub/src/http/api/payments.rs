@@ -1,7 +1,8 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use payhub_core::ProviderName;
+use payhub_core::id::PaymentId;
 use payhub_core::options::PaymentOptions;
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::transition::Cause;
@@ -16,7 +17,7 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::services::payments::PaymentRequest;
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -108,7 +109,7 @@ async fn list_payments(
     };
     let paging = ListParams { limit: query.limit, starting_after: query.starting_after };
     let filter = PaymentFilter { status, customer_id: query.customer_id };
-    let page = hub.db.list_payments(caller.mode, &filter, paging.starting_after.as_deref(), paging.limit()?).await?;
+    let page = hub.db.list_payments(caller.mode, &filter, paging.cursor(PaymentId::parse)?, paging.limit()?).await?;
     Ok(Json(List::new(page.items, page.has_more, |p| p.id.to_string())))
 }
 
@@ -118,7 +119,7 @@ async fn list_payments(
 async fn get_payment(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Payment>, ApiError> {
     let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
     Ok(Json(payment))
@@ -133,7 +134,7 @@ async fn get_payment(
 async fn cancel_payment(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Payment>, ApiError> {
     let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
     let payment = hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api).await?;

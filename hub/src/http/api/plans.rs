@@ -1,7 +1,8 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use payhub_core::ProviderName;
+use payhub_core::id::PlanId;
 use payhub_core::subscription::{BillingCycle, Plan};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -12,7 +13,7 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::services::subscriptions::PlanRequest;
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -92,20 +93,28 @@ async fn list_plans(
     caller: Caller,
     ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Json<List<Plan>>, ApiError> {
-    let page = hub.db.list_plans(caller.mode, paging.starting_after.as_deref(), paging.limit()?).await?;
+    let page = hub.db.list_plans(caller.mode, paging.cursor(PlanId::parse)?, paging.limit()?).await?;
     Ok(Json(List::new(page.items, page.has_more, |p| p.id.to_string())))
 }
 
 #[utoipa::path(get, path = "/v1/plans/{id}", tag = "plans", params(("id" = String, Path, description = "plan_…")),
     responses((status = 200, body = Plan), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_plan(State(hub): State<Hub>, caller: Caller, Path(id): Path<String>) -> Result<Json<Plan>, ApiError> {
+async fn get_plan(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Plan>, ApiError> {
     Ok(Json(hub.db.plan(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("plan", &id))?))
 }
 
 #[utoipa::path(post, path = "/v1/plans/{id}/activate", tag = "plans",
     params(("id" = String, Path, description = "plan_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
     responses((status = 200, body = Plan)))]
-async fn activate_plan(State(hub): State<Hub>, caller: Caller, Path(id): Path<String>) -> Result<Json<Plan>, ApiError> {
+async fn activate_plan(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Plan>, ApiError> {
     Ok(Json(hub.set_plan_active(caller.mode, &id, true).await?))
 }
 
@@ -115,7 +124,7 @@ async fn activate_plan(State(hub): State<Hub>, caller: Caller, Path(id): Path<St
 async fn deactivate_plan(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Plan>, ApiError> {
     Ok(Json(hub.set_plan_active(caller.mode, &id, false).await?))
 }
@@ -134,7 +143,7 @@ pub struct ChangePrice {
 async fn change_price(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ChangePrice>,
 ) -> Result<Json<Plan>, ApiError> {
     Ok(Json(hub.change_plan_price(caller.mode, &id, body.price).await?))

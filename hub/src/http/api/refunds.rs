@@ -1,6 +1,7 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use payhub_core::id::RefundId;
 use payhub_core::options::RefundOptions;
 use payhub_core::refund::Refund;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::services::refunds::RefundRequest;
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -49,7 +50,7 @@ pub struct CreateRefund {
 async fn create_refund(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(payment_id): Path<String>,
+    ApiPath(payment_id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateRefund>,
 ) -> Result<(StatusCode, Json<Refund>), ApiError> {
     let request = RefundRequest {
@@ -68,7 +69,7 @@ async fn create_refund(
 async fn list_payment_refunds(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(payment_id): Path<String>,
+    ApiPath(payment_id): ApiPath<String>,
     ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Json<List<Refund>>, ApiError> {
     if hub.db.payment(caller.mode, &payment_id).await?.is_none() {
@@ -102,14 +103,18 @@ async fn list(
     payment_id: Option<&str>,
     paging: ListParams,
 ) -> Result<Json<List<Refund>>, ApiError> {
-    let page = hub.db.list_refunds(caller.mode, payment_id, paging.starting_after.as_deref(), paging.limit()?).await?;
+    let page = hub.db.list_refunds(caller.mode, payment_id, paging.cursor(RefundId::parse)?, paging.limit()?).await?;
     Ok(Json(List::new(page.items, page.has_more, |r| r.id.to_string())))
 }
 
 #[utoipa::path(get, path = "/v1/refunds/{id}", tag = "refunds",
     params(("id" = String, Path, description = "re_…")),
     responses((status = 200, body = Refund), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_refund(State(hub): State<Hub>, caller: Caller, Path(id): Path<String>) -> Result<Json<Refund>, ApiError> {
+async fn get_refund(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Refund>, ApiError> {
     let refund = hub.db.refund(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("refund", &id))?;
     Ok(Json(refund))
 }

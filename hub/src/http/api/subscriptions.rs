@@ -1,7 +1,8 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use payhub_core::entitlement::Entitlement;
+use payhub_core::id::{EntitlementId, SubscriptionId};
 use payhub_core::payment::Payment;
 use payhub_core::subscription::Subscription;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::providers::SubscriptionCommand;
 use crate::services::subscriptions::SubscriptionRequest;
 
@@ -95,7 +96,7 @@ async fn list_subscriptions(
         .list_subscriptions(
             caller.mode,
             query.customer_id.as_deref(),
-            paging.starting_after.as_deref(),
+            paging.cursor(SubscriptionId::parse)?,
             paging.limit()?,
         )
         .await?;
@@ -107,7 +108,7 @@ async fn list_subscriptions(
 async fn get_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.db.subscription(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("subscription", &id))?))
 }
@@ -135,7 +136,7 @@ fn yes() -> bool {
 async fn cancel_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CancelSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Cancel, !body.at_period_end).await?))
@@ -147,7 +148,7 @@ async fn cancel_subscription(
 async fn suspend_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Suspend, false).await?))
 }
@@ -158,7 +159,7 @@ async fn suspend_subscription(
 async fn resume_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Resume, false).await?))
 }
@@ -177,7 +178,7 @@ pub struct ChangeSubscription {
 async fn change_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ChangeSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.change_subscription(caller.mode, &id, body.plan_id.as_deref(), body.quantity).await?))
@@ -189,7 +190,7 @@ async fn change_subscription(
 async fn subscription_payments(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<List<Payment>>, ApiError> {
     if hub.db.subscription(caller.mode, &id).await?.is_none() {
         return Err(ApiError::not_found("subscription", &id));
@@ -213,7 +214,7 @@ pub struct CustomerEntitlements {
 async fn customer_entitlements(
     State(hub): State<Hub>,
     caller: Caller,
-    Path(customer_id): Path<String>,
+    ApiPath(customer_id): ApiPath<String>,
 ) -> Result<Json<CustomerEntitlements>, ApiError> {
     let now = hub.clock.now();
     let data = hub.db.customer_entitlements(caller.mode, &customer_id).await?;
@@ -249,7 +250,7 @@ async fn list_entitlements(
             caller.mode,
             query.customer_id.as_deref(),
             query.entitlement.as_deref(),
-            paging.starting_after.as_deref(),
+            paging.cursor(EntitlementId::parse)?,
             paging.limit()?,
         )
         .await?;
