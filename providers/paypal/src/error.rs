@@ -4,17 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// One entry of the `details` array in PayPal's error body. `issue` is the machine-readable
 /// reason (`ORDER_NOT_APPROVED`, `CAPTURE_FULLY_REFUNDED`, …) a caller usually branches on.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     #[serde(default)]
     pub issue: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 

@@ -19,21 +19,18 @@ wire_enum! {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     pub id: String,
     pub status: OrderStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purchase_units: Vec<PurchaseUnit>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
 }
 
@@ -53,19 +50,14 @@ impl Order {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PurchaseUnit {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payments: Option<PaymentCollection>,
 }
 
@@ -79,12 +71,12 @@ pub struct PaymentCollection {
 }
 
 /// The body of `POST /v2/checkout/orders`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateOrderRequest {
     /// `CAPTURE` (take the money at once) or `AUTHORIZE`.
     pub intent: String,
     pub purchase_units: Vec<PurchaseUnitRequest>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_source: Option<PaymentSource>,
 }
 
@@ -95,18 +87,15 @@ impl CreateOrderRequest {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurchaseUnitRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<String>,
     pub amount: Amount,
     /// Free for the merchant's use (up to 127 characters); comes back on captures and webhooks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
     /// The merchant's invoice number; PayPal refuses a second order with the same one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -116,9 +105,9 @@ impl PurchaseUnitRequest {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentSource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paypal: Option<PaypalWallet>,
 }
 
@@ -129,26 +118,24 @@ impl PaymentSource {
 }
 
 /// `payment_source.paypal`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaypalWallet {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experience_context: Option<ExperienceContext>,
 }
 
 /// `payment_source.paypal.experience_context`: where PayPal sends the buyer back and how the
 /// approval page looks.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExperienceContext {
     pub return_url: String,
     pub cancel_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand_name: Option<String>,
     /// `PAY_NOW` shows "Pay Now" and suits an order captured right after approval; `CONTINUE`
     /// (PayPal's default) suits a flow with a review step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_action: Option<String>,
     /// `GET_FROM_FILE`, `NO_SHIPPING` or `SET_PROVIDED_ADDRESS`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_preference: Option<String>,
 }
 

@@ -30,27 +30,20 @@ wire_enum! {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capture {
     pub id: String,
     pub status: CaptureStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_capture: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_details: Option<StatusDetails>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supplementary_data: Option<SupplementaryData>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
 }
 
@@ -62,41 +55,33 @@ impl Capture {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplementaryData {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub related_ids: Option<RelatedIds>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelatedIds {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_id: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Refund {
     pub id: String,
     pub status: RefundStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_details: Option<StatusDetails>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note_to_payer: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
 }
 
@@ -114,15 +99,12 @@ impl Refund {
 
 /// The body of `POST /v2/payments/captures/{id}/refund`. Without `amount`, PayPal refunds what
 /// is left of the capture.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note_to_payer: Option<String>,
 }
 

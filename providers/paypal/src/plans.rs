@@ -53,16 +53,13 @@ impl Frequency {
 }
 
 /// A cycle's price. A free trial has no `fixed_price` (or a zero one).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricingScheme {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_price: Option<Amount>,
     /// Bumped by every price change; read-only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
 }
 
@@ -72,6 +69,7 @@ impl PricingScheme {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingCycle {
     pub frequency: Frequency,
@@ -79,9 +77,7 @@ pub struct BillingCycle {
     /// The order the cycles run in: 1, 2, 3, trials first.
     pub sequence: u32,
     /// How many times the cycle runs; 0 for a regular cycle that runs until cancelled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cycles: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_scheme: Option<PricingScheme>,
 }
 
@@ -109,84 +105,70 @@ impl BillingCycle {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentPreferences {
     /// Whether a failed payment's amount is billed with the next cycle (PayPal's default: yes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_bill_outstanding: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_fee: Option<Amount>,
     /// `CONTINUE` or `CANCEL` (PayPal's default) when the setup fee cannot be collected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_fee_failure_action: Option<String>,
     /// Consecutive failed payments before the subscription is suspended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_failure_threshold: Option<u32>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Taxes {
     /// A decimal string, e.g. `"10"` or `"8.25"`.
     pub percentage: String,
     /// Whether the price already includes the tax.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inclusive: Option<bool>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// `P-…`.
     pub id: String,
     pub status: PlanStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Empty in list answers and minimal representations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub billing_cycles: Vec<BillingCycle>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_preferences: Option<PaymentPreferences>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taxes: Option<Taxes>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity_supported: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
 }
 
 /// The body of `POST /v1/billing/plans`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatePlanRequest {
     pub product_id: String,
     pub name: String,
     pub billing_cycles: Vec<BillingCycle>,
     pub payment_preferences: PaymentPreferences,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `CREATED` or `ACTIVE` (PayPal's default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PlanStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taxes: Option<Taxes>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity_supported: Option<bool>,
 }
 
 /// An answer of `GET /v1/billing/plans`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanList {
     #[serde(default)]
     pub plans: Vec<Plan>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_items: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_pages: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
@@ -225,11 +207,11 @@ impl PlanQuery {
 }
 
 /// One JSON Patch operation, as plans and subscriptions are updated.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatchOperation {
     pub op: String,
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
 }
 

@@ -30,11 +30,11 @@ wire_enum! {
 }
 
 /// v1 money: a decimal string `total` and a `currency` code.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleAmount {
     pub total: String,
     pub currency: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<SaleAmountDetails>,
 }
 
@@ -44,13 +44,11 @@ impl SaleAmount {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleAmountDetails {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtotal: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<String>,
 }
 
@@ -61,60 +59,43 @@ pub struct SaleFee {
     pub currency: String,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sale {
     pub id: String,
     pub state: SaleState,
     pub amount: SaleAmount,
     /// The subscription (`I-…`) this sale paid for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_agreement_id: Option<String>,
     /// The subscription's `custom_id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_fee: Option<SaleFee>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_eligibility: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_payment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaleRefund {
     pub id: String,
     pub state: SaleRefundState,
     pub amount: SaleAmount,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sale_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_from_transaction_fee: Option<SaleFee>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_from_received_amount: Option<SaleFee>,
     /// Everything refunded from the sale so far, this refund included.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_refunded_amount: Option<SaleFee>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
@@ -122,15 +103,12 @@ pub struct SaleRefund {
 
 /// The body of `POST /v1/payments/sale/{id}/refund`; without `amount`, what is left of the sale
 /// is refunded.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleRefundRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<SaleAmount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

@@ -30,6 +30,7 @@ wire_enum! {
 }
 
 /// How far one billing cycle got (`billing_info.cycle_executions[]`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CycleExecution {
     pub tenure_type: TenureType,
@@ -37,85 +38,63 @@ pub struct CycleExecution {
     #[serde(default)]
     pub cycles_completed: u32,
     /// 0 for a cycle that runs until cancelled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycles_remaining: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_pricing_scheme_version: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cycles: Option<u32>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastPayment {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedPayment {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
     /// e.g. `PAYMENT_DENIED`, `PAYER_CANNOT_PAY`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_payment_retry_time: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outstanding_balance: Option<Amount>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cycle_executions: Vec<CycleExecution>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_payment: Option<LastPayment>,
     /// What PayPal states; the charge may come hours later (seed 002).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_billing_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_payment_time: Option<String>,
     /// Consecutive failed payments.
     #[serde(default)]
     pub failed_payments_count: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failed_payment: Option<FailedPayment>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
     /// `I-…`.
     pub id: String,
     pub status: SubscriptionStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_amount: Option<Amount>,
     /// The buyer: `name`, `email_address`, `payer_id`, `shipping_address`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriber: Option<Value>,
     /// Present once the buyer approved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_info: Option<BillingInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_overridden: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_change_note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_update_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
@@ -130,73 +109,56 @@ impl Subscription {
 
 /// `application_context` of a subscription request: where the buyer returns and what the
 /// approval page says.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionApplicationContext {
     pub return_url: String,
     pub cancel_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     /// `GET_FROM_FILE`, `NO_SHIPPING` or `SET_PROVIDED_ADDRESS`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_preference: Option<String>,
     /// `SUBSCRIBE_NOW` (PayPal activates on approval) or `CONTINUE` (you call
     /// [`PaypalClient::activate_subscription`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_action: Option<String>,
 }
 
 /// The body of `POST /v1/billing/subscriptions`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateSubscriptionRequest {
     pub plan_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// Only for plans with `quantity_supported`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscriber: Option<Value>,
     /// Yours (up to 127 characters); comes back on the subscription and its sales (`custom`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_context: Option<SubscriptionApplicationContext>,
     /// Overrides of the plan for this subscription (`billing_cycles`, `payment_preferences`, `taxes`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Value>,
 }
 
 /// The body of `POST /v1/billing/subscriptions/{id}/revise`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReviseSubscriptionRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_context: Option<SubscriptionApplicationContext>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Value>,
 }
 
 /// The answer to a revision: what the subscription becomes once the buyer consents.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RevisedSubscription {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_overridden: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
@@ -225,40 +187,33 @@ impl CaptureSubscriptionRequest {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmountWithBreakdown {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gross_amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_amount: Option<Amount>,
 }
 
 /// A payment of a subscription, as its transaction list and the capture call show it. `id` is
 /// the sale's id.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<CaptureStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_with_breakdown: Option<AmountWithBreakdown>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_name: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TransactionList {
     #[serde(default)]
     pub transactions: Vec<Transaction>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_items: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_pages: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,

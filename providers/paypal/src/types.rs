@@ -18,18 +18,18 @@ impl Amount {
 }
 
 /// A HATEOAS link (`self`, `payer-action`, `up`, `refund`, …).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub href: String,
     pub rel: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
 }
 
 /// Why a capture or refund is in its status, e.g. `PENDING_REVIEW` or `ECHECK`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusDetails {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

@@ -88,6 +88,7 @@ impl Charge {
 }
 
 /// The body of `POST /v1/charges`. `app` is filled from the client's configuration when `None`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreateCharge {
     pub order_no: String,
@@ -102,14 +103,10 @@ pub struct CreateCharge {
     pub subject: String,
     pub body: String,
     /// Channel-specific parameters (`open_id` for `wx_pub`, `success_url` for `alipay_wap`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<Value>,
     /// Unix seconds after which the charge can no longer be paid.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_expire: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 

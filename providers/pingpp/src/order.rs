@@ -110,9 +110,9 @@ pub struct RoyaltyUser {
 }
 
 /// The body of `POST /v1/orders`. `app` is filled from the client's configuration when `None`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CreateOrder {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
     pub merchant_order_no: String,
     /// Integer fen.
@@ -120,27 +120,17 @@ pub struct CreateOrder {
     pub currency: String,
     pub subject: String,
     pub body: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub actual_amount: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_expire: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt_app: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_app: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub royalty_users: Vec<RoyaltyUser>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub royalty_template: Option<String>,
 }
 
@@ -164,18 +154,16 @@ impl CreateOrder {
 }
 
 /// The body of `POST /v1/orders/{id}/pay`: which channel pays how much.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PayOrder {
     pub channel: String,
     /// Integer fen paid through this channel.
     pub charge_amount: i64,
     /// The order number of the charge this creates; Ping++ picks one when `None`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub charge_order_no: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_expire: Option<i64>,
     /// Channel-specific parameters, as for a charge.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<Value>,
 }
 
@@ -195,25 +183,21 @@ pub struct RoyaltyRefund {
 
 /// The body of `POST /v1/orders/{id}/order_refunds`. With no `charge`, every charge of the
 /// order is refunded in full.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CreateOrderRefund {
     /// The charge of the order to refund.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub charge: Option<String>,
     /// Integer fen; only with `charge`. The charge's refundable rest when `None`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub charge_amount: Option<i64>,
     /// Required by Ping++.
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_mode: Option<RefundMode>,
     /// When not every royalty is taken back in full, every royalty user with their share.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub royalty_users: Vec<RoyaltyRefund>,
     /// WeChat channels only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub funding_source: Option<FundingSource>,
 }
 

@@ -68,17 +68,15 @@ pub struct Refund {
 }
 
 /// The body of `POST /v1/charges/{id}/refunds`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreateRefund {
     /// Integer fen; the whole refundable rest when `None`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     /// Required by Ping++.
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
     /// WeChat channels only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub funding_source: Option<FundingSource>,
 }
 

@@ -5,20 +5,16 @@ use serde::{Deserialize, Serialize};
 
 /// A webhook event envelope. `resource` stays raw JSON: its shape depends on `event_type` and
 /// `resource_version` (a v2 capture for `PAYMENT.CAPTURE.*`, a v1 sale for `PAYMENT.SALE.*`, …).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEvent {
     /// `WH-…`; the same across redeliveries of one event, so it is the deduplication key.
     pub id: String,
     pub event_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
     #[serde(default)]
     pub resource: serde_json::Value,
