@@ -33,7 +33,7 @@ pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
 pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState};
 pub use endpoints::{EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
-pub use error::StoreError;
+pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
 pub use idempotency::{IdempotencyClaim, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
