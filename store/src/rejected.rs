@@ -18,12 +18,16 @@ pub struct RejectedNotification {
     pub detail: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Keep the body whole, not only its first [`KEPT_BODY_BYTES`]: for a notification that
+    /// passed verification but could not be stored, this record is the only copy.
+    pub whole_body: bool,
     pub received_at: DateTime<Utc>,
 }
 
 impl Database {
     pub async fn record_rejected(&self, rejected: &RejectedNotification) -> Result<(), StoreError> {
-        let body = &rejected.body[..rejected.body.len().min(KEPT_BODY_BYTES)];
+        let kept = if rejected.whole_body { rejected.body.len() } else { rejected.body.len().min(KEPT_BODY_BYTES) };
+        let body = &rejected.body[..kept];
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO rejected_notifications (provider, reason, detail, headers, body, received_at) \

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use payhub_core::Mode;
 use payhub_core::id::ApiKeyId;
 
-use super::error::ApiError;
+use super::error::{ApiError, ProblemType};
 use crate::app::Hub;
 use crate::services::api_keys::hash_secret;
 
@@ -28,14 +28,14 @@ pub async fn require_api_key(State(hub): State<Hub>, mut request: Request, next:
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return ApiError::new("api_key_missing", "send `Authorization: Bearer <API key>`").into_response();
+        return ApiError::new(ProblemType::ApiKeyMissing, "send `Authorization: Bearer <API key>`").into_response();
     };
     match hub.db.active_api_key(&hash_secret(token)).await {
         Ok(Some(key)) => {
             request.extensions_mut().insert(Caller { mode: key.mode, key_id: key.id });
             next.run(request).await
         }
-        Ok(None) => ApiError::new("api_key_invalid", "this API key is unknown or revoked").into_response(),
+        Ok(None) => ApiError::new(ProblemType::ApiKeyInvalid, "this API key is unknown or revoked").into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -48,6 +48,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .extensions
             .get::<Caller>()
             .cloned()
-            .ok_or_else(|| ApiError::new("api_key_missing", "send `Authorization: Bearer <API key>`"))
+            .ok_or_else(|| ApiError::new(ProblemType::ApiKeyMissing, "send `Authorization: Bearer <API key>`"))
     }
 }

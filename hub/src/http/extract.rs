@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, ProblemType};
 
 /// A JSON body.
 pub struct ApiJson<T>(pub T);
@@ -28,25 +28,26 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new("unsupported_media_type", "send the body as JSON with `Content-Type: application/json`")
-        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ProblemType::UnsupportedMediaType,
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
         JsonRejection::JsonDataError(e) => {
             // serde's message names the field and what was expected ("missing field `amount`").
             let detail = e.body_text();
             let message =
                 detail.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(&detail);
             let field = field_of(message);
-            ApiError::new("invalid_request", message.to_owned())
+            ApiError::new(ProblemType::InvalidRequest, message.to_owned())
                 .with("errors", serde_json::json!([{ "field": field, "message": message }]))
         }
         JsonRejection::JsonSyntaxError(e) => {
-            ApiError::new("malformed_request", format!("the body is not valid JSON: {}", e.body_text()))
+            ApiError::new(ProblemType::MalformedRequest, format!("the body is not valid JSON: {}", e.body_text()))
         }
         JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new("payload_too_large", "the body is larger than the API accepts (64 KiB)")
+            ApiError::new(ProblemType::PayloadTooLarge, "the body is larger than the API accepts (64 KiB)")
         }
-        other => ApiError::new("malformed_request", other.body_text()),
+        other => ApiError::new(ProblemType::MalformedRequest, other.body_text()),
     }
 }
 
@@ -74,9 +75,9 @@ where
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::new("invalid_request", format!("query string: {}", e.body_text())))
+                Err(ApiError::new(ProblemType::InvalidRequest, format!("query string: {}", e.body_text())))
             }
-            Err(other) => Err(ApiError::new("malformed_request", other.body_text())),
+            Err(other) => Err(ApiError::new(ProblemType::MalformedRequest, other.body_text())),
         }
     }
 }
@@ -94,7 +95,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
-            Err(rejection) => Err(ApiError::new("malformed_request", format!("path: {}", rejection.body_text()))),
+            Err(rejection) => {
+                Err(ApiError::new(ProblemType::MalformedRequest, format!("path: {}", rejection.body_text())))
+            }
         }
     }
 }

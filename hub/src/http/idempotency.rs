@@ -15,7 +15,7 @@ use ring::digest;
 
 use super::API_BODY_LIMIT;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ProblemType};
 use crate::app::Hub;
 
 pub const HEADER: &str = "idempotency-key";
@@ -30,7 +30,7 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
     let key = match request.headers().get(HEADER).map(|v| v.to_str()) {
         None => {
             return ApiError::new(
-                "idempotency_key_missing",
+                ProblemType::IdempotencyKeyMissing,
                 "add an `Idempotency-Key` header (e.g. a UUID) to every POST",
             )
             .into_response();
@@ -38,7 +38,7 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
         Some(_) => {
             return ApiError::new(
-                "idempotency_key_invalid",
+                ProblemType::IdempotencyKeyInvalid,
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             )
             .into_response();
@@ -46,19 +46,20 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
     };
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, API_BODY_LIMIT).await else {
-        return ApiError::new("payload_too_large", "the body is larger than the API accepts (64 KiB)").into_response();
+        return ApiError::new(ProblemType::PayloadTooLarge, "the body is larger than the API accepts (64 KiB)")
+            .into_response();
     };
     let fingerprint = fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
     let now = hub.clock.now();
     match hub.db.claim_idempotency_key(caller.mode, &key, &fingerprint, now).await {
         Err(e) => ApiError::from(e).into_response(),
         Ok(IdempotencyClaim::Mismatch) => ApiError::new(
-            "idempotency_key_reused",
+            ProblemType::IdempotencyKeyReused,
             format!("Idempotency-Key `{key}` was already used for a different request; use a new key"),
         )
         .into_response(),
         Ok(IdempotencyClaim::InProgress) => ApiError::new(
-            "idempotency_key_in_use",
+            ProblemType::IdempotencyKeyInUse,
             format!("a request with Idempotency-Key `{key}` is still in progress; retry shortly to get its result"),
         )
         .into_response(),
@@ -82,12 +83,12 @@ fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
 
 async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> Response {
     let status = response.status();
+    let keep = worth_replaying(&response);
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, RESPONSE_LIMIT).await else {
         let _ = hub.db.release_idempotency_key(caller.mode, key).await;
-        return ApiError::new("internal_error", "the response could not be buffered").into_response();
+        return ApiError::new(ProblemType::InternalError, "the response could not be buffered").into_response();
     };
-    let keep = status.is_success() || status.is_server_error();
     let outcome = if keep {
         let stored = StoredResponse {
             status: status.as_u16(),
@@ -109,6 +110,19 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> R
     }
     parts.headers.insert(REPLAYED, HeaderValue::from_static("false"));
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Work done (2xx), a failed attempt payhub recorded (5xx), or a write the database refused
+/// after the request may already have reached the provider: running it again could repeat that
+/// work, so the same key gets the same answer.
+fn worth_replaying(response: &Response) -> bool {
+    let status = response.status();
+    status.is_success()
+        || status.is_server_error()
+        || matches!(
+            response.extensions().get::<ProblemType>(),
+            Some(ProblemType::AlreadyExists | ProblemType::ConstraintViolated)
+        )
 }
 
 fn replay(stored: StoredResponse) -> Response {

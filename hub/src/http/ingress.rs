@@ -11,14 +11,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use payhub_core::ProviderName;
-use payhub_store::{InboxInsert, NewInboxEntry, RejectedNotification};
+use payhub_store::{InboxInsert, NewInboxEntry, RejectedNotification, StoreError};
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::INGRESS_BODY_LIMIT;
-use super::error::ApiError;
+use super::error::{ApiError, ProblemType};
 use crate::app::Hub;
-use crate::providers::{NotificationRejected, VerifiedNotification};
+use crate::providers::{NotificationRejected, RejectionReason, VerifiedNotification};
+use crate::workers::inbox_writer::InboxWriteError;
 
 pub async fn paypal(State(hub): State<Hub>, request: Request) -> Response {
     receive(&hub, ProviderName::Paypal, request).await
@@ -33,26 +34,33 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
-        let rejection = NotificationRejected::new("payload_too_large", format!("body over {INGRESS_BODY_LIMIT} bytes"));
-        record(hub, provider, &headers, &[], &rejection).await;
-        return ApiError::new("payload_too_large", format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"))
-            .into_response();
+        let rejection = NotificationRejected::new(
+            RejectionReason::PayloadTooLarge,
+            format!("body over {INGRESS_BODY_LIMIT} bytes"),
+        );
+        let _ = record(hub, provider, &headers, &[], &rejection).await;
+        return ApiError::new(
+            ProblemType::PayloadTooLarge,
+            format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
+        )
+        .into_response();
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
     if !is_json {
-        let rejection = NotificationRejected::new("unsupported_media_type", "Content-Type is not application/json");
-        record(hub, provider, &headers, &body, &rejection).await;
-        return ApiError::new("unsupported_media_type", "notifications must be sent as application/json")
+        let rejection =
+            NotificationRejected::new(RejectionReason::UnsupportedMediaType, "Content-Type is not application/json");
+        let _ = record(hub, provider, &headers, &body, &rejection).await;
+        return ApiError::new(ProblemType::UnsupportedMediaType, "notifications must be sent as application/json")
             .into_response();
     }
     let (mode, verified) = match verify(hub, provider, &headers, &body).await {
         Ok(verified) => verified,
         Err(rejection) => {
-            record(hub, provider, &headers, &body, &rejection).await;
-            metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.code)
+            let _ = record(hub, provider, &headers, &body, &rejection).await;
+            metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
                 .increment(1);
             return refusal(&rejection).into_response();
         }
@@ -74,13 +82,31 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()
         }
-        Err(e) => {
+        Err(InboxWriteError::Unstorable(detail)) => unstorable(hub, provider, &headers, &body, detail).await,
+        Err(e @ (InboxWriteError::Closed | InboxWriteError::Unavailable(_))) => {
             // Not stored, so not acknowledged: the provider will send it again.
             warn!(%provider, error = %e, "could not store a verified notification");
-            ApiError::new("service_unavailable", "the notification could not be stored; send it again later")
-                .into_response()
+            not_stored_yet()
         }
     }
+}
+
+fn not_stored_yet() -> Response {
+    ApiError::new(ProblemType::ServiceUnavailable, "the notification could not be stored; send it again later")
+        .into_response()
+}
+
+/// A verified notification the inbox refuses for good (a value the database cannot hold):
+/// sending it again cannot help, so it is kept whole among the rejected notifications for a
+/// person, and refused. Only if even that fails is the provider asked to send it again.
+async fn unstorable(hub: &Hub, provider: ProviderName, headers: &HeaderMap, body: &[u8], detail: String) -> Response {
+    let rejection = NotificationRejected::new(RejectionReason::Unstorable, detail);
+    if record(hub, provider, headers, body, &rejection).await.is_err() {
+        return not_stored_yet();
+    }
+    metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
+        .increment(1);
+    refusal(&rejection).into_response()
 }
 
 /// Tries the provider's configured modes (live first); each checks the notification against
@@ -92,7 +118,8 @@ async fn verify(
     body: &Bytes,
 ) -> Result<(payhub_core::Mode, VerifiedNotification), NotificationRejected> {
     let modes = hub.providers.modes_of(provider);
-    let mut last = NotificationRejected::new("provider_not_configured", format!("{provider} is not configured"));
+    let mut last =
+        NotificationRejected::new(RejectionReason::ProviderNotConfigured, format!("{provider} is not configured"));
     for mode in modes {
         let Some(adapter) = hub.providers.get(mode, provider) else {
             continue;
@@ -102,8 +129,7 @@ async fn verify(
             // A mode that does not claim the notification (another cert host, the other
             // `livemode`) says little; prefer another mode's reason.
             Err(rejection)
-                if matches!(rejection.code, "cert_url_not_allowed" | "wrong_mode")
-                    && last.code != "provider_not_configured" => {}
+                if rejection.reason.is_for_another_mode() && last.reason != RejectionReason::ProviderNotConfigured => {}
             Err(rejection) => last = rejection,
         }
     }
@@ -111,13 +137,34 @@ async fn verify(
 }
 
 fn refusal(rejection: &NotificationRejected) -> ApiError {
-    let detail = format!("{} ({})", rejection.detail, rejection.code);
+    let detail = format!("{} ({})", rejection.detail, rejection.reason);
     if rejection.transient {
-        ApiError::new("service_unavailable", format!("cannot verify the notification right now: {detail}"))
-    } else if matches!(rejection.code, "malformed_body" | "malformed") {
-        ApiError::new("malformed_notification", detail)
-    } else {
-        ApiError::new("notification_rejected", detail).with("reason", rejection.code)
+        return ApiError::new(
+            ProblemType::ServiceUnavailable,
+            format!("cannot verify the notification right now: {detail}"),
+        );
+    }
+    match rejection.reason {
+        RejectionReason::MalformedBody | RejectionReason::Malformed | RejectionReason::Unstorable => {
+            ApiError::new(ProblemType::MalformedNotification, detail)
+        }
+        RejectionReason::PayloadTooLarge
+        | RejectionReason::UnsupportedMediaType
+        | RejectionReason::ProviderNotConfigured
+        | RejectionReason::MissingHeader
+        | RejectionReason::MissingSignature
+        | RejectionReason::MalformedSignature
+        | RejectionReason::UnsupportedAlgorithm
+        | RejectionReason::CertUrlNotAllowed
+        | RejectionReason::CertFetchFailed
+        | RejectionReason::CertRejected
+        | RejectionReason::BadSignature
+        | RejectionReason::BadKey
+        | RejectionReason::VerificationUnavailable
+        | RejectionReason::WrongMode
+        | RejectionReason::MalformedResource => {
+            ApiError::new(ProblemType::NotificationRejected, detail).with("reason", rejection.reason.as_str())
+        }
     }
 }
 
@@ -130,17 +177,28 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn record(hub: &Hub, provider: ProviderName, headers: &HeaderMap, body: &[u8], rejection: &NotificationRejected) {
-    warn!(%provider, reason = rejection.code, detail = %rejection.detail, "notification rejected");
+async fn record(
+    hub: &Hub,
+    provider: ProviderName,
+    headers: &HeaderMap,
+    body: &[u8],
+    rejection: &NotificationRejected,
+) -> Result<(), StoreError> {
+    warn!(%provider, reason = %rejection.reason, detail = %rejection.detail, "notification rejected");
     let rejected = RejectedNotification {
         provider,
-        reason: rejection.code.to_owned(),
+        reason: rejection.reason.as_str().to_owned(),
+        // A verified notification is genuine: kept whole. Anything else only as far as needed
+        // to investigate it, so a forger cannot fill the disk.
+        whole_body: rejection.reason == RejectionReason::Unstorable,
         detail: rejection.detail.clone(),
         headers: kept_headers(headers),
         body: body.to_vec(),
         received_at: hub.clock.now(),
     };
-    if let Err(e) = hub.db.record_rejected(&rejected).await {
+    let recorded = hub.db.record_rejected(&rejected).await;
+    if let Err(e) = &recorded {
         warn!(error = %e, "could not record a rejected notification");
     }
+    recorded
 }

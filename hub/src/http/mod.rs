@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ingress;
 pub mod ops;
+pub mod problem;
 pub mod qr;
 
 use axum::Router;
@@ -20,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::Hub;
-use error::ApiError;
+use error::{ApiError, ProblemType};
 
 /// API requests are small JSON documents.
 pub const API_BODY_LIMIT: usize = 64 * 1024;
@@ -51,15 +52,17 @@ pub fn router(hub: Hub) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async {
-            ApiError::new("not_found", "no such path; the API is under /v1 (see /openapi.json)").into_response()
+            ApiError::new(ProblemType::NotFound, "no such path; the API is under /v1 (see /openapi.json)")
+                .into_response()
         })
         .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
             let detail = format!("{} does not take {method}; /openapi.json lists its methods", uri.path());
-            ApiError::new("method_not_allowed", detail).into_response()
+            ApiError::new(ProblemType::MethodNotAllowed, detail).into_response()
         })
         // A bug must still answer in problem+json, and must not take the connection down.
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new("internal_error", "an internal error occurred; the logs have the details").into_response()
+            ApiError::new(ProblemType::InternalError, "an internal error occurred; the logs have the details")
+                .into_response()
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(hub)

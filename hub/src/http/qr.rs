@@ -10,7 +10,7 @@ use payhub_core::payment::NextAction;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use super::error::ApiError;
+use super::error::{ApiError, ProblemType};
 use crate::app::Hub;
 
 /// Pixels per module, and the four-module quiet zone scanners need around the code.
@@ -28,7 +28,7 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     };
     let Some(NextAction::DisplayQrCode { qr_code }) = &payment.next_action else {
         return ApiError::new(
-            "invalid_state",
+            ProblemType::InvalidState,
             format!("payment {id} has no QR code to show (it is {})", payment.status.as_str()),
         )
         .with("current_status", payment.status.as_str())
@@ -36,7 +36,9 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     };
     let code = match QrCode::new(qr_code.payload.as_bytes()) {
         Ok(code) => code,
-        Err(e) => return ApiError::new("internal_error", format!("cannot encode the QR code: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::new(ProblemType::InternalError, format!("cannot encode the QR code: {e}")).into_response();
+        }
     };
     match format {
         "svg" => ([(header::CONTENT_TYPE, "image/svg+xml")], render_svg(&code)).into_response(),

@@ -60,19 +60,92 @@ pub struct VerifiedNotification {
     pub event_type: String,
 }
 
-/// Why a notification was refused; `code` is stable and recorded with the notification.
+/// Why a notification was refused.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{detail}")]
 pub struct NotificationRejected {
-    pub code: &'static str,
+    pub reason: RejectionReason,
     pub detail: String,
     /// Whether the sender should try again later (our side failed, not theirs).
     pub transient: bool,
 }
 
 impl NotificationRejected {
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Self { code, detail: detail.into(), transient: false }
+    pub fn new(reason: RejectionReason, detail: impl Into<String>) -> Self {
+        Self { reason, detail: detail.into(), transient: false }
+    }
+}
+
+/// The reasons a notification is refused, by the ingress or by a provider's verification.
+/// [`RejectionReason::as_str`] is recorded with the rejected notification and used as a metrics
+/// label: those strings are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectionReason {
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ProviderNotConfigured,
+    /// A signature header is absent (PayPal's transmission headers, Ping++'s signature).
+    MissingHeader,
+    MissingSignature,
+    MalformedSignature,
+    UnsupportedAlgorithm,
+    /// The certificate URL is not on this mode's allowed hosts: the notification may belong to
+    /// another mode.
+    CertUrlNotAllowed,
+    CertFetchFailed,
+    CertRejected,
+    BadSignature,
+    /// The provider's public key is unusable (a configuration fault).
+    BadKey,
+    /// The provider's own verification endpoint could not be asked.
+    VerificationUnavailable,
+    /// A verified event of the other mode (Ping++ signs both modes with one key).
+    WrongMode,
+    /// The signed content is not in the shape the provider documents.
+    Malformed,
+    /// The body is not one of the provider's events.
+    MalformedBody,
+    /// The event's resource is not in the shape payhub reads.
+    MalformedResource,
+    /// Verified, but the database refuses to store it (a value it cannot hold); kept among the
+    /// rejected notifications for a person.
+    Unstorable,
+}
+
+impl RejectionReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectionReason::PayloadTooLarge => "payload_too_large",
+            RejectionReason::UnsupportedMediaType => "unsupported_media_type",
+            RejectionReason::ProviderNotConfigured => "provider_not_configured",
+            RejectionReason::MissingHeader => "missing_header",
+            RejectionReason::MissingSignature => "missing_signature",
+            RejectionReason::MalformedSignature => "malformed_signature",
+            RejectionReason::UnsupportedAlgorithm => "unsupported_algorithm",
+            RejectionReason::CertUrlNotAllowed => "cert_url_not_allowed",
+            RejectionReason::CertFetchFailed => "cert_fetch_failed",
+            RejectionReason::CertRejected => "cert_rejected",
+            RejectionReason::BadSignature => "bad_signature",
+            RejectionReason::BadKey => "bad_key",
+            RejectionReason::VerificationUnavailable => "verification_unavailable",
+            RejectionReason::WrongMode => "wrong_mode",
+            RejectionReason::Malformed => "malformed",
+            RejectionReason::MalformedBody => "malformed_body",
+            RejectionReason::MalformedResource => "malformed_resource",
+            RejectionReason::Unstorable => "unstorable",
+        }
+    }
+
+    /// The mode that refused does not claim the notification (it names another certificate
+    /// host, or the other `livemode`); another configured mode may.
+    pub const fn is_for_another_mode(self) -> bool {
+        matches!(self, RejectionReason::CertUrlNotAllowed | RejectionReason::WrongMode)
+    }
+}
+
+impl std::fmt::Display for RejectionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

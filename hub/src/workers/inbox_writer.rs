@@ -9,25 +9,31 @@
 
 use payhub_store::{Database, InboxInsert, NewInboxEntry, StoreError};
 use tokio::sync::{mpsc, oneshot};
-use tracing::error;
+use tracing::{error, warn};
 
 /// Most rows per transaction; large enough to amortize the fsync, small enough to keep a
 /// commit's latency low.
 const MAX_BATCH: usize = 128;
 
-type Reply = oneshot::Sender<Result<InboxInsert, String>>;
+type Reply = oneshot::Sender<Result<InboxInsert, InboxWriteError>>;
 
 #[derive(Clone)]
 pub struct InboxWriter {
     sender: mpsc::Sender<(NewInboxEntry, Reply)>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum InboxWriteError {
     #[error("the inbox is not accepting notifications (shutting down)")]
     Closed,
+    /// The database could not take the notification now (connection lost, lock contention):
+    /// the sender should deliver it again later.
     #[error("could not store the notification: {0}")]
-    Store(String),
+    Unavailable(String),
+    /// The database refuses this notification whatever the timing (a value it cannot hold):
+    /// delivering it again cannot help; the caller must keep it elsewhere.
+    #[error("the notification cannot be stored: {0}")]
+    Unstorable(String),
 }
 
 impl InboxWriter {
@@ -42,7 +48,7 @@ impl InboxWriter {
     pub async fn write(&self, entry: NewInboxEntry) -> Result<InboxInsert, InboxWriteError> {
         let (reply, answer) = oneshot::channel();
         self.sender.send((entry, reply)).await.map_err(|_| InboxWriteError::Closed)?;
-        answer.await.map_err(|_| InboxWriteError::Closed)?.map_err(InboxWriteError::Store)
+        answer.await.map_err(|_| InboxWriteError::Closed)?
     }
 }
 
@@ -54,24 +60,51 @@ async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (entries, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        match commit(&db, &entries).await {
-            Ok(results) => {
-                on_commit();
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(Ok(result));
-                }
-            }
-            Err(e) => {
-                error!(error = %e, rows = entries.len(), "inbox commit failed; the providers will redeliver");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
+        let results = commit(&db, &entries).await;
+        if results.iter().any(Result::is_ok) {
+            on_commit();
+        }
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
         }
     }
 }
 
-async fn commit(db: &Database, entries: &[NewInboxEntry]) -> Result<Vec<InboxInsert>, StoreError> {
+/// Commits the batch in one transaction. A database that refuses the batch for good has been
+/// handed one row it cannot hold: the rows are then committed one by one, so that row alone
+/// is refused and the others are still stored.
+async fn commit(db: &Database, entries: &[NewInboxEntry]) -> Vec<Result<InboxInsert, InboxWriteError>> {
+    match insert(db, entries).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        Err(e) if e.is_transient() => {
+            error!(error = %e, rows = entries.len(), "inbox commit failed; the providers will redeliver");
+            entries.iter().map(|_| Err(InboxWriteError::Unavailable(e.to_string()))).collect()
+        }
+        Err(e) => {
+            warn!(error = %e, rows = entries.len(), "the database refused an inbox batch; storing its rows one by one");
+            let mut results = Vec::with_capacity(entries.len());
+            for entry in entries {
+                results.push(commit_one(db, entry).await);
+            }
+            results
+        }
+    }
+}
+
+async fn commit_one(db: &Database, entry: &NewInboxEntry) -> Result<InboxInsert, InboxWriteError> {
+    match insert(db, std::slice::from_ref(entry)).await {
+        Ok(results) => {
+            results.first().copied().ok_or_else(|| InboxWriteError::Unavailable("the store returned no outcome".into()))
+        }
+        Err(e) if e.is_transient() => Err(InboxWriteError::Unavailable(e.to_string())),
+        Err(e) => {
+            error!(error = %e, event = %entry.provider_event_id, "a verified notification cannot be stored");
+            Err(InboxWriteError::Unstorable(e.to_string()))
+        }
+    }
+}
+
+async fn insert(db: &Database, entries: &[NewInboxEntry]) -> Result<Vec<InboxInsert>, StoreError> {
     match db.insert_inbox_batch(entries).await {
         // A transient failure (a dropped connection) gets one immediate second chance before
         // the senders are told to come back later.

@@ -7,7 +7,7 @@
 
 use chrono::Duration;
 use payhub_core::transition::Cause;
-use payhub_store::ClaimedNotification;
+use payhub_store::{ClaimedNotification, ConstraintKind, StoreError};
 use tracing::{debug, warn};
 
 use crate::app::Hub;
@@ -75,7 +75,7 @@ async fn process(hub: &Hub, notification: ClaimedNotification) {
             hub.db.retry_notification(id, now, &note, true).await
         }
         Err(e) => {
-            let park = attempt >= MAX_ATTEMPTS;
+            let park = attempt >= MAX_ATTEMPTS || retrying_cannot_help(&e);
             warn!(inbox_id = id, attempt, park, error = %e, "could not apply a notification; will retry");
             hub.db.retry_notification(id, now + retry_delay(attempt), &e.to_string(), park).await
         }
@@ -83,6 +83,18 @@ async fn process(hub: &Hub, notification: ClaimedNotification) {
     if let Err(e) = result {
         // The lease runs out and the notification is claimed again: nothing is lost.
         warn!(inbox_id = id, error = %e, "could not record the notification's outcome");
+    }
+}
+
+/// A write the database refuses for a rule of its schema, or stored data it cannot read, fails
+/// the same way on every attempt: parked at once with its reason rather than retried for a day.
+/// A duplicate is the exception: a competing instance may have stored the same thing, and the
+/// next attempt reads it.
+fn retrying_cannot_help(error: &ServiceError) -> bool {
+    match error {
+        ServiceError::Store(StoreError::Constraint { constraint, .. }) => constraint.kind != ConstraintKind::Unique,
+        ServiceError::Store(StoreError::Corrupt(_)) => true,
+        _ => false,
     }
 }
 
@@ -173,8 +185,23 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
 
 #[cfg(test)]
 mod tests {
-    use super::retry_delay;
+    use super::{retry_delay, retrying_cannot_help};
+    use crate::services::ServiceError;
     use chrono::Duration;
+    use payhub_store::{Constraint, ConstraintKind, StoreError};
+
+    fn broken(kind: ConstraintKind) -> ServiceError {
+        let constraint = Constraint { kind, meaning: "a rule" };
+        ServiceError::Store(StoreError::Constraint { constraint, detail: String::new() })
+    }
+
+    #[test]
+    fn a_broken_rule_is_parked_at_once_but_a_duplicate_and_a_lost_connection_are_retried() {
+        assert!(retrying_cannot_help(&broken(ConstraintKind::Check)));
+        assert!(retrying_cannot_help(&broken(ConstraintKind::ForeignKey)));
+        assert!(!retrying_cannot_help(&broken(ConstraintKind::Unique)));
+        assert!(!retrying_cannot_help(&ServiceError::Store(StoreError::Database(sqlx::Error::PoolTimedOut))));
+    }
 
     #[test]
     fn retries_back_off_exponentially_up_to_an_hour() {

@@ -7,6 +7,7 @@ mod api;
 mod ingress;
 mod payments;
 mod pingpp;
+mod problems;
 mod process;
 mod reliability;
 mod subscriptions;

@@ -15,7 +15,7 @@ use payhub_core::{Currency, Money, ProviderName};
 use payhub_paypal::{
     Capture, CreateOrderRequest, ExperienceContext, Order, PaypalClient, PaypalError, PurchaseUnitRequest,
     Refund as PaypalRefund, RefundRequest, Sale, SaleAmount, SaleRefund, SaleRefundRequest, SaleRefundState,
-    WebhookHeaders, WebhookVerifier, parse_webhook_event,
+    VerifyError, WebhookHeaders, WebhookVerifier, parse_webhook_event,
 };
 
 pub use mapping::CURRENCIES;
@@ -23,7 +23,8 @@ use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, t
 
 use super::{
     BuyerAction, BuyerUrls, Checkout, ForeignSubscription, Interpretation, NotificationRejected, PaymentProvider,
-    PaymentSnapshot, ProviderError, ProviderPlan, SubscriptionCommand, SubscriptionSnapshot, VerifiedNotification,
+    PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason, SubscriptionCommand, SubscriptionSnapshot,
+    VerifiedNotification,
 };
 
 /// How notifications are authenticated.
@@ -188,29 +189,31 @@ impl PaymentProvider for PaypalProvider {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<VerifiedNotification, NotificationRejected> {
-        let transmission =
-            WebhookHeaders::from_headers(headers).map_err(|e| NotificationRejected::new(e.code(), e.to_string()))?;
+        let transmission = WebhookHeaders::from_headers(headers).map_err(verification_failed)?;
         match &self.verification {
-            Verification::Local(verifier) => verifier.verify(&transmission, body, now).await.map_err(|e| {
-                let transient = e.code() == "cert_fetch_failed";
-                NotificationRejected { code: e.code(), detail: e.to_string(), transient }
-            })?,
+            Verification::Local(verifier) => {
+                verifier.verify(&transmission, body, now).await.map_err(verification_failed)?
+            }
             Verification::Remote { webhook_id } => {
                 let verified =
                     self.client.verify_webhook_notification(&transmission, webhook_id, body).await.map_err(|e| {
                         NotificationRejected {
-                            code: "verification_unavailable",
+                            reason: RejectionReason::VerificationUnavailable,
                             detail: e.to_string(),
                             transient: e.is_retryable(),
                         }
                     })?;
                 if !verified {
-                    return Err(NotificationRejected::new("bad_signature", "PayPal did not confirm the signature"));
+                    return Err(NotificationRejected::new(
+                        RejectionReason::BadSignature,
+                        "PayPal did not confirm the signature",
+                    ));
                 }
             }
         }
-        let event = parse_webhook_event(body)
-            .map_err(|e| NotificationRejected::new("malformed_body", format!("not a PayPal event: {e}")))?;
+        let event = parse_webhook_event(body).map_err(|e| {
+            NotificationRejected::new(RejectionReason::MalformedBody, format!("not a PayPal event: {e}"))
+        })?;
         Ok(VerifiedNotification { provider_event_id: event.id, event_type: event.event_type })
     }
 
@@ -304,7 +307,23 @@ fn sale_refund_facts(refund: &SaleRefund) -> RefundFacts {
 }
 
 fn malformed(e: impl std::fmt::Display) -> NotificationRejected {
-    NotificationRejected::new("malformed_resource", e.to_string())
+    NotificationRejected::new(RejectionReason::MalformedResource, e.to_string())
+}
+
+/// The client crate's verification failures, in payhub's terms. Only a certificate that could
+/// not be fetched is our side's failure: PayPal is asked to send the notification again.
+fn verification_failed(error: VerifyError) -> NotificationRejected {
+    let reason = match &error {
+        VerifyError::MissingHeader(_) => RejectionReason::MissingHeader,
+        VerifyError::UnsupportedAlgorithm(_) => RejectionReason::UnsupportedAlgorithm,
+        VerifyError::CertUrlNotAllowed(_) => RejectionReason::CertUrlNotAllowed,
+        VerifyError::CertFetch(_) => RejectionReason::CertFetchFailed,
+        VerifyError::CertRejected(_) => RejectionReason::CertRejected,
+        VerifyError::BadSignature => RejectionReason::BadSignature,
+        VerifyError::Malformed(_) => RejectionReason::Malformed,
+    };
+    let transient = matches!(error, VerifyError::CertFetch(_));
+    NotificationRejected { reason, detail: error.to_string(), transient }
 }
 
 /// What a PayPal webhook means. Renewals, disputes and v1 sales come with later capabilities;
@@ -374,5 +393,32 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
             })
         }
         other => Ok(Interpretation::Unhandled { reason: format!("payhub does not act on {other} yet") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use payhub_paypal::VerifyError;
+
+    use super::verification_failed;
+
+    /// The recorded reason is the client crate's code: rejected notifications recorded before
+    /// and after the reasons were typed read the same.
+    #[test]
+    fn each_verification_failure_is_recorded_under_the_client_crates_code() {
+        let failures = [
+            VerifyError::MissingHeader("PAYPAL-TRANSMISSION-ID"),
+            VerifyError::UnsupportedAlgorithm("SHA1withRSA".into()),
+            VerifyError::CertUrlNotAllowed("https://evil.example".into()),
+            VerifyError::CertFetch("timed out".into()),
+            VerifyError::CertRejected("expired".into()),
+            VerifyError::BadSignature,
+            VerifyError::Malformed("CRC32".into()),
+        ];
+        for failure in failures {
+            let rejection = verification_failed(failure.clone());
+            assert_eq!(rejection.reason.as_str(), failure.code());
+            assert_eq!(rejection.transient, matches!(failure, VerifyError::CertFetch(_)), "{failure}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::{Currency, Mode, Money, ProviderName};
 use payhub_pingpp::{
     CreateCharge, CreateOrder, CreateOrderRefund, CreateRefund, FundingSource, Metadata, PayOrder, PingppClient,
-    PingppError, RefundMode, RoyaltyRefund, WebhookVerifier, parse_event,
+    PingppError, RefundMode, RoyaltyRefund, VerifyError, WebhookVerifier, parse_event,
 };
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ use mapping::{CHANNELS, QR_CHANNELS, charge_snapshot, order_snapshot, refund_fac
 
 use super::{
     BuyerAction, BuyerUrls, Checkout, Interpretation, NotificationRejected, PaymentProvider, PaymentSnapshot,
-    ProviderError, VerifiedNotification,
+    ProviderError, RejectionReason, VerifiedNotification,
 };
 
 /// The metadata keys that carry payhub's ids through Ping++.
@@ -187,7 +187,18 @@ fn provider_error(error: PingppError) -> ProviderError {
 }
 
 fn malformed(e: impl std::fmt::Display) -> NotificationRejected {
-    NotificationRejected::new("malformed_body", format!("not a Ping++ event: {e}"))
+    NotificationRejected::new(RejectionReason::MalformedBody, format!("not a Ping++ event: {e}"))
+}
+
+/// The client crate's verification failures, in payhub's terms.
+fn verification_failed(error: VerifyError) -> NotificationRejected {
+    let reason = match &error {
+        VerifyError::MissingSignature => RejectionReason::MissingSignature,
+        VerifyError::MalformedSignature(_) => RejectionReason::MalformedSignature,
+        VerifyError::BadSignature => RejectionReason::BadSignature,
+        VerifyError::BadKey(_) => RejectionReason::BadKey,
+    };
+    NotificationRejected::new(reason, error.to_string())
 }
 
 #[async_trait]
@@ -317,12 +328,12 @@ impl PaymentProvider for PingppProvider {
         _now: DateTime<Utc>,
     ) -> Result<VerifiedNotification, NotificationRejected> {
         let signature = headers.get(payhub_pingpp::SIGNATURE_HEADER).map(|v| v.as_bytes());
-        self.verifier.verify_header(body, signature).map_err(|e| NotificationRejected::new(e.code(), e.to_string()))?;
+        self.verifier.verify_header(body, signature).map_err(verification_failed)?;
         let event = parse_event(body).map_err(malformed)?;
         // One Ping++ key signs both modes' events; `livemode` says which mode this one is.
         if event.livemode != (self.mode == Mode::Live) {
             return Err(NotificationRejected::new(
-                "wrong_mode",
+                RejectionReason::WrongMode,
                 format!("a {} event for the {} configuration", if event.livemode { "live" } else { "test" }, self.mode),
             ));
         }
@@ -374,5 +385,25 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
             })
         }
         _ => Ok(Interpretation::Unhandled { reason: format!("payhub does not act on {} yet", event.event_type) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use payhub_pingpp::VerifyError;
+
+    use super::verification_failed;
+
+    #[test]
+    fn each_verification_failure_is_recorded_under_the_client_crates_code() {
+        let failures = [
+            VerifyError::MissingSignature,
+            VerifyError::MalformedSignature("not base64".into()),
+            VerifyError::BadSignature,
+            VerifyError::BadKey("not RSA".into()),
+        ];
+        for failure in failures {
+            assert_eq!(verification_failed(failure.clone()).reason.as_str(), failure.code());
+        }
     }
 }
