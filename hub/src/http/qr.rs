@@ -37,7 +37,8 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     let code = match QrCode::new(qr_code.payload.as_bytes()) {
         Ok(code) => code,
         Err(e) => {
-            return ApiError::new(ProblemType::InternalError, format!("cannot encode the QR code: {e}")).into_response();
+            return ApiError::new(ProblemType::InternalError, format!("cannot encode the QR code: {e}"))
+                .into_response();
         }
     };
     match format {

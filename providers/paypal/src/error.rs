@@ -61,6 +61,11 @@ impl PaypalError {
         }
     }
 
+    /// The first issue, when it is one a caller can act on; see [`Issue`].
+    pub fn known_issue(&self) -> Option<Issue> {
+        self.issue().and_then(Issue::parse)
+    }
+
     /// The HTTP status PayPal answered with, when it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -75,6 +80,44 @@ impl PaypalError {
             Self::Api { debug_id, .. } => debug_id.as_deref(),
             _ => None,
         }
+    }
+}
+
+/// The `details[].issue` values a caller branches on, typed. PayPal documents many more; those
+/// stay strings, read with [`PaypalError::issue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Issue {
+    /// A capture of an order captured already (a capture repeated under a new request id).
+    OrderAlreadyCaptured,
+    /// A capture of an order the buyer has not approved (yet).
+    OrderNotApproved,
+    /// A refund of a capture that is refunded in full already.
+    CaptureFullyRefunded,
+    /// A refund larger than what is left of the capture.
+    RefundAmountExceeded,
+}
+
+impl Issue {
+    const ALL: [Issue; 4] = [
+        Issue::OrderAlreadyCaptured,
+        Issue::OrderNotApproved,
+        Issue::CaptureFullyRefunded,
+        Issue::RefundAmountExceeded,
+    ];
+
+    /// PayPal's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Issue::OrderAlreadyCaptured => "ORDER_ALREADY_CAPTURED",
+            Issue::OrderNotApproved => "ORDER_NOT_APPROVED",
+            Issue::CaptureFullyRefunded => "CAPTURE_FULLY_REFUNDED",
+            Issue::RefundAmountExceeded => "REFUND_AMOUNT_EXCEEDED",
+        }
+    }
+
+    pub fn parse(issue: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == issue)
     }
 }
 
@@ -169,6 +212,17 @@ mod tests {
         assert_eq!(api_error(422, &["", "ORDER_NOT_APPROVED", "OTHER"]).issue(), Some("ORDER_NOT_APPROVED"));
         assert_eq!(api_error(422, &[]).issue(), None);
         assert_eq!(PaypalError::Timeout.issue(), None);
+    }
+
+    #[test]
+    fn known_issues_are_typed_and_others_stay_strings() {
+        assert_eq!(api_error(422, &["ORDER_NOT_APPROVED"]).known_issue(), Some(Issue::OrderNotApproved));
+        assert_eq!(api_error(422, &["ORDER_ALREADY_CAPTURED"]).known_issue(), Some(Issue::OrderAlreadyCaptured));
+        assert_eq!(api_error(422, &["INSTRUMENT_DECLINED"]).known_issue(), None);
+        assert_eq!(api_error(422, &["INSTRUMENT_DECLINED"]).issue(), Some("INSTRUMENT_DECLINED"));
+        for issue in Issue::ALL {
+            assert_eq!(Issue::parse(issue.as_str()), Some(issue));
+        }
     }
 
     #[test]

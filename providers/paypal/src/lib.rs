@@ -113,7 +113,7 @@ pub mod webhooks;
 pub use catalog::{CreateProductRequest, Product};
 pub use client::{PaypalClient, default_http_client};
 pub use config::{ClientConfig, DEFAULT_TIMEOUT, LIVE_BASE_URL, SANDBOX_BASE_URL, Secret};
-pub use error::{ErrorDetail, PaypalError, VerifyError};
+pub use error::{ErrorDetail, Issue, PaypalError, VerifyError};
 pub use orders::{
     CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource, PaypalWallet,
     PurchaseUnit, PurchaseUnitRequest,

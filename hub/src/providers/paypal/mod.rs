@@ -13,7 +13,7 @@ use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
 use payhub_core::{Currency, Money, ProviderName};
 use payhub_paypal::{
-    Capture, CreateOrderRequest, ExperienceContext, Order, PaypalClient, PaypalError, PurchaseUnitRequest,
+    Capture, CreateOrderRequest, ExperienceContext, Issue, Order, PaypalClient, PaypalError, PurchaseUnitRequest,
     Refund as PaypalRefund, RefundRequest, Sale, SaleAmount, SaleRefund, SaleRefundRequest, SaleRefundState,
     VerifyError, WebhookHeaders, WebhookVerifier, parse_webhook_event,
 };
@@ -143,7 +143,7 @@ impl PaymentProvider for PaypalProvider {
             Ok(_) => self.fetch_payment(payment).await,
             // Captured by an earlier attempt whose answer was lost, or not approved after all:
             // either way the order itself says where things stand.
-            Err(e) if matches!(e.issue(), Some("ORDER_ALREADY_CAPTURED" | "ORDER_NOT_APPROVED")) => {
+            Err(e) if matches!(e.known_issue(), Some(Issue::OrderAlreadyCaptured | Issue::OrderNotApproved)) => {
                 self.fetch_payment(payment).await
             }
             Err(e) => Err(provider_error(e)),
