@@ -39,12 +39,8 @@ impl Registration for Pingpp {
         let control = reqwest::Client::new();
         let base = sandbox.pingpp_url.trim_end_matches('/');
         let webhook = format!("{}/webhooks/pingpp", hub_url.trim_end_matches('/'));
-        control
-            .put(format!("{base}/sandbox/pingpp/webhook"))
-            .json(&json!({ "url": webhook }))
-            .send()
-            .await?
-            .error_for_status()?;
+        let register = json!({ "url": webhook });
+        control.put(format!("{base}/sandbox/pingpp/webhook")).json(&register).send().await?.error_for_status()?;
         let public_key = String::from_utf8_lossy(payhub_sandbox::pingpp_merchant_public_key_pem()).into_owned();
         let signing = json!({ "public_key": public_key });
         control.put(format!("{base}/sandbox/pingpp/merchant-key")).json(&signing).send().await?.error_for_status()?;
