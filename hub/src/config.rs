@@ -208,11 +208,11 @@ impl Config {
         Self::load_with_environment(file, None)
     }
 
-    /// [`Config::load`] with `environment` standing in for the process's (tests set variables
-    /// without racing each other).
+    /// [`Config::load`] with `variables` standing in for the process's environment (tests set
+    /// variables without racing each other).
     fn load_with_environment(
         file: Option<&Path>,
-        environment: Option<config::Map<String, String>>,
+        variables: Option<config::Map<String, String>>,
     ) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
@@ -230,7 +230,7 @@ impl Config {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("delivery.schedule")
-            .source(environment);
+            .source(variables);
         for key in registry::list_keys() {
             environment = environment.with_list_parse_key(&key);
         }
@@ -241,7 +241,7 @@ impl Config {
         for name in registry::section_names() {
             rest.remove(name);
         }
-        let mut config = Config::deserialize(config::Value::from(rest)).map_err(ConfigError::Read)?;
+        let mut config = Config::deserialize(config::Value::from(rest))?;
         config.providers = providers;
         config.validate()?;
         Ok(config)
