@@ -15,9 +15,10 @@ use payhub_store::Database;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::app::{Hub, HubSettings, sandbox_paypal_adapter};
+use crate::app::{Hub, HubSettings};
 use crate::config::Config;
 use crate::providers::Providers;
+use crate::providers::paypal;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -172,8 +173,10 @@ async fn measure_hub(
     let db = Database::connect(database_url).await?;
     db.migrate().await?;
     let mut providers = Providers::default();
-    providers
-        .insert(Mode::Test, Arc::new(sandbox_paypal_adapter(sandbox_paypal_url, WEBHOOK_ID, Duration::from_secs(10))?));
+    providers.insert(
+        Mode::Test,
+        Arc::new(paypal::sandbox_adapter(sandbox_paypal_url, WEBHOOK_ID, Duration::from_secs(10))?),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let mut config = Config::default();
     config.workers.enabled = false;

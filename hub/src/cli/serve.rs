@@ -6,7 +6,8 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use super::Common;
-use crate::app::{Hub, HubSettings, providers_from_config, sandbox_paypal_provider, sandbox_pingpp_provider};
+use crate::app::{Hub, HubSettings};
+use crate::providers::Providers;
 use crate::services::api_keys::create_api_key;
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +55,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.public_url = Some(format!("http://{}", listener.local_addr()?));
     }
     let public_url = config.public_url();
-    let mut providers = providers_from_config(&config)?;
+    let mut providers = Providers::from_config(&config.providers)?;
 
     let mut sandbox = None;
     let clock: SharedClock = if args.sandbox {
@@ -70,11 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let running = payhub_sandbox::start(options).await.map_err(|e| {
             anyhow::anyhow!("cannot start the sandbox on {} ({e}); use --sandbox-paypal-addr", args.sandbox_paypal_addr)
         })?;
-        let timeout = payhub_paypal::DEFAULT_TIMEOUT;
-        providers
-            .insert(Mode::Test, Arc::new(sandbox_paypal_provider(&running.paypal_url, &public_url, timeout).await?));
-        providers
-            .insert(Mode::Test, Arc::new(sandbox_pingpp_provider(&running.pingpp_url, &public_url, timeout).await?));
+        providers.use_sandbox(&running, &public_url, payhub_paypal::DEFAULT_TIMEOUT).await?;
         sandbox = Some(running);
         clock
     } else {

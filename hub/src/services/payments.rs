@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::ServiceError;
 use super::apply::{AppliedPayment, record};
 use crate::app::Hub;
-use crate::providers::{BuyerAction, BuyerUrls, PaymentProvider, PaymentSnapshot, ProviderError};
+use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
 
 /// A merchant's request for a payment, as received; [`Hub::create_payment`] validates it.
 #[derive(Debug, Clone)]
@@ -109,6 +109,22 @@ impl Hub {
         self.providers.get(mode, name).cloned().ok_or(ServiceError::ProviderNotConfigured { provider: name, mode })
     }
 
+    /// The provider, if it declares `capability`: a request it cannot serve is refused here,
+    /// before the provider is called or anything is recorded.
+    pub fn provider_offering(
+        &self,
+        mode: Mode,
+        name: ProviderName,
+        capability: Capability,
+    ) -> Result<Arc<dyn PaymentProvider>, ServiceError> {
+        let provider = self.provider(mode, name)?;
+        if !provider.offers(capability) {
+            let error = ProviderError::Unsupported { provider: name, capability };
+            return Err(ServiceError::Provider { error, resource_id: None });
+        }
+        Ok(provider)
+    }
+
     pub async fn create_payment(&self, mode: Mode, request: PaymentRequest) -> Result<Payment, ServiceError> {
         let provider = self.provider(mode, request.provider)?;
         let channel = match request.channel {
@@ -128,6 +144,10 @@ impl Hub {
         check_url("return_url", &request.return_url)?;
         check_url("cancel_url", &request.cancel_url)?;
         check_metadata(&request.metadata)?;
+        if let Some(other) = request.provider_options.providers().into_iter().find(|p| *p != provider.name()) {
+            let message = format!("applies to {} payments, not {}", other.title(), provider.name());
+            return Err(ServiceError::invalid(format!("provider_options.{other}"), message));
+        }
         provider
             .check_options(&channel, &request.provider_options)
             .map_err(|(field, message)| ServiceError::invalid(field, message))?;

@@ -24,7 +24,9 @@ use super::ServiceError;
 use super::apply::record;
 use super::payments::check_metadata;
 use crate::app::Hub;
-use crate::providers::{BuyerAction, BuyerUrls, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot};
+use crate::providers::{
+    BuyerAction, BuyerUrls, Capability, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot,
+};
 
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -64,7 +66,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
 
 impl Hub {
     pub async fn create_plan(&self, mode: Mode, request: PlanRequest) -> Result<Plan, ServiceError> {
-        let provider = self.provider(mode, request.provider)?;
+        let provider = self.provider_offering(mode, request.provider, Capability::Subscriptions)?;
         text("name", &request.name, 127)?;
         let product = request.product.unwrap_or_else(|| request.name.clone());
         text("product", &product, 127)?;

@@ -1,13 +1,13 @@
 //! When things go wrong: lost, duplicated webhooks, failing providers, failing merchant
 //! endpoints, several instances on one database.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as Span;
 use payhub::Hub;
-use payhub::app::sandbox_paypal_provider;
 use payhub::providers::Providers;
+use payhub::providers::paypal::Paypal;
+use payhub::providers::registry::Registration;
 use payhub_core::Mode;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -108,7 +108,7 @@ on_both_stores! {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
-        providers.insert(Mode::Test, Arc::new(sandbox_paypal_provider(&app.sandbox.paypal_url, &url, PROVIDER_TIMEOUT).await.unwrap()));
+        providers.insert(Mode::Test, Paypal.sandbox_adapter(&app.sandbox, &url, PROVIDER_TIMEOUT).await.unwrap());
         let second = Hub::new(app.hub.db.clone(), app.clock.clone(), providers, test_settings(&url)).serve(listener).await.unwrap();
         let mut ids = Vec::new();
         for _ in 0..5 {
