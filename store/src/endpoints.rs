@@ -49,6 +49,7 @@ pub struct WebhookEndpoint {
 
 #[derive(Debug, Clone)]
 pub struct NewWebhookEndpoint {
+    pub id: WebhookEndpointId,
     pub mode: Mode,
     pub url: String,
     pub secret: String,
@@ -82,7 +83,7 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<WebhookEndpoint, StoreError> {
         let endpoint = WebhookEndpoint {
-            id: WebhookEndpointId::generate(now),
+            id: new.id,
             mode: new.mode,
             url: new.url,
             secret: new.secret,

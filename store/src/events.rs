@@ -1,3 +1,4 @@
+use payhub_core::IdGenerator;
 use payhub_core::id::DeliveryId;
 use payhub_core::{Event, EventType, Mode};
 use sqlx::Row;
@@ -27,8 +28,8 @@ fn from_row(row: &AnyRow) -> Result<Event, StoreError> {
 impl Tx {
     /// Appends an event to the stream and queues its delivery to every enabled endpoint of the
     /// same mode whose filter selects it — in the caller's transaction, so a state change and
-    /// its notification are committed together (the outbox).
-    pub async fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+    /// its notification are committed together (the outbox). Delivery ids come from `ids`.
+    pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO events (id, mode, type, resource_id, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -51,19 +52,25 @@ impl Tx {
             let endpoint_id: String = endpoint.try_get("id")?;
             let filters: Vec<String> = json(&endpoint, "event_types")?;
             if filters.iter().any(|f| event.event_type.matches(f)) {
-                self.queue_delivery(event, &endpoint_id).await?;
+                let delivery_id = DeliveryId::generate(ids, event.created_at);
+                self.queue_delivery(&delivery_id, event, &endpoint_id).await?;
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn queue_delivery(&mut self, event: &Event, endpoint_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn queue_delivery(
+        &mut self,
+        id: &DeliveryId,
+        event: &Event,
+        endpoint_id: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
              ON CONFLICT (event_id, endpoint_id) DO NOTHING",
         )
-        .bind(DeliveryId::generate(event.created_at).as_str())
+        .bind(id.as_str())
         .bind(event.id.as_str())
         .bind(endpoint_id)
         .bind(event.mode.as_str())

@@ -10,7 +10,7 @@ use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
 use payhub_core::schedule::{next_payment_check, next_refund_check};
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Event, EventType, Money};
+use payhub_core::{Event, EventType, IdGenerator, Money};
 use payhub_store::Tx;
 use tracing::{info, warn};
 
@@ -45,7 +45,7 @@ impl Hub {
             Merge::Advanced { transition, event, anomaly } => {
                 payment.next_check_at = next_payment_check(&payment, now);
                 tx.update_payment(&mut payment).await?;
-                record(&mut tx, transition, *event, &payment).await?;
+                record(&mut tx, &self.ids, transition, *event, &payment).await?;
                 wrote_event = true;
                 info!(payment = %payment.id, from = %transition.from, to = %transition.to, %cause, "payment moved");
                 anomaly.clone()
@@ -64,10 +64,10 @@ impl Hub {
         let mut refund_to_send = None;
         if let Some(anomaly) = &anomaly {
             warn!(payment = %payment.id, kind = ?anomaly.kind, excess = anomaly.excess, %cause, "payment anomaly detected");
-            tx.insert_event(&Event::about(EventType::PaymentAnomalyDetected, &payment, now)).await?;
+            announce(&mut tx, &self.ids, EventType::PaymentAnomalyDetected, &payment, now).await?;
             wrote_event = true;
             if self.settings.anomaly_policy == AnomalyPolicy::Refund {
-                refund_to_send = queue_anomaly_refund(&mut tx, &mut payment, anomaly, cause, now).await?;
+                refund_to_send = queue_anomaly_refund(&mut tx, &self.ids, &mut payment, anomaly, cause, now).await?;
             }
         }
         if let Some(id) = inbox_id {
@@ -110,11 +110,11 @@ impl Hub {
         match refund.merge(facts, cause, now) {
             RefundMerge::Settled { transition, event } => {
                 tx.update_refund(&mut refund).await?;
-                record(&mut tx, &transition, event, &refund).await?;
+                record(&mut tx, &self.ids, &transition, event, &refund).await?;
                 let succeeded = refund.status == RefundStatus::Succeeded;
                 if let Some(refunded) = payment.settle_refund(refund.amount, succeeded, cause, now) {
                     tx.update_payment(&mut payment).await?;
-                    record(&mut tx, &refunded, EventType::PaymentRefunded, &payment).await?;
+                    record(&mut tx, &self.ids, &refunded, EventType::PaymentRefunded, &payment).await?;
                 } else {
                     tx.update_payment(&mut payment).await?;
                 }
@@ -167,7 +167,7 @@ impl Hub {
         let mut wrote_event = false;
         if !known && facts.status == RefundStatus::Succeeded {
             let refund = Refund {
-                id: RefundId::generate(now),
+                id: RefundId::generate(&self.ids, now),
                 mode: payment.mode,
                 payment_id: payment.id.clone(),
                 status: RefundStatus::Succeeded,
@@ -186,11 +186,11 @@ impl Hub {
             tx.insert_refund(&refund, payment.provider).await?;
             let created =
                 Transition::new(refund.id.as_str(), "none", RefundStatus::Succeeded.as_str(), cause.clone(), now);
-            record(&mut tx, &created, EventType::RefundSucceeded, &refund).await?;
+            record(&mut tx, &self.ids, &created, EventType::RefundSucceeded, &refund).await?;
             let refunded = payment.record_external_refund(amount.amount, cause, now);
             tx.update_payment(&mut payment).await?;
             if let Some(t) = refunded {
-                record(&mut tx, &t, EventType::PaymentRefunded, &payment).await?;
+                record(&mut tx, &self.ids, &t, EventType::PaymentRefunded, &payment).await?;
             }
             wrote_event = true;
             info!(payment = %payment.id, refund = %refund.id, provider_refund_id, "recorded a refund made at the provider");
@@ -211,6 +211,7 @@ impl Hub {
 /// it: the intent is durable before anything is sent to the provider.
 async fn queue_anomaly_refund(
     tx: &mut Tx,
+    ids: &IdGenerator,
     payment: &mut Payment,
     anomaly: &Anomaly,
     cause: &Cause,
@@ -227,7 +228,7 @@ async fn queue_anomaly_refund(
         AnomalyKind::Overpaid => "automatic refund: paid more than once",
     };
     let refund = Refund {
-        id: RefundId::generate(now),
+        id: RefundId::generate(ids, now),
         mode: payment.mode,
         payment_id: payment.id.clone(),
         status: RefundStatus::Pending,
@@ -246,7 +247,7 @@ async fn queue_anomaly_refund(
     tx.update_payment(payment).await?;
     tx.insert_refund(&refund, payment.provider).await?;
     let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), cause.clone(), now);
-    record(tx, &created, EventType::RefundCreated, &refund).await?;
+    record(tx, ids, &created, EventType::RefundCreated, &refund).await?;
     Ok(Some(refund))
 }
 
@@ -289,11 +290,23 @@ impl Hub {
 /// Writes a transition and the event that announces it, with the resource as it now is.
 pub(crate) async fn record<T: Resource>(
     tx: &mut Tx,
+    ids: &IdGenerator,
     transition: &Transition,
     event_type: EventType,
     resource: &T,
 ) -> Result<(), ServiceError> {
     tx.record_transition(transition).await?;
-    tx.insert_event(&Event::about(event_type, resource, transition.at)).await?;
+    announce(tx, ids, event_type, resource, transition.at).await
+}
+
+/// Writes the event about `resource` as it now is, and queues its deliveries.
+pub(crate) async fn announce<T: Resource>(
+    tx: &mut Tx,
+    ids: &IdGenerator,
+    event_type: EventType,
+    resource: &T,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    tx.insert_event(&Event::about(event_type, resource, ids, now), ids).await?;
     Ok(())
 }

@@ -134,7 +134,7 @@ impl Hub {
 
         let now = self.clock.now();
         let mut payment = Payment {
-            id: PaymentId::generate(now),
+            id: PaymentId::generate(&self.ids, now),
             mode,
             provider: provider.name(),
             channel,
@@ -181,7 +181,7 @@ impl Hub {
         let mut tx = self.db.begin().await?;
         tx.insert_payment(&payment).await?;
         let created = Transition::new(payment.id.as_str(), "none", payment.status.as_str(), Cause::Api, now);
-        record(&mut tx, &created, payment.status.event_type(), &payment).await?;
+        record(&mut tx, &self.ids, &created, payment.status.event_type(), &payment).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         match failed {

@@ -58,7 +58,7 @@ impl Hub {
         payment.reserve_refund(amount, now)?;
         provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
         let mut refund = Refund {
-            id: RefundId::generate(now),
+            id: RefundId::generate(&self.ids, now),
             mode,
             payment_id: payment.id.clone(),
             status: RefundStatus::Pending,
@@ -80,7 +80,7 @@ impl Hub {
         tx.update_payment(&mut payment).await?;
         tx.insert_refund(&refund, payment.provider).await?;
         let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), Cause::Api, now);
-        record(&mut tx, &created, EventType::RefundCreated, &refund).await?;
+        record(&mut tx, &self.ids, &created, EventType::RefundCreated, &refund).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
 

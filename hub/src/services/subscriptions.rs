@@ -15,13 +15,13 @@ use payhub_core::subscription::{
     BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionStatus, check_plan,
 };
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Currency, Event, EventType, Mode, ProviderName};
+use payhub_core::{Currency, EventType, IdGenerator, Mode, ProviderName};
 use payhub_store::Tx;
 use serde_json::{Map, Value};
 use tracing::info;
 
 use super::ServiceError;
-use super::apply::record;
+use super::apply::{announce, record};
 use super::payments::check_metadata;
 use crate::app::Hub;
 use crate::providers::{BuyerAction, BuyerUrls, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot};
@@ -88,7 +88,7 @@ impl Hub {
         }
         let now = self.clock.now();
         let mut plan = Plan {
-            id: PlanId::generate(now),
+            id: PlanId::generate(&self.ids, now),
             mode,
             provider: provider.name(),
             name: request.name,
@@ -114,7 +114,7 @@ impl Hub {
         plan.provider_plan_id = Some(ids.plan_id);
         let mut tx = self.db.begin().await?;
         tx.insert_plan(&plan).await?;
-        tx.insert_event(&Event::about(EventType::PlanCreated, &plan, now)).await?;
+        announce(&mut tx, &self.ids, EventType::PlanCreated, &plan, now).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         Ok(plan)
@@ -163,7 +163,7 @@ impl Hub {
         plan.updated_at = now;
         let mut tx = self.db.begin().await?;
         tx.update_plan(&plan).await?;
-        tx.insert_event(&Event::about(EventType::PlanUpdated, &plan, now)).await?;
+        announce(&mut tx, &self.ids, EventType::PlanUpdated, &plan, now).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         Ok(plan)
@@ -189,7 +189,7 @@ impl Hub {
         let provider = self.provider(mode, plan.provider)?;
         let now = self.clock.now();
         let mut subscription = Subscription {
-            id: SubscriptionId::generate(now),
+            id: SubscriptionId::generate(&self.ids, now),
             mode,
             provider: plan.provider,
             plan_id: plan.id.clone(),
@@ -225,7 +225,7 @@ impl Hub {
         let mut tx = self.db.begin().await?;
         tx.insert_subscription(&subscription).await?;
         let created = Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Api, now);
-        record(&mut tx, &created, EventType::SubscriptionCreated, &subscription).await?;
+        record(&mut tx, &self.ids, &created, EventType::SubscriptionCreated, &subscription).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         Ok(subscription)
@@ -264,7 +264,7 @@ impl Hub {
             .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
         let now = self.clock.now();
         let subscription = Subscription {
-            id: SubscriptionId::generate(now),
+            id: SubscriptionId::generate(&self.ids, now),
             mode,
             provider: provider_name,
             plan_id: plan.id.clone(),
@@ -291,7 +291,7 @@ impl Hub {
         tx.insert_subscription(&subscription).await?;
         let adopted =
             Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Reconciler, now);
-        record(&mut tx, &adopted, EventType::SubscriptionCreated, &subscription).await?;
+        record(&mut tx, &self.ids, &adopted, EventType::SubscriptionCreated, &subscription).await?;
         tx.commit().await?;
         info!(subscription = %subscription.id, provider_subscription_id, "adopted a subscription made outside payhub");
         Ok(Some(subscription))
@@ -348,20 +348,22 @@ impl Hub {
         subscription.synced_at = Some(fetched_at);
         let was = subscription.status;
         let change = subscription.apply(&snapshot.facts, cause, now);
-        let new_charges = record_new_charges(&mut tx, &subscription, &snapshot.charges, was, cause, now).await?;
+        let new_charges =
+            record_new_charges(&mut tx, &self.ids, &subscription, &snapshot.charges, was, cause, now).await?;
         subscription.next_check_at = next_subscription_check(&subscription, now);
         tx.update_subscription(&mut subscription).await?;
         let mut wrote_event = new_charges > 0;
         if let Some((transition, event)) = &change.transition {
-            record(&mut tx, transition, *event, &subscription).await?;
+            record(&mut tx, &self.ids, transition, *event, &subscription).await?;
             wrote_event = true;
             info!(subscription = %subscription.id, from = %transition.from, to = %transition.to, %cause, "subscription moved");
         }
         if change.payment_failed {
-            tx.insert_event(&Event::about(EventType::SubscriptionPaymentFailed, &subscription, now)).await?;
+            announce(&mut tx, &self.ids, EventType::SubscriptionPaymentFailed, &subscription, now).await?;
             wrote_event = true;
         }
-        wrote_event |= follow_entitlement(&mut tx, &subscription, plan, &change, new_charges, was, grace, now).await?;
+        wrote_event |=
+            follow_entitlement(&mut tx, &self.ids, &subscription, plan, &change, new_charges, was, grace, now).await?;
         if let Some(inbox) = inbox_id {
             tx.mark_notification_processed(inbox, now).await?;
         }
@@ -476,7 +478,7 @@ impl Hub {
         }
         locked.updated_at = now;
         tx.update_subscription(&mut locked).await?;
-        tx.insert_event(&Event::about(EventType::SubscriptionUpdated, &locked, now)).await?;
+        announce(&mut tx, &self.ids, EventType::SubscriptionUpdated, &locked, now).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         subscription = locked;
@@ -495,7 +497,7 @@ impl Hub {
             let event = entitlement.end_at(at, reason, now);
             tx.update_entitlement(&mut entitlement).await?;
             if let Some(event) = event {
-                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                announce(&mut tx, &self.ids, event, &entitlement, now).await?;
             }
         }
         tx.commit().await?;
@@ -532,7 +534,7 @@ impl Hub {
                 && let Some(event) = entitlement.lapse(now)
             {
                 tx.update_entitlement(&mut entitlement).await?;
-                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                announce(&mut tx, &self.ids, event, &entitlement, now).await?;
                 revoked += 1;
                 info!(entitlement = %entitlement.id, customer = %entitlement.customer_id, "entitlement lapsed");
             }
@@ -549,6 +551,7 @@ impl Hub {
 /// charges after activation are renewals and announced as such. Returns how many were new.
 async fn record_new_charges(
     tx: &mut Tx,
+    ids: &IdGenerator,
     subscription: &Subscription,
     charges: &[SubscriptionCharge],
     was: SubscriptionStatus,
@@ -561,7 +564,7 @@ async fn record_new_charges(
             continue;
         }
         let payment = Payment {
-            id: PaymentId::generate(now),
+            id: PaymentId::generate(ids, now),
             mode: subscription.mode,
             provider: subscription.provider,
             channel: subscription.provider.as_str().to_owned(),
@@ -593,9 +596,9 @@ async fn record_new_charges(
         };
         tx.insert_payment(&payment).await?;
         let t = Transition::new(payment.id.as_str(), "none", PaymentStatus::Succeeded.as_str(), cause.clone(), now);
-        record(tx, &t, EventType::PaymentSucceeded, &payment).await?;
+        record(tx, ids, &t, EventType::PaymentSucceeded, &payment).await?;
         if was != SubscriptionStatus::ApprovalPending {
-            tx.insert_event(&Event::about(EventType::SubscriptionRenewed, subscription, now)).await?;
+            announce(tx, ids, EventType::SubscriptionRenewed, subscription, now).await?;
         }
         new += 1;
     }
@@ -608,6 +611,7 @@ async fn record_new_charges(
 #[allow(clippy::too_many_arguments)]
 async fn follow_entitlement(
     tx: &mut Tx,
+    ids: &IdGenerator,
     subscription: &Subscription,
     plan: &Plan,
     change: &SubscriptionChange,
@@ -629,6 +633,7 @@ async fn follow_entitlement(
                 &plan.entitlement,
                 subscription.id.clone(),
                 end + grace,
+                ids,
                 now,
             );
             tx.insert_entitlement(&entitlement).await?;
@@ -650,7 +655,7 @@ async fn follow_entitlement(
     };
     match event {
         Some((event, entitlement)) => {
-            tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+            announce(tx, ids, event, &entitlement, now).await?;
             Ok(true)
         }
         None => Ok(false),

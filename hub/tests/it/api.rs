@@ -15,7 +15,7 @@ on_both_stores! {
         let problem: Value = anonymous.json().await.unwrap();
         assert_eq!(problem["code"], "api_key_missing");
 
-        let (key, secret) = create_api_key(&app.hub.db, app.clock.now(), Mode::Test, "temp").await.unwrap();
+        let (key, secret) = create_api_key(&app.hub.db, &app.hub.ids, app.clock.now(), Mode::Test, "temp").await.unwrap();
         let with = |secret: String| app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send();
         assert_eq!(with(secret.clone()).await.unwrap().status(), 200);
         assert!(app.hub.db.revoke_api_key(key.id.as_str(), app.clock.now()).await.unwrap());
@@ -26,7 +26,7 @@ on_both_stores! {
 
     async fn live_keys_never_see_test_objects(app) {
         let payment = app.create_payment(1000).await;
-        let (_, live) = create_api_key(&app.hub.db, app.clock.now(), Mode::Live, "live").await.unwrap();
+        let (_, live) = create_api_key(&app.hub.db, &app.hub.ids, app.clock.now(), Mode::Live, "live").await.unwrap();
         let url = format!("{}/v1/payments/{}", app.url, payment["id"].as_str().unwrap());
         let seen = app.http.get(&url).bearer_auth(&live).send().await.unwrap();
         assert_eq!(seen.status(), 404);

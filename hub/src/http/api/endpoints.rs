@@ -104,14 +104,16 @@ async fn create_endpoint(
             format!("`{bad}` selects no event; known types: {}", known.join(", ")),
         ));
     }
+    let now = hub.clock.now();
     let new = NewWebhookEndpoint {
+        id: WebhookEndpointId::generate(&hub.ids, now),
         mode: caller.mode,
         url: body.url,
         secret: new_secret(),
         event_types: body.event_types,
         description: body.description,
     };
-    let endpoint = hub.db.create_endpoint(new, hub.clock.now()).await?;
+    let endpoint = hub.db.create_endpoint(new, now).await?;
     Ok((StatusCode::CREATED, Json(WebhookEndpointView::of(endpoint, true))))
 }
 
