@@ -104,6 +104,8 @@ macro_rules! prefixed_id {
 
         impl $name {
             pub const PREFIX: &'static str = $prefix;
+            /// What the id names, in words (`"payment"`, `"webhook endpoint"`).
+            pub const KIND: &'static str = $kind;
 
             /// A new id for a resource created at `now`.
             pub fn generate(ids: &IdGenerator, now: DateTime<Utc>) -> Self {
@@ -113,8 +115,15 @@ macro_rules! prefixed_id {
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 match value.strip_prefix(concat!($prefix, "_")) {
                     Some(suffix) if is_valid_suffix(suffix) => Ok(Self(value.to_ascii_lowercase())),
-                    _ => Err(InvalidId { value: value.to_owned(), kind: $kind, prefix: $prefix }),
+                    _ => Err(InvalidId { value: value.to_owned(), kind: Self::KIND, prefix: $prefix }),
                 }
+            }
+
+            /// `value` only if it is this kind of id spelled as payhub writes it (lower case).
+            /// Ids are stored in that spelling, so a caller's id in any other spelling names
+            /// nothing; lookups by a caller's id use this rather than [`Self::parse`].
+            pub fn parse_exact(value: &str) -> Option<Self> {
+                Self::parse(value).ok().filter(|id| id.0 == value)
             }
 
             pub fn as_str(&self) -> &str {
@@ -237,5 +246,15 @@ mod tests {
         assert!(PaymentId::parse("pay_").is_err());
         assert!(PaymentId::parse("pay_../../etc/passwd").is_err());
         assert!(PaymentId::parse("pay_01j0000000000000000000000!").is_err());
+    }
+
+    #[test]
+    fn only_the_stored_spelling_of_an_id_names_a_resource() {
+        let id = PaymentId::generate(&IdGenerator::seeded(4), at(1_700_000_000_000));
+        assert_eq!(PaymentId::parse_exact(id.as_str()), Some(id.clone()));
+        let shouted = id.as_str().to_ascii_uppercase().replacen("PAY_", "pay_", 1);
+        assert_eq!(PaymentId::parse(&shouted), Ok(id));
+        assert_eq!(PaymentId::parse_exact(&shouted), None);
+        assert_eq!(RefundId::parse_exact("pay_01j0000000000000000000000z"), None);
     }
 }

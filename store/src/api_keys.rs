@@ -75,11 +75,11 @@ impl Database {
     }
 
     /// Revokes a key; returns false when no active key has that id.
-    pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn revoke_api_key(&self, id: &ApiKeyId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let revoked = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(millis(now))
-            .bind(id)
+            .bind(id.as_str())
             .execute(tx.conn())
             .await?
             .rows_affected()

@@ -86,7 +86,7 @@ async fn insert(db: &Database, p: &Payment) {
 }
 
 /// The refund path of the hub in miniature: lock, reserve, record, commit.
-async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> bool {
+async fn try_reserve_refund(db: &Database, payment_id: &PaymentId, amount: i64) -> bool {
     let mut tx = db.begin().await.unwrap();
     let mut payment = tx.lock_payment(payment_id).await.unwrap().unwrap();
     let now = now();
@@ -134,8 +134,8 @@ on_both_stores! {
         let second = new_payment(PaymentStatus::Succeeded, 2000);
         insert(&db, &first).await;
         insert(&db, &second).await;
-        assert_eq!(db.payment(Mode::Test, first.id.as_str()).await.unwrap().unwrap(), first);
-        assert!(db.payment(Mode::Live, first.id.as_str()).await.unwrap().is_none(), "modes are kept apart");
+        assert_eq!(db.payment(Mode::Test, &first.id).await.unwrap().unwrap(), first);
+        assert!(db.payment(Mode::Live, &first.id).await.unwrap().is_none(), "modes are kept apart");
         let page = db.list_payments(Mode::Test, &Default::default(), None, 1).await.unwrap();
         assert_eq!(page.items[0].id, second.id);
         assert!(page.has_more);
@@ -157,7 +157,7 @@ on_both_stores! {
         let mut tx = db.begin().await.unwrap();
         assert!(matches!(tx.update_payment(&mut b).await, Err(StoreError::Conflict(_))));
         drop(tx);
-        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
         assert_eq!(stored.status, PaymentStatus::Succeeded);
     }
 
@@ -167,7 +167,7 @@ on_both_stores! {
         let db = Arc::new(db);
         let attempts = (0..16).map(|_| {
             let db = db.clone();
-            let id = p.id.to_string();
+            let id = p.id.clone();
             tokio::spawn(async move { try_reserve_refund(&db, &id, 100).await })
         });
         let mut granted = 0;
@@ -177,7 +177,7 @@ on_both_stores! {
             }
         }
         assert_eq!(granted, 10);
-        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
         assert_eq!(stored.amount_refund_pending, 1000);
         let refunds = db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 100).await.unwrap();
         assert_eq!(refunds.items.iter().map(|r| r.amount).sum::<i64>(), 1000);
@@ -296,12 +296,12 @@ on_both_stores! {
         tx.record_transition(&Transition::new(p.id.as_str(), "requires_action", "succeeded", Cause::Api, now)).await.unwrap();
         tx.insert_event(&event, &IDS).await.unwrap();
         tx.commit().await.unwrap();
-        let deliveries = db.deliveries_of_event(event.id.as_str()).await.unwrap();
+        let deliveries = db.deliveries_of_event(&event.id).await.unwrap();
         let targets: Vec<_> = deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
         assert_eq!(targets, vec![all.id.to_string()]);
         assert!(!targets.contains(&refunds_only.id.to_string()));
         assert!(!targets.contains(&live.id.to_string()));
-        let stored = db.event(Mode::Test, event.id.as_str()).await.unwrap().unwrap();
+        let stored = db.event(Mode::Test, &event.id).await.unwrap().unwrap();
         assert_eq!(stored, event);
         assert_eq!(db.transitions(p.id.as_str()).await.unwrap().len(), 1);
     }

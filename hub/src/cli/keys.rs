@@ -1,4 +1,5 @@
 use clap::Subcommand;
+use payhub_core::id::ApiKeyId;
 use payhub_core::{Clock, Mode};
 
 use crate::clock::SystemClock;
@@ -41,7 +42,11 @@ pub async fn run(command: KeysCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { id } => {
-            if db.revoke_api_key(&id, SystemClock.now()).await? {
+            let revoked = match ApiKeyId::parse_exact(&id) {
+                Some(key) => db.revoke_api_key(&key, SystemClock.now()).await?,
+                None => false,
+            };
+            if revoked {
                 println!("revoked {id}");
             } else {
                 anyhow::bail!("no active key {id}; `payhub keys list` shows the keys");

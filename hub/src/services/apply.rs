@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use payhub_core::event::Resource;
-use payhub_core::id::RefundId;
+use payhub_core::id::{PaymentId, RefundId, SubscriptionId};
 use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
 use payhub_core::schedule::{next_payment_check, next_refund_check};
@@ -28,7 +28,7 @@ pub struct AppliedPayment {
 impl Hub {
     pub async fn apply_payment_facts(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         facts: &PaymentFacts,
         cause: &Cause,
         inbox_id: Option<i64>,
@@ -38,7 +38,7 @@ impl Hub {
         let mut payment = tx
             .lock_payment(payment_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let merge = payment.merge(facts, cause, now);
         let mut wrote_event = false;
         let anomaly = match &merge {
@@ -90,19 +90,19 @@ impl Hub {
     /// Settles (or updates) a refund payhub created, and the payment's refund totals with it.
     pub async fn apply_refund_facts(
         &self,
-        refund_id: &str,
+        refund_id: &RefundId,
         facts: &RefundFacts,
         cause: &Cause,
         inbox_id: Option<i64>,
     ) -> Result<Refund, ServiceError> {
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.into() };
+        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.to_string() };
         let mut tx = self.db.begin().await?;
         // Lock order is always payment, then refund (as when a refund is created), so two
         // transactions touching both can never deadlock.
         let payment_id = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?.payment_id;
         let mut payment = tx
-            .lock_payment(payment_id.as_str())
+            .lock_payment(&payment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let mut refund = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?;
@@ -150,7 +150,7 @@ impl Hub {
     /// refund id.
     pub async fn record_provider_refund(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         provider_refund_id: &str,
         amount: Money,
         facts: &RefundFacts,
@@ -162,7 +162,7 @@ impl Hub {
         let mut payment = tx
             .lock_payment(payment_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let known = tx.lock_refund_by_provider_id(payment.provider, provider_refund_id).await?.is_some();
         let mut wrote_event = false;
         if !known && facts.status == RefundStatus::Succeeded {
@@ -253,7 +253,7 @@ async fn queue_anomaly_refund(
 
 impl Hub {
     /// Pushes a payment's next provider check out along its schedule (nothing changed).
-    pub async fn reschedule_payment_check(&self, payment_id: &str) -> Result<(), ServiceError> {
+    pub async fn reschedule_payment_check(&self, payment_id: &PaymentId) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         if let Some(mut payment) = tx.lock_payment(payment_id).await? {
@@ -264,7 +264,7 @@ impl Hub {
         Ok(())
     }
 
-    pub async fn reschedule_subscription_check(&self, subscription_id: &str) -> Result<(), ServiceError> {
+    pub async fn reschedule_subscription_check(&self, subscription_id: &SubscriptionId) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         if let Some(mut subscription) = tx.lock_subscription(subscription_id).await? {
@@ -275,7 +275,7 @@ impl Hub {
         Ok(())
     }
 
-    pub async fn reschedule_refund_check(&self, refund_id: &str) -> Result<(), ServiceError> {
+    pub async fn reschedule_refund_check(&self, refund_id: &RefundId) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         if let Some(mut refund) = tx.lock_refund(refund_id).await? {

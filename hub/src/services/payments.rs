@@ -236,10 +236,10 @@ impl Hub {
         if snapshot.ready_to_capture && payment.status == PaymentStatus::RequiresAction {
             snapshot = provider.capture_payment(payment).await.map_err(provider_error)?;
         }
-        let applied = self.apply_payment_facts(payment.id.as_str(), &snapshot.facts, cause, inbox_id).await?;
+        let applied = self.apply_payment_facts(&payment.id, &snapshot.facts, cause, inbox_id).await?;
         if matches!(applied.merge, Merge::Conflict { .. }) && !asked {
             let truth = provider.fetch_payment(&applied.payment).await.map_err(provider_error)?;
-            return self.apply_payment_facts(payment.id.as_str(), &truth.facts, cause, None).await;
+            return self.apply_payment_facts(&payment.id, &truth.facts, cause, None).await;
         }
         Ok(applied)
     }
@@ -281,7 +281,7 @@ impl Hub {
             }
         }
         let facts = PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None };
-        Ok(self.apply_payment_facts(payment.id.as_str(), &facts, cause, None).await?.payment)
+        Ok(self.apply_payment_facts(&payment.id, &facts, cause, None).await?.payment)
     }
 }
 

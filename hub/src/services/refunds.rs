@@ -2,7 +2,7 @@
 //! than was captured), then asked of the provider, then settled by its answer, a notification
 //! or the reconciler — whichever comes first; the others change nothing.
 
-use payhub_core::id::RefundId;
+use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::options::RefundOptions;
 use payhub_core::payment::PaymentStatus;
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
@@ -31,7 +31,7 @@ impl Hub {
     pub async fn create_refund(
         &self,
         mode: Mode,
-        payment_id: &str,
+        payment_id: &PaymentId,
         request: RefundRequest,
     ) -> Result<Refund, ServiceError> {
         if request.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
@@ -39,7 +39,7 @@ impl Hub {
         }
         check_metadata(&request.metadata)?;
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.into() };
+        let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.to_string() };
 
         let mut tx = self.db.begin().await?;
         let mut payment = tx.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
@@ -85,7 +85,7 @@ impl Hub {
         self.signals.outbox.notify_one();
 
         match provider.create_refund(&payment, &refund).await {
-            Ok(facts) => self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None).await,
+            Ok(facts) => self.apply_refund_facts(&refund.id, &facts, &Cause::Api, None).await,
             Err(error) if error.outcome_unknown() => {
                 // The refund may exist at the provider: it stays pending and reserved, and the
                 // reconciler finds out. The merchant hears why, with the refund's id.
@@ -97,7 +97,7 @@ impl Hub {
                     provider_refund_id: None,
                     failure: Some(provider_failure(&error)),
                 };
-                self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None).await?;
+                self.apply_refund_facts(&refund.id, &facts, &Cause::Api, None).await?;
                 Err(ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })
             }
         }
@@ -107,7 +107,7 @@ impl Hub {
     pub async fn sync_refund(&self, refund: &Refund, cause: &Cause) -> Result<Refund, ServiceError> {
         let payment = self
             .db
-            .payment(refund.mode, refund.payment_id.as_str())
+            .payment(refund.mode, &refund.payment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: refund.payment_id.to_string() })?;
         let provider = self.provider(refund.mode, payment.provider)?;
@@ -115,6 +115,6 @@ impl Hub {
             .fetch_refund(&payment, refund)
             .await
             .map_err(|error| ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })?;
-        self.apply_refund_facts(refund.id.as_str(), &facts, cause, None).await
+        self.apply_refund_facts(&refund.id, &facts, cause, None).await
     }
 }

@@ -121,7 +121,7 @@ impl Hub {
     }
 
     /// Activates or deactivates a plan (no new subscriptions on an inactive plan).
-    pub async fn set_plan_active(&self, mode: Mode, id: &str, active: bool) -> Result<Plan, ServiceError> {
+    pub async fn set_plan_active(&self, mode: Mode, id: &PlanId, active: bool) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
             plan.status = if active { PlanStatus::Active } else { PlanStatus::Inactive };
             Ok(())
@@ -130,7 +130,7 @@ impl Hub {
     }
 
     /// Changes the regular price; existing subscribers pay it from their next cycle.
-    pub async fn change_plan_price(&self, mode: Mode, id: &str, price: i64) -> Result<Plan, ServiceError> {
+    pub async fn change_plan_price(&self, mode: Mode, id: &PlanId, price: i64) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
             let mut regular = plan.regular_cycle.clone();
             regular.price = price;
@@ -145,19 +145,25 @@ impl Hub {
     async fn change_plan(
         &self,
         mode: Mode,
-        id: &str,
+        id: &PlanId,
         change: impl FnOnce(&mut Plan) -> Result<(), ServiceError>,
     ) -> Result<Plan, ServiceError> {
-        let mut plan =
-            self.db.plan(mode, id).await?.ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.into() })?;
+        let mut plan = self
+            .db
+            .plan(mode, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.to_string() })?;
         let before = plan.clone();
         change(&mut plan)?;
         let provider = self.provider(mode, plan.provider)?;
         if plan.status != before.status {
-            provider.set_plan_active(&plan, plan.status == PlanStatus::Active).await.map_err(provider_error(id))?;
+            provider
+                .set_plan_active(&plan, plan.status == PlanStatus::Active)
+                .await
+                .map_err(provider_error(id.as_str()))?;
         }
         if plan.regular_cycle != before.regular_cycle {
-            provider.update_plan_prices(&plan).await.map_err(provider_error(id))?;
+            provider.update_plan_prices(&plan).await.map_err(provider_error(id.as_str()))?;
         }
         let now = self.clock.now();
         plan.updated_at = now;
@@ -179,10 +185,10 @@ impl Hub {
         if request.quantity == 0 {
             return Err(ServiceError::invalid("quantity", "must be at least 1"));
         }
-        let plan =
-            self.db.plan(mode, &request.plan_id).await?.ok_or_else(|| {
-                ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id))
-            })?;
+        let plan = self
+            .plan_named(mode, &request.plan_id)
+            .await?
+            .ok_or_else(|| ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id)))?;
         if plan.status != PlanStatus::Active {
             return Err(ServiceError::invalid("plan_id", format!("plan {} is inactive; activate it first", plan.id)));
         }
@@ -311,19 +317,27 @@ impl Hub {
             .fetch_subscription(subscription, &plan, fetched_at)
             .await
             .map_err(provider_error(subscription.id.as_str()))?;
-        self.apply_subscription(subscription.id.as_str(), &plan, &snapshot, fetched_at, cause, inbox_id).await
+        self.apply_subscription(&subscription.id, &plan, &snapshot, fetched_at, cause, inbox_id).await
+    }
+
+    /// The plan a request names by id, if it names one.
+    async fn plan_named(&self, mode: Mode, plan_id: &str) -> Result<Option<Plan>, ServiceError> {
+        match PlanId::parse_exact(plan_id) {
+            Some(id) => Ok(self.db.plan(mode, &id).await?),
+            None => Ok(None),
+        }
     }
 
     async fn plan_of(&self, subscription: &Subscription) -> Result<Plan, ServiceError> {
         self.db
-            .plan(subscription.mode, subscription.plan_id.as_str())
+            .plan(subscription.mode, &subscription.plan_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: subscription.plan_id.to_string() })
     }
 
     async fn apply_subscription(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         plan: &Plan,
         snapshot: &SubscriptionSnapshot,
         fetched_at: DateTime<Utc>,
@@ -336,7 +350,7 @@ impl Hub {
         let mut subscription = tx
             .lock_subscription(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         if subscription.synced_at.is_some_and(|applied| fetched_at < applied) {
             // A newer snapshot was applied while this one was in flight.
             if let Some(inbox) = inbox_id {
@@ -378,7 +392,7 @@ impl Hub {
     pub async fn command_subscription(
         &self,
         mode: Mode,
-        id: &str,
+        id: &SubscriptionId,
         command: SubscriptionCommand,
         immediately: bool,
     ) -> Result<Subscription, ServiceError> {
@@ -386,7 +400,7 @@ impl Hub {
             .db
             .subscription(mode, id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         use SubscriptionStatus::*;
         let allowed = match command {
             SubscriptionCommand::Cancel => !subscription.status.is_final(),
@@ -409,7 +423,7 @@ impl Hub {
             });
         }
         let provider = self.provider(mode, subscription.provider)?;
-        provider.command_subscription(&subscription, command).await.map_err(provider_error(id))?;
+        provider.command_subscription(&subscription, command).await.map_err(provider_error(id.as_str()))?;
         let synced = self.sync_subscription(&subscription, &Cause::Api, None).await?;
         if command == SubscriptionCommand::Cancel && immediately {
             self.end_entitlement(&synced, self.clock.now(), "subscription canceled by the merchant").await?;
@@ -421,7 +435,7 @@ impl Hub {
     pub async fn change_subscription(
         &self,
         mode: Mode,
-        id: &str,
+        id: &SubscriptionId,
         plan_id: Option<&str>,
         quantity: Option<u32>,
     ) -> Result<Subscription, ServiceError> {
@@ -429,7 +443,7 @@ impl Hub {
             .db
             .subscription(mode, id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         if subscription.status.is_final() {
             return Err(ServiceError::Conflict {
                 message: format!(
@@ -442,7 +456,7 @@ impl Hub {
         }
         let plan = match plan_id {
             Some(plan_id) => {
-                self.db.plan(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
+                self.plan_named(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
                     ServiceError::invalid("plan_id", format!("no active plan `{plan_id}` in this mode"))
                 })?
             }
@@ -464,13 +478,13 @@ impl Hub {
         }
         let provider = self.provider(mode, subscription.provider)?;
         let approval =
-            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id))?;
+            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id.as_str()))?;
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let mut locked = tx
             .lock_subscription(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         locked.plan_id = plan.id.clone();
         locked.quantity = quantity;
         if let Some(url) = approval {
@@ -493,7 +507,7 @@ impl Hub {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        if let Some(mut entitlement) = tx.lock_entitlement_of(subscription.id.as_str()).await? {
+        if let Some(mut entitlement) = tx.lock_entitlement_of(&subscription.id).await? {
             let event = entitlement.end_at(at, reason, now);
             tx.update_entitlement(&mut entitlement).await?;
             if let Some(event) = event {
@@ -511,12 +525,12 @@ impl Hub {
         if payment.status != PaymentStatus::Refunded {
             return Ok(());
         }
-        let Some(subscription) = self.db.subscription(payment.mode, subscription_id.as_str()).await? else {
+        let Some(subscription) = self.db.subscription(payment.mode, subscription_id).await? else {
             return Ok(());
         };
         // Only the payment for the current period takes the access away; refunding an old
         // renewal does not undo a newer one.
-        let latest = self.db.subscription_payments(subscription_id.as_str()).await?;
+        let latest = self.db.subscription_payments(subscription_id).await?;
         if latest.first().map(|p| &p.id) != Some(&payment.id) {
             return Ok(());
         }
@@ -530,7 +544,7 @@ impl Hub {
         let mut revoked = 0;
         for candidate in due {
             let mut tx = self.db.begin().await?;
-            if let Some(mut entitlement) = tx.lock_entitlement(candidate.id.as_str()).await?
+            if let Some(mut entitlement) = tx.lock_entitlement(&candidate.id).await?
                 && let Some(event) = entitlement.lapse(now)
             {
                 tx.update_entitlement(&mut entitlement).await?;
@@ -621,7 +635,7 @@ async fn follow_entitlement(
     now: DateTime<Utc>,
 ) -> Result<bool, ServiceError> {
     use SubscriptionStatus::*;
-    let existing = tx.lock_entitlement_of(subscription.id.as_str()).await?;
+    let existing = tx.lock_entitlement_of(&subscription.id).await?;
     let started = was == ApprovalPending && matches!(subscription.status, Trialing | Active | PastDue);
     let resumed = was == Suspended && matches!(subscription.status, Trialing | Active);
     let paid = new_charges > 0 && !subscription.status.is_final();

@@ -18,7 +18,7 @@ on_both_stores! {
         let (key, secret) = create_api_key(&app.hub.db, &app.hub.ids, app.clock.now(), Mode::Test, "temp").await.unwrap();
         let with = |secret: String| app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send();
         assert_eq!(with(secret.clone()).await.unwrap().status(), 200);
-        assert!(app.hub.db.revoke_api_key(key.id.as_str(), app.clock.now()).await.unwrap());
+        assert!(app.hub.db.revoke_api_key(&key.id, app.clock.now()).await.unwrap());
         let revoked = with(secret).await.unwrap();
         assert_eq!(revoked.status(), 401);
         assert_eq!(revoked.json::<Value>().await.unwrap()["code"], "api_key_invalid");
@@ -208,5 +208,32 @@ on_both_stores! {
         assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
         let problem: Value = wrong_method.json().await.unwrap();
         assert_eq!(problem["code"], "method_not_allowed");
+    }
+
+    async fn a_path_id_that_is_malformed_or_of_another_kind_is_not_found(app) {
+        let payment = app.create_payment(1000).await;
+        let payment_id = payment["id"].as_str().unwrap();
+        let shouted = payment_id.to_ascii_uppercase().replacen("PAY_", "pay_", 1);
+        let cases = [
+            ("/v1/payments/not_an_id".to_owned(), "no payment `not_an_id` in this mode".to_owned()),
+            (format!("/v1/refunds/{payment_id}"), format!("no refund `{payment_id}` in this mode")),
+            (format!("/v1/payments/{shouted}"), format!("no payment `{shouted}` in this mode")),
+            (format!("/v1/payments/re_{}/refunds", &payment_id[4..]), format!("no payment `re_{}` in this mode", &payment_id[4..])),
+            (format!("/v1/subscriptions/{payment_id}"), format!("no subscription `{payment_id}` in this mode")),
+            ("/v1/plans/plan_1".to_owned(), "no plan `plan_1` in this mode".to_owned()),
+            ("/v1/events/evt_%20".to_owned(), "no event `evt_ ` in this mode".to_owned()),
+            ("/v1/webhook_endpoints/we_x".to_owned(), "no webhook endpoint `we_x` in this mode".to_owned()),
+        ];
+        for (path, detail) in cases {
+            let response = app.get(&path).await;
+            assert_eq!(response.status(), 404, "{path}");
+            assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+            let problem: Value = response.json().await.unwrap();
+            assert_eq!(problem["code"], "not_found", "{path}");
+            assert_eq!(problem["detail"], detail.as_str(), "{path}");
+        }
+        let cancel = app.post(&format!("/v1/payments/{}/cancel", &payment_id[..payment_id.len() - 1]), json!({})).await;
+        assert_eq!(cancel.status(), 404);
+        assert_eq!(cancel.json::<Value>().await.unwrap()["code"], "not_found");
     }
 }

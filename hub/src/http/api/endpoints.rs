@@ -135,10 +135,10 @@ async fn list_endpoints(
 async fn get_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
     let endpoint =
-        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", &id))?;
+        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id.as_str()))?;
     Ok(Json(WebhookEndpointView::of(endpoint, false)))
 }
 
@@ -148,11 +148,11 @@ async fn get_endpoint(
 async fn delete_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Result<StatusCode, ApiError> {
     if hub.db.delete_endpoint(caller.mode, &id, hub.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("webhook endpoint", &id))
+        Err(ApiError::not_found("webhook endpoint", id.as_str()))
     }
 }
