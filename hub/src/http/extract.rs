@@ -84,6 +84,10 @@ where
 
 /// The path parameter of a route, parsed; one that cannot be read (e.g. not UTF-8) is a
 /// problem, not plain text.
+///
+/// A handler that also reads a JSON body takes `Result<ApiPath<_>, ApiError>` and applies it
+/// once the body is read: before ids were typed, an unknown id was only found out by the
+/// lookup, so a request wrong in both its body and its id has always heard about the body first.
 pub struct ApiPath<T>(pub T);
 
 /// What a path parameter can be parsed into.

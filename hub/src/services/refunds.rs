@@ -16,16 +16,33 @@ use super::apply::record;
 use super::payments::{check_metadata, provider_failure};
 use crate::app::Hub;
 
+/// A merchant's refund request whose reason and metadata are within limits; what it may refund
+/// depends on the payment, which [`Hub::create_refund`] checks under its lock.
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
     /// Minor units; `None` refunds everything still refundable.
-    pub amount: Option<i64>,
-    pub reason: Option<String>,
-    pub metadata: Map<String, Value>,
-    pub provider_options: RefundOptions,
+    amount: Option<i64>,
+    reason: Option<String>,
+    metadata: Map<String, Value>,
+    provider_options: RefundOptions,
 }
 
 const MAX_REASON: usize = 255;
+
+impl RefundRequest {
+    pub fn parse(
+        amount: Option<i64>,
+        reason: Option<String>,
+        metadata: Map<String, Value>,
+        provider_options: RefundOptions,
+    ) -> Result<Self, ServiceError> {
+        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            return Err(ServiceError::invalid("reason", format!("must be at most {MAX_REASON} characters")));
+        }
+        check_metadata(&metadata)?;
+        Ok(Self { amount, reason, metadata, provider_options })
+    }
+}
 
 impl Hub {
     pub async fn create_refund(
@@ -34,10 +51,6 @@ impl Hub {
         payment_id: &PaymentId,
         request: RefundRequest,
     ) -> Result<Refund, ServiceError> {
-        if request.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
-            return Err(ServiceError::invalid("reason", format!("must be at most {MAX_REASON} characters")));
-        }
-        check_metadata(&request.metadata)?;
         let now = self.clock.now();
         let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.to_string() };
 

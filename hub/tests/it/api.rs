@@ -236,4 +236,20 @@ on_both_stores! {
         assert_eq!(cancel.status(), 404);
         assert_eq!(cancel.json::<Value>().await.unwrap()["code"], "not_found");
     }
+
+    async fn a_request_wrong_in_its_body_and_its_path_id_hears_about_the_body_first(app) {
+        let cases = [
+            ("/v1/payments/not_an_id/refunds", json!({"amount": "ten"}), "amount"),
+            ("/v1/payments/not_an_id/refunds", json!({"reason": "x".repeat(256)}), "reason"),
+            ("/v1/plans/not_an_id/price", json!({"price": "free"}), "price"),
+            ("/v1/subscriptions/not_an_id/change", json!({"quantity": -1}), "quantity"),
+            ("/v1/subscriptions/not_an_id/cancel", json!({"at_period_end": "soon"}), "at_period_end"),
+        ];
+        for (path, body, field) in cases {
+            let response = app.post(path, body).await;
+            assert_eq!(response.status(), 422, "{path}");
+            let problem: Value = response.json().await.unwrap();
+            assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+        }
+    }
 }

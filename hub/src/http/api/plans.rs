@@ -143,8 +143,9 @@ pub struct ChangePrice {
 async fn change_price(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<PlanId>,
+    path: Result<ApiPath<PlanId>, ApiError>,
     ApiJson(body): ApiJson<ChangePrice>,
 ) -> Result<Json<Plan>, ApiError> {
+    let ApiPath(id) = path?;
     Ok(Json(hub.change_plan_price(caller.mode, &id, body.price).await?))
 }

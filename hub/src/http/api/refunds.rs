@@ -50,15 +50,13 @@ pub struct CreateRefund {
 async fn create_refund(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(payment_id): ApiPath<PaymentId>,
+    path: Result<ApiPath<PaymentId>, ApiError>,
     ApiJson(body): ApiJson<CreateRefund>,
 ) -> Result<(StatusCode, Json<Refund>), ApiError> {
-    let request = RefundRequest {
-        amount: body.amount,
-        reason: body.reason,
-        metadata: body.metadata,
-        provider_options: body.provider_options,
-    };
+    // A request wrong in both its body and its payment id hears about the body first, as it
+    // always has: an unknown payment is only found out when the refund is attempted.
+    let request = RefundRequest::parse(body.amount, body.reason, body.metadata, body.provider_options)?;
+    let ApiPath(payment_id) = path?;
     let refund = hub.create_refund(caller.mode, &payment_id, request).await?;
     Ok((StatusCode::CREATED, Json(refund)))
 }

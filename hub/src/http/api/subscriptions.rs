@@ -138,9 +138,10 @@ fn yes() -> bool {
 async fn cancel_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<SubscriptionId>,
+    path: Result<ApiPath<SubscriptionId>, ApiError>,
     ApiJson(body): ApiJson<CancelSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
+    let ApiPath(id) = path?;
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Cancel, !body.at_period_end).await?))
 }
 
@@ -180,9 +181,10 @@ pub struct ChangeSubscription {
 async fn change_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<SubscriptionId>,
+    path: Result<ApiPath<SubscriptionId>, ApiError>,
     ApiJson(body): ApiJson<ChangeSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
+    let ApiPath(id) = path?;
     Ok(Json(hub.change_subscription(caller.mode, &id, body.plan_id.as_deref(), body.quantity).await?))
 }
 
