@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::event::{EventType, Resource};
-use crate::id::{EntitlementId, SubscriptionId};
+use crate::id::{EntitlementId, IdGenerator, SubscriptionId};
 use crate::mode::Mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -69,10 +69,11 @@ impl Entitlement {
         entitlement: &str,
         subscription_id: SubscriptionId,
         until: DateTime<Utc>,
+        ids: &IdGenerator,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
-            id: EntitlementId::generate(now),
+            id: EntitlementId::generate(ids, now),
             mode,
             customer_id: customer_id.to_owned(),
             entitlement: entitlement.to_owned(),
@@ -157,14 +158,16 @@ pub fn with_grace(period_end: DateTime<Utc>, grace: Duration) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn entitlement(until: DateTime<Utc>, now: DateTime<Utc>) -> Entitlement {
-        Entitlement::grant(Mode::Test, "cus_1", "premium", SubscriptionId::generate(now), until, now)
+        let ids = fixtures::ids();
+        Entitlement::grant(Mode::Test, "cus_1", "premium", SubscriptionId::generate(&ids, now), until, &ids, now)
     }
 
     #[test]
     fn a_renewal_extends_access_and_an_earlier_end_never_shortens_it() {
-        let now = Utc::now();
+        let now = fixtures::now();
         let mut e = entitlement(now + Duration::days(7), now);
         assert_eq!(e.extend_to(now + Duration::days(14), now), Some(EventType::EntitlementExtended));
         assert_eq!(e.extend_to(now + Duration::days(10), now), None);
@@ -173,7 +176,7 @@ mod tests {
 
     #[test]
     fn cancel_at_period_end_keeps_access_until_then_and_the_lapse_revokes_it() {
-        let now = Utc::now();
+        let now = fixtures::now();
         let period_end = now + Duration::days(5);
         let mut e = entitlement(period_end + Duration::days(1), now);
         assert_eq!(e.end_at(period_end, "subscription canceled", now), None);
@@ -186,7 +189,7 @@ mod tests {
 
     #[test]
     fn an_immediate_revoke_ends_access_now_and_a_resume_grants_it_again() {
-        let now = Utc::now();
+        let now = fixtures::now();
         let mut e = entitlement(now + Duration::days(5), now);
         assert_eq!(e.end_at(now, "refunded", now), Some(EventType::EntitlementRevoked));
         assert!(!e.is_active_at(now));

@@ -421,13 +421,14 @@ impl Payment {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::fixtures;
     use crate::money::Currency;
     use proptest::prelude::*;
 
     pub fn payment(status: PaymentStatus, amount: i64) -> Payment {
-        let now = Utc::now();
+        let now = fixtures::now();
         Payment {
-            id: PaymentId::generate(now),
+            id: PaymentId::generate(&fixtures::ids(), now),
             mode: Mode::Test,
             provider: ProviderName::Paypal,
             channel: "paypal".into(),
@@ -472,7 +473,7 @@ pub(crate) mod tests {
     fn capture_completes_an_approved_payment_with_one_event() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
         let f = PaymentFacts { capture_id: Some("CAP1".into()), ..facts(PaymentStatus::Succeeded) };
-        let merge = p.merge(&f, &Cause::Api, Utc::now());
+        let merge = p.merge(&f, &Cause::Api, fixtures::now());
         assert!(matches!(merge, Merge::Advanced { event: EventType::PaymentSucceeded, .. }));
         assert_eq!(p.status, PaymentStatus::Succeeded);
         assert_eq!(p.provider_refs.capture_id.as_deref(), Some("CAP1"));
@@ -481,21 +482,21 @@ pub(crate) mod tests {
     #[test]
     fn a_late_pending_notice_never_moves_a_succeeded_payment_back() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        assert_eq!(p.merge(&facts(PaymentStatus::Processing), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(p.merge(&facts(PaymentStatus::Processing), &Cause::Api, fixtures::now()), Merge::Stale);
         assert_eq!(p.status, PaymentStatus::Succeeded);
     }
 
     #[test]
     fn a_refunded_payment_ignores_an_old_capture_completed_notice() {
         let mut p = payment(PaymentStatus::Refunded, 1000);
-        assert_eq!(p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, fixtures::now()), Merge::Stale);
         assert_eq!(p.status, PaymentStatus::Refunded);
     }
 
     #[test]
     fn a_payment_paid_after_it_was_canceled_succeeds_and_is_flagged() {
         let mut p = payment(PaymentStatus::Canceled, 1000);
-        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now());
+        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, fixtures::now());
         let Merge::Advanced { anomaly: Some(anomaly), .. } = merge else { panic!("{merge:?}") };
         assert_eq!(anomaly.kind, AnomalyKind::PaidAfterCancel);
         assert_eq!(anomaly.excess, 1000);
@@ -507,22 +508,22 @@ pub(crate) mod tests {
     fn a_payment_paid_twice_records_what_was_received_and_flags_the_excess() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
         let paid_once = PaymentFacts { captured: Some(usd(1000)), ..facts(PaymentStatus::Succeeded) };
-        assert!(matches!(p.merge(&paid_once, &Cause::Api, Utc::now()), Merge::Advanced { anomaly: None, .. }));
+        assert!(matches!(p.merge(&paid_once, &Cause::Api, fixtures::now()), Merge::Advanced { anomaly: None, .. }));
         let paid_twice = PaymentFacts { captured: Some(usd(1800)), ..facts(PaymentStatus::Succeeded) };
-        let merge = p.merge(&paid_twice, &Cause::Api, Utc::now());
+        let merge = p.merge(&paid_twice, &Cause::Api, fixtures::now());
         let Merge::Unchanged { learned: true, anomaly: Some(anomaly) } = merge else { panic!("{merge:?}") };
         assert_eq!((anomaly.kind, anomaly.excess), (AnomalyKind::Overpaid, 800));
         assert_eq!(p.amount_captured, 1800);
         // The excess is refundable; refunding it leaves the merchant's 1000.
-        p.reserve_refund(usd(800), Utc::now()).unwrap();
-        assert!(p.settle_refund(800, true, &Cause::Api, Utc::now()).is_none());
+        p.reserve_refund(usd(800), fixtures::now()).unwrap();
+        assert!(p.settle_refund(800, true, &Cause::Api, fixtures::now()).is_none());
         assert_eq!(p.status, PaymentStatus::Succeeded);
     }
 
     #[test]
     fn success_claimed_for_a_failed_payment_is_a_conflict_not_a_guess() {
         let mut p = payment(PaymentStatus::Failed, 1000);
-        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now());
+        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, fixtures::now());
         assert_eq!(merge, Merge::Conflict { stored: PaymentStatus::Failed, claimed: PaymentStatus::Succeeded });
         assert_eq!(p.status, PaymentStatus::Failed);
     }
@@ -530,27 +531,27 @@ pub(crate) mod tests {
     #[test]
     fn refund_larger_than_remaining_is_rejected_with_the_remaining_amount() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        p.reserve_refund(usd(600), Utc::now()).unwrap();
-        let err = p.reserve_refund(usd(500), Utc::now()).unwrap_err();
+        p.reserve_refund(usd(600), fixtures::now()).unwrap();
+        let err = p.reserve_refund(usd(500), fixtures::now()).unwrap_err();
         assert_eq!(err, RefundRejection::ExceedsRemaining { requested: usd(500), remaining: usd(400) });
     }
 
     #[test]
     fn a_failed_refund_releases_its_reservation() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        p.reserve_refund(usd(1000), Utc::now()).unwrap();
+        p.reserve_refund(usd(1000), fixtures::now()).unwrap();
         assert_eq!(p.refundable().amount, 0);
-        assert_eq!(p.settle_refund(1000, false, &Cause::Api, Utc::now()), None);
+        assert_eq!(p.settle_refund(1000, false, &Cause::Api, fixtures::now()), None);
         assert_eq!(p.refundable().amount, 1000);
     }
 
     #[test]
     fn refunds_completing_the_total_move_the_payment_to_refunded() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        p.reserve_refund(usd(300), Utc::now()).unwrap();
-        p.reserve_refund(usd(700), Utc::now()).unwrap();
-        assert!(p.settle_refund(300, true, &Cause::Api, Utc::now()).is_none());
-        let t = p.settle_refund(700, true, &Cause::Api, Utc::now()).unwrap();
+        p.reserve_refund(usd(300), fixtures::now()).unwrap();
+        p.reserve_refund(usd(700), fixtures::now()).unwrap();
+        assert!(p.settle_refund(300, true, &Cause::Api, fixtures::now()).is_none());
+        let t = p.settle_refund(700, true, &Cause::Api, fixtures::now()).unwrap();
         assert_eq!((t.from.as_str(), t.to.as_str()), ("succeeded", "refunded"));
         assert_eq!(p.status, PaymentStatus::Refunded);
         assert_eq!(p.amount_refunded, 1000);
@@ -559,11 +560,11 @@ pub(crate) mod tests {
     #[test]
     fn only_succeeded_payments_in_the_same_currency_can_be_refunded() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
-        assert_eq!(p.reserve_refund(usd(1), Utc::now()), Err(RefundRejection::NotRefundable("requires_action")));
+        assert_eq!(p.reserve_refund(usd(1), fixtures::now()), Err(RefundRejection::NotRefundable("requires_action")));
         let mut p = payment(PaymentStatus::Succeeded, 1000);
         let eur = Money::new(1, Currency::parse("EUR").unwrap());
-        assert!(matches!(p.reserve_refund(eur, Utc::now()), Err(RefundRejection::WrongCurrency { .. })));
-        assert_eq!(p.reserve_refund(usd(0), Utc::now()), Err(RefundRejection::NotPositive));
+        assert!(matches!(p.reserve_refund(eur, fixtures::now()), Err(RefundRejection::WrongCurrency { .. })));
+        assert_eq!(p.reserve_refund(usd(0), fixtures::now()), Err(RefundRejection::NotPositive));
     }
 
     fn any_status() -> impl Strategy<Value = PaymentStatus> {
@@ -577,7 +578,7 @@ pub(crate) mod tests {
             let mut p = payment(PaymentStatus::RequiresAction, 1000);
             for claimed in sequence {
                 let before = p.status;
-                let merge = p.merge(&facts(claimed), &Cause::Api, Utc::now());
+                let merge = p.merge(&facts(claimed), &Cause::Api, fixtures::now());
                 prop_assert!(p.status.progress() >= before.progress());
                 if before.is_final() && p.status != before {
                     // The one way out of a final state: paid after being canceled, flagged.
@@ -599,11 +600,11 @@ pub(crate) mod tests {
             let mut p = payment(PaymentStatus::Succeeded, 1000);
             let mut in_flight = Vec::new();
             for (amount, settle_one) in ops {
-                if p.reserve_refund(usd(amount), Utc::now()).is_ok() {
+                if p.reserve_refund(usd(amount), fixtures::now()).is_ok() {
                     in_flight.push(amount);
                 }
                 if settle_one && let Some(a) = in_flight.pop() {
-                    p.settle_refund(a, amount % 2 == 0, &Cause::Api, Utc::now());
+                    p.settle_refund(a, amount % 2 == 0, &Cause::Api, fixtures::now());
                 }
                 prop_assert!(p.amount_refunded + p.amount_refund_pending <= p.amount);
             }

@@ -140,13 +140,14 @@ impl Refund {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn refund(status: RefundStatus) -> Refund {
-        let now = Utc::now();
+        let now = fixtures::now();
         Refund {
-            id: RefundId::generate(now),
+            id: RefundId::generate(&fixtures::ids(), now),
             mode: Mode::Test,
-            payment_id: PaymentId::generate(now),
+            payment_id: PaymentId::generate(&fixtures::ids(), now),
             status,
             amount: 500,
             currency: Currency::parse("USD").unwrap(),
@@ -169,17 +170,17 @@ mod tests {
     #[test]
     fn a_pending_refund_settles_once() {
         let mut r = refund(RefundStatus::Pending);
-        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, fixtures::now());
         assert!(matches!(merge, RefundMerge::Settled { event: EventType::RefundSucceeded, .. }));
         assert_eq!(r.next_check_at, None);
-        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, fixtures::now());
         assert_eq!(again, RefundMerge::Unchanged { learned_ids: false });
     }
 
     #[test]
     fn a_pending_notice_after_success_changes_nothing() {
         let mut r = refund(RefundStatus::Succeeded);
-        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, Utc::now());
+        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, fixtures::now());
         assert_eq!(merge, RefundMerge::Unchanged { learned_ids: true });
         assert_eq!(r.status, RefundStatus::Succeeded);
     }
@@ -187,7 +188,7 @@ mod tests {
     #[test]
     fn a_succeeded_refund_never_becomes_failed() {
         let mut r = refund(RefundStatus::Succeeded);
-        let merge = r.merge(&facts(RefundStatus::Failed), &Cause::Reconciler, Utc::now());
+        let merge = r.merge(&facts(RefundStatus::Failed), &Cause::Reconciler, fixtures::now());
         assert!(matches!(merge, RefundMerge::Conflict { .. }));
         assert_eq!(r.status, RefundStatus::Succeeded);
     }

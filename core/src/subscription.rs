@@ -348,18 +348,19 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn cycle(unit: IntervalUnit, count: u32, total: u32, price: i64) -> BillingCycle {
         BillingCycle { interval_unit: unit, interval_count: count, total_cycles: total, price }
     }
 
     pub(crate) fn subscription(status: SubscriptionStatus) -> Subscription {
-        let now = Utc::now();
+        let now = fixtures::now();
         Subscription {
-            id: SubscriptionId::generate(now),
+            id: SubscriptionId::generate(&fixtures::ids(), now),
             mode: Mode::Test,
             provider: ProviderName::Paypal,
-            plan_id: PlanId::generate(now),
+            plan_id: PlanId::generate(&fixtures::ids(), now),
             customer_id: "cus_1".into(),
             quantity: 1,
             status,
@@ -384,7 +385,7 @@ mod tests {
     fn facts(status: SubscriptionStatus, payments: u32, failed: u32) -> SubscriptionFacts {
         SubscriptionFacts {
             status,
-            next_billing_time: Some(Utc::now() + chrono::Duration::days(7)),
+            next_billing_time: Some(fixtures::now() + chrono::Duration::days(7)),
             trial_end: None,
             failed_payments: failed,
             payments_count: payments,
@@ -409,9 +410,9 @@ mod tests {
     #[test]
     fn approval_starts_a_trial_and_renewals_are_counted() {
         let mut s = subscription(SubscriptionStatus::ApprovalPending);
-        let change = s.apply(&facts(SubscriptionStatus::Trialing, 0, 0), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::Trialing, 0, 0), &Cause::Api, fixtures::now());
         assert_eq!(change.transition.unwrap().1, EventType::SubscriptionActivated);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 2, 0), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::Active, 2, 0), &Cause::Api, fixtures::now());
         assert_eq!(change.new_payments, 2);
         assert_eq!(s.status, SubscriptionStatus::Active);
     }
@@ -419,10 +420,10 @@ mod tests {
     #[test]
     fn a_failed_renewal_makes_it_past_due_and_a_good_one_active_again() {
         let mut s = subscription(SubscriptionStatus::Active);
-        let change = s.apply(&facts(SubscriptionStatus::PastDue, 0, 1), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::PastDue, 0, 1), &Cause::Api, fixtures::now());
         assert!(change.payment_failed);
         assert_eq!(change.transition.unwrap().1, EventType::SubscriptionPastDue);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 1, 0), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::Active, 1, 0), &Cause::Api, fixtures::now());
         assert_eq!(s.status, SubscriptionStatus::Active);
         assert_eq!(change.new_payments, 1);
     }
@@ -430,7 +431,7 @@ mod tests {
     #[test]
     fn canceled_and_expired_subscriptions_stay_so() {
         let mut s = subscription(SubscriptionStatus::Canceled);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, fixtures::now());
         assert!(change.transition.is_none());
         assert_eq!(s.status, SubscriptionStatus::Canceled);
         assert!(!SubscriptionStatus::Expired.can_become(SubscriptionStatus::Active));
@@ -439,7 +440,7 @@ mod tests {
     #[test]
     fn a_resumed_subscription_announces_it() {
         let mut s = subscription(SubscriptionStatus::Suspended);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, fixtures::now());
         assert_eq!(change.transition.unwrap().1, EventType::SubscriptionResumed);
     }
 }

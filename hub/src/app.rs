@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use payhub_core::SharedClock;
+use payhub_core::{IdGenerator, SharedClock};
 use payhub_store::Database;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
@@ -53,6 +53,8 @@ pub struct Signals {
 pub struct Hub {
     pub db: Database,
     pub clock: SharedClock,
+    /// Every id this instance mints comes from here, so ids sort in creation order.
+    pub ids: Arc<IdGenerator>,
     pub providers: Arc<Providers>,
     pub settings: Arc<HubSettings>,
     pub signals: Arc<Signals>,
@@ -61,12 +63,20 @@ pub struct Hub {
 
 impl Hub {
     /// Builds the context and starts the inbox writer (which must run for ingress to answer).
+    /// New ids draw on the operating system's randomness; see [`Hub::with_ids`].
     pub fn new(db: Database, clock: SharedClock, providers: Providers, settings: HubSettings) -> Self {
         install_crypto_provider();
         let signals = Arc::new(Signals::default());
         let wake = signals.clone();
         let inbox = InboxWriter::start(db.clone(), move || wake.inbox.notify_one());
-        Self { db, clock, providers: Arc::new(providers), settings: Arc::new(settings), signals, inbox }
+        let ids = Arc::new(crate::ids::from_os_entropy());
+        Self { db, clock, ids, providers: Arc::new(providers), settings: Arc::new(settings), signals, inbox }
+    }
+
+    /// Mints ids from `ids` instead, e.g. a seeded generator so that a test run can be replayed.
+    pub fn with_ids(mut self, ids: IdGenerator) -> Self {
+        self.ids = Arc::new(ids);
+        self
     }
 
     /// Serves the API on `listener` and, when configured, runs the workers.

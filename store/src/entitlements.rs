@@ -32,16 +32,19 @@ fn from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
 }
 
 impl Tx {
-    pub async fn lock_entitlement_of(&mut self, subscription_id: &str) -> Result<Option<Entitlement>, StoreError> {
+    pub async fn lock_entitlement_of(
+        &mut self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<Entitlement>, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM entitlements WHERE subscription_id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(subscription_id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(subscription_id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn lock_entitlement(&mut self, id: &str) -> Result<Option<Entitlement>, StoreError> {
+    pub async fn lock_entitlement(&mut self, id: &EntitlementId) -> Result<Option<Entitlement>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM entitlements WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 

@@ -103,9 +103,9 @@ impl Tx {
     }
 
     /// Reads a payment for update, holding its row lock until the transaction ends.
-    pub async fn lock_payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn lock_payment(&mut self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -176,16 +176,16 @@ impl Tx {
 }
 
 impl Database {
-    pub async fn payment(&self, mode: Mode, id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn payment(&self, mode: Mode, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A payment by id whatever its mode (for workers, which act on behalf of the provider).
-    pub async fn find_payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn find_payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -275,8 +275,11 @@ pub(crate) fn page<T>(
 }
 
 /// The payments of a subscription, newest first.
-pub(crate) async fn by_subscription(db: &Database, subscription_id: &str) -> Result<Vec<Payment>, StoreError> {
+pub(crate) async fn by_subscription(
+    db: &Database,
+    subscription_id: &SubscriptionId,
+) -> Result<Vec<Payment>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM payments WHERE subscription_id = $1 ORDER BY id DESC");
-    let rows = sqlx::query(trusted(sql)).bind(subscription_id).fetch_all(db.reader()).await?;
+    let rows = sqlx::query(trusted(sql)).bind(subscription_id.as_str()).fetch_all(db.reader()).await?;
     rows.iter().map(from_row).collect()
 }

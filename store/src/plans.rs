@@ -89,17 +89,17 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn lock_plan(&mut self, id: &str) -> Result<Option<Plan>, StoreError> {
+    pub async fn lock_plan(&mut self, id: &PlanId) -> Result<Option<Plan>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 }
 
 impl Database {
-    pub async fn plan(&self, mode: Mode, id: &str) -> Result<Option<Plan>, StoreError> {
+    pub async fn plan(&self, mode: Mode, id: &PlanId) -> Result<Option<Plan>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 

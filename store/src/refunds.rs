@@ -68,9 +68,9 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn lock_refund(&mut self, id: &str) -> Result<Option<Refund>, StoreError> {
+    pub async fn lock_refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -116,16 +116,16 @@ impl Tx {
 }
 
 impl Database {
-    pub async fn refund(&self, mode: Mode, id: &str) -> Result<Option<Refund>, StoreError> {
+    pub async fn refund(&self, mode: Mode, id: &RefundId) -> Result<Option<Refund>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A refund by payhub id or by the provider's refund id, whatever its mode.
     pub async fn find_refund(
         &self,
-        refund_id: Option<&str>,
+        refund_id: Option<&RefundId>,
         provider: ProviderName,
         provider_refund_id: &str,
     ) -> Result<Option<Refund>, StoreError> {
@@ -133,7 +133,7 @@ impl Database {
             "SELECT {COLUMNS} FROM refunds WHERE id = $1 OR (provider = $2 AND provider_refund_id = $3) LIMIT 1"
         );
         let row = sqlx::query(trusted(sql))
-            .bind(refund_id.unwrap_or(""))
+            .bind(refund_id.map_or("", |id| id.as_str()))
             .bind(provider.as_str())
             .bind(provider_refund_id)
             .fetch_optional(self.reader())

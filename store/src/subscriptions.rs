@@ -81,9 +81,9 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn lock_subscription(&mut self, id: &str) -> Result<Option<Subscription>, StoreError> {
+    pub async fn lock_subscription(&mut self, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -120,16 +120,16 @@ impl Tx {
 }
 
 impl Database {
-    pub async fn subscription(&self, mode: Mode, id: &str) -> Result<Option<Subscription>, StoreError> {
+    pub async fn subscription(&self, mode: Mode, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A subscription by id whatever its mode (the subscriber's return, workers).
-    pub async fn find_subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
+    pub async fn find_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -180,7 +180,7 @@ impl Database {
     /// The payments of a subscription (its charges and renewals), newest first.
     pub async fn subscription_payments(
         &self,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
     ) -> Result<Vec<payhub_core::payment::Payment>, StoreError> {
         crate::payments::by_subscription(self, subscription_id).await
     }

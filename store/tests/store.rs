@@ -1,14 +1,14 @@
 //! The store's guarantees, checked on SQLite and on PostgreSQL.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use chrono::Duration;
-use payhub_core::id::{PaymentId, RefundId};
+use chrono::{DateTime, Duration, Utc};
+use payhub_core::clock::to_millis;
+use payhub_core::id::{PaymentId, RefundId, WebhookEndpointId};
 use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
 use payhub_core::refund::{Refund, RefundStatus};
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Clock, SystemClock};
-use payhub_core::{Currency, Event, EventType, Mode, Money, ProviderName};
+use payhub_core::{Currency, Event, EventType, IdGenerator, Mode, Money, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{
     Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
@@ -34,13 +34,21 @@ macro_rules! on_both_stores {
     )*};
 }
 
+/// One generator for the whole binary, so ids made by concurrent tests never collide.
+static IDS: LazyLock<IdGenerator> = LazyLock::new(|| IdGenerator::seeded(2026));
+
+/// The store is IO; its tests run at the wall clock's time, as the hub would.
+fn now() -> DateTime<Utc> {
+    to_millis(Utc::now())
+}
+
 fn usd() -> Currency {
     Currency::parse("USD").unwrap()
 }
 
 fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
-    let now = SystemClock.now();
-    let id = PaymentId::generate(now);
+    let now = now();
+    let id = PaymentId::generate(&IDS, now);
     Payment {
         provider_refs: ProviderRefs { payment_id: Some(format!("ORDER-{id}")), capture_id: None },
         id,
@@ -78,15 +86,15 @@ async fn insert(db: &Database, p: &Payment) {
 }
 
 /// The refund path of the hub in miniature: lock, reserve, record, commit.
-async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> bool {
+async fn try_reserve_refund(db: &Database, payment_id: &PaymentId, amount: i64) -> bool {
     let mut tx = db.begin().await.unwrap();
     let mut payment = tx.lock_payment(payment_id).await.unwrap().unwrap();
-    let now = SystemClock.now();
+    let now = now();
     if payment.reserve_refund(Money::new(amount, usd()), now).is_err() {
         return false;
     }
     let refund = Refund {
-        id: RefundId::generate(now),
+        id: RefundId::generate(&IDS, now),
         mode: Mode::Test,
         payment_id: payment.id.clone(),
         status: RefundStatus::Pending,
@@ -116,7 +124,7 @@ fn inbox_entry(event_id: &str) -> NewInboxEntry {
         event_type: "PAYMENT.CAPTURE.COMPLETED".into(),
         body: br#"{"id":"x"}"#.to_vec(),
         headers: vec![("paypal-transmission-id".into(), "t".into())],
-        received_at: SystemClock.now(),
+        received_at: now(),
     }
 }
 
@@ -126,8 +134,8 @@ on_both_stores! {
         let second = new_payment(PaymentStatus::Succeeded, 2000);
         insert(&db, &first).await;
         insert(&db, &second).await;
-        assert_eq!(db.payment(Mode::Test, first.id.as_str()).await.unwrap().unwrap(), first);
-        assert!(db.payment(Mode::Live, first.id.as_str()).await.unwrap().is_none(), "modes are kept apart");
+        assert_eq!(db.payment(Mode::Test, &first.id).await.unwrap().unwrap(), first);
+        assert!(db.payment(Mode::Live, &first.id).await.unwrap().is_none(), "modes are kept apart");
         let page = db.list_payments(Mode::Test, &Default::default(), None, 1).await.unwrap();
         assert_eq!(page.items[0].id, second.id);
         assert!(page.has_more);
@@ -149,7 +157,7 @@ on_both_stores! {
         let mut tx = db.begin().await.unwrap();
         assert!(matches!(tx.update_payment(&mut b).await, Err(StoreError::Conflict(_))));
         drop(tx);
-        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
         assert_eq!(stored.status, PaymentStatus::Succeeded);
     }
 
@@ -159,7 +167,7 @@ on_both_stores! {
         let db = Arc::new(db);
         let attempts = (0..16).map(|_| {
             let db = db.clone();
-            let id = p.id.to_string();
+            let id = p.id.clone();
             tokio::spawn(async move { try_reserve_refund(&db, &id, 100).await })
         });
         let mut granted = 0;
@@ -169,7 +177,7 @@ on_both_stores! {
             }
         }
         assert_eq!(granted, 10);
-        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
         assert_eq!(stored.amount_refund_pending, 1000);
         let refunds = db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 100).await.unwrap();
         assert_eq!(refunds.items.iter().map(|r| r.amount).sum::<i64>(), 1000);
@@ -189,7 +197,7 @@ on_both_stores! {
     async fn competing_claimers_never_take_the_same_notification(db: Database) {
         let entries: Vec<_> = (0..40).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
         db.insert_inbox_batch(&entries).await.unwrap();
-        let now = SystemClock.now();
+        let now = now();
         let claimers = (0..4).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
@@ -215,7 +223,7 @@ on_both_stores! {
     }
 
     async fn competing_reconcilers_never_check_the_same_payment(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         for _ in 0..12 {
             let mut p = new_payment(PaymentStatus::RequiresAction, 100);
             p.next_check_at = Some(now - Duration::seconds(1));
@@ -247,7 +255,7 @@ on_both_stores! {
 
     async fn a_processed_notification_is_not_claimed_again(db: Database) {
         db.insert_inbox_batch(&[inbox_entry("WH-9")]).await.unwrap();
-        let now = SystemClock.now();
+        let now = now();
         let claimed = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
         let mut tx = db.begin().await.unwrap();
@@ -260,7 +268,7 @@ on_both_stores! {
 
     async fn an_expired_lease_makes_a_notification_claimable_again(db: Database) {
         db.insert_inbox_batch(&[inbox_entry("WH-7")]).await.unwrap();
-        let now = SystemClock.now();
+        let now = now();
         assert_eq!(db.claim_due_notifications(now, now + Duration::seconds(30), 10).await.unwrap().len(), 1);
         assert!(db.claim_due_notifications(now, now + Duration::seconds(30), 10).await.unwrap().is_empty());
         let after_lease = now + Duration::seconds(31);
@@ -269,8 +277,9 @@ on_both_stores! {
     }
 
     async fn events_fan_out_to_matching_enabled_endpoints_only(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         let endpoint = |types: &[&str], mode| NewWebhookEndpoint {
+            id: WebhookEndpointId::generate(&IDS, now),
             mode,
             url: "http://127.0.0.1:9/hook".into(),
             secret: "whsec_x".into(),
@@ -281,24 +290,24 @@ on_both_stores! {
         let refunds_only = db.create_endpoint(endpoint(&["refund.*"], Mode::Test), now).await.unwrap();
         let live = db.create_endpoint(endpoint(&["*"], Mode::Live), now).await.unwrap();
         let p = new_payment(PaymentStatus::Succeeded, 1000);
-        let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, now);
+        let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now);
         let mut tx = db.begin().await.unwrap();
         tx.insert_payment(&p).await.unwrap();
         tx.record_transition(&Transition::new(p.id.as_str(), "requires_action", "succeeded", Cause::Api, now)).await.unwrap();
-        tx.insert_event(&event).await.unwrap();
+        tx.insert_event(&event, &IDS).await.unwrap();
         tx.commit().await.unwrap();
-        let deliveries = db.deliveries_of_event(event.id.as_str()).await.unwrap();
+        let deliveries = db.deliveries_of_event(&event.id).await.unwrap();
         let targets: Vec<_> = deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
         assert_eq!(targets, vec![all.id.to_string()]);
         assert!(!targets.contains(&refunds_only.id.to_string()));
         assert!(!targets.contains(&live.id.to_string()));
-        let stored = db.event(Mode::Test, event.id.as_str()).await.unwrap().unwrap();
+        let stored = db.event(Mode::Test, &event.id).await.unwrap().unwrap();
         assert_eq!(stored, event);
         assert_eq!(db.transitions(p.id.as_str()).await.unwrap().len(), 1);
     }
 
     async fn an_idempotency_key_replays_its_response_and_refuses_another_request(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::New);
         assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::InProgress);
         let response = StoredResponse { status: 201, content_type: "application/json".into(), body: b"{}".to_vec() };

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::routing::post;
-use payhub_core::{Clock, Mode, TestClock};
+use payhub_core::{Clock, Mode};
+use payhub_sandbox::TestClock;
 use payhub_sandbox::paypal::signing::{SigningKey, signed_string};
 use payhub_store::Database;
 use serde_json::json;
@@ -180,7 +181,7 @@ async fn measure_hub(
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let mut config = Config::default();
     config.workers.enabled = false;
-    let hub = Hub::new(db.clone(), Arc::new(payhub_core::SystemClock), providers, HubSettings::from_config(&config));
+    let hub = Hub::new(db.clone(), Arc::new(crate::clock::SystemClock), providers, HubSettings::from_config(&config));
     let running = hub.serve(listener).await?;
     let url = format!("{}/webhooks/paypal", running.url());
     let figures = measure(target, &url, notifications, args.concurrency).await?;

@@ -1,12 +1,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use payhub_core::{Mode, SharedClock, SystemClock, TestClock};
+use payhub_core::{Mode, SharedClock};
+use payhub_sandbox::TestClock;
 use tokio::net::TcpListener;
 use tracing::info;
 
 use super::Common;
 use crate::app::{Hub, HubSettings};
+use crate::clock::SystemClock;
 use crate::providers::Providers;
 use crate::services::api_keys::create_api_key;
 
@@ -79,10 +81,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     let hub = Hub::new(db.clone(), clock.clone(), providers, HubSettings::from_config(&config));
+    let ids = hub.ids.clone();
     let running = hub.serve(listener).await?;
     info!(url = %running.url(), database = %crate::config::redact_url(&config.database_url), "payhub is serving");
     if let Some(sandbox) = &sandbox {
-        let (key, secret) = create_api_key(&db, clock.now(), Mode::Test, "serve --sandbox").await?;
+        let (key, secret) = create_api_key(&db, &ids, clock.now(), Mode::Test, "serve --sandbox").await?;
         println!();
         println!("payhub      {}", running.url());
         println!("PayPal sim  {}  (buyer pages, control endpoints under /sandbox)", sandbox.paypal_url);

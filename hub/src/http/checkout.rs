@@ -5,6 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use payhub_core::id::{PaymentId, SubscriptionId};
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::subscription::SubscriptionStatus;
 use payhub_core::transition::Cause;
@@ -74,7 +75,10 @@ pub struct SubscriberReturn {
 /// provider where the subscription stands before sending them on.
 pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<SubscriberReturn>) -> Response {
     let found = match query.subscription.as_deref() {
-        Some(id) => hub.db.find_subscription(id).await.ok().flatten(),
+        Some(id) => match SubscriptionId::parse_exact(id) {
+            Some(id) => hub.db.find_subscription(&id).await.ok().flatten(),
+            None => None,
+        },
         None => None,
     };
     let Some(subscription) = found else {
@@ -107,7 +111,7 @@ pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<Subsc
 }
 
 async fn find(hub: &Hub, provider: &str, id: Option<&str>) -> Option<Payment> {
-    let payment = hub.db.find_payment(id?).await.ok().flatten()?;
+    let payment = hub.db.find_payment(&PaymentId::parse_exact(id?)?).await.ok().flatten()?;
     (payment.provider.as_str() == provider).then_some(payment)
 }
 

@@ -6,6 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use payhub_core::id::PaymentId;
 use payhub_core::payment::NextAction;
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -21,7 +22,10 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     let Some((id, format)) = file.rsplit_once('.') else {
         return ApiError::not_found("QR code", &file).into_response();
     };
-    let payment = match hub.db.find_payment(id).await {
+    let Some(payment_id) = PaymentId::parse_exact(id) else {
+        return ApiError::not_found("QR code", &file).into_response();
+    };
+    let payment = match hub.db.find_payment(&payment_id).await {
         Ok(Some(payment)) => payment,
         Ok(None) => return ApiError::not_found("QR code", &file).into_response(),
         Err(e) => return ApiError::from(e).into_response(),

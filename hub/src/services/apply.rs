@@ -5,12 +5,12 @@
 
 use chrono::{DateTime, Utc};
 use payhub_core::event::Resource;
-use payhub_core::id::RefundId;
+use payhub_core::id::{PaymentId, RefundId, SubscriptionId};
 use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
 use payhub_core::schedule::{next_payment_check, next_refund_check};
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Event, EventType, Money};
+use payhub_core::{Event, EventType, IdGenerator, Money};
 use payhub_store::Tx;
 use tracing::{info, warn};
 
@@ -28,7 +28,7 @@ pub struct AppliedPayment {
 impl Hub {
     pub async fn apply_payment_facts(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         facts: &PaymentFacts,
         cause: &Cause,
         inbox_id: Option<i64>,
@@ -38,14 +38,14 @@ impl Hub {
         let mut payment = tx
             .lock_payment(payment_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let merge = payment.merge(facts, cause, now);
         let mut wrote_event = false;
         let anomaly = match &merge {
             Merge::Advanced { transition, event, anomaly } => {
                 payment.next_check_at = next_payment_check(&payment, now);
                 tx.update_payment(&mut payment).await?;
-                record(&mut tx, transition, *event, &payment).await?;
+                record(&mut tx, &self.ids, transition, *event, &payment).await?;
                 wrote_event = true;
                 info!(payment = %payment.id, from = %transition.from, to = %transition.to, %cause, "payment moved");
                 anomaly.clone()
@@ -64,10 +64,10 @@ impl Hub {
         let mut refund_to_send = None;
         if let Some(anomaly) = &anomaly {
             warn!(payment = %payment.id, kind = ?anomaly.kind, excess = anomaly.excess, %cause, "payment anomaly detected");
-            tx.insert_event(&Event::about(EventType::PaymentAnomalyDetected, &payment, now)).await?;
+            announce(&mut tx, &self.ids, EventType::PaymentAnomalyDetected, &payment, now).await?;
             wrote_event = true;
             if self.settings.anomaly_policy == AnomalyPolicy::Refund {
-                refund_to_send = queue_anomaly_refund(&mut tx, &mut payment, anomaly, cause, now).await?;
+                refund_to_send = queue_anomaly_refund(&mut tx, &self.ids, &mut payment, anomaly, cause, now).await?;
             }
         }
         if let Some(id) = inbox_id {
@@ -90,19 +90,19 @@ impl Hub {
     /// Settles (or updates) a refund payhub created, and the payment's refund totals with it.
     pub async fn apply_refund_facts(
         &self,
-        refund_id: &str,
+        refund_id: &RefundId,
         facts: &RefundFacts,
         cause: &Cause,
         inbox_id: Option<i64>,
     ) -> Result<Refund, ServiceError> {
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.into() };
+        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.to_string() };
         let mut tx = self.db.begin().await?;
         // Lock order is always payment, then refund (as when a refund is created), so two
         // transactions touching both can never deadlock.
         let payment_id = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?.payment_id;
         let mut payment = tx
-            .lock_payment(payment_id.as_str())
+            .lock_payment(&payment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let mut refund = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?;
@@ -110,11 +110,11 @@ impl Hub {
         match refund.merge(facts, cause, now) {
             RefundMerge::Settled { transition, event } => {
                 tx.update_refund(&mut refund).await?;
-                record(&mut tx, &transition, event, &refund).await?;
+                record(&mut tx, &self.ids, &transition, event, &refund).await?;
                 let succeeded = refund.status == RefundStatus::Succeeded;
                 if let Some(refunded) = payment.settle_refund(refund.amount, succeeded, cause, now) {
                     tx.update_payment(&mut payment).await?;
-                    record(&mut tx, &refunded, EventType::PaymentRefunded, &payment).await?;
+                    record(&mut tx, &self.ids, &refunded, EventType::PaymentRefunded, &payment).await?;
                 } else {
                     tx.update_payment(&mut payment).await?;
                 }
@@ -150,7 +150,7 @@ impl Hub {
     /// refund id.
     pub async fn record_provider_refund(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         provider_refund_id: &str,
         amount: Money,
         facts: &RefundFacts,
@@ -162,12 +162,12 @@ impl Hub {
         let mut payment = tx
             .lock_payment(payment_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let known = tx.lock_refund_by_provider_id(payment.provider, provider_refund_id).await?.is_some();
         let mut wrote_event = false;
         if !known && facts.status == RefundStatus::Succeeded {
             let refund = Refund {
-                id: RefundId::generate(now),
+                id: RefundId::generate(&self.ids, now),
                 mode: payment.mode,
                 payment_id: payment.id.clone(),
                 status: RefundStatus::Succeeded,
@@ -186,11 +186,11 @@ impl Hub {
             tx.insert_refund(&refund, payment.provider).await?;
             let created =
                 Transition::new(refund.id.as_str(), "none", RefundStatus::Succeeded.as_str(), cause.clone(), now);
-            record(&mut tx, &created, EventType::RefundSucceeded, &refund).await?;
+            record(&mut tx, &self.ids, &created, EventType::RefundSucceeded, &refund).await?;
             let refunded = payment.record_external_refund(amount.amount, cause, now);
             tx.update_payment(&mut payment).await?;
             if let Some(t) = refunded {
-                record(&mut tx, &t, EventType::PaymentRefunded, &payment).await?;
+                record(&mut tx, &self.ids, &t, EventType::PaymentRefunded, &payment).await?;
             }
             wrote_event = true;
             info!(payment = %payment.id, refund = %refund.id, provider_refund_id, "recorded a refund made at the provider");
@@ -211,6 +211,7 @@ impl Hub {
 /// it: the intent is durable before anything is sent to the provider.
 async fn queue_anomaly_refund(
     tx: &mut Tx,
+    ids: &IdGenerator,
     payment: &mut Payment,
     anomaly: &Anomaly,
     cause: &Cause,
@@ -227,7 +228,7 @@ async fn queue_anomaly_refund(
         AnomalyKind::Overpaid => "automatic refund: paid more than once",
     };
     let refund = Refund {
-        id: RefundId::generate(now),
+        id: RefundId::generate(ids, now),
         mode: payment.mode,
         payment_id: payment.id.clone(),
         status: RefundStatus::Pending,
@@ -246,13 +247,13 @@ async fn queue_anomaly_refund(
     tx.update_payment(payment).await?;
     tx.insert_refund(&refund, payment.provider).await?;
     let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), cause.clone(), now);
-    record(tx, &created, EventType::RefundCreated, &refund).await?;
+    record(tx, ids, &created, EventType::RefundCreated, &refund).await?;
     Ok(Some(refund))
 }
 
 impl Hub {
     /// Pushes a payment's next provider check out along its schedule (nothing changed).
-    pub async fn reschedule_payment_check(&self, payment_id: &str) -> Result<(), ServiceError> {
+    pub async fn reschedule_payment_check(&self, payment_id: &PaymentId) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         if let Some(mut payment) = tx.lock_payment(payment_id).await? {
@@ -263,7 +264,7 @@ impl Hub {
         Ok(())
     }
 
-    pub async fn reschedule_subscription_check(&self, subscription_id: &str) -> Result<(), ServiceError> {
+    pub async fn reschedule_subscription_check(&self, subscription_id: &SubscriptionId) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         if let Some(mut subscription) = tx.lock_subscription(subscription_id).await? {
@@ -274,7 +275,7 @@ impl Hub {
         Ok(())
     }
 
-    pub async fn reschedule_refund_check(&self, refund_id: &str) -> Result<(), ServiceError> {
+    pub async fn reschedule_refund_check(&self, refund_id: &RefundId) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         if let Some(mut refund) = tx.lock_refund(refund_id).await? {
@@ -289,11 +290,23 @@ impl Hub {
 /// Writes a transition and the event that announces it, with the resource as it now is.
 pub(crate) async fn record<T: Resource>(
     tx: &mut Tx,
+    ids: &IdGenerator,
     transition: &Transition,
     event_type: EventType,
     resource: &T,
 ) -> Result<(), ServiceError> {
     tx.record_transition(transition).await?;
-    tx.insert_event(&Event::about(event_type, resource, transition.at)).await?;
+    announce(tx, ids, event_type, resource, transition.at).await
+}
+
+/// Writes the event about `resource` as it now is, and queues its deliveries.
+pub(crate) async fn announce<T: Resource>(
+    tx: &mut Tx,
+    ids: &IdGenerator,
+    event_type: EventType,
+    resource: &T,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    tx.insert_event(&Event::about(event_type, resource, ids, now), ids).await?;
     Ok(())
 }

@@ -154,7 +154,7 @@ impl Hub {
 
         let now = self.clock.now();
         let mut payment = Payment {
-            id: PaymentId::generate(now),
+            id: PaymentId::generate(&self.ids, now),
             mode,
             provider: provider.name(),
             channel,
@@ -201,7 +201,7 @@ impl Hub {
         let mut tx = self.db.begin().await?;
         tx.insert_payment(&payment).await?;
         let created = Transition::new(payment.id.as_str(), "none", payment.status.as_str(), Cause::Api, now);
-        record(&mut tx, &created, payment.status.event_type(), &payment).await?;
+        record(&mut tx, &self.ids, &created, payment.status.event_type(), &payment).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         match failed {
@@ -256,10 +256,10 @@ impl Hub {
         if snapshot.ready_to_capture && payment.status == PaymentStatus::RequiresAction {
             snapshot = provider.capture_payment(payment).await.map_err(provider_error)?;
         }
-        let applied = self.apply_payment_facts(payment.id.as_str(), &snapshot.facts, cause, inbox_id).await?;
+        let applied = self.apply_payment_facts(&payment.id, &snapshot.facts, cause, inbox_id).await?;
         if matches!(applied.merge, Merge::Conflict { .. }) && !asked {
             let truth = provider.fetch_payment(&applied.payment).await.map_err(provider_error)?;
-            return self.apply_payment_facts(payment.id.as_str(), &truth.facts, cause, None).await;
+            return self.apply_payment_facts(&payment.id, &truth.facts, cause, None).await;
         }
         Ok(applied)
     }
@@ -301,7 +301,7 @@ impl Hub {
             }
         }
         let facts = PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None };
-        Ok(self.apply_payment_facts(payment.id.as_str(), &facts, cause, None).await?.payment)
+        Ok(self.apply_payment_facts(&payment.id, &facts, cause, None).await?.payment)
     }
 }
 

@@ -15,13 +15,13 @@ use payhub_core::subscription::{
     BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionStatus, check_plan,
 };
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Currency, Event, EventType, Mode, ProviderName};
+use payhub_core::{Currency, EventType, IdGenerator, Mode, ProviderName};
 use payhub_store::Tx;
 use serde_json::{Map, Value};
 use tracing::info;
 
 use super::ServiceError;
-use super::apply::record;
+use super::apply::{announce, record};
 use super::payments::check_metadata;
 use crate::app::Hub;
 use crate::providers::{
@@ -90,7 +90,7 @@ impl Hub {
         }
         let now = self.clock.now();
         let mut plan = Plan {
-            id: PlanId::generate(now),
+            id: PlanId::generate(&self.ids, now),
             mode,
             provider: provider.name(),
             name: request.name,
@@ -116,14 +116,14 @@ impl Hub {
         plan.provider_plan_id = Some(ids.plan_id);
         let mut tx = self.db.begin().await?;
         tx.insert_plan(&plan).await?;
-        tx.insert_event(&Event::about(EventType::PlanCreated, &plan, now)).await?;
+        announce(&mut tx, &self.ids, EventType::PlanCreated, &plan, now).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         Ok(plan)
     }
 
     /// Activates or deactivates a plan (no new subscriptions on an inactive plan).
-    pub async fn set_plan_active(&self, mode: Mode, id: &str, active: bool) -> Result<Plan, ServiceError> {
+    pub async fn set_plan_active(&self, mode: Mode, id: &PlanId, active: bool) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
             plan.status = if active { PlanStatus::Active } else { PlanStatus::Inactive };
             Ok(())
@@ -132,7 +132,7 @@ impl Hub {
     }
 
     /// Changes the regular price; existing subscribers pay it from their next cycle.
-    pub async fn change_plan_price(&self, mode: Mode, id: &str, price: i64) -> Result<Plan, ServiceError> {
+    pub async fn change_plan_price(&self, mode: Mode, id: &PlanId, price: i64) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
             let mut regular = plan.regular_cycle.clone();
             regular.price = price;
@@ -147,25 +147,31 @@ impl Hub {
     async fn change_plan(
         &self,
         mode: Mode,
-        id: &str,
+        id: &PlanId,
         change: impl FnOnce(&mut Plan) -> Result<(), ServiceError>,
     ) -> Result<Plan, ServiceError> {
-        let mut plan =
-            self.db.plan(mode, id).await?.ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.into() })?;
+        let mut plan = self
+            .db
+            .plan(mode, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.to_string() })?;
         let before = plan.clone();
         change(&mut plan)?;
         let provider = self.provider(mode, plan.provider)?;
         if plan.status != before.status {
-            provider.set_plan_active(&plan, plan.status == PlanStatus::Active).await.map_err(provider_error(id))?;
+            provider
+                .set_plan_active(&plan, plan.status == PlanStatus::Active)
+                .await
+                .map_err(provider_error(id.as_str()))?;
         }
         if plan.regular_cycle != before.regular_cycle {
-            provider.update_plan_prices(&plan).await.map_err(provider_error(id))?;
+            provider.update_plan_prices(&plan).await.map_err(provider_error(id.as_str()))?;
         }
         let now = self.clock.now();
         plan.updated_at = now;
         let mut tx = self.db.begin().await?;
         tx.update_plan(&plan).await?;
-        tx.insert_event(&Event::about(EventType::PlanUpdated, &plan, now)).await?;
+        announce(&mut tx, &self.ids, EventType::PlanUpdated, &plan, now).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         Ok(plan)
@@ -181,17 +187,17 @@ impl Hub {
         if request.quantity == 0 {
             return Err(ServiceError::invalid("quantity", "must be at least 1"));
         }
-        let plan =
-            self.db.plan(mode, &request.plan_id).await?.ok_or_else(|| {
-                ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id))
-            })?;
+        let plan = self
+            .plan_named(mode, &request.plan_id)
+            .await?
+            .ok_or_else(|| ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id)))?;
         if plan.status != PlanStatus::Active {
             return Err(ServiceError::invalid("plan_id", format!("plan {} is inactive; activate it first", plan.id)));
         }
         let provider = self.provider(mode, plan.provider)?;
         let now = self.clock.now();
         let mut subscription = Subscription {
-            id: SubscriptionId::generate(now),
+            id: SubscriptionId::generate(&self.ids, now),
             mode,
             provider: plan.provider,
             plan_id: plan.id.clone(),
@@ -227,7 +233,7 @@ impl Hub {
         let mut tx = self.db.begin().await?;
         tx.insert_subscription(&subscription).await?;
         let created = Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Api, now);
-        record(&mut tx, &created, EventType::SubscriptionCreated, &subscription).await?;
+        record(&mut tx, &self.ids, &created, EventType::SubscriptionCreated, &subscription).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         Ok(subscription)
@@ -266,7 +272,7 @@ impl Hub {
             .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
         let now = self.clock.now();
         let subscription = Subscription {
-            id: SubscriptionId::generate(now),
+            id: SubscriptionId::generate(&self.ids, now),
             mode,
             provider: provider_name,
             plan_id: plan.id.clone(),
@@ -293,7 +299,7 @@ impl Hub {
         tx.insert_subscription(&subscription).await?;
         let adopted =
             Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Reconciler, now);
-        record(&mut tx, &adopted, EventType::SubscriptionCreated, &subscription).await?;
+        record(&mut tx, &self.ids, &adopted, EventType::SubscriptionCreated, &subscription).await?;
         tx.commit().await?;
         info!(subscription = %subscription.id, provider_subscription_id, "adopted a subscription made outside payhub");
         Ok(Some(subscription))
@@ -313,19 +319,27 @@ impl Hub {
             .fetch_subscription(subscription, &plan, fetched_at)
             .await
             .map_err(provider_error(subscription.id.as_str()))?;
-        self.apply_subscription(subscription.id.as_str(), &plan, &snapshot, fetched_at, cause, inbox_id).await
+        self.apply_subscription(&subscription.id, &plan, &snapshot, fetched_at, cause, inbox_id).await
+    }
+
+    /// The plan a request names by id, if it names one.
+    async fn plan_named(&self, mode: Mode, plan_id: &str) -> Result<Option<Plan>, ServiceError> {
+        match PlanId::parse_exact(plan_id) {
+            Some(id) => Ok(self.db.plan(mode, &id).await?),
+            None => Ok(None),
+        }
     }
 
     async fn plan_of(&self, subscription: &Subscription) -> Result<Plan, ServiceError> {
         self.db
-            .plan(subscription.mode, subscription.plan_id.as_str())
+            .plan(subscription.mode, &subscription.plan_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: subscription.plan_id.to_string() })
     }
 
     async fn apply_subscription(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         plan: &Plan,
         snapshot: &SubscriptionSnapshot,
         fetched_at: DateTime<Utc>,
@@ -338,7 +352,7 @@ impl Hub {
         let mut subscription = tx
             .lock_subscription(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         if subscription.synced_at.is_some_and(|applied| fetched_at < applied) {
             // A newer snapshot was applied while this one was in flight.
             if let Some(inbox) = inbox_id {
@@ -350,20 +364,22 @@ impl Hub {
         subscription.synced_at = Some(fetched_at);
         let was = subscription.status;
         let change = subscription.apply(&snapshot.facts, cause, now);
-        let new_charges = record_new_charges(&mut tx, &subscription, &snapshot.charges, was, cause, now).await?;
+        let new_charges =
+            record_new_charges(&mut tx, &self.ids, &subscription, &snapshot.charges, was, cause, now).await?;
         subscription.next_check_at = next_subscription_check(&subscription, now);
         tx.update_subscription(&mut subscription).await?;
         let mut wrote_event = new_charges > 0;
         if let Some((transition, event)) = &change.transition {
-            record(&mut tx, transition, *event, &subscription).await?;
+            record(&mut tx, &self.ids, transition, *event, &subscription).await?;
             wrote_event = true;
             info!(subscription = %subscription.id, from = %transition.from, to = %transition.to, %cause, "subscription moved");
         }
         if change.payment_failed {
-            tx.insert_event(&Event::about(EventType::SubscriptionPaymentFailed, &subscription, now)).await?;
+            announce(&mut tx, &self.ids, EventType::SubscriptionPaymentFailed, &subscription, now).await?;
             wrote_event = true;
         }
-        wrote_event |= follow_entitlement(&mut tx, &subscription, plan, &change, new_charges, was, grace, now).await?;
+        wrote_event |=
+            follow_entitlement(&mut tx, &self.ids, &subscription, plan, &change, new_charges, was, grace, now).await?;
         if let Some(inbox) = inbox_id {
             tx.mark_notification_processed(inbox, now).await?;
         }
@@ -378,7 +394,7 @@ impl Hub {
     pub async fn command_subscription(
         &self,
         mode: Mode,
-        id: &str,
+        id: &SubscriptionId,
         command: SubscriptionCommand,
         immediately: bool,
     ) -> Result<Subscription, ServiceError> {
@@ -386,7 +402,7 @@ impl Hub {
             .db
             .subscription(mode, id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         use SubscriptionStatus::*;
         let allowed = match command {
             SubscriptionCommand::Cancel => !subscription.status.is_final(),
@@ -409,7 +425,7 @@ impl Hub {
             });
         }
         let provider = self.provider(mode, subscription.provider)?;
-        provider.command_subscription(&subscription, command).await.map_err(provider_error(id))?;
+        provider.command_subscription(&subscription, command).await.map_err(provider_error(id.as_str()))?;
         let synced = self.sync_subscription(&subscription, &Cause::Api, None).await?;
         if command == SubscriptionCommand::Cancel && immediately {
             self.end_entitlement(&synced, self.clock.now(), "subscription canceled by the merchant").await?;
@@ -421,7 +437,7 @@ impl Hub {
     pub async fn change_subscription(
         &self,
         mode: Mode,
-        id: &str,
+        id: &SubscriptionId,
         plan_id: Option<&str>,
         quantity: Option<u32>,
     ) -> Result<Subscription, ServiceError> {
@@ -429,7 +445,7 @@ impl Hub {
             .db
             .subscription(mode, id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         if subscription.status.is_final() {
             return Err(ServiceError::Conflict {
                 message: format!(
@@ -442,7 +458,7 @@ impl Hub {
         }
         let plan = match plan_id {
             Some(plan_id) => {
-                self.db.plan(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
+                self.plan_named(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
                     ServiceError::invalid("plan_id", format!("no active plan `{plan_id}` in this mode"))
                 })?
             }
@@ -464,13 +480,13 @@ impl Hub {
         }
         let provider = self.provider(mode, subscription.provider)?;
         let approval =
-            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id))?;
+            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id.as_str()))?;
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let mut locked = tx
             .lock_subscription(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         locked.plan_id = plan.id.clone();
         locked.quantity = quantity;
         if let Some(url) = approval {
@@ -478,7 +494,7 @@ impl Hub {
         }
         locked.updated_at = now;
         tx.update_subscription(&mut locked).await?;
-        tx.insert_event(&Event::about(EventType::SubscriptionUpdated, &locked, now)).await?;
+        announce(&mut tx, &self.ids, EventType::SubscriptionUpdated, &locked, now).await?;
         tx.commit().await?;
         self.signals.outbox.notify_one();
         subscription = locked;
@@ -493,11 +509,11 @@ impl Hub {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        if let Some(mut entitlement) = tx.lock_entitlement_of(subscription.id.as_str()).await? {
+        if let Some(mut entitlement) = tx.lock_entitlement_of(&subscription.id).await? {
             let event = entitlement.end_at(at, reason, now);
             tx.update_entitlement(&mut entitlement).await?;
             if let Some(event) = event {
-                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                announce(&mut tx, &self.ids, event, &entitlement, now).await?;
             }
         }
         tx.commit().await?;
@@ -511,12 +527,12 @@ impl Hub {
         if payment.status != PaymentStatus::Refunded {
             return Ok(());
         }
-        let Some(subscription) = self.db.subscription(payment.mode, subscription_id.as_str()).await? else {
+        let Some(subscription) = self.db.subscription(payment.mode, subscription_id).await? else {
             return Ok(());
         };
         // Only the payment for the current period takes the access away; refunding an old
         // renewal does not undo a newer one.
-        let latest = self.db.subscription_payments(subscription_id.as_str()).await?;
+        let latest = self.db.subscription_payments(subscription_id).await?;
         if latest.first().map(|p| &p.id) != Some(&payment.id) {
             return Ok(());
         }
@@ -530,11 +546,11 @@ impl Hub {
         let mut revoked = 0;
         for candidate in due {
             let mut tx = self.db.begin().await?;
-            if let Some(mut entitlement) = tx.lock_entitlement(candidate.id.as_str()).await?
+            if let Some(mut entitlement) = tx.lock_entitlement(&candidate.id).await?
                 && let Some(event) = entitlement.lapse(now)
             {
                 tx.update_entitlement(&mut entitlement).await?;
-                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                announce(&mut tx, &self.ids, event, &entitlement, now).await?;
                 revoked += 1;
                 info!(entitlement = %entitlement.id, customer = %entitlement.customer_id, "entitlement lapsed");
             }
@@ -551,6 +567,7 @@ impl Hub {
 /// charges after activation are renewals and announced as such. Returns how many were new.
 async fn record_new_charges(
     tx: &mut Tx,
+    ids: &IdGenerator,
     subscription: &Subscription,
     charges: &[SubscriptionCharge],
     was: SubscriptionStatus,
@@ -563,7 +580,7 @@ async fn record_new_charges(
             continue;
         }
         let payment = Payment {
-            id: PaymentId::generate(now),
+            id: PaymentId::generate(ids, now),
             mode: subscription.mode,
             provider: subscription.provider,
             channel: subscription.provider.as_str().to_owned(),
@@ -595,9 +612,9 @@ async fn record_new_charges(
         };
         tx.insert_payment(&payment).await?;
         let t = Transition::new(payment.id.as_str(), "none", PaymentStatus::Succeeded.as_str(), cause.clone(), now);
-        record(tx, &t, EventType::PaymentSucceeded, &payment).await?;
+        record(tx, ids, &t, EventType::PaymentSucceeded, &payment).await?;
         if was != SubscriptionStatus::ApprovalPending {
-            tx.insert_event(&Event::about(EventType::SubscriptionRenewed, subscription, now)).await?;
+            announce(tx, ids, EventType::SubscriptionRenewed, subscription, now).await?;
         }
         new += 1;
     }
@@ -610,6 +627,7 @@ async fn record_new_charges(
 #[allow(clippy::too_many_arguments)]
 async fn follow_entitlement(
     tx: &mut Tx,
+    ids: &IdGenerator,
     subscription: &Subscription,
     plan: &Plan,
     change: &SubscriptionChange,
@@ -619,7 +637,7 @@ async fn follow_entitlement(
     now: DateTime<Utc>,
 ) -> Result<bool, ServiceError> {
     use SubscriptionStatus::*;
-    let existing = tx.lock_entitlement_of(subscription.id.as_str()).await?;
+    let existing = tx.lock_entitlement_of(&subscription.id).await?;
     let started = was == ApprovalPending && matches!(subscription.status, Trialing | Active | PastDue);
     let resumed = was == Suspended && matches!(subscription.status, Trialing | Active);
     let paid = new_charges > 0 && !subscription.status.is_final();
@@ -631,6 +649,7 @@ async fn follow_entitlement(
                 &plan.entitlement,
                 subscription.id.clone(),
                 end + grace,
+                ids,
                 now,
             );
             tx.insert_entitlement(&entitlement).await?;
@@ -652,7 +671,7 @@ async fn follow_entitlement(
     };
     match event {
         Some((event, entitlement)) => {
-            tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+            announce(tx, ids, event, &entitlement, now).await?;
             Ok(true)
         }
         None => Ok(false),

@@ -16,8 +16,8 @@ use payhub::config::{DeliveryConfig, WorkersConfig};
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
-use payhub_core::{Clock, Mode, TestClock};
-use payhub_sandbox::{RunningSandbox, SandboxOptions};
+use payhub_core::{Clock, Mode};
+use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
 use payhub_store::testing::{Backend, TestDatabase};
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -137,7 +137,7 @@ impl TestApp {
         providers.use_sandbox(&sandbox, &url, PROVIDER_TIMEOUT).await.expect("wire the providers to the sandbox");
         let hub = Hub::new(database.db.clone(), clock.clone(), providers, test_settings(&url));
         let running = hub.clone().serve(listener).await.unwrap();
-        let (_, api_key) = create_api_key(&database.db, clock.now(), Mode::Test, "tests").await.unwrap();
+        let (_, api_key) = create_api_key(&database.db, &hub.ids, clock.now(), Mode::Test, "tests").await.unwrap();
         let (receiver, hook_url) = Receiver::start().await;
         let mut app = TestApp {
             url,

@@ -9,6 +9,7 @@ use payhub::providers::Providers;
 use payhub::providers::paypal::Paypal;
 use payhub::providers::registry::Registration;
 use payhub_core::Mode;
+use payhub_core::id::EventId;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -92,7 +93,7 @@ on_both_stores! {
         app.eventually("a failed attempt", || async { !app.receiver.received.lock().unwrap().is_empty() }).await;
         *app.receiver.answer.lock().unwrap() = 200;
         let events = app.get_json(&format!("/v1/events?resource_id={}", payment["id"].as_str().unwrap())).await;
-        let event_id = events["data"][0]["id"].as_str().unwrap().to_owned();
+        let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
         app.eventually("delivered on a retry", || async {
             let deliveries = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
             deliveries.iter().any(|d| d.status == "delivered" && d.attempts >= 2)
