@@ -4,9 +4,12 @@
 
 pub mod api_keys;
 pub mod apply;
+mod failures;
+mod input;
 pub mod payments;
 pub mod refunds;
 pub mod subscriptions;
+mod unit_of_work;
 
 use payhub_core::payment::RefundRejection;
 use payhub_core::{Mode, Money, ProviderName};
