@@ -35,9 +35,10 @@ impl EntitlementStatus {
     }
 }
 
-/// An entitlement as the merchant sees it. Its status and validity are moved only by the
-/// methods below, each of which returns the event to announce.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// An entitlement as the merchant sees it. Its status and validity are moved only by the
+// methods below, each of which returns the event to announce.
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Entitlement {
     pub id: EntitlementId,
     pub mode: Mode,

@@ -170,11 +170,12 @@ pub struct ProviderRefs {
     pub capture_id: Option<String>,
 }
 
-/// A payment as the merchant sees it. What the state machine owns (status, the captured,
-/// refunded and reserved amounts, failure, anomaly, version) is read through getters and moved
-/// only by the methods below, each of which returns what must be recorded; the rest is the
-/// merchant's description of the payment and the provider's references.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// A payment as the merchant sees it. What the state machine owns (status, the captured,
+// refunded and reserved amounts, failure, anomaly, version) is read through getters and moved
+// only by the methods below, each of which returns what must be recorded; the rest is the
+// merchant's description of the payment and the provider's references.
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Payment {
     pub id: PaymentId,
     pub mode: Mode,

@@ -50,10 +50,11 @@ impl RefundStatus {
     }
 }
 
-/// A refund as the merchant sees it. Its status, failure and version are moved only by
-/// [`Refund::merge`]; refunds are created through the payment they refund
-/// ([`Payment::refund`](crate::payment::Payment::refund)), which reserves their amount.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// A refund as the merchant sees it. Its status, failure and version are moved only by
+// [`Refund::merge`]; refunds are created through the payment they refund
+// ([`Payment::refund`](crate::payment::Payment::refund)), which reserves their amount.
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Refund {
     pub id: RefundId,
     pub mode: Mode,

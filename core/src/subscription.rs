@@ -233,10 +233,11 @@ impl SubscriptionStatus {
     }
 }
 
-/// A subscription as the merchant sees it. What the provider's snapshots move (status, period
-/// and trial ends, payment counters, cancellation, sync time) is read through getters and moved
-/// only by [`Subscription::apply_snapshot`] and [`Subscription::revise`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// A subscription as the merchant sees it. What the provider's snapshots move (status, period
+// and trial ends, payment counters, cancellation, sync time) is read through getters and moved
+// only by [`Subscription::apply_snapshot`] and [`Subscription::revise`].
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Subscription {
     pub id: SubscriptionId,
     pub mode: Mode,

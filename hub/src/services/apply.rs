@@ -6,7 +6,7 @@
 use payhub_core::id::RefundId;
 use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts, RefundDetails};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
-use payhub_core::schedule::{next_payment_check, next_refund_check};
+use payhub_core::schedule::{next_payment_check, next_refund_check, next_subscription_check};
 use payhub_core::transition::Cause;
 use payhub_core::{EventType, Money};
 use payhub_store::UnitOfWork;
@@ -194,35 +194,29 @@ async fn queue_anomaly_refund(
 impl Hub {
     /// Pushes a payment's next provider check out along its schedule (nothing changed).
     pub async fn reschedule_payment_check(&self, payment_id: &str) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut payment) = tx.lock_payment(payment_id).await? {
-            payment.next_check_at = next_payment_check(&payment, now);
-            tx.update_payment(&mut payment).await?;
+        let mut unit = self.begin(self.clock.now(), None).await?;
+        if let Some(mut payment) = unit.lock_payment(payment_id).await? {
+            payment.next_check_at = next_payment_check(&payment, unit.now());
+            unit.update_payment(&mut payment).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit(unit).await
     }
 
     pub async fn reschedule_subscription_check(&self, subscription_id: &str) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut subscription) = tx.lock_subscription(subscription_id).await? {
-            subscription.next_check_at = payhub_core::schedule::next_subscription_check(&subscription, now);
-            tx.update_subscription(&mut subscription).await?;
+        let mut unit = self.begin(self.clock.now(), None).await?;
+        if let Some(mut subscription) = unit.lock_subscription(subscription_id).await? {
+            subscription.next_check_at = next_subscription_check(&subscription, unit.now());
+            unit.update_subscription(&mut subscription).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit(unit).await
     }
 
     pub async fn reschedule_refund_check(&self, refund_id: &str) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut refund) = tx.lock_refund(refund_id).await? {
-            refund.next_check_at = next_refund_check(&refund, now);
-            tx.update_refund(&mut refund).await?;
+        let mut unit = self.begin(self.clock.now(), None).await?;
+        if let Some(mut refund) = unit.lock_refund(refund_id).await? {
+            refund.next_check_at = next_refund_check(&refund, unit.now());
+            unit.update_refund(&mut refund).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit(unit).await
     }
 }
