@@ -12,6 +12,7 @@ pub mod options;
 pub mod payment;
 pub mod refund;
 pub mod schedule;
+pub mod stored;
 pub mod subscription;
 pub mod transition;
 

@@ -5,8 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, millis};
+use crate::{Database, Page, StoreError, millis, page};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointStatus {

@@ -6,8 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
 use crate::endpoints::EndpointStatus;
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, type, resource_id, data, created_at";
 

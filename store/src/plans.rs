@@ -5,8 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, provider, name, product, description, status, currency, trial_cycles, regular_cycle, \
     setup_fee, tax_basis_points, payment_failure_threshold, entitlement, provider_product_id, provider_plan_id, \

@@ -2,13 +2,13 @@ use chrono::{DateTime, Utc};
 use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::payment::Failure;
 use payhub_core::refund::{Refund, RefundStatus};
+use payhub_core::stored::RefundRecord;
 use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_time, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, payment_id, provider, status, amount, currency, reason, metadata, \
     provider_options, provider_refund_id, failure_code, failure_message, version, next_check_at, created_at, updated_at";
@@ -20,7 +20,7 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
     let currency: String = row.try_get("currency")?;
     let failure_code: Option<String> = row.try_get("failure_code")?;
     let failure_message: Option<String> = row.try_get("failure_message")?;
-    Ok(Refund {
+    Ok(Refund::restore(RefundRecord {
         id: RefundId::parse(&id).map_err(|e| corrupt(&e))?,
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         payment_id: PaymentId::parse(&payment_id).map_err(|e| corrupt(&e))?,
@@ -36,7 +36,7 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
         next_check_at: opt_time(row, "next_check_at")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-    })
+    }))
 }
 
 impl Tx {
@@ -50,19 +50,19 @@ impl Tx {
             .bind(r.mode.as_str())
             .bind(r.payment_id.as_str())
             .bind(provider.as_str())
-            .bind(r.status.as_str())
+            .bind(r.status().as_str())
             .bind(r.amount)
             .bind(r.currency.code())
             .bind(&r.reason)
             .bind(to_json(&r.metadata))
             .bind(to_json(&r.provider_options))
             .bind(&r.provider_refund_id)
-            .bind(r.failure.as_ref().map(|f| f.code.clone()))
-            .bind(r.failure.as_ref().map(|f| f.message.clone()))
-            .bind(r.version)
+            .bind(r.failure().map(|f| f.code.clone()))
+            .bind(r.failure().map(|f| f.message.clone()))
+            .bind(r.version())
             .bind(r.next_check_at.map(millis))
             .bind(millis(r.created_at))
-            .bind(millis(r.updated_at))
+            .bind(millis(r.updated_at()))
             .execute(self.conn())
             .await?;
         Ok(())
@@ -97,20 +97,20 @@ impl Tx {
              failure_message = $4, next_check_at = $5, updated_at = $6, version = version + 1 \
              WHERE id = $7 AND version = $8",
         )
-        .bind(r.status.as_str())
+        .bind(r.status().as_str())
         .bind(&r.provider_refund_id)
-        .bind(r.failure.as_ref().map(|f| f.code.clone()))
-        .bind(r.failure.as_ref().map(|f| f.message.clone()))
+        .bind(r.failure().map(|f| f.code.clone()))
+        .bind(r.failure().map(|f| f.message.clone()))
         .bind(r.next_check_at.map(millis))
-        .bind(millis(r.updated_at))
+        .bind(millis(r.updated_at()))
         .bind(r.id.as_str())
-        .bind(r.version)
+        .bind(r.version())
         .execute(self.conn())
         .await?;
         if result.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("refund {}", r.id)));
         }
-        r.version += 1;
+        r.saved();
         Ok(())
     }
 }

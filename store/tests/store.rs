@@ -5,13 +5,14 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::clock::to_millis;
 use payhub_core::id::{PaymentId, RefundId, WebhookEndpointId};
-use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
-use payhub_core::refund::{Refund, RefundStatus};
+use payhub_core::payment::Merge;
+use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus, ProviderRefs};
+use payhub_core::stored::PaymentRecord;
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Currency, Event, EventType, IdGenerator, Mode, Money, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{
-    Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
+    Committed, Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
 };
 
 /// Runs a test body once per database backend.
@@ -46,10 +47,11 @@ fn usd() -> Currency {
     Currency::parse("USD").unwrap()
 }
 
+/// A payment as a row would hold it, in any status.
 fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
     let now = now();
     let id = PaymentId::generate(&IDS, now);
-    Payment {
+    Payment::restore(PaymentRecord {
         provider_refs: ProviderRefs { payment_id: Some(format!("ORDER-{id}")), capture_id: None },
         id,
         mode: Mode::Test,
@@ -76,7 +78,11 @@ fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
         updated_at: now,
         version: 1,
         next_check_at: None,
-    }
+    })
+}
+
+fn facts(status: PaymentStatus) -> PaymentFacts {
+    PaymentFacts { status, capture_id: None, captured: None, failure: None }
 }
 
 async fn insert(db: &Database, p: &Payment) {
@@ -87,32 +93,16 @@ async fn insert(db: &Database, p: &Payment) {
 
 /// The refund path of the hub in miniature: lock, reserve, record, commit.
 async fn try_reserve_refund(db: &Database, payment_id: &PaymentId, amount: i64) -> bool {
-    let mut tx = db.begin().await.unwrap();
-    let mut payment = tx.lock_payment(payment_id).await.unwrap().unwrap();
     let now = now();
-    if payment.reserve_refund(Money::new(amount, usd()), now).is_err() {
+    let mut unit = db.unit_of_work(&IDS, now, None).await.unwrap();
+    let mut payment = unit.lock_payment(payment_id).await.unwrap().unwrap();
+    let amount = Money::new(amount, usd());
+    let Ok(refund) = payment.refund(RefundId::generate(&IDS, now), amount, Default::default(), &Cause::Api, now) else {
         return false;
-    }
-    let refund = Refund {
-        id: RefundId::generate(&IDS, now),
-        mode: Mode::Test,
-        payment_id: payment.id.clone(),
-        status: RefundStatus::Pending,
-        amount,
-        currency: usd(),
-        reason: None,
-        metadata: Default::default(),
-        provider_options: Default::default(),
-        provider_refund_id: None,
-        failure: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        next_check_at: Some(now),
     };
-    tx.insert_refund(&refund, ProviderName::Paypal).await.unwrap();
-    tx.update_payment(&mut payment).await.unwrap();
-    tx.commit().await.unwrap();
+    unit.update_payment(&mut payment).await.unwrap();
+    unit.create_refund(&refund, ProviderName::Paypal).await.unwrap();
+    assert!(unit.commit().await.unwrap().announced);
     true
 }
 
@@ -149,16 +139,16 @@ on_both_stores! {
         insert(&db, &p).await;
         let mut a = p.clone();
         let mut b = p.clone();
-        a.status = PaymentStatus::Succeeded;
+        let _ = a.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, now());
         let mut tx = db.begin().await.unwrap();
         tx.update_payment(&mut a).await.unwrap();
         tx.commit().await.unwrap();
-        b.status = PaymentStatus::Canceled;
+        let _ = b.merge(&facts(PaymentStatus::Canceled), &Cause::Api, now());
         let mut tx = db.begin().await.unwrap();
         assert!(matches!(tx.update_payment(&mut b).await, Err(StoreError::Conflict(_))));
         drop(tx);
         let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
-        assert_eq!(stored.status, PaymentStatus::Succeeded);
+        assert_eq!(stored.status(), PaymentStatus::Succeeded);
     }
 
     async fn concurrent_refunds_never_exceed_the_captured_amount(db: Database) {
@@ -178,7 +168,7 @@ on_both_stores! {
         }
         assert_eq!(granted, 10);
         let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
-        assert_eq!(stored.amount_refund_pending, 1000);
+        assert_eq!(stored.amount_refund_pending(), 1000);
         let refunds = db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 100).await.unwrap();
         assert_eq!(refunds.items.iter().map(|r| r.amount).sum::<i64>(), 1000);
     }
@@ -264,6 +254,64 @@ on_both_stores! {
         let later = now + Duration::hours(1);
         assert!(db.claim_due_notifications(later, later + Duration::minutes(5), 10).await.unwrap().is_empty());
         assert_eq!(db.notification_status(ProviderName::Paypal, "WH-9").await.unwrap().as_deref(), Some("processed"));
+    }
+
+    async fn a_unit_of_work_commits_the_change_its_events_and_the_notification_together(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-20")]).await.unwrap();
+        let now = now();
+        let notification = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap()[0].id;
+        let p = new_payment(PaymentStatus::RequiresAction, 1000);
+        insert(&db, &p).await;
+
+        let mut unit = db.unit_of_work(&IDS, now, Some(notification)).await.unwrap();
+        let mut payment = unit.lock_payment(&p.id).await.unwrap().unwrap();
+        let Merge::Advanced { moved, .. } = payment.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, now) else {
+            panic!("a pending payment moves to succeeded")
+        };
+        unit.update_payment(&mut payment).await.unwrap();
+        unit.record(&moved, &payment).await.unwrap();
+        assert_eq!(unit.commit().await.unwrap(), Committed { announced: true });
+
+        let transitions = db.transitions(p.id.as_str()).await.unwrap();
+        assert_eq!(transitions, vec![moved.transition().clone()]);
+        let events = db.events_of(p.id.as_str()).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.event_type).collect::<Vec<_>>(), vec![EventType::PaymentSucceeded]);
+        assert_eq!(events[0].data["status"], "succeeded");
+        assert_eq!(db.notification_status(ProviderName::Paypal, "WH-20").await.unwrap().as_deref(), Some("processed"));
+    }
+
+    async fn a_unit_of_work_dropped_before_commit_leaves_nothing_behind(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-21")]).await.unwrap();
+        let now = now();
+        let notification = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap()[0].id;
+        let p = new_payment(PaymentStatus::Succeeded, 1000);
+        insert(&db, &p).await;
+
+        let mut unit = db.unit_of_work(&IDS, now, Some(notification)).await.unwrap();
+        let mut payment = unit.lock_payment(&p.id).await.unwrap().unwrap();
+        let refund = payment.refund(RefundId::generate(&IDS, now), Money::new(400, usd()), Default::default(), &Cause::Api, now).unwrap();
+        unit.update_payment(&mut payment).await.unwrap();
+        unit.create_refund(&refund, ProviderName::Paypal).await.unwrap();
+        drop(unit);
+
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
+        assert_eq!(stored, p, "the reservation rolled back");
+        assert!(db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 10).await.unwrap().items.is_empty());
+        assert!(db.transitions(refund.resource().id.as_str()).await.unwrap().is_empty());
+        assert!(db.events_of(refund.resource().id.as_str()).await.unwrap().is_empty());
+        assert_eq!(db.notification_status(ProviderName::Paypal, "WH-21").await.unwrap().as_deref(), Some("pending"));
+    }
+
+    async fn a_unit_of_work_without_events_does_not_announce(db: Database) {
+        let p = new_payment(PaymentStatus::RequiresAction, 1000);
+        insert(&db, &p).await;
+        let now = now();
+        let mut unit = db.unit_of_work(&IDS, now, None).await.unwrap();
+        let mut payment = unit.lock_payment(&p.id).await.unwrap().unwrap();
+        payment.next_check_at = Some(now);
+        unit.update_payment(&mut payment).await.unwrap();
+        assert_eq!(unit.commit().await.unwrap(), Committed { announced: false });
+        assert!(db.events_of(p.id.as_str()).await.unwrap().is_empty());
     }
 
     async fn an_expired_lease_makes_a_notification_claimable_again(db: Database) {

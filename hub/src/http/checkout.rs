@@ -28,7 +28,7 @@ pub async fn buyer_return(
     let Some(payment) = find(&hub, &provider, query.payment.as_deref()).await else {
         return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
-    let current = if matches!(payment.status, PaymentStatus::RequiresAction | PaymentStatus::Processing) {
+    let current = if matches!(payment.status(), PaymentStatus::RequiresAction | PaymentStatus::Processing) {
         match hub.sync_payment(&payment, None, &Cause::BuyerReturn, None).await {
             Ok(applied) => applied.payment,
             Err(e) => {
@@ -51,7 +51,7 @@ pub async fn buyer_cancel(
     let Some(payment) = find(&hub, &provider, query.payment.as_deref()).await else {
         return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
-    let current = if payment.status == PaymentStatus::RequiresAction {
+    let current = if payment.status() == PaymentStatus::RequiresAction {
         match hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::BuyerReturn).await {
             Ok(p) => p,
             Err(e) => {
@@ -91,7 +91,7 @@ pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<Subsc
             subscription
         }
     };
-    let target = if current.status == SubscriptionStatus::ApprovalPending {
+    let target = if current.status() == SubscriptionStatus::ApprovalPending {
         current.cancel_url.as_deref().or(current.return_url.as_deref())
     } else {
         current.return_url.as_deref()
@@ -100,10 +100,10 @@ pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<Subsc
         Some(mut url) => {
             url.query_pairs_mut()
                 .append_pair("subscription_id", current.id.as_str())
-                .append_pair("status", current.status.as_str());
+                .append_pair("status", current.status().as_str());
             Redirect::to(url.as_str()).into_response()
         }
-        None if current.status == SubscriptionStatus::ApprovalPending => {
+        None if current.status() == SubscriptionStatus::ApprovalPending => {
             page(StatusCode::OK, "Subscription not started", "Nothing was charged.")
         }
         None => page(StatusCode::OK, "Subscription active", "Thank you. You can close this window."),
@@ -122,11 +122,11 @@ fn onward(payment: &Payment, merchant_url: Option<&str>) -> Response {
         Some(mut url) => {
             url.query_pairs_mut()
                 .append_pair("payment_id", payment.id.as_str())
-                .append_pair("status", payment.status.as_str());
+                .append_pair("status", payment.status().as_str());
             Redirect::to(url.as_str()).into_response()
         }
         None => {
-            let (title, message) = match payment.status {
+            let (title, message) = match payment.status() {
                 PaymentStatus::Succeeded => ("Payment complete", "Thank you. You can close this window."),
                 PaymentStatus::Processing => ("Payment processing", "The provider is still confirming your payment."),
                 PaymentStatus::Canceled => ("Payment canceled", "No money was taken."),

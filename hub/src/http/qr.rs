@@ -33,9 +33,9 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     let Some(NextAction::DisplayQrCode { qr_code }) = &payment.next_action else {
         return ApiError::new(
             "invalid_state",
-            format!("payment {id} has no QR code to show (it is {})", payment.status.as_str()),
+            format!("payment {id} has no QR code to show (it is {})", payment.status().as_str()),
         )
-        .with("current_status", payment.status.as_str())
+        .with("current_status", payment.status().as_str())
         .into_response();
     };
     let code = match QrCode::new(qr_code.payload.as_bytes()) {

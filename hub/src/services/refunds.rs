@@ -4,16 +4,16 @@
 
 use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::options::RefundOptions;
-use payhub_core::payment::PaymentStatus;
+use payhub_core::payment::{PaymentStatus, RefundDetails};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::schedule::next_refund_check;
-use payhub_core::transition::{Cause, Transition};
-use payhub_core::{EventType, Mode, Money};
+use payhub_core::transition::Cause;
+use payhub_core::{Mode, Money};
 use serde_json::{Map, Value};
 
 use super::ServiceError;
-use super::apply::record;
-use super::payments::{check_metadata, provider_failure};
+use super::failures::provider_failure;
+use super::input::check_metadata;
 use crate::app::Hub;
 
 /// A merchant's refund request whose reason and metadata are within limits; what it may refund
@@ -54,48 +54,35 @@ impl Hub {
         let now = self.clock.now();
         let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.to_string() };
 
-        let mut tx = self.db.begin().await?;
-        let mut payment = tx.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
+        let mut unit = self.begin(now, None).await?;
+        let mut payment = unit.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
         let provider = self.provider(mode, payment.provider)?;
-        if payment.status != PaymentStatus::Succeeded {
+        if payment.status() != PaymentStatus::Succeeded {
             return Err(ServiceError::Conflict {
                 message: format!(
                     "payment {} is {}; only succeeded payments can be refunded",
                     payment.id,
-                    payment.status.as_str()
+                    payment.status().as_str()
                 ),
-                status: payment.status.as_str().into(),
+                status: payment.status().as_str().into(),
             });
         }
         let amount = Money::new(request.amount.unwrap_or_else(|| payment.refundable().amount), payment.currency);
-        payment.reserve_refund(amount, now)?;
-        provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
-        let mut refund = Refund {
-            id: RefundId::generate(&self.ids, now),
-            mode,
-            payment_id: payment.id.clone(),
-            status: RefundStatus::Pending,
-            amount: amount.amount,
-            currency: amount.currency,
+        let details = RefundDetails {
             reason: request.reason,
             metadata: request.metadata,
             provider_options: request.provider_options,
-            provider_refund_id: None,
-            failure: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
         };
+        let mut created = payment.refund(RefundId::generate(&self.ids, now), amount, details, &Cause::Api, now)?;
+        provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
         // Checked even if the provider never answers: the reconciler asks again (same
         // idempotency key at the provider) until the refund settles.
-        refund.next_check_at = next_refund_check(&refund, now);
-        tx.update_payment(&mut payment).await?;
-        tx.insert_refund(&refund, payment.provider).await?;
-        let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), Cause::Api, now);
-        record(&mut tx, &self.ids, &created, EventType::RefundCreated, &refund).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let refund = created.resource_mut();
+        refund.next_check_at = next_refund_check(refund, now);
+        unit.update_payment(&mut payment).await?;
+        unit.create_refund(&created, payment.provider).await?;
+        self.commit(unit).await?;
+        let refund = created.into_resource();
 
         match provider.create_refund(&payment, &refund).await {
             Ok(facts) => self.apply_refund_facts(&refund.id, &facts, &Cause::Api, None).await,

@@ -8,21 +8,21 @@
 
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::entitlement::Entitlement;
-use payhub_core::id::{PaymentId, PlanId, SubscriptionId};
-use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
+use payhub_core::id::{EntitlementId, PaymentId, PlanId, SubscriptionId};
+use payhub_core::payment::{NextAction, Payment, PaymentStatus};
 use payhub_core::schedule::next_subscription_check;
 use payhub_core::subscription::{
-    BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionStatus, check_plan,
+    BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionDetails, SubscriptionStatus,
+    check_plan,
 };
-use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Currency, EventType, IdGenerator, Mode, ProviderName};
-use payhub_store::Tx;
+use payhub_core::transition::Cause;
+use payhub_core::{Currency, EventType, Mode, ProviderName};
+use payhub_store::UnitOfWork;
 use serde_json::{Map, Value};
 use tracing::info;
 
 use super::ServiceError;
-use super::apply::{announce, record};
-use super::payments::check_metadata;
+use super::input::check_metadata;
 use crate::app::Hub;
 use crate::providers::{
     BuyerAction, BuyerUrls, Capability, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot,
@@ -114,11 +114,10 @@ impl Hub {
         let ids = provider.create_plan(&plan).await.map_err(provider_error(plan.id.as_str()))?;
         plan.provider_product_id = ids.product_id;
         plan.provider_plan_id = Some(ids.plan_id);
-        let mut tx = self.db.begin().await?;
-        tx.insert_plan(&plan).await?;
-        announce(&mut tx, &self.ids, EventType::PlanCreated, &plan, now).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let mut unit = self.begin(now, None).await?;
+        unit.insert_plan(&plan).await?;
+        unit.announce(EventType::PlanCreated, &plan).await?;
+        self.commit(unit).await?;
         Ok(plan)
     }
 
@@ -169,11 +168,10 @@ impl Hub {
         }
         let now = self.clock.now();
         plan.updated_at = now;
-        let mut tx = self.db.begin().await?;
-        tx.update_plan(&plan).await?;
-        announce(&mut tx, &self.ids, EventType::PlanUpdated, &plan, now).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let mut unit = self.begin(now, None).await?;
+        unit.update_plan(&plan).await?;
+        unit.announce(EventType::PlanUpdated, &plan).await?;
+        self.commit(unit).await?;
         Ok(plan)
     }
 
@@ -196,47 +194,28 @@ impl Hub {
         }
         let provider = self.provider(mode, plan.provider)?;
         let now = self.clock.now();
-        let mut subscription = Subscription {
-            id: SubscriptionId::generate(&self.ids, now),
-            mode,
-            provider: plan.provider,
-            plan_id: plan.id.clone(),
+        let details = SubscriptionDetails {
             customer_id: request.customer_id,
             quantity: request.quantity,
-            status: SubscriptionStatus::ApprovalPending,
-            current_period_end: None,
-            trial_end: None,
-            failed_payments: 0,
-            payments_count: 0,
-            canceled_at: None,
             return_url: request.return_url,
             cancel_url: request.cancel_url,
-            next_action: None,
-            provider_subscription_id: None,
             metadata: request.metadata,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
-            synced_at: None,
         };
-        let urls = self.subscription_urls(&subscription);
-        let checkout = provider
-            .create_subscription(&subscription, &plan, &urls)
-            .await
-            .map_err(provider_error(subscription.id.as_str()))?;
-        subscription.provider_subscription_id = Some(checkout.provider_payment_id);
-        if let BuyerAction::Redirect(url) = checkout.buyer_action {
-            subscription.next_action = Some(payhub_core::payment::NextAction::RedirectToUrl { redirect_url: url });
-        }
-        subscription.next_check_at = next_subscription_check(&subscription, now);
-        let mut tx = self.db.begin().await?;
-        tx.insert_subscription(&subscription).await?;
-        let created = Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Api, now);
-        record(&mut tx, &self.ids, &created, EventType::SubscriptionCreated, &subscription).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
-        Ok(subscription)
+        let draft = Subscription::draft(SubscriptionId::generate(&self.ids, now), mode, &plan, details, now);
+        let urls = self.subscription_urls(&draft);
+        let checkout =
+            provider.create_subscription(&draft, &plan, &urls).await.map_err(provider_error(draft.id.as_str()))?;
+        let approval = match checkout.buyer_action {
+            BuyerAction::Redirect(url) => Some(NextAction::RedirectToUrl { redirect_url: url }),
+            _ => None,
+        };
+        let mut created = draft.opened(checkout.provider_payment_id, approval, &Cause::Api);
+        let subscription = created.resource_mut();
+        subscription.next_check_at = next_subscription_check(subscription, now);
+        let mut unit = self.begin(now, None).await?;
+        unit.create_subscription(&created).await?;
+        self.commit(unit).await?;
+        Ok(created.into_resource())
     }
 
     fn subscription_urls(&self, subscription: &Subscription) -> BuyerUrls {
@@ -271,36 +250,18 @@ impl Hub {
             .or(foreign.subscriber.map(|s| format!("{provider_name}:{s}")))
             .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
         let now = self.clock.now();
-        let subscription = Subscription {
-            id: SubscriptionId::generate(&self.ids, now),
-            mode,
-            provider: provider_name,
-            plan_id: plan.id.clone(),
+        let adopted = Subscription::adopt(
+            SubscriptionId::generate(&self.ids, now),
+            &plan,
             customer_id,
-            quantity: 1,
-            status: SubscriptionStatus::ApprovalPending,
-            current_period_end: None,
-            trial_end: None,
-            failed_payments: 0,
-            payments_count: 0,
-            canceled_at: None,
-            return_url: None,
-            cancel_url: None,
-            next_action: None,
-            provider_subscription_id: Some(provider_subscription_id.to_owned()),
-            metadata: Default::default(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: Some(now),
-            synced_at: None,
-        };
-        let mut tx = self.db.begin().await?;
-        tx.insert_subscription(&subscription).await?;
-        let adopted =
-            Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Reconciler, now);
-        record(&mut tx, &self.ids, &adopted, EventType::SubscriptionCreated, &subscription).await?;
-        tx.commit().await?;
+            provider_subscription_id,
+            &Cause::Reconciler,
+            now,
+        );
+        let mut unit = self.begin(now, None).await?;
+        unit.create_subscription(&adopted).await?;
+        self.commit(unit).await?;
+        let subscription = adopted.into_resource();
         info!(subscription = %subscription.id, provider_subscription_id, "adopted a subscription made outside payhub");
         Ok(Some(subscription))
     }
@@ -348,45 +309,30 @@ impl Hub {
     ) -> Result<Subscription, ServiceError> {
         let now = self.clock.now();
         let grace = Duration::from_std(self.settings.entitlement_grace).unwrap_or(Duration::hours(24));
-        let mut tx = self.db.begin().await?;
-        let mut subscription = tx
+        let mut unit = self.begin(now, inbox_id).await?;
+        let mut subscription = unit
             .lock_subscription(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
-        if subscription.synced_at.is_some_and(|applied| fetched_at < applied) {
+        let was = subscription.status();
+        let Some(change) = subscription.apply_snapshot(&snapshot.facts, fetched_at, cause, now) else {
             // A newer snapshot was applied while this one was in flight.
-            if let Some(inbox) = inbox_id {
-                tx.mark_notification_processed(inbox, now).await?;
-            }
-            tx.commit().await?;
+            self.commit(unit).await?;
             return Ok(subscription);
-        }
-        subscription.synced_at = Some(fetched_at);
-        let was = subscription.status;
-        let change = subscription.apply(&snapshot.facts, cause, now);
-        let new_charges =
-            record_new_charges(&mut tx, &self.ids, &subscription, &snapshot.charges, was, cause, now).await?;
+        };
+        let new_charges = record_new_charges(&mut unit, &subscription, &snapshot.charges, was, cause).await?;
         subscription.next_check_at = next_subscription_check(&subscription, now);
-        tx.update_subscription(&mut subscription).await?;
-        let mut wrote_event = new_charges > 0;
-        if let Some((transition, event)) = &change.transition {
-            record(&mut tx, &self.ids, transition, *event, &subscription).await?;
-            wrote_event = true;
-            info!(subscription = %subscription.id, from = %transition.from, to = %transition.to, %cause, "subscription moved");
+        unit.update_subscription(&mut subscription).await?;
+        if let Some(moved) = &change.moved {
+            unit.record(moved, &subscription).await?;
+            let t = moved.transition();
+            info!(subscription = %subscription.id, from = %t.from, to = %t.to, %cause, "subscription moved");
         }
         if change.payment_failed {
-            announce(&mut tx, &self.ids, EventType::SubscriptionPaymentFailed, &subscription, now).await?;
-            wrote_event = true;
+            unit.announce(EventType::SubscriptionPaymentFailed, &subscription).await?;
         }
-        wrote_event |=
-            follow_entitlement(&mut tx, &self.ids, &subscription, plan, &change, new_charges, was, grace, now).await?;
-        if let Some(inbox) = inbox_id {
-            tx.mark_notification_processed(inbox, now).await?;
-        }
-        tx.commit().await?;
-        if wrote_event {
-            self.signals.outbox.notify_one();
-        }
+        follow_entitlement(&mut unit, &subscription, plan, &change, new_charges, was, grace).await?;
+        self.commit(unit).await?;
         Ok(subscription)
     }
 
@@ -405,9 +351,9 @@ impl Hub {
             .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         use SubscriptionStatus::*;
         let allowed = match command {
-            SubscriptionCommand::Cancel => !subscription.status.is_final(),
-            SubscriptionCommand::Suspend => matches!(subscription.status, Trialing | Active | PastDue),
-            SubscriptionCommand::Resume => subscription.status == Suspended,
+            SubscriptionCommand::Cancel => !subscription.status().is_final(),
+            SubscriptionCommand::Suspend => matches!(subscription.status(), Trialing | Active | PastDue),
+            SubscriptionCommand::Resume => subscription.status() == Suspended,
         };
         if !allowed {
             let verb = match command {
@@ -419,9 +365,9 @@ impl Hub {
                 message: format!(
                     "subscription {} is {}; it cannot be {verb}",
                     subscription.id,
-                    subscription.status.as_str()
+                    subscription.status().as_str()
                 ),
-                status: subscription.status.as_str().into(),
+                status: subscription.status().as_str().into(),
             });
         }
         let provider = self.provider(mode, subscription.provider)?;
@@ -441,19 +387,19 @@ impl Hub {
         plan_id: Option<&str>,
         quantity: Option<u32>,
     ) -> Result<Subscription, ServiceError> {
-        let mut subscription = self
+        let subscription = self
             .db
             .subscription(mode, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
-        if subscription.status.is_final() {
+        if subscription.status().is_final() {
             return Err(ServiceError::Conflict {
                 message: format!(
                     "subscription {} is {}; it can no longer change",
                     subscription.id,
-                    subscription.status.as_str()
+                    subscription.status().as_str()
                 ),
-                status: subscription.status.as_str().into(),
+                status: subscription.status().as_str().into(),
             });
         }
         let plan = match plan_id {
@@ -482,23 +428,17 @@ impl Hub {
         let approval =
             provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id.as_str()))?;
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let mut locked = tx
+        let mut unit = self.begin(now, None).await?;
+        let mut locked = unit
             .lock_subscription(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
-        locked.plan_id = plan.id.clone();
-        locked.quantity = quantity;
-        if let Some(url) = approval {
-            locked.next_action = Some(payhub_core::payment::NextAction::RedirectToUrl { redirect_url: url });
-        }
-        locked.updated_at = now;
-        tx.update_subscription(&mut locked).await?;
-        announce(&mut tx, &self.ids, EventType::SubscriptionUpdated, &locked, now).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
-        subscription = locked;
-        Ok(subscription)
+        let approval = approval.map(|url| NextAction::RedirectToUrl { redirect_url: url });
+        let event = locked.revise(plan.id.clone(), quantity, approval, now);
+        unit.update_subscription(&mut locked).await?;
+        unit.announce(event, &locked).await?;
+        self.commit(unit).await?;
+        Ok(locked)
     }
 
     async fn end_entitlement(
@@ -508,23 +448,21 @@ impl Hub {
         reason: &str,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut entitlement) = tx.lock_entitlement_of(&subscription.id).await? {
+        let mut unit = self.begin(now, None).await?;
+        if let Some(mut entitlement) = unit.lock_entitlement_of(&subscription.id).await? {
             let event = entitlement.end_at(at, reason, now);
-            tx.update_entitlement(&mut entitlement).await?;
+            unit.update_entitlement(&mut entitlement).await?;
             if let Some(event) = event {
-                announce(&mut tx, &self.ids, event, &entitlement, now).await?;
+                unit.announce(event, &entitlement).await?;
             }
         }
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
-        Ok(())
+        self.commit(unit).await
     }
 
     /// Revokes the entitlement a fully refunded subscription payment paid for.
     pub async fn revoke_for_refund(&self, payment: &Payment) -> Result<(), ServiceError> {
         let Some(subscription_id) = &payment.subscription_id else { return Ok(()) };
-        if payment.status != PaymentStatus::Refunded {
+        if payment.status() != PaymentStatus::Refunded {
             return Ok(());
         }
         let Some(subscription) = self.db.subscription(payment.mode, subscription_id).await? else {
@@ -545,19 +483,16 @@ impl Hub {
         let due = self.db.lapsed_entitlements(now, 100).await?;
         let mut revoked = 0;
         for candidate in due {
-            let mut tx = self.db.begin().await?;
-            if let Some(mut entitlement) = tx.lock_entitlement(&candidate.id).await?
+            let mut unit = self.begin(now, None).await?;
+            if let Some(mut entitlement) = unit.lock_entitlement(&candidate.id).await?
                 && let Some(event) = entitlement.lapse(now)
             {
-                tx.update_entitlement(&mut entitlement).await?;
-                announce(&mut tx, &self.ids, event, &entitlement, now).await?;
+                unit.update_entitlement(&mut entitlement).await?;
+                unit.announce(event, &entitlement).await?;
                 revoked += 1;
                 info!(entitlement = %entitlement.id, customer = %entitlement.customer_id, "entitlement lapsed");
             }
-            tx.commit().await?;
-        }
-        if revoked > 0 {
-            self.signals.outbox.notify_one();
+            self.commit(unit).await?;
         }
         Ok(revoked)
     }
@@ -566,55 +501,24 @@ impl Hub {
 /// Records each provider charge not seen before as a succeeded payment of the subscription;
 /// charges after activation are renewals and announced as such. Returns how many were new.
 async fn record_new_charges(
-    tx: &mut Tx,
-    ids: &IdGenerator,
+    unit: &mut UnitOfWork<'_>,
     subscription: &Subscription,
     charges: &[SubscriptionCharge],
     was: SubscriptionStatus,
     cause: &Cause,
-    now: DateTime<Utc>,
 ) -> Result<u32, ServiceError> {
+    let now = unit.now();
     let mut new = 0;
     for charge in charges {
-        if tx.lock_payment_by_provider_ref(subscription.provider, &charge.provider_id).await?.is_some() {
+        if unit.lock_payment_by_provider_ref(subscription.provider, &charge.provider_id).await?.is_some() {
             continue;
         }
-        let payment = Payment {
-            id: PaymentId::generate(ids, now),
-            mode: subscription.mode,
-            provider: subscription.provider,
-            channel: subscription.provider.as_str().to_owned(),
-            status: PaymentStatus::Succeeded,
-            amount: charge.amount.amount,
-            currency: charge.amount.currency,
-            amount_captured: charge.amount.amount,
-            amount_refunded: 0,
-            amount_refund_pending: 0,
-            merchant_reference: None,
-            description: Some(format!("subscription {} charge", subscription.id)),
-            customer_id: Some(subscription.customer_id.clone()),
-            subscription_id: Some(subscription.id.clone()),
-            metadata: Default::default(),
-            return_url: None,
-            cancel_url: None,
-            provider_options: Default::default(),
-            next_action: None,
-            provider_refs: ProviderRefs {
-                payment_id: Some(charge.provider_id.clone()),
-                capture_id: Some(charge.provider_id.clone()),
-            },
-            failure: None,
-            anomaly: None,
-            created_at: charge.at.min(now),
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
-        };
-        tx.insert_payment(&payment).await?;
-        let t = Transition::new(payment.id.as_str(), "none", PaymentStatus::Succeeded.as_str(), cause.clone(), now);
-        record(tx, ids, &t, EventType::PaymentSucceeded, &payment).await?;
+        let id = PaymentId::generate(unit.ids(), now);
+        let payment =
+            Payment::subscription_charge(id, subscription, &charge.provider_id, charge.amount, charge.at, cause, now);
+        unit.create_payment(&payment).await?;
         if was != SubscriptionStatus::ApprovalPending {
-            announce(tx, ids, EventType::SubscriptionRenewed, subscription, now).await?;
+            unit.announce(EventType::SubscriptionRenewed, subscription).await?;
         }
         new += 1;
     }
@@ -623,57 +527,52 @@ async fn record_new_charges(
 
 /// Keeps the subscription's entitlement in step: granted on activation, extended by each
 /// charge (to the paid period's end plus grace), ended at the period end on cancel or expiry.
-/// Returns whether it wrote an event.
-#[allow(clippy::too_many_arguments)]
 async fn follow_entitlement(
-    tx: &mut Tx,
-    ids: &IdGenerator,
+    unit: &mut UnitOfWork<'_>,
     subscription: &Subscription,
     plan: &Plan,
     change: &SubscriptionChange,
     new_charges: u32,
     was: SubscriptionStatus,
     grace: Duration,
-    now: DateTime<Utc>,
-) -> Result<bool, ServiceError> {
+) -> Result<(), ServiceError> {
     use SubscriptionStatus::*;
-    let existing = tx.lock_entitlement_of(&subscription.id).await?;
-    let started = was == ApprovalPending && matches!(subscription.status, Trialing | Active | PastDue);
-    let resumed = was == Suspended && matches!(subscription.status, Trialing | Active);
-    let paid = new_charges > 0 && !subscription.status.is_final();
-    let event = match (existing, subscription.current_period_end) {
+    let now = unit.now();
+    let status = subscription.status();
+    let existing = unit.lock_entitlement_of(&subscription.id).await?;
+    let started = was == ApprovalPending && matches!(status, Trialing | Active | PastDue);
+    let resumed = was == Suspended && matches!(status, Trialing | Active);
+    let paid = new_charges > 0 && !status.is_final();
+    let (event, entitlement) = match (existing, subscription.current_period_end()) {
         (None, Some(end)) if started || paid => {
-            let entitlement = Entitlement::grant(
+            let granted = Entitlement::grant(
+                EntitlementId::generate(unit.ids(), now),
                 subscription.mode,
                 &subscription.customer_id,
                 &plan.entitlement,
                 subscription.id.clone(),
                 end + grace,
-                ids,
                 now,
             );
-            tx.insert_entitlement(&entitlement).await?;
-            Some((EventType::EntitlementGranted, entitlement))
+            unit.create_entitlement(&granted).await?;
+            return Ok(());
         }
         (Some(mut entitlement), Some(end)) if started || paid || resumed => {
             let event = entitlement.extend_to(end + grace, now);
-            tx.update_entitlement(&mut entitlement).await?;
-            event.map(|e| (e, entitlement))
+            unit.update_entitlement(&mut entitlement).await?;
+            (event, entitlement)
         }
-        (Some(mut entitlement), end) if change.transition.is_some() && subscription.status.is_final() => {
+        (Some(mut entitlement), end) if change.moved.is_some() && status.is_final() => {
             // Canceled or expired: access runs to the end of what was paid for, no grace.
-            let reason = format!("subscription {}", subscription.status.as_str());
+            let reason = format!("subscription {}", status.as_str());
             let event = entitlement.end_at(end.unwrap_or(now), &reason, now);
-            tx.update_entitlement(&mut entitlement).await?;
-            event.map(|e| (e, entitlement))
+            unit.update_entitlement(&mut entitlement).await?;
+            (event, entitlement)
         }
-        _ => None,
+        _ => return Ok(()),
     };
-    match event {
-        Some((event, entitlement)) => {
-            announce(tx, ids, event, &entitlement, now).await?;
-            Ok(true)
-        }
-        None => Ok(false),
+    if let Some(event) = event {
+        unit.announce(event, &entitlement).await?;
     }
+    Ok(())
 }

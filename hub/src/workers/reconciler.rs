@@ -66,7 +66,7 @@ async fn check_payment(hub: &Hub, payment: &Payment) -> Result<(), ServiceError>
     let applied = hub.sync_payment(payment, None, &Cause::Reconciler, None).await?;
     let expiry = Duration::from_std(hub.settings.payment_expiry).unwrap_or(Duration::hours(3));
     let current = applied.payment;
-    if current.status == PaymentStatus::RequiresAction && hub.clock.now() - current.created_at > expiry {
+    if current.status() == PaymentStatus::RequiresAction && hub.clock.now() - current.created_at > expiry {
         info!(payment = %current.id, "the buyer never completed the payment; it expires");
         hub.end_unpaid_payment(&current, PaymentStatus::Expired, &Cause::Reconciler).await?;
     } else if current.next_check_at == payment.next_check_at {
