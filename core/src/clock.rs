@@ -1,75 +1,23 @@
 //! The one clock. Hub and sandbox read time only through [`Clock`], so the sandbox's test clock
 //! can move both forward together and a year of billing passes in seconds.
+//!
+//! Core never reads the time itself: the wall-clock implementations live with the IO (the hub's
+//! `SystemClock`, the sandbox's `TestClock`) and every function here takes `now` as an argument.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// Times are kept to the millisecond, the precision every store and provider API keeps, so a
-/// value read back equals the value written.
+/// value read back equals the value written. Implementations return [`to_millis`] of their
+/// reading.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
-fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+/// `at` truncated to the millisecond, the precision a [`Clock`] promises.
+pub fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(3)
 }
 
 pub type SharedClock = Arc<dyn Clock>;
-
-/// Wall-clock time.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        to_millis(Utc::now())
-    }
-}
-
-/// Wall-clock time plus an offset that only grows. Time keeps flowing (so timeouts and retry
-/// delays behave as in production) and can jump forward on request; it never goes back,
-/// because nothing in payments is ready for time running backwards.
-#[derive(Debug, Default)]
-pub struct TestClock {
-    offset_millis: AtomicI64,
-}
-
-impl TestClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    /// Moves the clock forward; a negative or zero step is ignored.
-    pub fn advance(&self, by: Duration) -> DateTime<Utc> {
-        let step = by.num_milliseconds().max(0);
-        self.offset_millis.fetch_add(step, Ordering::SeqCst);
-        self.now()
-    }
-
-    pub fn offset(&self) -> Duration {
-        Duration::milliseconds(self.offset_millis.load(Ordering::SeqCst))
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        to_millis(Utc::now() + self.offset())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_clock_moves_forward_and_never_back() {
-        let clock = TestClock::new();
-        let before = clock.now();
-        clock.advance(Duration::days(30));
-        assert!(clock.now() - before >= Duration::days(30));
-        clock.advance(Duration::days(-10));
-        assert!(clock.offset() >= Duration::days(30));
-    }
-}

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::event::{EventType, Resource};
 use crate::id::{EntitlementId, SubscriptionId};
 use crate::mode::Mode;
+use crate::transition::Created;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -34,7 +35,10 @@ impl EntitlementStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// An entitlement as the merchant sees it. Its status and validity are moved only by the
+// methods below, each of which returns the event to announce.
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Entitlement {
     pub id: EntitlementId,
     pub mode: Mode,
@@ -42,15 +46,15 @@ pub struct Entitlement {
     /// What is granted (the plan's `entitlement`, e.g. `premium`).
     pub entitlement: String,
     pub subscription_id: SubscriptionId,
-    pub status: EntitlementStatus,
+    pub(crate) status: EntitlementStatus,
     /// Access ends here unless extended (the paid period's end plus the grace period).
-    pub valid_until: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub revoke_reason: Option<String>,
+    pub(crate) valid_until: DateTime<Utc>,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
+    pub(crate) revoke_reason: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub version: i64,
+    pub(crate) version: i64,
 }
 
 impl Resource for Entitlement {
@@ -63,16 +67,19 @@ impl Resource for Entitlement {
 }
 
 impl Entitlement {
+    /// Access granted until `until`. Entitlements record no transitions: their history is
+    /// their events.
     pub fn grant(
+        id: EntitlementId,
         mode: Mode,
         customer_id: &str,
         entitlement: &str,
         subscription_id: SubscriptionId,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            id: EntitlementId::generate(now),
+    ) -> Created<Self> {
+        let granted = Self {
+            id,
             mode,
             customer_id: customer_id.to_owned(),
             entitlement: entitlement.to_owned(),
@@ -84,7 +91,37 @@ impl Entitlement {
             created_at: now,
             updated_at: now,
             version: 1,
-        }
+        };
+        Created::announced(granted, EventType::EntitlementGranted)
+    }
+
+    pub fn status(&self) -> EntitlementStatus {
+        self.status
+    }
+
+    pub fn valid_until(&self) -> DateTime<Utc> {
+        self.valid_until
+    }
+
+    pub fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.revoked_at
+    }
+
+    pub fn revoke_reason(&self) -> Option<&str> {
+        self.revoke_reason.as_deref()
+    }
+
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The store calls this once it has written the row with a version check.
+    pub fn saved(&mut self) {
+        self.version += 1;
     }
 
     /// Whether the customer may use it at `now`.
@@ -157,14 +194,25 @@ pub fn with_grace(period_end: DateTime<Utc>, grace: Duration) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn entitlement(until: DateTime<Utc>, now: DateTime<Utc>) -> Entitlement {
-        Entitlement::grant(Mode::Test, "cus_1", "premium", SubscriptionId::generate(now), until, now)
+        let ids = fixtures::ids();
+        Entitlement::grant(
+            EntitlementId::generate(&ids, now),
+            Mode::Test,
+            "cus_1",
+            "premium",
+            SubscriptionId::generate(&ids, now),
+            until,
+            now,
+        )
+        .into_resource()
     }
 
     #[test]
     fn a_renewal_extends_access_and_an_earlier_end_never_shortens_it() {
-        let now = Utc::now();
+        let now = fixtures::now();
         let mut e = entitlement(now + Duration::days(7), now);
         assert_eq!(e.extend_to(now + Duration::days(14), now), Some(EventType::EntitlementExtended));
         assert_eq!(e.extend_to(now + Duration::days(10), now), None);
@@ -173,7 +221,7 @@ mod tests {
 
     #[test]
     fn cancel_at_period_end_keeps_access_until_then_and_the_lapse_revokes_it() {
-        let now = Utc::now();
+        let now = fixtures::now();
         let period_end = now + Duration::days(5);
         let mut e = entitlement(period_end + Duration::days(1), now);
         assert_eq!(e.end_at(period_end, "subscription canceled", now), None);
@@ -186,7 +234,7 @@ mod tests {
 
     #[test]
     fn an_immediate_revoke_ends_access_now_and_a_resume_grants_it_again() {
-        let now = Utc::now();
+        let now = fixtures::now();
         let mut e = entitlement(now + Duration::days(5), now);
         assert_eq!(e.end_at(now, "refunded", now), Some(EventType::EntitlementRevoked));
         assert!(!e.is_active_at(now));

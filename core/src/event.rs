@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::id::EventId;
+use crate::id::{EventId, IdGenerator};
 use crate::mode::Mode;
 
 macro_rules! event_types {
@@ -107,8 +107,8 @@ pub trait Resource: Serialize {
 
 impl Event {
     /// An event about `resource`, carrying its current state.
-    pub fn about<T: Resource>(event_type: EventType, resource: &T, now: DateTime<Utc>) -> Self {
-        Self::new(event_type, resource.mode(), resource.resource_id(), resource, now)
+    pub fn about<T: Resource>(event_type: EventType, resource: &T, ids: &IdGenerator, now: DateTime<Utc>) -> Self {
+        Self::new(event_type, resource.mode(), resource.resource_id(), resource, ids, now)
     }
 
     pub fn new<T: Serialize>(
@@ -116,10 +116,11 @@ impl Event {
         mode: Mode,
         resource_id: &str,
         resource: &T,
+        ids: &IdGenerator,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
-            id: EventId::generate(now),
+            id: EventId::generate(ids, now),
             mode,
             event_type,
             resource_id: resource_id.to_owned(),

@@ -51,21 +51,41 @@ impl FromStr for Mode {
     }
 }
 
-/// A payment provider payhub talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderName {
-    Paypal,
-    Pingpp,
+/// Declares [`ProviderName`] from one line per provider: its variant, its name on the wire
+/// (API, stored rows, config sections, `/webhooks/{name}`) and the name people know it by.
+// The names are `tt`, not `literal`: utoipa's derive does not see through a `literal`
+// fragment in `serde(rename)` and would publish `Paypal` instead of `paypal`.
+macro_rules! provider_names {
+    ($($variant:ident => $name:tt, $title:tt;)+) => {
+        /// A payment provider payhub talks to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum ProviderName {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        impl ProviderName {
+            pub const ALL: &[ProviderName] = &[$(ProviderName::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProviderName::$variant => $name,)+
+                }
+            }
+
+            /// The provider's own spelling, for messages people read (`Ping++`).
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(ProviderName::$variant => $title,)+
+                }
+            }
+        }
+    };
 }
 
-impl ProviderName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderName::Paypal => "paypal",
-            ProviderName::Pingpp => "pingpp",
-        }
-    }
+// A new provider adds its line here; everything else about it lives in its own folders.
+provider_names! {
+    Paypal => "paypal", "PayPal";
+    Pingpp => "pingpp", "Ping++";
 }
 
 impl fmt::Display for ProviderName {
@@ -77,10 +97,27 @@ impl fmt::Display for ProviderName {
 impl FromStr for ProviderName {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "paypal" => Ok(ProviderName::Paypal),
-            "pingpp" => Ok(ProviderName::Pingpp),
-            _ => Err(UnknownName { kind: "provider", value: s.to_owned(), expected: "paypal, pingpp".into() }),
+        ProviderName::ALL.iter().copied().find(|p| p.as_str() == s).ok_or_else(|| UnknownName {
+            kind: "provider",
+            value: s.to_owned(),
+            expected: ProviderName::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_read_back_from_their_wire_names() {
+        for provider in ProviderName::ALL {
+            assert_eq!(provider.as_str().parse::<ProviderName>(), Ok(*provider));
+            assert_eq!(serde_json::to_value(provider).unwrap(), provider.as_str());
         }
+        let schema = serde_json::to_value(<ProviderName as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(ProviderName::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()));
+        let unknown = "stripe".parse::<ProviderName>().unwrap_err();
+        assert_eq!(unknown.to_string(), "unknown provider `stripe`; expected one of: paypal, pingpp");
     }
 }

@@ -1,15 +1,32 @@
 //! Options only one provider understands, kept with the payment or refund they shaped (so the
 //! reconciler can repeat a provider call exactly).
+//!
+//! They stay in core, not in the provider's folder, because they are part of the stored payment
+//! and of the API's schema (`provider_options.pingpp.*`). Each field is named after its
+//! provider, which is how [`PaymentOptions::providers`] knows whom options are for.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+
+use crate::mode::ProviderName;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pingpp: Option<PingppPaymentOptions>,
+}
+
+impl PaymentOptions {
+    /// The providers these options are meant for, so options for another provider than the
+    /// payment's are refused by one check instead of one per provider.
+    pub fn providers(&self) -> Vec<ProviderName> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(fields)) => fields.keys().filter_map(|name| name.parse().ok()).collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -64,4 +81,16 @@ pub struct RoyaltyRefund {
     pub user: String,
     /// Minor units (fen).
     pub amount_refunded: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_name_the_providers_they_are_for() {
+        assert!(PaymentOptions::default().providers().is_empty());
+        let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()) };
+        assert_eq!(pingpp.providers(), vec![ProviderName::Pingpp]);
+    }
 }

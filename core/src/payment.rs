@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::event::EventType;
-use crate::id::PaymentId;
+use crate::id::{PaymentId, RefundId};
 use crate::mode::{Mode, ProviderName};
 use crate::money::Money;
-use crate::transition::{Cause, Transition};
+use crate::refund::Refund;
+use crate::subscription::Subscription;
+use crate::transition::{Cause, Created, Moved, NONE, Transition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -168,23 +170,28 @@ pub struct ProviderRefs {
     pub capture_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// A payment as the merchant sees it. What the state machine owns (status, the captured,
+// refunded and reserved amounts, failure, anomaly, version) is read through getters and moved
+// only by the methods below, each of which returns what must be recorded; the rest is the
+// merchant's description of the payment and the provider's references.
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Payment {
     pub id: PaymentId,
     pub mode: Mode,
     pub provider: ProviderName,
     pub channel: String,
-    pub status: PaymentStatus,
+    pub(crate) status: PaymentStatus,
     /// Minor units of `currency`.
     pub amount: i64,
     #[schema(value_type = String, example = "USD")]
     pub currency: crate::money::Currency,
     /// What the provider actually received: the amount once paid, more if the buyer paid twice.
-    pub amount_captured: i64,
+    pub(crate) amount_captured: i64,
     /// Sum of succeeded refunds.
-    pub amount_refunded: i64,
+    pub(crate) amount_refunded: i64,
     /// Sum of refunds still pending at the provider; reserved, so it cannot be refunded twice.
-    pub amount_refund_pending: i64,
+    pub(crate) amount_refund_pending: i64,
     pub merchant_reference: Option<String>,
     pub description: Option<String>,
     pub customer_id: Option<String>,
@@ -199,15 +206,15 @@ pub struct Payment {
     pub provider_options: crate::options::PaymentOptions,
     pub next_action: Option<NextAction>,
     pub provider_refs: ProviderRefs,
-    pub failure: Option<Failure>,
+    pub(crate) failure: Option<Failure>,
     /// Set when the provider reported something abnormal; see the `payment.anomaly_detected`
     /// event.
-    pub anomaly: Option<Anomaly>,
+    pub(crate) anomaly: Option<Anomaly>,
     pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, bumped on every stored change.
     #[serde(skip)]
-    pub version: i64,
+    pub(crate) version: i64,
     /// When the reconciler should next ask the provider about this payment.
     #[serde(skip)]
     pub next_check_at: Option<DateTime<Utc>>,
@@ -227,7 +234,7 @@ pub struct PaymentFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Merge {
     /// The payment moved on; store it with the transition and its event.
-    Advanced { transition: Transition, event: EventType, anomaly: Option<Anomaly> },
+    Advanced { moved: Moved, anomaly: Option<Anomaly> },
     /// No new status; `learned` when identifiers or the captured amount were learned (store,
     /// no status event).
     Unchanged { learned: bool, anomaly: Option<Anomaly> },
@@ -235,6 +242,56 @@ pub enum Merge {
     Stale,
     /// The fact contradicts a final state; ask the provider before believing either side.
     Conflict { stored: PaymentStatus, claimed: PaymentStatus },
+}
+
+/// What the merchant says about a payment when asking for it; payhub keeps it as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PaymentDetails {
+    pub merchant_reference: Option<String>,
+    pub description: Option<String>,
+    pub customer_id: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub provider_options: crate::options::PaymentOptions,
+}
+
+/// A payment not yet sent to the provider: the provider needs its id and amount, and what it
+/// answers decides the status the payment is created in. Not stored until it is
+/// [`opened`](PaymentDraft::opened) or [`refused`](PaymentDraft::refused).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentDraft(Payment);
+
+impl std::ops::Deref for PaymentDraft {
+    type Target = Payment;
+    fn deref(&self) -> &Payment {
+        &self.0
+    }
+}
+
+impl PaymentDraft {
+    /// The provider took the payment; the buyer acts next.
+    pub fn opened(mut self, refs: ProviderRefs, next_action: NextAction, cause: &Cause) -> Created<Payment> {
+        self.0.provider_refs = refs;
+        self.0.next_action = Some(next_action);
+        self.0.created(cause)
+    }
+
+    /// The provider refused the payment: it is kept as failed, so the attempt and its reason
+    /// stay visible to the merchant.
+    pub fn refused(mut self, failure: Failure, cause: &Cause) -> Created<Payment> {
+        self.0.status = PaymentStatus::Failed;
+        self.0.failure = Some(failure);
+        self.0.created(cause)
+    }
+}
+
+/// What the merchant says about a refund when asking for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefundDetails {
+    pub reason: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub provider_options: crate::options::RefundOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -259,6 +316,137 @@ impl crate::event::Resource for Payment {
 }
 
 impl Payment {
+    /// A new payment waiting for the buyer, to be sent to the provider.
+    pub fn draft(
+        id: PaymentId,
+        mode: Mode,
+        provider: ProviderName,
+        channel: String,
+        money: Money,
+        details: PaymentDetails,
+        now: DateTime<Utc>,
+    ) -> PaymentDraft {
+        PaymentDraft(Payment {
+            id,
+            mode,
+            provider,
+            channel,
+            status: PaymentStatus::RequiresAction,
+            amount: money.amount,
+            currency: money.currency,
+            amount_captured: 0,
+            amount_refunded: 0,
+            amount_refund_pending: 0,
+            merchant_reference: details.merchant_reference,
+            description: details.description,
+            customer_id: details.customer_id,
+            subscription_id: None,
+            metadata: details.metadata,
+            return_url: details.return_url,
+            cancel_url: details.cancel_url,
+            provider_options: details.provider_options,
+            next_action: None,
+            provider_refs: ProviderRefs::default(),
+            failure: None,
+            anomaly: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        })
+    }
+
+    /// A charge the provider made for a subscription (its first payment or a renewal): it
+    /// exists only because the money was taken, so it is created succeeded.
+    pub fn subscription_charge(
+        id: PaymentId,
+        subscription: &Subscription,
+        provider_charge_id: &str,
+        amount: Money,
+        charged_at: DateTime<Utc>,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Created<Payment> {
+        let charge = Payment {
+            id,
+            mode: subscription.mode,
+            provider: subscription.provider,
+            channel: subscription.provider.as_str().to_owned(),
+            status: PaymentStatus::Succeeded,
+            amount: amount.amount,
+            currency: amount.currency,
+            amount_captured: amount.amount,
+            amount_refunded: 0,
+            amount_refund_pending: 0,
+            merchant_reference: None,
+            description: Some(format!("subscription {} charge", subscription.id)),
+            customer_id: Some(subscription.customer_id.clone()),
+            subscription_id: Some(subscription.id.clone()),
+            metadata: Default::default(),
+            return_url: None,
+            cancel_url: None,
+            provider_options: Default::default(),
+            next_action: None,
+            provider_refs: ProviderRefs {
+                payment_id: Some(provider_charge_id.to_owned()),
+                capture_id: Some(provider_charge_id.to_owned()),
+            },
+            failure: None,
+            anomaly: None,
+            // When the buyer paid, unless the provider's clock is ahead of ours.
+            created_at: charged_at.min(now),
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        };
+        let transition = Transition::new(charge.id.as_str(), NONE, charge.status.as_str(), cause.clone(), now);
+        Created::with_transition(charge, transition, EventType::PaymentSucceeded)
+    }
+
+    fn created(self, cause: &Cause) -> Created<Payment> {
+        let transition = Transition::new(self.id.as_str(), NONE, self.status.as_str(), cause.clone(), self.created_at);
+        let event = self.status.event_type();
+        Created::with_transition(self, transition, event)
+    }
+
+    pub fn status(&self) -> PaymentStatus {
+        self.status
+    }
+
+    pub fn amount_captured(&self) -> i64 {
+        self.amount_captured
+    }
+
+    pub fn amount_refunded(&self) -> i64 {
+        self.amount_refunded
+    }
+
+    pub fn amount_refund_pending(&self) -> i64 {
+        self.amount_refund_pending
+    }
+
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    pub fn anomaly(&self) -> Option<&Anomaly> {
+        self.anomaly.as_ref()
+    }
+
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The store calls this once it has written the row with a version check: the stored
+    /// version moved on by one, and the next write must expect it.
+    pub fn saved(&mut self) {
+        self.version += 1;
+    }
+
     pub fn money(&self) -> Money {
         Money::new(self.amount, self.currency)
     }
@@ -306,11 +494,8 @@ impl Payment {
                 self.next_action = None;
             }
             self.touch(now);
-            return Merge::Advanced {
-                transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
-                event: claimed.event_type(),
-                anomaly,
-            };
+            let transition = Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now);
+            return Merge::Advanced { moved: Moved::new(transition, claimed.event_type()), anomaly };
         }
         if learned {
             self.touch(now);
@@ -345,8 +530,22 @@ impl Payment {
         anomaly
     }
 
-    /// Reserves `amount` for a new refund; the caller holds the payment's row lock.
-    pub fn reserve_refund(&mut self, amount: Money, now: DateTime<Utc>) -> Result<(), RefundRejection> {
+    /// Asks for a refund of `amount`: reserved on this payment at once (the caller holds the
+    /// payment's row lock, so concurrent refunds can never exceed what was captured) and
+    /// created pending until the provider settles it.
+    pub fn refund(
+        &mut self,
+        id: RefundId,
+        amount: Money,
+        details: RefundDetails,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Result<Created<Refund>, RefundRejection> {
+        self.reserve_refund(amount, now)?;
+        Ok(Refund::pending(id, self, amount, details, cause, now))
+    }
+
+    pub(crate) fn reserve_refund(&mut self, amount: Money, now: DateTime<Utc>) -> Result<(), RefundRejection> {
         if self.status != PaymentStatus::Succeeded {
             return Err(RefundRejection::NotRefundable(self.status.as_str()));
         }
@@ -369,14 +568,8 @@ impl Payment {
     }
 
     /// Settles a reserved refund. A success that completes the refund total moves the payment to
-    /// `refunded`; the returned transition is then recorded with its event.
-    pub fn settle_refund(
-        &mut self,
-        amount: i64,
-        succeeded: bool,
-        cause: &Cause,
-        now: DateTime<Utc>,
-    ) -> Option<Transition> {
+    /// `refunded`.
+    pub fn settle_refund(&mut self, amount: i64, succeeded: bool, cause: &Cause, now: DateTime<Utc>) -> Option<Moved> {
         self.amount_refund_pending = (self.amount_refund_pending - amount).max(0);
         self.touch(now);
         if !succeeded {
@@ -385,22 +578,33 @@ impl Payment {
         self.amount_refunded += amount;
         if self.amount_refunded >= self.amount_captured && self.status == PaymentStatus::Succeeded {
             self.status = PaymentStatus::Refunded;
-            return Some(Transition::new(
+            let transition = Transition::new(
                 self.id.as_str(),
                 PaymentStatus::Succeeded.as_str(),
                 PaymentStatus::Refunded.as_str(),
                 cause.clone(),
                 now,
-            ));
+            );
+            return Some(Moved::new(transition, EventType::PaymentRefunded));
         }
         None
     }
 
     /// Records a refund made outside payhub (e.g. from the provider's dashboard) that was never
-    /// reserved here. Returns the transition to `refunded` when it completes the total.
-    pub fn record_external_refund(&mut self, amount: i64, cause: &Cause, now: DateTime<Utc>) -> Option<Transition> {
-        self.amount_refund_pending += amount;
-        self.settle_refund(amount, true, cause, now)
+    /// reserved here: the refund, created succeeded, and the payment's move to `refunded` when it
+    /// completes the total.
+    pub fn record_external_refund(
+        &mut self,
+        id: RefundId,
+        provider_refund_id: &str,
+        amount: Money,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> (Created<Refund>, Option<Moved>) {
+        let refund = Refund::made_at_provider(id, self, provider_refund_id, amount, cause, now);
+        self.amount_refund_pending += amount.amount;
+        let moved = self.settle_refund(amount.amount, true, cause, now);
+        (refund, moved)
     }
 
     fn learn_capture_id(&mut self, facts: &PaymentFacts) -> bool {
@@ -421,13 +625,14 @@ impl Payment {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::fixtures;
     use crate::money::Currency;
     use proptest::prelude::*;
 
     pub fn payment(status: PaymentStatus, amount: i64) -> Payment {
-        let now = Utc::now();
+        let now = fixtures::now();
         Payment {
-            id: PaymentId::generate(now),
+            id: PaymentId::generate(&fixtures::ids(), now),
             mode: Mode::Test,
             provider: ProviderName::Paypal,
             channel: "paypal".into(),
@@ -472,8 +677,9 @@ pub(crate) mod tests {
     fn capture_completes_an_approved_payment_with_one_event() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
         let f = PaymentFacts { capture_id: Some("CAP1".into()), ..facts(PaymentStatus::Succeeded) };
-        let merge = p.merge(&f, &Cause::Api, Utc::now());
-        assert!(matches!(merge, Merge::Advanced { event: EventType::PaymentSucceeded, .. }));
+        let merge = p.merge(&f, &Cause::Api, fixtures::now());
+        let Merge::Advanced { moved, .. } = merge else { panic!("{merge:?}") };
+        assert_eq!(moved.event(), EventType::PaymentSucceeded);
         assert_eq!(p.status, PaymentStatus::Succeeded);
         assert_eq!(p.provider_refs.capture_id.as_deref(), Some("CAP1"));
     }
@@ -481,21 +687,21 @@ pub(crate) mod tests {
     #[test]
     fn a_late_pending_notice_never_moves_a_succeeded_payment_back() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        assert_eq!(p.merge(&facts(PaymentStatus::Processing), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(p.merge(&facts(PaymentStatus::Processing), &Cause::Api, fixtures::now()), Merge::Stale);
         assert_eq!(p.status, PaymentStatus::Succeeded);
     }
 
     #[test]
     fn a_refunded_payment_ignores_an_old_capture_completed_notice() {
         let mut p = payment(PaymentStatus::Refunded, 1000);
-        assert_eq!(p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now()), Merge::Stale);
+        assert_eq!(p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, fixtures::now()), Merge::Stale);
         assert_eq!(p.status, PaymentStatus::Refunded);
     }
 
     #[test]
     fn a_payment_paid_after_it_was_canceled_succeeds_and_is_flagged() {
         let mut p = payment(PaymentStatus::Canceled, 1000);
-        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now());
+        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, fixtures::now());
         let Merge::Advanced { anomaly: Some(anomaly), .. } = merge else { panic!("{merge:?}") };
         assert_eq!(anomaly.kind, AnomalyKind::PaidAfterCancel);
         assert_eq!(anomaly.excess, 1000);
@@ -507,22 +713,22 @@ pub(crate) mod tests {
     fn a_payment_paid_twice_records_what_was_received_and_flags_the_excess() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
         let paid_once = PaymentFacts { captured: Some(usd(1000)), ..facts(PaymentStatus::Succeeded) };
-        assert!(matches!(p.merge(&paid_once, &Cause::Api, Utc::now()), Merge::Advanced { anomaly: None, .. }));
+        assert!(matches!(p.merge(&paid_once, &Cause::Api, fixtures::now()), Merge::Advanced { anomaly: None, .. }));
         let paid_twice = PaymentFacts { captured: Some(usd(1800)), ..facts(PaymentStatus::Succeeded) };
-        let merge = p.merge(&paid_twice, &Cause::Api, Utc::now());
+        let merge = p.merge(&paid_twice, &Cause::Api, fixtures::now());
         let Merge::Unchanged { learned: true, anomaly: Some(anomaly) } = merge else { panic!("{merge:?}") };
         assert_eq!((anomaly.kind, anomaly.excess), (AnomalyKind::Overpaid, 800));
         assert_eq!(p.amount_captured, 1800);
         // The excess is refundable; refunding it leaves the merchant's 1000.
-        p.reserve_refund(usd(800), Utc::now()).unwrap();
-        assert!(p.settle_refund(800, true, &Cause::Api, Utc::now()).is_none());
+        p.reserve_refund(usd(800), fixtures::now()).unwrap();
+        assert!(p.settle_refund(800, true, &Cause::Api, fixtures::now()).is_none());
         assert_eq!(p.status, PaymentStatus::Succeeded);
     }
 
     #[test]
     fn success_claimed_for_a_failed_payment_is_a_conflict_not_a_guess() {
         let mut p = payment(PaymentStatus::Failed, 1000);
-        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, Utc::now());
+        let merge = p.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, fixtures::now());
         assert_eq!(merge, Merge::Conflict { stored: PaymentStatus::Failed, claimed: PaymentStatus::Succeeded });
         assert_eq!(p.status, PaymentStatus::Failed);
     }
@@ -530,28 +736,29 @@ pub(crate) mod tests {
     #[test]
     fn refund_larger_than_remaining_is_rejected_with_the_remaining_amount() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        p.reserve_refund(usd(600), Utc::now()).unwrap();
-        let err = p.reserve_refund(usd(500), Utc::now()).unwrap_err();
+        p.reserve_refund(usd(600), fixtures::now()).unwrap();
+        let err = p.reserve_refund(usd(500), fixtures::now()).unwrap_err();
         assert_eq!(err, RefundRejection::ExceedsRemaining { requested: usd(500), remaining: usd(400) });
     }
 
     #[test]
     fn a_failed_refund_releases_its_reservation() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        p.reserve_refund(usd(1000), Utc::now()).unwrap();
+        p.reserve_refund(usd(1000), fixtures::now()).unwrap();
         assert_eq!(p.refundable().amount, 0);
-        assert_eq!(p.settle_refund(1000, false, &Cause::Api, Utc::now()), None);
+        assert_eq!(p.settle_refund(1000, false, &Cause::Api, fixtures::now()), None);
         assert_eq!(p.refundable().amount, 1000);
     }
 
     #[test]
     fn refunds_completing_the_total_move_the_payment_to_refunded() {
         let mut p = payment(PaymentStatus::Succeeded, 1000);
-        p.reserve_refund(usd(300), Utc::now()).unwrap();
-        p.reserve_refund(usd(700), Utc::now()).unwrap();
-        assert!(p.settle_refund(300, true, &Cause::Api, Utc::now()).is_none());
-        let t = p.settle_refund(700, true, &Cause::Api, Utc::now()).unwrap();
-        assert_eq!((t.from.as_str(), t.to.as_str()), ("succeeded", "refunded"));
+        p.reserve_refund(usd(300), fixtures::now()).unwrap();
+        p.reserve_refund(usd(700), fixtures::now()).unwrap();
+        assert!(p.settle_refund(300, true, &Cause::Api, fixtures::now()).is_none());
+        let t = p.settle_refund(700, true, &Cause::Api, fixtures::now()).unwrap();
+        assert_eq!((t.transition().from.as_str(), t.transition().to.as_str()), ("succeeded", "refunded"));
+        assert_eq!(t.event(), EventType::PaymentRefunded);
         assert_eq!(p.status, PaymentStatus::Refunded);
         assert_eq!(p.amount_refunded, 1000);
     }
@@ -559,11 +766,11 @@ pub(crate) mod tests {
     #[test]
     fn only_succeeded_payments_in_the_same_currency_can_be_refunded() {
         let mut p = payment(PaymentStatus::RequiresAction, 1000);
-        assert_eq!(p.reserve_refund(usd(1), Utc::now()), Err(RefundRejection::NotRefundable("requires_action")));
+        assert_eq!(p.reserve_refund(usd(1), fixtures::now()), Err(RefundRejection::NotRefundable("requires_action")));
         let mut p = payment(PaymentStatus::Succeeded, 1000);
         let eur = Money::new(1, Currency::parse("EUR").unwrap());
-        assert!(matches!(p.reserve_refund(eur, Utc::now()), Err(RefundRejection::WrongCurrency { .. })));
-        assert_eq!(p.reserve_refund(usd(0), Utc::now()), Err(RefundRejection::NotPositive));
+        assert!(matches!(p.reserve_refund(eur, fixtures::now()), Err(RefundRejection::WrongCurrency { .. })));
+        assert_eq!(p.reserve_refund(usd(0), fixtures::now()), Err(RefundRejection::NotPositive));
     }
 
     fn any_status() -> impl Strategy<Value = PaymentStatus> {
@@ -577,7 +784,7 @@ pub(crate) mod tests {
             let mut p = payment(PaymentStatus::RequiresAction, 1000);
             for claimed in sequence {
                 let before = p.status;
-                let merge = p.merge(&facts(claimed), &Cause::Api, Utc::now());
+                let merge = p.merge(&facts(claimed), &Cause::Api, fixtures::now());
                 prop_assert!(p.status.progress() >= before.progress());
                 if before.is_final() && p.status != before {
                     // The one way out of a final state: paid after being canceled, flagged.
@@ -585,9 +792,9 @@ pub(crate) mod tests {
                     prop_assert_eq!(p.status, PaymentStatus::Succeeded);
                     prop_assert!(p.anomaly.is_some());
                 }
-                if let Merge::Advanced { transition, .. } = merge {
+                if let Merge::Advanced { moved, .. } = merge {
                     prop_assert!(before.can_become(p.status));
-                    prop_assert_eq!(transition.from, before.as_str());
+                    prop_assert_eq!(&moved.transition().from, before.as_str());
                 }
             }
         }
@@ -599,11 +806,11 @@ pub(crate) mod tests {
             let mut p = payment(PaymentStatus::Succeeded, 1000);
             let mut in_flight = Vec::new();
             for (amount, settle_one) in ops {
-                if p.reserve_refund(usd(amount), Utc::now()).is_ok() {
+                if p.reserve_refund(usd(amount), fixtures::now()).is_ok() {
                     in_flight.push(amount);
                 }
                 if settle_one && let Some(a) = in_flight.pop() {
-                    p.settle_refund(a, amount % 2 == 0, &Cause::Api, Utc::now());
+                    p.settle_refund(a, amount % 2 == 0, &Cause::Api, fixtures::now());
                 }
                 prop_assert!(p.amount_refunded + p.amount_refund_pending <= p.amount);
             }

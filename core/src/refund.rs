@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use crate::event::EventType;
 use crate::id::{PaymentId, RefundId};
 use crate::mode::Mode;
-use crate::money::Currency;
-use crate::payment::Failure;
-use crate::transition::{Cause, Transition};
+use crate::money::{Currency, Money};
+use crate::payment::{Failure, Payment, RefundDetails};
+use crate::transition::{Cause, Created, Moved, NONE, Transition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -50,12 +50,16 @@ impl RefundStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// A refund as the merchant sees it. Its status, failure and version are moved only by
+// [`Refund::merge`]; refunds are created through the payment they refund
+// ([`Payment::refund`](crate::payment::Payment::refund)), which reserves their amount.
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Refund {
     pub id: RefundId,
     pub mode: Mode,
     pub payment_id: PaymentId,
-    pub status: RefundStatus,
+    pub(crate) status: RefundStatus,
     pub amount: i64,
     #[schema(value_type = String, example = "USD")]
     pub currency: Currency,
@@ -67,11 +71,11 @@ pub struct Refund {
     pub provider_options: crate::options::RefundOptions,
     /// The provider's id for this refund, once the provider has accepted it.
     pub provider_refund_id: Option<String>,
-    pub failure: Option<Failure>,
+    pub(crate) failure: Option<Failure>,
     pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub version: i64,
+    pub(crate) version: i64,
     #[serde(skip)]
     pub next_check_at: Option<DateTime<Utc>>,
 }
@@ -88,8 +92,7 @@ pub struct RefundFacts {
 pub enum RefundMerge {
     /// The refund settled; the caller settles the payment's reservation in the same transaction.
     Settled {
-        transition: Transition,
-        event: EventType,
+        moved: Moved,
     },
     Unchanged {
         learned_ids: bool,
@@ -111,6 +114,95 @@ impl crate::event::Resource for Refund {
 }
 
 impl Refund {
+    /// A refund payhub asks the provider for; its amount is already reserved on `payment`.
+    pub(crate) fn pending(
+        id: RefundId,
+        payment: &Payment,
+        amount: Money,
+        details: RefundDetails,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Created<Refund> {
+        let refund = Refund {
+            id,
+            mode: payment.mode,
+            payment_id: payment.id.clone(),
+            status: RefundStatus::Pending,
+            amount: amount.amount,
+            currency: amount.currency,
+            reason: details.reason,
+            metadata: details.metadata,
+            provider_options: details.provider_options,
+            provider_refund_id: None,
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        };
+        refund.created(cause)
+    }
+
+    /// A refund someone made at the provider, outside payhub: it is news only once it succeeded.
+    pub(crate) fn made_at_provider(
+        id: RefundId,
+        payment: &Payment,
+        provider_refund_id: &str,
+        amount: Money,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Created<Refund> {
+        let refund = Refund {
+            id,
+            mode: payment.mode,
+            payment_id: payment.id.clone(),
+            status: RefundStatus::Succeeded,
+            amount: amount.amount,
+            currency: amount.currency,
+            reason: Some("refunded at the provider, outside payhub".into()),
+            metadata: Default::default(),
+            provider_options: Default::default(),
+            provider_refund_id: Some(provider_refund_id.to_owned()),
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        };
+        refund.created(cause)
+    }
+
+    fn created(self, cause: &Cause) -> Created<Refund> {
+        let transition = Transition::new(self.id.as_str(), NONE, self.status.as_str(), cause.clone(), self.created_at);
+        let event = self.status.event_type();
+        Created::with_transition(self, transition, event)
+    }
+
+    pub fn status(&self) -> RefundStatus {
+        self.status
+    }
+
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The store calls this once it has written the row with a version check.
+    pub fn saved(&mut self) {
+        self.version += 1;
+    }
+
+    pub fn money(&self) -> Money {
+        Money::new(self.amount, self.currency)
+    }
+
     pub fn merge(&mut self, facts: &RefundFacts, cause: &Cause, now: DateTime<Utc>) -> RefundMerge {
         let learned_ids = self.provider_refund_id.is_none() && facts.provider_refund_id.is_some();
         if learned_ids {
@@ -130,23 +222,22 @@ impl Refund {
         }
         self.next_check_at = None;
         self.updated_at = now;
-        RefundMerge::Settled {
-            transition: Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now),
-            event: claimed.event_type(),
-        }
+        let transition = Transition::new(self.id.as_str(), current.as_str(), claimed.as_str(), cause.clone(), now);
+        RefundMerge::Settled { moved: Moved::new(transition, claimed.event_type()) }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn refund(status: RefundStatus) -> Refund {
-        let now = Utc::now();
+        let now = fixtures::now();
         Refund {
-            id: RefundId::generate(now),
+            id: RefundId::generate(&fixtures::ids(), now),
             mode: Mode::Test,
-            payment_id: PaymentId::generate(now),
+            payment_id: PaymentId::generate(&fixtures::ids(), now),
             status,
             amount: 500,
             currency: Currency::parse("USD").unwrap(),
@@ -169,17 +260,18 @@ mod tests {
     #[test]
     fn a_pending_refund_settles_once() {
         let mut r = refund(RefundStatus::Pending);
-        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
-        assert!(matches!(merge, RefundMerge::Settled { event: EventType::RefundSucceeded, .. }));
+        let merge = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, fixtures::now());
+        let RefundMerge::Settled { moved } = merge else { panic!("{merge:?}") };
+        assert_eq!(moved.event(), EventType::RefundSucceeded);
         assert_eq!(r.next_check_at, None);
-        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, Utc::now());
+        let again = r.merge(&facts(RefundStatus::Succeeded), &Cause::Reconciler, fixtures::now());
         assert_eq!(again, RefundMerge::Unchanged { learned_ids: false });
     }
 
     #[test]
     fn a_pending_notice_after_success_changes_nothing() {
         let mut r = refund(RefundStatus::Succeeded);
-        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, Utc::now());
+        let merge = r.merge(&facts(RefundStatus::Pending), &Cause::Reconciler, fixtures::now());
         assert_eq!(merge, RefundMerge::Unchanged { learned_ids: true });
         assert_eq!(r.status, RefundStatus::Succeeded);
     }
@@ -187,7 +279,7 @@ mod tests {
     #[test]
     fn a_succeeded_refund_never_becomes_failed() {
         let mut r = refund(RefundStatus::Succeeded);
-        let merge = r.merge(&facts(RefundStatus::Failed), &Cause::Reconciler, Utc::now());
+        let merge = r.merge(&facts(RefundStatus::Failed), &Cause::Reconciler, fixtures::now());
         assert!(matches!(merge, RefundMerge::Conflict { .. }));
         assert_eq!(r.status, RefundStatus::Succeeded);
     }

@@ -19,7 +19,7 @@ use crate::id::{PlanId, SubscriptionId};
 use crate::mode::{Mode, ProviderName};
 use crate::money::{Currency, Money};
 use crate::payment::NextAction;
-use crate::transition::{Cause, Transition};
+use crate::transition::{Cause, Created, Moved, NONE, Transition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -233,7 +233,11 @@ impl SubscriptionStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// A subscription as the merchant sees it. What the provider's snapshots move (status, period
+// and trial ends, payment counters, cancellation, sync time) is read through getters and moved
+// only by [`Subscription::apply_snapshot`] and [`Subscription::revise`].
+// (A plain comment: utoipa would publish a doc comment as the schema's description.)
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Subscription {
     pub id: SubscriptionId,
     pub mode: Mode,
@@ -242,15 +246,15 @@ pub struct Subscription {
     /// The merchant's customer, whose entitlements this subscription grants.
     pub customer_id: String,
     pub quantity: u32,
-    pub status: SubscriptionStatus,
+    pub(crate) status: SubscriptionStatus,
     /// Paid (or trial) access runs until here, as the provider states it.
-    pub current_period_end: Option<DateTime<Utc>>,
-    pub trial_end: Option<DateTime<Utc>>,
+    pub(crate) current_period_end: Option<DateTime<Utc>>,
+    pub(crate) trial_end: Option<DateTime<Utc>>,
     /// Consecutive failed renewals.
-    pub failed_payments: u32,
+    pub(crate) failed_payments: u32,
     /// Successful charges so far (first payment and renewals).
-    pub payments_count: u32,
-    pub canceled_at: Option<DateTime<Utc>>,
+    pub(crate) payments_count: u32,
+    pub(crate) canceled_at: Option<DateTime<Utc>>,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
     pub next_action: Option<NextAction>,
@@ -258,15 +262,15 @@ pub struct Subscription {
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub version: i64,
+    pub(crate) version: i64,
     #[serde(skip)]
     pub next_check_at: Option<DateTime<Utc>>,
     /// When the last applied provider snapshot was taken; an older snapshot (a slower fetch
     /// racing a newer one) is never applied over it.
     #[serde(skip)]
-    pub synced_at: Option<DateTime<Utc>>,
+    pub(crate) synced_at: Option<DateTime<Utc>>,
 }
 
 impl Resource for Subscription {
@@ -303,7 +307,7 @@ pub struct SubscriptionFacts {
 /// What applying facts changed, for the hub to record and announce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionChange {
-    pub transition: Option<(Transition, EventType)>,
+    pub moved: Option<Moved>,
     /// Renewals charged since the last snapshot (each becomes a payment and an event).
     pub new_payments: u32,
     /// A renewal failed since the last snapshot.
@@ -311,8 +315,158 @@ pub struct SubscriptionChange {
     pub changed: bool,
 }
 
+/// What the merchant says about a subscription when asking for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubscriptionDetails {
+    pub customer_id: String,
+    pub quantity: u32,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A subscription not yet created at the provider, which needs its id for the buyer's URLs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionDraft(Subscription);
+
+impl std::ops::Deref for SubscriptionDraft {
+    type Target = Subscription;
+    fn deref(&self) -> &Subscription {
+        &self.0
+    }
+}
+
+impl SubscriptionDraft {
+    /// The provider made the subscription; the subscriber approves it next.
+    pub fn opened(
+        mut self,
+        provider_subscription_id: String,
+        next_action: Option<NextAction>,
+        cause: &Cause,
+    ) -> Created<Subscription> {
+        self.0.provider_subscription_id = Some(provider_subscription_id);
+        self.0.next_action = next_action;
+        self.0.created(cause)
+    }
+}
+
 impl Subscription {
-    pub fn apply(&mut self, facts: &SubscriptionFacts, cause: &Cause, now: DateTime<Utc>) -> SubscriptionChange {
+    /// A new subscription to `plan`, waiting for the subscriber's approval.
+    pub fn draft(
+        id: SubscriptionId,
+        mode: Mode,
+        plan: &Plan,
+        details: SubscriptionDetails,
+        now: DateTime<Utc>,
+    ) -> SubscriptionDraft {
+        SubscriptionDraft(Subscription {
+            id,
+            mode,
+            provider: plan.provider,
+            plan_id: plan.id.clone(),
+            customer_id: details.customer_id,
+            quantity: details.quantity,
+            status: SubscriptionStatus::ApprovalPending,
+            current_period_end: None,
+            trial_end: None,
+            failed_payments: 0,
+            payments_count: 0,
+            canceled_at: None,
+            return_url: details.return_url,
+            cancel_url: details.cancel_url,
+            next_action: None,
+            provider_subscription_id: None,
+            metadata: details.metadata,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+            synced_at: None,
+        })
+    }
+
+    /// A subscription made at the provider, outside payhub, on one of payhub's plans. It is
+    /// recorded as waiting for approval and asked about at once: the provider's snapshot brings
+    /// it to its real state.
+    pub fn adopt(
+        id: SubscriptionId,
+        plan: &Plan,
+        customer_id: String,
+        provider_subscription_id: &str,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Created<Subscription> {
+        let details = SubscriptionDetails { customer_id, quantity: 1, ..Default::default() };
+        let mut adopted = Subscription::draft(id, plan.mode, plan, details, now).0;
+        adopted.provider_subscription_id = Some(provider_subscription_id.to_owned());
+        adopted.next_check_at = Some(now);
+        adopted.created(cause)
+    }
+
+    fn created(self, cause: &Cause) -> Created<Subscription> {
+        let transition = Transition::new(self.id.as_str(), NONE, self.status.as_str(), cause.clone(), self.created_at);
+        Created::with_transition(self, transition, EventType::SubscriptionCreated)
+    }
+
+    pub fn status(&self) -> SubscriptionStatus {
+        self.status
+    }
+
+    pub fn current_period_end(&self) -> Option<DateTime<Utc>> {
+        self.current_period_end
+    }
+
+    pub fn trial_end(&self) -> Option<DateTime<Utc>> {
+        self.trial_end
+    }
+
+    pub fn failed_payments(&self) -> u32 {
+        self.failed_payments
+    }
+
+    pub fn payments_count(&self) -> u32 {
+        self.payments_count
+    }
+
+    pub fn canceled_at(&self) -> Option<DateTime<Utc>> {
+        self.canceled_at
+    }
+
+    pub fn synced_at(&self) -> Option<DateTime<Utc>> {
+        self.synced_at
+    }
+
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The store calls this once it has written the row with a version check.
+    pub fn saved(&mut self) {
+        self.version += 1;
+    }
+
+    /// Applies a provider snapshot taken at `fetched_at`. `None` when a newer snapshot was
+    /// applied while this one was in flight (a slower fetch racing a newer one): it is stale
+    /// and changes nothing.
+    pub fn apply_snapshot(
+        &mut self,
+        facts: &SubscriptionFacts,
+        fetched_at: DateTime<Utc>,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Option<SubscriptionChange> {
+        if self.synced_at.is_some_and(|applied| fetched_at < applied) {
+            return None;
+        }
+        self.synced_at = Some(fetched_at);
+        Some(self.apply(facts, cause, now))
+    }
+
+    fn apply(&mut self, facts: &SubscriptionFacts, cause: &Cause, now: DateTime<Utc>) -> SubscriptionChange {
         let before = self.clone();
         let new_payments = facts.payments_count.saturating_sub(self.payments_count);
         let payment_failed = facts.failed_payments > self.failed_payments;
@@ -324,7 +478,7 @@ impl Subscription {
         if facts.trial_end.is_some() {
             self.trial_end = facts.trial_end;
         }
-        let mut transition = None;
+        let mut moved = None;
         if self.status.can_become(facts.status) {
             let from = self.status;
             self.status = facts.status;
@@ -335,31 +489,51 @@ impl Subscription {
                 self.next_action = None;
             }
             let t = Transition::new(self.id.as_str(), from.as_str(), facts.status.as_str(), cause.clone(), now);
-            transition = Some((t, facts.status.event_type(from)));
+            moved = Some(Moved::new(t, facts.status.event_type(from)));
         }
         let changed = *self != before;
         if changed {
             self.updated_at = now;
         }
-        SubscriptionChange { transition, new_payments, payment_failed, changed }
+        SubscriptionChange { moved, new_payments, payment_failed, changed }
+    }
+
+    /// Moves the subscription to another plan and/or quantity, as the provider accepted; when
+    /// the provider wants the subscriber to approve the change, that is what they do next.
+    /// Returns the event announcing it (no status moves, so no transition).
+    pub fn revise(
+        &mut self,
+        plan_id: PlanId,
+        quantity: u32,
+        approval: Option<NextAction>,
+        now: DateTime<Utc>,
+    ) -> EventType {
+        self.plan_id = plan_id;
+        self.quantity = quantity;
+        if approval.is_some() {
+            self.next_action = approval;
+        }
+        self.updated_at = now;
+        EventType::SubscriptionUpdated
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
 
     fn cycle(unit: IntervalUnit, count: u32, total: u32, price: i64) -> BillingCycle {
         BillingCycle { interval_unit: unit, interval_count: count, total_cycles: total, price }
     }
 
     pub(crate) fn subscription(status: SubscriptionStatus) -> Subscription {
-        let now = Utc::now();
+        let now = fixtures::now();
         Subscription {
-            id: SubscriptionId::generate(now),
+            id: SubscriptionId::generate(&fixtures::ids(), now),
             mode: Mode::Test,
             provider: ProviderName::Paypal,
-            plan_id: PlanId::generate(now),
+            plan_id: PlanId::generate(&fixtures::ids(), now),
             customer_id: "cus_1".into(),
             quantity: 1,
             status,
@@ -384,7 +558,7 @@ mod tests {
     fn facts(status: SubscriptionStatus, payments: u32, failed: u32) -> SubscriptionFacts {
         SubscriptionFacts {
             status,
-            next_billing_time: Some(Utc::now() + chrono::Duration::days(7)),
+            next_billing_time: Some(fixtures::now() + chrono::Duration::days(7)),
             trial_end: None,
             failed_payments: failed,
             payments_count: payments,
@@ -409,9 +583,9 @@ mod tests {
     #[test]
     fn approval_starts_a_trial_and_renewals_are_counted() {
         let mut s = subscription(SubscriptionStatus::ApprovalPending);
-        let change = s.apply(&facts(SubscriptionStatus::Trialing, 0, 0), &Cause::Api, Utc::now());
-        assert_eq!(change.transition.unwrap().1, EventType::SubscriptionActivated);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 2, 0), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::Trialing, 0, 0), &Cause::Api, fixtures::now());
+        assert_eq!(change.moved.unwrap().event(), EventType::SubscriptionActivated);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 2, 0), &Cause::Api, fixtures::now());
         assert_eq!(change.new_payments, 2);
         assert_eq!(s.status, SubscriptionStatus::Active);
     }
@@ -419,10 +593,10 @@ mod tests {
     #[test]
     fn a_failed_renewal_makes_it_past_due_and_a_good_one_active_again() {
         let mut s = subscription(SubscriptionStatus::Active);
-        let change = s.apply(&facts(SubscriptionStatus::PastDue, 0, 1), &Cause::Api, Utc::now());
+        let change = s.apply(&facts(SubscriptionStatus::PastDue, 0, 1), &Cause::Api, fixtures::now());
         assert!(change.payment_failed);
-        assert_eq!(change.transition.unwrap().1, EventType::SubscriptionPastDue);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 1, 0), &Cause::Api, Utc::now());
+        assert_eq!(change.moved.unwrap().event(), EventType::SubscriptionPastDue);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 1, 0), &Cause::Api, fixtures::now());
         assert_eq!(s.status, SubscriptionStatus::Active);
         assert_eq!(change.new_payments, 1);
     }
@@ -430,8 +604,8 @@ mod tests {
     #[test]
     fn canceled_and_expired_subscriptions_stay_so() {
         let mut s = subscription(SubscriptionStatus::Canceled);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, Utc::now());
-        assert!(change.transition.is_none());
+        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, fixtures::now());
+        assert!(change.moved.is_none());
         assert_eq!(s.status, SubscriptionStatus::Canceled);
         assert!(!SubscriptionStatus::Expired.can_become(SubscriptionStatus::Active));
     }
@@ -439,7 +613,7 @@ mod tests {
     #[test]
     fn a_resumed_subscription_announces_it() {
         let mut s = subscription(SubscriptionStatus::Suspended);
-        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, Utc::now());
-        assert_eq!(change.transition.unwrap().1, EventType::SubscriptionResumed);
+        let change = s.apply(&facts(SubscriptionStatus::Active, 0, 0), &Cause::Api, fixtures::now());
+        assert_eq!(change.moved.unwrap().event(), EventType::SubscriptionResumed);
     }
 }

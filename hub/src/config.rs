@@ -1,13 +1,19 @@
 //! Configuration: defaults, then an optional TOML file, then `PAYHUB__…` environment variables
 //! (nested keys joined by `__`, e.g. `PAYHUB__PAYPAL__LIVE__CLIENT_SECRET`), then command-line
 //! flags. Secrets are never printed: [`Config`]'s `Debug` redacts them.
+//!
+//! Each provider's section (`[paypal.live]`, `[pingpp.test]`, …) belongs to the provider's
+//! folder, which defines and checks it; this module only hands the sections over
+//! ([`crate::providers::registry`]) and reads the rest.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::providers::registry::{self, ProviderConfigs};
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,10 +30,9 @@ pub struct Config {
     pub database_url: String,
     #[serde(default)]
     pub log: LogConfig,
-    #[serde(default)]
-    pub paypal: PaypalModes,
-    #[serde(default)]
-    pub pingpp: PingppModes,
+    /// Every provider's sections, read by the provider's folder.
+    #[serde(skip)]
+    pub providers: ProviderConfigs,
     /// What payhub does when a provider reports money it should not have taken (a payment
     /// paid after it was canceled, or paid twice).
     #[serde(default)]
@@ -61,63 +66,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// PayPal credentials per mode: `live` is production PayPal, `test` its sandbox (or payhub's).
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaypalModes {
-    pub live: Option<PaypalConfig>,
-    pub test: Option<PaypalConfig>,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaypalConfig {
-    /// Defaults to PayPal's live or sandbox REST host, by mode.
-    pub base_url: Option<String>,
-    pub client_id: String,
-    pub client_secret: String,
-    /// The id of the webhook registered at PayPal for this hub's `/webhooks/paypal`.
-    pub webhook_id: String,
-    #[serde(default)]
-    pub verification: VerificationMode,
-    /// Hosts the certificate URL of a notification may point at. Defaults to PayPal's own.
-    pub cert_hosts: Option<Vec<String>>,
-    /// PEM roots the signing certificate must chain to. Defaults to the system's CA bundle.
-    pub trust_roots_file: Option<PathBuf>,
-    /// DNS names the signing certificate may be issued for. Defaults to PayPal's, by mode.
-    pub signing_subjects: Option<Vec<String>>,
-    /// Accept `http://` certificate URLs. Only for payhub's own simulator on a trusted host.
-    #[serde(default)]
-    pub allow_http_cert_urls: bool,
-    #[serde(default = "defaults::provider_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-/// Ping++ credentials per mode (the same host serves both; the keys differ).
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PingppModes {
-    pub live: Option<PingppConfig>,
-    pub test: Option<PingppConfig>,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PingppConfig {
-    /// Defaults to https://api.pingxx.com.
-    pub base_url: Option<String>,
-    pub app_id: String,
-    /// `sk_live_…` or `sk_test_…`.
-    pub secret_key: String,
-    /// The merchant's RSA private key (PEM); when set, every request is signed, as Ping++
-    /// requires once the merchant's public key is uploaded.
-    pub private_key_file: Option<PathBuf>,
-    /// Ping++'s RSA public key (PEM, from Ping++'s dashboard), which signs webhooks.
-    pub public_key_file: PathBuf,
-    #[serde(default = "defaults::provider_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnomalyConfig {
@@ -133,16 +81,6 @@ pub enum AnomalyPolicy {
     Refund,
     /// Only tell the merchant (`payment.anomaly_detected`); a person decides.
     Flag,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VerificationMode {
-    /// Check the certificate chain and signature here (no call to PayPal per notification).
-    #[default]
-    Local,
-    /// Ask PayPal's verify-webhook-signature API for every notification.
-    Remote,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,8 +135,7 @@ impl Default for Config {
             public_url: None,
             database_url: defaults::database_url(),
             log: LogConfig::default(),
-            paypal: PaypalModes::default(),
-            pingpp: PingppModes::default(),
+            providers: ProviderConfigs::default(),
             anomalies: AnomalyConfig::default(),
             workers: WorkersConfig::default(),
             delivery: DeliveryConfig::default(),
@@ -225,9 +162,6 @@ mod defaults {
     }
     pub fn entitlement_grace() -> Duration {
         Duration::from_secs(24 * 3600)
-    }
-    pub fn provider_timeout() -> Duration {
-        Duration::from_secs(30)
     }
     pub fn poll_interval() -> Duration {
         Duration::from_secs(1)
@@ -271,6 +205,15 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, then `file` (which must exist when given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_environment(file, None)
+    }
+
+    /// [`Config::load`] with `variables` standing in for the process's environment (tests set
+    /// variables without racing each other).
+    fn load_with_environment(
+        file: Option<&Path>,
+        variables: Option<config::Map<String, String>>,
+    ) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             if !path.exists() {
@@ -281,19 +224,25 @@ impl Config {
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
-        builder = builder.add_source(
-            config::Environment::with_prefix("PAYHUB")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("paypal.live.cert_hosts")
-                .with_list_parse_key("paypal.test.cert_hosts")
-                .with_list_parse_key("paypal.live.signing_subjects")
-                .with_list_parse_key("paypal.test.signing_subjects")
-                .with_list_parse_key("delivery.schedule"),
-        );
-        let config: Config = builder.build()?.try_deserialize()?;
+        let mut environment = config::Environment::with_prefix("PAYHUB")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("delivery.schedule")
+            .source(variables);
+        for key in registry::list_keys() {
+            environment = environment.with_list_parse_key(&key);
+        }
+        let layered = builder.add_source(environment).build()?;
+        let providers = ProviderConfigs::read(&layered)?;
+        // The rest is read without the providers' sections, still refusing unknown keys.
+        let mut rest: config::Map<String, config::Value> = layered.try_deserialize()?;
+        for name in registry::section_names() {
+            rest.remove(name);
+        }
+        let mut config = Config::deserialize(config::Value::from(rest))?;
+        config.providers = providers;
         config.validate()?;
         Ok(config)
     }
@@ -324,8 +273,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("database_url", &redact_url(&self.database_url))
-            .field("paypal.live", &self.paypal.live.as_ref().map(|p| &p.client_id))
-            .field("paypal.test", &self.paypal.test.as_ref().map(|p| &p.client_id))
+            .field("providers", &self.providers)
             .field("workers", &self.workers)
             .finish_non_exhaustive()
     }
@@ -381,6 +329,64 @@ mod tests {
         assert!(!format!("{config:?}").contains("very-secret"));
         std::fs::write(&path, "listne = \"0.0.0.0:9000\"").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payhub.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_provider_secret_can_come_from_the_environment_alone() {
+        let (_dir, path) = file(
+            r#"
+            [paypal.live]
+            client_id = "id"
+            webhook_id = "WH1"
+            verification = "remote"
+            "#,
+        );
+        let missing = Config::load_with_environment(Some(&path), Some(Default::default())).err().unwrap();
+        assert!(missing.to_string().contains("client_secret"), "{missing}");
+        let environment = [
+            ("PAYHUB__PAYPAL__LIVE__CLIENT_SECRET", "very-secret"),
+            ("PAYHUB__PAYPAL__LIVE__CERT_HOSTS", "api.paypal.com,api-m.paypal.com"),
+        ];
+        let environment = environment.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let config = Config::load_with_environment(Some(&path), Some(environment)).unwrap();
+        assert!(!format!("{config:?}").contains("very-secret"));
+        let providers = crate::providers::Providers::from_config(&config.providers).unwrap();
+        assert_eq!(providers.modes_of(payhub_core::ProviderName::Paypal), [payhub_core::Mode::Live]);
+    }
+
+    #[test]
+    fn unknown_keys_and_modes_in_a_provider_section_are_refused() {
+        for text in [
+            "[pingpp.live]\napp_id = \"app\"\nsecret_key = \"sk\"\npublic_key_file = \"k.pem\"\napp_idd = \"x\"",
+            "[paypal.staging]\nclient_id = \"id\"",
+        ] {
+            let (_dir, path) = file(text);
+            let refused = Config::load_with_environment(Some(&path), Some(Default::default())).err();
+            assert!(refused.is_some(), "accepted: {text}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_provider_key_names_the_file_and_the_setting() {
+        let (_dir, path) = file(
+            r#"
+            [pingpp.test]
+            app_id = "app_1"
+            secret_key = "sk_test_1"
+            public_key_file = "/nonexistent/pingpp.pem"
+            "#,
+        );
+        let config = Config::load_with_environment(Some(&path), Some(Default::default())).unwrap();
+        let error = crate::providers::Providers::from_config(&config.providers).err().unwrap().to_string();
+        assert!(error.starts_with("cannot read the Ping++ public key from /nonexistent/pingpp.pem"), "{error}");
+        assert!(error.ends_with("check pingpp.test.public_key_file"), "{error}");
     }
 
     #[test]

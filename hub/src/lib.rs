@@ -8,8 +8,10 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod http;
+pub mod ids;
 pub mod providers;
 pub mod services;
 pub mod workers;

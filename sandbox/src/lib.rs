@@ -19,6 +19,7 @@
 //! `sandbox` command calls [`run_until_ctrl_c`].
 
 pub mod chaos;
+pub mod clock;
 pub mod control;
 pub mod delivery;
 pub mod faults;
@@ -34,7 +35,6 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use chrono::Duration;
-use payhub_core::TestClock;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -42,6 +42,7 @@ use crate::chaos::Chaos;
 use crate::delivery::Dispatcher;
 use crate::scheduler::Scheduler;
 
+pub use crate::clock::TestClock;
 pub use crate::paypal::signing::{PAYPAL_CERT_SUBJECT_NAME, paypal_signing_cert_pem, paypal_trust_anchor_pem};
 pub use crate::paypal::{PaypalSimulator, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET};
 pub use crate::pingpp::{

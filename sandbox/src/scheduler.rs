@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use payhub_core::{Clock, TestClock};
+use payhub_core::Clock;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
+
+use crate::clock::TestClock;
 
 /// How often the background task looks for due actions when nothing woke it earlier.
 pub const TICK: StdDuration = StdDuration::from_millis(50);

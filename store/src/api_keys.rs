@@ -20,6 +20,7 @@ pub struct ApiKeyRecord {
 
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
+    pub id: ApiKeyId,
     pub mode: Mode,
     pub name: String,
     pub secret_hash: String,
@@ -42,29 +43,22 @@ fn from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
 
 impl Database {
     pub async fn create_api_key(&self, new: NewApiKey, now: DateTime<Utc>) -> Result<ApiKeyRecord, StoreError> {
-        let id = ApiKeyId::generate(now);
+        let NewApiKey { id, mode, name, secret_hash, secret_hint } = new;
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, mode, name, secret_hash, secret_hint, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id.as_str())
-        .bind(new.mode.as_str())
-        .bind(&new.name)
-        .bind(&new.secret_hash)
-        .bind(&new.secret_hint)
+        .bind(mode.as_str())
+        .bind(&name)
+        .bind(&secret_hash)
+        .bind(&secret_hint)
         .bind(millis(now))
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
-        Ok(ApiKeyRecord {
-            id,
-            mode: new.mode,
-            name: new.name,
-            secret_hint: new.secret_hint,
-            created_at: now,
-            revoked_at: None,
-        })
+        Ok(ApiKeyRecord { id, mode, name, secret_hint, created_at: now, revoked_at: None })
     }
 
     /// The unrevoked key whose secret hashes to `secret_hash`.
@@ -81,11 +75,11 @@ impl Database {
     }
 
     /// Revokes a key; returns false when no active key has that id.
-    pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn revoke_api_key(&self, id: &ApiKeyId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let revoked = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(millis(now))
-            .bind(id)
+            .bind(id.as_str())
             .execute(tx.conn())
             .await?
             .rows_affected()

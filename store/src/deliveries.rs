@@ -1,15 +1,16 @@
 use chrono::{DateTime, Utc};
+use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
 use sqlx::Row;
 
-use crate::codec::trusted;
+use crate::codec::{parsed, trusted};
 use crate::{Database, StoreError, millis};
 
 /// A delivery claimed by this instance until its lease ends.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
-    pub id: String,
-    pub event_id: String,
-    pub endpoint_id: String,
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: WebhookEndpointId,
     /// Attempts so far, including this one.
     pub attempt: i64,
 }
@@ -69,9 +70,9 @@ impl Database {
         rows.iter()
             .map(|row| {
                 Ok(ClaimedDelivery {
-                    id: row.try_get("id")?,
-                    event_id: row.try_get("event_id")?,
-                    endpoint_id: row.try_get("endpoint_id")?,
+                    id: parsed(row, "id", |s| DeliveryId::parse(s).ok())?,
+                    event_id: parsed(row, "event_id", |s| EventId::parse(s).ok())?,
+                    endpoint_id: parsed(row, "endpoint_id", |s| WebhookEndpointId::parse(s).ok())?,
                     attempt: row.try_get("attempts")?,
                 })
             })
@@ -90,7 +91,7 @@ impl Database {
             "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&delivery.id)
+        .bind(delivery.id.as_str())
         .bind(delivery.attempt)
         .bind(millis(attempt.at))
         .bind(attempt.status_code.map(i64::from))
@@ -112,7 +113,7 @@ impl Database {
         .bind(delivered_at)
         .bind(attempt.status_code.map(i64::from))
         .bind(&attempt.error)
-        .bind(&delivery.id)
+        .bind(delivery.id.as_str())
         .execute(tx.conn())
         .await?;
         tx.commit().await
@@ -120,14 +121,14 @@ impl Database {
 
     /// Queues an event again for every endpoint it went to (replay), whatever happened before.
     /// Returns how many deliveries were re-armed.
-    pub async fn redeliver_event(&self, event_id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn redeliver_event(&self, event_id: &EventId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let result = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
              WHERE event_id = $2",
         )
         .bind(millis(now))
-        .bind(event_id)
+        .bind(event_id.as_str())
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
@@ -135,9 +136,12 @@ impl Database {
     }
 
     /// When an endpoint last accepted a delivery, if ever.
-    pub async fn last_successful_delivery(&self, endpoint_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    pub async fn last_successful_delivery(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query("SELECT MAX(delivered_at) AS at FROM deliveries WHERE endpoint_id = $1")
-            .bind(endpoint_id)
+            .bind(endpoint_id.as_str())
             .fetch_one(self.reader())
             .await?;
         crate::codec::opt_time(&row, "at")
@@ -152,11 +156,11 @@ impl Database {
     }
 
     /// Where an event stands at each endpoint it was sent to.
-    pub async fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<DeliveryState>, StoreError> {
+    pub async fn deliveries_of_event(&self, event_id: &EventId) -> Result<Vec<DeliveryState>, StoreError> {
         let rows = sqlx::query(
             "SELECT endpoint_id, status, attempts, last_status_code FROM deliveries WHERE event_id = $1 ORDER BY id",
         )
-        .bind(event_id)
+        .bind(event_id.as_str())
         .fetch_all(self.reader())
         .await?;
         rows.iter()

@@ -5,8 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, millis};
+use crate::{Database, Page, StoreError, millis, page};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointStatus {
@@ -49,6 +48,7 @@ pub struct WebhookEndpoint {
 
 #[derive(Debug, Clone)]
 pub struct NewWebhookEndpoint {
+    pub id: WebhookEndpointId,
     pub mode: Mode,
     pub url: String,
     pub secret: String,
@@ -82,7 +82,7 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<WebhookEndpoint, StoreError> {
         let endpoint = WebhookEndpoint {
-            id: WebhookEndpointId::generate(now),
+            id: new.id,
             mode: new.mode,
             url: new.url,
             secret: new.secret,
@@ -112,15 +112,15 @@ impl Database {
         Ok(endpoint)
     }
 
-    pub async fn endpoint(&self, mode: Mode, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
+    pub async fn endpoint(&self, mode: Mode, id: &WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn endpoint_by_id(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
+    pub async fn endpoint_by_id(&self, id: &WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -144,10 +144,15 @@ impl Database {
     }
 
     /// Deletes an endpoint and abandons its undelivered events. Returns whether it existed.
-    pub async fn delete_endpoint(&self, mode: Mode, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn delete_endpoint(
+        &self,
+        mode: Mode,
+        id: &WebhookEndpointId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2")
-            .bind(id)
+            .bind(id.as_str())
             .bind(mode.as_str())
             .execute(tx.conn())
             .await?
@@ -158,7 +163,7 @@ impl Database {
                 "UPDATE deliveries SET status = 'failed', last_error = 'endpoint deleted', \
                  locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
             )
-            .bind(id)
+            .bind(id.as_str())
             .bind(millis(now))
             .execute(tx.conn())
             .await?;
@@ -169,7 +174,7 @@ impl Database {
 
     pub async fn set_endpoint_status(
         &self,
-        id: &str,
+        id: &WebhookEndpointId,
         status: EndpointStatus,
         reason: Option<&str>,
         now: DateTime<Utc>,
@@ -179,7 +184,7 @@ impl Database {
             .bind(status.as_str())
             .bind(reason)
             .bind(millis(now))
-            .bind(id)
+            .bind(id.as_str())
             .execute(tx.conn())
             .await?;
         tx.commit().await?;

@@ -2,11 +2,12 @@ use chrono::{DateTime, Utc};
 use payhub_core::Mode;
 use payhub_core::entitlement::{Entitlement, EntitlementStatus};
 use payhub_core::id::{EntitlementId, SubscriptionId};
+use payhub_core::stored::EntitlementRecord;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{opt_time, parsed, time, trusted};
-use crate::{Database, StoreError, Tx, millis};
+use crate::{Database, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, customer_id, entitlement, subscription_id, status, valid_until, revoked_at, \
     revoke_reason, version, created_at, updated_at";
@@ -15,7 +16,7 @@ fn from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     let id: String = row.try_get("id")?;
     let subscription_id: String = row.try_get("subscription_id")?;
-    Ok(Entitlement {
+    Ok(Entitlement::restore(EntitlementRecord {
         id: EntitlementId::parse(&id).map_err(|e| corrupt(&e))?,
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         customer_id: row.try_get("customer_id")?,
@@ -28,20 +29,23 @@ fn from_row(row: &AnyRow) -> Result<Entitlement, StoreError> {
         version: row.try_get("version")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-    })
+    }))
 }
 
 impl Tx {
-    pub async fn lock_entitlement_of(&mut self, subscription_id: &str) -> Result<Option<Entitlement>, StoreError> {
+    pub async fn lock_entitlement_of(
+        &mut self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<Entitlement>, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM entitlements WHERE subscription_id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(subscription_id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(subscription_id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn lock_entitlement(&mut self, id: &str) -> Result<Option<Entitlement>, StoreError> {
+    pub async fn lock_entitlement(&mut self, id: &EntitlementId) -> Result<Option<Entitlement>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM entitlements WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -54,13 +58,13 @@ impl Tx {
             .bind(&e.customer_id)
             .bind(&e.entitlement)
             .bind(e.subscription_id.as_str())
-            .bind(e.status.as_str())
-            .bind(millis(e.valid_until))
-            .bind(e.revoked_at.map(millis))
-            .bind(&e.revoke_reason)
-            .bind(e.version)
+            .bind(e.status().as_str())
+            .bind(millis(e.valid_until()))
+            .bind(e.revoked_at().map(millis))
+            .bind(e.revoke_reason())
+            .bind(e.version())
             .bind(millis(e.created_at))
-            .bind(millis(e.updated_at))
+            .bind(millis(e.updated_at()))
             .execute(self.conn())
             .await?;
         Ok(())
@@ -71,19 +75,19 @@ impl Tx {
             "UPDATE entitlements SET status = $1, valid_until = $2, revoked_at = $3, revoke_reason = $4, updated_at = $5, \
              version = version + 1 WHERE id = $6 AND version = $7",
         )
-        .bind(e.status.as_str())
-        .bind(millis(e.valid_until))
-        .bind(e.revoked_at.map(millis))
-        .bind(&e.revoke_reason)
-        .bind(millis(e.updated_at))
+        .bind(e.status().as_str())
+        .bind(millis(e.valid_until()))
+        .bind(e.revoked_at().map(millis))
+        .bind(e.revoke_reason())
+        .bind(millis(e.updated_at()))
         .bind(e.id.as_str())
-        .bind(e.version)
+        .bind(e.version())
         .execute(self.conn())
         .await?;
         if result.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("entitlement {}", e.id)));
         }
-        e.version += 1;
+        e.saved();
         Ok(())
     }
 }
@@ -117,7 +121,7 @@ impl Database {
             .bind(i64::from(limit) + 1)
             .fetch_all(self.reader())
             .await?;
-        crate::payments::page(rows, limit, from_row)
+        page(rows, limit, from_row)
     }
 
     /// Active entitlements whose time has run out, for the lapse sweep.

@@ -1,12 +1,12 @@
-use payhub_core::id::DeliveryId;
+use payhub_core::IdGenerator;
+use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
 use payhub_core::{Event, EventType, Mode};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
 use crate::endpoints::EndpointStatus;
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, type, resource_id, data, created_at";
 
@@ -15,7 +15,7 @@ pub type EventPage = Page<Event>;
 fn from_row(row: &AnyRow) -> Result<Event, StoreError> {
     let id: String = row.try_get("id")?;
     Ok(Event {
-        id: payhub_core::id::EventId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        id: EventId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         event_type: parsed(row, "type", EventType::parse)?,
         resource_id: row.try_get("resource_id")?,
@@ -27,8 +27,8 @@ fn from_row(row: &AnyRow) -> Result<Event, StoreError> {
 impl Tx {
     /// Appends an event to the stream and queues its delivery to every enabled endpoint of the
     /// same mode whose filter selects it — in the caller's transaction, so a state change and
-    /// its notification are committed together (the outbox).
-    pub async fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+    /// its notification are committed together (the outbox). Delivery ids come from `ids`.
+    pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO events (id, mode, type, resource_id, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -48,24 +48,30 @@ impl Tx {
             .fetch_all(self.conn())
             .await?;
         for endpoint in endpoints {
-            let endpoint_id: String = endpoint.try_get("id")?;
+            let endpoint_id = parsed(&endpoint, "id", |s| WebhookEndpointId::parse(s).ok())?;
             let filters: Vec<String> = json(&endpoint, "event_types")?;
             if filters.iter().any(|f| event.event_type.matches(f)) {
-                self.queue_delivery(event, &endpoint_id).await?;
+                let delivery_id = DeliveryId::generate(ids, event.created_at);
+                self.queue_delivery(&delivery_id, event, &endpoint_id).await?;
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn queue_delivery(&mut self, event: &Event, endpoint_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn queue_delivery(
+        &mut self,
+        id: &DeliveryId,
+        event: &Event,
+        endpoint_id: &WebhookEndpointId,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
              ON CONFLICT (event_id, endpoint_id) DO NOTHING",
         )
-        .bind(DeliveryId::generate(event.created_at).as_str())
+        .bind(id.as_str())
         .bind(event.id.as_str())
-        .bind(endpoint_id)
+        .bind(endpoint_id.as_str())
         .bind(event.mode.as_str())
         .bind(millis(event.created_at))
         .execute(self.conn())
@@ -75,16 +81,16 @@ impl Tx {
 }
 
 impl Database {
-    pub async fn event(&self, mode: Mode, id: &str) -> Result<Option<Event>, StoreError> {
+    pub async fn event(&self, mode: Mode, id: &EventId) -> Result<Option<Event>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// An event by id whatever its mode (for the dispatcher).
-    pub async fn find_event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+    pub async fn find_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 

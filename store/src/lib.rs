@@ -27,7 +27,9 @@ mod plans;
 mod refunds;
 mod rejected;
 mod subscriptions;
+mod transitions;
 mod tx;
+mod unit_of_work;
 
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
@@ -40,14 +42,27 @@ pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
 pub use payments::PaymentFilter;
 pub use rejected::RejectedNotification;
 pub use tx::Tx;
+pub use unit_of_work::{Committed, UnitOfWork};
 
 use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
 
 /// A page of a cursor-paginated list, newest first.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub has_more: bool,
+}
+
+/// Turns `limit + 1` fetched rows into a page and its `has_more` flag.
+pub(crate) fn page<T>(
+    rows: Vec<AnyRow>,
+    limit: u32,
+    decode: impl Fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let has_more = rows.len() > limit as usize;
+    let items = rows.iter().take(limit as usize).map(decode).collect::<Result<_, _>>()?;
+    Ok(Page { items, has_more })
 }
 
 /// Converts a time to the stored representation (Unix milliseconds).

@@ -1,13 +1,13 @@
 use chrono::{DateTime, Utc};
 use payhub_core::id::{PaymentId, SubscriptionId};
 use payhub_core::payment::{Failure, Payment, PaymentStatus, ProviderRefs};
-use payhub_core::transition::Transition;
+use payhub_core::stored::PaymentRecord;
 use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_json, opt_time, parsed, time, to_json, trusted};
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, provider, channel, status, amount, currency, amount_captured, \
     amount_refunded, amount_refund_pending, merchant_reference, description, customer_id, metadata, \
@@ -26,7 +26,7 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
     let currency: String = row.try_get("currency")?;
     let failure_code: Option<String> = row.try_get("failure_code")?;
     let failure_message: Option<String> = row.try_get("failure_message")?;
-    Ok(Payment {
+    Ok(Payment::restore(PaymentRecord {
         id: PaymentId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         provider: parsed(row, "provider", |s| s.parse().ok())?,
@@ -59,7 +59,7 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
         next_check_at: opt_time(row, "next_check_at")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-    })
+    }))
 }
 
 impl Tx {
@@ -73,12 +73,12 @@ impl Tx {
             .bind(p.mode.as_str())
             .bind(p.provider.as_str())
             .bind(&p.channel)
-            .bind(p.status.as_str())
+            .bind(p.status().as_str())
             .bind(p.amount)
             .bind(p.currency.code())
-            .bind(p.amount_captured)
-            .bind(p.amount_refunded)
-            .bind(p.amount_refund_pending)
+            .bind(p.amount_captured())
+            .bind(p.amount_refunded())
+            .bind(p.amount_refund_pending())
             .bind(&p.merchant_reference)
             .bind(&p.description)
             .bind(&p.customer_id)
@@ -89,23 +89,23 @@ impl Tx {
             .bind(p.next_action.as_ref().map(to_json))
             .bind(&p.provider_refs.payment_id)
             .bind(&p.provider_refs.capture_id)
-            .bind(p.failure.as_ref().map(|f| f.code.clone()))
-            .bind(p.failure.as_ref().map(|f| f.message.clone()))
-            .bind(p.anomaly.as_ref().map(to_json))
+            .bind(p.failure().map(|f| f.code.clone()))
+            .bind(p.failure().map(|f| f.message.clone()))
+            .bind(p.anomaly().map(to_json))
             .bind(p.subscription_id.as_ref().map(|id| id.as_str().to_owned()))
-            .bind(p.version)
+            .bind(p.version())
             .bind(p.next_check_at.map(millis))
             .bind(millis(p.created_at))
-            .bind(millis(p.updated_at))
+            .bind(millis(p.updated_at()))
             .execute(self.conn())
             .await?;
         Ok(())
     }
 
     /// Reads a payment for update, holding its row lock until the transaction ends.
-    pub async fn lock_payment(&mut self, id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn lock_payment(&mut self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -136,56 +136,41 @@ impl Tx {
              amount_captured = $13, anomaly = $14, version = version + 1 \
              WHERE id = $11 AND version = $12",
         )
-        .bind(p.status.as_str())
-        .bind(p.amount_refunded)
-        .bind(p.amount_refund_pending)
+        .bind(p.status().as_str())
+        .bind(p.amount_refunded())
+        .bind(p.amount_refund_pending())
         .bind(p.next_action.as_ref().map(to_json))
         .bind(&p.provider_refs.payment_id)
         .bind(&p.provider_refs.capture_id)
-        .bind(p.failure.as_ref().map(|f| f.code.clone()))
-        .bind(p.failure.as_ref().map(|f| f.message.clone()))
+        .bind(p.failure().map(|f| f.code.clone()))
+        .bind(p.failure().map(|f| f.message.clone()))
         .bind(p.next_check_at.map(millis))
-        .bind(millis(p.updated_at))
+        .bind(millis(p.updated_at()))
         .bind(p.id.as_str())
-        .bind(p.version)
-        .bind(p.amount_captured)
-        .bind(p.anomaly.as_ref().map(to_json))
+        .bind(p.version())
+        .bind(p.amount_captured())
+        .bind(p.anomaly().map(to_json))
         .execute(self.conn())
         .await?;
         if result.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("payment {}", p.id)));
         }
-        p.version += 1;
-        Ok(())
-    }
-
-    pub async fn record_transition(&mut self, t: &Transition) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO transitions (resource_id, from_status, to_status, cause, at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&t.resource_id)
-        .bind(&t.from)
-        .bind(&t.to)
-        .bind(to_json(&t.cause))
-        .bind(millis(t.at))
-        .execute(self.conn())
-        .await?;
+        p.saved();
         Ok(())
     }
 }
 
 impl Database {
-    pub async fn payment(&self, mode: Mode, id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn payment(&self, mode: Mode, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A payment by id whatever its mode (for workers, which act on behalf of the provider).
-    pub async fn find_payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn find_payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -239,44 +224,14 @@ impl Database {
         let rows = self.claim_due("payments", COLUMNS, now, lease_until, limit).await?;
         rows.iter().map(from_row).collect()
     }
-
-    /// The recorded state changes of a resource, oldest first.
-    pub async fn transitions(&self, resource_id: &str) -> Result<Vec<Transition>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT resource_id, from_status, to_status, cause, at FROM transitions \
-             WHERE resource_id = $1 ORDER BY id",
-        )
-        .bind(resource_id)
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Transition {
-                    resource_id: row.try_get("resource_id")?,
-                    from: row.try_get("from_status")?,
-                    to: row.try_get("to_status")?,
-                    cause: json(row, "cause")?,
-                    at: time(row, "at")?,
-                })
-            })
-            .collect()
-    }
-}
-
-/// Turns `limit + 1` fetched rows into a page and its `has_more` flag.
-pub(crate) fn page<T>(
-    rows: Vec<AnyRow>,
-    limit: u32,
-    decode: impl Fn(&AnyRow) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let has_more = rows.len() > limit as usize;
-    let items = rows.iter().take(limit as usize).map(decode).collect::<Result<_, _>>()?;
-    Ok(Page { items, has_more })
 }
 
 /// The payments of a subscription, newest first.
-pub(crate) async fn by_subscription(db: &Database, subscription_id: &str) -> Result<Vec<Payment>, StoreError> {
+pub(crate) async fn by_subscription(
+    db: &Database,
+    subscription_id: &SubscriptionId,
+) -> Result<Vec<Payment>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM payments WHERE subscription_id = $1 ORDER BY id DESC");
-    let rows = sqlx::query(trusted(sql)).bind(subscription_id).fetch_all(db.reader()).await?;
+    let rows = sqlx::query(trusted(sql)).bind(subscription_id.as_str()).fetch_all(db.reader()).await?;
     rows.iter().map(from_row).collect()
 }

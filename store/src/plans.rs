@@ -5,8 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, provider, name, product, description, status, currency, trial_cycles, regular_cycle, \
     setup_fee, tax_basis_points, payment_failure_threshold, entitlement, provider_product_id, provider_plan_id, \
@@ -89,17 +88,17 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn lock_plan(&mut self, id: &str) -> Result<Option<Plan>, StoreError> {
+    pub async fn lock_plan(&mut self, id: &PlanId) -> Result<Option<Plan>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 }
 
 impl Database {
-    pub async fn plan(&self, mode: Mode, id: &str) -> Result<Option<Plan>, StoreError> {
+    pub async fn plan(&self, mode: Mode, id: &PlanId) -> Result<Option<Plan>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 

@@ -2,13 +2,13 @@ use chrono::{DateTime, Utc};
 use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::payment::Failure;
 use payhub_core::refund::{Refund, RefundStatus};
+use payhub_core::stored::RefundRecord;
 use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_time, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, payment_id, provider, status, amount, currency, reason, metadata, \
     provider_options, provider_refund_id, failure_code, failure_message, version, next_check_at, created_at, updated_at";
@@ -20,7 +20,7 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
     let currency: String = row.try_get("currency")?;
     let failure_code: Option<String> = row.try_get("failure_code")?;
     let failure_message: Option<String> = row.try_get("failure_message")?;
-    Ok(Refund {
+    Ok(Refund::restore(RefundRecord {
         id: RefundId::parse(&id).map_err(|e| corrupt(&e))?,
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         payment_id: PaymentId::parse(&payment_id).map_err(|e| corrupt(&e))?,
@@ -36,7 +36,7 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
         next_check_at: opt_time(row, "next_check_at")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-    })
+    }))
 }
 
 impl Tx {
@@ -50,27 +50,27 @@ impl Tx {
             .bind(r.mode.as_str())
             .bind(r.payment_id.as_str())
             .bind(provider.as_str())
-            .bind(r.status.as_str())
+            .bind(r.status().as_str())
             .bind(r.amount)
             .bind(r.currency.code())
             .bind(&r.reason)
             .bind(to_json(&r.metadata))
             .bind(to_json(&r.provider_options))
             .bind(&r.provider_refund_id)
-            .bind(r.failure.as_ref().map(|f| f.code.clone()))
-            .bind(r.failure.as_ref().map(|f| f.message.clone()))
-            .bind(r.version)
+            .bind(r.failure().map(|f| f.code.clone()))
+            .bind(r.failure().map(|f| f.message.clone()))
+            .bind(r.version())
             .bind(r.next_check_at.map(millis))
             .bind(millis(r.created_at))
-            .bind(millis(r.updated_at))
+            .bind(millis(r.updated_at()))
             .execute(self.conn())
             .await?;
         Ok(())
     }
 
-    pub async fn lock_refund(&mut self, id: &str) -> Result<Option<Refund>, StoreError> {
+    pub async fn lock_refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -97,35 +97,35 @@ impl Tx {
              failure_message = $4, next_check_at = $5, updated_at = $6, version = version + 1 \
              WHERE id = $7 AND version = $8",
         )
-        .bind(r.status.as_str())
+        .bind(r.status().as_str())
         .bind(&r.provider_refund_id)
-        .bind(r.failure.as_ref().map(|f| f.code.clone()))
-        .bind(r.failure.as_ref().map(|f| f.message.clone()))
+        .bind(r.failure().map(|f| f.code.clone()))
+        .bind(r.failure().map(|f| f.message.clone()))
         .bind(r.next_check_at.map(millis))
-        .bind(millis(r.updated_at))
+        .bind(millis(r.updated_at()))
         .bind(r.id.as_str())
-        .bind(r.version)
+        .bind(r.version())
         .execute(self.conn())
         .await?;
         if result.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("refund {}", r.id)));
         }
-        r.version += 1;
+        r.saved();
         Ok(())
     }
 }
 
 impl Database {
-    pub async fn refund(&self, mode: Mode, id: &str) -> Result<Option<Refund>, StoreError> {
+    pub async fn refund(&self, mode: Mode, id: &RefundId) -> Result<Option<Refund>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A refund by payhub id or by the provider's refund id, whatever its mode.
     pub async fn find_refund(
         &self,
-        refund_id: Option<&str>,
+        refund_id: Option<&RefundId>,
         provider: ProviderName,
         provider_refund_id: &str,
     ) -> Result<Option<Refund>, StoreError> {
@@ -133,7 +133,7 @@ impl Database {
             "SELECT {COLUMNS} FROM refunds WHERE id = $1 OR (provider = $2 AND provider_refund_id = $3) LIMIT 1"
         );
         let row = sqlx::query(trusted(sql))
-            .bind(refund_id.unwrap_or(""))
+            .bind(refund_id.map_or("", |id| id.as_str()))
             .bind(provider.as_str())
             .bind(provider_refund_id)
             .fetch_optional(self.reader())

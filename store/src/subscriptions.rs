@@ -1,13 +1,13 @@
 use chrono::{DateTime, Utc};
 use payhub_core::id::{PlanId, SubscriptionId};
+use payhub_core::stored::SubscriptionRecord;
 use payhub_core::subscription::{Subscription, SubscriptionStatus};
 use payhub_core::{Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_json, opt_time, parsed, time, to_json, trusted};
-use crate::payments::page;
-use crate::{Database, Page, StoreError, Tx, millis};
+use crate::{Database, Page, StoreError, Tx, millis, page};
 
 const COLUMNS: &str = "id, mode, provider, plan_id, customer_id, quantity, status, current_period_end, trial_end, \
     failed_payments, payments_count, canceled_at, return_url, cancel_url, next_action, provider_subscription_id, \
@@ -21,7 +21,7 @@ fn from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
         let value: i64 = row.try_get(column)?;
         u32::try_from(value).map_err(|e| corrupt(&e))
     };
-    Ok(Subscription {
+    Ok(Subscription::restore(SubscriptionRecord {
         id: SubscriptionId::parse(&id).map_err(|e| corrupt(&e))?,
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         provider: parsed(row, "provider", |s| s.parse().ok())?,
@@ -44,7 +44,7 @@ fn from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
         synced_at: opt_time(row, "synced_at")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-    })
+    }))
 }
 
 impl Tx {
@@ -60,30 +60,30 @@ impl Tx {
             .bind(s.plan_id.as_str())
             .bind(&s.customer_id)
             .bind(i64::from(s.quantity))
-            .bind(s.status.as_str())
-            .bind(s.current_period_end.map(millis))
-            .bind(s.trial_end.map(millis))
-            .bind(i64::from(s.failed_payments))
-            .bind(i64::from(s.payments_count))
-            .bind(s.canceled_at.map(millis))
+            .bind(s.status().as_str())
+            .bind(s.current_period_end().map(millis))
+            .bind(s.trial_end().map(millis))
+            .bind(i64::from(s.failed_payments()))
+            .bind(i64::from(s.payments_count()))
+            .bind(s.canceled_at().map(millis))
             .bind(&s.return_url)
             .bind(&s.cancel_url)
             .bind(s.next_action.as_ref().map(to_json))
             .bind(&s.provider_subscription_id)
             .bind(to_json(&s.metadata))
-            .bind(s.version)
+            .bind(s.version())
             .bind(s.next_check_at.map(millis))
-            .bind(s.synced_at.map(millis))
+            .bind(s.synced_at().map(millis))
             .bind(millis(s.created_at))
-            .bind(millis(s.updated_at))
+            .bind(millis(s.updated_at()))
             .execute(self.conn())
             .await?;
         Ok(())
     }
 
-    pub async fn lock_subscription(&mut self, id: &str) -> Result<Option<Subscription>, StoreError> {
+    pub async fn lock_subscription(&mut self, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -96,40 +96,40 @@ impl Tx {
         )
         .bind(s.plan_id.as_str())
         .bind(i64::from(s.quantity))
-        .bind(s.status.as_str())
-        .bind(s.current_period_end.map(millis))
-        .bind(s.trial_end.map(millis))
-        .bind(i64::from(s.failed_payments))
-        .bind(i64::from(s.payments_count))
-        .bind(s.canceled_at.map(millis))
+        .bind(s.status().as_str())
+        .bind(s.current_period_end().map(millis))
+        .bind(s.trial_end().map(millis))
+        .bind(i64::from(s.failed_payments()))
+        .bind(i64::from(s.payments_count()))
+        .bind(s.canceled_at().map(millis))
         .bind(s.next_action.as_ref().map(to_json))
         .bind(&s.provider_subscription_id)
         .bind(s.next_check_at.map(millis))
-        .bind(millis(s.updated_at))
+        .bind(millis(s.updated_at()))
         .bind(s.id.as_str())
-        .bind(s.version)
-        .bind(s.synced_at.map(millis))
+        .bind(s.version())
+        .bind(s.synced_at().map(millis))
         .execute(self.conn())
         .await?;
         if result.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("subscription {}", s.id)));
         }
-        s.version += 1;
+        s.saved();
         Ok(())
     }
 }
 
 impl Database {
-    pub async fn subscription(&self, mode: Mode, id: &str) -> Result<Option<Subscription>, StoreError> {
+    pub async fn subscription(&self, mode: Mode, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id).bind(mode.as_str()).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// A subscription by id whatever its mode (the subscriber's return, workers).
-    pub async fn find_subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
+    pub async fn find_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id).fetch_optional(self.reader()).await?;
+        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -180,7 +180,7 @@ impl Database {
     /// The payments of a subscription (its charges and renewals), newest first.
     pub async fn subscription_payments(
         &self,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
     ) -> Result<Vec<payhub_core::payment::Payment>, StoreError> {
         crate::payments::by_subscription(self, subscription_id).await
     }

@@ -2,10 +2,15 @@
 //! serialization conflict) from a write the schema refuses (a broken constraint), on SQLite and
 //! on PostgreSQL. Callers retry the first kind and report the second.
 
-use payhub_core::id::{PaymentId, RefundId};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use payhub_core::clock::to_millis;
+use payhub_core::id::{ApiKeyId, PaymentId, RefundId};
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::refund::{Refund, RefundStatus};
-use payhub_core::{Clock, Currency, Mode, ProviderName, SystemClock};
+use payhub_core::stored::{PaymentRecord, RefundRecord};
+use payhub_core::{Currency, IdGenerator, Mode, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{ConstraintKind, Database, NewApiKey, StoreError};
 use sqlx::{AnyConnection, Connection, Executor};
@@ -30,10 +35,23 @@ macro_rules! on_both_stores {
     )*};
 }
 
+/// One generator for the whole binary, so ids made by concurrent tests never collide.
+static IDS: LazyLock<IdGenerator> = LazyLock::new(|| IdGenerator::seeded(9));
+
+fn now() -> DateTime<Utc> {
+    to_millis(Utc::now())
+}
+
 fn payment(amount: i64) -> Payment {
-    let now = SystemClock.now();
-    Payment {
-        id: PaymentId::generate(now),
+    payment_refunded(amount, 0)
+}
+
+/// A payment row as written, with `amount_refunded` set directly: a state the state machine
+/// never produces, which only the schema's own check can refuse.
+fn payment_refunded(amount: i64, amount_refunded: i64) -> Payment {
+    let now = now();
+    Payment::restore(PaymentRecord {
+        id: PaymentId::generate(&IDS, now),
         mode: Mode::Test,
         provider: ProviderName::Paypal,
         channel: "paypal".into(),
@@ -41,7 +59,7 @@ fn payment(amount: i64) -> Payment {
         amount,
         currency: Currency::parse("USD").unwrap(),
         amount_captured: 0,
-        amount_refunded: 0,
+        amount_refunded,
         amount_refund_pending: 0,
         merchant_reference: None,
         description: None,
@@ -59,13 +77,13 @@ fn payment(amount: i64) -> Payment {
         updated_at: now,
         version: 1,
         next_check_at: None,
-    }
+    })
 }
 
 fn refund_of(payment_id: PaymentId, amount: i64) -> Refund {
-    let now = SystemClock.now();
-    Refund {
-        id: RefundId::generate(now),
+    let now = now();
+    Refund::restore(RefundRecord {
+        id: RefundId::generate(&IDS, now),
         mode: Mode::Test,
         payment_id,
         status: RefundStatus::Pending,
@@ -80,7 +98,7 @@ fn refund_of(payment_id: PaymentId, amount: i64) -> Refund {
         updated_at: now,
         version: 1,
         next_check_at: None,
-    }
+    })
 }
 
 async fn insert_payment(db: &Database, p: &Payment) -> Result<(), StoreError> {
@@ -90,7 +108,13 @@ async fn insert_payment(db: &Database, p: &Payment) -> Result<(), StoreError> {
 }
 
 fn api_key(secret_hash: &str) -> NewApiKey {
-    NewApiKey { mode: Mode::Test, name: "ci".into(), secret_hash: secret_hash.into(), secret_hint: "…abcd".into() }
+    NewApiKey {
+        id: ApiKeyId::generate(&IDS, now()),
+        mode: Mode::Test,
+        name: "ci".into(),
+        secret_hash: secret_hash.into(),
+        secret_hint: "…abcd".into(),
+    }
 }
 
 /// The write broke a rule of the schema: retrying it cannot help.
@@ -108,7 +132,7 @@ fn assert_constraint(result: Result<(), StoreError>, kind: ConstraintKind, meani
 
 on_both_stores! {
     async fn a_second_api_key_with_the_same_secret_is_a_unique_violation_not_a_transient_failure(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         db.create_api_key(api_key("hash-1"), now).await.unwrap();
         let again = db.create_api_key(api_key("hash-1"), now).await.map(|_| ());
         let error = again.as_ref().map_err(|e| e.is_unique_violation());
@@ -124,8 +148,7 @@ on_both_stores! {
 
     async fn a_zero_amount_or_a_refund_beyond_the_capture_breaks_a_check(db: Database) {
         assert_constraint(insert_payment(&db, &payment(0)).await, ConstraintKind::Check, "amounts must be positive");
-        let mut over_refunded = payment(1000);
-        over_refunded.amount_refunded = 10;
+        let over_refunded = payment_refunded(1000, 10);
         assert_constraint(
             insert_payment(&db, &over_refunded).await,
             ConstraintKind::Check,
@@ -134,7 +157,7 @@ on_both_stores! {
     }
 
     async fn a_refund_of_an_unknown_payment_breaks_a_foreign_key(db: Database) {
-        let orphan = refund_of(PaymentId::generate(SystemClock.now()), 100);
+        let orphan = refund_of(PaymentId::generate(&IDS, now()), 100);
         let mut tx = db.begin().await.unwrap();
         let inserted = match tx.insert_refund(&orphan, ProviderName::Paypal).await {
             Ok(()) => tx.commit().await,

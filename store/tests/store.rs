@@ -1,17 +1,18 @@
 //! The store's guarantees, checked on SQLite and on PostgreSQL.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use chrono::Duration;
-use payhub_core::id::{PaymentId, RefundId};
-use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
-use payhub_core::refund::{Refund, RefundStatus};
+use chrono::{DateTime, Duration, Utc};
+use payhub_core::clock::to_millis;
+use payhub_core::id::{PaymentId, RefundId, WebhookEndpointId};
+use payhub_core::payment::Merge;
+use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus, ProviderRefs};
+use payhub_core::stored::PaymentRecord;
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Clock, SystemClock};
-use payhub_core::{Currency, Event, EventType, Mode, Money, ProviderName};
+use payhub_core::{Currency, Event, EventType, IdGenerator, Mode, Money, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{
-    Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
+    Committed, Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
 };
 
 /// Runs a test body once per database backend.
@@ -34,14 +35,23 @@ macro_rules! on_both_stores {
     )*};
 }
 
+/// One generator for the whole binary, so ids made by concurrent tests never collide.
+static IDS: LazyLock<IdGenerator> = LazyLock::new(|| IdGenerator::seeded(2026));
+
+/// The store is IO; its tests run at the wall clock's time, as the hub would.
+fn now() -> DateTime<Utc> {
+    to_millis(Utc::now())
+}
+
 fn usd() -> Currency {
     Currency::parse("USD").unwrap()
 }
 
+/// A payment as a row would hold it, in any status.
 fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
-    let now = SystemClock.now();
-    let id = PaymentId::generate(now);
-    Payment {
+    let now = now();
+    let id = PaymentId::generate(&IDS, now);
+    Payment::restore(PaymentRecord {
         provider_refs: ProviderRefs { payment_id: Some(format!("ORDER-{id}")), capture_id: None },
         id,
         mode: Mode::Test,
@@ -68,7 +78,11 @@ fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
         updated_at: now,
         version: 1,
         next_check_at: None,
-    }
+    })
+}
+
+fn facts(status: PaymentStatus) -> PaymentFacts {
+    PaymentFacts { status, capture_id: None, captured: None, failure: None }
 }
 
 async fn insert(db: &Database, p: &Payment) {
@@ -78,33 +92,17 @@ async fn insert(db: &Database, p: &Payment) {
 }
 
 /// The refund path of the hub in miniature: lock, reserve, record, commit.
-async fn try_reserve_refund(db: &Database, payment_id: &str, amount: i64) -> bool {
-    let mut tx = db.begin().await.unwrap();
-    let mut payment = tx.lock_payment(payment_id).await.unwrap().unwrap();
-    let now = SystemClock.now();
-    if payment.reserve_refund(Money::new(amount, usd()), now).is_err() {
+async fn try_reserve_refund(db: &Database, payment_id: &PaymentId, amount: i64) -> bool {
+    let now = now();
+    let mut unit = db.unit_of_work(&IDS, now, None).await.unwrap();
+    let mut payment = unit.lock_payment(payment_id).await.unwrap().unwrap();
+    let amount = Money::new(amount, usd());
+    let Ok(refund) = payment.refund(RefundId::generate(&IDS, now), amount, Default::default(), &Cause::Api, now) else {
         return false;
-    }
-    let refund = Refund {
-        id: RefundId::generate(now),
-        mode: Mode::Test,
-        payment_id: payment.id.clone(),
-        status: RefundStatus::Pending,
-        amount,
-        currency: usd(),
-        reason: None,
-        metadata: Default::default(),
-        provider_options: Default::default(),
-        provider_refund_id: None,
-        failure: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        next_check_at: Some(now),
     };
-    tx.insert_refund(&refund, ProviderName::Paypal).await.unwrap();
-    tx.update_payment(&mut payment).await.unwrap();
-    tx.commit().await.unwrap();
+    unit.update_payment(&mut payment).await.unwrap();
+    unit.create_refund(&refund, ProviderName::Paypal).await.unwrap();
+    assert!(unit.commit().await.unwrap().announced);
     true
 }
 
@@ -116,7 +114,7 @@ fn inbox_entry(event_id: &str) -> NewInboxEntry {
         event_type: "PAYMENT.CAPTURE.COMPLETED".into(),
         body: br#"{"id":"x"}"#.to_vec(),
         headers: vec![("paypal-transmission-id".into(), "t".into())],
-        received_at: SystemClock.now(),
+        received_at: now(),
     }
 }
 
@@ -126,8 +124,8 @@ on_both_stores! {
         let second = new_payment(PaymentStatus::Succeeded, 2000);
         insert(&db, &first).await;
         insert(&db, &second).await;
-        assert_eq!(db.payment(Mode::Test, first.id.as_str()).await.unwrap().unwrap(), first);
-        assert!(db.payment(Mode::Live, first.id.as_str()).await.unwrap().is_none(), "modes are kept apart");
+        assert_eq!(db.payment(Mode::Test, &first.id).await.unwrap().unwrap(), first);
+        assert!(db.payment(Mode::Live, &first.id).await.unwrap().is_none(), "modes are kept apart");
         let page = db.list_payments(Mode::Test, &Default::default(), None, 1).await.unwrap();
         assert_eq!(page.items[0].id, second.id);
         assert!(page.has_more);
@@ -141,16 +139,16 @@ on_both_stores! {
         insert(&db, &p).await;
         let mut a = p.clone();
         let mut b = p.clone();
-        a.status = PaymentStatus::Succeeded;
+        let _ = a.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, now());
         let mut tx = db.begin().await.unwrap();
         tx.update_payment(&mut a).await.unwrap();
         tx.commit().await.unwrap();
-        b.status = PaymentStatus::Canceled;
+        let _ = b.merge(&facts(PaymentStatus::Canceled), &Cause::Api, now());
         let mut tx = db.begin().await.unwrap();
         assert!(matches!(tx.update_payment(&mut b).await, Err(StoreError::Conflict(_))));
         drop(tx);
-        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
-        assert_eq!(stored.status, PaymentStatus::Succeeded);
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
+        assert_eq!(stored.status(), PaymentStatus::Succeeded);
     }
 
     async fn concurrent_refunds_never_exceed_the_captured_amount(db: Database) {
@@ -159,7 +157,7 @@ on_both_stores! {
         let db = Arc::new(db);
         let attempts = (0..16).map(|_| {
             let db = db.clone();
-            let id = p.id.to_string();
+            let id = p.id.clone();
             tokio::spawn(async move { try_reserve_refund(&db, &id, 100).await })
         });
         let mut granted = 0;
@@ -169,8 +167,8 @@ on_both_stores! {
             }
         }
         assert_eq!(granted, 10);
-        let stored = db.payment(Mode::Test, p.id.as_str()).await.unwrap().unwrap();
-        assert_eq!(stored.amount_refund_pending, 1000);
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
+        assert_eq!(stored.amount_refund_pending(), 1000);
         let refunds = db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 100).await.unwrap();
         assert_eq!(refunds.items.iter().map(|r| r.amount).sum::<i64>(), 1000);
     }
@@ -189,7 +187,7 @@ on_both_stores! {
     async fn competing_claimers_never_take_the_same_notification(db: Database) {
         let entries: Vec<_> = (0..40).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
         db.insert_inbox_batch(&entries).await.unwrap();
-        let now = SystemClock.now();
+        let now = now();
         let claimers = (0..4).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
@@ -215,7 +213,7 @@ on_both_stores! {
     }
 
     async fn competing_reconcilers_never_check_the_same_payment(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         for _ in 0..12 {
             let mut p = new_payment(PaymentStatus::RequiresAction, 100);
             p.next_check_at = Some(now - Duration::seconds(1));
@@ -247,7 +245,7 @@ on_both_stores! {
 
     async fn a_processed_notification_is_not_claimed_again(db: Database) {
         db.insert_inbox_batch(&[inbox_entry("WH-9")]).await.unwrap();
-        let now = SystemClock.now();
+        let now = now();
         let claimed = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
         let mut tx = db.begin().await.unwrap();
@@ -258,9 +256,67 @@ on_both_stores! {
         assert_eq!(db.notification_status(ProviderName::Paypal, "WH-9").await.unwrap().as_deref(), Some("processed"));
     }
 
+    async fn a_unit_of_work_commits_the_change_its_events_and_the_notification_together(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-20")]).await.unwrap();
+        let now = now();
+        let notification = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap()[0].id;
+        let p = new_payment(PaymentStatus::RequiresAction, 1000);
+        insert(&db, &p).await;
+
+        let mut unit = db.unit_of_work(&IDS, now, Some(notification)).await.unwrap();
+        let mut payment = unit.lock_payment(&p.id).await.unwrap().unwrap();
+        let Merge::Advanced { moved, .. } = payment.merge(&facts(PaymentStatus::Succeeded), &Cause::Api, now) else {
+            panic!("a pending payment moves to succeeded")
+        };
+        unit.update_payment(&mut payment).await.unwrap();
+        unit.record(&moved, &payment).await.unwrap();
+        assert_eq!(unit.commit().await.unwrap(), Committed { announced: true });
+
+        let transitions = db.transitions(p.id.as_str()).await.unwrap();
+        assert_eq!(transitions, vec![moved.transition().clone()]);
+        let events = db.events_of(p.id.as_str()).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.event_type).collect::<Vec<_>>(), vec![EventType::PaymentSucceeded]);
+        assert_eq!(events[0].data["status"], "succeeded");
+        assert_eq!(db.notification_status(ProviderName::Paypal, "WH-20").await.unwrap().as_deref(), Some("processed"));
+    }
+
+    async fn a_unit_of_work_dropped_before_commit_leaves_nothing_behind(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-21")]).await.unwrap();
+        let now = now();
+        let notification = db.claim_due_notifications(now, now + Duration::minutes(5), 10).await.unwrap()[0].id;
+        let p = new_payment(PaymentStatus::Succeeded, 1000);
+        insert(&db, &p).await;
+
+        let mut unit = db.unit_of_work(&IDS, now, Some(notification)).await.unwrap();
+        let mut payment = unit.lock_payment(&p.id).await.unwrap().unwrap();
+        let refund = payment.refund(RefundId::generate(&IDS, now), Money::new(400, usd()), Default::default(), &Cause::Api, now).unwrap();
+        unit.update_payment(&mut payment).await.unwrap();
+        unit.create_refund(&refund, ProviderName::Paypal).await.unwrap();
+        drop(unit);
+
+        let stored = db.payment(Mode::Test, &p.id).await.unwrap().unwrap();
+        assert_eq!(stored, p, "the reservation rolled back");
+        assert!(db.list_refunds(Mode::Test, Some(p.id.as_str()), None, 10).await.unwrap().items.is_empty());
+        assert!(db.transitions(refund.resource().id.as_str()).await.unwrap().is_empty());
+        assert!(db.events_of(refund.resource().id.as_str()).await.unwrap().is_empty());
+        assert_eq!(db.notification_status(ProviderName::Paypal, "WH-21").await.unwrap().as_deref(), Some("pending"));
+    }
+
+    async fn a_unit_of_work_without_events_does_not_announce(db: Database) {
+        let p = new_payment(PaymentStatus::RequiresAction, 1000);
+        insert(&db, &p).await;
+        let now = now();
+        let mut unit = db.unit_of_work(&IDS, now, None).await.unwrap();
+        let mut payment = unit.lock_payment(&p.id).await.unwrap().unwrap();
+        payment.next_check_at = Some(now);
+        unit.update_payment(&mut payment).await.unwrap();
+        assert_eq!(unit.commit().await.unwrap(), Committed { announced: false });
+        assert!(db.events_of(p.id.as_str()).await.unwrap().is_empty());
+    }
+
     async fn an_expired_lease_makes_a_notification_claimable_again(db: Database) {
         db.insert_inbox_batch(&[inbox_entry("WH-7")]).await.unwrap();
-        let now = SystemClock.now();
+        let now = now();
         assert_eq!(db.claim_due_notifications(now, now + Duration::seconds(30), 10).await.unwrap().len(), 1);
         assert!(db.claim_due_notifications(now, now + Duration::seconds(30), 10).await.unwrap().is_empty());
         let after_lease = now + Duration::seconds(31);
@@ -269,8 +325,9 @@ on_both_stores! {
     }
 
     async fn events_fan_out_to_matching_enabled_endpoints_only(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         let endpoint = |types: &[&str], mode| NewWebhookEndpoint {
+            id: WebhookEndpointId::generate(&IDS, now),
             mode,
             url: "http://127.0.0.1:9/hook".into(),
             secret: "whsec_x".into(),
@@ -281,24 +338,24 @@ on_both_stores! {
         let refunds_only = db.create_endpoint(endpoint(&["refund.*"], Mode::Test), now).await.unwrap();
         let live = db.create_endpoint(endpoint(&["*"], Mode::Live), now).await.unwrap();
         let p = new_payment(PaymentStatus::Succeeded, 1000);
-        let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, now);
+        let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now);
         let mut tx = db.begin().await.unwrap();
         tx.insert_payment(&p).await.unwrap();
         tx.record_transition(&Transition::new(p.id.as_str(), "requires_action", "succeeded", Cause::Api, now)).await.unwrap();
-        tx.insert_event(&event).await.unwrap();
+        tx.insert_event(&event, &IDS).await.unwrap();
         tx.commit().await.unwrap();
-        let deliveries = db.deliveries_of_event(event.id.as_str()).await.unwrap();
+        let deliveries = db.deliveries_of_event(&event.id).await.unwrap();
         let targets: Vec<_> = deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
         assert_eq!(targets, vec![all.id.to_string()]);
         assert!(!targets.contains(&refunds_only.id.to_string()));
         assert!(!targets.contains(&live.id.to_string()));
-        let stored = db.event(Mode::Test, event.id.as_str()).await.unwrap().unwrap();
+        let stored = db.event(Mode::Test, &event.id).await.unwrap().unwrap();
         assert_eq!(stored, event);
         assert_eq!(db.transitions(p.id.as_str()).await.unwrap().len(), 1);
     }
 
     async fn an_idempotency_key_replays_its_response_and_refuses_another_request(db: Database) {
-        let now = SystemClock.now();
+        let now = now();
         assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::New);
         assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::InProgress);
         let response = StoredResponse { status: 201, content_type: "application/json".into(), body: b"{}".to_vec() };

@@ -9,15 +9,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::routing::post;
-use payhub_core::{Clock, Mode, TestClock};
+use payhub_core::{Clock, Mode};
+use payhub_sandbox::TestClock;
 use payhub_sandbox::paypal::signing::{SigningKey, signed_string};
 use payhub_store::Database;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::app::{Hub, HubSettings, sandbox_paypal_adapter};
+use crate::app::{Hub, HubSettings};
 use crate::config::Config;
 use crate::providers::Providers;
+use crate::providers::paypal;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -172,12 +174,14 @@ async fn measure_hub(
     let db = Database::connect(database_url).await?;
     db.migrate().await?;
     let mut providers = Providers::default();
-    providers
-        .insert(Mode::Test, Arc::new(sandbox_paypal_adapter(sandbox_paypal_url, WEBHOOK_ID, Duration::from_secs(10))?));
+    providers.insert(
+        Mode::Test,
+        Arc::new(paypal::sandbox_adapter(sandbox_paypal_url, WEBHOOK_ID, Duration::from_secs(10))?),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let mut config = Config::default();
     config.workers.enabled = false;
-    let hub = Hub::new(db.clone(), Arc::new(payhub_core::SystemClock), providers, HubSettings::from_config(&config));
+    let hub = Hub::new(db.clone(), Arc::new(crate::clock::SystemClock), providers, HubSettings::from_config(&config));
     let running = hub.serve(listener).await?;
     let url = format!("{}/webhooks/paypal", running.url());
     let figures = measure(target, &url, notifications, args.concurrency).await?;

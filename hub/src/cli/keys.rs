@@ -1,7 +1,8 @@
-use chrono::Utc;
 use clap::Subcommand;
-use payhub_core::Mode;
+use payhub_core::id::ApiKeyId;
+use payhub_core::{Clock, Mode};
 
+use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::services::api_keys::create_api_key;
 
@@ -25,7 +26,8 @@ pub async fn run(command: KeysCommand, config: &Config) -> anyhow::Result<()> {
     let db = super::open_database(&config.database_url).await?;
     match command {
         KeysCommand::Create { mode, name } => {
-            let (record, secret) = create_api_key(&db, Utc::now(), mode, &name).await?;
+            let (record, secret) =
+                create_api_key(&db, &crate::ids::from_os_entropy(), SystemClock.now(), mode, &name).await?;
             println!("created {} ({} mode, \"{}\")", record.id, record.mode, record.name);
             println!("secret: {secret}");
             println!("store it now: payhub keeps only a hash and cannot show it again");
@@ -40,7 +42,11 @@ pub async fn run(command: KeysCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { id } => {
-            if db.revoke_api_key(&id, Utc::now()).await? {
+            let revoked = match ApiKeyId::parse_exact(&id) {
+                Some(key) => db.revoke_api_key(&key, SystemClock.now()).await?,
+                None => false,
+            };
+            if revoked {
                 println!("revoked {id}");
             } else {
                 anyhow::bail!("no active key {id}; `payhub keys list` shows the keys");

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use payhub_core::{Mode, TestClock};
+use payhub_core::Mode;
+use payhub_sandbox::TestClock;
 use payhub_store::Database;
 
 use crate::config::{Config, LogFormat};

@@ -1,12 +1,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use payhub_core::{Mode, SharedClock, SystemClock, TestClock};
+use payhub_core::{Mode, SharedClock};
+use payhub_sandbox::TestClock;
 use tokio::net::TcpListener;
 use tracing::info;
 
 use super::Common;
-use crate::app::{Hub, HubSettings, providers_from_config, sandbox_paypal_provider, sandbox_pingpp_provider};
+use crate::app::{Hub, HubSettings};
+use crate::clock::SystemClock;
+use crate::providers::Providers;
 use crate::services::api_keys::create_api_key;
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.public_url = Some(format!("http://{}", listener.local_addr()?));
     }
     let public_url = config.public_url();
-    let mut providers = providers_from_config(&config)?;
+    let mut providers = Providers::from_config(&config.providers)?;
 
     let mut sandbox = None;
     let clock: SharedClock = if args.sandbox {
@@ -70,11 +73,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let running = payhub_sandbox::start(options).await.map_err(|e| {
             anyhow::anyhow!("cannot start the sandbox on {} ({e}); use --sandbox-paypal-addr", args.sandbox_paypal_addr)
         })?;
-        let timeout = payhub_paypal::DEFAULT_TIMEOUT;
-        providers
-            .insert(Mode::Test, Arc::new(sandbox_paypal_provider(&running.paypal_url, &public_url, timeout).await?));
-        providers
-            .insert(Mode::Test, Arc::new(sandbox_pingpp_provider(&running.pingpp_url, &public_url, timeout).await?));
+        providers.use_sandbox(&running, &public_url, payhub_paypal::DEFAULT_TIMEOUT).await?;
         sandbox = Some(running);
         clock
     } else {
@@ -82,10 +81,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     let hub = Hub::new(db.clone(), clock.clone(), providers, HubSettings::from_config(&config));
+    let ids = hub.ids.clone();
     let running = hub.serve(listener).await?;
     info!(url = %running.url(), database = %crate::config::redact_url(&config.database_url), "payhub is serving");
     if let Some(sandbox) = &sandbox {
-        let (key, secret) = create_api_key(&db, clock.now(), Mode::Test, "serve --sandbox").await?;
+        let (key, secret) = create_api_key(&db, &ids, clock.now(), Mode::Test, "serve --sandbox").await?;
         println!();
         println!("payhub      {}", running.url());
         println!("PayPal sim  {}  (buyer pages, control endpoints under /sandbox)", sandbox.paypal_url);

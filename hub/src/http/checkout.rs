@@ -5,6 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use payhub_core::id::{PaymentId, SubscriptionId};
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::subscription::SubscriptionStatus;
 use payhub_core::transition::Cause;
@@ -27,7 +28,7 @@ pub async fn buyer_return(
     let Some(payment) = find(&hub, &provider, query.payment.as_deref()).await else {
         return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
-    let current = if matches!(payment.status, PaymentStatus::RequiresAction | PaymentStatus::Processing) {
+    let current = if matches!(payment.status(), PaymentStatus::RequiresAction | PaymentStatus::Processing) {
         match hub.sync_payment(&payment, None, &Cause::BuyerReturn, None).await {
             Ok(applied) => applied.payment,
             Err(e) => {
@@ -50,7 +51,7 @@ pub async fn buyer_cancel(
     let Some(payment) = find(&hub, &provider, query.payment.as_deref()).await else {
         return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
-    let current = if payment.status == PaymentStatus::RequiresAction {
+    let current = if payment.status() == PaymentStatus::RequiresAction {
         match hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::BuyerReturn).await {
             Ok(p) => p,
             Err(e) => {
@@ -74,7 +75,10 @@ pub struct SubscriberReturn {
 /// provider where the subscription stands before sending them on.
 pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<SubscriberReturn>) -> Response {
     let found = match query.subscription.as_deref() {
-        Some(id) => hub.db.find_subscription(id).await.ok().flatten(),
+        Some(id) => match SubscriptionId::parse_exact(id) {
+            Some(id) => hub.db.find_subscription(&id).await.ok().flatten(),
+            None => None,
+        },
         None => None,
     };
     let Some(subscription) = found else {
@@ -87,7 +91,7 @@ pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<Subsc
             subscription
         }
     };
-    let target = if current.status == SubscriptionStatus::ApprovalPending {
+    let target = if current.status() == SubscriptionStatus::ApprovalPending {
         current.cancel_url.as_deref().or(current.return_url.as_deref())
     } else {
         current.return_url.as_deref()
@@ -96,10 +100,10 @@ pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<Subsc
         Some(mut url) => {
             url.query_pairs_mut()
                 .append_pair("subscription_id", current.id.as_str())
-                .append_pair("status", current.status.as_str());
+                .append_pair("status", current.status().as_str());
             Redirect::to(url.as_str()).into_response()
         }
-        None if current.status == SubscriptionStatus::ApprovalPending => {
+        None if current.status() == SubscriptionStatus::ApprovalPending => {
             page(StatusCode::OK, "Subscription not started", "Nothing was charged.")
         }
         None => page(StatusCode::OK, "Subscription active", "Thank you. You can close this window."),
@@ -107,7 +111,7 @@ pub async fn subscriber_return(State(hub): State<Hub>, Query(query): Query<Subsc
 }
 
 async fn find(hub: &Hub, provider: &str, id: Option<&str>) -> Option<Payment> {
-    let payment = hub.db.find_payment(id?).await.ok().flatten()?;
+    let payment = hub.db.find_payment(&PaymentId::parse_exact(id?)?).await.ok().flatten()?;
     (payment.provider.as_str() == provider).then_some(payment)
 }
 
@@ -118,11 +122,11 @@ fn onward(payment: &Payment, merchant_url: Option<&str>) -> Response {
         Some(mut url) => {
             url.query_pairs_mut()
                 .append_pair("payment_id", payment.id.as_str())
-                .append_pair("status", payment.status.as_str());
+                .append_pair("status", payment.status().as_str());
             Redirect::to(url.as_str()).into_response()
         }
         None => {
-            let (title, message) = match payment.status {
+            let (title, message) = match payment.status() {
                 PaymentStatus::Succeeded => ("Payment complete", "Thank you. You can close this window."),
                 PaymentStatus::Processing => ("Payment processing", "The provider is still confirming your payment."),
                 PaymentStatus::Canceled => ("Payment canceled", "No money was taken."),

@@ -125,13 +125,13 @@ fn provider_problem(error: ProviderError, resource_id: Option<String>) -> ApiErr
     let detail = error.to_string();
     let api = match &error {
         // Refused before anything was sent: nothing was recorded, so no `resource_id`.
-        ProviderError::Unsupported { provider, what } => {
+        ProviderError::Unsupported { provider, capability } => {
             return ApiError::new(
                 ProblemType::ProviderCapabilityUnsupported,
-                format!("{detail}; use a provider that offers {what}"),
+                format!("{detail}; use a provider that offers {capability}"),
             )
             .with("provider", provider.as_str())
-            .with("capability", what.to_string());
+            .with("capability", capability.as_str());
         }
         ProviderError::Timeout(_) => ApiError::new(ProblemType::ProviderTimeout, detail),
         ProviderError::Unavailable { .. } => ApiError::new(ProblemType::ProviderUnavailable, detail),
@@ -228,8 +228,10 @@ mod tests {
 
     #[test]
     fn a_missing_capability_is_a_422_naming_the_provider_and_the_capability() {
-        let unsupported =
-            ProviderError::Unsupported { provider: payhub_core::ProviderName::Pingpp, what: "subscriptions" };
+        let unsupported = ProviderError::Unsupported {
+            provider: payhub_core::ProviderName::Pingpp,
+            capability: crate::providers::Capability::Subscriptions,
+        };
         let problem = ApiError::from(ServiceError::Provider { error: unsupported, resource_id: Some("plan_1".into()) })
             .into_problem();
         assert_eq!((problem.status, problem.code.as_str()), (422, "provider_capability_unsupported"));

@@ -4,6 +4,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use payhub_core::id::{EventId, PaymentId, PlanId, RefundId, SubscriptionId, WebhookEndpointId};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ProblemType};
@@ -82,19 +83,51 @@ where
     }
 }
 
-/// Path parameters; one that cannot be read (e.g. not UTF-8) is a problem, not plain text.
+/// The path parameter of a route, parsed; one that cannot be read (e.g. not UTF-8) is a
+/// problem, not plain text.
+///
+/// A handler that also reads a JSON body takes `Result<ApiPath<_>, ApiError>` and applies it
+/// once the body is read: before ids were typed, an unknown id was only found out by the
+/// lookup, so a request wrong in both its body and its id has always heard about the body first.
 pub struct ApiPath<T>(pub T);
+
+/// What a path parameter can be parsed into.
+pub trait PathParam: Sized {
+    fn from_path(raw: String) -> Result<Self, ApiError>;
+}
+
+/// Values the merchant chose, such as customer ids: any text names something.
+impl PathParam for String {
+    fn from_path(raw: String) -> Result<Self, ApiError> {
+        Ok(raw)
+    }
+}
+
+/// A path id that is malformed, of another kind (`re_…` where `pay_…` belongs) or not spelled as
+/// payhub writes it names no resource: 404, exactly as when no such resource exists, so the
+/// answer tells nothing about which ids could exist.
+macro_rules! id_path_params {
+    ($($id:ty),* $(,)?) => {$(
+        impl PathParam for $id {
+            fn from_path(raw: String) -> Result<Self, ApiError> {
+                <$id>::parse_exact(&raw).ok_or_else(|| ApiError::not_found(<$id>::KIND, &raw))
+            }
+        }
+    )*};
+}
+
+id_path_params!(PaymentId, RefundId, PlanId, SubscriptionId, EventId, WebhookEndpointId);
 
 impl<S, T> FromRequestParts<S> for ApiPath<T>
 where
-    T: DeserializeOwned + Send,
+    T: PathParam + Send,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(raw)) => T::from_path(raw).map(ApiPath),
             Err(rejection) => {
                 Err(ApiError::new(ProblemType::MalformedRequest, format!("path: {}", rejection.body_text())))
             }

@@ -10,6 +10,7 @@ use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
 use payhub_core::ProviderName;
 use payhub_store::{InboxInsert, NewInboxEntry, RejectedNotification, StoreError};
 use serde_json::json;
@@ -21,13 +22,10 @@ use crate::app::Hub;
 use crate::providers::{NotificationRejected, RejectionReason, VerifiedNotification};
 use crate::workers::inbox_writer::InboxWriteError;
 
-pub async fn paypal(State(hub): State<Hub>, request: Request) -> Response {
-    receive(&hub, ProviderName::Paypal, request).await
-}
-
-/// Ping++ treats anything but a 2xx as a failure and retries (8 times over about a day).
-pub async fn pingpp(State(hub): State<Hub>, request: Request) -> Response {
-    receive(&hub, ProviderName::Pingpp, request).await
+/// The handler a provider mounts for its notifications (`POST /webhooks/{provider}`); every
+/// provider's notifications go through the same verify → store → acknowledge steps.
+pub fn endpoint(provider: ProviderName) -> MethodRouter<Hub> {
+    post(move |State(hub): State<Hub>, request: Request| async move { receive(&hub, provider, request).await })
 }
 
 async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Response {

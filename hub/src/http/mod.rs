@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -40,8 +40,8 @@ pub fn router(hub: Hub) -> Router {
     Router::new()
         .merge(api)
         .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi) }))
-        .route("/webhooks/paypal", post(ingress::paypal))
-        .route("/webhooks/pingpp", post(ingress::pingpp))
+        // Provider ingress (`/webhooks/paypal`, …): each provider contributes its own routes.
+        .merge(crate::providers::registry::routes())
         .route("/checkout/qr/{file}", get(qr::image))
         .route("/checkout/subscriptions/return", get(checkout::subscriber_return))
         .route("/checkout/subscriptions/cancel", get(checkout::subscriber_return))

@@ -6,6 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use payhub_core::id::PaymentId;
 use payhub_core::payment::NextAction;
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -21,7 +22,10 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     let Some((id, format)) = file.rsplit_once('.') else {
         return ApiError::not_found("QR code", &file).into_response();
     };
-    let payment = match hub.db.find_payment(id).await {
+    let Some(payment_id) = PaymentId::parse_exact(id) else {
+        return ApiError::not_found("QR code", &file).into_response();
+    };
+    let payment = match hub.db.find_payment(&payment_id).await {
         Ok(Some(payment)) => payment,
         Ok(None) => return ApiError::not_found("QR code", &file).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
@@ -29,9 +33,9 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
     let Some(NextAction::DisplayQrCode { qr_code }) = &payment.next_action else {
         return ApiError::new(
             ProblemType::InvalidState,
-            format!("payment {id} has no QR code to show (it is {})", payment.status.as_str()),
+            format!("payment {id} has no QR code to show (it is {})", payment.status().as_str()),
         )
-        .with("current_status", payment.status.as_str())
+        .with("current_status", payment.status().as_str())
         .into_response();
     };
     let code = match QrCode::new(qr_code.payload.as_bytes()) {

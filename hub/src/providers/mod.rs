@@ -1,9 +1,11 @@
 //! Payment providers behind one trait. Each provider is one folder here (an adapter over its
-//! standalone client crate) and one line where the hub builds its [`Providers`] from configuration; the rest of the hub only
-//! speaks payhub's own vocabulary: payments, refunds, facts and notifications.
+//! standalone client crate, its configuration section, its sandbox wiring and its ingress
+//! routes) and one line in [`registry::REGISTERED`]; the rest of the hub only speaks payhub's
+//! own vocabulary: payments, refunds, facts and notifications.
 
 pub mod paypal;
 pub mod pingpp;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use payhub_core::payment::{Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
+use serde::Serialize;
 
 /// Where the provider sends the buyer back to: payhub's own pages, never the merchant's
 /// directly, because what arrives in a return URL's query string cannot be trusted.
@@ -191,8 +194,35 @@ pub enum ProviderError {
     },
     #[error("{provider} answered in a way payhub cannot read: {detail}")]
     Protocol { provider: ProviderName, detail: String },
-    #[error("{provider} does not offer {what}")]
-    Unsupported { provider: ProviderName, what: &'static str },
+    #[error("{provider} does not offer {capability}")]
+    Unsupported { provider: ProviderName, capability: Capability },
+}
+
+/// What only some providers can do. An adapter declares its own in
+/// [`PaymentProvider::capabilities`]; the hub refuses a request that needs one the provider
+/// lacks before calling the provider, so nothing is recorded for a request that cannot succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Plans and recurring billing at the provider (PayPal billing plans and subscriptions).
+    Subscriptions,
+    /// Channels whose buyer scans a QR code that payhub renders (Alipay and WeChat Pay QR).
+    QrCodes,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Subscriptions => "subscriptions",
+            Capability::QrCodes => "qr_codes",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ProviderError {
@@ -213,6 +243,14 @@ impl ProviderError {
 pub trait PaymentProvider: Send + Sync + 'static {
     fn name(&self) -> ProviderName;
 
+    /// What this provider can do beyond payments and refunds. The methods of a capability it
+    /// does not declare keep their defaults, which refuse.
+    fn capabilities(&self) -> &'static [Capability];
+
+    fn offers(&self, capability: Capability) -> bool {
+        self.capabilities().contains(&capability)
+    }
+
     /// The channels a payment through this provider may use; the first is the default.
     fn channels(&self) -> &'static [&'static str];
 
@@ -224,15 +262,11 @@ pub trait PaymentProvider: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Checks provider options and channel parameters before anything is sent; the error
-    /// names the field (`provider_options.pingpp.extra.open_id`) and says what it needs.
-    fn check_options(&self, _channel: &str, options: &PaymentOptions) -> Result<(), (String, String)> {
-        match options.pingpp {
-            Some(_) => {
-                Err(("provider_options.pingpp".into(), format!("applies to Ping++ payments, not {}", self.name())))
-            }
-            None => Ok(()),
-        }
+    /// Checks this provider's options and channel parameters before anything is sent; the
+    /// error names the field (`provider_options.pingpp.extra.open_id`) and says what it needs.
+    /// (Options meant for another provider are refused before this is called.)
+    fn check_options(&self, _channel: &str, _options: &PaymentOptions) -> Result<(), (String, String)> {
+        Ok(())
     }
 
     async fn create_payment(&self, payment: &Payment, urls: &BuyerUrls) -> Result<Checkout, ProviderError>;
@@ -268,21 +302,22 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// Reads a verified, stored notification.
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected>;
 
-    // Subscriptions: a capability only some providers have; the defaults say so.
+    // Subscriptions: a capability only some providers have ([`Capability::Subscriptions`]);
+    // the defaults refuse, for a caller that did not check the declared capabilities first.
 
     /// Creates the plan (and whatever the provider needs around it, like PayPal's product).
     async fn create_plan(&self, _plan: &Plan) -> Result<ProviderPlan, ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     async fn set_plan_active(&self, _plan: &Plan, _active: bool) -> Result<(), ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     /// Sends the plan's current prices (existing subscribers pay the new price from their next
     /// cycle, as the provider rules).
     async fn update_plan_prices(&self, _plan: &Plan) -> Result<(), ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     async fn create_subscription(
@@ -291,7 +326,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
         _plan: &Plan,
         _urls: &BuyerUrls,
     ) -> Result<Checkout, ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     /// The subscription as the provider has it, with every charge made so far.
@@ -301,7 +336,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
         _plan: &Plan,
         _now: DateTime<Utc>,
     ) -> Result<SubscriptionSnapshot, ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     async fn command_subscription(
@@ -309,7 +344,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
         _subscription: &Subscription,
         _command: SubscriptionCommand,
     ) -> Result<(), ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     /// Moves a subscription to another plan or quantity; returns where the subscriber must
@@ -320,17 +355,17 @@ pub trait PaymentProvider: Send + Sync + 'static {
         _plan: &Plan,
         _quantity: u32,
     ) -> Result<Option<String>, ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
     /// A subscription payhub did not create (made in the provider's dashboard, or by an older
     /// integration), described well enough to adopt it.
     async fn find_subscription(&self, _provider_subscription_id: &str) -> Result<ForeignSubscription, ProviderError> {
-        Err(self.unsupported("subscriptions"))
+        Err(self.unsupported(Capability::Subscriptions))
     }
 
-    fn unsupported(&self, what: &'static str) -> ProviderError {
-        ProviderError::Unsupported { provider: self.name(), what }
+    fn unsupported(&self, capability: Capability) -> ProviderError {
+        ProviderError::Unsupported { provider: self.name(), capability }
     }
 }
 

@@ -3,7 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use payhub_core::Mode;
+use payhub_core::id::ApiKeyId;
+use payhub_core::{IdGenerator, Mode};
 use payhub_store::{ApiKeyRecord, Database, NewApiKey};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -26,12 +27,14 @@ pub fn new_secret(mode: Mode) -> String {
 /// Creates a key; returns its record and the secret, which is not retrievable later.
 pub async fn create_api_key(
     db: &Database,
+    ids: &IdGenerator,
     now: DateTime<Utc>,
     mode: Mode,
     name: &str,
 ) -> Result<(ApiKeyRecord, String), ServiceError> {
     let secret = new_secret(mode);
     let new = NewApiKey {
+        id: ApiKeyId::generate(ids, now),
         mode,
         name: name.to_owned(),
         secret_hash: hash_secret(&secret),

@@ -3,15 +3,13 @@
 //! inbox row that caused them, when there is one), so a crash anywhere leaves either all of it
 //! or none of it.
 
-use chrono::{DateTime, Utc};
-use payhub_core::event::Resource;
-use payhub_core::id::RefundId;
-use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts};
+use payhub_core::id::{PaymentId, RefundId, SubscriptionId};
+use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts, RefundDetails};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
-use payhub_core::schedule::{next_payment_check, next_refund_check};
-use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Event, EventType, Money};
-use payhub_store::Tx;
+use payhub_core::schedule::{next_payment_check, next_refund_check, next_subscription_check};
+use payhub_core::transition::Cause;
+use payhub_core::{EventType, Money};
+use payhub_store::UnitOfWork;
 use tracing::{info, warn};
 
 use super::ServiceError;
@@ -28,30 +26,29 @@ pub struct AppliedPayment {
 impl Hub {
     pub async fn apply_payment_facts(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         facts: &PaymentFacts,
         cause: &Cause,
         inbox_id: Option<i64>,
     ) -> Result<AppliedPayment, ServiceError> {
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let mut payment = tx
+        let mut unit = self.begin(now, inbox_id).await?;
+        let mut payment = unit
             .lock_payment(payment_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
         let merge = payment.merge(facts, cause, now);
-        let mut wrote_event = false;
         let anomaly = match &merge {
-            Merge::Advanced { transition, event, anomaly } => {
+            Merge::Advanced { moved, anomaly } => {
                 payment.next_check_at = next_payment_check(&payment, now);
-                tx.update_payment(&mut payment).await?;
-                record(&mut tx, transition, *event, &payment).await?;
-                wrote_event = true;
-                info!(payment = %payment.id, from = %transition.from, to = %transition.to, %cause, "payment moved");
+                unit.update_payment(&mut payment).await?;
+                unit.record(moved, &payment).await?;
+                let t = moved.transition();
+                info!(payment = %payment.id, from = %t.from, to = %t.to, %cause, "payment moved");
                 anomaly.clone()
             }
             Merge::Unchanged { learned: true, anomaly } => {
-                tx.update_payment(&mut payment).await?;
+                unit.update_payment(&mut payment).await?;
                 anomaly.clone()
             }
             Merge::Unchanged { learned: false, .. } | Merge::Stale => None,
@@ -64,19 +61,12 @@ impl Hub {
         let mut refund_to_send = None;
         if let Some(anomaly) = &anomaly {
             warn!(payment = %payment.id, kind = ?anomaly.kind, excess = anomaly.excess, %cause, "payment anomaly detected");
-            tx.insert_event(&Event::about(EventType::PaymentAnomalyDetected, &payment, now)).await?;
-            wrote_event = true;
+            unit.announce(EventType::PaymentAnomalyDetected, &payment).await?;
             if self.settings.anomaly_policy == AnomalyPolicy::Refund {
-                refund_to_send = queue_anomaly_refund(&mut tx, &mut payment, anomaly, cause, now).await?;
+                refund_to_send = queue_anomaly_refund(&mut unit, &mut payment, anomaly, cause).await?;
             }
         }
-        if let Some(id) = inbox_id {
-            tx.mark_notification_processed(id, now).await?;
-        }
-        tx.commit().await?;
-        if wrote_event {
-            self.signals.outbox.notify_one();
-        }
+        self.commit(unit).await?;
         if let Some(refund) = refund_to_send {
             // Sent now; if this fails or the process dies, the refund is pending and due, so
             // the reconciler sends it.
@@ -90,43 +80,40 @@ impl Hub {
     /// Settles (or updates) a refund payhub created, and the payment's refund totals with it.
     pub async fn apply_refund_facts(
         &self,
-        refund_id: &str,
+        refund_id: &RefundId,
         facts: &RefundFacts,
         cause: &Cause,
         inbox_id: Option<i64>,
     ) -> Result<Refund, ServiceError> {
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.into() };
-        let mut tx = self.db.begin().await?;
+        let not_found = || ServiceError::NotFound { resource: "refund", id: refund_id.to_string() };
+        let mut unit = self.begin(now, inbox_id).await?;
         // Lock order is always payment, then refund (as when a refund is created), so two
         // transactions touching both can never deadlock.
-        let payment_id = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?.payment_id;
-        let mut payment = tx
-            .lock_payment(payment_id.as_str())
+        let payment_id = unit.lock_refund(refund_id).await?.ok_or_else(not_found)?.payment_id;
+        let mut payment = unit
+            .lock_payment(&payment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
-        let mut refund = tx.lock_refund(refund_id).await?.ok_or_else(not_found)?;
-        let mut wrote_event = false;
+        let mut refund = unit.lock_refund(refund_id).await?.ok_or_else(not_found)?;
         match refund.merge(facts, cause, now) {
-            RefundMerge::Settled { transition, event } => {
-                tx.update_refund(&mut refund).await?;
-                record(&mut tx, &transition, event, &refund).await?;
-                let succeeded = refund.status == RefundStatus::Succeeded;
-                if let Some(refunded) = payment.settle_refund(refund.amount, succeeded, cause, now) {
-                    tx.update_payment(&mut payment).await?;
-                    record(&mut tx, &refunded, EventType::PaymentRefunded, &payment).await?;
-                } else {
-                    tx.update_payment(&mut payment).await?;
+            RefundMerge::Settled { moved } => {
+                unit.update_refund(&mut refund).await?;
+                unit.record(&moved, &refund).await?;
+                let succeeded = refund.status() == RefundStatus::Succeeded;
+                let refunded = payment.settle_refund(refund.amount, succeeded, cause, now);
+                unit.update_payment(&mut payment).await?;
+                if let Some(refunded) = refunded {
+                    unit.record(&refunded, &payment).await?;
                 }
-                wrote_event = true;
-                info!(refund = %refund.id, to = %transition.to, %cause, "refund settled");
+                info!(refund = %refund.id, to = %moved.transition().to, %cause, "refund settled");
             }
             RefundMerge::Unchanged { learned_ids } => {
-                if refund.status == RefundStatus::Pending {
+                if refund.status() == RefundStatus::Pending {
                     refund.next_check_at = next_refund_check(&refund, now);
                 }
-                if learned_ids || refund.status == RefundStatus::Pending {
-                    tx.update_refund(&mut refund).await?;
+                if learned_ids || refund.status() == RefundStatus::Pending {
+                    unit.update_refund(&mut refund).await?;
                 }
             }
             RefundMerge::Conflict { stored, claimed } => {
@@ -134,13 +121,7 @@ impl Hub {
                     "provider facts contradict a final refund; left unchanged");
             }
         }
-        if let Some(id) = inbox_id {
-            tx.mark_notification_processed(id, now).await?;
-        }
-        tx.commit().await?;
-        if wrote_event {
-            self.signals.outbox.notify_one();
-        }
+        self.commit(unit).await?;
         self.revoke_for_refund(&payment).await?;
         Ok(refund)
     }
@@ -150,7 +131,7 @@ impl Hub {
     /// refund id.
     pub async fn record_provider_refund(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         provider_refund_id: &str,
         amount: Money,
         facts: &RefundFacts,
@@ -158,142 +139,89 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let mut payment = tx
+        let mut unit = self.begin(now, inbox_id).await?;
+        let mut payment = unit
             .lock_payment(payment_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.into() })?;
-        let known = tx.lock_refund_by_provider_id(payment.provider, provider_refund_id).await?.is_some();
-        let mut wrote_event = false;
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
+        let known = unit.lock_refund_by_provider_id(payment.provider, provider_refund_id).await?.is_some();
         if !known && facts.status == RefundStatus::Succeeded {
-            let refund = Refund {
-                id: RefundId::generate(now),
-                mode: payment.mode,
-                payment_id: payment.id.clone(),
-                status: RefundStatus::Succeeded,
-                amount: amount.amount,
-                currency: amount.currency,
-                reason: Some("refunded at the provider, outside payhub".into()),
-                metadata: Default::default(),
-                provider_options: Default::default(),
-                provider_refund_id: Some(provider_refund_id.to_owned()),
-                failure: None,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-                next_check_at: None,
-            };
-            tx.insert_refund(&refund, payment.provider).await?;
-            let created =
-                Transition::new(refund.id.as_str(), "none", RefundStatus::Succeeded.as_str(), cause.clone(), now);
-            record(&mut tx, &created, EventType::RefundSucceeded, &refund).await?;
-            let refunded = payment.record_external_refund(amount.amount, cause, now);
-            tx.update_payment(&mut payment).await?;
-            if let Some(t) = refunded {
-                record(&mut tx, &t, EventType::PaymentRefunded, &payment).await?;
+            let (refund, refunded) = payment.record_external_refund(
+                RefundId::generate(&self.ids, now),
+                provider_refund_id,
+                amount,
+                cause,
+                now,
+            );
+            unit.create_refund(&refund, payment.provider).await?;
+            unit.update_payment(&mut payment).await?;
+            if let Some(refunded) = refunded {
+                unit.record(&refunded, &payment).await?;
             }
-            wrote_event = true;
-            info!(payment = %payment.id, refund = %refund.id, provider_refund_id, "recorded a refund made at the provider");
+            info!(payment = %payment.id, refund = %refund.resource().id, provider_refund_id, "recorded a refund made at the provider");
         }
-        if let Some(id) = inbox_id {
-            tx.mark_notification_processed(id, now).await?;
-        }
-        tx.commit().await?;
-        if wrote_event {
-            self.signals.outbox.notify_one();
-        }
+        self.commit(unit).await?;
         self.revoke_for_refund(&payment).await?;
         Ok(())
     }
 }
 
-/// Reserves and records the refund of money taken in excess, in the transaction that detected
+/// Reserves and records the refund of money taken in excess, in the unit of work that detected
 /// it: the intent is durable before anything is sent to the provider.
 async fn queue_anomaly_refund(
-    tx: &mut Tx,
+    unit: &mut UnitOfWork<'_>,
     payment: &mut Payment,
     anomaly: &Anomaly,
     cause: &Cause,
-    now: DateTime<Utc>,
 ) -> Result<Option<Refund>, ServiceError> {
+    let now = unit.now();
     let amount = Money::new(anomaly.excess, payment.currency);
-    if let Err(rejection) = payment.reserve_refund(amount, now) {
-        // Already refunded by hand, say: the anomaly stays flagged for a person.
-        warn!(payment = %payment.id, %rejection, "the excess cannot be refunded automatically");
-        return Ok(None);
-    }
     let reason = match anomaly.kind {
         AnomalyKind::PaidAfterCancel => "automatic refund: paid after the payment was canceled",
         AnomalyKind::Overpaid => "automatic refund: paid more than once",
     };
-    let refund = Refund {
-        id: RefundId::generate(now),
-        mode: payment.mode,
-        payment_id: payment.id.clone(),
-        status: RefundStatus::Pending,
-        amount: amount.amount,
-        currency: amount.currency,
-        reason: Some(reason.into()),
-        metadata: Default::default(),
-        provider_options: Default::default(),
-        provider_refund_id: None,
-        failure: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        next_check_at: Some(now),
+    let details = RefundDetails { reason: Some(reason.into()), ..Default::default() };
+    let mut created = match payment.refund(RefundId::generate(unit.ids(), now), amount, details, cause, now) {
+        Ok(created) => created,
+        Err(rejection) => {
+            // Already refunded by hand, say: the anomaly stays flagged for a person.
+            warn!(payment = %payment.id, %rejection, "the excess cannot be refunded automatically");
+            return Ok(None);
+        }
     };
-    tx.update_payment(payment).await?;
-    tx.insert_refund(&refund, payment.provider).await?;
-    let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), cause.clone(), now);
-    record(tx, &created, EventType::RefundCreated, &refund).await?;
-    Ok(Some(refund))
+    // Due at once: the reconciler sends it if the caller cannot.
+    created.resource_mut().next_check_at = Some(now);
+    unit.update_payment(payment).await?;
+    unit.create_refund(&created, payment.provider).await?;
+    Ok(Some(created.into_resource()))
 }
 
 impl Hub {
     /// Pushes a payment's next provider check out along its schedule (nothing changed).
-    pub async fn reschedule_payment_check(&self, payment_id: &str) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut payment) = tx.lock_payment(payment_id).await? {
-            payment.next_check_at = next_payment_check(&payment, now);
-            tx.update_payment(&mut payment).await?;
+    pub async fn reschedule_payment_check(&self, payment_id: &PaymentId) -> Result<(), ServiceError> {
+        let mut unit = self.begin(self.clock.now(), None).await?;
+        if let Some(mut payment) = unit.lock_payment(payment_id).await? {
+            payment.next_check_at = next_payment_check(&payment, unit.now());
+            unit.update_payment(&mut payment).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit(unit).await
     }
 
-    pub async fn reschedule_subscription_check(&self, subscription_id: &str) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut subscription) = tx.lock_subscription(subscription_id).await? {
-            subscription.next_check_at = payhub_core::schedule::next_subscription_check(&subscription, now);
-            tx.update_subscription(&mut subscription).await?;
+    pub async fn reschedule_subscription_check(&self, subscription_id: &SubscriptionId) -> Result<(), ServiceError> {
+        let mut unit = self.begin(self.clock.now(), None).await?;
+        if let Some(mut subscription) = unit.lock_subscription(subscription_id).await? {
+            subscription.next_check_at = next_subscription_check(&subscription, unit.now());
+            unit.update_subscription(&mut subscription).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit(unit).await
     }
 
-    pub async fn reschedule_refund_check(&self, refund_id: &str) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut refund) = tx.lock_refund(refund_id).await? {
-            refund.next_check_at = next_refund_check(&refund, now);
-            tx.update_refund(&mut refund).await?;
+    pub async fn reschedule_refund_check(&self, refund_id: &RefundId) -> Result<(), ServiceError> {
+        let mut unit = self.begin(self.clock.now(), None).await?;
+        if let Some(mut refund) = unit.lock_refund(refund_id).await? {
+            refund.next_check_at = next_refund_check(&refund, unit.now());
+            unit.update_refund(&mut refund).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit(unit).await
     }
-}
-
-/// Writes a transition and the event that announces it, with the resource as it now is.
-pub(crate) async fn record<T: Resource>(
-    tx: &mut Tx,
-    transition: &Transition,
-    event_type: EventType,
-    resource: &T,
-) -> Result<(), ServiceError> {
-    tx.record_transition(transition).await?;
-    tx.insert_event(&Event::about(event_type, resource, transition.at)).await?;
-    Ok(())
 }

@@ -1,12 +1,17 @@
-//! What requests and notifications do to payhub's resources. Every state change goes through
-//! [`apply`]: lock the row, merge provider facts monotonically, record the transition, write the
-//! normalized event to the outbox — one transaction.
+//! What requests and notifications do to payhub's resources. Core decides every state change
+//! (constructors and transition methods return the transition and events to record); a service
+//! writes it as one unit of work (`unit_of_work.rs`): lock the rows, write the resource, its
+//! transition and its events (with their outbox rows), mark the causing notification
+//! processed, commit, then wake the dispatcher.
 
 pub mod api_keys;
 pub mod apply;
+mod failures;
+mod input;
 pub mod payments;
 pub mod refunds;
 pub mod subscriptions;
+mod unit_of_work;
 
 use payhub_core::payment::RefundRejection;
 use payhub_core::{Mode, Money, ProviderName};

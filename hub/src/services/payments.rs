@@ -4,16 +4,20 @@ use std::sync::Arc;
 
 use payhub_core::id::PaymentId;
 use payhub_core::options::PaymentOptions;
-use payhub_core::payment::{Failure, Merge, NextAction, Payment, PaymentFacts, PaymentStatus, ProviderRefs, QrCode};
+use payhub_core::payment::{
+    Merge, NextAction, Payment, PaymentDetails, PaymentFacts, PaymentStatus, ProviderRefs, QrCode,
+};
 use payhub_core::schedule::next_payment_check;
-use payhub_core::transition::{Cause, Transition};
+use payhub_core::transition::Cause;
 use payhub_core::{Currency, Mode, Money, ProviderName};
 use serde_json::{Map, Value};
 
 use super::ServiceError;
-use super::apply::{AppliedPayment, record};
+use super::apply::AppliedPayment;
+use super::failures::provider_failure;
+use super::input::{MAX_REFERENCE, check_len, check_metadata, check_url};
 use crate::app::Hub;
-use crate::providers::{BuyerAction, BuyerUrls, PaymentProvider, PaymentSnapshot, ProviderError};
+use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
 
 /// A merchant's request for a payment, as received; [`Hub::create_payment`] validates it.
 #[derive(Debug, Clone)]
@@ -31,58 +35,8 @@ pub struct PaymentRequest {
     pub provider_options: PaymentOptions,
 }
 
-/// Limits that keep every field within what each provider accepts (PayPal's `description` and
-/// `custom_id` are 127 characters) and keep metadata small enough to index and display.
-const MAX_REFERENCE: usize = 127;
-const MAX_METADATA_KEYS: usize = 50;
-const MAX_METADATA_KEY: usize = 40;
-const MAX_METADATA_VALUE: usize = 500;
 /// Ten billion major units: far above any real payment, far below overflow.
 const MAX_AMOUNT: i64 = 1_000_000_000_000;
-
-fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<(), ServiceError> {
-    match value {
-        Some(v) if v.chars().count() > max => {
-            Err(ServiceError::invalid(field, format!("must be at most {max} characters")))
-        }
-        Some(v) if v.trim().is_empty() => Err(ServiceError::invalid(field, "must not be blank")),
-        _ => Ok(()),
-    }
-}
-
-fn check_url(field: &str, value: &Option<String>) -> Result<(), ServiceError> {
-    let Some(value) = value else { return Ok(()) };
-    match url::Url::parse(value) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(ServiceError::invalid(field, "must be an absolute http(s) URL")),
-    }
-}
-
-pub(crate) fn check_metadata(metadata: &Map<String, Value>) -> Result<(), ServiceError> {
-    if metadata.len() > MAX_METADATA_KEYS {
-        return Err(ServiceError::invalid("metadata", format!("at most {MAX_METADATA_KEYS} keys")));
-    }
-    for (key, value) in metadata {
-        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY {
-            return Err(ServiceError::invalid(
-                format!("metadata.{key}"),
-                format!("keys must be 1 to {MAX_METADATA_KEY} characters"),
-            ));
-        }
-        let fits = match value {
-            Value::String(s) => s.chars().count() <= MAX_METADATA_VALUE,
-            Value::Number(_) | Value::Bool(_) | Value::Null => true,
-            _ => false,
-        };
-        if !fits {
-            return Err(ServiceError::invalid(
-                format!("metadata.{key}"),
-                format!("values must be strings of at most {MAX_METADATA_VALUE} characters, numbers or booleans"),
-            ));
-        }
-    }
-    Ok(())
-}
 
 fn check_money(provider: &dyn PaymentProvider, amount: i64, currency: &str) -> Result<Money, ServiceError> {
     let listed = || provider.currencies().join(", ");
@@ -109,6 +63,22 @@ impl Hub {
         self.providers.get(mode, name).cloned().ok_or(ServiceError::ProviderNotConfigured { provider: name, mode })
     }
 
+    /// The provider, if it declares `capability`: a request it cannot serve is refused here,
+    /// before the provider is called or anything is recorded.
+    pub fn provider_offering(
+        &self,
+        mode: Mode,
+        name: ProviderName,
+        capability: Capability,
+    ) -> Result<Arc<dyn PaymentProvider>, ServiceError> {
+        let provider = self.provider(mode, name)?;
+        if !provider.offers(capability) {
+            let error = ProviderError::Unsupported { provider: name, capability };
+            return Err(ServiceError::Provider { error, resource_id: None });
+        }
+        Ok(provider)
+    }
+
     pub async fn create_payment(&self, mode: Mode, request: PaymentRequest) -> Result<Payment, ServiceError> {
         let provider = self.provider(mode, request.provider)?;
         let channel = match request.channel {
@@ -128,62 +98,45 @@ impl Hub {
         check_url("return_url", &request.return_url)?;
         check_url("cancel_url", &request.cancel_url)?;
         check_metadata(&request.metadata)?;
+        if let Some(other) = request.provider_options.providers().into_iter().find(|p| *p != provider.name()) {
+            let message = format!("applies to {} payments, not {}", other.title(), provider.name());
+            return Err(ServiceError::invalid(format!("provider_options.{other}"), message));
+        }
         provider
             .check_options(&channel, &request.provider_options)
             .map_err(|(field, message)| ServiceError::invalid(field, message))?;
 
         let now = self.clock.now();
-        let mut payment = Payment {
-            id: PaymentId::generate(now),
-            mode,
-            provider: provider.name(),
-            channel,
-            status: PaymentStatus::RequiresAction,
-            amount: money.amount,
-            currency: money.currency,
-            amount_captured: 0,
-            amount_refunded: 0,
-            amount_refund_pending: 0,
+        let details = PaymentDetails {
             merchant_reference: request.merchant_reference,
             description: request.description,
             customer_id: request.customer_id,
-            subscription_id: None,
             metadata: request.metadata,
             return_url: request.return_url,
             cancel_url: request.cancel_url,
             provider_options: request.provider_options,
-            next_action: None,
-            provider_refs: ProviderRefs::default(),
-            failure: None,
-            anomaly: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
         };
-        let urls = self.buyer_urls(&payment);
-        let outcome = provider.create_payment(&payment, &urls).await;
-        let failed = match &outcome {
+        let draft =
+            Payment::draft(PaymentId::generate(&self.ids, now), mode, provider.name(), channel, money, details, now);
+        let urls = self.buyer_urls(&draft);
+        let (created, failed) = match provider.create_payment(&draft, &urls).await {
             Ok(checkout) => {
-                payment.provider_refs.payment_id = Some(checkout.provider_payment_id.clone());
-                payment.provider_refs.capture_id = checkout.capture_id.clone();
-                payment.next_action = Some(self.next_action(&payment, &checkout.buyer_action));
-                payment.next_check_at = next_payment_check(&payment, now);
-                None
+                let refs = ProviderRefs {
+                    payment_id: Some(checkout.provider_payment_id.clone()),
+                    capture_id: checkout.capture_id.clone(),
+                };
+                let next_action = self.next_action(&draft, &checkout.buyer_action);
+                let mut created = draft.opened(refs, next_action, &Cause::Api);
+                let payment = created.resource_mut();
+                payment.next_check_at = next_payment_check(payment, now);
+                (created, None)
             }
-            Err(error) => {
-                // Kept as a failed payment, so the attempt and its reason stay visible.
-                payment.status = PaymentStatus::Failed;
-                payment.failure = Some(provider_failure(error));
-                Some(error.clone())
-            }
+            Err(error) => (draft.refused(provider_failure(&error), &Cause::Api), Some(error)),
         };
-        let mut tx = self.db.begin().await?;
-        tx.insert_payment(&payment).await?;
-        let created = Transition::new(payment.id.as_str(), "none", payment.status.as_str(), Cause::Api, now);
-        record(&mut tx, &created, payment.status.event_type(), &payment).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let mut unit = self.begin(now, None).await?;
+        unit.create_payment(&created).await?;
+        self.commit(unit).await?;
+        let payment = created.into_resource();
         match failed {
             None => Ok(payment),
             Some(error) => Err(ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) }),
@@ -233,13 +186,13 @@ impl Hub {
             Some(snapshot) => snapshot,
             None => provider.fetch_payment(payment).await.map_err(provider_error)?,
         };
-        if snapshot.ready_to_capture && payment.status == PaymentStatus::RequiresAction {
+        if snapshot.ready_to_capture && payment.status() == PaymentStatus::RequiresAction {
             snapshot = provider.capture_payment(payment).await.map_err(provider_error)?;
         }
-        let applied = self.apply_payment_facts(payment.id.as_str(), &snapshot.facts, cause, inbox_id).await?;
+        let applied = self.apply_payment_facts(&payment.id, &snapshot.facts, cause, inbox_id).await?;
         if matches!(applied.merge, Merge::Conflict { .. }) && !asked {
             let truth = provider.fetch_payment(&applied.payment).await.map_err(provider_error)?;
-            return self.apply_payment_facts(payment.id.as_str(), &truth.facts, cause, None).await;
+            return self.apply_payment_facts(&payment.id, &truth.facts, cause, None).await;
         }
         Ok(applied)
     }
@@ -253,15 +206,15 @@ impl Hub {
         outcome: PaymentStatus,
         cause: &Cause,
     ) -> Result<Payment, ServiceError> {
-        if payment.status != PaymentStatus::RequiresAction {
+        if payment.status() != PaymentStatus::RequiresAction {
             return Err(ServiceError::Conflict {
                 message: format!(
                     "payment {} is {} and can no longer be {}",
                     payment.id,
-                    payment.status.as_str(),
+                    payment.status().as_str(),
                     outcome.as_str()
                 ),
-                status: payment.status.as_str().into(),
+                status: payment.status().as_str().into(),
             });
         }
         let provider = self.provider(payment.mode, payment.provider)?;
@@ -281,20 +234,6 @@ impl Hub {
             }
         }
         let facts = PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None };
-        Ok(self.apply_payment_facts(payment.id.as_str(), &facts, cause, None).await?.payment)
+        Ok(self.apply_payment_facts(&payment.id, &facts, cause, None).await?.payment)
     }
-}
-
-/// A provider failure as the merchant sees it on the payment.
-pub(crate) fn provider_failure(error: &ProviderError) -> Failure {
-    let code = match error {
-        ProviderError::Timeout(_) => "provider_timeout".to_owned(),
-        ProviderError::Unavailable { .. } => "provider_unavailable".to_owned(),
-        ProviderError::Rejected { code, .. } => {
-            format!("provider_rejected:{}", code.to_ascii_lowercase())
-        }
-        ProviderError::Protocol { .. } => "provider_protocol_error".to_owned(),
-        ProviderError::Unsupported { .. } => "provider_unsupported".to_owned(),
-    };
-    Failure { code, message: error.to_string() }
 }

@@ -2,90 +2,90 @@
 //! than was captured), then asked of the provider, then settled by its answer, a notification
 //! or the reconciler — whichever comes first; the others change nothing.
 
-use payhub_core::id::RefundId;
+use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::options::RefundOptions;
-use payhub_core::payment::PaymentStatus;
+use payhub_core::payment::{PaymentStatus, RefundDetails};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::schedule::next_refund_check;
-use payhub_core::transition::{Cause, Transition};
-use payhub_core::{EventType, Mode, Money};
+use payhub_core::transition::Cause;
+use payhub_core::{Mode, Money};
 use serde_json::{Map, Value};
 
 use super::ServiceError;
-use super::apply::record;
-use super::payments::{check_metadata, provider_failure};
+use super::failures::provider_failure;
+use super::input::check_metadata;
 use crate::app::Hub;
 
+/// A merchant's refund request whose reason and metadata are within limits; what it may refund
+/// depends on the payment, which [`Hub::create_refund`] checks under its lock.
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
     /// Minor units; `None` refunds everything still refundable.
-    pub amount: Option<i64>,
-    pub reason: Option<String>,
-    pub metadata: Map<String, Value>,
-    pub provider_options: RefundOptions,
+    amount: Option<i64>,
+    reason: Option<String>,
+    metadata: Map<String, Value>,
+    provider_options: RefundOptions,
 }
 
 const MAX_REASON: usize = 255;
+
+impl RefundRequest {
+    pub fn parse(
+        amount: Option<i64>,
+        reason: Option<String>,
+        metadata: Map<String, Value>,
+        provider_options: RefundOptions,
+    ) -> Result<Self, ServiceError> {
+        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            return Err(ServiceError::invalid("reason", format!("must be at most {MAX_REASON} characters")));
+        }
+        check_metadata(&metadata)?;
+        Ok(Self { amount, reason, metadata, provider_options })
+    }
+}
 
 impl Hub {
     pub async fn create_refund(
         &self,
         mode: Mode,
-        payment_id: &str,
+        payment_id: &PaymentId,
         request: RefundRequest,
     ) -> Result<Refund, ServiceError> {
-        if request.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
-            return Err(ServiceError::invalid("reason", format!("must be at most {MAX_REASON} characters")));
-        }
-        check_metadata(&request.metadata)?;
         let now = self.clock.now();
-        let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.into() };
+        let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.to_string() };
 
-        let mut tx = self.db.begin().await?;
-        let mut payment = tx.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
+        let mut unit = self.begin(now, None).await?;
+        let mut payment = unit.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
         let provider = self.provider(mode, payment.provider)?;
-        if payment.status != PaymentStatus::Succeeded {
+        if payment.status() != PaymentStatus::Succeeded {
             return Err(ServiceError::Conflict {
                 message: format!(
                     "payment {} is {}; only succeeded payments can be refunded",
                     payment.id,
-                    payment.status.as_str()
+                    payment.status().as_str()
                 ),
-                status: payment.status.as_str().into(),
+                status: payment.status().as_str().into(),
             });
         }
         let amount = Money::new(request.amount.unwrap_or_else(|| payment.refundable().amount), payment.currency);
-        payment.reserve_refund(amount, now)?;
-        provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
-        let mut refund = Refund {
-            id: RefundId::generate(now),
-            mode,
-            payment_id: payment.id.clone(),
-            status: RefundStatus::Pending,
-            amount: amount.amount,
-            currency: amount.currency,
+        let details = RefundDetails {
             reason: request.reason,
             metadata: request.metadata,
             provider_options: request.provider_options,
-            provider_refund_id: None,
-            failure: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
         };
+        let mut created = payment.refund(RefundId::generate(&self.ids, now), amount, details, &Cause::Api, now)?;
+        provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
         // Checked even if the provider never answers: the reconciler asks again (same
         // idempotency key at the provider) until the refund settles.
-        refund.next_check_at = next_refund_check(&refund, now);
-        tx.update_payment(&mut payment).await?;
-        tx.insert_refund(&refund, payment.provider).await?;
-        let created = Transition::new(refund.id.as_str(), "none", RefundStatus::Pending.as_str(), Cause::Api, now);
-        record(&mut tx, &created, EventType::RefundCreated, &refund).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let refund = created.resource_mut();
+        refund.next_check_at = next_refund_check(refund, now);
+        unit.update_payment(&mut payment).await?;
+        unit.create_refund(&created, payment.provider).await?;
+        self.commit(unit).await?;
+        let refund = created.into_resource();
 
         match provider.create_refund(&payment, &refund).await {
-            Ok(facts) => self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None).await,
+            Ok(facts) => self.apply_refund_facts(&refund.id, &facts, &Cause::Api, None).await,
             Err(error) if error.outcome_unknown() => {
                 // The refund may exist at the provider: it stays pending and reserved, and the
                 // reconciler finds out. The merchant hears why, with the refund's id.
@@ -97,7 +97,7 @@ impl Hub {
                     provider_refund_id: None,
                     failure: Some(provider_failure(&error)),
                 };
-                self.apply_refund_facts(refund.id.as_str(), &facts, &Cause::Api, None).await?;
+                self.apply_refund_facts(&refund.id, &facts, &Cause::Api, None).await?;
                 Err(ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })
             }
         }
@@ -107,7 +107,7 @@ impl Hub {
     pub async fn sync_refund(&self, refund: &Refund, cause: &Cause) -> Result<Refund, ServiceError> {
         let payment = self
             .db
-            .payment(refund.mode, refund.payment_id.as_str())
+            .payment(refund.mode, &refund.payment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: refund.payment_id.to_string() })?;
         let provider = self.provider(refund.mode, payment.provider)?;
@@ -115,6 +115,6 @@ impl Hub {
             .fetch_refund(&payment, refund)
             .await
             .map_err(|error| ServiceError::Provider { error, resource_id: Some(refund.id.to_string()) })?;
-        self.apply_refund_facts(refund.id.as_str(), &facts, cause, None).await
+        self.apply_refund_facts(&refund.id, &facts, cause, None).await
     }
 }

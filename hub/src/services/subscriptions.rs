@@ -8,23 +8,25 @@
 
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::entitlement::Entitlement;
-use payhub_core::id::{PaymentId, PlanId, SubscriptionId};
-use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
+use payhub_core::id::{EntitlementId, PaymentId, PlanId, SubscriptionId};
+use payhub_core::payment::{NextAction, Payment, PaymentStatus};
 use payhub_core::schedule::next_subscription_check;
 use payhub_core::subscription::{
-    BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionStatus, check_plan,
+    BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionDetails, SubscriptionStatus,
+    check_plan,
 };
-use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Currency, Event, EventType, Mode, ProviderName};
-use payhub_store::Tx;
+use payhub_core::transition::Cause;
+use payhub_core::{Currency, EventType, Mode, ProviderName};
+use payhub_store::UnitOfWork;
 use serde_json::{Map, Value};
 use tracing::info;
 
 use super::ServiceError;
-use super::apply::record;
-use super::payments::check_metadata;
+use super::input::check_metadata;
 use crate::app::Hub;
-use crate::providers::{BuyerAction, BuyerUrls, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot};
+use crate::providers::{
+    BuyerAction, BuyerUrls, Capability, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot,
+};
 
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -64,7 +66,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
 
 impl Hub {
     pub async fn create_plan(&self, mode: Mode, request: PlanRequest) -> Result<Plan, ServiceError> {
-        let provider = self.provider(mode, request.provider)?;
+        let provider = self.provider_offering(mode, request.provider, Capability::Subscriptions)?;
         text("name", &request.name, 127)?;
         let product = request.product.unwrap_or_else(|| request.name.clone());
         text("product", &product, 127)?;
@@ -88,7 +90,7 @@ impl Hub {
         }
         let now = self.clock.now();
         let mut plan = Plan {
-            id: PlanId::generate(now),
+            id: PlanId::generate(&self.ids, now),
             mode,
             provider: provider.name(),
             name: request.name,
@@ -112,16 +114,15 @@ impl Hub {
         let ids = provider.create_plan(&plan).await.map_err(provider_error(plan.id.as_str()))?;
         plan.provider_product_id = ids.product_id;
         plan.provider_plan_id = Some(ids.plan_id);
-        let mut tx = self.db.begin().await?;
-        tx.insert_plan(&plan).await?;
-        tx.insert_event(&Event::about(EventType::PlanCreated, &plan, now)).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let mut unit = self.begin(now, None).await?;
+        unit.insert_plan(&plan).await?;
+        unit.announce(EventType::PlanCreated, &plan).await?;
+        self.commit(unit).await?;
         Ok(plan)
     }
 
     /// Activates or deactivates a plan (no new subscriptions on an inactive plan).
-    pub async fn set_plan_active(&self, mode: Mode, id: &str, active: bool) -> Result<Plan, ServiceError> {
+    pub async fn set_plan_active(&self, mode: Mode, id: &PlanId, active: bool) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
             plan.status = if active { PlanStatus::Active } else { PlanStatus::Inactive };
             Ok(())
@@ -130,7 +131,7 @@ impl Hub {
     }
 
     /// Changes the regular price; existing subscribers pay it from their next cycle.
-    pub async fn change_plan_price(&self, mode: Mode, id: &str, price: i64) -> Result<Plan, ServiceError> {
+    pub async fn change_plan_price(&self, mode: Mode, id: &PlanId, price: i64) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
             let mut regular = plan.regular_cycle.clone();
             regular.price = price;
@@ -145,27 +146,32 @@ impl Hub {
     async fn change_plan(
         &self,
         mode: Mode,
-        id: &str,
+        id: &PlanId,
         change: impl FnOnce(&mut Plan) -> Result<(), ServiceError>,
     ) -> Result<Plan, ServiceError> {
-        let mut plan =
-            self.db.plan(mode, id).await?.ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.into() })?;
+        let mut plan = self
+            .db
+            .plan(mode, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: id.to_string() })?;
         let before = plan.clone();
         change(&mut plan)?;
         let provider = self.provider(mode, plan.provider)?;
         if plan.status != before.status {
-            provider.set_plan_active(&plan, plan.status == PlanStatus::Active).await.map_err(provider_error(id))?;
+            provider
+                .set_plan_active(&plan, plan.status == PlanStatus::Active)
+                .await
+                .map_err(provider_error(id.as_str()))?;
         }
         if plan.regular_cycle != before.regular_cycle {
-            provider.update_plan_prices(&plan).await.map_err(provider_error(id))?;
+            provider.update_plan_prices(&plan).await.map_err(provider_error(id.as_str()))?;
         }
         let now = self.clock.now();
         plan.updated_at = now;
-        let mut tx = self.db.begin().await?;
-        tx.update_plan(&plan).await?;
-        tx.insert_event(&Event::about(EventType::PlanUpdated, &plan, now)).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
+        let mut unit = self.begin(now, None).await?;
+        unit.update_plan(&plan).await?;
+        unit.announce(EventType::PlanUpdated, &plan).await?;
+        self.commit(unit).await?;
         Ok(plan)
     }
 
@@ -179,56 +185,37 @@ impl Hub {
         if request.quantity == 0 {
             return Err(ServiceError::invalid("quantity", "must be at least 1"));
         }
-        let plan =
-            self.db.plan(mode, &request.plan_id).await?.ok_or_else(|| {
-                ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id))
-            })?;
+        let plan = self
+            .plan_named(mode, &request.plan_id)
+            .await?
+            .ok_or_else(|| ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id)))?;
         if plan.status != PlanStatus::Active {
             return Err(ServiceError::invalid("plan_id", format!("plan {} is inactive; activate it first", plan.id)));
         }
         let provider = self.provider(mode, plan.provider)?;
         let now = self.clock.now();
-        let mut subscription = Subscription {
-            id: SubscriptionId::generate(now),
-            mode,
-            provider: plan.provider,
-            plan_id: plan.id.clone(),
+        let details = SubscriptionDetails {
             customer_id: request.customer_id,
             quantity: request.quantity,
-            status: SubscriptionStatus::ApprovalPending,
-            current_period_end: None,
-            trial_end: None,
-            failed_payments: 0,
-            payments_count: 0,
-            canceled_at: None,
             return_url: request.return_url,
             cancel_url: request.cancel_url,
-            next_action: None,
-            provider_subscription_id: None,
             metadata: request.metadata,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
-            synced_at: None,
         };
-        let urls = self.subscription_urls(&subscription);
-        let checkout = provider
-            .create_subscription(&subscription, &plan, &urls)
-            .await
-            .map_err(provider_error(subscription.id.as_str()))?;
-        subscription.provider_subscription_id = Some(checkout.provider_payment_id);
-        if let BuyerAction::Redirect(url) = checkout.buyer_action {
-            subscription.next_action = Some(payhub_core::payment::NextAction::RedirectToUrl { redirect_url: url });
-        }
-        subscription.next_check_at = next_subscription_check(&subscription, now);
-        let mut tx = self.db.begin().await?;
-        tx.insert_subscription(&subscription).await?;
-        let created = Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Api, now);
-        record(&mut tx, &created, EventType::SubscriptionCreated, &subscription).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
-        Ok(subscription)
+        let draft = Subscription::draft(SubscriptionId::generate(&self.ids, now), mode, &plan, details, now);
+        let urls = self.subscription_urls(&draft);
+        let checkout =
+            provider.create_subscription(&draft, &plan, &urls).await.map_err(provider_error(draft.id.as_str()))?;
+        let approval = match checkout.buyer_action {
+            BuyerAction::Redirect(url) => Some(NextAction::RedirectToUrl { redirect_url: url }),
+            _ => None,
+        };
+        let mut created = draft.opened(checkout.provider_payment_id, approval, &Cause::Api);
+        let subscription = created.resource_mut();
+        subscription.next_check_at = next_subscription_check(subscription, now);
+        let mut unit = self.begin(now, None).await?;
+        unit.create_subscription(&created).await?;
+        self.commit(unit).await?;
+        Ok(created.into_resource())
     }
 
     fn subscription_urls(&self, subscription: &Subscription) -> BuyerUrls {
@@ -263,36 +250,18 @@ impl Hub {
             .or(foreign.subscriber.map(|s| format!("{provider_name}:{s}")))
             .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
         let now = self.clock.now();
-        let subscription = Subscription {
-            id: SubscriptionId::generate(now),
-            mode,
-            provider: provider_name,
-            plan_id: plan.id.clone(),
+        let adopted = Subscription::adopt(
+            SubscriptionId::generate(&self.ids, now),
+            &plan,
             customer_id,
-            quantity: 1,
-            status: SubscriptionStatus::ApprovalPending,
-            current_period_end: None,
-            trial_end: None,
-            failed_payments: 0,
-            payments_count: 0,
-            canceled_at: None,
-            return_url: None,
-            cancel_url: None,
-            next_action: None,
-            provider_subscription_id: Some(provider_subscription_id.to_owned()),
-            metadata: Default::default(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: Some(now),
-            synced_at: None,
-        };
-        let mut tx = self.db.begin().await?;
-        tx.insert_subscription(&subscription).await?;
-        let adopted =
-            Transition::new(subscription.id.as_str(), "none", subscription.status.as_str(), Cause::Reconciler, now);
-        record(&mut tx, &adopted, EventType::SubscriptionCreated, &subscription).await?;
-        tx.commit().await?;
+            provider_subscription_id,
+            &Cause::Reconciler,
+            now,
+        );
+        let mut unit = self.begin(now, None).await?;
+        unit.create_subscription(&adopted).await?;
+        self.commit(unit).await?;
+        let subscription = adopted.into_resource();
         info!(subscription = %subscription.id, provider_subscription_id, "adopted a subscription made outside payhub");
         Ok(Some(subscription))
     }
@@ -311,19 +280,27 @@ impl Hub {
             .fetch_subscription(subscription, &plan, fetched_at)
             .await
             .map_err(provider_error(subscription.id.as_str()))?;
-        self.apply_subscription(subscription.id.as_str(), &plan, &snapshot, fetched_at, cause, inbox_id).await
+        self.apply_subscription(&subscription.id, &plan, &snapshot, fetched_at, cause, inbox_id).await
+    }
+
+    /// The plan a request names by id, if it names one.
+    async fn plan_named(&self, mode: Mode, plan_id: &str) -> Result<Option<Plan>, ServiceError> {
+        match PlanId::parse_exact(plan_id) {
+            Some(id) => Ok(self.db.plan(mode, &id).await?),
+            None => Ok(None),
+        }
     }
 
     async fn plan_of(&self, subscription: &Subscription) -> Result<Plan, ServiceError> {
         self.db
-            .plan(subscription.mode, subscription.plan_id.as_str())
+            .plan(subscription.mode, &subscription.plan_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: subscription.plan_id.to_string() })
     }
 
     async fn apply_subscription(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         plan: &Plan,
         snapshot: &SubscriptionSnapshot,
         fetched_at: DateTime<Utc>,
@@ -332,43 +309,30 @@ impl Hub {
     ) -> Result<Subscription, ServiceError> {
         let now = self.clock.now();
         let grace = Duration::from_std(self.settings.entitlement_grace).unwrap_or(Duration::hours(24));
-        let mut tx = self.db.begin().await?;
-        let mut subscription = tx
+        let mut unit = self.begin(now, inbox_id).await?;
+        let mut subscription = unit
             .lock_subscription(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
-        if subscription.synced_at.is_some_and(|applied| fetched_at < applied) {
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
+        let was = subscription.status();
+        let Some(change) = subscription.apply_snapshot(&snapshot.facts, fetched_at, cause, now) else {
             // A newer snapshot was applied while this one was in flight.
-            if let Some(inbox) = inbox_id {
-                tx.mark_notification_processed(inbox, now).await?;
-            }
-            tx.commit().await?;
+            self.commit(unit).await?;
             return Ok(subscription);
-        }
-        subscription.synced_at = Some(fetched_at);
-        let was = subscription.status;
-        let change = subscription.apply(&snapshot.facts, cause, now);
-        let new_charges = record_new_charges(&mut tx, &subscription, &snapshot.charges, was, cause, now).await?;
+        };
+        let new_charges = record_new_charges(&mut unit, &subscription, &snapshot.charges, was, cause).await?;
         subscription.next_check_at = next_subscription_check(&subscription, now);
-        tx.update_subscription(&mut subscription).await?;
-        let mut wrote_event = new_charges > 0;
-        if let Some((transition, event)) = &change.transition {
-            record(&mut tx, transition, *event, &subscription).await?;
-            wrote_event = true;
-            info!(subscription = %subscription.id, from = %transition.from, to = %transition.to, %cause, "subscription moved");
+        unit.update_subscription(&mut subscription).await?;
+        if let Some(moved) = &change.moved {
+            unit.record(moved, &subscription).await?;
+            let t = moved.transition();
+            info!(subscription = %subscription.id, from = %t.from, to = %t.to, %cause, "subscription moved");
         }
         if change.payment_failed {
-            tx.insert_event(&Event::about(EventType::SubscriptionPaymentFailed, &subscription, now)).await?;
-            wrote_event = true;
+            unit.announce(EventType::SubscriptionPaymentFailed, &subscription).await?;
         }
-        wrote_event |= follow_entitlement(&mut tx, &subscription, plan, &change, new_charges, was, grace, now).await?;
-        if let Some(inbox) = inbox_id {
-            tx.mark_notification_processed(inbox, now).await?;
-        }
-        tx.commit().await?;
-        if wrote_event {
-            self.signals.outbox.notify_one();
-        }
+        follow_entitlement(&mut unit, &subscription, plan, &change, new_charges, was, grace).await?;
+        self.commit(unit).await?;
         Ok(subscription)
     }
 
@@ -376,7 +340,7 @@ impl Hub {
     pub async fn command_subscription(
         &self,
         mode: Mode,
-        id: &str,
+        id: &SubscriptionId,
         command: SubscriptionCommand,
         immediately: bool,
     ) -> Result<Subscription, ServiceError> {
@@ -384,12 +348,12 @@ impl Hub {
             .db
             .subscription(mode, id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
         use SubscriptionStatus::*;
         let allowed = match command {
-            SubscriptionCommand::Cancel => !subscription.status.is_final(),
-            SubscriptionCommand::Suspend => matches!(subscription.status, Trialing | Active | PastDue),
-            SubscriptionCommand::Resume => subscription.status == Suspended,
+            SubscriptionCommand::Cancel => !subscription.status().is_final(),
+            SubscriptionCommand::Suspend => matches!(subscription.status(), Trialing | Active | PastDue),
+            SubscriptionCommand::Resume => subscription.status() == Suspended,
         };
         if !allowed {
             let verb = match command {
@@ -401,13 +365,13 @@ impl Hub {
                 message: format!(
                     "subscription {} is {}; it cannot be {verb}",
                     subscription.id,
-                    subscription.status.as_str()
+                    subscription.status().as_str()
                 ),
-                status: subscription.status.as_str().into(),
+                status: subscription.status().as_str().into(),
             });
         }
         let provider = self.provider(mode, subscription.provider)?;
-        provider.command_subscription(&subscription, command).await.map_err(provider_error(id))?;
+        provider.command_subscription(&subscription, command).await.map_err(provider_error(id.as_str()))?;
         let synced = self.sync_subscription(&subscription, &Cause::Api, None).await?;
         if command == SubscriptionCommand::Cancel && immediately {
             self.end_entitlement(&synced, self.clock.now(), "subscription canceled by the merchant").await?;
@@ -419,28 +383,28 @@ impl Hub {
     pub async fn change_subscription(
         &self,
         mode: Mode,
-        id: &str,
+        id: &SubscriptionId,
         plan_id: Option<&str>,
         quantity: Option<u32>,
     ) -> Result<Subscription, ServiceError> {
-        let mut subscription = self
+        let subscription = self
             .db
             .subscription(mode, id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
-        if subscription.status.is_final() {
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
+        if subscription.status().is_final() {
             return Err(ServiceError::Conflict {
                 message: format!(
                     "subscription {} is {}; it can no longer change",
                     subscription.id,
-                    subscription.status.as_str()
+                    subscription.status().as_str()
                 ),
-                status: subscription.status.as_str().into(),
+                status: subscription.status().as_str().into(),
             });
         }
         let plan = match plan_id {
             Some(plan_id) => {
-                self.db.plan(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
+                self.plan_named(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
                     ServiceError::invalid("plan_id", format!("no active plan `{plan_id}` in this mode"))
                 })?
             }
@@ -462,25 +426,19 @@ impl Hub {
         }
         let provider = self.provider(mode, subscription.provider)?;
         let approval =
-            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id))?;
+            provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id.as_str()))?;
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let mut locked = tx
+        let mut unit = self.begin(now, None).await?;
+        let mut locked = unit
             .lock_subscription(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.into() })?;
-        locked.plan_id = plan.id.clone();
-        locked.quantity = quantity;
-        if let Some(url) = approval {
-            locked.next_action = Some(payhub_core::payment::NextAction::RedirectToUrl { redirect_url: url });
-        }
-        locked.updated_at = now;
-        tx.update_subscription(&mut locked).await?;
-        tx.insert_event(&Event::about(EventType::SubscriptionUpdated, &locked, now)).await?;
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
-        subscription = locked;
-        Ok(subscription)
+            .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
+        let approval = approval.map(|url| NextAction::RedirectToUrl { redirect_url: url });
+        let event = locked.revise(plan.id.clone(), quantity, approval, now);
+        unit.update_subscription(&mut locked).await?;
+        unit.announce(event, &locked).await?;
+        self.commit(unit).await?;
+        Ok(locked)
     }
 
     async fn end_entitlement(
@@ -490,31 +448,29 @@ impl Hub {
         reason: &str,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        if let Some(mut entitlement) = tx.lock_entitlement_of(subscription.id.as_str()).await? {
+        let mut unit = self.begin(now, None).await?;
+        if let Some(mut entitlement) = unit.lock_entitlement_of(&subscription.id).await? {
             let event = entitlement.end_at(at, reason, now);
-            tx.update_entitlement(&mut entitlement).await?;
+            unit.update_entitlement(&mut entitlement).await?;
             if let Some(event) = event {
-                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                unit.announce(event, &entitlement).await?;
             }
         }
-        tx.commit().await?;
-        self.signals.outbox.notify_one();
-        Ok(())
+        self.commit(unit).await
     }
 
     /// Revokes the entitlement a fully refunded subscription payment paid for.
     pub async fn revoke_for_refund(&self, payment: &Payment) -> Result<(), ServiceError> {
         let Some(subscription_id) = &payment.subscription_id else { return Ok(()) };
-        if payment.status != PaymentStatus::Refunded {
+        if payment.status() != PaymentStatus::Refunded {
             return Ok(());
         }
-        let Some(subscription) = self.db.subscription(payment.mode, subscription_id.as_str()).await? else {
+        let Some(subscription) = self.db.subscription(payment.mode, subscription_id).await? else {
             return Ok(());
         };
         // Only the payment for the current period takes the access away; refunding an old
         // renewal does not undo a newer one.
-        let latest = self.db.subscription_payments(subscription_id.as_str()).await?;
+        let latest = self.db.subscription_payments(subscription_id).await?;
         if latest.first().map(|p| &p.id) != Some(&payment.id) {
             return Ok(());
         }
@@ -527,19 +483,16 @@ impl Hub {
         let due = self.db.lapsed_entitlements(now, 100).await?;
         let mut revoked = 0;
         for candidate in due {
-            let mut tx = self.db.begin().await?;
-            if let Some(mut entitlement) = tx.lock_entitlement(candidate.id.as_str()).await?
+            let mut unit = self.begin(now, None).await?;
+            if let Some(mut entitlement) = unit.lock_entitlement(&candidate.id).await?
                 && let Some(event) = entitlement.lapse(now)
             {
-                tx.update_entitlement(&mut entitlement).await?;
-                tx.insert_event(&Event::about(event, &entitlement, now)).await?;
+                unit.update_entitlement(&mut entitlement).await?;
+                unit.announce(event, &entitlement).await?;
                 revoked += 1;
                 info!(entitlement = %entitlement.id, customer = %entitlement.customer_id, "entitlement lapsed");
             }
-            tx.commit().await?;
-        }
-        if revoked > 0 {
-            self.signals.outbox.notify_one();
+            self.commit(unit).await?;
         }
         Ok(revoked)
     }
@@ -548,54 +501,24 @@ impl Hub {
 /// Records each provider charge not seen before as a succeeded payment of the subscription;
 /// charges after activation are renewals and announced as such. Returns how many were new.
 async fn record_new_charges(
-    tx: &mut Tx,
+    unit: &mut UnitOfWork<'_>,
     subscription: &Subscription,
     charges: &[SubscriptionCharge],
     was: SubscriptionStatus,
     cause: &Cause,
-    now: DateTime<Utc>,
 ) -> Result<u32, ServiceError> {
+    let now = unit.now();
     let mut new = 0;
     for charge in charges {
-        if tx.lock_payment_by_provider_ref(subscription.provider, &charge.provider_id).await?.is_some() {
+        if unit.lock_payment_by_provider_ref(subscription.provider, &charge.provider_id).await?.is_some() {
             continue;
         }
-        let payment = Payment {
-            id: PaymentId::generate(now),
-            mode: subscription.mode,
-            provider: subscription.provider,
-            channel: subscription.provider.as_str().to_owned(),
-            status: PaymentStatus::Succeeded,
-            amount: charge.amount.amount,
-            currency: charge.amount.currency,
-            amount_captured: charge.amount.amount,
-            amount_refunded: 0,
-            amount_refund_pending: 0,
-            merchant_reference: None,
-            description: Some(format!("subscription {} charge", subscription.id)),
-            customer_id: Some(subscription.customer_id.clone()),
-            subscription_id: Some(subscription.id.clone()),
-            metadata: Default::default(),
-            return_url: None,
-            cancel_url: None,
-            provider_options: Default::default(),
-            next_action: None,
-            provider_refs: ProviderRefs {
-                payment_id: Some(charge.provider_id.clone()),
-                capture_id: Some(charge.provider_id.clone()),
-            },
-            failure: None,
-            anomaly: None,
-            created_at: charge.at.min(now),
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
-        };
-        tx.insert_payment(&payment).await?;
-        let t = Transition::new(payment.id.as_str(), "none", PaymentStatus::Succeeded.as_str(), cause.clone(), now);
-        record(tx, &t, EventType::PaymentSucceeded, &payment).await?;
+        let id = PaymentId::generate(unit.ids(), now);
+        let payment =
+            Payment::subscription_charge(id, subscription, &charge.provider_id, charge.amount, charge.at, cause, now);
+        unit.create_payment(&payment).await?;
         if was != SubscriptionStatus::ApprovalPending {
-            tx.insert_event(&Event::about(EventType::SubscriptionRenewed, subscription, now)).await?;
+            unit.announce(EventType::SubscriptionRenewed, subscription).await?;
         }
         new += 1;
     }
@@ -604,26 +527,26 @@ async fn record_new_charges(
 
 /// Keeps the subscription's entitlement in step: granted on activation, extended by each
 /// charge (to the paid period's end plus grace), ended at the period end on cancel or expiry.
-/// Returns whether it wrote an event.
-#[allow(clippy::too_many_arguments)]
 async fn follow_entitlement(
-    tx: &mut Tx,
+    unit: &mut UnitOfWork<'_>,
     subscription: &Subscription,
     plan: &Plan,
     change: &SubscriptionChange,
     new_charges: u32,
     was: SubscriptionStatus,
     grace: Duration,
-    now: DateTime<Utc>,
-) -> Result<bool, ServiceError> {
+) -> Result<(), ServiceError> {
     use SubscriptionStatus::*;
-    let existing = tx.lock_entitlement_of(subscription.id.as_str()).await?;
-    let started = was == ApprovalPending && matches!(subscription.status, Trialing | Active | PastDue);
-    let resumed = was == Suspended && matches!(subscription.status, Trialing | Active);
-    let paid = new_charges > 0 && !subscription.status.is_final();
-    let event = match (existing, subscription.current_period_end) {
+    let now = unit.now();
+    let status = subscription.status();
+    let existing = unit.lock_entitlement_of(&subscription.id).await?;
+    let started = was == ApprovalPending && matches!(status, Trialing | Active | PastDue);
+    let resumed = was == Suspended && matches!(status, Trialing | Active);
+    let paid = new_charges > 0 && !status.is_final();
+    let (event, entitlement) = match (existing, subscription.current_period_end()) {
         (None, Some(end)) if started || paid => {
-            let entitlement = Entitlement::grant(
+            let granted = Entitlement::grant(
+                EntitlementId::generate(unit.ids(), now),
                 subscription.mode,
                 &subscription.customer_id,
                 &plan.entitlement,
@@ -631,28 +554,25 @@ async fn follow_entitlement(
                 end + grace,
                 now,
             );
-            tx.insert_entitlement(&entitlement).await?;
-            Some((EventType::EntitlementGranted, entitlement))
+            unit.create_entitlement(&granted).await?;
+            return Ok(());
         }
         (Some(mut entitlement), Some(end)) if started || paid || resumed => {
             let event = entitlement.extend_to(end + grace, now);
-            tx.update_entitlement(&mut entitlement).await?;
-            event.map(|e| (e, entitlement))
+            unit.update_entitlement(&mut entitlement).await?;
+            (event, entitlement)
         }
-        (Some(mut entitlement), end) if change.transition.is_some() && subscription.status.is_final() => {
+        (Some(mut entitlement), end) if change.moved.is_some() && status.is_final() => {
             // Canceled or expired: access runs to the end of what was paid for, no grace.
-            let reason = format!("subscription {}", subscription.status.as_str());
+            let reason = format!("subscription {}", status.as_str());
             let event = entitlement.end_at(end.unwrap_or(now), &reason, now);
-            tx.update_entitlement(&mut entitlement).await?;
-            event.map(|e| (e, entitlement))
+            unit.update_entitlement(&mut entitlement).await?;
+            (event, entitlement)
         }
-        _ => None,
+        _ => return Ok(()),
     };
-    match event {
-        Some((event, entitlement)) => {
-            tx.insert_event(&Event::about(event, &entitlement, now)).await?;
-            Ok(true)
-        }
-        None => Ok(false),
+    if let Some(event) = event {
+        unit.announce(event, &entitlement).await?;
     }
+    Ok(())
 }

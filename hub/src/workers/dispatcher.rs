@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
+use payhub_core::id::WebhookEndpointId;
 use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus};
 use rand::Rng;
 use ring::hmac;
@@ -115,7 +116,7 @@ async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) 
     hub.db.record_delivery_attempt(delivery, &attempt, outcome).await?;
     metrics::counter!("payhub_webhook_deliveries_total", "outcome" => outcome_label(outcome)).increment(1);
     if outcome == DeliveryOutcome::GaveUp {
-        disable_if_dead(hub, &endpoint.id.to_string(), sent_at).await?;
+        disable_if_dead(hub, &endpoint.id, sent_at).await?;
     }
     Ok(())
 }
@@ -128,13 +129,13 @@ fn outcome_label(outcome: DeliveryOutcome) -> &'static str {
     }
 }
 
-async fn disable_if_dead(hub: &Hub, endpoint_id: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
+async fn disable_if_dead(hub: &Hub, endpoint_id: &WebhookEndpointId, now: DateTime<Utc>) -> Result<(), ServiceError> {
     let last_success = hub.db.last_successful_delivery(endpoint_id).await?;
     let dead = last_success.is_none_or(|at| now - at > Duration::days(DISABLE_AFTER_DAYS));
     if dead {
         let reason = format!("no delivery accepted for {DISABLE_AFTER_DAYS} days; re-enable after fixing the endpoint");
         hub.db.set_endpoint_status(endpoint_id, EndpointStatus::Disabled, Some(&reason), now).await?;
-        info!(endpoint = endpoint_id, "disabled a webhook endpoint that has been failing for days");
+        info!(endpoint = %endpoint_id, "disabled a webhook endpoint that has been failing for days");
     }
     Ok(())
 }

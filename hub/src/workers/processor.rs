@@ -6,6 +6,7 @@
 //! as its effects, so a crash before that commit means it is applied — once — after restart.
 
 use chrono::Duration;
+use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::transition::Cause;
 use payhub_store::{ClaimedNotification, ConstraintKind, StoreError};
 use tracing::{debug, warn};
@@ -137,8 +138,10 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             Ok(Applied::Done)
         }
         Interpretation::Payment { payment_id, provider_refs, snapshot } => {
-            let mut found = match &payment_id {
-                Some(id) => hub.db.find_payment(id).await?.filter(|p| p.provider == n.provider),
+            // The id payhub gave the provider comes back in the provider's payload, so it is
+            // parsed like any outside input; one that is not a payment id matches nothing.
+            let mut found = match payment_id.as_deref().and_then(PaymentId::parse_exact) {
+                Some(id) => hub.db.find_payment(&id).await?.filter(|p| p.provider == n.provider),
                 None => None,
             };
             for provider_ref in &provider_refs {
@@ -154,8 +157,9 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             Ok(Applied::Done)
         }
         Interpretation::Refund { refund_id, provider_refund_id, provider_payment_refs, facts, amount } => {
-            if let Some(refund) = hub.db.find_refund(refund_id.as_deref(), n.provider, &provider_refund_id).await? {
-                hub.apply_refund_facts(refund.id.as_str(), &facts, &cause, Some(n.id)).await?;
+            let refund_id = refund_id.as_deref().and_then(RefundId::parse_exact);
+            if let Some(refund) = hub.db.find_refund(refund_id.as_ref(), n.provider, &provider_refund_id).await? {
+                hub.apply_refund_facts(&refund.id, &facts, &cause, Some(n.id)).await?;
                 return Ok(Applied::Done);
             }
             let mut payment = None;
@@ -166,15 +170,8 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             }
             match (payment, amount) {
                 (Some(payment), Some(amount)) => {
-                    hub.record_provider_refund(
-                        payment.id.as_str(),
-                        &provider_refund_id,
-                        amount,
-                        &facts,
-                        &cause,
-                        Some(n.id),
-                    )
-                    .await?;
+                    hub.record_provider_refund(&payment.id, &provider_refund_id, amount, &facts, &cause, Some(n.id))
+                        .await?;
                     Ok(Applied::Done)
                 }
                 _ => Ok(Applied::Unmatched(format!("no payment for {} refund {provider_refund_id}", n.provider))),

@@ -51,7 +51,7 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
     for subscription in subscriptions {
         if let Err(e) = hub.sync_subscription(&subscription, &Cause::Reconciler, None).await {
             warn!(subscription = %subscription.id, error = %e, "could not reconcile a subscription");
-            if let Err(e) = hub.reschedule_subscription_check(subscription.id.as_str()).await {
+            if let Err(e) = hub.reschedule_subscription_check(&subscription.id).await {
                 warn!(subscription = %subscription.id, error = %e, "could not reschedule the subscription's next check");
             }
         }
@@ -66,7 +66,7 @@ async fn check_payment(hub: &Hub, payment: &Payment) -> Result<(), ServiceError>
     let applied = hub.sync_payment(payment, None, &Cause::Reconciler, None).await?;
     let expiry = Duration::from_std(hub.settings.payment_expiry).unwrap_or(Duration::hours(3));
     let current = applied.payment;
-    if current.status == PaymentStatus::RequiresAction && hub.clock.now() - current.created_at > expiry {
+    if current.status() == PaymentStatus::RequiresAction && hub.clock.now() - current.created_at > expiry {
         info!(payment = %current.id, "the buyer never completed the payment; it expires");
         hub.end_unpaid_payment(&current, PaymentStatus::Expired, &Cause::Reconciler).await?;
     } else if current.next_check_at == payment.next_check_at {
@@ -77,13 +77,13 @@ async fn check_payment(hub: &Hub, payment: &Payment) -> Result<(), ServiceError>
 }
 
 async fn postpone(hub: &Hub, payment: &Payment) {
-    if let Err(e) = hub.reschedule_payment_check(payment.id.as_str()).await {
+    if let Err(e) = hub.reschedule_payment_check(&payment.id).await {
         warn!(payment = %payment.id, error = %e, "could not reschedule the payment's next check");
     }
 }
 
 async fn postpone_refund(hub: &Hub, refund: &payhub_core::refund::Refund) {
-    if let Err(e) = hub.reschedule_refund_check(refund.id.as_str()).await {
+    if let Err(e) = hub.reschedule_refund_check(&refund.id).await {
         warn!(refund = %refund.id, error = %e, "could not reschedule the refund's next check");
     }
 }

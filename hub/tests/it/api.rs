@@ -15,10 +15,10 @@ on_both_stores! {
         let problem: Value = anonymous.json().await.unwrap();
         assert_eq!(problem["code"], "api_key_missing");
 
-        let (key, secret) = create_api_key(&app.hub.db, app.clock.now(), Mode::Test, "temp").await.unwrap();
+        let (key, secret) = create_api_key(&app.hub.db, &app.hub.ids, app.clock.now(), Mode::Test, "temp").await.unwrap();
         let with = |secret: String| app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send();
         assert_eq!(with(secret.clone()).await.unwrap().status(), 200);
-        assert!(app.hub.db.revoke_api_key(key.id.as_str(), app.clock.now()).await.unwrap());
+        assert!(app.hub.db.revoke_api_key(&key.id, app.clock.now()).await.unwrap());
         let revoked = with(secret).await.unwrap();
         assert_eq!(revoked.status(), 401);
         assert_eq!(revoked.json::<Value>().await.unwrap()["code"], "api_key_invalid");
@@ -26,7 +26,7 @@ on_both_stores! {
 
     async fn live_keys_never_see_test_objects(app) {
         let payment = app.create_payment(1000).await;
-        let (_, live) = create_api_key(&app.hub.db, app.clock.now(), Mode::Live, "live").await.unwrap();
+        let (_, live) = create_api_key(&app.hub.db, &app.hub.ids, app.clock.now(), Mode::Live, "live").await.unwrap();
         let url = format!("{}/v1/payments/{}", app.url, payment["id"].as_str().unwrap());
         let seen = app.http.get(&url).bearer_auth(&live).send().await.unwrap();
         assert_eq!(seen.status(), 404);
@@ -208,5 +208,48 @@ on_both_stores! {
         assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
         let problem: Value = wrong_method.json().await.unwrap();
         assert_eq!(problem["code"], "method_not_allowed");
+    }
+
+    async fn a_path_id_that_is_malformed_or_of_another_kind_is_not_found(app) {
+        let payment = app.create_payment(1000).await;
+        let payment_id = payment["id"].as_str().unwrap();
+        let shouted = payment_id.to_ascii_uppercase().replacen("PAY_", "pay_", 1);
+        let cases = [
+            ("/v1/payments/not_an_id".to_owned(), "no payment `not_an_id` in this mode".to_owned()),
+            (format!("/v1/refunds/{payment_id}"), format!("no refund `{payment_id}` in this mode")),
+            (format!("/v1/payments/{shouted}"), format!("no payment `{shouted}` in this mode")),
+            (format!("/v1/payments/re_{}/refunds", &payment_id[4..]), format!("no payment `re_{}` in this mode", &payment_id[4..])),
+            (format!("/v1/subscriptions/{payment_id}"), format!("no subscription `{payment_id}` in this mode")),
+            ("/v1/plans/plan_1".to_owned(), "no plan `plan_1` in this mode".to_owned()),
+            ("/v1/events/evt_%20".to_owned(), "no event `evt_ ` in this mode".to_owned()),
+            ("/v1/webhook_endpoints/we_x".to_owned(), "no webhook endpoint `we_x` in this mode".to_owned()),
+        ];
+        for (path, detail) in cases {
+            let response = app.get(&path).await;
+            assert_eq!(response.status(), 404, "{path}");
+            assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+            let problem: Value = response.json().await.unwrap();
+            assert_eq!(problem["code"], "not_found", "{path}");
+            assert_eq!(problem["detail"], detail.as_str(), "{path}");
+        }
+        let cancel = app.post(&format!("/v1/payments/{}/cancel", &payment_id[..payment_id.len() - 1]), json!({})).await;
+        assert_eq!(cancel.status(), 404);
+        assert_eq!(cancel.json::<Value>().await.unwrap()["code"], "not_found");
+    }
+
+    async fn a_request_wrong_in_its_body_and_its_path_id_hears_about_the_body_first(app) {
+        let cases = [
+            ("/v1/payments/not_an_id/refunds", json!({"amount": "ten"}), "amount"),
+            ("/v1/payments/not_an_id/refunds", json!({"reason": "x".repeat(256)}), "reason"),
+            ("/v1/plans/not_an_id/price", json!({"price": "free"}), "price"),
+            ("/v1/subscriptions/not_an_id/change", json!({"quantity": -1}), "quantity"),
+            ("/v1/subscriptions/not_an_id/cancel", json!({"at_period_end": "soon"}), "at_period_end"),
+        ];
+        for (path, body, field) in cases {
+            let response = app.post(path, body).await;
+            assert_eq!(response.status(), 422, "{path}");
+            let problem: Value = response.json().await.unwrap();
+            assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+        }
     }
 }

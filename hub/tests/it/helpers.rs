@@ -11,13 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use payhub::app::{HubSettings, sandbox_paypal_provider, sandbox_pingpp_provider};
+use payhub::app::HubSettings;
 use payhub::config::{DeliveryConfig, WorkersConfig};
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
-use payhub_core::{Clock, Mode, TestClock};
-use payhub_sandbox::{RunningSandbox, SandboxOptions};
+use payhub_core::{Clock, Mode};
+use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
 use payhub_store::testing::{Backend, TestDatabase};
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -134,17 +134,10 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
-        let paypal = sandbox_paypal_provider(&sandbox.paypal_url, &url, PROVIDER_TIMEOUT)
-            .await
-            .expect("wire PayPal to the sandbox");
-        providers.insert(Mode::Test, Arc::new(paypal));
-        let pingpp = sandbox_pingpp_provider(&sandbox.pingpp_url, &url, PROVIDER_TIMEOUT)
-            .await
-            .expect("wire Ping++ to the sandbox");
-        providers.insert(Mode::Test, Arc::new(pingpp));
+        providers.use_sandbox(&sandbox, &url, PROVIDER_TIMEOUT).await.expect("wire the providers to the sandbox");
         let hub = Hub::new(database.db.clone(), clock.clone(), providers, test_settings(&url));
         let running = hub.clone().serve(listener).await.unwrap();
-        let (_, api_key) = create_api_key(&database.db, clock.now(), Mode::Test, "tests").await.unwrap();
+        let (_, api_key) = create_api_key(&database.db, &hub.ids, clock.now(), Mode::Test, "tests").await.unwrap();
         let (receiver, hook_url) = Receiver::start().await;
         let mut app = TestApp {
             url,

@@ -52,6 +52,17 @@ on_both_stores! {
         assert_eq!(app.payment(payment["id"].as_str().unwrap()).await["status"], "requires_action");
     }
 
+    async fn each_provider_receives_its_notifications_at_the_path_registered_with_it(app) {
+        // Operators registered these URLs at the providers; they come from the providers'
+        // own routes and must never move.
+        for (path, provider) in [("/webhooks/paypal", ProviderName::Paypal), ("/webhooks/pingpp", ProviderName::Pingpp)] {
+            let response = app.http.post(format!("{}{path}", app.url)).json(&json!({})).send().await.unwrap();
+            assert_eq!(response.status(), 401, "{path}");
+            let refused = app.hub.db.recent_rejections(provider, 1).await.unwrap();
+            assert_eq!(refused.len(), 1, "{path} records its refusal for {provider}");
+        }
+    }
+
     async fn a_notification_without_signature_headers_is_refused(app) {
         let payment = app.create_payment(1000).await;
         let mut bare = app.signed_notification(&capture_completed("WH-BARE", &payment, "CAP1")).await;

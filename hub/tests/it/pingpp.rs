@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use payhub_core::ProviderName;
+use payhub::providers::{Capability, ProviderError};
+use payhub::services::ServiceError;
+use payhub_core::{Mode, ProviderName};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -223,6 +225,36 @@ on_both_stores! {
         let extra = app.post("/v1/payments", json!({"provider": "pingpp", "channel": "wx_pub", "amount": 100, "currency": "CNY"})).await;
         assert_eq!(extra.status(), 422);
         assert!(extra.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("open_id"));
+    }
+
+    async fn ping_plus_plus_options_on_a_paypal_payment_are_refused_naming_the_field(app) {
+        let body = json!({"provider": "paypal", "amount": 100, "currency": "USD", "provider_options": {"pingpp": {"use_order": true}}});
+        let response = app.post("/v1/payments", body).await;
+        assert_eq!(response.status(), 422);
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "provider_options.pingpp");
+        assert_eq!(problem["errors"][0]["message"], "applies to Ping++ payments, not paypal");
+    }
+
+    async fn a_plan_for_ping_plus_plus_is_refused_from_its_capabilities_before_anything_else(app) {
+        let pingpp = app.hub.provider(Mode::Test, ProviderName::Pingpp).unwrap();
+        assert!(!pingpp.offers(Capability::Subscriptions));
+        // USD, which Ping++ does not take either, is not what the request trips on: nothing
+        // about a plan matters to a provider that has no plans.
+        let body = json!({"provider": "pingpp", "name": "Premium", "currency": "USD", "entitlement": "premium",
+                          "regular_cycle": {"interval_unit": "month", "price": 1500}});
+        let problem: Value = app.post("/v1/plans", body).await.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_unsupported", "{problem}");
+        assert_eq!(problem["detail"], "pingpp does not offer subscriptions");
+        assert!(app.get_json("/v1/plans").await["data"].as_array().unwrap().is_empty());
+        let refused = app.hub.provider_offering(Mode::Test, ProviderName::Pingpp, Capability::Subscriptions).err();
+        assert!(matches!(
+            refused,
+            Some(ServiceError::Provider {
+                error: ProviderError::Unsupported { provider: ProviderName::Pingpp, capability: Capability::Subscriptions },
+                resource_id: None,
+            })
+        ));
     }
 
     async fn forged_and_malformed_ping_plus_plus_webhooks_are_refused_and_recorded(app) {

@@ -3,7 +3,7 @@
 //! instead of being retried forever.
 
 use payhub::workers::inbox_writer::{InboxWriteError, InboxWriter};
-use payhub_core::{Clock, Mode, ProviderName, SystemClock};
+use payhub_core::{Clock, Mode, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{Dialect, InboxInsert, NewInboxEntry};
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ fn entry(event_id: &str) -> NewInboxEntry {
         event_type: "CUSTOMER.DISPUTE.CREATED".into(),
         body: b"{}".to_vec(),
         headers: vec![],
-        received_at: SystemClock.now(),
+        received_at: payhub::clock::SystemClock.now(),
     }
 }
 

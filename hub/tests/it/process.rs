@@ -5,10 +5,10 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use payhub::clock::SystemClock;
 use payhub::services::api_keys::create_api_key;
-use payhub_core::Clock;
-use payhub_core::{Mode, ProviderName, SystemClock, TestClock};
-use payhub_sandbox::{RunningSandbox, SandboxOptions};
+use payhub_core::{Clock, Mode, ProviderName};
+use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
 use payhub_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -91,7 +91,10 @@ fn free_port() -> u16 {
 
 async fn notification_applied_once_after_a_crash(backend: Backend) {
     let Some(crash) = Crash::prepare(backend).await else { return };
-    let (_, key) = create_api_key(&crash.database.db, SystemClock.now(), Mode::Test, "crash").await.unwrap();
+    let (_, key) =
+        create_api_key(&crash.database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
+            .await
+            .unwrap();
 
     let mut first = crash.start_hub(false).await;
     let payment: Value = crash

@@ -1,14 +1,15 @@
 //! When things go wrong: lost, duplicated webhooks, failing providers, failing merchant
 //! endpoints, several instances on one database.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as Span;
 use payhub::Hub;
-use payhub::app::sandbox_paypal_provider;
 use payhub::providers::Providers;
+use payhub::providers::paypal::Paypal;
+use payhub::providers::registry::Registration;
 use payhub_core::Mode;
+use payhub_core::id::EventId;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -92,7 +93,7 @@ on_both_stores! {
         app.eventually("a failed attempt", || async { !app.receiver.received.lock().unwrap().is_empty() }).await;
         *app.receiver.answer.lock().unwrap() = 200;
         let events = app.get_json(&format!("/v1/events?resource_id={}", payment["id"].as_str().unwrap())).await;
-        let event_id = events["data"][0]["id"].as_str().unwrap().to_owned();
+        let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
         app.eventually("delivered on a retry", || async {
             let deliveries = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
             deliveries.iter().any(|d| d.status == "delivered" && d.attempts >= 2)
@@ -108,7 +109,7 @@ on_both_stores! {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
-        providers.insert(Mode::Test, Arc::new(sandbox_paypal_provider(&app.sandbox.paypal_url, &url, PROVIDER_TIMEOUT).await.unwrap()));
+        providers.insert(Mode::Test, Paypal.sandbox_adapter(&app.sandbox, &url, PROVIDER_TIMEOUT).await.unwrap());
         let second = Hub::new(app.hub.db.clone(), app.clock.clone(), providers, test_settings(&url)).serve(listener).await.unwrap();
         let mut ids = Vec::new();
         for _ in 0..5 {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use payhub_core::TestClock;
+use payhub_sandbox::TestClock;
 use payhub_sandbox::{RunningSandbox, SandboxOptions};
 use serde_json::Value;
 

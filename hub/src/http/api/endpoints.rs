@@ -104,14 +104,16 @@ async fn create_endpoint(
             format!("`{bad}` selects no event; known types: {}", known.join(", ")),
         ));
     }
+    let now = hub.clock.now();
     let new = NewWebhookEndpoint {
+        id: WebhookEndpointId::generate(&hub.ids, now),
         mode: caller.mode,
         url: body.url,
         secret: new_secret(),
         event_types: body.event_types,
         description: body.description,
     };
-    let endpoint = hub.db.create_endpoint(new, hub.clock.now()).await?;
+    let endpoint = hub.db.create_endpoint(new, now).await?;
     Ok((StatusCode::CREATED, Json(WebhookEndpointView::of(endpoint, true))))
 }
 
@@ -133,10 +135,10 @@ async fn list_endpoints(
 async fn get_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
     let endpoint =
-        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", &id))?;
+        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id.as_str()))?;
     Ok(Json(WebhookEndpointView::of(endpoint, false)))
 }
 
@@ -146,11 +148,11 @@ async fn get_endpoint(
 async fn delete_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Result<StatusCode, ApiError> {
     if hub.db.delete_endpoint(caller.mode, &id, hub.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("webhook endpoint", &id))
+        Err(ApiError::not_found("webhook endpoint", id.as_str()))
     }
 }

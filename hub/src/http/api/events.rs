@@ -64,9 +64,9 @@ async fn list_events(
 async fn get_event(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<EventId>,
 ) -> Result<Json<Event>, ApiError> {
-    Ok(Json(hub.db.event(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("event", &id))?))
+    Ok(Json(hub.db.event(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("event", id.as_str()))?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,10 +81,10 @@ pub struct Redelivery {
 async fn redeliver_event(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<EventId>,
 ) -> Result<Json<Redelivery>, ApiError> {
     if hub.db.event(caller.mode, &id).await?.is_none() {
-        return Err(ApiError::not_found("event", &id));
+        return Err(ApiError::not_found("event", id.as_str()));
     }
     let queued = hub.db.redeliver_event(&id, hub.clock.now()).await?;
     hub.signals.outbox.notify_one();

@@ -119,9 +119,9 @@ async fn list_payments(
 async fn get_payment(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PaymentId>,
 ) -> Result<Json<Payment>, ApiError> {
-    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", id.as_str()))?;
     Ok(Json(payment))
 }
 
@@ -134,9 +134,9 @@ async fn get_payment(
 async fn cancel_payment(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PaymentId>,
 ) -> Result<Json<Payment>, ApiError> {
-    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", &id))?;
+    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", id.as_str()))?;
     let payment = hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api).await?;
     Ok(Json(payment))
 }

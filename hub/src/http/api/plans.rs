@@ -102,9 +102,9 @@ async fn list_plans(
 async fn get_plan(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PlanId>,
 ) -> Result<Json<Plan>, ApiError> {
-    Ok(Json(hub.db.plan(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("plan", &id))?))
+    Ok(Json(hub.db.plan(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("plan", id.as_str()))?))
 }
 
 #[utoipa::path(post, path = "/v1/plans/{id}/activate", tag = "plans",
@@ -113,7 +113,7 @@ async fn get_plan(
 async fn activate_plan(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PlanId>,
 ) -> Result<Json<Plan>, ApiError> {
     Ok(Json(hub.set_plan_active(caller.mode, &id, true).await?))
 }
@@ -124,7 +124,7 @@ async fn activate_plan(
 async fn deactivate_plan(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PlanId>,
 ) -> Result<Json<Plan>, ApiError> {
     Ok(Json(hub.set_plan_active(caller.mode, &id, false).await?))
 }
@@ -143,8 +143,9 @@ pub struct ChangePrice {
 async fn change_price(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    path: Result<ApiPath<PlanId>, ApiError>,
     ApiJson(body): ApiJson<ChangePrice>,
 ) -> Result<Json<Plan>, ApiError> {
+    let ApiPath(id) = path?;
     Ok(Json(hub.change_plan_price(caller.mode, &id, body.price).await?))
 }

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use payhub_core::id::RefundId;
+use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::options::RefundOptions;
 use payhub_core::refund::Refund;
 use serde::Deserialize;
@@ -50,15 +50,13 @@ pub struct CreateRefund {
 async fn create_refund(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(payment_id): ApiPath<String>,
+    path: Result<ApiPath<PaymentId>, ApiError>,
     ApiJson(body): ApiJson<CreateRefund>,
 ) -> Result<(StatusCode, Json<Refund>), ApiError> {
-    let request = RefundRequest {
-        amount: body.amount,
-        reason: body.reason,
-        metadata: body.metadata,
-        provider_options: body.provider_options,
-    };
+    // A request wrong in both its body and its payment id hears about the body first, as it
+    // always has: an unknown payment is only found out when the refund is attempted.
+    let request = RefundRequest::parse(body.amount, body.reason, body.metadata, body.provider_options)?;
+    let ApiPath(payment_id) = path?;
     let refund = hub.create_refund(caller.mode, &payment_id, request).await?;
     Ok((StatusCode::CREATED, Json(refund)))
 }
@@ -69,13 +67,13 @@ async fn create_refund(
 async fn list_payment_refunds(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(payment_id): ApiPath<String>,
+    ApiPath(payment_id): ApiPath<PaymentId>,
     ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Json<List<Refund>>, ApiError> {
     if hub.db.payment(caller.mode, &payment_id).await?.is_none() {
-        return Err(ApiError::not_found("payment", &payment_id));
+        return Err(ApiError::not_found("payment", payment_id.as_str()));
     }
-    list(&hub, caller, Some(&payment_id), paging).await
+    list(&hub, caller, Some(payment_id.as_str()), paging).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -113,8 +111,8 @@ async fn list(
 async fn get_refund(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<RefundId>,
 ) -> Result<Json<Refund>, ApiError> {
-    let refund = hub.db.refund(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("refund", &id))?;
+    let refund = hub.db.refund(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("refund", id.as_str()))?;
     Ok(Json(refund))
 }

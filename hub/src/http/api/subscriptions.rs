@@ -108,9 +108,11 @@ async fn list_subscriptions(
 async fn get_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<SubscriptionId>,
 ) -> Result<Json<Subscription>, ApiError> {
-    Ok(Json(hub.db.subscription(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("subscription", &id))?))
+    Ok(Json(
+        hub.db.subscription(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("subscription", id.as_str()))?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -136,9 +138,10 @@ fn yes() -> bool {
 async fn cancel_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    path: Result<ApiPath<SubscriptionId>, ApiError>,
     ApiJson(body): ApiJson<CancelSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
+    let ApiPath(id) = path?;
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Cancel, !body.at_period_end).await?))
 }
 
@@ -148,7 +151,7 @@ async fn cancel_subscription(
 async fn suspend_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<SubscriptionId>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Suspend, false).await?))
 }
@@ -159,7 +162,7 @@ async fn suspend_subscription(
 async fn resume_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<SubscriptionId>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(hub.command_subscription(caller.mode, &id, SubscriptionCommand::Resume, false).await?))
 }
@@ -178,9 +181,10 @@ pub struct ChangeSubscription {
 async fn change_subscription(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    path: Result<ApiPath<SubscriptionId>, ApiError>,
     ApiJson(body): ApiJson<ChangeSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
+    let ApiPath(id) = path?;
     Ok(Json(hub.change_subscription(caller.mode, &id, body.plan_id.as_deref(), body.quantity).await?))
 }
 
@@ -190,10 +194,10 @@ async fn change_subscription(
 async fn subscription_payments(
     State(hub): State<Hub>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<SubscriptionId>,
 ) -> Result<Json<List<Payment>>, ApiError> {
     if hub.db.subscription(caller.mode, &id).await?.is_none() {
-        return Err(ApiError::not_found("subscription", &id));
+        return Err(ApiError::not_found("subscription", id.as_str()));
     }
     let payments = hub.db.subscription_payments(&id).await?;
     Ok(Json(List::new(payments, false, |p| p.id.to_string())))

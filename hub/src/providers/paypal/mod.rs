@@ -2,7 +2,9 @@
 //! and REST webhooks verified locally (certificate chain + CRC32 signed string) or through
 //! PayPal's verify API.
 
+mod config;
 mod mapping;
+mod registration;
 mod subscriptions;
 
 use async_trait::async_trait;
@@ -18,13 +20,15 @@ use payhub_paypal::{
     VerifyError, WebhookHeaders, WebhookVerifier, parse_webhook_event,
 };
 
+pub use config::{PaypalSection, VerificationMode};
 pub use mapping::CURRENCIES;
 use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount};
+pub use registration::{Paypal, sandbox_adapter};
 
 use super::{
-    BuyerAction, BuyerUrls, Checkout, ForeignSubscription, Interpretation, NotificationRejected, PaymentProvider,
-    PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason, SubscriptionCommand, SubscriptionSnapshot,
-    VerifiedNotification,
+    BuyerAction, BuyerUrls, Capability, Checkout, ForeignSubscription, Interpretation, NotificationRejected,
+    PaymentProvider, PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason, SubscriptionCommand,
+    SubscriptionSnapshot, VerifiedNotification,
 };
 
 /// How notifications are authenticated.
@@ -88,6 +92,10 @@ fn rejected_amount(detail: String) -> ProviderError {
 impl PaymentProvider for PaypalProvider {
     fn name(&self) -> ProviderName {
         ProviderName::Paypal
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::Subscriptions]
     }
 
     fn channels(&self) -> &'static [&'static str] {

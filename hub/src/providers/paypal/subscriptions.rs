@@ -230,7 +230,7 @@ pub async fn command(
 ) -> Result<(), ProviderError> {
     let id = subscription_id(subscription)?;
     // One request id per command and state, so a retry after a timeout is not a second command.
-    let request_id = format!("{command:?}-{}-{}", subscription.id, subscription.version).to_lowercase();
+    let request_id = format!("{command:?}-{}-{}", subscription.id, subscription.version()).to_lowercase();
     let outcome = match command {
         SubscriptionCommand::Cancel => client.cancel_subscription(&request_id, id, "Canceled by the merchant").await,
         SubscriptionCommand::Suspend => client.suspend_subscription(&request_id, id, "Suspended by the merchant").await,

@@ -6,7 +6,9 @@
 //! notification finds its payment or refund even before Ping++'s answer to the create call was
 //! stored, and a refund whose answer was lost is found by listing before it is ever re-sent.
 
+mod config;
 mod mapping;
+mod registration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,11 +23,14 @@ use payhub_pingpp::{
 };
 use serde_json::Value;
 
+pub use config::PingppSection;
+pub use registration::Pingpp;
+
 use mapping::{CHANNELS, QR_CHANNELS, charge_snapshot, order_snapshot, refund_facts};
 
 use super::{
-    BuyerAction, BuyerUrls, Checkout, Interpretation, NotificationRejected, PaymentProvider, PaymentSnapshot,
-    ProviderError, RejectionReason, VerifiedNotification,
+    BuyerAction, BuyerUrls, Capability, Checkout, Interpretation, NotificationRejected, PaymentProvider,
+    PaymentSnapshot, ProviderError, RejectionReason, VerifiedNotification,
 };
 
 /// The metadata keys that carry payhub's ids through Ping++.
@@ -205,6 +210,10 @@ fn verification_failed(error: VerifyError) -> NotificationRejected {
 impl PaymentProvider for PingppProvider {
     fn name(&self) -> ProviderName {
         ProviderName::Pingpp
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::QrCodes]
     }
 
     fn channels(&self) -> &'static [&'static str] {
