@@ -243,9 +243,11 @@ on_both_stores! {
         // about a plan matters to a provider that has no plans.
         let body = json!({"provider": "pingpp", "name": "Premium", "currency": "USD", "entitlement": "premium",
                           "regular_cycle": {"interval_unit": "month", "price": 1500}});
-        let problem: Value = app.post("/v1/plans", body).await.json().await.unwrap();
-        assert_eq!(problem["code"], "provider_unsupported", "{problem}");
-        assert_eq!(problem["detail"], "pingpp does not offer subscriptions");
+        let response = app.post("/v1/plans", body).await;
+        assert_eq!(response.status(), 422);
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_capability_unsupported", "{problem}");
+        assert_eq!(problem["capability"], "subscriptions");
         assert!(app.get_json("/v1/plans").await["data"].as_array().unwrap().is_empty());
         let refused = app.hub.provider_offering(Mode::Test, ProviderName::Pingpp, Capability::Subscriptions).err();
         assert!(matches!(
