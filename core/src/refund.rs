@@ -123,24 +123,7 @@ impl Refund {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Created<Refund> {
-        let refund = Refund {
-            id,
-            mode: payment.mode,
-            payment_id: payment.id.clone(),
-            status: RefundStatus::Pending,
-            amount: amount.amount,
-            currency: amount.currency,
-            reason: details.reason,
-            metadata: details.metadata,
-            provider_options: details.provider_options,
-            provider_refund_id: None,
-            failure: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
-        };
-        refund.created(cause)
+        Self::new(id, payment, RefundStatus::Pending, amount, details, None, now).created(cause)
     }
 
     /// A refund someone made at the provider, outside payhub: it is news only once it succeeded.
@@ -152,24 +135,38 @@ impl Refund {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Created<Refund> {
-        let refund = Refund {
+        let details =
+            RefundDetails { reason: Some("refunded at the provider, outside payhub".into()), ..Default::default() };
+        let provider_refund_id = Some(provider_refund_id.to_owned());
+        Self::new(id, payment, RefundStatus::Succeeded, amount, details, provider_refund_id, now).created(cause)
+    }
+
+    fn new(
+        id: RefundId,
+        payment: &Payment,
+        status: RefundStatus,
+        amount: Money,
+        details: RefundDetails,
+        provider_refund_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Refund {
+        Refund {
             id,
             mode: payment.mode,
             payment_id: payment.id.clone(),
-            status: RefundStatus::Succeeded,
+            status,
             amount: amount.amount,
             currency: amount.currency,
-            reason: Some("refunded at the provider, outside payhub".into()),
-            metadata: Default::default(),
-            provider_options: Default::default(),
-            provider_refund_id: Some(provider_refund_id.to_owned()),
+            reason: details.reason,
+            metadata: details.metadata,
+            provider_options: details.provider_options,
+            provider_refund_id,
             failure: None,
             created_at: now,
             updated_at: now,
             version: 1,
             next_check_at: None,
-        };
-        refund.created(cause)
+        }
     }
 
     fn created(self, cause: &Cause) -> Created<Refund> {
