@@ -79,6 +79,42 @@ impl EventType {
     }
 }
 
+/// The event types a merchant endpoint subscribes to: at least one filter, each selecting some
+/// event (an exact name, a family such as `payment.*`, or `*`), so a typo cannot silently select
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFilters(Vec<String>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventFilterError {
+    #[error("name at least one type, a family like `payment.*`, or `*`")]
+    Empty,
+    #[error("`{0}` selects no event; known types: {known}", known = EventType::names())]
+    SelectsNothing(String),
+}
+
+impl EventFilters {
+    pub fn parse(filters: Vec<String>) -> Result<Self, EventFilterError> {
+        if filters.is_empty() {
+            return Err(EventFilterError::Empty);
+        }
+        match filters.iter().find(|f| !EventType::is_valid_filter(f)) {
+            Some(unknown) => Err(EventFilterError::SelectsNothing(unknown.clone())),
+            None => Ok(Self(filters)),
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+impl EventType {
+    fn names() -> String {
+        Self::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -144,6 +180,16 @@ mod tests {
         assert!(!EventType::PaymentSucceeded.matches("pay.*"));
         assert!(EventType::is_valid_filter("payment.*"));
         assert!(!EventType::is_valid_filter("payment.succeded"));
+    }
+
+    #[test]
+    fn an_endpoint_filter_must_select_some_event() {
+        let filters = vec!["refund.*".to_owned(), "payment.succeeded".to_owned(), "*".to_owned()];
+        assert_eq!(EventFilters::parse(filters.clone()).map(EventFilters::into_vec), Ok(filters));
+        assert_eq!(EventFilters::parse(vec![]), Err(EventFilterError::Empty));
+        let typo = EventFilters::parse(vec!["refund.*".into(), "payment.succeded".into()]).unwrap_err();
+        assert_eq!(typo, EventFilterError::SelectsNothing("payment.succeded".into()));
+        assert!(typo.to_string().contains("payment.succeeded"), "names the known types: {typo}");
     }
 
     #[test]

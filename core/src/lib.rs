@@ -6,6 +6,7 @@ pub mod clock;
 pub mod entitlement;
 pub mod event;
 pub mod id;
+pub mod merchant;
 pub mod mode;
 pub mod money;
 pub mod options;
@@ -20,7 +21,7 @@ pub use clock::{Clock, SharedClock};
 pub use event::{Event, EventType};
 pub use id::IdGenerator;
 pub use mode::{Mode, ProviderName};
-pub use money::{Currency, Money, MoneyError};
+pub use money::{Currency, Money, MoneyError, PaymentAmount, PositiveAmount};
 
 /// Fixed inputs for core's own tests: core never reads the wall clock, not even in tests.
 #[cfg(test)]

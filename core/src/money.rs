@@ -176,6 +176,50 @@ impl Money {
     }
 }
 
+/// Ten billion major units: far above any real payment, far below overflow.
+pub const MAX_PAYMENT_AMOUNT: i64 = 1_000_000_000_000;
+
+/// What a merchant may ask a buyer to pay, in minor units of the payment's currency.
+pub type PaymentAmount = PositiveAmount<MAX_PAYMENT_AMOUNT>;
+
+/// A positive number of minor units no larger than `MAX`, as merchants ask to be paid or
+/// refunded. Zero and negative amounts exist in payhub (a PayPal reversal notice), but never in
+/// a merchant's request: [`PositiveAmount::parse`] is the only way to make one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PositiveAmount<const MAX: i64 = { i64::MAX }>(i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("must not be negative")]
+    Negative,
+    #[error("must not be zero")]
+    Zero,
+    #[error("must be at most {0}")]
+    AboveMax(i64),
+}
+
+impl<const MAX: i64> PositiveAmount<MAX> {
+    pub fn parse(minor_units: i64) -> Result<Self, AmountError> {
+        if minor_units < 0 {
+            Err(AmountError::Negative)
+        } else if minor_units == 0 {
+            Err(AmountError::Zero)
+        } else if minor_units > MAX {
+            Err(AmountError::AboveMax(MAX))
+        } else {
+            Ok(Self(minor_units))
+        }
+    }
+
+    pub fn minor_units(self) -> i64 {
+        self.0
+    }
+
+    pub fn of(self, currency: Currency) -> Money {
+        Money::new(self.0, currency)
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.to_decimal_string(), self.currency)
@@ -233,6 +277,21 @@ mod tests {
         let eur = Currency::parse("EUR").unwrap();
         let err = Money::new(1, usd()).checked_add(Money::new(1, eur)).unwrap_err();
         assert_eq!(err, MoneyError::CurrencyMismatch("USD".into(), "EUR".into()));
+    }
+
+    #[test]
+    fn requested_amounts_are_positive_and_bounded() {
+        assert_eq!(PaymentAmount::parse(1).map(PositiveAmount::minor_units), Ok(1));
+        assert_eq!(
+            PaymentAmount::parse(MAX_PAYMENT_AMOUNT).map(|a| a.of(usd())),
+            Ok(Money::new(MAX_PAYMENT_AMOUNT, usd()))
+        );
+        assert_eq!(PaymentAmount::parse(0), Err(AmountError::Zero));
+        assert_eq!(PaymentAmount::parse(-5), Err(AmountError::Negative));
+        assert_eq!(PaymentAmount::parse(MAX_PAYMENT_AMOUNT + 1), Err(AmountError::AboveMax(MAX_PAYMENT_AMOUNT)));
+        // Without a bound of its own (a refund's is what the payment has left), only the sign counts.
+        assert_eq!(PositiveAmount::<{ i64::MAX }>::parse(i64::MAX).map(PositiveAmount::minor_units), Ok(i64::MAX));
+        assert_eq!(PositiveAmount::<{ i64::MAX }>::parse(i64::MIN), Err(AmountError::Negative));
     }
 
     proptest! {

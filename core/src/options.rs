@@ -29,6 +29,44 @@ impl PaymentOptions {
     }
 }
 
+/// The provider a merchant chose for a payment and the options meant for it: options for any
+/// other provider are refused when the request is read, so no provider is handed options it
+/// does not understand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderChoice {
+    provider: ProviderName,
+    options: PaymentOptions,
+}
+
+/// Options for `options_for`, on a payment through `provider`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("applies to {} payments, not {provider}", options_for.title())]
+pub struct OptionsForAnotherProvider {
+    pub provider: ProviderName,
+    pub options_for: ProviderName,
+}
+
+impl ProviderChoice {
+    pub fn parse(provider: ProviderName, options: PaymentOptions) -> Result<Self, OptionsForAnotherProvider> {
+        match options.providers().into_iter().find(|p| *p != provider) {
+            Some(options_for) => Err(OptionsForAnotherProvider { provider, options_for }),
+            None => Ok(Self { provider, options }),
+        }
+    }
+
+    pub fn provider(&self) -> ProviderName {
+        self.provider
+    }
+
+    pub fn options(&self) -> &PaymentOptions {
+        &self.options
+    }
+
+    pub fn into_options(self) -> PaymentOptions {
+        self.options
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PingppPaymentOptions {
@@ -92,5 +130,16 @@ mod tests {
         assert!(PaymentOptions::default().providers().is_empty());
         let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()) };
         assert_eq!(pingpp.providers(), vec![ProviderName::Pingpp]);
+    }
+
+    #[test]
+    fn options_for_another_provider_than_the_payments_are_refused() {
+        let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()) };
+        let chosen = ProviderChoice::parse(ProviderName::Pingpp, pingpp.clone()).unwrap();
+        assert_eq!((chosen.provider(), chosen.into_options()), (ProviderName::Pingpp, pingpp.clone()));
+        assert!(ProviderChoice::parse(ProviderName::Paypal, PaymentOptions::default()).is_ok());
+        let refused = ProviderChoice::parse(ProviderName::Paypal, pingpp).unwrap_err();
+        assert_eq!(refused.options_for, ProviderName::Pingpp);
+        assert_eq!(refused.to_string(), "applies to Ping++ payments, not paypal");
     }
 }

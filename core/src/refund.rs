@@ -50,6 +50,28 @@ impl RefundStatus {
     }
 }
 
+/// Why a refund was made, shown to the buyer where the provider supports it: at most 255
+/// characters, PayPal's limit for `note_to_payer`. A blank reason is not refused because it
+/// never was, although PayPal refuses an empty note: refusing it is a change to the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReason(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be at most {} characters", RefundReason::MAX)]
+pub struct ReasonTooLong;
+
+impl RefundReason {
+    const MAX: usize = 255;
+
+    pub fn parse(text: String) -> Result<Self, ReasonTooLong> {
+        if text.chars().count() > Self::MAX { Err(ReasonTooLong) } else { Ok(Self(text)) }
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 // A refund as the merchant sees it. Its status, failure and version are moved only by
 // [`Refund::merge`]; refunds are created through the payment they refund
 // ([`Payment::refund`](crate::payment::Payment::refund)), which reserves their amount.
@@ -228,6 +250,14 @@ impl Refund {
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    #[test]
+    fn a_reason_may_be_blank_but_not_longer_than_255_characters() {
+        assert_eq!(RefundReason::parse(String::new()).map(RefundReason::into_string), Ok(String::new()));
+        assert!(RefundReason::parse("é".repeat(255)).is_ok());
+        assert_eq!(RefundReason::parse("x".repeat(256)), Err(ReasonTooLong));
+        assert_eq!(ReasonTooLong.to_string(), "must be at most 255 characters");
+    }
 
     fn refund(status: RefundStatus) -> Refund {
         let now = fixtures::now();

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::event::{EventType, Resource};
 use crate::id::{PlanId, SubscriptionId};
 use crate::mode::{Mode, ProviderName};
-use crate::money::{Currency, Money};
+use crate::money::{AmountError, Currency, Money, PositiveAmount};
 use crate::payment::NextAction;
 use crate::transition::{Cause, Created, Moved, NONE, Transition};
 
@@ -110,12 +110,80 @@ pub struct Plan {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Rules a plan must follow before it goes to a provider (PayPal's limits among them).
-pub fn check_plan(
-    trial_cycles: &[BillingCycle],
-    regular: &BillingCycle,
+/// A plan's trial cycles, regular cycle and setup fee, within the rules a plan must follow
+/// before it goes to a provider (PayPal's limits among them): [`PlanBilling::parse`] is the only
+/// way to make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanBilling {
+    trial_cycles: Vec<BillingCycle>,
+    regular_cycle: BillingCycle,
     setup_fee: i64,
-) -> Result<(), (String, String)> {
+}
+
+impl PlanBilling {
+    /// Refusals name the field to change (`trial_cycles[1].total_cycles`) and say why.
+    pub fn parse(
+        trial_cycles: Vec<BillingCycle>,
+        regular_cycle: BillingCycle,
+        setup_fee: i64,
+    ) -> Result<Self, (String, String)> {
+        check_plan(&trial_cycles, &regular_cycle, setup_fee)?;
+        Ok(Self { trial_cycles, regular_cycle, setup_fee })
+    }
+
+    pub fn into_parts(self) -> (Vec<BillingCycle>, BillingCycle, i64) {
+        (self.trial_cycles, self.regular_cycle, self.setup_fee)
+    }
+}
+
+const FREE_REGULAR_CYCLE: &str = "the regular cycle must cost something; use a trial for free periods";
+
+/// A new price for a plan's regular cycle, refused as [`PlanBilling::parse`] would refuse it.
+pub fn regular_price(minor_units: i64) -> Result<PositiveAmount, &'static str> {
+    PositiveAmount::parse(minor_units).map_err(|error| match error {
+        AmountError::Zero => FREE_REGULAR_CYCLE,
+        AmountError::Negative | AmountError::AboveMax(_) => "must not be negative",
+    })
+}
+
+/// Tax added on top of every charge, in hundredths of a percent: at most 10000 (100%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaxRate(u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be at most 10000 (100%)")]
+pub struct TaxRateAboveFull;
+
+impl TaxRate {
+    pub fn parse(basis_points: u32) -> Result<Self, TaxRateAboveFull> {
+        if basis_points > 10_000 { Err(TaxRateAboveFull) } else { Ok(Self(basis_points)) }
+    }
+
+    pub fn basis_points(self) -> u32 {
+        self.0
+    }
+}
+
+/// Consecutive failed renewals after which the provider suspends a subscription: 1 to 999, the
+/// range PayPal accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureThreshold(u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to 999")]
+pub struct ThresholdOutOfRange;
+
+impl FailureThreshold {
+    pub fn parse(failures: u32) -> Result<Self, ThresholdOutOfRange> {
+        if (1..=999).contains(&failures) { Ok(Self(failures)) } else { Err(ThresholdOutOfRange) }
+    }
+
+    pub fn failures(self) -> u32 {
+        self.0
+    }
+}
+
+fn check_plan(trial_cycles: &[BillingCycle], regular: &BillingCycle, setup_fee: i64) -> Result<(), (String, String)> {
     let field = |name: &str, message: &str| Err((name.to_owned(), message.to_owned()));
     if trial_cycles.len() > 2 {
         return field("trial_cycles", "at most 2 trial cycles are allowed");
@@ -131,7 +199,7 @@ pub fn check_plan(
     }
     check_cycle("regular_cycle", regular)?;
     if regular.price == 0 {
-        return field("regular_cycle.price", "the regular cycle must cost something; use a trial for free periods");
+        return field("regular_cycle.price", FREE_REGULAR_CYCLE);
     }
     if setup_fee < 0 {
         return field("setup_fee", "must not be negative");
@@ -578,6 +646,40 @@ mod tests {
             "regular_cycle.interval_count"
         );
         assert_eq!(check_plan(&[], &cycle(IntervalUnit::Week, 1, 0, 0), 0).unwrap_err().0, "regular_cycle.price");
+    }
+
+    #[test]
+    fn only_a_plan_billing_within_the_rules_can_be_made() {
+        let week = cycle(IntervalUnit::Week, 1, 0, 500);
+        let trial = cycle(IntervalUnit::Day, 3, 1, 0);
+        let billing = PlanBilling::parse(vec![trial.clone()], week.clone(), 100).unwrap();
+        assert_eq!(billing.into_parts(), (vec![trial.clone()], week.clone(), 100));
+        let open_trial = cycle(IntervalUnit::Day, 3, 0, 0);
+        assert_eq!(
+            PlanBilling::parse(vec![open_trial], week.clone(), 0).unwrap_err().0,
+            "trial_cycles[0].total_cycles"
+        );
+        assert_eq!(PlanBilling::parse(vec![], week, -1).unwrap_err().0, "setup_fee");
+    }
+
+    #[test]
+    fn a_new_regular_price_is_refused_as_a_new_plan_would_be() {
+        assert_eq!(regular_price(1500).map(PositiveAmount::minor_units), Ok(1500));
+        let (_, free) = check_plan(&[], &cycle(IntervalUnit::Week, 1, 0, 0), 0).unwrap_err();
+        assert_eq!(regular_price(0), Err(free.as_str()));
+        let (_, negative) = check_plan(&[], &cycle(IntervalUnit::Week, 1, 0, -5), 0).unwrap_err();
+        assert_eq!(regular_price(-5), Err(negative.as_str()));
+    }
+
+    #[test]
+    fn tax_rates_stop_at_100_percent_and_failure_thresholds_at_999() {
+        assert_eq!(TaxRate::parse(10_000).map(TaxRate::basis_points), Ok(10_000));
+        assert_eq!(TaxRate::parse(0).map(TaxRate::basis_points), Ok(0));
+        assert_eq!(TaxRate::parse(10_001), Err(TaxRateAboveFull));
+        assert_eq!(FailureThreshold::parse(1).map(FailureThreshold::failures), Ok(1));
+        assert_eq!(FailureThreshold::parse(999).map(FailureThreshold::failures), Ok(999));
+        assert_eq!(FailureThreshold::parse(0), Err(ThresholdOutOfRange));
+        assert_eq!(FailureThreshold::parse(1000), Err(ThresholdOutOfRange));
     }
 
     #[test]

@@ -7,7 +7,6 @@
 pub mod api_keys;
 pub mod apply;
 mod failures;
-mod input;
 pub mod payments;
 pub mod refunds;
 pub mod subscriptions;

@@ -3,57 +3,55 @@
 use std::sync::Arc;
 
 use payhub_core::id::PaymentId;
-use payhub_core::options::PaymentOptions;
+use payhub_core::merchant::{AbsoluteUrl, Metadata, Reference};
+use payhub_core::options::ProviderChoice;
 use payhub_core::payment::{
     Merge, NextAction, Payment, PaymentDetails, PaymentFacts, PaymentStatus, ProviderRefs, QrCode,
 };
 use payhub_core::schedule::next_payment_check;
 use payhub_core::transition::Cause;
-use payhub_core::{Currency, Mode, Money, ProviderName};
-use serde_json::{Map, Value};
+use payhub_core::{Currency, Mode, Money, PaymentAmount, ProviderName};
 
 use super::ServiceError;
 use super::apply::AppliedPayment;
 use super::failures::provider_failure;
-use super::input::{MAX_REFERENCE, check_len, check_metadata, check_url};
 use crate::app::Hub;
 use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
 
-/// A merchant's request for a payment, as received; [`Hub::create_payment`] validates it.
+/// A merchant's request for a payment, every value already valid in itself (parsed at the
+/// API's edge); [`Hub::create_payment`] checks what depends on the provider.
 #[derive(Debug, Clone)]
 pub struct PaymentRequest {
-    pub provider: ProviderName,
+    pub provider: ProviderChoice,
     pub channel: Option<String>,
-    pub amount: i64,
-    pub currency: String,
-    pub merchant_reference: Option<String>,
-    pub description: Option<String>,
-    pub customer_id: Option<String>,
-    pub metadata: Map<String, Value>,
-    pub return_url: Option<String>,
-    pub cancel_url: Option<String>,
-    pub provider_options: PaymentOptions,
+    pub amount: PaymentAmount,
+    pub currency: Currency,
+    pub merchant_reference: Option<Reference>,
+    pub description: Option<Reference>,
+    pub customer_id: Option<Reference>,
+    pub metadata: Metadata,
+    pub return_url: Option<AbsoluteUrl>,
+    pub cancel_url: Option<AbsoluteUrl>,
 }
 
-/// Ten billion major units: far above any real payment, far below overflow.
-const MAX_AMOUNT: i64 = 1_000_000_000_000;
+/// Refuses a currency the provider does not take, naming those it does.
+pub(super) fn check_currency_taken(provider: &dyn PaymentProvider, currency: Currency) -> Result<(), ServiceError> {
+    if provider.currencies().contains(&currency.code()) {
+        return Ok(());
+    }
+    let listed = provider.currencies().join(", ");
+    Err(ServiceError::invalid("currency", format!("{} does not take {currency}; it takes {listed}", provider.name())))
+}
 
-fn check_money(provider: &dyn PaymentProvider, amount: i64, currency: &str) -> Result<Money, ServiceError> {
-    let listed = || provider.currencies().join(", ");
-    let currency = Currency::parse(currency).map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-    if !provider.currencies().contains(&currency.code()) {
-        return Err(ServiceError::invalid(
-            "currency",
-            format!("{} does not take {currency}; it takes {}", provider.name(), listed()),
-        ));
-    }
-    if amount <= 0 || amount > MAX_AMOUNT {
-        return Err(ServiceError::invalid(
-            "amount",
-            format!("must be a positive number of minor units (cents for USD), at most {MAX_AMOUNT}"),
-        ));
-    }
-    let money = Money::new(amount, currency);
+/// The amount, if the provider takes its currency and accepts it (PayPal takes no decimals of
+/// HUF, for one).
+fn accepted_money(
+    provider: &dyn PaymentProvider,
+    amount: PaymentAmount,
+    currency: Currency,
+) -> Result<Money, ServiceError> {
+    check_currency_taken(provider, currency)?;
+    let money = amount.of(currency);
     provider.check_amount(&money).map_err(|m| ServiceError::invalid("amount", m))?;
     Ok(money)
 }
@@ -80,7 +78,7 @@ impl Hub {
     }
 
     pub async fn create_payment(&self, mode: Mode, request: PaymentRequest) -> Result<Payment, ServiceError> {
-        let provider = self.provider(mode, request.provider)?;
+        let provider = self.provider(mode, request.provider.provider())?;
         let channel = match request.channel {
             None => provider.channels()[0].to_owned(),
             Some(c) if provider.channels().contains(&c.as_str()) => c,
@@ -91,30 +89,20 @@ impl Hub {
                 ));
             }
         };
-        let money = check_money(provider.as_ref(), request.amount, &request.currency)?;
-        check_len("merchant_reference", &request.merchant_reference, MAX_REFERENCE)?;
-        check_len("description", &request.description, MAX_REFERENCE)?;
-        check_len("customer_id", &request.customer_id, MAX_REFERENCE)?;
-        check_url("return_url", &request.return_url)?;
-        check_url("cancel_url", &request.cancel_url)?;
-        check_metadata(&request.metadata)?;
-        if let Some(other) = request.provider_options.providers().into_iter().find(|p| *p != provider.name()) {
-            let message = format!("applies to {} payments, not {}", other.title(), provider.name());
-            return Err(ServiceError::invalid(format!("provider_options.{other}"), message));
-        }
+        let money = accepted_money(provider.as_ref(), request.amount, request.currency)?;
         provider
-            .check_options(&channel, &request.provider_options)
+            .check_options(&channel, request.provider.options())
             .map_err(|(field, message)| ServiceError::invalid(field, message))?;
 
         let now = self.clock.now();
         let details = PaymentDetails {
-            merchant_reference: request.merchant_reference,
-            description: request.description,
-            customer_id: request.customer_id,
-            metadata: request.metadata,
-            return_url: request.return_url,
-            cancel_url: request.cancel_url,
-            provider_options: request.provider_options,
+            merchant_reference: request.merchant_reference.map(Reference::into_string),
+            description: request.description.map(Reference::into_string),
+            customer_id: request.customer_id.map(Reference::into_string),
+            metadata: request.metadata.into_map(),
+            return_url: request.return_url.map(AbsoluteUrl::into_string),
+            cancel_url: request.cancel_url.map(AbsoluteUrl::into_string),
+            provider_options: request.provider.into_options(),
         };
         let draft =
             Payment::draft(PaymentId::generate(&self.ids, now), mode, provider.name(), channel, money, details, now);

@@ -3,45 +3,27 @@
 //! or the reconciler — whichever comes first; the others change nothing.
 
 use payhub_core::id::{PaymentId, RefundId};
+use payhub_core::merchant::Metadata;
 use payhub_core::options::RefundOptions;
 use payhub_core::payment::{PaymentStatus, RefundDetails};
-use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
+use payhub_core::refund::{Refund, RefundFacts, RefundReason, RefundStatus};
 use payhub_core::schedule::next_refund_check;
 use payhub_core::transition::Cause;
-use payhub_core::{Mode, Money};
-use serde_json::{Map, Value};
+use payhub_core::{Mode, PositiveAmount};
 
 use super::ServiceError;
 use super::failures::provider_failure;
-use super::input::check_metadata;
 use crate::app::Hub;
 
-/// A merchant's refund request whose reason and metadata are within limits; what it may refund
-/// depends on the payment, which [`Hub::create_refund`] checks under its lock.
+/// A merchant's refund request, every value valid in itself (parsed at the API's edge); what
+/// it may refund depends on the payment, which [`Hub::create_refund`] checks under its lock.
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
-    /// Minor units; `None` refunds everything still refundable.
-    amount: Option<i64>,
-    reason: Option<String>,
-    metadata: Map<String, Value>,
-    provider_options: RefundOptions,
-}
-
-const MAX_REASON: usize = 255;
-
-impl RefundRequest {
-    pub fn parse(
-        amount: Option<i64>,
-        reason: Option<String>,
-        metadata: Map<String, Value>,
-        provider_options: RefundOptions,
-    ) -> Result<Self, ServiceError> {
-        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
-            return Err(ServiceError::invalid("reason", format!("must be at most {MAX_REASON} characters")));
-        }
-        check_metadata(&metadata)?;
-        Ok(Self { amount, reason, metadata, provider_options })
-    }
+    /// `None` refunds everything still refundable.
+    pub amount: Option<PositiveAmount>,
+    pub reason: Option<RefundReason>,
+    pub metadata: Metadata,
+    pub provider_options: RefundOptions,
 }
 
 impl Hub {
@@ -67,10 +49,13 @@ impl Hub {
                 status: payment.status().as_str().into(),
             });
         }
-        let amount = Money::new(request.amount.unwrap_or_else(|| payment.refundable().amount), payment.currency);
+        let amount = match request.amount {
+            Some(amount) => amount.of(payment.currency),
+            None => payment.refundable(),
+        };
         let details = RefundDetails {
-            reason: request.reason,
-            metadata: request.metadata,
+            reason: request.reason.map(RefundReason::into_string),
+            metadata: request.metadata.into_map(),
             provider_options: request.provider_options,
         };
         let mut created = payment.refund(RefundId::generate(&self.ids, now), amount, details, &Cause::Api, now)?;

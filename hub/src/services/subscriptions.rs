@@ -6,104 +6,95 @@
 //! provider for the whole subscription and its charges, and applies that snapshot: new charges
 //! become payments, the status moves, and the entitlement follows what was paid for.
 
+use std::num::NonZeroU32;
+
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::entitlement::Entitlement;
 use payhub_core::id::{EntitlementId, PaymentId, PlanId, SubscriptionId};
+use payhub_core::merchant::{MerchantText, Metadata, Reference};
 use payhub_core::payment::{NextAction, Payment, PaymentStatus};
 use payhub_core::schedule::next_subscription_check;
 use payhub_core::subscription::{
-    BillingCycle, Plan, PlanStatus, Subscription, SubscriptionChange, SubscriptionDetails, SubscriptionStatus,
-    check_plan,
+    FailureThreshold, Plan, PlanBilling, PlanStatus, Subscription, SubscriptionChange, SubscriptionDetails,
+    SubscriptionStatus, TaxRate,
 };
 use payhub_core::transition::Cause;
-use payhub_core::{Currency, EventType, Mode, ProviderName};
+use payhub_core::{Currency, EventType, Mode, PositiveAmount, ProviderName};
 use payhub_store::UnitOfWork;
-use serde_json::{Map, Value};
 use tracing::info;
 
 use super::ServiceError;
-use super::input::check_metadata;
+use super::payments::check_currency_taken;
 use crate::app::Hub;
 use crate::providers::{
     BuyerAction, BuyerUrls, Capability, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot,
 };
 
+/// A merchant's plan, every value valid in itself (parsed at the API's edge);
+/// [`Hub::create_plan`] checks what depends on the provider.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
     pub provider: ProviderName,
-    pub name: String,
-    pub product: Option<String>,
+    pub name: PlanText,
+    /// The plan's name when the merchant named no product.
+    pub product: PlanText,
     pub description: Option<String>,
-    pub currency: String,
-    pub trial_cycles: Vec<BillingCycle>,
-    pub regular_cycle: BillingCycle,
-    pub setup_fee: i64,
-    pub tax_basis_points: u32,
-    pub payment_failure_threshold: u32,
-    pub entitlement: String,
+    pub currency: Currency,
+    pub billing: PlanBilling,
+    pub tax: TaxRate,
+    pub payment_failure_threshold: FailureThreshold,
+    pub entitlement: EntitlementName,
 }
 
+/// Names of plans and products: PayPal's 127 characters.
+pub type PlanText = MerchantText<127>;
+/// What a subscriber is entitled to (`premium`).
+pub type EntitlementName = MerchantText<64>;
+
+/// A merchant's subscription, every value valid in itself (parsed at the API's edge);
+/// [`Hub::create_subscription`] checks that its plan exists and is active.
 #[derive(Debug, Clone)]
 pub struct SubscriptionRequest {
-    pub plan_id: String,
-    pub customer_id: String,
-    pub quantity: u32,
+    pub plan_id: PlanId,
+    pub customer_id: Reference,
+    pub quantity: NonZeroU32,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
-    pub metadata: Map<String, Value>,
+    pub metadata: Metadata,
+}
+
+/// What a merchant changes about a subscription: another plan of its product, a quantity, or both.
+#[derive(Debug, Clone)]
+pub struct SubscriptionChangeRequest {
+    pub plan_id: Option<PlanId>,
+    pub quantity: Option<NonZeroU32>,
 }
 
 fn provider_error(resource_id: &str) -> impl Fn(crate::providers::ProviderError) -> ServiceError + '_ {
     move |error| ServiceError::Provider { error, resource_id: Some(resource_id.to_owned()) }
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
-    if value.trim().is_empty() || value.chars().count() > max {
-        return Err(ServiceError::invalid(field, format!("must be 1 to {max} characters")));
-    }
-    Ok(())
-}
-
 impl Hub {
     pub async fn create_plan(&self, mode: Mode, request: PlanRequest) -> Result<Plan, ServiceError> {
         let provider = self.provider_offering(mode, request.provider, Capability::Subscriptions)?;
-        text("name", &request.name, 127)?;
-        let product = request.product.unwrap_or_else(|| request.name.clone());
-        text("product", &product, 127)?;
-        text("entitlement", &request.entitlement, 64)?;
-        let currency =
-            Currency::parse(&request.currency).map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        if !provider.currencies().contains(&currency.code()) {
-            let listed = provider.currencies().join(", ");
-            return Err(ServiceError::invalid(
-                "currency",
-                format!("{} does not take {currency}; it takes {listed}", provider.name()),
-            ));
-        }
-        check_plan(&request.trial_cycles, &request.regular_cycle, request.setup_fee)
-            .map_err(|(field, message)| ServiceError::invalid(field, message))?;
-        if !(1..=999).contains(&request.payment_failure_threshold) {
-            return Err(ServiceError::invalid("payment_failure_threshold", "must be 1 to 999"));
-        }
-        if request.tax_basis_points > 10_000 {
-            return Err(ServiceError::invalid("tax_basis_points", "must be at most 10000 (100%)"));
-        }
+        check_currency_taken(provider.as_ref(), request.currency)?;
+        let (trial_cycles, regular_cycle, setup_fee) = request.billing.into_parts();
         let now = self.clock.now();
         let mut plan = Plan {
             id: PlanId::generate(&self.ids, now),
             mode,
             provider: provider.name(),
-            name: request.name,
-            product,
+            name: request.name.into_string(),
+            product: request.product.into_string(),
             description: request.description,
             status: PlanStatus::Active,
-            currency,
-            trial_cycles: request.trial_cycles,
-            regular_cycle: request.regular_cycle,
-            setup_fee: request.setup_fee,
-            tax_basis_points: request.tax_basis_points,
-            payment_failure_threshold: request.payment_failure_threshold,
-            entitlement: request.entitlement,
+            currency: request.currency,
+            trial_cycles,
+            regular_cycle,
+            setup_fee,
+            tax_basis_points: request.tax.basis_points(),
+            payment_failure_threshold: request.payment_failure_threshold.failures(),
+            entitlement: request.entitlement.into_string(),
             provider_product_id: None,
             provider_plan_id: None,
             created_at: now,
@@ -131,13 +122,14 @@ impl Hub {
     }
 
     /// Changes the regular price; existing subscribers pay it from their next cycle.
-    pub async fn change_plan_price(&self, mode: Mode, id: &PlanId, price: i64) -> Result<Plan, ServiceError> {
+    pub async fn change_plan_price(
+        &self,
+        mode: Mode,
+        id: &PlanId,
+        price: PositiveAmount,
+    ) -> Result<Plan, ServiceError> {
         self.change_plan(mode, id, |plan| {
-            let mut regular = plan.regular_cycle.clone();
-            regular.price = price;
-            check_plan(&plan.trial_cycles, &regular, plan.setup_fee)
-                .map_err(|(_, message)| ServiceError::invalid("price", message))?;
-            plan.regular_cycle = regular;
+            plan.regular_cycle.price = price.minor_units();
             Ok(())
         })
         .await
@@ -180,26 +172,21 @@ impl Hub {
         mode: Mode,
         request: SubscriptionRequest,
     ) -> Result<Subscription, ServiceError> {
-        text("customer_id", &request.customer_id, 127)?;
-        check_metadata(&request.metadata)?;
-        if request.quantity == 0 {
-            return Err(ServiceError::invalid("quantity", "must be at least 1"));
-        }
-        let plan = self
-            .plan_named(mode, &request.plan_id)
-            .await?
-            .ok_or_else(|| ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id)))?;
+        let plan =
+            self.db.plan(mode, &request.plan_id).await?.ok_or_else(|| {
+                ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id))
+            })?;
         if plan.status != PlanStatus::Active {
             return Err(ServiceError::invalid("plan_id", format!("plan {} is inactive; activate it first", plan.id)));
         }
         let provider = self.provider(mode, plan.provider)?;
         let now = self.clock.now();
         let details = SubscriptionDetails {
-            customer_id: request.customer_id,
-            quantity: request.quantity,
+            customer_id: request.customer_id.into_string(),
+            quantity: request.quantity.get(),
             return_url: request.return_url,
             cancel_url: request.cancel_url,
-            metadata: request.metadata,
+            metadata: request.metadata.into_map(),
         };
         let draft = Subscription::draft(SubscriptionId::generate(&self.ids, now), mode, &plan, details, now);
         let urls = self.subscription_urls(&draft);
@@ -281,14 +268,6 @@ impl Hub {
             .await
             .map_err(provider_error(subscription.id.as_str()))?;
         self.apply_subscription(&subscription.id, &plan, &snapshot, fetched_at, cause, inbox_id).await
-    }
-
-    /// The plan a request names by id, if it names one.
-    async fn plan_named(&self, mode: Mode, plan_id: &str) -> Result<Option<Plan>, ServiceError> {
-        match PlanId::parse_exact(plan_id) {
-            Some(id) => Ok(self.db.plan(mode, &id).await?),
-            None => Ok(None),
-        }
     }
 
     async fn plan_of(&self, subscription: &Subscription) -> Result<Plan, ServiceError> {
@@ -384,8 +363,7 @@ impl Hub {
         &self,
         mode: Mode,
         id: &SubscriptionId,
-        plan_id: Option<&str>,
-        quantity: Option<u32>,
+        change: SubscriptionChangeRequest,
     ) -> Result<Subscription, ServiceError> {
         let subscription = self
             .db
@@ -402,9 +380,9 @@ impl Hub {
                 status: subscription.status().as_str().into(),
             });
         }
-        let plan = match plan_id {
+        let plan = match &change.plan_id {
             Some(plan_id) => {
-                self.plan_named(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
+                self.db.plan(mode, plan_id).await?.filter(|p| p.status == PlanStatus::Active).ok_or_else(|| {
                     ServiceError::invalid("plan_id", format!("no active plan `{plan_id}` in this mode"))
                 })?
             }
@@ -420,10 +398,7 @@ impl Hub {
                 ),
             ));
         }
-        let quantity = quantity.unwrap_or(subscription.quantity);
-        if quantity == 0 {
-            return Err(ServiceError::invalid("quantity", "must be at least 1"));
-        }
+        let quantity = change.quantity.map_or(subscription.quantity, NonZeroU32::get);
         let provider = self.provider(mode, subscription.provider)?;
         let approval =
             provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id.as_str()))?;

@@ -11,3 +11,4 @@ mod problems;
 mod process;
 mod reliability;
 mod subscriptions;
+mod validation;

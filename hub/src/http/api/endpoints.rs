@@ -4,8 +4,10 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use payhub_core::Mode;
+use payhub_core::event::EventFilters;
 use payhub_core::id::WebhookEndpointId;
-use payhub_core::{EventType, Mode};
+use payhub_core::merchant::AbsoluteUrl;
 use payhub_store::{NewWebhookEndpoint, WebhookEndpoint};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,25 @@ pub struct CreateWebhookEndpoint {
 
 fn everything() -> Vec<String> {
     vec!["*".into()]
+}
+
+/// An endpoint as a merchant may register it: a URL events can be POSTed to, and filters that
+/// each select some event.
+struct EndpointRequest {
+    url: AbsoluteUrl,
+    event_types: EventFilters,
+    description: Option<String>,
+}
+
+impl TryFrom<CreateWebhookEndpoint> for EndpointRequest {
+    type Error = ApiError;
+
+    fn try_from(body: CreateWebhookEndpoint) -> Result<Self, ApiError> {
+        let url = AbsoluteUrl::parse(body.url).map_err(|e| ApiError::invalid("url", e.to_string()))?;
+        let event_types =
+            EventFilters::parse(body.event_types).map_err(|e| ApiError::invalid("event_types", e.to_string()))?;
+        Ok(EndpointRequest { url, event_types, description: body.description })
+    }
 }
 
 /// A merchant endpoint. Events arrive signed with the Standard Webhooks scheme
@@ -90,28 +111,15 @@ async fn create_endpoint(
     caller: Caller,
     ApiJson(body): ApiJson<CreateWebhookEndpoint>,
 ) -> Result<(StatusCode, Json<WebhookEndpointView>), ApiError> {
-    match url::Url::parse(&body.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => return Err(ApiError::invalid("url", "must be an absolute http(s) URL")),
-    }
-    if body.event_types.is_empty() {
-        return Err(ApiError::invalid("event_types", "name at least one type, a family like `payment.*`, or `*`"));
-    }
-    if let Some(bad) = body.event_types.iter().find(|t| !EventType::is_valid_filter(t)) {
-        let known: Vec<_> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-        return Err(ApiError::invalid(
-            "event_types",
-            format!("`{bad}` selects no event; known types: {}", known.join(", ")),
-        ));
-    }
+    let request = EndpointRequest::try_from(body)?;
     let now = hub.clock.now();
     let new = NewWebhookEndpoint {
         id: WebhookEndpointId::generate(&hub.ids, now),
         mode: caller.mode,
-        url: body.url,
+        url: request.url.into_string(),
         secret: new_secret(),
-        event_types: body.event_types,
-        description: body.description,
+        event_types: request.event_types.into_vec(),
+        description: request.description,
     };
     let endpoint = hub.db.create_endpoint(new, now).await?;
     Ok((StatusCode::CREATED, Json(WebhookEndpointView::of(endpoint, true))))

@@ -3,6 +3,7 @@
 
 mod endpoints;
 mod events;
+mod fields;
 mod list;
 mod payments;
 mod plans;

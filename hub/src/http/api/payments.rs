@@ -1,11 +1,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use payhub_core::ProviderName;
 use payhub_core::id::PaymentId;
-use payhub_core::options::PaymentOptions;
+use payhub_core::money::MAX_PAYMENT_AMOUNT;
+use payhub_core::options::{PaymentOptions, ProviderChoice};
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::transition::Cause;
+use payhub_core::{PaymentAmount, ProviderName};
 use payhub_store::PaymentFilter;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -13,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, ListParams};
+use super::{List, ListParams, fields};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
@@ -53,6 +54,41 @@ pub struct CreatePayment {
     pub provider_options: PaymentOptions,
 }
 
+/// What a payment request says by itself is checked here, before payhub looks at its
+/// providers: a request wrong in itself hears so, whatever payhub's configuration.
+impl TryFrom<CreatePayment> for PaymentRequest {
+    type Error = ApiError;
+
+    fn try_from(body: CreatePayment) -> Result<Self, ApiError> {
+        let currency = fields::currency(&body.currency)?;
+        let amount = PaymentAmount::parse(body.amount).map_err(|_| {
+            let rule =
+                format!("must be a positive number of minor units (cents for USD), at most {MAX_PAYMENT_AMOUNT}");
+            ApiError::invalid("amount", rule)
+        })?;
+        let merchant_reference = fields::optional_text("merchant_reference", body.merchant_reference)?;
+        let description = fields::optional_text("description", body.description)?;
+        let customer_id = fields::optional_text("customer_id", body.customer_id)?;
+        let return_url = fields::optional_url("return_url", body.return_url)?;
+        let cancel_url = fields::optional_url("cancel_url", body.cancel_url)?;
+        let metadata = fields::metadata(body.metadata)?;
+        let provider = ProviderChoice::parse(body.provider, body.provider_options)
+            .map_err(|e| ApiError::invalid(&format!("provider_options.{}", e.options_for), e.to_string()))?;
+        Ok(PaymentRequest {
+            provider,
+            channel: body.channel,
+            amount,
+            currency,
+            merchant_reference,
+            description,
+            customer_id,
+            metadata,
+            return_url,
+            cancel_url,
+        })
+    }
+}
+
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
     params(("Idempotency-Key" = String, Header, description = "Unique per request")),
     request_body = CreatePayment,
@@ -66,19 +102,7 @@ async fn create_payment(
     caller: Caller,
     ApiJson(body): ApiJson<CreatePayment>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
-    let request = PaymentRequest {
-        provider: body.provider,
-        channel: body.channel,
-        amount: body.amount,
-        currency: body.currency,
-        merchant_reference: body.merchant_reference,
-        description: body.description,
-        customer_id: body.customer_id,
-        metadata: body.metadata,
-        return_url: body.return_url,
-        cancel_url: body.cancel_url,
-        provider_options: body.provider_options,
-    };
+    let request = PaymentRequest::try_from(body)?;
     let payment = hub.create_payment(caller.mode, request).await?;
     Ok((StatusCode::CREATED, Json(payment)))
 }

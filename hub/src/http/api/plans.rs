@@ -3,13 +3,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use payhub_core::ProviderName;
 use payhub_core::id::PlanId;
-use payhub_core::subscription::{BillingCycle, Plan};
+use payhub_core::subscription::{BillingCycle, FailureThreshold, Plan, PlanBilling, TaxRate, regular_price};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, ListParams};
+use super::{List, ListParams, fields};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
@@ -62,6 +62,38 @@ fn three() -> u32 {
     3
 }
 
+/// What a plan says by itself is checked here, before payhub looks at its providers.
+impl TryFrom<CreatePlan> for PlanRequest {
+    type Error = ApiError;
+
+    fn try_from(body: CreatePlan) -> Result<Self, ApiError> {
+        let name = fields::required_text("name", body.name)?;
+        let product = match body.product {
+            Some(product) => fields::required_text("product", product)?,
+            None => name.clone(),
+        };
+        let entitlement = fields::required_text("entitlement", body.entitlement)?;
+        let currency = fields::currency(&body.currency)?;
+        let billing = PlanBilling::parse(body.trial_cycles, body.regular_cycle, body.setup_fee)
+            .map_err(|(field, message)| ApiError::invalid(&field, message))?;
+        let payment_failure_threshold = FailureThreshold::parse(body.payment_failure_threshold)
+            .map_err(|e| ApiError::invalid("payment_failure_threshold", e.to_string()))?;
+        let tax =
+            TaxRate::parse(body.tax_basis_points).map_err(|e| ApiError::invalid("tax_basis_points", e.to_string()))?;
+        Ok(PlanRequest {
+            provider: body.provider,
+            name,
+            product,
+            description: body.description,
+            currency,
+            billing,
+            tax,
+            payment_failure_threshold,
+            entitlement,
+        })
+    }
+}
+
 #[utoipa::path(post, path = "/v1/plans", tag = "plans",
     params(("Idempotency-Key" = String, Header, description = "Unique per request")),
     request_body = CreatePlan,
@@ -71,19 +103,7 @@ async fn create_plan(
     caller: Caller,
     ApiJson(body): ApiJson<CreatePlan>,
 ) -> Result<(StatusCode, Json<Plan>), ApiError> {
-    let request = PlanRequest {
-        provider: body.provider,
-        name: body.name,
-        product: body.product,
-        description: body.description,
-        currency: body.currency,
-        trial_cycles: body.trial_cycles,
-        regular_cycle: body.regular_cycle,
-        setup_fee: body.setup_fee,
-        tax_basis_points: body.tax_basis_points,
-        payment_failure_threshold: body.payment_failure_threshold,
-        entitlement: body.entitlement,
-    };
+    let request = PlanRequest::try_from(body)?;
     Ok((StatusCode::CREATED, Json(hub.create_plan(caller.mode, request).await?)))
 }
 
@@ -146,6 +166,7 @@ async fn change_price(
     path: Result<ApiPath<PlanId>, ApiError>,
     ApiJson(body): ApiJson<ChangePrice>,
 ) -> Result<Json<Plan>, ApiError> {
+    let price = regular_price(body.price).map_err(|message| ApiError::invalid("price", message))?;
     let ApiPath(id) = path?;
-    Ok(Json(hub.change_plan_price(caller.mode, &id, body.price).await?))
+    Ok(Json(hub.change_plan_price(caller.mode, &id, price).await?))
 }

@@ -1,16 +1,18 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use payhub_core::PositiveAmount;
 use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::options::RefundOptions;
-use payhub_core::refund::Refund;
+use payhub_core::payment::RefundRejection;
+use payhub_core::refund::{Refund, RefundReason};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, ListParams};
+use super::{List, ListParams, fields};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
@@ -39,6 +41,24 @@ pub struct CreateRefund {
     pub provider_options: RefundOptions,
 }
 
+/// What a refund request says by itself is checked here; how much may be refunded depends on
+/// the payment, which the service checks under its lock.
+impl TryFrom<CreateRefund> for RefundRequest {
+    type Error = ApiError;
+
+    fn try_from(body: CreateRefund) -> Result<Self, ApiError> {
+        let reason =
+            body.reason.map(RefundReason::parse).transpose().map_err(|e| ApiError::invalid("reason", e.to_string()))?;
+        let metadata = fields::metadata(body.metadata)?;
+        let amount = body
+            .amount
+            .map(PositiveAmount::parse)
+            .transpose()
+            .map_err(|_| ApiError::invalid("amount", RefundRejection::NotPositive.to_string()))?;
+        Ok(RefundRequest { amount, reason, metadata, provider_options: body.provider_options })
+    }
+}
+
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "refunds",
     params(("id" = String, Path, description = "pay_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
     request_body = CreateRefund,
@@ -55,7 +75,7 @@ async fn create_refund(
 ) -> Result<(StatusCode, Json<Refund>), ApiError> {
     // A request wrong in both its body and its payment id hears about the body first, as it
     // always has: an unknown payment is only found out when the refund is attempted.
-    let request = RefundRequest::parse(body.amount, body.reason, body.metadata, body.provider_options)?;
+    let request = RefundRequest::try_from(body)?;
     let ApiPath(payment_id) = path?;
     let refund = hub.create_refund(caller.mode, &payment_id, request).await?;
     Ok((StatusCode::CREATED, Json(refund)))

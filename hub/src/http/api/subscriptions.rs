@@ -1,8 +1,10 @@
+use std::num::NonZeroU32;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use payhub_core::entitlement::Entitlement;
-use payhub_core::id::{EntitlementId, SubscriptionId};
+use payhub_core::id::{EntitlementId, PlanId, SubscriptionId};
 use payhub_core::payment::Payment;
 use payhub_core::subscription::Subscription;
 use serde::{Deserialize, Serialize};
@@ -11,13 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{List, ListParams};
+use super::{List, ListParams, fields};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::providers::SubscriptionCommand;
-use crate::services::subscriptions::SubscriptionRequest;
+use crate::services::subscriptions::{SubscriptionChangeRequest, SubscriptionRequest};
 
 pub fn router() -> OpenApiRouter<Hub> {
     OpenApiRouter::new()
@@ -52,6 +54,33 @@ fn one() -> u32 {
     1
 }
 
+/// What a subscription request says by itself is checked here; whether its plan exists and is
+/// active, the service finds out.
+impl TryFrom<CreateSubscription> for SubscriptionRequest {
+    type Error = ApiError;
+
+    fn try_from(body: CreateSubscription) -> Result<Self, ApiError> {
+        let customer_id = fields::required_text("customer_id", body.customer_id)?;
+        let metadata = fields::metadata(body.metadata)?;
+        let quantity = quantity(body.quantity)?;
+        // A malformed id names no plan: refused as an unknown plan is.
+        let plan_id = PlanId::parse_exact(&body.plan_id)
+            .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan `{}` in this mode", body.plan_id)))?;
+        Ok(SubscriptionRequest {
+            plan_id,
+            customer_id,
+            quantity,
+            return_url: body.return_url,
+            cancel_url: body.cancel_url,
+            metadata,
+        })
+    }
+}
+
+fn quantity(units: u32) -> Result<NonZeroU32, ApiError> {
+    NonZeroU32::new(units).ok_or_else(|| ApiError::invalid("quantity", "must be at least 1"))
+}
+
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions",
     params(("Idempotency-Key" = String, Header, description = "Unique per request")),
     request_body = CreateSubscription,
@@ -64,14 +93,7 @@ async fn create_subscription(
     caller: Caller,
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
-    let request = SubscriptionRequest {
-        plan_id: body.plan_id,
-        customer_id: body.customer_id,
-        quantity: body.quantity,
-        return_url: body.return_url,
-        cancel_url: body.cancel_url,
-        metadata: body.metadata,
-    };
+    let request = SubscriptionRequest::try_from(body)?;
     Ok((StatusCode::CREATED, Json(hub.create_subscription(caller.mode, request).await?)))
 }
 
@@ -174,6 +196,22 @@ pub struct ChangeSubscription {
     pub quantity: Option<u32>,
 }
 
+impl TryFrom<ChangeSubscription> for SubscriptionChangeRequest {
+    type Error = ApiError;
+
+    fn try_from(body: ChangeSubscription) -> Result<Self, ApiError> {
+        let plan_id = body
+            .plan_id
+            .map(|raw| {
+                PlanId::parse_exact(&raw)
+                    .ok_or_else(|| ApiError::invalid("plan_id", format!("no active plan `{raw}` in this mode")))
+            })
+            .transpose()?;
+        let quantity = body.quantity.map(quantity).transpose()?;
+        Ok(SubscriptionChangeRequest { plan_id, quantity })
+    }
+}
+
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/change", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
     request_body = ChangeSubscription,
@@ -184,8 +222,9 @@ async fn change_subscription(
     path: Result<ApiPath<SubscriptionId>, ApiError>,
     ApiJson(body): ApiJson<ChangeSubscription>,
 ) -> Result<Json<Subscription>, ApiError> {
+    let change = SubscriptionChangeRequest::try_from(body)?;
     let ApiPath(id) = path?;
-    Ok(Json(hub.change_subscription(caller.mode, &id, body.plan_id.as_deref(), body.quantity).await?))
+    Ok(Json(hub.change_subscription(caller.mode, &id, change).await?))
 }
 
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/payments", tag = "subscriptions",
