@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
 use sqlx::Row;
 
-use crate::codec::{parsed, trusted};
+use crate::codec::parsed;
+use crate::lease::LeaseClaim;
 use crate::{Database, StoreError, millis};
 
 /// A delivery claimed by this instance until its lease ends.
@@ -42,6 +43,10 @@ pub enum DeliveryOutcome {
     GaveUp,
 }
 
+/// The longest-waiting deliveries go first.
+pub(crate) const DELIVERIES_DUE: LeaseClaim =
+    LeaseClaim::attempts("deliveries", "next_attempt_at", &["id", "event_id", "endpoint_id", "attempts"]);
+
 impl Database {
     /// Claims up to `limit` due deliveries until `lease_until`. A crash after sending and before
     /// recording means the lease runs out and the event is sent again with the same id, which
@@ -52,21 +57,7 @@ impl Database {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let mut tx = self.begin().await?;
-        let sql = format!(
-            "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
-             AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at LIMIT $3{}) \
-             RETURNING id, event_id, endpoint_id, attempts",
-            tx.dialect().skip_locked()
-        );
-        let rows = sqlx::query(trusted(sql))
-            .bind(millis(lease_until))
-            .bind(millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(tx.conn())
-            .await?;
-        tx.commit().await?;
+        let rows = self.claim_leased(&DELIVERIES_DUE, now, lease_until, limit).await?;
         rows.iter()
             .map(|row| {
                 Ok(ClaimedDelivery {

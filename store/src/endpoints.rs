@@ -4,8 +4,9 @@ use payhub_core::id::WebhookEndpointId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, parsed, time, to_json, trusted};
-use crate::{Database, Page, StoreError, millis, page};
+use crate::codec::{json, parsed, time, to_json};
+use crate::table::Table;
+use crate::{Database, Page, StoreError, millis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointStatus {
@@ -56,8 +57,16 @@ pub struct NewWebhookEndpoint {
     pub description: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, mode, url, secret, event_types, description, status, disabled_reason, created_at, updated_at";
+#[rustfmt::skip]
+const ENDPOINTS: Table<WebhookEndpoint, 10> = Table {
+    name: "webhook_endpoints",
+    resource: "webhook endpoint",
+    columns: [
+        "id", "mode", "url", "secret", "event_types", "description", "status", "disabled_reason", "created_at",
+        "updated_at",
+    ],
+    decode: from_row,
+};
 
 fn from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
     let id: String = row.try_get("id")?;
@@ -94,34 +103,29 @@ impl Database {
             updated_at: now,
         };
         let mut tx = self.begin().await?;
-        let sql = format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-        sqlx::query(trusted(sql))
-            .bind(endpoint.id.as_str())
-            .bind(endpoint.mode.as_str())
-            .bind(&endpoint.url)
-            .bind(&endpoint.secret)
-            .bind(to_json(&endpoint.event_types))
-            .bind(&endpoint.description)
-            .bind(endpoint.status.as_str())
-            .bind(&endpoint.disabled_reason)
-            .bind(millis(now))
-            .bind(millis(now))
-            .execute(tx.conn())
-            .await?;
+        let values = [
+            endpoint.id.as_str().into(),
+            endpoint.mode.as_str().into(),
+            (&endpoint.url).into(),
+            (&endpoint.secret).into(),
+            to_json(&endpoint.event_types).into(),
+            (&endpoint.description).into(),
+            endpoint.status.as_str().into(),
+            (&endpoint.disabled_reason).into(),
+            millis(now).into(),
+            millis(now).into(),
+        ];
+        tx.insert(&ENDPOINTS, values).await?;
         tx.commit().await?;
         Ok(endpoint)
     }
 
     pub async fn endpoint(&self, mode: Mode, id: &WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_in_mode(&ENDPOINTS, mode, id.as_str()).await
     }
 
     pub async fn endpoint_by_id(&self, id: &WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_by_id(&ENDPOINTS, id.as_str()).await
     }
 
     pub async fn list_endpoints(
@@ -130,17 +134,7 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<Page<WebhookEndpoint>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM webhook_endpoints WHERE mode = $1 AND ($2 = '' OR id < $2) \
-             ORDER BY id DESC LIMIT $3"
-        );
-        let rows = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(starting_after.unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.reader())
-            .await?;
-        page(rows, limit, from_row)
+        self.list_newest_first(&ENDPOINTS, mode, &[], starting_after, limit).await
     }
 
     /// Deletes an endpoint and abandons its undelivered events. Returns whether it existed.

@@ -6,9 +6,15 @@ use sqlx::any::AnyRow;
 
 use crate::codec::{json, parsed, time, to_json, trusted};
 use crate::endpoints::EndpointStatus;
+use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis, page};
 
-const COLUMNS: &str = "id, mode, type, resource_id, data, created_at";
+const EVENTS: Table<Event, 6> = Table {
+    name: "events",
+    resource: "event",
+    columns: ["id", "mode", "type", "resource_id", "data", "created_at"],
+    decode: from_row,
+};
 
 pub type EventPage = Page<Event>;
 
@@ -29,18 +35,15 @@ impl Tx {
     /// same mode whose filter selects it — in the caller's transaction, so a state change and
     /// its notification are committed together (the outbox). Delivery ids come from `ids`.
     pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO events (id, mode, type, resource_id, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(event.id.as_str())
-        .bind(event.mode.as_str())
-        .bind(event.event_type.as_str())
-        .bind(&event.resource_id)
-        .bind(to_json(&event.data))
-        .bind(millis(event.created_at))
-        .execute(self.conn())
-        .await?;
+        let values = [
+            event.id.as_str().into(),
+            event.mode.as_str().into(),
+            event.event_type.as_str().into(),
+            (&event.resource_id).into(),
+            to_json(&event.data).into(),
+            millis(event.created_at).into(),
+        ];
+        self.insert(&EVENTS, values).await?;
 
         let endpoints = sqlx::query("SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2")
             .bind(event.mode.as_str())
@@ -82,16 +85,12 @@ impl Tx {
 
 impl Database {
     pub async fn event(&self, mode: Mode, id: &EventId) -> Result<Option<Event>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_in_mode(&EVENTS, mode, id.as_str()).await
     }
 
     /// An event by id whatever its mode (for the dispatcher).
     pub async fn find_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_by_id(&EVENTS, id.as_str()).await
     }
 
     /// Events newest first, optionally of one type or one resource.
@@ -103,11 +102,13 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<EventPage, StoreError> {
+        // The stream is ordered by `seq`, not by id, and so is its cursor.
         let sql = format!(
-            "SELECT {COLUMNS} FROM events WHERE mode = $1 AND ($2 = '' OR type = $2) \
+            "{} WHERE mode = $1 AND ($2 = '' OR type = $2) \
              AND ($3 = '' OR resource_id = $3) \
              AND ($4 = '' OR seq < (SELECT seq FROM events WHERE id = $4)) \
-             ORDER BY seq DESC LIMIT $5"
+             ORDER BY seq DESC LIMIT $5",
+            EVENTS.select()
         );
         let rows = sqlx::query(trusted(sql))
             .bind(mode.as_str())
@@ -122,8 +123,6 @@ impl Database {
 
     /// Every event of a resource, in the order they happened.
     pub async fn events_of(&self, resource_id: &str) -> Result<Vec<Event>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE resource_id = $1 ORDER BY seq");
-        let rows = sqlx::query(trusted(sql)).bind(resource_id).fetch_all(self.reader()).await?;
-        rows.iter().map(from_row).collect()
+        self.find_all(&EVENTS, "WHERE resource_id = $1 ORDER BY seq", &[resource_id.into()]).await
     }
 }

@@ -7,6 +7,7 @@ use payhub_core::{Mode, ProviderName};
 use sqlx::Row;
 
 use crate::codec::{parsed, to_json, trusted};
+use crate::lease::LeaseClaim;
 use crate::{Database, Dialect, StoreError, Tx, millis};
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,13 @@ pub struct ClaimedNotification {
     /// Attempts so far, including this one.
     pub attempt: i64,
 }
+
+/// Notifications are applied in arrival order.
+pub(crate) const NOTIFICATIONS_DUE: LeaseClaim = LeaseClaim::attempts(
+    "inbox",
+    "id",
+    &["id", "provider", "mode", "provider_event_id", "event_type", "body", "attempts"],
+);
 
 impl Database {
     /// Stores a batch of notifications in one transaction (group commit): one fsync for the
@@ -73,21 +81,7 @@ impl Database {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ClaimedNotification>, StoreError> {
-        let mut tx = self.begin().await?;
-        let sql = format!(
-            "UPDATE inbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM inbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-             AND (locked_until IS NULL OR locked_until <= $2) ORDER BY id LIMIT $3{}) \
-             RETURNING id, provider, mode, provider_event_id, event_type, body, attempts",
-            tx.dialect().skip_locked()
-        );
-        let rows = sqlx::query(trusted(sql))
-            .bind(millis(lease_until))
-            .bind(millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(tx.conn())
-            .await?;
-        tx.commit().await?;
+        let rows = self.claim_leased(&NOTIFICATIONS_DUE, now, lease_until, limit).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {

@@ -6,13 +6,23 @@ use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, opt_json, opt_time, parsed, time, to_json, trusted};
-use crate::{Database, Page, StoreError, Tx, millis, page};
+use crate::codec::{json, opt_json, opt_time, parsed, time, to_json};
+use crate::table::Table;
+use crate::{Database, Page, StoreError, Tx, millis};
 
-const COLUMNS: &str = "id, mode, provider, channel, status, amount, currency, amount_captured, \
-    amount_refunded, amount_refund_pending, merchant_reference, description, customer_id, metadata, \
-    return_url, cancel_url, provider_options, next_action, provider_payment_id, provider_capture_id, failure_code, \
-    failure_message, anomaly, subscription_id, version, next_check_at, created_at, updated_at";
+#[rustfmt::skip]
+const PAYMENTS: Table<Payment, 28> = Table {
+    name: "payments",
+    resource: "payment",
+    columns: [
+        "id", "mode", "provider", "channel", "status", "amount", "currency", "amount_captured", "amount_refunded",
+        "amount_refund_pending", "merchant_reference", "description", "customer_id", "metadata", "return_url",
+        "cancel_url", "provider_options", "next_action", "provider_payment_id", "provider_capture_id",
+        "failure_code", "failure_message", "anomaly", "subscription_id", "version", "next_check_at", "created_at",
+        "updated_at",
+    ],
+    decode: from_row,
+};
 
 /// Narrows a payment list.
 #[derive(Debug, Clone, Default)]
@@ -64,49 +74,43 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
 
 impl Tx {
     pub async fn insert_payment(&mut self, p: &Payment) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
-        );
-        sqlx::query(trusted(sql))
-            .bind(p.id.as_str())
-            .bind(p.mode.as_str())
-            .bind(p.provider.as_str())
-            .bind(&p.channel)
-            .bind(p.status().as_str())
-            .bind(p.amount)
-            .bind(p.currency.code())
-            .bind(p.amount_captured())
-            .bind(p.amount_refunded())
-            .bind(p.amount_refund_pending())
-            .bind(&p.merchant_reference)
-            .bind(&p.description)
-            .bind(&p.customer_id)
-            .bind(to_json(&p.metadata))
-            .bind(&p.return_url)
-            .bind(&p.cancel_url)
-            .bind(to_json(&p.provider_options))
-            .bind(p.next_action.as_ref().map(to_json))
-            .bind(&p.provider_refs.payment_id)
-            .bind(&p.provider_refs.capture_id)
-            .bind(p.failure().map(|f| f.code.clone()))
-            .bind(p.failure().map(|f| f.message.clone()))
-            .bind(p.anomaly().map(to_json))
-            .bind(p.subscription_id.as_ref().map(|id| id.as_str().to_owned()))
-            .bind(p.version())
-            .bind(p.next_check_at.map(millis))
-            .bind(millis(p.created_at))
-            .bind(millis(p.updated_at()))
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        let failure = p.failure();
+        let values = [
+            p.id.as_str().into(),
+            p.mode.as_str().into(),
+            p.provider.as_str().into(),
+            (&p.channel).into(),
+            p.status().as_str().into(),
+            p.amount.into(),
+            p.currency.code().into(),
+            p.amount_captured().into(),
+            p.amount_refunded().into(),
+            p.amount_refund_pending().into(),
+            (&p.merchant_reference).into(),
+            (&p.description).into(),
+            (&p.customer_id).into(),
+            to_json(&p.metadata).into(),
+            (&p.return_url).into(),
+            (&p.cancel_url).into(),
+            to_json(&p.provider_options).into(),
+            p.next_action.as_ref().map(to_json).into(),
+            (&p.provider_refs.payment_id).into(),
+            (&p.provider_refs.capture_id).into(),
+            failure.map(|f| f.code.as_str()).into(),
+            failure.map(|f| f.message.as_str()).into(),
+            p.anomaly().map(to_json).into(),
+            p.subscription_id.as_ref().map(|id| id.as_str()).into(),
+            p.version().into(),
+            p.next_check_at.map(millis).into(),
+            millis(p.created_at).into(),
+            millis(p.updated_at()).into(),
+        ];
+        self.insert(&PAYMENTS, values).await
     }
 
     /// Reads a payment for update, holding its row lock until the transaction ends.
     pub async fn lock_payment(&mut self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.lock_by_id(&PAYMENTS, id.as_str()).await
     }
 
     /// Finds and locks the payment a provider object belongs to, by the provider's payment id
@@ -116,62 +120,43 @@ impl Tx {
         provider: ProviderName,
         provider_ref: &str,
     ) -> Result<Option<Payment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE provider = $1 \
-             AND (provider_payment_id = $2 OR provider_capture_id = $2) LIMIT 1{}",
-            self.dialect().for_update()
-        );
-        let row =
-            sqlx::query(trusted(sql)).bind(provider.as_str()).bind(provider_ref).fetch_optional(self.conn()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.lock_one(&PAYMENTS, BY_PROVIDER_REF, &[provider.as_str().into(), provider_ref.into()]).await
     }
 
-    /// Writes a changed payment back. The version check makes a lost update impossible even if a
-    /// caller forgot the row lock; the in-memory version is bumped to match.
+    /// Writes a changed payment back; see [`Tx::update_versioned`].
     pub async fn update_payment(&mut self, p: &mut Payment) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE payments SET status = $1, amount_refunded = $2, amount_refund_pending = $3, \
-             next_action = $4, provider_payment_id = $5, provider_capture_id = $6, \
-             failure_code = $7, failure_message = $8, next_check_at = $9, updated_at = $10, \
-             amount_captured = $13, anomaly = $14, version = version + 1 \
-             WHERE id = $11 AND version = $12",
-        )
-        .bind(p.status().as_str())
-        .bind(p.amount_refunded())
-        .bind(p.amount_refund_pending())
-        .bind(p.next_action.as_ref().map(to_json))
-        .bind(&p.provider_refs.payment_id)
-        .bind(&p.provider_refs.capture_id)
-        .bind(p.failure().map(|f| f.code.clone()))
-        .bind(p.failure().map(|f| f.message.clone()))
-        .bind(p.next_check_at.map(millis))
-        .bind(millis(p.updated_at()))
-        .bind(p.id.as_str())
-        .bind(p.version())
-        .bind(p.amount_captured())
-        .bind(p.anomaly().map(to_json))
-        .execute(self.conn())
-        .await?;
-        if result.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("payment {}", p.id)));
-        }
+        let failure = p.failure();
+        let changes = [
+            ("status", p.status().as_str().into()),
+            ("amount_refunded", p.amount_refunded().into()),
+            ("amount_refund_pending", p.amount_refund_pending().into()),
+            ("next_action", p.next_action.as_ref().map(to_json).into()),
+            ("provider_payment_id", (&p.provider_refs.payment_id).into()),
+            ("provider_capture_id", (&p.provider_refs.capture_id).into()),
+            ("failure_code", failure.map(|f| f.code.as_str()).into()),
+            ("failure_message", failure.map(|f| f.message.as_str()).into()),
+            ("next_check_at", p.next_check_at.map(millis).into()),
+            ("updated_at", millis(p.updated_at()).into()),
+            ("amount_captured", p.amount_captured().into()),
+            ("anomaly", p.anomaly().map(to_json).into()),
+        ];
+        self.update_versioned(&PAYMENTS, p.id.as_str(), p.version(), changes).await?;
         p.saved();
         Ok(())
     }
 }
 
+/// A provider object names the payment by the provider's payment id or by its capture id.
+const BY_PROVIDER_REF: &str = "WHERE provider = $1 AND (provider_payment_id = $2 OR provider_capture_id = $2) LIMIT 1";
+
 impl Database {
     pub async fn payment(&self, mode: Mode, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_in_mode(&PAYMENTS, mode, id.as_str()).await
     }
 
     /// A payment by id whatever its mode (for workers, which act on behalf of the provider).
     pub async fn find_payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_by_id(&PAYMENTS, id.as_str()).await
     }
 
     /// The payment a provider object belongs to, by the provider's payment or capture id.
@@ -180,13 +165,7 @@ impl Database {
         provider: ProviderName,
         provider_ref: &str,
     ) -> Result<Option<Payment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE provider = $1 \
-             AND (provider_payment_id = $2 OR provider_capture_id = $2) LIMIT 1"
-        );
-        let row =
-            sqlx::query(trusted(sql)).bind(provider.as_str()).bind(provider_ref).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_one(&PAYMENTS, BY_PROVIDER_REF, &[provider.as_str().into(), provider_ref.into()]).await
     }
 
     /// Newest first; `starting_after` is the last id of the previous page.
@@ -197,41 +176,24 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Payment>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE mode = $1 AND ($2 = '' OR id < $2) \
-             AND ($3 = '' OR status = $3) AND ($4 = '' OR customer_id = $4) \
-             ORDER BY id DESC LIMIT $5"
-        );
-        let rows = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(starting_after.unwrap_or(""))
-            .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
-            .bind(filter.customer_id.as_deref().unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.reader())
-            .await?;
-        page(rows, limit, from_row)
+        let filters = [("status", filter.status.map(|s| s.as_str())), ("customer_id", filter.customer_id.as_deref())];
+        self.list_newest_first(&PAYMENTS, mode, &filters, starting_after, limit).await
     }
 
-    /// Payments the reconciler should ask the provider about now, oldest due first.
-    /// Claims the payments whose next provider check is due, until `lease_until`.
+    /// Claims the payments whose next provider check is due, until `lease_until`, so the
+    /// reconciler can ask the provider about them.
     pub async fn claim_payments_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Payment>, StoreError> {
-        let rows = self.claim_due("payments", COLUMNS, now, lease_until, limit).await?;
-        rows.iter().map(from_row).collect()
+        self.claim_checks(&PAYMENTS, now, lease_until, limit).await
     }
-}
 
-/// The payments of a subscription, newest first.
-pub(crate) async fn by_subscription(
-    db: &Database,
-    subscription_id: &SubscriptionId,
-) -> Result<Vec<Payment>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM payments WHERE subscription_id = $1 ORDER BY id DESC");
-    let rows = sqlx::query(trusted(sql)).bind(subscription_id.as_str()).fetch_all(db.reader()).await?;
-    rows.iter().map(from_row).collect()
+    /// The payments of a subscription (its charges and renewals), newest first.
+    pub async fn subscription_payments(&self, subscription_id: &SubscriptionId) -> Result<Vec<Payment>, StoreError> {
+        self.find_all(&PAYMENTS, "WHERE subscription_id = $1 ORDER BY id DESC", &[subscription_id.as_str().into()])
+            .await
+    }
 }

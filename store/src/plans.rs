@@ -1,15 +1,24 @@
 use payhub_core::id::PlanId;
 use payhub_core::subscription::{Plan, PlanStatus};
-use payhub_core::{Currency, Mode};
+use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, parsed, time, to_json, trusted};
-use crate::{Database, Page, StoreError, Tx, millis, page};
+use crate::codec::{json, parsed, time, to_json};
+use crate::table::Table;
+use crate::{Database, Page, StoreError, Tx, millis};
 
-const COLUMNS: &str = "id, mode, provider, name, product, description, status, currency, trial_cycles, regular_cycle, \
-    setup_fee, tax_basis_points, payment_failure_threshold, entitlement, provider_product_id, provider_plan_id, \
-    created_at, updated_at";
+#[rustfmt::skip]
+const PLANS: Table<Plan, 18> = Table {
+    name: "plans",
+    resource: "plan",
+    columns: [
+        "id", "mode", "provider", "name", "product", "description", "status", "currency", "trial_cycles",
+        "regular_cycle", "setup_fee", "tax_basis_points", "payment_failure_threshold", "entitlement",
+        "provider_product_id", "provider_plan_id", "created_at", "updated_at",
+    ],
+    decode: from_row,
+};
 
 fn from_row(row: &AnyRow) -> Result<Plan, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
@@ -43,31 +52,27 @@ fn from_row(row: &AnyRow) -> Result<Plan, StoreError> {
 
 impl Tx {
     pub async fn insert_plan(&mut self, p: &Plan) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO plans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        );
-        sqlx::query(trusted(sql))
-            .bind(p.id.as_str())
-            .bind(p.mode.as_str())
-            .bind(p.provider.as_str())
-            .bind(&p.name)
-            .bind(&p.product)
-            .bind(&p.description)
-            .bind(p.status.as_str())
-            .bind(p.currency.code())
-            .bind(to_json(&p.trial_cycles))
-            .bind(to_json(&p.regular_cycle))
-            .bind(p.setup_fee)
-            .bind(i64::from(p.tax_basis_points))
-            .bind(i64::from(p.payment_failure_threshold))
-            .bind(&p.entitlement)
-            .bind(&p.provider_product_id)
-            .bind(&p.provider_plan_id)
-            .bind(millis(p.created_at))
-            .bind(millis(p.updated_at))
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        let values = [
+            p.id.as_str().into(),
+            p.mode.as_str().into(),
+            p.provider.as_str().into(),
+            (&p.name).into(),
+            (&p.product).into(),
+            (&p.description).into(),
+            p.status.as_str().into(),
+            p.currency.code().into(),
+            to_json(&p.trial_cycles).into(),
+            to_json(&p.regular_cycle).into(),
+            p.setup_fee.into(),
+            i64::from(p.tax_basis_points).into(),
+            i64::from(p.payment_failure_threshold).into(),
+            (&p.entitlement).into(),
+            (&p.provider_product_id).into(),
+            (&p.provider_plan_id).into(),
+            millis(p.created_at).into(),
+            millis(p.updated_at).into(),
+        ];
+        self.insert(&PLANS, values).await
     }
 
     /// Writes back what can change on a plan: its status and its prices.
@@ -89,54 +94,36 @@ impl Tx {
     }
 
     pub async fn lock_plan(&mut self, id: &PlanId) -> Result<Option<Plan>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.lock_by_id(&PLANS, id.as_str()).await
     }
 }
 
 impl Database {
     pub async fn plan(&self, mode: Mode, id: &PlanId) -> Result<Option<Plan>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_in_mode(&PLANS, mode, id.as_str()).await
     }
 
     /// A plan of the same product (whose provider product a new plan can share).
     pub async fn plan_of_product(
         &self,
         mode: Mode,
-        provider: payhub_core::ProviderName,
+        provider: ProviderName,
         product: &str,
     ) -> Result<Option<Plan>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM plans WHERE mode = $1 AND provider = $2 AND product = $3 \
-             AND provider_product_id IS NOT NULL ORDER BY id LIMIT 1"
-        );
-        let row = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(provider.as_str())
-            .bind(product)
-            .fetch_optional(self.reader())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let filter = "WHERE mode = $1 AND provider = $2 AND product = $3 \
+                      AND provider_product_id IS NOT NULL ORDER BY id LIMIT 1";
+        self.find_one(&PLANS, filter, &[mode.as_str().into(), provider.as_str().into(), product.into()]).await
     }
 
     /// The plan a provider's plan id belongs to.
     pub async fn plan_by_provider_id(
         &self,
         mode: Mode,
-        provider: payhub_core::ProviderName,
+        provider: ProviderName,
         provider_plan_id: &str,
     ) -> Result<Option<Plan>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM plans WHERE mode = $1 AND provider = $2 AND provider_plan_id = $3");
-        let row = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(provider.as_str())
-            .bind(provider_plan_id)
-            .fetch_optional(self.reader())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let filter = "WHERE mode = $1 AND provider = $2 AND provider_plan_id = $3";
+        self.find_one(&PLANS, filter, &[mode.as_str().into(), provider.as_str().into(), provider_plan_id.into()]).await
     }
 
     pub async fn list_plans(
@@ -145,14 +132,6 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Plan>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM plans WHERE mode = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3");
-        let rows = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(starting_after.unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.reader())
-            .await?;
-        page(rows, limit, from_row)
+        self.list_newest_first(&PLANS, mode, &[], starting_after, limit).await
     }
 }

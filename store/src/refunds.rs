@@ -7,11 +7,21 @@ use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, opt_time, parsed, time, to_json, trusted};
-use crate::{Database, Page, StoreError, Tx, millis, page};
+use crate::codec::{json, opt_time, parsed, time, to_json};
+use crate::table::Table;
+use crate::{Database, Page, StoreError, Tx, millis};
 
-const COLUMNS: &str = "id, mode, payment_id, provider, status, amount, currency, reason, metadata, \
-    provider_options, provider_refund_id, failure_code, failure_message, version, next_check_at, created_at, updated_at";
+#[rustfmt::skip]
+const REFUNDS: Table<Refund, 17> = Table {
+    name: "refunds",
+    resource: "refund",
+    columns: [
+        "id", "mode", "payment_id", "provider", "status", "amount", "currency", "reason", "metadata",
+        "provider_options", "provider_refund_id", "failure_code", "failure_message", "version", "next_check_at",
+        "created_at", "updated_at",
+    ],
+    decode: from_row,
+};
 
 fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
@@ -41,37 +51,31 @@ fn from_row(row: &AnyRow) -> Result<Refund, StoreError> {
 
 impl Tx {
     pub async fn insert_refund(&mut self, r: &Refund, provider: ProviderName) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO refunds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17)"
-        );
-        sqlx::query(trusted(sql))
-            .bind(r.id.as_str())
-            .bind(r.mode.as_str())
-            .bind(r.payment_id.as_str())
-            .bind(provider.as_str())
-            .bind(r.status().as_str())
-            .bind(r.amount)
-            .bind(r.currency.code())
-            .bind(&r.reason)
-            .bind(to_json(&r.metadata))
-            .bind(to_json(&r.provider_options))
-            .bind(&r.provider_refund_id)
-            .bind(r.failure().map(|f| f.code.clone()))
-            .bind(r.failure().map(|f| f.message.clone()))
-            .bind(r.version())
-            .bind(r.next_check_at.map(millis))
-            .bind(millis(r.created_at))
-            .bind(millis(r.updated_at()))
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        let failure = r.failure();
+        let values = [
+            r.id.as_str().into(),
+            r.mode.as_str().into(),
+            r.payment_id.as_str().into(),
+            provider.as_str().into(),
+            r.status().as_str().into(),
+            r.amount.into(),
+            r.currency.code().into(),
+            (&r.reason).into(),
+            to_json(&r.metadata).into(),
+            to_json(&r.provider_options).into(),
+            (&r.provider_refund_id).into(),
+            failure.map(|f| f.code.as_str()).into(),
+            failure.map(|f| f.message.as_str()).into(),
+            r.version().into(),
+            r.next_check_at.map(millis).into(),
+            millis(r.created_at).into(),
+            millis(r.updated_at()).into(),
+        ];
+        self.insert(&REFUNDS, values).await
     }
 
     pub async fn lock_refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.lock_by_id(&REFUNDS, id.as_str()).await
     }
 
     pub async fn lock_refund_by_provider_id(
@@ -79,37 +83,22 @@ impl Tx {
         provider: ProviderName,
         provider_refund_id: &str,
     ) -> Result<Option<Refund>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM refunds WHERE provider = $1 AND provider_refund_id = $2{}",
-            self.dialect().for_update()
-        );
-        let row = sqlx::query(trusted(sql))
-            .bind(provider.as_str())
-            .bind(provider_refund_id)
-            .fetch_optional(self.conn())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let filter = "WHERE provider = $1 AND provider_refund_id = $2";
+        self.lock_one(&REFUNDS, filter, &[provider.as_str().into(), provider_refund_id.into()]).await
     }
 
+    /// Writes a changed refund back; see [`Tx::update_versioned`].
     pub async fn update_refund(&mut self, r: &mut Refund) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE refunds SET status = $1, provider_refund_id = $2, failure_code = $3, \
-             failure_message = $4, next_check_at = $5, updated_at = $6, version = version + 1 \
-             WHERE id = $7 AND version = $8",
-        )
-        .bind(r.status().as_str())
-        .bind(&r.provider_refund_id)
-        .bind(r.failure().map(|f| f.code.clone()))
-        .bind(r.failure().map(|f| f.message.clone()))
-        .bind(r.next_check_at.map(millis))
-        .bind(millis(r.updated_at()))
-        .bind(r.id.as_str())
-        .bind(r.version())
-        .execute(self.conn())
-        .await?;
-        if result.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("refund {}", r.id)));
-        }
+        let failure = r.failure();
+        let changes = [
+            ("status", r.status().as_str().into()),
+            ("provider_refund_id", (&r.provider_refund_id).into()),
+            ("failure_code", failure.map(|f| f.code.as_str()).into()),
+            ("failure_message", failure.map(|f| f.message.as_str()).into()),
+            ("next_check_at", r.next_check_at.map(millis).into()),
+            ("updated_at", millis(r.updated_at()).into()),
+        ];
+        self.update_versioned(&REFUNDS, r.id.as_str(), r.version(), changes).await?;
         r.saved();
         Ok(())
     }
@@ -117,9 +106,7 @@ impl Tx {
 
 impl Database {
     pub async fn refund(&self, mode: Mode, id: &RefundId) -> Result<Option<Refund>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM refunds WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_in_mode(&REFUNDS, mode, id.as_str()).await
     }
 
     /// A refund by payhub id or by the provider's refund id, whatever its mode.
@@ -129,16 +116,10 @@ impl Database {
         provider: ProviderName,
         provider_refund_id: &str,
     ) -> Result<Option<Refund>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM refunds WHERE id = $1 OR (provider = $2 AND provider_refund_id = $3) LIMIT 1"
-        );
-        let row = sqlx::query(trusted(sql))
-            .bind(refund_id.map_or("", |id| id.as_str()))
-            .bind(provider.as_str())
-            .bind(provider_refund_id)
-            .fetch_optional(self.reader())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let filter = "WHERE id = $1 OR (provider = $2 AND provider_refund_id = $3) LIMIT 1";
+        let params =
+            [refund_id.map_or("", |id| id.as_str()).into(), provider.as_str().into(), provider_refund_id.into()];
+        self.find_one(&REFUNDS, filter, &params).await
     }
 
     /// Refunds, newest first, optionally of one payment.
@@ -149,18 +130,7 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Refund>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM refunds WHERE mode = $1 AND ($2 = '' OR payment_id = $2) \
-             AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
-        );
-        let rows = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(payment_id.unwrap_or(""))
-            .bind(starting_after.unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.reader())
-            .await?;
-        page(rows, limit, from_row)
+        self.list_newest_first(&REFUNDS, mode, &[("payment_id", payment_id)], starting_after, limit).await
     }
 
     /// Claims the refunds whose next provider check is due, until `lease_until`.
@@ -170,7 +140,6 @@ impl Database {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Refund>, StoreError> {
-        let rows = self.claim_due("refunds", COLUMNS, now, lease_until, limit).await?;
-        rows.iter().map(from_row).collect()
+        self.claim_checks(&REFUNDS, now, lease_until, limit).await
     }
 }

@@ -6,12 +6,21 @@ use payhub_core::{Mode, ProviderName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, opt_json, opt_time, parsed, time, to_json, trusted};
-use crate::{Database, Page, StoreError, Tx, millis, page};
+use crate::codec::{json, opt_json, opt_time, parsed, time, to_json};
+use crate::table::Table;
+use crate::{Database, Page, StoreError, Tx, millis};
 
-const COLUMNS: &str = "id, mode, provider, plan_id, customer_id, quantity, status, current_period_end, trial_end, \
-    failed_payments, payments_count, canceled_at, return_url, cancel_url, next_action, provider_subscription_id, \
-    metadata, version, next_check_at, synced_at, created_at, updated_at";
+#[rustfmt::skip]
+const SUBSCRIPTIONS: Table<Subscription, 22> = Table {
+    name: "subscriptions",
+    resource: "subscription",
+    columns: [
+        "id", "mode", "provider", "plan_id", "customer_id", "quantity", "status", "current_period_end", "trial_end",
+        "failed_payments", "payments_count", "canceled_at", "return_url", "cancel_url", "next_action",
+        "provider_subscription_id", "metadata", "version", "next_check_at", "synced_at", "created_at", "updated_at",
+    ],
+    decode: from_row,
+};
 
 fn from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
@@ -49,71 +58,55 @@ fn from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
 
 impl Tx {
     pub async fn insert_subscription(&mut self, s: &Subscription) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO subscriptions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19, $20, $21, $22)"
-        );
-        sqlx::query(trusted(sql))
-            .bind(s.id.as_str())
-            .bind(s.mode.as_str())
-            .bind(s.provider.as_str())
-            .bind(s.plan_id.as_str())
-            .bind(&s.customer_id)
-            .bind(i64::from(s.quantity))
-            .bind(s.status().as_str())
-            .bind(s.current_period_end().map(millis))
-            .bind(s.trial_end().map(millis))
-            .bind(i64::from(s.failed_payments()))
-            .bind(i64::from(s.payments_count()))
-            .bind(s.canceled_at().map(millis))
-            .bind(&s.return_url)
-            .bind(&s.cancel_url)
-            .bind(s.next_action.as_ref().map(to_json))
-            .bind(&s.provider_subscription_id)
-            .bind(to_json(&s.metadata))
-            .bind(s.version())
-            .bind(s.next_check_at.map(millis))
-            .bind(s.synced_at().map(millis))
-            .bind(millis(s.created_at))
-            .bind(millis(s.updated_at()))
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        let values = [
+            s.id.as_str().into(),
+            s.mode.as_str().into(),
+            s.provider.as_str().into(),
+            s.plan_id.as_str().into(),
+            (&s.customer_id).into(),
+            i64::from(s.quantity).into(),
+            s.status().as_str().into(),
+            s.current_period_end().map(millis).into(),
+            s.trial_end().map(millis).into(),
+            i64::from(s.failed_payments()).into(),
+            i64::from(s.payments_count()).into(),
+            s.canceled_at().map(millis).into(),
+            (&s.return_url).into(),
+            (&s.cancel_url).into(),
+            s.next_action.as_ref().map(to_json).into(),
+            (&s.provider_subscription_id).into(),
+            to_json(&s.metadata).into(),
+            s.version().into(),
+            s.next_check_at.map(millis).into(),
+            s.synced_at().map(millis).into(),
+            millis(s.created_at).into(),
+            millis(s.updated_at()).into(),
+        ];
+        self.insert(&SUBSCRIPTIONS, values).await
     }
 
     pub async fn lock_subscription(&mut self, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1{}", self.dialect().for_update());
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.conn()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.lock_by_id(&SUBSCRIPTIONS, id.as_str()).await
     }
 
+    /// Writes a changed subscription back; see [`Tx::update_versioned`].
     pub async fn update_subscription(&mut self, s: &mut Subscription) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE subscriptions SET plan_id = $1, quantity = $2, status = $3, current_period_end = $4, trial_end = $5, \
-             failed_payments = $6, payments_count = $7, canceled_at = $8, next_action = $9, \
-             provider_subscription_id = $10, next_check_at = $11, updated_at = $12, synced_at = $15, \
-             version = version + 1 WHERE id = $13 AND version = $14",
-        )
-        .bind(s.plan_id.as_str())
-        .bind(i64::from(s.quantity))
-        .bind(s.status().as_str())
-        .bind(s.current_period_end().map(millis))
-        .bind(s.trial_end().map(millis))
-        .bind(i64::from(s.failed_payments()))
-        .bind(i64::from(s.payments_count()))
-        .bind(s.canceled_at().map(millis))
-        .bind(s.next_action.as_ref().map(to_json))
-        .bind(&s.provider_subscription_id)
-        .bind(s.next_check_at.map(millis))
-        .bind(millis(s.updated_at()))
-        .bind(s.id.as_str())
-        .bind(s.version())
-        .bind(s.synced_at().map(millis))
-        .execute(self.conn())
-        .await?;
-        if result.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("subscription {}", s.id)));
-        }
+        let changes = [
+            ("plan_id", s.plan_id.as_str().into()),
+            ("quantity", i64::from(s.quantity).into()),
+            ("status", s.status().as_str().into()),
+            ("current_period_end", s.current_period_end().map(millis).into()),
+            ("trial_end", s.trial_end().map(millis).into()),
+            ("failed_payments", i64::from(s.failed_payments()).into()),
+            ("payments_count", i64::from(s.payments_count()).into()),
+            ("canceled_at", s.canceled_at().map(millis).into()),
+            ("next_action", s.next_action.as_ref().map(to_json).into()),
+            ("provider_subscription_id", (&s.provider_subscription_id).into()),
+            ("next_check_at", s.next_check_at.map(millis).into()),
+            ("updated_at", millis(s.updated_at()).into()),
+            ("synced_at", s.synced_at().map(millis).into()),
+        ];
+        self.update_versioned(&SUBSCRIPTIONS, s.id.as_str(), s.version(), changes).await?;
         s.saved();
         Ok(())
     }
@@ -121,16 +114,12 @@ impl Tx {
 
 impl Database {
     pub async fn subscription(&self, mode: Mode, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND mode = $2");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).bind(mode.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_in_mode(&SUBSCRIPTIONS, mode, id.as_str()).await
     }
 
     /// A subscription by id whatever its mode (the subscriber's return, workers).
     pub async fn find_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1");
-        let row = sqlx::query(trusted(sql)).bind(id.as_str()).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_by_id(&SUBSCRIPTIONS, id.as_str()).await
     }
 
     /// The subscription behind a provider's subscription id, whatever its mode.
@@ -139,10 +128,8 @@ impl Database {
         provider: ProviderName,
         provider_id: &str,
     ) -> Result<Option<Subscription>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE provider = $1 AND provider_subscription_id = $2");
-        let row =
-            sqlx::query(trusted(sql)).bind(provider.as_str()).bind(provider_id).fetch_optional(self.reader()).await?;
-        row.as_ref().map(from_row).transpose()
+        let filter = "WHERE provider = $1 AND provider_subscription_id = $2";
+        self.find_one(&SUBSCRIPTIONS, filter, &[provider.as_str().into(), provider_id.into()]).await
     }
 
     pub async fn list_subscriptions(
@@ -152,18 +139,7 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Subscription>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM subscriptions WHERE mode = $1 AND ($2 = '' OR customer_id = $2) \
-             AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
-        );
-        let rows = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(customer_id.unwrap_or(""))
-            .bind(starting_after.unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.reader())
-            .await?;
-        page(rows, limit, from_row)
+        self.list_newest_first(&SUBSCRIPTIONS, mode, &[("customer_id", customer_id)], starting_after, limit).await
     }
 
     /// Claims the subscriptions whose next provider check is due, until `lease_until`.
@@ -173,15 +149,6 @@ impl Database {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Subscription>, StoreError> {
-        let rows = self.claim_due("subscriptions", COLUMNS, now, lease_until, limit).await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    /// The payments of a subscription (its charges and renewals), newest first.
-    pub async fn subscription_payments(
-        &self,
-        subscription_id: &SubscriptionId,
-    ) -> Result<Vec<payhub_core::payment::Payment>, StoreError> {
-        crate::payments::by_subscription(self, subscription_id).await
+        self.claim_checks(&SUBSCRIPTIONS, now, lease_until, limit).await
     }
 }

@@ -118,6 +118,34 @@ fn inbox_entry(event_id: &str) -> NewInboxEntry {
     }
 }
 
+/// Runs `claimers` instances claiming batches at once until none is left; returns every claim.
+async fn claim_concurrently<T, Batch>(claimers: usize, claim: impl Fn() -> Batch + Clone + Send + 'static) -> Vec<T>
+where
+    T: Send + 'static,
+    Batch: Future<Output = Vec<T>> + Send,
+{
+    let instances: Vec<_> = (0..claimers)
+        .map(|_| {
+            let claim = claim.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = claim().await;
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for instance in instances {
+        all.extend(instance.await.unwrap());
+    }
+    all
+}
+
 on_both_stores! {
     async fn a_payment_round_trips_and_lists_newest_first(db: Database) {
         let first = new_payment(PaymentStatus::RequiresAction, 1000);
@@ -322,6 +350,42 @@ on_both_stores! {
         let after_lease = now + Duration::seconds(31);
         let again = db.claim_due_notifications(after_lease, after_lease + Duration::seconds(30), 10).await.unwrap();
         assert_eq!(again[0].attempt, 2);
+    }
+
+    async fn competing_dispatchers_never_send_the_same_delivery_and_an_expired_lease_sends_it_again(db: Database) {
+        let now = now();
+        let hook = NewWebhookEndpoint {
+            id: WebhookEndpointId::generate(&IDS, now),
+            mode: Mode::Test,
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec_x".into(),
+            event_types: vec!["*".into()],
+            description: None,
+        };
+        db.create_endpoint(hook, now).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for _ in 0..12 {
+            let p = new_payment(PaymentStatus::Succeeded, 100);
+            tx.insert_event(&Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now), &IDS)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let db_for_claims = db.clone();
+        let claims = claim_concurrently(3, move || {
+            let db = db_for_claims.clone();
+            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), 2).await.unwrap() }
+        })
+        .await;
+        assert!(claims.iter().all(|d| d.attempt == 1), "each claim is one attempt");
+        let mut ids: Vec<_> = claims.iter().map(|d| d.id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!((claims.len(), ids.len()), (12, 12), "each delivery claimed exactly once");
+        let after_lease = now + Duration::minutes(2);
+        let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100).await.unwrap();
+        assert_eq!(again.len(), 12);
+        assert!(again.iter().all(|d| d.attempt == 2));
     }
 
     async fn events_fan_out_to_matching_enabled_endpoints_only(db: Database) {

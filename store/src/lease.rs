@@ -1,0 +1,130 @@
+//! Claiming work under a lease. Due rows are claimed, not just read: the lease is written in
+//! the same statement that picks them, so several instances never take (and act on) the same
+//! row at once, and a crashed instance's claims come due again when the lease ends. On
+//! PostgreSQL `SKIP LOCKED` lets claimers take disjoint batches without waiting on each other;
+//! SQLite's single writer serializes the claims instead.
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+
+use crate::codec::trusted;
+use crate::table::Table;
+use crate::{Database, Dialect, StoreError, millis};
+
+/// What differs between the kinds of claimable work. In the SQL, `$1` is the end of the lease
+/// and `$2` is now.
+pub(crate) struct LeaseClaim<'a> {
+    table: &'static str,
+    /// When a row is due.
+    due: &'static str,
+    /// Which due rows go first.
+    order_by: &'static str,
+    /// What taking the lease writes.
+    lease: &'static str,
+    returning: &'a [&'static str],
+}
+
+impl<'a> LeaseClaim<'a> {
+    /// A queue of attempts (notifications to apply, deliveries to send): pending rows whose next
+    /// attempt is due and whose earlier lease, if any, has run out. Each claim is an attempt.
+    pub(crate) const fn attempts(table: &'static str, order_by: &'static str, returning: &'a [&'static str]) -> Self {
+        Self {
+            table,
+            due: "status = 'pending' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)",
+            order_by,
+            lease: "locked_until = $1, attempts = attempts + 1",
+            returning,
+        }
+    }
+
+    /// Resources whose next provider check is due. The lease is the next check itself, pushed
+    /// to the end of the lease: a finished check sets the real next one.
+    const fn checks(table: &'static str, returning: &'a [&'static str]) -> Self {
+        Self {
+            table,
+            due: "next_check_at IS NOT NULL AND next_check_at <= $2",
+            order_by: "next_check_at",
+            lease: "next_check_at = $1",
+            returning,
+        }
+    }
+
+    fn sql(&self, dialect: Dialect) -> String {
+        let LeaseClaim { table, due, order_by, lease, returning } = self;
+        format!(
+            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM {table} WHERE {due} \
+             ORDER BY {order_by} LIMIT $3{}) RETURNING {}",
+            dialect.skip_locked(),
+            returning.join(", ")
+        )
+    }
+}
+
+impl Database {
+    /// Claims up to `limit` rows due at `now` until `lease_until`, returning `claim.returning`
+    /// (in no particular order).
+    pub(crate) async fn claim_leased(
+        &self,
+        claim: &LeaseClaim<'_>,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = claim.sql(tx.dialect());
+        let rows = sqlx::query(trusted(sql))
+            .bind(millis(lease_until))
+            .bind(millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Claims up to `limit` resources of `table` whose next provider check is due at `now`.
+    pub(crate) async fn claim_checks<T, const N: usize>(
+        &self,
+        table: &Table<T, N>,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.claim_leased(&LeaseClaim::checks(table.name, &table.columns), now, lease_until, limit).await?;
+        rows.iter().map(table.decode).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliveries::DELIVERIES_DUE;
+    use crate::inbox::NOTIFICATIONS_DUE;
+
+    #[test]
+    fn a_notification_claim_counts_an_attempt_and_skips_rows_other_instances_hold() {
+        assert_eq!(
+            NOTIFICATIONS_DUE.sql(Dialect::Postgres),
+            "UPDATE inbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM inbox \
+             WHERE status = 'pending' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, provider, mode, provider_event_id, event_type, body, attempts"
+        );
+    }
+
+    #[test]
+    fn a_delivery_claim_takes_the_longest_waiting_first_and_sqlite_needs_no_row_locks() {
+        let sql = DELIVERIES_DUE.sql(Dialect::Sqlite);
+        assert!(sql.ends_with("ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts"));
+    }
+
+    #[test]
+    fn a_check_claim_pushes_the_next_check_to_the_end_of_the_lease() {
+        assert_eq!(
+            LeaseClaim::checks("refunds", &["id", "status"]).sql(Dialect::Postgres),
+            "UPDATE refunds SET next_check_at = $1 WHERE id IN (SELECT id FROM refunds \
+             WHERE next_check_at IS NOT NULL AND next_check_at <= $2 ORDER BY next_check_at LIMIT $3 \
+             FOR UPDATE SKIP LOCKED) RETURNING id, status"
+        );
+    }
+}
