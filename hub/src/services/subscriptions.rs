@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::entitlement::Entitlement;
 use payhub_core::id::{EntitlementId, PaymentId, PlanId, SubscriptionId};
-use payhub_core::merchant::{MerchantText, Metadata, Reference};
+use payhub_core::merchant::{AbsoluteUrl, MerchantText, Metadata, Reference};
 use payhub_core::payment::{NextAction, Payment, PaymentStatus};
 use payhub_core::schedule::next_subscription_check;
 use payhub_core::subscription::{
@@ -58,8 +58,8 @@ pub struct SubscriptionRequest {
     pub plan_id: PlanId,
     pub customer_id: Reference,
     pub quantity: NonZeroU32,
-    pub return_url: Option<String>,
-    pub cancel_url: Option<String>,
+    pub return_url: Option<AbsoluteUrl>,
+    pub cancel_url: Option<AbsoluteUrl>,
     pub metadata: Metadata,
 }
 
@@ -184,8 +184,8 @@ impl Hub {
         let details = SubscriptionDetails {
             customer_id: request.customer_id.into_string(),
             quantity: request.quantity.get(),
-            return_url: request.return_url,
-            cancel_url: request.cancel_url,
+            return_url: request.return_url.map(AbsoluteUrl::into_string),
+            cancel_url: request.cancel_url.map(AbsoluteUrl::into_string),
             metadata: request.metadata.into_map(),
         };
         let draft = Subscription::draft(SubscriptionId::generate(&self.ids, now), mode, &plan, details, now);

@@ -54,6 +54,18 @@ on_both_stores! {
         assert!(received.iter().all(|(headers, body)| signature_is_valid(&app.endpoint_secret, headers, body)));
     }
 
+    async fn a_blank_refund_reason_is_left_out_of_the_note_to_the_buyer(app) {
+        // PayPal refuses an empty `note_to_payer`; a blank reason must not fail the refund.
+        let payment = app.create_payment(1000).await;
+        let back = app.approve(&payment).await;
+        app.http.get(&back).send().await.unwrap();
+        let id = payment["id"].as_str().unwrap();
+        let refund = app.post(&format!("/v1/payments/{id}/refunds"), json!({ "amount": 100, "reason": "" })).await;
+        assert_eq!(refund.status(), 201);
+        let refund: serde_json::Value = refund.json().await.unwrap();
+        assert_eq!(refund["status"], "succeeded", "{refund}");
+    }
+
     async fn an_approval_webhook_alone_captures_the_payment(app) {
         // The buyer approves and closes the browser: only PayPal's notification arrives.
         let payment = app.create_payment(2500).await;

@@ -176,6 +176,9 @@ on_both_stores! {
             (json!({"metadata": {"note": "n".repeat(501)}}), "metadata.note",
                 "values must be strings of at most 500 characters, numbers or booleans"),
             (json!({"plan_id": "plan_1"}), "plan_id", "no plan `plan_1` in this mode"),
+            // The subscriber's browser is sent there after approving: web addresses only.
+            (json!({"return_url": "javascript:alert(1)"}), "return_url", URL_RULE),
+            (json!({"cancel_url": "/relative"}), "cancel_url", URL_RULE),
         ];
         for (patch, field, message) in cases {
             let refused = app.refusal("/v1/subscriptions", with(&base, patch.clone())).await;

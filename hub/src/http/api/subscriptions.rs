@@ -63,17 +63,13 @@ impl TryFrom<CreateSubscription> for SubscriptionRequest {
         let customer_id = fields::required_text("customer_id", body.customer_id)?;
         let metadata = fields::metadata(body.metadata)?;
         let quantity = quantity(body.quantity)?;
+        // The subscriber's browser is sent to these after approving: only web addresses.
+        let return_url = fields::optional_url("return_url", body.return_url)?;
+        let cancel_url = fields::optional_url("cancel_url", body.cancel_url)?;
         // A malformed id names no plan: refused as an unknown plan is.
         let plan_id = PlanId::parse_exact(&body.plan_id)
             .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan `{}` in this mode", body.plan_id)))?;
-        Ok(SubscriptionRequest {
-            plan_id,
-            customer_id,
-            quantity,
-            return_url: body.return_url,
-            cancel_url: body.cancel_url,
-            metadata,
-        })
+        Ok(SubscriptionRequest { plan_id, customer_id, quantity, return_url, cancel_url, metadata })
     }
 }
 

@@ -174,7 +174,7 @@ impl PaymentProvider for PaypalProvider {
             // Echoed on the refund and its webhook, so the notification finds this refund even
             // if it arrives before PayPal's answer to this call.
             custom_id: Some(refund.id.to_string()),
-            note_to_payer: refund.reason.clone(),
+            note_to_payer: note_to_payer(refund),
             invoice_id: None,
         };
         let created =
@@ -288,14 +288,20 @@ impl PaymentProvider for PaypalProvider {
     }
 }
 
+/// The merchant's reason, shown to the buyer. PayPal refuses an empty note
+/// (`INVALID_STRING_LENGTH`), so a blank reason is left out rather than failing the refund.
+fn note_to_payer(refund: &Refund) -> Option<String> {
+    refund.reason.clone().filter(|reason| !reason.trim().is_empty())
+}
+
 /// A subscription charge is a v1 sale; it is refunded through the v1 sales API.
 async fn refund_sale(client: &PaypalClient, sale_id: &str, refund: &Refund) -> Result<RefundFacts, ProviderError> {
     let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency)).map_err(rejected_amount)?;
     let request = SaleRefundRequest {
         amount: Some(SaleAmount::new(amount.currency_code, amount.value)),
         invoice_number: None,
-        description: refund.reason.clone(),
-        reason: refund.reason.clone(),
+        description: note_to_payer(refund),
+        reason: note_to_payer(refund),
     };
     let created = client.refund_sale(refund.id.as_str(), sale_id, &request).await.map_err(provider_error)?;
     Ok(sale_refund_facts(&created))
