@@ -204,8 +204,8 @@ pub struct Payment {
     /// Provider-specific choices made at creation (e.g. paying through a Ping++ order).
     #[serde(default)]
     pub provider_options: crate::options::PaymentOptions,
-    pub next_action: Option<NextAction>,
-    pub provider_refs: ProviderRefs,
+    pub(crate) next_action: Option<NextAction>,
+    pub(crate) provider_refs: ProviderRefs,
     pub(crate) failure: Option<Failure>,
     /// Set when the provider reported something abnormal; see the `payment.anomaly_detected`
     /// event.
@@ -427,6 +427,16 @@ impl Payment {
 
     pub fn failure(&self) -> Option<&Failure> {
         self.failure.as_ref()
+    }
+
+    /// What the buyer does next; set when the provider accepted the payment.
+    pub fn next_action(&self) -> Option<&NextAction> {
+        self.next_action.as_ref()
+    }
+
+    /// The provider's ids, learned at creation and from its facts (a capture id).
+    pub fn provider_refs(&self) -> &ProviderRefs {
+        &self.provider_refs
     }
 
     pub fn anomaly(&self) -> Option<&Anomaly> {

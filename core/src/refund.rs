@@ -92,7 +92,7 @@ pub struct Refund {
     #[serde(default)]
     pub provider_options: crate::options::RefundOptions,
     /// The provider's id for this refund, once the provider has accepted it.
-    pub provider_refund_id: Option<String>,
+    pub(crate) provider_refund_id: Option<String>,
     pub(crate) failure: Option<Failure>,
     pub created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
@@ -203,6 +203,11 @@ impl Refund {
 
     pub fn failure(&self) -> Option<&Failure> {
         self.failure.as_ref()
+    }
+
+    /// Learned from the provider's answer or notification, never set by hand.
+    pub fn provider_refund_id(&self) -> Option<&str> {
+        self.provider_refund_id.as_deref()
     }
 
     pub fn updated_at(&self) -> DateTime<Utc> {

@@ -310,10 +310,10 @@ pub struct Subscription {
     pub id: SubscriptionId,
     pub mode: Mode,
     pub provider: ProviderName,
-    pub plan_id: PlanId,
+    pub(crate) plan_id: PlanId,
     /// The merchant's customer, whose entitlements this subscription grants.
     pub customer_id: String,
-    pub quantity: u32,
+    pub(crate) quantity: u32,
     pub(crate) status: SubscriptionStatus,
     /// Paid (or trial) access runs until here, as the provider states it.
     pub(crate) current_period_end: Option<DateTime<Utc>>,
@@ -325,8 +325,8 @@ pub struct Subscription {
     pub(crate) canceled_at: Option<DateTime<Utc>>,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
-    pub next_action: Option<NextAction>,
-    pub provider_subscription_id: Option<String>,
+    pub(crate) next_action: Option<NextAction>,
+    pub(crate) provider_subscription_id: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,
@@ -474,6 +474,24 @@ impl Subscription {
     fn created(self, cause: &Cause) -> Created<Subscription> {
         let transition = Transition::new(self.id.as_str(), NONE, self.status.as_str(), cause.clone(), self.created_at);
         Created::with_transition(self, transition, EventType::SubscriptionCreated)
+    }
+
+    /// Changed only by [`Subscription::revise`], once the provider took the change.
+    pub fn plan_id(&self) -> &PlanId {
+        &self.plan_id
+    }
+
+    pub fn quantity(&self) -> u32 {
+        self.quantity
+    }
+
+    /// Where the subscriber approves (at creation, or a change the provider wants approved).
+    pub fn next_action(&self) -> Option<&NextAction> {
+        self.next_action.as_ref()
+    }
+
+    pub fn provider_subscription_id(&self) -> Option<&str> {
+        self.provider_subscription_id.as_deref()
     }
 
     pub fn status(&self) -> SubscriptionStatus {

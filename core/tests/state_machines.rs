@@ -163,7 +163,7 @@ fn an_opened_payment_waits_for_the_buyer_and_announces_its_creation() {
     let payment = created.resource();
     assert_eq!(payment.status(), PaymentStatus::RequiresAction);
     assert_eq!((payment.amount_captured(), payment.amount_refunded(), payment.version()), (0, 0, 1));
-    assert!(payment.next_action.is_some());
+    assert!(payment.next_action().is_some());
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn a_subscription_charge_is_created_succeeded_and_belongs_to_its_subscription() 
     assert_eq!((payment.status(), payment.amount_captured()), (PaymentStatus::Succeeded, 900));
     assert_eq!(payment.subscription_id.as_ref(), Some(&subscription.id));
     assert_eq!(payment.created_at, paid_at);
-    assert_eq!(payment.provider_refs.capture_id.as_deref(), Some("SALE-1"));
+    assert_eq!(payment.provider_refs().capture_id.as_deref(), Some("SALE-1"));
 }
 
 #[test]
@@ -381,7 +381,7 @@ proptest! {
                     }
                 }
                 SubscriptionOp::Revise(quantity) => {
-                    let event = subscription.revise(subscription.plan_id.clone(), quantity, None, now);
+                    let event = subscription.revise(subscription.plan_id().clone(), quantity, None, now);
                     prop_assert_eq!(event, EventType::SubscriptionUpdated);
                     prop_assert_eq!(subscription.status(), before.status());
                 }

@@ -63,7 +63,7 @@ impl Tx {
             (&r.reason).into(),
             to_json(&r.metadata).into(),
             to_json(&r.provider_options).into(),
-            (&r.provider_refund_id).into(),
+            r.provider_refund_id().into(),
             failure.map(|f| f.code.as_str()).into(),
             failure.map(|f| f.message.as_str()).into(),
             r.version().into(),
@@ -92,7 +92,7 @@ impl Tx {
         let failure = r.failure();
         let changes = [
             ("status", r.status().as_str().into()),
-            ("provider_refund_id", (&r.provider_refund_id).into()),
+            ("provider_refund_id", r.provider_refund_id().into()),
             ("failure_code", failure.map(|f| f.code.as_str()).into()),
             ("failure_message", failure.map(|f| f.message.as_str()).into()),
             ("next_check_at", r.next_check_at.map(millis).into()),

@@ -30,7 +30,7 @@ pub async fn image(State(hub): State<Hub>, Path(file): Path<String>) -> Response
         Ok(None) => return ApiError::not_found("QR code", &file).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let Some(NextAction::DisplayQrCode { qr_code }) = &payment.next_action else {
+    let Some(NextAction::DisplayQrCode { qr_code }) = payment.next_action() else {
         return ApiError::new(
             ProblemType::InvalidState,
             format!("payment {id} has no QR code to show (it is {})", payment.status().as_str()),

@@ -206,7 +206,7 @@ impl Hub {
             });
         }
         let provider = self.provider(payment.mode, payment.provider)?;
-        if let Some(id) = &payment.provider_refs.payment_id {
+        if let Some(id) = &payment.provider_refs().payment_id {
             match provider.fetch_payment(payment).await {
                 Ok(snapshot) if snapshot.ready_to_capture || snapshot.facts.status != PaymentStatus::RequiresAction => {
                     return Ok(self.sync_payment(payment, Some(snapshot), cause, None).await?.payment);

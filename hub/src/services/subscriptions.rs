@@ -272,9 +272,9 @@ impl Hub {
 
     async fn plan_of(&self, subscription: &Subscription) -> Result<Plan, ServiceError> {
         self.db
-            .plan(subscription.mode, &subscription.plan_id)
+            .plan(subscription.mode, subscription.plan_id())
             .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: subscription.plan_id.to_string() })
+            .ok_or_else(|| ServiceError::NotFound { resource: "plan", id: subscription.plan_id().to_string() })
     }
 
     async fn apply_subscription(
@@ -398,7 +398,7 @@ impl Hub {
                 ),
             ));
         }
-        let quantity = change.quantity.map_or(subscription.quantity, NonZeroU32::get);
+        let quantity = change.quantity.map_or(subscription.quantity(), NonZeroU32::get);
         let provider = self.provider(mode, subscription.provider)?;
         let approval =
             provider.revise_subscription(&subscription, &plan, quantity).await.map_err(provider_error(id.as_str()))?;

@@ -52,7 +52,7 @@ impl PaypalProvider {
     }
 
     fn order_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
-        payment.provider_refs.payment_id.as_deref().ok_or_else(|| ProviderError::Protocol {
+        payment.provider_refs().payment_id.as_deref().ok_or_else(|| ProviderError::Protocol {
             provider: ProviderName::Paypal,
             detail: format!("payment {} has no PayPal order", payment.id),
         })
@@ -160,11 +160,11 @@ impl PaymentProvider for PaypalProvider {
 
     async fn create_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
         if payment.subscription_id.is_some()
-            && let Some(sale_id) = payment.provider_refs.capture_id.as_deref()
+            && let Some(sale_id) = payment.provider_refs().capture_id.as_deref()
         {
             return refund_sale(&self.client, sale_id, refund).await;
         }
-        let capture_id = payment.provider_refs.capture_id.as_deref().ok_or_else(|| ProviderError::Protocol {
+        let capture_id = payment.provider_refs().capture_id.as_deref().ok_or_else(|| ProviderError::Protocol {
             provider: ProviderName::Paypal,
             detail: format!("payment {} has no PayPal capture to refund", payment.id),
         })?;
@@ -183,7 +183,7 @@ impl PaymentProvider for PaypalProvider {
     }
 
     async fn fetch_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
-        match &refund.provider_refund_id {
+        match refund.provider_refund_id() {
             Some(id) => Ok(refund_facts(&self.client.get_refund(id).await.map_err(provider_error)?)),
             // PayPal's answer to the create call was lost: repeating it with the same
             // PayPal-Request-Id returns the refund made the first time (or makes it now).

@@ -92,8 +92,7 @@ fn plan_id(plan: &Plan) -> Result<&str, ProviderError> {
 
 fn subscription_id(subscription: &Subscription) -> Result<&str, ProviderError> {
     subscription
-        .provider_subscription_id
-        .as_deref()
+        .provider_subscription_id()
         .ok_or_else(|| protocol(format!("subscription {} has no PayPal subscription", subscription.id)))
 }
 
@@ -131,7 +130,7 @@ pub async fn create_subscription(
 ) -> Result<Checkout, ProviderError> {
     let request = CreateSubscriptionRequest {
         plan_id: plan_id(plan)?.to_owned(),
-        quantity: (subscription.quantity > 1).then(|| subscription.quantity.to_string()),
+        quantity: (subscription.quantity() > 1).then(|| subscription.quantity().to_string()),
         // Echoed on the subscription: ties it to payhub's even if it was found another way.
         custom_id: Some(subscription.id.to_string()),
         application_context: Some(SubscriptionApplicationContext {

@@ -69,7 +69,7 @@ impl PingppProvider {
     }
 
     fn provider_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
-        payment.provider_refs.payment_id.as_deref().ok_or_else(|| ProviderError::Protocol {
+        payment.provider_refs().payment_id.as_deref().ok_or_else(|| ProviderError::Protocol {
             provider: ProviderName::Pingpp,
             detail: format!("payment {} has no Ping++ charge or order", payment.id),
         })
@@ -305,11 +305,11 @@ impl PaymentProvider for PingppProvider {
     async fn fetch_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
         let id = self.provider_id(payment)?;
         let order = uses_order(payment);
-        if let Some(refund_id) = &refund.provider_refund_id {
+        if let Some(refund_id) = refund.provider_refund_id() {
             let found = if order {
                 self.client.get_order_refund(id, refund_id).await
             } else {
-                let charge = payment.provider_refs.capture_id.as_deref().unwrap_or(id);
+                let charge = payment.provider_refs().capture_id.as_deref().unwrap_or(id);
                 self.client.get_refund(charge, refund_id).await
             };
             return Ok(refund_facts(&found.map_err(provider_error)?));
