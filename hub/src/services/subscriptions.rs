@@ -74,6 +74,16 @@ fn provider_error(resource_id: &str) -> impl Fn(crate::providers::ProviderError)
     move |error| ServiceError::Provider { error, resource_id: Some(resource_id.to_owned()) }
 }
 
+/// What became of a subscription payhub did not know when the provider told of it.
+#[derive(Debug)]
+pub enum Adoption {
+    Adopted(Box<Subscription>),
+    /// Not payhub's to adopt, and why.
+    Unmatched(String),
+    /// payhub's own, its creating request not committed yet: ask again later.
+    Pending(String),
+}
+
 impl Hub {
     pub async fn create_plan(&self, mode: Mode, request: PlanRequest) -> Result<Plan, ServiceError> {
         let provider = self.provider_offering(mode, request.provider, Capability::Subscriptions)?;
@@ -216,21 +226,39 @@ impl Hub {
     /// Adopts a subscription payhub did not create, when it is on one of payhub's plans: a
     /// renewal of it must not be dropped, and its subscriber's entitlement must follow it.
     /// Returns `None` when the subscription is not on any payhub plan.
+    ///
+    /// A subscription whose `custom_id` is a payhub id was created by payhub: the provider
+    /// notified before the creating request committed its row. It is not adopted as a copy;
+    /// the notification waits for that row. Only when `creator_overdue` (that request had all
+    /// the time it needs, so it died between the provider call and its commit) is it adopted,
+    /// under the id payhub gave it.
     pub async fn import_subscription(
         &self,
         mode: Mode,
         provider_name: ProviderName,
         provider_subscription_id: &str,
-    ) -> Result<Option<Subscription>, ServiceError> {
+        creator_overdue: bool,
+    ) -> Result<Adoption, ServiceError> {
         let provider = self.provider(mode, provider_name)?;
         let foreign = provider
             .find_subscription(provider_subscription_id)
             .await
             .map_err(provider_error(provider_subscription_id))?;
-        let Some(provider_plan_id) = foreign.provider_plan_id else { return Ok(None) };
-        let Some(plan) = self.db.plan_by_provider_id(mode, provider_name, &provider_plan_id).await? else {
-            return Ok(None);
+        let not_on_a_plan = || {
+            Adoption::Unmatched(format!("{provider_name} subscription {provider_subscription_id} is on no payhub plan"))
         };
+        let Some(provider_plan_id) = foreign.provider_plan_id else { return Ok(not_on_a_plan()) };
+        let Some(plan) = self.db.plan_by_provider_id(mode, provider_name, &provider_plan_id).await? else {
+            return Ok(not_on_a_plan());
+        };
+        let ours = foreign.custom_id.as_deref().and_then(SubscriptionId::parse_exact);
+        if let Some(id) = &ours
+            && !creator_overdue
+        {
+            return Ok(Adoption::Pending(format!(
+                "{provider_name} subscription {provider_subscription_id} is payhub's {id}, not committed yet"
+            )));
+        }
         let customer_id = foreign
             .custom_id
             .filter(|c| SubscriptionId::parse(c).is_err())
@@ -238,7 +266,7 @@ impl Hub {
             .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
         let now = self.clock.now();
         let adopted = Subscription::adopt(
-            SubscriptionId::generate(&self.ids, now),
+            ours.unwrap_or_else(|| SubscriptionId::generate(&self.ids, now)),
             &plan,
             customer_id,
             provider_subscription_id,
@@ -250,7 +278,7 @@ impl Hub {
         self.commit(unit).await?;
         let subscription = adopted.into_resource();
         info!(subscription = %subscription.id, provider_subscription_id, "adopted a subscription made outside payhub");
-        Ok(Some(subscription))
+        Ok(Adoption::Adopted(Box::new(subscription)))
     }
 
     /// Asks the provider for the whole subscription and applies it.

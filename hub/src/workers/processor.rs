@@ -14,6 +14,7 @@ use tracing::{debug, warn};
 use crate::app::Hub;
 use crate::providers::Interpretation;
 use crate::services::ServiceError;
+use crate::services::subscriptions::Adoption;
 use crate::workers::Shutdown;
 
 const BATCH: u32 = 32;
@@ -23,6 +24,11 @@ const MAX_ATTEMPTS: i64 = 25;
 /// A notification about an object payhub cannot find is retried a few times (another instance
 /// may be committing it right now) before it is settled as not ours.
 const UNMATCHED_ATTEMPTS: i64 = 3;
+/// A notification about an object payhub itself is creating (the provider told before the
+/// creating request committed) waits this many attempts, about two and a half minutes, longer
+/// than any provider call may take; after that the request is taken for dead and the object is
+/// recovered from the provider.
+const CREATOR_ATTEMPTS: i64 = 6;
 
 pub async fn run(hub: Hub, mut shutdown: Shutdown) {
     loop {
@@ -70,7 +76,9 @@ async fn process(hub: &Hub, notification: ClaimedNotification) {
         Ok(Applied::Unmatched(note)) if attempt >= UNMATCHED_ATTEMPTS => {
             hub.db.settle_notification(id, now, &note).await
         }
-        Ok(Applied::Unmatched(note)) => hub.db.retry_notification(id, now + retry_delay(attempt), &note, false).await,
+        Ok(Applied::Unmatched(note) | Applied::Pending(note)) => {
+            hub.db.retry_notification(id, now + retry_delay(attempt), &note, false).await
+        }
         Ok(Applied::Unreadable(note)) => {
             warn!(inbox_id = id, %note, "a verified notification could not be read; parked for a person");
             hub.db.retry_notification(id, now, &note, true).await
@@ -109,6 +117,8 @@ enum Applied {
     Done,
     NothingToDo(String),
     Unmatched(String),
+    /// About an object payhub is still creating: retried until it is committed.
+    Pending(String),
     /// Verified, but not in a shape payhub can read: parked as `failed` for a person, kept.
     Unreadable(String),
 }
@@ -124,15 +134,17 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
         Interpretation::Unhandled { reason } => Ok(Applied::NothingToDo(reason)),
         Interpretation::Subscription { provider_subscription_id } => {
             let known = hub.db.find_subscription_by_provider_id(n.provider, &provider_subscription_id).await?;
-            let found = match known {
-                Some(subscription) => Some(subscription),
-                None => hub.import_subscription(n.mode, n.provider, &provider_subscription_id).await?,
-            };
-            let Some(subscription) = found else {
-                return Ok(Applied::Unmatched(format!(
-                    "{} subscription {provider_subscription_id} is on no payhub plan",
-                    n.provider
-                )));
+            let creator_overdue = n.attempt >= CREATOR_ATTEMPTS;
+            let subscription = match known {
+                Some(subscription) => subscription,
+                None => match hub
+                    .import_subscription(n.mode, n.provider, &provider_subscription_id, creator_overdue)
+                    .await?
+                {
+                    Adoption::Adopted(subscription) => *subscription,
+                    Adoption::Unmatched(note) => return Ok(Applied::Unmatched(note)),
+                    Adoption::Pending(note) => return Ok(Applied::Pending(note)),
+                },
             };
             hub.sync_subscription(&subscription, &cause, Some(n.id)).await?;
             Ok(Applied::Done)

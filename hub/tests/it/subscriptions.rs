@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use payhub_core::Clock;
+use payhub_core::id::SubscriptionId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -316,6 +317,38 @@ on_both_stores! {
         let adopted = app.get_json("/v1/subscriptions?customer_id=legacy-user-9").await;
         assert_eq!(adopted["data"][0]["provider_subscription_id"], remote.id.as_str());
         assert_eq!(adopted["data"][0]["status"], "active");
+    }
+
+    async fn a_notification_about_a_subscription_payhub_is_creating_waits_instead_of_adopting_a_copy(app) {
+        let plan = app.monthly_plan(3).await;
+        // payhub's create request has reached PayPal but not committed its row: PayPal's
+        // notifications name payhub's id in `custom_id` and arrive first.
+        let ours = SubscriptionId::generate(&app.hub.ids, app.clock.now());
+        let request = payhub_paypal::CreateSubscriptionRequest {
+            plan_id: plan["provider_plan_id"].as_str().unwrap().to_owned(),
+            custom_id: Some(ours.to_string()),
+            ..Default::default()
+        };
+        let remote = app.paypal().create_subscription("in-flight-1", &request).await.unwrap();
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/subscriptions/{}/approve", remote.id), json!({})).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let listed = app.get_json("/v1/subscriptions").await;
+        assert_eq!(listed["data"].as_array().unwrap().len(), 0, "no copy adopted: {listed}");
+
+        // The request never commits (it died): once it is overdue, the subscription is
+        // recovered from PayPal under the id payhub gave it, not lost.
+        let recovered = || async { app.get(&format!("/v1/subscriptions/{ours}")).await.status() == 200 };
+        for _ in 0..12 {
+            if recovered().await {
+                break;
+            }
+            app.advance(Span::minutes(1)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        app.eventually("recovered under payhub's id", recovered).await;
+        let listed = app.get_json("/v1/subscriptions").await;
+        assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed["data"][0]["provider_subscription_id"], remote.id.as_str());
     }
 
     async fn notifications_in_any_order_reach_the_same_state(app) {
