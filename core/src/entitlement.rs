@@ -111,19 +111,6 @@ impl Entitlement {
         self.revoke_reason.as_deref()
     }
 
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// The store calls this once it has written the row with a version check.
-    pub fn saved(&mut self) {
-        self.version += 1;
-    }
-
     /// Whether the customer may use it at `now`.
     pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
         self.status == EntitlementStatus::Active && self.valid_until > now

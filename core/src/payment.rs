@@ -443,20 +443,6 @@ impl Payment {
         self.anomaly.as_ref()
     }
 
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// The store calls this once it has written the row with a version check: the stored
-    /// version moved on by one, and the next write must expect it.
-    pub fn saved(&mut self) {
-        self.version += 1;
-    }
-
     pub fn money(&self) -> Money {
         Money::new(self.amount, self.currency)
     }

@@ -210,19 +210,6 @@ impl Refund {
         self.provider_refund_id.as_deref()
     }
 
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// The store calls this once it has written the row with a version check.
-    pub fn saved(&mut self) {
-        self.version += 1;
-    }
-
     pub fn money(&self) -> Money {
         Money::new(self.amount, self.currency)
     }

@@ -220,3 +220,27 @@ impl Entitlement {
         }
     }
 }
+
+/// The bookkeeping of every stored resource: when it last changed, and its optimistic-concurrency
+/// version, which moves on only when the store has written the row with a version check.
+macro_rules! row_bookkeeping {
+    ($($resource:ty),*) => {$(
+        impl $resource {
+            pub fn updated_at(&self) -> DateTime<Utc> {
+                self.updated_at
+            }
+
+            pub fn version(&self) -> i64 {
+                self.version
+            }
+
+            /// The store calls this once it has written the row with a version check: the
+            /// stored version moved on by one, and the next write must expect it.
+            pub fn saved(&mut self) {
+                self.version += 1;
+            }
+        }
+    )*};
+}
+
+row_bookkeeping!(Payment, Refund, Subscription, Entitlement);

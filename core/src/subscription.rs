@@ -522,19 +522,6 @@ impl Subscription {
         self.synced_at
     }
 
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// The store calls this once it has written the row with a version check.
-    pub fn saved(&mut self) {
-        self.version += 1;
-    }
-
     /// Applies a provider snapshot taken at `fetched_at`. `None` when a newer snapshot was
     /// applied while this one was in flight (a slower fetch racing a newer one): it is stale
     /// and changes nothing.

@@ -2,82 +2,22 @@
 //! serialization conflict) from a write the schema refuses (a broken constraint), on SQLite and
 //! on PostgreSQL. Callers retry the first kind and report the second.
 
-use std::sync::LazyLock;
-
-use chrono::{DateTime, Utc};
-use payhub_core::clock::to_millis;
 use payhub_core::id::{ApiKeyId, PaymentId, RefundId};
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::refund::{Refund, RefundStatus};
-use payhub_core::stored::{PaymentRecord, RefundRecord};
-use payhub_core::{Currency, IdGenerator, Mode, ProviderName};
+use payhub_core::stored::RefundRecord;
+use payhub_core::{Currency, Mode, ProviderName};
 use payhub_store::testing::{Backend, TestDatabase};
 use payhub_store::{ConstraintKind, Database, NewApiKey, StoreError};
 use sqlx::{AnyConnection, Connection, Executor};
 
-/// Runs a test body once per database backend.
-macro_rules! on_both_stores {
-    ($(async fn $name:ident($db:ident: $ty:ty) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn run($db: $ty) $body
-            #[tokio::test]
-            async fn sqlite() {
-                let t = TestDatabase::fresh(Backend::Sqlite).await.unwrap();
-                run(t.db.clone()).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                let Some(t) = TestDatabase::fresh(Backend::Postgres).await else { return };
-                run(t.db.clone()).await;
-            }
-        }
-    )*};
-}
+#[macro_use]
+mod common;
 
-/// One generator for the whole binary, so ids made by concurrent tests never collide.
-static IDS: LazyLock<IdGenerator> = LazyLock::new(|| IdGenerator::seeded(9));
-
-fn now() -> DateTime<Utc> {
-    to_millis(Utc::now())
-}
+use common::{IDS, now, payment_row};
 
 fn payment(amount: i64) -> Payment {
-    payment_refunded(amount, 0)
-}
-
-/// A payment row as written, with `amount_refunded` set directly: a state the state machine
-/// never produces, which only the schema's own check can refuse.
-fn payment_refunded(amount: i64, amount_refunded: i64) -> Payment {
-    let now = now();
-    Payment::restore(PaymentRecord {
-        id: PaymentId::generate(&IDS, now),
-        mode: Mode::Test,
-        provider: ProviderName::Paypal,
-        channel: "paypal".into(),
-        status: PaymentStatus::RequiresAction,
-        amount,
-        currency: Currency::parse("USD").unwrap(),
-        amount_captured: 0,
-        amount_refunded,
-        amount_refund_pending: 0,
-        merchant_reference: None,
-        description: None,
-        customer_id: None,
-        subscription_id: None,
-        metadata: Default::default(),
-        return_url: None,
-        cancel_url: None,
-        provider_options: Default::default(),
-        provider_refs: Default::default(),
-        next_action: None,
-        failure: None,
-        anomaly: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        next_check_at: None,
-    })
+    payment_row(PaymentStatus::RequiresAction, amount, 0, false)
 }
 
 fn refund_of(payment_id: PaymentId, amount: i64) -> Refund {
@@ -148,7 +88,7 @@ on_both_stores! {
 
     async fn a_zero_amount_or_a_refund_beyond_the_capture_breaks_a_check(db: Database) {
         assert_constraint(insert_payment(&db, &payment(0)).await, ConstraintKind::Check, "amounts must be positive");
-        let over_refunded = payment_refunded(1000, 10);
+        let over_refunded = payment_row(PaymentStatus::RequiresAction, 1000, 10, false);
         assert_constraint(
             insert_payment(&db, &over_refunded).await,
             ConstraintKind::Check,

@@ -1,84 +1,25 @@
 //! The store's guarantees, checked on SQLite and on PostgreSQL.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use payhub_core::clock::to_millis;
+use chrono::Duration;
 use payhub_core::id::{PaymentId, RefundId, WebhookEndpointId};
 use payhub_core::payment::Merge;
-use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus, ProviderRefs};
-use payhub_core::stored::PaymentRecord;
+use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus};
 use payhub_core::transition::{Cause, Transition};
-use payhub_core::{Currency, Event, EventType, IdGenerator, Mode, Money, ProviderName};
-use payhub_store::testing::{Backend, TestDatabase};
+use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
     Committed, Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
 };
 
-/// Runs a test body once per database backend.
-macro_rules! on_both_stores {
-    ($(async fn $name:ident($db:ident: $ty:ty) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn run($db: $ty) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let t = TestDatabase::fresh(Backend::Sqlite).await.unwrap();
-                run(t.db.clone()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let Some(t) = TestDatabase::fresh(Backend::Postgres).await else { return };
-                run(t.db.clone()).await;
-            }
-        }
-    )*};
-}
+#[macro_use]
+mod common;
 
-/// One generator for the whole binary, so ids made by concurrent tests never collide.
-static IDS: LazyLock<IdGenerator> = LazyLock::new(|| IdGenerator::seeded(2026));
-
-/// The store is IO; its tests run at the wall clock's time, as the hub would.
-fn now() -> DateTime<Utc> {
-    to_millis(Utc::now())
-}
-
-fn usd() -> Currency {
-    Currency::parse("USD").unwrap()
-}
+use common::{IDS, now, usd};
 
 /// A payment as a row would hold it, in any status.
 fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
-    let now = now();
-    let id = PaymentId::generate(&IDS, now);
-    Payment::restore(PaymentRecord {
-        provider_refs: ProviderRefs { payment_id: Some(format!("ORDER-{id}")), capture_id: None },
-        id,
-        mode: Mode::Test,
-        provider: ProviderName::Paypal,
-        channel: "paypal".into(),
-        status,
-        amount,
-        currency: usd(),
-        amount_captured: if status == PaymentStatus::Succeeded { amount } else { 0 },
-        amount_refunded: 0,
-        amount_refund_pending: 0,
-        merchant_reference: Some("order-1".into()),
-        description: None,
-        customer_id: Some("cus_1".into()),
-        subscription_id: None,
-        metadata: Default::default(),
-        return_url: None,
-        cancel_url: None,
-        provider_options: Default::default(),
-        next_action: None,
-        failure: None,
-        anomaly: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        next_check_at: None,
-    })
+    common::payment_row(status, amount, 0, true)
 }
 
 fn facts(status: PaymentStatus) -> PaymentFacts {
