@@ -23,7 +23,7 @@ pub struct InvalidId {
 }
 
 /// Random bits for new ids (only the low 80 are used).
-pub type Entropy = Box<dyn FnMut() -> u128 + Send>;
+type Entropy = Box<dyn FnMut() -> u128 + Send>;
 
 /// The source of new ids: a ULID sequence that never goes backwards. Within one generator, ids
 /// made in the same millisecond (or while the clock stands still or steps back) still sort in

@@ -22,10 +22,9 @@ impl PaymentOptions {
     /// The providers these options are meant for, so options for another provider than the
     /// payment's are refused by one check instead of one per provider.
     pub fn providers(&self) -> Vec<ProviderName> {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(fields)) => fields.keys().filter_map(|name| name.parse().ok()).collect(),
-            _ => Vec::new(),
-        }
+        // Destructured so that options for a new provider cannot be forgotten here.
+        let Self { pingpp } = self;
+        pingpp.as_ref().map(|_| ProviderName::Pingpp).into_iter().collect()
     }
 }
 

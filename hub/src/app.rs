@@ -63,7 +63,7 @@ pub struct Hub {
 
 impl Hub {
     /// Builds the context and starts the inbox writer (which must run for ingress to answer).
-    /// New ids draw on the operating system's randomness; see [`Hub::with_ids`].
+    /// New ids draw on the operating system's randomness.
     pub fn new(db: Database, clock: SharedClock, providers: Providers, settings: HubSettings) -> Self {
         install_crypto_provider();
         let signals = Arc::new(Signals::default());
@@ -71,12 +71,6 @@ impl Hub {
         let inbox = InboxWriter::start(db.clone(), move || wake.inbox.notify_one());
         let ids = Arc::new(crate::ids::from_os_entropy());
         Self { db, clock, ids, providers: Arc::new(providers), settings: Arc::new(settings), signals, inbox }
-    }
-
-    /// Mints ids from `ids` instead, e.g. a seeded generator so that a test run can be replayed.
-    pub fn with_ids(mut self, ids: IdGenerator) -> Self {
-        self.ids = Arc::new(ids);
-        self
     }
 
     /// Serves the API on `listener` and, when configured, runs the workers.

@@ -88,6 +88,26 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database refused these values themselves (a broken constraint, a value it
+    /// cannot hold), as opposed to failing whatever was written (a lost connection, a missing
+    /// table, a full disk, a read-only failover). Only the first kind is worth isolating row by
+    /// row: retrying other rows cannot help with the second.
+    pub fn refuses_the_values(&self) -> bool {
+        match self {
+            StoreError::Constraint { .. } => true,
+            StoreError::Database(sqlx::Error::Database(e)) => match error_code(e.as_ref()) {
+                // SQLITE_TOOBIG, SQLITE_MISMATCH.
+                Some(ErrorCode::Sqlite(code)) => matches!(code & 0xff, 18 | 20),
+                // Class 22, data exception: a string PostgreSQL cannot hold, a number out of range.
+                Some(ErrorCode::Sqlstate(state)) => state.starts_with("22"),
+                None => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// The error code as each database reports it: SQLite's extended result code (a number),
 /// PostgreSQL's SQLSTATE (five characters, often all digits). sqlx's `Any` driver passes the
 /// driver's own error through, which says which of the two it is.

@@ -88,16 +88,15 @@ impl Tx {
     /// stored version on by one. A stale version is a [`StoreError::Conflict`]: the check makes
     /// a lost update impossible even if a caller forgot the row lock. The caller then bumps
     /// its in-memory version (`saved()`) to match.
-    pub(crate) async fn update_versioned<T, const N: usize, const K: usize>(
+    pub(crate) async fn update_versioned<'a, T, const N: usize>(
         &mut self,
         table: &Table<T, N>,
-        id: &str,
+        id: &'a str,
         version: i64,
-        changes: [(&'static str, Param<'_>); K],
+        changes: impl IntoIterator<Item = (&'static str, Param<'a>)>,
     ) -> Result<(), StoreError> {
-        let columns: Vec<&str> = changes.iter().map(|(column, _)| *column).collect();
+        let (columns, mut params): (Vec<&str>, Vec<Param<'a>>) = changes.into_iter().unzip();
         let sql = versioned_update(table.name, &columns);
-        let mut params: Vec<Param<'_>> = changes.into_iter().map(|(_, value)| value).collect();
         params.extend([id.into(), version.into()]);
         let result = query(sql, &params).execute(self.conn()).await?;
         if result.rows_affected() != 1 {

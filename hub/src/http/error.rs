@@ -65,10 +65,6 @@ impl ApiError {
         Self::new(ProblemType::InternalError, detail)
     }
 
-    pub fn problem_type(&self) -> ProblemType {
-        self.problem
-    }
-
     pub fn into_problem(self) -> Problem {
         Problem {
             problem_type: self.problem.uri(),

@@ -75,7 +75,7 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
     match hub.inbox.write(entry).await {
         Ok(outcome) => {
             let duplicate = outcome == InboxInsert::Duplicate;
-            metrics::counter!("payhub_notifications_accepted_total", "provider" => provider.as_str(), "duplicate" => duplicate.to_string())
+            metrics::counter!("payhub_notifications_accepted_total", "provider" => provider.as_str(), "duplicate" => if duplicate { "true" } else { "false" })
                 .increment(1);
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()

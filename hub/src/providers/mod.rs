@@ -206,15 +206,12 @@ pub enum ProviderError {
 pub enum Capability {
     /// Plans and recurring billing at the provider (PayPal billing plans and subscriptions).
     Subscriptions,
-    /// Channels whose buyer scans a QR code that payhub renders (Alipay and WeChat Pay QR).
-    QrCodes,
 }
 
 impl Capability {
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::Subscriptions => "subscriptions",
-            Capability::QrCodes => "qr_codes",
         }
     }
 }

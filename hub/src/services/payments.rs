@@ -80,7 +80,10 @@ impl Hub {
     pub async fn create_payment(&self, mode: Mode, request: PaymentRequest) -> Result<Payment, ServiceError> {
         let provider = self.provider(mode, request.provider.provider())?;
         let channel = match request.channel {
-            None => provider.channels()[0].to_owned(),
+            // Every provider offers at least one channel; the first is its default.
+            None => provider.channels().first().map(|c| (*c).to_owned()).ok_or_else(|| {
+                ServiceError::invalid("channel", format!("{} offers no channel to pay through", provider.name()))
+            })?,
             Some(c) if provider.channels().contains(&c.as_str()) => c,
             Some(c) => {
                 return Err(ServiceError::invalid(

@@ -225,7 +225,7 @@ impl Hub {
 
     /// Adopts a subscription payhub did not create, when it is on one of payhub's plans: a
     /// renewal of it must not be dropped, and its subscriber's entitlement must follow it.
-    /// Returns `None` when the subscription is not on any payhub plan.
+    /// `Unmatched` when the subscription is not on any payhub plan.
     ///
     /// A subscription whose `custom_id` is a payhub id was created by payhub: the provider
     /// notified before the creating request committed its row. It is not adopted as a copy;
@@ -238,6 +238,7 @@ impl Hub {
         provider_name: ProviderName,
         provider_subscription_id: &str,
         creator_overdue: bool,
+        cause: &Cause,
     ) -> Result<Adoption, ServiceError> {
         let provider = self.provider(mode, provider_name)?;
         let foreign = provider
@@ -251,7 +252,7 @@ impl Hub {
         let Some(plan) = self.db.plan_by_provider_id(mode, provider_name, &provider_plan_id).await? else {
             return Ok(not_on_a_plan());
         };
-        let ours = foreign.custom_id.as_deref().and_then(SubscriptionId::parse_exact);
+        let ours = foreign.custom_id.as_deref().and_then(|custom| SubscriptionId::parse(custom).ok());
         if let Some(id) = &ours
             && !creator_overdue
         {
@@ -259,10 +260,11 @@ impl Hub {
                 "{provider_name} subscription {provider_subscription_id} is payhub's {id}, not committed yet"
             )));
         }
+        // payhub's own custom_id is its subscription id, never the merchant's customer.
         let customer_id = foreign
             .custom_id
-            .filter(|c| SubscriptionId::parse(c).is_err())
-            .or(foreign.subscriber.map(|s| format!("{provider_name}:{s}")))
+            .filter(|_| ours.is_none())
+            .or_else(|| foreign.subscriber.map(|s| format!("{provider_name}:{s}")))
             .unwrap_or_else(|| format!("{provider_name}:{provider_subscription_id}"));
         let now = self.clock.now();
         let adopted = Subscription::adopt(
@@ -270,7 +272,7 @@ impl Hub {
             &plan,
             customer_id,
             provider_subscription_id,
-            &Cause::Reconciler,
+            cause,
             now,
         );
         let mut unit = self.begin(now, None).await?;

@@ -70,23 +70,24 @@ async fn run(
     }
 }
 
-/// Commits the batch in one transaction. A database that refuses the batch for good has been
-/// handed one row it cannot hold: the rows are then committed one by one, so that row alone
-/// is refused and the others are still stored.
+/// Commits the batch in one transaction. A database that refuses the values of the batch has
+/// been handed one row it cannot hold: the rows are then committed one by one, so that row
+/// alone is refused and the others are still stored. Any other failure (a lost connection, a
+/// full disk, a missing table) is the database's, not the rows': every sender hears "later".
 async fn commit(db: &Database, entries: &[NewInboxEntry]) -> Vec<Result<InboxInsert, InboxWriteError>> {
     match insert(db, entries).await {
         Ok(results) => results.into_iter().map(Ok).collect(),
-        Err(e) if e.is_transient() => {
-            error!(error = %e, rows = entries.len(), "inbox commit failed; the providers will redeliver");
-            entries.iter().map(|_| Err(InboxWriteError::Unavailable(e.to_string()))).collect()
-        }
-        Err(e) => {
+        Err(e) if e.refuses_the_values() => {
             warn!(error = %e, rows = entries.len(), "the database refused an inbox batch; storing its rows one by one");
             let mut results = Vec::with_capacity(entries.len());
             for entry in entries {
                 results.push(commit_one(db, entry).await);
             }
             results
+        }
+        Err(e) => {
+            error!(error = %e, rows = entries.len(), "inbox commit failed; the providers will redeliver");
+            entries.iter().map(|_| Err(InboxWriteError::Unavailable(e.to_string()))).collect()
         }
     }
 }
@@ -96,11 +97,11 @@ async fn commit_one(db: &Database, entry: &NewInboxEntry) -> Result<InboxInsert,
         Ok(results) => {
             results.first().copied().ok_or_else(|| InboxWriteError::Unavailable("the store returned no outcome".into()))
         }
-        Err(e) if e.is_transient() => Err(InboxWriteError::Unavailable(e.to_string())),
-        Err(e) => {
+        Err(e) if e.refuses_the_values() => {
             error!(error = %e, event = %entry.provider_event_id, "a verified notification cannot be stored");
             Err(InboxWriteError::Unstorable(e.to_string()))
         }
+        Err(e) => Err(InboxWriteError::Unavailable(e.to_string())),
     }
 }
 

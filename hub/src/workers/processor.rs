@@ -138,7 +138,7 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             let subscription = match known {
                 Some(subscription) => subscription,
                 None => match hub
-                    .import_subscription(n.mode, n.provider, &provider_subscription_id, creator_overdue)
+                    .import_subscription(n.mode, n.provider, &provider_subscription_id, creator_overdue, &cause)
                     .await?
                 {
                     Adoption::Adopted(subscription) => *subscription,

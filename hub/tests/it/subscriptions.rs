@@ -349,6 +349,7 @@ on_both_stores! {
         let listed = app.get_json("/v1/subscriptions").await;
         assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
         assert_eq!(listed["data"][0]["provider_subscription_id"], remote.id.as_str());
+        assert_eq!(listed["data"][0]["id"], ours.as_str(), "the one subscription is payhub's own, not a copy");
     }
 
     async fn notifications_in_any_order_reach_the_same_state(app) {

@@ -166,9 +166,9 @@ on_both_stores! {
     }
 
     async fn a_subscription_is_refused_naming_the_field_before_its_plan_is_looked_up(app) {
-        let plan = app.post("/v1/plans", json!({"name": "P", "currency": "USD", "entitlement": "e",
-            "regular_cycle": {"interval_unit": "month", "price": 100}})).await.json::<Value>().await.unwrap();
-        let base = json!({"plan_id": plan["id"], "customer_id": "cus_1"});
+        // A plan that does not exist: each field is refused before anyone looks for it.
+        let (_, unknown_plan, _) = unknown_ids();
+        let base = json!({"plan_id": unknown_plan.as_str(), "customer_id": "cus_1"});
         let cases = [
             (json!({"customer_id": ""}), "customer_id", "must be 1 to 127 characters"),
             (json!({"customer_id": "c".repeat(128)}), "customer_id", "must be 1 to 127 characters"),

@@ -297,11 +297,12 @@ fn note_to_payer(refund: &Refund) -> Option<String> {
 /// A subscription charge is a v1 sale; it is refunded through the v1 sales API.
 async fn refund_sale(client: &PaypalClient, sale_id: &str, refund: &Refund) -> Result<RefundFacts, ProviderError> {
     let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency)).map_err(rejected_amount)?;
+    let note = note_to_payer(refund);
     let request = SaleRefundRequest {
         amount: Some(SaleAmount::new(amount.currency_code, amount.value)),
         invoice_number: None,
-        description: note_to_payer(refund),
-        reason: note_to_payer(refund),
+        description: note.clone(),
+        reason: note,
     };
     let created = client.refund_sale(refund.id.as_str(), sale_id, &request).await.map_err(provider_error)?;
     Ok(sale_refund_facts(&created))

@@ -213,7 +213,8 @@ impl PaymentProvider for PingppProvider {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::QrCodes]
+        // QR codes are channels (`alipay_qr`, `wx_pub_qr`), which `channels` already lists.
+        &[]
     }
 
     fn channels(&self) -> &'static [&'static str] {
