@@ -112,6 +112,17 @@ macro_rules! prefixed_id {
                 Self(format!("{}_{}", $prefix, ids.next_suffix(now)))
             }
 
+            /// The id of the resource `request` creates: it shares the request's suffix, so a
+            /// retry of the request after a crash names the same resource.
+            pub fn created_by(request: &RequestId) -> Self {
+                Self(format!("{}_{}", $prefix, request.suffix()))
+            }
+
+            /// The part after the prefix.
+            pub fn suffix(&self) -> &str {
+                &self.0[$prefix.len() + 1..]
+            }
+
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 match value.strip_prefix(concat!($prefix, "_")) {
                     Some(suffix) if is_valid_suffix(suffix) => Ok(Self(value.to_ascii_lowercase())),
@@ -152,6 +163,14 @@ macro_rules! prefixed_id {
     };
 }
 
+prefixed_id!(
+    /// One running hub process.
+    InstanceId, "ins", "hub instance"
+);
+prefixed_id!(
+    /// One API request that may create a resource, kept with its Idempotency-Key.
+    RequestId, "req", "API request"
+);
 prefixed_id!(
     /// A payment taken through any provider.
     PaymentId, "pay", "payment"
@@ -256,5 +275,14 @@ mod tests {
         assert_eq!(PaymentId::parse(&shouted), Ok(id));
         assert_eq!(PaymentId::parse_exact(&shouted), None);
         assert_eq!(RefundId::parse_exact("pay_01j0000000000000000000000z"), None);
+    }
+
+    #[test]
+    fn a_resource_made_by_a_request_shares_its_suffix() {
+        let request = RequestId::generate(&IdGenerator::seeded(5), at(1_700_000_000_000));
+        let payment = PaymentId::created_by(&request);
+        assert_eq!(payment.suffix(), request.suffix());
+        assert_eq!(PaymentId::parse_exact(payment.as_str()), Some(payment.clone()));
+        assert_eq!(RefundId::created_by(&request).as_str(), format!("re_{}", request.suffix()));
     }
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payhub_core::{IdGenerator, SharedClock};
-use payhub_store::Database;
+use payhub_store::{Database, InstanceIdentity};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::instance;
 use crate::providers::Providers;
 use crate::workers::inbox_writer::InboxWriter;
 use crate::workers::{self, Shutdown};
@@ -59,6 +60,8 @@ pub struct Hub {
     pub settings: Arc<HubSettings>,
     pub signals: Arc<Signals>,
     pub inbox: InboxWriter,
+    /// This process, as other processes sharing the database know it.
+    pub instance: Arc<InstanceIdentity>,
 }
 
 impl Hub {
@@ -70,14 +73,18 @@ impl Hub {
         let wake = signals.clone();
         let inbox = InboxWriter::start(db.clone(), move || wake.inbox.notify_one());
         let ids = Arc::new(crate::ids::from_os_entropy());
-        Self { db, clock, ids, providers: Arc::new(providers), settings: Arc::new(settings), signals, inbox }
+        let instance = Arc::new(instance::identity(&ids, clock.now()));
+        Self { db, clock, ids, providers: Arc::new(providers), settings: Arc::new(settings), signals, inbox, instance }
     }
 
     /// Serves the API on `listener` and, when configured, runs the workers.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<RunningHub> {
         let address = listener.local_addr()?;
         let (stop, shutdown) = Shutdown::new();
+        // Registered before the first request, so the keys it claims are known to be its own.
+        instance::register(&self).await;
         let mut tasks = if self.settings.workers.enabled { workers::spawn_all(&self, &shutdown) } else { vec![] };
+        tasks.push(tokio::spawn(instance::beat(self.clone(), shutdown.clone())));
         let router = crate::http::router(self.clone());
         let mut server_shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {
@@ -111,6 +118,8 @@ impl RunningHub {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Only now: a request still being answered a moment ago must not be taken over.
+        instance::stop(&self.hub).await;
     }
 }
 

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod instance;
 pub mod providers;
 pub mod services;
 pub mod workers;

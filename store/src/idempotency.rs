@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use payhub_core::Mode;
 use sqlx::Row;
 
+use crate::instances::{Liveness, liveness};
 use crate::{Database, StoreError, millis};
 
-/// No API request runs this long; an older `in_progress` key belongs to a crashed process.
+/// No API request runs this long: an `in_progress` key this old, held by a process this
+/// database never saw register, belongs to a crashed process.
 const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +21,30 @@ pub struct StoredResponse {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// First use of the key: run the request, then [`Database::complete_idempotency_key`].
-    New,
-    /// The same request is still running (a client retried too early).
+    /// The request is this process's to run, then [`Database::complete_idempotency_key`].
+    Run(RequestRun),
+    /// The same request is still running in a live process (a client retried too early).
     InProgress,
     /// The key was used for a different request.
     Mismatch,
     Completed(StoredResponse),
+}
+
+/// A request this process runs under its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRun {
+    /// Names the resource the request creates; kept with the key, so it is the same on a retry.
+    pub request_id: String,
+    /// An earlier run of this request died with its process, and may have done part of its
+    /// work: created the resource, or asked the provider for it.
+    pub resumed: bool,
+}
+
+/// Who claims a key, and the request id a first run gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimant<'a> {
+    pub instance_id: &'a str,
+    pub new_request_id: &'a str,
 }
 
 impl Database {
@@ -34,27 +53,30 @@ impl Database {
         mode: Mode,
         key: &str,
         fingerprint: &str,
+        claimant: Claimant<'_>,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyClaim, StoreError> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (mode, key, request_fingerprint, status, created_at) \
-             VALUES ($1, $2, $3, 'in_progress', $4) ON CONFLICT (mode, key) DO NOTHING",
+            "INSERT INTO idempotency_keys (mode, key, request_fingerprint, status, created_at, holder, request_id) \
+             VALUES ($1, $2, $3, 'in_progress', $4, $5, $6) ON CONFLICT (mode, key) DO NOTHING",
         )
         .bind(mode.as_str())
         .bind(key)
         .bind(fingerprint)
         .bind(millis(now))
+        .bind(claimant.instance_id)
+        .bind(claimant.new_request_id)
         .execute(tx.conn())
         .await?
         .rows_affected()
             == 1;
         let claim = if inserted {
-            IdempotencyClaim::New
+            IdempotencyClaim::Run(RequestRun { request_id: claimant.new_request_id.to_owned(), resumed: false })
         } else {
             let row = sqlx::query(
-                "SELECT request_fingerprint, status, response_status, response_content_type, response_body \
-                 FROM idempotency_keys WHERE mode = $1 AND key = $2",
+                "SELECT request_fingerprint, status, created_at, holder, request_id, response_status, \
+                 response_content_type, response_body FROM idempotency_keys WHERE mode = $1 AND key = $2",
             )
             .bind(mode.as_str())
             .bind(key)
@@ -65,21 +87,45 @@ impl Database {
             if stored_fingerprint != fingerprint {
                 IdempotencyClaim::Mismatch
             } else if status == "in_progress" {
-                // A request that has been "in progress" for minutes died with its process; the
-                // retry takes the key over rather than being refused forever.
-                let taken_over = sqlx::query(
-                    "UPDATE idempotency_keys SET created_at = $1 WHERE mode = $2 AND key = $3 \
-                     AND status = 'in_progress' AND created_at < $4",
-                )
-                .bind(millis(now))
-                .bind(mode.as_str())
-                .bind(key)
-                .bind(millis(now - ABANDONED_AFTER))
-                .execute(tx.conn())
-                .await?
-                .rows_affected()
-                    == 1;
-                if taken_over { IdempotencyClaim::New } else { IdempotencyClaim::InProgress }
+                let holder: Option<String> = row.try_get("holder")?;
+                let claimed_at: i64 = row.try_get("created_at")?;
+                let holder_gone = match holder.as_deref() {
+                    Some(holder) if holder == claimant.instance_id => false,
+                    Some(holder) => match liveness(&mut tx, holder, now).await? {
+                        Liveness::Running => false,
+                        Liveness::Gone => true,
+                        Liveness::Unknown => claimed_at < millis(now - ABANDONED_AFTER),
+                    },
+                    None => claimed_at < millis(now - ABANDONED_AFTER),
+                };
+                // Taken over only as it was read: of two retries racing for a dead process's
+                // key, one runs it.
+                let taken_over = holder_gone
+                    && sqlx::query(
+                        "UPDATE idempotency_keys SET holder = $1, created_at = $2, \
+                         request_id = COALESCE(request_id, $3) WHERE mode = $4 AND key = $5 \
+                         AND status = 'in_progress' AND created_at = $6 AND COALESCE(holder, '') = $7",
+                    )
+                    .bind(claimant.instance_id)
+                    .bind(millis(now))
+                    .bind(claimant.new_request_id)
+                    .bind(mode.as_str())
+                    .bind(key)
+                    .bind(claimed_at)
+                    .bind(holder.as_deref().unwrap_or(""))
+                    .execute(tx.conn())
+                    .await?
+                    .rows_affected()
+                        == 1;
+                if taken_over {
+                    let earlier: Option<String> = row.try_get("request_id")?;
+                    IdempotencyClaim::Run(RequestRun {
+                        request_id: earlier.unwrap_or_else(|| claimant.new_request_id.to_owned()),
+                        resumed: true,
+                    })
+                } else {
+                    IdempotencyClaim::InProgress
+                }
             } else {
                 let code: Option<i64> = row.try_get("response_status")?;
                 IdempotencyClaim::Completed(StoredResponse {

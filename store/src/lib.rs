@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod idempotency;
 mod inbox;
+mod instances;
 mod lease;
 mod param;
 mod payments;
@@ -39,8 +40,9 @@ pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, Delivery
 pub use endpoints::{EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
 pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
-pub use idempotency::{IdempotencyClaim, StoredResponse};
+pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
+pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
 pub use payments::PaymentFilter;
 pub use rejected::RejectedNotification;
 pub use tx::Tx;

@@ -9,7 +9,8 @@ use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus};
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
-    Committed, Database, IdempotencyClaim, InboxInsert, NewInboxEntry, NewWebhookEndpoint, StoreError, StoredResponse,
+    Claimant, Committed, Database, INSTANCE_SILENT_AFTER, IdempotencyClaim, InboxInsert, InstanceIdentity,
+    NewInboxEntry, NewWebhookEndpoint, RequestRun, StoreError, StoredResponse,
 };
 
 #[macro_use]
@@ -361,15 +362,102 @@ on_both_stores! {
 
     async fn an_idempotency_key_replays_its_response_and_refuses_another_request(db: Database) {
         let now = now();
-        assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::New);
-        assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(), IdempotencyClaim::InProgress);
+        let (a, b) = (instance("ins-a", 1), instance("ins-b", 2));
+        for me in [&a, &b] {
+            db.register_instance(me, |_| true, now).await.unwrap();
+        }
+        assert_eq!(claim(&db, "k1", "fp-a", &a, "req-1", now).await, runs("req-1", false));
+        assert_eq!(claim(&db, "k1", "fp-a", &b, "req-2", now).await, IdempotencyClaim::InProgress);
         let response = StoredResponse { status: 201, content_type: "application/json".into(), body: b"{}".to_vec() };
         db.complete_idempotency_key(Mode::Test, "k1", &response).await.unwrap();
-        assert_eq!(
-            db.claim_idempotency_key(Mode::Test, "k1", "fp-a", now).await.unwrap(),
-            IdempotencyClaim::Completed(response)
-        );
-        assert_eq!(db.claim_idempotency_key(Mode::Test, "k1", "fp-b", now).await.unwrap(), IdempotencyClaim::Mismatch);
-        assert_eq!(db.claim_idempotency_key(Mode::Live, "k1", "fp-b", now).await.unwrap(), IdempotencyClaim::New);
+        assert_eq!(claim(&db, "k1", "fp-a", &b, "req-3", now).await, IdempotencyClaim::Completed(response));
+        assert_eq!(claim(&db, "k1", "fp-b", &b, "req-4", now).await, IdempotencyClaim::Mismatch);
+        let other_mode = db
+            .claim_idempotency_key(Mode::Live, "k1", "fp-b", Claimant { instance_id: &b.id, new_request_id: "req-5" }, now)
+            .await
+            .unwrap();
+        assert_eq!(other_mode, runs("req-5", false));
     }
+
+    async fn a_stopped_processs_request_is_taken_over_at_once_under_its_request_id(db: Database) {
+        let now = now();
+        let (a, b, c) = (instance("ins-a", 1), instance("ins-b", 2), instance("ins-c", 3));
+        for me in [&a, &b, &c] {
+            db.register_instance(me, |_| true, now).await.unwrap();
+        }
+        assert_eq!(claim(&db, "k1", "fp", &a, "req-a", now).await, runs("req-a", false));
+        db.stop_instance(&a.id, now).await.unwrap();
+        // The retry names the resource the first run may have created.
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", now).await, runs("req-a", true));
+        // Now a live process runs it.
+        assert_eq!(claim(&db, "k1", "fp", &c, "req-c", now).await, IdempotencyClaim::InProgress);
+    }
+
+    async fn a_silent_process_is_gone_once_its_heartbeat_runs_out(db: Database) {
+        let start = now();
+        let (a, b) = (instance("ins-a", 1), instance("ins-b", 2));
+        db.register_instance(&a, |_| true, start).await.unwrap();
+        db.register_instance(&b, |_| true, start).await.unwrap();
+        assert_eq!(claim(&db, "k1", "fp", &a, "req-a", start).await, runs("req-a", false));
+        let beating = start + INSTANCE_SILENT_AFTER - chrono::Duration::seconds(1);
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", beating).await, IdempotencyClaim::InProgress);
+        assert!(db.instance_heartbeat(&a.id, beating).await.unwrap());
+        let still_beating = beating + INSTANCE_SILENT_AFTER - chrono::Duration::seconds(1);
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", still_beating).await, IdempotencyClaim::InProgress);
+        let silent = beating + INSTANCE_SILENT_AFTER + chrono::Duration::seconds(1);
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", silent).await, runs("req-a", true));
+    }
+
+    async fn a_restarted_process_frees_what_its_dead_predecessor_held(db: Database) {
+        let now = now();
+        let old = instance("ins-old", 41);
+        let neighbour = instance("ins-neighbour", 42);
+        db.register_instance(&old, |_| true, now).await.unwrap();
+        db.register_instance(&neighbour, |_| true, now).await.unwrap();
+        assert_eq!(claim(&db, "k-old", "fp", &old, "req-old", now).await, runs("req-old", false));
+        assert_eq!(claim(&db, "k-neighbour", "fp", &neighbour, "req-n", now).await, runs("req-n", false));
+        // Same host, a new process; pid 41 no longer exists, pid 42 does.
+        let new = instance("ins-new", 43);
+        db.register_instance(&new, |pid| pid == 42, now).await.unwrap();
+        assert_eq!(claim(&db, "k-old", "fp", &new, "req-x", now).await, runs("req-old", true));
+        assert_eq!(claim(&db, "k-neighbour", "fp", &new, "req-y", now).await, IdempotencyClaim::InProgress);
+        // A container restarted with its old pid: that pid is this process, not the old one.
+        let reborn = instance("ins-reborn", 43);
+        db.register_instance(&reborn, |_| true, now).await.unwrap();
+        assert_eq!(claim(&db, "k-new", "fp", &reborn, "req-z", now).await, runs("req-z", false));
+        assert!(!db.instance_heartbeat(&new.id, now).await.unwrap(), "the earlier life is marked stopped");
+    }
+
+    async fn a_request_of_an_unregistered_process_is_taken_over_only_when_abandoned(db: Database) {
+        let start = now();
+        let (ghost, b) = (instance("ins-ghost", 1), instance("ins-b", 2));
+        db.register_instance(&b, |_| true, start).await.unwrap();
+        assert_eq!(claim(&db, "k1", "fp", &ghost, "req-g", start).await, runs("req-g", false));
+        let soon = start + chrono::Duration::minutes(4);
+        db.instance_heartbeat(&b.id, soon).await.unwrap();
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", soon).await, IdempotencyClaim::InProgress);
+        let later = start + chrono::Duration::minutes(6);
+        db.instance_heartbeat(&b.id, later).await.unwrap();
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", later).await, runs("req-g", true));
+    }
+}
+
+fn instance(id: &str, pid: u32) -> InstanceIdentity {
+    InstanceIdentity { id: id.into(), host: "host-1".into(), pid }
+}
+
+fn runs(request_id: &str, resumed: bool) -> IdempotencyClaim {
+    IdempotencyClaim::Run(RequestRun { request_id: request_id.into(), resumed })
+}
+
+async fn claim(
+    db: &Database,
+    key: &str,
+    fingerprint: &str,
+    me: &InstanceIdentity,
+    new_request_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> IdempotencyClaim {
+    let claimant = Claimant { instance_id: &me.id, new_request_id };
+    db.claim_idempotency_key(Mode::Test, key, fingerprint, claimant, at).await.unwrap()
 }

@@ -6,17 +6,20 @@
 //! request and retry with the same key.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use payhub_store::{IdempotencyClaim, StoredResponse};
+use payhub_core::id::RequestId;
+use payhub_store::{Claimant, IdempotencyClaim, StoredResponse};
 use ring::digest;
 
 use super::API_BODY_LIMIT;
 use super::auth::Caller;
 use super::error::{ApiError, ProblemType};
 use crate::app::Hub;
+use crate::services::Reservation;
 
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
@@ -49,9 +52,11 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         return ApiError::new(ProblemType::PayloadTooLarge, "the body is larger than the API accepts (64 KiB)")
             .into_response();
     };
-    let fingerprint = fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
+    let fingerprint = request_fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
     let now = hub.clock.now();
-    match hub.db.claim_idempotency_key(caller.mode, &key, &fingerprint, now).await {
+    let new_request_id = RequestId::generate(&hub.ids, now);
+    let claimant = Claimant { instance_id: &hub.instance.id, new_request_id: new_request_id.as_str() };
+    match hub.db.claim_idempotency_key(caller.mode, &key, &fingerprint, claimant, now).await {
         Err(e) => ApiError::from(e).into_response(),
         Ok(IdempotencyClaim::Mismatch) => ApiError::new(
             ProblemType::IdempotencyKeyReused,
@@ -64,16 +69,36 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         )
         .into_response(),
         Ok(IdempotencyClaim::Completed(stored)) => replay(stored),
-        Ok(IdempotencyClaim::New) => {
-            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        Ok(IdempotencyClaim::Run(run)) => {
+            let Ok(request_id) = RequestId::parse(&run.request_id) else {
+                return ApiError::new(ProblemType::InternalError, "the key's stored request id is unreadable")
+                    .into_response();
+            };
+            if run.resumed {
+                tracing::info!(key = %key, request_id = %request_id, "resuming a request whose process died");
+            }
+            let mut request = Request::from_parts(parts, Body::from(bytes));
+            request.extensions_mut().insert(Reservation { request_id, resumed: run.resumed });
+            let response = next.run(request).await;
             remember(&hub, caller, &key, response).await
         }
     }
 }
 
+/// What a handler that creates a resource learns from the request's Idempotency-Key claim.
+impl<S: Send + Sync> FromRequestParts<S> for Reservation {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Reservation>().cloned().ok_or_else(|| {
+            ApiError::new(ProblemType::InternalError, "this route creates resources but is not behind Idempotency-Key")
+        })
+    }
+}
+
 /// SHA-256 over method, path and body: a different amount or payment under the same key is a
 /// different request.
-fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     let mut context = digest::Context::new(&digest::SHA256);
     for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\n", body] {
         context.update(part);
@@ -137,7 +162,7 @@ fn replay(stored: StoredResponse) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::fingerprint;
+    use super::request_fingerprint as fingerprint;
 
     #[test]
     fn a_different_body_or_path_is_a_different_request() {

@@ -12,11 +12,23 @@ pub mod refunds;
 pub mod subscriptions;
 mod unit_of_work;
 
+use payhub_core::id::RequestId;
 use payhub_core::payment::RefundRejection;
 use payhub_core::{Mode, Money, ProviderName};
 use payhub_store::StoreError;
 
 use crate::providers::ProviderError;
+
+/// The API request a service runs for, as its Idempotency-Key claimed it.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// Names the resource the request creates (`PaymentId::created_by`), and so, through
+    /// payhub's ids, the provider's idempotency key for it.
+    pub request_id: RequestId,
+    /// An earlier run of this request died with its process after perhaps creating the
+    /// resource, here or at the provider: it is to be found, not made twice.
+    pub resumed: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

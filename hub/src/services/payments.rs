@@ -12,9 +12,9 @@ use payhub_core::schedule::next_payment_check;
 use payhub_core::transition::Cause;
 use payhub_core::{Currency, Mode, Money, PaymentAmount, ProviderName};
 
-use super::ServiceError;
 use super::apply::AppliedPayment;
 use super::failures::provider_failure;
+use super::{Reservation, ServiceError};
 use crate::app::Hub;
 use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
 
@@ -77,7 +77,22 @@ impl Hub {
         Ok(provider)
     }
 
-    pub async fn create_payment(&self, mode: Mode, request: PaymentRequest) -> Result<Payment, ServiceError> {
+    /// Creates a payment at its provider, then records it. A resumed request returns the
+    /// payment its first run recorded; if that run died before recording it, the provider is
+    /// asked again under the same id, which is its idempotency key (PayPal) or order number
+    /// (Ping++), so the buyer is not sent to a second checkout.
+    pub async fn create_payment(
+        &self,
+        mode: Mode,
+        reservation: &Reservation,
+        request: PaymentRequest,
+    ) -> Result<Payment, ServiceError> {
+        let id = PaymentId::created_by(&reservation.request_id);
+        if reservation.resumed
+            && let Some(payment) = self.db.payment(mode, &id).await?
+        {
+            return Ok(payment);
+        }
         let provider = self.provider(mode, request.provider.provider())?;
         let channel = match request.channel {
             // Every provider offers at least one channel; the first is its default.
@@ -107,8 +122,7 @@ impl Hub {
             cancel_url: request.cancel_url.map(AbsoluteUrl::into_string),
             provider_options: request.provider.into_options(),
         };
-        let draft =
-            Payment::draft(PaymentId::generate(&self.ids, now), mode, provider.name(), channel, money, details, now);
+        let draft = Payment::draft(id, mode, provider.name(), channel, money, details, now);
         let urls = self.buyer_urls(&draft);
         let (created, failed) = match provider.create_payment(&draft, &urls).await {
             Ok(checkout) => {

@@ -11,8 +11,8 @@ use payhub_core::schedule::next_refund_check;
 use payhub_core::transition::Cause;
 use payhub_core::{Mode, PositiveAmount};
 
-use super::ServiceError;
 use super::failures::provider_failure;
+use super::{Reservation, ServiceError};
 use crate::app::Hub;
 
 /// A merchant's refund request, every value valid in itself (parsed at the API's edge); what
@@ -31,8 +31,17 @@ impl Hub {
         &self,
         mode: Mode,
         payment_id: &PaymentId,
+        reservation: &Reservation,
         request: RefundRequest,
     ) -> Result<Refund, ServiceError> {
+        let id = RefundId::created_by(&reservation.request_id);
+        // A refund is recorded before the provider is asked; the reconciler asks for one a
+        // dead process recorded, so a resumed request only reports it.
+        if reservation.resumed
+            && let Some(refund) = self.db.refund(mode, &id).await?
+        {
+            return Ok(refund);
+        }
         let now = self.clock.now();
         let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.to_string() };
 
@@ -58,7 +67,7 @@ impl Hub {
             metadata: request.metadata.into_map(),
             provider_options: request.provider_options,
         };
-        let mut created = payment.refund(RefundId::generate(&self.ids, now), amount, details, &Cause::Api, now)?;
+        let mut created = payment.refund(id, amount, details, &Cause::Api, now)?;
         provider.check_amount(&amount).map_err(|m| ServiceError::invalid("amount", m))?;
         // Checked even if the provider never answers: the reconciler asks again (same
         // idempotency key at the provider) until the refund settles.

@@ -23,8 +23,8 @@ use payhub_core::{Currency, EventType, Mode, PositiveAmount, ProviderName};
 use payhub_store::UnitOfWork;
 use tracing::info;
 
-use super::ServiceError;
 use super::payments::check_currency_taken;
+use super::{Reservation, ServiceError};
 use crate::app::Hub;
 use crate::providers::{
     BuyerAction, BuyerUrls, Capability, SubscriptionCharge, SubscriptionCommand, SubscriptionSnapshot,
@@ -180,8 +180,15 @@ impl Hub {
     pub async fn create_subscription(
         &self,
         mode: Mode,
+        reservation: &Reservation,
         request: SubscriptionRequest,
     ) -> Result<Subscription, ServiceError> {
+        let id = SubscriptionId::created_by(&reservation.request_id);
+        if reservation.resumed
+            && let Some(subscription) = self.db.subscription(mode, &id).await?
+        {
+            return Ok(subscription);
+        }
         let plan =
             self.db.plan(mode, &request.plan_id).await?.ok_or_else(|| {
                 ServiceError::invalid("plan_id", format!("no plan `{}` in this mode", request.plan_id))
@@ -198,7 +205,7 @@ impl Hub {
             cancel_url: request.cancel_url.map(AbsoluteUrl::into_string),
             metadata: request.metadata.into_map(),
         };
-        let draft = Subscription::draft(SubscriptionId::generate(&self.ids, now), mode, &plan, details, now);
+        let draft = Subscription::draft(id, mode, &plan, details, now);
         let urls = self.subscription_urls(&draft);
         let checkout =
             provider.create_subscription(&draft, &plan, &urls).await.map_err(provider_error(draft.id.as_str()))?;

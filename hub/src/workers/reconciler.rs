@@ -59,6 +59,7 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
     hub.lapse_entitlements().await?;
     // Clients retry within minutes or hours; a day of idempotency keys is plenty to keep.
     hub.db.purge_idempotency_keys(now - Duration::days(1)).await?;
+    hub.db.purge_stopped_instances(now - Duration::days(1)).await?;
     Ok(checked)
 }
 

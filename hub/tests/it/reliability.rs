@@ -5,16 +5,18 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use payhub::Hub;
+use payhub::http::idempotency::request_fingerprint;
 use payhub::providers::Providers;
 use payhub::providers::paypal::Paypal;
 use payhub::providers::registry::Registration;
-use payhub_core::Mode;
-use payhub_core::id::EventId;
+use payhub_core::id::{EventId, PaymentId, RequestId};
+use payhub_core::{Clock, Mode};
+use payhub_store::{Claimant, IdempotencyClaim, InstanceIdentity};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::helpers::{PROVIDER_TIMEOUT, test_settings};
+use crate::helpers::{PROVIDER_TIMEOUT, TestApp, test_settings};
 use crate::on_both_stores;
 
 on_both_stores! {
@@ -126,4 +128,67 @@ on_both_stores! {
         }
         second.shutdown().await;
     }
+
+    async fn a_retry_after_its_process_died_returns_the_payment_that_process_made(app) {
+        let body = payment_body();
+        let first = app.post_with_key("/v1/payments", "first-run", body.clone()).await;
+        assert_eq!(first.status(), 201);
+        let made: Value = first.json().await.unwrap();
+        let made_id = made["id"].as_str().unwrap().to_owned();
+        // A process claimed key `k` for the same request, recorded that payment (its id comes
+        // from the request id) and died before answering.
+        let request_id = RequestId::parse(&format!("req_{}", PaymentId::parse(&made_id).unwrap().suffix())).unwrap();
+        claimed_by_a_dead_process(&app, "k", &body, &request_id).await;
+
+        let retried = app.post_with_key("/v1/payments", "k", body).await;
+        assert_eq!(retried.status(), 201, "taken over at once, not 409 for minutes");
+        let payment: Value = retried.json().await.unwrap();
+        assert_eq!(payment["id"], made_id.as_str());
+        assert_eq!(app.get_json("/v1/payments").await["data"].as_array().unwrap().len(), 1, "no second payment");
+    }
+
+    async fn a_retry_after_its_process_died_before_recording_creates_the_payment_under_the_same_id(app) {
+        let body = payment_body();
+        let request_id = RequestId::generate(&app.hub.ids, app.clock.now());
+        claimed_by_a_dead_process(&app, "k", &body, &request_id).await;
+
+        let retried = app.post_with_key("/v1/payments", "k", body.clone()).await;
+        assert_eq!(retried.status(), 201);
+        let payment: Value = retried.json().await.unwrap();
+        // The provider sees the id the dead process would have sent as its idempotency key.
+        assert_eq!(payment["id"], PaymentId::created_by(&request_id).as_str());
+        let replayed = app.post_with_key("/v1/payments", "k", body).await;
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    }
+
+    async fn a_request_held_by_a_live_process_is_still_in_progress(app) {
+        let body = payment_body();
+        let request_id = RequestId::generate(&app.hub.ids, app.clock.now());
+        let other = InstanceIdentity { id: "ins_other".into(), host: "elsewhere".into(), pid: 1 };
+        claim(&app, &other, "k", &body, &request_id).await;
+        let retried = app.post_with_key("/v1/payments", "k", body).await;
+        assert_eq!(retried.status(), 409);
+        let problem: Value = retried.json().await.unwrap();
+        assert_eq!(problem["code"], "idempotency_key_in_use");
+    }
+}
+
+fn payment_body() -> Value {
+    json!({ "provider": "paypal", "amount": 1500, "currency": "USD", "return_url": "https://shop.example/thanks" })
+}
+
+/// Leaves key `key` as a process that claimed it for `body` and was then killed leaves it.
+async fn claimed_by_a_dead_process(app: &TestApp, key: &str, body: &Value, request_id: &RequestId) {
+    let dead = InstanceIdentity { id: "ins_dead".into(), host: "elsewhere".into(), pid: 1 };
+    claim(app, &dead, key, body, request_id).await;
+    app.hub.db.stop_instance(&dead.id, app.clock.now()).await.unwrap();
+}
+
+async fn claim(app: &TestApp, holder: &InstanceIdentity, key: &str, body: &Value, request_id: &RequestId) {
+    let now = app.clock.now();
+    app.hub.db.register_instance(holder, |_| true, now).await.unwrap();
+    let fingerprint = request_fingerprint("POST", "/v1/payments", &serde_json::to_vec(body).unwrap());
+    let claimant = Claimant { instance_id: &holder.id, new_request_id: request_id.as_str() };
+    let claim = app.hub.db.claim_idempotency_key(Mode::Test, key, &fingerprint, claimant, now).await.unwrap();
+    assert!(matches!(claim, IdempotencyClaim::Run(_)));
 }

@@ -19,6 +19,7 @@ use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::services::Reservation;
 use crate::services::payments::PaymentRequest;
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -100,10 +101,11 @@ impl TryFrom<CreatePayment> for PaymentRequest {
 async fn create_payment(
     State(hub): State<Hub>,
     caller: Caller,
+    reservation: Reservation,
     ApiJson(body): ApiJson<CreatePayment>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
     let request = PaymentRequest::try_from(body)?;
-    let payment = hub.create_payment(caller.mode, request).await?;
+    let payment = hub.create_payment(caller.mode, &reservation, request).await?;
     Ok((StatusCode::CREATED, Json(payment)))
 }
 

@@ -17,6 +17,7 @@ use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::services::Reservation;
 use crate::services::refunds::RefundRequest;
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -70,6 +71,7 @@ impl TryFrom<CreateRefund> for RefundRequest {
 async fn create_refund(
     State(hub): State<Hub>,
     caller: Caller,
+    reservation: Reservation,
     path: Result<ApiPath<PaymentId>, ApiError>,
     ApiJson(body): ApiJson<CreateRefund>,
 ) -> Result<(StatusCode, Json<Refund>), ApiError> {
@@ -77,7 +79,7 @@ async fn create_refund(
     // always has: an unknown payment is only found out when the refund is attempted.
     let request = RefundRequest::try_from(body)?;
     let ApiPath(payment_id) = path?;
-    let refund = hub.create_refund(caller.mode, &payment_id, request).await?;
+    let refund = hub.create_refund(caller.mode, &payment_id, &reservation, request).await?;
     Ok((StatusCode::CREATED, Json(refund)))
 }
 

@@ -19,6 +19,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::providers::SubscriptionCommand;
+use crate::services::Reservation;
 use crate::services::subscriptions::{SubscriptionChangeRequest, SubscriptionRequest};
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -87,10 +88,11 @@ fn quantity(units: u32) -> Result<NonZeroU32, ApiError> {
 async fn create_subscription(
     State(hub): State<Hub>,
     caller: Caller,
+    reservation: Reservation,
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
     let request = SubscriptionRequest::try_from(body)?;
-    Ok((StatusCode::CREATED, Json(hub.create_subscription(caller.mode, request).await?)))
+    Ok((StatusCode::CREATED, Json(hub.create_subscription(caller.mode, &reservation, request).await?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
