@@ -26,6 +26,7 @@ pub struct HubSettings {
     pub entitlement_grace: Duration,
     pub workers: crate::config::WorkersConfig,
     pub delivery: crate::config::DeliveryConfig,
+    pub ops: crate::config::OpsConfig,
 }
 
 impl HubSettings {
@@ -37,6 +38,7 @@ impl HubSettings {
             entitlement_grace: config.entitlement_grace,
             workers: config.workers.clone(),
             delivery: config.delivery.clone(),
+            ops: config.ops.clone(),
         }
     }
 }
@@ -85,23 +87,38 @@ impl Hub {
         instance::register(&self).await;
         let mut tasks = if self.settings.workers.enabled { workers::spawn_all(&self, &shutdown) } else { vec![] };
         tasks.push(tokio::spawn(instance::beat(self.clone(), shutdown.clone())));
-        let router = crate::http::router(self.clone());
-        let mut server_shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { server_shutdown.requested().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped");
+        let ops_address = match self.settings.ops.listen {
+            Some(ops_listen) => {
+                let ops_listener = TcpListener::bind(ops_listen).await.map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot listen on ops.listen {ops_listen} ({e})"))
+                })?;
+                let ops_address = ops_listener.local_addr()?;
+                tasks.push(serve_http(ops_listener, crate::http::ops_router(self.clone()), shutdown.clone()));
+                Some(ops_address)
             }
-        }));
-        Ok(RunningHub { address, hub: self, stop, tasks })
+            None => None,
+        };
+        tasks.push(serve_http(listener, crate::http::router(self.clone()), shutdown.clone()));
+        Ok(RunningHub { address, ops_address, hub: self, stop, tasks })
     }
+}
+
+fn serve_http(listener: TcpListener, router: axum::Router, mut shutdown: Shutdown) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { shutdown.requested().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    })
 }
 
 /// A hub serving HTTP. Dropping it does not stop it; call [`RunningHub::shutdown`].
 pub struct RunningHub {
     pub address: SocketAddr,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, when not on `address`.
+    pub ops_address: Option<SocketAddr>,
     pub hub: Hub,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,

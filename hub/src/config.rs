@@ -41,6 +41,8 @@ pub struct Config {
     pub workers: WorkersConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub ops: OpsConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -111,6 +113,32 @@ pub struct DeliveryConfig {
     pub schedule: Vec<Duration>,
 }
 
+/// Who may read `/metrics` and `/readyz` (they tell an outsider the volume and the backlog).
+/// `/healthz` says only "ok" and is open to all.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Serve `/healthz`, `/readyz` and `/metrics` on this address only, not on the API's.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <token>` for `/readyz` and `/metrics`. With neither
+    /// `listen` nor `token`, only clients on the same host may read them.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for OpsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpsConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "redacted"))
+            .finish()
+    }
+}
+
+/// Shorter tokens can be guessed by whoever can reach the listener.
+const OPS_TOKEN_MIN_LEN: usize = 16;
+
 impl Default for WorkersConfig {
     fn default() -> Self {
         Self {
@@ -139,6 +167,7 @@ impl Default for Config {
             anomalies: AnomalyConfig::default(),
             workers: WorkersConfig::default(),
             delivery: DeliveryConfig::default(),
+            ops: OpsConfig::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -259,6 +288,13 @@ impl Config {
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ConfigError::Invalid(format!("public_url `{url}` must be http or https")));
             }
+        }
+        if let Some(token) = &self.ops.token
+            && token.len() < OPS_TOKEN_MIN_LEN
+        {
+            return Err(ConfigError::Invalid(format!(
+                "ops.token must be at least {OPS_TOKEN_MIN_LEN} characters; generate one with `openssl rand -hex 24`"
+            )));
         }
         if self.delivery.schedule.is_empty() {
             return Err(ConfigError::Invalid("delivery.schedule needs at least one retry delay".into()));

@@ -84,6 +84,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let ids = hub.ids.clone();
     let running = hub.serve(listener).await?;
     info!(url = %running.url(), database = %crate::config::redact_url(&config.database_url), "payhub is serving");
+    if let Some(ops) = running.ops_address {
+        info!(url = %format!("http://{ops}"), "/healthz, /readyz and /metrics are served here");
+    }
     if let Some(sandbox) = &sandbox {
         let (key, secret) = create_api_key(&db, &ids, clock.now(), Mode::Test, "serve --sandbox").await?;
         println!();
@@ -97,7 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("        -d '{{\"provider\":\"paypal\",\"amount\":1000,\"currency\":\"USD\"}}'");
         println!();
     }
-    tokio::signal::ctrl_c().await?;
+    stop_requested().await?;
     info!("shutting down");
     running.shutdown().await;
     if let Some(sandbox) = sandbox {
@@ -105,4 +108,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop`, systemd and Kubernetes send): either way in-flight
+/// requests finish and this process says it stopped, so its retried requests are taken over at
+/// once rather than treated as a crash.
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }

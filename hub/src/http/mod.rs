@@ -28,6 +28,24 @@ pub const API_BODY_LIMIT: usize = 64 * 1024;
 /// Provider notifications carry whole resources; PayPal's largest are a few KiB.
 pub const INGRESS_BODY_LIMIT: usize = 512 * 1024;
 
+/// `/healthz` for anyone; `/readyz` and `/metrics` for whom [`ops::may_read`] allows.
+fn ops_routes(hub: &Hub, listener: ops::Listener) -> Router<Hub> {
+    Router::new()
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(from_fn_with_state((hub.clone(), listener), ops::guard))
+        .route("/healthz", get(ops::healthz))
+}
+
+/// The operational endpoints alone, for `[ops] listen`.
+pub fn ops_router(hub: Hub) -> Router {
+    ops_routes(&hub, ops::Listener::Ops)
+        .fallback(|| async {
+            ApiError::new(ProblemType::NotFound, "this address serves /healthz, /readyz and /metrics").into_response()
+        })
+        .with_state(hub)
+}
+
 pub fn router(hub: Hub) -> Router {
     ops::metrics_handle();
     let (api, openapi) = api::router().split_for_parts();
@@ -48,9 +66,7 @@ pub fn router(hub: Hub) -> Router {
         .route("/checkout/{provider}/return", get(checkout::buyer_return))
         .route("/checkout/{provider}/cancel", get(checkout::buyer_cancel))
         .route("/problems/{code}", get(error::describe))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(if hub.settings.ops.listen.is_none() { ops_routes(&hub, ops::Listener::Api) } else { Router::new() })
         .fallback(|| async {
             ApiError::new(ProblemType::NotFound, "no such path; the API is under /v1 (see /openapi.json)")
                 .into_response()

@@ -51,6 +51,10 @@ problem_types! {
         "Send `Authorization: Bearer <API key>`; create keys with `payhub keys create`.";
     ApiKeyInvalid => "api_key_invalid", UNAUTHORIZED, "API key not valid",
         "The key is unknown or revoked; check for typos or create a new one with `payhub keys create`.";
+    OpsTokenRequired => "ops_token_required", UNAUTHORIZED, "Operations token required",
+        "`/metrics` and `/readyz` need `Authorization: Bearer <token>` with the token in payhub's `[ops] token`.";
+    OpsLocalOnly => "ops_local_only", FORBIDDEN, "Only from this host",
+        "`/metrics` and `/readyz` answer only clients on payhub's own host unless the operator sets `[ops] token` (then send it as a bearer token) or `[ops] listen` (a separate address for them).";
     IdempotencyKeyMissing => "idempotency_key_missing", BAD_REQUEST, "Idempotency-Key missing",
         "Every POST needs an `Idempotency-Key` header (any unique string up to 255 characters, e.g. a UUID) so a retry can never act twice.";
     IdempotencyKeyInvalid => "idempotency_key_invalid", BAD_REQUEST, "Idempotency-Key not valid",

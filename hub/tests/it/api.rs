@@ -1,10 +1,17 @@
 //! The API's contract: authentication, idempotency, validation and errors, pagination.
 
 use futures::future::join_all;
+use payhub::app::{Hub, RunningHub};
+use payhub::config::OpsConfig;
+use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
 use payhub_core::{Clock, Mode};
+use payhub_sandbox::TestClock;
+use payhub_store::testing::TestDatabase;
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
 
+use crate::helpers::test_settings;
 use crate::on_both_stores;
 
 on_both_stores! {
@@ -252,4 +259,47 @@ on_both_stores! {
             assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
         }
     }
+}
+
+/// A hub without providers or workers, with `ops` as its `[ops]` section.
+async fn hub_with_ops(ops: OpsConfig) -> (RunningHub, TestDatabase) {
+    let database = TestDatabase::sqlite().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut settings = test_settings(&format!("http://{}", listener.local_addr().unwrap()));
+    settings.workers.enabled = false;
+    settings.ops = ops;
+    let hub = Hub::new(database.db.clone(), TestClock::new(), Providers::default(), settings);
+    (hub.serve(listener).await.unwrap(), database)
+}
+
+#[tokio::test]
+async fn with_an_ops_token_metrics_and_readiness_need_it_and_health_does_not() {
+    let token = "ops-token-0123456789";
+    let (running, _database) = hub_with_ops(OpsConfig { listen: None, token: Some(token.into()) }).await;
+    let http = reqwest::Client::new();
+    for path in ["/metrics", "/readyz"] {
+        let url = format!("{}{path}", running.url());
+        let without = http.get(&url).send().await.unwrap();
+        assert_eq!(without.status(), 401, "{path}");
+        assert_eq!(without.json::<Value>().await.unwrap()["code"], "ops_token_required");
+        let wrong = http.get(&url).bearer_auth("ops-token-0123456788").send().await.unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+        assert_eq!(http.get(&url).bearer_auth(token).send().await.unwrap().status(), 200, "{path}");
+    }
+    assert_eq!(http.get(format!("{}/healthz", running.url())).send().await.unwrap().status(), 200);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_an_ops_listener_the_api_address_no_longer_serves_metrics() {
+    let ops = OpsConfig { listen: Some("127.0.0.1:0".parse().unwrap()), token: None };
+    let (running, _database) = hub_with_ops(ops).await;
+    let http = reqwest::Client::new();
+    let ops_url = format!("http://{}", running.ops_address.expect("an ops address"));
+    for path in ["/metrics", "/readyz", "/healthz"] {
+        assert_eq!(http.get(format!("{}{path}", running.url())).send().await.unwrap().status(), 404, "{path}");
+        assert_eq!(http.get(format!("{ops_url}{path}")).send().await.unwrap().status(), 200, "{path}");
+    }
+    assert_eq!(http.get(format!("{ops_url}/v1/payments")).send().await.unwrap().status(), 404);
+    running.shutdown().await;
 }

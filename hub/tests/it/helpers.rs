@@ -115,6 +115,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
             timeout: Duration::from_secs(2),
             schedule: vec![Duration::from_millis(200), Duration::from_millis(400), Duration::from_millis(800)],
         },
+        ops: payhub::config::OpsConfig::default(),
     }
 }
 

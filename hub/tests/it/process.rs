@@ -173,3 +173,52 @@ async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_sqlit
 async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_postgres() {
     notification_applied_once_after_a_crash(Backend::Postgres).await;
 }
+
+/// `kill -9` while a payment is being created: the client's retry with the same key, sent to
+/// the restarted process, is served at once (not 409 for minutes) and makes no second payment.
+async fn a_request_cut_by_a_kill_is_resumed_by_its_retry(backend: Backend) {
+    let Some(crash) = Crash::prepare(backend).await else { return };
+    let (_, key) =
+        create_api_key(&crash.database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
+            .await
+            .unwrap();
+    let mut first = crash.start_hub(true).await;
+    // PayPal answers the next order creation late: the request is in flight when the kill comes.
+    let faults = json!({ "fail_next": 1, "path_prefix": "/v2/checkout/orders", "hang_ms": 5000 });
+    let set = crash.http.put(format!("{}/sandbox/paypal/faults", crash.sandbox.paypal_url)).json(&faults).send();
+    assert!(set.await.unwrap().status().is_success());
+    let create = |http: reqwest::Client, url: String, key: String| async move {
+        http.post(url)
+            .bearer_auth(key)
+            .header("Idempotency-Key", "cut-by-a-kill")
+            .json(&json!({"provider": "paypal", "amount": 4200, "currency": "USD"}))
+            .send()
+            .await
+    };
+    let cut = tokio::spawn(create(crash.http.clone(), crash.url("/v1/payments"), key.clone()));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    assert!(cut.await.unwrap().is_err(), "the first attempt died with its process");
+
+    let mut second = crash.start_hub(true).await;
+    let retried = create(crash.http.clone(), crash.url("/v1/payments"), key.clone()).await.unwrap();
+    assert_eq!(retried.status(), 201, "the restarted process took the request over");
+    let payment: Value = retried.json().await.unwrap();
+    let listed: Value =
+        crash.http.get(crash.url("/v1/payments")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "one payment: {listed}");
+    assert_eq!(listed["data"][0]["id"], payment["id"]);
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cut_by_a_kill_is_resumed_by_its_retry_sqlite() {
+    a_request_cut_by_a_kill_is_resumed_by_its_retry(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cut_by_a_kill_is_resumed_by_its_retry_postgres() {
+    a_request_cut_by_a_kill_is_resumed_by_its_retry(Backend::Postgres).await;
+}
