@@ -103,8 +103,17 @@ pub struct WorkersConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
+    /// How long one attempt may take in all: connecting, sending, and reading the answer.
     #[serde(default = "defaults::delivery_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// How long connecting to an endpoint may take; a reachable endpoint connects in
+    /// milliseconds, so a short limit fails a dead one fast.
+    #[serde(default = "defaults::delivery_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How many deliveries one endpoint may have in flight from this instance: a slow or
+    /// hanging endpoint uses its own budget, never other endpoints'.
+    #[serde(default = "defaults::delivery_per_endpoint_concurrency")]
+    pub per_endpoint_concurrency: usize,
     /// Waits before each retry of a failed delivery; after the last, the delivery gives up
     /// (and stays replayable).
     #[serde(default = "defaults::delivery_schedule", deserialize_with = "durations")]
@@ -124,7 +133,12 @@ impl Default for WorkersConfig {
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        Self { timeout: defaults::delivery_timeout(), schedule: defaults::delivery_schedule() }
+        Self {
+            timeout: defaults::delivery_timeout(),
+            connect_timeout: defaults::delivery_connect_timeout(),
+            per_endpoint_concurrency: defaults::delivery_per_endpoint_concurrency(),
+            schedule: defaults::delivery_schedule(),
+        }
     }
 }
 
@@ -174,6 +188,12 @@ mod defaults {
     }
     pub fn delivery_timeout() -> Duration {
         Duration::from_secs(10)
+    }
+    pub fn delivery_connect_timeout() -> Duration {
+        Duration::from_secs(3)
+    }
+    pub fn delivery_per_endpoint_concurrency() -> usize {
+        4
     }
     /// In the spirit of Standard Webhooks: seconds, then minutes, then hours, about three days
     /// in all.
@@ -259,6 +279,9 @@ impl Config {
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ConfigError::Invalid(format!("public_url `{url}` must be http or https")));
             }
+        }
+        if self.delivery.per_endpoint_concurrency == 0 {
+            return Err(ConfigError::Invalid("delivery.per_endpoint_concurrency must be at least 1".into()));
         }
         if self.delivery.schedule.is_empty() {
             return Err(ConfigError::Invalid("delivery.schedule needs at least one retry delay".into()));

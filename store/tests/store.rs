@@ -315,7 +315,7 @@ on_both_stores! {
         let db_for_claims = db.clone();
         let claims = claim_concurrently(3, move || {
             let db = db_for_claims.clone();
-            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), 2).await.unwrap() }
+            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), 2, &[]).await.unwrap() }
         })
         .await;
         assert!(claims.iter().all(|d| d.attempt == 1), "each claim is one attempt");
@@ -324,7 +324,7 @@ on_both_stores! {
         ids.dedup();
         assert_eq!((claims.len(), ids.len()), (12, 12), "each delivery claimed exactly once");
         let after_lease = now + Duration::minutes(2);
-        let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100).await.unwrap();
+        let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100, &[]).await.unwrap();
         assert_eq!(again.len(), 12);
         assert!(again.iter().all(|d| d.attempt == 2));
     }

@@ -4,25 +4,37 @@
 //! Deliveries are claimed with a lease. A crash after sending and before recording means the
 //! lease runs out and the event goes again with the same `webhook-id`, which receivers
 //! deduplicate — at-least-once, by design.
+//!
+//! One endpoint's trouble is its own: each endpoint has a budget of deliveries in flight, and
+//! an endpoint using all of it is left out of the next claims, so its backlog neither holds
+//! leases while it waits nor delays other endpoints. Every attempt is bounded: a short connect
+//! timeout, a deadline for the whole exchange, and a cap on how much of the answer is read.
+//! Events are independent: a slow delivery never holds back a later event of the same resource.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use payhub_core::id::WebhookEndpointId;
 use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus};
 use rand::Rng;
 use ring::hmac;
+use tokio::task::{self, JoinSet};
 use tracing::{info, warn};
 
 use crate::app::Hub;
 use crate::services::ServiceError;
 use crate::workers::Shutdown;
 
-const BATCH: u32 = 32;
-const CONCURRENCY: usize = 8;
+const BATCH: usize = 32;
+/// Deliveries in flight from this instance, all endpoints together.
+const MAX_IN_FLIGHT: usize = 64;
+/// How much of an endpoint's answer is read: enough for an error message, never an endless body.
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+/// How much of a refusing endpoint's answer is kept with the attempt.
+const ANSWER_EXCERPT_CHARS: usize = 200;
 /// An endpoint that has accepted nothing for this long when a delivery gives up is disabled.
 const DISABLE_AFTER_DAYS: i64 = 5;
 
@@ -34,23 +46,35 @@ pub async fn run(hub: Hub, mut shutdown: Shutdown) {
             return;
         }
     };
+    let mut dispatcher = Dispatcher { hub: hub.clone(), http, in_flight: JoinSet::new(), endpoints: HashMap::new() };
     loop {
-        match dispatch_due(&hub, &http).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
+        match dispatcher.start_due().await {
+            Ok(true) => continue,
+            Ok(false) => {}
             Err(e) => warn!(error = %e, "dispatcher could not claim deliveries"),
         }
         tokio::select! {
+            Some(finished) = dispatcher.in_flight.join_next_with_id(), if !dispatcher.in_flight.is_empty() => {
+                dispatcher.finished(finished);
+            }
             _ = hub.signals.outbox.notified() => {}
             _ = tokio::time::sleep(hub.settings.workers.poll_interval) => {}
-            _ = shutdown.requested() => return,
+            _ = shutdown.requested() => {
+                // Deliveries under way finish (each within the delivery timeout) and are recorded.
+                while let Some(finished) = dispatcher.in_flight.join_next_with_id().await {
+                    dispatcher.finished(finished);
+                }
+                return;
+            }
         }
     }
 }
 
 pub fn delivery_client(hub: &Hub) -> reqwest::Result<reqwest::Client> {
+    let settings = &hub.settings.delivery;
     reqwest::Client::builder()
-        .timeout(hub.settings.delivery.timeout)
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
         // A merchant endpoint answering with a redirect is misconfigured; following it could
         // send signed events somewhere else.
         .redirect(reqwest::redirect::Policy::none())
@@ -58,20 +82,68 @@ pub fn delivery_client(hub: &Hub) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Sends one batch of due deliveries; returns how many were attempted.
-pub async fn dispatch_due(hub: &Hub, http: &reqwest::Client) -> Result<usize, ServiceError> {
-    let now = hub.clock.now();
-    let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
-    let claimed = hub.db.claim_due_deliveries(now, now + lease, BATCH).await?;
-    let count = claimed.len();
-    futures::stream::iter(claimed)
-        .for_each_concurrent(CONCURRENCY, |delivery| async move {
-            if let Err(e) = deliver(hub, http, &delivery).await {
-                warn!(delivery = %delivery.id, error = %e, "could not record a delivery attempt");
+/// The deliveries this instance has in flight, and how many go to each endpoint.
+struct Dispatcher {
+    hub: Hub,
+    http: reqwest::Client,
+    in_flight: JoinSet<()>,
+    endpoints: HashMap<WebhookEndpointId, InFlight>,
+}
+
+/// An endpoint's deliveries in flight, by task.
+#[derive(Default)]
+struct InFlight {
+    tasks: Vec<task::Id>,
+}
+
+impl Dispatcher {
+    /// Claims due deliveries for endpoints with room in their budget and starts them; says
+    /// whether more may be due at once.
+    async fn start_due(&mut self) -> Result<bool, ServiceError> {
+        let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len()).min(BATCH);
+        if room == 0 {
+            return Ok(false);
+        }
+        let budget = self.hub.settings.delivery.per_endpoint_concurrency;
+        let busy: Vec<&WebhookEndpointId> =
+            self.endpoints.iter().filter(|(_, flight)| flight.tasks.len() >= budget).map(|(id, _)| id).collect();
+        let now = self.hub.clock.now();
+        let lease = Duration::from_std(self.hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
+        let limit = u32::try_from(room).unwrap_or(u32::MAX);
+        let claimed = self.hub.db.claim_due_deliveries(now, now + lease, limit, &busy).await?;
+        let more = claimed.len() == room;
+        let mut over_budget = Vec::new();
+        for delivery in claimed {
+            let flight = self.endpoints.entry(delivery.endpoint_id.clone()).or_default();
+            if flight.tasks.len() >= budget {
+                over_budget.push(delivery);
+                continue;
             }
-        })
-        .await;
-    Ok(count)
+            let (hub, http) = (self.hub.clone(), self.http.clone());
+            let handle = self.in_flight.spawn(async move {
+                if let Err(e) = deliver(&hub, &http, &delivery).await {
+                    warn!(delivery = %delivery.id, error = %e, "could not record a delivery attempt");
+                }
+            });
+            flight.tasks.push(handle.id());
+        }
+        self.hub.db.release_deliveries(&over_budget).await?;
+        Ok(more)
+    }
+
+    fn finished(&mut self, result: Result<(task::Id, ()), task::JoinError>) {
+        let id = match result {
+            Ok((id, ())) => id,
+            Err(e) => {
+                warn!(error = %e, "a delivery stopped unexpectedly; its lease will run out and it goes again");
+                e.id()
+            }
+        };
+        self.endpoints.retain(|_, flight| {
+            flight.tasks.retain(|task| *task != id);
+            !flight.tasks.is_empty()
+        });
+    }
 }
 
 async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) -> Result<(), ServiceError> {
@@ -100,13 +172,23 @@ async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) 
         .body(body)
         .send()
         .await;
-    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let (status_code, error) = match &response {
-        Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
-        Ok(r) => (Some(r.status().as_u16()), Some(format!("endpoint answered {}", r.status()))),
+    let (status_code, error) = match response {
+        Ok(r) if r.status().is_success() => {
+            let status = r.status().as_u16();
+            // Read (a bounded part of) the answer so the connection can serve the next delivery.
+            let _ = read_capped(r).await;
+            (Some(status), None)
+        }
+        Ok(r) => {
+            let status = r.status();
+            let excerpt = read_capped(r).await.map(|body| excerpt(&body)).unwrap_or_default();
+            let said = if excerpt.is_empty() { String::new() } else { format!(": {excerpt}") };
+            (Some(status.as_u16()), Some(format!("endpoint answered {status}{said}")))
+        }
         Err(e) if e.is_timeout() => (None, Some("endpoint did not answer in time".to_owned())),
         Err(e) => (None, Some(format!("could not reach the endpoint: {e}"))),
     };
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let outcome = match (&error, retry_at(&hub.settings.delivery.schedule, delivery.attempt, sent_at)) {
         (None, _) => DeliveryOutcome::Delivered,
         (Some(_), Some(at)) => DeliveryOutcome::RetryAt(at),
@@ -119,6 +201,24 @@ async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) 
         disable_if_dead(hub, &endpoint.id, sent_at).await?;
     }
     Ok(())
+}
+
+/// Reads at most [`MAX_ANSWER_BYTES`] of an answer (within the request's deadline).
+async fn read_capped(mut response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while body.len() < MAX_ANSWER_BYTES {
+        let Some(chunk) = response.chunk().await? else { break };
+        let take = chunk.len().min(MAX_ANSWER_BYTES - body.len());
+        body.extend_from_slice(&chunk[..take]);
+    }
+    Ok(body)
+}
+
+/// The start of an answer, as one line of text for the attempt's record.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(ANSWER_EXCERPT_CHARS).collect();
+    line.trim().to_owned()
 }
 
 fn outcome_label(outcome: DeliveryOutcome) -> &'static str {

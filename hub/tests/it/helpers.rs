@@ -2,8 +2,9 @@
 //! on port 0 wired to the simulator, a test-mode API key and a merchant endpoint that records
 //! what it receives. Tests then read like the API's manual.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -50,16 +51,25 @@ macro_rules! on_both_stores {
 #[derive(Clone, Default)]
 pub struct Receiver {
     pub received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    /// When the first event about each resource arrived, by resource id.
+    pub first_arrival: Arc<Mutex<HashMap<String, Instant>>>,
     pub answer: Arc<Mutex<u16>>,
 }
 
 impl Receiver {
-    async fn start() -> (Self, String) {
+    /// A receiver on a loopback port; returns it and its URL.
+    pub async fn start() -> (Self, String) {
         let receiver = Receiver { answer: Arc::new(Mutex::new(200)), ..Default::default() };
         let app = axum::Router::new()
             .route(
                 "/hook",
                 post(|State(r): State<Receiver>, headers: HeaderMap, body: Bytes| async move {
+                    let arrived = Instant::now();
+                    if let Ok(event) = serde_json::from_slice::<Value>(&body)
+                        && let Some(resource_id) = event["resource_id"].as_str()
+                    {
+                        r.first_arrival.lock().unwrap().entry(resource_id.to_owned()).or_insert(arrived);
+                    }
                     r.received.lock().unwrap().push((headers, body));
                     StatusCode::from_u16(*r.answer.lock().unwrap()).unwrap()
                 }),
@@ -113,6 +123,8 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         },
         delivery: DeliveryConfig {
             timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
+            per_endpoint_concurrency: 4,
             schedule: vec![Duration::from_millis(200), Duration::from_millis(400), Duration::from_millis(800)],
         },
     }

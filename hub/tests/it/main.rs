@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api;
+mod delivery;
 mod ingress;
 mod payments;
 mod pingpp;
