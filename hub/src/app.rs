@@ -25,6 +25,8 @@ pub struct HubSettings {
     pub entitlement_grace: Duration,
     pub workers: crate::config::WorkersConfig,
     pub delivery: crate::config::DeliveryConfig,
+    /// Where merchant endpoints may be.
+    pub egress: crate::egress::EgressPolicy,
 }
 
 impl HubSettings {
@@ -36,6 +38,7 @@ impl HubSettings {
             entitlement_grace: config.entitlement_grace,
             workers: config.workers.clone(),
             delivery: config.delivery.clone(),
+            egress: crate::egress::EgressPolicy::new(config.webhooks.allow_private_networks.clone()),
         }
     }
 }

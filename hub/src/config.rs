@@ -41,6 +41,8 @@ pub struct Config {
     pub workers: WorkersConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -120,6 +122,16 @@ pub struct DeliveryConfig {
     pub schedule: Vec<Duration>,
 }
 
+/// Merchant webhook endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Internal networks endpoints may be in (e.g. `["10.1.0.0/16"]`); every other loopback,
+    /// private, link-local, unique-local, multicast or unspecified address is refused.
+    #[serde(default)]
+    pub allow_private_networks: Vec<ipnet::IpNet>,
+}
+
 impl Default for WorkersConfig {
     fn default() -> Self {
         Self {
@@ -153,6 +165,7 @@ impl Default for Config {
             anomalies: AnomalyConfig::default(),
             workers: WorkersConfig::default(),
             delivery: DeliveryConfig::default(),
+            webhooks: WebhooksConfig::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -250,6 +263,7 @@ impl Config {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("delivery.schedule")
+            .with_list_parse_key("webhooks.allow_private_networks")
             .source(variables);
         for key in registry::list_keys() {
             environment = environment.with_list_parse_key(&key);
@@ -410,6 +424,18 @@ mod tests {
         let error = crate::providers::Providers::from_config(&config.providers).err().unwrap().to_string();
         assert!(error.starts_with("cannot read the Ping++ public key from /nonexistent/pingpp.pem"), "{error}");
         assert!(error.ends_with("check pingpp.test.public_key_file"), "{error}");
+    }
+
+    #[test]
+    fn internal_networks_for_endpoints_come_from_the_file_or_the_environment() {
+        let (_dir, path) = file("[webhooks]\nallow_private_networks = [\"10.1.0.0/16\"]");
+        let config = Config::load_with_environment(Some(&path), Some(Default::default())).unwrap();
+        assert_eq!(config.webhooks.allow_private_networks, ["10.1.0.0/16".parse::<ipnet::IpNet>().unwrap()]);
+        let environment = [("PAYHUB__WEBHOOKS__ALLOW_PRIVATE_NETWORKS".to_owned(), "10.1.0.0/16,fd00::/8".to_owned())];
+        let config = Config::load_with_environment(None, Some(environment.into_iter().collect())).unwrap();
+        assert_eq!(config.webhooks.allow_private_networks.len(), 2);
+        let (_dir, path) = file("[webhooks]\nallow_private_networks = [\"10.1.0.0/33\"]");
+        assert!(Config::load_with_environment(Some(&path), Some(Default::default())).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod egress;
 pub mod http;
 pub mod ids;
 pub mod providers;

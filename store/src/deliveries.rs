@@ -33,6 +33,7 @@ pub struct DeliveryState {
     pub status: String,
     pub attempts: i64,
     pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +174,8 @@ impl Database {
     /// Where an event stands at each endpoint it was sent to.
     pub async fn deliveries_of_event(&self, event_id: &EventId) -> Result<Vec<DeliveryState>, StoreError> {
         let rows = sqlx::query(
-            "SELECT endpoint_id, status, attempts, last_status_code FROM deliveries WHERE event_id = $1 ORDER BY id",
+            "SELECT endpoint_id, status, attempts, last_status_code, last_error FROM deliveries \
+             WHERE event_id = $1 ORDER BY id",
         )
         .bind(event_id.as_str())
         .fetch_all(self.reader())
@@ -185,6 +187,7 @@ impl Database {
                     status: r.try_get("status")?,
                     attempts: r.try_get("attempts")?,
                     last_status_code: r.try_get("last_status_code")?,
+                    last_error: r.try_get("last_error")?,
                 })
             })
             .collect()

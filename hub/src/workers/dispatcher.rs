@@ -18,13 +18,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::id::WebhookEndpointId;
-use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus};
+use payhub_core::{Event, Mode};
+use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus, WebhookEndpoint};
 use rand::Rng;
 use ring::hmac;
 use tokio::task::{self, JoinSet};
 use tracing::{info, warn};
 
-use crate::app::Hub;
+use crate::app::{Hub, HubSettings};
 use crate::services::ServiceError;
 use crate::workers::Shutdown;
 
@@ -39,7 +40,7 @@ const ANSWER_EXCERPT_CHARS: usize = 200;
 const DISABLE_AFTER_DAYS: i64 = 5;
 
 pub async fn run(hub: Hub, mut shutdown: Shutdown) {
-    let http = match delivery_client(&hub) {
+    let http = match DeliveryClients::new(&hub.settings) {
         Ok(client) => client,
         Err(e) => {
             warn!(error = %e, "cannot build the webhook delivery client; deliveries stay queued");
@@ -70,22 +71,44 @@ pub async fn run(hub: Hub, mut shutdown: Shutdown) {
     }
 }
 
-pub fn delivery_client(hub: &Hub) -> reqwest::Result<reqwest::Client> {
-    let settings = &hub.settings.delivery;
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.timeout)
-        // A merchant endpoint answering with a redirect is misconfigured; following it could
-        // send signed events somewhere else.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("payhub/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// One HTTP client per mode, each connecting only where the egress policy lets endpoints of
+/// that mode be.
+#[derive(Clone)]
+pub struct DeliveryClients {
+    live: reqwest::Client,
+    test: reqwest::Client,
+}
+
+impl DeliveryClients {
+    pub fn new(settings: &HubSettings) -> reqwest::Result<Self> {
+        let client = |mode| {
+            reqwest::Client::builder()
+                .connect_timeout(settings.delivery.connect_timeout)
+                .timeout(settings.delivery.timeout)
+                .dns_resolver(settings.egress.resolver(mode))
+                // A proxy would resolve and connect past the policy's checks.
+                .no_proxy()
+                // A merchant endpoint answering with a redirect is misconfigured; following it
+                // could send signed events somewhere else, internal addresses included.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("payhub/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
+        Ok(Self { live: client(Mode::Live)?, test: client(Mode::Test)? })
+    }
+
+    pub fn of(&self, mode: Mode) -> &reqwest::Client {
+        match mode {
+            Mode::Live => &self.live,
+            Mode::Test => &self.test,
+        }
+    }
 }
 
 /// The deliveries this instance has in flight, and how many go to each endpoint.
 struct Dispatcher {
     hub: Hub,
-    http: reqwest::Client,
+    http: DeliveryClients,
     in_flight: JoinSet<()>,
     endpoints: HashMap<WebhookEndpointId, InFlight>,
 }
@@ -146,7 +169,7 @@ impl Dispatcher {
     }
 }
 
-async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) -> Result<(), ServiceError> {
+async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) -> Result<(), ServiceError> {
     let endpoint = hub.db.endpoint_by_id(&delivery.endpoint_id).await?;
     let event = hub.db.find_event(&delivery.event_id).await?;
     let (Some(endpoint), Some(event)) = (endpoint, event) else {
@@ -158,35 +181,11 @@ async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) 
         };
         return Ok(hub.db.record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp).await?);
     };
-    let body = serde_json::to_vec(&event).unwrap_or_default();
     let sent_at = hub.clock.now();
-    let timestamp = sent_at.timestamp().to_string();
-    let signature = sign(&endpoint.secret, event.id.as_str(), &timestamp, &body);
     let started = Instant::now();
-    let response = http
-        .post(&endpoint.url)
-        .header("content-type", "application/json")
-        .header("webhook-id", event.id.as_str())
-        .header("webhook-timestamp", &timestamp)
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await;
-    let (status_code, error) = match response {
-        Ok(r) if r.status().is_success() => {
-            let status = r.status().as_u16();
-            // Read (a bounded part of) the answer so the connection can serve the next delivery.
-            let _ = read_capped(r).await;
-            (Some(status), None)
-        }
-        Ok(r) => {
-            let status = r.status();
-            let excerpt = read_capped(r).await.map(|body| excerpt(&body)).unwrap_or_default();
-            let said = if excerpt.is_empty() { String::new() } else { format!(": {excerpt}") };
-            (Some(status.as_u16()), Some(format!("endpoint answered {status}{said}")))
-        }
-        Err(e) if e.is_timeout() => (None, Some("endpoint did not answer in time".to_owned())),
-        Err(e) => (None, Some(format!("could not reach the endpoint: {e}"))),
+    let (status_code, error) = match checked_url(hub, &endpoint) {
+        Ok(url) => send(http.of(endpoint.mode), url, &endpoint.secret, &event, sent_at).await,
+        Err(refused) => (None, Some(format!("refused: {refused}"))),
     };
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let outcome = match (&error, retry_at(&hub.settings.delivery.schedule, delivery.attempt, sent_at)) {
@@ -201,6 +200,64 @@ async fn deliver(hub: &Hub, http: &reqwest::Client, delivery: &ClaimedDelivery) 
         disable_if_dead(hub, &endpoint.id, sent_at).await?;
     }
     Ok(())
+}
+
+/// The endpoint's URL, if the egress policy lets payhub connect to the address it names (names
+/// are checked by the client's resolver when it connects).
+fn checked_url(hub: &Hub, endpoint: &WebhookEndpoint) -> Result<url::Url, String> {
+    let url = url::Url::parse(&endpoint.url).map_err(|e| format!("the endpoint URL is not a URL: {e}"))?;
+    hub.settings.egress.check_literal(endpoint.mode, &url).map_err(|refused| refused.to_string())?;
+    Ok(url)
+}
+
+/// Sends one signed event; returns the endpoint's status code, if it answered, and what went
+/// wrong, if anything.
+async fn send(
+    http: &reqwest::Client,
+    url: url::Url,
+    secret: &str,
+    event: &Event,
+    sent_at: DateTime<Utc>,
+) -> (Option<u16>, Option<String>) {
+    let body = serde_json::to_vec(event).unwrap_or_default();
+    let timestamp = sent_at.timestamp().to_string();
+    let signature = sign(secret, event.id.as_str(), &timestamp, &body);
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", event.id.as_str())
+        .header("webhook-timestamp", &timestamp)
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() => {
+            let status = r.status().as_u16();
+            // Read (a bounded part of) the answer so the connection can serve the next delivery.
+            let _ = read_capped(r).await;
+            (Some(status), None)
+        }
+        Ok(r) => {
+            let status = r.status();
+            let excerpt = read_capped(r).await.map(|body| excerpt(&body)).unwrap_or_default();
+            let said = if excerpt.is_empty() { String::new() } else { format!(": {excerpt}") };
+            (Some(status.as_u16()), Some(format!("endpoint answered {status}{said}")))
+        }
+        Err(e) if e.is_timeout() => (None, Some("endpoint did not answer in time".to_owned())),
+        Err(e) => (None, Some(format!("could not reach the endpoint: {}", with_causes(&e)))),
+    }
+}
+
+/// An error with what caused it (reqwest keeps the resolver's refusal among the causes).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text = format!("{text}: {e}");
+        cause = e.source();
+    }
+    text
 }
 
 /// Reads at most [`MAX_ANSWER_BYTES`] of an answer (within the request's deadline).
@@ -289,5 +346,53 @@ mod tests {
         assert!(first >= now + Duration::seconds(9) && first <= now + Duration::seconds(11));
         assert!(retry_at(&schedule, 2, now).unwrap() >= now + Duration::seconds(90));
         assert_eq!(retry_at(&schedule, 3, now), None);
+    }
+
+    /// A receiver on 127.0.0.1 that answers every request with 204; returns its port and how
+    /// many connections it took.
+    async fn local_receiver() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").await;
+            }
+        });
+        (port, accepted)
+    }
+
+    fn clients(egress: crate::egress::EgressPolicy) -> DeliveryClients {
+        crate::app::install_crypto_provider();
+        let mut settings = HubSettings::from_config(&crate::config::Config::default());
+        settings.egress = egress;
+        DeliveryClients::new(&settings).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_an_internal_address_is_refused_when_connecting() {
+        let (port, accepted) = local_receiver().await;
+        let clients = clients(crate::egress::EgressPolicy::default().with_loopback_in_test_mode());
+        let refused = clients.of(Mode::Live).post(format!("http://localhost:{port}/hook")).send().await.unwrap_err();
+        let message = with_causes(&refused);
+        assert!(message.contains("localhost is a loopback address"), "{message}");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection was made");
+        let test_mode = clients.of(Mode::Test).post(format!("http://localhost:{port}/hook")).send().await.unwrap();
+        assert_eq!(test_mode.status(), 204, "test mode may reach local receivers");
+    }
+
+    #[tokio::test]
+    async fn the_operators_allowlist_lets_deliveries_reach_internal_receivers() {
+        let (port, accepted) = local_receiver().await;
+        let allowed = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let clients = clients(crate::egress::EgressPolicy::new(allowed));
+        let answer = clients.of(Mode::Live).post(format!("http://localhost:{port}/hook")).send().await.unwrap();
+        assert_eq!(answer.status(), 204);
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -4,11 +4,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use payhub::services::api_keys::create_api_key;
+use payhub_core::id::{EventId, WebhookEndpointId};
+use payhub_core::{Clock, Mode};
+use payhub_store::{DeliveryState, NewWebhookEndpoint};
+use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Receiver, TestApp};
 use crate::on_both_stores;
 
 /// An endpoint that accepts connections and never answers; returns its URL and how many
@@ -47,7 +53,51 @@ async fn endless_body_endpoint() -> String {
     url
 }
 
+/// An endpoint that redirects every delivery to `target`.
+async fn redirecting_endpoint(target: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let target = target.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 impl TestApp {
+    /// Registers `url` as an endpoint in `mode`; returns the answer's status and body.
+    async fn try_register(&self, mode: Mode, url: &str) -> (u16, Value) {
+        let (_, key) = create_api_key(&self.hub.db, &self.hub.ids, self.clock.now(), mode, "endpoints").await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}/v1/webhook_endpoints", self.url))
+            .bearer_auth(key)
+            .header("Idempotency-Key", format!("register-{mode}-{url}"))
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Where the first event about `resource_id` stands at `endpoint`, once it has been tried.
+    async fn tried_delivery(&self, resource_id: &str, endpoint: &str) -> DeliveryState {
+        let events = self.get_json(&format!("/v1/events?resource_id={resource_id}")).await;
+        let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
+        let tried = || async {
+            let deliveries = self.hub.db.deliveries_of_event(&event_id).await.unwrap();
+            deliveries.into_iter().find(|d| {
+                d.endpoint_id == endpoint && d.attempts > 0 && (d.last_status_code.is_some() || d.last_error.is_some())
+            })
+        };
+        self.eventually("the delivery tried", || async { tried().await.is_some() }).await;
+        tried().await.unwrap()
+    }
+
     async fn register_endpoint(&self, url: &str) {
         let response = self.post("/v1/webhook_endpoints", json!({ "url": url })).await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
@@ -102,5 +152,66 @@ on_both_stores! {
             let deliveries = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
             deliveries.iter().any(|d| d.last_status_code == Some(500))
         }).await;
+    }
+}
+
+on_both_stores! {
+    async fn endpoints_at_internal_addresses_are_refused_at_registration(app) {
+        let refused = [
+            (Mode::Test, "http://169.254.169.254/latest/meta-data/", "a cloud metadata service"),
+            (Mode::Test, "http://10.0.0.1/", "a private network address"),
+            (Mode::Test, "http://192.168.1.10:8080/hook", "a private network address"),
+            (Mode::Test, "http://[fd00::1]/hook", "a unique-local address"),
+            (Mode::Test, "http://[fe80::1]/hook", "a link-local address"),
+            (Mode::Test, "http://224.0.0.1/hook", "a multicast address"),
+            (Mode::Test, "http://0.0.0.0:22/", "an unspecified address"),
+            (Mode::Test, "http://[::ffff:10.0.0.1]/hook", "a private network address"),
+            // Loopback is for test-mode receivers beside the sandbox; live mode never reaches it.
+            (Mode::Live, "http://127.0.0.1:5432/", "a loopback address"),
+            (Mode::Live, "http://[::1]:6379/", "a loopback address"),
+            (Mode::Live, "http://localhost:8080/hook", "localhost is a loopback address"),
+        ];
+        for (mode, url, says) in refused {
+            let (status, problem) = app.try_register(mode, url).await;
+            assert_eq!(status, 422, "{mode} {url}: {problem}");
+            assert_eq!(problem["code"], "invalid_request");
+            assert_eq!(problem["errors"][0]["field"], "url");
+            let message = problem["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{url}: {message}");
+        }
+        let (status, _) = app.try_register(Mode::Live, "https://hooks.shop.example/payhub").await;
+        assert_eq!(status, 201, "a public name that does not resolve yet is checked when delivering");
+    }
+
+    async fn an_endpoint_stored_at_an_internal_address_is_refused_when_delivering(app) {
+        // As an endpoint registered before the rule, or whose address changed since.
+        let id = WebhookEndpointId::generate(&app.hub.ids, app.clock.now());
+        let endpoint = NewWebhookEndpoint {
+            id: id.clone(),
+            mode: Mode::Test,
+            url: "http://10.0.0.1:9/hook".into(),
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            event_types: vec!["*".into()],
+            description: None,
+        };
+        app.hub.db.create_endpoint(endpoint, app.clock.now()).await.unwrap();
+        let payment = app.create_payment(1000).await;
+        let delivery = app.tried_delivery(payment["id"].as_str().unwrap(), id.as_str()).await;
+        assert_eq!(delivery.last_status_code, None);
+        let error = delivery.last_error.unwrap();
+        assert!(error.starts_with("refused: 10.0.0.1 is a private network address"), "{error}");
+    }
+
+    async fn a_redirect_is_not_followed(app) {
+        let (elsewhere, target) = Receiver::start().await;
+        let redirecting = redirecting_endpoint(target).await;
+        let (status, endpoint) = app.try_register(Mode::Test, &redirecting).await;
+        assert_eq!(status, 201);
+        let payment = app.create_payment(1000).await;
+        let delivery = app.tried_delivery(payment["id"].as_str().unwrap(), endpoint["id"].as_str().unwrap()).await;
+        assert_eq!(delivery.last_status_code, Some(307));
+        assert_eq!(delivery.status, "pending", "a redirect is a failed attempt, retried later");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(elsewhere.received.lock().unwrap().is_empty(), "nothing reached the redirect's target");
     }
 }

@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use payhub::app::HubSettings;
 use payhub::config::{DeliveryConfig, WorkersConfig};
+use payhub::egress::EgressPolicy;
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
@@ -127,6 +128,8 @@ pub fn test_settings(public_url: &str) -> HubSettings {
             per_endpoint_concurrency: 4,
             schedule: vec![Duration::from_millis(200), Duration::from_millis(400), Duration::from_millis(800)],
         },
+        // The test receivers listen on loopback, as beside `serve --sandbox`.
+        egress: EgressPolicy::default().with_loopback_in_test_mode(),
     }
 }
 
