@@ -27,6 +27,8 @@ pub struct HubSettings {
     pub delivery: crate::config::DeliveryConfig,
     /// Where merchant endpoints may be.
     pub egress: crate::egress::EgressPolicy,
+    /// Mail to customer service, when an SMTP server is configured.
+    pub mail: Option<crate::notifications::MailSettings>,
 }
 
 impl HubSettings {
@@ -39,6 +41,8 @@ impl HubSettings {
             workers: config.workers.clone(),
             delivery: config.delivery.clone(),
             egress: crate::egress::EgressPolicy::new(config.webhooks.allow_private_networks.clone()),
+            // Checked when the configuration was loaded.
+            mail: crate::notifications::MailSettings::from_config(&config.notifications).ok().flatten(),
         }
     }
 }
@@ -49,6 +53,7 @@ impl HubSettings {
 pub struct Signals {
     pub inbox: Notify,
     pub outbox: Notify,
+    pub mail: Notify,
 }
 
 /// The shared context of one hub instance. Cheap to clone.

@@ -43,6 +43,9 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// Mail to customer service about chosen events.
+    #[serde(default)]
+    pub notifications: crate::notifications::NotificationsConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -118,7 +121,7 @@ pub struct DeliveryConfig {
     pub per_endpoint_concurrency: usize,
     /// Waits before each retry of a failed delivery; after the last, the delivery gives up
     /// (and stays replayable).
-    #[serde(default = "defaults::delivery_schedule", deserialize_with = "durations")]
+    #[serde(default = "default_retry_schedule", deserialize_with = "durations")]
     pub schedule: Vec<Duration>,
 }
 
@@ -149,7 +152,7 @@ impl Default for DeliveryConfig {
             timeout: defaults::delivery_timeout(),
             connect_timeout: defaults::delivery_connect_timeout(),
             per_endpoint_concurrency: defaults::delivery_per_endpoint_concurrency(),
-            schedule: defaults::delivery_schedule(),
+            schedule: default_retry_schedule(),
         }
     }
 }
@@ -166,6 +169,7 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             delivery: DeliveryConfig::default(),
             webhooks: WebhooksConfig::default(),
+            notifications: Default::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -208,18 +212,19 @@ mod defaults {
     pub fn delivery_per_endpoint_concurrency() -> usize {
         4
     }
-    /// In the spirit of Standard Webhooks: seconds, then minutes, then hours, about three days
-    /// in all.
-    pub fn delivery_schedule() -> Vec<Duration> {
-        [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600]
-            .into_iter()
-            .map(Duration::from_secs)
-            .collect()
-    }
+}
+
+/// In the spirit of Standard Webhooks: seconds, then minutes, then hours, about three days in
+/// all (webhook deliveries and mail).
+pub(crate) fn default_retry_schedule() -> Vec<Duration> {
+    [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
 }
 
 /// A list of human durations (`["5s", "30m", "1h"]`, or `"5s,30m,1h"` from the environment).
-fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+pub(crate) fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
     let texts = Vec::<String>::deserialize(deserializer)?;
     texts
         .iter()
@@ -264,6 +269,9 @@ impl Config {
             .list_separator(",")
             .with_list_parse_key("delivery.schedule")
             .with_list_parse_key("webhooks.allow_private_networks")
+            .with_list_parse_key("notifications.to")
+            .with_list_parse_key("notifications.events")
+            .with_list_parse_key("notifications.schedule")
             .source(variables);
         for key in registry::list_keys() {
             environment = environment.with_list_parse_key(&key);
@@ -294,6 +302,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("public_url `{url}` must be http or https")));
             }
         }
+        crate::notifications::MailSettings::from_config(&self.notifications).map_err(ConfigError::Invalid)?;
         if self.delivery.per_endpoint_concurrency == 0 {
             return Err(ConfigError::Invalid("delivery.per_endpoint_concurrency must be at least 1".into()));
         }
@@ -436,6 +445,26 @@ mod tests {
         assert_eq!(config.webhooks.allow_private_networks.len(), 2);
         let (_dir, path) = file("[webhooks]\nallow_private_networks = [\"10.1.0.0/33\"]");
         assert!(Config::load_with_environment(Some(&path), Some(Default::default())).is_err());
+    }
+
+    #[test]
+    fn mail_settings_come_from_the_file_and_the_environment() {
+        let (_dir, path) = file(
+            r#"
+            [notifications]
+            smtp_url = "smtps://payhub:very-secret@smtp.shop.example"
+            from = "payhub@shop.example"
+            events = ["refund.succeeded"]
+            "#,
+        );
+        let environment =
+            [("PAYHUB__NOTIFICATIONS__TO".to_owned(), "support@shop.example,ops@shop.example".to_owned())];
+        let config = Config::load_with_environment(Some(&path), Some(environment.into_iter().collect())).unwrap();
+        let mail = crate::notifications::MailSettings::from_config(&config.notifications).unwrap().unwrap();
+        assert_eq!(mail.to.len(), 2);
+        assert!(!format!("{config:?}").contains("very-secret"));
+        let refused = Config::load_with_environment(Some(&path), Some(Default::default())).err().unwrap();
+        assert!(refused.to_string().contains("notifications.to names no one"), "{refused}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod egress;
 pub mod http;
 pub mod ids;
+pub mod notifications;
 pub mod providers;
 pub mod services;
 pub mod workers;

@@ -20,14 +20,13 @@ use chrono::{DateTime, Duration, Utc};
 use payhub_core::id::WebhookEndpointId;
 use payhub_core::{Event, Mode};
 use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus, WebhookEndpoint};
-use rand::Rng;
 use ring::hmac;
 use tokio::task::{self, JoinSet};
 use tracing::{info, warn};
 
 use crate::app::{Hub, HubSettings};
 use crate::services::ServiceError;
-use crate::workers::Shutdown;
+use crate::workers::{Shutdown, retry_at};
 
 const BATCH: usize = 32;
 /// Deliveries in flight from this instance, all endpoints together.
@@ -295,16 +294,6 @@ async fn disable_if_dead(hub: &Hub, endpoint_id: &WebhookEndpointId, now: DateTi
         info!(endpoint = %endpoint_id, "disabled a webhook endpoint that has been failing for days");
     }
     Ok(())
-}
-
-/// When to try again after `attempt` failed attempts, with ±10% jitter so a recovering
-/// endpoint is not hit by every retry at once; `None` when the schedule is exhausted.
-fn retry_at(schedule: &[std::time::Duration], attempt: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let index = usize::try_from(attempt).ok()?.checked_sub(1)?;
-    let delay = Duration::from_std(*schedule.get(index)?).ok()?;
-    let jitter = rand::rng().random_range(0.9..1.1);
-    let millis = (delay.num_milliseconds() as f64 * jitter) as i64;
-    Some(now + Duration::milliseconds(millis))
 }
 
 /// Standard Webhooks: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), where the

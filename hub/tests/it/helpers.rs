@@ -130,11 +130,17 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         },
         // The test receivers listen on loopback, as beside `serve --sandbox`.
         egress: EgressPolicy::default().with_loopback_in_test_mode(),
+        mail: None,
     }
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the hub's settings changed by `configure` first.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut HubSettings)) -> Option<TestApp> {
         let database = TestDatabase::fresh(backend).await?;
         let clock = TestClock::new();
         let sandbox = payhub_sandbox::start(SandboxOptions {
@@ -150,7 +156,9 @@ impl TestApp {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
         providers.use_sandbox(&sandbox, &url, PROVIDER_TIMEOUT).await.expect("wire the providers to the sandbox");
-        let hub = Hub::new(database.db.clone(), clock.clone(), providers, test_settings(&url));
+        let mut settings = test_settings(&url);
+        configure(&mut settings);
+        let hub = Hub::new(database.db.clone(), clock.clone(), providers, settings);
         let running = hub.clone().serve(listener).await.unwrap();
         let (_, api_key) = create_api_key(&database.db, &hub.ids, clock.now(), Mode::Test, "tests").await.unwrap();
         let (receiver, hook_url) = Receiver::start().await;

@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod delivery;
 mod ingress;
+mod mail;
 mod payments;
 mod pingpp;
 mod problems;
