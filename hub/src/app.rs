@@ -29,6 +29,8 @@ pub struct HubSettings {
     pub egress: crate::egress::EgressPolicy,
     /// Mail to customer service, when an SMTP server is configured.
     pub mail: Option<crate::notifications::MailSettings>,
+    /// How much of the record of refused notifications is kept.
+    pub rejections: payhub_store::RejectionRetention,
 }
 
 impl HubSettings {
@@ -43,6 +45,7 @@ impl HubSettings {
             egress: crate::egress::EgressPolicy::new(config.webhooks.allow_private_networks.clone()),
             // Checked when the configuration was loaded.
             mail: crate::notifications::MailSettings::from_config(&config.notifications).ok().flatten(),
+            rejections: config.rejections.retention(),
         }
     }
 }

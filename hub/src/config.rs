@@ -46,6 +46,8 @@ pub struct Config {
     /// Mail to customer service about chosen events.
     #[serde(default)]
     pub notifications: crate::notifications::NotificationsConfig,
+    #[serde(default)]
+    pub rejections: RejectionsConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -135,6 +137,34 @@ pub struct WebhooksConfig {
     pub allow_private_networks: Vec<ipnet::IpNet>,
 }
 
+/// How much of the record of refused notifications is kept (every refusal is counted; a
+/// sample is kept with the start of its body).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectionsConfig {
+    /// Samples and counts older than this are deleted.
+    #[serde(default = "defaults::rejections_retention", with = "humantime_serde")]
+    pub retention: Duration,
+    /// At most this many samples are kept, the most recent.
+    #[serde(default = "defaults::rejections_max_samples")]
+    pub max_samples: u32,
+}
+
+impl Default for RejectionsConfig {
+    fn default() -> Self {
+        Self { retention: defaults::rejections_retention(), max_samples: defaults::rejections_max_samples() }
+    }
+}
+
+impl RejectionsConfig {
+    pub fn retention(&self) -> payhub_store::RejectionRetention {
+        payhub_store::RejectionRetention {
+            max_age: chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(7)),
+            max_samples: self.max_samples,
+        }
+    }
+}
+
 impl Default for WorkersConfig {
     fn default() -> Self {
         Self {
@@ -170,6 +200,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             webhooks: WebhooksConfig::default(),
             notifications: Default::default(),
+            rejections: RejectionsConfig::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -211,6 +242,12 @@ mod defaults {
     }
     pub fn delivery_per_endpoint_concurrency() -> usize {
         4
+    }
+    pub fn rejections_retention() -> Duration {
+        Duration::from_secs(7 * 24 * 3600)
+    }
+    pub fn rejections_max_samples() -> u32 {
+        10_000
     }
 }
 

@@ -44,7 +44,7 @@ pub use idempotency::{IdempotencyClaim, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
 pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;
-pub use rejected::RejectedNotification;
+pub use rejected::{Kept, RejectedNotification, RejectionCount, RejectionRetention};
 pub use tx::Tx;
 pub use unit_of_work::{Committed, UnitOfWork};
 

@@ -18,8 +18,6 @@ use crate::app::Hub;
 use crate::services::ServiceError;
 use crate::workers::{Shutdown, retry_at};
 
-const BATCH: u32 = 16;
-
 pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 /// The SMTP client for `url` (`smtp://…` or `smtps://…`).
@@ -63,11 +61,15 @@ fn recipients_of(settings: &MailSettings) -> Vec<MailRecipient> {
 }
 
 /// Sends one batch of due mail, one mail at a time (one SMTP server takes them in turn);
-/// returns how many were tried.
+/// returns how many were tried. The batch is as large as can be sent, each mail taking the
+/// longest the server may take, before the lease ends: an unfinished claim would be taken
+/// again by another instance and mailed twice.
 async fn send_due(hub: &Hub, settings: &MailSettings, transport: &Transport) -> Result<usize, ServiceError> {
     let now = hub.clock.now();
-    let lease = chrono::Duration::from_std(hub.settings.workers.lease).unwrap_or(chrono::Duration::minutes(1));
-    let claimed = hub.db.claim_due_mails(now, now + lease, BATCH).await?;
+    let lease = hub.settings.workers.lease;
+    let batch = (lease.as_millis() / settings.timeout.as_millis().max(1)).clamp(1, 16);
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+    let claimed = hub.db.claim_due_mails(now, now + lease, u32::try_from(batch).unwrap_or(1)).await?;
     for mail in &claimed {
         send(hub, settings, transport, mail).await?;
     }

@@ -131,6 +131,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         // The test receivers listen on loopback, as beside `serve --sandbox`.
         egress: EgressPolicy::default().with_loopback_in_test_mode(),
         mail: None,
+        rejections: payhub::config::RejectionsConfig::default().retention(),
     }
 }
 
