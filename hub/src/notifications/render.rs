@@ -90,7 +90,12 @@ fn subscription(event: &Event) -> Page {
     let mut facts = vec![("Subscription", text(data, "id")), ("Status", text(data, "status"))];
     facts.extend(present(
         data,
-        &[("Plan", "plan_id"), ("Customer", "customer_id"), ("Next billing", "next_billing_at")],
+        &[
+            ("Plan", "plan_id"),
+            ("Customer", "customer_id"),
+            ("Paid until", "current_period_end"),
+            ("Failed payments", "failed_payments"),
+        ],
     ));
     Page {
         headline: format!("Subscription {} {}", text(data, "id"), verb(event)),
@@ -194,6 +199,17 @@ mod tests {
         let mail = render(&event(EventType::RefundSucceeded, "re_1", data), "http://hub");
         assert_eq!(mail.subject, "[payhub] Refund re_1 of payment pay_1 succeeded: 500 JPY");
         assert!(mail.body.contains("Payment           pay_1\n"));
+    }
+
+    #[test]
+    fn a_subscription_mail_says_whose_it_is_and_until_when_it_is_paid() {
+        let data = json!({"id": "sub_1", "status": "past_due", "plan_id": "plan_1", "customer_id": "cus_9",
+                          "current_period_end": "2026-12-31T00:00:00Z", "failed_payments": 2});
+        let mail = render(&event(EventType::SubscriptionPastDue, "sub_1", data), "http://hub");
+        assert_eq!(mail.subject, "[payhub] Subscription sub_1 past due");
+        for line in ["Customer          cus_9\n", "Paid until        2026-12-31T00:00:00Z\n", "Failed payments   2\n"] {
+            assert!(mail.body.contains(line), "{line:?} in {}", mail.body);
+        }
     }
 
     #[test]

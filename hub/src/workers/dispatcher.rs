@@ -122,6 +122,9 @@ impl Dispatcher {
     /// Claims due deliveries for endpoints with room in their budget and starts them; says
     /// whether more may be due at once.
     async fn start_due(&mut self) -> Result<bool, ServiceError> {
+        while let Some(finished) = self.in_flight.try_join_next_with_id() {
+            self.finished(finished);
+        }
         let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len()).min(BATCH);
         if room == 0 {
             return Ok(false);
