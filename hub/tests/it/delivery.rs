@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use payhub::egress::EgressPolicy;
 use payhub::services::api_keys::create_api_key;
 use payhub_core::id::{EventId, WebhookEndpointId};
 use payhub_core::{Clock, Mode};
+use payhub_store::testing::Backend;
 use payhub_store::{DeliveryState, NewWebhookEndpoint};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -214,4 +216,29 @@ on_both_stores! {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(elsewhere.received.lock().unwrap().is_empty(), "nothing reached the redirect's target");
     }
+}
+
+/// With the operator's allowlist, live-mode endpoints may be in the listed networks, and only
+/// there.
+async fn the_operators_allowlist_admits_its_networks_in_live_mode(backend: Backend) {
+    let allowed = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+    let Some(app) = TestApp::spawn_with(backend, |settings| settings.egress = EgressPolicy::new(allowed)).await else {
+        return;
+    };
+    let (status, _) = app.try_register(Mode::Live, "http://127.0.0.1:9000/hook").await;
+    assert_eq!(status, 201);
+    for outside in ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/"] {
+        let (status, problem) = app.try_register(Mode::Live, outside).await;
+        assert_eq!(status, 422, "{outside}: {problem}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_allowlist_admits_its_networks_in_live_mode_sqlite() {
+    the_operators_allowlist_admits_its_networks_in_live_mode(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_allowlist_admits_its_networks_in_live_mode_postgres() {
+    the_operators_allowlist_admits_its_networks_in_live_mode(Backend::Postgres).await;
 }
