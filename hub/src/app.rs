@@ -27,6 +27,12 @@ pub struct HubSettings {
     pub workers: crate::config::WorkersConfig,
     pub delivery: crate::config::DeliveryConfig,
     pub ops: crate::config::OpsConfig,
+    /// Where merchant endpoints may be.
+    pub egress: crate::egress::EgressPolicy,
+    /// Mail to customer service, when an SMTP server is configured.
+    pub mail: Option<crate::notifications::MailSettings>,
+    /// How much of the record of refused notifications is kept.
+    pub rejections: payhub_store::RejectionRetention,
 }
 
 impl HubSettings {
@@ -39,6 +45,10 @@ impl HubSettings {
             workers: config.workers.clone(),
             delivery: config.delivery.clone(),
             ops: config.ops.clone(),
+            egress: crate::egress::EgressPolicy::new(config.webhooks.allow_private_networks.clone()),
+            // Checked when the configuration was loaded.
+            mail: crate::notifications::MailSettings::from_config(&config.notifications).ok().flatten(),
+            rejections: config.rejections.retention(),
         }
     }
 }
@@ -49,6 +59,7 @@ impl HubSettings {
 pub struct Signals {
     pub inbox: Notify,
     pub outbox: Notify,
+    pub mail: Notify,
 }
 
 /// The shared context of one hub instance. Cheap to clone.

@@ -43,6 +43,12 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub ops: OpsConfig,
+    pub webhooks: WebhooksConfig,
+    /// Mail to customer service about chosen events.
+    #[serde(default)]
+    pub notifications: crate::notifications::NotificationsConfig,
+    #[serde(default)]
+    pub rejections: RejectionsConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -105,11 +111,20 @@ pub struct WorkersConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
+    /// How long one attempt may take in all: connecting, sending, and reading the answer.
     #[serde(default = "defaults::delivery_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// How long connecting to an endpoint may take; a reachable endpoint connects in
+    /// milliseconds, so a short limit fails a dead one fast.
+    #[serde(default = "defaults::delivery_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How many deliveries one endpoint may have in flight from this instance: a slow or
+    /// hanging endpoint uses its own budget, never other endpoints'.
+    #[serde(default = "defaults::delivery_per_endpoint_concurrency")]
+    pub per_endpoint_concurrency: usize,
     /// Waits before each retry of a failed delivery; after the last, the delivery gives up
     /// (and stays replayable).
-    #[serde(default = "defaults::delivery_schedule", deserialize_with = "durations")]
+    #[serde(default = "default_retry_schedule", deserialize_with = "durations")]
     pub schedule: Vec<Duration>,
 }
 
@@ -138,6 +153,43 @@ impl fmt::Debug for OpsConfig {
 
 /// Shorter tokens can be guessed by whoever can reach the listener.
 const OPS_TOKEN_MIN_LEN: usize = 16;
+/// Merchant webhook endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Internal networks endpoints may be in (e.g. `["10.1.0.0/16"]`); every other loopback,
+    /// private, link-local, unique-local, multicast or unspecified address is refused.
+    #[serde(default)]
+    pub allow_private_networks: Vec<ipnet::IpNet>,
+}
+
+/// How much of the record of refused notifications is kept (every refusal is counted; a
+/// sample is kept with the start of its body).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectionsConfig {
+    /// Samples and counts older than this are deleted.
+    #[serde(default = "defaults::rejections_retention", with = "humantime_serde")]
+    pub retention: Duration,
+    /// At most this many samples are kept, the most recent.
+    #[serde(default = "defaults::rejections_max_samples")]
+    pub max_samples: u32,
+}
+
+impl Default for RejectionsConfig {
+    fn default() -> Self {
+        Self { retention: defaults::rejections_retention(), max_samples: defaults::rejections_max_samples() }
+    }
+}
+
+impl RejectionsConfig {
+    pub fn retention(&self) -> payhub_store::RejectionRetention {
+        payhub_store::RejectionRetention {
+            max_age: chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(7)),
+            max_samples: self.max_samples,
+        }
+    }
+}
 
 impl Default for WorkersConfig {
     fn default() -> Self {
@@ -152,7 +204,12 @@ impl Default for WorkersConfig {
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        Self { timeout: defaults::delivery_timeout(), schedule: defaults::delivery_schedule() }
+        Self {
+            timeout: defaults::delivery_timeout(),
+            connect_timeout: defaults::delivery_connect_timeout(),
+            per_endpoint_concurrency: defaults::delivery_per_endpoint_concurrency(),
+            schedule: default_retry_schedule(),
+        }
     }
 }
 
@@ -168,6 +225,9 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             delivery: DeliveryConfig::default(),
             ops: OpsConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            notifications: Default::default(),
+            rejections: RejectionsConfig::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -204,18 +264,31 @@ mod defaults {
     pub fn delivery_timeout() -> Duration {
         Duration::from_secs(10)
     }
-    /// In the spirit of Standard Webhooks: seconds, then minutes, then hours, about three days
-    /// in all.
-    pub fn delivery_schedule() -> Vec<Duration> {
-        [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600]
-            .into_iter()
-            .map(Duration::from_secs)
-            .collect()
+    pub fn delivery_connect_timeout() -> Duration {
+        Duration::from_secs(3)
+    }
+    pub fn delivery_per_endpoint_concurrency() -> usize {
+        4
+    }
+    pub fn rejections_retention() -> Duration {
+        Duration::from_secs(7 * 24 * 3600)
+    }
+    pub fn rejections_max_samples() -> u32 {
+        10_000
     }
 }
 
+/// In the spirit of Standard Webhooks: seconds, then minutes, then hours, about three days in
+/// all (webhook deliveries and mail).
+pub(crate) fn default_retry_schedule() -> Vec<Duration> {
+    [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
+}
+
 /// A list of human durations (`["5s", "30m", "1h"]`, or `"5s,30m,1h"` from the environment).
-fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+pub(crate) fn durations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
     let texts = Vec::<String>::deserialize(deserializer)?;
     texts
         .iter()
@@ -259,6 +332,10 @@ impl Config {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("delivery.schedule")
+            .with_list_parse_key("webhooks.allow_private_networks")
+            .with_list_parse_key("notifications.to")
+            .with_list_parse_key("notifications.events")
+            .with_list_parse_key("notifications.schedule")
             .source(variables);
         for key in registry::list_keys() {
             environment = environment.with_list_parse_key(&key);
@@ -295,6 +372,10 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "ops.token must be at least {OPS_TOKEN_MIN_LEN} characters; generate one with `openssl rand -hex 24`"
             )));
+        }
+        crate::notifications::MailSettings::from_config(&self.notifications).map_err(ConfigError::Invalid)?;
+        if self.delivery.per_endpoint_concurrency == 0 {
+            return Err(ConfigError::Invalid("delivery.per_endpoint_concurrency must be at least 1".into()));
         }
         if self.delivery.schedule.is_empty() {
             return Err(ConfigError::Invalid("delivery.schedule needs at least one retry delay".into()));
@@ -423,6 +504,38 @@ mod tests {
         let error = crate::providers::Providers::from_config(&config.providers).err().unwrap().to_string();
         assert!(error.starts_with("cannot read the Ping++ public key from /nonexistent/pingpp.pem"), "{error}");
         assert!(error.ends_with("check pingpp.test.public_key_file"), "{error}");
+    }
+
+    #[test]
+    fn internal_networks_for_endpoints_come_from_the_file_or_the_environment() {
+        let (_dir, path) = file("[webhooks]\nallow_private_networks = [\"10.1.0.0/16\"]");
+        let config = Config::load_with_environment(Some(&path), Some(Default::default())).unwrap();
+        assert_eq!(config.webhooks.allow_private_networks, ["10.1.0.0/16".parse::<ipnet::IpNet>().unwrap()]);
+        let environment = [("PAYHUB__WEBHOOKS__ALLOW_PRIVATE_NETWORKS".to_owned(), "10.1.0.0/16,fd00::/8".to_owned())];
+        let config = Config::load_with_environment(None, Some(environment.into_iter().collect())).unwrap();
+        assert_eq!(config.webhooks.allow_private_networks.len(), 2);
+        let (_dir, path) = file("[webhooks]\nallow_private_networks = [\"10.1.0.0/33\"]");
+        assert!(Config::load_with_environment(Some(&path), Some(Default::default())).is_err());
+    }
+
+    #[test]
+    fn mail_settings_come_from_the_file_and_the_environment() {
+        let (_dir, path) = file(
+            r#"
+            [notifications]
+            smtp_url = "smtps://payhub:very-secret@smtp.shop.example"
+            from = "payhub@shop.example"
+            events = ["refund.succeeded"]
+            "#,
+        );
+        let environment =
+            [("PAYHUB__NOTIFICATIONS__TO".to_owned(), "support@shop.example,ops@shop.example".to_owned())];
+        let config = Config::load_with_environment(Some(&path), Some(environment.into_iter().collect())).unwrap();
+        let mail = crate::notifications::MailSettings::from_config(&config.notifications).unwrap().unwrap();
+        assert_eq!(mail.to.len(), 2);
+        assert!(!format!("{config:?}").contains("very-secret"));
+        let refused = Config::load_with_environment(Some(&path), Some(Default::default())).err().unwrap();
+        assert!(refused.to_string().contains("notifications.to names no one"), "{refused}");
     }
 
     #[test]

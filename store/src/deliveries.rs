@@ -33,6 +33,7 @@ pub struct DeliveryState {
     pub status: String,
     pub attempts: i64,
     pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +52,17 @@ impl Database {
     /// Claims up to `limit` due deliveries until `lease_until`. A crash after sending and before
     /// recording means the lease runs out and the event is sent again with the same id, which
     /// receivers deduplicate.
+    /// Deliveries to `busy_endpoints` (which have as many in flight as they may) are left for
+    /// a later claim, so they neither wait under a lease nor crowd out other endpoints' work.
     pub async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+        busy_endpoints: &[&WebhookEndpointId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let rows = self.claim_leased(&DELIVERIES_DUE, now, lease_until, limit).await?;
+        let busy: Vec<&str> = busy_endpoints.iter().map(|id| id.as_str()).collect();
+        let rows = self.claim_leased_skipping(&DELIVERIES_DUE, ("endpoint_id", &busy), now, lease_until, limit).await?;
         rows.iter()
             .map(|row| {
                 Ok(ClaimedDelivery {
@@ -68,6 +73,26 @@ impl Database {
                 })
             })
             .collect()
+    }
+
+    /// Gives back claimed deliveries that were not sent (their endpoint became busy): they are
+    /// due again at once, and the claim does not count as an attempt.
+    pub async fn release_deliveries(&self, deliveries: &[ClaimedDelivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (1..=deliveries.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut tx = self.begin().await?;
+        let mut query = sqlx::query(crate::codec::trusted(sql));
+        for delivery in deliveries {
+            query = query.bind(delivery.id.as_str());
+        }
+        query.execute(tx.conn()).await?;
+        tx.commit().await
     }
 
     /// Records one attempt and its outcome, releasing the lease.
@@ -149,7 +174,8 @@ impl Database {
     /// Where an event stands at each endpoint it was sent to.
     pub async fn deliveries_of_event(&self, event_id: &EventId) -> Result<Vec<DeliveryState>, StoreError> {
         let rows = sqlx::query(
-            "SELECT endpoint_id, status, attempts, last_status_code FROM deliveries WHERE event_id = $1 ORDER BY id",
+            "SELECT endpoint_id, status, attempts, last_status_code, last_error FROM deliveries \
+             WHERE event_id = $1 ORDER BY id",
         )
         .bind(event_id.as_str())
         .fetch_all(self.reader())
@@ -161,6 +187,7 @@ impl Database {
                     status: r.try_get("status")?,
                     attempts: r.try_get("attempts")?,
                     last_status_code: r.try_get("last_status_code")?,
+                    last_error: r.try_get("last_error")?,
                 })
             })
             .collect()

@@ -32,7 +32,7 @@ fn from_row(row: &AnyRow) -> Result<Event, StoreError> {
 
 impl Tx {
     /// Appends an event to the stream and queues its delivery to every enabled endpoint of the
-    /// same mode whose filter selects it — in the caller's transaction, so a state change and
+    /// same mode whose filter selects it, and its mail to every recipient of its type — in the caller's transaction, so a state change and
     /// its notification are committed together (the outbox). Delivery ids come from `ids`.
     pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
         let values = [
@@ -58,7 +58,7 @@ impl Tx {
                 self.queue_delivery(&delivery_id, event, &endpoint_id).await?;
             }
         }
-        Ok(())
+        self.queue_mails(event).await
     }
 
     pub(crate) async fn queue_delivery(

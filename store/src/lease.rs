@@ -49,10 +49,23 @@ impl<'a> LeaseClaim<'a> {
         }
     }
 
+    #[cfg(test)]
     fn sql(&self, dialect: Dialect) -> String {
+        self.sql_skipping(dialect, None)
+    }
+
+    /// The claim, leaving out rows whose `column` is one of `count` values bound from `$4` on.
+    fn sql_skipping(&self, dialect: Dialect, skip: Option<(&str, usize)>) -> String {
         let LeaseClaim { table, due, order_by, lease, returning } = self;
+        let skipped = match skip {
+            Some((column, count)) if count > 0 => {
+                let values: Vec<String> = (4..4 + count).map(|n| format!("${n}")).collect();
+                format!(" AND {column} NOT IN ({})", values.join(", "))
+            }
+            _ => String::new(),
+        };
         format!(
-            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM {table} WHERE {due} \
+            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM {table} WHERE {due}{skipped} \
              ORDER BY {order_by} LIMIT $3{}) RETURNING {}",
             dialect.skip_locked(),
             returning.join(", ")
@@ -70,14 +83,27 @@ impl Database {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AnyRow>, StoreError> {
+        self.claim_leased_skipping(claim, ("id", &[]), now, lease_until, limit).await
+    }
+
+    /// [`Database::claim_leased`], leaving out rows whose `skip.0` column holds one of `skip.1`
+    /// (work that must wait for something outside the database, such as a busy endpoint).
+    pub(crate) async fn claim_leased_skipping(
+        &self,
+        claim: &LeaseClaim<'_>,
+        skip: (&str, &[&str]),
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let (column, values) = skip;
         let mut tx = self.begin().await?;
-        let sql = claim.sql(tx.dialect());
-        let rows = sqlx::query(trusted(sql))
-            .bind(millis(lease_until))
-            .bind(millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(tx.conn())
-            .await?;
+        let sql = claim.sql_skipping(tx.dialect(), Some((column, values.len())));
+        let mut query = sqlx::query(trusted(sql)).bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit));
+        for value in values {
+            query = query.bind(*value);
+        }
+        let rows = query.fetch_all(tx.conn()).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -116,6 +142,16 @@ mod tests {
     fn a_delivery_claim_takes_the_longest_waiting_first_and_sqlite_needs_no_row_locks() {
         let sql = DELIVERIES_DUE.sql(Dialect::Sqlite);
         assert!(sql.ends_with("ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts"));
+    }
+
+    #[test]
+    fn a_claim_can_leave_out_rows_of_busy_endpoints() {
+        let sql = DELIVERIES_DUE.sql_skipping(Dialect::Sqlite, Some(("endpoint_id", 2)));
+        assert!(sql.contains("AND endpoint_id NOT IN ($4, $5) ORDER BY next_attempt_at LIMIT $3)"), "{sql}");
+        assert_eq!(
+            DELIVERIES_DUE.sql_skipping(Dialect::Sqlite, Some(("endpoint_id", 0))),
+            DELIVERIES_DUE.sql(Dialect::Sqlite)
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod idempotency;
 mod inbox;
 mod instances;
 mod lease;
+mod mail;
 mod param;
 mod payments;
 mod plans;
@@ -43,8 +44,9 @@ pub use events::EventPage;
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
+pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;
-pub use rejected::RejectedNotification;
+pub use rejected::{Kept, RejectedNotification, RejectionCount, RejectionRetention};
 pub use tx::Tx;
 pub use unit_of_work::{Committed, UnitOfWork};
 

@@ -9,8 +9,9 @@ use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus};
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
-    Claimant, Committed, Database, INSTANCE_SILENT_AFTER, IdempotencyClaim, InboxInsert, InstanceIdentity,
-    NewInboxEntry, NewWebhookEndpoint, RequestRun, StoreError, StoredResponse,
+    Claimant, Committed, Database, DeliveryOutcome, INSTANCE_SILENT_AFTER, IdempotencyClaim, InboxInsert,
+    InstanceIdentity, MailAttempt, MailRecipient, NewInboxEntry, NewWebhookEndpoint, RequestRun, StoreError,
+    StoredResponse,
 };
 
 #[macro_use]
@@ -316,7 +317,7 @@ on_both_stores! {
         let db_for_claims = db.clone();
         let claims = claim_concurrently(3, move || {
             let db = db_for_claims.clone();
-            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), 2).await.unwrap() }
+            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), 2, &[]).await.unwrap() }
         })
         .await;
         assert!(claims.iter().all(|d| d.attempt == 1), "each claim is one attempt");
@@ -325,7 +326,7 @@ on_both_stores! {
         ids.dedup();
         assert_eq!((claims.len(), ids.len()), (12, 12), "each delivery claimed exactly once");
         let after_lease = now + Duration::minutes(2);
-        let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100).await.unwrap();
+        let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100, &[]).await.unwrap();
         assert_eq!(again.len(), 12);
         assert!(again.iter().all(|d| d.attempt == 2));
     }
@@ -439,6 +440,41 @@ on_both_stores! {
         let later = start + chrono::Duration::minutes(6);
         db.instance_heartbeat(&b.id, later).await.unwrap();
         assert_eq!(claim(&db, "k1", "fp", &b, "req-b", later).await, runs("req-g", true));
+    }
+
+    async fn an_event_queues_one_mail_per_recipient_of_its_type_and_a_sent_mail_is_not_claimed_again(db: Database) {
+        let now = now();
+        let recipients = [
+            MailRecipient { address: "support@shop.example".into(), event_types: vec!["payment.succeeded".into()] },
+            MailRecipient { address: "refunds@shop.example".into(), event_types: vec!["refund.succeeded".into()] },
+        ];
+        db.set_mail_recipients(&recipients).await.unwrap();
+        let p = new_payment(PaymentStatus::Succeeded, 1000);
+        let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now);
+        for _ in 0..2 {
+            let mut tx = db.begin().await.unwrap();
+            let _ = tx.insert_event(&event, &IDS).await;
+            drop(tx);
+        }
+        let mut tx = db.begin().await.unwrap();
+        tx.insert_event(&event, &IDS).await.unwrap();
+        tx.commit().await.unwrap();
+        let mails = db.mails_of_event(&event.id).await.unwrap();
+        assert_eq!(mails.iter().map(|m| m.recipient.as_str()).collect::<Vec<_>>(), ["support@shop.example"]);
+        let claimed = db.claim_due_mails(now, now + Duration::minutes(1), 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(db.claim_due_mails(now, now + Duration::minutes(1), 10).await.unwrap().is_empty(), "leased");
+        let attempt = MailAttempt { at: now, error: None, duration_ms: 3 };
+        db.record_mail_attempt(&claimed[0], &attempt, DeliveryOutcome::Delivered).await.unwrap();
+        let later = now + Duration::hours(1);
+        assert!(db.claim_due_mails(later, later + Duration::minutes(1), 10).await.unwrap().is_empty());
+        assert_eq!(db.mails_of_event(&event.id).await.unwrap()[0].status, "sent");
+        db.set_mail_recipients(&[]).await.unwrap();
+        let other = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now);
+        let mut tx = db.begin().await.unwrap();
+        tx.insert_event(&other, &IDS).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(db.mails_of_event(&other.id).await.unwrap().is_empty(), "a removed recipient gets no new mail");
     }
 }
 

@@ -80,7 +80,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(SystemClock)
     };
 
-    let hub = Hub::new(db.clone(), clock.clone(), providers, HubSettings::from_config(&config));
+    let mut settings = HubSettings::from_config(&config);
+    if args.sandbox {
+        // Test-mode receivers run on this machine beside the simulators.
+        settings.egress = settings.egress.with_loopback_in_test_mode();
+    }
+    let hub = Hub::new(db.clone(), clock.clone(), providers, settings);
     let ids = hub.ids.clone();
     let running = hub.serve(listener).await?;
     info!(url = %running.url(), database = %crate::config::redact_url(&config.database_url), "payhub is serving");

@@ -7,12 +7,12 @@
 
 use axum::Json;
 use axum::body::{Bytes, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use payhub_core::ProviderName;
-use payhub_store::{InboxInsert, NewInboxEntry, RejectedNotification, StoreError};
+use payhub_store::{InboxInsert, Kept, NewInboxEntry, RejectedNotification, StoreError};
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -30,13 +30,14 @@ pub fn endpoint(provider: ProviderName) -> MethodRouter<Hub> {
 
 async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let source = source_network(&parts.extensions);
     let headers = parts.headers;
     let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
         let rejection = NotificationRejected::new(
             RejectionReason::PayloadTooLarge,
             format!("body over {INGRESS_BODY_LIMIT} bytes"),
         );
-        let _ = record(hub, provider, &headers, &[], &rejection).await;
+        let _ = record(hub, provider, &source, &headers, &[], &rejection).await;
         return ApiError::new(
             ProblemType::PayloadTooLarge,
             format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
@@ -50,14 +51,14 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
     if !is_json {
         let rejection =
             NotificationRejected::new(RejectionReason::UnsupportedMediaType, "Content-Type is not application/json");
-        let _ = record(hub, provider, &headers, &body, &rejection).await;
+        let _ = record(hub, provider, &source, &headers, &body, &rejection).await;
         return ApiError::new(ProblemType::UnsupportedMediaType, "notifications must be sent as application/json")
             .into_response();
     }
     let (mode, verified) = match verify(hub, provider, &headers, &body).await {
         Ok(verified) => verified,
         Err(rejection) => {
-            let _ = record(hub, provider, &headers, &body, &rejection).await;
+            let _ = record(hub, provider, &source, &headers, &body, &rejection).await;
             metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
                 .increment(1);
             return refusal(&rejection).into_response();
@@ -80,7 +81,7 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()
         }
-        Err(InboxWriteError::Unstorable(detail)) => unstorable(hub, provider, &headers, &body, detail).await,
+        Err(InboxWriteError::Unstorable(detail)) => unstorable(hub, provider, &source, &headers, &body, detail).await,
         Err(e @ (InboxWriteError::Closed | InboxWriteError::Unavailable(_))) => {
             // Not stored, so not acknowledged: the provider will send it again.
             warn!(%provider, error = %e, "could not store a verified notification");
@@ -97,9 +98,16 @@ fn not_stored_yet() -> Response {
 /// A verified notification the inbox refuses for good (a value the database cannot hold):
 /// sending it again cannot help, so it is kept whole among the rejected notifications for a
 /// person, and refused. Only if even that fails is the provider asked to send it again.
-async fn unstorable(hub: &Hub, provider: ProviderName, headers: &HeaderMap, body: &[u8], detail: String) -> Response {
+async fn unstorable(
+    hub: &Hub,
+    provider: ProviderName,
+    source: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    detail: String,
+) -> Response {
     let rejection = NotificationRejected::new(RejectionReason::Unstorable, detail);
-    if record(hub, provider, headers, body, &rejection).await.is_err() {
+    if record(hub, provider, source, headers, body, &rejection).await.is_err() {
         return not_stored_yet();
     }
     metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
@@ -175,26 +183,45 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The network a request came from (its /24 or /64), so refusals are counted per sender
+/// without one row per address of a sender that has many.
+fn source_network(extensions: &axum::http::Extensions) -> String {
+    let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<std::net::SocketAddr>>() else {
+        return "unknown".to_owned();
+    };
+    let ip = peer.ip().to_canonical();
+    let prefix = if ip.is_ipv4() { 24 } else { 64 };
+    ipnet::IpNet::new(ip, prefix).map(|net| net.trunc().to_string()).unwrap_or_else(|_| ip.to_string())
+}
+
 async fn record(
     hub: &Hub,
     provider: ProviderName,
+    source: &str,
     headers: &HeaderMap,
     body: &[u8],
     rejection: &NotificationRejected,
 ) -> Result<(), StoreError> {
-    warn!(%provider, reason = %rejection.reason, detail = %rejection.detail, "notification rejected");
+    warn!(%provider, %source, reason = %rejection.reason, detail = %rejection.detail, "notification rejected");
+    let kept = match rejection.reason {
+        // A verified notification is genuine: kept whole.
+        RejectionReason::Unstorable => Kept::Whole,
+        // Obviously not a notification: counted, nothing more.
+        RejectionReason::PayloadTooLarge | RejectionReason::UnsupportedMediaType => Kept::CountOnly,
+        // Anything else as far as needed to investigate it, so a forger cannot fill the disk.
+        _ => Kept::Sample,
+    };
     let rejected = RejectedNotification {
         provider,
         reason: rejection.reason.as_str().to_owned(),
-        // A verified notification is genuine: kept whole. Anything else only as far as needed
-        // to investigate it, so a forger cannot fill the disk.
-        whole_body: rejection.reason == RejectionReason::Unstorable,
         detail: rejection.detail.clone(),
+        source: source.to_owned(),
         headers: kept_headers(headers),
         body: body.to_vec(),
+        kept,
         received_at: hub.clock.now(),
     };
-    let recorded = hub.db.record_rejected(&rejected).await;
+    let recorded = hub.db.record_rejected(&rejected, hub.settings.rejections).await;
     if let Err(e) = &recorded {
         warn!(error = %e, "could not record a rejected notification");
     }

@@ -22,6 +22,7 @@ impl Hub {
     pub(crate) async fn commit(&self, unit: UnitOfWork<'_>) -> Result<(), ServiceError> {
         if unit.commit().await?.announced {
             self.signals.outbox.notify_one();
+            self.signals.mail.notify_one();
         }
         Ok(())
     }

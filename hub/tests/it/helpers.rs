@@ -2,8 +2,9 @@
 //! on port 0 wired to the simulator, a test-mode API key and a merchant endpoint that records
 //! what it receives. Tests then read like the API's manual.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use payhub::app::HubSettings;
 use payhub::config::{DeliveryConfig, WorkersConfig};
+use payhub::egress::EgressPolicy;
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
@@ -50,16 +52,25 @@ macro_rules! on_both_stores {
 #[derive(Clone, Default)]
 pub struct Receiver {
     pub received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    /// When the first event about each resource arrived, by resource id.
+    pub first_arrival: Arc<Mutex<HashMap<String, Instant>>>,
     pub answer: Arc<Mutex<u16>>,
 }
 
 impl Receiver {
-    async fn start() -> (Self, String) {
+    /// A receiver on a loopback port; returns it and its URL.
+    pub async fn start() -> (Self, String) {
         let receiver = Receiver { answer: Arc::new(Mutex::new(200)), ..Default::default() };
         let app = axum::Router::new()
             .route(
                 "/hook",
                 post(|State(r): State<Receiver>, headers: HeaderMap, body: Bytes| async move {
+                    let arrived = Instant::now();
+                    if let Ok(event) = serde_json::from_slice::<Value>(&body)
+                        && let Some(resource_id) = event["resource_id"].as_str()
+                    {
+                        r.first_arrival.lock().unwrap().entry(resource_id.to_owned()).or_insert(arrived);
+                    }
                     r.received.lock().unwrap().push((headers, body));
                     StatusCode::from_u16(*r.answer.lock().unwrap()).unwrap()
                 }),
@@ -113,14 +124,25 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         },
         delivery: DeliveryConfig {
             timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
+            per_endpoint_concurrency: 4,
             schedule: vec![Duration::from_millis(200), Duration::from_millis(400), Duration::from_millis(800)],
         },
         ops: payhub::config::OpsConfig::default(),
+        // The test receivers listen on loopback, as beside `serve --sandbox`.
+        egress: EgressPolicy::default().with_loopback_in_test_mode(),
+        mail: None,
+        rejections: payhub::config::RejectionsConfig::default().retention(),
     }
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the hub's settings changed by `configure` first.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut HubSettings)) -> Option<TestApp> {
         let database = TestDatabase::fresh(backend).await?;
         let clock = TestClock::new();
         let sandbox = payhub_sandbox::start(SandboxOptions {
@@ -136,7 +158,9 @@ impl TestApp {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
         providers.use_sandbox(&sandbox, &url, PROVIDER_TIMEOUT).await.expect("wire the providers to the sandbox");
-        let hub = Hub::new(database.db.clone(), clock.clone(), providers, test_settings(&url));
+        let mut settings = test_settings(&url);
+        configure(&mut settings);
+        let hub = Hub::new(database.db.clone(), clock.clone(), providers, settings);
         let running = hub.clone().serve(listener).await.unwrap();
         let (_, api_key) = create_api_key(&database.db, &hub.ids, clock.now(), Mode::Test, "tests").await.unwrap();
         let (receiver, hook_url) = Receiver::start().await;

@@ -37,6 +37,12 @@ async fn last_rejection(app: &TestApp) -> String {
     rejections.first().map(|(reason, ..)| reason.clone()).unwrap_or_default()
 }
 
+/// How many refusals of PayPal notifications for `reason` were counted.
+async fn counted(app: &TestApp, reason: &str) -> i64 {
+    let counts = app.hub.db.rejection_counts(ProviderName::Paypal).await.unwrap();
+    counts.iter().filter(|c| c.reason == reason).map(|c| c.count).sum()
+}
+
 on_both_stores! {
     async fn a_forged_signature_is_refused_and_recorded(app) {
         let payment = app.create_payment(1000).await;
@@ -104,13 +110,14 @@ on_both_stores! {
         text.set("content-type", "text/plain");
         let response = app.deliver(&text).await;
         assert_eq!(response.status(), 415);
-        assert_eq!(last_rejection(&app).await, "unsupported_media_type");
+        assert_eq!(counted(&app, "unsupported_media_type").await, 1, "counted, without a row");
 
         let mut huge = app.signed_notification(&json!({"padding": "x".repeat(600 * 1024)})).await;
         huge.set("content-type", "application/json");
         let response = app.deliver(&huge).await;
         assert_eq!(response.status(), 413);
-        assert_eq!(last_rejection(&app).await, "payload_too_large");
+        assert_eq!(counted(&app, "payload_too_large").await, 1, "counted, without a row");
+        assert_eq!(last_rejection(&app).await, "malformed_body");
     }
 
     async fn an_unknown_event_type_is_stored_and_acknowledged(app) {

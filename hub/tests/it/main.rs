@@ -4,7 +4,10 @@
 mod helpers;
 
 mod api;
+mod delivery;
+mod flood;
 mod ingress;
+mod mail;
 mod payments;
 mod pingpp;
 mod problems;

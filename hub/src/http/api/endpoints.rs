@@ -112,6 +112,12 @@ async fn create_endpoint(
     ApiJson(body): ApiJson<CreateWebhookEndpoint>,
 ) -> Result<(StatusCode, Json<WebhookEndpointView>), ApiError> {
     let request = EndpointRequest::try_from(body)?;
+    let url = url::Url::parse(request.url.as_str()).map_err(|e| ApiError::invalid("url", e.to_string()))?;
+    hub.settings
+        .egress
+        .check_url(caller.mode, &url)
+        .await
+        .map_err(|refused| ApiError::invalid("url", refused.to_string()))?;
     let now = hub.clock.now();
     let new = NewWebhookEndpoint {
         id: WebhookEndpointId::generate(&hub.ids, now),

@@ -1,0 +1,244 @@
+//! Delivering events to merchant endpoints: one endpoint's trouble is its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use payhub::egress::EgressPolicy;
+use payhub::services::api_keys::create_api_key;
+use payhub_core::id::{EventId, WebhookEndpointId};
+use payhub_core::{Clock, Mode};
+use payhub_store::testing::Backend;
+use payhub_store::{DeliveryState, NewWebhookEndpoint};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::helpers::{Receiver, TestApp};
+use crate::on_both_stores;
+
+/// An endpoint that accepts connections and never answers; returns its URL and how many
+/// connections it has taken.
+async fn hanging_endpoint() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::Relaxed);
+            held.push(socket);
+        }
+    });
+    (url, accepted)
+}
+
+/// An endpoint that answers at once with headers, then sends a body that never ends.
+async fn endless_body_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 1024, "x".repeat(1024));
+                while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    url
+}
+
+/// An endpoint that redirects every delivery to `target`.
+async fn redirecting_endpoint(target: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let target = target.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+impl TestApp {
+    /// Registers `url` as an endpoint in `mode`; returns the answer's status and body.
+    async fn try_register(&self, mode: Mode, url: &str) -> (u16, Value) {
+        let (_, key) = create_api_key(&self.hub.db, &self.hub.ids, self.clock.now(), mode, "endpoints").await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}/v1/webhook_endpoints", self.url))
+            .bearer_auth(key)
+            .header("Idempotency-Key", format!("register-{mode}-{url}"))
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Where the first event about `resource_id` stands at `endpoint`, once it has been tried.
+    async fn tried_delivery(&self, resource_id: &str, endpoint: &str) -> DeliveryState {
+        let events = self.get_json(&format!("/v1/events?resource_id={resource_id}")).await;
+        let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
+        let tried = || async {
+            let deliveries = self.hub.db.deliveries_of_event(&event_id).await.unwrap();
+            deliveries.into_iter().find(|d| {
+                d.endpoint_id == endpoint && d.attempts > 0 && (d.last_status_code.is_some() || d.last_error.is_some())
+            })
+        };
+        self.eventually("the delivery tried", || async { tried().await.is_some() }).await;
+        tried().await.unwrap()
+    }
+
+    async fn register_endpoint(&self, url: &str) {
+        let response = self.post("/v1/webhook_endpoints", json!({ "url": url })).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+
+    /// Creates `count` payments, each announced by `payment.created`; returns each payment's id
+    /// and the moment just before it was asked for.
+    async fn create_payments(&self, count: usize) -> Vec<(String, Instant)> {
+        let mut created = Vec::new();
+        for _ in 0..count {
+            let asked = Instant::now();
+            let payment = self.create_payment(1000).await;
+            created.push((payment["id"].as_str().unwrap().to_owned(), asked));
+        }
+        created
+    }
+
+    /// Asserts the test endpoint received an event about every payment within `within` of its
+    /// creation.
+    async fn assert_each_arrived_within(&self, created: &[(String, Instant)], within: Duration) {
+        self.eventually("every event at the healthy endpoint", || async {
+            let arrived = self.receiver.first_arrival.lock().unwrap();
+            created.iter().all(|(id, _)| arrived.contains_key(id))
+        })
+        .await;
+        let arrived = self.receiver.first_arrival.lock().unwrap().clone();
+        let late: Vec<_> = created
+            .iter()
+            .map(|(id, asked)| (id, arrived[id].saturating_duration_since(*asked)))
+            .filter(|(_, took)| *took > within)
+            .collect();
+        assert!(late.is_empty(), "{} of {} events arrived late: {late:?}", late.len(), created.len());
+    }
+}
+
+on_both_stores! {
+    async fn a_hanging_endpoint_does_not_delay_a_healthy_one(app) {
+        let (hanging, accepted) = hanging_endpoint().await;
+        app.register_endpoint(&hanging).await;
+        let created = app.create_payments(40).await;
+        app.assert_each_arrived_within(&created, Duration::from_secs(1)).await;
+        assert!(accepted.load(Ordering::Relaxed) > 0, "the hanging endpoint was being delivered to meanwhile");
+    }
+
+    async fn an_endless_answer_is_cut_off_and_does_not_delay_a_healthy_endpoint(app) {
+        app.register_endpoint(&endless_body_endpoint().await).await;
+        let created = app.create_payments(20).await;
+        app.assert_each_arrived_within(&created, Duration::from_secs(1)).await;
+        let events = app.get_json(&format!("/v1/events?resource_id={}", created[0].0)).await;
+        let event_id = payhub_core::id::EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
+        app.eventually("the endless answer recorded as a failure", || async {
+            let deliveries = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
+            deliveries.iter().any(|d| d.last_status_code == Some(500))
+        }).await;
+    }
+}
+
+on_both_stores! {
+    async fn endpoints_at_internal_addresses_are_refused_at_registration(app) {
+        let refused = [
+            (Mode::Test, "http://169.254.169.254/latest/meta-data/", "a cloud metadata service"),
+            (Mode::Test, "http://10.0.0.1/", "a private network address"),
+            (Mode::Test, "http://192.168.1.10:8080/hook", "a private network address"),
+            (Mode::Test, "http://[fd00::1]/hook", "a unique-local address"),
+            (Mode::Test, "http://[fe80::1]/hook", "a link-local address"),
+            (Mode::Test, "http://224.0.0.1/hook", "a multicast address"),
+            (Mode::Test, "http://0.0.0.0:22/", "an unspecified address"),
+            (Mode::Test, "http://[::ffff:10.0.0.1]/hook", "a private network address"),
+            // Loopback is for test-mode receivers beside the sandbox; live mode never reaches it.
+            (Mode::Live, "http://127.0.0.1:5432/", "a loopback address"),
+            (Mode::Live, "http://[::1]:6379/", "a loopback address"),
+            (Mode::Live, "http://localhost:8080/hook", "localhost is a loopback address"),
+        ];
+        for (mode, url, says) in refused {
+            let (status, problem) = app.try_register(mode, url).await;
+            assert_eq!(status, 422, "{mode} {url}: {problem}");
+            assert_eq!(problem["code"], "invalid_request");
+            assert_eq!(problem["errors"][0]["field"], "url");
+            let message = problem["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{url}: {message}");
+        }
+        let (status, _) = app.try_register(Mode::Live, "https://hooks.shop.example/payhub").await;
+        assert_eq!(status, 201, "a public name that does not resolve yet is checked when delivering");
+    }
+
+    async fn an_endpoint_stored_at_an_internal_address_is_refused_when_delivering(app) {
+        // As an endpoint registered before the rule, or whose address changed since.
+        let id = WebhookEndpointId::generate(&app.hub.ids, app.clock.now());
+        let endpoint = NewWebhookEndpoint {
+            id: id.clone(),
+            mode: Mode::Test,
+            url: "http://10.0.0.1:9/hook".into(),
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            event_types: vec!["*".into()],
+            description: None,
+        };
+        app.hub.db.create_endpoint(endpoint, app.clock.now()).await.unwrap();
+        let payment = app.create_payment(1000).await;
+        let delivery = app.tried_delivery(payment["id"].as_str().unwrap(), id.as_str()).await;
+        assert_eq!(delivery.last_status_code, None);
+        let error = delivery.last_error.unwrap();
+        assert!(error.starts_with("refused: 10.0.0.1 is a private network address"), "{error}");
+    }
+
+    async fn a_redirect_is_not_followed(app) {
+        let (elsewhere, target) = Receiver::start().await;
+        let redirecting = redirecting_endpoint(target).await;
+        let (status, endpoint) = app.try_register(Mode::Test, &redirecting).await;
+        assert_eq!(status, 201);
+        let payment = app.create_payment(1000).await;
+        let delivery = app.tried_delivery(payment["id"].as_str().unwrap(), endpoint["id"].as_str().unwrap()).await;
+        assert_eq!(delivery.last_status_code, Some(307));
+        assert_eq!(delivery.status, "pending", "a redirect is a failed attempt, retried later");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(elsewhere.received.lock().unwrap().is_empty(), "nothing reached the redirect's target");
+    }
+}
+
+/// With the operator's allowlist, live-mode endpoints may be in the listed networks, and only
+/// there.
+async fn the_operators_allowlist_admits_its_networks_in_live_mode(backend: Backend) {
+    let allowed = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+    let Some(app) = TestApp::spawn_with(backend, |settings| settings.egress = EgressPolicy::new(allowed)).await else {
+        return;
+    };
+    let (status, _) = app.try_register(Mode::Live, "http://127.0.0.1:9000/hook").await;
+    assert_eq!(status, 201);
+    for outside in ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/"] {
+        let (status, problem) = app.try_register(Mode::Live, outside).await;
+        assert_eq!(status, 422, "{outside}: {problem}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_allowlist_admits_its_networks_in_live_mode_sqlite() {
+    the_operators_allowlist_admits_its_networks_in_live_mode(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_allowlist_admits_its_networks_in_live_mode_postgres() {
+    the_operators_allowlist_admits_its_networks_in_live_mode(Backend::Postgres).await;
+}

@@ -1,0 +1,221 @@
+//! Mail to customer service: a real SMTP exchange with a server on loopback.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use payhub::app::HubSettings;
+use payhub::notifications::MailSettings;
+use payhub_core::EventType;
+use payhub_core::id::EventId;
+use payhub_store::MailState;
+use payhub_store::testing::Backend;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::helpers::TestApp;
+
+/// A mail as the SMTP server received it.
+#[derive(Debug, Clone)]
+struct ReceivedMail {
+    to: Vec<String>,
+    data: String,
+}
+
+impl ReceivedMail {
+    /// The text as the reader sees it (decoded when sent quoted-printable).
+    fn text(&self) -> String {
+        let (head, body) = self.data.split_once("\r\n\r\n").unwrap_or_default();
+        if head.to_ascii_lowercase().contains("content-transfer-encoding: quoted-printable") {
+            let decoded = quoted_printable::decode(body, quoted_printable::ParseMode::Robust).unwrap();
+            String::from_utf8(decoded).unwrap()
+        } else {
+            body.to_owned()
+        }
+    }
+
+    /// A header's value, unfolded (long headers continue on lines that start with a space).
+    fn header(&self, name: &str) -> Option<String> {
+        let head = self.data.split("\r\n\r\n").next().unwrap_or_default().replace("\r\n ", " ").replace("\r\n\t", " ");
+        let prefix = format!("{}: ", name.to_ascii_lowercase());
+        head.lines()
+            .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
+            .map(|line| line[prefix.len()..].trim().to_owned())
+    }
+}
+
+/// An SMTP server on loopback (mailin's protocol state machine over a tokio socket), keeping
+/// every mail it accepts.
+#[derive(Clone, Default)]
+struct SmtpServer {
+    received: Arc<Mutex<Vec<ReceivedMail>>>,
+}
+
+/// Collects one session's mail.
+struct Collector {
+    server: SmtpServer,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin::Handler for Collector {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin::Response {
+        let data = String::from_utf8_lossy(&self.data).into_owned();
+        self.server.received.lock().unwrap().push(ReceivedMail { to: self.to.clone(), data });
+        mailin::response::OK
+    }
+}
+
+impl SmtpServer {
+    async fn start_on(listener: TcpListener) -> Self {
+        let server = SmtpServer::default();
+        let serving = server.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, peer)) = listener.accept().await {
+                tokio::spawn(serving.clone().session(socket, peer.ip()));
+            }
+        });
+        server
+    }
+
+    async fn session(self, socket: tokio::net::TcpStream, peer: IpAddr) {
+        let collector = Collector { server: self, to: vec![], data: vec![] };
+        let mut session = mailin::SessionBuilder::new("smtp.test").build(peer, collector);
+        let (reader, mut writer) = socket.into_split();
+        let mut reader = BufReader::new(reader);
+        let Ok(greeting) = session.greeting().buffer() else { return };
+        if writer.write_all(&greeting).await.is_err() {
+            return;
+        }
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let response = session.process(&line);
+            match response.action {
+                mailin::Action::NoReply => continue,
+                mailin::Action::Reply | mailin::Action::UpgradeTls => {
+                    let Ok(bytes) = response.buffer() else { return };
+                    if writer.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                mailin::Action::Close => {
+                    if let Ok(bytes) = response.buffer() {
+                        let _ = writer.write_all(&bytes).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn received(&self) -> Vec<ReceivedMail> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// Mail about `payment.succeeded` to two people through the SMTP server at `port`, retried
+/// every 200 ms.
+fn mail_to(port: u16) -> impl FnOnce(&mut HubSettings) {
+    move |settings| {
+        settings.mail = Some(MailSettings {
+            smtp_url: format!("smtp://127.0.0.1:{port}"),
+            from: "payhub@shop.example".parse().unwrap(),
+            to: vec!["support@shop.example".parse().unwrap(), "Ops <ops@shop.example>".parse().unwrap()],
+            events: vec![EventType::PaymentSucceeded],
+            schedule: vec![Duration::from_millis(200); 50],
+            timeout: Duration::from_secs(2),
+        });
+    }
+}
+
+impl TestApp {
+    async fn mails_about(&self, payment_id: &str, event_type: &str) -> (EventId, Vec<MailState>) {
+        let events = self.get_json(&format!("/v1/events?resource_id={payment_id}&type={event_type}")).await;
+        let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
+        let mails = self.hub.db.mails_of_event(&event_id).await.unwrap();
+        (event_id, mails)
+    }
+}
+
+/// Runs a mail scenario once per store, with an SMTP server port chosen for it.
+macro_rules! with_mail_on_both_stores {
+    ($(async fn $name:ident($app:ident, $listener:ident) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+            async fn run($app: TestApp, $listener: TcpListener) $body
+            async fn on(backend: Backend) {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let port = listener.local_addr().unwrap().port();
+                let Some(app) = TestApp::spawn_with(backend, mail_to(port)).await else { return };
+                run(app, listener).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { on(Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { on(Backend::Postgres).await }
+        }
+    )*};
+}
+
+with_mail_on_both_stores! {
+    async fn a_succeeded_payment_is_mailed_once_to_each_recipient_with_its_facts(app, listener) {
+        let smtp = SmtpServer::start_on(listener).await;
+        let payment = app.paid_payment(1250).await;
+        let id = payment["id"].as_str().unwrap();
+        app.eventually("a mail for each recipient", || async { smtp.received().len() >= 2 }).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut mails = smtp.received();
+        assert_eq!(mails.len(), 2, "payment.created is not mailed, payment.succeeded once per recipient");
+        mails.sort_by(|a, b| a.to.cmp(&b.to));
+        assert_eq!(mails[0].to, ["ops@shop.example"]);
+        assert_eq!(mails[1].to, ["support@shop.example"]);
+        let (event_id, states) = app.mails_about(id, "payment.succeeded").await;
+        for mail in &mails {
+            assert_eq!(mail.header("Subject").unwrap(), format!("[payhub (test mode)] Payment {id} succeeded: 12.50 USD"));
+            assert_eq!(mail.header("From").unwrap(), "payhub@shop.example");
+            let message_id = mail.header("Message-ID").unwrap();
+            assert!(message_id.starts_with(&format!("<{event_id}.")) && message_id.ends_with("@shop.example>"), "{message_id}");
+            let text = mail.text();
+            assert!(text.contains("Amount            12.50 USD"), "{text}");
+            assert!(text.contains(&format!("See it in payhub: {}/v1/payments/{id}", app.url)), "{text}");
+        }
+        assert_ne!(mails[0].header("Message-ID"), mails[1].header("Message-ID"));
+        assert!(states.iter().all(|m| m.status == "sent" && m.attempts == 1), "{states:?}");
+    }
+
+    async fn mail_waits_for_a_mail_server_that_is_down_and_arrives_exactly_once(app, listener) {
+        // The server is down: its port refuses connections.
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let payment = app.paid_payment(1250).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        app.eventually("several failed attempts", || async {
+            let (_, states) = app.mails_about(&id, "payment.succeeded").await;
+            states.len() == 2 && states.iter().all(|m| m.status == "pending" && m.attempts >= 2 && m.last_error.is_some())
+        }).await;
+        let smtp = SmtpServer::start_on(TcpListener::bind(address).await.unwrap()).await;
+        app.eventually("the mails once the server is back", || async { smtp.received().len() >= 2 }).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let mut recipients: Vec<_> = smtp.received().into_iter().flat_map(|m| m.to).collect();
+        recipients.sort();
+        assert_eq!(recipients, ["ops@shop.example", "support@shop.example"], "each recipient mailed exactly once");
+        let (_, states) = app.mails_about(&id, "payment.succeeded").await;
+        assert!(states.iter().all(|m| m.status == "sent" && m.attempts >= 2), "failed attempts, then one sent: {states:?}");
+    }
+}
