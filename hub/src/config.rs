@@ -43,6 +43,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub ops: OpsConfig,
+    #[serde(default)]
     pub webhooks: WebhooksConfig,
     /// Mail to customer service about chosen events.
     #[serde(default)]

@@ -116,12 +116,14 @@ on_both_stores! {
         assert_eq!(syntax.json::<Value>().await.unwrap()["code"], "malformed_request");
         let form = send(b"amount=1".to_vec(), "application/x-www-form-urlencoded").await.unwrap();
         assert_eq!(form.status(), 415);
-        let huge = send(vec![b' '; 200 * 1024], "application/json").await.unwrap();
-        assert_eq!(huge.status(), 413);
-        assert_eq!(huge.json::<Value>().await.unwrap()["code"], "payload_too_large");
         let unreadable_path = app.get("/v1/payments/%FF%FE").await;
         assert_eq!(unreadable_path.status(), 400);
         assert_eq!(unreadable_path.json::<Value>().await.unwrap()["code"], "malformed_request");
+        // Last: the server closes a connection whose body it refused unread, and a pooled
+        // client may not notice before its next request.
+        let huge = send(vec![b' '; 200 * 1024], "application/json").await.unwrap();
+        assert_eq!(huge.status(), 413);
+        assert_eq!(huge.json::<Value>().await.unwrap()["code"], "payload_too_large");
     }
 
     async fn refund_over_the_remaining_amount_says_how_much_is_left(app) {
