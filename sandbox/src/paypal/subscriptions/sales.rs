@@ -115,6 +115,7 @@ fn refund(
     let description = text(&request, "description", "/description", 255)?;
     let reason = text(&request, "reason", "/reason", 30)?;
     let now = simulator.now();
+    super::super::disputes::refuse_if_disputed(state, id).map_err(|error| error.documented_at(SALES_DOC))?;
     let sale = state
         .subscriptions
         .sales
