@@ -219,8 +219,13 @@ async fn offers_are_answered_by_the_buyer_only() {
     let id = sandbox.open_dispute(&capture_id, json!({})).await["dispute_id"].as_str().unwrap().to_owned();
     let offer = json!({ "note": "Half back?", "offer_type": "REFUND", "offer_amount": { "currency_code": "USD", "value": "25.00" } });
 
-    assert_eq!(sandbox.act(&token, &id, "make-offer", offer.clone()).await.status, StatusCode::OK);
+    let path = format!("/v1/customer/disputes/{id}/make-offer");
+    let key = [("PayPal-Request-Id", "offer-1")];
+    assert_eq!(sandbox.post(&token, &path, Some(offer.clone()), &key).await.status, StatusCode::OK);
+    let replayed = sandbox.post(&token, &path, Some(offer.clone()), &key).await;
+    assert_eq!(replayed.status, StatusCode::OK, "a repeated request id gets the first answer: {}", replayed.body);
     let shown = sandbox.dispute(&token, &id).await;
+    assert_eq!(shown["offer"]["history"].as_array().unwrap().len(), 1, "and changes nothing");
     assert_eq!(shown["status"], "WAITING_FOR_BUYER_RESPONSE");
     assert_eq!(shown["offer"]["seller_offered_amount"]["value"], "25.00");
     assert!(!rels(&shown).contains(&"make_offer".to_owned()), "one offer at a time");

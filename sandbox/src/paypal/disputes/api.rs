@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -23,7 +23,7 @@ use super::model::{
     Message, Moved, OfferEvent, OfferEventType, OfferType, Party, SellerAction, Stage, SupportingInfo,
 };
 use super::render::{accept_claim_types, offer_types};
-use super::{DISPUTES_DOC, not_allowed};
+use super::{DISPUTES_DOC, KEY_RETENTION, not_allowed};
 
 const NOTE_MAX: usize = 2000;
 const DEFAULT_PAGE_SIZE: usize = 10;
@@ -299,21 +299,43 @@ async fn patch(State(simulator): Shared, merchant: Merchant, Path(id): Path<Stri
     }
 }
 
+/// Runs an action on a dispute of the caller's, answering a repeated `PayPal-Request-Id` with
+/// the first answer.
+fn dispute_action(
+    simulator: &PaypalSimulator,
+    call: Call,
+    change: impl FnOnce(&mut Dispute, DateTime<Utc>) -> Result<Moved, ApiError>,
+) -> Response {
+    let Call { merchant, id, headers, operation } = call;
+    let path = format!("/v1/customer/disputes/{id}/{operation}");
+    simulator.idempotent_post(&merchant.client_id, &path, &headers, KEY_RETENTION, |state| {
+        let effects = simulator
+            .dispute_changed(state, Some(&merchant.client_id), &id, |dispute, now| change(dispute, now).map(Some))?;
+        Ok(((StatusCode::OK, simulator.dispute_action_answer(&id)), effects))
+    })
+}
+
+/// Who calls which action on which dispute.
+struct Call {
+    merchant: Merchant,
+    id: String,
+    headers: HeaderMap,
+    operation: &'static str,
+}
+
 /// Runs a seller action when the dispute's links offer it.
 fn seller_action(
     simulator: &PaypalSimulator,
-    merchant: &Merchant,
-    id: &str,
+    call: Call,
     action: SellerAction,
     change: impl FnOnce(&mut Dispute, DateTime<Utc>) -> Result<Moved, ApiError>,
 ) -> Response {
-    let outcome = simulator.change_dispute(Some(&merchant.client_id), id, |dispute, now| {
+    dispute_action(simulator, call, |dispute, now| {
         if !dispute.seller_actions(now).contains(&action) {
             return Err(not_allowed(dispute, action.path()));
         }
-        change(dispute, now).map(Some)
-    });
-    answer(StatusCode::OK, outcome.map(|()| simulator.dispute_action_answer(id)))
+        change(dispute, now)
+    })
 }
 
 /// An amount no larger than the disputed amount, in its currency.
@@ -338,51 +360,63 @@ async fn accept_claim(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::AcceptClaim, |dispute, now| {
-        input.text("note", NOTE_MAX)?;
-        let claim_type = match input.text("accept_claim_type", 255)? {
-            None => AcceptClaimType::Refund,
-            Some(text) => AcceptClaimType::parse(&text)
-                .filter(|claim_type| accept_claim_types(dispute).contains(claim_type))
-                .ok_or_else(|| invalid_value("/accept_claim_type", &text))?,
-        };
-        let refunded = match claim_type {
-            AcceptClaimType::PartialRefund => amount_within(&input, "refund_amount", dispute)?,
-            _ => dispute.amount,
-        };
-        Ok(dispute.claim_accepted(refunded, now))
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "accept-claim" },
+        SellerAction::AcceptClaim,
+        |dispute, now| {
+            input.text("note", NOTE_MAX)?;
+            let claim_type = match input.text("accept_claim_type", 255)? {
+                None => AcceptClaimType::Refund,
+                Some(text) => AcceptClaimType::parse(&text)
+                    .filter(|claim_type| accept_claim_types(dispute).contains(claim_type))
+                    .ok_or_else(|| invalid_value("/accept_claim_type", &text))?,
+            };
+            let refunded = match claim_type {
+                AcceptClaimType::PartialRefund => amount_within(&input, "refund_amount", dispute)?,
+                _ => dispute.amount,
+            };
+            Ok(dispute.claim_accepted(refunded, now))
+        },
+    )
 }
 
 async fn make_offer(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::MakeOffer, |dispute, now| {
-        let notes = input.required_text("note", NOTE_MAX)?;
-        let offer_type = input.required_enum("offer_type", OfferType::parse)?;
-        if !offer_types(dispute.reason).contains(&offer_type) {
-            return Err(invalid_value("/offer_type", offer_type.as_str()));
-        }
-        let amount = match offer_type {
-            OfferType::ReplacementWithoutRefund => None,
-            _ => Some(amount_within(&input, "offer_amount", dispute)?),
-        };
-        dispute.offers.push(OfferEvent {
-            time: now,
-            actor: Party::Seller,
-            event_type: OfferEventType::Proposed,
-            offer_type,
-            amount,
-            notes: Some(notes),
-            stage: dispute.stage,
-        });
-        Ok(dispute.offer_made(now))
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "make-offer" },
+        SellerAction::MakeOffer,
+        |dispute, now| {
+            let notes = input.required_text("note", NOTE_MAX)?;
+            let offer_type = input.required_enum("offer_type", OfferType::parse)?;
+            if !offer_types(dispute.reason).contains(&offer_type) {
+                return Err(invalid_value("/offer_type", offer_type.as_str()));
+            }
+            let amount = match offer_type {
+                OfferType::ReplacementWithoutRefund => None,
+                _ => Some(amount_within(&input, "offer_amount", dispute)?),
+            };
+            dispute.offers.push(OfferEvent {
+                time: now,
+                actor: Party::Seller,
+                event_type: OfferEventType::Proposed,
+                offer_type,
+                amount,
+                notes: Some(notes),
+                stage: dispute.stage,
+            });
+            Ok(dispute.offer_made(now))
+        },
+    )
 }
 
 /// `evidences[]` of provide-evidence and appeal; the documents sent with the request belong to
@@ -426,85 +460,126 @@ async fn provide_evidence(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::ProvideEvidence, |dispute, now| {
-        let evidences = read_evidences(input, dispute.stage, now)?;
-        dispute.evidences.extend(evidences);
-        Ok(dispute.evidence_provided())
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "provide-evidence" },
+        SellerAction::ProvideEvidence,
+        |dispute, now| {
+            let evidences = read_evidences(input, dispute.stage, now)?;
+            dispute.evidences.extend(evidences);
+            Ok(dispute.evidence_provided())
+        },
+    )
 }
 
-async fn appeal(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>, input: ActionInput) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::Appeal, |dispute, now| {
-        let evidences = read_evidences(input, Stage::PreArbitration, now)?;
-        dispute.evidences.extend(evidences);
-        Ok(dispute.appealed())
-    })
+async fn appeal(
+    State(simulator): Shared,
+    merchant: Merchant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    input: ActionInput,
+) -> Response {
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "appeal" },
+        SellerAction::Appeal,
+        |dispute, now| {
+            let evidences = read_evidences(input, Stage::PreArbitration, now)?;
+            dispute.evidences.extend(evidences);
+            Ok(dispute.appealed())
+        },
+    )
 }
 
 async fn provide_supporting_info(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::ProvideSupportingInfo, |dispute, now| {
-        let notes = input.text("notes", NOTE_MAX)?;
-        if notes.is_none() && input.documents.is_empty() {
-            return Err(super::super::order_request::missing("/notes").documented_at(DISPUTES_DOC));
-        }
-        dispute.supporting_info.push(SupportingInfo {
-            notes,
-            documents: input.documents,
-            time: now,
-            stage: dispute.stage,
-        });
-        Ok(Moved::Updated)
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "provide-supporting-info" },
+        SellerAction::ProvideSupportingInfo,
+        |dispute, now| {
+            let notes = input.text("notes", NOTE_MAX)?;
+            if notes.is_none() && input.documents.is_empty() {
+                return Err(super::super::order_request::missing("/notes").documented_at(DISPUTES_DOC));
+            }
+            dispute.supporting_info.push(SupportingInfo {
+                notes,
+                documents: input.documents,
+                time: now,
+                stage: dispute.stage,
+            });
+            Ok(Moved::Updated)
+        },
+    )
 }
 
 async fn send_message(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::SendMessage, |dispute, now| {
-        let content = input.required_text("message", NOTE_MAX)?;
-        dispute.messages.push(Message { posted_by: Party::Seller, time: now, content, documents: input.documents });
-        Ok(dispute.seller_messaged(now))
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "send-message" },
+        SellerAction::SendMessage,
+        |dispute, now| {
+            let content = input.required_text("message", NOTE_MAX)?;
+            dispute.messages.push(Message { posted_by: Party::Seller, time: now, content, documents: input.documents });
+            Ok(dispute.seller_messaged(now))
+        },
+    )
 }
 
 async fn acknowledge_return_item(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::AcknowledgeReturnItem, |dispute, now| {
-        input.text("note", NOTE_MAX)?;
-        let acknowledgement = match input.text("acknowledgement_type", 255)? {
-            None => AcknowledgementType::ItemReceived,
-            Some(text) => {
-                AcknowledgementType::parse(&text).ok_or_else(|| invalid_value("/acknowledgement_type", &text))?
-            }
-        };
-        Ok(dispute.return_acknowledged(acknowledgement == AcknowledgementType::ItemReceived, now))
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "acknowledge-return-item" },
+        SellerAction::AcknowledgeReturnItem,
+        |dispute, now| {
+            input.text("note", NOTE_MAX)?;
+            let acknowledgement = match input.text("acknowledgement_type", 255)? {
+                None => AcknowledgementType::ItemReceived,
+                Some(text) => {
+                    AcknowledgementType::parse(&text).ok_or_else(|| invalid_value("/acknowledgement_type", &text))?
+                }
+            };
+            Ok(dispute.return_acknowledged(acknowledgement == AcknowledgementType::ItemReceived, now))
+        },
+    )
 }
 
 async fn escalate(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
-    seller_action(&simulator, &merchant, &id, SellerAction::Escalate, |dispute, now| {
-        input.required_text("note", NOTE_MAX)?;
-        Ok(dispute.escalate(false, now))
-    })
+    seller_action(
+        &simulator,
+        Call { merchant, id, headers, operation: "escalate" },
+        SellerAction::Escalate,
+        |dispute, now| {
+            input.required_text("note", NOTE_MAX)?;
+            Ok(dispute.escalate(false, now))
+        },
+    )
 }
 
 /// Offers are answered by the buyer; a merchant's token may not.
@@ -518,24 +593,23 @@ async fn buyer_only(_merchant: Merchant) -> Response {
 /// A sandbox-only action, allowed while PayPal reviews the case.
 fn review_action(
     simulator: &PaypalSimulator,
-    merchant: &Merchant,
-    id: &str,
-    operation: &str,
+    call: Call,
     change: impl FnOnce(&mut Dispute, DateTime<Utc>) -> Moved,
 ) -> Response {
-    let outcome = simulator.change_dispute(Some(&merchant.client_id), id, |dispute, now| {
+    let operation = call.operation;
+    dispute_action(simulator, call, |dispute, now| {
         if dispute.status != DisputeStatus::UnderReview {
             return Err(not_allowed(dispute, operation));
         }
-        Ok(Some(change(dispute, now)))
-    });
-    answer(StatusCode::OK, outcome.map(|()| simulator.dispute_action_answer(id)))
+        Ok(change(dispute, now))
+    })
 }
 
 async fn adjudicate(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
     let buyer_favour = match input.required_text("adjudication_outcome", 255) {
@@ -544,7 +618,7 @@ async fn adjudicate(
         Ok(other) => return invalid_value("/adjudication_outcome", &other).into_response(),
         Err(error) => return error.into_response(),
     };
-    review_action(&simulator, &merchant, &id, "adjudicate", |dispute, now| {
+    review_action(&simulator, Call { merchant, id, headers, operation: "adjudicate" }, |dispute, now| {
         let reason = if buyer_favour { "DECISION_BASED_ON_AVAILABLE_INFORMATION" } else { "ITEM_SOLD_AS_DESCRIBED" };
         dispute.adjudicated(buyer_favour, reason, now)
     })
@@ -554,6 +628,7 @@ async fn require_evidence(
     State(simulator): Shared,
     merchant: Merchant,
     Path(id): Path<String>,
+    headers: HeaderMap,
     input: ActionInput,
 ) -> Response {
     let from_seller = match input.required_text("action", 255) {
@@ -562,7 +637,7 @@ async fn require_evidence(
         Ok(other) => return invalid_value("/action", &other).into_response(),
         Err(error) => return error.into_response(),
     };
-    review_action(&simulator, &merchant, &id, "require-evidence", |dispute, now| {
+    review_action(&simulator, Call { merchant, id, headers, operation: "require-evidence" }, |dispute, now| {
         dispute.evidence_required(from_seller, now)
     })
 }

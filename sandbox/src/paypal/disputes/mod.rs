@@ -28,7 +28,9 @@
 //!   documents are judged by their file name's extension;
 //! - `dispute_state` `OPEN_INQUIRIES` lists every unresolved inquiry; a dispute's own
 //!   `dispute_state` says whose turn it is;
-//! - `accept-offer` and `deny-offer` are the buyer's: a merchant's token is refused with 403.
+//! - `accept-offer` and `deny-offer` are the buyer's: a merchant's token is refused with 403;
+//! - an action repeated with the same `PayPal-Request-Id` gets the first answer and changes
+//!   nothing (kept 72 hours).
 
 mod api;
 pub mod control;
@@ -40,7 +42,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::errors::{ApiError, ErrorDetail};
 use super::events::NewEvent;
@@ -51,6 +53,9 @@ use self::model::{Dispute, Moved};
 pub use self::model::{DisputeBook, Reason as DisputeReason, Stage as DisputeStage};
 
 pub const DISPUTES_DOC: &str = "https://developer.paypal.com/docs/api/customer-disputes/v1/";
+
+/// PayPal remembers a `PayPal-Request-Id` of a dispute action for as long as its other v1 APIs.
+const KEY_RETENTION: Duration = Duration::hours(72);
 
 /// PayPal's API routes of this part (behind the token check and the fault controls).
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
@@ -80,31 +85,40 @@ impl PaypalSimulator {
         id: &str,
         change: impl FnOnce(&mut Dispute, DateTime<Utc>) -> Result<Option<Moved>, ApiError>,
     ) -> Result<(), ApiError> {
-        self.transact(|state| {
-            let now = self.now();
-            let dispute = state
-                .disputes
-                .disputes
-                .get_mut(id)
-                .filter(|dispute| client_id.is_none_or(|client| dispute.client_id == client))
-                .ok_or_else(|| not_found(id))?;
-            let Some(moved) = change(dispute, now)? else {
-                return Ok(((), Vec::new()));
-            };
-            dispute.update_time = now;
-            let (event_type, verb) = match moved {
-                Moved::Updated => ("CUSTOMER.DISPUTE.UPDATED", "updated"),
-                Moved::Resolved => ("CUSTOMER.DISPUTE.RESOLVED", "resolved"),
-            };
-            let effects = self.dispute_effects(dispute, event_type, verb, now);
-            if moved == Moved::Resolved
-                && let Some((_, refunded)) = dispute.outcome
-            {
-                let transaction_id = dispute.transaction.id.clone();
-                take_back(state, &transaction_id, refunded.minor, now);
-            }
-            Ok(((), effects))
-        })
+        self.transact(|state| Ok(((), self.dispute_changed(state, client_id, id, change)?)))
+    }
+
+    /// [`Self::change_dispute`] on state already locked; returns the effects to carry out.
+    pub(crate) fn dispute_changed(
+        &self,
+        state: &mut PaypalState,
+        client_id: Option<&str>,
+        id: &str,
+        change: impl FnOnce(&mut Dispute, DateTime<Utc>) -> Result<Option<Moved>, ApiError>,
+    ) -> Result<Vec<Effect>, ApiError> {
+        let now = self.now();
+        let dispute = state
+            .disputes
+            .disputes
+            .get_mut(id)
+            .filter(|dispute| client_id.is_none_or(|client| dispute.client_id == client))
+            .ok_or_else(|| not_found(id))?;
+        let Some(moved) = change(dispute, now)? else {
+            return Ok(Vec::new());
+        };
+        dispute.update_time = now;
+        let (event_type, verb) = match moved {
+            Moved::Updated => ("CUSTOMER.DISPUTE.UPDATED", "updated"),
+            Moved::Resolved => ("CUSTOMER.DISPUTE.RESOLVED", "resolved"),
+        };
+        let effects = self.dispute_effects(dispute, event_type, verb, now);
+        if moved == Moved::Resolved
+            && let Some((_, refunded)) = dispute.outcome
+        {
+            let transaction_id = dispute.transaction.id.clone();
+            take_back(state, &transaction_id, refunded.minor, now);
+        }
+        Ok(effects)
     }
 
     /// The webhook about a dispute's change and the check of its next deadline.
