@@ -25,6 +25,7 @@ pub struct HubSettings {
     pub entitlement_grace: Duration,
     pub workers: crate::config::WorkersConfig,
     pub delivery: crate::config::DeliveryConfig,
+    pub disputes: crate::config::DisputesConfig,
 }
 
 impl HubSettings {
@@ -36,6 +37,7 @@ impl HubSettings {
             entitlement_grace: config.entitlement_grace,
             workers: config.workers.clone(),
             delivery: config.delivery.clone(),
+            disputes: config.disputes.clone(),
         }
     }
 }

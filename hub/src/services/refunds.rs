@@ -49,6 +49,11 @@ impl Hub {
                 status: payment.status().as_str().into(),
             });
         }
+        // The provider refuses it too (PayPal: TRANSACTION_DISPUTED); saying which case blocks
+        // it lets the merchant answer the dispute instead.
+        if let Some(open) = self.db.payment_disputes(&payment.id).await?.into_iter().find(|d| d.is_open()) {
+            return Err(ServiceError::PaymentDisputed { dispute_id: open.id.to_string() });
+        }
         let amount = match request.amount {
             Some(amount) => amount.of(payment.currency),
             None => payment.refundable(),

@@ -12,7 +12,7 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use payhub::app::HubSettings;
-use payhub::config::{DeliveryConfig, WorkersConfig};
+use payhub::config::{DeliveryConfig, DisputesConfig, WorkersConfig};
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
@@ -115,6 +115,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
             timeout: Duration::from_secs(2),
             schedule: vec![Duration::from_millis(200), Duration::from_millis(400), Duration::from_millis(800)],
         },
+        disputes: DisputesConfig { revoke_entitlement_on_loss: true, sweep_interval: Duration::from_millis(300) },
     }
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api;
+mod disputes;
 mod ingress;
 mod payments;
 mod pingpp;

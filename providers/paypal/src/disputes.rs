@@ -464,6 +464,13 @@ pub struct Document {
     pub content: Vec<u8>,
 }
 
+impl Document {
+    /// The file's name and size, as [`check_documents`] takes them.
+    pub fn sized(&self) -> (&str, usize) {
+        (self.file_name.as_str(), self.content.len())
+    }
+}
+
 /// File name extensions PayPal accepts for dispute documents.
 pub const DOCUMENT_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "gif", "png", "pdf"];
 /// Each document must be smaller than this.
@@ -482,18 +489,19 @@ pub enum DocumentRefusal {
     TooLargeTogether,
 }
 
-/// Applies PayPal's limits for dispute documents, before anything is sent.
-pub fn check_documents(documents: &[Document]) -> Result<(), DocumentRefusal> {
+/// Applies PayPal's limits for dispute documents, given as (file name, size in bytes), before
+/// anything is sent.
+pub fn check_documents<'a>(documents: impl IntoIterator<Item = (&'a str, usize)>) -> Result<(), DocumentRefusal> {
     let mut total = 0usize;
-    for document in documents {
-        let extension = document.file_name.rsplit_once('.').map(|(_, extension)| extension.to_ascii_lowercase());
+    for (file_name, size) in documents {
+        let extension = file_name.rsplit_once('.').map(|(_, extension)| extension.to_ascii_lowercase());
         if !extension.is_some_and(|extension| DOCUMENT_EXTENSIONS.contains(&extension.as_str())) {
-            return Err(DocumentRefusal::UnsupportedType { file_name: document.file_name.clone() });
+            return Err(DocumentRefusal::UnsupportedType { file_name: file_name.to_owned() });
         }
-        if document.content.len() >= MAX_DOCUMENT_BYTES {
-            return Err(DocumentRefusal::TooLarge { file_name: document.file_name.clone() });
+        if size >= MAX_DOCUMENT_BYTES {
+            return Err(DocumentRefusal::TooLarge { file_name: file_name.to_owned() });
         }
-        total += document.content.len();
+        total += size;
     }
     if total > MAX_TOTAL_DOCUMENT_BYTES {
         return Err(DocumentRefusal::TooLargeTogether);
@@ -702,7 +710,8 @@ impl PaypalClient {
         input: &B,
         documents: &[Document],
     ) -> Result<SubsequentAction, PaypalError> {
-        check_documents(documents).map_err(|refusal| PaypalError::Decode(refusal.to_string()))?;
+        check_documents(documents.iter().map(Document::sized))
+            .map_err(|refusal| PaypalError::Decode(refusal.to_string()))?;
         let files: Vec<FilePart<'_>> = documents
             .iter()
             .map(|document| FilePart {
@@ -727,14 +736,12 @@ mod tests {
 
     #[test]
     fn documents_outside_paypals_limits_are_refused_before_sending() {
-        assert_eq!(check_documents(&[document("a.PDF", 10), document("b.jpeg", 10)]), Ok(()));
-        assert!(matches!(check_documents(&[document("a.docx", 1)]), Err(DocumentRefusal::UnsupportedType { .. })));
-        assert!(matches!(
-            check_documents(&[document("a.png", MAX_DOCUMENT_BYTES)]),
-            Err(DocumentRefusal::TooLarge { .. })
-        ));
+        let check = |documents: &[Document]| check_documents(documents.iter().map(Document::sized));
+        assert_eq!(check(&[document("a.PDF", 10), document("b.jpeg", 10)]), Ok(()));
+        assert!(matches!(check(&[document("a.docx", 1)]), Err(DocumentRefusal::UnsupportedType { .. })));
+        assert!(matches!(check(&[document("a.png", MAX_DOCUMENT_BYTES)]), Err(DocumentRefusal::TooLarge { .. })));
         let six = vec![document("a.pdf", MAX_DOCUMENT_BYTES - 1); 6];
-        assert_eq!(check_documents(&six), Err(DocumentRefusal::TooLargeTogether));
+        assert_eq!(check(&six), Err(DocumentRefusal::TooLargeTogether));
     }
 
     #[test]
