@@ -226,4 +226,31 @@ on_both_stores! {
         let unknown = app.get("/v1/disputes/dp_01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
         assert_eq!(unknown.status(), 404);
     }
+
+    async fn an_inquiry_is_answered_by_message_then_accepted_in_part_and_a_replayed_answer_is_not_sent_twice(app) {
+        let payment = app.paid_payment(5_000).await;
+        app.open_dispute(&payment, json!({ "message": "Is it coming?" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+
+        let written = app.post(&format!("/v1/disputes/{id}/messages"), json!({ "text": "Shipped on Monday" })).await;
+        assert_eq!(written.status(), 200);
+        let dispute: Value = written.json().await.unwrap();
+        assert_eq!(dispute["status"], "waiting_for_buyer");
+        assert_eq!(dispute["messages"][1]["from"], "seller");
+        assert_eq!(dispute["buyer_message"], "Is it coming?");
+
+        let path = format!("/v1/disputes/{id}/accept");
+        let first = app.post_with_key(&path, "accept-once", json!({ "amount": 2_000, "note": "Sorry" })).await;
+        assert_eq!(first.status(), 200);
+        let accepted: Value = first.json().await.unwrap();
+        assert_eq!(accepted["status"], "accepted");
+        assert_eq!(accepted["outcome"]["amount_refunded"], 2_000);
+        let replayed = app.post_with_key(&path, "accept-once", json!({ "amount": 2_000, "note": "Sorry" })).await;
+        assert_eq!(replayed.status(), 200, "the same key gets the same answer");
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        let again = app.post(&path, json!({ "amount": 2_000 })).await;
+        assert_eq!(again.status(), 409, "a decided case takes no answer");
+        let offered = app.post(&format!("/v1/disputes/{id}/offer"), json!({ "kind": "refund", "note": "n" })).await;
+        assert_eq!(offered.status(), 422, "an amount is required for a refund offer");
+    }
 }
