@@ -1,8 +1,8 @@
 //! The reconciler: nothing waits on a webhook alone. Every non-final payment, refund,
-//! subscription and dispute carries
-//! the time of its next check; due ones are taken in batches by index, the provider is asked,
-//! the answer is applied, and the next check is pushed out with the object's age (see
-//! `payhub_core::schedule`). A lost webhook costs minutes, not money.
+//! subscription and dispute carries the time of its next check; due ones are taken in batches
+//! by index, the provider is asked, the answer is applied, and the next check is pushed out with
+//! the object's age or due date (see `payhub_core::schedule`). Each pass also sweeps the
+//! providers' disputes changed since the last sweep. A lost webhook costs minutes, not money.
 
 use chrono::Duration;
 use payhub_core::payment::{Payment, PaymentStatus};
