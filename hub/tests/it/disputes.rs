@@ -72,8 +72,11 @@ impl TestApp {
     }
 }
 
+/// A scan of a few hundred KiB: larger than an API request may be, well within PayPal's limits.
 fn pdf(name: &str) -> Part {
-    Part::bytes(b"%PDF-1.4 proof of delivery".to_vec()).file_name(name.to_owned()).mime_str("application/pdf").unwrap()
+    let mut scan = b"%PDF-1.4 proof of delivery".to_vec();
+    scan.resize(300 * 1024, b' ');
+    Part::bytes(scan).file_name(name.to_owned()).mime_str("application/pdf").unwrap()
 }
 
 on_both_stores! {
