@@ -115,7 +115,10 @@ fn refund(
     let description = text(&request, "description", "/description", 255)?;
     let reason = text(&request, "reason", "/reason", 30)?;
     let now = simulator.now();
-    super::super::disputes::refuse_if_disputed(state, id).map_err(|error| error.documented_at(SALES_DOC))?;
+    if let Some(dispute) = state.disputes.open_on(id) {
+        let message = format!("The sale is under dispute {} and cannot be refunded while it is open.", dispute.id);
+        return Err(v1_error(StatusCode::BAD_REQUEST, "TRANSACTION_DISPUTED", &message));
+    }
     let sale = state
         .subscriptions
         .sales
