@@ -38,6 +38,7 @@ event_types! {
     PaymentExpired => "payment.expired",
     PaymentRefunded => "payment.refunded",
     PaymentAnomalyDetected => "payment.anomaly_detected",
+    PaymentDisputed => "payment.disputed",
     RefundCreated => "refund.created",
     RefundSucceeded => "refund.succeeded",
     RefundFailed => "refund.failed",
@@ -56,6 +57,10 @@ event_types! {
     EntitlementGranted => "entitlement.granted",
     EntitlementExtended => "entitlement.extended",
     EntitlementRevoked => "entitlement.revoked",
+    DisputeCreated => "dispute.created",
+    DisputeUpdated => "dispute.updated",
+    DisputeActionRequired => "dispute.action_required",
+    DisputeResolved => "dispute.resolved",
 }
 
 impl EventType {

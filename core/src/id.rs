@@ -207,6 +207,10 @@ prefixed_id!(
     /// What a customer may use, and until when.
     EntitlementId, "ent", "entitlement"
 );
+prefixed_id!(
+    /// A buyer's case against a payment, opened at the provider.
+    DisputeId, "dp", "dispute"
+);
 
 #[cfg(test)]
 mod tests {

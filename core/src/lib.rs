@@ -3,6 +3,7 @@
 //! the property tests live; the hub's store, providers and HTTP layers are built around it.
 
 pub mod clock;
+pub mod dispute;
 pub mod entitlement;
 pub mod event;
 pub mod id;

@@ -210,6 +210,8 @@ pub struct Payment {
     /// Set when the provider reported something abnormal; see the `payment.anomaly_detected`
     /// event.
     pub(crate) anomaly: Option<Anomaly>,
+    /// A buyer opened a dispute about this payment (see `GET /v1/disputes?payment=…`).
+    pub(crate) disputed: bool,
     pub created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, bumped on every stored change.
@@ -349,6 +351,7 @@ impl Payment {
             provider_refs: ProviderRefs::default(),
             failure: None,
             anomaly: None,
+            disputed: false,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -393,6 +396,7 @@ impl Payment {
             },
             failure: None,
             anomaly: None,
+            disputed: false,
             // When the buyer paid, unless the provider's clock is ahead of ours.
             created_at: charged_at.min(now),
             updated_at: now,
@@ -437,6 +441,20 @@ impl Payment {
     /// The provider's ids, learned at creation and from its facts (a capture id).
     pub fn provider_refs(&self) -> &ProviderRefs {
         &self.provider_refs
+    }
+
+    pub fn disputed(&self) -> bool {
+        self.disputed
+    }
+
+    /// Flags the payment as disputed; true the first time (announce `payment.disputed`).
+    pub fn mark_disputed(&mut self, now: DateTime<Utc>) -> bool {
+        if self.disputed {
+            return false;
+        }
+        self.disputed = true;
+        self.touch(now);
+        true
     }
 
     pub fn anomaly(&self) -> Option<&Anomaly> {
@@ -654,6 +672,7 @@ pub(crate) mod tests {
             provider_refs: ProviderRefs::default(),
             failure: None,
             anomaly: None,
+            disputed: false,
             created_at: now,
             updated_at: now,
             version: 1,

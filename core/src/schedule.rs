@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::dispute::{Dispute, REMINDER_BEFORE_DUE};
 use crate::payment::{Payment, PaymentStatus};
 use crate::refund::{Refund, RefundStatus};
 use crate::subscription::{Subscription, SubscriptionStatus};
@@ -50,6 +51,21 @@ pub fn next_subscription_check(subscription: &Subscription, now: DateTime<Utc>) 
         SubscriptionStatus::Suspended => Some(now + Duration::hours(6)),
         SubscriptionStatus::Canceled | SubscriptionStatus::Expired => None,
     }
+}
+
+/// An open dispute is asked about every few hours (a case whose notifications were all lost is
+/// still followed), and always just before the moments that matter: the day-before reminder,
+/// an hour before the due date, and right after it (the provider decides then).
+pub fn next_dispute_check(dispute: &Dispute, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !dispute.is_open() {
+        return None;
+    }
+    let regular = now + Duration::hours(6);
+    let Some(due) = dispute.response_due_at() else {
+        return Some(regular);
+    };
+    let moments = [due - REMINDER_BEFORE_DUE, due - Duration::hours(1), due + Duration::minutes(1)];
+    Some(moments.into_iter().filter(|at| *at > now).min().map_or(regular, |at| at.min(regular)))
 }
 
 #[cfg(test)]

@@ -8,8 +8,12 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::dispute::{
+    Dispute, DisputeAction, DisputeEvidence, DisputeMessage, DisputeOffer, DisputeOutcome, DisputeReason, DisputeStage,
+    DisputeStatus,
+};
 use crate::entitlement::{Entitlement, EntitlementStatus};
-use crate::id::{EntitlementId, PaymentId, PlanId, RefundId, SubscriptionId};
+use crate::id::{DisputeId, EntitlementId, PaymentId, PlanId, RefundId, SubscriptionId};
 use crate::mode::{Mode, ProviderName};
 use crate::money::Currency;
 use crate::options::{PaymentOptions, RefundOptions};
@@ -44,6 +48,7 @@ pub struct PaymentRecord {
     pub provider_refs: ProviderRefs,
     pub failure: Option<Failure>,
     pub anomaly: Option<Anomaly>,
+    pub disputed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -76,6 +81,7 @@ impl Payment {
             provider_refs: r.provider_refs,
             failure: r.failure,
             anomaly: r.anomaly,
+            disputed: r.disputed,
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -221,6 +227,69 @@ impl Entitlement {
     }
 }
 
+/// A stored dispute row, field for field.
+#[derive(Debug, Clone)]
+pub struct DisputeRecord {
+    pub id: DisputeId,
+    pub mode: Mode,
+    pub provider: ProviderName,
+    pub payment_id: PaymentId,
+    pub provider_dispute_id: String,
+    pub status: DisputeStatus,
+    pub stage: DisputeStage,
+    pub reason: DisputeReason,
+    pub amount: i64,
+    pub currency: Currency,
+    pub response_due_at: Option<DateTime<Utc>>,
+    pub buyer_message: Option<String>,
+    pub messages: Vec<DisputeMessage>,
+    pub offers: Vec<DisputeOffer>,
+    pub evidence: Vec<DisputeEvidence>,
+    pub outcome: Option<DisputeOutcome>,
+    pub allowed_actions: Vec<DisputeAction>,
+    pub reminded_for: Option<DateTime<Utc>>,
+    pub provider_updated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub next_check_at: Option<DateTime<Utc>>,
+}
+
+impl Dispute {
+    /// Reassembles a stored dispute; see the [module](self) for why this is no backdoor.
+    pub fn restore(r: DisputeRecord) -> Self {
+        Dispute {
+            id: r.id,
+            mode: r.mode,
+            provider: r.provider,
+            payment_id: r.payment_id,
+            provider_dispute_id: r.provider_dispute_id,
+            status: r.status,
+            stage: r.stage,
+            reason: r.reason,
+            amount: r.amount,
+            currency: r.currency,
+            response_due_at: r.response_due_at,
+            buyer_message: r.buyer_message,
+            messages: r.messages,
+            offers: r.offers,
+            evidence: r.evidence,
+            outcome: r.outcome,
+            allowed_actions: r.allowed_actions,
+            reminded_for: r.reminded_for,
+            provider_updated_at: r.provider_updated_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+            next_check_at: r.next_check_at,
+        }
+    }
+
+    pub fn buyer_message(&self) -> Option<&str> {
+        self.buyer_message.as_deref()
+    }
+}
+
 /// The bookkeeping of every stored resource: when it last changed, and its optimistic-concurrency
 /// version, which moves on only when the store has written the row with a version check.
 macro_rules! row_bookkeeping {
@@ -243,4 +312,4 @@ macro_rules! row_bookkeeping {
     )*};
 }
 
-row_bookkeeping!(Payment, Refund, Subscription, Entitlement);
+row_bookkeeping!(Payment, Refund, Subscription, Entitlement, Dispute);

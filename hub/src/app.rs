@@ -33,6 +33,7 @@ pub struct HubSettings {
     pub mail: Option<crate::notifications::MailSettings>,
     /// How much of the record of refused notifications is kept.
     pub rejections: payhub_store::RejectionRetention,
+    pub disputes: crate::config::DisputesConfig,
 }
 
 impl HubSettings {
@@ -49,6 +50,7 @@ impl HubSettings {
             // Checked when the configuration was loaded.
             mail: crate::notifications::MailSettings::from_config(&config.notifications).ok().flatten(),
             rejections: config.rejections.retention(),
+            disputes: config.disputes.clone(),
         }
     }
 }

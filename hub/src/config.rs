@@ -50,6 +50,8 @@ pub struct Config {
     pub notifications: crate::notifications::NotificationsConfig,
     #[serde(default)]
     pub rejections: RejectionsConfig,
+    #[serde(default)]
+    pub disputes: DisputesConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -192,6 +194,24 @@ impl RejectionsConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisputesConfig {
+    /// A dispute lost on a subscription's payment revokes the customer's entitlement at once.
+    #[serde(default = "defaults::yes")]
+    pub revoke_entitlement_on_loss: bool,
+    /// How often each provider is asked for the disputes updated since the last sweep, so a
+    /// case whose notifications were all lost is found within this long.
+    #[serde(default = "defaults::dispute_sweep_interval", with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for DisputesConfig {
+    fn default() -> Self {
+        Self { revoke_entitlement_on_loss: true, sweep_interval: defaults::dispute_sweep_interval() }
+    }
+}
+
 impl Default for WorkersConfig {
     fn default() -> Self {
         Self {
@@ -229,6 +249,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             notifications: Default::default(),
             rejections: RejectionsConfig::default(),
+            disputes: DisputesConfig::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -237,6 +258,10 @@ impl Default for Config {
 
 mod defaults {
     use super::*;
+
+    pub fn dispute_sweep_interval() -> Duration {
+        Duration::from_secs(5 * 60)
+    }
 
     pub fn listen() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 8080))

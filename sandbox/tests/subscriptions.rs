@@ -754,3 +754,31 @@ async fn a_repeated_paypal_request_id_answers_the_subscription_created_the_first
     let listed = billing.sandbox.get(&billing.token().await, "/v1/billing/subscriptions?total_required=true").await;
     assert_eq!(listed.body["total_items"], 1);
 }
+
+#[tokio::test]
+async fn a_dispute_on_a_subscription_sale_freezes_its_refund_in_the_v1_dialect() {
+    let billing = billing().await;
+    let plan = billing.plan(weekly("9.99"), json!({})).await;
+    let id = billing.active(&plan).await;
+    billing.wait_for_events("PAYMENT.SALE.COMPLETED", 1).await;
+    let sale_id = billing.sales_of(&id)[0]["resource"]["id"].as_str().unwrap().to_owned();
+
+    let opened = billing
+        .sandbox
+        .control(
+            Method::POST,
+            &format!("/sandbox/paypal/captures/{sale_id}/dispute"),
+            Some(json!({ "reason": "UNAUTHORISED" })),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    assert_eq!(opened.body["disputed_transactions"][0]["seller_transaction_id"], sale_id.as_str());
+    assert_eq!(opened.body["dispute_amount"]["value"], "9.99");
+
+    let refund = billing
+        .sandbox
+        .post(&billing.token().await, &format!("/v1/payments/sale/{sale_id}/refund"), Some(json!({})), &[])
+        .await;
+    assert_eq!(refund.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refund.body["name"], "TRANSACTION_DISPUTED");
+}

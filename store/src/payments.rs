@@ -11,7 +11,7 @@ use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis};
 
 #[rustfmt::skip]
-const PAYMENTS: Table<Payment, 28> = Table {
+const PAYMENTS: Table<Payment, 29> = Table {
     name: "payments",
     resource: "payment",
     columns: [
@@ -19,7 +19,7 @@ const PAYMENTS: Table<Payment, 28> = Table {
         "amount_refund_pending", "merchant_reference", "description", "customer_id", "metadata", "return_url",
         "cancel_url", "provider_options", "next_action", "provider_payment_id", "provider_capture_id",
         "failure_code", "failure_message", "anomaly", "subscription_id", "version", "next_check_at", "created_at",
-        "updated_at",
+        "updated_at", "disputed",
     ],
     decode: from_row,
 };
@@ -61,6 +61,7 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
         },
         failure: failure_code.map(|code| Failure { code, message: failure_message.unwrap_or_default() }),
         anomaly: opt_json(row, "anomaly")?,
+        disputed: row.try_get::<i64, _>("disputed")? != 0,
         subscription_id: row
             .try_get::<Option<String>, _>("subscription_id")?
             .map(|id| SubscriptionId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string())))
@@ -104,6 +105,7 @@ impl Tx {
             p.next_check_at.map(millis).into(),
             millis(p.created_at).into(),
             millis(p.updated_at()).into(),
+            i64::from(p.disputed()).into(),
         ];
         self.insert(&PAYMENTS, values).await
     }
@@ -139,6 +141,7 @@ impl Tx {
             ("updated_at", millis(p.updated_at()).into()),
             ("amount_captured", p.amount_captured().into()),
             ("anomaly", p.anomaly().map(to_json).into()),
+            ("disputed", i64::from(p.disputed()).into()),
         ];
         self.update_versioned(&PAYMENTS, p.id.as_str(), p.version(), changes).await?;
         p.saved();

@@ -12,6 +12,7 @@
 use std::ops::{Deref, DerefMut};
 
 use chrono::{DateTime, Utc};
+use payhub_core::dispute::Dispute;
 use payhub_core::entitlement::Entitlement;
 use payhub_core::event::Resource;
 use payhub_core::payment::Payment;
@@ -92,6 +93,12 @@ impl UnitOfWork<'_> {
 
     pub async fn create_entitlement(&mut self, created: &Created<Entitlement>) -> Result<(), StoreError> {
         self.tx.insert_entitlement(created.resource()).await?;
+        self.record_creation(created).await
+    }
+
+    /// A new dispute, of a payment this unit has locked.
+    pub async fn create_dispute(&mut self, created: &Created<Dispute>) -> Result<(), StoreError> {
+        self.tx.insert_dispute(created.resource()).await?;
         self.record_creation(created).await
     }
 

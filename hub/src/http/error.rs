@@ -105,6 +105,17 @@ impl From<ServiceError> for ApiError {
             .with("remaining", json!({ "amount": remaining.amount, "currency": remaining.currency.code() }))
             .with("requested", json!({ "amount": requested.amount, "currency": requested.currency.code() })),
             ServiceError::RefundRefused(rejection) => ApiError::invalid("amount", rejection.to_string()),
+            ServiceError::PaymentDisputed { dispute_id } => ApiError::new(
+                ProblemType::PaymentDisputed,
+                format!("the payment is disputed in {dispute_id}; it cannot be refunded while the dispute is open"),
+            )
+            .with("dispute_id", dispute_id),
+            ServiceError::DisputeActionNotAllowed { dispute_id, action, status, allowed } => ApiError::new(
+                ProblemType::DisputeActionNotAllowed,
+                format!("dispute {dispute_id} is {status}; `{action}` is not allowed now"),
+            )
+            .with("current_status", status)
+            .with("allowed_actions", allowed),
             ServiceError::ProviderNotConfigured { provider, mode } => ApiError::new(
                 ProblemType::ProviderNotConfigured,
                 format!(

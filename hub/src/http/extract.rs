@@ -4,7 +4,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use payhub_core::id::{EventId, PaymentId, PlanId, RefundId, SubscriptionId, WebhookEndpointId};
+use payhub_core::id::{DisputeId, EventId, PaymentId, PlanId, RefundId, SubscriptionId, WebhookEndpointId};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ProblemType};
@@ -116,7 +116,7 @@ macro_rules! id_path_params {
     )*};
 }
 
-id_path_params!(PaymentId, RefundId, PlanId, SubscriptionId, EventId, WebhookEndpointId);
+id_path_params!(PaymentId, RefundId, PlanId, SubscriptionId, EventId, WebhookEndpointId, DisputeId);
 
 impl<S, T> FromRequestParts<S> for ApiPath<T>
 where

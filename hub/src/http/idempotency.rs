@@ -48,9 +48,10 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         }
     };
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, API_BODY_LIMIT).await else {
-        return ApiError::new(ProblemType::PayloadTooLarge, "the body is larger than the API accepts (64 KiB)")
-            .into_response();
+    let limit = crate::http::api::body_limit(parts.uri.path()).unwrap_or(API_BODY_LIMIT);
+    let Ok(bytes) = to_bytes(body, limit).await else {
+        let detail = format!("the body is larger than this path accepts ({} KiB)", limit / 1024);
+        return ApiError::new(ProblemType::PayloadTooLarge, detail).into_response();
     };
     let fingerprint = request_fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
     let now = hub.clock.now();

@@ -83,6 +83,12 @@ problem_types! {
         "The request would break a rule payhub keeps about its records; the detail names the rule. Change the request; repeating it unchanged fails the same way.";
     RefundExceedsRemaining => "refund_exceeds_remaining", UNPROCESSABLE_ENTITY, "Refund exceeds the refundable amount",
         "Ask for at most `remaining` (captured minus refunded minus refunds in flight).";
+    PaymentDisputed => "payment_disputed", CONFLICT, "Payment under dispute",
+        "The buyer disputes this payment (`dispute_id` names the case); it cannot be refunded while the case is open. Answer the dispute instead, e.g. `POST /v1/disputes/{id}/accept`.";
+    DisputeActionNotAllowed => "dispute_action_not_allowed", CONFLICT, "Not allowed for this dispute now",
+        "The dispute's state does not allow this answer now; `allowed_actions` lists what it does allow (and `GET /v1/disputes/{id}` shows its status).";
+    DisputeDocumentRefused => "dispute_document_refused", UNPROCESSABLE_ENTITY, "Document not accepted",
+        "A document is not one the provider accepts (PayPal: .jpg, .jpeg, .gif, .png or .pdf, each under 10 MB, 50 MB in all); nothing was sent.";
     ProviderNotConfigured => "provider_not_configured", UNPROCESSABLE_ENTITY, "Provider not configured",
         "The provider has no credentials for this mode; add them to payhub's configuration.";
     ProviderCapabilityUnsupported => "provider_capability_unsupported", UNPROCESSABLE_ENTITY, "Provider does not offer this",

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
+use payhub_core::dispute::{Dispute, DisputeAction, DisputeFacts};
 use payhub_core::options::PaymentOptions;
 use payhub_core::payment::{Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
@@ -174,6 +175,8 @@ pub enum Interpretation {
     },
     /// Something happened to a subscription; the provider is asked for the whole of it.
     Subscription { provider_subscription_id: String },
+    /// Something happened to a dispute: the hub reads the dispute from the provider.
+    Dispute { provider_dispute_id: String },
     /// Nothing to apply (an event type payhub does not act on): stored and acknowledged.
     Unhandled { reason: String },
 }
@@ -206,12 +209,15 @@ pub enum ProviderError {
 pub enum Capability {
     /// Plans and recurring billing at the provider (PayPal billing plans and subscriptions).
     Subscriptions,
+    /// Buyers' disputes read from the provider and answered there (PayPal Customer Disputes).
+    Disputes,
 }
 
 impl Capability {
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::Subscriptions => "subscriptions",
+            Capability::Disputes => "disputes",
         }
     }
 }
@@ -361,8 +367,116 @@ pub trait PaymentProvider: Send + Sync + 'static {
         Err(self.unsupported(Capability::Subscriptions))
     }
 
+    /// The provider's current account of a dispute.
+    async fn fetch_dispute(&self, _provider_dispute_id: &str) -> Result<DisputeFacts, ProviderError> {
+        Err(self.unsupported(Capability::Disputes))
+    }
+
+    /// The ids of the disputes the provider changed after `since`, so a case whose
+    /// notifications were all lost is still found.
+    async fn disputes_updated_since(&self, _since: DateTime<Utc>) -> Result<Vec<String>, ProviderError> {
+        Err(self.unsupported(Capability::Disputes))
+    }
+
+    /// Answers a dispute at the provider; `request_id` makes a retry safe.
+    async fn respond_to_dispute(
+        &self,
+        _dispute: &Dispute,
+        _response: &DisputeResponse,
+        _request_id: &str,
+    ) -> Result<(), ProviderError> {
+        Err(self.unsupported(Capability::Disputes))
+    }
+
     fn unsupported(&self, capability: Capability) -> ProviderError {
         ProviderError::Unsupported { provider: self.name(), capability }
+    }
+}
+
+/// A file sent with a dispute response, already within the provider's limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeDocument {
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// What the merchant answers to a dispute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisputeResponse {
+    /// Give the money back; `amount` for less than the disputed amount.
+    Accept {
+        note: Option<String>,
+        amount: Option<Money>,
+    },
+    /// Offer the buyer something; `amount` is required unless `kind` is a replacement.
+    Offer {
+        kind: OfferKind,
+        amount: Option<Money>,
+        note: String,
+    },
+    /// Evidence: what kind it is (`PROOF_OF_FULFILLMENT`, …), a note, files.
+    Evidence {
+        kind: String,
+        note: Option<String>,
+        documents: Vec<DisputeDocument>,
+    },
+    Message {
+        text: String,
+        documents: Vec<DisputeDocument>,
+    },
+    AcknowledgeReturn {
+        received: bool,
+        note: Option<String>,
+    },
+    Appeal {
+        kind: String,
+        note: Option<String>,
+        documents: Vec<DisputeDocument>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferKind {
+    Refund,
+    RefundWithReturn,
+    RefundWithReplacement,
+    ReplacementWithoutRefund,
+}
+
+impl OfferKind {
+    pub const ALL: [OfferKind; 4] = [
+        OfferKind::Refund,
+        OfferKind::RefundWithReturn,
+        OfferKind::RefundWithReplacement,
+        OfferKind::ReplacementWithoutRefund,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferKind::Refund => "refund",
+            OfferKind::RefundWithReturn => "refund_with_return",
+            OfferKind::RefundWithReplacement => "refund_with_replacement",
+            OfferKind::ReplacementWithoutRefund => "replacement_without_refund",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
+    }
+}
+
+impl DisputeResponse {
+    /// The action this response is, as a dispute allows it.
+    pub fn action(&self) -> DisputeAction {
+        match self {
+            DisputeResponse::Accept { .. } => DisputeAction::Accept,
+            DisputeResponse::Offer { .. } => DisputeAction::Offer,
+            DisputeResponse::Evidence { .. } => DisputeAction::Evidence,
+            DisputeResponse::Message { .. } => DisputeAction::Message,
+            DisputeResponse::AcknowledgeReturn { .. } => DisputeAction::AcknowledgeReturn,
+            DisputeResponse::Appeal { .. } => DisputeAction::Appeal,
+        }
     }
 }
 

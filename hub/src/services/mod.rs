@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod apply;
+pub mod disputes;
 mod failures;
 pub mod payments;
 pub mod refunds;
@@ -42,6 +43,15 @@ pub enum ServiceError {
     RefundExceeds { requested: Money, remaining: Money },
     #[error("{0}")]
     RefundRefused(RefundRejection),
+    #[error("payment is disputed in {dispute_id}; it cannot be refunded while the dispute is open")]
+    PaymentDisputed { dispute_id: String },
+    #[error("dispute {dispute_id} is {status}; `{action}` is not allowed now")]
+    DisputeActionNotAllowed {
+        dispute_id: String,
+        action: &'static str,
+        status: &'static str,
+        allowed: Vec<&'static str>,
+    },
     #[error("{provider} is not configured for {mode} mode")]
     ProviderNotConfigured { provider: ProviderName, mode: Mode },
     /// The provider failed; `resource_id` names what payhub recorded about the attempt.

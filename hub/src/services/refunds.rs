@@ -45,6 +45,14 @@ impl Hub {
         let now = self.clock.now();
         let not_found = || ServiceError::NotFound { resource: "payment", id: payment_id.to_string() };
 
+        // The provider refuses it too (PayPal: TRANSACTION_DISPUTED); saying which case blocks it
+        // lets the merchant answer the dispute instead. Read before the payment's lock is taken,
+        // so waiting refunds hold no second connection each.
+        if let Some(open) =
+            self.db.payment_disputes(payment_id).await?.into_iter().find(|d| d.mode == mode && d.is_open())
+        {
+            return Err(ServiceError::PaymentDisputed { dispute_id: open.id.to_string() });
+        }
         let mut unit = self.begin(now, None).await?;
         let mut payment = unit.lock_payment(payment_id).await?.filter(|p| p.mode == mode).ok_or_else(not_found)?;
         let provider = self.provider(mode, payment.provider)?;

@@ -14,6 +14,7 @@ use tracing::{debug, warn};
 use crate::app::Hub;
 use crate::providers::Interpretation;
 use crate::services::ServiceError;
+use crate::services::disputes::DisputeSync;
 use crate::services::subscriptions::Adoption;
 use crate::workers::Shutdown;
 
@@ -148,6 +149,12 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             };
             hub.sync_subscription(&subscription, &cause, Some(n.id)).await?;
             Ok(Applied::Done)
+        }
+        Interpretation::Dispute { provider_dispute_id } => {
+            match hub.sync_dispute(n.mode, n.provider, &provider_dispute_id, &cause, Some(n.id)).await? {
+                DisputeSync::Applied(_) => Ok(Applied::Done),
+                DisputeSync::Unmatched(note) => Ok(Applied::Unmatched(note)),
+            }
         }
         Interpretation::Payment { payment_id, provider_refs, snapshot } => {
             // The id payhub gave the provider comes back in the provider's payload, so it is

@@ -1,7 +1,8 @@
-//! The reconciler: nothing waits on a webhook alone. Every non-final payment and refund carries
-//! the time of its next check; due ones are taken in batches by index, the provider is asked,
-//! the answer is applied, and the next check is pushed out with the object's age (see
-//! `payhub_core::schedule`). A lost webhook costs minutes, not money.
+//! The reconciler: nothing waits on a webhook alone. Every non-final payment, refund,
+//! subscription and dispute carries the time of its next check; due ones are taken in batches
+//! by index, the provider is asked, the answer is applied, and the next check is pushed out with
+//! the object's age or due date (see `payhub_core::schedule`). Each pass also sweeps the
+//! providers' disputes changed since the last sweep. A lost webhook costs minutes, not money.
 
 use chrono::Duration;
 use payhub_core::payment::{Payment, PaymentStatus};
@@ -33,7 +34,8 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
     let payments = hub.db.claim_payments_due(now, lease_until, BATCH).await?;
     let refunds = hub.db.claim_refunds_due(now, lease_until, BATCH).await?;
     let subscriptions = hub.db.claim_subscriptions_due(now, lease_until, BATCH).await?;
-    let checked = payments.len() + refunds.len() + subscriptions.len();
+    let disputes = hub.db.claim_disputes_due(now, lease_until, BATCH).await?;
+    let checked = payments.len() + refunds.len() + subscriptions.len() + disputes.len();
     for payment in payments {
         if let Err(e) = check_payment(hub, &payment).await {
             warn!(payment = %payment.id, error = %e, "could not reconcile a payment");
@@ -55,6 +57,17 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
                 warn!(subscription = %subscription.id, error = %e, "could not reschedule the subscription's next check");
             }
         }
+    }
+    for dispute in disputes {
+        if let Err(e) = hub.check_dispute(&dispute).await {
+            warn!(dispute = %dispute.id, error = %e, "could not reconcile a dispute");
+            if let Err(e) = hub.reschedule_dispute_check(&dispute.id).await {
+                warn!(dispute = %dispute.id, error = %e, "could not reschedule the dispute's next check");
+            }
+        }
+    }
+    if let Err(e) = hub.sweep_disputes().await {
+        warn!(error = %e, "the sweep of the providers' disputes failed; the next pass tries again");
     }
     hub.lapse_entitlements().await?;
     // Clients retry within minutes or hours; a day of idempotency keys is plenty to keep.

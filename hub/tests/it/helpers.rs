@@ -13,7 +13,7 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use payhub::app::HubSettings;
-use payhub::config::{DeliveryConfig, WorkersConfig};
+use payhub::config::{DeliveryConfig, DisputesConfig, WorkersConfig};
 use payhub::egress::EgressPolicy;
 use payhub::providers::Providers;
 use payhub::services::api_keys::create_api_key;
@@ -133,6 +133,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         egress: EgressPolicy::default().with_loopback_in_test_mode(),
         mail: None,
         rejections: payhub::config::RejectionsConfig::default().retention(),
+        disputes: DisputesConfig { revoke_entitlement_on_loss: true, sweep_interval: Duration::from_millis(300) },
     }
 }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod api;
 mod delivery;
+mod disputes;
 mod flood;
 mod ingress;
 mod mail;

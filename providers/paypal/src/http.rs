@@ -27,10 +27,27 @@ pub(crate) struct Api {
     tokens: TokenCache,
 }
 
-/// The JSON body of a POST or PATCH, and the idempotency key a POST carries.
+/// The body of a POST or PATCH, and the idempotency key a POST carries.
 struct Outgoing<'a> {
     request_id: Option<&'a str>,
-    body: Vec<u8>,
+    payload: Payload<'a>,
+}
+
+enum Payload<'a> {
+    Json(Vec<u8>),
+    /// `multipart/form-data`: the JSON request as the `input` part, then the files.
+    Multipart {
+        input: Vec<u8>,
+        files: &'a [FilePart<'a>],
+    },
+}
+
+/// A file sent in a `multipart/form-data` request, under the form field `field`.
+pub(crate) struct FilePart<'a> {
+    pub field: &'static str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
 }
 
 impl Api {
@@ -76,13 +93,14 @@ impl Api {
         request_id: &str,
         body: &B,
     ) -> Result<(), PaypalError> {
-        let outgoing = Outgoing { request_id: Some(checked_request_id(request_id)?), body: encode(body)? };
+        let outgoing =
+            Outgoing { request_id: Some(checked_request_id(request_id)?), payload: Payload::Json(encode(body)?) };
         self.exchange(Method::POST, endpoint(&self.base, path), Some(outgoing)).await.map(drop)
     }
 
     /// A JSON Patch (`PATCH`), which PayPal answers with `204 No Content`.
     pub(crate) async fn patch<B: Serialize + ?Sized>(&self, path: &[&str], body: &B) -> Result<(), PaypalError> {
-        let outgoing = Outgoing { request_id: None, body: encode(body)? };
+        let outgoing = Outgoing { request_id: None, payload: Payload::Json(encode(body)?) };
         self.exchange(Method::PATCH, endpoint(&self.base, path), Some(outgoing)).await.map(drop)
     }
 
@@ -103,7 +121,24 @@ impl Api {
         request_id: &str,
         body: Vec<u8>,
     ) -> Result<T, PaypalError> {
-        let outgoing = Outgoing { request_id: Some(checked_request_id(request_id)?), body };
+        let outgoing = Outgoing { request_id: Some(checked_request_id(request_id)?), payload: Payload::Json(body) };
+        self.call(Method::POST, endpoint(&self.base, path), Some(outgoing)).await
+    }
+
+    /// POSTs `input` as the `input` part of a `multipart/form-data` request, with `files`.
+    pub(crate) async fn post_multipart<B, T>(
+        &self,
+        path: &[&str],
+        request_id: &str,
+        input: &B,
+        files: &[FilePart<'_>],
+    ) -> Result<T, PaypalError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let payload = Payload::Multipart { input: encode(input)?, files };
+        let outgoing = Outgoing { request_id: Some(checked_request_id(request_id)?), payload };
         self.call(Method::POST, endpoint(&self.base, path), Some(outgoing)).await
     }
 
@@ -142,10 +177,12 @@ impl Api {
                     if let Some(request_id) = outgoing.request_id {
                         request = request.header(REQUEST_ID, request_id);
                     }
-                    request = request
-                        .header("Prefer", "return=representation")
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(outgoing.body.clone());
+                    request = request.header("Prefer", "return=representation");
+                    request = match &outgoing.payload {
+                        Payload::Json(body) => request.header(CONTENT_TYPE, "application/json").body(body.clone()),
+                        // A form is consumed by sending it, so each attempt builds its own.
+                        Payload::Multipart { input, files } => request.multipart(multipart_form(input, files)?),
+                    };
                 }
                 let response = request.send().await.map_err(transport_error)?;
                 let (status, debug_id) = record_answer(&response);
@@ -167,6 +204,19 @@ impl Api {
         .instrument(span)
         .await
     }
+}
+
+fn multipart_form(input: &[u8], files: &[FilePart<'_>]) -> Result<reqwest::multipart::Form, PaypalError> {
+    let part = |content: &[u8], content_type: &str| {
+        reqwest::multipart::Part::bytes(content.to_vec())
+            .mime_str(content_type)
+            .map_err(|e| PaypalError::Decode(format!("content type {content_type:?} cannot be sent: {e}")))
+    };
+    let mut form = reqwest::multipart::Form::new().part("input", part(input, "application/json")?);
+    for file in files {
+        form = form.part(file.field, part(file.content, file.content_type)?.file_name(file.file_name.to_owned()));
+    }
+    Ok(form)
 }
 
 fn encode<B: Serialize + ?Sized>(body: &B) -> Result<Vec<u8>, PaypalError> {

@@ -9,6 +9,9 @@
 //! - recurring billing: Catalog Products, Subscriptions v1 plans and subscriptions (create,
 //!   change, suspend, resume, cancel, capture, transactions), and the v1 sales renewals arrive as
 //!   (`PAYMENT.SALE.COMPLETED`, subscription id in `billing_agreement_id`) with their refunds;
+//! - Customer Disputes v1: list and read the cases buyers open, answer them (accept, offer,
+//!   evidence with documents sent as multipart, messages, appeal) and, in PayPal's sandbox,
+//!   settle them;
 //! - PayPal's error bodies as [`PaypalError::Api`], with [`PaypalError::issue`] and
 //!   [`PaypalError::is_retryable`] for deciding what to do next;
 //! - webhook notifications: header parsing, local signature verification against PayPal's
@@ -100,6 +103,7 @@ mod auth;
 mod catalog;
 mod client;
 mod config;
+mod disputes;
 mod error;
 mod http;
 mod orders;
@@ -113,6 +117,14 @@ pub mod webhooks;
 pub use catalog::{CreateProductRequest, Product};
 pub use client::{PaypalClient, default_http_client};
 pub use config::{ClientConfig, DEFAULT_TIMEOUT, LIVE_BASE_URL, SANDBOX_BASE_URL, Secret};
+pub use disputes::{
+    AcceptClaimRequest, AcceptClaimType, AcknowledgeReturnItemRequest, AcknowledgementType, AdjudicationOutcome,
+    DOCUMENT_EXTENSIONS, Dispute, DisputeAction, DisputeList, DisputeMessage, DisputeOutcome, DisputeQuery,
+    DisputeReason, DisputeStage, DisputeState, DisputeStatus, DisputeSummary, DisputedTransaction, Document,
+    DocumentInfo, DocumentRefusal, Evidence, EvidenceItem, EvidenceRequest, EvidenceSubmission, MAX_DOCUMENT_BYTES,
+    MAX_TOTAL_DOCUMENT_BYTES, MakeOfferRequest, MoneyMovement, Offer, OfferHistory, OfferType, OutcomeCode,
+    SubsequentAction, check_documents,
+};
 pub use error::{ErrorDetail, Issue, PaypalError, VerifyError};
 pub use orders::{
     CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource, PaypalWallet,

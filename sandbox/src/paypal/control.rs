@@ -26,7 +26,9 @@
 //! | `PUT /sandbox/paypal/billing-drift` | `{"hours": 3, "minutes": 0}` (both optional, default 0, at most 72 h) | renewals queued from now on are charged (and their `PAYMENT.SALE.COMPLETED` raised) this long after the `next_billing_time` the subscription states, as seed 002 saw; `GET` shows it |
 //! | `GET /sandbox/paypal/deliveries` | | every webhook delivery attempt: `{"deliveries": [{"event_id", "event_type", "subscription_id", "url", "attempt", "at", "status_code", "error", "delivered", "dropped", "duplicate", "transmission_id", "next_attempt_at"}]}` |
 //!
-//! The shared clock and chaos endpoints are in [`crate::control`].
+//! The buyer's side of disputes (`/sandbox/paypal/captures/{id}/dispute`,
+//! `/sandbox/paypal/disputes/{id}/…`) is in [`super::disputes::control`]; the shared clock and
+//! chaos endpoints are in [`crate::control`].
 
 use std::sync::Arc;
 
@@ -60,6 +62,7 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
         .route("/sandbox/paypal/faults", crate::faults::endpoint())
         .route("/sandbox/paypal/deliveries", get(deliveries))
         .merge(super::subscriptions::control::routes())
+        .merge(super::disputes::control::routes())
 }
 
 type Shared = State<Arc<PaypalSimulator>>;

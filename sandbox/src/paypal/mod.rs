@@ -1,6 +1,6 @@
 //! The PayPal simulator: OAuth2, Orders v2, Payments v2 (captures and refunds), Catalog
-//! Products and Subscriptions v1 with their renewals ([`subscriptions`]), webhook
-//! subscriptions, the event log, signed webhook delivery and the buyers' approval pages, on
+//! Products and Subscriptions v1 with their renewals ([`subscriptions`]), Customer Disputes v1
+//! ([`disputes`]), webhook subscriptions, the event log, signed webhook delivery and the buyers' approval pages, on
 //! PayPal's own paths. What it does beyond PayPal is listed in [`control`].
 //!
 //! Choices where PayPal's documentation is silent or the sandbox must differ:
@@ -25,6 +25,7 @@ mod auth;
 mod body;
 mod buyer_page;
 pub mod control;
+mod disputes;
 mod errors;
 mod event_log;
 mod events;
@@ -55,6 +56,8 @@ use crate::Sandbox;
 use crate::ids;
 
 pub use self::approval::BuyerRedirect;
+pub use self::disputes::control::OpenDispute;
+pub use self::disputes::{DisputeReason, DisputeStage};
 pub use self::errors::{ApiError, ErrorDetail};
 use self::events::NewEvent;
 use self::signing::SigningKey;
@@ -107,6 +110,10 @@ pub(crate) enum Effect {
         at: DateTime<Utc>,
     },
     Billing(subscriptions::Due),
+    DisputeDeadline {
+        dispute_id: String,
+        at: DateTime<Utc>,
+    },
 }
 
 pub struct PaypalSimulator {
@@ -166,6 +173,7 @@ impl PaypalSimulator {
             .merge(webhooks::routes())
             .merge(event_log::routes())
             .merge(subscriptions::routes())
+            .merge(disputes::routes())
             .route_layer(middleware::from_fn_with_state(self.clone(), crate::faults::inject::<Self>));
         let me = self.clone();
         let cert = get(move |path| async move { signing::serve_cert(&me.key, path).await });
@@ -250,6 +258,7 @@ impl PaypalSimulator {
                 Effect::EmitV1(event) => self.emit_versioned(event, "1.0"),
                 Effect::ExpireOrder { order_id, at } => self.schedule_expiry(order_id, at),
                 Effect::Billing(due) => self.queue_billing(due),
+                Effect::DisputeDeadline { dispute_id, at } => self.schedule_dispute_deadline(dispute_id, at),
             }
         }
     }

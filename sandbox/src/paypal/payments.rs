@@ -131,6 +131,8 @@ impl PaypalSimulator {
                 return Err(refused("DUPLICATE_INVOICE_ID", "Invoice ID was previously used to refund a capture."));
             }
         }
+        state.capture(client_id, capture_id)?;
+        super::disputes::refuse_if_disputed(state, capture_id).map_err(ApiError::in_payments_api)?;
         let capture = state.capture_mut(client_id, capture_id)?;
         if capture.reversed {
             return Err(refused(

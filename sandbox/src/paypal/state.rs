@@ -193,6 +193,7 @@ pub struct PaypalState {
     pub faults: Faults,
     /// Products, plans, subscriptions and their sales.
     pub subscriptions: super::subscriptions::SubscriptionBook,
+    pub disputes: super::disputes::DisputeBook,
 }
 
 impl PaypalState {

@@ -76,6 +76,7 @@ pub fn payment_row(status: PaymentStatus, amount: i64, amount_refunded: i64, at_
         next_action: None,
         failure: None,
         anomaly: None,
+        disputed: false,
         created_at: now,
         updated_at: now,
         version: 1,

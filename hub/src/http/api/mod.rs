@@ -1,6 +1,7 @@
 //! The merchant API under `/v1`. Each resource module owns its routes and exposes `router()`;
 //! they are merged here, behind API-key authentication and the idempotency layer.
 
+mod disputes;
 mod endpoints;
 mod events;
 mod fields;
@@ -15,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::Hub;
 
+pub use disputes::body_limit;
 pub use list::{List, ListParams};
 
 #[derive(OpenApi)]
@@ -51,4 +53,5 @@ pub fn router() -> OpenApiRouter<Hub> {
         .merge(endpoints::router())
         .merge(plans::router())
         .merge(subscriptions::router())
+        .merge(disputes::router())
 }

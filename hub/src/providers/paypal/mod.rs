@@ -3,6 +3,7 @@
 //! PayPal's verify API.
 
 mod config;
+mod disputes;
 mod mapping;
 mod registration;
 mod subscriptions;
@@ -10,6 +11,7 @@ mod subscriptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
+use payhub_core::dispute::{Dispute, DisputeFacts};
 use payhub_core::payment::Payment;
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
@@ -26,9 +28,9 @@ use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, t
 pub use registration::{Paypal, sandbox_adapter};
 
 use super::{
-    BuyerAction, BuyerUrls, Capability, Checkout, ForeignSubscription, Interpretation, NotificationRejected,
-    PaymentProvider, PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason, SubscriptionCommand,
-    SubscriptionSnapshot, VerifiedNotification,
+    BuyerAction, BuyerUrls, Capability, Checkout, DisputeResponse, ForeignSubscription, Interpretation,
+    NotificationRejected, PaymentProvider, PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason,
+    SubscriptionCommand, SubscriptionSnapshot, VerifiedNotification,
 };
 
 /// How notifications are authenticated.
@@ -95,7 +97,7 @@ impl PaymentProvider for PaypalProvider {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::Subscriptions]
+        &[Capability::Subscriptions, Capability::Disputes]
     }
 
     fn channels(&self) -> &'static [&'static str] {
@@ -229,6 +231,23 @@ impl PaymentProvider for PaypalProvider {
         interpret_event(body)
     }
 
+    async fn fetch_dispute(&self, provider_dispute_id: &str) -> Result<DisputeFacts, ProviderError> {
+        disputes::fetch(&self.client, provider_dispute_id).await
+    }
+
+    async fn disputes_updated_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, ProviderError> {
+        disputes::updated_since(&self.client, since).await
+    }
+
+    async fn respond_to_dispute(
+        &self,
+        dispute: &Dispute,
+        response: &DisputeResponse,
+        request_id: &str,
+    ) -> Result<(), ProviderError> {
+        disputes::respond(&self.client, dispute, response, request_id).await
+    }
+
     async fn create_plan(&self, plan: &Plan) -> Result<ProviderPlan, ProviderError> {
         subscriptions::create_plan(&self.client, plan).await
     }
@@ -341,8 +360,8 @@ fn verification_failed(error: VerifyError) -> NotificationRejected {
     NotificationRejected { reason, detail: error.to_string(), transient }
 }
 
-/// What a PayPal webhook means. Renewals, disputes and v1 sales come with later capabilities;
-/// until then they are kept in the inbox, acknowledged and marked unhandled.
+/// What a PayPal webhook means. Events payhub does not act on are kept in the inbox,
+/// acknowledged and marked unhandled.
 pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationRejected> {
     let event = parse_webhook_event(body).map_err(malformed)?;
     match event.event_type.as_str() {
@@ -406,6 +425,19 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 facts: refund_facts(&refund),
                 amount: refund.amount.as_ref().and_then(|a| from_paypal_amount(a).ok()),
             })
+        }
+        // The webhook carries the dispute, but the hub reads it from PayPal anyway: the same
+        // path serves lost webhooks (the sweep) and out-of-order ones.
+        "CUSTOMER.DISPUTE.CREATED"
+        | "CUSTOMER.DISPUTE.UPDATED"
+        | "CUSTOMER.DISPUTE.RESOLVED"
+        | "RISK.DISPUTE.CREATED" => {
+            let id = event
+                .resource
+                .get("dispute_id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| malformed("a dispute event without a dispute_id"))?;
+            Ok(Interpretation::Dispute { provider_dispute_id: id.to_owned() })
         }
         other => Ok(Interpretation::Unhandled { reason: format!("payhub does not act on {other} yet") }),
     }

@@ -5,6 +5,7 @@ mod cert_url_policy;
 mod client_auth;
 mod client_requests;
 mod decoding;
+mod disputes_client;
 mod fake_billing;
 mod fake_paypal;
 mod fixtures;

@@ -115,6 +115,10 @@ fn refund(
     let description = text(&request, "description", "/description", 255)?;
     let reason = text(&request, "reason", "/reason", 30)?;
     let now = simulator.now();
+    if let Some(dispute) = state.disputes.open_on(id) {
+        let message = format!("The sale is under dispute {} and cannot be refunded while it is open.", dispute.id);
+        return Err(v1_error(StatusCode::BAD_REQUEST, "TRANSACTION_DISPUTED", &message));
+    }
     let sale = state
         .subscriptions
         .sales
