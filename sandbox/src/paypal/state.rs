@@ -193,6 +193,8 @@ pub struct PaypalState {
     pub faults: Faults,
     /// Products, plans, subscriptions and their sales.
     pub subscriptions: super::subscriptions::SubscriptionBook,
+    /// v1 payments, reversals and IPN.
+    pub legacy: super::legacy::LegacyBook,
 }
 
 impl PaypalState {
