@@ -9,6 +9,10 @@
 //! - recurring billing: Catalog Products, Subscriptions v1 plans and subscriptions (create,
 //!   change, suspend, resume, cancel, capture, transactions), and the v1 sales renewals arrive as
 //!   (`PAYMENT.SALE.COMPLETED`, subscription id in `billing_agreement_id`) with their refunds;
+//! - REST v1 payments (create, approve, execute, list) and their sales and refunds, for accounts
+//!   set up for the legacy API;
+//! - Instant Payment Notification: charset-aware parsing ([`IpnMessage`]), postback verification
+//!   ([`verify_ipn`]) and Payment Data Transfer ([`payment_data_transfer`]);
 //! - PayPal's error bodies as [`PaypalError::Api`], with [`PaypalError::issue`] and
 //!   [`PaypalError::is_retryable`] for deciding what to do next;
 //! - webhook notifications: header parsing, local signature verification against PayPal's
@@ -102,8 +106,10 @@ mod client;
 mod config;
 mod error;
 mod http;
+pub mod ipn;
 mod orders;
 mod payments;
+mod payments_v1;
 mod plans;
 mod sales;
 mod subscriptions;
@@ -114,11 +120,16 @@ pub use catalog::{CreateProductRequest, Product};
 pub use client::{PaypalClient, default_http_client};
 pub use config::{ClientConfig, DEFAULT_TIMEOUT, LIVE_BASE_URL, SANDBOX_BASE_URL, Secret};
 pub use error::{ErrorDetail, Issue, PaypalError, VerifyError};
+pub use ipn::{IpnError, IpnMessage, IpnPaymentStatus, IpnVerdict, PdtOutcome, payment_data_transfer, verify_ipn};
 pub use orders::{
     CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource, PaypalWallet,
     PurchaseUnit, PurchaseUnitRequest,
 };
 pub use payments::{Capture, CaptureStatus, Refund, RefundRequest, RefundStatus, RelatedIds, SupplementaryData};
+pub use payments_v1::{
+    CreateV1PaymentRequest, ItemList, PayerInfo, RedirectUrls, RelatedResource, V1Item, V1Payer, V1PayerRequest,
+    V1Payment, V1PaymentList, V1PaymentState, V1Transaction, V1TransactionRequest,
+};
 pub use plans::{
     BillingCycle, CreatePlanRequest, Frequency, IntervalUnit, PatchOperation, PaymentPreferences, Plan, PlanList,
     PlanQuery, PlanStatus, PricingScheme, PricingSchemeUpdate, Taxes, TenureType,

@@ -8,6 +8,8 @@ mod decoding;
 mod fake_billing;
 mod fake_paypal;
 mod fixtures;
+mod ipn;
+mod payments_v1_decoding;
 mod subscriptions_client;
 mod subscriptions_decoding;
 mod webhook_chain_cache;
