@@ -113,6 +113,9 @@ pub enum RejectionReason {
     /// Verified, but the database refuses to store it (a value it cannot hold); kept among the
     /// rejected notifications for a person.
     Unstorable,
+    /// The provider disowned a stored notification when asked (PayPal's IPN postback answered
+    /// `INVALID`): forged or altered.
+    PostbackInvalid,
 }
 
 impl RejectionReason {
@@ -136,6 +139,7 @@ impl RejectionReason {
             RejectionReason::MalformedBody => "malformed_body",
             RejectionReason::MalformedResource => "malformed_resource",
             RejectionReason::Unstorable => "unstorable",
+            RejectionReason::PostbackInvalid => "postback_invalid",
         }
     }
 
@@ -150,6 +154,16 @@ impl std::fmt::Display for RejectionReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What the provider said when asked about a stored notification that carries no signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    Confirmed,
+    /// The provider disowns it: forged or altered. Recorded, never applied.
+    Refused(String),
+    /// The provider could not be asked now: the notification waits and is asked about again.
+    Unavailable(String),
 }
 
 /// What a stored notification means for payhub's resources.
@@ -295,6 +309,13 @@ pub trait PaymentProvider: Send + Sync + 'static {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<VerifiedNotification, NotificationRejected>;
+
+    /// Asks the provider whether a stored notification is genuine, for notifications whose
+    /// authenticity cannot be checked on arrival (PayPal IPN has no signature: only a postback
+    /// tells). Signed notifications were checked before they were stored.
+    async fn confirm_notification(&self, _event_type: &str, _body: &[u8]) -> Confirmation {
+        Confirmation::Confirmed
+    }
 
     /// Reads a verified, stored notification.
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected>;

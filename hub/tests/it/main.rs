@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod ingress;
 mod payments;
+mod paypal_legacy;
 mod pingpp;
 mod problems;
 mod process;

@@ -9,8 +9,8 @@
 //! | `POST /sandbox/paypal/sales/{id}/deny` | | a `pending` sale is denied: `denied`, `PAYMENT.SALE.DENIED` and a `Denied` IPN |
 //! | `POST /sandbox/paypal/sales/{id}/reverse` | optional `{"reason_code": "unauthorized_claim"}` (PayPal's IPN `reason_code`s: `chargeback`, `buyer-complaint`, `unauthorized_claim`, …) | a buyer's claim takes back what is left of the sale: `PAYMENT.SALE.REVERSED` and a `Reversed` IPN; the sale refuses refunds until the reversal is canceled |
 //! | `POST /sandbox/paypal/sales/{id}/cancel-reversal` | | the claim is settled for the merchant: the money comes back, a `Canceled_Reversal` IPN |
-//! | `PUT /sandbox/paypal/ipn` | `{"notify_url": "https://…" \| null, "charset": "gb2312"}` (both optional) | the account's IPN settings (the notify URL used when a payment names none; the charset of IPN and PDT); answers them |
-//! | `GET /sandbox/paypal/ipn` | | `{"notify_url", "charset", "pdt_identity_token"}` |
+//! | `PUT /sandbox/paypal/ipn` | `{"notify_url": "https://…" \| null, "charset": "gb2312", "postback_available": false}` (each optional) | the account's IPN settings (the notify URL used when a payment names none; the charset of IPN and PDT); `postback_available: false` makes the postback and PDT answer 503 until set back; answers them |
+//! | `GET /sandbox/paypal/ipn` | | `{"notify_url", "charset", "postback_available", "pdt_identity_token"}` |
 //! | `GET /sandbox/paypal/ipn/history` | | every IPN message, oldest first: `{"messages": [{"ipn_track_id", "txn_id", "payment_status", "charset", "notify_url", "body", "create_time", "deliveries": [...]}]}` |
 
 use std::sync::Arc;
@@ -122,7 +122,15 @@ async fn update_settings(State(simulator): Shared, body: Bytes) -> Response {
                     ));
                 }
             };
+            let postback_available = match request.get("postback_available") {
+                None => None,
+                Some(Value::Bool(available)) => Some(*available),
+                Some(_) => return Err(validation("postback_available", "postback_available must be true or false")),
+            };
             let mut state = simulator.state();
+            if let Some(available) = postback_available {
+                state.legacy.ipn.postback_available = available;
+            }
             if let Some(url) = notify_url {
                 state.legacy.ipn.notify_url = url;
             }
@@ -139,11 +147,27 @@ async fn history(State(simulator): Shared) -> Response {
 }
 
 impl PaypalSimulator {
+    /// Where the account's IPN goes when a payment names no `notify_url`.
+    pub fn set_ipn_notify_url(&self, url: Option<String>) {
+        self.state().legacy.ipn.notify_url = url;
+    }
+
+    /// The charset the account's IPN and PDT use from now on; `false` for a label no
+    /// encoding knows.
+    pub fn set_ipn_charset(&self, label: &str) -> bool {
+        let known = known_charset(label).is_some();
+        if known {
+            self.state().legacy.ipn.charset = label.trim().to_owned();
+        }
+        known
+    }
+
     pub fn ipn_settings(&self) -> Value {
         let state = self.state();
         json!({
             "notify_url": state.legacy.ipn.notify_url,
             "charset": state.legacy.ipn.charset,
+            "postback_available": state.legacy.ipn.postback_available,
             "pdt_identity_token": self.pdt_identity_token(),
         })
     }

@@ -49,11 +49,13 @@ pub struct IpnBook {
     /// The label the account chose (`UTF-8`, `gb2312`, …); it is also the `charset` field's value.
     pub charset: String,
     pub history: Vec<IpnRecord>,
+    /// When false, the postback and PDT answer 503, as during a PayPal outage.
+    pub postback_available: bool,
 }
 
 impl Default for IpnBook {
     fn default() -> Self {
-        Self { notify_url: None, charset: DEFAULT_CHARSET.to_owned(), history: Vec::new() }
+        Self { notify_url: None, charset: DEFAULT_CHARSET.to_owned(), history: Vec::new(), postback_available: true }
     }
 }
 

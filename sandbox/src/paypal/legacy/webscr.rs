@@ -87,6 +87,10 @@ async fn checkout_page(State(simulator): State<Arc<PaypalSimulator>>, Query(quer
 
 /// Dispatches on `cmd`. The postback is judged on its raw bytes, never on a decoded copy.
 async fn website_post(State(simulator): State<Arc<PaypalSimulator>>, body: Bytes) -> Response {
+    let is_query = body.starts_with(b"cmd=_notify-");
+    if is_query && !simulator.state().legacy.ipn.postback_available {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
+    }
     if let Some(message) = body.strip_prefix(VALIDATE_PREFIX) {
         let genuine = simulator.state().legacy.ipn.history.iter().any(|record| record.body == message);
         return plain(if genuine { "VERIFIED".to_owned() } else { "INVALID".to_owned() });
