@@ -197,6 +197,9 @@ pub struct Payment {
     pub customer_id: Option<String>,
     /// Set on the payments of a subscription (its first payment and each renewal).
     pub subscription_id: Option<crate::id::SubscriptionId>,
+    /// `payhub` when payhub created it; `external` when it was made at the provider outside
+    /// payhub (a legacy checkout, a PayPal button) and adopted from the provider's notification.
+    pub origin: PaymentOrigin,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub return_url: Option<String>,
@@ -315,6 +318,42 @@ impl crate::event::Resource for Payment {
     }
 }
 
+/// Who made a payment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentOrigin {
+    #[default]
+    Payhub,
+    External,
+}
+
+impl PaymentOrigin {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PaymentOrigin::Payhub => "payhub",
+            PaymentOrigin::External => "external",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "payhub" => Some(PaymentOrigin::Payhub),
+            "external" => Some(PaymentOrigin::External),
+            _ => None,
+        }
+    }
+}
+
+/// A payment made at the provider outside payhub, as a verified notification describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalPayment {
+    pub provider_payment_id: Option<String>,
+    /// What refunds go to (a PayPal sale id).
+    pub capture_id: String,
+    pub amount: Money,
+    pub description: Option<String>,
+}
+
 impl Payment {
     /// A new payment waiting for the buyer, to be sent to the provider.
     pub fn draft(
@@ -341,6 +380,7 @@ impl Payment {
             description: details.description,
             customer_id: details.customer_id,
             subscription_id: None,
+            origin: PaymentOrigin::Payhub,
             metadata: details.metadata,
             return_url: details.return_url,
             cancel_url: details.cancel_url,
@@ -354,6 +394,52 @@ impl Payment {
             version: 1,
             next_check_at: None,
         })
+    }
+
+    /// A payment made at the provider outside payhub that a verified notification reported
+    /// paid: adopted so that it is visible, refundable and in the event stream. It exists only
+    /// because the money was taken, so it is created succeeded.
+    pub fn adopted(
+        id: PaymentId,
+        mode: Mode,
+        provider: ProviderName,
+        external: ExternalPayment,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Created<Payment> {
+        let payment = Payment {
+            id,
+            mode,
+            provider,
+            channel: provider.as_str().to_owned(),
+            status: PaymentStatus::Succeeded,
+            amount: external.amount.amount,
+            currency: external.amount.currency,
+            amount_captured: external.amount.amount,
+            amount_refunded: 0,
+            amount_refund_pending: 0,
+            merchant_reference: None,
+            description: external.description,
+            customer_id: None,
+            subscription_id: None,
+            origin: PaymentOrigin::External,
+            metadata: Default::default(),
+            return_url: None,
+            cancel_url: None,
+            provider_options: Default::default(),
+            next_action: None,
+            provider_refs: ProviderRefs {
+                payment_id: external.provider_payment_id,
+                capture_id: Some(external.capture_id),
+            },
+            failure: None,
+            anomaly: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_check_at: None,
+        };
+        payment.created(cause)
     }
 
     /// A charge the provider made for a subscription (its first payment or a renewal): it
@@ -382,6 +468,7 @@ impl Payment {
             description: Some(format!("subscription {} charge", subscription.id)),
             customer_id: Some(subscription.customer_id.clone()),
             subscription_id: Some(subscription.id.clone()),
+            origin: PaymentOrigin::Payhub,
             metadata: Default::default(),
             return_url: None,
             cancel_url: None,
@@ -646,6 +733,7 @@ pub(crate) mod tests {
             description: None,
             customer_id: None,
             subscription_id: None,
+            origin: PaymentOrigin::Payhub,
             metadata: Default::default(),
             return_url: None,
             cancel_url: None,

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::options::PaymentOptions;
-use payhub_core::payment::{Payment, PaymentFacts};
+use payhub_core::payment::{ExternalPayment, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
@@ -176,6 +176,9 @@ pub enum Interpretation {
         provider_refs: Vec<String>,
         /// The state the notification states; `None` means "ask the provider".
         snapshot: Option<PaymentSnapshot>,
+        /// A paid payment described well enough to adopt it when payhub has none for it (one
+        /// made outside payhub); `None` when only payhub's own payments are meant.
+        external: Option<ExternalPayment>,
     },
     Refund {
         /// payhub's refund id, when echoed back (PayPal `custom_id`).

@@ -160,10 +160,12 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             hub.sync_subscription(&subscription, &cause, Some(n.id)).await?;
             Ok(Applied::Done)
         }
-        Interpretation::Payment { payment_id, provider_refs, snapshot } => {
+        Interpretation::Payment { payment_id, provider_refs, snapshot, external } => {
             // The id payhub gave the provider comes back in the provider's payload, so it is
             // parsed like any outside input; one that is not a payment id matches nothing.
-            let mut found = match payment_id.as_deref().and_then(PaymentId::parse_exact) {
+            let ours = payment_id.as_deref().and_then(PaymentId::parse_exact);
+            let names_ours = ours.is_some();
+            let mut found = match ours {
                 Some(id) => hub.db.find_payment(&id).await?.filter(|p| p.provider == n.provider),
                 None => None,
             };
@@ -174,6 +176,11 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
                 found = hub.db.find_payment_by_provider_ref(n.provider, provider_ref).await?;
             }
             let Some(payment) = found else {
+                // Paid at the provider and naming no payment of payhub's: made outside payhub.
+                if let Some(external) = external.filter(|_| !names_ours) {
+                    hub.adopt_external_payment(n.mode, n.provider, external, &cause, Some(n.id)).await?;
+                    return Ok(Applied::Done);
+                }
                 return Ok(Applied::Unmatched(format!("no payment for {} {:?}", n.provider, provider_refs)));
             };
             if let Some(note) = amount_disagrees(&payment, snapshot.as_ref()) {

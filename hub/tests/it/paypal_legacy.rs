@@ -267,4 +267,38 @@ on_both_stores! {
         app.eventually("applied once PayPal answers", || async { app.amount_refunded(id).await == 400 }).await;
         assert_eq!(app.ipn_status(&refunded).await.as_deref(), Some("processed"));
     }
+
+    async fn a_payment_made_outside_payhub_is_adopted_once_and_refundable(app) {
+        // A legacy checkout of the merchant's, not payhub's: its webhook and its IPN both arrive.
+        let client = app.paypal();
+        let mut transaction = payhub_paypal::V1TransactionRequest::new(SaleAmount::new("USD", "12.00"));
+        transaction.description = Some("legacy shop order 77".into());
+        let urls = payhub_paypal::RedirectUrls { return_url: "https://x.example/r".into(), cancel_url: "https://x.example/c".into() };
+        let legacy = client.create_v1_payment("legacy-77", &payhub_paypal::CreateV1PaymentRequest::sale(transaction, urls)).await.unwrap();
+        let approved = app.sandbox_control(Method::POST, &format!("/sandbox/paypal/payments/{}/approve", legacy.id), json!({})).await;
+        let executed = client.execute_v1_payment("legacy-77-exec", &legacy.id, approved["payer_id"].as_str().unwrap()).await.unwrap();
+        let sale_id = executed.sales().next().unwrap().id.clone();
+
+        app.ipn_processed(1).await;
+        let adopted = || async {
+            let list = app.get_json("/v1/payments?limit=100").await;
+            list["data"].as_array().unwrap().iter().filter(|p| p["provider_refs"]["capture_id"] == sale_id.as_str()).cloned().collect::<Vec<Value>>()
+        };
+        app.eventually("adopted", || async { !adopted().await.is_empty() }).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let found = adopted().await;
+        assert_eq!(found.len(), 1, "the webhook and the IPN adopt it once: {found:?}");
+        let payment = &found[0];
+        assert_eq!(payment["origin"], "external");
+        assert_eq!(payment["status"], "succeeded");
+        assert_eq!(payment["amount"], 1200);
+        let id = payment["id"].as_str().unwrap();
+
+        let refund = app.post(&format!("/v1/payments/{id}/refunds"), json!({ "amount": 200 })).await;
+        assert_eq!(refund.status(), 201);
+        assert_eq!(refund.json::<Value>().await.unwrap()["status"], "succeeded");
+        let sale = app.paypal().get_sale(&sale_id).await.unwrap();
+        assert_eq!(sale.state, payhub_paypal::SaleState::PartiallyRefunded);
+        assert_eq!(app.event_types(id).await, ["payment.succeeded"], "adopted paid, announced once");
+    }
 }

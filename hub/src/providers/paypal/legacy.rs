@@ -6,7 +6,7 @@
 
 use payhub_core::ProviderName;
 use payhub_core::options::PaypalApi;
-use payhub_core::payment::{Failure, Payment, PaymentFacts, PaymentStatus};
+use payhub_core::payment::{ExternalPayment, Failure, Payment, PaymentFacts, PaymentStatus};
 use payhub_core::refund::{RefundFacts, RefundStatus};
 use payhub_core::{Currency, Money};
 use payhub_paypal::{
@@ -169,6 +169,23 @@ pub fn sale_facts(sale: &Sale) -> PaymentFacts {
     PaymentFacts { status, capture_id: Some(sale.id.clone()), captured, failure }
 }
 
+/// A paid sale, described for adoption when payhub did not make it.
+pub fn external_sale(
+    facts: &PaymentFacts,
+    provider_payment_id: Option<String>,
+    description: Option<String>,
+) -> Option<ExternalPayment> {
+    if facts.status != PaymentStatus::Succeeded {
+        return None;
+    }
+    Some(ExternalPayment {
+        provider_payment_id,
+        capture_id: facts.capture_id.clone()?,
+        amount: facts.captured?,
+        description,
+    })
+}
+
 fn money(value: &str, currency: &str) -> Option<Money> {
     let currency = Currency::parse(currency).ok()?;
     Money::from_decimal_str(value.trim().trim_start_matches('-'), currency).ok()
@@ -209,9 +226,11 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
     let status = message.payment_status();
     let payment_facts =
         |status, failure| PaymentFacts { status, capture_id: Some(txn_id.clone()), captured: amount, failure };
-    let payment = |facts| Interpretation::Payment {
+    let description = message.get("item_name1").or(message.get("item_name")).or(message.get("transaction_subject"));
+    let payment = |facts: PaymentFacts| Interpretation::Payment {
         payment_id: message.get("custom").map(str::to_owned),
         provider_refs: vec![txn_id.clone()],
+        external: external_sale(&facts, None, description.map(str::to_owned)),
         snapshot: Some(PaymentSnapshot { facts, ready_to_capture: false }),
     };
     Ok(match status {
@@ -246,4 +265,73 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
             reason: format!("payhub does not act on IPN payment_status {:?}", other.as_ref().map(|s| s.as_str())),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merchant() -> LegacySettings {
+        LegacySettings {
+            merchant_emails: vec!["Shop@Example.com".into()],
+            merchant_id: Some("937CP9PSMDS2A".into()),
+            ..LegacySettings::for_live(false)
+        }
+    }
+
+    const COMPLETED: &[u8] = b"mc_gross=20.00&payment_status=Completed&charset=gb2312&txn_id=5CS19517SJ894934R\
+        &custom=pay_1&mc_currency=USD&item_name1=%D1%D0%C4%A5&receiver_email=shop%40example.com&test_ipn=1";
+
+    #[test]
+    fn a_completed_ipn_for_this_merchant_states_a_paid_sale_with_its_chinese_item_name() {
+        let Interpretation::Payment { payment_id, provider_refs, snapshot, external } =
+            interpret_ipn(&merchant(), COMPLETED).unwrap()
+        else {
+            panic!("a payment fact");
+        };
+        assert_eq!(payment_id.as_deref(), Some("pay_1"));
+        assert_eq!(provider_refs, ["5CS19517SJ894934R"]);
+        let facts = snapshot.unwrap().facts;
+        assert_eq!(facts.status, PaymentStatus::Succeeded);
+        assert_eq!(facts.captured, Some(Money::new(2000, Currency::parse("USD").unwrap())));
+        assert_eq!(external.unwrap().description.as_deref(), Some("研磨"));
+    }
+
+    #[test]
+    fn an_ipn_for_another_receiver_is_flagged_not_applied() {
+        let other = [COMPLETED, b"&receiver_id=OTHER"].concat();
+        let elsewhere = String::from_utf8(other).unwrap().replace("shop%40example.com", "thief%40example.com");
+        let Interpretation::Unhandled { reason } = interpret_ipn(&merchant(), elsewhere.as_bytes()).unwrap() else {
+            panic!("not applied");
+        };
+        assert!(reason.starts_with("flagged") && reason.contains("thief@example.com"), "{reason}");
+        let by_id = b"payment_status=Completed&txn_id=1&receiver_email=alias%40example.com&receiver_id=937CP9PSMDS2A";
+        assert!(matches!(interpret_ipn(&merchant(), by_id).unwrap(), Interpretation::Payment { .. }));
+    }
+
+    #[test]
+    fn a_reversal_is_recognized_with_its_reason_and_left_for_disputes() {
+        let reversed =
+            b"mc_gross=-19.02&payment_status=Reversed&txn_id=2Y80904055783821A&parent_txn_id=74V52932AB811673C\
+            &reason_code=unauthorized_claim&receiver_email=shop%40example.com";
+        let Interpretation::Unhandled { reason } = interpret_ipn(&merchant(), reversed).unwrap() else {
+            panic!("not applied");
+        };
+        assert!(reason.contains("Reversed") && reason.contains("74V52932AB811673C"), "{reason}");
+        assert!(reason.contains("unauthorized_claim"), "{reason}");
+    }
+
+    #[test]
+    fn a_refund_ipn_names_the_refunded_sale() {
+        let refunded = b"mc_gross=-5.00&mc_currency=USD&payment_status=Refunded&txn_id=03C86087BS569332H\
+            &parent_txn_id=78V79646KB938951Y&receiver_email=shop%40example.com";
+        let Interpretation::Refund { provider_refund_id, provider_payment_refs, amount, .. } =
+            interpret_ipn(&merchant(), refunded).unwrap()
+        else {
+            panic!("a refund fact");
+        };
+        assert_eq!(provider_refund_id, "03C86087BS569332H");
+        assert_eq!(provider_payment_refs, ["78V79646KB938951Y"]);
+        assert_eq!(amount, Some(Money::new(500, Currency::parse("USD").unwrap())));
+    }
 }

@@ -12,7 +12,7 @@ mod subscriptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
-use payhub_core::payment::Payment;
+use payhub_core::payment::{Payment, PaymentOrigin};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
 use payhub_core::{Currency, Money, ProviderName};
@@ -342,9 +342,10 @@ fn note_to_payer(refund: &Refund) -> Option<String> {
     refund.reason.clone().filter(|reason| !reason.trim().is_empty())
 }
 
-/// Subscription charges and v1 payments are v1 sales, refunded through the v1 sales API.
+/// Subscription charges, v1 payments and payments adopted from IPN or sale webhooks are v1
+/// sales, refunded through the v1 sales API.
 fn pays_through_a_sale(payment: &Payment) -> bool {
-    payment.subscription_id.is_some() || legacy::uses_v1(payment)
+    payment.subscription_id.is_some() || legacy::uses_v1(payment) || payment.origin == PaymentOrigin::External
 }
 
 /// A subscription charge is a v1 sale; it is refunded through the v1 sales API.
@@ -405,6 +406,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: order.purchase_units.first().and_then(|u| u.custom_id.clone()),
                 provider_refs: vec![order.id.clone()],
                 snapshot: Some(order_snapshot(&order)),
+                external: None,
             })
         }
         "PAYMENT.CAPTURE.COMPLETED"
@@ -418,6 +420,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: capture.custom_id.clone(),
                 provider_refs: refs,
                 snapshot: Some(PaymentSnapshot { facts: capture_facts(&capture), ready_to_capture: false }),
+                external: None,
             })
         }
         kind if kind.starts_with("BILLING.SUBSCRIPTION.") => {
@@ -435,11 +438,15 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
             let sale: Sale = event.resource_as().map_err(malformed)?;
             match sale.billing_agreement_id.clone() {
                 Some(id) => Ok(Interpretation::Subscription { provider_subscription_id: id }),
-                None => Ok(Interpretation::Payment {
-                    payment_id: sale.custom.clone(),
-                    provider_refs: sale.parent_payment.clone().into_iter().chain([sale.id.clone()]).collect(),
-                    snapshot: Some(PaymentSnapshot { facts: legacy::sale_facts(&sale), ready_to_capture: false }),
-                }),
+                None => {
+                    let facts = legacy::sale_facts(&sale);
+                    Ok(Interpretation::Payment {
+                        payment_id: sale.custom.clone(),
+                        provider_refs: sale.parent_payment.clone().into_iter().chain([sale.id.clone()]).collect(),
+                        external: legacy::external_sale(&facts, sale.parent_payment.clone(), None),
+                        snapshot: Some(PaymentSnapshot { facts, ready_to_capture: false }),
+                    })
+                }
             }
         }
         "PAYMENT.SALE.REFUNDED" | "PAYMENT.SALE.REVERSED" => {
