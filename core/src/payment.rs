@@ -397,8 +397,7 @@ impl Payment {
     }
 
     /// A payment made at the provider outside payhub that a verified notification reported
-    /// paid: adopted so that it is visible, refundable and in the event stream. It exists only
-    /// because the money was taken, so it is created succeeded.
+    /// paid: adopted so that it is visible, refundable and in the event stream.
     pub fn adopted(
         id: PaymentId,
         mode: Mode,
@@ -407,43 +406,16 @@ impl Payment {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Created<Payment> {
+        let refs = ProviderRefs { payment_id: external.provider_payment_id, capture_id: Some(external.capture_id) };
         let payment = Payment {
-            id,
-            mode,
-            provider,
-            channel: provider.as_str().to_owned(),
-            status: PaymentStatus::Succeeded,
-            amount: external.amount.amount,
-            currency: external.amount.currency,
-            amount_captured: external.amount.amount,
-            amount_refunded: 0,
-            amount_refund_pending: 0,
-            merchant_reference: None,
-            description: external.description,
-            customer_id: None,
-            subscription_id: None,
             origin: PaymentOrigin::External,
-            metadata: Default::default(),
-            return_url: None,
-            cancel_url: None,
-            provider_options: Default::default(),
-            next_action: None,
-            provider_refs: ProviderRefs {
-                payment_id: external.provider_payment_id,
-                capture_id: Some(external.capture_id),
-            },
-            failure: None,
-            anomaly: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            next_check_at: None,
+            description: external.description,
+            ..Payment::paid_at_provider(id, mode, provider, external.amount, refs, now)
         };
         payment.created(cause)
     }
 
-    /// A charge the provider made for a subscription (its first payment or a renewal): it
-    /// exists only because the money was taken, so it is created succeeded.
+    /// A charge the provider made for a subscription (its first payment or a renewal).
     pub fn subscription_charge(
         id: PaymentId,
         subscription: &Subscription,
@@ -453,11 +425,37 @@ impl Payment {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Created<Payment> {
+        let refs = ProviderRefs {
+            payment_id: Some(provider_charge_id.to_owned()),
+            capture_id: Some(provider_charge_id.to_owned()),
+        };
         let charge = Payment {
+            description: Some(format!("subscription {} charge", subscription.id)),
+            customer_id: Some(subscription.customer_id.clone()),
+            subscription_id: Some(subscription.id.clone()),
+            // When the buyer paid, unless the provider's clock is ahead of ours.
+            created_at: charged_at.min(now),
+            ..Payment::paid_at_provider(id, subscription.mode, subscription.provider, amount, refs, now)
+        };
+        let transition = Transition::new(charge.id.as_str(), NONE, charge.status.as_str(), cause.clone(), now);
+        Created::with_transition(charge, transition, EventType::PaymentSucceeded)
+    }
+
+    /// A payment that exists only because the provider took the money: created succeeded, with
+    /// nothing the merchant described.
+    fn paid_at_provider(
+        id: PaymentId,
+        mode: Mode,
+        provider: ProviderName,
+        amount: Money,
+        provider_refs: ProviderRefs,
+        now: DateTime<Utc>,
+    ) -> Payment {
+        Payment {
             id,
-            mode: subscription.mode,
-            provider: subscription.provider,
-            channel: subscription.provider.as_str().to_owned(),
+            mode,
+            provider,
+            channel: provider.as_str().to_owned(),
             status: PaymentStatus::Succeeded,
             amount: amount.amount,
             currency: amount.currency,
@@ -465,29 +463,23 @@ impl Payment {
             amount_refunded: 0,
             amount_refund_pending: 0,
             merchant_reference: None,
-            description: Some(format!("subscription {} charge", subscription.id)),
-            customer_id: Some(subscription.customer_id.clone()),
-            subscription_id: Some(subscription.id.clone()),
+            description: None,
+            customer_id: None,
+            subscription_id: None,
             origin: PaymentOrigin::Payhub,
             metadata: Default::default(),
             return_url: None,
             cancel_url: None,
             provider_options: Default::default(),
             next_action: None,
-            provider_refs: ProviderRefs {
-                payment_id: Some(provider_charge_id.to_owned()),
-                capture_id: Some(provider_charge_id.to_owned()),
-            },
+            provider_refs,
             failure: None,
             anomaly: None,
-            // When the buyer paid, unless the provider's clock is ahead of ours.
-            created_at: charged_at.min(now),
+            created_at: now,
             updated_at: now,
             version: 1,
             next_check_at: None,
-        };
-        let transition = Transition::new(charge.id.as_str(), NONE, charge.status.as_str(), cause.clone(), now);
-        Created::with_transition(charge, transition, EventType::PaymentSucceeded)
+        }
     }
 
     fn created(self, cause: &Cause) -> Created<Payment> {

@@ -6,7 +6,7 @@
 //! that fails verification is recorded for the on-call engineer and refused.
 
 use axum::Json;
-use axum::body::{Bytes, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,17 +31,9 @@ pub fn endpoint(provider: ProviderName) -> MethodRouter<Hub> {
 async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
-        let rejection = NotificationRejected::new(
-            RejectionReason::PayloadTooLarge,
-            format!("body over {INGRESS_BODY_LIMIT} bytes"),
-        );
-        let _ = record(hub, provider, &headers, &[], &rejection).await;
-        return ApiError::new(
-            ProblemType::PayloadTooLarge,
-            format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
-        )
-        .into_response();
+    let body = match read_body(hub, provider, &headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -113,13 +105,9 @@ pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> Method
     post(move |State(hub): State<Hub>, request: Request| async move {
         let (parts, body) = request.into_parts();
         let headers = parts.headers;
-        let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
-            let rejection = NotificationRejected::new(
-                RejectionReason::PayloadTooLarge,
-                format!("body over {INGRESS_BODY_LIMIT} bytes"),
-            );
-            let _ = record(&hub, provider, &headers, &[], &rejection).await;
-            return refusal(&rejection).into_response();
+        let body = match read_body(&hub, provider, &headers, body).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
         };
         let read = read(&body).and_then(|(mode, verified)| match hub.providers.get(mode, provider) {
             Some(_) => Ok((mode, verified)),
@@ -136,6 +124,25 @@ pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> Method
             }
         }
     })
+}
+
+/// The body, up to the ingress limit; a larger one is recorded and refused.
+async fn read_body(hub: &Hub, provider: ProviderName, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    match to_bytes(body, INGRESS_BODY_LIMIT).await {
+        Ok(body) => Ok(body),
+        Err(_) => {
+            let rejection = NotificationRejected::new(
+                RejectionReason::PayloadTooLarge,
+                format!("body over {INGRESS_BODY_LIMIT} bytes"),
+            );
+            let _ = record(hub, provider, headers, &[], &rejection).await;
+            Err(ApiError::new(
+                ProblemType::PayloadTooLarge,
+                format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
+            )
+            .into_response())
+        }
+    }
 }
 
 fn not_stored_yet() -> Response {

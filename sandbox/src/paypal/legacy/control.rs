@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::super::subscriptions::SaleState;
 use super::super::{ApiError, Effect, PaypalSimulator, answer, parse_body};
 use super::ipn::{SaleFact, known_charset};
-use super::{Reversal, V1PaymentState, no_such_resource, v1_error, validation};
+use super::{Reversal, V1PaymentState, already_done, no_such_resource, refused, validation};
 use crate::ids;
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
@@ -64,11 +64,7 @@ async fn sale_outcome(State(simulator): Shared, Path(id): Path<String>, body: By
             let mut state = simulator.state();
             let payment = state.legacy.payment_mut(None, &id)?;
             if payment.state != V1PaymentState::Created {
-                return Err(v1_error(
-                    StatusCode::BAD_REQUEST,
-                    "PAYMENT_ALREADY_DONE",
-                    "Payment has been done already for this cart.",
-                ));
+                return Err(already_done());
             }
             payment.sale_outcome = chosen;
             Ok(json!({ "payment_id": id, "sale_outcome": chosen.as_str() }))
@@ -194,11 +190,7 @@ impl PaypalSimulator {
         self.transact(|state| {
             let sale = state.subscriptions.sales.get_mut(sale_id).ok_or_else(no_such_resource)?;
             if sale.state != SaleState::Pending {
-                return Err(v1_error(
-                    StatusCode::BAD_REQUEST,
-                    "TRANSACTION_REFUSED",
-                    "Only a pending sale can be settled.",
-                ));
+                return Err(refused("Only a pending sale can be settled."));
             }
             sale.state = outcome;
             sale.update_time = now;
@@ -215,11 +207,7 @@ impl PaypalSimulator {
             if !matches!(sale.state, SaleState::Completed | SaleState::PartiallyRefunded)
                 || state.legacy.reversals.get(sale_id).is_some_and(|reversal| !reversal.canceled)
             {
-                return Err(v1_error(
-                    StatusCode::BAD_REQUEST,
-                    "TRANSACTION_REFUSED",
-                    "Only a completed sale without an open reversal can be reversed.",
-                ));
+                return Err(refused("Only a completed sale without an open reversal can be reversed."));
             }
             let minor = sale.refundable_minor();
             let fee_minor = super::super::payments::refunded_fee(sale.fee_minor, sale.total.minor, minor);
@@ -257,7 +245,7 @@ impl PaypalSimulator {
         self.transact(|state| {
             let sale = state.subscriptions.sales.get(sale_id).ok_or_else(no_such_resource)?;
             let Some(reversal) = state.legacy.reversals.get(sale_id).filter(|reversal| !reversal.canceled) else {
-                return Err(v1_error(StatusCode::BAD_REQUEST, "TRANSACTION_REFUSED", "The sale has no open reversal."));
+                return Err(refused("The sale has no open reversal."));
             };
             let txn_id = ids::upper_alphanumeric(17);
             let fact =

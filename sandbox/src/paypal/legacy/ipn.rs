@@ -217,7 +217,7 @@ impl PaypalSimulator {
                 }
             }
         }
-        let items = payment.map(|payment| payment.items.as_slice()).unwrap_or_default();
+        let items = payment.map(|payment| payment.details.items.as_slice()).unwrap_or_default();
         for (index, item) in items.iter().enumerate() {
             let n = index + 1;
             fields.push((item_key("item_name", n), item.name.clone()));
@@ -234,13 +234,15 @@ impl PaypalSimulator {
         fields.push(("mc_currency".to_owned(), sale.total.currency.to_owned()));
         fields.push(("residence_country".to_owned(), "US".to_owned()));
         fields.push(("test_ipn".to_owned(), "1".to_owned()));
-        fields
-            .push(("transaction_subject".to_owned(), payment.and_then(|p| p.description.clone()).unwrap_or_default()));
+        fields.push((
+            "transaction_subject".to_owned(),
+            payment.and_then(|p| p.details.description.clone()).unwrap_or_default(),
+        ));
         if sale.total.currency == "USD" {
             fields.push(("payment_gross".to_owned(), money(gross)));
         }
         fields.push(("ipn_track_id".to_owned(), ids::hex(13)));
-        IpnNotice { notify_url: payment.and_then(|payment| payment.notify_url.clone()), fields }
+        IpnNotice { notify_url: payment.and_then(|payment| payment.details.notify_url.clone()), fields }
     }
 
     /// Encodes the message in the account's charset, records it, and queues its delivery; without

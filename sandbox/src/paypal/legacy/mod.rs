@@ -27,7 +27,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::PaypalSimulator;
 use super::amount::Amount;
@@ -35,6 +34,7 @@ use super::errors::ApiError;
 use super::subscriptions::SaleState;
 
 pub(crate) use self::ipn::{IpnBook, IpnNotice};
+pub(crate) use self::payment_request::PaymentRequest;
 
 /// Where PayPal's v1 payments reference points for every error.
 pub const PAYMENTS_V1_DOC: &str = "https://developer.paypal.com/docs/api/payments/v1/";
@@ -64,17 +64,8 @@ pub struct V1Payment {
     /// The `EC-…` token of the approval link and return URL.
     pub token: String,
     pub state: V1PaymentState,
-    pub amount: Amount,
-    /// The request's `amount` with normalized values, `details` included.
-    pub amount_json: Value,
-    pub description: Option<String>,
-    pub custom: Option<String>,
-    pub invoice_number: Option<String>,
-    pub items: Vec<Item>,
-    pub notify_url: Option<String>,
-    pub return_url: String,
-    pub cancel_url: String,
-    pub note_to_payer: Option<String>,
+    /// What the merchant asked for: amount, cart, redirect and notify URLs.
+    pub details: PaymentRequest,
     /// Set once the buyer approved at PayPal.
     pub payer_id: Option<String>,
     pub sale_id: Option<String>,
@@ -124,6 +115,16 @@ impl LegacyBook {
 /// A v1 error body (`name`, `message`, `information_link`, `debug_id`).
 pub(crate) fn v1_error(status: StatusCode, name: &str, message: &str) -> ApiError {
     ApiError::v1(status, name, message).documented_at(PAYMENTS_V1_DOC)
+}
+
+/// A payment executed (or approved into a sale) already.
+pub(crate) fn already_done() -> ApiError {
+    v1_error(StatusCode::BAD_REQUEST, "PAYMENT_ALREADY_DONE", "Payment has been done already for this cart.")
+}
+
+/// A sale in a state that does not allow what was asked.
+pub(crate) fn refused(message: &str) -> ApiError {
+    v1_error(StatusCode::BAD_REQUEST, "TRANSACTION_REFUSED", message)
 }
 
 pub(crate) fn no_such_resource() -> ApiError {

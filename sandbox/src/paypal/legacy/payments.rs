@@ -23,7 +23,7 @@ use super::super::subscriptions::{Sale, SaleOrigin, SaleState};
 use super::super::{Effect, PaypalSimulator, answer, parse_body};
 use super::ipn::SaleFact;
 use super::payment_request::PaymentRequest;
-use super::{V1Payment, V1PaymentState, v1_error, validation};
+use super::{V1Payment, V1PaymentState, already_done, v1_error, validation};
 use crate::ids;
 
 /// PayPal keeps v1 payments' `PayPal-Request-Id` keys for 30 days.
@@ -62,16 +62,7 @@ async fn create(
             client_id: client_id.clone(),
             token: format!("EC-{}", ids::upper_alphanumeric(17)),
             state: V1PaymentState::Created,
-            amount: request.amount,
-            amount_json: request.amount_json,
-            description: request.description,
-            custom: request.custom,
-            invoice_number: request.invoice_number,
-            items: request.items,
-            notify_url: request.notify_url,
-            return_url: request.return_url,
-            cancel_url: request.cancel_url,
-            note_to_payer: request.note_to_payer,
+            details: request,
             payer_id: None,
             sale_id: None,
             sale_outcome: SaleState::Completed,
@@ -183,16 +174,12 @@ impl PaypalSimulator {
         let mut state = self.state();
         let payment = state.legacy.payment_mut(None, payment_id)?;
         if payment.state != V1PaymentState::Created {
-            return Err(v1_error(
-                StatusCode::BAD_REQUEST,
-                "PAYMENT_ALREADY_DONE",
-                "Payment has been done already for this cart.",
-            ));
+            return Err(already_done());
         }
         payment.payer_id = Some(payer_id.clone());
         payment.update_time = now;
         let redirect_url = with_query(
-            &payment.return_url,
+            &payment.details.return_url,
             &[("paymentId", &payment.id), ("token", &payment.token), ("PayerID", &payer_id)],
         );
         Ok(V1BuyerRedirect {
@@ -210,7 +197,7 @@ impl PaypalSimulator {
         Ok(V1BuyerRedirect {
             payment_id: payment.id.clone(),
             token: payment.token.clone(),
-            redirect_url: with_query(&payment.cancel_url, &[("token", &payment.token)]),
+            redirect_url: with_query(&payment.details.cancel_url, &[("token", &payment.token)]),
             payer_id: None,
         })
     }
@@ -225,11 +212,7 @@ impl PaypalSimulator {
         let now = self.now();
         let payment = state.legacy.payment_mut(Some(client_id), id)?;
         if payment.state != V1PaymentState::Created {
-            return Err(v1_error(
-                StatusCode::BAD_REQUEST,
-                "PAYMENT_ALREADY_DONE",
-                "Payment has been done already for this cart.",
-            ));
+            return Err(already_done());
         }
         let Some(approved_by) = &payment.payer_id else {
             return Err(v1_error(
@@ -243,7 +226,7 @@ impl PaypalSimulator {
         }
         // `details` values were rewritten with exactly the currency's decimals at create, so their
         // digits are the minor units.
-        let details = &payment.amount_json["details"];
+        let details = &payment.details.amount_json["details"];
         let minor_of = |name: &str| {
             details[name].as_str().and_then(|value| value.replace('.', "").parse::<i64>().ok()).unwrap_or(0)
         };
@@ -252,14 +235,14 @@ impl PaypalSimulator {
             client_id: payment.client_id.clone(),
             origin: SaleOrigin::Payment {
                 payment_id: payment.id.clone(),
-                invoice_number: payment.invoice_number.clone(),
+                invoice_number: payment.details.invoice_number.clone(),
             },
-            custom: payment.custom.clone(),
-            total: payment.amount,
-            subtotal_minor: if details.is_object() { minor_of("subtotal") } else { payment.amount.minor },
+            custom: payment.details.custom.clone(),
+            total: payment.details.amount,
+            subtotal_minor: if details.is_object() { minor_of("subtotal") } else { payment.details.amount.minor },
             tax_minor: minor_of("tax"),
             shipping_minor: minor_of("shipping"),
-            fee_minor: paypal_fee(payment.amount),
+            fee_minor: paypal_fee(payment.details.amount),
             state: payment.sale_outcome,
             refunded_minor: 0,
             create_time: now,

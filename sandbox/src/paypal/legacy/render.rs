@@ -20,17 +20,18 @@ impl PaypalSimulator {
 
     pub(crate) fn v1_payment_json(&self, state: &PaypalState, payment: &V1Payment) -> Value {
         let mut transaction = Map::new();
-        transaction.insert("amount".into(), payment.amount_json.clone());
+        transaction.insert("amount".into(), payment.details.amount_json.clone());
         transaction.insert(
             "payee".into(),
             json!({ "merchant_id": self.parties().merchant_id, "email": self.parties().merchant_email }),
         );
-        put(&mut transaction, "description", text(&payment.description));
-        put(&mut transaction, "custom", text(&payment.custom));
-        put(&mut transaction, "invoice_number", text(&payment.invoice_number));
-        put(&mut transaction, "notify_url", text(&payment.notify_url));
-        if !payment.items.is_empty() {
+        put(&mut transaction, "description", text(&payment.details.description));
+        put(&mut transaction, "custom", text(&payment.details.custom));
+        put(&mut transaction, "invoice_number", text(&payment.details.invoice_number));
+        put(&mut transaction, "notify_url", text(&payment.details.notify_url));
+        if !payment.details.items.is_empty() {
             let items: Vec<Value> = payment
+                .details
                 .items
                 .iter()
                 .map(|item| {
@@ -78,10 +79,10 @@ impl PaypalSimulator {
         body.insert("cart".into(), json!(payment.token.trim_start_matches("EC-")));
         body.insert("payer".into(), Value::Object(payer));
         body.insert("transactions".into(), json!([transaction]));
-        put(&mut body, "note_to_payer", text(&payment.note_to_payer));
+        put(&mut body, "note_to_payer", text(&payment.details.note_to_payer));
         body.insert(
             "redirect_urls".into(),
-            json!({ "return_url": payment.return_url, "cancel_url": payment.cancel_url }),
+            json!({ "return_url": payment.details.return_url, "cancel_url": payment.details.cancel_url }),
         );
         if payment.state == V1PaymentState::Failed {
             body.insert("failure_reason".into(), json!("PAYER_CANNOT_PAY"));

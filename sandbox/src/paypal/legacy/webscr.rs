@@ -47,7 +47,7 @@ async fn checkout_page(State(simulator): State<Arc<PaypalSimulator>>, Query(quer
         );
     };
     let mut lines = String::new();
-    for item in &payment.items {
+    for item in &payment.details.items {
         lines.push_str(&format!(
             "<tr><td>{} × {}</td><td class=\"amount\">{} {}</td></tr>",
             escape(&item.name),
@@ -58,8 +58,8 @@ async fn checkout_page(State(simulator): State<Arc<PaypalSimulator>>, Query(quer
     }
     lines.push_str(&format!(
         "<tr><td><strong>Total</strong></td><td class=\"amount\"><strong>{} {}</strong></td></tr>",
-        escape(&payment.amount.value()),
-        escape(payment.amount.currency)
+        escape(&payment.details.amount.value()),
+        escape(payment.details.amount.currency)
     ));
     let actions = if payment.state == V1PaymentState::Created {
         let form = |cmd: &str, label: &str, class: &str| {
