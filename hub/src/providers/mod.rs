@@ -320,6 +320,13 @@ pub trait PaymentProvider: Send + Sync + 'static {
         Confirmation::Confirmed
     }
 
+    /// What the provider confirms about the transaction `tx` a buyer's return URL names (PayPal
+    /// PDT), as a hint for this payment; `None` when it cannot or will not say, and the payment
+    /// is then read from the provider.
+    async fn confirm_return(&self, _payment: &Payment, _tx: &str) -> Option<PaymentSnapshot> {
+        None
+    }
+
     /// Reads a verified, stored notification.
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected>;
 

@@ -301,4 +301,29 @@ on_both_stores! {
         assert_eq!(sale.state, payhub_paypal::SaleState::PartiallyRefunded);
         assert_eq!(app.event_types(id).await, ["payment.succeeded"], "adopted paid, announced once");
     }
+
+    async fn a_return_with_a_tx_confirmed_by_pdt_completes_the_payment_while_paypals_api_is_down(app) {
+        // Only the buyer's return tells payhub anything here: no webhook, no IPN.
+        app.stop_webhooks().await;
+        app.sandbox.paypal.set_ipn_notify_url(None);
+        let payment = app.create_v1_payment(1000).await;
+        let id = payment["id"].as_str().unwrap();
+        let pay_id = payment["provider_refs"]["payment_id"].as_str().unwrap();
+        let approved = app.sandbox.paypal.approve_v1_payment(pay_id).unwrap();
+        // The payment is executed at PayPal (say by an earlier return whose answer was lost).
+        let executed = app.paypal().execute_v1_payment("earlier", pay_id, approved.payer_id.as_deref().unwrap()).await.unwrap();
+        let sale_id = executed.sales().next().unwrap().id.clone();
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", json!({ "fail_next": 50, "status": 503 })).await;
+
+        // A tx PayPal does not confirm for this payment changes nothing (and the API is down).
+        let forged = format!("{}&tx=NOTARECORDEDTXN", approved.redirect_url);
+        app.http.get(&forged).send().await.unwrap();
+        assert_eq!(app.payment(id).await["status"], "requires_action");
+
+        let with_tx = format!("{}&tx={sale_id}", approved.redirect_url);
+        assert_eq!(app.http.get(&with_tx).send().await.unwrap().status(), 303);
+        let paid = app.payment(id).await;
+        assert_eq!(paid["status"], "succeeded", "PDT confirmed it: {paid}");
+        assert_eq!(paid["provider_refs"]["capture_id"], sale_id.as_str());
+    }
 }

@@ -10,8 +10,8 @@ use payhub_core::payment::{ExternalPayment, Failure, Payment, PaymentFacts, Paym
 use payhub_core::refund::{RefundFacts, RefundStatus};
 use payhub_core::{Currency, Money};
 use payhub_paypal::{
-    CreateV1PaymentRequest, IpnError, IpnMessage, IpnPaymentStatus, IpnVerdict, ItemList, PaypalClient, RedirectUrls,
-    Sale, SaleAmount, SaleState, V1Item, V1Payment, V1PaymentState, V1TransactionRequest,
+    CreateV1PaymentRequest, IpnError, IpnMessage, IpnPaymentStatus, IpnVerdict, ItemList, PaypalClient, PdtOutcome,
+    RedirectUrls, Sale, SaleAmount, SaleState, V1Item, V1Payment, V1PaymentState, V1TransactionRequest,
 };
 
 use super::mapping::to_paypal_amount;
@@ -200,6 +200,42 @@ pub async fn confirm_ipn(http: &reqwest::Client, settings: &LegacySettings, raw:
         }
         Err(error) => Confirmation::Unavailable(error.to_string()),
     }
+}
+
+/// Asks PDT about the `tx` of a buyer's return, with the account's identity token. Only a
+/// `Completed` transaction of this very payment (its `custom`) for its full amount is taken as a
+/// hint; anything else leaves the payment to be read from PayPal, as returns without PDT are.
+pub async fn confirm_return(
+    http: &reqwest::Client,
+    settings: &LegacySettings,
+    payment: &Payment,
+    tx: &str,
+) -> Option<PaymentSnapshot> {
+    let token = settings.pdt_identity_token.as_deref()?;
+    let fields = match payhub_paypal::payment_data_transfer(http, &settings.pdt_url, tx, token).await {
+        Ok(PdtOutcome::Success(fields)) => fields,
+        Ok(PdtOutcome::Fail(reason)) => {
+            tracing::warn!(payment = %payment.id, %tx, %reason, "PDT refused the return's transaction");
+            return None;
+        }
+        Err(error) => {
+            tracing::warn!(payment = %payment.id, %tx, %error, "PDT could not be asked; reading the payment instead");
+            return None;
+        }
+    };
+    let field = |name: &str| fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let paid = money(field("mc_gross")?, field("mc_currency")?)?;
+    let ours = field("custom") == Some(payment.id.as_str()) && field("txn_id") == Some(tx);
+    if !ours || field("payment_status") != Some("Completed") || paid != payment.money() {
+        return None;
+    }
+    let facts = PaymentFacts {
+        status: PaymentStatus::Succeeded,
+        capture_id: Some(tx.to_owned()),
+        captured: Some(paid),
+        failure: None,
+    };
+    Some(PaymentSnapshot { facts, ready_to_capture: false })
 }
 
 /// What a verified IPN means. Facts about another receiver are flagged, not applied: that is how

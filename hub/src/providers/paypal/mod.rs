@@ -269,6 +269,11 @@ impl PaymentProvider for PaypalProvider {
         }
     }
 
+    async fn confirm_return(&self, payment: &Payment, tx: &str) -> Option<PaymentSnapshot> {
+        let legacy = self.legacy.as_ref()?;
+        legacy::confirm_return(&legacy.http, &legacy.settings, payment, tx).await
+    }
+
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected> {
         if event_type.starts_with(legacy::IPN_EVENT_PREFIX) {
             let settings = self.legacy_settings().cloned().unwrap_or_else(|| LegacySettings::for_live(true));
