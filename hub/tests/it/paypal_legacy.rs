@@ -165,6 +165,12 @@ on_both_stores! {
         assert_eq!(app.amount_refunded(id).await, 300);
         assert_eq!(app.event_types(id).await, ["payment.created", "payment.succeeded"]);
         assert_eq!(app.event_types(refund["id"].as_str().unwrap()).await, ["refund.created", "refund.succeeded"]);
+        assert_eq!(app.payment(id).await["origin"], "payhub");
+
+        let doc: Value = app.http.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["PaypalPaymentOptions"]["properties"]["api"].is_object(), "the v1 option is documented");
+        assert!(schemas["Payment"]["properties"]["origin"].is_object(), "origin is documented");
     }
 
     async fn a_gb2312_ipn_with_chinese_item_names_is_decoded_and_applied_once(app) {
@@ -325,5 +331,25 @@ on_both_stores! {
         let paid = app.payment(id).await;
         assert_eq!(paid["status"], "succeeded", "PDT confirmed it: {paid}");
         assert_eq!(paid["provider_refs"]["capture_id"], sale_id.as_str());
+    }
+
+    async fn reversals_are_confirmed_stored_and_recognized_but_left_for_disputes(app) {
+        app.stop_webhooks().await;
+        let payment = app.paid_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let claim = json!({ "reason_code": "unauthorized_claim" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/cancel-reversal"), json!({})).await;
+
+        let bodies = app.ipn_processed(3).await;
+        let reversed = app.ipn_note(&bodies[1]).await;
+        assert!(reversed.starts_with("recognized Reversed") && reversed.contains("unauthorized_claim"), "{reversed}");
+        let canceled = app.ipn_note(&bodies[2]).await;
+        assert!(canceled.starts_with("recognized Canceled_Reversal"), "{canceled}");
+        let replay = app.post_ipn(&bodies[1]).await;
+        assert_eq!(replay.json::<Value>().await.unwrap()["duplicate"], true);
+        assert_eq!(app.amount_refunded(id).await, 0, "not applied as a refund");
+        assert_eq!(app.payment(id).await["status"], "succeeded");
     }
 }
