@@ -13,6 +13,8 @@ use payhub_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
+use crate::helpers::eventually;
+
 struct Crash {
     sandbox: RunningSandbox,
     database: TestDatabase,
@@ -20,6 +22,8 @@ struct Crash {
     port: u16,
     webhook_id: String,
     roots: tempfile::NamedTempFile,
+    /// A client of the simulator, for what happens at PayPal outside payhub.
+    paypal: payhub_paypal::PaypalClient,
 }
 
 impl Crash {
@@ -44,7 +48,7 @@ impl Crash {
         let webhook = paypal.create_webhook(&format!("http://127.0.0.1:{port}/webhooks/paypal"), &["*"]).await.unwrap();
         let roots = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(roots.path(), payhub_sandbox::paypal_trust_anchor_pem()).unwrap();
-        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id: webhook.id, roots })
+        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id: webhook.id, roots, paypal })
     }
 
     /// Starts `payhub serve` as a separate process, configured for the in-process simulator.
@@ -176,21 +180,6 @@ async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_postg
     notification_applied_once_after_a_crash(Backend::Postgres).await;
 }
 
-/// Polls `check` every 50 ms, 10 s at most.
-async fn within_ten_seconds<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 /// An IPN acknowledged by a hub that is killed before it asks PayPal's postback is confirmed
 /// and applied, once, by the next hub.
 async fn ipn_applied_once_after_a_crash(backend: Backend) {
@@ -229,17 +218,11 @@ async fn ipn_applied_once_after_a_crash(backend: Backend) {
 
     // The merchant refunds in PayPal; the IPN is acknowledged by the first hub, then it dies.
     let sale_id = paid["provider_refs"]["capture_id"].as_str().unwrap();
-    let paypal = payhub_paypal::PaypalClient::new(payhub_paypal::ClientConfig::new(
-        crash.sandbox.paypal_url.clone(),
-        payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
-        payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
-    ))
-    .unwrap();
     let request = payhub_paypal::SaleRefundRequest {
         amount: Some(payhub_paypal::SaleAmount::new("USD", "6.00")),
         ..Default::default()
     };
-    paypal.refund_sale("dashboard-refund-1", sale_id, &request).await.unwrap();
+    crash.paypal.refund_sale("dashboard-refund-1", sale_id, &request).await.unwrap();
     let acknowledged = || async {
         let history = crash.sandbox.paypal.ipn_history();
         history.iter().any(|message| {
@@ -247,7 +230,7 @@ async fn ipn_applied_once_after_a_crash(backend: Backend) {
                 && message["deliveries"].as_array().is_some_and(|d| d.iter().any(|a| a["status_code"] == 200))
         })
     };
-    within_ten_seconds("the refund's IPN acknowledged", acknowledged).await;
+    eventually("the refund's IPN acknowledged", Duration::from_secs(10), acknowledged).await;
     assert_eq!(read_refunded(&crash, &key, &id).await, 0, "stored, not applied");
     first.start_kill().unwrap();
     first.wait().await.unwrap();
@@ -259,7 +242,10 @@ async fn ipn_applied_once_after_a_crash(backend: Backend) {
     assert_eq!(status.as_deref(), Some("pending"), "in the inbox, not yet confirmed");
 
     let mut second = crash.start_hub(true).await;
-    within_ten_seconds("applied after the restart", || async { read_refunded(&crash, &key, &id).await == 600 }).await;
+    eventually("applied after the restart", Duration::from_secs(10), || async {
+        read_refunded(&crash, &key, &id).await == 600
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(read_refunded(&crash, &key, &id).await, 600, "applied exactly once");
     second.start_kill().unwrap();
