@@ -10,8 +10,8 @@ use payhub_core::payment::{ExternalPayment, Failure, Payment, PaymentFacts, Paym
 use payhub_core::refund::{RefundFacts, RefundStatus};
 use payhub_core::{Currency, Money};
 use payhub_paypal::{
-    CreateV1PaymentRequest, IpnError, IpnMessage, IpnPaymentStatus, IpnVerdict, ItemList, PaypalClient, PdtOutcome,
-    RedirectUrls, Sale, SaleAmount, SaleState, V1Item, V1Payment, V1PaymentState, V1TransactionRequest,
+    CreateV1PaymentRequest, IpnError, IpnMessage, IpnPaymentStatus, IpnVerdict, ItemList, PaypalClient, PaypalError,
+    PdtOutcome, RedirectUrls, Sale, SaleAmount, SaleState, V1Item, V1Payment, V1PaymentState, V1TransactionRequest,
 };
 
 use super::mapping::to_paypal_amount;
@@ -128,7 +128,7 @@ pub async fn capture_payment(client: &PaypalClient, payment: &Payment) -> Result
     let request_id = format!("execute-{}", payment.id);
     match client.execute_v1_payment(&request_id, id, payer_id).await {
         Ok(executed) => Ok(v1_snapshot(&executed)),
-        Err(error) if error.to_string().contains("PAYMENT_ALREADY_DONE") => fetch_payment(client, payment).await,
+        Err(PaypalError::Api { name, .. }) if name == "PAYMENT_ALREADY_DONE" => fetch_payment(client, payment).await,
         Err(error) => Err(provider_error(error)),
     }
 }

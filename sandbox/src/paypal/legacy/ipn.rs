@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use encoding_rs::Encoding;
 use serde::Serialize;
 
@@ -139,8 +139,7 @@ pub fn encode(fields: &[(String, String)], charset: &str) -> Bytes {
 /// PayPal's `payment_date`: Pacific time, `HH:MM:SS Mon DD, YYYY PST` (PayPal writes PDT in
 /// summer; the sandbox keeps PST all year).
 fn payment_date(at: DateTime<Utc>) -> String {
-    let pacific = FixedOffset::west_opt(8 * 3600).unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
-    format!("{} PST", at.with_timezone(&pacific).format("%H:%M:%S %b %d, %Y"))
+    (at - chrono::Duration::hours(8)).format("%H:%M:%S %b %d, %Y PST").to_string()
 }
 
 impl PaypalSimulator {
