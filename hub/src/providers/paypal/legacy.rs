@@ -255,6 +255,13 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
     let Some(txn_id) = message.txn_id().map(str::to_owned) else {
         return Ok(Interpretation::Unhandled { reason: "an IPN without txn_id (not a payment)".into() });
     };
+    // A subscription's charge: the subscription is read whole from PayPal, as its sale webhook
+    // makes it be; it is never a payment made outside payhub.
+    if let Some(subscription) = message.get("recurring_payment_id")
+        && message.payment_status() != Some(IpnPaymentStatus::Refunded)
+    {
+        return Ok(Interpretation::Subscription { provider_subscription_id: subscription.to_owned() });
+    }
     let amount = match (message.mc_gross(), message.mc_currency()) {
         (Some(gross), Some(currency)) => money(gross, currency),
         _ => None,
@@ -355,6 +362,14 @@ mod tests {
         };
         assert!(reason.contains("Reversed") && reason.contains("74V52932AB811673C"), "{reason}");
         assert!(reason.contains("unauthorized_claim"), "{reason}");
+    }
+
+    #[test]
+    fn a_subscription_charge_is_read_as_its_subscription_never_adopted() {
+        let renewal = b"mc_gross=4.99&payment_status=Completed&txn_id=9X&mc_currency=USD&txn_type=recurring_payment\
+            &recurring_payment_id=I-BW452GLLEP1G&receiver_email=shop%40example.com";
+        let interpretation = interpret_ipn(&merchant(), renewal).unwrap();
+        assert_eq!(interpretation, Interpretation::Subscription { provider_subscription_id: "I-BW452GLLEP1G".into() });
     }
 
     #[test]
