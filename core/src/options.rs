@@ -15,6 +15,8 @@ use crate::mode::ProviderName;
 #[serde(deny_unknown_fields)]
 pub struct PaymentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paypal: Option<PaypalPaymentOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pingpp: Option<PingppPaymentOptions>,
 }
 
@@ -23,8 +25,9 @@ impl PaymentOptions {
     /// payment's are refused by one check instead of one per provider.
     pub fn providers(&self) -> Vec<ProviderName> {
         // Destructured so that options for a new provider cannot be forgotten here.
-        let Self { pingpp } = self;
-        pingpp.as_ref().map(|_| ProviderName::Pingpp).into_iter().collect()
+        let Self { paypal, pingpp } = self;
+        let paypal = paypal.as_ref().map(|_| ProviderName::Paypal);
+        paypal.into_iter().chain(pingpp.as_ref().map(|_| ProviderName::Pingpp)).collect()
     }
 }
 
@@ -64,6 +67,22 @@ impl ProviderChoice {
     pub fn into_options(self) -> PaymentOptions {
         self.options
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaypalPaymentOptions {
+    /// `v2` (Orders, the default) or `v1` (REST v1 payments: approve, then execute), for
+    /// accounts set up for PayPal's legacy API and IPN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<PaypalApi>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaypalApi {
+    V1,
+    V2,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -127,13 +146,13 @@ mod tests {
     #[test]
     fn options_name_the_providers_they_are_for() {
         assert!(PaymentOptions::default().providers().is_empty());
-        let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()) };
+        let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()), ..PaymentOptions::default() };
         assert_eq!(pingpp.providers(), vec![ProviderName::Pingpp]);
     }
 
     #[test]
     fn options_for_another_provider_than_the_payments_are_refused() {
-        let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()) };
+        let pingpp = PaymentOptions { pingpp: Some(PingppPaymentOptions::default()), ..PaymentOptions::default() };
         let chosen = ProviderChoice::parse(ProviderName::Pingpp, pingpp.clone()).unwrap();
         assert_eq!((chosen.provider(), chosen.into_options()), (ProviderName::Pingpp, pingpp.clone()));
         assert!(ProviderChoice::parse(ProviderName::Paypal, PaymentOptions::default()).is_ok());

@@ -197,6 +197,9 @@ pub struct Payment {
     pub customer_id: Option<String>,
     /// Set on the payments of a subscription (its first payment and each renewal).
     pub subscription_id: Option<crate::id::SubscriptionId>,
+    /// `payhub` when payhub created it; `external` when it was made at the provider outside
+    /// payhub (a legacy checkout, a PayPal button) and adopted from the provider's notification.
+    pub origin: PaymentOrigin,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub return_url: Option<String>,
@@ -317,6 +320,42 @@ impl crate::event::Resource for Payment {
     }
 }
 
+/// Who made a payment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentOrigin {
+    #[default]
+    Payhub,
+    External,
+}
+
+impl PaymentOrigin {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PaymentOrigin::Payhub => "payhub",
+            PaymentOrigin::External => "external",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "payhub" => Some(PaymentOrigin::Payhub),
+            "external" => Some(PaymentOrigin::External),
+            _ => None,
+        }
+    }
+}
+
+/// A payment made at the provider outside payhub, as a verified notification describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalPayment {
+    pub provider_payment_id: Option<String>,
+    /// What refunds go to (a PayPal sale id).
+    pub capture_id: String,
+    pub amount: Money,
+    pub description: Option<String>,
+}
+
 impl Payment {
     /// A new payment waiting for the buyer, to be sent to the provider.
     pub fn draft(
@@ -343,6 +382,7 @@ impl Payment {
             description: details.description,
             customer_id: details.customer_id,
             subscription_id: None,
+            origin: PaymentOrigin::Payhub,
             metadata: details.metadata,
             return_url: details.return_url,
             cancel_url: details.cancel_url,
@@ -359,8 +399,26 @@ impl Payment {
         })
     }
 
-    /// A charge the provider made for a subscription (its first payment or a renewal): it
-    /// exists only because the money was taken, so it is created succeeded.
+    /// A payment made at the provider outside payhub that a verified notification reported
+    /// paid: adopted so that it is visible, refundable and in the event stream.
+    pub fn adopted(
+        id: PaymentId,
+        mode: Mode,
+        provider: ProviderName,
+        external: ExternalPayment,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Created<Payment> {
+        let refs = ProviderRefs { payment_id: external.provider_payment_id, capture_id: Some(external.capture_id) };
+        let payment = Payment {
+            origin: PaymentOrigin::External,
+            description: external.description,
+            ..Payment::paid_at_provider(id, mode, provider, external.amount, refs, now)
+        };
+        payment.created(cause)
+    }
+
+    /// A charge the provider made for a subscription (its first payment or a renewal).
     pub fn subscription_charge(
         id: PaymentId,
         subscription: &Subscription,
@@ -370,11 +428,37 @@ impl Payment {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Created<Payment> {
+        let refs = ProviderRefs {
+            payment_id: Some(provider_charge_id.to_owned()),
+            capture_id: Some(provider_charge_id.to_owned()),
+        };
         let charge = Payment {
+            description: Some(format!("subscription {} charge", subscription.id)),
+            customer_id: Some(subscription.customer_id.clone()),
+            subscription_id: Some(subscription.id.clone()),
+            // When the buyer paid, unless the provider's clock is ahead of ours.
+            created_at: charged_at.min(now),
+            ..Payment::paid_at_provider(id, subscription.mode, subscription.provider, amount, refs, now)
+        };
+        let transition = Transition::new(charge.id.as_str(), NONE, charge.status.as_str(), cause.clone(), now);
+        Created::with_transition(charge, transition, EventType::PaymentSucceeded)
+    }
+
+    /// A payment that exists only because the provider took the money: created succeeded, with
+    /// nothing the merchant described.
+    fn paid_at_provider(
+        id: PaymentId,
+        mode: Mode,
+        provider: ProviderName,
+        amount: Money,
+        provider_refs: ProviderRefs,
+        now: DateTime<Utc>,
+    ) -> Payment {
+        Payment {
             id,
-            mode: subscription.mode,
-            provider: subscription.provider,
-            channel: subscription.provider.as_str().to_owned(),
+            mode,
+            provider,
+            channel: provider.as_str().to_owned(),
             status: PaymentStatus::Succeeded,
             amount: amount.amount,
             currency: amount.currency,
@@ -382,29 +466,24 @@ impl Payment {
             amount_refunded: 0,
             amount_refund_pending: 0,
             merchant_reference: None,
-            description: Some(format!("subscription {} charge", subscription.id)),
-            customer_id: Some(subscription.customer_id.clone()),
-            subscription_id: Some(subscription.id.clone()),
+            description: None,
+            customer_id: None,
+            subscription_id: None,
+            origin: PaymentOrigin::Payhub,
             metadata: Default::default(),
             return_url: None,
             cancel_url: None,
             provider_options: Default::default(),
             next_action: None,
-            provider_refs: ProviderRefs {
-                payment_id: Some(provider_charge_id.to_owned()),
-                capture_id: Some(provider_charge_id.to_owned()),
-            },
+            provider_refs,
             failure: None,
             anomaly: None,
             disputed: false,
-            // When the buyer paid, unless the provider's clock is ahead of ours.
-            created_at: charged_at.min(now),
+            created_at: now,
             updated_at: now,
             version: 1,
             next_check_at: None,
-        };
-        let transition = Transition::new(charge.id.as_str(), NONE, charge.status.as_str(), cause.clone(), now);
-        Created::with_transition(charge, transition, EventType::PaymentSucceeded)
+        }
     }
 
     fn created(self, cause: &Cause) -> Created<Payment> {
@@ -664,6 +743,7 @@ pub(crate) mod tests {
             description: None,
             customer_id: None,
             subscription_id: None,
+            origin: PaymentOrigin::Payhub,
             metadata: Default::default(),
             return_url: None,
             cancel_url: None,

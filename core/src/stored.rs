@@ -17,7 +17,7 @@ use crate::id::{DisputeId, EntitlementId, PaymentId, PlanId, RefundId, Subscript
 use crate::mode::{Mode, ProviderName};
 use crate::money::Currency;
 use crate::options::{PaymentOptions, RefundOptions};
-use crate::payment::{Anomaly, Failure, NextAction, Payment, PaymentStatus, ProviderRefs};
+use crate::payment::{Anomaly, Failure, NextAction, Payment, PaymentOrigin, PaymentStatus, ProviderRefs};
 use crate::refund::{Refund, RefundStatus};
 use crate::subscription::{Subscription, SubscriptionStatus};
 
@@ -40,6 +40,7 @@ pub struct PaymentRecord {
     pub description: Option<String>,
     pub customer_id: Option<String>,
     pub subscription_id: Option<SubscriptionId>,
+    pub origin: PaymentOrigin,
     pub metadata: Metadata,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
@@ -73,6 +74,7 @@ impl Payment {
             description: r.description,
             customer_id: r.customer_id,
             subscription_id: r.subscription_id,
+            origin: r.origin,
             metadata: r.metadata,
             return_url: r.return_url,
             cancel_url: r.cancel_url,

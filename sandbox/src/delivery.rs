@@ -29,6 +29,15 @@ pub trait WebhookTarget: Send + Sync + 'static {
     fn subscription_id(&self) -> &str;
     fn url(&self) -> Option<String>;
     fn sign(&self, body: &[u8], at: DateTime<Utc>) -> SignedTransmission;
+
+    fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    /// Whether an answer with `status` ends the retries.
+    fn accepted(&self, status: u16) -> bool {
+        (200..300).contains(&status)
+    }
 }
 
 /// One event for one subscription. `body` is sent byte for byte on every attempt.
@@ -129,7 +138,8 @@ impl Dispatcher {
         };
         let at = self.scheduler.now();
         let signed = hook.target.sign(&hook.body, at);
-        let mut request = self.http.post(&url).header("content-type", "application/json").body(hook.body.clone());
+        let mut request =
+            self.http.post(&url).header("content-type", hook.target.content_type()).body(hook.body.clone());
         for (name, value) in &signed.headers {
             request = request.header(name.as_str(), value.as_str());
         }
@@ -137,7 +147,7 @@ impl Dispatcher {
             Ok(response) => (Some(response.status().as_u16()), None),
             Err(error) => (None, Some(error.without_url().to_string())),
         };
-        let delivered = status_code.is_some_and(|code| (200..300).contains(&code));
+        let delivered = status_code.is_some_and(|code| hook.target.accepted(code));
         let retry_delay = hook.retry_delays.get(attempt.number as usize - 1).copied();
         let next_attempt_at = match (delivered, retry_delay) {
             (false, Some(delay)) => Some(self.scheduler.now() + chrono_duration(delay)),

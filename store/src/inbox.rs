@@ -160,6 +160,21 @@ impl Database {
             .await?;
         Ok(row.map(|r| r.try_get("status")).transpose()?)
     }
+
+    /// What the processor noted on one stored notification (why it was not applied, or why it
+    /// waits), for tests and ops.
+    pub async fn notification_note(
+        &self,
+        provider: ProviderName,
+        provider_event_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT last_error FROM inbox WHERE provider = $1 AND provider_event_id = $2")
+            .bind(provider.as_str())
+            .bind(provider_event_id)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("last_error")).transpose()?.flatten())
+    }
 }
 
 impl Tx {

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use payhub_core::id::{PaymentId, SubscriptionId};
-use payhub_core::payment::{Failure, Payment, PaymentStatus, ProviderRefs};
+use payhub_core::payment::{Failure, Payment, PaymentOrigin, PaymentStatus, ProviderRefs};
 use payhub_core::stored::PaymentRecord;
 use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
@@ -11,7 +11,7 @@ use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis};
 
 #[rustfmt::skip]
-const PAYMENTS: Table<Payment, 29> = Table {
+const PAYMENTS: Table<Payment, 30> = Table {
     name: "payments",
     resource: "payment",
     columns: [
@@ -19,7 +19,7 @@ const PAYMENTS: Table<Payment, 29> = Table {
         "amount_refund_pending", "merchant_reference", "description", "customer_id", "metadata", "return_url",
         "cancel_url", "provider_options", "next_action", "provider_payment_id", "provider_capture_id",
         "failure_code", "failure_message", "anomaly", "subscription_id", "version", "next_check_at", "created_at",
-        "updated_at", "disputed",
+        "updated_at", "disputed", "origin",
     ],
     decode: from_row,
 };
@@ -66,6 +66,10 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
             .try_get::<Option<String>, _>("subscription_id")?
             .map(|id| SubscriptionId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()?,
+        origin: {
+            let origin: String = row.try_get("origin")?;
+            PaymentOrigin::parse(&origin).ok_or_else(|| StoreError::Corrupt(format!("payment origin {origin:?}")))?
+        },
         version: row.try_get("version")?,
         next_check_at: opt_time(row, "next_check_at")?,
         created_at: time(row, "created_at")?,
@@ -106,6 +110,7 @@ impl Tx {
             millis(p.created_at).into(),
             millis(p.updated_at()).into(),
             i64::from(p.disputed()).into(),
+            p.origin.as_str().into(),
         ];
         self.insert(&PAYMENTS, values).await
     }

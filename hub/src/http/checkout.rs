@@ -18,6 +18,8 @@ use crate::app::Hub;
 pub struct BuyerReturn {
     /// payhub's payment id, put there by payhub when it created the payment.
     payment: Option<String>,
+    /// PayPal's transaction id on a PDT-enabled return; confirmed with PayPal before it counts.
+    tx: Option<String>,
 }
 
 pub async fn buyer_return(
@@ -29,7 +31,11 @@ pub async fn buyer_return(
         return page(StatusCode::NOT_FOUND, "Payment not found", "This link does not belong to a payment.");
     };
     let current = if matches!(payment.status(), PaymentStatus::RequiresAction | PaymentStatus::Processing) {
-        match hub.sync_payment(&payment, None, &Cause::BuyerReturn, None).await {
+        let confirmed = match (query.tx.as_deref(), hub.provider(payment.mode, payment.provider)) {
+            (Some(tx), Ok(provider)) => provider.confirm_return(&payment, tx).await,
+            _ => None,
+        };
+        match hub.sync_payment(&payment, confirmed, &Cause::BuyerReturn, None).await {
             Ok(applied) => applied.payment,
             Err(e) => {
                 // Webhooks and the reconciler settle it; the buyer should not be stuck here.

@@ -6,12 +6,12 @@
 //! that fails verification is recorded for the on-call engineer and refused.
 
 use axum::Json;
-use axum::body::{Bytes, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use payhub_core::ProviderName;
+use payhub_core::{Mode, ProviderName};
 use payhub_store::{InboxInsert, Kept, NewInboxEntry, RejectedNotification, StoreError};
 use serde_json::json;
 use tracing::{info, warn};
@@ -32,17 +32,9 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
     let (parts, body) = request.into_parts();
     let source = source_network(&parts.extensions);
     let headers = parts.headers;
-    let Ok(body) = to_bytes(body, INGRESS_BODY_LIMIT).await else {
-        let rejection = NotificationRejected::new(
-            RejectionReason::PayloadTooLarge,
-            format!("body over {INGRESS_BODY_LIMIT} bytes"),
-        );
-        let _ = record(hub, provider, &source, &headers, &[], &rejection).await;
-        return ApiError::new(
-            ProblemType::PayloadTooLarge,
-            format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
-        )
-        .into_response();
+    let body = match read_body(hub, provider, &source, &headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -64,13 +56,27 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
             return refusal(&rejection).into_response();
         }
     };
+    store_and_acknowledge(hub, provider, mode, &verified, &source, &headers, &body).await
+}
+
+/// Commits the notification to the inbox (group commit) and only then answers 200; a
+/// redelivery is answered 200 without a second row.
+async fn store_and_acknowledge(
+    hub: &Hub,
+    provider: ProviderName,
+    mode: Mode,
+    verified: &VerifiedNotification,
+    source: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let entry = NewInboxEntry {
         provider,
         mode,
         provider_event_id: verified.provider_event_id.clone(),
         event_type: verified.event_type.clone(),
         body: body.to_vec(),
-        headers: kept_headers(&headers),
+        headers: kept_headers(headers),
         received_at: hub.clock.now(),
     };
     match hub.inbox.write(entry).await {
@@ -81,11 +87,71 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()
         }
-        Err(InboxWriteError::Unstorable(detail)) => unstorable(hub, provider, &source, &headers, &body, detail).await,
+        Err(InboxWriteError::Unstorable(detail)) => unstorable(hub, provider, source, headers, body, detail).await,
         Err(e @ (InboxWriteError::Closed | InboxWriteError::Unavailable(_))) => {
             // Not stored, so not acknowledged: the provider will send it again.
             warn!(%provider, error = %e, "could not store a verified notification");
             not_stored_yet()
+        }
+    }
+}
+
+/// Reads an unsigned notification's mode and inbox key from its body (PayPal IPN), or says why
+/// it cannot be one.
+pub type UnsignedReader = fn(&[u8]) -> Result<(Mode, VerifiedNotification), NotificationRejected>;
+
+/// The handler for notifications that carry no signature and are confirmed with the provider
+/// by the processor before they change anything (PayPal IPN): read, store, acknowledge. A
+/// message that cannot be read is recorded and refused.
+pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> MethodRouter<Hub> {
+    post(move |State(hub): State<Hub>, request: Request| async move {
+        let (parts, body) = request.into_parts();
+        let source = source_network(&parts.extensions);
+        let headers = parts.headers;
+        let body = match read_body(&hub, provider, &source, &headers, body).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
+        };
+        let read = read(&body).and_then(|(mode, verified)| match hub.providers.get(mode, provider) {
+            Some(_) => Ok((mode, verified)),
+            None => Err(NotificationRejected::new(
+                RejectionReason::ProviderNotConfigured,
+                format!("{provider} is not configured in {mode} mode"),
+            )),
+        });
+        match read {
+            Ok((mode, verified)) => {
+                store_and_acknowledge(&hub, provider, mode, &verified, &source, &headers, &body).await
+            }
+            Err(rejection) => {
+                let _ = record(&hub, provider, &source, &headers, &body, &rejection).await;
+                refusal(&rejection).into_response()
+            }
+        }
+    })
+}
+
+/// The body, up to the ingress limit; a larger one is recorded and refused.
+async fn read_body(
+    hub: &Hub,
+    provider: ProviderName,
+    source: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Response> {
+    match to_bytes(body, INGRESS_BODY_LIMIT).await {
+        Ok(body) => Ok(body),
+        Err(_) => {
+            let rejection = NotificationRejected::new(
+                RejectionReason::PayloadTooLarge,
+                format!("body over {INGRESS_BODY_LIMIT} bytes"),
+            );
+            let _ = record(hub, provider, source, headers, &[], &rejection).await;
+            Err(ApiError::new(
+                ProblemType::PayloadTooLarge,
+                format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
+            )
+            .into_response())
         }
     }
 }
@@ -122,7 +188,7 @@ async fn verify(
     provider: ProviderName,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(payhub_core::Mode, VerifiedNotification), NotificationRejected> {
+) -> Result<(Mode, VerifiedNotification), NotificationRejected> {
     let modes = hub.providers.modes_of(provider);
     let mut last =
         NotificationRejected::new(RejectionReason::ProviderNotConfigured, format!("{provider} is not configured"));
@@ -168,7 +234,8 @@ fn refusal(rejection: &NotificationRejected) -> ApiError {
         | RejectionReason::BadKey
         | RejectionReason::VerificationUnavailable
         | RejectionReason::WrongMode
-        | RejectionReason::MalformedResource => {
+        | RejectionReason::MalformedResource
+        | RejectionReason::PostbackInvalid => {
             ApiError::new(ProblemType::NotificationRejected, detail).with("reason", rejection.reason.as_str())
         }
     }

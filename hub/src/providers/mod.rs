@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::dispute::{Dispute, DisputeAction, DisputeFacts};
 use payhub_core::options::PaymentOptions;
-use payhub_core::payment::{Payment, PaymentFacts};
+use payhub_core::payment::{ExternalPayment, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
@@ -114,6 +114,9 @@ pub enum RejectionReason {
     /// Verified, but the database refuses to store it (a value it cannot hold); kept among the
     /// rejected notifications for a person.
     Unstorable,
+    /// The provider disowned a stored notification when asked (PayPal's IPN postback answered
+    /// `INVALID`): forged or altered.
+    PostbackInvalid,
 }
 
 impl RejectionReason {
@@ -137,6 +140,7 @@ impl RejectionReason {
             RejectionReason::MalformedBody => "malformed_body",
             RejectionReason::MalformedResource => "malformed_resource",
             RejectionReason::Unstorable => "unstorable",
+            RejectionReason::PostbackInvalid => "postback_invalid",
         }
     }
 
@@ -153,6 +157,16 @@ impl std::fmt::Display for RejectionReason {
     }
 }
 
+/// What the provider said when asked about a stored notification that carries no signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    Confirmed,
+    /// The provider disowns it: forged or altered. Recorded, never applied.
+    Refused(String),
+    /// The provider could not be asked now: the notification waits and is asked about again.
+    Unavailable(String),
+}
+
 /// What a stored notification means for payhub's resources.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Interpretation {
@@ -163,6 +177,9 @@ pub enum Interpretation {
         provider_refs: Vec<String>,
         /// The state the notification states; `None` means "ask the provider".
         snapshot: Option<PaymentSnapshot>,
+        /// A paid payment described well enough to adopt it when payhub has none for it (one
+        /// made outside payhub); `None` when only payhub's own payments are meant.
+        external: Option<ExternalPayment>,
     },
     Refund {
         /// payhub's refund id, when echoed back (PayPal `custom_id`).
@@ -301,6 +318,20 @@ pub trait PaymentProvider: Send + Sync + 'static {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<VerifiedNotification, NotificationRejected>;
+
+    /// Asks the provider whether a stored notification is genuine, for notifications whose
+    /// authenticity cannot be checked on arrival (PayPal IPN has no signature: only a postback
+    /// tells). Signed notifications were checked before they were stored.
+    async fn confirm_notification(&self, _event_type: &str, _body: &[u8]) -> Confirmation {
+        Confirmation::Confirmed
+    }
+
+    /// What the provider confirms about the transaction `tx` a buyer's return URL names (PayPal
+    /// PDT), as a hint for this payment; `None` when it cannot or will not say, and the payment
+    /// is then read from the provider.
+    async fn confirm_return(&self, _payment: &Payment, _tx: &str) -> Option<PaymentSnapshot> {
+        None
+    }
 
     /// Reads a verified, stored notification.
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected>;

@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod apply;
 pub mod disputes;
+pub mod external_payments;
 mod failures;
 pub mod payments;
 pub mod refunds;

@@ -7,12 +7,13 @@
 
 use chrono::Duration;
 use payhub_core::id::{PaymentId, RefundId};
+use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::transition::Cause;
-use payhub_store::{ClaimedNotification, ConstraintKind, StoreError};
+use payhub_store::{ClaimedNotification, ConstraintKind, Kept, RejectedNotification, StoreError};
 use tracing::{debug, warn};
 
 use crate::app::Hub;
-use crate::providers::Interpretation;
+use crate::providers::{Confirmation, Interpretation, PaymentSnapshot, RejectionReason};
 use crate::services::ServiceError;
 use crate::services::disputes::DisputeSync;
 use crate::services::subscriptions::Adoption;
@@ -126,6 +127,16 @@ enum Applied {
 
 async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceError> {
     let provider = hub.provider(n.mode, n.provider)?;
+    match provider.confirm_notification(&n.event_type, &n.body).await {
+        Confirmation::Confirmed => {}
+        Confirmation::Refused(note) => {
+            disowned(hub, n, &note).await?;
+            return Ok(Applied::NothingToDo(format!("rejected, not applied: {note}")));
+        }
+        Confirmation::Unavailable(note) => {
+            return Ok(Applied::Pending(format!("waiting to confirm with {}: {note}", n.provider)));
+        }
+    }
     let interpretation = match provider.interpret(&n.event_type, &n.body) {
         Ok(i) => i,
         Err(rejected) => return Ok(Applied::Unreadable(format!("unreadable: {rejected}"))),
@@ -156,10 +167,12 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
                 DisputeSync::Unmatched(note) => Ok(Applied::Unmatched(note)),
             }
         }
-        Interpretation::Payment { payment_id, provider_refs, snapshot } => {
+        Interpretation::Payment { payment_id, provider_refs, snapshot, external } => {
             // The id payhub gave the provider comes back in the provider's payload, so it is
             // parsed like any outside input; one that is not a payment id matches nothing.
-            let mut found = match payment_id.as_deref().and_then(PaymentId::parse_exact) {
+            let ours = payment_id.as_deref().and_then(PaymentId::parse_exact);
+            let names_ours = ours.is_some();
+            let mut found = match ours {
                 Some(id) => hub.db.find_payment(&id).await?.filter(|p| p.provider == n.provider),
                 None => None,
             };
@@ -170,8 +183,16 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
                 found = hub.db.find_payment_by_provider_ref(n.provider, provider_ref).await?;
             }
             let Some(payment) = found else {
+                // Paid at the provider and naming no payment of payhub's: made outside payhub.
+                if let Some(external) = external.filter(|_| !names_ours) {
+                    hub.adopt_external_payment(n.mode, n.provider, external, &cause, Some(n.id)).await?;
+                    return Ok(Applied::Done);
+                }
                 return Ok(Applied::Unmatched(format!("no payment for {} {:?}", n.provider, provider_refs)));
             };
+            if let Some(note) = amount_disagrees(&payment, snapshot.as_ref()) {
+                return Ok(Applied::NothingToDo(note));
+            }
             hub.sync_payment(&payment, snapshot, &cause, Some(n.id)).await?;
             Ok(Applied::Done)
         }
@@ -197,6 +218,43 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             }
         }
     }
+}
+
+/// A notification the provider disowned is kept among the rejected notifications too, where
+/// forged notifications refused on arrival are.
+async fn disowned(hub: &Hub, n: &ClaimedNotification, note: &str) -> Result<(), ServiceError> {
+    warn!(inbox_id = n.id, provider = %n.provider, %note, "the provider disowned a stored notification");
+    let rejected = RejectedNotification {
+        provider: n.provider,
+        reason: RejectionReason::PostbackInvalid.as_str().to_owned(),
+        detail: format!("{note} (inbox {}, {})", n.id, n.provider_event_id),
+        // The inbox keeps no sender address.
+        source: "unknown".to_owned(),
+        headers: Vec::new(),
+        body: n.body.clone(),
+        kept: Kept::Sample,
+        received_at: hub.clock.now(),
+    };
+    Ok(hub.db.record_rejected(&rejected, hub.settings.rejections).await?)
+}
+
+/// A success for less than the payment's amount, or in another currency, is flagged, not
+/// applied: a provider confirms that money moved, not that it was the price (a buyer can edit
+/// a PayPal button's amount before paying). More than the amount is an overpayment, which the
+/// payment records as an anomaly.
+fn amount_disagrees(payment: &Payment, snapshot: Option<&PaymentSnapshot>) -> Option<String> {
+    let facts = &snapshot?.facts;
+    let paid = facts.captured.filter(|_| facts.status == PaymentStatus::Succeeded)?;
+    (paid.currency != payment.currency || paid.amount < payment.amount).then(|| {
+        format!(
+            "flagged, not applied: the provider reports {} {} paid for payment {} of {} {}",
+            paid.to_decimal_string(),
+            paid.currency.code(),
+            payment.id,
+            payment.money().to_decimal_string(),
+            payment.currency.code(),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -273,13 +273,7 @@ impl TestApp {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        for _ in 0..400 {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for: {what}");
+        eventually(what, Duration::from_secs(20), check).await;
     }
 
     /// A PayPal client of the simulator, to look at PayPal's side of things.
@@ -296,6 +290,22 @@ impl TestApp {
     pub async fn advance(&self, by: chrono::Duration) {
         self.sandbox.sandbox.advance(by).await;
     }
+}
+
+/// Polls `check` every 50 ms until it holds, for `patience` at most.
+pub async fn eventually<F, Fut>(what: &str, patience: Duration, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let polls = patience.as_millis() / 50;
+    for _ in 0..polls {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
 }
 
 /// A PayPal notification as it goes over the wire, to be tampered with.

@@ -10,6 +10,7 @@ mod flood;
 mod ingress;
 mod mail;
 mod payments;
+mod paypal_legacy;
 mod pingpp;
 mod problems;
 mod process;

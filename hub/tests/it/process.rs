@@ -13,6 +13,8 @@ use payhub_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
+use crate::helpers::eventually;
+
 struct Crash {
     sandbox: RunningSandbox,
     database: TestDatabase,
@@ -20,6 +22,8 @@ struct Crash {
     port: u16,
     webhook_id: String,
     roots: tempfile::NamedTempFile,
+    /// A client of the simulator, for what happens at PayPal outside payhub.
+    paypal: payhub_paypal::PaypalClient,
 }
 
 impl Crash {
@@ -44,7 +48,7 @@ impl Crash {
         let webhook = paypal.create_webhook(&format!("http://127.0.0.1:{port}/webhooks/paypal"), &["*"]).await.unwrap();
         let roots = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(roots.path(), payhub_sandbox::paypal_trust_anchor_pem()).unwrap();
-        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id: webhook.id, roots })
+        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id: webhook.id, roots, paypal })
     }
 
     /// Starts `payhub serve` as a separate process, configured for the in-process simulator.
@@ -61,6 +65,8 @@ impl Crash {
             .env("PAYHUB__PAYPAL__TEST__CERT_HOSTS", cert_host)
             .env("PAYHUB__PAYPAL__TEST__SIGNING_SUBJECTS", payhub_sandbox::PAYPAL_CERT_SUBJECT_NAME)
             .env("PAYHUB__PAYPAL__TEST__ALLOW_HTTP_CERT_URLS", "true")
+            .env("PAYHUB__PAYPAL__TEST__IPN_URL", format!("{}/cgi-bin/webscr", self.sandbox.paypal_url))
+            .env("PAYHUB__PAYPAL__TEST__MERCHANT_EMAILS", &self.sandbox.paypal.parties().merchant_email)
             .env("PAYHUB__WORKERS__POLL_INTERVAL", "50ms")
             .env("PAYHUB_LOG", "warn")
             .stdout(Stdio::null())
@@ -172,6 +178,102 @@ async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_sqlit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_postgres() {
     notification_applied_once_after_a_crash(Backend::Postgres).await;
+}
+
+/// An IPN acknowledged by a hub that is killed before it asks PayPal's postback is confirmed
+/// and applied, once, by the next hub.
+async fn ipn_applied_once_after_a_crash(backend: Backend) {
+    let Some(crash) = Crash::prepare(backend).await else { return };
+    crash.sandbox.paypal.set_ipn_notify_url(Some(crash.url("/webhooks/paypal/ipn")));
+    let (_, key) =
+        create_api_key(&crash.database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
+            .await
+            .unwrap();
+    let mut first = crash.start_hub(false).await;
+    let body = json!({"provider": "paypal", "amount": 1800, "currency": "USD",
+                      "provider_options": {"paypal": {"api": "v1"}}});
+    let payment: Value = crash
+        .http
+        .post(crash.url("/v1/payments"))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "crash-ipn-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = payment["id"].as_str().unwrap().to_owned();
+    let pay_id = payment["provider_refs"]["payment_id"].as_str().unwrap();
+    let approved = crash.sandbox.paypal.approve_v1_payment(pay_id).unwrap();
+    // The buyer's return executes the payment even without workers.
+    crash.http.get(&approved.redirect_url).send().await.unwrap();
+    let payment_url = crash.url(&format!("/v1/payments/{id}"));
+    let read = || async {
+        crash.http.get(&payment_url).bearer_auth(&key).send().await.unwrap().json::<Value>().await.unwrap()
+    };
+    let paid = read().await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+
+    // The merchant refunds in PayPal; the IPN is acknowledged by the first hub, then it dies.
+    let sale_id = paid["provider_refs"]["capture_id"].as_str().unwrap();
+    let request = payhub_paypal::SaleRefundRequest {
+        amount: Some(payhub_paypal::SaleAmount::new("USD", "6.00")),
+        ..Default::default()
+    };
+    crash.paypal.refund_sale("dashboard-refund-1", sale_id, &request).await.unwrap();
+    let acknowledged = || async {
+        let history = crash.sandbox.paypal.ipn_history();
+        history.iter().any(|message| {
+            message["payment_status"] == "Refunded"
+                && message["deliveries"].as_array().is_some_and(|d| d.iter().any(|a| a["status_code"] == 200))
+        })
+    };
+    eventually("the refund's IPN acknowledged", Duration::from_secs(10), acknowledged).await;
+    assert_eq!(read_refunded(&crash, &key, &id).await, 0, "stored, not applied");
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    let history = crash.sandbox.paypal.ipn_history();
+    let refunded = history.iter().find(|message| message["payment_status"] == "Refunded").unwrap();
+    let (_, stored) = payhub::providers::paypal::ipn::read(refunded["body"].as_str().unwrap().as_bytes()).unwrap();
+    let db = &crash.database.db;
+    let status = db.notification_status(ProviderName::Paypal, &stored.provider_event_id).await.unwrap();
+    assert_eq!(status.as_deref(), Some("pending"), "in the inbox, not yet confirmed");
+
+    let mut second = crash.start_hub(true).await;
+    eventually("applied after the restart", Duration::from_secs(10), || async {
+        read_refunded(&crash, &key, &id).await == 600
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(read_refunded(&crash, &key, &id).await, 600, "applied exactly once");
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+}
+
+async fn read_refunded(crash: &Crash, key: &str, id: &str) -> i64 {
+    let payment: Value = crash
+        .http
+        .get(crash.url(&format!("/v1/payments/{id}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    payment["amount_refunded"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipn_stored_before_a_kill_is_confirmed_and_applied_once_after_restart_sqlite() {
+    ipn_applied_once_after_a_crash(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipn_stored_before_a_kill_is_confirmed_and_applied_once_after_restart_postgres() {
+    ipn_applied_once_after_a_crash(Backend::Postgres).await;
 }
 
 /// `kill -9` while a payment is being created: the client's retry with the same key, sent to

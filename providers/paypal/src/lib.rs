@@ -12,6 +12,10 @@
 //! - Customer Disputes v1: list and read the cases buyers open, answer them (accept, offer,
 //!   evidence with documents sent as multipart, messages, appeal) and, in PayPal's sandbox,
 //!   settle them;
+//! - REST v1 payments (create, approve, execute, list) and their sales and refunds, for accounts
+//!   set up for the legacy API;
+//! - Instant Payment Notification: charset-aware parsing ([`IpnMessage`]), postback verification
+//!   ([`verify_ipn`]) and Payment Data Transfer ([`payment_data_transfer`]);
 //! - PayPal's error bodies as [`PaypalError::Api`], with [`PaypalError::issue`] and
 //!   [`PaypalError::is_retryable`] for deciding what to do next;
 //! - webhook notifications: header parsing, local signature verification against PayPal's
@@ -106,8 +110,10 @@ mod config;
 mod disputes;
 mod error;
 mod http;
+pub mod ipn;
 mod orders;
 mod payments;
+mod payments_v1;
 mod plans;
 mod sales;
 mod subscriptions;
@@ -126,11 +132,16 @@ pub use disputes::{
     SubsequentAction, check_documents,
 };
 pub use error::{ErrorDetail, Issue, PaypalError, VerifyError};
+pub use ipn::{IpnError, IpnMessage, IpnPaymentStatus, IpnVerdict, PdtOutcome, payment_data_transfer, verify_ipn};
 pub use orders::{
     CreateOrderRequest, ExperienceContext, Order, OrderStatus, PaymentCollection, PaymentSource, PaypalWallet,
     PurchaseUnit, PurchaseUnitRequest,
 };
 pub use payments::{Capture, CaptureStatus, Refund, RefundRequest, RefundStatus, RelatedIds, SupplementaryData};
+pub use payments_v1::{
+    CreateV1PaymentRequest, ItemList, PayerInfo, RedirectUrls, RelatedResource, V1Item, V1Payer, V1PayerRequest,
+    V1Payment, V1PaymentList, V1PaymentState, V1Transaction, V1TransactionRequest,
+};
 pub use plans::{
     BillingCycle, CreatePlanRequest, Frequency, IntervalUnit, PatchOperation, PaymentPreferences, Plan, PlanList,
     PlanQuery, PlanStatus, PricingScheme, PricingSchemeUpdate, Taxes, TenureType,

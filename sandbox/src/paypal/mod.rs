@@ -1,6 +1,7 @@
 //! The PayPal simulator: OAuth2, Orders v2, Payments v2 (captures and refunds), Catalog
 //! Products and Subscriptions v1 with their renewals ([`subscriptions`]), Customer Disputes v1
-//! ([`disputes`]), webhook subscriptions, the event log, signed webhook delivery and the buyers' approval pages, on
+//! ([`disputes`]), v1 payments and IPN ([`legacy`]), webhook subscriptions, the event log,
+//! signed webhook delivery and the buyers' approval pages, on
 //! PayPal's own paths. What it does beyond PayPal is listed in [`control`].
 //!
 //! Choices where PayPal's documentation is silent or the sandbox must differ:
@@ -30,6 +31,7 @@ mod errors;
 mod event_log;
 mod events;
 mod faults;
+pub mod legacy;
 mod order_request;
 mod orders;
 mod payments;
@@ -114,6 +116,7 @@ pub(crate) enum Effect {
         dispute_id: String,
         at: DateTime<Utc>,
     },
+    Ipn(legacy::IpnNotice),
 }
 
 pub struct PaypalSimulator {
@@ -174,6 +177,7 @@ impl PaypalSimulator {
             .merge(event_log::routes())
             .merge(subscriptions::routes())
             .merge(disputes::routes())
+            .merge(legacy::routes())
             .route_layer(middleware::from_fn_with_state(self.clone(), crate::faults::inject::<Self>));
         let me = self.clone();
         let cert = get(move |path| async move { signing::serve_cert(&me.key, path).await });
@@ -182,6 +186,8 @@ impl PaypalSimulator {
             .merge(buyer_page::routes())
             .merge(subscriptions::buyer_routes())
             .merge(control::routes())
+            .merge(legacy::control::routes())
+            .merge(legacy::website_routes())
             .route("/v1/notifications/certs/{cert_id}", cert)
             .route("/healthz", get(|| async { "ok" }))
             .method_not_allowed_fallback(|| async { ApiError::method_not_supported() })
@@ -219,6 +225,20 @@ impl PaypalSimulator {
         retention: Duration,
         change: impl FnOnce(&mut PaypalState) -> Result<((StatusCode, Value), Vec<Effect>), ApiError>,
     ) -> Response {
+        self.idempotent_post_replayed_as(None, client_id, path, headers, retention, change)
+    }
+
+    /// Like [`Self::idempotent_post`], where a replay answers `replay_status` (v1 sale refunds
+    /// answer a replay 200 instead of the first 201) rather than the first response's status.
+    pub(crate) fn idempotent_post_replayed_as(
+        &self,
+        replay_status: Option<StatusCode>,
+        client_id: &str,
+        path: &str,
+        headers: &HeaderMap,
+        retention: Duration,
+        change: impl FnOnce(&mut PaypalState) -> Result<((StatusCode, Value), Vec<Effect>), ApiError>,
+    ) -> Response {
         let request_id = header_text(headers, "paypal-request-id");
         let now = self.now();
         let outcome = {
@@ -227,7 +247,7 @@ impl PaypalSimulator {
             if let Some(remembered) = key.as_ref().and_then(|key| state.remembered.get(key))
                 && remembered.expires_at > now
             {
-                let status = StatusCode::from_u16(remembered.status).unwrap_or(StatusCode::OK);
+                let status = replay_status.unwrap_or(StatusCode::from_u16(remembered.status).unwrap_or(StatusCode::OK));
                 return json_response(status, &remembered.body);
             }
             change(&mut state).map(|((status, body), effects)| {
@@ -259,6 +279,7 @@ impl PaypalSimulator {
                 Effect::ExpireOrder { order_id, at } => self.schedule_expiry(order_id, at),
                 Effect::Billing(due) => self.queue_billing(due),
                 Effect::DisputeDeadline { dispute_id, at } => self.schedule_dispute_deadline(dispute_id, at),
+                Effect::Ipn(notice) => self.send_ipn(notice),
             }
         }
     }

@@ -194,6 +194,8 @@ pub struct PaypalState {
     /// Products, plans, subscriptions and their sales.
     pub subscriptions: super::subscriptions::SubscriptionBook,
     pub disputes: super::disputes::DisputeBook,
+    /// v1 payments, reversals and IPN.
+    pub legacy: super::legacy::LegacyBook,
 }
 
 impl PaypalState {

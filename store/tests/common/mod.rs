@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use payhub_core::clock::to_millis;
 use payhub_core::id::PaymentId;
-use payhub_core::payment::{Payment, PaymentStatus, ProviderRefs};
+use payhub_core::payment::{Payment, PaymentOrigin, PaymentStatus, ProviderRefs};
 use payhub_core::stored::PaymentRecord;
 use payhub_core::{Currency, IdGenerator, Mode, ProviderName};
 
@@ -69,6 +69,7 @@ pub fn payment_row(status: PaymentStatus, amount: i64, amount_refunded: i64, at_
         description: None,
         customer_id: Some("cus_1".into()),
         subscription_id: None,
+        origin: PaymentOrigin::Payhub,
         metadata: Default::default(),
         return_url: None,
         cancel_url: None,

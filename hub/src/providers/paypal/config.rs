@@ -9,7 +9,7 @@ use payhub_core::Mode;
 use payhub_paypal::{ClientConfig, PaypalClient, Secret, TrustConfig, VerifierConfig, WebhookVerifier};
 use serde::Deserialize;
 
-use super::{PaypalProvider, Verification};
+use super::{LegacySettings, PaypalProvider, Verification};
 use crate::providers::PaymentProvider;
 use crate::providers::registry::{ModeSection, read_key_file};
 
@@ -35,6 +35,18 @@ pub struct PaypalSection {
     pub allow_http_cert_urls: bool,
     #[serde(default = "crate::providers::registry::default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// Where IPN messages are posted back (`cmd=_notify-validate`) and PDT is asked. Defaults to
+    /// PayPal's live or sandbox IPN host for the postback, and its website for PDT.
+    pub ipn_url: Option<String>,
+    /// The account's PDT identity token: with it, a buyer's return with `tx=` is checked with
+    /// PayPal (`cmd=_notify-synch`).
+    pub pdt_identity_token: Option<String>,
+    /// The merchant's PayPal emails: an IPN whose `receiver_email` is none of them (and whose
+    /// `receiver_id` is not `merchant_id`) is flagged, not applied.
+    #[serde(default)]
+    pub merchant_emails: Vec<String>,
+    /// The merchant's PayPal account id (an IPN's `receiver_id`).
+    pub merchant_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -48,8 +60,14 @@ pub enum VerificationMode {
 }
 
 /// Lists the environment gives comma-separated (`PAYHUB__PAYPAL__LIVE__CERT_HOSTS=a,b`).
-pub const LIST_KEYS: &[&str] =
-    &["live.cert_hosts", "test.cert_hosts", "live.signing_subjects", "test.signing_subjects"];
+pub const LIST_KEYS: &[&str] = &[
+    "live.cert_hosts",
+    "test.cert_hosts",
+    "live.signing_subjects",
+    "test.signing_subjects",
+    "live.merchant_emails",
+    "test.merchant_emails",
+];
 
 /// The system's CA bundle, which holds DigiCert's roots that PayPal's certificates chain to.
 const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -95,6 +113,21 @@ impl ModeSection for PaypalSection {
                 Verification::Local(WebhookVerifier::new(verifier, payhub_paypal::default_http_client()?)?)
             }
         };
-        Ok(Arc::new(PaypalProvider::new(client, verification)))
+        let provider = PaypalProvider::new(client, verification)
+            .with_legacy(self.legacy_settings(mode), payhub_paypal::default_http_client()?);
+        Ok(Arc::new(provider))
+    }
+}
+
+impl PaypalSection {
+    fn legacy_settings(&self, mode: Mode) -> LegacySettings {
+        let defaults = LegacySettings::for_live(mode == Mode::Live);
+        LegacySettings {
+            ipn_url: self.ipn_url.clone().unwrap_or(defaults.ipn_url),
+            pdt_url: self.ipn_url.clone().unwrap_or(defaults.pdt_url),
+            pdt_identity_token: self.pdt_identity_token.clone(),
+            merchant_emails: self.merchant_emails.clone(),
+            merchant_id: self.merchant_id.clone(),
+        }
     }
 }

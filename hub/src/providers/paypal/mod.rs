@@ -4,6 +4,8 @@
 
 mod config;
 mod disputes;
+pub mod ipn;
+pub mod legacy;
 mod mapping;
 mod registration;
 mod subscriptions;
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::dispute::{Dispute, DisputeFacts};
-use payhub_core::payment::Payment;
+use payhub_core::payment::{Payment, PaymentOrigin};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
 use payhub_core::{Currency, Money, ProviderName};
@@ -27,8 +29,10 @@ pub use mapping::CURRENCIES;
 use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount};
 pub use registration::{Paypal, sandbox_adapter};
 
+pub use legacy::LegacySettings;
+
 use super::{
-    BuyerAction, BuyerUrls, Capability, Checkout, DisputeResponse, ForeignSubscription, Interpretation,
+    BuyerAction, BuyerUrls, Capability, Checkout, Confirmation, DisputeResponse, ForeignSubscription, Interpretation,
     NotificationRejected, PaymentProvider, PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason,
     SubscriptionCommand, SubscriptionSnapshot, VerifiedNotification,
 };
@@ -46,11 +50,29 @@ pub enum Verification {
 pub struct PaypalProvider {
     client: PaypalClient,
     verification: Verification,
+    legacy: Option<Legacy>,
+}
+
+/// IPN and PDT settings with the HTTP client their postbacks go through.
+#[derive(Clone)]
+struct Legacy {
+    settings: LegacySettings,
+    http: reqwest::Client,
 }
 
 impl PaypalProvider {
     pub fn new(client: PaypalClient, verification: Verification) -> Self {
-        Self { client, verification }
+        Self { client, verification, legacy: None }
+    }
+
+    /// Accepts IPN: postbacks and PDT queries go to `settings`' URLs through `http`. Without
+    /// this, stored IPN messages wait unconfirmed.
+    pub fn with_legacy(self, settings: LegacySettings, http: reqwest::Client) -> Self {
+        Self { legacy: Some(Legacy { settings, http }), ..self }
+    }
+
+    pub fn legacy_settings(&self) -> Option<&LegacySettings> {
+        self.legacy.as_ref().map(|legacy| &legacy.settings)
     }
 
     fn order_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
@@ -113,6 +135,9 @@ impl PaymentProvider for PaypalProvider {
     }
 
     async fn create_payment(&self, payment: &Payment, urls: &BuyerUrls) -> Result<Checkout, ProviderError> {
+        if legacy::uses_v1(payment) {
+            return legacy::create_payment(&self.client, payment, urls).await;
+        }
         let amount = to_paypal_amount(&payment.money()).map_err(rejected_amount)?;
         let unit = PurchaseUnitRequest {
             // PayPal echoes custom_id on captures and their webhooks: it ties them to our payment
@@ -141,11 +166,17 @@ impl PaymentProvider for PaypalProvider {
     }
 
     async fn fetch_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        if legacy::uses_v1(payment) {
+            return legacy::fetch_payment(&self.client, payment).await;
+        }
         let order = self.client.get_order(self.order_id(payment)?).await.map_err(provider_error)?;
         Ok(order_snapshot(&order))
     }
 
     async fn capture_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        if legacy::uses_v1(payment) {
+            return legacy::capture_payment(&self.client, payment).await;
+        }
         let order_id = self.order_id(payment)?;
         let request_id = format!("capture-{}", payment.id);
         match self.client.capture_order(&request_id, order_id).await {
@@ -161,7 +192,7 @@ impl PaymentProvider for PaypalProvider {
     }
 
     async fn create_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
-        if payment.subscription_id.is_some()
+        if pays_through_a_sale(payment)
             && let Some(sale_id) = payment.provider_refs().capture_id.as_deref()
         {
             return refund_sale(&self.client, sale_id, refund).await;
@@ -186,6 +217,9 @@ impl PaymentProvider for PaypalProvider {
 
     async fn fetch_refund(&self, payment: &Payment, refund: &Refund) -> Result<RefundFacts, ProviderError> {
         match refund.provider_refund_id() {
+            Some(id) if pays_through_a_sale(payment) => {
+                Ok(sale_refund_facts(&self.client.get_sale_refund(id).await.map_err(provider_error)?))
+            }
             Some(id) => Ok(refund_facts(&self.client.get_refund(id).await.map_err(provider_error)?)),
             // PayPal's answer to the create call was lost: repeating it with the same
             // PayPal-Request-Id returns the refund made the first time (or makes it now).
@@ -227,7 +261,26 @@ impl PaymentProvider for PaypalProvider {
         Ok(VerifiedNotification { provider_event_id: event.id, event_type: event.event_type })
     }
 
-    fn interpret(&self, _event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected> {
+    async fn confirm_notification(&self, event_type: &str, body: &[u8]) -> Confirmation {
+        if !event_type.starts_with(legacy::IPN_EVENT_PREFIX) {
+            return Confirmation::Confirmed;
+        }
+        match &self.legacy {
+            Some(legacy) => legacy::confirm_ipn(&legacy.http, &legacy.settings, body).await,
+            None => Confirmation::Unavailable("IPN postback is not configured for this mode".into()),
+        }
+    }
+
+    async fn confirm_return(&self, payment: &Payment, tx: &str) -> Option<PaymentSnapshot> {
+        let legacy = self.legacy.as_ref()?;
+        legacy::confirm_return(&legacy.http, &legacy.settings, payment, tx).await
+    }
+
+    fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected> {
+        if event_type.starts_with(legacy::IPN_EVENT_PREFIX) {
+            let settings = self.legacy_settings().cloned().unwrap_or_else(|| LegacySettings::for_live(true));
+            return legacy::interpret_ipn(&settings, body).map_err(malformed);
+        }
         interpret_event(body)
     }
 
@@ -313,6 +366,12 @@ fn note_to_payer(refund: &Refund) -> Option<String> {
     refund.reason.clone().filter(|reason| !reason.trim().is_empty())
 }
 
+/// Subscription charges, v1 payments and payments adopted from IPN or sale webhooks are v1
+/// sales, refunded through the v1 sales API.
+fn pays_through_a_sale(payment: &Payment) -> bool {
+    payment.subscription_id.is_some() || legacy::uses_v1(payment) || payment.origin == PaymentOrigin::External
+}
+
 /// A subscription charge is a v1 sale; it is refunded through the v1 sales API.
 async fn refund_sale(client: &PaypalClient, sale_id: &str, refund: &Refund) -> Result<RefundFacts, ProviderError> {
     let amount = to_paypal_amount(&Money::new(refund.amount, refund.currency)).map_err(rejected_amount)?;
@@ -371,6 +430,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: order.purchase_units.first().and_then(|u| u.custom_id.clone()),
                 provider_refs: vec![order.id.clone()],
                 snapshot: Some(order_snapshot(&order)),
+                external: None,
             })
         }
         "PAYMENT.CAPTURE.COMPLETED"
@@ -384,6 +444,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: capture.custom_id.clone(),
                 provider_refs: refs,
                 snapshot: Some(PaymentSnapshot { facts: capture_facts(&capture), ready_to_capture: false }),
+                external: None,
             })
         }
         kind if kind.starts_with("BILLING.SUBSCRIPTION.") => {
@@ -395,12 +456,21 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
             Ok(Interpretation::Subscription { provider_subscription_id: id.to_owned() })
         }
         // Renewals arrive only as sales of the subscription (seed 002), never as a
-        // subscription event: the sale's billing_agreement_id names the subscription.
+        // subscription event: the sale's billing_agreement_id names the subscription. Other
+        // sales are v1 payments'.
         "PAYMENT.SALE.COMPLETED" | "PAYMENT.SALE.DENIED" | "PAYMENT.SALE.PENDING" => {
             let sale: Sale = event.resource_as().map_err(malformed)?;
-            match sale.billing_agreement_id {
+            match sale.billing_agreement_id.clone() {
                 Some(id) => Ok(Interpretation::Subscription { provider_subscription_id: id }),
-                None => Ok(Interpretation::Unhandled { reason: "a v1 sale outside a subscription".into() }),
+                None => {
+                    let facts = legacy::sale_facts(&sale);
+                    Ok(Interpretation::Payment {
+                        payment_id: sale.custom.clone(),
+                        provider_refs: sale.parent_payment.clone().into_iter().chain([sale.id.clone()]).collect(),
+                        external: legacy::external_sale(&facts, sale.parent_payment.clone(), None),
+                        snapshot: Some(PaymentSnapshot { facts, ready_to_capture: false }),
+                    })
+                }
             }
         }
         "PAYMENT.SALE.REFUNDED" | "PAYMENT.SALE.REVERSED" => {

@@ -10,7 +10,7 @@ use payhub_paypal::{ClientConfig, PaypalClient, TrustConfig, VerifierConfig, Web
 use payhub_sandbox::RunningSandbox;
 
 use super::config::{LIST_KEYS, PaypalSection};
-use super::{PaypalProvider, Verification};
+use super::{LegacySettings, PaypalProvider, Verification};
 use crate::app::Hub;
 use crate::http::ingress;
 use crate::providers::PaymentProvider;
@@ -41,11 +41,19 @@ impl Registration for Paypal {
         let (client, _) = sandbox_client(&sandbox.paypal_url, timeout)?;
         let webhook_url = format!("{}/webhooks/paypal", hub_url.trim_end_matches('/'));
         let webhook = client.create_webhook(&webhook_url, &["*"]).await?;
-        Ok(Arc::new(sandbox_adapter(&sandbox.paypal_url, &webhook.id, timeout)?))
+        // The simulator's account sends its IPN here, as a merchant sets it in PayPal's profile.
+        let ipn_url = format!("{}/webhooks/paypal/ipn", hub_url.trim_end_matches('/'));
+        sandbox.paypal.set_ipn_notify_url(Some(ipn_url));
+        Ok(Arc::new(
+            sandbox_adapter(&sandbox.paypal_url, &webhook.id, timeout)?
+                .with_legacy(sandbox_legacy_settings(sandbox), payhub_paypal::default_http_client()?),
+        ))
     }
 
     fn routes(&self) -> Router<Hub> {
-        Router::new().route("/webhooks/paypal", ingress::endpoint(ProviderName::Paypal))
+        Router::new()
+            .route("/webhooks/paypal", ingress::endpoint(ProviderName::Paypal))
+            .route("/webhooks/paypal/ipn", ingress::unsigned_endpoint(ProviderName::Paypal, super::ipn::read))
     }
 }
 
@@ -72,6 +80,19 @@ pub fn sandbox_adapter(
         payhub_paypal::default_http_client()?,
     )?;
     Ok(PaypalProvider::new(client, Verification::Local(verifier)))
+}
+
+/// The simulator's merchant, its postback and PDT endpoint and its identity token.
+pub fn sandbox_legacy_settings(sandbox: &RunningSandbox) -> LegacySettings {
+    let webscr = format!("{}/cgi-bin/webscr", sandbox.paypal_url.trim_end_matches('/'));
+    let parties = sandbox.paypal.parties();
+    LegacySettings {
+        ipn_url: webscr.clone(),
+        pdt_url: webscr,
+        pdt_identity_token: Some(sandbox.paypal.pdt_identity_token()),
+        merchant_emails: vec![parties.merchant_email.clone()],
+        merchant_id: Some(parties.merchant_id.clone()),
+    }
 }
 
 fn sandbox_client(sandbox_paypal_url: &str, timeout: Duration) -> anyhow::Result<(PaypalClient, String)> {

@@ -374,6 +374,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: metadata_id(&charge.metadata, PAYMENT_KEY),
                 provider_refs: vec![charge.id.clone()],
                 snapshot: Some(charge_snapshot(&charge)),
+                external: None,
             })
         }
         "order" => {
@@ -382,6 +383,7 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: metadata_id(&order.metadata, PAYMENT_KEY),
                 provider_refs: vec![order.id.clone()],
                 snapshot: Some(order_snapshot(&order)),
+                external: None,
             })
         }
         "refund" => {

@@ -9,6 +9,8 @@ mod disputes_client;
 mod fake_billing;
 mod fake_paypal;
 mod fixtures;
+mod ipn;
+mod payments_v1_decoding;
 mod subscriptions_client;
 mod subscriptions_decoding;
 mod webhook_chain_cache;

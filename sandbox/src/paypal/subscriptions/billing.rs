@@ -16,7 +16,7 @@ use super::super::payments::paypal_fee;
 use super::super::state::PaypalState;
 use super::super::{Effect, PaypalSimulator};
 use super::model::{
-    BillingProgress, FailedPayment, PlanTerms, Sale, SaleState, SetupFeeFailureAction, Subscription,
+    BillingProgress, FailedPayment, PlanTerms, Sale, SaleOrigin, SaleState, SetupFeeFailureAction, Subscription,
     SubscriptionStatus, Taxes, TenureType, billing_instant,
 };
 use super::render::{currency_unit, price_at, terms_of};
@@ -251,7 +251,7 @@ impl PaypalSimulator {
         let sale = Sale {
             id: ids::upper_alphanumeric(17),
             client_id: subscription.client_id.clone(),
-            subscription_id: subscription.id.clone(),
+            origin: SaleOrigin::Subscription(subscription.id.clone()),
             custom: subscription.custom_id.clone(),
             total,
             subtotal_minor: charge.subtotal_minor,

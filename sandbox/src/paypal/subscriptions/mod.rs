@@ -69,6 +69,7 @@ pub(crate) use self::billing::Due;
 pub use self::buyer::SubscriptionRedirect;
 pub use self::model::{FailureReason, SubscriptionBook};
 use self::model::{Plan, Subscription};
+pub(crate) use self::model::{Sale, SaleOrigin, SaleState};
 
 pub const CATALOG_DOC: &str = "https://developer.paypal.com/docs/api/catalog-products/v1/";
 pub const SUBSCRIPTIONS_DOC: &str = "https://developer.paypal.com/docs/api/subscriptions/v1/";

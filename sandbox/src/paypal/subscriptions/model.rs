@@ -26,7 +26,13 @@ wire_enum!(SubscriptionStatus {
 });
 wire_enum!(
     /// v1 sale states are lower case.
-    SaleState { Completed => "completed", PartiallyRefunded => "partially_refunded", Refunded => "refunded" }
+    SaleState {
+        Completed => "completed",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        Pending => "pending",
+        Denied => "denied",
+    }
 );
 wire_enum!(
     parsed
@@ -264,10 +270,16 @@ impl Subscription {
     }
 }
 
+/// What a v1 sale pays for: a subscription's cycle, or a v1 payment the buyer approved.
+pub enum SaleOrigin {
+    Subscription(String),
+    Payment { payment_id: String, invoice_number: Option<String> },
+}
+
 pub struct Sale {
     pub id: String,
     pub client_id: String,
-    pub subscription_id: String,
+    pub origin: SaleOrigin,
     pub custom: Option<String>,
     pub total: Amount,
     pub subtotal_minor: i64,

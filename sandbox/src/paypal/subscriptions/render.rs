@@ -12,8 +12,8 @@ use super::super::render::{link, put, text};
 use super::super::state::PaypalState;
 use super::super::{PaypalSimulator, paypal_time};
 use super::model::{
-    BillingCycle, Plan, PlanStatus, PlanTerms, PriceVersion, Product, Sale, SaleRefund, Subscription, SubscriptionBook,
-    SubscriptionStatus, billing_instant,
+    BillingCycle, Plan, PlanStatus, PlanTerms, PriceVersion, Product, Sale, SaleOrigin, SaleRefund, Subscription,
+    SubscriptionBook, SubscriptionStatus, billing_instant,
 };
 
 /// A price change reaches existing subscriptions' payments only after this long.
@@ -313,15 +313,22 @@ impl PaypalSimulator {
             json!("ITEM_NOT_RECEIVED_ELIGIBLE,UNAUTHORIZED_PAYMENT_ELIGIBLE"),
         );
         body.insert("transaction_fee".into(), v1_money(sale.total.with_minor(sale.fee_minor)));
-        body.insert("billing_agreement_id".into(), json!(sale.subscription_id));
         put(&mut body, "custom", text(&sale.custom));
-        body.insert("invoice_number".into(), json!(""));
+        let mut links = vec![link(url.clone(), "self", "GET"), link(format!("{url}/refund"), "refund", "POST")];
+        match &sale.origin {
+            SaleOrigin::Subscription(subscription_id) => {
+                body.insert("billing_agreement_id".into(), json!(subscription_id));
+                body.insert("invoice_number".into(), json!(""));
+            }
+            SaleOrigin::Payment { payment_id, invoice_number } => {
+                body.insert("parent_payment".into(), json!(payment_id));
+                put(&mut body, "invoice_number", text(invoice_number));
+                links.push(link(self.v1_payment_url(payment_id), "parent_payment", "GET"));
+            }
+        }
         body.insert("create_time".into(), json!(paypal_time(sale.create_time)));
         body.insert("update_time".into(), json!(paypal_time(sale.update_time)));
-        body.insert(
-            "links".into(),
-            json!([link(url.clone(), "self", "GET"), link(format!("{url}/refund"), "refund", "POST")]),
-        );
+        body.insert("links".into(), Value::Array(links));
         Value::Object(body)
     }
 
@@ -360,6 +367,8 @@ impl PaypalSimulator {
             super::model::SaleState::Completed => "COMPLETED",
             super::model::SaleState::PartiallyRefunded => "PARTIALLY_REFUNDED",
             super::model::SaleState::Refunded => "REFUNDED",
+            super::model::SaleState::Pending => "PENDING",
+            super::model::SaleState::Denied => "DECLINED",
         };
         json!({
             "status": status,

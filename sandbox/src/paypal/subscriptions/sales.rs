@@ -17,6 +17,7 @@ use super::super::amount::parse_money;
 use super::super::auth::Merchant;
 use super::super::errors::ApiError;
 use super::super::events::NewEvent;
+use super::super::legacy::ipn::SaleFact;
 use super::super::payments::refunded_fee;
 use super::super::state::PaypalState;
 use super::super::{Effect, PaypalSimulator, answer};
@@ -72,10 +73,18 @@ async fn refund_sale(
 ) -> Response {
     let client_id = merchant.client_id;
     let path = format!("/v1/payments/sale/{id}/refund");
-    simulator.idempotent_post(&client_id, &path, &headers, SALE_KEY_RETENTION, |state| {
+    let replay = Some(StatusCode::OK);
+    simulator.idempotent_post_replayed_as(replay, &client_id, &path, &headers, SALE_KEY_RETENTION, |state| {
         let refund =
             refund(&simulator, state, &client_id, &id, &body).map_err(|error| error.documented_at(SALES_DOC))?;
         let body = simulator.sale_refund_json(&refund);
+        let sale = &state.subscriptions.sales[&refund.sale_id];
+        let fact = SaleFact::Refunded {
+            refund_id: &refund.id,
+            minor: refund.amount.minor,
+            fee_minor: refund.fee_refunded_minor,
+        };
+        let ipn = simulator.sale_effects(state, sale, fact);
         let event = Effect::EmitV1(NewEvent {
             client_id: refund.client_id.clone(),
             event_type: "PAYMENT.SALE.REFUNDED",
@@ -84,7 +93,9 @@ async fn refund_sale(
             resource: body.clone(),
         });
         state.subscriptions.sale_refunds.insert(refund.id.clone(), refund);
-        Ok(((StatusCode::CREATED, body), vec![event]))
+        let mut effects = vec![event];
+        effects.extend(ipn);
+        Ok(((StatusCode::CREATED, body), effects))
     })
 }
 
@@ -119,12 +130,22 @@ fn refund(
         let message = format!("The sale is under dispute {} and cannot be refunded while it is open.", dispute.id);
         return Err(v1_error(StatusCode::BAD_REQUEST, "TRANSACTION_DISPUTED", &message));
     }
+    if state.legacy.reversals.get(id).is_some_and(|reversal| !reversal.canceled) {
+        return Err(v1_error(
+            StatusCode::BAD_REQUEST,
+            "TRANSACTION_REFUSED",
+            "The sale is reversed while a buyer's claim is open; it cannot be refunded.",
+        ));
+    }
     let sale = state
         .subscriptions
         .sales
         .get_mut(id)
         .filter(|sale| sale.client_id == client_id)
         .ok_or_else(no_such_resource)?;
+    if matches!(sale.state, SaleState::Pending | SaleState::Denied) {
+        return Err(v1_error(StatusCode::BAD_REQUEST, "TRANSACTION_REFUSED", "Only a completed sale can be refunded."));
+    }
     let refundable = sale.refundable_minor();
     if refundable <= 0 {
         return Err(v1_error(
