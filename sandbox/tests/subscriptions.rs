@@ -582,6 +582,17 @@ async fn suspend_cancel_and_activate_follow_paypals_status_rules() {
 }
 
 #[tokio::test]
+async fn a_product_without_its_type_is_refused_as_paypal_does() {
+    let billing = billing().await;
+    let untyped = billing
+        .sandbox
+        .post(&billing.token().await, "/v1/catalogs/products", Some(json!({ "name": "No type" })), &[])
+        .await;
+    assert_eq!((untyped.status, untyped.issue()), (StatusCode::BAD_REQUEST, "MISSING_REQUIRED_PARAMETER"));
+    assert_eq!(untyped.body["details"][0]["field"], "/type");
+}
+
+#[tokio::test]
 async fn revising_to_another_plan_waits_for_the_buyer_then_bills_the_new_price_from_the_next_cycle() {
     let billing = billing().await;
     let basic = billing.plan(weekly("5.00"), json!({})).await;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::amount::parse_money;
+use super::amount::{Amount, parse_money, parse_price};
 use super::body::{child, http_url, syntax};
 use super::errors::{ApiError, ErrorDetail};
 use super::state::{Intent, PurchaseUnit};
@@ -113,6 +113,7 @@ fn parse_purchase_units(units: Option<&Value>) -> Result<Vec<PurchaseUnit>, ApiE
 fn parse_unit(unit: &Map<String, Value>, reference_id: String) -> Result<PurchaseUnit, ApiError> {
     let pointer = format!("/purchase_units/@reference_id=='{reference_id}'");
     let amount = parse_money(unit.get("amount"), &format!("{pointer}/amount"))?;
+    check_totals(unit, &pointer, amount)?;
     let mut amount_json = unit.get("amount").cloned().unwrap_or_default();
     amount_json["value"] = Value::String(amount.value());
     Ok(PurchaseUnit {
@@ -127,6 +128,136 @@ fn parse_unit(unit: &Map<String, Value>, reference_id: String) -> Result<Purchas
         reference_id,
         capture_ids: Vec::new(),
     })
+}
+
+/// The `amount.breakdown` parts that add to the amount, and those that are taken off it.
+const ADDED: [&str; 5] = ["item_total", "tax_total", "shipping", "handling", "insurance"];
+const TAKEN_OFF: [&str; 2] = ["shipping_discount", "discount"];
+
+/// PayPal's arithmetic on a purchase unit: a breakdown must add up to the amount, and items to
+/// the breakdown's `item_total` (and their taxes to its `tax_total`), which items make
+/// required. Each refusal is a 422 naming the field and PayPal's issue.
+fn check_totals(unit: &Map<String, Value>, pointer: &str, amount: Amount) -> Result<(), ApiError> {
+    let breakdown_pointer = format!("{pointer}/amount/breakdown");
+    let breakdown = match unit.get("amount").and_then(|amount| amount.get("breakdown")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(breakdown)) => Some(breakdown),
+        Some(other) => return Err(syntax(&breakdown_pointer, &other.to_string())),
+    };
+    let part = |name: &str| -> Result<Option<i64>, ApiError> {
+        let Some(value) = breakdown.and_then(|breakdown| breakdown.get(name)).filter(|value| !value.is_null()) else {
+            return Ok(None);
+        };
+        let field = format!("{breakdown_pointer}/{name}");
+        let part = parse_price(Some(value), &field)?;
+        if part.currency != amount.currency {
+            return Err(mismatch(
+                &format!("{field}/currency_code"),
+                "CURRENCY_MISMATCH",
+                "Currency code should be the same for all amounts in a purchase unit.",
+            ));
+        }
+        Ok(Some(part.minor))
+    };
+    let item_total = part("item_total")?;
+    let tax_total = part("tax_total")?;
+    if breakdown.is_some() {
+        let mut sum = 0i64;
+        for name in ADDED {
+            sum = sum.saturating_add(part(name)?.unwrap_or(0));
+        }
+        for name in TAKEN_OFF {
+            sum = sum.saturating_sub(part(name)?.unwrap_or(0));
+        }
+        if sum != amount.minor {
+            return Err(mismatch(
+                &format!("{pointer}/amount/value"),
+                "AMOUNT_MISMATCH",
+                "Should equal item_total + tax_total + shipping + handling + insurance - shipping_discount - discount.",
+            ));
+        }
+    }
+    let items = match unit.get("items") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(syntax(&format!("{pointer}/items"), &other.to_string())),
+    };
+    let (mut items_sum, mut taxes_sum, mut any_tax) = (0i64, 0i64, false);
+    for (index, item) in items.iter().enumerate() {
+        let item_pointer = format!("{pointer}/items/{index}");
+        let item = item.as_object().ok_or_else(|| syntax(&item_pointer, &item.to_string()))?;
+        if text(item, "name", &format!("{item_pointer}/name"), 127)?.is_none() {
+            return Err(missing(&format!("{item_pointer}/name")));
+        }
+        let quantity = quantity(item, &format!("{item_pointer}/quantity"))?;
+        let unit_amount = parse_price(item.get("unit_amount"), &format!("{item_pointer}/unit_amount"))?;
+        items_sum = items_sum.saturating_add(unit_amount.minor.saturating_mul(quantity));
+        if let Some(tax) = item.get("tax").filter(|tax| !tax.is_null()) {
+            let tax = parse_price(Some(tax), &format!("{item_pointer}/tax"))?;
+            taxes_sum = taxes_sum.saturating_add(tax.minor.saturating_mul(quantity));
+            any_tax = true;
+        }
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    let item_total_pointer = format!("{breakdown_pointer}/item_total");
+    match item_total {
+        None => {
+            return Err(mismatch(
+                &item_total_pointer,
+                "ITEM_TOTAL_REQUIRED",
+                "If item details are specified (items.unit_amount and items.quantity) corresponding amount.breakdown.item_total is required.",
+            ));
+        }
+        Some(total) if total != items_sum => {
+            return Err(mismatch(
+                &item_total_pointer,
+                "ITEM_TOTAL_MISMATCH",
+                "Should equal sum of (unit_amount * quantity) across all items for a given purchase_unit.",
+            ));
+        }
+        Some(_) => {}
+    }
+    let tax_total_pointer = format!("{breakdown_pointer}/tax_total");
+    match tax_total {
+        None if any_tax => Err(mismatch(
+            &tax_total_pointer,
+            "TAX_TOTAL_REQUIRED",
+            "If item details are specified (items.tax_total and items.quantity) corresponding amount.breakdown.tax_total is required.",
+        )),
+        Some(total) if any_tax && total != taxes_sum => Err(mismatch(
+            &tax_total_pointer,
+            "TAX_TOTAL_MISMATCH",
+            "Should equal sum of (tax * quantity) across all items for a given purchase_unit.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An item's `quantity`: a string of 1 to 10 digits, PayPal's pattern `^[1-9][0-9]{0,9}$`.
+fn quantity(item: &Map<String, Value>, pointer: &str) -> Result<i64, ApiError> {
+    match item.get("quantity") {
+        None | Some(Value::Null) => Err(missing(pointer)),
+        Some(Value::String(text))
+            if (1..=10).contains(&text.len()) && !text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(text.parse().unwrap_or(i64::MAX))
+        }
+        Some(Value::String(text)) => Err(ApiError::invalid_request(
+            ErrorDetail::body(
+                pointer,
+                "INVALID_PARAMETER_SYNTAX",
+                "The value of a field does not conform to the expected format.",
+            )
+            .with_value(text.as_str()),
+        )),
+        Some(other) => Err(syntax(pointer, &other.to_string())),
+    }
+}
+
+fn mismatch(pointer: &str, issue: &str, description: &str) -> ApiError {
+    ApiError::unprocessable(ErrorDetail::body(pointer, issue, description))
 }
 
 fn read_experience(
@@ -247,5 +378,61 @@ mod tests {
             json!({ "intent": "CAPTURE", "purchase_units": [unit("1", "USD")], "payment_source": { "card": {} } });
         assert_eq!(issue(card), (422, "PAYMENT_SOURCE_NOT_SUPPORTED".into(), Some("/payment_source/card".into())));
         assert_eq!(issue(json!([1, 2])).1, "INVALID_PARAMETER_SYNTAX");
+    }
+
+    fn with_totals(value: &str, breakdown: Value, items: Value) -> Value {
+        json!({ "intent": "CAPTURE", "purchase_units": [{
+            "amount": { "currency_code": "USD", "value": value, "breakdown": breakdown },
+            "items": items,
+        }] })
+    }
+
+    fn usd(value: &str) -> Value {
+        json!({ "currency_code": "USD", "value": value })
+    }
+
+    #[test]
+    fn a_breakdown_and_items_that_add_up_are_accepted() {
+        let items = json!([
+            { "name": "Coffee", "quantity": "2", "unit_amount": usd("7.50"), "tax": usd("0.50") },
+            { "name": "Filter", "quantity": "1", "unit_amount": usd("3.00") },
+        ]);
+        let breakdown = json!({ "item_total": usd("18.00"), "tax_total": usd("1.00"), "shipping": usd("4.00"), "discount": usd("2.00") });
+        assert!(parse(&with_totals("21.00", breakdown, items)).is_ok());
+    }
+
+    #[test]
+    fn totals_that_do_not_add_up_are_refused_as_paypal_does() {
+        let unit = "/purchase_units/@reference_id=='default'";
+        let breakdown = json!({ "item_total": usd("10.00"), "shipping": usd("1.00") });
+        assert_eq!(
+            issue(with_totals("12.00", breakdown, Value::Null)),
+            (422, "AMOUNT_MISMATCH".into(), Some(format!("{unit}/amount/value")))
+        );
+        let items = json!([{ "name": "Coffee", "quantity": "3", "unit_amount": usd("5.00") }]);
+        assert_eq!(
+            issue(with_totals("10.00", json!({ "item_total": usd("10.00") }), items.clone())),
+            (422, "ITEM_TOTAL_MISMATCH".into(), Some(format!("{unit}/amount/breakdown/item_total")))
+        );
+        assert_eq!(
+            issue(with_totals("15.00", Value::Null, items)),
+            (422, "ITEM_TOTAL_REQUIRED".into(), Some(format!("{unit}/amount/breakdown/item_total")))
+        );
+        let taxed = json!([{ "name": "Coffee", "quantity": "2", "unit_amount": usd("5.00"), "tax": usd("1.00") }]);
+        assert_eq!(
+            issue(with_totals("10.00", json!({ "item_total": usd("10.00") }), taxed.clone())),
+            (422, "TAX_TOTAL_REQUIRED".into(), Some(format!("{unit}/amount/breakdown/tax_total")))
+        );
+        assert_eq!(
+            issue(with_totals("11.00", json!({ "item_total": usd("10.00"), "tax_total": usd("1.00") }), taxed)).1,
+            "TAX_TOTAL_MISMATCH"
+        );
+        let no_quantity = json!([{ "name": "Coffee", "unit_amount": usd("5.00") }]);
+        assert_eq!(
+            issue(with_totals("5.00", json!({ "item_total": usd("5.00") }), no_quantity)),
+            (400, "MISSING_REQUIRED_PARAMETER".into(), Some(format!("{unit}/items/0/quantity")))
+        );
+        let euros = json!({ "item_total": { "currency_code": "EUR", "value": "5.00" } });
+        assert_eq!(issue(with_totals("5.00", euros, Value::Null)).1, "CURRENCY_MISMATCH");
     }
 }

@@ -16,7 +16,7 @@ use super::super::errors::ApiError;
 use super::super::events::NewEvent;
 use super::super::render::link;
 use super::super::{Effect, PaypalSimulator, answer};
-use super::fields::{body_object, choice, refused, required_text, text, web_url};
+use super::fields::{body_object, choice, missing, refused, required_text, text, web_url};
 use super::model::{Product, ProductType};
 use super::{CATALOG_DOC, KEY_RETENTION, Page, PageQuery};
 use crate::ids;
@@ -56,7 +56,8 @@ async fn create_product(
                 client_id: client_id.clone(),
                 name: required_text(&request, "name", "/name", 127)?,
                 description: text(&request, "description", "/description", 256)?,
-                kind: choice(&request, "type", "/type", ProductType::parse)?.unwrap_or(ProductType::Physical),
+                // Required by PayPal's schema, though its older guides show products without one.
+                kind: choice(&request, "type", "/type", ProductType::parse)?.ok_or_else(|| missing("/type"))?,
                 category,
                 image_url: web_url(&request, "image_url", "/image_url")?,
                 home_url: web_url(&request, "home_url", "/home_url")?,
