@@ -480,7 +480,16 @@ async fn three_failed_payments_with_a_threshold_of_three_raise_payment_failed_th
     let shown = billing.show(&id).await;
     assert_eq!(shown["status"], "SUSPENDED");
     assert_eq!(shown["billing_info"]["outstanding_balance"]["value"], "15.0");
-    assert_eq!(shown["billing_info"]["last_failed_payment"]["reason_code"], "PAYMENT_DENIED");
+    assert!(shown["billing_info"].get("last_failed_payment").is_none(), "only when asked for with fields");
+    assert!(shown.get("plan").is_none());
+    let token = billing.token().await;
+    let asked =
+        billing.sandbox.get(&token, &format!("/v1/billing/subscriptions/{id}?fields=last_failed_payment,plan")).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert_eq!(asked.body["billing_info"]["last_failed_payment"]["reason_code"], "PAYMENT_DENIED");
+    assert_eq!(asked.body["plan"]["id"], shown["plan_id"]);
+    let unknown = billing.sandbox.get(&token, &format!("/v1/billing/subscriptions/{id}?fields=payer")).await;
+    assert_eq!((unknown.status, unknown.issue()), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
     assert_eq!(billing.sales_of(&id).len(), 1, "only the first payment went through");
 
     billing.sandbox.advance("2w").await;

@@ -23,7 +23,7 @@ use super::billing::Charge;
 use super::fields::{body_object, invalid_value, missing, parse_time, refused, required_text, text};
 use super::model::{Revision, Subscription, SubscriptionStatus};
 use super::plan_request::check_currency;
-use super::render::currency_unit;
+use super::render::{OptionalFields, currency_unit};
 use super::subscription_patch::patch_subscription;
 use super::subscription_request::{check_quantity, parse_subscription, read_context, require_change, usable_plan};
 use super::{
@@ -100,7 +100,7 @@ async fn create_subscription(
         book.subscriptions.insert(id.clone(), subscription);
         let subscription = owned_subscription(state, &client_id, &id)?;
         let body = if representation {
-            simulator.subscription_json(state, subscription)
+            simulator.subscription_json(state, subscription, OptionalFields::default())
         } else {
             simulator.subscription_created_minimal(subscription)
         };
@@ -139,15 +139,31 @@ async fn list_subscriptions(
         })
         .collect();
     let url = format!("{}/v1/billing/subscriptions", simulator.base_url());
-    page.answer("subscriptions", &mine, &url, |subscription| simulator.subscription_json(&state, subscription))
+    page.answer("subscriptions", &mine, &url, |subscription| {
+        simulator.subscription_json(&state, subscription, OptionalFields::default())
+    })
 }
 
-async fn show_subscription(State(simulator): Shared, merchant: Merchant, Path(id): Path<String>) -> Response {
+#[derive(Debug, Deserialize)]
+struct ShowQuery {
+    fields: Option<String>,
+}
+
+async fn show_subscription(
+    State(simulator): Shared,
+    merchant: Merchant,
+    Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Response {
+    let fields = match query.fields.as_deref() {
+        None => Ok(OptionalFields::default()),
+        Some(fields) => OptionalFields::parse(fields).ok_or_else(|| super::query_error("fields", fields)),
+    };
     let state = simulator.state();
-    answer(
+    answer(fields.and_then(|fields| {
         owned_subscription(&state, &merchant.client_id, &id)
-            .map(|subscription| simulator.subscription_json(&state, subscription)),
-    )
+            .map(|subscription| simulator.subscription_json(&state, subscription, fields))
+    }))
 }
 
 /// `{"reason": "…"}`, required or not.

@@ -19,6 +19,7 @@ use super::model::{
     BillingProgress, FailedPayment, PlanTerms, Sale, SaleOrigin, SaleState, SetupFeeFailureAction, Subscription,
     SubscriptionStatus, Taxes, TenureType, billing_instant,
 };
+use super::render::OptionalFields;
 use super::render::{currency_unit, price_at, terms_of};
 use super::{not_found, subscription_mut};
 use crate::ids;
@@ -386,7 +387,7 @@ impl PaypalSimulator {
             event_type,
             resource_type: "subscription",
             summary: summary.to_owned(),
-            resource: self.subscription_json(state, subscription),
+            resource: self.subscription_json(state, subscription, OptionalFields::WEBHOOK),
         }))
     }
 

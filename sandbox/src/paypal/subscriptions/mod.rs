@@ -193,7 +193,7 @@ impl Page {
     }
 }
 
-fn query_error(field: &str, value: &str) -> ApiError {
+pub(super) fn query_error(field: &str, value: &str) -> ApiError {
     ApiError::invalid_request(
         ErrorDetail {
             field: Some(field.to_owned()),

@@ -205,9 +205,14 @@ impl PaypalSimulator {
         })
     }
 
-    /// The whole subscription, as `GET /v1/billing/subscriptions/{id}` and the
-    /// `BILLING.SUBSCRIPTION.*` webhooks show it.
-    pub(crate) fn subscription_json(&self, state: &PaypalState, subscription: &Subscription) -> Value {
+    /// The subscription, as `GET /v1/billing/subscriptions/{id}` (with the `fields` asked for)
+    /// and the `BILLING.SUBSCRIPTION.*` webhooks show it.
+    pub(crate) fn subscription_json(
+        &self,
+        state: &PaypalState,
+        subscription: &Subscription,
+        fields: OptionalFields,
+    ) -> Value {
         let book = &state.subscriptions;
         let mut body = Map::new();
         body.insert("id".into(), json!(subscription.id));
@@ -220,7 +225,12 @@ impl PaypalSimulator {
             && let Some(terms) = terms_of(book, subscription)
             && let Some(unit) = currency_unit(terms)
         {
-            body.insert("billing_info".into(), self.billing_info_json(subscription, terms, unit));
+            body.insert("billing_info".into(), self.billing_info_json(subscription, terms, unit, fields));
+        }
+        if fields.plan
+            && let Some(plan) = book.plans.get(&subscription.plan_id)
+        {
+            body.insert("plan".into(), self.plan_json(plan));
         }
         body.insert("create_time".into(), json!(paypal_time(subscription.create_time)));
         body.insert("update_time".into(), json!(paypal_time(subscription.update_time)));
@@ -233,7 +243,13 @@ impl PaypalSimulator {
         Value::Object(body)
     }
 
-    fn billing_info_json(&self, subscription: &Subscription, terms: &PlanTerms, unit: Amount) -> Value {
+    fn billing_info_json(
+        &self,
+        subscription: &Subscription,
+        terms: &PlanTerms,
+        unit: Amount,
+        fields: OptionalFields,
+    ) -> Value {
         let progress = &subscription.billing;
         let money = |minor: i64| billing_money(unit.with_minor(minor));
         let now = self.now();
@@ -277,7 +293,7 @@ impl PaypalSimulator {
         put(
             &mut body,
             "last_failed_payment",
-            progress.last_failed_payment.as_ref().map(|failed| {
+            progress.last_failed_payment.as_ref().filter(|_| fields.last_failed_payment).map(|failed| {
                 json!({
                     "amount": money(failed.minor),
                     "time": paypal_time(failed.time),
@@ -475,5 +491,33 @@ mod tests {
         assert_eq!(price_at(&cycle, start, changed + Duration::days(9)).version, 1);
         assert_eq!(price_at(&cycle, start, changed + Duration::days(10)).version, 2);
         assert_eq!(price_at(&cycle, changed + Duration::days(1), changed + Duration::days(1)).version, 2);
+    }
+}
+
+/// What PayPal leaves out of a subscription unless `fields` names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OptionalFields {
+    /// `billing_info.last_failed_payment`.
+    pub last_failed_payment: bool,
+    /// The plan, whole.
+    pub plan: bool,
+}
+
+impl OptionalFields {
+    /// What the `BILLING.SUBSCRIPTION.*` webhooks carry: the failed payment that a
+    /// `…PAYMENT.FAILED` is about, not the plan.
+    pub const WEBHOOK: Self = Self { last_failed_payment: true, plan: false };
+
+    /// `fields=last_failed_payment,plan` (PayPal's only two, 1 to 100 characters); `None` when a
+    /// name is not one of them.
+    pub fn parse(fields: &str) -> Option<Self> {
+        if fields.is_empty() || fields.len() > 100 {
+            return None;
+        }
+        fields.split(',').map(str::trim).try_fold(Self::default(), |chosen, name| match name {
+            "last_failed_payment" => Some(Self { last_failed_payment: true, ..chosen }),
+            "plan" => Some(Self { plan: true, ..chosen }),
+            _ => None,
+        })
     }
 }
