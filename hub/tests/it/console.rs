@@ -131,3 +131,164 @@ on_both_stores! {
         browser.close().await;
     }
 }
+
+/// The buyer opens a PayPal dispute about a payment.
+async fn open_dispute(app: &TestApp, payment: &Value) {
+    let capture = payment["provider_refs"]["capture_id"].as_str().unwrap();
+    let body = serde_json::json!({ "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+        "amount": { "currency_code": "USD", "value": "10.00" } });
+    app.sandbox_control(reqwest::Method::POST, &format!("/sandbox/paypal/captures/{capture}/dispute"), body).await;
+}
+
+/// The console over plain HTTP, for what needs no browser: cookies, sessions and modes.
+struct ConsoleHttp<'a> {
+    app: &'a TestApp,
+    session: String,
+    csrf: String,
+}
+
+/// A cookie's value from a response's `Set-Cookie` headers, with its attributes.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
+}
+
+/// The form token a console page carries.
+fn csrf_of(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("a form token on the page") + 19;
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
+
+impl<'a> ConsoleHttp<'a> {
+    async fn log_in(app: &'a TestApp) -> (ConsoleHttp<'a>, String) {
+        create_admin(&app.hub.db, EMAIL, PASSWORD, app.clock.now()).await.unwrap();
+        let form = app.http.get(format!("{}/admin/login", app.url)).send().await.unwrap();
+        let login_cookie = cookie_value(&set_cookie(&form, "payhub_console_login").unwrap());
+        let csrf = csrf_of(&form.text().await.unwrap());
+        let response = app
+            .http
+            .post(format!("{}/admin/login", app.url))
+            .header("cookie", format!("payhub_console_login={login_cookie}"))
+            .form(&[("csrf", csrf.as_str()), ("email", EMAIL), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let set = set_cookie(&response, "payhub_console").expect("a session cookie");
+        let mut console = ConsoleHttp { app, session: cookie_value(&set), csrf: String::new() };
+        console.csrf = csrf_of(&console.get("/admin/payments").await.text().await.unwrap());
+        (console, set)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let cookie = format!("payhub_console={}", self.session);
+        self.app.http.get(format!("{}{path}", self.app.url)).header("cookie", cookie).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let cookie = format!("payhub_console={}", self.session);
+        let request = self.app.http.post(format!("{}{path}", self.app.url)).header("cookie", cookie);
+        request.form(form).send().await.unwrap()
+    }
+
+    async fn page(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+on_both_stores! {
+    async fn a_session_lives_on_the_server_expires_and_ends_at_logout(app) {
+        let (console, set) = ConsoleHttp::log_in(&app).await;
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        assert!(!set.contains("Secure"), "a plain-http hub cannot use a Secure cookie: {set}");
+        assert_eq!(console.page("/admin/payments").await.0, 200);
+
+        // Logging out without the session's form token changes nothing.
+        let refused = console.post("/admin/logout", &[("csrf", "forged")]).await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(console.page("/admin/payments").await.0, 200);
+
+        let out = console.post("/admin/logout", &[("csrf", console.csrf.as_str())]).await;
+        assert_eq!(out.status(), 303);
+        // The old cookie is worth nothing once the session is gone from the server.
+        let after = console.get("/admin/payments").await;
+        assert_eq!((after.status().as_u16(), after.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        app.advance(chrono::Duration::hours(13)).await;
+        let expired = console.get("/admin/payments").await;
+        assert_eq!(expired.status(), 303, "a session ends 12 hours after login");
+    }
+
+    async fn the_console_shows_one_mode_at_a_time_and_never_acts_across_modes(app) {
+        let payment = app.paid_payment(3_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, test_list) = console.page("/admin/payments").await;
+        assert!(test_list.contains(&id));
+
+        // A refund form opened in test mode…
+        let (_, confirm) = console.page(&format!("/admin/payments/{id}/refund?amount=10.00")).await;
+        let key_at = confirm.find("name=\"key\" value=\"").unwrap() + 18;
+        let key = confirm[key_at..][..confirm[key_at..].find('"').unwrap()].to_owned();
+
+        let switched = console.post("/admin/mode", &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
+        assert_eq!(switched.status(), 303);
+        let (_, live_list) = console.page("/admin/payments").await;
+        assert!(live_list.contains("No live-mode payment matches") && !live_list.contains(&id), "{live_list}");
+        let (status, page) = console.page(&format!("/admin/payments/{id}")).await;
+        assert_eq!(status, 404, "{page}");
+        assert!(page.contains("no live-mode payment"), "{page}");
+
+        // …and submitted after switching to live refunds nothing.
+        let form = [("csrf", console.csrf.as_str()), ("key", key.as_str()), ("mode", "test"), ("amount", "1000")];
+        let refused = console.post(&format!("/admin/payments/{id}/refund"), &form).await;
+        assert_eq!(refused.status(), 422);
+        assert!(refused.text().await.unwrap().contains("opened in test mode"));
+        assert!(refunds_of(&app, &id).await.is_empty());
+
+        let (status, page) = console.page("/admin/payments?status=lost").await;
+        assert_eq!(status, 400);
+        assert!(page.contains("no payment status `lost`"), "{page}");
+    }
+
+    async fn the_disputes_queue_puts_the_soonest_due_first_and_links_the_payment(app) {
+        let first = app.paid_payment(4_000).await;
+        let second = app.paid_payment(5_000).await;
+        open_dispute(&app, &first).await;
+        app.advance(chrono::Duration::days(2)).await;
+        open_dispute(&app, &second).await;
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+        app.eventually("both disputes in the queue", || async {
+            let page = console.page("/admin/disputes").await.1;
+            page.contains(first_id) && page.contains(second_id)
+        })
+        .await;
+        let (_, queue) = console.page("/admin/disputes").await;
+        // Opened first, due first, though it is the older of the two.
+        assert!(queue.find(first_id).unwrap() < queue.find(second_id).unwrap(), "{queue}");
+        assert!(queue.contains(&format!("href=\"/admin/payments/{first_id}\"")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_https_the_session_cookie_is_secure() {
+    let app = TestApp::spawn_with(payhub_store::testing::Backend::Sqlite, |settings| {
+        settings.public_url = "https://pay.shop.example".into();
+    })
+    .await
+    .unwrap();
+    let (_, set) = ConsoleHttp::log_in(&app).await;
+    assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+}
