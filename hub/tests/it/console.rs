@@ -94,6 +94,8 @@ on_both_stores! {
         assert!(timeline.contains(&refund_id), "{timeline}");
         assert!(timeline.contains("refund.succeeded"), "{timeline}");
         assert!(timeline.contains("payment.succeeded"), "{timeline}");
+        // The merchant's endpoint answered each delivery; the timeline shows the attempt.
+        assert!(timeline.contains("attempt 1: HTTP 200"), "{timeline}");
         assert_eq!(browser.text("#refunded").await, "15.00 USD");
         browser.screenshot("payment-timeline").await;
         browser.close().await;
@@ -279,6 +281,11 @@ on_both_stores! {
         // Opened first, due first, though it is the older of the two.
         assert!(queue.find(first_id).unwrap() < queue.find(second_id).unwrap(), "{queue}");
         assert!(queue.contains(&format!("href=\"/admin/payments/{first_id}\"")));
+
+        // The payment's timeline shows PayPal's notification that opened the dispute.
+        let (_, page) = console.page(&format!("/admin/payments/{first_id}")).await;
+        let timeline = &page[page.find("id=\"timeline\"").unwrap()..];
+        assert!(timeline.contains("notification") && timeline.contains("CUSTOMER.DISPUTE.CREATED"), "{timeline}");
     }
 }
 

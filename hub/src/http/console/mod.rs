@@ -10,7 +10,9 @@ mod payments;
 mod session;
 
 use axum::Router;
+use axum::extract::{FromRequestParts, Query};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use maud::html;
@@ -38,6 +40,20 @@ pub fn router() -> Router<Hub> {
         .route("/admin/payments/{id}/refund", get(payments::confirm_refund).post(payments::refund))
         .route("/admin/disputes", get(disputes::queue))
         .route("/admin/{*rest}", any(|| async { ConsoleError::NotFound("there is no such console page".into()) }))
+}
+
+/// A query string read into `T`; one that cannot be is a message on the page.
+pub struct ConsoleQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ConsoleQuery<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ConsoleQuery(value)),
+            Err(rejection) => Err(ConsoleError::Invalid(rejection.body_text())),
+        }
+    }
 }
 
 /// What went wrong, told on a page with a way back; never a bare error.

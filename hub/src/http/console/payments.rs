@@ -1,7 +1,7 @@
 //! Payments: the searchable list, a payment's page with its whole timeline, and refunding
 //! it through the same service as `POST /v1/payments/{id}/refunds`.
 
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, RawForm, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use payhub_core::id::{PaymentId, RefundId, RequestId};
@@ -11,9 +11,9 @@ use payhub_core::{Money, PositiveAmount, ProviderName};
 use payhub_store::{Claimant, IdempotencyClaim, PaymentFilter, StoredResponse};
 use serde::Deserialize;
 
-use super::ConsoleError;
 use super::layout::{self, money, when};
 use super::session::{Operator, read_form};
+use super::{ConsoleError, ConsoleQuery};
 use crate::app::Hub;
 use crate::http::idempotency::request_fingerprint;
 use crate::services::admins::random_token;
@@ -69,9 +69,8 @@ async fn search(
 pub async fn list(
     State(hub): State<Hub>,
     operator: Operator,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ConsoleQuery(query): ConsoleQuery<ListQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let Query(query) = query.map_err(|e| ConsoleError::Invalid(e.body_text()))?;
     let status = match query.status.as_str() {
         "" => None,
         s => Some(PaymentStatus::parse(s).ok_or_else(|| ConsoleError::Invalid(format!("no payment status `{s}`")))?),
@@ -128,9 +127,11 @@ fn parse_payment_id(id: &str) -> Result<PaymentId, ConsoleError> {
     PaymentId::parse_exact(id).ok_or_else(|| ConsoleError::Invalid(format!("`{id}` is not a payment id (pay_…)")))
 }
 
-async fn payment_in_mode(hub: &Hub, operator: &Operator, id: &PaymentId) -> Result<Payment, ConsoleError> {
+/// The payment an address names, if it is of the mode the console shows.
+async fn payment_in_mode(hub: &Hub, operator: &Operator, id: &str) -> Result<Payment, ConsoleError> {
+    let id = parse_payment_id(id)?;
     hub.db
-        .payment(operator.mode(), id)
+        .payment(operator.mode(), &id)
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("no {}-mode payment {id}", operator.mode().as_str())))
 }
@@ -197,11 +198,10 @@ pub async fn show(
     State(hub): State<Hub>,
     operator: Operator,
     Path(id): Path<String>,
-    query: Result<Query<ShowQuery>, axum::extract::rejection::QueryRejection>,
+    ConsoleQuery(query): ConsoleQuery<ShowQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let id = parse_payment_id(&id)?;
-    let Query(query) = query.unwrap_or_default();
     let payment = payment_in_mode(&hub, &operator, &id).await?;
+    let id = payment.id.clone();
     let refunds = hub.db.list_refunds(operator.mode(), Some(id.as_str()), None, 100).await?.items;
     let disputes = hub.db.payment_disputes(&id).await?;
     let disputes: Vec<_> = disputes.into_iter().filter(|d| d.mode == operator.mode()).collect();
@@ -215,7 +215,7 @@ pub async fn show(
     let body = html! {
         @if let Some(r) = just_refunded {
             div.notice #refund-notice role="status" {
-                "Refund " code { (r.id) } " of " (money(r.amount, r.currency)) " is " (r.status().as_str()) "."
+                "Refund " code { (r.id) } " of " (money(r.amount, r.currency)) ": " (r.status().as_str()) "."
             }
         }
         dl.facts {
@@ -302,10 +302,8 @@ pub async fn confirm_refund(
     State(hub): State<Hub>,
     operator: Operator,
     Path(id): Path<String>,
-    query: Result<Query<RefundQuery>, axum::extract::rejection::QueryRejection>,
+    ConsoleQuery(query): ConsoleQuery<RefundQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let id = parse_payment_id(&id)?;
-    let Query(query) = query.map_err(|e| ConsoleError::Invalid(e.body_text()))?;
     let payment = payment_in_mode(&hub, &operator, &id).await?;
     let amount = refund_amount(&query.amount, &payment)?;
     let body = html! {
