@@ -226,6 +226,17 @@ on_both_stores! {
         let after = console.get("/admin/payments").await;
         assert_eq!((after.status().as_u16(), after.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
 
+        // A login form posted without the cookie it was served with is refused.
+        let forged = app
+            .http
+            .post(format!("{}/admin/login", app.url))
+            .form(&[("csrf", "guessed"), ("email", EMAIL), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert!(set_cookie(&forged, "payhub_console").is_none());
+
         let (console, _) = ConsoleHttp::log_in(&app).await;
         app.advance(chrono::Duration::hours(13)).await;
         let expired = console.get("/admin/payments").await;
@@ -298,4 +309,69 @@ async fn behind_https_the_session_cookie_is_secure() {
     .unwrap();
     let (_, set) = ConsoleHttp::log_in(&app).await;
     assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+}
+
+on_both_stores! {
+    async fn the_payments_list_pages_and_searches_by_customer_and_status(app) {
+        let paid = app.paid_payment(1_000).await;
+        let mut opened = Vec::new();
+        for k in 0..25 {
+            let customer = if k == 0 { "cus_ada" } else { "cus_bob" };
+            let response = app
+                .post("/v1/payments", serde_json::json!({ "provider": "paypal", "amount": 500 + k, "currency": "USD",
+                    "return_url": "https://shop.example/thanks", "customer_id": customer }))
+                .await;
+            assert_eq!(response.status(), 201);
+            opened.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+
+        // 26 payments, 25 to a page, newest first: the paid one, the oldest, is on page two.
+        let (_, first) = console.page("/admin/payments").await;
+        assert!(first.contains(&opened[24]) && !first.contains(paid["id"].as_str().unwrap()));
+        let link = "id=\"next-page\" href=\"";
+        let at = first.find(link).expect("a next page link") + link.len();
+        let next = first[at..][..first[at..].find('"').unwrap()].replace("&amp;", "&");
+        let (_, second) = console.page(&next).await;
+        assert!(second.contains(paid["id"].as_str().unwrap()) && !second.contains(&opened[24]), "{second}");
+        assert!(!second.contains("id=\"next-page\""));
+
+        let (_, ada) = console.page("/admin/payments?q=cus_ada").await;
+        assert!(ada.contains(&opened[0]) && !ada.contains(&opened[1]), "{ada}");
+        let (_, succeeded) = console.page("/admin/payments?status=succeeded").await;
+        assert!(succeeded.contains(paid["id"].as_str().unwrap()) && !succeeded.contains(&opened[0]));
+        let (_, none) = console.page("/admin/payments?q=cus_ada&status=succeeded").await;
+        assert!(none.contains("No test-mode payment matches"), "{none}");
+    }
+}
+
+#[tokio::test]
+async fn admins_create_reads_the_password_from_stdin_and_refuses_a_short_one() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("hub.db");
+    let create = |email: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payhub"))
+            .args(["admins", "create", "--email", email, "--database-url", database.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = create("ops@shop.example", "too short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+
+    let created = create("Ops@Shop.Example", PASSWORD);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created operator ops@shop.example"));
+
+    let db = payhub_store::Database::connect(database.to_str().unwrap()).await.unwrap();
+    let logged_in = payhub::services::admins::verify_login(&db, "ops@shop.example", PASSWORD).await.unwrap();
+    assert_eq!(logged_in.as_deref(), Some("ops@shop.example"));
+    assert_eq!(payhub::services::admins::verify_login(&db, "ops@shop.example", "wrong").await.unwrap(), None);
 }
