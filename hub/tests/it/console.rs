@@ -213,7 +213,10 @@ on_both_stores! {
         let (console, set) = ConsoleHttp::log_in(&app).await;
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
         assert!(!set.contains("Secure"), "a plain-http hub cannot use a Secure cookie: {set}");
-        assert_eq!(console.page("/admin/payments").await.0, 200);
+        let page = console.get("/admin/payments").await;
+        assert_eq!(page.status(), 200);
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'self'"), "{policy}");
 
         // Logging out without the session's form token changes nothing.
         let refused = console.post("/admin/logout", &[("csrf", "forged")]).await;

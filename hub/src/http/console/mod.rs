@@ -40,6 +40,24 @@ pub fn router() -> Router<Hub> {
         .route("/admin/payments/{id}/refund", get(payments::confirm_refund).post(payments::refund))
         .route("/admin/disputes", get(disputes::queue))
         .route("/admin/{*rest}", any(|| async { ConsoleError::NotFound("there is no such console page".into()) }))
+        .layer(axum::middleware::from_fn(protect))
+}
+
+/// Console pages load nothing from elsewhere, are never framed by another site (clickjacking),
+/// post only to payhub, and are not kept in shared caches.
+async fn protect(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("cache-control", "private, no-cache"),
+    ] {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// A query string read into `T`; one that cannot be is a message on the page.
