@@ -164,10 +164,16 @@ fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
 }
 
+/// The value of a hidden field of a console page's (first) form that has it.
+fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no field {name} on the page")) + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
+
 /// The form token a console page carries.
 fn csrf_of(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").expect("a form token on the page") + 19;
-    page[start..][..page[start..].find('"').unwrap()].to_owned()
+    hidden_field(page, "csrf")
 }
 
 impl<'a> ConsoleHttp<'a> {
@@ -255,8 +261,7 @@ on_both_stores! {
 
         // A refund form opened in test mode…
         let (_, confirm) = console.page(&format!("/admin/payments/{id}/refund?amount=10.00")).await;
-        let key_at = confirm.find("name=\"key\" value=\"").unwrap() + 18;
-        let key = confirm[key_at..][..confirm[key_at..].find('"').unwrap()].to_owned();
+        let key = hidden_field(&confirm, "key");
 
         let switched = console.post("/admin/mode", &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
         assert_eq!(switched.status(), 303);
@@ -377,4 +382,31 @@ async fn admins_create_reads_the_password_from_stdin_and_refuses_a_short_one() {
     let logged_in = payhub::services::admins::verify_login(&db, "ops@shop.example", PASSWORD).await.unwrap();
     assert_eq!(logged_in.as_deref(), Some("ops@shop.example"));
     assert_eq!(payhub::services::admins::verify_login(&db, "ops@shop.example", "wrong").await.unwrap(), None);
+}
+
+on_both_stores! {
+    async fn a_refund_the_provider_failed_is_reported_and_not_made_again_by_resubmitting(app) {
+        let payment = app.paid_payment(2_500).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, confirm) = console.page(&format!("/admin/payments/{id}/refund?amount=5.00")).await;
+        let key = hidden_field(&confirm, "key");
+        let form = [("csrf", console.csrf.as_str()), ("key", key.as_str()), ("mode", "test"), ("amount", "500")];
+
+        let faults = serde_json::json!({ "fail_next": 1, "status": 503, "path_prefix": "/v2/payments/captures" });
+        app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", faults).await;
+        let failed = console.post(&format!("/admin/payments/{id}/refund"), &form).await;
+        assert_eq!(failed.status(), 503);
+        let page = failed.text().await.unwrap();
+        assert!(page.contains("Try again"), "{page}");
+        let refunds = refunds_of(&app, &id).await;
+        assert_eq!(refunds.len(), 1, "the attempt is recorded: {refunds:?}");
+
+        // The same form sent again shows that refund instead of asking PayPal for another.
+        let again = console.post(&format!("/admin/payments/{id}/refund"), &form).await;
+        assert_eq!(again.status(), 303);
+        let refund_id = refunds[0]["id"].as_str().unwrap();
+        assert_eq!(again.headers()["location"], format!("/admin/payments/{id}?refund={refund_id}").as_str());
+        assert_eq!(refunds_of(&app, &id).await.len(), 1);
+    }
 }

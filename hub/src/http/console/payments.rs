@@ -403,15 +403,16 @@ pub async fn refund(
             tracing::info!(email = operator.email(), refund = %refund.id, payment = %id, "console: refund made");
             Ok(done(refund.id.as_str()))
         }
-        // The refund was recorded before the provider failed: a second submit must find it.
-        Err(error @ ServiceError::Provider { resource_id: Some(_), .. }) => {
-            if let ServiceError::Provider { resource_id: Some(refund_id), .. } = &error {
-                hub.db.complete_idempotency_key(mode, &key, &remember(refund_id)).await?;
-            }
-            Err(error.into())
-        }
         Err(error) => {
-            hub.db.release_idempotency_key(mode, &key).await?;
+            match &error {
+                // The refund was recorded before the provider failed: a second submit must
+                // find it, not make another.
+                ServiceError::Provider { resource_id: Some(refund_id), .. } => {
+                    hub.db.complete_idempotency_key(mode, &key, &remember(refund_id)).await?;
+                }
+                // Refused before anything was done: the same form may be sent again.
+                _ => hub.db.release_idempotency_key(mode, &key).await?,
+            }
             Err(error.into())
         }
     }
