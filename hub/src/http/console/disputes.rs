@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use maud::{Markup, html};
+use payhub_core::dispute::DisputeStatus;
 use payhub_store::DisputeFilter;
 
 use super::ConsoleError;
@@ -9,12 +10,18 @@ use super::layout::{self, money, when};
 use super::session::Operator;
 use crate::app::Hub;
 
-/// The queue shows at most this many open disputes.
+/// The queue reads at most this many disputes of each open status.
 const QUEUE_LIMIT: u32 = 200;
 
 pub async fn queue(State(hub): State<Hub>, operator: Operator) -> Result<Markup, ConsoleError> {
-    let page = hub.db.list_disputes(operator.mode(), &DisputeFilter::default(), None, QUEUE_LIMIT).await?;
-    let mut open: Vec<_> = page.items.into_iter().filter(|d| d.is_open()).collect();
+    let mut open = Vec::new();
+    let mut truncated = false;
+    for status in DisputeStatus::ALL.iter().copied().filter(|s| !s.is_final()) {
+        let filter = DisputeFilter { status: Some(status), ..DisputeFilter::default() };
+        let page = hub.db.list_disputes(operator.mode(), &filter, None, QUEUE_LIMIT).await?;
+        truncated |= page.has_more;
+        open.extend(page.items);
+    }
     // Soonest due first; a dispute without a due date waits on the buyer or the provider.
     open.sort_by_key(|d| (d.response_due_at().is_none(), d.response_due_at()));
     let body = html! {
@@ -33,7 +40,7 @@ pub async fn queue(State(hub): State<Hub>, operator: Operator) -> Result<Markup,
                 } } }
             }
         }
-        @if page.has_more { p { "Only the " (QUEUE_LIMIT) " newest disputes are read for this queue." } }
+        @if truncated { p { "Only the " (QUEUE_LIMIT) " newest disputes of each status are in this queue." } }
     };
     Ok(layout::page(&operator, "Open disputes", body))
 }
