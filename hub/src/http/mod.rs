@@ -1,5 +1,6 @@
 //! HTTP: the merchant API (`/v1`), provider ingress (`/webhooks/…`), the buyer's return pages
-//! (`/checkout/…`), the OpenAPI document and the operational endpoints.
+//! (`/checkout/…`), the operator console (`/admin`), the OpenAPI document and the operational
+//! endpoints.
 
 pub mod api;
 pub mod auth;
