@@ -11,6 +11,7 @@
 //! one connection (SQLite has one writer anyway), which serializes read-modify-write transactions
 //! without `SQLITE_BUSY` surprises; reads use a separate pool and see committed data (WAL).
 
+mod admins;
 mod api_keys;
 mod codec;
 mod connect;
@@ -32,10 +33,12 @@ mod refunds;
 mod rejected;
 mod subscriptions;
 mod table;
+mod timeline;
 mod transitions;
 mod tx;
 mod unit_of_work;
 
+pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
 pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState};
@@ -49,6 +52,7 @@ pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
 pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;
 pub use rejected::{Kept, RejectedNotification, RejectionCount, RejectionRetention};
+pub use timeline::{AttemptRecord, NotificationSummary};
 pub use tx::Tx;
 pub use unit_of_work::{Committed, UnitOfWork};
 

@@ -1,5 +1,6 @@
 //! The `payhub` command line.
 
+mod admins;
 mod bench;
 mod keys;
 mod sandbox;
@@ -74,6 +75,13 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage console operators.
+    Admins {
+        #[command(subcommand)]
+        command: admins::AdminsCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Measure webhook ingest throughput against a bare HTTP baseline.
     Bench(bench::BenchArgs),
 }
@@ -112,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command, common } => keys::run(command, &common.load()?).await,
+        Command::Admins { command, common } => admins::run(command, &common.load()?).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

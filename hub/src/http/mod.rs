@@ -1,9 +1,11 @@
 //! HTTP: the merchant API (`/v1`), provider ingress (`/webhooks/…`), the buyer's return pages
-//! (`/checkout/…`), the OpenAPI document and the operational endpoints.
+//! (`/checkout/…`), the operator console (`/admin`), the OpenAPI document and the operational
+//! endpoints.
 
 pub mod api;
 pub mod auth;
 pub mod checkout;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -66,6 +68,7 @@ pub fn router(hub: Hub) -> Router {
         .route("/checkout/{provider}/return", get(checkout::buyer_return))
         .route("/checkout/{provider}/cancel", get(checkout::buyer_cancel))
         .route("/problems/{code}", get(error::describe))
+        .merge(console::router())
         .merge(if hub.settings.ops.listen.is_none() { ops_routes(&hub, ops::Listener::Api) } else { Router::new() })
         .fallback(|| async {
             ApiError::new(ProblemType::NotFound, "no such path; the API is under /v1 (see /openapi.json)")

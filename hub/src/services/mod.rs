@@ -4,6 +4,7 @@
 //! transition and its events (with their outbox rows), mark the causing notification
 //! processed, commit, then wake the dispatcher.
 
+pub mod admins;
 pub mod api_keys;
 pub mod apply;
 pub mod disputes;

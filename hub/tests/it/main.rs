@@ -1,9 +1,11 @@
 //! payhub's integration tests: the real HTTP API, the PayPal simulator over HTTP, and a real
 //! database — every scenario on SQLite and on PostgreSQL.
 
+mod browser;
 mod helpers;
 
 mod api;
+mod console;
 mod delivery;
 mod disputes;
 mod flood;

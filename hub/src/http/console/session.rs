@@ -1,0 +1,212 @@
+//! Logging in and out, the session behind every page, and the token every form carries.
+
+use axum::extract::{FromRequestParts, RawForm, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use payhub_core::Mode;
+use payhub_store::AdminSession;
+use serde::Deserialize;
+
+use super::{ConsoleError, layout};
+use crate::app::Hub;
+use crate::services::admins::{random_token, same_secret, verify_login};
+use crate::services::api_keys::hash_secret;
+
+pub const SESSION_COOKIE: &str = "payhub_console";
+/// Ties the login form to the browser that loaded it (there is no session yet to tie it to).
+const LOGIN_COOKIE: &str = "payhub_console_login";
+/// A session ends this long after login, whatever happens in between.
+const SESSION_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
+
+/// The operator a request comes from, by its session cookie.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    session: AdminSession,
+}
+
+impl Operator {
+    pub fn mode(&self) -> Mode {
+        self.session.mode
+    }
+
+    pub fn email(&self) -> &str {
+        &self.session.email
+    }
+
+    /// The hidden field every form of this session carries.
+    pub fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.session.csrf_token); }
+    }
+
+    /// Refuses a post that does not carry this session's form token: another site made it.
+    pub fn check_csrf(&self, token: &str) -> Result<(), ConsoleError> {
+        if same_secret(token, &self.session.csrf_token) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden(
+                "the form did not carry this session's token (it is from another page or an older session); \
+                 nothing was changed — reload the page and try again"
+                    .into(),
+            ))
+        }
+    }
+}
+
+/// No session: pages send the operator to log in.
+pub struct LoginRequired;
+
+impl IntoResponse for LoginRequired {
+    fn into_response(self) -> Response {
+        Redirect::to("/admin/login").into_response()
+    }
+}
+
+impl FromRequestParts<Hub> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, hub: &Hub) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(LoginRequired.into_response()) };
+        match hub.db.admin_session(&hash_secret(&token), hub.clock.now()).await {
+            Ok(Some(session)) => Ok(Operator { session }),
+            Ok(None) => Err(LoginRequired.into_response()),
+            Err(e) => Err(ConsoleError::from(e).into_response()),
+        }
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// A `Set-Cookie` for the console: never readable by scripts, never sent by other sites, and
+/// only over https when the hub is served over https.
+fn set_cookie(hub: &Hub, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if hub.settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Reads a posted form; a body that is not one is a message on the page.
+pub fn read_form<T: for<'de> Deserialize<'de>>(form: &RawForm) -> Result<T, ConsoleError> {
+    serde_urlencoded::from_bytes(&form.0).map_err(|e| ConsoleError::Invalid(format!("the form could not be read: {e}")))
+}
+
+fn login_form(token: &str, email: &str, problem: Option<&str>) -> Markup {
+    layout::bare(
+        "Log in",
+        html! {
+            form.login method="post" action="/admin/login" {
+                h1 { "payhub console" }
+                @if let Some(problem) = problem { div.error role="alert" { (problem) } }
+                input type="hidden" name="csrf" value=(token);
+                label for="email" { "Email" }
+                input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                button #login type="submit" { "Log in" }
+            }
+        },
+    )
+}
+
+/// The login form, with a fresh token in a cookie and in the form.
+fn login_response(hub: &Hub, status: StatusCode, email: &str, problem: Option<&str>) -> Response {
+    let token = random_token();
+    let cookie = set_cookie(hub, LOGIN_COOKIE, &token, 3600);
+    (status, [(header::SET_COOKIE, cookie)], login_form(&token, email, problem)).into_response()
+}
+
+pub async fn login_page(State(hub): State<Hub>) -> Response {
+    login_response(&hub, StatusCode::OK, "", None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn login(State(hub): State<Hub>, headers: HeaderMap, form: RawForm) -> Response {
+    let form: LoginForm = match read_form(&form) {
+        Ok(form) => form,
+        Err(e) => return e.into_response(),
+    };
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&form.csrf, &expected) {
+        let problem = "this login form has expired or came from another page; log in again";
+        return login_response(&hub, StatusCode::FORBIDDEN, &form.email, Some(problem));
+    }
+    let email = match verify_login(&hub.db, &form.email, &form.password).await {
+        Ok(Some(email)) => email,
+        Ok(None) => {
+            tracing::warn!(email = %form.email, "console: a login was refused");
+            let problem = "wrong email or password";
+            return login_response(&hub, StatusCode::UNAUTHORIZED, &form.email, Some(problem));
+        }
+        Err(e) => return ConsoleError::from(e).into_response(),
+    };
+    let now = hub.clock.now();
+    let token = random_token();
+    let session = AdminSession {
+        token_hash: hash_secret(&token),
+        email,
+        csrf_token: random_token(),
+        mode: Mode::Test,
+        expires_at: now + SESSION_LIFETIME,
+    };
+    if let Err(e) = hub.db.create_admin_session(&session, now).await {
+        return ConsoleError::from(e).into_response();
+    }
+    tracing::info!(email = %session.email, "console: an operator logged in");
+    // Appended, not inserted: both cookies must reach the browser.
+    let cookies = AppendHeaders([
+        (header::SET_COOKIE, set_cookie(&hub, SESSION_COOKIE, &token, SESSION_LIFETIME.num_seconds())),
+        (header::SET_COOKIE, set_cookie(&hub, LOGIN_COOKIE, "", 0)),
+    ]);
+    (cookies, Redirect::to("/admin/payments")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(State(hub): State<Hub>, operator: Operator, form: RawForm) -> Result<Response, ConsoleError> {
+    let form: TokenOnly = read_form(&form)?;
+    operator.check_csrf(&form.csrf)?;
+    hub.db.delete_admin_session(&operator.session.token_hash).await?;
+    let cookie = set_cookie(&hub, SESSION_COOKIE, "", 0);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ModeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mode: String,
+}
+
+/// Switches which mode's data every page shows; the lists start over in the new mode.
+pub async fn switch_mode(State(hub): State<Hub>, operator: Operator, form: RawForm) -> Result<Response, ConsoleError> {
+    let form: ModeForm = read_form(&form)?;
+    operator.check_csrf(&form.csrf)?;
+    let mode: Mode = form.mode.parse().map_err(|_| ConsoleError::Invalid(format!("no mode `{}`", form.mode)))?;
+    hub.db.set_admin_session_mode(&operator.session.token_hash, mode).await?;
+    Ok(Redirect::to("/admin/payments").into_response())
+}

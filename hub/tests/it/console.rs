@@ -1,0 +1,412 @@
+//! The operator console in a real (headless) browser: logging in, finding a payment,
+//! refunding it and reading its timeline, and what the console refuses.
+
+use payhub::services::admins::create_admin;
+use payhub_core::Clock;
+use serde_json::Value;
+
+use crate::browser::Browser;
+use crate::helpers::TestApp;
+use crate::on_both_stores;
+
+const EMAIL: &str = "ops@shop.example";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser for this test, named after the store, once an operator exists; `None` skips.
+async fn console(app: &TestApp, test: &str) -> Option<Browser> {
+    create_admin(&app.hub.db, EMAIL, PASSWORD, app.clock.now()).await.unwrap();
+    let store = format!("{:?}", app.hub.db.dialect()).to_lowercase();
+    Browser::start(&format!("{store}-{test}")).await
+}
+
+async fn log_in(app: &TestApp, browser: &Browser, password: &str) {
+    browser.goto(&format!("{}/admin/login", app.url)).await;
+    browser.fill("#email", EMAIL).await;
+    browser.fill("#password", password).await;
+    browser.click("#login").await;
+}
+
+async fn refunds_of(app: &TestApp, payment_id: &str) -> Vec<Value> {
+    app.get_json(&format!("/v1/payments/{payment_id}/refunds")).await["data"].as_array().unwrap().clone()
+}
+
+on_both_stores! {
+    async fn an_operator_finds_a_payment_refunds_it_once_and_sees_the_refund_in_its_timeline(app) {
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let capture = payment["provider_refs"]["capture_id"].as_str().unwrap().to_owned();
+        let Some(browser) = console(&app, "refund").await else { return };
+
+        log_in(&app, &browser, PASSWORD).await;
+        browser.find("#payments").await;
+        assert!(browser.text("#mode").await.to_lowercase().contains("test"));
+        browser.screenshot("payments").await;
+
+        // Found by PayPal's capture id, as a buyer's receipt would name it.
+        browser.fill("#q", &capture).await;
+        browser.click("#search").await;
+        browser.find(&format!("a[href='/admin/payments/{id}']")).await;
+        let rows = browser.client.find_all(fantoccini::Locator::Css("#payments tbody tr")).await.unwrap();
+        assert_eq!(rows.len(), 1, "one payment has that capture id");
+        browser.click(&format!("a[href='/admin/payments/{id}']")).await;
+        assert_eq!(browser.text("#payment-status").await, "succeeded");
+
+        browser.fill("#refund-amount", "15.00").await;
+        browser.click("#refund").await;
+        let question = browser.text("#refund-question").await;
+        assert!(question.contains("15.00 USD") && question.contains(&id), "{question}");
+        browser.screenshot("confirm-refund").await;
+
+        // The confirmation submitted twice at once (a double click, a retry): one refund.
+        let statuses = browser
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const form = document.querySelector('form[action$=\"/refund\"]');
+                 const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
+                     .then(r => r.status);
+                 Promise.all([send(), send()]).then(done);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+        let refunds = refunds_of(&app, &id).await;
+        assert_eq!(refunds.len(), 1, "a double submit refunds once: {refunds:?}");
+        assert_eq!(refunds[0]["amount"], 1_500);
+        let refund_id = refunds[0]["id"].as_str().unwrap().to_owned();
+
+        // Submitting the same confirmation once more only shows the refund already made.
+        browser.click("#confirm-refund").await;
+        let notice = browser.text("#refund-notice").await;
+        assert!(notice.contains(&refund_id), "{notice}");
+        assert_eq!(refunds_of(&app, &id).await.len(), 1);
+
+        let mut timeline = String::new();
+        for _ in 0..40 {
+            timeline = browser.text("#timeline").await;
+            if timeline.contains("refund.succeeded") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            browser.goto(&format!("{}/admin/payments/{id}", app.url)).await;
+        }
+        assert!(timeline.contains(&refund_id), "{timeline}");
+        assert!(timeline.contains("refund.succeeded"), "{timeline}");
+        assert!(timeline.contains("payment.succeeded"), "{timeline}");
+        // The merchant's endpoint answered each delivery; the timeline shows the attempt.
+        assert!(timeline.contains("attempt 1: HTTP 200"), "{timeline}");
+        assert_eq!(browser.text("#refunded").await, "15.00 USD");
+        browser.screenshot("payment-timeline").await;
+        browser.close().await;
+    }
+
+    async fn a_wrong_password_and_a_form_without_its_token_are_refused(app) {
+        let payment = app.paid_payment(2_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let Some(browser) = console(&app, "refusals").await else { return };
+
+        log_in(&app, &browser, "not the password at all").await;
+        let page = browser.text(".error").await;
+        assert!(page.contains("wrong email or password"), "{page}");
+        browser.screenshot("wrong-password").await;
+        browser.goto(&format!("{}/admin/payments", app.url)).await;
+        browser.find("#login").await;
+        assert_eq!(browser.path().await, "/admin/login", "no page without logging in");
+
+        log_in(&app, &browser, PASSWORD).await;
+        browser.find("#payments").await;
+        browser.goto(&format!("{}/admin/payments/{id}/refund?amount=5.00", app.url)).await;
+        browser.find("#confirm-refund").await;
+        let strip = "document.querySelector('form[action$=\"/refund\"] input[name=csrf]').remove()";
+        browser.client.execute(strip, vec![]).await.unwrap();
+        browser.click("#confirm-refund").await;
+        let page = browser.text(".error").await;
+        assert!(page.contains("did not carry this session's token"), "{page}");
+        browser.screenshot("missing-csrf").await;
+        assert!(refunds_of(&app, &id).await.is_empty(), "a form without its token refunds nothing");
+
+        // A bad amount is a message on the page, not an error page of the server.
+        browser.goto(&format!("{}/admin/payments/{id}/refund?amount=lots", app.url)).await;
+        let page = browser.text(".error").await;
+        assert!(page.contains("cannot be read"), "{page}");
+        browser.close().await;
+    }
+}
+
+/// The buyer opens a PayPal dispute about a payment.
+async fn open_dispute(app: &TestApp, payment: &Value) {
+    let capture = payment["provider_refs"]["capture_id"].as_str().unwrap();
+    let body = serde_json::json!({ "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+        "amount": { "currency_code": "USD", "value": "10.00" } });
+    app.sandbox_control(reqwest::Method::POST, &format!("/sandbox/paypal/captures/{capture}/dispute"), body).await;
+}
+
+/// The console over plain HTTP, for what needs no browser: cookies, sessions and modes.
+struct ConsoleHttp<'a> {
+    app: &'a TestApp,
+    session: String,
+    csrf: String,
+}
+
+/// A cookie's value from a response's `Set-Cookie` headers, with its attributes.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned()
+}
+
+/// The value of a hidden field of a console page's (first) form that has it.
+fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no field {name} on the page")) + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
+
+/// The form token a console page carries.
+fn csrf_of(page: &str) -> String {
+    hidden_field(page, "csrf")
+}
+
+impl<'a> ConsoleHttp<'a> {
+    async fn log_in(app: &'a TestApp) -> (ConsoleHttp<'a>, String) {
+        create_admin(&app.hub.db, EMAIL, PASSWORD, app.clock.now()).await.unwrap();
+        let form = app.http.get(format!("{}/admin/login", app.url)).send().await.unwrap();
+        let login_cookie = cookie_value(&set_cookie(&form, "payhub_console_login").unwrap());
+        let csrf = csrf_of(&form.text().await.unwrap());
+        let response = app
+            .http
+            .post(format!("{}/admin/login", app.url))
+            .header("cookie", format!("payhub_console_login={login_cookie}"))
+            .form(&[("csrf", csrf.as_str()), ("email", EMAIL), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let set = set_cookie(&response, "payhub_console").expect("a session cookie");
+        let mut console = ConsoleHttp { app, session: cookie_value(&set), csrf: String::new() };
+        console.csrf = csrf_of(&console.get("/admin/payments").await.text().await.unwrap());
+        (console, set)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let cookie = format!("payhub_console={}", self.session);
+        self.app.http.get(format!("{}{path}", self.app.url)).header("cookie", cookie).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let cookie = format!("payhub_console={}", self.session);
+        let request = self.app.http.post(format!("{}{path}", self.app.url)).header("cookie", cookie);
+        request.form(form).send().await.unwrap()
+    }
+
+    async fn page(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+on_both_stores! {
+    async fn a_session_lives_on_the_server_expires_and_ends_at_logout(app) {
+        let (console, set) = ConsoleHttp::log_in(&app).await;
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        assert!(!set.contains("Secure"), "a plain-http hub cannot use a Secure cookie: {set}");
+        let page = console.get("/admin/payments").await;
+        assert_eq!(page.status(), 200);
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'self'"), "{policy}");
+
+        // Logging out without the session's form token changes nothing.
+        let refused = console.post("/admin/logout", &[("csrf", "forged")]).await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(console.page("/admin/payments").await.0, 200);
+
+        let out = console.post("/admin/logout", &[("csrf", console.csrf.as_str())]).await;
+        assert_eq!(out.status(), 303);
+        // The old cookie is worth nothing once the session is gone from the server.
+        let after = console.get("/admin/payments").await;
+        assert_eq!((after.status().as_u16(), after.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+
+        // A login form posted without the cookie it was served with is refused.
+        let forged = app
+            .http
+            .post(format!("{}/admin/login", app.url))
+            .form(&[("csrf", "guessed"), ("email", EMAIL), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert!(set_cookie(&forged, "payhub_console").is_none());
+
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        app.advance(chrono::Duration::hours(13)).await;
+        let expired = console.get("/admin/payments").await;
+        assert_eq!(expired.status(), 303, "a session ends 12 hours after login");
+    }
+
+    async fn the_console_shows_one_mode_at_a_time_and_never_acts_across_modes(app) {
+        let payment = app.paid_payment(3_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, test_list) = console.page("/admin/payments").await;
+        assert!(test_list.contains(&id));
+
+        // A refund form opened in test mode…
+        let (_, confirm) = console.page(&format!("/admin/payments/{id}/refund?amount=10.00")).await;
+        let key = hidden_field(&confirm, "key");
+
+        let switched = console.post("/admin/mode", &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
+        assert_eq!(switched.status(), 303);
+        let (_, live_list) = console.page("/admin/payments").await;
+        assert!(live_list.contains("No live-mode payment matches") && !live_list.contains(&id), "{live_list}");
+        let (status, page) = console.page(&format!("/admin/payments/{id}")).await;
+        assert_eq!(status, 404, "{page}");
+        assert!(page.contains("no live-mode payment"), "{page}");
+
+        // …and submitted after switching to live refunds nothing.
+        let form = [("csrf", console.csrf.as_str()), ("key", key.as_str()), ("mode", "test"), ("amount", "1000")];
+        let refused = console.post(&format!("/admin/payments/{id}/refund"), &form).await;
+        assert_eq!(refused.status(), 422);
+        assert!(refused.text().await.unwrap().contains("opened in test mode"));
+        assert!(refunds_of(&app, &id).await.is_empty());
+
+        let (status, page) = console.page("/admin/payments?status=lost").await;
+        assert_eq!(status, 400);
+        assert!(page.contains("no payment status `lost`"), "{page}");
+    }
+
+    async fn the_disputes_queue_puts_the_soonest_due_first_and_links_the_payment(app) {
+        let first = app.paid_payment(4_000).await;
+        let second = app.paid_payment(5_000).await;
+        open_dispute(&app, &first).await;
+        app.advance(chrono::Duration::days(2)).await;
+        open_dispute(&app, &second).await;
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+        app.eventually("both disputes in the queue", || async {
+            let page = console.page("/admin/disputes").await.1;
+            page.contains(first_id) && page.contains(second_id)
+        })
+        .await;
+        let (_, queue) = console.page("/admin/disputes").await;
+        // Opened first, due first, though it is the older of the two.
+        assert!(queue.find(first_id).unwrap() < queue.find(second_id).unwrap(), "{queue}");
+        assert!(queue.contains(&format!("href=\"/admin/payments/{first_id}\"")));
+
+        // The payment's timeline shows PayPal's notification that opened the dispute.
+        let (_, page) = console.page(&format!("/admin/payments/{first_id}")).await;
+        let timeline = &page[page.find("id=\"timeline\"").unwrap()..];
+        assert!(timeline.contains("notification") && timeline.contains("CUSTOMER.DISPUTE.CREATED"), "{timeline}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_https_the_session_cookie_is_secure() {
+    let app = TestApp::spawn_with(payhub_store::testing::Backend::Sqlite, |settings| {
+        settings.public_url = "https://pay.shop.example".into();
+    })
+    .await
+    .unwrap();
+    let (_, set) = ConsoleHttp::log_in(&app).await;
+    assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+}
+
+on_both_stores! {
+    async fn the_payments_list_pages_and_searches_by_customer_and_status(app) {
+        let paid = app.paid_payment(1_000).await;
+        let mut opened = Vec::new();
+        for k in 0..25 {
+            let customer = if k == 0 { "cus_ada" } else { "cus_bob" };
+            let response = app
+                .post("/v1/payments", serde_json::json!({ "provider": "paypal", "amount": 500 + k, "currency": "USD",
+                    "return_url": "https://shop.example/thanks", "customer_id": customer }))
+                .await;
+            assert_eq!(response.status(), 201);
+            opened.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+
+        // 26 payments, 25 to a page, newest first: the paid one, the oldest, is on page two.
+        let (_, first) = console.page("/admin/payments").await;
+        assert!(first.contains(&opened[24]) && !first.contains(paid["id"].as_str().unwrap()));
+        let link = "id=\"next-page\" href=\"";
+        let at = first.find(link).expect("a next page link") + link.len();
+        let next = first[at..][..first[at..].find('"').unwrap()].replace("&amp;", "&");
+        let (_, second) = console.page(&next).await;
+        assert!(second.contains(paid["id"].as_str().unwrap()) && !second.contains(&opened[24]), "{second}");
+        assert!(!second.contains("id=\"next-page\""));
+
+        let (_, ada) = console.page("/admin/payments?q=cus_ada").await;
+        assert!(ada.contains(&opened[0]) && !ada.contains(&opened[1]), "{ada}");
+        let (_, succeeded) = console.page("/admin/payments?status=succeeded").await;
+        assert!(succeeded.contains(paid["id"].as_str().unwrap()) && !succeeded.contains(&opened[0]));
+        let (_, none) = console.page("/admin/payments?q=cus_ada&status=succeeded").await;
+        assert!(none.contains("No test-mode payment matches"), "{none}");
+    }
+}
+
+#[tokio::test]
+async fn admins_create_reads_the_password_from_stdin_and_refuses_a_short_one() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("hub.db");
+    let create = |email: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payhub"))
+            .args(["admins", "create", "--email", email, "--database-url", database.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = create("ops@shop.example", "too short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+
+    let created = create("Ops@Shop.Example", PASSWORD);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created operator ops@shop.example"));
+
+    let db = payhub_store::Database::connect(database.to_str().unwrap()).await.unwrap();
+    let logged_in = payhub::services::admins::verify_login(&db, "ops@shop.example", PASSWORD).await.unwrap();
+    assert_eq!(logged_in.as_deref(), Some("ops@shop.example"));
+    assert_eq!(payhub::services::admins::verify_login(&db, "ops@shop.example", "wrong").await.unwrap(), None);
+}
+
+on_both_stores! {
+    async fn a_refund_the_provider_failed_is_reported_and_not_made_again_by_resubmitting(app) {
+        let payment = app.paid_payment(2_500).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, confirm) = console.page(&format!("/admin/payments/{id}/refund?amount=5.00")).await;
+        let key = hidden_field(&confirm, "key");
+        let form = [("csrf", console.csrf.as_str()), ("key", key.as_str()), ("mode", "test"), ("amount", "500")];
+
+        let faults = serde_json::json!({ "fail_next": 1, "status": 503, "path_prefix": "/v2/payments/captures" });
+        app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", faults).await;
+        let failed = console.post(&format!("/admin/payments/{id}/refund"), &form).await;
+        assert_eq!(failed.status(), 503);
+        let page = failed.text().await.unwrap();
+        assert!(page.contains("Try again"), "{page}");
+        let refunds = refunds_of(&app, &id).await;
+        assert_eq!(refunds.len(), 1, "the attempt is recorded: {refunds:?}");
+
+        // The same form sent again shows that refund instead of asking PayPal for another.
+        let again = console.post(&format!("/admin/payments/{id}/refund"), &form).await;
+        assert_eq!(again.status(), 303);
+        let refund_id = refunds[0]["id"].as_str().unwrap();
+        assert_eq!(again.headers()["location"], format!("/admin/payments/{id}?refund={refund_id}").as_str());
+        assert_eq!(refunds_of(&app, &id).await.len(), 1);
+    }
+}
