@@ -114,6 +114,15 @@ impl TestApp {
         self.paypal().refund_sale(&format!("outside-{sale_id}-{total}"), sale_id, &request).await.unwrap();
     }
 
+    /// The one dispute of a payment, once the hub has it.
+    async fn only_dispute_of(&self, payment_id: &str) -> Value {
+        let path = format!("/v1/payments/{payment_id}/disputes");
+        self.eventually("the hub has the dispute", || async { !self.get_json(&path).await["data"][0].is_null() }).await;
+        let disputes = self.get_json(&path).await["data"].as_array().unwrap().clone();
+        assert_eq!(disputes.len(), 1, "{disputes:?}");
+        disputes[0].clone()
+    }
+
     async fn amount_refunded(&self, id: &str) -> i64 {
         self.payment(id).await["amount_refunded"].as_i64().unwrap()
     }
@@ -333,23 +342,61 @@ on_both_stores! {
         assert_eq!(paid["provider_refs"]["capture_id"], sale_id.as_str());
     }
 
-    async fn reversals_are_confirmed_stored_and_recognized_but_left_for_disputes(app) {
+    async fn a_reversal_by_ipn_is_the_sales_dispute_and_its_cancellation_wins_it(app) {
         app.stop_webhooks().await;
         let payment = app.paid_v1_payment(2000).await;
         let id = payment["id"].as_str().unwrap();
         let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
         let claim = json!({ "reason_code": "unauthorized_claim" });
         app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
-        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/cancel-reversal"), json!({})).await;
 
-        let bodies = app.ipn_processed(3).await;
-        let reversed = app.ipn_note(&bodies[1]).await;
-        assert!(reversed.starts_with("recognized Reversed") && reversed.contains("unauthorized_claim"), "{reversed}");
-        let canceled = app.ipn_note(&bodies[2]).await;
-        assert!(canceled.starts_with("recognized Canceled_Reversal"), "{canceled}");
+        let bodies = app.ipn_processed(2).await;
+        let dispute = app.only_dispute_of(id).await;
+        assert_eq!(dispute["provider_dispute_id"], sale_id);
+        assert_eq!(dispute["status"], "under_review");
+        assert_eq!(dispute["stage"], "chargeback");
+        assert_eq!(dispute["reason"], "unauthorized");
+        assert_eq!((dispute["amount"].as_i64(), dispute["currency"].as_str()), (Some(2000), Some("USD")));
+        let note = dispute["messages"][0]["text"].as_str().unwrap();
+        assert!(note.contains("reason_code unauthorized_claim"), "the reason_code is kept: {note}");
+        let paid = app.payment(id).await;
+        assert_eq!((paid["disputed"].as_bool(), paid["amount_refunded"].as_i64()), (Some(true), Some(0)));
+        assert_eq!(paid["status"], "succeeded");
+        assert!(app.event_types(id).await.contains(&"payment.disputed".to_owned()));
+        let dispute_id = dispute["id"].as_str().unwrap();
+        assert_eq!(app.event_types(dispute_id).await, ["dispute.created"]);
         let replay = app.post_ipn(&bodies[1]).await;
         assert_eq!(replay.json::<Value>().await.unwrap()["duplicate"], true);
-        assert_eq!(app.amount_refunded(id).await, 0, "not applied as a refund");
-        assert_eq!(app.payment(id).await["status"], "succeeded");
+
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/cancel-reversal"), json!({})).await;
+        app.ipn_processed(3).await;
+        let won = app.get_json(&format!("/v1/disputes/{dispute_id}")).await;
+        assert_eq!(won["status"], "won", "{won}");
+        assert_eq!(won["outcome"]["provider_code"], "CANCELED_REVERSAL");
+        assert_eq!(won["reason"], "unauthorized", "the claim is still what it was");
+        assert_eq!(app.event_types(dispute_id).await, ["dispute.created", "dispute.resolved"]);
+    }
+
+    async fn the_webhook_and_the_ipn_of_one_reversal_open_one_dispute(app) {
+        let payment = app.paid_v1_payment(1500).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let claim = json!({ "reason_code": "buyer-complaint" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+
+        app.ipn_processed(2).await;
+        let webhook = app.sandbox.paypal.events().into_iter().find(|e| e["event_type"] == "PAYMENT.SALE.REVERSED").unwrap();
+        let webhook_id = webhook["id"].as_str().unwrap().to_owned();
+        app.eventually("the reversal webhook processed", || async {
+            app.hub.db.notification_status(ProviderName::Paypal, &webhook_id).await.unwrap().as_deref() == Some("processed")
+        })
+        .await;
+        let dispute = app.only_dispute_of(id).await;
+        assert_eq!(dispute["reason"], "other");
+        assert!(dispute["messages"][0]["text"].as_str().unwrap().contains("reason_code buyer_complaint"), "{dispute}");
+        assert_eq!(app.event_types(dispute["id"].as_str().unwrap()).await, ["dispute.created"]);
+        let disputed = app.event_types(id).await.into_iter().filter(|t| t == "payment.disputed").count();
+        assert_eq!(disputed, 1, "the payment is flagged once");
+        assert_eq!(app.amount_refunded(id).await, 0, "a reversal is no refund");
     }
 }
