@@ -399,4 +399,23 @@ on_both_stores! {
         assert_eq!(disputed, 1, "the payment is flagged once");
         assert_eq!(app.amount_refunded(id).await, 0, "a reversal is no refund");
     }
+
+    async fn a_reversal_follows_the_case_paypal_keeps_for_the_sale(app) {
+        // Only IPN reaches payhub: the case is found by asking PayPal about the reversed sale.
+        app.stop_webhooks().await;
+        let payment = app.paid_v1_payment(3000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let claim = json!({ "reason": "UNAUTHORISED", "stage": "CHARGEBACK", "message": "I never bought this." });
+        let case = app.sandbox_control(Method::POST, &format!("/sandbox/paypal/captures/{sale_id}/dispute"), claim).await;
+        let reversal = json!({ "reason_code": "chargeback" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), reversal).await;
+
+        app.ipn_processed(2).await;
+        let dispute = app.only_dispute_of(id).await;
+        assert_eq!(dispute["provider_dispute_id"], case["dispute_id"], "PayPal's case, not one recorded beside it");
+        assert_eq!(dispute["status"], "needs_response");
+        assert_eq!(dispute["buyer_message"], "I never bought this.");
+        assert_eq!(app.payment(id).await["disputed"], true);
+    }
 }
