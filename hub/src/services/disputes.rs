@@ -61,8 +61,22 @@ impl Hub {
     ) -> Result<DisputeSync, ServiceError> {
         let now = self.clock.now();
         let mut unit = self.begin(now, notification).await?;
-        let existing =
+        let mut existing =
             unit.lock_dispute_by_provider_id(provider, &facts.provider_dispute_id).await?.filter(|d| d.mode == mode);
+        // A case the provider opened after payhub recorded the payment's reversal (keyed by the
+        // transaction) is that same claim: the dispute goes on under the provider's id.
+        if existing.is_none()
+            && let Some(transaction_id) = facts.transaction_id.as_deref().filter(|t| *t != facts.provider_dispute_id)
+        {
+            existing = unit
+                .lock_dispute_by_provider_id(provider, transaction_id)
+                .await?
+                .filter(|d| d.mode == mode && d.is_open())
+                .map(|mut recorded| {
+                    recorded.provider_dispute_id = facts.provider_dispute_id.clone();
+                    recorded
+                });
+        }
         let (dispute, lost_now) = match existing {
             Some(mut dispute) => {
                 let before = dispute.status();

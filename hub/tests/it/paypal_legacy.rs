@@ -2,7 +2,9 @@
 //! refunded; IPN in the account's charset confirmed by postback before it changes anything,
 //! applied once, and refused or flagged when it is not genuine or not for this merchant's price.
 
-use payhub_core::ProviderName;
+use payhub_core::dispute::{DisputeAction, DisputeFacts, DisputeReason, DisputeStage, DisputeStatus};
+use payhub_core::transition::Cause;
+use payhub_core::{Clock, Currency, Mode, Money, ProviderName};
 use payhub_paypal::{IpnMessage, SaleAmount, SaleRefundRequest};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -417,5 +419,44 @@ on_both_stores! {
         assert_eq!(dispute["status"], "needs_response");
         assert_eq!(dispute["buyer_message"], "I never bought this.");
         assert_eq!(app.payment(id).await["disputed"], true);
+    }
+
+    async fn a_case_paypal_opens_after_the_reversal_continues_the_recorded_dispute(app) {
+        app.stop_webhooks().await;
+        let payment = app.paid_v1_payment(1200).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let claim = json!({ "reason_code": "chargeback" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+        app.ipn_processed(2).await;
+        let recorded = app.only_dispute_of(id).await;
+        assert_eq!(recorded["provider_dispute_id"], sale_id);
+
+        // PayPal's case about the same sale, as its webhook or the sweep would bring it later.
+        let due = app.clock.now() + chrono::Duration::days(10);
+        let case = DisputeFacts {
+            provider_dispute_id: "PP-R-LATE-1".into(),
+            transaction_id: Some(sale_id.to_owned()),
+            reason: DisputeReason::Other,
+            stage: DisputeStage::Chargeback,
+            status: DisputeStatus::NeedsResponse,
+            amount: Money::new(1200, Currency::parse("USD").unwrap()),
+            response_due_at: Some(due),
+            messages: Vec::new(),
+            offers: Vec::new(),
+            evidence: Vec::new(),
+            amount_refunded: None,
+            provider_outcome: None,
+            allowed_actions: vec![DisputeAction::Evidence],
+            provider_updated_at: Some(app.clock.now()),
+        };
+        app.hub.apply_dispute_facts(Mode::Test, ProviderName::Paypal, &case, &Cause::Reconciler, None).await.unwrap();
+
+        let continued = app.only_dispute_of(id).await;
+        assert_eq!(continued["id"], recorded["id"], "one claim, one dispute");
+        assert_eq!(continued["provider_dispute_id"], "PP-R-LATE-1");
+        assert_eq!(continued["status"], "needs_response");
+        let dispute_id = continued["id"].as_str().unwrap();
+        assert_eq!(app.event_types(dispute_id).await, ["dispute.created", "dispute.updated", "dispute.action_required"]);
     }
 }
