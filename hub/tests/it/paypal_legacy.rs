@@ -116,6 +116,17 @@ impl TestApp {
         self.paypal().refund_sale(&format!("outside-{sale_id}-{total}"), sale_id, &request).await.unwrap();
     }
 
+    /// A paid v1 payment whose sale PayPal reverses on a buyer's claim (`reason_code`), once
+    /// payhub processed the sale's and the reversal's IPN; returns the payment id and the sale id.
+    async fn reversed_v1_payment(&self, amount: i64, reason_code: &str) -> (String, String) {
+        let payment = self.paid_v1_payment(amount).await;
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap().to_owned();
+        let claim = json!({ "reason_code": reason_code });
+        self.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+        self.ipn_processed(2).await;
+        (payment["id"].as_str().unwrap().to_owned(), sale_id)
+    }
+
     /// The one dispute of a payment, once the hub has it.
     async fn only_dispute_of(&self, payment_id: &str) -> Value {
         let path = format!("/v1/payments/{payment_id}/disputes");
@@ -346,13 +357,9 @@ on_both_stores! {
 
     async fn a_reversal_by_ipn_is_the_sales_dispute_and_its_cancellation_wins_it(app) {
         app.stop_webhooks().await;
-        let payment = app.paid_v1_payment(2000).await;
-        let id = payment["id"].as_str().unwrap();
-        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
-        let claim = json!({ "reason_code": "unauthorized_claim" });
-        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
-
-        let bodies = app.ipn_processed(2).await;
+        let (id, sale_id) = app.reversed_v1_payment(2000, "unauthorized_claim").await;
+        let (id, sale_id) = (id.as_str(), sale_id.as_str());
+        let bodies = app.ipn_bodies();
         let dispute = app.only_dispute_of(id).await;
         assert_eq!(dispute["provider_dispute_id"], sale_id);
         assert_eq!(dispute["status"], "under_review");
@@ -380,13 +387,8 @@ on_both_stores! {
     }
 
     async fn the_webhook_and_the_ipn_of_one_reversal_open_one_dispute(app) {
-        let payment = app.paid_v1_payment(1500).await;
-        let id = payment["id"].as_str().unwrap();
-        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
-        let claim = json!({ "reason_code": "buyer-complaint" });
-        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
-
-        app.ipn_processed(2).await;
+        let (id, _) = app.reversed_v1_payment(1500, "buyer-complaint").await;
+        let id = id.as_str();
         let webhook = app.sandbox.paypal.events().into_iter().find(|e| e["event_type"] == "PAYMENT.SALE.REVERSED").unwrap();
         let webhook_id = webhook["id"].as_str().unwrap().to_owned();
         app.eventually("the reversal webhook processed", || async {
@@ -423,12 +425,8 @@ on_both_stores! {
 
     async fn a_case_paypal_opens_after_the_reversal_continues_the_recorded_dispute(app) {
         app.stop_webhooks().await;
-        let payment = app.paid_v1_payment(1200).await;
-        let id = payment["id"].as_str().unwrap();
-        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
-        let claim = json!({ "reason_code": "chargeback" });
-        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
-        app.ipn_processed(2).await;
+        let (id, sale_id) = app.reversed_v1_payment(1200, "chargeback").await;
+        let (id, sale_id) = (id.as_str(), sale_id.as_str());
         let recorded = app.only_dispute_of(id).await;
         assert_eq!(recorded["provider_dispute_id"], sale_id);
 
