@@ -16,7 +16,7 @@ use tracing::warn;
 
 use super::ServiceError;
 use crate::app::Hub;
-use crate::providers::{Capability, DisputeResponse};
+use crate::providers::{Capability, DisputeResponse, ProviderError};
 
 /// How far back the first sweep of a provider looks.
 const FIRST_SWEEP_LOOKBACK: Duration = Duration::days(30);
@@ -190,10 +190,20 @@ impl Hub {
         provider: ProviderName,
         transaction_id: &str,
     ) -> Result<Option<String>, ServiceError> {
-        self.provider_offering(mode, provider, Capability::Disputes)?
+        match self
+            .provider_offering(mode, provider, Capability::Disputes)?
             .dispute_for_transaction(transaction_id)
             .await
-            .map_err(|error| ServiceError::Provider { error, resource_id: None })
+        {
+            Ok(case) => Ok(case),
+            // An account whose API credentials may not read disputes still has its reversals
+            // recorded; a provider that cannot answer now is asked again (the notification waits).
+            Err(error @ ProviderError::Rejected { .. }) => {
+                warn!(provider = %provider, %transaction_id, %error, "could not look for the provider's case; recording the reversal");
+                Ok(None)
+            }
+            Err(error) => Err(ServiceError::Provider { error, resource_id: None }),
+        }
     }
 
     /// A dispute lost on a subscription's payment ends the access that payment paid for.

@@ -457,4 +457,24 @@ on_both_stores! {
         let dispute_id = continued["id"].as_str().unwrap();
         assert_eq!(app.event_types(dispute_id).await, ["dispute.created", "dispute.updated", "dispute.action_required"]);
     }
+
+    async fn a_reversal_waits_while_paypal_cannot_say_whether_it_keeps_a_case(app) {
+        app.stop_webhooks().await;
+        let payment = app.paid_v1_payment(900).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let down = json!({ "fail_next": 1, "status": 503, "path_prefix": "/v1/customer/disputes" });
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", down).await;
+        let claim = json!({ "reason_code": "chargeback" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+
+        app.eventually("the reversal waits", || async {
+            let bodies = app.ipn_bodies();
+            bodies.len() == 2 && app.ipn_note(&bodies[1]).await.contains("503")
+        })
+        .await;
+        assert!(app.get_json(&format!("/v1/payments/{id}/disputes")).await["data"][0].is_null());
+        let recorded = app.only_dispute_of(id).await;
+        assert_eq!(recorded["provider_dispute_id"], sale_id, "recorded once PayPal said it keeps no case");
+    }
 }
