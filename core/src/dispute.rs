@@ -332,6 +332,27 @@ impl Dispute {
         Money::new(self.amount, self.currency)
     }
 
+    /// The account this dispute holds, as the provider last gave it: the base of an account a
+    /// provider states only in part (PayPal's canceled reversal says who won, not what was claimed).
+    pub fn account(&self) -> DisputeFacts {
+        DisputeFacts {
+            provider_dispute_id: self.provider_dispute_id.clone(),
+            transaction_id: None,
+            reason: self.reason,
+            stage: self.stage,
+            status: self.status,
+            amount: self.money(),
+            response_due_at: self.response_due_at,
+            messages: self.messages.clone(),
+            offers: self.offers.clone(),
+            evidence: self.evidence.clone(),
+            amount_refunded: self.outcome.as_ref().map(|outcome| outcome.amount_refunded),
+            provider_outcome: self.outcome.as_ref().and_then(|outcome| outcome.provider_code.clone()),
+            allowed_actions: self.allowed_actions.clone(),
+            provider_updated_at: self.provider_updated_at,
+        }
+    }
+
     /// Whether a new open case asks the merchant to act (announce `dispute.action_required`).
     pub fn needs_response(&self) -> bool {
         self.status == DisputeStatus::NeedsResponse

@@ -111,6 +111,8 @@ impl Tx {
     /// Writes a changed dispute back; see [`Tx::update_versioned`].
     pub async fn update_dispute(&mut self, d: &mut Dispute) -> Result<(), StoreError> {
         let changes = [
+            // A dispute recorded from a reversal takes the provider's case id once it has one.
+            ("provider_dispute_id", d.provider_dispute_id.as_str().into()),
             ("status", d.status().as_str().into()),
             ("stage", d.stage().as_str().into()),
             ("reason", d.reason().as_str().into()),

@@ -30,8 +30,9 @@ pub struct NotificationsConfig {
     /// Who is mailed.
     #[serde(default)]
     pub to: Vec<String>,
-    /// The event types mailed, by exact name.
-    #[serde(default)]
+    /// The event types mailed, by exact name; by default the disputes customer service must
+    /// answer in time.
+    #[serde(default = "default_events")]
     pub events: Vec<String>,
     /// Waits before each retry while the mail server refuses or is unreachable; after the
     /// last, the mail gives up.
@@ -41,8 +42,17 @@ pub struct NotificationsConfig {
 
 impl Default for NotificationsConfig {
     fn default() -> Self {
-        Self { smtp_url: None, from: None, to: vec![], events: vec![], schedule: default_schedule() }
+        Self { smtp_url: None, from: None, to: vec![], events: default_events(), schedule: default_schedule() }
     }
+}
+
+/// A new case, a case waiting for the merchant's answer (again the day before it is due), and
+/// how each ended.
+fn default_events() -> Vec<String> {
+    [EventType::DisputeCreated, EventType::DisputeActionRequired, EventType::DisputeResolved]
+        .iter()
+        .map(|event_type| event_type.as_str().to_owned())
+        .collect()
 }
 
 /// About three days, as for webhooks: a mail server down for a weekend still gets the mail.
@@ -151,6 +161,13 @@ mod tests {
         assert!(!format!("{settings:?}").contains("very-secret"));
         assert!(MailSettings::from_config(&config("smtp://127.0.0.1:2525")).unwrap().is_some());
         assert!(MailSettings::from_config(&NotificationsConfig::default()).unwrap().is_none(), "no server, no mail");
+        let by_default =
+            NotificationsConfig { events: NotificationsConfig::default().events, ..config("smtp://127.0.0.1:2525") };
+        let by_default = MailSettings::from_config(&by_default).unwrap().unwrap();
+        assert_eq!(
+            by_default.events,
+            [EventType::DisputeCreated, EventType::DisputeActionRequired, EventType::DisputeResolved]
+        );
 
         let refused = |change: &dyn Fn(&mut NotificationsConfig)| {
             let mut c = config("smtp://127.0.0.1:2525");

@@ -1,11 +1,12 @@
-//! What a mail about an event says. Each family of events (payments, refunds, subscriptions)
-//! has its own page: a headline, the facts a person needs, and where to act. Any other event
+//! What a mail about an event says. Each family of events (payments, refunds, subscriptions,
+//! disputes) has its own page: a headline, the facts a person needs, and where to act. Any other event
 //! gets a readable generic page, so a new event type can be mailed before it has its own.
 //!
 //! Plain text on purpose: it reads the same in every mail client and ticketing system that
 //! customer service feeds mail into.
 
-use payhub_core::{Currency, Event, Money};
+use chrono::{DateTime, Duration, Utc};
+use payhub_core::{Currency, Event, EventType, Money};
 use serde_json::Value;
 
 /// A mail's subject and text.
@@ -30,12 +31,15 @@ pub fn render(event: &Event, hub_url: &str) -> Rendered {
         "payment" => payment(event),
         "refund" => refund(event),
         "subscription" => subscription(event),
+        "dispute" => dispute(event),
         _ => generic(event),
     };
     let mode = if event.mode == payhub_core::Mode::Test { " (test mode)" } else { "" };
     let subject = format!("[payhub{mode}] {}", page.headline);
     let mut body = format!("{}\n\n", page.headline);
     for (label, value) in &page.facts {
+        // A value of several lines (a buyer's message) keeps to its column.
+        let value = value.trim_end().replace('\n', &format!("\n{:18}", ""));
         body.push_str(&format!("{label:<18}{value}\n"));
     }
     body.push_str(&format!("\nSee it in payhub: {}{}\n", hub_url.trim_end_matches('/'), page.act_at));
@@ -101,6 +105,77 @@ fn subscription(event: &Event) -> Page {
         headline: format!("Subscription {} {}", text(data, "id"), verb(event)),
         facts,
         act_at: format!("/v1/subscriptions/{}", text(data, "id")),
+    }
+}
+
+/// A buyer's case: what is claimed and why, what the buyer said, by when the merchant must answer
+/// and how, and where. The subject alone tells customer service how urgent it is.
+fn dispute(event: &Event) -> Page {
+    let data = &event.data;
+    let id = text(data, "id");
+    let claim = format!("{}, {}", amount(data, "amount"), words(data, "reason"));
+    let due = data["response_due_at"].as_str().and_then(|due| due.parse::<DateTime<Utc>>().ok());
+    let headline = match (event.event_type, due) {
+        (EventType::DisputeActionRequired, Some(due)) => {
+            format!("Dispute {id} needs an answer by {}: {claim}", day_and_time(due))
+        }
+        (EventType::DisputeCreated, Some(due)) => {
+            format!("Dispute {id} opened: {claim}, answer by {}", day_and_time(due))
+        }
+        (EventType::DisputeCreated, None) => format!("Dispute {id} opened: {claim}"),
+        (EventType::DisputeResolved, _) => format!("Dispute {id} {}: {claim}", words(data, "status")),
+        _ => format!("Dispute {id} {}: {claim}", verb(event)),
+    };
+    let mut facts = vec![
+        ("Dispute", id.clone()),
+        ("Payment", text(data, "payment_id")),
+        ("Amount", amount(data, "amount")),
+        ("Reason", words(data, "reason")),
+        ("Stage", words(data, "stage")),
+        ("Status", words(data, "status")),
+    ];
+    facts.extend(present(data, &[("Buyer's message", "buyer_message")]));
+    if let Some(due) = due {
+        facts.push(("Answer by", format!("{} ({})", day_and_time(due), time_left(due - event.created_at))));
+    }
+    if let Some(outcome) = data["outcome"].as_object() {
+        let result = outcome.get("result").and_then(Value::as_str).unwrap_or("decided").replace('_', " ");
+        let refunded = outcome.get("amount_refunded").and_then(Value::as_i64).unwrap_or(0);
+        facts.push(("Outcome", format!("{result}, {} back to the buyer", money(refunded, data))));
+    }
+    let actions: Vec<&str> =
+        data["allowed_actions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    facts.push((
+        "Allowed actions",
+        if actions.is_empty() {
+            "none now: the provider decides".to_owned()
+        } else {
+            format!("{} (POST /v1/disputes/{id}/<action>)", actions.join(", "))
+        },
+    ));
+    Page { headline, facts, act_at: format!("/v1/disputes/{id}") }
+}
+
+/// A snake_case value as words: `not_as_described` → "not as described".
+fn words(data: &Value, field: &str) -> String {
+    text(data, field).replace('_', " ")
+}
+
+fn day_and_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// How long is left from when the event happened (the mail goes out right after it).
+fn time_left(left: Duration) -> String {
+    if left <= Duration::zero() {
+        return "overdue".to_owned();
+    }
+    let (days, hours) = (left.num_days(), left.num_hours() % 24);
+    match (days, hours) {
+        (0, 0) => "less than an hour left".to_owned(),
+        (0, hours) => format!("{hours} h left"),
+        (days, 0) => format!("{days} days left"),
+        (days, hours) => format!("{days} days {hours} h left"),
     }
 }
 
@@ -210,6 +285,55 @@ mod tests {
         for line in ["Customer          cus_9\n", "Paid until        2026-12-31T00:00:00Z\n", "Failed payments   2\n"] {
             assert!(mail.body.contains(line), "{line:?} in {}", mail.body);
         }
+    }
+
+    fn dispute_data() -> Value {
+        json!({"id": "dp_1", "payment_id": "pay_1", "amount": 2500, "currency": "USD", "reason": "not_as_described",
+               "stage": "inquiry", "status": "needs_response", "buyer_message": "The box was empty.\nPlease refund.",
+               "response_due_at": "2026-12-14T21:30:00Z", "allowed_actions": ["accept", "offer", "evidence"],
+               "provider_dispute_id": "PP-D-1"})
+    }
+
+    #[test]
+    fn a_new_dispute_mail_says_what_is_claimed_what_the_buyer_said_and_by_when_and_how_to_answer() {
+        let mail = render(&event(EventType::DisputeCreated, "dp_1", dispute_data()), "https://pay.example.com");
+        assert_eq!(
+            mail.subject,
+            "[payhub] Dispute dp_1 opened: 25.00 USD, not as described, answer by 2026-12-14 21:30 UTC"
+        );
+        for line in [
+            "Payment           pay_1\n",
+            "Amount            25.00 USD\n",
+            "Reason            not as described\n",
+            "Stage             inquiry\n",
+            "Buyer's message   The box was empty.\n                  Please refund.\n",
+            "Answer by         2026-12-14 21:30 UTC (10 days 12 h left)\n",
+            "Allowed actions   accept, offer, evidence (POST /v1/disputes/dp_1/<action>)\n",
+            "See it in payhub: https://pay.example.com/v1/disputes/dp_1\n",
+        ] {
+            assert!(mail.body.contains(line), "{line:?} in {}", mail.body);
+        }
+    }
+
+    #[test]
+    fn a_dispute_mail_asks_for_an_answer_or_says_how_it_ended() {
+        let asked = render(&event(EventType::DisputeActionRequired, "dp_1", dispute_data()), "http://hub");
+        assert_eq!(
+            asked.subject,
+            "[payhub] Dispute dp_1 needs an answer by 2026-12-14 21:30 UTC: 25.00 USD, not as described"
+        );
+        let mut won = dispute_data();
+        won["status"] = json!("won");
+        won["response_due_at"] = Value::Null;
+        won["allowed_actions"] = json!([]);
+        won["outcome"] = json!({"result": "won", "amount_refunded": 0, "provider_code": "RESOLVED_SELLER_FAVOUR"});
+        let resolved = render(&event(EventType::DisputeResolved, "dp_1", won), "http://hub");
+        assert_eq!(resolved.subject, "[payhub] Dispute dp_1 won: 25.00 USD, not as described");
+        assert!(resolved.body.contains("Outcome           won, 0.00 USD back to the buyer\n"), "{}", resolved.body);
+        assert!(resolved.body.contains("Allowed actions   none now: the provider decides\n"), "{}", resolved.body);
+        assert!(!resolved.body.contains("Answer by"), "{}", resolved.body);
+        assert_eq!(time_left(Duration::minutes(-5)), "overdue");
+        assert_eq!(time_left(Duration::hours(20)), "20 h left");
     }
 
     #[test]

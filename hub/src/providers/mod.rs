@@ -194,6 +194,13 @@ pub enum Interpretation {
     Subscription { provider_subscription_id: String },
     /// Something happened to a dispute: the hub reads the dispute from the provider.
     Dispute { provider_dispute_id: String },
+    /// The provider took a payment's money back on a buyer's claim and holds it until the claim
+    /// is decided (PayPal's reversal): the payment's dispute, as the reversal states it. A case
+    /// the provider keeps for the same payment takes precedence (see [`PaymentProvider::dispute_for_transaction`]).
+    Reversal { facts: DisputeFacts },
+    /// The claim behind a reversal was settled for the merchant and the money came back
+    /// (PayPal's `Canceled_Reversal`): the dispute of `transaction_id` is won.
+    ReversalCanceled { transaction_id: String },
     /// Nothing to apply (an event type payhub does not act on): stored and acknowledged.
     Unhandled { reason: String },
 }
@@ -406,6 +413,12 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The ids of the disputes the provider changed after `since`, so a case whose
     /// notifications were all lost is still found.
     async fn disputes_updated_since(&self, _since: DateTime<Utc>) -> Result<Vec<String>, ProviderError> {
+        Err(self.unsupported(Capability::Disputes))
+    }
+
+    /// The provider's case about a payment (`transaction_id`: PayPal's capture or sale), if it
+    /// keeps one.
+    async fn dispute_for_transaction(&self, _transaction_id: &str) -> Result<Option<String>, ProviderError> {
         Err(self.unsupported(Capability::Disputes))
     }
 

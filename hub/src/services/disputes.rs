@@ -6,7 +6,7 @@
 //! were all lost is still found), and the merchant's own responses (read back after answering).
 
 use chrono::{DateTime, Duration, Utc};
-use payhub_core::dispute::{Dispute, DisputeFacts, DisputeStatus};
+use payhub_core::dispute::{Dispute, DisputeFacts, DisputeMessage, DisputeParty, DisputeStatus};
 use payhub_core::id::DisputeId;
 use payhub_core::schedule::next_dispute_check;
 use payhub_core::transition::Cause;
@@ -16,7 +16,7 @@ use tracing::warn;
 
 use super::ServiceError;
 use crate::app::Hub;
-use crate::providers::{Capability, DisputeResponse};
+use crate::providers::{Capability, DisputeResponse, ProviderError};
 
 /// How far back the first sweep of a provider looks.
 const FIRST_SWEEP_LOOKBACK: Duration = Duration::days(30);
@@ -61,8 +61,22 @@ impl Hub {
     ) -> Result<DisputeSync, ServiceError> {
         let now = self.clock.now();
         let mut unit = self.begin(now, notification).await?;
-        let existing =
+        let mut existing =
             unit.lock_dispute_by_provider_id(provider, &facts.provider_dispute_id).await?.filter(|d| d.mode == mode);
+        // A case the provider opened after payhub recorded the payment's reversal (keyed by the
+        // transaction) is that same claim: the dispute goes on under the provider's id.
+        if existing.is_none()
+            && let Some(transaction_id) = facts.transaction_id.as_deref().filter(|t| *t != facts.provider_dispute_id)
+        {
+            existing = unit
+                .lock_dispute_by_provider_id(provider, transaction_id)
+                .await?
+                .filter(|d| d.mode == mode && d.is_open())
+                .map(|mut recorded| {
+                    recorded.provider_dispute_id = facts.provider_dispute_id.clone();
+                    recorded
+                });
+        }
         let (dispute, lost_now) = match existing {
             Some(mut dispute) => {
                 let before = dispute.status();
@@ -119,6 +133,77 @@ impl Hub {
         }
         self.commit(unit).await?;
         Ok(DisputeSync::Applied(Box::new(dispute)))
+    }
+
+    /// A reversal: the money of a payment held on a buyer's claim. The case the provider keeps
+    /// for the payment is its dispute when there is one (a PayPal chargeback or claim usually
+    /// has one, and following it gives the merchant its due date and answers); otherwise payhub
+    /// records the dispute as the reversal states it, to be decided by the provider.
+    pub async fn apply_reversal(
+        &self,
+        mode: Mode,
+        provider: ProviderName,
+        facts: &DisputeFacts,
+        cause: &Cause,
+        notification: Option<i64>,
+    ) -> Result<DisputeSync, ServiceError> {
+        if let Some(transaction_id) = &facts.transaction_id
+            && let Some(case) = self.provider_case(mode, provider, transaction_id).await?
+        {
+            return self.sync_dispute(mode, provider, &case, cause, notification).await;
+        }
+        self.apply_dispute_facts(mode, provider, facts, cause, notification).await
+    }
+
+    /// The claim behind a reversal was settled for the merchant: the provider's case says so
+    /// itself; a dispute recorded from the reversal is won.
+    pub async fn apply_reversal_canceled(
+        &self,
+        mode: Mode,
+        provider: ProviderName,
+        transaction_id: &str,
+        cause: &Cause,
+        notification: Option<i64>,
+    ) -> Result<DisputeSync, ServiceError> {
+        if let Some(case) = self.provider_case(mode, provider, transaction_id).await? {
+            return self.sync_dispute(mode, provider, &case, cause, notification).await;
+        }
+        let recorded = self.db.find_dispute_by_provider_id(provider, transaction_id).await?.filter(|d| d.mode == mode);
+        let Some(dispute) = recorded else {
+            return Ok(DisputeSync::Unmatched(format!("no reversal of {transaction_id} is recorded")));
+        };
+        let mut won = dispute.account();
+        won.status = DisputeStatus::Won;
+        won.amount_refunded = Some(0);
+        won.provider_outcome = Some("CANCELED_REVERSAL".into());
+        won.messages.push(DisputeMessage {
+            from: DisputeParty::Arbiter,
+            text: format!("{provider} canceled the reversal of {transaction_id}: the money is the merchant's again"),
+            at: Some(self.clock.now()),
+        });
+        self.apply_dispute_facts(mode, provider, &won, cause, notification).await
+    }
+
+    async fn provider_case(
+        &self,
+        mode: Mode,
+        provider: ProviderName,
+        transaction_id: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        match self
+            .provider_offering(mode, provider, Capability::Disputes)?
+            .dispute_for_transaction(transaction_id)
+            .await
+        {
+            Ok(case) => Ok(case),
+            // An account whose API credentials may not read disputes still has its reversals
+            // recorded; a provider that cannot answer now is asked again (the notification waits).
+            Err(error @ ProviderError::Rejected { .. }) => {
+                warn!(provider = %provider, %transaction_id, %error, "could not look for the provider's case; recording the reversal");
+                Ok(None)
+            }
+            Err(error) => Err(ServiceError::Provider { error, resource_id: None }),
+        }
     }
 
     /// A dispute lost on a subscription's payment ends the access that payment paid for.

@@ -162,10 +162,13 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             Ok(Applied::Done)
         }
         Interpretation::Dispute { provider_dispute_id } => {
-            match hub.sync_dispute(n.mode, n.provider, &provider_dispute_id, &cause, Some(n.id)).await? {
-                DisputeSync::Applied(_) => Ok(Applied::Done),
-                DisputeSync::Unmatched(note) => Ok(Applied::Unmatched(note)),
-            }
+            dispute_applied(hub.sync_dispute(n.mode, n.provider, &provider_dispute_id, &cause, Some(n.id)).await?)
+        }
+        Interpretation::Reversal { facts } => {
+            dispute_applied(hub.apply_reversal(n.mode, n.provider, &facts, &cause, Some(n.id)).await?)
+        }
+        Interpretation::ReversalCanceled { transaction_id } => {
+            dispute_applied(hub.apply_reversal_canceled(n.mode, n.provider, &transaction_id, &cause, Some(n.id)).await?)
         }
         Interpretation::Payment { payment_id, provider_refs, snapshot, external } => {
             // The id payhub gave the provider comes back in the provider's payload, so it is
@@ -218,6 +221,13 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             }
         }
     }
+}
+
+fn dispute_applied(sync: DisputeSync) -> Result<Applied, ServiceError> {
+    Ok(match sync {
+        DisputeSync::Applied(_) => Applied::Done,
+        DisputeSync::Unmatched(note) => Applied::Unmatched(note),
+    })
 }
 
 /// A notification the provider disowned is kept among the rejected notifications too, where

@@ -1,15 +1,18 @@
-//! Mail to customer service: a real SMTP exchange with a server on loopback.
+//! Mail to customer service: a real SMTP exchange with a server on loopback, about payments and
+//! about the disputes mailed by default.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use payhub::app::HubSettings;
-use payhub::notifications::MailSettings;
+use payhub::notifications::{MailSettings, NotificationsConfig};
 use payhub_core::EventType;
 use payhub_core::id::EventId;
 use payhub_store::MailState;
 use payhub_store::testing::Backend;
+use reqwest::Method;
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -129,15 +132,16 @@ impl SmtpServer {
     }
 }
 
-/// Mail about `payment.succeeded` to two people through the SMTP server at `port`, retried
-/// every 200 ms.
+/// Mail about `payment.succeeded` and the disputes mailed by default to two people through the
+/// SMTP server at `port`, retried every 200 ms.
 fn mail_to(port: u16) -> impl FnOnce(&mut HubSettings) {
     move |settings| {
+        let by_default = NotificationsConfig::default().events.into_iter().map(|name| EventType::parse(&name).unwrap());
         settings.mail = Some(MailSettings {
             smtp_url: format!("smtp://127.0.0.1:{port}"),
             from: "payhub@shop.example".parse().unwrap(),
             to: vec!["support@shop.example".parse().unwrap(), "Ops <ops@shop.example>".parse().unwrap()],
-            events: vec![EventType::PaymentSucceeded],
+            events: [EventType::PaymentSucceeded].into_iter().chain(by_default).collect(),
             schedule: vec![Duration::from_millis(200); 50],
             timeout: Duration::from_secs(2),
         });
@@ -145,8 +149,8 @@ fn mail_to(port: u16) -> impl FnOnce(&mut HubSettings) {
 }
 
 impl TestApp {
-    async fn mails_about(&self, payment_id: &str, event_type: &str) -> (EventId, Vec<MailState>) {
-        let events = self.get_json(&format!("/v1/events?resource_id={payment_id}&type={event_type}")).await;
+    async fn mails_about(&self, resource_id: &str, event_type: &str) -> (EventId, Vec<MailState>) {
+        let events = self.get_json(&format!("/v1/events?resource_id={resource_id}&type={event_type}")).await;
         let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
         let mails = self.hub.db.mails_of_event(&event_id).await.unwrap();
         (event_id, mails)
@@ -217,5 +221,37 @@ with_mail_on_both_stores! {
         assert_eq!(recipients, ["ops@shop.example", "support@shop.example"], "each recipient mailed exactly once");
         let (_, states) = app.mails_about(&id, "payment.succeeded").await;
         assert!(states.iter().all(|m| m.status == "sent" && m.attempts >= 2), "failed attempts, then one sent: {states:?}");
+    }
+
+    async fn a_dispute_opened_at_paypal_is_mailed_once_with_its_amount_and_due_date(app, listener) {
+        let smtp = SmtpServer::start_on(listener).await;
+        let payment = app.paid_payment(4000).await;
+        let capture = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let claim = json!({ "reason": "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED",
+            "amount": { "currency_code": "USD", "value": "25.00" }, "message": "The box was empty." });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/captures/{capture}/dispute"), claim).await;
+        let path = format!("/v1/payments/{}/disputes", payment["id"].as_str().unwrap());
+        app.eventually("the hub has the dispute", || async { !app.get_json(&path).await["data"][0].is_null() }).await;
+        let dispute = app.get_json(&path).await["data"][0].clone();
+        let id = dispute["id"].as_str().unwrap();
+        let (created, _) = app.mails_about(id, "dispute.created").await;
+        app.eventually("the dispute.created mails", || async {
+            smtp.received().iter().filter(|m| m.header("Message-ID").unwrap().starts_with(&format!("<{created}."))).count() >= 2
+        }).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let about_created: Vec<_> = smtp.received().into_iter().filter(|m| m.header("Message-ID").unwrap().starts_with(&format!("<{created}."))).collect();
+        let to_support: Vec<_> = about_created.iter().filter(|m| m.to == ["support@shop.example"]).collect();
+        assert_eq!((about_created.len(), to_support.len()), (2, 1), "one mail per recipient: {about_created:?}");
+        let due = chrono::DateTime::parse_from_rfc3339(dispute["response_due_at"].as_str().unwrap()).unwrap();
+        let due = due.format("%Y-%m-%d %H:%M UTC").to_string();
+        let mail = to_support[0];
+        assert_eq!(mail.header("Subject").unwrap(), format!("[payhub (test mode)] Dispute {id} opened: 25.00 USD, not as described, answer by {due}"));
+        let text = mail.text();
+        for line in ["Amount            25.00 USD", "Buyer's message   The box was empty.", &format!("Answer by         {due} ("), &format!("See it in payhub: {}/v1/disputes/{id}", app.url)] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        let (_, states) = app.mails_about(id, "dispute.created").await;
+        assert!(states.iter().all(|m| m.status == "sent" && m.attempts == 1), "{states:?}");
     }
 }

@@ -2,7 +2,9 @@
 //! refunded; IPN in the account's charset confirmed by postback before it changes anything,
 //! applied once, and refused or flagged when it is not genuine or not for this merchant's price.
 
-use payhub_core::ProviderName;
+use payhub_core::dispute::{DisputeAction, DisputeFacts, DisputeReason, DisputeStage, DisputeStatus};
+use payhub_core::transition::Cause;
+use payhub_core::{Clock, Currency, Mode, Money, ProviderName};
 use payhub_paypal::{IpnMessage, SaleAmount, SaleRefundRequest};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -112,6 +114,26 @@ impl TestApp {
     async fn refund_at_paypal(&self, sale_id: &str, total: &str) {
         let request = SaleRefundRequest { amount: Some(SaleAmount::new("USD", total)), ..Default::default() };
         self.paypal().refund_sale(&format!("outside-{sale_id}-{total}"), sale_id, &request).await.unwrap();
+    }
+
+    /// A paid v1 payment whose sale PayPal reverses on a buyer's claim (`reason_code`), once
+    /// payhub processed the sale's and the reversal's IPN; returns the payment id and the sale id.
+    async fn reversed_v1_payment(&self, amount: i64, reason_code: &str) -> (String, String) {
+        let payment = self.paid_v1_payment(amount).await;
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap().to_owned();
+        let claim = json!({ "reason_code": reason_code });
+        self.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+        self.ipn_processed(2).await;
+        (payment["id"].as_str().unwrap().to_owned(), sale_id)
+    }
+
+    /// The one dispute of a payment, once the hub has it.
+    async fn only_dispute_of(&self, payment_id: &str) -> Value {
+        let path = format!("/v1/payments/{payment_id}/disputes");
+        self.eventually("the hub has the dispute", || async { !self.get_json(&path).await["data"][0].is_null() }).await;
+        let disputes = self.get_json(&path).await["data"].as_array().unwrap().clone();
+        assert_eq!(disputes.len(), 1, "{disputes:?}");
+        disputes[0].clone()
     }
 
     async fn amount_refunded(&self, id: &str) -> i64 {
@@ -333,23 +355,126 @@ on_both_stores! {
         assert_eq!(paid["provider_refs"]["capture_id"], sale_id.as_str());
     }
 
-    async fn reversals_are_confirmed_stored_and_recognized_but_left_for_disputes(app) {
+    async fn a_reversal_by_ipn_is_the_sales_dispute_and_its_cancellation_wins_it(app) {
         app.stop_webhooks().await;
-        let payment = app.paid_v1_payment(2000).await;
-        let id = payment["id"].as_str().unwrap();
-        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
-        let claim = json!({ "reason_code": "unauthorized_claim" });
-        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
-        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/cancel-reversal"), json!({})).await;
-
-        let bodies = app.ipn_processed(3).await;
-        let reversed = app.ipn_note(&bodies[1]).await;
-        assert!(reversed.starts_with("recognized Reversed") && reversed.contains("unauthorized_claim"), "{reversed}");
-        let canceled = app.ipn_note(&bodies[2]).await;
-        assert!(canceled.starts_with("recognized Canceled_Reversal"), "{canceled}");
+        let (id, sale_id) = app.reversed_v1_payment(2000, "unauthorized_claim").await;
+        let (id, sale_id) = (id.as_str(), sale_id.as_str());
+        let bodies = app.ipn_bodies();
+        let dispute = app.only_dispute_of(id).await;
+        assert_eq!(dispute["provider_dispute_id"], sale_id);
+        assert_eq!(dispute["status"], "under_review");
+        assert_eq!(dispute["stage"], "chargeback");
+        assert_eq!(dispute["reason"], "unauthorized");
+        assert_eq!((dispute["amount"].as_i64(), dispute["currency"].as_str()), (Some(2000), Some("USD")));
+        let note = dispute["messages"][0]["text"].as_str().unwrap();
+        assert!(note.contains("reason_code unauthorized_claim"), "the reason_code is kept: {note}");
+        let paid = app.payment(id).await;
+        assert_eq!((paid["disputed"].as_bool(), paid["amount_refunded"].as_i64()), (Some(true), Some(0)));
+        assert_eq!(paid["status"], "succeeded");
+        assert!(app.event_types(id).await.contains(&"payment.disputed".to_owned()));
+        let dispute_id = dispute["id"].as_str().unwrap();
+        assert_eq!(app.event_types(dispute_id).await, ["dispute.created"]);
         let replay = app.post_ipn(&bodies[1]).await;
         assert_eq!(replay.json::<Value>().await.unwrap()["duplicate"], true);
-        assert_eq!(app.amount_refunded(id).await, 0, "not applied as a refund");
-        assert_eq!(app.payment(id).await["status"], "succeeded");
+
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/cancel-reversal"), json!({})).await;
+        app.ipn_processed(3).await;
+        let won = app.get_json(&format!("/v1/disputes/{dispute_id}")).await;
+        assert_eq!(won["status"], "won", "{won}");
+        assert_eq!(won["outcome"]["provider_code"], "CANCELED_REVERSAL");
+        assert_eq!(won["reason"], "unauthorized", "the claim is still what it was");
+        assert_eq!(app.event_types(dispute_id).await, ["dispute.created", "dispute.resolved"]);
+    }
+
+    async fn the_webhook_and_the_ipn_of_one_reversal_open_one_dispute(app) {
+        let (id, _) = app.reversed_v1_payment(1500, "buyer-complaint").await;
+        let id = id.as_str();
+        let webhook = app.sandbox.paypal.events().into_iter().find(|e| e["event_type"] == "PAYMENT.SALE.REVERSED").unwrap();
+        let webhook_id = webhook["id"].as_str().unwrap().to_owned();
+        app.eventually("the reversal webhook processed", || async {
+            app.hub.db.notification_status(ProviderName::Paypal, &webhook_id).await.unwrap().as_deref() == Some("processed")
+        })
+        .await;
+        let dispute = app.only_dispute_of(id).await;
+        assert_eq!(dispute["reason"], "other");
+        assert!(dispute["messages"][0]["text"].as_str().unwrap().contains("reason_code buyer_complaint"), "{dispute}");
+        assert_eq!(app.event_types(dispute["id"].as_str().unwrap()).await, ["dispute.created"]);
+        let disputed = app.event_types(id).await.into_iter().filter(|t| t == "payment.disputed").count();
+        assert_eq!(disputed, 1, "the payment is flagged once");
+        assert_eq!(app.amount_refunded(id).await, 0, "a reversal is no refund");
+    }
+
+    async fn a_reversal_follows_the_case_paypal_keeps_for_the_sale(app) {
+        // Only IPN reaches payhub: the case is found by asking PayPal about the reversed sale.
+        app.stop_webhooks().await;
+        let payment = app.paid_v1_payment(3000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let claim = json!({ "reason": "UNAUTHORISED", "stage": "CHARGEBACK", "message": "I never bought this." });
+        let case = app.sandbox_control(Method::POST, &format!("/sandbox/paypal/captures/{sale_id}/dispute"), claim).await;
+        let reversal = json!({ "reason_code": "chargeback" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), reversal).await;
+
+        app.ipn_processed(2).await;
+        let dispute = app.only_dispute_of(id).await;
+        assert_eq!(dispute["provider_dispute_id"], case["dispute_id"], "PayPal's case, not one recorded beside it");
+        assert_eq!(dispute["status"], "needs_response");
+        assert_eq!(dispute["buyer_message"], "I never bought this.");
+        assert_eq!(app.payment(id).await["disputed"], true);
+    }
+
+    async fn a_case_paypal_opens_after_the_reversal_continues_the_recorded_dispute(app) {
+        app.stop_webhooks().await;
+        let (id, sale_id) = app.reversed_v1_payment(1200, "chargeback").await;
+        let (id, sale_id) = (id.as_str(), sale_id.as_str());
+        let recorded = app.only_dispute_of(id).await;
+        assert_eq!(recorded["provider_dispute_id"], sale_id);
+
+        // PayPal's case about the same sale, as its webhook or the sweep would bring it later.
+        let due = app.clock.now() + chrono::Duration::days(10);
+        let case = DisputeFacts {
+            provider_dispute_id: "PP-R-LATE-1".into(),
+            transaction_id: Some(sale_id.to_owned()),
+            reason: DisputeReason::Other,
+            stage: DisputeStage::Chargeback,
+            status: DisputeStatus::NeedsResponse,
+            amount: Money::new(1200, Currency::parse("USD").unwrap()),
+            response_due_at: Some(due),
+            messages: Vec::new(),
+            offers: Vec::new(),
+            evidence: Vec::new(),
+            amount_refunded: None,
+            provider_outcome: None,
+            allowed_actions: vec![DisputeAction::Evidence],
+            provider_updated_at: Some(app.clock.now()),
+        };
+        app.hub.apply_dispute_facts(Mode::Test, ProviderName::Paypal, &case, &Cause::Reconciler, None).await.unwrap();
+
+        let continued = app.only_dispute_of(id).await;
+        assert_eq!(continued["id"], recorded["id"], "one claim, one dispute");
+        assert_eq!(continued["provider_dispute_id"], "PP-R-LATE-1");
+        assert_eq!(continued["status"], "needs_response");
+        let dispute_id = continued["id"].as_str().unwrap();
+        assert_eq!(app.event_types(dispute_id).await, ["dispute.created", "dispute.updated", "dispute.action_required"]);
+    }
+
+    async fn a_reversal_waits_while_paypal_cannot_say_whether_it_keeps_a_case(app) {
+        app.stop_webhooks().await;
+        let payment = app.paid_v1_payment(900).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let down = json!({ "fail_next": 1, "status": 503, "path_prefix": "/v1/customer/disputes" });
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", down).await;
+        let claim = json!({ "reason_code": "chargeback" });
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/reverse"), claim).await;
+
+        app.eventually("the reversal waits", || async {
+            let bodies = app.ipn_bodies();
+            bodies.len() == 2 && app.ipn_note(&bodies[1]).await.contains("503")
+        })
+        .await;
+        assert!(app.get_json(&format!("/v1/payments/{id}/disputes")).await["data"][0].is_null());
+        let recorded = app.only_dispute_of(id).await;
+        assert_eq!(recorded["provider_dispute_id"], sale_id, "recorded once PayPal said it keeps no case");
     }
 }

@@ -49,6 +49,16 @@ pub(super) async fn updated_since(client: &PaypalClient, since: DateTime<Utc>) -
     }
 }
 
+/// The case PayPal keeps about a capture or sale, newest first when there are several.
+pub(super) async fn for_transaction(
+    client: &PaypalClient,
+    transaction_id: &str,
+) -> Result<Option<String>, ProviderError> {
+    let query = DisputeQuery { disputed_transaction_id: Some(transaction_id.to_owned()), ..DisputeQuery::default() };
+    let page = client.list_disputes(&query).await.map_err(provider_error)?;
+    Ok(page.items.into_iter().map(|summary| summary.dispute_id).next())
+}
+
 /// PayPal's account of a dispute in payhub's vocabulary.
 pub fn dispute_facts(dispute: &PaypalDispute) -> Result<DisputeFacts, ProviderError> {
     let amount = dispute

@@ -5,6 +5,7 @@
 //! anything (see [`confirm_ipn`]).
 
 use payhub_core::ProviderName;
+use payhub_core::dispute::{DisputeFacts, DisputeMessage, DisputeParty, DisputeReason, DisputeStage, DisputeStatus};
 use payhub_core::options::PaypalApi;
 use payhub_core::payment::{ExternalPayment, Failure, Payment, PaymentFacts, PaymentStatus};
 use payhub_core::refund::{RefundFacts, RefundStatus};
@@ -186,7 +187,8 @@ pub fn external_sale(
     })
 }
 
-fn money(value: &str, currency: &str) -> Option<Money> {
+/// A PayPal amount as money; reversals and refunds state it negative in IPN.
+pub(super) fn money(value: &str, currency: &str) -> Option<Money> {
     let currency = Currency::parse(currency).ok()?;
     Money::from_decimal_str(value.trim().trim_start_matches('-'), currency).ok()
 }
@@ -255,6 +257,25 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
     let Some(txn_id) = message.txn_id().map(str::to_owned) else {
         return Ok(Interpretation::Unhandled { reason: "an IPN without txn_id (not a payment)".into() });
     };
+    // A reversal of any sale, a subscription's charge included, is a claim on that sale.
+    let lacking = |field: &str| IpnError::Malformed {
+        charset: message.charset().to_owned(),
+        reason: format!("{} IPN {txn_id} without a readable {field}", message.get("payment_status").unwrap_or("")),
+    };
+    match message.payment_status() {
+        Some(IpnPaymentStatus::Reversed) => {
+            let sale_id = message.parent_txn_id().ok_or_else(|| lacking("parent_txn_id"))?;
+            let amount =
+                message.mc_gross().zip(message.mc_currency()).and_then(|(gross, currency)| money(gross, currency));
+            let amount = amount.ok_or_else(|| lacking("mc_gross and mc_currency"))?;
+            return Ok(reversal(sale_id, message.get("reason_code").unwrap_or("other"), amount));
+        }
+        Some(IpnPaymentStatus::CanceledReversal) => {
+            let sale_id = message.parent_txn_id().ok_or_else(|| lacking("parent_txn_id"))?;
+            return Ok(Interpretation::ReversalCanceled { transaction_id: sale_id.to_owned() });
+        }
+        _ => {}
+    }
     // A subscription's charge: the subscription is read whole from PayPal, as its sale webhook
     // makes it be; it is never a payment made outside payhub.
     if let Some(subscription) = message.get("recurring_payment_id")
@@ -296,18 +317,45 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
             },
             amount,
         },
-        Some(IpnPaymentStatus::Reversed | IpnPaymentStatus::CanceledReversal) => Interpretation::Unhandled {
-            reason: format!(
-                "recognized {} of sale {} (reason_code {}); verified and stored, not applied: disputes take it from here",
-                status.as_ref().map_or("", |status| status.as_str()),
-                message.parent_txn_id().unwrap_or("?"),
-                message.get("reason_code").unwrap_or("none"),
-            ),
-        },
         other => Interpretation::Unhandled {
             reason: format!("payhub does not act on IPN payment_status {:?}", other.as_ref().map(|s| s.as_str())),
         },
     })
+}
+
+/// A reversal: PayPal took the money of `sale_id` back on a buyer's claim (a chargeback, an
+/// unauthorised payment, a complaint) and holds it while the claim is decided, by PayPal rather
+/// than by an answer of the merchant's through the API. It is the sale's dispute, keyed by the
+/// sale (PayPal keeps one reversal open per sale, and its `Canceled_Reversal` names only the
+/// sale). The IPN (`reason_code=buyer-complaint`) and the webhook (`BUYER-COMPLAINT`) of one
+/// reversal state the very same facts, so whichever comes second changes nothing.
+pub fn reversal(sale_id: &str, reason_code: &str, amount: Money) -> Interpretation {
+    let reason_code = reason_code.trim().to_ascii_lowercase().replace('-', "_");
+    let reason = match reason_code.as_str() {
+        "unauthorized_claim" | "unauthorized_spoof" => DisputeReason::Unauthorized,
+        _ => DisputeReason::Other,
+    };
+    let note = format!(
+        "PayPal reversed sale {sale_id} (reason_code {reason_code}) and holds the money until the claim is decided"
+    );
+    Interpretation::Reversal {
+        facts: DisputeFacts {
+            provider_dispute_id: sale_id.to_owned(),
+            transaction_id: Some(sale_id.to_owned()),
+            reason,
+            stage: DisputeStage::Chargeback,
+            status: DisputeStatus::UnderReview,
+            amount,
+            response_due_at: None,
+            messages: vec![DisputeMessage { from: DisputeParty::Arbiter, text: note, at: None }],
+            offers: Vec::new(),
+            evidence: Vec::new(),
+            amount_refunded: None,
+            provider_outcome: None,
+            allowed_actions: Vec::new(),
+            provider_updated_at: None,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -353,15 +401,31 @@ mod tests {
     }
 
     #[test]
-    fn a_reversal_is_recognized_with_its_reason_and_left_for_disputes() {
-        let reversed =
-            b"mc_gross=-19.02&payment_status=Reversed&txn_id=2Y80904055783821A&parent_txn_id=74V52932AB811673C\
-            &reason_code=unauthorized_claim&receiver_email=shop%40example.com";
-        let Interpretation::Unhandled { reason } = interpret_ipn(&merchant(), reversed).unwrap() else {
-            panic!("not applied");
+    fn a_reversal_is_the_sales_dispute_with_its_reason_code_and_a_canceled_one_names_the_sale() {
+        let reversed = b"mc_gross=-19.02&mc_currency=USD&payment_status=Reversed&txn_id=2Y80904055783821A\
+            &parent_txn_id=74V52932AB811673C&reason_code=unauthorized_claim&receiver_email=shop%40example.com\
+            &recurring_payment_id=I-BW452GLLEP1G";
+        let Interpretation::Reversal { facts } = interpret_ipn(&merchant(), reversed).unwrap() else {
+            panic!("a reversal, even of a subscription's charge");
         };
-        assert!(reason.contains("Reversed") && reason.contains("74V52932AB811673C"), "{reason}");
-        assert!(reason.contains("unauthorized_claim"), "{reason}");
+        assert_eq!(facts.provider_dispute_id, "74V52932AB811673C");
+        assert_eq!(facts.transaction_id.as_deref(), Some("74V52932AB811673C"));
+        assert_eq!(facts.reason, DisputeReason::Unauthorized);
+        assert_eq!(facts.status, DisputeStatus::UnderReview);
+        assert_eq!(facts.amount, Money::new(1902, Currency::parse("USD").unwrap()));
+        assert!(facts.messages[0].text.contains("reason_code unauthorized_claim"), "{:?}", facts.messages);
+        let canceled = b"mc_gross=19.02&mc_currency=USD&payment_status=Canceled_Reversal&txn_id=9B\
+            &parent_txn_id=74V52932AB811673C&reason_code=other&receiver_email=shop%40example.com";
+        assert_eq!(
+            interpret_ipn(&merchant(), canceled).unwrap(),
+            Interpretation::ReversalCanceled { transaction_id: "74V52932AB811673C".into() }
+        );
+    }
+
+    #[test]
+    fn the_ipn_and_the_webhook_of_one_reversal_state_the_same_dispute() {
+        let usd = Money::new(500, Currency::parse("USD").unwrap());
+        assert_eq!(reversal("S1", "buyer-complaint", usd), reversal("S1", " BUYER-COMPLAINT", usd));
     }
 
     #[test]

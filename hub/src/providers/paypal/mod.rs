@@ -17,7 +17,7 @@ use payhub_core::dispute::{Dispute, DisputeFacts};
 use payhub_core::payment::{Payment, PaymentOrigin};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
-use payhub_core::{Currency, Money, ProviderName};
+use payhub_core::{Money, ProviderName};
 use payhub_paypal::{
     Capture, CreateOrderRequest, ExperienceContext, Issue, Order, PaypalClient, PaypalError, PurchaseUnitRequest,
     Refund as PaypalRefund, RefundRequest, Sale, SaleAmount, SaleRefund, SaleRefundRequest, SaleRefundState,
@@ -292,6 +292,10 @@ impl PaymentProvider for PaypalProvider {
         disputes::updated_since(&self.client, since).await
     }
 
+    async fn dispute_for_transaction(&self, transaction_id: &str) -> Result<Option<String>, ProviderError> {
+        disputes::for_transaction(&self.client, transaction_id).await
+    }
+
     async fn respond_to_dispute(
         &self,
         dispute: &Dispute,
@@ -473,11 +477,19 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 }
             }
         }
-        "PAYMENT.SALE.REFUNDED" | "PAYMENT.SALE.REVERSED" => {
+        // A reversal is a buyer's claim holding the money, not a refund the merchant made:
+        // the IPN of the same reversal says so too, and both become the sale's dispute.
+        "PAYMENT.SALE.REVERSED" => {
+            let reversal: SaleRefund = event.resource_as().map_err(malformed)?;
+            let sale_id = reversal.sale_id.as_deref().ok_or_else(|| malformed("a reversal without a sale_id"))?;
+            let amount = legacy::money(&reversal.amount.total, &reversal.amount.currency)
+                .ok_or_else(|| malformed(format!("reversal {} has no readable amount", reversal.id)))?;
+            let reason_code = event.resource.get("reason_code").and_then(|v| v.as_str()).unwrap_or("other");
+            Ok(legacy::reversal(sale_id, reason_code, amount))
+        }
+        "PAYMENT.SALE.REFUNDED" => {
             let refund: SaleRefund = event.resource_as().map_err(malformed)?;
-            let amount = Currency::parse(&refund.amount.currency)
-                .ok()
-                .and_then(|c| Money::from_decimal_str(refund.amount.total.trim_start_matches('-'), c).ok());
+            let amount = legacy::money(&refund.amount.total, &refund.amount.currency);
             Ok(Interpretation::Refund {
                 refund_id: None,
                 provider_refund_id: refund.id.clone(),
