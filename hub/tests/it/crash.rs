@@ -14,7 +14,8 @@
 //! ```
 //!
 //! `PAYHUB_CRASH_KILLS` (default 20), `PAYHUB_CRASH_CLIENTS` (concurrent clients, default 4),
-//! `PAYHUB_CRASH_SEED` (when the kills come, default 1).
+//! `PAYHUB_CRASH_SEED` (when the kills come, default 1); `PAYHUB_CRASH_BINARY` runs another
+//! `payhub` than the one cargo built beside this test (a copy, so a rebuild cannot swap it mid-run).
 
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
@@ -45,6 +46,11 @@ struct Size {
     seed: u64,
 }
 
+/// The `payhub` executable the run starts.
+fn payhub_binary() -> String {
+    std::env::var("PAYHUB_CRASH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_payhub").to_owned())
+}
+
 impl Size {
     fn from_env() -> Self {
         let read = |name: &str, default: u64| {
@@ -66,7 +72,7 @@ struct SandboxProcess {
 
 impl SandboxProcess {
     async fn start(seed: u64) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_payhub"))
+        let mut child = Command::new(payhub_binary())
             .args(["sandbox", "--paypal-addr", "127.0.0.1:0", "--pingpp-addr", "127.0.0.1:0", "--seed"])
             .arg(seed.to_string())
             .env("PAYHUB_LOG", "warn")
@@ -129,7 +135,7 @@ impl Harness {
     /// Starts `payhub serve` against the sandbox process and waits until it answers.
     async fn start_hub(&self) -> Child {
         let paypal_url = &self.sandbox.paypal_url;
-        let child = Command::new(env!("CARGO_BIN_EXE_payhub"))
+        let child = Command::new(payhub_binary())
             .args(["serve", "--database-url", &self.database.url, "--listen", &format!("127.0.0.1:{}", self.port)])
             .env("PAYHUB__PAYPAL__TEST__BASE_URL", paypal_url)
             .env("PAYHUB__PAYPAL__TEST__CLIENT_ID", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID)
