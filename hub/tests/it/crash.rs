@@ -294,14 +294,16 @@ where
     }
 }
 
-/// Every event of the test mode, oldest first: (id, type, resource id).
-async fn event_stream(harness: &Harness) -> Vec<(String, String, String)> {
+/// Every event of the test mode, oldest first: (id, type, resource id, sequence).
+async fn event_stream(harness: &Harness) -> Vec<(String, String, String, u64)> {
     let mut events = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = harness.database.db.list_events(Mode::Test, None, None, cursor.as_deref(), 100).await.unwrap();
         events.extend(
-            page.items.iter().map(|e| (e.id.to_string(), e.event_type.as_str().to_owned(), e.resource_id.clone())),
+            page.items
+                .iter()
+                .map(|e| (e.id.to_string(), e.event_type.as_str().to_owned(), e.resource_id.clone(), e.sequence)),
         );
         if !page.has_more {
             break;
@@ -389,8 +391,13 @@ async fn run(backend: Backend) {
     // Exactly once: each (resource, event type) once, but for the kinds that repeat by design.
     let events = event_stream(&harness).await;
     let mut seen: HashMap<(&str, &str), u32> = HashMap::new();
-    for (_, event_type, resource) in &events {
+    // And each resource's events are numbered 1, 2, 3 … in the order they were written.
+    let mut last_sequence: HashMap<&str, u64> = HashMap::new();
+    for (id, event_type, resource, sequence) in &events {
         *seen.entry((resource.as_str(), event_type.as_str())).or_default() += 1;
+        let last = last_sequence.entry(resource.as_str()).or_default();
+        assert_eq!(*sequence, *last + 1, "event {id} ({event_type}) of {resource}");
+        *last = *sequence;
     }
     let doubled: Vec<_> =
         seen.iter().filter(|((_, event_type), n)| **n > 1 && !REPEATABLE.contains(event_type)).collect();
