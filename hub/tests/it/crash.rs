@@ -38,6 +38,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
 use crate::helpers::Receiver;
+use crate::process::{PaypalForServe, free_port, serve_command, wait_until_serving};
 
 /// How big a run is.
 struct Size {
@@ -110,16 +111,8 @@ impl Harness {
     async fn prepare(backend: Backend, seed: u64) -> Option<Self> {
         let database = TestDatabase::fresh(backend).await?;
         let sandbox = SandboxProcess::start(seed).await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let paypal = payhub_paypal::PaypalClient::new(payhub_paypal::ClientConfig::new(
-            sandbox.paypal_url.clone(),
-            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
-            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
-        ))
-        .unwrap();
-        let webhook = paypal.create_webhook(&format!("http://127.0.0.1:{port}/webhooks/paypal"), &["*"]).await.unwrap();
-        let roots = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(roots.path(), payhub_sandbox::paypal_trust_anchor_pem()).unwrap();
+        let port = free_port();
+        let PaypalForServe { paypal, webhook_id, roots } = PaypalForServe::register(&sandbox.paypal_url, port).await;
         let (_, api_key) =
             create_api_key(&database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
                 .await
@@ -129,43 +122,31 @@ impl Harness {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
-        Some(Harness { sandbox, database, port, api_key, webhook_id: webhook.id, roots, http, paypal })
+        Some(Harness { sandbox, database, port, api_key, webhook_id, roots, http, paypal })
     }
 
     /// Starts `payhub serve` against the sandbox process and waits until it answers.
     async fn start_hub(&self) -> Child {
-        let paypal_url = &self.sandbox.paypal_url;
-        let child = Command::new(payhub_binary())
-            .args(["serve", "--database-url", &self.database.url, "--listen", &format!("127.0.0.1:{}", self.port)])
-            .env("PAYHUB__PAYPAL__TEST__BASE_URL", paypal_url)
-            .env("PAYHUB__PAYPAL__TEST__CLIENT_ID", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID)
-            .env("PAYHUB__PAYPAL__TEST__CLIENT_SECRET", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET)
-            .env("PAYHUB__PAYPAL__TEST__WEBHOOK_ID", &self.webhook_id)
-            .env("PAYHUB__PAYPAL__TEST__TRUST_ROOTS_FILE", self.roots.path())
-            .env("PAYHUB__PAYPAL__TEST__CERT_HOSTS", paypal_url.trim_start_matches("http://"))
-            .env("PAYHUB__PAYPAL__TEST__SIGNING_SUBJECTS", payhub_sandbox::PAYPAL_CERT_SUBJECT_NAME)
-            .env("PAYHUB__PAYPAL__TEST__ALLOW_HTTP_CERT_URLS", "true")
+        let binary = payhub_binary();
+        let mut command = serve_command(
+            &binary,
+            &self.database.url,
+            self.port,
+            &self.sandbox.paypal_url,
+            &self.webhook_id,
+            self.roots.path(),
+        );
+        command
             // The merchant's receiver is this test, on loopback.
             .env("PAYHUB__WEBHOOKS__ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
             // Short leases and retries: a killed process's claims come due again within the run.
-            .env("PAYHUB__WORKERS__POLL_INTERVAL", "50ms")
             .env("PAYHUB__WORKERS__RECONCILE_INTERVAL", "1s")
             .env("PAYHUB__WORKERS__LEASE", "3s")
             .env("PAYHUB__DELIVERY__SCHEDULE", "200ms,500ms,1s")
-            .env("PAYHUB_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start payhub serve");
-        let health = self.url("/healthz");
-        for _ in 0..400 {
-            if self.http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
-                return child;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("payhub serve did not come up on port {}", self.port);
+            .env("PAYHUB_LOG", "error");
+        let child = command.spawn().expect("start payhub serve");
+        wait_until_serving(&self.http, self.port).await;
+        child
     }
 
     fn url(&self, path: &str) -> String {
