@@ -134,6 +134,10 @@ pub struct Event {
     pub event_type: EventType,
     /// The id of the resource the event is about (`pay_…`, `re_…`).
     pub resource_id: String,
+    /// The event's place among its resource's events: 1 for the first, then one more for each
+    /// event after it. Deliveries arrive in any order; a receiver keeps the highest it has seen
+    /// and drops an event with a lower one as stale. 0 until the event is stored.
+    pub sequence: u64,
     /// The resource as `GET` would have returned it when the event happened.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
@@ -165,6 +169,7 @@ impl Event {
             mode,
             event_type,
             resource_id: resource_id.to_owned(),
+            sequence: 0,
             // Resources are plain data; serializing them cannot fail.
             data: serde_json::to_value(resource).unwrap_or(serde_json::Value::Null),
             created_at: now,

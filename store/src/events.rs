@@ -9,10 +9,10 @@ use crate::endpoints::EndpointStatus;
 use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis, page};
 
-const EVENTS: Table<Event, 6> = Table {
+const EVENTS: Table<Event, 7> = Table {
     name: "events",
     resource: "event",
-    columns: ["id", "mode", "type", "resource_id", "data", "created_at"],
+    columns: ["id", "mode", "type", "resource_id", "sequence", "data", "created_at"],
     decode: from_row,
 };
 
@@ -25,6 +25,10 @@ fn from_row(row: &AnyRow) -> Result<Event, StoreError> {
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         event_type: parsed(row, "type", EventType::parse)?,
         resource_id: row.try_get("resource_id")?,
+        sequence: row
+            .try_get::<i64, _>("sequence")?
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("negative event sequence".into()))?,
         data: json(row, "data")?,
         created_at: time(row, "created_at")?,
     })
@@ -34,12 +38,21 @@ impl Tx {
     /// Appends an event to the stream and queues its delivery to every enabled endpoint of the
     /// same mode whose filter selects it, and its mail to every recipient of its type — in the caller's transaction, so a state change and
     /// its notification are committed together (the outbox). Delivery ids come from `ids`.
+    /// The event's `sequence` is assigned here, one more than its resource's latest: the unit
+    /// of work has written (and so locked) the resource first, so its events are numbered one
+    /// transaction at a time.
     pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
+        let next = sqlx::query("SELECT COALESCE(MAX(sequence), 0) + 1 AS next FROM events WHERE resource_id = $1")
+            .bind(&event.resource_id)
+            .fetch_one(self.conn())
+            .await?;
+        let sequence: i64 = next.try_get("next")?;
         let values = [
             event.id.as_str().into(),
             event.mode.as_str().into(),
             event.event_type.as_str().into(),
             (&event.resource_id).into(),
+            sequence.into(),
             to_json(&event.data).into(),
             millis(event.created_at).into(),
         ];

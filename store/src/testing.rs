@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::AnyConnection;
 use sqlx::Connection;
 
-use crate::Database;
+use crate::{Database, StoreError};
 
 pub const POSTGRES_URL_VAR: &str = "PAYHUB_TEST_DATABASE_URL";
 
@@ -89,6 +89,16 @@ impl Drop for TestDatabase {
             })
             .join();
         }
+    }
+}
+
+impl Database {
+    /// The `n` of a `SELECT COUNT(*) AS n …` a test wrote, for checking what is left in the
+    /// queues (pending notifications, deliveries, requests in progress) after a run.
+    pub async fn count_rows(&self, sql: &'static str) -> Result<i64, StoreError> {
+        use sqlx::Row;
+        let row = sqlx::query(sql).fetch_one(self.reader()).await?;
+        Ok(row.try_get("n")?)
     }
 }
 

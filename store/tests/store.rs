@@ -357,7 +357,7 @@ on_both_stores! {
         assert!(!targets.contains(&refunds_only.id.to_string()));
         assert!(!targets.contains(&live.id.to_string()));
         let stored = db.event(Mode::Test, &event.id).await.unwrap().unwrap();
-        assert_eq!(stored, event);
+        assert_eq!(stored, Event { sequence: 1, ..event }, "stored as the payment's first event");
         assert_eq!(db.transitions(p.id.as_str()).await.unwrap().len(), 1);
     }
 

@@ -250,6 +250,7 @@ mod tests {
             mode: Mode::Live,
             event_type,
             resource_id: resource_id.to_owned(),
+            sequence: 1,
             data,
             created_at: at,
         }

@@ -1,5 +1,6 @@
 //! Delivering events to merchant endpoints: one endpoint's trouble is its own.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -241,4 +242,46 @@ async fn the_operators_allowlist_admits_its_networks_in_live_mode_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operators_allowlist_admits_its_networks_in_live_mode_postgres() {
     the_operators_allowlist_admits_its_networks_in_live_mode(Backend::Postgres).await;
+}
+
+on_both_stores! {
+    async fn every_event_carries_its_resources_sequence_in_the_api_and_in_deliveries(app) {
+        let payment = app.paid_payment(5000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 5000})).await.status(), 201);
+        app.eventually("the refund applied", || async { app.payment(&id).await["amount_refunded"] == 5000 }).await;
+
+        // The stream, oldest first: the payment's events are numbered 1, 2, 3 … in order.
+        let listed = app.get_json(&format!("/v1/events?resource_id={id}&limit=100")).await;
+        let mut events = listed["data"].as_array().unwrap().clone();
+        events.reverse();
+        let types: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["payment.created", "payment.succeeded", "payment.refunded"]);
+        let sequences: Vec<_> = events.iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+        assert_eq!(sequences, [1, 2, 3]);
+        // Another resource counts on its own.
+        let refund = &app.get_json(&format!("/v1/payments/{id}/refunds")).await["data"][0];
+        let refund_events = app.get_json(&format!("/v1/events?resource_id={}", refund["id"].as_str().unwrap())).await;
+        let last = refund_events["data"].as_array().unwrap().iter().map(|e| e["sequence"].as_u64().unwrap()).max();
+        assert_eq!(last, Some(refund_events["data"].as_array().unwrap().len() as u64));
+
+        // Each delivery carries the sequence of the event it delivers.
+        app.eventually("the payment's events delivered", || async {
+            app.receiver.types().iter().filter(|t| t.starts_with("payment.")).count() >= 3
+        })
+        .await;
+        let delivered: HashMap<String, u64> = app
+            .receiver
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap())
+            .filter(|event| event["resource_id"] == id.as_str())
+            .map(|event| (event["id"].as_str().unwrap().to_owned(), event["sequence"].as_u64().unwrap()))
+            .collect();
+        for event in &events {
+            assert_eq!(delivered.get(event["id"].as_str().unwrap()), event["sequence"].as_u64().as_ref(), "{event}");
+        }
+    }
 }

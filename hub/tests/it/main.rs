@@ -6,6 +6,7 @@ mod helpers;
 
 mod api;
 mod console;
+mod crash;
 mod delivery;
 mod disputes;
 mod flood;

@@ -39,51 +39,30 @@ impl Crash {
         .await
         .unwrap();
         let port = free_port();
-        let paypal = payhub_paypal::PaypalClient::new(payhub_paypal::ClientConfig::new(
-            sandbox.paypal_url.clone(),
-            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
-            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
-        ))
-        .unwrap();
-        let webhook = paypal.create_webhook(&format!("http://127.0.0.1:{port}/webhooks/paypal"), &["*"]).await.unwrap();
-        let roots = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(roots.path(), payhub_sandbox::paypal_trust_anchor_pem()).unwrap();
-        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id: webhook.id, roots, paypal })
+        let PaypalForServe { paypal, webhook_id, roots } = PaypalForServe::register(&sandbox.paypal_url, port).await;
+        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id, roots, paypal })
     }
 
     /// Starts `payhub serve` as a separate process, configured for the in-process simulator.
     async fn start_hub(&self, workers: bool) -> Child {
-        let cert_host = self.sandbox.paypal_url.trim_start_matches("http://").to_owned();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_payhub"));
+        let mut command = serve_command(
+            env!("CARGO_BIN_EXE_payhub"),
+            &self.database.url,
+            self.port,
+            &self.sandbox.paypal_url,
+            &self.webhook_id,
+            self.roots.path(),
+        );
         command
-            .args(["serve", "--database-url", &self.database.url, "--listen", &format!("127.0.0.1:{}", self.port)])
-            .env("PAYHUB__PAYPAL__TEST__BASE_URL", &self.sandbox.paypal_url)
-            .env("PAYHUB__PAYPAL__TEST__CLIENT_ID", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID)
-            .env("PAYHUB__PAYPAL__TEST__CLIENT_SECRET", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET)
-            .env("PAYHUB__PAYPAL__TEST__WEBHOOK_ID", &self.webhook_id)
-            .env("PAYHUB__PAYPAL__TEST__TRUST_ROOTS_FILE", self.roots.path())
-            .env("PAYHUB__PAYPAL__TEST__CERT_HOSTS", cert_host)
-            .env("PAYHUB__PAYPAL__TEST__SIGNING_SUBJECTS", payhub_sandbox::PAYPAL_CERT_SUBJECT_NAME)
-            .env("PAYHUB__PAYPAL__TEST__ALLOW_HTTP_CERT_URLS", "true")
             .env("PAYHUB__PAYPAL__TEST__IPN_URL", format!("{}/cgi-bin/webscr", self.sandbox.paypal_url))
             .env("PAYHUB__PAYPAL__TEST__MERCHANT_EMAILS", &self.sandbox.paypal.parties().merchant_email)
-            .env("PAYHUB__WORKERS__POLL_INTERVAL", "50ms")
-            .env("PAYHUB_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
+            .env("PAYHUB_LOG", "warn");
         if !workers {
             command.arg("--no-workers");
         }
         let child = command.spawn().expect("start payhub serve");
-        let health = format!("http://127.0.0.1:{}/healthz", self.port);
-        for _ in 0..200 {
-            if self.http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
-                return child;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("payhub serve did not come up on port {}", self.port);
+        wait_until_serving(&self.http, self.port).await;
+        child
     }
 
     fn url(&self, path: &str) -> String {
@@ -91,8 +70,72 @@ impl Crash {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A PayPal simulator made ready for a `payhub serve` on `port`: its webhook registered there,
+/// and the root its notifications' certificates chain to, in a file.
+pub struct PaypalForServe {
+    /// A client of the simulator, for what happens at PayPal outside payhub.
+    pub paypal: payhub_paypal::PaypalClient,
+    pub webhook_id: String,
+    pub roots: tempfile::NamedTempFile,
+}
+
+impl PaypalForServe {
+    pub async fn register(paypal_url: &str, port: u16) -> Self {
+        let paypal = payhub_paypal::PaypalClient::new(payhub_paypal::ClientConfig::new(
+            paypal_url.to_owned(),
+            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
+            payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
+        ))
+        .unwrap();
+        let webhook = paypal.create_webhook(&format!("http://127.0.0.1:{port}/webhooks/paypal"), &["*"]).await.unwrap();
+        let roots = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(roots.path(), payhub_sandbox::paypal_trust_anchor_pem()).unwrap();
+        PaypalForServe { paypal, webhook_id: webhook.id, roots }
+    }
+}
+
+/// `payhub serve` (the executable at `binary`) on `port`, with test mode wired to the PayPal
+/// simulator at `paypal_url`; the caller adds what its run needs and spawns it.
+pub fn serve_command(
+    binary: &str,
+    database_url: &str,
+    port: u16,
+    paypal_url: &str,
+    webhook_id: &str,
+    roots: &std::path::Path,
+) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--database-url", database_url, "--listen", &format!("127.0.0.1:{port}")])
+        .env("PAYHUB__PAYPAL__TEST__BASE_URL", paypal_url)
+        .env("PAYHUB__PAYPAL__TEST__CLIENT_ID", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID)
+        .env("PAYHUB__PAYPAL__TEST__CLIENT_SECRET", payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET)
+        .env("PAYHUB__PAYPAL__TEST__WEBHOOK_ID", webhook_id)
+        .env("PAYHUB__PAYPAL__TEST__TRUST_ROOTS_FILE", roots)
+        .env("PAYHUB__PAYPAL__TEST__CERT_HOSTS", paypal_url.trim_start_matches("http://"))
+        .env("PAYHUB__PAYPAL__TEST__SIGNING_SUBJECTS", payhub_sandbox::PAYPAL_CERT_SUBJECT_NAME)
+        .env("PAYHUB__PAYPAL__TEST__ALLOW_HTTP_CERT_URLS", "true")
+        .env("PAYHUB__WORKERS__POLL_INTERVAL", "50ms")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    command
+}
+
+/// Waits until the `payhub serve` on `port` answers its health check.
+pub async fn wait_until_serving(http: &reqwest::Client, port: u16) {
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    for _ in 0..400 {
+        if http.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("payhub serve did not come up on port {port}");
 }
 
 async fn notification_applied_once_after_a_crash(backend: Backend) {
