@@ -99,18 +99,11 @@ impl Database {
     }
 
     pub async fn set_admin_session_mode(&self, token_hash: &str, mode: Mode) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE admin_sessions SET mode = $1 WHERE token_hash = $2")
-            .bind(mode.as_str())
-            .bind(token_hash)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await
+        let sql = "UPDATE admin_sessions SET mode = $1 WHERE token_hash = $2";
+        self.write(sql, &[mode.as_str().into(), token_hash.into()]).await.map(drop)
     }
 
     pub async fn delete_admin_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1").bind(token_hash).execute(tx.conn()).await?;
-        tx.commit().await
+        self.write("DELETE FROM admin_sessions WHERE token_hash = $1", &[token_hash.into()]).await.map(drop)
     }
 }

@@ -76,15 +76,7 @@ impl Database {
 
     /// Revokes a key; returns false when no active key has that id.
     pub async fn revoke_api_key(&self, id: &ApiKeyId, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let revoked = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(millis(now))
-            .bind(id.as_str())
-            .execute(tx.conn())
-            .await?
-            .rows_affected()
-            == 1;
-        tx.commit().await?;
-        Ok(revoked)
+        let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+        Ok(self.write(sql, &[millis(now).into(), id.as_str().into()]).await? == 1)
     }
 }

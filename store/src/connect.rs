@@ -3,6 +3,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+use crate::param::{Param, query};
 use crate::{StoreError, Tx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -97,6 +98,14 @@ impl Database {
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx::new(self.writer.begin().await?, self.dialect))
+    }
+
+    /// One write statement committed on its own; how many rows it touched.
+    pub(crate) async fn write(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let touched = query(sql.to_owned(), params).execute(tx.conn()).await?.rows_affected();
+        tx.commit().await?;
+        Ok(touched)
     }
 
     /// Readiness: the database answers.

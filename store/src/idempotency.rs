@@ -163,24 +163,12 @@ impl Database {
     /// Forgets a key whose request did not run to a result worth replaying (it was refused before
     /// doing anything), so the client may retry with the same key.
     pub async fn release_idempotency_key(&self, mode: Mode, key: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM idempotency_keys WHERE mode = $1 AND key = $2 AND status = 'in_progress'")
-            .bind(mode.as_str())
-            .bind(key)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await
+        let sql = "DELETE FROM idempotency_keys WHERE mode = $1 AND key = $2 AND status = 'in_progress'";
+        self.write(sql, &[mode.as_str().into(), key.into()]).await.map(drop)
     }
 
     /// Drops keys older than `before` (clients retry within hours, not weeks).
     pub async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(millis(before))
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n)
+        self.write("DELETE FROM idempotency_keys WHERE created_at < $1", &[millis(before).into()]).await
     }
 }

@@ -75,39 +75,23 @@ impl Database {
 
     /// Whether this process still ran as registered (false: register again).
     pub async fn instance_heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let beat = sqlx::query("UPDATE hub_instances SET heartbeat_at = $1 WHERE id = $2 AND stopped_at IS NULL")
-            .bind(millis(now))
-            .bind(id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected()
-            == 1;
-        tx.commit().await?;
-        Ok(beat)
+        let sql = "UPDATE hub_instances SET heartbeat_at = $1 WHERE id = $2 AND stopped_at IS NULL";
+        Ok(self.write(sql, &[millis(now).into(), id.into()]).await? == 1)
     }
 
     /// Said by a process stopping cleanly: what it still holds is free at once.
     pub async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL")
-            .bind(millis(now))
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await
+        let sql = "UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL";
+        self.write(sql, &[millis(now).into(), id.into()]).await.map(drop)
     }
 
     /// Forgets processes stopped before `before`; nothing refers to them any more.
     pub async fn purge_stopped_instances(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM hub_instances WHERE stopped_at IS NOT NULL AND stopped_at < $1")
-            .bind(millis(before))
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n)
+        self.write(
+            "DELETE FROM hub_instances WHERE stopped_at IS NOT NULL AND stopped_at < $1",
+            &[millis(before).into()],
+        )
+        .await
     }
 }
 

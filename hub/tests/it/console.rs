@@ -181,7 +181,9 @@ impl<'a> ConsoleHttp<'a> {
         create_admin(&app.hub.db, EMAIL, PASSWORD, app.clock.now()).await.unwrap();
         let form = app.http.get(format!("{}/admin/login", app.url)).send().await.unwrap();
         let login_cookie = cookie_value(&set_cookie(&form, "payhub_console_login").unwrap());
-        let csrf = csrf_of(&form.text().await.unwrap());
+        let login_page = form.text().await.unwrap();
+        assert!(login_page.starts_with("<!DOCTYPE html><html"), "a standards-mode page: {login_page:.60}");
+        let csrf = csrf_of(&login_page);
         let response = app
             .http
             .post(format!("{}/admin/login", app.url))

@@ -24,6 +24,8 @@ struct Crash {
     roots: tempfile::NamedTempFile,
     /// A client of the simulator, for what happens at PayPal outside payhub.
     paypal: payhub_paypal::PaypalClient,
+    /// A test-mode API key of the hub.
+    key: String,
 }
 
 impl Crash {
@@ -40,7 +42,9 @@ impl Crash {
         .unwrap();
         let port = free_port();
         let PaypalForServe { paypal, webhook_id, roots } = PaypalForServe::register(&sandbox.paypal_url, port).await;
-        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id, roots, paypal })
+        let ids = payhub::ids::from_os_entropy();
+        let (_, key) = create_api_key(&database.db, &ids, SystemClock.now(), Mode::Test, "crash").await.unwrap();
+        Some(Self { sandbox, database, http: reqwest::Client::new(), port, webhook_id, roots, paypal, key })
     }
 
     /// Starts `payhub serve` as a separate process, configured for the in-process simulator.
@@ -67,6 +71,16 @@ impl Crash {
 
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `POST path` to the hub with `Idempotency-Key: key`.
+    async fn post(&self, path: &str, key: &str, body: &Value) -> reqwest::Result<reqwest::Response> {
+        self.http.post(self.url(path)).bearer_auth(&self.key).header("Idempotency-Key", key).json(body).send().await
+    }
+
+    /// `GET path` from the hub, as JSON.
+    async fn get(&self, path: &str) -> Value {
+        self.http.get(self.url(path)).bearer_auth(&self.key).send().await.unwrap().json().await.unwrap()
     }
 }
 
@@ -140,24 +154,10 @@ pub async fn wait_until_serving(http: &reqwest::Client, port: u16) {
 
 async fn notification_applied_once_after_a_crash(backend: Backend) {
     let Some(crash) = Crash::prepare(backend).await else { return };
-    let (_, key) =
-        create_api_key(&crash.database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
-            .await
-            .unwrap();
 
     let mut first = crash.start_hub(false).await;
-    let payment: Value = crash
-        .http
-        .post(crash.url("/v1/payments"))
-        .bearer_auth(&key)
-        .header("Idempotency-Key", "crash-1")
-        .json(&json!({"provider": "paypal", "amount": 4200, "currency": "USD"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"provider": "paypal", "amount": 4200, "currency": "USD"});
+    let payment: Value = crash.post("/v1/payments", "crash-1", &body).await.unwrap().json().await.unwrap();
     let id = payment["id"].as_str().unwrap().to_owned();
     let order = payment["provider_refs"]["payment_id"].as_str().unwrap().to_owned();
     crash.sandbox.paypal.approve_order(&order).unwrap();
@@ -187,16 +187,7 @@ async fn notification_applied_once_after_a_crash(backend: Backend) {
     let mut second = crash.start_hub(true).await;
     let mut status = String::new();
     for _ in 0..200 {
-        let current: Value = crash
-            .http
-            .get(crash.url(&format!("/v1/payments/{id}")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let current = crash.get(&format!("/v1/payments/{id}")).await;
         status = current["status"].as_str().unwrap_or_default().to_owned();
         if status == "succeeded" {
             break;
@@ -228,35 +219,16 @@ async fn a_notification_stored_before_a_kill_is_applied_once_after_restart_postg
 async fn ipn_applied_once_after_a_crash(backend: Backend) {
     let Some(crash) = Crash::prepare(backend).await else { return };
     crash.sandbox.paypal.set_ipn_notify_url(Some(crash.url("/webhooks/paypal/ipn")));
-    let (_, key) =
-        create_api_key(&crash.database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
-            .await
-            .unwrap();
     let mut first = crash.start_hub(false).await;
     let body = json!({"provider": "paypal", "amount": 1800, "currency": "USD",
                       "provider_options": {"paypal": {"api": "v1"}}});
-    let payment: Value = crash
-        .http
-        .post(crash.url("/v1/payments"))
-        .bearer_auth(&key)
-        .header("Idempotency-Key", "crash-ipn-1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let payment: Value = crash.post("/v1/payments", "crash-ipn-1", &body).await.unwrap().json().await.unwrap();
     let id = payment["id"].as_str().unwrap().to_owned();
     let pay_id = payment["provider_refs"]["payment_id"].as_str().unwrap();
     let approved = crash.sandbox.paypal.approve_v1_payment(pay_id).unwrap();
     // The buyer's return executes the payment even without workers.
     crash.http.get(&approved.redirect_url).send().await.unwrap();
-    let payment_url = crash.url(&format!("/v1/payments/{id}"));
-    let read = || async {
-        crash.http.get(&payment_url).bearer_auth(&key).send().await.unwrap().json::<Value>().await.unwrap()
-    };
-    let paid = read().await;
+    let paid = crash.get(&format!("/v1/payments/{id}")).await;
     assert_eq!(paid["status"], "succeeded", "{paid}");
 
     // The merchant refunds in PayPal; the IPN is acknowledged by the first hub, then it dies.
@@ -274,7 +246,7 @@ async fn ipn_applied_once_after_a_crash(backend: Backend) {
         })
     };
     eventually("the refund's IPN acknowledged", Duration::from_secs(10), acknowledged).await;
-    assert_eq!(read_refunded(&crash, &key, &id).await, 0, "stored, not applied");
+    assert_eq!(read_refunded(&crash, &id).await, 0, "stored, not applied");
     first.start_kill().unwrap();
     first.wait().await.unwrap();
     let history = crash.sandbox.paypal.ipn_history();
@@ -286,27 +258,17 @@ async fn ipn_applied_once_after_a_crash(backend: Backend) {
 
     let mut second = crash.start_hub(true).await;
     eventually("applied after the restart", Duration::from_secs(10), || async {
-        read_refunded(&crash, &key, &id).await == 600
+        read_refunded(&crash, &id).await == 600
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(read_refunded(&crash, &key, &id).await, 600, "applied exactly once");
+    assert_eq!(read_refunded(&crash, &id).await, 600, "applied exactly once");
     second.start_kill().unwrap();
     second.wait().await.unwrap();
 }
 
-async fn read_refunded(crash: &Crash, key: &str, id: &str) -> i64 {
-    let payment: Value = crash
-        .http
-        .get(crash.url(&format!("/v1/payments/{id}")))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    payment["amount_refunded"].as_i64().unwrap()
+async fn read_refunded(crash: &Crash, id: &str) -> i64 {
+    crash.get(&format!("/v1/payments/{id}")).await["amount_refunded"].as_i64().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,35 +285,24 @@ async fn an_ipn_stored_before_a_kill_is_confirmed_and_applied_once_after_restart
 /// the restarted process, is served at once (not 409 for minutes) and makes no second payment.
 async fn a_request_cut_by_a_kill_is_resumed_by_its_retry(backend: Backend) {
     let Some(crash) = Crash::prepare(backend).await else { return };
-    let (_, key) =
-        create_api_key(&crash.database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
-            .await
-            .unwrap();
     let mut first = crash.start_hub(true).await;
     // PayPal answers the next order creation late: the request is in flight when the kill comes.
     let faults = json!({ "fail_next": 1, "path_prefix": "/v2/checkout/orders", "hang_ms": 5000 });
     let set = crash.http.put(format!("{}/sandbox/paypal/faults", crash.sandbox.paypal_url)).json(&faults).send();
     assert!(set.await.unwrap().status().is_success());
-    let create = |http: reqwest::Client, url: String, key: String| async move {
-        http.post(url)
-            .bearer_auth(key)
-            .header("Idempotency-Key", "cut-by-a-kill")
-            .json(&json!({"provider": "paypal", "amount": 4200, "currency": "USD"}))
-            .send()
-            .await
-    };
-    let cut = tokio::spawn(create(crash.http.clone(), crash.url("/v1/payments"), key.clone()));
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    first.start_kill().unwrap();
-    first.wait().await.unwrap();
-    assert!(cut.await.unwrap().is_err(), "the first attempt died with its process");
+    let body = json!({"provider": "paypal", "amount": 4200, "currency": "USD"});
+    let (cut, ()) = tokio::join!(crash.post("/v1/payments", "cut-by-a-kill", &body), async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        first.start_kill().unwrap();
+        first.wait().await.unwrap();
+    });
+    assert!(cut.is_err(), "the first attempt died with its process");
 
     let mut second = crash.start_hub(true).await;
-    let retried = create(crash.http.clone(), crash.url("/v1/payments"), key.clone()).await.unwrap();
+    let retried = crash.post("/v1/payments", "cut-by-a-kill", &body).await.unwrap();
     assert_eq!(retried.status(), 201, "the restarted process took the request over");
     let payment: Value = retried.json().await.unwrap();
-    let listed: Value =
-        crash.http.get(crash.url("/v1/payments")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let listed = crash.get("/v1/payments").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "one payment: {listed}");
     assert_eq!(listed["data"][0]["id"], payment["id"]);
     second.start_kill().unwrap();

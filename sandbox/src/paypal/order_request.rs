@@ -159,15 +159,17 @@ fn check_totals(unit: &Map<String, Value>, pointer: &str, amount: Amount) -> Res
         }
         Ok(Some(part.minor))
     };
-    let item_total = part("item_total")?;
-    let tax_total = part("tax_total")?;
+    let added = ADDED.map(&part);
+    let taken_off = TAKEN_OFF.map(part);
+    // ADDED starts with item_total and tax_total.
+    let (item_total, tax_total) = (added[0].clone()?, added[1].clone()?);
     if breakdown.is_some() {
         let mut sum = 0i64;
-        for name in ADDED {
-            sum = sum.saturating_add(part(name)?.unwrap_or(0));
+        for part in added {
+            sum = sum.saturating_add(part?.unwrap_or(0));
         }
-        for name in TAKEN_OFF {
-            sum = sum.saturating_sub(part(name)?.unwrap_or(0));
+        for part in taken_off {
+            sum = sum.saturating_sub(part?.unwrap_or(0));
         }
         if sum != amount.minor {
             return Err(mismatch(

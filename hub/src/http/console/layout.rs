@@ -8,7 +8,6 @@ use super::session::Operator;
 
 fn head(title: &str) -> Markup {
     html! {
-        (DOCTYPE)
         meta charset="utf-8";
         meta name="viewport" content="width=device-width, initial-scale=1";
         title { (title) " · payhub" }
@@ -19,6 +18,7 @@ fn head(title: &str) -> Markup {
 /// A page without the navigation: login, and errors met before a session is known.
 pub fn bare(title: &str, body: Markup) -> Markup {
     html! {
+        (DOCTYPE)
         html lang="en" {
             head { (head(title)) }
             body { main { (body) } }
@@ -34,6 +34,7 @@ pub fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
         Mode::Live => Mode::Test,
     };
     html! {
+        (DOCTYPE)
         html lang="en" {
             head { (head(title)) }
             body {
