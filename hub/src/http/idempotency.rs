@@ -11,8 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use payhub_core::Mode;
 use payhub_core::id::RequestId;
-use payhub_store::{Claimant, IdempotencyClaim, StoredResponse};
+use payhub_store::{Claimant, IdempotencyClaim, StoreError, StoredResponse};
 use ring::digest;
 
 use super::API_BODY_LIMIT;
@@ -54,36 +55,57 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         return ApiError::new(ProblemType::PayloadTooLarge, detail).into_response();
     };
     let fingerprint = request_fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
-    let now = hub.clock.now();
-    let new_request_id = RequestId::generate(&hub.ids, now);
-    let claimant = Claimant { instance_id: &hub.instance.id, new_request_id: new_request_id.as_str() };
-    match hub.db.claim_idempotency_key(caller.mode, &key, &fingerprint, claimant, now).await {
+    match claim(&hub, caller.mode, &key, &fingerprint).await {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(IdempotencyClaim::Mismatch) => ApiError::new(
+        Ok(Claimed::Mismatch) => ApiError::new(
             ProblemType::IdempotencyKeyReused,
             format!("Idempotency-Key `{key}` was already used for a different request; use a new key"),
         )
         .into_response(),
-        Ok(IdempotencyClaim::InProgress) => ApiError::new(
+        Ok(Claimed::InProgress) => ApiError::new(
             ProblemType::IdempotencyKeyInUse,
             format!("a request with Idempotency-Key `{key}` is still in progress; retry shortly to get its result"),
         )
         .into_response(),
-        Ok(IdempotencyClaim::Completed(stored)) => replay(stored),
-        Ok(IdempotencyClaim::Run(run)) => {
-            let Ok(request_id) = RequestId::parse(&run.request_id) else {
-                return ApiError::new(ProblemType::InternalError, "the key's stored request id is unreadable")
-                    .into_response();
-            };
-            if run.resumed {
-                tracing::info!(key = %key, request_id = %request_id, "resuming a request whose process died");
-            }
+        Ok(Claimed::Completed(stored)) => replay(stored),
+        Ok(Claimed::Run(reservation)) => {
             let mut request = Request::from_parts(parts, Body::from(bytes));
-            request.extensions_mut().insert(Reservation { request_id, resumed: run.resumed });
+            request.extensions_mut().insert(reservation);
             let response = next.run(request).await;
             remember(&hub, caller, &key, response).await
         }
     }
+}
+
+/// What claiming an idempotency key for a request gave this process.
+pub enum Claimed {
+    /// The request is this process's to run, for the resource the reservation names.
+    Run(Reservation),
+    InProgress,
+    Mismatch,
+    Completed(StoredResponse),
+}
+
+/// Claims `key` for the request with `fingerprint`, for this process (so a retry takes it over
+/// once this process is gone) and with a request id that names what the request creates.
+pub async fn claim(hub: &Hub, mode: Mode, key: &str, fingerprint: &str) -> Result<Claimed, StoreError> {
+    let now = hub.clock.now();
+    let new_request_id = RequestId::generate(&hub.ids, now);
+    let claimant = Claimant { instance_id: &hub.instance.id, new_request_id: new_request_id.as_str() };
+    Ok(match hub.db.claim_idempotency_key(mode, key, fingerprint, claimant, now).await? {
+        IdempotencyClaim::Run(run) => {
+            let request_id = RequestId::parse(&run.request_id).map_err(|_| {
+                StoreError::Corrupt(format!("idempotency key {key:?} holds request id {:?}", run.request_id))
+            })?;
+            if run.resumed {
+                tracing::info!(key, %request_id, "resuming a request whose process died");
+            }
+            Claimed::Run(Reservation { request_id, resumed: run.resumed })
+        }
+        IdempotencyClaim::InProgress => Claimed::InProgress,
+        IdempotencyClaim::Mismatch => Claimed::Mismatch,
+        IdempotencyClaim::Completed(stored) => Claimed::Completed(stored),
+    })
 }
 
 /// What a handler that creates a resource learns from the request's Idempotency-Key claim.

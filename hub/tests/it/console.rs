@@ -285,29 +285,46 @@ on_both_stores! {
         assert!(page.contains("no payment status `lost`"), "{page}");
     }
 
-    async fn the_disputes_queue_puts_the_soonest_due_first_and_links_the_payment(app) {
-        let first = app.paid_payment(4_000).await;
-        let second = app.paid_payment(5_000).await;
-        open_dispute(&app, &first).await;
-        app.advance(chrono::Duration::days(2)).await;
-        open_dispute(&app, &second).await;
-        let (console, _) = ConsoleHttp::log_in(&app).await;
-        let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
-        app.eventually("both disputes in the queue", || async {
-            let page = console.page("/admin/disputes").await.1;
-            page.contains(first_id) && page.contains(second_id)
-        })
-        .await;
-        let (_, queue) = console.page("/admin/disputes").await;
-        // Opened first, due first, though it is the older of the two.
-        assert!(queue.find(first_id).unwrap() < queue.find(second_id).unwrap(), "{queue}");
-        assert!(queue.contains(&format!("href=\"/admin/payments/{first_id}\"")));
+}
 
-        // The payment's timeline shows PayPal's notification that opened the dispute.
-        let (_, page) = console.page(&format!("/admin/payments/{first_id}")).await;
-        let timeline = &page[page.find("id=\"timeline\"").unwrap()..];
-        assert!(timeline.contains("notification") && timeline.contains("CUSTOMER.DISPUTE.CREATED"), "{timeline}");
-    }
+/// The disputes queue, on an app whose dispute sweep is too slow to matter: the webhook alone
+/// brings each dispute, so the timeline can show the notification behind it.
+async fn disputes_queue(backend: payhub_store::testing::Backend) {
+    let slow_sweep = |settings: &mut payhub::app::HubSettings| {
+        settings.disputes.sweep_interval = std::time::Duration::from_secs(3600)
+    };
+    let Some(app) = TestApp::spawn_with(backend, slow_sweep).await else { return };
+    let first = app.paid_payment(4_000).await;
+    let second = app.paid_payment(5_000).await;
+    open_dispute(&app, &first).await;
+    app.advance(chrono::Duration::days(2)).await;
+    open_dispute(&app, &second).await;
+    let (console, _) = ConsoleHttp::log_in(&app).await;
+    let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+    app.eventually("both disputes in the queue", || async {
+        let page = console.page("/admin/disputes").await.1;
+        page.contains(first_id) && page.contains(second_id)
+    })
+    .await;
+    let (_, queue) = console.page("/admin/disputes").await;
+    // Opened first, due first, though it is the older of the two.
+    assert!(queue.find(first_id).unwrap() < queue.find(second_id).unwrap(), "{queue}");
+    assert!(queue.contains(&format!("href=\"/admin/payments/{first_id}\"")));
+
+    // The payment's timeline shows PayPal's notification that opened the dispute.
+    let (_, page) = console.page(&format!("/admin/payments/{first_id}")).await;
+    let timeline = &page[page.find("id=\"timeline\"").unwrap()..];
+    assert!(timeline.contains("notification") && timeline.contains("CUSTOMER.DISPUTE.CREATED"), "{timeline}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disputes_queue_puts_the_soonest_due_first_and_links_the_payment_sqlite() {
+    disputes_queue(payhub_store::testing::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disputes_queue_puts_the_soonest_due_first_and_links_the_payment_postgres() {
+    disputes_queue(payhub_store::testing::Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,21 +4,21 @@
 use axum::extract::{Path, RawForm, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use payhub_core::id::{PaymentId, RefundId, RequestId};
+use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::payment::{Payment, PaymentStatus, RefundRejection};
 use payhub_core::transition::Cause;
 use payhub_core::{Money, PositiveAmount, ProviderName};
-use payhub_store::{Claimant, IdempotencyClaim, PaymentFilter, StoredResponse};
+use payhub_store::{PaymentFilter, StoredResponse};
 use serde::Deserialize;
 
 use super::layout::{self, money, when};
 use super::session::{Operator, read_form};
 use super::{ConsoleError, ConsoleQuery};
 use crate::app::Hub;
-use crate::http::idempotency::request_fingerprint;
+use crate::http::idempotency::{Claimed, claim, request_fingerprint};
+use crate::services::ServiceError;
 use crate::services::admins::random_token;
 use crate::services::refunds::RefundRequest;
-use crate::services::{Reservation, ServiceError};
 
 const PAGE_SIZE: u32 = 25;
 /// The console's refund keys live beside the API's, in a namespace of their own.
@@ -367,25 +367,19 @@ pub async fn refund(
     let key = format!("{REFUND_KEY_PREFIX}{}", form.key);
     let path = format!("/admin/payments/{id}/refund");
     let fingerprint = request_fingerprint("POST", &path, &body);
-    let now = hub.clock.now();
-    let new_request_id = RequestId::generate(&hub.ids, now);
-    let claimant = Claimant { instance_id: &hub.instance.id, new_request_id: new_request_id.as_str() };
     let done = |refund_id: &str| Redirect::to(&format!("/admin/payments/{id}?refund={refund_id}")).into_response();
-    let run = match hub.db.claim_idempotency_key(mode, &key, &fingerprint, claimant, now).await? {
-        IdempotencyClaim::Run(run) => run,
-        IdempotencyClaim::Completed(stored) => return Ok(done(&String::from_utf8_lossy(&stored.body))),
-        IdempotencyClaim::InProgress => {
+    let reservation = match claim(&hub, mode, &key, &fingerprint).await? {
+        Claimed::Run(reservation) => reservation,
+        Claimed::Completed(stored) => return Ok(done(&String::from_utf8_lossy(&stored.body))),
+        Claimed::InProgress => {
             return Err(ConsoleError::Unavailable(
                 "this refund is being made right now; open the payment again in a moment to see it".into(),
             ));
         }
-        IdempotencyClaim::Mismatch => {
+        Claimed::Mismatch => {
             return Err(ConsoleError::Invalid("this form was already used for another refund; open it again".into()));
         }
     };
-    let request_id = RequestId::parse(&run.request_id)
-        .map_err(|_| ConsoleError::Unavailable("the refund's stored request id is unreadable".into()))?;
-    let reservation = Reservation { request_id, resumed: run.resumed };
     let request = RefundRequest {
         amount: Some(amount),
         reason: None,
