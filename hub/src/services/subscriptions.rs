@@ -330,13 +330,15 @@ impl Hub {
             .lock_subscription(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "subscription", id: id.to_string() })?;
+        // Read under the subscription's lock, which every recording of its charges takes.
+        let recorded = self.db.subscription_payments(id).await?.len();
         let was = subscription.status();
         let Some(change) = subscription.apply_snapshot(&snapshot.facts, fetched_at, cause, now) else {
             // A newer snapshot was applied while this one was in flight.
             self.commit(unit).await?;
             return Ok(subscription);
         };
-        let new_charges = record_new_charges(&mut unit, &subscription, &snapshot.charges, was, cause).await?;
+        let new_charges = record_new_charges(&mut unit, &subscription, &snapshot.charges, recorded, cause).await?;
         subscription.next_check_at = next_subscription_check(&subscription, now);
         unit.update_subscription(&mut subscription).await?;
         if let Some(moved) = &change.moved {
@@ -510,18 +512,25 @@ impl Hub {
     }
 }
 
-/// Records each provider charge not seen before as a succeeded payment of the subscription;
-/// charges after activation are renewals and announced as such. Returns how many were new.
+/// Records each provider charge not seen before as a succeeded payment of the subscription
+/// (`recorded` are already), announcing renewals. Returns how many were new.
+///
+/// Which charge renews is told by the charges themselves, never by the order notifications
+/// arrived in (an activation applied before its first charge must not make that charge a
+/// renewal): without a trial the first charge is the one made at approval; after a trial's end
+/// every charge renews.
 async fn record_new_charges(
     unit: &mut UnitOfWork<'_>,
     subscription: &Subscription,
     charges: &[SubscriptionCharge],
-    was: SubscriptionStatus,
+    recorded: usize,
     cause: &Cause,
 ) -> Result<u32, ServiceError> {
     let now = unit.now();
     let mut new = 0;
-    for charge in charges {
+    let mut in_order: Vec<&SubscriptionCharge> = charges.iter().collect();
+    in_order.sort_by_key(|charge| charge.at);
+    for charge in in_order {
         if unit.lock_payment_by_provider_ref(subscription.provider, &charge.provider_id).await?.is_some() {
             continue;
         }
@@ -529,7 +538,8 @@ async fn record_new_charges(
         let payment =
             Payment::subscription_charge(id, subscription, &charge.provider_id, charge.amount, charge.at, cause, now);
         unit.create_payment(&payment).await?;
-        if was != SubscriptionStatus::ApprovalPending {
+        let after_trial = subscription.trial_end().is_some_and(|end| charge.at >= end);
+        if recorded + new as usize > 0 || after_trial {
             unit.announce(EventType::SubscriptionRenewed, subscription).await?;
         }
         new += 1;
