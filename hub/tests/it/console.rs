@@ -287,8 +287,8 @@ on_both_stores! {
 
 }
 
-/// The disputes queue, on an app whose dispute sweep is too slow to matter: the webhook alone
-/// brings each dispute, so the timeline can show the notification behind it.
+/// The disputes queue, on an app whose dispute sweep runs hourly by the test clock: the webhook
+/// brings the first dispute, so the timeline can show the notification behind it.
 async fn disputes_queue(backend: payhub_store::testing::Backend) {
     let slow_sweep = |settings: &mut payhub::app::HubSettings| {
         settings.disputes.sweep_interval = std::time::Duration::from_secs(3600)
@@ -296,11 +296,17 @@ async fn disputes_queue(backend: payhub_store::testing::Backend) {
     let Some(app) = TestApp::spawn_with(backend, slow_sweep).await else { return };
     let first = app.paid_payment(4_000).await;
     let second = app.paid_payment(5_000).await;
-    open_dispute(&app, &first).await;
-    app.advance(chrono::Duration::days(2)).await;
-    open_dispute(&app, &second).await;
     let (console, _) = ConsoleHttp::log_in(&app).await;
     let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+    open_dispute(&app, &first).await;
+    // Moving the clock two days makes the sweep due, and a sweep that found the first dispute
+    // before its webhook would leave no notification behind it: let the webhook bring it first.
+    app.eventually("the first dispute in the queue", || async {
+        console.page("/admin/disputes").await.1.contains(first_id)
+    })
+    .await;
+    app.advance(chrono::Duration::days(2)).await;
+    open_dispute(&app, &second).await;
     app.eventually("both disputes in the queue", || async {
         let page = console.page("/admin/disputes").await.1;
         page.contains(first_id) && page.contains(second_id)
