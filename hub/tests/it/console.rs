@@ -296,17 +296,18 @@ async fn disputes_queue(backend: payhub_store::testing::Backend) {
     let Some(app) = TestApp::spawn_with(backend, slow_sweep).await else { return };
     let first = app.paid_payment(4_000).await;
     let second = app.paid_payment(5_000).await;
-    let (console, _) = ConsoleHttp::log_in(&app).await;
     let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
     open_dispute(&app, &first).await;
     // Moving the clock two days makes the sweep due, and a sweep that found the first dispute
     // before its webhook would leave no notification behind it: let the webhook bring it first.
-    app.eventually("the first dispute in the queue", || async {
-        console.page("/admin/disputes").await.1.contains(first_id)
+    app.eventually("the first dispute's webhook applied", || async {
+        let disputes: Value = app.get(&format!("/v1/payments/{first_id}/disputes")).await.json().await.unwrap();
+        disputes["data"].as_array().is_some_and(|list| !list.is_empty())
     })
     .await;
     app.advance(chrono::Duration::days(2)).await;
     open_dispute(&app, &second).await;
+    let (console, _) = ConsoleHttp::log_in(&app).await;
     app.eventually("both disputes in the queue", || async {
         let page = console.page("/admin/disputes").await.1;
         page.contains(first_id) && page.contains(second_id)
