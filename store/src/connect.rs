@@ -1,8 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+use crate::mail::RecipientsCache;
 use crate::param::{Param, query};
 use crate::{StoreError, Tx};
 
@@ -40,6 +42,8 @@ pub struct Database {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
+    /// Who is mailed about which events, as this process last read or wrote it.
+    pub(crate) mail_recipients: Arc<RecipientsCache>,
 }
 
 /// Durability is the product: with WAL and `synchronous=FULL` a commit is on disk (the WAL is
@@ -65,7 +69,12 @@ impl Database {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            return Ok(Self { writer: pool.clone(), reader: pool, dialect: Dialect::Postgres });
+            return Ok(Self {
+                writer: pool.clone(),
+                reader: pool,
+                dialect: Dialect::Postgres,
+                mail_recipients: Default::default(),
+            });
         }
         let path = sqlite_path(url)?;
         let writer = AnyPoolOptions::new()
@@ -80,7 +89,7 @@ impl Database {
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) }))
             .connect(&format!("sqlite://{path}?mode=rw"))
             .await?;
-        Ok(Self { writer, reader, dialect: Dialect::Sqlite })
+        Ok(Self { writer, reader, dialect: Dialect::Sqlite, mail_recipients: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -97,7 +106,7 @@ impl Database {
     }
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(Tx::new(self.writer.begin().await?, self.dialect))
+        Ok(Tx::new(self.writer.begin().await?, self.dialect, self.mail_recipients.clone()))
     }
 
     /// One write statement committed on its own; how many rows it touched.

@@ -38,25 +38,22 @@ impl Tx {
     /// Appends an event to the stream and queues its delivery to every enabled endpoint of the
     /// same mode whose filter selects it, and its mail to every recipient of its type — in the caller's transaction, so a state change and
     /// its notification are committed together (the outbox). Delivery ids come from `ids`.
-    /// The event's `sequence` is assigned here, one more than its resource's latest: the unit
-    /// of work has written (and so locked) the resource first, so its events are numbered one
-    /// transaction at a time.
+    /// The event's `sequence` is assigned by the insert itself, one more than its resource's
+    /// latest (read from the `(resource_id, sequence)` index): the unit of work has written (and
+    /// so locked) the resource first, so its events are numbered one transaction at a time.
     pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
-        let next = sqlx::query("SELECT COALESCE(MAX(sequence), 0) + 1 AS next FROM events WHERE resource_id = $1")
-            .bind(&event.resource_id)
-            .fetch_one(self.conn())
-            .await?;
-        let sequence: i64 = next.try_get("next")?;
-        let values = [
-            event.id.as_str().into(),
-            event.mode.as_str().into(),
-            event.event_type.as_str().into(),
-            (&event.resource_id).into(),
-            sequence.into(),
-            to_json(&event.data).into(),
-            millis(event.created_at).into(),
-        ];
-        self.insert(&EVENTS, values).await?;
+        sqlx::query(
+            "INSERT INTO events (id, mode, type, resource_id, sequence, data, created_at) \
+             SELECT $1, $2, $3, $4, COALESCE(MAX(sequence), 0) + 1, $5, $6 FROM events WHERE resource_id = $4",
+        )
+        .bind(event.id.as_str())
+        .bind(event.mode.as_str())
+        .bind(event.event_type.as_str())
+        .bind(&event.resource_id)
+        .bind(to_json(&event.data))
+        .bind(millis(event.created_at))
+        .execute(self.conn())
+        .await?;
 
         let endpoints = sqlx::query("SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2")
             .bind(event.mode.as_str())

@@ -3,6 +3,9 @@
 //! lease and retried until the mail server takes them. The unique (event, recipient) pair means
 //! one mail per event and recipient, however often the event's transaction is retried.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use payhub_core::Event;
 use payhub_core::id::EventId;
@@ -51,21 +54,54 @@ pub struct MailState {
 const MAILS_DUE: LeaseClaim =
     LeaseClaim::attempts("mails", "next_attempt_at", &["id", "event_id", "recipient", "attempts"]);
 
+/// How long this process trusts its copy of the recipients before reading the table again.
+/// Its own changes take effect at once; another instance's (configured differently) within
+/// this time.
+const RECIPIENTS_FRESH_FOR: Duration = Duration::from_secs(5);
+
+/// The recipients as this process last read or wrote them. Every event would otherwise read
+/// the table in its transaction, though it changes only when an instance starts.
+#[derive(Debug, Default)]
+pub(crate) struct RecipientsCache(Mutex<Option<(Instant, Arc<Vec<MailRecipient>>)>>);
+
+impl RecipientsCache {
+    fn fresh(&self) -> Option<Arc<Vec<MailRecipient>>> {
+        let cached = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cached.as_ref().filter(|(read, _)| read.elapsed() < RECIPIENTS_FRESH_FOR).map(|(_, r)| r.clone())
+    }
+
+    fn keep(&self, recipients: Arc<Vec<MailRecipient>>) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), recipients));
+    }
+}
+
 impl Tx {
+    async fn mail_recipients(&mut self) -> Result<Arc<Vec<MailRecipient>>, StoreError> {
+        if let Some(recipients) = self.mail_recipients.fresh() {
+            return Ok(recipients);
+        }
+        let rows = sqlx::query("SELECT address, event_types FROM mail_recipients").fetch_all(self.conn()).await?;
+        let recipients = rows
+            .iter()
+            .map(|row| Ok(MailRecipient { address: row.try_get("address")?, event_types: json(row, "event_types")? }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let recipients = Arc::new(recipients);
+        self.mail_recipients.keep(recipients.clone());
+        Ok(recipients)
+    }
+
     /// Queues the event's mail to every recipient who wants its type, in the caller's
     /// transaction.
     pub(crate) async fn queue_mails(&mut self, event: &Event) -> Result<(), StoreError> {
-        let recipients = sqlx::query("SELECT address, event_types FROM mail_recipients").fetch_all(self.conn()).await?;
-        for row in recipients {
-            let address: String = row.try_get("address")?;
-            let types: Vec<String> = json(&row, "event_types")?;
-            if types.iter().any(|t| t == event.event_type.as_str()) {
+        for recipient in self.mail_recipients().await?.iter() {
+            let address = &recipient.address;
+            if recipient.event_types.iter().any(|t| t == event.event_type.as_str()) {
                 sqlx::query(
                     "INSERT INTO mails (event_id, recipient, status, attempts, next_attempt_at, created_at) \
                      VALUES ($1, $2, 'pending', 0, $3, $3) ON CONFLICT (event_id, recipient) DO NOTHING",
                 )
                 .bind(event.id.as_str())
-                .bind(&address)
+                .bind(address)
                 .bind(millis(event.created_at))
                 .execute(self.conn())
                 .await?;
@@ -88,7 +124,9 @@ impl Database {
                 .execute(tx.conn())
                 .await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.mail_recipients.keep(Arc::new(recipients.to_vec()));
+        Ok(())
     }
 
     /// Claims up to `limit` due mails until `lease_until`. A crash after the mail server took a

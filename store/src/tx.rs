@@ -1,5 +1,8 @@
+use std::sync::Arc;
+
 use sqlx::{Any, AnyConnection, Transaction};
 
+use crate::mail::RecipientsCache;
 use crate::{Dialect, StoreError};
 
 /// A write transaction. Everything a state change implies (the resource, its transition record,
@@ -8,11 +11,16 @@ use crate::{Dialect, StoreError};
 pub struct Tx {
     inner: Transaction<'static, Any>,
     dialect: Dialect,
+    pub(crate) mail_recipients: Arc<RecipientsCache>,
 }
 
 impl Tx {
-    pub(crate) fn new(inner: Transaction<'static, Any>, dialect: Dialect) -> Self {
-        Self { inner, dialect }
+    pub(crate) fn new(
+        inner: Transaction<'static, Any>,
+        dialect: Dialect,
+        mail_recipients: Arc<RecipientsCache>,
+    ) -> Self {
+        Self { inner, dialect, mail_recipients }
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

@@ -155,6 +155,51 @@ on_both_stores! {
         assert_eq!(db.inbox_backlog().await.unwrap(), 2);
     }
 
+    async fn a_stored_notification_keeps_every_byte_and_character_it_arrived_with(db: Database) {
+        let body: Vec<u8> = (0..=255u8).chain(br#"{"a":"b,\"c\"}"#.iter().copied()).collect();
+        let headers = vec![("x-odd".to_owned(), r#"quote " backslash \ comma , braces {} NULL"#.to_owned())];
+        let odd = NewInboxEntry {
+            provider_event_id: r#"WH-"odd",{id}\NULL"#.into(),
+            event_type: "PAYMENT.CAPTURE.COMPLETED".into(),
+            body: body.clone(),
+            headers,
+            ..inbox_entry("unused")
+        };
+        let results = db.insert_inbox_batch(&[inbox_entry("WH-plain"), odd.clone()]).await.unwrap();
+        assert_eq!(results, vec![InboxInsert::Inserted, InboxInsert::Inserted]);
+        assert_eq!(db.insert_inbox_batch(std::slice::from_ref(&odd)).await.unwrap(), vec![InboxInsert::Duplicate]);
+        let claimed = db.claim_due_notifications(now(), now() + Duration::minutes(1), 10).await.unwrap();
+        let stored = claimed.iter().find(|n| n.provider_event_id == odd.provider_event_id).expect("stored");
+        assert_eq!(stored.body, body);
+    }
+
+    async fn batches_committing_side_by_side_store_each_notification_once(db: Database) {
+        // Overlapping batches in opposite orders: each event is new to exactly one of them.
+        let batches: Vec<Vec<NewInboxEntry>> = (0..4)
+            .map(|b| {
+                let mut batch: Vec<_> = (0..30).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
+                if b % 2 == 1 {
+                    batch.reverse();
+                }
+                batch
+            })
+            .collect();
+        let writes: Vec<_> = batches
+            .into_iter()
+            .map(|batch| {
+                let db = db.clone();
+                tokio::spawn(async move { db.insert_inbox_batch(&batch).await.unwrap() })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for write in writes {
+            results.push(write.await.unwrap());
+        }
+        let inserted = results.iter().flatten().filter(|r| **r == InboxInsert::Inserted).count();
+        assert_eq!(inserted, 30);
+        assert_eq!(db.inbox_backlog().await.unwrap(), 30);
+    }
+
     async fn competing_claimers_never_take_the_same_notification(db: Database) {
         let entries: Vec<_> = (0..40).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
         db.insert_inbox_batch(&entries).await.unwrap();
