@@ -6,7 +6,7 @@ use payhub_core::Mode;
 use sqlx::Row;
 
 use crate::instances::{Liveness, liveness};
-use crate::{Database, StoreError, millis};
+use crate::{Database, StoreError, Tx, millis};
 
 /// No API request runs this long: an `in_progress` key this old, held by a process this
 /// database never saw register, belongs to a crashed process.
@@ -146,17 +146,7 @@ impl Database {
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
-             response_content_type = $2, response_body = $3 WHERE mode = $4 AND key = $5",
-        )
-        .bind(i64::from(response.status))
-        .bind(&response.content_type)
-        .bind(&response.body)
-        .bind(mode.as_str())
-        .bind(key)
-        .execute(tx.conn())
-        .await?;
+        tx.complete_idempotency_key(mode, key, response).await?;
         tx.commit().await
     }
 
@@ -170,5 +160,30 @@ impl Database {
     /// Drops keys older than `before` (clients retry within hours, not weeks).
     pub async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.write("DELETE FROM idempotency_keys WHERE created_at < $1", &[millis(before).into()]).await
+    }
+}
+
+impl Tx {
+    /// Records the response of the request holding `key` in the caller's transaction: a
+    /// request whose work is one unit of work answers in the same commit as that work, so no
+    /// crash can leave the work done and the key still in progress.
+    pub async fn complete_idempotency_key(
+        &mut self,
+        mode: Mode,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
+             response_content_type = $2, response_body = $3 WHERE mode = $4 AND key = $5",
+        )
+        .bind(i64::from(response.status))
+        .bind(&response.content_type)
+        .bind(&response.body)
+        .bind(mode.as_str())
+        .bind(key)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use super::API_BODY_LIMIT;
 use super::auth::Caller;
 use super::error::{ApiError, ProblemType};
 use crate::app::Hub;
-use crate::services::Reservation;
+use crate::services::{Answer, Reservation, ServiceError};
 
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
@@ -100,7 +100,7 @@ pub async fn claim(hub: &Hub, mode: Mode, key: &str, fingerprint: &str) -> Resul
             if run.resumed {
                 tracing::info!(key, %request_id, "resuming a request whose process died");
             }
-            Claimed::Run(Reservation { request_id, resumed: run.resumed })
+            Claimed::Run(Reservation { request_id, resumed: run.resumed, key: key.to_owned() })
         }
         IdempotencyClaim::InProgress => Claimed::InProgress,
         IdempotencyClaim::Mismatch => Claimed::Mismatch,
@@ -129,7 +129,35 @@ pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn remember(hub: &Hub, caller: Caller, key: &str, response: Response) -> Response {
+/// Marks a response whose answer the service recorded for its Idempotency-Key in the same
+/// commit as its work (one commit fewer per request, and no moment where the work is done and
+/// the key still in progress).
+#[derive(Debug, Clone, Copy)]
+struct AnswerRecorded;
+
+/// A JSON answer, in the form it is recorded for replay.
+pub fn json_answer(status: StatusCode, value: &impl serde::Serialize) -> Result<StoredResponse, ServiceError> {
+    let body = serde_json::to_vec(value)
+        .map_err(|e| ServiceError::Store(StoreError::Corrupt(format!("the answer cannot be written as JSON: {e}"))))?;
+    Ok(StoredResponse { status: status.as_u16(), content_type: "application/json".to_owned(), body })
+}
+
+/// The response for a service's answer.
+pub fn respond(answer: Answer) -> Response {
+    let recorded = answer.recorded;
+    let mut response = replay(answer.response);
+    response.headers_mut().remove(REPLAYED);
+    if recorded {
+        response.extensions_mut().insert(AnswerRecorded);
+    }
+    response
+}
+
+async fn remember(hub: &Hub, caller: Caller, key: &str, mut response: Response) -> Response {
+    if response.extensions().get::<AnswerRecorded>().is_some() {
+        response.headers_mut().insert(REPLAYED, HeaderValue::from_static("false"));
+        return response;
+    }
     let status = response.status();
     let keep = worth_replaying(&response);
     let (mut parts, body) = response.into_parts();

@@ -31,6 +31,18 @@ pub struct Reservation {
     /// An earlier run of this request died with its process after perhaps creating the
     /// resource, here or at the provider: it is to be found, not made twice.
     pub resumed: bool,
+    /// The Idempotency-Key the request holds (in the caller's mode): a service whose work is one
+    /// unit of work records the request's answer under it in that unit's commit.
+    pub key: String,
+}
+
+/// What a request that creates a resource answers.
+#[derive(Debug)]
+pub struct Answer {
+    pub response: payhub_store::StoredResponse,
+    /// Recorded for the request's Idempotency-Key in the commit that created the resource; the
+    /// Idempotency-Key layer has nothing left to record.
+    pub recorded: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

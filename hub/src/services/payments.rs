@@ -11,10 +11,11 @@ use payhub_core::payment::{
 use payhub_core::schedule::next_payment_check;
 use payhub_core::transition::Cause;
 use payhub_core::{Currency, Mode, Money, PaymentAmount, ProviderName};
+use payhub_store::StoredResponse;
 
 use super::apply::AppliedPayment;
 use super::failures::provider_failure;
-use super::{Reservation, ServiceError};
+use super::{Answer, Reservation, ServiceError};
 use crate::app::Hub;
 use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
 
@@ -81,17 +82,22 @@ impl Hub {
     /// payment its first run recorded; if that run died before recording it, the provider is
     /// asked again under the same id, which is its idempotency key (PayPal) or order number
     /// (Ping++), so the buyer is not sent to a second checkout.
+    ///
+    /// `answer` is what the request answers for the payment; it is recorded for the request's
+    /// Idempotency-Key in the commit that records the payment. The provider is called before
+    /// that transaction begins, so no lock is held while it answers.
     pub async fn create_payment(
         &self,
         mode: Mode,
         reservation: &Reservation,
         request: PaymentRequest,
-    ) -> Result<Payment, ServiceError> {
+        answer: impl FnOnce(&Payment) -> Result<StoredResponse, ServiceError>,
+    ) -> Result<Answer, ServiceError> {
         let id = PaymentId::created_by(&reservation.request_id);
         if reservation.resumed
             && let Some(payment) = self.db.payment(mode, &id).await?
         {
-            return Ok(payment);
+            return Ok(Answer { response: answer(&payment)?, recorded: false });
         }
         let provider = self.provider(mode, request.provider.provider())?;
         let channel = match request.channel {
@@ -140,12 +146,16 @@ impl Hub {
         };
         let mut unit = self.begin(now, None).await?;
         unit.create_payment(&created).await?;
-        self.commit(unit).await?;
-        let payment = created.into_resource();
-        match failed {
-            None => Ok(payment),
-            Some(error) => Err(ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) }),
+        if let Some(error) = failed {
+            // A failure's answer is the error's problem document, which the Idempotency-Key
+            // layer records.
+            self.commit(unit).await?;
+            return Err(ServiceError::Provider { error, resource_id: Some(created.resource().id.to_string()) });
         }
+        let response = answer(created.resource())?;
+        unit.complete_idempotency_key(mode, &reservation.key, &response).await?;
+        self.commit(unit).await?;
+        Ok(Answer { response, recorded: true })
     }
 
     fn next_action(&self, payment: &Payment, action: &BuyerAction) -> NextAction {

@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use payhub_core::id::PaymentId;
 use payhub_core::money::MAX_PAYMENT_AMOUNT;
 use payhub_core::options::{PaymentOptions, ProviderChoice};
@@ -19,6 +20,7 @@ use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::idempotency;
 use crate::services::Reservation;
 use crate::services::payments::PaymentRequest;
 
@@ -103,10 +105,10 @@ async fn create_payment(
     caller: Caller,
     reservation: Reservation,
     ApiJson(body): ApiJson<CreatePayment>,
-) -> Result<(StatusCode, Json<Payment>), ApiError> {
+) -> Result<Response, ApiError> {
     let request = PaymentRequest::try_from(body)?;
-    let payment = hub.create_payment(caller.mode, &reservation, request).await?;
-    Ok((StatusCode::CREATED, Json(payment)))
+    let answer = |payment: &Payment| idempotency::json_answer(StatusCode::CREATED, payment);
+    Ok(idempotency::respond(hub.create_payment(caller.mode, &reservation, request, answer).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
