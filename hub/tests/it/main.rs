@@ -9,6 +9,7 @@ mod console;
 mod crash;
 mod delivery;
 mod disputes;
+mod endpoint_secrets;
 mod flood;
 mod ingress;
 mod mail;
