@@ -34,6 +34,8 @@ pub struct HubSettings {
     /// How much of the record of refused notifications is kept.
     pub rejections: payhub_store::RejectionRetention,
     pub disputes: crate::config::DisputesConfig,
+    /// How endpoints' signing secrets are stored (encrypted when a key is configured).
+    pub secrets: crate::encryption::SecretsAtRest,
 }
 
 impl HubSettings {
@@ -51,6 +53,8 @@ impl HubSettings {
             mail: crate::notifications::MailSettings::from_config(&config.notifications).ok().flatten(),
             rejections: config.rejections.retention(),
             disputes: config.disputes.clone(),
+            // Checked when the configuration was loaded.
+            secrets: config.security.secrets_at_rest().unwrap_or_default(),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Config {
     pub rejections: RejectionsConfig,
     #[serde(default)]
     pub disputes: DisputesConfig,
+    #[serde(default)]
+    pub security: SecurityConfig,
     /// A payment the buyer has not completed after this long is expired.
     #[serde(default = "defaults::payment_expiry", with = "humantime_serde")]
     pub payment_expiry: Duration,
@@ -194,6 +196,37 @@ impl RejectionsConfig {
     }
 }
 
+/// How secrets payhub keeps are protected.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// A base64 256-bit key (`openssl rand -base64 32`; or `PAYHUB_ENCRYPTION_KEY`): webhook
+    /// endpoints' signing secrets are stored encrypted with it. Every instance sharing the
+    /// database needs the same key, and once set it stays required.
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+}
+
+impl fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("encryption_key", &self.encryption_key.as_ref().map(|_| "redacted"))
+            .finish()
+    }
+}
+
+impl SecurityConfig {
+    /// The configured key, read as `validate` checked it.
+    pub fn secrets_at_rest(&self) -> Result<crate::encryption::SecretsAtRest, String> {
+        let key = self.encryption_key.as_deref().map(crate::encryption::EncryptionKey::from_base64).transpose()?;
+        Ok(crate::encryption::SecretsAtRest::encrypted_with(key))
+    }
+}
+
+/// The environment variable that may hold `security.encryption_key` (besides
+/// `PAYHUB__SECURITY__ENCRYPTION_KEY`), the name secret stores usually inject.
+const ENCRYPTION_KEY_VARIABLE: &str = "PAYHUB_ENCRYPTION_KEY";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisputesConfig {
@@ -250,6 +283,7 @@ impl Default for Config {
             notifications: Default::default(),
             rejections: RejectionsConfig::default(),
             disputes: DisputesConfig::default(),
+            security: SecurityConfig::default(),
             payment_expiry: defaults::payment_expiry(),
             entitlement_grace: defaults::entitlement_grace(),
         }
@@ -352,6 +386,10 @@ impl Config {
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
+        let encryption_key = match &variables {
+            Some(variables) => variables.get(ENCRYPTION_KEY_VARIABLE).cloned(),
+            None => std::env::var(ENCRYPTION_KEY_VARIABLE).ok(),
+        };
         let mut environment = config::Environment::with_prefix("PAYHUB")
             .prefix_separator("__")
             .separator("__")
@@ -375,6 +413,9 @@ impl Config {
         }
         let mut config = Config::deserialize(config::Value::from(rest))?;
         config.providers = providers;
+        if config.security.encryption_key.is_none() {
+            config.security.encryption_key = encryption_key;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -403,6 +444,7 @@ impl Config {
         if self.delivery.per_endpoint_concurrency == 0 {
             return Err(ConfigError::Invalid("delivery.per_endpoint_concurrency must be at least 1".into()));
         }
+        self.security.secrets_at_rest().map_err(ConfigError::Invalid)?;
         if self.delivery.schedule.is_empty() {
             return Err(ConfigError::Invalid("delivery.schedule needs at least one retry delay".into()));
         }
@@ -562,6 +604,25 @@ mod tests {
         assert!(!format!("{config:?}").contains("very-secret"));
         let refused = Config::load_with_environment(Some(&path), Some(Default::default())).err().unwrap();
         assert!(refused.to_string().contains("notifications.to names no one"), "{refused}");
+    }
+
+    #[test]
+    fn the_encryption_key_comes_from_the_file_or_the_environment_and_a_malformed_one_is_refused() {
+        let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let (_dir, path) = file(&format!("[security]\nencryption_key = \"{key}\""));
+        let config = Config::load_with_environment(Some(&path), Some(Default::default())).unwrap();
+        assert!(config.security.secrets_at_rest().unwrap().encrypts());
+        assert!(!format!("{:?}", config.security).contains(key));
+        for name in ["PAYHUB_ENCRYPTION_KEY", "PAYHUB__SECURITY__ENCRYPTION_KEY"] {
+            let environment = [(name.to_owned(), key.to_owned())].into_iter().collect();
+            let config = Config::load_with_environment(None, Some(environment)).unwrap();
+            assert!(config.security.secrets_at_rest().unwrap().encrypts(), "{name}");
+        }
+        let environment = [("PAYHUB_ENCRYPTION_KEY".to_owned(), "c2hvcnQ=".to_owned())].into_iter().collect();
+        let refused = Config::load_with_environment(None, Some(environment)).err().unwrap().to_string();
+        assert!(refused.contains("security.encryption_key must be 32 bytes"), "{refused}");
+        let unset = Config::load_with_environment(None, Some(Default::default())).unwrap();
+        assert!(!unset.security.secrets_at_rest().unwrap().encrypts());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod egress;
+pub mod encryption;
 pub mod http;
 pub mod ids;
 pub mod instance;

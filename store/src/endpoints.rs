@@ -4,7 +4,7 @@ use payhub_core::id::WebhookEndpointId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, parsed, time, to_json};
+use crate::codec::{json, opt_time, parsed, time, to_json};
 use crate::table::Table;
 use crate::{Database, Page, StoreError, millis};
 
@@ -33,12 +33,17 @@ impl EndpointStatus {
 }
 
 /// A merchant URL that receives the event stream, signed with its own secret.
+///
+/// Secrets are kept as the hub hands them over (encrypted when it encrypts them at rest).
 #[derive(Debug, Clone)]
 pub struct WebhookEndpoint {
     pub id: WebhookEndpointId,
     pub mode: Mode,
     pub url: String,
     pub secret: String,
+    /// The secret the last rotation replaced, still signing until it expires.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub status: EndpointStatus,
@@ -58,12 +63,12 @@ pub struct NewWebhookEndpoint {
 }
 
 #[rustfmt::skip]
-const ENDPOINTS: Table<WebhookEndpoint, 10> = Table {
+const ENDPOINTS: Table<WebhookEndpoint, 12> = Table {
     name: "webhook_endpoints",
     resource: "webhook endpoint",
     columns: [
         "id", "mode", "url", "secret", "event_types", "description", "status", "disabled_reason", "created_at",
-        "updated_at",
+        "updated_at", "previous_secret", "previous_secret_expires_at",
     ],
     decode: from_row,
 };
@@ -75,6 +80,8 @@ fn from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
         mode: parsed(row, "mode", |s| s.parse().ok())?,
         url: row.try_get("url")?,
         secret: row.try_get("secret")?,
+        previous_secret: row.try_get("previous_secret")?,
+        previous_secret_expires_at: opt_time(row, "previous_secret_expires_at")?,
         event_types: json(row, "event_types")?,
         description: row.try_get("description")?,
         status: parsed(row, "status", EndpointStatus::parse)?,
@@ -95,6 +102,8 @@ impl Database {
             mode: new.mode,
             url: new.url,
             secret: new.secret,
+            previous_secret: None,
+            previous_secret_expires_at: None,
             event_types: new.event_types,
             description: new.description,
             status: EndpointStatus::Enabled,
@@ -114,6 +123,8 @@ impl Database {
             (&endpoint.disabled_reason).into(),
             millis(now).into(),
             millis(now).into(),
+            None::<String>.into(),
+            None::<i64>.into(),
         ];
         tx.insert(&ENDPOINTS, values).await?;
         tx.commit().await?;
@@ -184,4 +195,66 @@ impl Database {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Replaces an endpoint's secrets if its current secret is still `expected` (a concurrent
+    /// rotation or re-encryption wins otherwise, and the caller reads the endpoint again).
+    /// Returns whether it replaced them.
+    pub async fn replace_endpoint_secrets(
+        &self,
+        id: &WebhookEndpointId,
+        expected: &str,
+        secrets: &EndpointSecrets,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_secret_expires_at = $3, \
+                   updated_at = $4 WHERE id = $5 AND secret = $6";
+        let params = [
+            (&secrets.secret).into(),
+            (&secrets.previous_secret).into(),
+            secrets.previous_secret_expires_at.map(millis).into(),
+            millis(now).into(),
+            id.as_str().into(),
+            expected.into(),
+        ];
+        Ok(self.write(sql, &params).await? == 1)
+    }
+
+    /// Every endpoint of both modes, oldest first (to re-encrypt their secrets).
+    pub async fn all_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM webhook_endpoints ORDER BY id").fetch_all(self.reader()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The check value recorded for `purpose`, if any.
+    pub async fn key_check(&self, purpose: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT check_value FROM key_checks WHERE purpose = $1")
+            .bind(purpose)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.map(|row| row.try_get("check_value")).transpose()?)
+    }
+
+    /// Records the check value for `purpose` unless one is recorded already (by another
+    /// instance starting at the same moment); returns the one recorded.
+    pub async fn record_key_check(
+        &self,
+        purpose: &str,
+        check_value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let sql = "INSERT INTO key_checks (purpose, check_value, created_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (purpose) DO NOTHING";
+        self.write(sql, &[purpose.into(), check_value.into(), millis(now).into()]).await?;
+        let recorded = self.key_check(purpose).await?;
+        recorded
+            .ok_or_else(|| StoreError::Corrupt(format!("the key check for {purpose} vanished after it was recorded")))
+    }
+}
+
+/// An endpoint's signing secrets, as one rotation or re-encryption writes them.
+#[derive(Debug, Clone)]
+pub struct EndpointSecrets {
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }

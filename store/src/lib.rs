@@ -43,7 +43,7 @@ pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
 pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState};
 pub use disputes::DisputeFilter;
-pub use endpoints::{EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
+pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
 pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};

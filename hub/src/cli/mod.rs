@@ -115,7 +115,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { common } => {
             let config = common.load()?;
-            open_database(&config.database_url).await?;
+            let db = open_database(&config.database_url).await?;
+            let encrypted = prepare_endpoint_secrets(&db, &config).await?;
+            if encrypted > 0 {
+                println!("encrypted the signing secrets of {encrypted} webhook endpoints");
+            }
             println!("database {} is up to date", crate::config::redact_url(&config.database_url));
             Ok(())
         }
@@ -132,6 +136,15 @@ pub async fn open_database(url: &str) -> anyhow::Result<Database> {
     })?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// Checks the configured encryption key against the database's endpoint secrets and encrypts
+/// those still in plaintext; returns how many endpoints it encrypted.
+pub async fn prepare_endpoint_secrets(db: &Database, config: &Config) -> anyhow::Result<usize> {
+    use payhub_core::Clock;
+    let secrets = config.security.secrets_at_rest().map_err(anyhow::Error::msg)?;
+    let now = crate::clock::SystemClock.now();
+    Ok(crate::services::endpoints::prepare_stored_secrets(db, &secrets, now).await?)
 }
 
 pub fn init_tracing(format: LogFormat) {

@@ -50,6 +50,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     super::init_tracing(config.log.format);
     let db = super::open_database(&config.database_url).await?;
+    let encrypted = super::prepare_endpoint_secrets(&db, &config).await?;
+    if encrypted > 0 {
+        info!(endpoints = encrypted, "encrypted webhook endpoint secrets stored in plaintext");
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} ({e}); pick another address with --listen", config.listen))?;

@@ -67,7 +67,7 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
             format!("a request with Idempotency-Key `{key}` is still in progress; retry shortly to get its result"),
         )
         .into_response(),
-        Ok(Claimed::Completed(stored)) => replay(stored),
+        Ok(Claimed::Completed(stored)) => replay(&hub, caller.mode, &key, stored),
         Ok(Claimed::Run(reservation)) => {
             let mut request = Request::from_parts(parts, Body::from(bytes));
             request.extensions_mut().insert(reservation);
@@ -76,6 +76,11 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         }
     }
 }
+
+/// Marks a response that shows a secret (an endpoint's signing secret): its copy kept for
+/// replays is encrypted like the secret itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CarriesSecret;
 
 /// What claiming an idempotency key for a request gave this process.
 pub enum Claimed {
@@ -174,7 +179,10 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, mut response: Response) 
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json")
                 .to_owned(),
-            body: bytes.to_vec(),
+            body: match parts.extensions.get::<CarriesSecret>() {
+                Some(CarriesSecret) => hub.settings.secrets.protect_bytes(&bytes, &replay_row(caller.mode, key)),
+                None => bytes.to_vec(),
+            },
         };
         hub.db.complete_idempotency_key(caller.mode, key, &stored).await
     } else {
@@ -201,9 +209,18 @@ fn worth_replaying(response: &Response) -> bool {
         )
 }
 
-fn replay(stored: StoredResponse) -> Response {
+/// What a stored response's encryption binds it to: its key, in its mode.
+fn replay_row(mode: Mode, key: &str) -> String {
+    format!("idempotency:{mode}:{key}")
+}
+
+fn replay(hub: &Hub, mode: Mode, key: &str, stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, stored.body).into_response();
+    let body = match hub.settings.secrets.reveal_bytes(&stored.body, &replay_row(mode, key)) {
+        Ok(body) => body,
+        Err(e) => return ApiError::internal(format!("the stored response cannot be read: {e}")).into_response(),
+    };
+    let mut response = (status, body).into_response();
     if let Ok(value) = HeaderValue::from_str(&stored.content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }

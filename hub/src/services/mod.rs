@@ -8,6 +8,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod apply;
 pub mod disputes;
+pub mod endpoints;
 pub mod external_payments;
 mod failures;
 pub mod payments;

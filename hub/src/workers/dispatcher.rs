@@ -14,18 +14,16 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::id::WebhookEndpointId;
 use payhub_core::{Event, Mode};
 use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus, WebhookEndpoint};
-use ring::hmac;
 use tokio::task::{self, JoinSet};
 use tracing::{info, warn};
 
 use crate::app::{Hub, HubSettings};
 use crate::services::ServiceError;
+use crate::services::endpoints::DeliverySigner;
 use crate::workers::{Shutdown, retry_at};
 
 const BATCH: usize = 32;
@@ -185,10 +183,12 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) 
     };
     let sent_at = hub.clock.now();
     let started = Instant::now();
-    let (status_code, error) = match checked_url(hub, &endpoint) {
-        Ok(url) => send(http.of(endpoint.mode), url, &endpoint.secret, &event, sent_at).await,
-        Err(refused) => (None, Some(format!("refused: {refused}"))),
-    };
+    let (status_code, error) =
+        match (checked_url(hub, &endpoint), DeliverySigner::of(&hub.settings.secrets, &endpoint, sent_at)) {
+            (Ok(url), Ok(signer)) => send(http.of(endpoint.mode), url, &signer, &event, sent_at).await,
+            (Err(refused), _) => (None, Some(format!("refused: {refused}"))),
+            (_, Err(unreadable)) => (None, Some(format!("the endpoint's signing secret cannot be read: {unreadable}"))),
+        };
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let outcome = match (&error, retry_at(&hub.settings.delivery.schedule, delivery.attempt, sent_at)) {
         (None, _) => DeliveryOutcome::Delivered,
@@ -217,13 +217,13 @@ fn checked_url(hub: &Hub, endpoint: &WebhookEndpoint) -> Result<url::Url, String
 async fn send(
     http: &reqwest::Client,
     url: url::Url,
-    secret: &str,
+    signer: &DeliverySigner,
     event: &Event,
     sent_at: DateTime<Utc>,
 ) -> (Option<u16>, Option<String>) {
     let body = serde_json::to_vec(event).unwrap_or_default();
     let timestamp = sent_at.timestamp().to_string();
-    let signature = sign(secret, event.id.as_str(), &timestamp, &body);
+    let signature = signer.signature_header(event.id.as_str(), &timestamp, &body);
     let response = http
         .post(url)
         .header("content-type", "application/json")
@@ -299,36 +299,9 @@ async fn disable_if_dead(hub: &Hub, endpoint_id: &WebhookEndpointId, now: DateTi
     Ok(())
 }
 
-/// Standard Webhooks: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), where the
-/// key is the base64 part of the `whsec_` secret.
-pub fn sign(secret: &str, message_id: &str, timestamp: &str, body: &[u8]) -> String {
-    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let key_bytes = STANDARD.decode(encoded).unwrap_or_else(|_| encoded.as_bytes().to_vec());
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &key_bytes);
-    let mut context = hmac::Context::with_key(&key);
-    context.update(message_id.as_bytes());
-    context.update(b".");
-    context.update(timestamp.as_bytes());
-    context.update(b".");
-    context.update(body);
-    format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signatures_follow_the_standard_webhooks_reference_vector() {
-        // The example from the Standard Webhooks specification.
-        let signature = sign(
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            "1614265330",
-            br#"{"test": 2432232314}"#,
-        );
-        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-    }
 
     #[test]
     fn retries_follow_the_schedule_then_give_up() {

@@ -26,26 +26,30 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 /// Runs a test body once per database backend; the PostgreSQL variant says so and skips when
-/// `PAYHUB_TEST_DATABASE_URL` is not set.
+/// `PAYHUB_TEST_DATABASE_URL` is not set. `with spawn;` first starts each app with `spawn`
+/// (a function of the backend) instead of [`TestApp::spawn`].
 #[macro_export]
 macro_rules! on_both_stores {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+    (with $spawn:path; $(async fn $name:ident($app:ident) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             async fn run($app: $crate::helpers::TestApp) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn(payhub_store::testing::Backend::Sqlite).await.unwrap();
+                let app = $spawn(payhub_store::testing::Backend::Sqlite).await.unwrap();
                 run(app).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(app) = $crate::helpers::TestApp::spawn(payhub_store::testing::Backend::Postgres).await else { return };
+                let Some(app) = $spawn(payhub_store::testing::Backend::Postgres).await else { return };
                 run(app).await;
             }
         }
     )*};
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::on_both_stores! { with $crate::helpers::TestApp::spawn; $(async fn $name($app) $body)* }
+    };
 }
 
 /// A merchant endpoint: records every delivery and answers with a chosen status.
@@ -134,6 +138,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
         mail: None,
         rejections: payhub::config::RejectionsConfig::default().retention(),
         disputes: DisputesConfig { revoke_entitlement_on_loss: true, sweep_interval: Duration::from_millis(300) },
+        secrets: Default::default(),
     }
 }
 

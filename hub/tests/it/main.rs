@@ -5,11 +5,13 @@ mod browser;
 mod helpers;
 
 mod api;
+mod api_properties;
 mod bench;
 mod console;
 mod crash;
 mod delivery;
 mod disputes;
+mod endpoint_secrets;
 mod flood;
 mod ingress;
 mod mail;

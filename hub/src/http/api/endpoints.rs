@@ -1,15 +1,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use payhub_core::Mode;
 use payhub_core::event::EventFilters;
 use payhub_core::id::WebhookEndpointId;
 use payhub_core::merchant::AbsoluteUrl;
-use payhub_store::{NewWebhookEndpoint, WebhookEndpoint};
-use ring::rand::{SecureRandom, SystemRandom};
+use payhub_store::WebhookEndpoint;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,9 +18,14 @@ use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::idempotency::CarriesSecret;
+use crate::services::endpoints::{self as service, DEFAULT_OVERLAP, EndpointRegistration, MAX_OVERLAP, Revealed};
 
 pub fn router() -> OpenApiRouter<Hub> {
-    OpenApiRouter::new().routes(routes!(create_endpoint, list_endpoints)).routes(routes!(get_endpoint, delete_endpoint))
+    OpenApiRouter::new()
+        .routes(routes!(create_endpoint, list_endpoints))
+        .routes(routes!(get_endpoint, delete_endpoint))
+        .routes(routes!(rotate_secret))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,14 +74,17 @@ pub struct WebhookEndpointView {
     /// `enabled`, or `disabled` after failing for days.
     pub status: String,
     pub disabled_reason: Option<String>,
-    /// Only in the answer to the creation: keep it to verify signatures.
+    /// Only in the answers to the creation and to a rotation: keep it to verify signatures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Until when the secret a rotation replaced still signs deliveries, beside `secret`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
 impl WebhookEndpointView {
-    fn of(endpoint: WebhookEndpoint, with_secret: bool) -> Self {
+    fn of(endpoint: WebhookEndpoint, secret: Option<String>) -> Self {
         Self {
             id: endpoint.id.to_string(),
             mode: endpoint.mode,
@@ -87,16 +93,20 @@ impl WebhookEndpointView {
             description: endpoint.description,
             status: endpoint.status.as_str().to_owned(),
             disabled_reason: endpoint.disabled_reason,
-            secret: with_secret.then_some(endpoint.secret),
+            secret,
+            previous_secret_expires_at: endpoint.previous_secret_expires_at,
             created_at: endpoint.created_at,
         }
     }
-}
 
-fn new_secret() -> String {
-    let mut bytes = [0u8; 24];
-    SystemRandom::new().fill(&mut bytes).expect("the operating system's random source failed");
-    format!("whsec_{}", STANDARD.encode(bytes))
+    /// The answer that shows the secret, once; its stored copy for Idempotency-Key replays is
+    /// encrypted like the endpoint's.
+    fn revealing(revealed: Revealed, status: StatusCode) -> Response {
+        let view = Self::of(revealed.endpoint, Some(revealed.secret));
+        let mut response = (status, Json(view)).into_response();
+        response.extensions_mut().insert(CarriesSecret);
+        response
+    }
 }
 
 #[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhook endpoints",
@@ -110,7 +120,7 @@ async fn create_endpoint(
     State(hub): State<Hub>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateWebhookEndpoint>,
-) -> Result<(StatusCode, Json<WebhookEndpointView>), ApiError> {
+) -> Result<Response, ApiError> {
     let request = EndpointRequest::try_from(body)?;
     let url = url::Url::parse(request.url.as_str()).map_err(|e| ApiError::invalid("url", e.to_string()))?;
     hub.settings
@@ -118,17 +128,14 @@ async fn create_endpoint(
         .check_url(caller.mode, &url)
         .await
         .map_err(|refused| ApiError::invalid("url", refused.to_string()))?;
-    let now = hub.clock.now();
-    let new = NewWebhookEndpoint {
-        id: WebhookEndpointId::generate(&hub.ids, now),
+    let registration = EndpointRegistration {
         mode: caller.mode,
         url: request.url.into_string(),
-        secret: new_secret(),
         event_types: request.event_types.into_vec(),
         description: request.description,
     };
-    let endpoint = hub.db.create_endpoint(new, now).await?;
-    Ok((StatusCode::CREATED, Json(WebhookEndpointView::of(endpoint, true))))
+    let revealed = service::create_endpoint(&hub, registration).await?;
+    Ok(WebhookEndpointView::revealing(revealed, StatusCode::CREATED))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhook endpoints", params(ListParams),
@@ -139,7 +146,7 @@ async fn list_endpoints(
     ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Json<List<WebhookEndpointView>>, ApiError> {
     let page = hub.db.list_endpoints(caller.mode, paging.cursor(WebhookEndpointId::parse)?, paging.limit()?).await?;
-    let views = page.items.into_iter().map(|e| WebhookEndpointView::of(e, false)).collect();
+    let views = page.items.into_iter().map(|e| WebhookEndpointView::of(e, None)).collect();
     Ok(Json(List::new(views, page.has_more, |e| e.id.clone())))
 }
 
@@ -153,7 +160,7 @@ async fn get_endpoint(
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
     let endpoint =
         hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id.as_str()))?;
-    Ok(Json(WebhookEndpointView::of(endpoint, false)))
+    Ok(Json(WebhookEndpointView::of(endpoint, None)))
 }
 
 #[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhook endpoints",
@@ -169,4 +176,41 @@ async fn delete_endpoint(
     } else {
         Err(ApiError::not_found("webhook endpoint", id.as_str()))
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// Seconds the replaced secret keeps signing deliveries beside the new one: 86400 (a day)
+    /// by default, at most 604800 (a week); 0 stops it at once.
+    pub expire_previous_in: Option<i64>,
+}
+
+/// How long the replaced secret overlaps the new one, as the request asks.
+fn overlap(body: &RotateSecret) -> Result<chrono::Duration, ApiError> {
+    let Some(seconds) = body.expire_previous_in else { return Ok(DEFAULT_OVERLAP) };
+    let max = MAX_OVERLAP.num_seconds();
+    if !(0..=max).contains(&seconds) {
+        return Err(ApiError::invalid("expire_previous_in", format!("must be 0 to {max} seconds (a week)")));
+    }
+    Ok(chrono::Duration::seconds(seconds))
+}
+
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhook endpoints",
+    params(("id" = String, Path, description = "we_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = RotateSecret,
+    responses(
+        (status = 200, description = "The new secret, shown once; the replaced one signs beside it until `previous_secret_expires_at`", body = WebhookEndpointView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn rotate_secret(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
+    ApiJson(body): ApiJson<RotateSecret>,
+) -> Result<Response, ApiError> {
+    let overlap = overlap(&body)?;
+    let revealed = service::rotate_secret(&hub, caller.mode, &id, overlap).await?;
+    Ok(WebhookEndpointView::revealing(revealed, StatusCode::OK))
 }

@@ -11,6 +11,7 @@ mod fake_paypal;
 mod fixtures;
 mod ipn;
 mod payments_v1_decoding;
+mod properties;
 mod subscriptions_client;
 mod subscriptions_decoding;
 mod webhook_chain_cache;

@@ -5,6 +5,7 @@ mod decoding;
 mod errors_and_retries;
 mod fake_pingpp;
 mod keys;
+mod properties;
 mod request_signing;
 mod samples;
 mod webhook_fixtures;

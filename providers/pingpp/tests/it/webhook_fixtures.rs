@@ -8,11 +8,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use payhub_pingpp::{VerifyError, WebhookVerifier, parse_event};
 
-struct Sample {
-    name: String,
-    body: Vec<u8>,
-    signature: String,
-    key_pem: Vec<u8>,
+pub struct Sample {
+    pub name: String,
+    pub body: Vec<u8>,
+    pub signature: String,
+    pub key_pem: Vec<u8>,
 }
 
 impl Sample {
@@ -22,13 +22,13 @@ impl Sample {
         (parts.next().expect("event id in the folder name"), parts.next().expect("event type in the folder name"))
     }
 
-    fn verifier(&self) -> WebhookVerifier {
+    pub fn verifier(&self) -> WebhookVerifier {
         WebhookVerifier::from_pem(&self.key_pem).unwrap_or_else(|e| panic!("{}: key: {e}", self.name))
     }
 }
 
 /// The samples, or `None` (after saying so) where the shared folder is not checked out.
-fn samples() -> Option<Vec<Sample>> {
+pub fn samples() -> Option<Vec<Sample>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/pingpp-webhook");
     if !dir.is_dir() {
         eprintln!("skipping: Ping++ webhook fixtures not found at {}", dir.display());
