@@ -18,5 +18,6 @@ mod pingpp;
 mod problems;
 mod process;
 mod reliability;
+mod request_ids;
 mod subscriptions;
 mod validation;
