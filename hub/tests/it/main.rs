@@ -5,6 +5,7 @@ mod browser;
 mod helpers;
 
 mod api;
+mod cli;
 mod console;
 mod crash;
 mod delivery;
