@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 
 use crate::mail::RecipientsCache;
 use crate::param::{Param, query};
@@ -103,6 +103,17 @@ impl Database {
             Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
         }
         Ok(())
+    }
+
+    /// The migrations this build knows that the database has not applied, by version.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let rows = sqlx::query("SELECT version FROM _sqlx_migrations").fetch_all(&self.reader).await?;
+        let applied: Vec<i64> = rows.iter().map(|row| row.try_get("version")).collect::<Result<_, _>>()?;
+        Ok(migrator.iter().map(|m| m.version).filter(|version| !applied.contains(version)).collect())
     }
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {

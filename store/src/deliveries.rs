@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
+use payhub_core::{EventType, IdGenerator, Mode};
 use sqlx::Row;
 
 use crate::codec::parsed;
@@ -34,6 +35,23 @@ pub struct DeliveryState {
     pub attempts: i64,
     pub last_status_code: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// Which events a replay sends again.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplayedEvents<'a> {
+    One(&'a EventId),
+    /// Every event created at or after this time.
+    Since(DateTime<Utc>),
+}
+
+/// What a replay queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Events sent again to at least one endpoint.
+    pub events: u64,
+    /// Deliveries queued (an event counts once per endpoint).
+    pub deliveries: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +167,59 @@ impl Database {
         .await?;
         tx.commit().await?;
         Ok(result.rows_affected())
+    }
+
+    /// Sends events again (replay): each event `events` selects goes once more to every enabled
+    /// endpoint of `mode` whose filter selects it (or to `endpoint` alone), whether it was sent
+    /// there before or not — an endpoint registered after the event gets it too. One delivery
+    /// per event and endpoint: a delivery already pending is only made due now.
+    pub async fn replay_events(
+        &self,
+        mode: Mode,
+        events: ReplayedEvents<'_>,
+        endpoint: Option<&WebhookEndpointId>,
+        ids: &IdGenerator,
+        now: DateTime<Utc>,
+    ) -> Result<Replayed, StoreError> {
+        let mut tx = self.begin().await?;
+        let (one, since) = match events {
+            ReplayedEvents::One(id) => (Some(id.as_str()), None),
+            ReplayedEvents::Since(at) => (None, Some(millis(at))),
+        };
+        let rows = sqlx::query(
+            "SELECT id, type FROM events WHERE mode = $1 AND ($2 IS NULL OR id = $2) \
+             AND ($3 IS NULL OR created_at >= $3) ORDER BY seq",
+        )
+        .bind(mode.as_str())
+        .bind(one)
+        .bind(since)
+        .fetch_all(tx.conn())
+        .await?;
+        let mut replayed = Replayed::default();
+        for row in rows {
+            let event_id = parsed(&row, "id", |s| EventId::parse(s).ok())?;
+            let event_type = parsed(&row, "type", EventType::parse)?;
+            let endpoints = tx.endpoints_selecting(mode, event_type, endpoint).await?;
+            replayed.events += u64::from(!endpoints.is_empty());
+            for endpoint_id in endpoints {
+                sqlx::query(
+                    "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
+                     next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
+                     ON CONFLICT (event_id, endpoint_id) DO UPDATE \
+                     SET status = 'pending', next_attempt_at = $5, locked_until = NULL",
+                )
+                .bind(DeliveryId::generate(ids, now).as_str())
+                .bind(event_id.as_str())
+                .bind(endpoint_id.as_str())
+                .bind(mode.as_str())
+                .bind(millis(now))
+                .execute(tx.conn())
+                .await?;
+                replayed.deliveries += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(replayed)
     }
 
     /// When an endpoint last accepted a delivery, if ever.

@@ -55,20 +55,38 @@ impl Tx {
         .execute(self.conn())
         .await?;
 
-        let endpoints = sqlx::query("SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2")
-            .bind(event.mode.as_str())
-            .bind(EndpointStatus::Enabled.as_str())
-            .fetch_all(self.conn())
-            .await?;
-        for endpoint in endpoints {
-            let endpoint_id = parsed(&endpoint, "id", |s| WebhookEndpointId::parse(s).ok())?;
-            let filters: Vec<String> = json(&endpoint, "event_types")?;
-            if filters.iter().any(|f| event.event_type.matches(f)) {
-                let delivery_id = DeliveryId::generate(ids, event.created_at);
-                self.queue_delivery(&delivery_id, event, &endpoint_id).await?;
-            }
+        for endpoint_id in self.endpoints_selecting(event.mode, event.event_type, None).await? {
+            let delivery_id = DeliveryId::generate(ids, event.created_at);
+            self.queue_delivery(&delivery_id, event, &endpoint_id).await?;
         }
         self.queue_mails(event).await
+    }
+
+    /// The enabled endpoints of `mode` (or just `only`, if it is one of them) whose filter
+    /// selects `event_type`.
+    pub(crate) async fn endpoints_selecting(
+        &mut self,
+        mode: Mode,
+        event_type: EventType,
+        only: Option<&WebhookEndpointId>,
+    ) -> Result<Vec<WebhookEndpointId>, StoreError> {
+        let endpoints = sqlx::query(
+            "SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2 \
+             AND ($3 IS NULL OR id = $3)",
+        )
+        .bind(mode.as_str())
+        .bind(EndpointStatus::Enabled.as_str())
+        .bind(only.map(|id| id.as_str()))
+        .fetch_all(self.conn())
+        .await?;
+        let mut selecting = Vec::new();
+        for endpoint in endpoints {
+            let filters: Vec<String> = json(&endpoint, "event_types")?;
+            if filters.iter().any(|f| event_type.matches(f)) {
+                selecting.push(parsed(&endpoint, "id", |s| WebhookEndpointId::parse(s).ok())?);
+            }
+        }
+        Ok(selecting)
     }
 
     pub(crate) async fn queue_delivery(

@@ -2,9 +2,15 @@
 
 mod admins;
 mod bench;
+mod doctor;
+mod events;
 mod keys;
+mod listen;
+pub mod remote;
+mod replay;
 mod sandbox;
 mod serve;
+mod trigger;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -84,6 +90,21 @@ enum Command {
     },
     /// Measure webhook ingest throughput against a bare HTTP baseline.
     Bench(bench::BenchArgs),
+    /// Receive a hub's events on this machine and forward them to a local handler.
+    Listen(listen::ListenArgs),
+    /// Follow or resend a hub's events.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
+    },
+    /// Send the events since a time again.
+    Replay(replay::ReplayArgs),
+    /// Ask the providers about payments now instead of on the reconciler's schedule.
+    Reconcile(replay::ReconcileArgs),
+    /// Produce a real event in test mode by driving its flow through the hub and the sandbox.
+    Trigger(trigger::TriggerArgs),
+    /// Check a hub's setup and say how to fix what is wrong.
+    Doctor(doctor::DoctorArgs),
 }
 
 pub async fn main() -> ExitCode {
@@ -126,6 +147,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command, common } => keys::run(command, &common.load()?).await,
         Command::Admins { command, common } => admins::run(command, &common.load()?).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Listen(args) => listen::run(args).await,
+        Command::Events { command } => events::run(command).await,
+        Command::Replay(args) => replay::replay(args).await,
+        Command::Reconcile(args) => replay::reconcile(args).await,
+        Command::Trigger(args) => trigger::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     }
 }
 

@@ -122,7 +122,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// Ctrl-C, or SIGTERM (what `docker stop`, systemd and Kubernetes send): either way in-flight
 /// requests finish and this process says it stopped, so its retried requests are taken over at
 /// once rather than treated as a crash.
-async fn stop_requested() -> std::io::Result<()> {
+pub(super) async fn stop_requested() -> std::io::Result<()> {
     #[cfg(unix)]
     {
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

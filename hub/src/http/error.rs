@@ -22,6 +22,9 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: String,
+    /// The request's id (its `X-Request-Id`), for finding it in payhub's logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// Extension members (`errors`, `remaining`, `resource_id`, …).
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -29,7 +32,7 @@ pub struct Problem {
 }
 
 /// Members every problem has; extensions must not reuse their names.
-const RESERVED_MEMBERS: [&str; 6] = ["type", "title", "status", "detail", "instance", "code"];
+const RESERVED_MEMBERS: [&str; 7] = ["type", "title", "status", "detail", "instance", "code", "request_id"];
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -72,6 +75,8 @@ impl ApiError {
             status: self.problem.status().as_u16(),
             detail: self.detail,
             code: self.problem.code().to_owned(),
+            // Stamped on the way out by `request_id::assign`, which knows the request.
+            request_id: None,
             extensions: self.extensions,
         }
     }

@@ -13,10 +13,12 @@ pub mod ingress;
 pub mod ops;
 pub mod problem;
 pub mod qr;
+pub mod request_id;
+pub mod start;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -45,6 +47,8 @@ pub fn ops_router(hub: Hub) -> Router {
         .fallback(|| async {
             ApiError::new(ProblemType::NotFound, "this address serves /healthz, /readyz and /metrics").into_response()
         })
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(from_fn(request_id::assign))
         .with_state(hub)
 }
 
@@ -60,6 +64,8 @@ pub fn router(hub: Hub) -> Router {
     Router::new()
         .merge(api)
         .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi) }))
+        .merge(start::docs())
+        .route("/", get(start::page))
         // Provider ingress (`/webhooks/paypal`, …): each provider contributes its own routes.
         .merge(crate::providers::registry::routes())
         .route("/checkout/qr/{file}", get(qr::image))
@@ -83,6 +89,7 @@ pub fn router(hub: Hub) -> Router {
             ApiError::new(ProblemType::InternalError, "an internal error occurred; the logs have the details")
                 .into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(from_fn(request_id::assign))
         .with_state(hub)
 }

@@ -21,6 +21,27 @@ use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
 use serde::Serialize;
 
+/// One check of `payhub doctor`: what was checked, what was found and, when it failed, how to
+/// fix it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Diagnosis {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Diagnosis {
+    pub fn passed(check: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { check: check.into(), ok: true, detail: detail.into(), fix: None }
+    }
+
+    pub fn failed(check: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { check: check.into(), ok: false, detail: detail.into(), fix: Some(fix.into()) }
+    }
+}
+
 /// Where the provider sends the buyer back to: payhub's own pages, never the merchant's
 /// directly, because what arrives in a return URL's query string cannot be trusted.
 #[derive(Debug, Clone)]
@@ -431,6 +452,10 @@ pub trait PaymentProvider: Send + Sync + 'static {
     ) -> Result<(), ProviderError> {
         Err(self.unsupported(Capability::Disputes))
     }
+
+    /// The provider's part of `payhub doctor`: whether it accepts this hub's credentials and
+    /// will notify the hub at `hub_url`, each with the fix when not.
+    async fn diagnose(&self, hub_url: &str) -> Vec<Diagnosis>;
 
     fn unsupported(&self, capability: Capability) -> ProviderError {
         ProviderError::Unsupported { provider: self.name(), capability }

@@ -92,6 +92,11 @@ impl TokenCache {
             let (status, debug_id) = record_answer(&response);
             let body = read_body(response).await?;
             if matches!(status.as_u16(), 400 | 401 | 403) {
+                tracing::warn!(
+                    status = status.as_u16(),
+                    debug_id = debug_id.as_deref(),
+                    "PayPal refused the client credentials"
+                );
                 return Err(PaypalError::Authentication {
                     status: status.as_u16(),
                     message: error_text(status, &body),

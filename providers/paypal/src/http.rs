@@ -196,7 +196,10 @@ impl Api {
                 }
                 let body = read_body(response).await?;
                 if !status.is_success() {
-                    return Err(api_error(status, &body, debug_id));
+                    let error = api_error(status, &body, debug_id);
+                    // PayPal's support traces a failed call by its debug id, so it goes in the log.
+                    tracing::warn!(status = status.as_u16(), debug_id = error.debug_id(), error = %error, "PayPal refused a request");
+                    return Err(error);
                 }
                 return Ok(body);
             }

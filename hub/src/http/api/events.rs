@@ -1,7 +1,9 @@
 use axum::Json;
 use axum::extract::State;
-use payhub_core::id::EventId;
+use chrono::{DateTime, Utc};
+use payhub_core::id::{EventId, WebhookEndpointId};
 use payhub_core::{Event, EventType};
+use payhub_store::{EndpointStatus, ReplayedEvents};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -11,10 +13,14 @@ use super::{List, ListParams};
 use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<Hub> {
-    OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(get_event)).routes(routes!(redeliver_event))
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(get_event))
+        .routes(routes!(redeliver_event))
+        .routes(routes!(replay_events))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,18 +81,123 @@ pub struct Redelivery {
     pub queued: u64,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RedeliveryTarget {
+    /// Send it to this endpoint (`we_…`) alone, even one it was never sent to, if the
+    /// endpoint's filter selects it.
+    pub endpoint: Option<String>,
+}
+
 #[utoipa::path(post, path = "/v1/events/{id}/redeliver", tag = "events",
-    params(("id" = String, Path, description = "evt_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
-    responses((status = 200, description = "Queued again for every endpoint it was sent to", body = Redelivery)))]
+    params(("id" = String, Path, description = "evt_…"), RedeliveryTarget, ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses(
+        (status = 200, description = "Queued again for every endpoint it was sent to, or for `endpoint`", body = Redelivery),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn redeliver_event(
     State(hub): State<Hub>,
     caller: Caller,
     ApiPath(id): ApiPath<EventId>,
+    ApiQuery(target): ApiQuery<RedeliveryTarget>,
 ) -> Result<Json<Redelivery>, ApiError> {
     if hub.db.event(caller.mode, &id).await?.is_none() {
         return Err(ApiError::not_found("event", id.as_str()));
     }
-    let queued = hub.db.redeliver_event(&id, hub.clock.now()).await?;
+    let queued = match target.endpoint {
+        Some(endpoint) => {
+            let endpoint = enabled_endpoint(&hub, &caller, "endpoint", &endpoint).await?;
+            let replayed = hub
+                .db
+                .replay_events(caller.mode, ReplayedEvents::One(&id), Some(&endpoint), &hub.ids, hub.clock.now())
+                .await?;
+            if replayed.deliveries == 0 {
+                return Err(ApiError::invalid(
+                    "endpoint",
+                    format!("the filter of {endpoint} does not select this event's type; add it to its event_types"),
+                ));
+            }
+            replayed.deliveries
+        }
+        None => hub.db.redeliver_event(&id, hub.clock.now()).await?,
+    };
     hub.signals.outbox.notify_one();
     Ok(Json(Redelivery { queued }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Every event created at or after this time is sent again: an RFC 3339 time, or a span
+    /// back from the hub's clock (`90m`, `2h`, `3days`).
+    #[schema(example = "2h")]
+    pub since: String,
+    /// Only to this endpoint (`we_…`); by default to every enabled endpoint whose filter
+    /// selects the event.
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Replay {
+    /// Events queued again for at least one endpoint.
+    pub events: u64,
+    /// Deliveries queued (an event counts once per endpoint).
+    pub queued: u64,
+}
+
+#[utoipa::path(post, path = "/v1/events/replay", tag = "events",
+    params(("Idempotency-Key" = String, Header, description = "Unique per request; a retry with the same key replays nothing more")),
+    request_body = ReplayRequest,
+    responses(
+        (status = 200, description = "Queued; each event goes once more to each endpoint, signed with the same `webhook-id`", body = Replay),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn replay_events(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ReplayRequest>,
+) -> Result<Json<Replay>, ApiError> {
+    let now = hub.clock.now();
+    let since = since_time(&body.since, now)?;
+    let endpoint = match &body.endpoint {
+        Some(endpoint) => Some(enabled_endpoint(&hub, &caller, "endpoint", endpoint).await?),
+        None => None,
+    };
+    let replayed =
+        hub.db.replay_events(caller.mode, ReplayedEvents::Since(since), endpoint.as_ref(), &hub.ids, now).await?;
+    hub.signals.outbox.notify_one();
+    Ok(Json(Replay { events: replayed.events, queued: replayed.deliveries }))
+}
+
+/// The caller's endpoint named in `field`, which must be enabled to be sent anything.
+async fn enabled_endpoint(hub: &Hub, caller: &Caller, field: &str, id: &str) -> Result<WebhookEndpointId, ApiError> {
+    let id = WebhookEndpointId::parse(id)
+        .map_err(|_| ApiError::invalid(field, format!("`{id}` is not a webhook endpoint id (we_…)")))?;
+    let endpoint =
+        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id.as_str()))?;
+    if endpoint.status != EndpointStatus::Enabled {
+        return Err(ApiError::invalid(field, format!("{id} is disabled; create a new endpoint for the fixed URL")));
+    }
+    Ok(id)
+}
+
+/// Reads `since` against the hub's own clock, so a replay means the same on a machine whose
+/// clock differs (and in the sandbox, whose clock the tests move).
+fn since_time(since: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    let at = match DateTime::parse_from_rfc3339(since) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => {
+            let span = humantime::parse_duration(since).map_err(|_| {
+                ApiError::invalid("since", format!("`{since}` is neither an RFC 3339 time nor a span such as `2h`"))
+            })?;
+            let span = chrono::Duration::from_std(span)
+                .map_err(|_| ApiError::invalid("since", format!("`{since}` reaches too far back")))?;
+            now.checked_sub_signed(span)
+                .ok_or_else(|| ApiError::invalid("since", format!("`{since}` reaches too far back")))?
+        }
+    };
+    if at > now {
+        return Err(ApiError::invalid("since", format!("{at} is in the future; nothing happened since")));
+    }
+    Ok(at)
 }

@@ -1,6 +1,7 @@
 //! The merchant API under `/v1`. Each resource module owns its routes and exposes `router()`;
 //! they are merged here, behind API-key authentication and the idempotency layer.
 
+mod diagnostics;
 mod disputes;
 mod endpoints;
 mod events;
@@ -54,4 +55,5 @@ pub fn router() -> OpenApiRouter<Hub> {
         .merge(plans::router())
         .merge(subscriptions::router())
         .merge(disputes::router())
+        .merge(diagnostics::router())
 }

@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<Hub> {
         .routes(routes!(create_payment, list_payments))
         .routes(routes!(get_payment))
         .routes(routes!(cancel_payment))
+        .routes(routes!(reconcile_payment))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -167,4 +168,21 @@ async fn cancel_payment(
     let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", id.as_str()))?;
     let payment = hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api).await?;
     Ok(Json(payment))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/reconcile", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses(
+        (status = 200, description = "The provider was asked now and its answer applied, as the reconciler does", body = Payment),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider could not be asked; the reconciler tries again on schedule", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn reconcile_payment(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<PaymentId>,
+) -> Result<Json<Payment>, ApiError> {
+    let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", id.as_str()))?;
+    let applied = hub.sync_payment(&payment, None, &Cause::Api, None).await?;
+    Ok(Json(applied.payment))
 }

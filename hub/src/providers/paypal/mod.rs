@@ -32,9 +32,9 @@ pub use registration::{Paypal, sandbox_adapter};
 pub use legacy::LegacySettings;
 
 use super::{
-    BuyerAction, BuyerUrls, Capability, Checkout, Confirmation, DisputeResponse, ForeignSubscription, Interpretation,
-    NotificationRejected, PaymentProvider, PaymentSnapshot, ProviderError, ProviderPlan, RejectionReason,
-    SubscriptionCommand, SubscriptionSnapshot, VerifiedNotification,
+    BuyerAction, BuyerUrls, Capability, Checkout, Confirmation, Diagnosis, DisputeResponse, ForeignSubscription,
+    Interpretation, NotificationRejected, PaymentProvider, PaymentSnapshot, ProviderError, ProviderPlan,
+    RejectionReason, SubscriptionCommand, SubscriptionSnapshot, VerifiedNotification,
 };
 
 /// How notifications are authenticated.
@@ -276,6 +276,60 @@ impl PaymentProvider for PaypalProvider {
         legacy::confirm_return(&legacy.http, &legacy.settings, payment, tx).await
     }
 
+    async fn diagnose(&self, hub_url: &str) -> Vec<Diagnosis> {
+        let webhooks = match self.client.list_webhooks().await {
+            Ok(webhooks) => webhooks,
+            Err(error @ PaypalError::Authentication { .. }) => {
+                return vec![Diagnosis::failed(
+                    "PayPal credentials",
+                    error.to_string(),
+                    "set client_id and client_secret of this mode's [paypal] section to the app's REST credentials",
+                )];
+            }
+            Err(error) => {
+                return vec![Diagnosis::failed(
+                    "PayPal credentials",
+                    format!("PayPal could not be asked: {error}"),
+                    "check base_url in the [paypal] section and that this host reaches PayPal",
+                )];
+            }
+        };
+        let mut found = vec![Diagnosis::passed("PayPal credentials", "PayPal accepts the client credentials")];
+        let target = format!("{}/webhooks/paypal", hub_url.trim_end_matches('/'));
+        let registered = webhooks.iter().find(|webhook| webhook.url == target);
+        found.push(match registered {
+            None => Diagnosis::failed(
+                "PayPal webhook",
+                format!("no webhook of this PayPal app points to {target}"),
+                format!(
+                    "add a webhook for {target} in the app's settings (all events, or at least {})",
+                    NEEDED_EVENT_TYPES.join(", ")
+                ),
+            ),
+            Some(webhook) => {
+                let subscribed: Vec<&str> = webhook.event_types.iter().map(|t| t.name.as_str()).collect();
+                let missing: Vec<&str> = if subscribed.contains(&"*") {
+                    vec![]
+                } else {
+                    NEEDED_EVENT_TYPES.iter().copied().filter(|needed| !subscribed.contains(needed)).collect()
+                };
+                if missing.is_empty() {
+                    Diagnosis::passed(
+                        "PayPal webhook",
+                        format!("{} sends the events payhub needs to {target}", webhook.id),
+                    )
+                } else {
+                    Diagnosis::failed(
+                        "PayPal webhook",
+                        format!("{} does not send {}", webhook.id, missing.join(", ")),
+                        format!("subscribe webhook {} to those event types in the app's settings", webhook.id),
+                    )
+                }
+            }
+        });
+        found
+    }
+
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected> {
         if event_type.starts_with(legacy::IPN_EVENT_PREFIX) {
             let settings = self.legacy_settings().cloned().unwrap_or_else(|| LegacySettings::for_live(true));
@@ -422,6 +476,31 @@ fn verification_failed(error: VerifyError) -> NotificationRejected {
     let transient = matches!(error, VerifyError::CertFetch(_));
     NotificationRejected { reason, detail: error.to_string(), transient }
 }
+
+/// The webhook event types payhub acts on (see [`interpret_event`]).
+pub const NEEDED_EVENT_TYPES: &[&str] = &[
+    "CHECKOUT.ORDER.APPROVED",
+    "CHECKOUT.ORDER.COMPLETED",
+    "PAYMENT.CAPTURE.COMPLETED",
+    "PAYMENT.CAPTURE.PENDING",
+    "PAYMENT.CAPTURE.DECLINED",
+    "PAYMENT.CAPTURE.DENIED",
+    "PAYMENT.CAPTURE.REFUNDED",
+    "PAYMENT.SALE.COMPLETED",
+    "PAYMENT.SALE.DENIED",
+    "PAYMENT.SALE.PENDING",
+    "PAYMENT.SALE.REVERSED",
+    "PAYMENT.SALE.REFUNDED",
+    "BILLING.SUBSCRIPTION.ACTIVATED",
+    "BILLING.SUBSCRIPTION.UPDATED",
+    "BILLING.SUBSCRIPTION.SUSPENDED",
+    "BILLING.SUBSCRIPTION.CANCELLED",
+    "BILLING.SUBSCRIPTION.EXPIRED",
+    "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+    "CUSTOMER.DISPUTE.CREATED",
+    "CUSTOMER.DISPUTE.UPDATED",
+    "CUSTOMER.DISPUTE.RESOLVED",
+];
 
 /// What a PayPal webhook means. Events payhub does not act on are kept in the inbox,
 /// acknowledged and marked unhandled.

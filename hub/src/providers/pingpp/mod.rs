@@ -29,7 +29,7 @@ pub use registration::Pingpp;
 use mapping::{CHANNELS, QR_CHANNELS, charge_snapshot, order_snapshot, refund_facts};
 
 use super::{
-    BuyerAction, BuyerUrls, Capability, Checkout, Interpretation, NotificationRejected, PaymentProvider,
+    BuyerAction, BuyerUrls, Capability, Checkout, Diagnosis, Interpretation, NotificationRejected, PaymentProvider,
     PaymentSnapshot, ProviderError, RejectionReason, VerifiedNotification,
 };
 
@@ -348,6 +348,40 @@ impl PaymentProvider for PingppProvider {
             ));
         }
         Ok(VerifiedNotification { provider_event_id: event.id, event_type: event.event_type })
+    }
+
+    async fn diagnose(&self, _hub_url: &str) -> Vec<Diagnosis> {
+        // The keys were read when the configuration was loaded; a provider exists only with them.
+        let keys = if self.client.signs_requests() {
+            Diagnosis::passed(
+                "Ping++ keys",
+                "the secret key, the request signing key and Ping++'s public key are loaded",
+            )
+        } else {
+            Diagnosis::failed(
+                "Ping++ keys",
+                "requests go unsigned: no private key is configured",
+                "set private_key_file in this mode's [pingpp] section and upload its public key to Ping++",
+            )
+        };
+        let params = payhub_pingpp::ListParams { limit: Some(1), ..Default::default() };
+        let credentials = match self.client.list_charges(&params).await {
+            Ok(_) => Diagnosis::passed(
+                "Ping++ credentials",
+                format!("Ping++ accepts the secret key for app {}", self.client.app_id()),
+            ),
+            Err(error) if matches!(error.status(), Some(401 | 403)) => Diagnosis::failed(
+                "Ping++ credentials",
+                error.to_string(),
+                "set secret_key and app_id of this mode's [pingpp] section to the app's keys",
+            ),
+            Err(error) => Diagnosis::failed(
+                "Ping++ credentials",
+                format!("Ping++ could not be asked: {error}"),
+                "check base_url in the [pingpp] section and that this host reaches Ping++",
+            ),
+        };
+        vec![keys, credentials]
     }
 
     fn interpret(&self, _event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected> {
