@@ -508,7 +508,7 @@ async fn three_failed_payments_with_a_threshold_of_three_raise_payment_failed_th
         )
         .await;
     assert_eq!(captured.status, StatusCode::ACCEPTED, "{}", captured.body);
-    assert_eq!(captured.body["status"], "COMPLETED");
+    assert_eq!(captured.body, Value::Null, "PayPal answers 202 without a body");
     let reactivated = billing.act(&id, "activate", Some(json!({ "reason": "paid" }))).await;
     assert_eq!(reactivated.status, StatusCode::NO_CONTENT, "{}", reactivated.body);
     assert_eq!(billing.events_of("BILLING.SUBSCRIPTION.RE-ACTIVATED").len(), 1);

@@ -20,8 +20,17 @@ pub struct ErrorDetail {
 pub enum PaypalError {
     /// PayPal answered with an error status; the fields come from its error body
     /// (`{name, message, debug_id, details[]}`), or describe the status when the body was not JSON.
+    /// `links` are the body's HATEOAS links besides the information link: after a funding
+    /// failure (`INSTRUMENT_DECLINED`), where to send the buyer ([`PaypalError::buyer_redirect`]).
     #[error("PayPal answered {status} {name}: {message}{}", context_suffix(.debug_id, .details))]
-    Api { status: u16, name: String, message: String, debug_id: Option<String>, details: Vec<ErrorDetail> },
+    Api {
+        status: u16,
+        name: String,
+        message: String,
+        debug_id: Option<String>,
+        details: Vec<ErrorDetail>,
+        links: Vec<crate::types::Link>,
+    },
     /// The OAuth2 token endpoint refused the client credentials.
     #[error("PayPal refused the client credentials ({status}): {message}")]
     Authentication { status: u16, message: String },
@@ -74,6 +83,18 @@ impl PaypalError {
         }
     }
 
+    /// Where to send the buyer so they can choose another funding source, when PayPal refused a
+    /// capture or authorization for theirs (`INSTRUMENT_DECLINED`: the `redirect` link;
+    /// `PAYER_ACTION_REQUIRED`: the `payer-action` link).
+    pub fn buyer_redirect(&self) -> Option<&str> {
+        match self {
+            Self::Api { links, .. } => {
+                crate::types::link_href(links, "redirect").or_else(|| crate::types::link_href(links, "payer-action"))
+            }
+            _ => None,
+        }
+    }
+
     /// PayPal's `debug_id`, the reference its support asks for.
     pub fn debug_id(&self) -> Option<&str> {
         match self {
@@ -96,14 +117,39 @@ pub enum Issue {
     CaptureFullyRefunded,
     /// A refund larger than what is left of the capture.
     RefundAmountExceeded,
+    /// The buyer's funding source was declined: send them to [`PaypalError::buyer_redirect`]
+    /// to choose another, then capture again.
+    InstrumentDeclined,
+    /// The buyer must act at PayPal (e.g. authenticate) before the payment can complete.
+    PayerActionRequired,
+    /// An authorization of an order authorized already.
+    OrderAlreadyAuthorized,
+    /// A capture of an authorization past its validity (29 days).
+    AuthorizationExpired,
+    /// A capture of a voided authorization.
+    AuthorizationVoided,
+    /// A capture of an authorization captured in full (or finally) already.
+    AuthorizationAlreadyCaptured,
+    /// A void of an authorization that was captured already.
+    PreviouslyCaptured,
+    /// A void of an authorization voided already.
+    PreviouslyVoided,
 }
 
 impl Issue {
-    const ALL: [Issue; 4] = [
+    const ALL: [Issue; 12] = [
         Issue::OrderAlreadyCaptured,
         Issue::OrderNotApproved,
         Issue::CaptureFullyRefunded,
         Issue::RefundAmountExceeded,
+        Issue::InstrumentDeclined,
+        Issue::PayerActionRequired,
+        Issue::OrderAlreadyAuthorized,
+        Issue::AuthorizationExpired,
+        Issue::AuthorizationVoided,
+        Issue::AuthorizationAlreadyCaptured,
+        Issue::PreviouslyCaptured,
+        Issue::PreviouslyVoided,
     ];
 
     /// PayPal's spelling.
@@ -113,6 +159,14 @@ impl Issue {
             Issue::OrderNotApproved => "ORDER_NOT_APPROVED",
             Issue::CaptureFullyRefunded => "CAPTURE_FULLY_REFUNDED",
             Issue::RefundAmountExceeded => "REFUND_AMOUNT_EXCEEDED",
+            Issue::InstrumentDeclined => "INSTRUMENT_DECLINED",
+            Issue::PayerActionRequired => "PAYER_ACTION_REQUIRED",
+            Issue::OrderAlreadyAuthorized => "ORDER_ALREADY_AUTHORIZED",
+            Issue::AuthorizationExpired => "AUTHORIZATION_EXPIRED",
+            Issue::AuthorizationVoided => "AUTHORIZATION_VOIDED",
+            Issue::AuthorizationAlreadyCaptured => "AUTHORIZATION_ALREADY_CAPTURED",
+            Issue::PreviouslyCaptured => "PREVIOUSLY_CAPTURED",
+            Issue::PreviouslyVoided => "PREVIOUSLY_VOIDED",
         }
     }
 
@@ -185,6 +239,7 @@ mod tests {
                 .iter()
                 .map(|issue| ErrorDetail { issue: (*issue).into(), ..ErrorDetail::default() })
                 .collect(),
+            links: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@ use url::Url;
 use crate::auth::TokenCache;
 use crate::config::ClientConfig;
 use crate::error::{ErrorDetail, PaypalError};
+use crate::types::Link;
 
 const REQUEST_ID: &str = "PayPal-Request-Id";
 const DEBUG_ID: &str = "paypal-debug-id";
@@ -96,6 +97,28 @@ impl Api {
         let outgoing =
             Outgoing { request_id: Some(checked_request_id(request_id)?), payload: Payload::Json(encode(body)?) };
         self.exchange(Method::POST, endpoint(&self.base, path), Some(outgoing)).await.map(drop)
+    }
+
+    /// A POST PayPal answers either with a body or with an empty `202 Accepted` (`None`).
+    pub(crate) async fn post_maybe_empty<B, T>(
+        &self,
+        path: &[&str],
+        request_id: &str,
+        body: &B,
+    ) -> Result<Option<T>, PaypalError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let outgoing =
+            Outgoing { request_id: Some(checked_request_id(request_id)?), payload: Payload::Json(encode(body)?) };
+        let url = endpoint(&self.base, path);
+        let shown = url.path().to_owned();
+        let answer = self.exchange(Method::POST, url, Some(outgoing)).await?;
+        if answer.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(&answer).map(Some).map_err(|e| PaypalError::Decode(format!("POST {shown}: {e}")))
     }
 
     /// A JSON Patch (`PATCH`), which PayPal answers with `204 No Content`.
@@ -275,6 +298,7 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8], header_debug_id: Option
             message: describe_unexpected_body("PayPal", status, body),
             debug_id: header_debug_id,
             details: Vec::new(),
+            links: Vec::new(),
         };
     };
     let details = object
@@ -282,12 +306,20 @@ pub(crate) fn api_error(status: StatusCode, body: &[u8], header_debug_id: Option
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(error_detail).collect())
         .unwrap_or_default();
+    let links = object
+        .and_then(|o| o.get("links"))
+        .and_then(|links| serde_json::from_value::<Vec<Link>>(links.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|link| link.rel != "information_link")
+        .collect();
     PaypalError::Api {
         status: status.as_u16(),
         name: name.to_owned(),
         message: text("message").or_else(|| text("error_description")).unwrap_or_default().to_owned(),
         debug_id: text("debug_id").map(str::to_owned).or(header_debug_id),
         details,
+        links,
     }
 }
 
@@ -365,6 +397,7 @@ mod tests {
                 message: "Token signature verification failed".into(),
                 debug_id: Some("abc123".into()),
                 details: vec![],
+                links: vec![],
             }
         );
     }

@@ -4,7 +4,8 @@
 //!
 //! - OAuth2 client credentials, with the token cached and shared between concurrent calls, and
 //!   one transparent retry when PayPal refuses an expired token;
-//! - v2 Orders (create, get, capture) and v2 Payments (get capture, refund, get refund), each
+//! - v2 Orders (create, get, update, capture, authorize) and v2 Payments (authorizations: get,
+//!   capture in part or in full, reauthorize, void; get capture, refund, get refund), each
 //!   POST carrying the caller's `PayPal-Request-Id` so that a retry never pays or refunds twice;
 //! - recurring billing: Catalog Products, Subscriptions v1 plans and subscriptions (create,
 //!   change, suspend, resume, cancel, capture, transactions), and the v1 sales renewals arrive as
@@ -104,6 +105,7 @@
 //! ```
 
 mod auth;
+mod authorizations;
 mod catalog;
 mod client;
 mod config;
@@ -120,6 +122,7 @@ mod subscriptions;
 mod types;
 pub mod webhooks;
 
+pub use authorizations::{Authorization, AuthorizationStatus, CaptureAuthorizationRequest, ReauthorizeRequest};
 pub use catalog::{CreateProductRequest, Product};
 pub use client::{PaypalClient, default_http_client};
 pub use config::{ClientConfig, DEFAULT_TIMEOUT, LIVE_BASE_URL, SANDBOX_BASE_URL, Secret};

@@ -1,10 +1,13 @@
-//! v2 Checkout Orders: create an order, send the buyer to approve it, capture it.
+//! v2 Checkout Orders: create an order, send the buyer to approve it, update it, capture it (or
+//! authorize it, to capture later through [`crate::Authorization`]).
 
 use serde::{Deserialize, Serialize};
 
+use crate::authorizations::Authorization;
 use crate::client::PaypalClient;
 use crate::error::PaypalError;
 use crate::payments::{Capture, Refund};
+use crate::plans::PatchOperation;
 use crate::types::{Amount, Link, link_href, wire_enum};
 
 wire_enum! {
@@ -48,6 +51,14 @@ impl Order {
             .filter_map(|unit| unit.payments.as_ref())
             .flat_map(|payments| payments.captures.iter())
     }
+
+    /// Every authorization of every purchase unit (orders with intent `AUTHORIZE`).
+    pub fn authorizations(&self) -> impl Iterator<Item = &Authorization> {
+        self.purchase_units
+            .iter()
+            .filter_map(|unit| unit.payments.as_ref())
+            .flat_map(|payments| payments.authorizations.iter())
+    }
 }
 
 #[serde_with::skip_serializing_none]
@@ -64,6 +75,8 @@ pub struct PurchaseUnit {
 /// `purchase_units[].payments`: what happened to the money of a purchase unit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PaymentCollection {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorizations: Vec<Authorization>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub captures: Vec<Capture>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -84,6 +97,12 @@ impl CreateOrderRequest {
     /// An order captured right after approval, paid from the buyer's PayPal wallet.
     pub fn capture(purchase_units: Vec<PurchaseUnitRequest>, paypal: ExperienceContext) -> Self {
         Self { intent: "CAPTURE".into(), purchase_units, payment_source: Some(PaymentSource::paypal(paypal)) }
+    }
+
+    /// An order whose money is held after approval ([`PaypalClient::authorize_order`]) and
+    /// captured later.
+    pub fn authorize(purchase_units: Vec<PurchaseUnitRequest>, paypal: ExperienceContext) -> Self {
+        Self { intent: "AUTHORIZE".into(), purchase_units, payment_source: Some(PaymentSource::paypal(paypal)) }
     }
 }
 
@@ -158,5 +177,20 @@ impl PaypalClient {
         // An empty JSON object rather than no body: PayPal wants a JSON content type here.
         let body = serde_json::Map::new();
         self.api.post(&["v2", "checkout", "orders", order_id, "capture"], request_id, &body).await
+    }
+
+    /// `POST /v2/checkout/orders/{id}/authorize`, once the buyer approved an order with intent
+    /// `AUTHORIZE`: the answer's [`Order::authorizations`] hold the money. Refusals include
+    /// `ORDER_NOT_APPROVED`, `ORDER_ALREADY_AUTHORIZED` and the funding failures
+    /// `INSTRUMENT_DECLINED` / `PAYER_ACTION_REQUIRED` ([`PaypalError::buyer_redirect`]).
+    pub async fn authorize_order(&self, request_id: &str, order_id: &str) -> Result<Order, PaypalError> {
+        let body = serde_json::Map::new();
+        self.api.post(&["v2", "checkout", "orders", order_id, "authorize"], request_id, &body).await
+    }
+
+    /// `PATCH /v2/checkout/orders/{id}` (a `CREATED` or `APPROVED` order), e.g.
+    /// `PatchOperation::replace("/purchase_units/@reference_id=='default'/amount", …)`.
+    pub async fn patch_order(&self, order_id: &str, operations: &[PatchOperation]) -> Result<(), PaypalError> {
+        self.api.patch(&["v2", "checkout", "orders", order_id], operations).await
     }
 }

@@ -244,6 +244,18 @@ impl PaypalClient {
         self.api.get(&["v1", "billing", "subscriptions", subscription_id]).await
     }
 
+    /// `GET /v1/billing/subscriptions/{id}?fields=…`: with `fields` such as `last_failed_payment`
+    /// and `plan`, PayPal adds those parts (`billing_info.last_failed_payment`, the whole `plan`)
+    /// to the answer.
+    pub async fn get_subscription_with_fields(
+        &self,
+        subscription_id: &str,
+        fields: &[&str],
+    ) -> Result<Subscription, PaypalError> {
+        let path = ["v1", "billing", "subscriptions", subscription_id];
+        self.api.get_with_query(&path, &[("fields", fields.join(","))]).await
+    }
+
     /// `PATCH /v1/billing/subscriptions/{id}` (an `ACTIVE` or `SUSPENDED` subscription).
     pub async fn patch_subscription(
         &self,
@@ -312,13 +324,17 @@ impl PaypalClient {
     }
 
     /// `POST /v1/billing/subscriptions/{id}/capture`: charges the outstanding balance (or part).
+    /// PayPal answers `202 Accepted` without a body (`None`: the charge shows in
+    /// [`Self::subscription_transactions`]) or `200` with the transaction.
     pub async fn capture_subscription(
         &self,
         request_id: &str,
         subscription_id: &str,
         capture: &CaptureSubscriptionRequest,
-    ) -> Result<Transaction, PaypalError> {
-        self.api.post(&["v1", "billing", "subscriptions", subscription_id, "capture"], request_id, capture).await
+    ) -> Result<Option<Transaction>, PaypalError> {
+        self.api
+            .post_maybe_empty(&["v1", "billing", "subscriptions", subscription_id, "capture"], request_id, capture)
+            .await
     }
 
     /// `GET /v1/billing/subscriptions/{id}/transactions` between two times.

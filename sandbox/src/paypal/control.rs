@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `POST /sandbox/paypal/orders/{id}/approve` | | the buyer approves at PayPal: order `APPROVED`, `CHECKOUT.ORDER.APPROVED` raised; answers `{"order_id", "redirect_url", "payer_id"}` where `redirect_url` is `return_url?token={id}&PayerID={payer_id}` (or `null` without a `return_url`) |
 //! | `POST /sandbox/paypal/orders/{id}/cancel` | | the buyer cancels at PayPal: answers `{"order_id", "redirect_url"}` with `cancel_url?token={id}`; the order is unchanged |
-//! | `POST /sandbox/paypal/orders/{id}/capture-outcome` | `{"status": "COMPLETED" \| "PENDING" \| "DECLINED"}` | what the order's next capture becomes (`PENDING` carries `status_details.reason` `PENDING_REVIEW`); the capture raises `PAYMENT.CAPTURE.COMPLETED`, `…PENDING` or `…DECLINED` |
+//! | `POST /sandbox/paypal/orders/{id}/capture-outcome` | `{"status": "COMPLETED" \| "PENDING" \| "DECLINED" \| "INSTRUMENT_DECLINED" \| "PAYER_ACTION_REQUIRED"}` | what the order's next capture becomes (`PENDING` carries `status_details.reason` `PENDING_REVIEW`); the capture raises `PAYMENT.CAPTURE.COMPLETED`, `…PENDING` or `…DECLINED`. The last two are funding failures: the next capture (or authorization) is refused 422 with that issue and a `redirect` (or `payer-action`) link to the approval page, the order goes back to `PAYER_ACTION_REQUIRED`, and once the buyer approves again the following capture goes through |
 //! | `POST /sandbox/paypal/captures/{id}/complete` | | PayPal clears a `PENDING` capture: `COMPLETED`, `PAYMENT.CAPTURE.COMPLETED` raised; answers the capture |
 //! | `POST /sandbox/paypal/captures/{id}/deny` | | PayPal denies a `PENDING` capture: `DECLINED`, `PAYMENT.CAPTURE.DENIED` raised; answers the capture |
 //! | `POST /sandbox/paypal/captures/{id}/refund` | optional `{"amount": {"currency_code", "value"}, "note_to_payer", "invoice_id", "custom_id"}` | the merchant refunds in PayPal's dashboard, outside the integration: a `COMPLETED` refund (all that is left without `amount`), `PAYMENT.CAPTURE.REFUNDED` raised; answers the refund (201) |
@@ -88,8 +88,12 @@ async fn cancel(State(simulator): Shared, Path(id): Path<String>) -> Response {
 }
 
 async fn capture_outcome(State(simulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
-    let outcome = status_field(&body, CaptureOutcome::parse, "COMPLETED, PENDING, DECLINED")
-        .and_then(|outcome| simulator.set_capture_outcome(&id, outcome).map(|()| outcome));
+    let outcome = status_field(
+        &body,
+        CaptureOutcome::parse,
+        "COMPLETED, PENDING, DECLINED, INSTRUMENT_DECLINED, PAYER_ACTION_REQUIRED",
+    )
+    .and_then(|outcome| simulator.set_capture_outcome(&id, outcome).map(|()| outcome));
     answer(StatusCode::OK, outcome.map(|outcome| json!({ "order_id": id, "capture_outcome": outcome.as_str() })))
 }
 

@@ -73,6 +73,8 @@ pub struct ApiError {
     pub name: String,
     pub message: String,
     pub details: Vec<ErrorDetail>,
+    /// Links after the information link: where to send the buyer after a funding failure.
+    extra_links: Vec<Value>,
     doc: &'static str,
     dialect: Dialect,
 }
@@ -84,6 +86,7 @@ impl ApiError {
             name: name.to_owned(),
             message: message.to_owned(),
             details: Vec::new(),
+            extra_links: Vec::new(),
             doc: ORDERS_DOC,
             dialect: Dialect::V2,
         }
@@ -179,6 +182,7 @@ impl ApiError {
                 description: None,
                 ..ErrorDetail::new(issue, "")
             }],
+            extra_links: Vec::new(),
             doc: WEBHOOKS_DOC,
             dialect: Dialect::V1,
         }
@@ -196,6 +200,13 @@ impl ApiError {
     /// The token endpoint's own dialect: `{error, error_description}`.
     pub fn oauth(status: StatusCode, error: &str, description: &str) -> Self {
         Self { dialect: Dialect::OAuth, ..Self::v2(status, error, description) }
+    }
+
+    /// Adds a HATEOAS link after the information link (PayPal's `redirect` or `payer-action` link
+    /// on a funding failure).
+    pub fn with_link(mut self, href: String, rel: &str, method: &str) -> Self {
+        self.extra_links.push(json!({ "href": href, "rel": rel, "method": method }));
+        self
     }
 
     pub fn with(mut self, detail: ErrorDetail) -> Self {
@@ -244,13 +255,17 @@ impl ApiError {
         };
         match self.dialect {
             Dialect::OAuth => json!({ "error": self.name, "error_description": self.message }),
-            Dialect::V2 => json!({
-                "name": self.name,
-                "message": self.message,
-                "debug_id": debug_id,
-                "details": self.details,
-                "links": [{ "href": link, "rel": "information_link", "method": "GET" }],
-            }),
+            Dialect::V2 => {
+                let mut links = vec![json!({ "href": link, "rel": "information_link", "method": "GET" })];
+                links.extend(self.extra_links.iter().cloned());
+                json!({
+                    "name": self.name,
+                    "message": self.message,
+                    "debug_id": debug_id,
+                    "details": self.details,
+                    "links": links,
+                })
+            }
             Dialect::V1 => json!({
                 "name": self.name,
                 "message": self.message,

@@ -15,14 +15,19 @@
 //!   again. Responses are remembered for 6 hours on orders and 45 days on payments, as PayPal keeps
 //!   its keys, and 72 hours on notifications.
 //! - Webhook URLs may be plain `http` (PayPal demands https on port 443).
-//! - `intent: AUTHORIZE` orders are accepted and approved, but `/authorize` and the authorization
-//!   endpoints are not simulated: capturing one answers `ACTION_DOES_NOT_MATCH_INTENT`. Updating
-//!   an order (`PATCH`, the `update` link) is not simulated either (405 `METHOD_NOT_SUPPORTED`).
+//! - Authorizations ([`authorizations`]) are valid for [`AUTHORIZATION_VALIDITY`] and honored
+//!   for [`AUTHORIZATION_HONOR_PERIOD`], on the test clock. One past its validity reads
+//!   `EXPIRED` at once (PayPal raises no webhook for it). Reauthorizing answers a new
+//!   authorization, valid until the original's expiration time, and voids the original without
+//!   a webhook.
+//! - Updating an order (`PATCH`) covers the fields listed in [`order_patch`]; other paths the
+//!   spec allows answer `NOT_PATCHABLE`.
 //! - Fees are illustrative: 3.49% plus 49 minor units (0.49 USD, 49 JPY), refunded pro rata.
 
 mod amount;
 mod approval;
 mod auth;
+mod authorizations;
 mod body;
 mod buyer_page;
 pub mod control;
@@ -32,6 +37,7 @@ mod event_log;
 mod events;
 mod faults;
 pub mod legacy;
+mod order_patch;
 mod order_request;
 mod orders;
 mod payments;
@@ -74,6 +80,12 @@ pub const SANDBOX_PAYPAL_CLIENT_SECRET: &str = "payhub-sandbox-secret";
 
 /// How long a buyer has to approve an order before it is voided.
 pub const ORDER_APPROVAL_WINDOW: Duration = Duration::hours(3);
+
+/// How long an authorization may be captured: PayPal's 29 days.
+pub const AUTHORIZATION_VALIDITY: Duration = Duration::days(29);
+
+/// How long PayPal guarantees an authorization's funds; reauthorizing is allowed only after it.
+pub const AUTHORIZATION_HONOR_PERIOD: Duration = Duration::days(3);
 
 /// The sandbox's one buyer and one merchant; their ids derive from the seed so they stay the same
 /// from run to run.
@@ -173,6 +185,7 @@ impl PaypalSimulator {
             .merge(auth::routes())
             .merge(orders::routes())
             .merge(payments::routes())
+            .merge(authorizations::routes())
             .merge(webhooks::routes())
             .merge(event_log::routes())
             .merge(subscriptions::routes())

@@ -127,6 +127,7 @@ fn parse_unit(unit: &Map<String, Value>, reference_id: String) -> Result<Purchas
         shipping: unit.get("shipping").filter(|shipping| shipping.is_object()).cloned(),
         reference_id,
         capture_ids: Vec::new(),
+        authorization_ids: Vec::new(),
     })
 }
 
@@ -137,7 +138,7 @@ const TAKEN_OFF: [&str; 2] = ["shipping_discount", "discount"];
 /// PayPal's arithmetic on a purchase unit: a breakdown must add up to the amount, and items to
 /// the breakdown's `item_total` (and their taxes to its `tax_total`), which items make
 /// required. Each refusal is a 422 naming the field and PayPal's issue.
-fn check_totals(unit: &Map<String, Value>, pointer: &str, amount: Amount) -> Result<(), ApiError> {
+pub(super) fn check_totals(unit: &Map<String, Value>, pointer: &str, amount: Amount) -> Result<(), ApiError> {
     let breakdown_pointer = format!("{pointer}/amount/breakdown");
     let breakdown = match unit.get("amount").and_then(|amount| amount.get("breakdown")) {
         None | Some(Value::Null) => None,

@@ -1,4 +1,4 @@
-//! Orders v2: create, show and capture (`/v2/checkout/orders…`).
+//! Orders v2: create, show, update, capture and authorize (`/v2/checkout/orders…`).
 
 use std::sync::Arc;
 
@@ -14,8 +14,13 @@ use super::auth::Merchant;
 use super::errors::{ApiError, ErrorDetail};
 use super::events::NewEvent;
 use super::payments::paypal_fee;
-use super::state::{Capture, CaptureOutcome, CaptureStatus, Intent, Order, OrderStatus, PaypalState};
-use super::{Effect, ORDER_APPROVAL_WINDOW, PaypalSimulator, answer, order_request, parse_body, wants_representation};
+use super::state::{
+    Authorization, AuthorizationStatus, Capture, CaptureOutcome, CaptureStatus, Intent, Order, OrderStatus, PaypalState,
+};
+use super::{
+    AUTHORIZATION_HONOR_PERIOD, AUTHORIZATION_VALIDITY, Effect, ORDER_APPROVAL_WINDOW, PaypalSimulator, answer,
+    order_request, parse_body, wants_representation,
+};
 use crate::ids;
 
 /// PayPal keeps Orders v2 `PayPal-Request-Id` keys for 6 hours.
@@ -24,8 +29,9 @@ const ORDER_KEY_RETENTION: Duration = Duration::hours(6);
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
     Router::new()
         .route("/v2/checkout/orders", post(create_order))
-        .route("/v2/checkout/orders/{id}", get(show_order))
+        .route("/v2/checkout/orders/{id}", get(show_order).patch(super::order_patch::patch_order))
         .route("/v2/checkout/orders/{id}/capture", post(capture_order))
+        .route("/v2/checkout/orders/{id}/authorize", post(authorize_order))
 }
 
 async fn create_order(
@@ -99,7 +105,125 @@ async fn capture_order(
     })
 }
 
+async fn authorize_order(
+    State(simulator): State<Arc<PaypalSimulator>>,
+    merchant: Merchant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let representation = wants_representation(&headers);
+    let client_id = merchant.client_id;
+    let path = format!("/v2/checkout/orders/{id}/authorize");
+    simulator.idempotent_post(&client_id, &path, &headers, ORDER_KEY_RETENTION, |state| {
+        parse_body(&body)?;
+        let effects = simulator.authorize_order(state, &client_id, &id)?;
+        let order = state.order(Some(&client_id), &id)?;
+        let body = if representation {
+            simulator.order_json(state, order)
+        } else {
+            simulator.order_captured_minimal(state, order)
+        };
+        Ok(((StatusCode::CREATED, body), effects))
+    })
+}
+
 impl PaypalSimulator {
+    /// The refusal of an order's capture or authorization when the buyer's funding source failed:
+    /// the order waits for the buyer again, and the error links to where they choose another
+    /// source (PayPal's `redirect` link for `INSTRUMENT_DECLINED`, `payer-action` otherwise).
+    fn funding_failure(&self, order: &mut Order, outcome: CaptureOutcome) -> Option<ApiError> {
+        let (issue, description, rel) = match outcome {
+            CaptureOutcome::InstrumentDeclined => (
+                "INSTRUMENT_DECLINED",
+                "The instrument presented was either declined by the processor or bank, or it can't be used for this payment.",
+                "redirect",
+            ),
+            CaptureOutcome::PayerActionRequired => (
+                "PAYER_ACTION_REQUIRED",
+                "Payer needs to perform the following action before proceeding with payment.",
+                "payer-action",
+            ),
+            CaptureOutcome::Completed | CaptureOutcome::Pending | CaptureOutcome::Declined => return None,
+        };
+        order.next_capture_outcome = None;
+        order.status = OrderStatus::PayerActionRequired;
+        order.update_time = Some(self.now());
+        let error = ApiError::unprocessable(ErrorDetail::new(issue, description));
+        Some(error.with_link(self.approval_url(&order.id), rel, "GET"))
+    }
+
+    /// Authorizes every purchase unit of an approved `AUTHORIZE` order: the money is held on the
+    /// buyer's funding source for [`AUTHORIZATION_VALIDITY`].
+    fn authorize_order(
+        &self,
+        state: &mut PaypalState,
+        client_id: &str,
+        order_id: &str,
+    ) -> Result<Vec<Effect>, ApiError> {
+        let now = self.now();
+        let order = state.order_mut(Some(client_id), order_id)?;
+        if order.intent == Intent::Capture {
+            return Err(ApiError::unprocessable(ErrorDetail::new(
+                "ACTION_DOES_NOT_MATCH_INTENT",
+                "Order was created with an intent to 'CAPTURE'. Please use v2/checkout/orders/order_id/capture to complete the transaction or alternately Create an order with an intent of 'AUTHORIZE'.",
+            )));
+        }
+        match order.status {
+            OrderStatus::Approved => {}
+            OrderStatus::Completed => {
+                return Err(ApiError::unprocessable(ErrorDetail::new(
+                    "ORDER_ALREADY_AUTHORIZED",
+                    "Order already authorized. If 'intent=AUTHORIZE' only one authorization per order is allowed.",
+                )));
+            }
+            OrderStatus::Voided => {
+                return Err(ApiError::unprocessable(ErrorDetail::new(
+                    "ORDER_COMPLETED_OR_VOIDED",
+                    "Order is voided or completed and hence cannot be authorized.",
+                )));
+            }
+            OrderStatus::Created | OrderStatus::PayerActionRequired => return Err(not_approved()),
+        }
+        if let Some(outcome) = order.next_capture_outcome
+            && let Some(error) = self.funding_failure(order, outcome)
+        {
+            return Err(error);
+        }
+        order.next_capture_outcome = None;
+        order.status = OrderStatus::Completed;
+        order.update_time = Some(now);
+        let mut authorizations = Vec::new();
+        for unit in &mut order.purchase_units {
+            let authorization = Authorization {
+                id: ids::upper_alphanumeric(17),
+                order_id: order.id.clone(),
+                client_id: order.client_id.clone(),
+                amount: unit.amount,
+                captured_minor: 0,
+                status: AuthorizationStatus::Created,
+                invoice_id: unit.invoice_id.clone(),
+                custom_id: unit.custom_id.clone(),
+                capture_ids: Vec::new(),
+                create_time: now,
+                update_time: now,
+                expiration_time: now + AUTHORIZATION_VALIDITY,
+                honor_period_end: now + AUTHORIZATION_HONOR_PERIOD,
+                reauthorization_used: false,
+            };
+            unit.authorization_ids.push(authorization.id.clone());
+            authorizations.push(authorization);
+        }
+        let effects = authorizations
+            .iter()
+            .map(|authorization| Effect::Emit(self.authorization_event(authorization, "PAYMENT.AUTHORIZATION.CREATED")))
+            .collect();
+        for authorization in authorizations {
+            state.authorizations.insert(authorization.id.clone(), authorization);
+        }
+        Ok(effects)
+    }
+
     /// Captures every purchase unit of an approved order, as the outcome set for it says.
     fn capture_order(&self, state: &mut PaypalState, client_id: &str, order_id: &str) -> Result<Vec<Effect>, ApiError> {
         let now = self.now();
@@ -119,21 +243,22 @@ impl PaypalSimulator {
                 )));
             }
             OrderStatus::Created | OrderStatus::PayerActionRequired | OrderStatus::Voided => {
-                return Err(ApiError::unprocessable(ErrorDetail::new(
-                    "ORDER_NOT_APPROVED",
-                    "Payer has not yet approved the Order for payment. Please redirect the payer to the 'rel':'approve' url returned as part of the HATEOAS links within the Create Order call or provide a valid `payment_source` in the request.",
-                )));
+                return Err(not_approved());
             }
         }
-        let outcome = order.next_capture_outcome.take().unwrap_or(CaptureOutcome::Completed);
+        let outcome = order.next_capture_outcome.unwrap_or(CaptureOutcome::Completed);
+        if let Some(error) = self.funding_failure(order, outcome) {
+            return Err(error);
+        }
+        order.next_capture_outcome = None;
         order.status = OrderStatus::Completed;
         order.update_time = Some(now);
         let mut captures = Vec::new();
         for unit in &mut order.purchase_units {
             let (status, status_reason) = match outcome {
-                CaptureOutcome::Completed => (CaptureStatus::Completed, None),
                 CaptureOutcome::Pending => (CaptureStatus::Pending, Some("PENDING_REVIEW")),
                 CaptureOutcome::Declined => (CaptureStatus::Declined, None),
+                _ => (CaptureStatus::Completed, None),
             };
             let capture = Capture {
                 id: ids::upper_alphanumeric(17),
@@ -148,6 +273,8 @@ impl PaypalSimulator {
                 refunded_minor: 0,
                 pending_refund_minor: 0,
                 reversed: false,
+                authorization_id: None,
+                final_capture: true,
                 create_time: now,
                 update_time: now,
             };
@@ -179,4 +306,11 @@ impl PaypalSimulator {
             resource: self.capture_json(capture),
         }
     }
+}
+
+fn not_approved() -> ApiError {
+    ApiError::unprocessable(ErrorDetail::new(
+        "ORDER_NOT_APPROVED",
+        "Payer has not yet approved the Order for payment. Please redirect the payer to the 'rel':'approve' url returned as part of the HATEOAS links within the Create Order call or provide a valid `payment_source` in the request.",
+    ))
 }

@@ -141,17 +141,31 @@ impl PaypalSimulator {
             put(&mut body, "items", unit.items.clone());
         }
         put(&mut body, "shipping", unit.shipping.clone());
-        put(&mut body, "payments", self.payments_json(state, &unit.capture_ids));
+        put(&mut body, "payments", self.payments_json(state, unit));
         Value::Object(body)
     }
 
-    fn payments_json(&self, state: &PaypalState, capture_ids: &[String]) -> Option<Value> {
-        let captures: Vec<Value> = capture_ids
+    fn payments_json(&self, state: &PaypalState, unit: &PurchaseUnit) -> Option<Value> {
+        let authorizations: Vec<Value> = unit
+            .authorization_ids
+            .iter()
+            .filter_map(|id| state.authorizations.get(id))
+            .map(|authorization| self.authorization_json(authorization))
+            .collect();
+        let captures: Vec<Value> = unit
+            .capture_ids
             .iter()
             .filter_map(|id| state.captures.get(id))
             .map(|capture| self.capture_json(capture))
             .collect();
-        (!captures.is_empty()).then(|| json!({ "captures": captures }))
+        let mut payments = Map::new();
+        if !authorizations.is_empty() {
+            payments.insert("authorizations".into(), json!(authorizations));
+        }
+        if !captures.is_empty() {
+            payments.insert("captures".into(), json!(captures));
+        }
+        (!payments.is_empty()).then_some(Value::Object(payments))
     }
 
     pub(crate) fn capture_url(&self, capture_id: &str) -> String {
@@ -164,7 +178,7 @@ impl PaypalSimulator {
         let mut body = Map::new();
         body.insert("id".into(), json!(capture.id));
         body.insert("amount".into(), capture.amount.to_json());
-        body.insert("final_capture".into(), json!(true));
+        body.insert("final_capture".into(), json!(capture.final_capture));
         body.insert(
             "seller_protection".into(),
             json!({ "status": "ELIGIBLE", "dispute_categories": ["ITEM_NOT_RECEIVED", "UNAUTHORIZED_TRANSACTION"] }),
@@ -181,7 +195,11 @@ impl PaypalSimulator {
         put(&mut body, "custom_id", text(&capture.custom_id));
         body.insert("status".into(), json!(capture.status.as_str()));
         put(&mut body, "status_details", capture.status_reason.map(|reason| json!({ "reason": reason })));
-        body.insert("supplementary_data".into(), json!({ "related_ids": { "order_id": capture.order_id } }));
+        let mut related = json!({ "order_id": capture.order_id });
+        if let Some(authorization_id) = &capture.authorization_id {
+            related["authorization_id"] = json!(authorization_id);
+        }
+        body.insert("supplementary_data".into(), json!({ "related_ids": related }));
         body.insert("payee".into(), self.payee_json());
         body.insert("create_time".into(), json!(paypal_time(capture.create_time)));
         body.insert("update_time".into(), json!(paypal_time(capture.update_time)));
@@ -190,7 +208,11 @@ impl PaypalSimulator {
             json!([
                 link(url.clone(), "self", "GET"),
                 link(format!("{url}/refund"), "refund", "POST"),
-                link(self.order_url(&capture.order_id), "up", "GET"),
+                // A capture of an authorization points up to it, as PayPal's do.
+                match &capture.authorization_id {
+                    Some(id) => link(self.authorization_url(id), "up", "GET"),
+                    None => link(self.order_url(&capture.order_id), "up", "GET"),
+                },
             ]),
         );
         Value::Object(body)

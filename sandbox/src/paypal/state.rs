@@ -33,10 +33,26 @@ wire_enum!(CaptureStatus {
 
 wire_enum!(RefundStatus { Completed => "COMPLETED", Pending => "PENDING", Failed => "FAILED" });
 
+wire_enum!(AuthorizationStatus {
+    Created => "CREATED",
+    PartiallyCaptured => "PARTIALLY_CAPTURED",
+    Captured => "CAPTURED",
+    Voided => "VOIDED",
+    Expired => "EXPIRED",
+});
+
 wire_enum!(
     parsed
-    /// What the next capture of an order turns into (`POST /sandbox/paypal/orders/{id}/capture-outcome`).
-    CaptureOutcome { Completed => "COMPLETED", Pending => "PENDING", Declined => "DECLINED" }
+    /// What the next capture (or authorization) of an order turns into
+    /// (`POST /sandbox/paypal/orders/{id}/capture-outcome`). The last two are funding failures:
+    /// the call is refused with that issue and the buyer has to approve again.
+    CaptureOutcome {
+        Completed => "COMPLETED",
+        Pending => "PENDING",
+        Declined => "DECLINED",
+        InstrumentDeclined => "INSTRUMENT_DECLINED",
+        PayerActionRequired => "PAYER_ACTION_REQUIRED",
+    }
 );
 
 wire_enum!(
@@ -62,6 +78,7 @@ pub struct PurchaseUnit {
     pub items: Option<Value>,
     pub shipping: Option<Value>,
     pub capture_ids: Vec<String>,
+    pub authorization_ids: Vec<String>,
 }
 
 pub struct Order {
@@ -94,8 +111,53 @@ pub struct Capture {
     pub refunded_minor: i64,
     pub pending_refund_minor: i64,
     pub reversed: bool,
+    /// The authorization this capture took money from (orders with intent `AUTHORIZE`).
+    pub authorization_id: Option<String>,
+    pub final_capture: bool,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+}
+
+/// Money held on the buyer's funding source by an order with intent `AUTHORIZE`, captured later.
+pub struct Authorization {
+    pub id: String,
+    pub order_id: String,
+    pub client_id: String,
+    pub amount: Amount,
+    pub captured_minor: i64,
+    /// As last changed by a call; [`Authorization::status_at`] adds expiry.
+    pub status: AuthorizationStatus,
+    pub invoice_id: Option<String>,
+    pub custom_id: Option<String>,
+    pub capture_ids: Vec<String>,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    pub expiration_time: DateTime<Utc>,
+    /// Until then the funds are guaranteed and reauthorizing is refused.
+    pub honor_period_end: DateTime<Utc>,
+    /// Reauthorizing is allowed once per original authorization: set on the original once it
+    /// was reauthorized, and on the reauthorization itself.
+    pub reauthorization_used: bool,
+}
+
+impl Authorization {
+    /// The status at `now`: an open authorization past its expiration time is `EXPIRED`.
+    pub fn status_at(&self, now: DateTime<Utc>) -> AuthorizationStatus {
+        match self.status {
+            AuthorizationStatus::Created | AuthorizationStatus::PartiallyCaptured if now >= self.expiration_time => {
+                AuthorizationStatus::Expired
+            }
+            status => status,
+        }
+    }
+
+    pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.status_at(now), AuthorizationStatus::Created | AuthorizationStatus::PartiallyCaptured)
+    }
+
+    pub fn remaining_minor(&self) -> i64 {
+        self.amount.minor - self.captured_minor
+    }
 }
 
 impl Capture {
@@ -183,6 +245,7 @@ pub struct PaypalState {
     pub latest_token: HashMap<String, String>,
     pub orders: HashMap<String, Order>,
     pub captures: HashMap<String, Capture>,
+    pub authorizations: HashMap<String, Authorization>,
     pub refunds: HashMap<String, Refund>,
     /// In creation order, as `GET /v1/notifications/webhooks` lists them.
     pub webhooks: Vec<Webhook>,
@@ -225,6 +288,20 @@ impl PaypalState {
             .get_mut(id)
             .filter(|capture| client_id.is_none_or(|client| capture.client_id == client))
             .ok_or_else(|| ApiError::not_found("capture_id", id).in_payments_api())
+    }
+
+    pub fn authorization(&self, client_id: Option<&str>, id: &str) -> Result<&Authorization, ApiError> {
+        self.authorizations
+            .get(id)
+            .filter(|authorization| client_id.is_none_or(|client| authorization.client_id == client))
+            .ok_or_else(|| ApiError::not_found("authorization_id", id).in_payments_api())
+    }
+
+    pub fn authorization_mut(&mut self, client_id: Option<&str>, id: &str) -> Result<&mut Authorization, ApiError> {
+        self.authorizations
+            .get_mut(id)
+            .filter(|authorization| client_id.is_none_or(|client| authorization.client_id == client))
+            .ok_or_else(|| ApiError::not_found("authorization_id", id).in_payments_api())
     }
 
     pub fn refund(&self, client_id: Option<&str>, id: &str) -> Result<&Refund, ApiError> {

@@ -109,7 +109,7 @@ async fn get_requests_carry_no_request_id() {
 async fn a_paypal_error_body_is_mapped_into_an_api_error() {
     let paypal = FakePaypal::start().await;
     let error = paypal.client().capture_order("capture-1", "UNAPPROVED").await.expect_err("not approved");
-    let PaypalError::Api { status, name, message, debug_id, details } = &error else {
+    let PaypalError::Api { status, name, message, debug_id, details, .. } = &error else {
         panic!("expected an API error, got {error:?}");
     };
     assert_eq!(*status, 422);

@@ -16,7 +16,7 @@ use payhub_sandbox::{
 };
 use serde_json::json;
 
-async fn sandbox_and_client() -> (RunningSandbox, PaypalClient) {
+pub(crate) async fn sandbox_and_client() -> (RunningSandbox, PaypalClient) {
     // Installs the process's TLS provider, which the sandbox's own HTTP client needs too.
     let _ = payhub_paypal::default_http_client();
     let options = SandboxOptions {

@@ -1,5 +1,6 @@
 //! One test binary (one link) for the whole crate's integration tests.
 
+mod authorizations_client;
 mod cert_server;
 mod cert_url_policy;
 mod client_auth;

@@ -329,12 +329,17 @@ async fn capture_subscription(
 ) -> Response {
     let client_id = merchant.client_id;
     let path = format!("/v1/billing/subscriptions/{id}/capture");
-    simulator.idempotent_post(&client_id, &path, &headers, KEY_RETENTION, |state| {
+    let response = simulator.idempotent_post(&client_id, &path, &headers, KEY_RETENTION, |state| {
         let mut effects = Vec::new();
         let transaction = capture(&simulator, state, &client_id, &id, &body, &mut effects)
             .map_err(|error| error.documented_at(SUBSCRIPTIONS_DOC))?;
         Ok(((StatusCode::ACCEPTED, transaction), effects))
-    })
+    });
+    // PayPal answers `202 Accepted` with no body; the charge shows in the transactions.
+    if response.status() == StatusCode::ACCEPTED {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    response
 }
 
 /// Charges (part of) the outstanding balance now.
