@@ -94,7 +94,7 @@ async fn register(hub: &HubClient, url: &str, events: &[String]) -> anyhow::Resu
 async fn receive(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let (id, timestamp, signatures) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
-    let expected = crate::workers::dispatcher::sign(&relay.secret, id, timestamp, &body);
+    let expected = crate::services::endpoints::sign(&relay.secret, id, timestamp, &body);
     if !signatures.split(' ').any(|signature| same(signature, &expected)) {
         println!("✗ refused a delivery with a bad signature ({id})");
         return StatusCode::UNAUTHORIZED;

@@ -150,8 +150,7 @@ pub fn json_answer(status: StatusCode, value: &impl serde::Serialize) -> Result<
 /// The response for a service's answer.
 pub fn respond(answer: Answer) -> Response {
     let recorded = answer.recorded;
-    let mut response = replay(answer.response);
-    response.headers_mut().remove(REPLAYED);
+    let mut response = stored_response(answer.response.status, &answer.response.content_type, answer.response.body);
     if recorded {
         response.extensions_mut().insert(AnswerRecorded);
     }
@@ -215,16 +214,22 @@ fn replay_row(mode: Mode, key: &str) -> String {
 }
 
 fn replay(hub: &Hub, mode: Mode, key: &str, stored: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let body = match hub.settings.secrets.reveal_bytes(&stored.body, &replay_row(mode, key)) {
         Ok(body) => body,
         Err(e) => return ApiError::internal(format!("the stored response cannot be read: {e}")).into_response(),
     };
-    let mut response = (status, body).into_response();
-    if let Ok(value) = HeaderValue::from_str(&stored.content_type) {
+    let mut response = stored_response(stored.status, &stored.content_type, body);
+    response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+/// A recorded answer as a response (answers that carry a secret are recorded encrypted and
+/// revealed by `replay`; a service records only answers without one).
+fn stored_response(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+    let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
-    response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
     response
 }
 
