@@ -325,7 +325,6 @@ mod tests {
     use super::{retry_delay, retrying_cannot_help};
     use crate::services::ServiceError;
     use chrono::Duration;
-    use futures::StreamExt;
     use payhub_store::{Constraint, ConstraintKind, StoreError};
 
     fn broken(kind: ConstraintKind) -> ServiceError {
