@@ -173,33 +173,6 @@ on_both_stores! {
         assert_eq!(stored.body, body);
     }
 
-    async fn batches_committing_side_by_side_store_each_notification_once(db: Database) {
-        // Overlapping batches in opposite orders: each event is new to exactly one of them.
-        let batches: Vec<Vec<NewInboxEntry>> = (0..4)
-            .map(|b| {
-                let mut batch: Vec<_> = (0..30).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
-                if b % 2 == 1 {
-                    batch.reverse();
-                }
-                batch
-            })
-            .collect();
-        let writes: Vec<_> = batches
-            .into_iter()
-            .map(|batch| {
-                let db = db.clone();
-                tokio::spawn(async move { db.insert_inbox_batch(&batch).await.unwrap() })
-            })
-            .collect();
-        let mut results = Vec::new();
-        for write in writes {
-            results.push(write.await.unwrap());
-        }
-        let inserted = results.iter().flatten().filter(|r| **r == InboxInsert::Inserted).count();
-        assert_eq!(inserted, 30);
-        assert_eq!(db.inbox_backlog().await.unwrap(), 30);
-    }
-
     async fn competing_claimers_never_take_the_same_notification(db: Database) {
         let entries: Vec<_> = (0..40).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
         db.insert_inbox_batch(&entries).await.unwrap();

@@ -6,22 +6,14 @@
 //! request. Each request still gets its 2xx only after its own row is on disk. At low load a
 //! batch is a single row and nothing waits; under load, batches grow by themselves while the
 //! previous commit is in flight.
-//!
-//! On PostgreSQL several batches commit at once, each on its own connection: a commit there
-//! waits on the server's WAL flush, and connections flushing together share it. SQLite has one
-//! writer, so there one batch commits at a time.
 
-use std::sync::Arc;
-
-use payhub_store::{Database, Dialect, InboxInsert, NewInboxEntry, StoreError};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use payhub_store::{Database, InboxInsert, NewInboxEntry, StoreError};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
 /// Most rows per transaction; large enough to amortize the fsync, small enough to keep a
 /// commit's latency low.
 const MAX_BATCH: usize = 128;
-/// Batches committing at once on PostgreSQL, each on its own connection.
-const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 
 type Reply = oneshot::Sender<Result<InboxInsert, InboxWriteError>>;
 
@@ -46,7 +38,7 @@ pub enum InboxWriteError {
 
 impl InboxWriter {
     /// Starts the writer task; it ends when every handle is dropped, after draining the queue.
-    pub fn start(db: Database, on_commit: impl Fn() + Send + Sync + 'static) -> Self {
+    pub fn start(db: Database, on_commit: impl Fn() + Send + 'static) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
         tokio::spawn(run(db, receiver, on_commit));
         Self { sender }
@@ -63,31 +55,18 @@ impl InboxWriter {
 async fn run(
     db: Database,
     mut receiver: mpsc::Receiver<(NewInboxEntry, Reply)>,
-    on_commit: impl Fn() + Send + Sync + 'static,
+    on_commit: impl Fn() + Send + 'static,
 ) {
-    let on_commit = Arc::new(on_commit);
-    let in_flight = Arc::new(Semaphore::new(match db.dialect() {
-        Dialect::Sqlite => 1,
-        Dialect::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
-    }));
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // A batch is taken only once a commit slot is free: while every slot is busy, requests
-    // queue up and the next batch grows.
-    while let Ok(slot) = in_flight.clone().acquire_owned().await
-        && receiver.recv_many(&mut batch, MAX_BATCH).await > 0
-    {
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (entries, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let (db, on_commit) = (db.clone(), on_commit.clone());
-        tokio::spawn(async move {
-            let results = commit(&db, &entries).await;
-            drop(slot);
-            if results.iter().any(Result::is_ok) {
-                on_commit();
-            }
-            for (reply, result) in replies.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
-        });
+        let results = commit(&db, &entries).await;
+        if results.iter().any(Result::is_ok) {
+            on_commit();
+        }
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! as its effects, so a crash before that commit means it is applied — once — after restart.
 
 use chrono::Duration;
+use futures::StreamExt;
 use payhub_core::id::{PaymentId, RefundId};
 use payhub_core::payment::{Payment, PaymentStatus};
 use payhub_core::transition::Cause;
@@ -20,6 +21,9 @@ use crate::services::subscriptions::Adoption;
 use crate::workers::Shutdown;
 
 const BATCH: u32 = 32;
+/// Lanes of a batch applied at once: enough to keep the database busy, few enough to leave
+/// connections to the API.
+const LANES_AT_ONCE: usize = 8;
 /// After this many attempts (about a day of backoff) a notification is parked as `failed` for
 /// a human; it stays in the inbox and can be requeued.
 const MAX_ATTEMPTS: i64 = 25;
@@ -58,10 +62,59 @@ pub async fn claim_and_process(hub: &Hub) -> Result<usize, ServiceError> {
     let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
     let batch = hub.db.claim_due_notifications(now, now + lease, BATCH).await?;
     let taken = batch.len();
-    for notification in batch {
-        process(hub, notification).await;
-    }
+    futures::stream::iter(lanes(hub, batch))
+        .for_each_concurrent(LANES_AT_ONCE, |lane| async move {
+            for notification in lane {
+                process(hub, notification).await;
+            }
+        })
+        .await;
     Ok(taken)
+}
+
+/// Splits a batch into lanes applied side by side, each in arrival order. Applying is mostly
+/// waiting on the database, so independent notifications overlap; notifications that may touch
+/// the same object stay in one lane, in the order they arrived. Only payments and refunds are
+/// told apart (by every id a notification names: payhub's and the provider's); a batch holding
+/// anything else — a subscription, a dispute, an unreadable body — is one lane, as it always was.
+fn lanes(hub: &Hub, batch: Vec<ClaimedNotification>) -> Vec<Vec<ClaimedNotification>> {
+    let mut names: Vec<Vec<String>> = Vec::with_capacity(batch.len());
+    for n in &batch {
+        let interpretation =
+            hub.provider(n.mode, n.provider).ok().and_then(|provider| provider.interpret(&n.event_type, &n.body).ok());
+        let named = match interpretation {
+            Some(Interpretation::Payment { payment_id, provider_refs, .. }) => {
+                payment_id.into_iter().chain(provider_refs).collect()
+            }
+            Some(Interpretation::Refund { refund_id, provider_refund_id, provider_payment_refs, .. }) => {
+                refund_id.into_iter().chain([provider_refund_id]).chain(provider_payment_refs).collect()
+            }
+            _ => return vec![batch],
+        };
+        names.push(named);
+    }
+    // A notification joins the first lane that shares one of its names; one that shares names
+    // with several lanes merges them (the later lanes' notifications all arrived after the
+    // first lane's first, and keep their order by id below).
+    let mut lanes: Vec<(Vec<String>, Vec<ClaimedNotification>)> = Vec::new();
+    for (n, named) in batch.into_iter().zip(names) {
+        let sharing: Vec<usize> =
+            (0..lanes.len()).filter(|&i| lanes[i].0.iter().any(|name| named.contains(name))).collect();
+        match sharing.split_first() {
+            None => lanes.push((named, vec![n])),
+            Some((&first, rest)) => {
+                for &other in rest.iter().rev() {
+                    let (other_names, other_lane) = lanes.remove(other);
+                    lanes[first].0.extend(other_names);
+                    lanes[first].1.extend(other_lane);
+                }
+                lanes[first].0.extend(named);
+                lanes[first].1.push(n);
+                lanes[first].1.sort_by_key(|n| n.id);
+            }
+        }
+    }
+    lanes.into_iter().map(|(_, lane)| lane).collect()
 }
 
 async fn process(hub: &Hub, notification: ClaimedNotification) {
