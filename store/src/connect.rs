@@ -65,8 +65,9 @@ impl Database {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections.max(2))
                 // While the server is down, a request waits this long for a connection before
-                // it is answered 503: short enough to answer within a provider's delivery
-                // timeout (PayPal's is about 10 s), long enough to ride out a busy pool.
+                // it is answered 503: short enough to answer a provider before it gives up on
+                // the delivery (none documents how long it waits), long enough to ride out a
+                // busy pool.
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;

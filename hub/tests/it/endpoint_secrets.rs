@@ -186,3 +186,62 @@ mod encrypted_at_rest {
         }
     }
 }
+
+/// `payhub migrate` as an operator runs it, with `PAYHUB_ENCRYPTION_KEY` set to `key` (or not).
+async fn migrate(url: &str, key: Option<&str>) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_payhub"));
+    command.args(["migrate", "--database-url", url]).env_remove("PAYHUB_ENCRYPTION_KEY");
+    if let Some(key) = key {
+        command.env("PAYHUB_ENCRYPTION_KEY", key);
+    }
+    command.output().await.unwrap()
+}
+
+/// Setting a key on a database with plaintext secrets: `payhub migrate` encrypts them, and
+/// from then on a start with another key or none is refused with what to do.
+async fn migrate_encrypts_plaintext_secrets_and_then_requires_the_key(backend: Backend) {
+    let Some(database) = payhub_store::testing::TestDatabase::fresh(backend).await else { return };
+    let ids = payhub::ids::from_os_entropy();
+    let now = payhub::clock::SystemClock.now();
+    let id = WebhookEndpointId::generate(&ids, now);
+    let before = NewWebhookEndpoint {
+        id: id.clone(),
+        mode: Mode::Test,
+        url: "https://hooks.shop.example/payhub".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        event_types: vec!["*".into()],
+        description: None,
+    };
+    database.db.create_endpoint(before, now).await.unwrap();
+
+    let first = migrate(&database.url, Some(KEY)).await;
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(said.contains("encrypted the signing secrets of 1 webhook endpoints"), "{said}");
+    let stored = database.db.endpoint(Mode::Test, &id).await.unwrap().unwrap();
+    assert_eq!(
+        encrypted_with(KEY).reveal(&stored.secret, id.as_str()).unwrap(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    );
+    assert!(stored.secret.starts_with("enc:v1:"));
+
+    for (key, says) in [
+        (Some(OTHER_KEY), "is not the key this database's webhook endpoint secrets were encrypted with"),
+        (None, "set it (or PAYHUB_ENCRYPTION_KEY)"),
+        (Some("c2hvcnQ="), "security.encryption_key must be 32 bytes"),
+    ] {
+        let refused = migrate(&database.url, key).await;
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && error.contains(says), "{key:?}: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_encrypts_plaintext_secrets_and_then_requires_the_key_sqlite() {
+    migrate_encrypts_plaintext_secrets_and_then_requires_the_key(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_encrypts_plaintext_secrets_and_then_requires_the_key_postgres() {
+    migrate_encrypts_plaintext_secrets_and_then_requires_the_key(Backend::Postgres).await;
+}
