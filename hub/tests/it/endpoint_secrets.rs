@@ -3,8 +3,9 @@
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use payhub::encryption::{EncryptionKey, SecretsAtRest};
-use payhub::services::endpoints::{SecretsAtStart, prepare_stored_secrets};
-use payhub_core::id::WebhookEndpointId;
+use payhub::services::Reservation;
+use payhub::services::endpoints::{SecretsAtStart, prepare_stored_secrets, rotate_secret};
+use payhub_core::id::{RequestId, WebhookEndpointId};
 use payhub_core::{Clock, Mode};
 use payhub_store::NewWebhookEndpoint;
 use payhub_store::testing::Backend;
@@ -108,6 +109,22 @@ on_both_stores! {
         }
         let unknown = WebhookEndpointId::generate(&app.hub.ids, app.clock.now());
         assert_eq!(app.rotate(&unknown, json!({})).await.status(), 404);
+    }
+
+    async fn a_rotation_resumed_after_its_process_died_is_not_done_twice(app) {
+        let old = app.endpoint_secret.clone();
+        let id = app.endpoint_id().await;
+        let request_id = RequestId::generate(&app.hub.ids, app.clock.now());
+        let overlap = chrono::Duration::hours(1);
+        let first = Reservation { request_id: request_id.clone(), resumed: false };
+        let rotated = rotate_secret(&app.hub, Mode::Test, &id, overlap, &first).await.unwrap();
+        // The process died before answering; the client's retry takes the request over.
+        let resumed = Reservation { request_id, resumed: true };
+        let again = rotate_secret(&app.hub, Mode::Test, &id, overlap, &resumed).await.unwrap();
+        assert_eq!(again.secret, rotated.secret, "the resumed request answers with the rotation it made");
+        let (headers, body) = app.delivery_of_a_new_payment(&app.receiver).await;
+        assert!(signature_is_valid(&old, &headers, &body), "the secret receivers use still signs");
+        assert!(signature_is_valid(&rotated.secret, &headers, &body));
     }
 }
 
