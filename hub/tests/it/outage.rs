@@ -38,6 +38,12 @@ impl Cluster {
             return None;
         };
         let as_postgres = is_root();
+        let has_postgres_user =
+            std::process::Command::new("id").arg("postgres").output().is_ok_and(|o| o.status.success());
+        if as_postgres && !has_postgres_user {
+            eprintln!("skipping: PostgreSQL refuses to run as root, and there is no `postgres` user to run it");
+            return None;
+        }
         let dir = tempfile::tempdir().unwrap();
         if as_postgres {
             run(std::process::Command::new("chown").args(["-R", "postgres:", &path(dir.path())]));
