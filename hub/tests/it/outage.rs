@@ -135,6 +135,8 @@ struct Tally {
     held: Vec<(String, String)>,
     /// Answers that broke a promise (another 5xx, a 503 without Retry-After, no answer).
     broken: Vec<String>,
+    /// Requests answered 503 (Idempotency-Key, amount), for their clients to retry.
+    unavailable: Vec<(String, i64)>,
 }
 
 impl Tally {
@@ -156,19 +158,23 @@ struct Load {
 }
 
 impl Load {
+    async fn create_payment(&self, key: &str, amount: i64) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/v1/payments", self.base))
+            .bearer_auth(&self.key)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "provider": "paypal", "amount": amount, "currency": "USD" }))
+            .send()
+            .await
+    }
+
     /// Creates payments and approves them at PayPal (which then notifies the hub) until stopped.
     async fn client(self: Arc<Self>) {
         while !self.stop.load(Ordering::Relaxed) {
             let number = self.next.fetch_add(1, Ordering::Relaxed);
+            let (key, amount) = (format!("outage-{number}"), 1000 + number as i64);
             let started = Instant::now();
-            let sent = self
-                .http
-                .post(format!("{}/v1/payments", self.base))
-                .bearer_auth(&self.key)
-                .header("Idempotency-Key", format!("outage-{number}"))
-                .json(&json!({ "provider": "paypal", "amount": 1000 + number as i64, "currency": "USD" }))
-                .send()
-                .await;
+            let sent = self.create_payment(&key, amount).await;
             let took = started.elapsed();
             let response = match sent {
                 Ok(response) => response,
@@ -192,7 +198,10 @@ impl Load {
                         self.tally.lock().unwrap().held.push((id, order));
                     }
                 }
-                503 if retry_after => tokio::time::sleep(Duration::from_millis(200)).await,
+                503 if retry_after => {
+                    self.tally.lock().unwrap().unavailable.push((key, amount));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 other => {
                     let body = response.text().await.unwrap_or_default();
                     self.tally.lock().unwrap().broken.push(format!("{other} (Retry-After: {retry_after}): {body}"));
@@ -297,6 +306,30 @@ async fn a_postgres_outage_is_answered_with_503_and_loses_nothing_acknowledged()
     assert!(tally.broken.is_empty(), "promises broken: {:#?}", tally.broken);
     assert!(during.contains_key(&503), "the outage was answered with 503: {during:?}");
 
+    // A 5xx means "unknown, retry with the same key": each request answered 503 runs when
+    // retried, and makes one payment.
+    let mut created_ids: HashSet<String> = HashSet::new();
+    for (key, amount) in &tally.unavailable {
+        let retried = || async {
+            let response = load.create_payment(key, *amount).await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or_default())
+        };
+        let mut answer = retried().await;
+        // The hand-back of the key may still be on its way from the process.
+        for _ in 0..200 {
+            if answer.0 != 409 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            answer = retried().await;
+        }
+        assert_eq!(answer.0, 201, "retry of {key}: {}", answer.1);
+        assert_eq!(answer.1["amount"], *amount);
+        assert!(created_ids.insert(answer.1["id"].as_str().unwrap().to_owned()), "one payment per key");
+        let again = retried().await;
+        assert_eq!((again.0, &again.1["id"]), (201, &answer.1["id"]), "the same key, the same payment");
+    }
+
     // PayPal retries what the ingress refused on its own schedule: move its clock through it.
     let deliveries = || load.sandbox.paypal.deliveries();
     eventually("every approval applied", Duration::from_secs(120), || async {
@@ -350,11 +383,12 @@ async fn a_postgres_outage_is_answered_with_503_and_loses_nothing_acknowledged()
     .await;
 
     eprintln!(
-        "outage: PostgreSQL down {up_after:.1?}; answers {:?} (count, longest); payments approved {} before, {} during the outage, {} in all; \
+        "outage: PostgreSQL down {up_after:.1?}; answers {:?} (count, longest); {} answered 503 retried with their keys, each 201 once; payments approved {} before, {} during the outage, {} in all; \
          ingress refused {refused_by_ingress} deliveries with 503, acknowledged {} notifications, all applied \
          ({waited_for_notifications:.1?} after the approvals); \
          {} events delivered; first payment created {recovery:.1?} after PostgreSQL was back",
         tally.answers,
+        tally.unavailable.len(),
         before,
         held.len(),
         tally.approved.len(),
