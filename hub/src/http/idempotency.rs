@@ -3,8 +3,7 @@
 //!
 //! Responses that reflect work done (2xx, and 5xx where payhub recorded a failed attempt) are
 //! stored and replayed. Refusals without side effects (4xx) are not, so a client can fix its
-//! request and retry with the same key.
-//! A 503 because the database was unavailable recorded nothing: its key is handed back, and
+//! request and retry with the same key. A 503 because the database was unavailable recorded nothing: its key is handed back, and
 //! the retry resumes the request.
 
 use axum::body::{Body, to_bytes};
