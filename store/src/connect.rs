@@ -54,6 +54,8 @@ const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchrono
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 const SQLITE_READER_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
 
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Database {
     /// Opens `url`: a file path or `sqlite://path` for SQLite (created if missing), or a
     /// `postgres://` URL.
@@ -66,7 +68,11 @@ impl Database {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections.max(2))
-                .acquire_timeout(Duration::from_secs(10))
+                // While the server is down, a request waits this long for a connection before
+                // it is answered 503: short enough to answer a provider before it gives up on
+                // the delivery (none documents how long it waits), long enough to ride out a
+                // busy pool.
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;
             return Ok(Self {

@@ -44,6 +44,8 @@ pub struct WebhookEndpoint {
     /// The secret the last rotation replaced, still signing until it expires.
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// The request whose rotation set the current secret.
+    pub secret_rotated_by: Option<String>,
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub status: EndpointStatus,
@@ -63,12 +65,12 @@ pub struct NewWebhookEndpoint {
 }
 
 #[rustfmt::skip]
-const ENDPOINTS: Table<WebhookEndpoint, 12> = Table {
+const ENDPOINTS: Table<WebhookEndpoint, 13> = Table {
     name: "webhook_endpoints",
     resource: "webhook endpoint",
     columns: [
         "id", "mode", "url", "secret", "event_types", "description", "status", "disabled_reason", "created_at",
-        "updated_at", "previous_secret", "previous_secret_expires_at",
+        "updated_at", "previous_secret", "previous_secret_expires_at", "secret_rotated_by",
     ],
     decode: from_row,
 };
@@ -82,6 +84,7 @@ fn from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
         secret: row.try_get("secret")?,
         previous_secret: row.try_get("previous_secret")?,
         previous_secret_expires_at: opt_time(row, "previous_secret_expires_at")?,
+        secret_rotated_by: row.try_get("secret_rotated_by")?,
         event_types: json(row, "event_types")?,
         description: row.try_get("description")?,
         status: parsed(row, "status", EndpointStatus::parse)?,
@@ -104,6 +107,7 @@ impl Database {
             secret: new.secret,
             previous_secret: None,
             previous_secret_expires_at: None,
+            secret_rotated_by: None,
             event_types: new.event_types,
             description: new.description,
             status: EndpointStatus::Enabled,
@@ -125,6 +129,7 @@ impl Database {
             millis(now).into(),
             None::<String>.into(),
             None::<i64>.into(),
+            None::<String>.into(),
         ];
         tx.insert(&ENDPOINTS, values).await?;
         tx.commit().await?;
@@ -207,11 +212,12 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let sql = "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_secret_expires_at = $3, \
-                   updated_at = $4 WHERE id = $5 AND secret = $6";
+                   secret_rotated_by = $4, updated_at = $5 WHERE id = $6 AND secret = $7";
         let params = [
             (&secrets.secret).into(),
             (&secrets.previous_secret).into(),
             secrets.previous_secret_expires_at.map(millis).into(),
+            (&secrets.rotated_by).into(),
             millis(now).into(),
             id.as_str().into(),
             expected.into(),
@@ -257,4 +263,5 @@ pub struct EndpointSecrets {
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub rotated_by: Option<String>,
 }

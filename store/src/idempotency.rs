@@ -11,6 +11,8 @@ use crate::{Database, StoreError, Tx, millis};
 /// No API request runs this long: an `in_progress` key this old, held by a process this
 /// database never saw register, belongs to a crashed process.
 const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+/// The holder of a key handed back by its process, for any retry to take over.
+const HANDED_BACK: &str = "handed-back";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -90,6 +92,7 @@ impl Database {
                 let holder: Option<String> = row.try_get("holder")?;
                 let claimed_at: i64 = row.try_get("created_at")?;
                 let holder_gone = match holder.as_deref() {
+                    Some(HANDED_BACK) => true,
                     Some(holder) if holder == claimant.instance_id => false,
                     Some(holder) => match liveness(&mut tx, holder, now).await? {
                         Liveness::Running => false,
@@ -148,6 +151,14 @@ impl Database {
         let mut tx = self.begin().await?;
         tx.complete_idempotency_key(mode, key, response).await?;
         tx.commit().await
+    }
+
+    /// Hands back the key of a request that could not finish because the database was
+    /// unavailable: nothing of its answer was recorded, so the next retry takes the request
+    /// over at once, with its request id (naming what it creates as this attempt did).
+    pub async fn hand_back_idempotency_key(&self, mode: Mode, key: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE idempotency_keys SET holder = $3 WHERE mode = $1 AND key = $2 AND status = 'in_progress'";
+        self.write(sql, &[mode.as_str().into(), key.into(), HANDED_BACK.into()]).await.map(drop)
     }
 
     /// Forgets a key whose request did not run to a result worth replaying (it was refused before

@@ -412,6 +412,19 @@ on_both_stores! {
         assert_eq!(claim(&db, "k1", "fp", &c, "req-c", now).await, IdempotencyClaim::InProgress);
     }
 
+    async fn a_key_handed_back_by_its_live_process_is_taken_over_at_once_under_its_request_id(db: Database) {
+        let now = now();
+        let (a, b) = (instance("ins-a", 1), instance("ins-b", 2));
+        db.register_instance(&a, |_| true, now).await.unwrap();
+        db.register_instance(&b, |_| true, now).await.unwrap();
+        assert_eq!(claim(&db, "k1", "fp", &a, "req-a", now).await, runs("req-a", false));
+        assert_eq!(claim(&db, "k1", "fp", &a, "req-a2", now).await, IdempotencyClaim::InProgress);
+        // The database failed the request; its process, still running, hands the key back.
+        db.hand_back_idempotency_key(Mode::Test, "k1").await.unwrap();
+        assert_eq!(claim(&db, "k1", "fp", &a, "req-a3", now).await, runs("req-a", true));
+        assert_eq!(claim(&db, "k1", "fp", &b, "req-b", now).await, IdempotencyClaim::InProgress, "taken over once");
+    }
+
     async fn a_silent_process_is_gone_once_its_heartbeat_runs_out(db: Database) {
         let start = now();
         let (a, b) = (instance("ins-a", 1), instance("ins-b", 2));

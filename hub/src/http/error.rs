@@ -2,7 +2,7 @@
 //! which resolves to a page explaining it) and a `detail` that says what to do.
 
 use axum::Json;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -30,6 +30,9 @@ pub struct Problem {
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
 }
+
+/// What a 503 asks clients to wait before trying again.
+const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Members every problem has; extensions must not reuse their names.
 const RESERVED_MEMBERS: [&str; 7] = ["type", "title", "status", "detail", "instance", "code", "request_id"];
@@ -87,6 +90,11 @@ impl IntoResponse for ApiError {
         let problem_type = self.problem;
         let mut response = (problem_type.status(), Json(self.into_problem())).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if problem_type.status() == StatusCode::SERVICE_UNAVAILABLE {
+            // A database restart or failover takes seconds: clients and providers come back soon
+            // rather than at their slowest retry.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
         // Middleware (idempotency) decides by the problem type, not by parsing the body.
         response.extensions_mut().insert(problem_type);
         response
@@ -232,8 +240,9 @@ mod tests {
             let refused = ApiError::from(broken(kind)).into_problem();
             assert_eq!((refused.status, refused.code.as_str()), (422, "constraint_violated"));
         }
-        let unavailable = ApiError::from(StoreError::Database(sqlx::Error::PoolTimedOut)).into_problem();
-        assert_eq!(unavailable.status, 503);
+        let unavailable = ApiError::from(StoreError::Database(sqlx::Error::PoolTimedOut)).into_response();
+        assert_eq!(unavailable.status(), 503);
+        assert_eq!(unavailable.headers()["retry-after"], "5", "a 503 says when to come back");
         let corrupt = ApiError::from(StoreError::Corrupt("bad currency".into())).into_problem();
         assert_eq!(corrupt.status, 500);
     }

@@ -3,7 +3,8 @@
 //!
 //! Responses that reflect work done (2xx, and 5xx where payhub recorded a failed attempt) are
 //! stored and replayed. Refusals without side effects (4xx) are not, so a client can fix its
-//! request and retry with the same key.
+//! request and retry with the same key. A 503 because the database was unavailable recorded nothing: its key is handed back, and
+//! the retry resumes the request.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
@@ -24,6 +25,9 @@ use crate::services::{Answer, Reservation, ServiceError};
 
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
+/// How often a key's hand-back is tried (a second after each failure) while the database stays
+/// unavailable.
+const HAND_BACK_ATTEMPTS: usize = 600;
 /// payhub's own responses are small; this only bounds what is kept per key.
 const RESPONSE_LIMIT: usize = 1024 * 1024;
 
@@ -163,6 +167,12 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, mut response: Response) 
         return response;
     }
     let status = response.status();
+    if response.extensions().get::<ProblemType>() == Some(&ProblemType::ServiceUnavailable) {
+        hand_back(hub, caller.mode, key);
+        let mut response = response;
+        response.headers_mut().insert(REPLAYED, HeaderValue::from_static("false"));
+        return response;
+    }
     let keep = worth_replaying(&response);
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, RESPONSE_LIMIT).await else {
@@ -193,6 +203,23 @@ async fn remember(hub: &Hub, caller: Caller, key: &str, mut response: Response) 
     }
     parts.headers.insert(REPLAYED, HeaderValue::from_static("false"));
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The database was unavailable, so nothing of the request's answer could be recorded: its
+/// key is handed back for the client's retry to resume the request (under the same request
+/// id, so what it creates is named as before), instead of replaying a 503 or answering 409
+/// until this process stops. While the database stays down the hand-back is tried again.
+fn hand_back(hub: &Hub, mode: Mode, key: &str) {
+    let (db, key) = (hub.db.clone(), key.to_owned());
+    tokio::spawn(async move {
+        for _ in 0..HAND_BACK_ATTEMPTS {
+            match db.hand_back_idempotency_key(mode, &key).await {
+                Ok(()) => return,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+            }
+        }
+        tracing::warn!(key, "could not hand back an Idempotency-Key; its retries wait for this process to stop");
+    });
 }
 
 /// Work done (2xx), a failed attempt payhub recorded (5xx), or a write the database refused

@@ -14,7 +14,7 @@ use payhub_store::{Database, EndpointSecrets, NewWebhookEndpoint, StoreError, We
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::ServiceError;
+use super::{Reservation, ServiceError};
 use crate::app::Hub;
 use crate::encryption::{SecretsAtRest, Unreadable};
 
@@ -60,20 +60,29 @@ pub async fn create_endpoint(hub: &Hub, registration: EndpointRegistration) -> R
 
 /// Gives the endpoint a new secret; the one it replaces keeps signing for `overlap` (none
 /// when zero). A secret still in the overlap of an earlier rotation stops signing at once.
+///
+/// A request resumed after its process died finds its own rotation done and answers with it:
+/// rotating again would end the overlap of the secret receivers still use.
 pub async fn rotate_secret(
     hub: &Hub,
     mode: Mode,
     id: &WebhookEndpointId,
     overlap: Duration,
+    reservation: &Reservation,
 ) -> Result<Revealed, ServiceError> {
     let secret = new_secret();
     let secrets = &hub.settings.secrets;
+    let request = reservation.request_id.as_str();
     for _ in 0..ROTATION_ATTEMPTS {
         let endpoint = hub
             .db
             .endpoint(mode, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound { resource: "webhook endpoint", id: id.to_string() })?;
+        if reservation.resumed && endpoint.secret_rotated_by.as_deref() == Some(request) {
+            let secret = secrets.reveal(&endpoint.secret, id.as_str()).map_err(|e| unreadable(id, e))?;
+            return Ok(Revealed { endpoint, secret });
+        }
         let now = hub.clock.now();
         let previous = if overlap > Duration::zero() {
             // Written again, so a plaintext secret from before the key was set is encrypted now.
@@ -86,12 +95,14 @@ pub async fn rotate_secret(
             secret: secrets.protect(&secret, id.as_str()),
             previous_secret_expires_at: previous.as_ref().map(|_| now + overlap),
             previous_secret: previous,
+            rotated_by: Some(request.to_owned()),
         };
         if hub.db.replace_endpoint_secrets(id, &endpoint.secret, &replacement, now).await? {
             let endpoint = WebhookEndpoint {
                 secret: replacement.secret,
                 previous_secret: replacement.previous_secret,
                 previous_secret_expires_at: replacement.previous_secret_expires_at,
+                secret_rotated_by: replacement.rotated_by,
                 updated_at: now,
                 ..endpoint
             };
@@ -209,6 +220,7 @@ pub async fn prepare_stored_secrets(
             secret: protect(&endpoint.secret),
             previous_secret: endpoint.previous_secret.as_deref().map(protect),
             previous_secret_expires_at: endpoint.previous_secret_expires_at,
+            rotated_by: endpoint.secret_rotated_by.clone(),
         };
         // A rotation meanwhile wrote its secrets encrypted already.
         if db.replace_endpoint_secrets(&endpoint.id, &endpoint.secret, &replacement, now).await? {

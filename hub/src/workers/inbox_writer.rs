@@ -108,8 +108,12 @@ async fn commit_one(db: &Database, entry: &NewInboxEntry) -> Result<InboxInsert,
 async fn insert(db: &Database, entries: &[NewInboxEntry]) -> Result<Vec<InboxInsert>, StoreError> {
     match db.insert_inbox_batch(entries).await {
         // A transient failure (a dropped connection) gets one immediate second chance before
-        // the senders are told to come back later.
-        Err(e) if e.is_transient() => db.insert_inbox_batch(entries).await,
+        // the senders are told to come back later. Not a pool that found no connection for
+        // its whole acquire timeout: the database is down, and a second wait as long would
+        // outlast the provider's patience, which then hears no answer instead of a 503.
+        Err(e) if e.is_transient() && !matches!(e, StoreError::Database(sqlx::Error::PoolTimedOut)) => {
+            db.insert_inbox_batch(entries).await
+        }
         other => other,
     }
 }

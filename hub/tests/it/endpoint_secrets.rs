@@ -3,8 +3,9 @@
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use payhub::encryption::{EncryptionKey, SecretsAtRest};
-use payhub::services::endpoints::{SecretsAtStart, prepare_stored_secrets};
-use payhub_core::id::WebhookEndpointId;
+use payhub::services::Reservation;
+use payhub::services::endpoints::{SecretsAtStart, prepare_stored_secrets, rotate_secret};
+use payhub_core::id::{RequestId, WebhookEndpointId};
 use payhub_core::{Clock, Mode};
 use payhub_store::NewWebhookEndpoint;
 use payhub_store::testing::Backend;
@@ -109,6 +110,22 @@ on_both_stores! {
         let unknown = WebhookEndpointId::generate(&app.hub.ids, app.clock.now());
         assert_eq!(app.rotate(&unknown, json!({})).await.status(), 404);
     }
+
+    async fn a_rotation_resumed_after_its_process_died_is_not_done_twice(app) {
+        let old = app.endpoint_secret.clone();
+        let id = app.endpoint_id().await;
+        let request_id = RequestId::generate(&app.hub.ids, app.clock.now());
+        let overlap = chrono::Duration::hours(1);
+        let first = Reservation { request_id: request_id.clone(), resumed: false };
+        let rotated = rotate_secret(&app.hub, Mode::Test, &id, overlap, &first).await.unwrap();
+        // The process died before answering; the client's retry takes the request over.
+        let resumed = Reservation { request_id, resumed: true };
+        let again = rotate_secret(&app.hub, Mode::Test, &id, overlap, &resumed).await.unwrap();
+        assert_eq!(again.secret, rotated.secret, "the resumed request answers with the rotation it made");
+        let (headers, body) = app.delivery_of_a_new_payment(&app.receiver).await;
+        assert!(signature_is_valid(&old, &headers, &body), "the secret receivers use still signs");
+        assert!(signature_is_valid(&rotated.secret, &headers, &body));
+    }
 }
 
 mod encrypted_at_rest {
@@ -185,4 +202,63 @@ mod encrypted_at_rest {
             assert!(none.to_string().contains("set it (or PAYHUB_ENCRYPTION_KEY)"));
         }
     }
+}
+
+/// `payhub migrate` as an operator runs it, with `PAYHUB_ENCRYPTION_KEY` set to `key` (or not).
+async fn migrate(url: &str, key: Option<&str>) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_payhub"));
+    command.args(["migrate", "--database-url", url]).env_remove("PAYHUB_ENCRYPTION_KEY");
+    if let Some(key) = key {
+        command.env("PAYHUB_ENCRYPTION_KEY", key);
+    }
+    command.output().await.unwrap()
+}
+
+/// Setting a key on a database with plaintext secrets: `payhub migrate` encrypts them, and
+/// from then on a start with another key or none is refused with what to do.
+async fn migrate_encrypts_plaintext_secrets_and_then_requires_the_key(backend: Backend) {
+    let Some(database) = payhub_store::testing::TestDatabase::fresh(backend).await else { return };
+    let ids = payhub::ids::from_os_entropy();
+    let now = payhub::clock::SystemClock.now();
+    let id = WebhookEndpointId::generate(&ids, now);
+    let before = NewWebhookEndpoint {
+        id: id.clone(),
+        mode: Mode::Test,
+        url: "https://hooks.shop.example/payhub".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        event_types: vec!["*".into()],
+        description: None,
+    };
+    database.db.create_endpoint(before, now).await.unwrap();
+
+    let first = migrate(&database.url, Some(KEY)).await;
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(said.contains("encrypted the signing secrets of 1 webhook endpoints"), "{said}");
+    let stored = database.db.endpoint(Mode::Test, &id).await.unwrap().unwrap();
+    assert_eq!(
+        encrypted_with(KEY).reveal(&stored.secret, id.as_str()).unwrap(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    );
+    assert!(stored.secret.starts_with("enc:v1:"));
+
+    for (key, says) in [
+        (Some(OTHER_KEY), "is not the key this database's webhook endpoint secrets were encrypted with"),
+        (None, "set it (or PAYHUB_ENCRYPTION_KEY)"),
+        (Some("c2hvcnQ="), "security.encryption_key must be 32 bytes"),
+    ] {
+        let refused = migrate(&database.url, key).await;
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && error.contains(says), "{key:?}: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_encrypts_plaintext_secrets_and_then_requires_the_key_sqlite() {
+    migrate_encrypts_plaintext_secrets_and_then_requires_the_key(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_encrypts_plaintext_secrets_and_then_requires_the_key_postgres() {
+    migrate_encrypts_plaintext_secrets_and_then_requires_the_key(Backend::Postgres).await;
 }

@@ -16,6 +16,7 @@ mod endpoint_secrets;
 mod flood;
 mod ingress;
 mod mail;
+mod outage;
 mod payments;
 mod paypal_legacy;
 mod pingpp;

@@ -19,6 +19,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency::CarriesSecret;
+use crate::services::Reservation;
 use crate::services::endpoints::{self as service, DEFAULT_OVERLAP, EndpointRegistration, MAX_OVERLAP, Revealed};
 
 pub fn router() -> OpenApiRouter<Hub> {
@@ -208,9 +209,10 @@ async fn rotate_secret(
     State(hub): State<Hub>,
     caller: Caller,
     ApiPath(id): ApiPath<WebhookEndpointId>,
+    reservation: Reservation,
     ApiJson(body): ApiJson<RotateSecret>,
 ) -> Result<Response, ApiError> {
     let overlap = overlap(&body)?;
-    let revealed = service::rotate_secret(&hub, caller.mode, &id, overlap).await?;
+    let revealed = service::rotate_secret(&hub, caller.mode, &id, overlap, &reservation).await?;
     Ok(WebhookEndpointView::revealing(revealed, StatusCode::OK))
 }

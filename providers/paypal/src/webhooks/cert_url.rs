@@ -144,4 +144,22 @@ mod tests {
     fn an_empty_allow_list_is_a_configuration_error() {
         assert!(CertUrlPolicy::new(&[" ".to_owned()], false).is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever a forger puts in the header, the policy answers without panicking, and
+        /// what it lets through is an https URL on the allowed host, without credentials.
+        #[test]
+        fn any_cert_url_is_refused_unless_it_is_https_on_an_allowed_host(
+            raw in proptest::prop_oneof![
+                ".{0,120}",
+                "(https?|ftp|file)://([a-z@:.]{0,12}@)?(api\\.paypal\\.com|10\\.0\\.0\\.1|169\\.254\\.169\\.254|\\[::1\\])(:[0-9]{1,5})?[ -~]{0,40}",
+            ],
+        ) {
+            if let Ok(url) = policy(&["api.paypal.com"], false).check(&raw) {
+                proptest::prop_assert_eq!(url.scheme(), "https");
+                proptest::prop_assert_eq!(url.host_str(), Some("api.paypal.com"));
+                proptest::prop_assert!(url.username().is_empty() && url.password().is_none());
+            }
+        }
+    }
 }
