@@ -190,7 +190,9 @@ on_both_stores! {
     }
 
     async fn trigger_produces_real_events_through_the_sandbox(app) {
-        for event in ["payment.succeeded", "refund.succeeded", "dispute.created", "subscription.renewed"] {
+        let events =
+            ["payment.succeeded", "payment.canceled", "payment.refunded", "refund.succeeded", "dispute.created", "subscription.renewed"];
+        for event in events {
             let output = app.run_payhub(&["trigger", event]).await;
             assert!(output.status.success(), "{event}: {}", stderr(&output));
             let printed = stdout(&output);
@@ -255,4 +257,24 @@ async fn commands_refused_by_the_hub_or_for_live_mode_say_the_fix() {
     assert!(!nowhere.status.success());
     let printed = stdout(&nowhere);
     assert!(printed.contains("✗ hub reachable") && printed.contains("fix: start the hub"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_each_failed_check_of_the_hub_with_its_fix() {
+    // Providers and buyers are told to reach this hub where nothing listens.
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| settings.public_url = "http://127.0.0.1:9".into())
+        .await
+        .unwrap();
+    let output = app.run_payhub(&["doctor"]).await;
+    assert!(!output.status.success());
+    let printed = stdout(&output);
+    assert!(printed.contains("✓ database"), "{printed}");
+    assert!(
+        printed
+            .contains("✗ PayPal webhook: no webhook of this PayPal app points to http://127.0.0.1:9/webhooks/paypal"),
+        "{printed}"
+    );
+    assert!(printed.contains("✗ public URL"), "{printed}");
+    assert_eq!(printed.matches("    fix: ").count(), 2, "one fix per failure: {printed}");
+    assert!(stderr(&output).contains("each ✗ line says its fix"), "{}", stderr(&output));
 }
