@@ -62,10 +62,15 @@ impl HubClient {
             request = request.header("Idempotency-Key", idempotency_key()).json(body);
         }
         let response = request.send().await.map_err(|e| {
-            anyhow!(
-                "cannot reach the hub at {} ({e}); start it with `payhub serve`, or point --url / PAYHUB_URL at it",
-                self.base
-            )
+            if e.is_builder() {
+                // Most often a key pasted with a line break or a URL without its scheme.
+                anyhow!("cannot send {method} {path} ({e}); check --url and that --api-key is the key alone")
+            } else {
+                anyhow!(
+                    "cannot reach the hub at {} ({e}); start it with `payhub serve`, or point --url / PAYHUB_URL at it",
+                    self.base
+                )
+            }
         })?;
         let status = response.status();
         let text = response.text().await.with_context(|| format!("{method} {path}: the answer was cut off"))?;

@@ -168,6 +168,7 @@ impl Flow {
         let clock: Value = self.http.get(format!("{simulator}/sandbox/clock")).send().await?.json().await?;
         let by = (period_end - time(&clock["now"])?).num_seconds().max(0) + 60;
         self.control(&simulator, "/sandbox/clock/advance", json!({ "by": by })).await?;
+        eprintln!("moved the sandbox clock (the hub's and the simulators') {by} seconds forward, to the renewal");
         Ok(id)
     }
 

@@ -5,6 +5,7 @@ use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 use payhub::services::api_keys::create_api_key;
+use payhub_core::id::EventId;
 use payhub_core::{Clock, Mode};
 use payhub_store::testing::Backend;
 use serde_json::{Value, json};
@@ -103,6 +104,38 @@ fn stderr(output: &Output) -> String {
 }
 
 on_both_stores! {
+    async fn a_replay_retried_with_its_idempotency_key_queues_nothing_more(app) {
+        let payment = app.paid_payment(800).await;
+        let expected = app.event_types(payment["id"].as_str().unwrap()).await.len();
+        let (late, endpoint_id, _) = app.second_endpoint().await;
+        let body = json!({ "since": "1h", "endpoint": endpoint_id });
+        let first: Value = app.post_with_key("/v1/events/replay", "replay-1", body.clone()).await.json().await.unwrap();
+        assert_eq!(first, json!({ "events": expected, "queued": expected }));
+        let events = app.get_json(&format!("/v1/events?resource_id={}", payment["id"].as_str().unwrap())).await;
+        let event_ids: Vec<EventId> =
+            events["data"].as_array().unwrap().iter().map(|e| EventId::parse(e["id"].as_str().unwrap()).unwrap()).collect();
+        let delivered_once = || async {
+            for event_id in &event_ids {
+                let states = app.hub.db.deliveries_of_event(event_id).await.unwrap();
+                let to_late = states.iter().find(|d| d.endpoint_id == endpoint_id).unwrap();
+                if (to_late.status.as_str(), to_late.attempts) != ("delivered", 1) {
+                    return false;
+                }
+            }
+            true
+        };
+        app.eventually("the replayed events are delivered", delivered_once).await;
+
+        let retried = app.post_with_key("/v1/events/replay", "replay-1", body).await;
+        assert_eq!(retried.headers()["idempotent-replayed"], "true");
+        assert_eq!(retried.json::<Value>().await.unwrap(), first);
+        let future = app.post("/v1/events/replay", json!({ "since": "2999-01-01T00:00:00Z" })).await;
+        assert_eq!(future.status(), 422, "nothing happened after a future time");
+        // A second replay would have made the deliveries pending again, in the answer's transaction.
+        assert!(delivered_once().await, "the retry queued nothing");
+        assert_eq!(late.types().len(), expected);
+    }
+
     async fn listen_forwards_verified_events_with_their_signature_and_removes_its_endpoint_on_exit(app) {
         let (handler, handler_url) = Receiver::start().await;
         let listen = app.start_payhub(&["listen", "--forward-to", &handler_url, "--events", "payment.*"]);
@@ -190,7 +223,9 @@ on_both_stores! {
     }
 
     async fn trigger_produces_real_events_through_the_sandbox(app) {
-        for event in ["payment.succeeded", "refund.succeeded", "dispute.created", "subscription.renewed"] {
+        let events =
+            ["payment.succeeded", "payment.canceled", "payment.refunded", "refund.succeeded", "dispute.created", "subscription.renewed"];
+        for event in events {
             let output = app.run_payhub(&["trigger", event]).await;
             assert!(output.status.success(), "{event}: {}", stderr(&output));
             let printed = stdout(&output);
@@ -255,4 +290,24 @@ async fn commands_refused_by_the_hub_or_for_live_mode_say_the_fix() {
     assert!(!nowhere.status.success());
     let printed = stdout(&nowhere);
     assert!(printed.contains("✗ hub reachable") && printed.contains("fix: start the hub"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_each_failed_check_of_the_hub_with_its_fix() {
+    // Providers and buyers are told to reach this hub where nothing listens.
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| settings.public_url = "http://127.0.0.1:9".into())
+        .await
+        .unwrap();
+    let output = app.run_payhub(&["doctor"]).await;
+    assert!(!output.status.success());
+    let printed = stdout(&output);
+    assert!(printed.contains("✓ database"), "{printed}");
+    assert!(
+        printed
+            .contains("✗ PayPal webhook: no webhook of this PayPal app points to http://127.0.0.1:9/webhooks/paypal"),
+        "{printed}"
+    );
+    assert!(printed.contains("✗ public URL"), "{printed}");
+    assert_eq!(printed.matches("    fix: ").count(), 2, "one fix per failure: {printed}");
+    assert!(stderr(&output).contains("each ✗ line says its fix"), "{}", stderr(&output));
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use payhub_core::{Mode, ProviderName};
+use payhub_store::Dialect;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,9 +63,16 @@ async fn database(hub: &Hub) -> Diagnosis {
         );
     }
     match hub.db.pending_migrations().await {
-        Ok(pending) if pending.is_empty() => {
-            Diagnosis::passed(CHECK, format!("reachable, schema up to date ({:?})", hub.db.dialect()))
-        }
+        Ok(pending) if pending.is_empty() => Diagnosis::passed(
+            CHECK,
+            format!(
+                "reachable, schema up to date ({})",
+                match hub.db.dialect() {
+                    Dialect::Sqlite => "SQLite",
+                    Dialect::Postgres => "PostgreSQL",
+                }
+            ),
+        ),
         Ok(pending) => Diagnosis::failed(
             CHECK,
             format!("migrations {pending:?} are not applied"),
