@@ -5,6 +5,7 @@ mod browser;
 mod helpers;
 
 mod api;
+mod authorizations;
 mod console;
 mod crash;
 mod delivery;
