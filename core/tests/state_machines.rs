@@ -33,6 +33,10 @@ fn usd(amount: i64) -> Money {
 }
 
 fn opened_payment(amount: i64) -> Created<Payment> {
+    opened_payment_with(amount, PaymentDetails::default())
+}
+
+fn opened_payment_with(amount: i64, details: PaymentDetails) -> Created<Payment> {
     let now = start();
     let draft = Payment::draft(
         PaymentId::generate(&IDS, now),
@@ -40,7 +44,7 @@ fn opened_payment(amount: i64) -> Created<Payment> {
         ProviderName::Paypal,
         "paypal".into(),
         usd(amount),
-        PaymentDetails::default(),
+        details,
         now,
     );
     let refs = ProviderRefs { payment_id: Some("ORDER-1".into()), capture_id: None, authorization_id: None };
@@ -261,19 +265,7 @@ fn succeeded(captured: Option<i64>) -> PaymentFacts {
 fn held_payment(amount: i64, expires_at: DateTime<Utc>) -> Payment {
     let now = start();
     let details = PaymentDetails { capture_method: CaptureMethod::Manual, ..PaymentDetails::default() };
-    let draft = Payment::draft(
-        PaymentId::generate(&IDS, now),
-        Mode::Test,
-        ProviderName::Paypal,
-        "paypal".into(),
-        usd(amount),
-        details,
-        now,
-    );
-    let refs = ProviderRefs { payment_id: Some("ORDER-2".into()), capture_id: None, authorization_id: None };
-    let mut payment = draft
-        .opened(refs, NextAction::RedirectToUrl { redirect_url: "https://paypal.test/approve".into() }, &Cause::Api)
-        .into_resource();
+    let mut payment = opened_payment_with(amount, details).into_resource();
     let held = PaymentFacts {
         status: PaymentStatus::RequiresCapture,
         capture_id: None,
