@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::dispute::{Dispute, DisputeAction, DisputeFacts};
 use payhub_core::options::PaymentOptions;
-use payhub_core::payment::{ExternalPayment, Payment, PaymentFacts};
+use payhub_core::payment::{CaptureMethod, ExternalPayment, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
@@ -306,6 +306,13 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// error names the field (`provider_options.pingpp.extra.open_id`) and says what it needs.
     /// (Options meant for another provider are refused before this is called.)
     fn check_options(&self, _channel: &str, _options: &PaymentOptions) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
+    /// Refuses `capture_method` `manual` for payments this provider cannot hold (PayPal's v1
+    /// payments API), naming the field and the fix. Providers without
+    /// [`Capability::ManualCapture`] are refused before this is called.
+    fn check_capture_method(&self, _options: &PaymentOptions, _method: CaptureMethod) -> Result<(), (String, String)> {
         Ok(())
     }
 

@@ -116,6 +116,7 @@ impl Hub {
         let money = accepted_money(provider.as_ref(), request.amount, request.currency)?;
         provider
             .check_options(&channel, request.provider.options())
+            .and_then(|()| provider.check_capture_method(request.provider.options(), request.capture_method))
             .map_err(|(field, message)| ServiceError::invalid(field, message))?;
 
         let now = self.clock.now();

@@ -127,6 +127,20 @@ on_both_stores! {
         assert_eq!(listed["data"].as_array().unwrap().len(), 0);
     }
 
+    async fn manual_capture_through_paypals_v1_api_is_refused_naming_the_fix(app) {
+        let response = app
+            .post(
+                "/v1/payments",
+                json!({ "provider": "paypal", "amount": 1000, "currency": "USD", "capture_method": "manual",
+                        "provider_options": { "paypal": { "api": "v1" } } }),
+            )
+            .await;
+        assert_eq!(response.status(), 422);
+        let problem: Value = response.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("v2 API"), "{problem}");
+        assert_eq!(app.get_json("/v1/payments").await["data"].as_array().unwrap().len(), 0);
+    }
+
     async fn an_unknown_capture_method_is_refused_naming_the_field(app) {
         let response = app
             .post("/v1/payments", json!({ "provider": "paypal", "amount": 1000, "currency": "USD", "capture_method": "later" }))

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::dispute::{Dispute, DisputeFacts};
+use payhub_core::options::{PaymentOptions, PaypalApi};
 use payhub_core::payment::{CaptureMethod, Payment, PaymentOrigin};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
@@ -150,6 +151,17 @@ impl PaymentProvider for PaypalProvider {
 
     fn check_amount(&self, amount: &Money) -> Result<(), String> {
         to_paypal_amount(amount).map(|_| ())
+    }
+
+    fn check_capture_method(&self, options: &PaymentOptions, method: CaptureMethod) -> Result<(), (String, String)> {
+        let v1 = options.paypal.as_ref().and_then(|paypal| paypal.api) == Some(PaypalApi::V1);
+        if v1 && method == CaptureMethod::Manual {
+            return Err((
+                "capture_method".into(),
+                "PayPal's v1 payments API (provider_options.paypal.api `v1`) is captured when the buyer approves; use the default v2 API for capture_method `manual`".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn create_payment(&self, payment: &Payment, urls: &BuyerUrls) -> Result<Checkout, ProviderError> {
