@@ -2,13 +2,12 @@
 //!
 //! ```text
 //! requires_action ──► processing ──► succeeded ──► refunded
-//!        │                 ▲  │          ▲
-//!        │                 │  └──► failed│
-//!        ├──► requires_capture ──────────┘   (capture_method manual: held, then captured)
-//!        │         └──► canceled | expired | failed
-//!        ├──► canceled
+//!        │                 │
+//!        ├──► canceled     └──► failed
 //!        ├──► expired
-//!        └──► failed
+//!        ├──► failed
+//!        └──► requires_capture ──► processing | succeeded | failed | canceled | expired
+//!             (capture_method manual: the buyer's approval only holds the money)
 //! ```
 //! Provider facts are merged monotonically: a fact that is behind the stored state is stale and
 //! changes nothing (a refunded payment never becomes pending again); a fact that contradicts a
@@ -258,7 +257,6 @@ pub struct Payment {
     pub(crate) amount_refund_pending: i64,
     /// `automatic` (the default) or `manual`: the buyer's approval only authorizes, and the
     /// merchant captures later.
-    #[serde(default)]
     pub capture_method: CaptureMethod,
     /// What a `requires_capture` payment may still capture; 0 otherwise.
     pub(crate) amount_capturable: i64,
