@@ -31,6 +31,8 @@ macro_rules! event_types {
 
 event_types! {
     PaymentCreated => "payment.created",
+    PaymentActionRequired => "payment.action_required",
+    PaymentAuthorized => "payment.authorized",
     PaymentProcessing => "payment.processing",
     PaymentSucceeded => "payment.succeeded",
     PaymentFailed => "payment.failed",

@@ -5,7 +5,9 @@
 //!        │                 │
 //!        ├──► canceled     └──► failed
 //!        ├──► expired
-//!        └──► failed
+//!        ├──► failed
+//!        └──► requires_capture ──► processing | succeeded | failed | canceled | expired
+//!             (capture_method manual: the buyer's approval only holds the money)
 //! ```
 //! Provider facts are merged monotonically: a fact that is behind the stored state is stale and
 //! changes nothing (a refunded payment never becomes pending again); a fact that contradicts a
@@ -28,6 +30,10 @@ use crate::transition::{Cause, Created, Moved, NONE, Transition};
 pub enum PaymentStatus {
     /// Waiting for the buyer: approve at PayPal, scan a QR code, confirm in an app.
     RequiresAction,
+    /// The buyer approved a payment with `capture_method` `manual`: the provider holds the
+    /// money until the merchant captures it (`POST /v1/payments/{id}/capture`), cancels it, or
+    /// the hold expires.
+    RequiresCapture,
     /// The buyer acted; the provider has not settled the money yet (e.g. a pending capture).
     Processing,
     Succeeded,
@@ -39,8 +45,9 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 7] = [
+    pub const ALL: [PaymentStatus; 8] = [
         PaymentStatus::RequiresAction,
+        PaymentStatus::RequiresCapture,
         PaymentStatus::Processing,
         PaymentStatus::Succeeded,
         PaymentStatus::Refunded,
@@ -52,6 +59,7 @@ impl PaymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             PaymentStatus::RequiresAction => "requires_action",
+            PaymentStatus::RequiresCapture => "requires_capture",
             PaymentStatus::Processing => "processing",
             PaymentStatus::Succeeded => "succeeded",
             PaymentStatus::Refunded => "refunded",
@@ -78,9 +86,10 @@ impl PaymentStatus {
     fn progress(self) -> u8 {
         match self {
             PaymentStatus::RequiresAction => 0,
-            PaymentStatus::Processing => 1,
-            PaymentStatus::Succeeded | PaymentStatus::Failed | PaymentStatus::Canceled | PaymentStatus::Expired => 2,
-            PaymentStatus::Refunded => 3,
+            PaymentStatus::RequiresCapture => 1,
+            PaymentStatus::Processing => 2,
+            PaymentStatus::Succeeded | PaymentStatus::Failed | PaymentStatus::Canceled | PaymentStatus::Expired => 3,
+            PaymentStatus::Refunded => 4,
         }
     }
 
@@ -88,7 +97,8 @@ impl PaymentStatus {
         use PaymentStatus::*;
         matches!(
             (self, next),
-            (RequiresAction, Processing | Succeeded | Failed | Canceled | Expired)
+            (RequiresAction, RequiresCapture | Processing | Succeeded | Failed | Canceled | Expired)
+                | (RequiresCapture, Processing | Succeeded | Failed | Canceled | Expired)
                 | (Processing, Succeeded | Failed)
                 | (Succeeded, Refunded)
                 // The buyer paid after all (a QR code scanned after the merchant canceled):
@@ -100,6 +110,7 @@ impl PaymentStatus {
     pub fn event_type(self) -> EventType {
         match self {
             PaymentStatus::RequiresAction => EventType::PaymentCreated,
+            PaymentStatus::RequiresCapture => EventType::PaymentAuthorized,
             PaymentStatus::Processing => EventType::PaymentProcessing,
             PaymentStatus::Succeeded => EventType::PaymentSucceeded,
             PaymentStatus::Refunded => EventType::PaymentRefunded,
@@ -132,6 +143,56 @@ pub struct QrCode {
     /// The QR code rendered by payhub, as SVG and as PNG (public URLs, for an `<img>` tag).
     pub image_url_svg: String,
     pub image_url_png: String,
+}
+
+/// When the provider takes the money: at once after the buyer approves (`automatic`), or when
+/// the merchant captures a held (authorized) payment (`manual`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    #[default]
+    Automatic,
+    Manual,
+}
+
+impl CaptureMethod {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CaptureMethod::Automatic => "automatic",
+            CaptureMethod::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "automatic" => Some(CaptureMethod::Automatic),
+            "manual" => Some(CaptureMethod::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// What the provider holds for a payment with manual capture, as it states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationFacts {
+    /// The provider's authorization id (PayPal's).
+    pub id: String,
+    /// What may still be captured (the payment's amount when the provider does not say).
+    pub capturable: Option<Money>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Why a capture of a held payment is refused before the provider is asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureRejection {
+    #[error("only payments in requires_capture can be captured; this payment is {0}")]
+    NotCapturable(&'static str),
+    #[error("a capture must be a positive amount")]
+    NotPositive,
+    #[error("the capture is in {requested} but the payment is in {payment}")]
+    WrongCurrency { requested: String, payment: String },
+    #[error("capture of {requested} exceeds the {capturable} capturable")]
+    ExceedsCapturable { requested: Money, capturable: Money },
 }
 
 /// Something a provider reports that should not happen in a well-behaved payment, and what
@@ -168,6 +229,8 @@ pub struct ProviderRefs {
     pub payment_id: Option<String>,
     /// PayPal capture id (what refunds and disputes refer to).
     pub capture_id: Option<String>,
+    /// PayPal authorization id, for payments with manual capture.
+    pub authorization_id: Option<String>,
 }
 
 // A payment as the merchant sees it. What the state machine owns (status, the captured,
@@ -192,6 +255,14 @@ pub struct Payment {
     pub(crate) amount_refunded: i64,
     /// Sum of refunds still pending at the provider; reserved, so it cannot be refunded twice.
     pub(crate) amount_refund_pending: i64,
+    /// `automatic` (the default) or `manual`: the buyer's approval only authorizes, and the
+    /// merchant captures later.
+    pub capture_method: CaptureMethod,
+    /// What a `requires_capture` payment may still capture; 0 otherwise.
+    pub(crate) amount_capturable: i64,
+    /// When the provider releases the held money of a `requires_capture` payment (PayPal: 29
+    /// days after approval); the payment becomes `expired` then.
+    pub(crate) authorization_expires_at: Option<DateTime<Utc>>,
     pub merchant_reference: Option<String>,
     pub description: Option<String>,
     pub customer_id: Option<String>,
@@ -233,6 +304,8 @@ pub struct PaymentFacts {
     /// What the provider says was captured; checked against the payment's amount.
     pub captured: Option<Money>,
     pub failure: Option<Failure>,
+    /// The hold of a payment with manual capture, when the provider states one.
+    pub authorization: Option<AuthorizationFacts>,
 }
 
 /// The result of merging provider facts into a payment.
@@ -259,6 +332,7 @@ pub struct PaymentDetails {
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
     pub provider_options: crate::options::PaymentOptions,
+    pub capture_method: CaptureMethod,
 }
 
 /// A payment not yet sent to the provider: the provider needs its id and amount, and what it
@@ -378,6 +452,9 @@ impl Payment {
             amount_captured: 0,
             amount_refunded: 0,
             amount_refund_pending: 0,
+            capture_method: details.capture_method,
+            amount_capturable: 0,
+            authorization_expires_at: None,
             merchant_reference: details.merchant_reference,
             description: details.description,
             customer_id: details.customer_id,
@@ -409,7 +486,11 @@ impl Payment {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Created<Payment> {
-        let refs = ProviderRefs { payment_id: external.provider_payment_id, capture_id: Some(external.capture_id) };
+        let refs = ProviderRefs {
+            payment_id: external.provider_payment_id,
+            capture_id: Some(external.capture_id),
+            authorization_id: None,
+        };
         let payment = Payment {
             origin: PaymentOrigin::External,
             description: external.description,
@@ -431,6 +512,7 @@ impl Payment {
         let refs = ProviderRefs {
             payment_id: Some(provider_charge_id.to_owned()),
             capture_id: Some(provider_charge_id.to_owned()),
+            authorization_id: None,
         };
         let charge = Payment {
             description: Some(format!("subscription {} charge", subscription.id)),
@@ -465,6 +547,9 @@ impl Payment {
             amount_captured: amount.amount,
             amount_refunded: 0,
             amount_refund_pending: 0,
+            capture_method: CaptureMethod::Automatic,
+            amount_capturable: 0,
+            authorization_expires_at: None,
             merchant_reference: None,
             description: None,
             customer_id: None,
@@ -506,6 +591,55 @@ impl Payment {
 
     pub fn amount_refund_pending(&self) -> i64 {
         self.amount_refund_pending
+    }
+
+    pub fn amount_capturable(&self) -> i64 {
+        self.amount_capturable
+    }
+
+    pub fn authorization_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.authorization_expires_at
+    }
+
+    /// The amount a capture of this held payment takes: `requested`, or all that is capturable.
+    /// Checked here so that nothing is sent to the provider for a capture that cannot succeed.
+    pub fn capture_amount(&self, requested: Option<Money>) -> Result<Money, CaptureRejection> {
+        if self.status != PaymentStatus::RequiresCapture {
+            return Err(CaptureRejection::NotCapturable(self.status.as_str()));
+        }
+        let capturable = Money::new(self.amount_capturable, self.currency);
+        let amount = requested.unwrap_or(capturable);
+        if amount.currency != self.currency {
+            return Err(CaptureRejection::WrongCurrency {
+                requested: amount.currency.code().into(),
+                payment: self.currency.code().into(),
+            });
+        }
+        if amount.amount <= 0 {
+            return Err(CaptureRejection::NotPositive);
+        }
+        if amount.amount > capturable.amount {
+            return Err(CaptureRejection::ExceedsCapturable { requested: amount, capturable });
+        }
+        Ok(amount)
+    }
+
+    /// The provider refused to take the money from the buyer's funding source (PayPal's
+    /// `INSTRUMENT_DECLINED`): the buyer is sent back to choose another, the payment keeps
+    /// waiting for them with the reason recorded. True when this changed anything (announce
+    /// `payment.action_required`).
+    pub fn funding_declined(&mut self, redirect_url: String, failure: Failure, now: DateTime<Utc>) -> bool {
+        if self.status != PaymentStatus::RequiresAction {
+            return false;
+        }
+        let next_action = Some(NextAction::RedirectToUrl { redirect_url });
+        if self.next_action == next_action && self.failure.as_ref() == Some(&failure) {
+            return false;
+        }
+        self.next_action = next_action;
+        self.failure = Some(failure);
+        self.touch(now);
+        true
     }
 
     pub fn failure(&self) -> Option<&Failure> {
@@ -554,7 +688,7 @@ impl Payment {
     }
 
     pub fn merge(&mut self, facts: &PaymentFacts, cause: &Cause, now: DateTime<Utc>) -> Merge {
-        let mut learned = self.learn_capture_id(facts);
+        let mut learned = self.learn_capture_id(facts) | self.learn_authorization(facts);
         let current = self.status;
         let claimed = facts.status;
         let mut anomaly = None;
@@ -571,8 +705,23 @@ impl Payment {
         }
         if current.can_become(claimed) {
             self.status = claimed;
+            if claimed != PaymentStatus::RequiresCapture {
+                // The hold is captured, released or lost with any other move.
+                self.amount_capturable = 0;
+            }
+            if matches!(claimed, PaymentStatus::RequiresCapture | PaymentStatus::Processing | PaymentStatus::Succeeded)
+            {
+                // A funding decline the buyer recovered from is no longer the payment's story.
+                self.failure = None;
+            }
             match claimed {
                 PaymentStatus::Failed => self.failure = facts.failure.clone(),
+                PaymentStatus::Succeeded if current == PaymentStatus::RequiresCapture => {
+                    // A manual capture may take less than the amount; what was captured is
+                    // what may be refunded.
+                    self.amount_captured =
+                        facts.captured.filter(|c| c.currency == self.currency).map_or(self.amount, |c| c.amount);
+                }
                 PaymentStatus::Succeeded => {
                     self.amount_captured = self.amount;
                     let (_, overpaid) = self.learn_captured(facts, now);
@@ -700,6 +849,30 @@ impl Payment {
         (refund, moved)
     }
 
+    /// Takes the hold's id, capturable amount and expiry while the payment waits for capture.
+    fn learn_authorization(&mut self, facts: &PaymentFacts) -> bool {
+        let Some(authorization) = &facts.authorization else {
+            return false;
+        };
+        // Only a payment still waiting for the buyer or the capture takes the hold's amounts; a
+        // stale fact about a captured payment does not bring them back.
+        let waiting = matches!(self.status, PaymentStatus::RequiresAction | PaymentStatus::RequiresCapture);
+        if facts.status != PaymentStatus::RequiresCapture || !waiting {
+            let learned = self.provider_refs.authorization_id.is_none();
+            if learned {
+                self.provider_refs.authorization_id = Some(authorization.id.clone());
+            }
+            return learned;
+        }
+        let before =
+            (self.provider_refs.authorization_id.clone(), self.amount_capturable, self.authorization_expires_at);
+        self.provider_refs.authorization_id = Some(authorization.id.clone());
+        self.amount_capturable =
+            authorization.capturable.filter(|c| c.currency == self.currency).map_or(self.amount, |c| c.amount);
+        self.authorization_expires_at = authorization.expires_at;
+        before != (self.provider_refs.authorization_id.clone(), self.amount_capturable, self.authorization_expires_at)
+    }
+
     fn learn_capture_id(&mut self, facts: &PaymentFacts) -> bool {
         match (&self.provider_refs.capture_id, &facts.capture_id) {
             (None, Some(id)) => {
@@ -739,6 +912,13 @@ pub(crate) mod tests {
             },
             amount_refunded: 0,
             amount_refund_pending: 0,
+            capture_method: if status == PaymentStatus::RequiresCapture {
+                CaptureMethod::Manual
+            } else {
+                CaptureMethod::Automatic
+            },
+            amount_capturable: if status == PaymentStatus::RequiresCapture { amount } else { 0 },
+            authorization_expires_at: None,
             merchant_reference: None,
             description: None,
             customer_id: None,
@@ -761,7 +941,7 @@ pub(crate) mod tests {
     }
 
     fn facts(status: PaymentStatus) -> PaymentFacts {
-        PaymentFacts { status, capture_id: None, captured: None, failure: None }
+        PaymentFacts { status, capture_id: None, captured: None, failure: None, authorization: None }
     }
 
     fn usd(amount: i64) -> Money {

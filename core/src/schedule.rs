@@ -21,6 +21,13 @@ pub fn next_payment_check(payment: &Payment, now: DateTime<Utc>) -> Option<DateT
     let interval = match payment.status {
         PaymentStatus::RequiresAction => backoff(payment.created_at, now, Duration::minutes(2), Duration::minutes(30)),
         PaymentStatus::Processing => backoff(payment.created_at, now, Duration::minutes(5), Duration::hours(6)),
+        // The hold is checked daily, and just after it expires (the provider says `expired`
+        // then, which no notification announces).
+        PaymentStatus::RequiresCapture => {
+            let daily = now + Duration::days(1);
+            let just_after_expiry = payment.authorization_expires_at().map(|expiry| expiry + Duration::minutes(1));
+            return Some(just_after_expiry.map_or(daily, |at| daily.min(at.max(now + Duration::minutes(1)))));
+        }
         _ => return None,
     };
     Some(now + interval)
@@ -72,6 +79,18 @@ pub fn next_dispute_check(dispute: &Dispute, now: DateTime<Utc>) -> Option<DateT
 mod tests {
     use super::*;
     use crate::payment::tests::payment;
+
+    #[test]
+    fn a_held_payment_is_checked_daily_and_just_after_its_hold_expires() {
+        let p = payment(PaymentStatus::RequiresCapture, 100);
+        let now = p.created_at;
+        assert_eq!(next_payment_check(&p, now), Some(now + Duration::days(1)));
+        let mut p = p;
+        p.authorization_expires_at = Some(now + Duration::hours(5));
+        assert_eq!(next_payment_check(&p, now), Some(now + Duration::hours(5) + Duration::minutes(1)));
+        let later = now + Duration::days(3);
+        assert_eq!(next_payment_check(&p, later), Some(later + Duration::minutes(1)), "overdue: asked at once");
+    }
 
     #[test]
     fn a_fresh_payment_is_checked_within_minutes_and_an_old_one_every_half_hour() {

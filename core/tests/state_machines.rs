@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use payhub_core::entitlement::{Entitlement, EntitlementStatus};
 use payhub_core::id::{EntitlementId, PaymentId, PlanId, RefundId, SubscriptionId};
 use payhub_core::payment::{
-    Failure, Merge, NextAction, Payment, PaymentDetails, PaymentFacts, PaymentStatus, ProviderRefs, RefundDetails,
+    AuthorizationFacts, CaptureMethod, CaptureRejection, Failure, Merge, NextAction, Payment, PaymentDetails,
+    PaymentFacts, PaymentStatus, ProviderRefs, RefundDetails,
 };
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
 use payhub_core::subscription::{
@@ -32,6 +33,10 @@ fn usd(amount: i64) -> Money {
 }
 
 fn opened_payment(amount: i64) -> Created<Payment> {
+    opened_payment_with(amount, PaymentDetails::default())
+}
+
+fn opened_payment_with(amount: i64, details: PaymentDetails) -> Created<Payment> {
     let now = start();
     let draft = Payment::draft(
         PaymentId::generate(&IDS, now),
@@ -39,10 +44,10 @@ fn opened_payment(amount: i64) -> Created<Payment> {
         ProviderName::Paypal,
         "paypal".into(),
         usd(amount),
-        PaymentDetails::default(),
+        details,
         now,
     );
-    let refs = ProviderRefs { payment_id: Some("ORDER-1".into()), capture_id: None };
+    let refs = ProviderRefs { payment_id: Some("ORDER-1".into()), capture_id: None, authorization_id: None };
     draft.opened(refs, NextAction::RedirectToUrl { redirect_url: "https://paypal.test/approve".into() }, &Cause::Api)
 }
 
@@ -75,9 +80,10 @@ fn plan() -> Plan {
 fn rank(status: PaymentStatus) -> u8 {
     match status {
         PaymentStatus::RequiresAction => 0,
-        PaymentStatus::Processing => 1,
-        PaymentStatus::Refunded => 3,
-        _ => 2,
+        PaymentStatus::RequiresCapture => 1,
+        PaymentStatus::Processing => 2,
+        PaymentStatus::Refunded => 4,
+        _ => 3,
     }
 }
 
@@ -246,7 +252,124 @@ fn a_granted_entitlement_is_announced_without_a_transition() {
 }
 
 fn succeeded(captured: Option<i64>) -> PaymentFacts {
-    PaymentFacts { status: PaymentStatus::Succeeded, capture_id: None, captured: captured.map(usd), failure: None }
+    PaymentFacts {
+        status: PaymentStatus::Succeeded,
+        capture_id: None,
+        captured: captured.map(usd),
+        failure: None,
+        authorization: None,
+    }
+}
+
+/// A payment with manual capture of `amount`, approved and held by the provider until `expires_at`.
+fn held_payment(amount: i64, expires_at: DateTime<Utc>) -> Payment {
+    let now = start();
+    let details = PaymentDetails { capture_method: CaptureMethod::Manual, ..PaymentDetails::default() };
+    let mut payment = opened_payment_with(amount, details).into_resource();
+    let held = PaymentFacts {
+        status: PaymentStatus::RequiresCapture,
+        capture_id: None,
+        captured: None,
+        failure: None,
+        authorization: Some(AuthorizationFacts {
+            id: "AUTH-1".into(),
+            capturable: Some(usd(amount)),
+            expires_at: Some(expires_at),
+        }),
+    };
+    match payment.merge(&held, &Cause::Api, now) {
+        Merge::Advanced { moved, .. } => assert_eq!(moved.event(), EventType::PaymentAuthorized),
+        other => panic!("the hold should move the payment: {other:?}"),
+    }
+    payment
+}
+
+#[test]
+fn an_authorized_payment_waits_for_capture_with_its_hold() {
+    let expires = start() + Duration::days(29);
+    let payment = held_payment(1000, expires);
+    assert_eq!(payment.status(), PaymentStatus::RequiresCapture);
+    assert_eq!(payment.amount_capturable(), 1000);
+    assert_eq!(payment.authorization_expires_at(), Some(expires));
+    assert_eq!(payment.provider_refs().authorization_id.as_deref(), Some("AUTH-1"));
+    assert!(payment.next_action().is_none());
+    assert_eq!(payment.refundable(), usd(0), "nothing is refundable before the capture");
+}
+
+#[test]
+fn a_capture_is_positive_in_the_payments_currency_and_at_most_what_is_capturable() {
+    let payment = held_payment(1000, start() + Duration::days(29));
+    assert_eq!(payment.capture_amount(None), Ok(usd(1000)));
+    assert_eq!(payment.capture_amount(Some(usd(400))), Ok(usd(400)));
+    assert_eq!(
+        payment.capture_amount(Some(usd(1001))),
+        Err(CaptureRejection::ExceedsCapturable { requested: usd(1001), capturable: usd(1000) })
+    );
+    assert_eq!(payment.capture_amount(Some(usd(0))), Err(CaptureRejection::NotPositive));
+    let eur = Money::new(100, Currency::parse("EUR").unwrap());
+    assert!(matches!(payment.capture_amount(Some(eur)), Err(CaptureRejection::WrongCurrency { .. })));
+    let unheld = opened_payment(1000).into_resource();
+    assert_eq!(unheld.capture_amount(None), Err(CaptureRejection::NotCapturable("requires_action")));
+}
+
+#[test]
+fn a_partial_capture_succeeds_with_what_was_captured_and_refunds_stop_there() {
+    let mut payment = held_payment(1000, start() + Duration::days(29));
+    let captured = PaymentFacts {
+        status: PaymentStatus::Succeeded,
+        capture_id: Some("CAP-1".into()),
+        captured: Some(usd(600)),
+        failure: None,
+        authorization: None,
+    };
+    let Merge::Advanced { moved, anomaly } = payment.merge(&captured, &Cause::Api, start()) else {
+        panic!("the capture should move the payment");
+    };
+    assert_eq!((moved.event(), anomaly), (EventType::PaymentSucceeded, None));
+    assert_eq!((payment.amount_captured(), payment.amount_capturable()), (600, 0));
+    assert_eq!(payment.refundable(), usd(600));
+    // A late notification of the hold changes nothing any more.
+    let stale = PaymentFacts {
+        status: PaymentStatus::RequiresCapture,
+        capture_id: None,
+        captured: None,
+        failure: None,
+        authorization: Some(AuthorizationFacts { id: "AUTH-1".into(), capturable: Some(usd(1000)), expires_at: None }),
+    };
+    assert_eq!(payment.merge(&stale, &Cause::Api, start()), Merge::Stale);
+    assert_eq!(payment.amount_capturable(), 0);
+}
+
+#[test]
+fn a_hold_that_expires_or_is_released_ends_the_payment_with_nothing_capturable() {
+    for ending in [PaymentStatus::Expired, PaymentStatus::Canceled] {
+        let mut payment = held_payment(1000, start() + Duration::days(29));
+        let facts =
+            PaymentFacts { status: ending, capture_id: None, captured: None, failure: None, authorization: None };
+        assert!(matches!(payment.merge(&facts, &Cause::Reconciler, start()), Merge::Advanced { .. }));
+        assert_eq!((payment.status(), payment.amount_capturable()), (ending, 0));
+    }
+}
+
+#[test]
+fn a_declined_funding_source_points_the_buyer_back_once_and_clears_when_paid() {
+    let mut payment = opened_payment(1000).into_resource();
+    let failure = Failure { code: "instrument_declined".into(), message: "declined".into() };
+    assert!(payment.funding_declined("https://paypal.test/again".into(), failure.clone(), start()));
+    assert!(!payment.funding_declined("https://paypal.test/again".into(), failure.clone(), start()), "no news twice");
+    assert_eq!(payment.status(), PaymentStatus::RequiresAction);
+    assert_eq!(
+        payment.next_action(),
+        Some(&NextAction::RedirectToUrl { redirect_url: "https://paypal.test/again".into() })
+    );
+    assert_eq!(payment.failure(), Some(&failure));
+    let _ = payment.merge(&succeeded(Some(1000)), &Cause::Api, start());
+    assert_eq!((payment.status(), payment.failure()), (PaymentStatus::Succeeded, None));
+    let mut paid = payment;
+    assert!(
+        !paid.funding_declined("https://paypal.test/late".into(), failure, start()),
+        "a paid payment is not sent back"
+    );
 }
 
 fn refund_facts(status: RefundStatus) -> RefundFacts {
@@ -269,7 +392,7 @@ proptest! {
             let before = payment.status();
             let moved = match op {
                 PaymentOp::Facts { status, captured } => {
-                    let facts = PaymentFacts { status, capture_id: None, captured: captured.map(usd), failure: None };
+                    let facts = PaymentFacts { status, capture_id: None, captured: captured.map(usd), failure: None, authorization: None };
                     match payment.merge(&facts, &Cause::Api, now) {
                         Merge::Advanced { moved, .. } => Some(moved),
                         _ => None,

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use payhub_core::id::{PaymentId, SubscriptionId};
-use payhub_core::payment::{Failure, Payment, PaymentOrigin, PaymentStatus, ProviderRefs};
+use payhub_core::payment::{CaptureMethod, Failure, Payment, PaymentOrigin, PaymentStatus, ProviderRefs};
 use payhub_core::stored::PaymentRecord;
 use payhub_core::{Currency, Mode, ProviderName};
 use sqlx::Row;
@@ -11,7 +11,7 @@ use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis};
 
 #[rustfmt::skip]
-const PAYMENTS: Table<Payment, 30> = Table {
+const PAYMENTS: Table<Payment, 34> = Table {
     name: "payments",
     resource: "payment",
     columns: [
@@ -19,7 +19,8 @@ const PAYMENTS: Table<Payment, 30> = Table {
         "amount_refund_pending", "merchant_reference", "description", "customer_id", "metadata", "return_url",
         "cancel_url", "provider_options", "next_action", "provider_payment_id", "provider_capture_id",
         "failure_code", "failure_message", "anomaly", "subscription_id", "version", "next_check_at", "created_at",
-        "updated_at", "disputed", "origin",
+        "updated_at", "disputed", "origin", "capture_method", "amount_capturable", "provider_authorization_id",
+        "authorization_expires_at",
     ],
     decode: from_row,
 };
@@ -47,6 +48,9 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
         amount_captured: row.try_get("amount_captured")?,
         amount_refunded: row.try_get("amount_refunded")?,
         amount_refund_pending: row.try_get("amount_refund_pending")?,
+        capture_method: parsed(row, "capture_method", CaptureMethod::parse)?,
+        amount_capturable: row.try_get("amount_capturable")?,
+        authorization_expires_at: opt_time(row, "authorization_expires_at")?,
         merchant_reference: row.try_get("merchant_reference")?,
         description: row.try_get("description")?,
         customer_id: row.try_get("customer_id")?,
@@ -58,6 +62,7 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
         provider_refs: ProviderRefs {
             payment_id: row.try_get("provider_payment_id")?,
             capture_id: row.try_get("provider_capture_id")?,
+            authorization_id: row.try_get("provider_authorization_id")?,
         },
         failure: failure_code.map(|code| Failure { code, message: failure_message.unwrap_or_default() }),
         anomaly: opt_json(row, "anomaly")?,
@@ -111,6 +116,10 @@ impl Tx {
             millis(p.updated_at()).into(),
             i64::from(p.disputed()).into(),
             p.origin.as_str().into(),
+            p.capture_method.as_str().into(),
+            p.amount_capturable().into(),
+            (&p.provider_refs().authorization_id).into(),
+            p.authorization_expires_at().map(millis).into(),
         ];
         self.insert(&PAYMENTS, values).await
     }
@@ -147,6 +156,9 @@ impl Tx {
             ("amount_captured", p.amount_captured().into()),
             ("anomaly", p.anomaly().map(to_json).into()),
             ("disputed", i64::from(p.disputed()).into()),
+            ("amount_capturable", p.amount_capturable().into()),
+            ("provider_authorization_id", (&p.provider_refs().authorization_id).into()),
+            ("authorization_expires_at", p.authorization_expires_at().map(millis).into()),
         ];
         self.update_versioned(&PAYMENTS, p.id.as_str(), p.version(), changes).await?;
         p.saved();

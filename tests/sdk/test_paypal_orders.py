@@ -18,9 +18,12 @@ import requests
 from paypalserversdk.configuration import Configuration, Environment, Server
 from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
 from paypalserversdk.models.amount_with_breakdown import AmountWithBreakdown
+from paypalserversdk.models.capture_request import CaptureRequest
 from paypalserversdk.models.checkout_payment_intent import CheckoutPaymentIntent
 from paypalserversdk.models.money import Money
 from paypalserversdk.models.order_request import OrderRequest
+from paypalserversdk.models.patch import Patch
+from paypalserversdk.models.patch_op import PatchOp
 from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
 from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
@@ -144,3 +147,69 @@ def test_capturing_an_unapproved_order_raises_the_sdks_error_with_paypals_issue(
     assert raised.value.response_code == 422
     assert raised.value.name == "UNPROCESSABLE_ENTITY"
     assert raised.value.details[0].issue == "ORDER_NOT_APPROVED"
+
+
+def test_an_authorize_order_is_updated_authorized_captured_in_part_and_voided_through_the_sdk(client):
+    created = client.orders.create_order(
+        {
+            "body": OrderRequest(
+                intent=CheckoutPaymentIntent.AUTHORIZE,
+                purchase_units=[
+                    PurchaseUnitRequest(
+                        reference_id="default", amount=AmountWithBreakdown(currency_code="USD", value="40.00")
+                    )
+                ],
+            ),
+            "paypal_request_id": str(uuid.uuid4()),
+            "prefer": "return=representation",
+        }
+    )
+    order = created.body
+    assert [link.rel for link in order.links] == ["self", "approve", "update", "authorize"]
+
+    patched = client.orders.patch_order(
+        {
+            "id": order.id,
+            "body": [
+                Patch(
+                    op=PatchOp.REPLACE,
+                    path="/purchase_units/@reference_id=='default'/amount",
+                    value={"currency_code": "USD", "value": "50.00"},
+                )
+            ],
+        }
+    )
+    assert patched.status_code == 204
+
+    approval = requests.post(f"{SIMULATOR_URL}/sandbox/paypal/orders/{order.id}/approve", timeout=10)
+    assert approval.status_code == 200, approval.text
+    authorized = client.orders.authorize_order(
+        {"id": order.id, "paypal_request_id": str(uuid.uuid4()), "prefer": "return=representation"}
+    )
+    assert authorized.status_code == 201
+    authorization = authorized.body.purchase_units[0].payments.authorizations[0]
+    assert authorization.status == "CREATED"
+    assert authorization.amount.value == "50.00"
+
+    shown = client.payments.get_authorized_payment({"authorization_id": authorization.id})
+    assert shown.status_code == 200
+    assert shown.body.supplementary_data.related_ids.order_id == order.id
+
+    captured = client.payments.capture_authorized_payment(
+        {
+            "authorization_id": authorization.id,
+            "paypal_request_id": str(uuid.uuid4()),
+            "prefer": "return=representation",
+            "body": CaptureRequest(amount=Money(currency_code="USD", value="20.00"), final_capture=False),
+        }
+    )
+    assert captured.status_code == 201
+    assert captured.body.status == "COMPLETED"
+    assert captured.body.amount.value == "20.00"
+    assert client.payments.get_authorized_payment({"authorization_id": authorization.id}).body.status == (
+        "PARTIALLY_CAPTURED"
+    )
+
+    voided = client.payments.void_payment({"authorization_id": authorization.id, "paypal_request_id": str(uuid.uuid4())})
+    assert voided.status_code == 204
+    assert client.payments.get_authorized_payment({"authorization_id": authorization.id}).body.status == "VOIDED"

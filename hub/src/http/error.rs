@@ -146,16 +146,24 @@ fn provider_problem(error: ProviderError, resource_id: Option<String>) -> ApiErr
     let api = match &error {
         // Refused before anything was sent: nothing was recorded, so no `resource_id`.
         ProviderError::Unsupported { provider, capability } => {
-            return ApiError::new(
-                ProblemType::ProviderCapabilityUnsupported,
-                format!("{detail}; use a provider that offers {capability}"),
-            )
-            .with("provider", provider.as_str())
-            .with("capability", capability.as_str());
+            let fix = match capability {
+                crate::providers::Capability::ManualCapture => format!(
+                    "{detail}: it takes the money when the buyer pays, with no separate capture; use capture_method `automatic` or a provider that offers {capability}"
+                ),
+                _ => format!("{detail}; use a provider that offers {capability}"),
+            };
+            return ApiError::new(ProblemType::ProviderCapabilityUnsupported, fix)
+                .with("provider", provider.as_str())
+                .with("capability", capability.as_str());
         }
         ProviderError::Timeout(_) => ApiError::new(ProblemType::ProviderTimeout, detail),
         ProviderError::Unavailable { .. } => ApiError::new(ProblemType::ProviderUnavailable, detail),
         ProviderError::Protocol { .. } => ApiError::new(ProblemType::ProviderProtocolError, detail),
+        ProviderError::FundingDeclined { code, redirect_url, .. } => {
+            ApiError::new(ProblemType::ProviderRejected, detail)
+                .with("provider_code", code.clone())
+                .with("redirect_url", redirect_url.clone())
+        }
         ProviderError::Rejected { code, debug_id, .. } => {
             let api = ApiError::new(ProblemType::ProviderRejected, detail).with("provider_code", code.clone());
             match debug_id {

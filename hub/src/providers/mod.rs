@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::dispute::{Dispute, DisputeAction, DisputeFacts};
 use payhub_core::options::PaymentOptions;
-use payhub_core::payment::{ExternalPayment, Payment, PaymentFacts};
+use payhub_core::payment::{CaptureMethod, ExternalPayment, Payment, PaymentFacts};
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::subscription::{Plan, Subscription, SubscriptionFacts};
 use payhub_core::{Mode, Money, ProviderName};
@@ -244,6 +244,11 @@ pub enum ProviderError {
     Protocol { provider: ProviderName, detail: String },
     #[error("{provider} does not offer {capability}")]
     Unsupported { provider: ProviderName, capability: Capability },
+    /// The provider could not take the money from the buyer's funding source (PayPal's
+    /// `INSTRUMENT_DECLINED`, `PAYER_ACTION_REQUIRED`): the buyer must go back to
+    /// `redirect_url` and choose another, then the payment can complete.
+    #[error("{provider} declined the buyer's funding source: {message}")]
+    FundingDeclined { provider: ProviderName, code: String, message: String, redirect_url: String },
 }
 
 /// What only some providers can do. An adapter declares its own in
@@ -256,6 +261,10 @@ pub enum Capability {
     Subscriptions,
     /// Buyers' disputes read from the provider and answered there (PayPal Customer Disputes).
     Disputes,
+    /// The buyer's approval only holds the money, captured later by the merchant (PayPal
+    /// authorizations). Ping++ charges take the money when the buyer pays: there is no
+    /// separate capture.
+    ManualCapture,
 }
 
 impl Capability {
@@ -263,6 +272,7 @@ impl Capability {
         match self {
             Capability::Subscriptions => "subscriptions",
             Capability::Disputes => "disputes",
+            Capability::ManualCapture => "manual_capture",
         }
     }
 }
@@ -276,12 +286,15 @@ impl std::fmt::Display for Capability {
 impl ProviderError {
     /// The call may or may not have taken effect at the provider; only asking again tells.
     pub fn outcome_unknown(&self) -> bool {
-        !matches!(self, ProviderError::Rejected { .. } | ProviderError::Unsupported { .. })
+        !matches!(
+            self,
+            ProviderError::Rejected { .. } | ProviderError::Unsupported { .. } | ProviderError::FundingDeclined { .. }
+        )
     }
 
     pub fn provider_code(&self) -> Option<&str> {
         match self {
-            ProviderError::Rejected { code, .. } => Some(code),
+            ProviderError::Rejected { code, .. } | ProviderError::FundingDeclined { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -314,6 +327,13 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// error names the field (`provider_options.pingpp.extra.open_id`) and says what it needs.
     /// (Options meant for another provider are refused before this is called.)
     fn check_options(&self, _channel: &str, _options: &PaymentOptions) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
+    /// Refuses `capture_method` `manual` for payments this provider cannot hold (PayPal's v1
+    /// payments API), naming the field and the fix. Providers without
+    /// [`Capability::ManualCapture`] are refused before this is called.
+    fn check_capture_method(&self, _options: &PaymentOptions, _method: CaptureMethod) -> Result<(), (String, String)> {
         Ok(())
     }
 
@@ -363,6 +383,29 @@ pub trait PaymentProvider: Send + Sync + 'static {
 
     /// Reads a verified, stored notification.
     fn interpret(&self, event_type: &str, body: &[u8]) -> Result<Interpretation, NotificationRejected>;
+
+    // Manual capture ([`Capability::ManualCapture`]); the defaults refuse.
+
+    /// Holds the money of an approved payment with manual capture (PayPal: authorizes the
+    /// order). Idempotent: calling it again returns the same hold.
+    async fn authorize_payment(&self, _payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        Err(self.unsupported(Capability::ManualCapture))
+    }
+
+    /// Takes `amount` of a held payment and releases the rest (one capture per payment).
+    /// Idempotent per payment: a repeated call returns the first capture.
+    async fn capture_held_payment(
+        &self,
+        _payment: &Payment,
+        _amount: &Money,
+    ) -> Result<PaymentSnapshot, ProviderError> {
+        Err(self.unsupported(Capability::ManualCapture))
+    }
+
+    /// Releases a held payment's money back to the buyer.
+    async fn release_held_payment(&self, _payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        Err(self.unsupported(Capability::ManualCapture))
+    }
 
     // Subscriptions: a capability only some providers have ([`Capability::Subscriptions`]);
     // the defaults refuse, for a caller that did not check the declared capabilities first.

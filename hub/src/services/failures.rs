@@ -12,6 +12,7 @@ pub(crate) fn provider_failure(error: &ProviderError) -> Failure {
         ProviderError::Rejected { code, .. } => {
             format!("provider_rejected:{}", code.to_ascii_lowercase())
         }
+        ProviderError::FundingDeclined { code, .. } => code.to_ascii_lowercase(),
         ProviderError::Protocol { .. } => "provider_protocol_error".to_owned(),
         ProviderError::Unsupported { .. } => "provider_unsupported".to_owned(),
     };

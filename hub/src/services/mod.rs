@@ -7,6 +7,7 @@
 pub mod admins;
 pub mod api_keys;
 pub mod apply;
+mod captures;
 pub mod disputes;
 pub mod endpoints;
 pub mod external_payments;

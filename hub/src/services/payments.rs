@@ -6,7 +6,7 @@ use payhub_core::id::PaymentId;
 use payhub_core::merchant::{AbsoluteUrl, Metadata, Reference};
 use payhub_core::options::ProviderChoice;
 use payhub_core::payment::{
-    Merge, NextAction, Payment, PaymentDetails, PaymentFacts, PaymentStatus, ProviderRefs, QrCode,
+    CaptureMethod, Merge, NextAction, Payment, PaymentDetails, PaymentFacts, PaymentStatus, ProviderRefs, QrCode,
 };
 use payhub_core::schedule::next_payment_check;
 use payhub_core::transition::Cause;
@@ -33,6 +33,7 @@ pub struct PaymentRequest {
     pub metadata: Metadata,
     pub return_url: Option<AbsoluteUrl>,
     pub cancel_url: Option<AbsoluteUrl>,
+    pub capture_method: CaptureMethod,
 }
 
 /// Refuses a currency the provider does not take, naming those it does.
@@ -99,7 +100,12 @@ impl Hub {
         {
             return Ok(Answer { response: answer(&payment)?, recorded: false });
         }
-        let provider = self.provider(mode, request.provider.provider())?;
+        let provider = match request.capture_method {
+            CaptureMethod::Automatic => self.provider(mode, request.provider.provider())?,
+            CaptureMethod::Manual => {
+                self.provider_offering(mode, request.provider.provider(), Capability::ManualCapture)?
+            }
+        };
         let channel = match request.channel {
             // Every provider offers at least one channel; the first is its default.
             None => provider.channels().first().map(|c| (*c).to_owned()).ok_or_else(|| {
@@ -116,6 +122,7 @@ impl Hub {
         let money = accepted_money(provider.as_ref(), request.amount, request.currency)?;
         provider
             .check_options(&channel, request.provider.options())
+            .and_then(|()| provider.check_capture_method(request.provider.options(), request.capture_method))
             .map_err(|(field, message)| ServiceError::invalid(field, message))?;
 
         let now = self.clock.now();
@@ -127,6 +134,7 @@ impl Hub {
             return_url: request.return_url.map(AbsoluteUrl::into_string),
             cancel_url: request.cancel_url.map(AbsoluteUrl::into_string),
             provider_options: request.provider.into_options(),
+            capture_method: request.capture_method,
         };
         let draft = Payment::draft(id, mode, provider.name(), channel, money, details, now);
         let urls = self.buyer_urls(&draft);
@@ -135,6 +143,7 @@ impl Hub {
                 let refs = ProviderRefs {
                     payment_id: Some(checkout.provider_payment_id.clone()),
                     capture_id: checkout.capture_id.clone(),
+                    authorization_id: None,
                 };
                 let next_action = self.next_action(&draft, &checkout.buyer_action);
                 let mut created = draft.opened(refs, next_action, &Cause::Api);
@@ -202,7 +211,19 @@ impl Hub {
             None => provider.fetch_payment(payment).await.map_err(provider_error)?,
         };
         if snapshot.ready_to_capture && payment.status() == PaymentStatus::RequiresAction {
-            snapshot = provider.capture_payment(payment).await.map_err(provider_error)?;
+            let taken = match payment.capture_method {
+                CaptureMethod::Automatic => provider.capture_payment(payment).await,
+                CaptureMethod::Manual => provider.authorize_payment(payment).await,
+            };
+            snapshot = match taken {
+                Ok(snapshot) => snapshot,
+                Err(ProviderError::FundingDeclined { code, message, redirect_url, .. }) => {
+                    return self
+                        .record_funding_decline(&payment.id, redirect_url, code, message, cause, inbox_id)
+                        .await;
+                }
+                Err(error) => return Err(provider_error(error)),
+            };
         }
         let applied = self.apply_payment_facts(&payment.id, &snapshot.facts, cause, inbox_id).await?;
         if matches!(applied.merge, Merge::Conflict { .. }) && !asked {
@@ -248,7 +269,8 @@ impl Hub {
                 }
             }
         }
-        let facts = PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None };
+        let facts =
+            PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None, authorization: None };
         Ok(self.apply_payment_facts(&payment.id, &facts, cause, None).await?.payment)
     }
 }

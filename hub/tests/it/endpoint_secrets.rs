@@ -116,10 +116,10 @@ on_both_stores! {
         let id = app.endpoint_id().await;
         let request_id = RequestId::generate(&app.hub.ids, app.clock.now());
         let overlap = chrono::Duration::hours(1);
-        let first = Reservation { request_id: request_id.clone(), resumed: false };
+        let first = Reservation { request_id: request_id.clone(), resumed: false, key: "rotate-1".into() };
         let rotated = rotate_secret(&app.hub, Mode::Test, &id, overlap, &first).await.unwrap();
         // The process died before answering; the client's retry takes the request over.
-        let resumed = Reservation { request_id, resumed: true };
+        let resumed = Reservation { request_id, resumed: true, key: "rotate-1".into() };
         let again = rotate_secret(&app.hub, Mode::Test, &id, overlap, &resumed).await.unwrap();
         assert_eq!(again.secret, rotated.secret, "the resumed request answers with the rotation it made");
         let (headers, body) = app.delivery_of_a_new_payment(&app.receiver).await;

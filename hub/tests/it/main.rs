@@ -6,6 +6,7 @@ mod helpers;
 
 mod api;
 mod api_properties;
+mod authorizations;
 mod bench;
 mod cli;
 mod console;

@@ -273,8 +273,9 @@ mod tests {
     fn known_issues_are_typed_and_others_stay_strings() {
         assert_eq!(api_error(422, &["ORDER_NOT_APPROVED"]).known_issue(), Some(Issue::OrderNotApproved));
         assert_eq!(api_error(422, &["ORDER_ALREADY_CAPTURED"]).known_issue(), Some(Issue::OrderAlreadyCaptured));
-        assert_eq!(api_error(422, &["INSTRUMENT_DECLINED"]).known_issue(), None);
-        assert_eq!(api_error(422, &["INSTRUMENT_DECLINED"]).issue(), Some("INSTRUMENT_DECLINED"));
+        assert_eq!(api_error(422, &["INSTRUMENT_DECLINED"]).known_issue(), Some(Issue::InstrumentDeclined));
+        assert_eq!(api_error(422, &["COMPLIANCE_VIOLATION"]).known_issue(), None);
+        assert_eq!(api_error(422, &["COMPLIANCE_VIOLATION"]).issue(), Some("COMPLIANCE_VIOLATION"));
         for issue in Issue::ALL {
             assert_eq!(Issue::parse(issue.as_str()), Some(issue));
         }

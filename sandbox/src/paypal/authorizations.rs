@@ -16,10 +16,10 @@ use serde_json::{Map, Value, json};
 use super::amount::{Amount, parse_money};
 use super::auth::Merchant;
 use super::body::syntax;
-use super::errors::{ApiError, ErrorDetail};
+use super::errors::ApiError;
 use super::events::NewEvent;
 use super::order_request::text;
-use super::payments::paypal_fee;
+use super::payments::{paypal_fee, portion, refused};
 use super::render::{link, put};
 use super::state::{Authorization, AuthorizationStatus, Capture, CaptureStatus, PaypalState};
 use super::{
@@ -151,10 +151,6 @@ fn minimal(whole: &Value) -> Value {
     json!({ "id": whole["id"], "status": whole["status"], "links": whole["links"] })
 }
 
-fn refused(issue: &str, description: &str) -> ApiError {
-    ApiError::unprocessable(ErrorDetail::new(issue, description)).in_payments_api()
-}
-
 /// Refuses any change to an authorization that is no longer open, in PayPal's words for the call.
 fn refuse_closed(authorization: &Authorization, now: DateTime<Utc>, voided_issue: &str) -> Result<(), ApiError> {
     match authorization.status_at(now) {
@@ -190,22 +186,12 @@ impl PaypalSimulator {
                 "Maximum number of allowable captures has been reached. No additional captures are possible for this authorization.",
             ));
         }
-        let remaining = authorization.remaining_minor();
-        let amount = request.amount.unwrap_or(authorization.amount.with_minor(remaining));
-        if amount.currency != authorization.amount.currency {
-            return Err(refused(
-                "CURRENCY_MISMATCH",
-                "Currency of capture must be the same as currency of authorization.",
-            )
-            .about("/amount/currency_code", amount.currency));
-        }
-        if amount.minor > remaining {
-            let description = format!(
-                "Capture amount exceeds allowable limit ({} remains authorized).",
-                authorization.amount.with_minor(remaining).summary()
-            );
-            return Err(refused("MAX_CAPTURE_AMOUNT_EXCEEDED", &description).about("/amount/value", &amount.value()));
-        }
+        let amount = portion(
+            authorization.amount.with_minor(authorization.remaining_minor()),
+            request.amount,
+            ("CURRENCY_MISMATCH", "Currency of capture must be the same as currency of authorization."),
+            ("MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit"),
+        )?;
         authorization.captured_minor += amount.minor;
         let closes = request.final_capture || authorization.remaining_minor() == 0;
         authorization.status =

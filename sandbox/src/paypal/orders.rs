@@ -89,20 +89,7 @@ async fn capture_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let representation = wants_representation(&headers);
-    let client_id = merchant.client_id;
-    let path = format!("/v2/checkout/orders/{id}/capture");
-    simulator.idempotent_post(&client_id, &path, &headers, ORDER_KEY_RETENTION, |state| {
-        parse_body(&body)?;
-        let effects = simulator.capture_order(state, &client_id, &id)?;
-        let order = state.order(Some(&client_id), &id)?;
-        let body = if representation {
-            simulator.order_json(state, order)
-        } else {
-            simulator.order_captured_minimal(state, order)
-        };
-        Ok(((StatusCode::CREATED, body), effects))
-    })
+    complete_order(&simulator, &merchant.client_id, &id, &headers, &body, "capture", PaypalSimulator::capture_order)
 }
 
 async fn authorize_order(
@@ -112,13 +99,29 @@ async fn authorize_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let representation = wants_representation(&headers);
-    let client_id = merchant.client_id;
-    let path = format!("/v2/checkout/orders/{id}/authorize");
-    simulator.idempotent_post(&client_id, &path, &headers, ORDER_KEY_RETENTION, |state| {
-        parse_body(&body)?;
-        let effects = simulator.authorize_order(state, &client_id, &id)?;
-        let order = state.order(Some(&client_id), &id)?;
+    complete_order(&simulator, &merchant.client_id, &id, &headers, &body, "authorize", PaypalSimulator::authorize_order)
+}
+
+/// How an approved order is completed: captured or authorized.
+type Completion = fn(&PaypalSimulator, &mut PaypalState, &str, &str) -> Result<Vec<Effect>, ApiError>;
+
+/// `POST /v2/checkout/orders/{id}/{action}`: completes the order and answers it, whole or
+/// minimal as `Prefer` asks, honouring `PayPal-Request-Id`.
+fn complete_order(
+    simulator: &PaypalSimulator,
+    client_id: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: &str,
+    complete: Completion,
+) -> Response {
+    let representation = wants_representation(headers);
+    let path = format!("/v2/checkout/orders/{id}/{action}");
+    simulator.idempotent_post(client_id, &path, headers, ORDER_KEY_RETENTION, |state| {
+        parse_body(body)?;
+        let effects = complete(simulator, state, client_id, id)?;
+        let order = state.order(Some(client_id), id)?;
         let body = if representation {
             simulator.order_json(state, order)
         } else {

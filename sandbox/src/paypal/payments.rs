@@ -156,21 +156,15 @@ impl PaypalSimulator {
         if refundable <= 0 {
             return Err(refused("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded"));
         }
-        let amount = request.amount.unwrap_or(capture.amount.with_minor(refundable));
-        if amount.currency != capture.amount.currency {
-            return Err(refused(
-                "REFUND_CAPTURE_CURRENCY_MISMATCH",
-                "Refund must be in the same currency as the capture",
-            )
-            .about("/amount/currency_code", amount.currency));
-        }
-        if amount.minor > refundable {
-            let description = format!(
-                "The refund amount must be less than or equal to the capture amount that has not yet been refunded ({} left).",
-                capture.amount.with_minor(refundable).summary()
-            );
-            return Err(refused("REFUND_AMOUNT_EXCEEDED", &description).about("/amount/value", &amount.value()));
-        }
+        let amount = portion(
+            capture.amount.with_minor(refundable),
+            request.amount,
+            ("REFUND_CAPTURE_CURRENCY_MISMATCH", "Refund must be in the same currency as the capture"),
+            (
+                "REFUND_AMOUNT_EXCEEDED",
+                "The refund amount must be less than or equal to the capture amount that has not yet been refunded",
+            ),
+        )?;
         let fee_refunded = capture.fee_share(amount.minor);
         let status = match outcome {
             RefundOutcome::Completed => {
@@ -220,8 +214,27 @@ impl PaypalSimulator {
     }
 }
 
-fn refused(issue: &str, description: &str) -> ApiError {
+pub(crate) fn refused(issue: &str, description: &str) -> ApiError {
     ApiError::unprocessable(ErrorDetail::new(issue, description)).in_payments_api()
+}
+
+/// What a refund or capture takes of what is `available`: `requested`, or all of it. Another
+/// currency and more than available are refused with the (issue, description) pairs given.
+pub(crate) fn portion(
+    available: Amount,
+    requested: Option<Amount>,
+    (currency_issue, currency_description): (&str, &str),
+    (exceeded_issue, exceeded_description): (&str, &str),
+) -> Result<Amount, ApiError> {
+    let amount = requested.unwrap_or(available);
+    if amount.currency != available.currency {
+        return Err(refused(currency_issue, currency_description).about("/amount/currency_code", amount.currency));
+    }
+    if amount.minor > available.minor {
+        let description = format!("{exceeded_description} ({} left).", available.summary());
+        return Err(refused(exceeded_issue, &description).about("/amount/value", &amount.value()));
+    }
+    Ok(amount)
 }
 
 #[cfg(test)]

@@ -53,6 +53,10 @@ fn describe(event_type: &str) -> &'static str {
         "PAYMENT.CAPTURE.DENIED" => "A payment capture is denied.",
         "PAYMENT.CAPTURE.REFUNDED" => "A merchant refunds a payment capture.",
         "PAYMENT.CAPTURE.REVERSED" => "PayPal reverses a payment capture.",
+        "PAYMENT.AUTHORIZATION.CREATED" => {
+            "A payment authorization is created, approved, executed, or a future payment authorization is created."
+        }
+        "PAYMENT.AUTHORIZATION.VOIDED" => "A payment authorization is voided.",
         _ => "",
     }
 }

@@ -54,7 +54,7 @@ pub fn payment_row(status: PaymentStatus, amount: i64, amount_refunded: i64, at_
     let id = PaymentId::generate(&IDS, now);
     let order = at_provider.then(|| format!("ORDER-{id}"));
     Payment::restore(PaymentRecord {
-        provider_refs: ProviderRefs { payment_id: order, capture_id: None },
+        provider_refs: ProviderRefs { payment_id: order, capture_id: None, authorization_id: None },
         id,
         mode: Mode::Test,
         provider: ProviderName::Paypal,
@@ -65,6 +65,9 @@ pub fn payment_row(status: PaymentStatus, amount: i64, amount_refunded: i64, at_
         amount_captured: if status == PaymentStatus::Succeeded { amount } else { 0 },
         amount_refunded,
         amount_refund_pending: 0,
+        capture_method: Default::default(),
+        amount_capturable: 0,
+        authorization_expires_at: None,
         merchant_reference: Some("order-1".into()),
         description: None,
         customer_id: Some("cus_1".into()),

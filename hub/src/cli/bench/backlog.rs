@@ -82,7 +82,8 @@ async fn backlog(run: &Run, store: Store, receiver_url: &str) -> anyhow::Result<
                 PaymentDetails::default(),
                 now,
             );
-            let refs = ProviderRefs { payment_id: Some(format!("ORDER{i:012}")), capture_id: None };
+            let refs =
+                ProviderRefs { payment_id: Some(format!("ORDER{i:012}")), capture_id: None, authorization_id: None };
             let redirect = NextAction::RedirectToUrl { redirect_url: format!("https://paypal.test/approve/{i}") };
             unit.create_payment(&draft.opened(refs, redirect, &Cause::Api)).await?;
             payments.push(id);

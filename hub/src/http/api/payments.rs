@@ -5,7 +5,7 @@ use axum::response::Response;
 use payhub_core::id::PaymentId;
 use payhub_core::money::MAX_PAYMENT_AMOUNT;
 use payhub_core::options::{PaymentOptions, ProviderChoice};
-use payhub_core::payment::{Payment, PaymentStatus};
+use payhub_core::payment::{CaptureMethod, Payment, PaymentStatus};
 use payhub_core::transition::Cause;
 use payhub_core::{PaymentAmount, ProviderName};
 use payhub_store::PaymentFilter;
@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<Hub> {
         .routes(routes!(get_payment))
         .routes(routes!(cancel_payment))
         .routes(routes!(reconcile_payment))
+        .routes(routes!(capture_payment))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -56,6 +57,13 @@ pub struct CreatePayment {
     /// Choices only one provider understands (`{"pingpp": {"use_order": true, "extra": {…}}}`).
     #[serde(default)]
     pub provider_options: PaymentOptions,
+    /// `automatic` (default): the money is taken as soon as the buyer approves. `manual`: the
+    /// buyer's approval only holds it (PayPal authorization, valid 29 days); the payment
+    /// becomes `requires_capture` (event `payment.authorized`) until `POST
+    /// /v1/payments/{id}/capture` takes it or `POST /v1/payments/{id}/cancel` releases it.
+    /// Ping++ has no separate capture and refuses `manual`.
+    #[schema(value_type = Option<CaptureMethod>)]
+    pub capture_method: Option<String>,
 }
 
 /// What a payment request says by itself is checked here, before payhub looks at its
@@ -76,6 +84,12 @@ impl TryFrom<CreatePayment> for PaymentRequest {
         let return_url = fields::optional_url("return_url", body.return_url)?;
         let cancel_url = fields::optional_url("cancel_url", body.cancel_url)?;
         let metadata = fields::metadata(body.metadata)?;
+        let capture_method = match body.capture_method.as_deref() {
+            None => CaptureMethod::Automatic,
+            Some(text) => CaptureMethod::parse(text).ok_or_else(|| {
+                ApiError::invalid("capture_method", format!("unknown capture method `{text}`; use automatic or manual"))
+            })?,
+        };
         let provider = ProviderChoice::parse(body.provider, body.provider_options)
             .map_err(|e| ApiError::invalid(&format!("provider_options.{}", e.options_for), e.to_string()))?;
         Ok(PaymentRequest {
@@ -89,6 +103,7 @@ impl TryFrom<CreatePayment> for PaymentRequest {
             metadata,
             return_url,
             cancel_url,
+            capture_method,
         })
     }
 }
@@ -157,7 +172,7 @@ async fn get_payment(
 #[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",
     params(("id" = String, Path, description = "pay_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
     responses(
-        (status = 200, description = "Canceled (or, if the buyer approved meanwhile, captured)", body = Payment),
+        (status = 200, description = "Canceled (or, if the buyer approved meanwhile, captured). A `requires_capture` payment's hold is released (PayPal: the authorization is voided): `canceled`, event `payment.canceled`", body = Payment),
         (status = 409, description = "The payment is past the point of canceling", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn cancel_payment(
@@ -166,7 +181,10 @@ async fn cancel_payment(
     ApiPath(id): ApiPath<PaymentId>,
 ) -> Result<Json<Payment>, ApiError> {
     let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", id.as_str()))?;
-    let payment = hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api).await?;
+    let payment = match payment.status() {
+        PaymentStatus::RequiresCapture => hub.release_held_payment(&payment, &Cause::Api).await?,
+        _ => hub.end_unpaid_payment(&payment, PaymentStatus::Canceled, &Cause::Api).await?,
+    };
     Ok(Json(payment))
 }
 
@@ -185,4 +203,41 @@ async fn reconcile_payment(
     let payment = hub.db.payment(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("payment", id.as_str()))?;
     let applied = hub.sync_payment(&payment, None, &Cause::Api, None).await?;
     Ok(Json(applied.payment))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapturePayment {
+    /// Minor units to capture, at most `amount_capturable`; all of it when absent. A capture
+    /// is final: what it does not take is released to the buyer at once.
+    pub amount: Option<i64>,
+}
+
+/// Takes the money of a payment created with `capture_method` `manual` once the buyer approved
+/// it (`requires_capture`). The payment becomes `succeeded` with `amount_captured` (event
+/// `payment.succeeded`, as for automatic capture: every status has one event, and
+/// `payment.authorized` announced the hold); refunds go up to `amount_captured`.
+#[utoipa::path(post, path = "/v1/payments/{id}/capture", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    request_body = CapturePayment,
+    responses(
+        (status = 200, description = "Captured: `succeeded` (or `processing` while the provider reviews the capture)", body = Payment),
+        (status = 409, description = "The payment is not `requires_capture`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The amount is not positive or exceeds `amount_capturable`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider refused or failed (e.g. the authorization expired)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn capture_payment(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<PaymentId>,
+    ApiJson(body): ApiJson<CapturePayment>,
+) -> Result<Json<Payment>, ApiError> {
+    let amount = body
+        .amount
+        .map(|amount| {
+            PaymentAmount::parse(amount)
+                .map_err(|_| ApiError::invalid("amount", "must be a positive number of minor units (cents for USD)"))
+        })
+        .transpose()?;
+    Ok(Json(hub.capture_payment(caller.mode, &id, amount).await?))
 }

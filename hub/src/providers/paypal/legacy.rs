@@ -138,7 +138,8 @@ pub fn v1_snapshot(remote: &V1Payment) -> PaymentSnapshot {
     if let Some(sale) = remote.sales().next() {
         return PaymentSnapshot { facts: sale_facts(sale), ready_to_capture: false };
     }
-    let facts = |status, failure| PaymentFacts { status, capture_id: None, captured: None, failure };
+    let facts =
+        |status, failure| PaymentFacts { status, capture_id: None, captured: None, failure, authorization: None };
     match &remote.state {
         V1PaymentState::Failed => PaymentSnapshot {
             facts: facts(
@@ -167,7 +168,7 @@ pub fn sale_facts(sale: &Sale) -> PaymentFacts {
         ),
         SaleState::Pending | SaleState::Other(_) => (PaymentStatus::Processing, None),
     };
-    PaymentFacts { status, capture_id: Some(sale.id.clone()), captured, failure }
+    PaymentFacts { status, capture_id: Some(sale.id.clone()), captured, failure, authorization: None }
 }
 
 /// A paid sale, described for adoption when payhub did not make it.
@@ -236,6 +237,7 @@ pub async fn confirm_return(
         capture_id: Some(tx.to_owned()),
         captured: Some(paid),
         failure: None,
+        authorization: None,
     };
     Some(PaymentSnapshot { facts, ready_to_capture: false })
 }
@@ -288,8 +290,13 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
         _ => None,
     };
     let status = message.payment_status();
-    let payment_facts =
-        |status, failure| PaymentFacts { status, capture_id: Some(txn_id.clone()), captured: amount, failure };
+    let payment_facts = |status, failure| PaymentFacts {
+        status,
+        capture_id: Some(txn_id.clone()),
+        captured: amount,
+        failure,
+        authorization: None,
+    };
     let description = message.get("item_name1").or(message.get("item_name")).or(message.get("transaction_subject"));
     let payment = |facts: PaymentFacts| Interpretation::Payment {
         payment_id: message.get("custom").map(str::to_owned),

@@ -1,10 +1,14 @@
 //! PayPal's objects in payhub's vocabulary. Pure functions: every rule about what a PayPal
 //! status means lives here and is unit-tested.
 
-use payhub_core::payment::{Failure, PaymentFacts, PaymentStatus};
+use chrono::{DateTime, Utc};
+use payhub_core::payment::{AuthorizationFacts, Failure, PaymentFacts, PaymentStatus};
 use payhub_core::refund::{RefundFacts, RefundStatus};
 use payhub_core::{Currency, Money};
-use payhub_paypal::{Amount, Capture, CaptureStatus, Order, OrderStatus, Refund, RefundStatus as PaypalRefundStatus};
+use payhub_paypal::{
+    Amount, Authorization, AuthorizationStatus, Capture, CaptureStatus, Order, OrderStatus, Refund,
+    RefundStatus as PaypalRefundStatus,
+};
 
 use crate::providers::PaymentSnapshot;
 
@@ -38,6 +42,10 @@ pub fn from_paypal_amount(amount: &Amount) -> Result<Money, String> {
 pub fn order_snapshot(order: &Order) -> PaymentSnapshot {
     if let Some(capture) = order.captures().next() {
         return PaymentSnapshot { facts: capture_facts(capture), ready_to_capture: false };
+    }
+    // A reauthorization voids the authorization it renews: the newest one speaks for the order.
+    if let Some(authorization) = order.authorizations().last() {
+        return PaymentSnapshot { facts: authorization_facts(authorization), ready_to_capture: false };
     }
     let waiting = |ready_to_capture| PaymentSnapshot {
         facts: facts(PaymentStatus::RequiresAction, None, None, None),
@@ -78,6 +86,36 @@ pub fn capture_facts(capture: &Capture) -> PaymentFacts {
     facts(status, Some(capture.id.clone()), captured, failure)
 }
 
+/// An authorization of an order with intent `AUTHORIZE`, not captured yet.
+pub fn authorization_facts(authorization: &Authorization) -> PaymentFacts {
+    let held = AuthorizationFacts {
+        id: authorization.id.clone(),
+        capturable: authorization.amount.as_ref().and_then(|a| from_paypal_amount(a).ok()),
+        expires_at: authorization
+            .expiration_time
+            .as_deref()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.with_timezone(&Utc)),
+    };
+    let (status, failure) = match &authorization.status {
+        AuthorizationStatus::Created | AuthorizationStatus::PartiallyCaptured | AuthorizationStatus::Pending => {
+            (PaymentStatus::RequiresCapture, None)
+        }
+        AuthorizationStatus::Voided => (PaymentStatus::Canceled, None),
+        AuthorizationStatus::Expired => (PaymentStatus::Expired, None),
+        AuthorizationStatus::Denied => (
+            PaymentStatus::Failed,
+            Some(Failure {
+                code: "authorization_denied".into(),
+                message: format!("PayPal denied authorization {}", authorization.id),
+            }),
+        ),
+        // Captured, but the capture is not in this answer yet: asked again later.
+        AuthorizationStatus::Captured | AuthorizationStatus::Other(_) => (PaymentStatus::Processing, None),
+    };
+    PaymentFacts { status, capture_id: None, captured: None, failure, authorization: Some(held) }
+}
+
 pub fn refund_facts(refund: &Refund) -> RefundFacts {
     let status = match &refund.status {
         PaypalRefundStatus::Completed => RefundStatus::Succeeded,
@@ -102,7 +140,7 @@ fn facts(
     captured: Option<Money>,
     failure: Option<Failure>,
 ) -> PaymentFacts {
-    PaymentFacts { status, capture_id, captured, failure }
+    PaymentFacts { status, capture_id, captured, failure, authorization: None }
 }
 
 #[cfg(test)]
@@ -158,6 +196,27 @@ mod tests {
         let declined = capture_facts(&capture("DECLINED"));
         assert_eq!(declined.status, PaymentStatus::Failed);
         assert_eq!(declined.failure.unwrap().code, "pending_review");
+    }
+
+    #[test]
+    fn an_authorized_order_waits_for_capture_and_an_ended_hold_ends_the_payment() {
+        let authorized = |status: &str| {
+            order_snapshot(&order(serde_json::json!({
+                "id": "O1", "status": "COMPLETED",
+                "purchase_units": [{"payments": {"authorizations": [{
+                    "id": "A1", "status": status, "amount": {"currency_code": "USD", "value": "10.00"},
+                    "expiration_time": "2026-02-01T00:00:00Z"
+                }]}}]
+            })))
+        };
+        let held = authorized("CREATED");
+        assert_eq!((held.facts.status, held.ready_to_capture), (PaymentStatus::RequiresCapture, false));
+        let hold = held.facts.authorization.expect("the hold");
+        assert_eq!((hold.id.as_str(), hold.capturable), ("A1", Some(usd(1000))));
+        assert_eq!(hold.expires_at.map(|at| at.to_rfc3339()), Some("2026-02-01T00:00:00+00:00".to_owned()));
+        assert_eq!(authorized("VOIDED").facts.status, PaymentStatus::Canceled);
+        assert_eq!(authorized("EXPIRED").facts.status, PaymentStatus::Expired);
+        assert_eq!(authorized("DENIED").facts.status, PaymentStatus::Failed);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! PayPal behind [`PaymentProvider`]: v2 orders captured right after approval, capture refunds,
+//! PayPal behind [`PaymentProvider`]: v2 orders captured right after approval (or authorized,
+//! for manual capture, and captured or voided later), capture refunds,
 //! and REST webhooks verified locally (certificate chain + CRC32 signed string) or through
 //! PayPal's verify API.
 
@@ -14,14 +15,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use payhub_core::dispute::{Dispute, DisputeFacts};
-use payhub_core::payment::{Payment, PaymentOrigin};
+use payhub_core::options::{PaymentOptions, PaypalApi};
+use payhub_core::payment::{CaptureMethod, Payment, PaymentOrigin};
 use payhub_core::refund::{Refund, RefundFacts, RefundStatus};
 use payhub_core::subscription::{Plan, Subscription};
 use payhub_core::{Money, ProviderName};
 use payhub_paypal::{
-    Capture, CreateOrderRequest, ExperienceContext, Issue, Order, PaypalClient, PaypalError, PurchaseUnitRequest,
-    Refund as PaypalRefund, RefundRequest, Sale, SaleAmount, SaleRefund, SaleRefundRequest, SaleRefundState,
-    VerifyError, WebhookHeaders, WebhookVerifier, parse_webhook_event,
+    Authorization, Capture, CaptureAuthorizationRequest, CreateOrderRequest, ExperienceContext, Issue, Order,
+    PaypalClient, PaypalError, PurchaseUnitRequest, Refund as PaypalRefund, RefundRequest, Sale, SaleAmount,
+    SaleRefund, SaleRefundRequest, SaleRefundState, VerifyError, WebhookHeaders, WebhookVerifier, parse_webhook_event,
 };
 
 pub use config::{PaypalSection, VerificationMode};
@@ -75,6 +77,13 @@ impl PaypalProvider {
         self.legacy.as_ref().map(|legacy| &legacy.settings)
     }
 
+    fn authorization_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
+        payment.provider_refs().authorization_id.as_deref().ok_or_else(|| ProviderError::Protocol {
+            provider: ProviderName::Paypal,
+            detail: format!("payment {} has no PayPal authorization", payment.id),
+        })
+    }
+
     fn order_id<'a>(&self, payment: &'a Payment) -> Result<&'a str, ProviderError> {
         payment.provider_refs().payment_id.as_deref().ok_or_else(|| ProviderError::Protocol {
             provider: ProviderName::Paypal,
@@ -85,6 +94,16 @@ impl PaypalProvider {
 
 pub(super) fn provider_error(error: PaypalError) -> ProviderError {
     let provider = ProviderName::Paypal;
+    if let (Some(Issue::InstrumentDeclined | Issue::PayerActionRequired), Some(redirect_url)) =
+        (error.known_issue(), error.buyer_redirect())
+    {
+        return ProviderError::FundingDeclined {
+            provider,
+            code: error.issue().unwrap_or_default().to_owned(),
+            message: error.to_string(),
+            redirect_url: redirect_url.to_owned(),
+        };
+    }
     match error {
         PaypalError::Timeout => ProviderError::Timeout(provider),
         e if e.is_retryable() => ProviderError::Unavailable { provider, detail: e.to_string() },
@@ -119,7 +138,7 @@ impl PaymentProvider for PaypalProvider {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::Subscriptions, Capability::Disputes]
+        &[Capability::Subscriptions, Capability::Disputes, Capability::ManualCapture]
     }
 
     fn channels(&self) -> &'static [&'static str] {
@@ -132,6 +151,17 @@ impl PaymentProvider for PaypalProvider {
 
     fn check_amount(&self, amount: &Money) -> Result<(), String> {
         to_paypal_amount(amount).map(|_| ())
+    }
+
+    fn check_capture_method(&self, options: &PaymentOptions, method: CaptureMethod) -> Result<(), (String, String)> {
+        let v1 = options.paypal.as_ref().and_then(|paypal| paypal.api) == Some(PaypalApi::V1);
+        if v1 && method == CaptureMethod::Manual {
+            return Err((
+                "capture_method".into(),
+                "PayPal's v1 payments API (provider_options.paypal.api `v1`) is captured when the buyer approves; use the default v2 API for capture_method `manual`".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn create_payment(&self, payment: &Payment, urls: &BuyerUrls) -> Result<Checkout, ProviderError> {
@@ -152,7 +182,10 @@ impl PaymentProvider for PaypalProvider {
             user_action: Some("PAY_NOW".into()),
             ..ExperienceContext::default()
         };
-        let request = CreateOrderRequest::capture(vec![unit], context);
+        let request = match payment.capture_method {
+            CaptureMethod::Automatic => CreateOrderRequest::capture(vec![unit], context),
+            CaptureMethod::Manual => CreateOrderRequest::authorize(vec![unit], context),
+        };
         let order = self.client.create_order(payment.id.as_str(), &request).await.map_err(provider_error)?;
         let redirect_url = order.approval_url().map(str::to_owned).ok_or_else(|| ProviderError::Protocol {
             provider: ProviderName::Paypal,
@@ -185,6 +218,63 @@ impl PaymentProvider for PaypalProvider {
             // Captured by an earlier attempt whose answer was lost, or not approved after all:
             // either way the order itself says where things stand.
             Err(e) if matches!(e.known_issue(), Some(Issue::OrderAlreadyCaptured | Issue::OrderNotApproved)) => {
+                self.fetch_payment(payment).await
+            }
+            Err(e) => Err(provider_error(e)),
+        }
+    }
+
+    async fn authorize_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        let order_id = self.order_id(payment)?;
+        let request_id = format!("authorize-{}", payment.id);
+        match self.client.authorize_order(&request_id, order_id).await {
+            Ok(order) if order.authorizations().next().is_some() => Ok(order_snapshot(&order)),
+            Ok(_) => self.fetch_payment(payment).await,
+            // Authorized by an earlier attempt whose answer was lost, or not approved after all.
+            Err(e) if matches!(e.known_issue(), Some(Issue::OrderAlreadyAuthorized | Issue::OrderNotApproved)) => {
+                self.fetch_payment(payment).await
+            }
+            Err(e) => Err(provider_error(e)),
+        }
+    }
+
+    async fn capture_held_payment(&self, payment: &Payment, amount: &Money) -> Result<PaymentSnapshot, ProviderError> {
+        let authorization_id = self.authorization_id(payment)?;
+        let request = CaptureAuthorizationRequest {
+            amount: Some(to_paypal_amount(amount).map_err(rejected_amount)?),
+            // payhub captures once: what is not captured goes back to the buyer at once rather
+            // than staying held until the authorization expires.
+            final_capture: Some(true),
+            ..CaptureAuthorizationRequest::default()
+        };
+        let request_id = format!("capture-{}", payment.id);
+        match self.client.capture_authorization(&request_id, authorization_id, &request).await {
+            Ok(capture) => Ok(PaymentSnapshot { facts: capture_facts(&capture), ready_to_capture: false }),
+            // Captured, voided or expired meanwhile: the order says which.
+            Err(e)
+                if matches!(
+                    e.known_issue(),
+                    Some(
+                        Issue::AuthorizationAlreadyCaptured | Issue::AuthorizationVoided | Issue::AuthorizationExpired
+                    )
+                ) =>
+            {
+                self.fetch_payment(payment).await
+            }
+            Err(e) => Err(provider_error(e)),
+        }
+    }
+
+    async fn release_held_payment(&self, payment: &Payment) -> Result<PaymentSnapshot, ProviderError> {
+        let authorization_id = self.authorization_id(payment)?;
+        let request_id = format!("void-{}", payment.id);
+        match self.client.void_authorization(&request_id, authorization_id).await {
+            Ok(()) => self.fetch_payment(payment).await,
+            // Voided by an earlier attempt, or captured or expired meanwhile: the order says which.
+            Err(e)
+                if matches!(e.known_issue(), Some(Issue::PreviouslyVoided | Issue::PreviouslyCaptured))
+                    || e.issue() == Some("CANNOT_BE_VOIDED") =>
+            {
                 self.fetch_payment(payment).await
             }
             Err(e) => Err(provider_error(e)),
@@ -527,6 +617,18 @@ pub fn interpret_event(body: &[u8]) -> Result<Interpretation, NotificationReject
                 payment_id: capture.custom_id.clone(),
                 provider_refs: refs,
                 snapshot: Some(PaymentSnapshot { facts: capture_facts(&capture), ready_to_capture: false }),
+                external: None,
+            })
+        }
+        // The order is asked for the whole story (what remains capturable, until when).
+        "PAYMENT.AUTHORIZATION.CREATED" | "PAYMENT.AUTHORIZATION.VOIDED" => {
+            let authorization: Authorization = event.resource_as().map_err(malformed)?;
+            let mut refs: Vec<String> = authorization.order_id().map(str::to_owned).into_iter().collect();
+            refs.push(authorization.id.clone());
+            Ok(Interpretation::Payment {
+                payment_id: authorization.custom_id.clone(),
+                provider_refs: refs,
+                snapshot: None,
                 external: None,
             })
         }

@@ -48,6 +48,7 @@ pub fn charge_facts(charge: &Charge) -> PaymentFacts {
         capture_id: Some(charge.id.clone()),
         captured: charge.paid.then(|| cny(charge.amount)).flatten(),
         failure,
+        authorization: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub fn order_facts(order: &Order) -> PaymentFacts {
         capture_id: order.charge.clone(),
         captured: order.paid.then(|| cny(order.amount_paid)).flatten(),
         failure: None,
+        authorization: None,
     }
 }
 

@@ -28,6 +28,7 @@ pub const CLIENT_SECRET: &str = "fake-client-secret";
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    pub query: Option<String>,
     pub bearer: Option<String>,
     pub request_id: Option<String>,
     pub prefer: Option<String>,
@@ -182,6 +183,7 @@ async fn authorize_and_record(State(state): State<Arc<FakeState>>, request: Requ
     state.api_requests.lock().expect("lock").push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
         bearer: bearer.clone(),
         request_id: text("paypal-request-id"),
         prefer: text("prefer"),

@@ -256,3 +256,13 @@ async fn plan_and_subscription_statuses_this_crate_does_not_know_decode_as_other
     let subscription = client.get_subscription("I-NEWSTATUS").await.expect("subscription decodes");
     assert_eq!(subscription.status, SubscriptionStatus::Other("PAUSED_FOR_REVIEW".into()));
 }
+
+#[tokio::test]
+async fn optional_subscription_fields_are_asked_for_by_name() {
+    let paypal = FakePaypal::start().await;
+    let client = paypal.client();
+    client.get_subscription_with_fields("I-BW452GLLEP1G", &["last_failed_payment", "plan"]).await.expect("read");
+    let sent = paypal.last_api_request();
+    assert_eq!(sent.path, "/v1/billing/subscriptions/I-BW452GLLEP1G");
+    assert_eq!(sent.query.as_deref(), Some("fields=last_failed_payment%2Cplan"));
+}
