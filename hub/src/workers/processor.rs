@@ -62,14 +62,30 @@ pub async fn claim_and_process(hub: &Hub) -> Result<usize, ServiceError> {
     let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
     let batch = hub.db.claim_due_notifications(now, now + lease, BATCH).await?;
     let taken = batch.len();
-    futures::stream::iter(lanes(hub, batch))
+    let batch = batch.into_iter().map(|notification| read(hub, notification)).collect();
+    futures::stream::iter(lanes(batch))
         .for_each_concurrent(LANES_AT_ONCE, |lane| async move {
-            for notification in lane {
-                process(hub, notification).await;
+            for read in lane {
+                process(hub, read).await;
             }
         })
         .await;
     Ok(taken)
+}
+
+/// A claimed notification with what its provider reads in it (once: the lanes are drawn from it
+/// and it is applied after confirmation), or why it cannot be read.
+struct Read {
+    notification: ClaimedNotification,
+    interpretation: Result<Interpretation, String>,
+}
+
+fn read(hub: &Hub, notification: ClaimedNotification) -> Read {
+    let interpretation =
+        hub.provider(notification.mode, notification.provider).map_err(|e| e.to_string()).and_then(|provider| {
+            provider.interpret(&notification.event_type, &notification.body).map_err(|e| e.to_string())
+        });
+    Read { notification, interpretation }
 }
 
 /// Splits a batch into lanes applied side by side, each in arrival order. Applying is mostly
@@ -77,18 +93,19 @@ pub async fn claim_and_process(hub: &Hub) -> Result<usize, ServiceError> {
 /// the same object stay in one lane, in the order they arrived. Only payments and refunds are
 /// told apart (by every id a notification names: payhub's and the provider's); a batch holding
 /// anything else — a subscription, a dispute, an unreadable body — is one lane, as it always was.
-fn lanes(hub: &Hub, batch: Vec<ClaimedNotification>) -> Vec<Vec<ClaimedNotification>> {
+fn lanes(batch: Vec<Read>) -> Vec<Vec<Read>> {
     let mut names: Vec<Vec<String>> = Vec::with_capacity(batch.len());
-    for n in &batch {
-        let interpretation =
-            hub.provider(n.mode, n.provider).ok().and_then(|provider| provider.interpret(&n.event_type, &n.body).ok());
-        let named = match interpretation {
-            Some(Interpretation::Payment { payment_id, provider_refs, .. }) => {
-                payment_id.into_iter().chain(provider_refs).collect()
+    for read in &batch {
+        let named = match &read.interpretation {
+            Ok(Interpretation::Payment { payment_id, provider_refs, .. }) => {
+                payment_id.iter().cloned().chain(provider_refs.iter().cloned()).collect()
             }
-            Some(Interpretation::Refund { refund_id, provider_refund_id, provider_payment_refs, .. }) => {
-                refund_id.into_iter().chain([provider_refund_id]).chain(provider_payment_refs).collect()
-            }
+            Ok(Interpretation::Refund { refund_id, provider_refund_id, provider_payment_refs, .. }) => refund_id
+                .iter()
+                .cloned()
+                .chain([provider_refund_id.clone()])
+                .chain(provider_payment_refs.iter().cloned())
+                .collect(),
             _ => return vec![batch],
         };
         names.push(named);
@@ -96,12 +113,12 @@ fn lanes(hub: &Hub, batch: Vec<ClaimedNotification>) -> Vec<Vec<ClaimedNotificat
     // A notification joins the first lane that shares one of its names; one that shares names
     // with several lanes merges them (the later lanes' notifications all arrived after the
     // first lane's first, and keep their order by id below).
-    let mut lanes: Vec<(Vec<String>, Vec<ClaimedNotification>)> = Vec::new();
-    for (n, named) in batch.into_iter().zip(names) {
+    let mut lanes: Vec<(Vec<String>, Vec<Read>)> = Vec::new();
+    for (read, named) in batch.into_iter().zip(names) {
         let sharing: Vec<usize> =
             (0..lanes.len()).filter(|&i| lanes[i].0.iter().any(|name| named.contains(name))).collect();
         match sharing.split_first() {
-            None => lanes.push((named, vec![n])),
+            None => lanes.push((named, vec![read])),
             Some((&first, rest)) => {
                 for &other in rest.iter().rev() {
                     let (other_names, other_lane) = lanes.remove(other);
@@ -109,18 +126,17 @@ fn lanes(hub: &Hub, batch: Vec<ClaimedNotification>) -> Vec<Vec<ClaimedNotificat
                     lanes[first].1.extend(other_lane);
                 }
                 lanes[first].0.extend(named);
-                lanes[first].1.push(n);
-                lanes[first].1.sort_by_key(|n| n.id);
+                lanes[first].1.push(read);
+                lanes[first].1.sort_by_key(|read| read.notification.id);
             }
         }
     }
     lanes.into_iter().map(|(_, lane)| lane).collect()
 }
 
-async fn process(hub: &Hub, notification: ClaimedNotification) {
-    let id = notification.id;
-    let attempt = notification.attempt;
-    let outcome = apply(hub, &notification).await;
+async fn process(hub: &Hub, read: Read) {
+    let (id, attempt) = (read.notification.id, read.notification.attempt);
+    let outcome = apply(hub, &read.notification, read.interpretation).await;
     let now = hub.clock.now();
     let result = match outcome {
         Ok(Applied::Done) => Ok(()),
@@ -178,7 +194,11 @@ enum Applied {
     Unreadable(String),
 }
 
-async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceError> {
+async fn apply(
+    hub: &Hub,
+    n: &ClaimedNotification,
+    interpretation: Result<Interpretation, String>,
+) -> Result<Applied, ServiceError> {
     let provider = hub.provider(n.mode, n.provider)?;
     match provider.confirm_notification(&n.event_type, &n.body).await {
         Confirmation::Confirmed => {}
@@ -190,7 +210,7 @@ async fn apply(hub: &Hub, n: &ClaimedNotification) -> Result<Applied, ServiceErr
             return Ok(Applied::Pending(format!("waiting to confirm with {}: {note}", n.provider)));
         }
     }
-    let interpretation = match provider.interpret(&n.event_type, &n.body) {
+    let interpretation = match interpretation {
         Ok(i) => i,
         Err(rejected) => return Ok(Applied::Unreadable(format!("unreadable: {rejected}"))),
     };

@@ -31,17 +31,26 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// A new cluster, started; `None` (after saying why) where PostgreSQL is not installed.
+    /// A new cluster, started; `None` (after saying why) where PostgreSQL is not installed —
+    /// unless PostgreSQL tests are asked for (`PAYHUB_TEST_DATABASE_URL`, as in CI), where a
+    /// missing server is a failure, not a skip.
     fn create() -> Option<Self> {
+        let skip = |why: &str| {
+            assert!(
+                std::env::var(payhub_store::testing::POSTGRES_URL_VAR).is_err(),
+                "PostgreSQL tests are asked for, but the outage test cannot run: {why}"
+            );
+            eprintln!("skipping: {why}");
+        };
         let Some(bin) = server_binaries() else {
-            eprintln!("skipping: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin");
+            skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin");
             return None;
         };
         let as_postgres = is_root();
         let has_postgres_user =
             std::process::Command::new("id").arg("postgres").output().is_ok_and(|o| o.status.success());
         if as_postgres && !has_postgres_user {
-            eprintln!("skipping: PostgreSQL refuses to run as root, and there is no `postgres` user to run it");
+            skip("PostgreSQL refuses to run as root, and there is no `postgres` user to run it");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
