@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
-use super::amount::{Amount, parse_money};
+use super::amount::{Amount, optional_money};
 use super::auth::Merchant;
 use super::body::syntax;
 use super::errors::ApiError;
@@ -52,10 +52,7 @@ struct CaptureRequest {
 impl CaptureRequest {
     fn parse(body: &Value) -> Result<Self, ApiError> {
         let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()))?;
-        let amount = match request.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(money) => Some(parse_money(Some(money), "/amount")?),
-        };
+        let amount = optional_money(request.get("amount"), "/amount")?;
         let final_capture = match request.get("final_capture") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(flag)) => *flag,
@@ -113,10 +110,7 @@ async fn reauthorize(
     simulator.idempotent_post(&client_id, &path, &headers, PAYMENT_KEY_RETENTION, |state| {
         let body = parse_body(&body)?;
         let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()).in_payments_api())?;
-        let amount = match request.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(money) => Some(parse_money(Some(money), "/amount").map_err(ApiError::in_payments_api)?),
-        };
+        let amount = optional_money(request.get("amount"), "/amount").map_err(ApiError::in_payments_api)?;
         let (new_id, effects) = simulator.reauthorize(state, &client_id, &id, amount)?;
         let authorization = state.authorization(None, &new_id)?;
         let body = simulator.authorization_json(authorization);
