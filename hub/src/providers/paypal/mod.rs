@@ -272,8 +272,10 @@ impl PaymentProvider for PaypalProvider {
             Ok(()) => self.fetch_payment(payment).await,
             // Voided by an earlier attempt, or captured or expired meanwhile: the order says which.
             Err(e)
-                if matches!(e.known_issue(), Some(Issue::PreviouslyVoided | Issue::PreviouslyCaptured))
-                    || e.issue() == Some("CANNOT_BE_VOIDED") =>
+                if matches!(
+                    e.known_issue(),
+                    Some(Issue::PreviouslyVoided | Issue::PreviouslyCaptured | Issue::CannotBeVoided)
+                ) =>
             {
                 self.fetch_payment(payment).await
             }
