@@ -151,15 +151,18 @@ fn post_on_authorization(
     })
 }
 
-/// Refuses any change to an authorization that is no longer open, in PayPal's words for the call.
-fn refuse_closed(authorization: &Authorization, now: DateTime<Utc>, voided_issue: &str) -> Result<(), ApiError> {
+/// Refuses a capture or reauthorization of an authorization that is no longer open (a void has
+/// its own refusals).
+fn refuse_closed(authorization: &Authorization, now: DateTime<Utc>) -> Result<(), ApiError> {
     match authorization.status_at(now) {
         AuthorizationStatus::Created | AuthorizationStatus::PartiallyCaptured => Ok(()),
         AuthorizationStatus::Expired => Err(refused(
             "AUTHORIZATION_EXPIRED",
             "An expired authorization cannot be captured, reauthorized or voided; create a new order.",
         )),
-        AuthorizationStatus::Voided => Err(refused(voided_issue, "A voided authorization cannot be changed.")),
+        AuthorizationStatus::Voided => {
+            Err(refused("AUTHORIZATION_VOIDED", "A voided authorization cannot be changed."))
+        }
         AuthorizationStatus::Captured => Err(refused(
             "AUTHORIZATION_ALREADY_CAPTURED",
             "Authorization has been previously captured and hence cannot be captured again.",
@@ -179,7 +182,7 @@ impl PaypalSimulator {
     ) -> Result<(String, Vec<Effect>), ApiError> {
         let now = self.now();
         let authorization = state.authorization_mut(Some(client_id), authorization_id)?;
-        refuse_closed(authorization, now, "AUTHORIZATION_VOIDED")?;
+        refuse_closed(authorization, now)?;
         if authorization.capture_ids.len() >= MAX_CAPTURES {
             return Err(refused(
                 "MAX_CAPTURE_COUNT_EXCEEDED",
@@ -238,7 +241,7 @@ impl PaypalSimulator {
     ) -> Result<(String, Vec<Effect>), ApiError> {
         let now = self.now();
         let original = state.authorization_mut(Some(client_id), authorization_id)?;
-        refuse_closed(original, now, "AUTHORIZATION_VOIDED")?;
+        refuse_closed(original, now)?;
         if original.status == AuthorizationStatus::PartiallyCaptured || original.reauthorization_used {
             return Err(refused(
                 "REAUTHORIZATION_NOT_SUPPORTED",
