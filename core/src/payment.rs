@@ -716,14 +716,14 @@ impl Payment {
             }
             match claimed {
                 PaymentStatus::Failed => self.failure = facts.failure.clone(),
-                PaymentStatus::Succeeded if current == PaymentStatus::RequiresCapture => {
-                    // A manual capture may take less than the amount; what was captured is
-                    // what may be refunded.
-                    self.amount_captured =
-                        facts.captured.filter(|c| c.currency == self.currency).map_or(self.amount, |c| c.amount);
-                }
                 PaymentStatus::Succeeded => {
-                    self.amount_captured = self.amount;
+                    // A manual capture may take less than the amount, directly or after a
+                    // pending review: what was captured is what may be refunded.
+                    let stated = facts.captured.filter(|c| c.currency == self.currency);
+                    self.amount_captured = match (self.capture_method, stated) {
+                        (CaptureMethod::Manual, Some(captured)) => captured.amount,
+                        _ => self.amount,
+                    };
                     let (_, overpaid) = self.learn_captured(facts, now);
                     anomaly = overpaid;
                     if matches!(current, PaymentStatus::Canceled | PaymentStatus::Expired) {

@@ -341,6 +341,30 @@ fn a_partial_capture_succeeds_with_what_was_captured_and_refunds_stop_there() {
 }
 
 #[test]
+fn a_partial_capture_held_for_review_succeeds_with_what_was_captured() {
+    let mut payment = held_payment(1000, start() + Duration::days(29));
+    let captured = |status| PaymentFacts {
+        status,
+        capture_id: Some("CAP-1".into()),
+        captured: Some(usd(600)),
+        failure: None,
+        authorization: None,
+    };
+    assert!(matches!(
+        payment.merge(&captured(PaymentStatus::Processing), &Cause::Api, start()),
+        Merge::Advanced { .. }
+    ));
+    let Merge::Advanced { anomaly, .. } =
+        payment.merge(&captured(PaymentStatus::Succeeded), &Cause::Reconciler, start())
+    else {
+        panic!("the cleared capture should move the payment");
+    };
+    assert_eq!(anomaly, None);
+    assert_eq!((payment.status(), payment.amount_captured()), (PaymentStatus::Succeeded, 600));
+    assert_eq!(payment.refundable(), usd(600));
+}
+
+#[test]
 fn a_hold_that_expires_or_is_released_ends_the_payment_with_nothing_capturable() {
     for ending in [PaymentStatus::Expired, PaymentStatus::Canceled] {
         let mut payment = held_payment(1000, start() + Duration::days(29));

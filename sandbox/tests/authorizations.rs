@@ -313,3 +313,28 @@ async fn patching_an_order_changes_amount_and_texts_before_it_completes() {
     let late = patch(json!([{ "op": "add", "path": format!("{unit}/custom_id"), "value": "x" }])).await;
     assert_eq!(late.issue(), "ORDER_ALREADY_COMPLETED");
 }
+
+#[tokio::test]
+async fn without_prefer_a_capture_and_a_reauthorization_answer_only_id_status_and_links() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let keys = |body: &Value| {
+        let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let (_, id) = authorized(&sandbox, &token, "5.00").await;
+    sandbox.advance("3d").await;
+    let token = sandbox.token().await;
+    let renewed = sandbox.post(&token, &format!("/v2/payments/authorizations/{id}/reauthorize"), None, &[]).await;
+    assert_eq!(renewed.status, StatusCode::CREATED, "{}", renewed.body);
+    assert_eq!(keys(&renewed.body), ["id", "links", "status"]);
+    assert_eq!(renewed.body["status"], "CREATED");
+
+    let renewed_id = renewed.body["id"].as_str().unwrap();
+    let captured = sandbox.post(&token, &format!("/v2/payments/authorizations/{renewed_id}/capture"), None, &[]).await;
+    assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);
+    assert_eq!(keys(&captured.body), ["id", "links", "status"]);
+    assert_eq!(captured.body["status"], "COMPLETED");
+    assert_eq!(rels(&captured.body["links"]), ["self", "refund", "up"]);
+}

@@ -3,6 +3,7 @@
 //! inbox row that caused them, when there is one), so a crash anywhere leaves either all of it
 //! or none of it.
 
+use chrono::{DateTime, Utc};
 use payhub_core::id::{PaymentId, RefundId, SubscriptionId};
 use payhub_core::payment::{Anomaly, AnomalyKind, Merge, Payment, PaymentFacts, RefundDetails};
 use payhub_core::refund::{Refund, RefundFacts, RefundMerge, RefundStatus};
@@ -24,6 +25,21 @@ pub struct AppliedPayment {
 }
 
 impl Hub {
+    /// Begins a change at `now` holding the payment's row lock, as every change to a payment does.
+    pub(super) async fn begin_on_payment(
+        &self,
+        now: DateTime<Utc>,
+        payment_id: &PaymentId,
+        inbox_id: Option<i64>,
+    ) -> Result<(UnitOfWork<'_>, Payment), ServiceError> {
+        let mut unit = self.begin(now, inbox_id).await?;
+        let payment = unit
+            .lock_payment(payment_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
+        Ok((unit, payment))
+    }
+
     pub async fn apply_payment_facts(
         &self,
         payment_id: &PaymentId,
@@ -32,11 +48,7 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<AppliedPayment, ServiceError> {
         let now = self.clock.now();
-        let mut unit = self.begin(now, inbox_id).await?;
-        let mut payment = unit
-            .lock_payment(payment_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
+        let (mut unit, mut payment) = self.begin_on_payment(now, payment_id, inbox_id).await?;
         let merge = payment.merge(facts, cause, now);
         let anomaly = match &merge {
             Merge::Advanced { moved, anomaly } => {
@@ -139,11 +151,7 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let mut unit = self.begin(now, inbox_id).await?;
-        let mut payment = unit
-            .lock_payment(payment_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: payment_id.to_string() })?;
+        let (mut unit, mut payment) = self.begin_on_payment(now, payment_id, inbox_id).await?;
         let known = unit.lock_refund_by_provider_id(payment.provider, provider_refund_id).await?.is_some();
         if !known && facts.status == RefundStatus::Succeeded {
             let (refund, refunded) = payment.record_external_refund(

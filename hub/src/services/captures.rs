@@ -71,11 +71,7 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<AppliedPayment, ServiceError> {
         let now = self.clock.now();
-        let mut unit = self.begin(now, inbox_id).await?;
-        let mut payment = unit
-            .lock_payment(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound { resource: "payment", id: id.to_string() })?;
+        let (mut unit, mut payment) = self.begin_on_payment(now, id, inbox_id).await?;
         let failure = Failure { code: code.to_ascii_lowercase(), message };
         let changed = payment.funding_declined(redirect_url, failure, now);
         if changed {

@@ -134,10 +134,12 @@ pub enum Issue {
     PreviouslyCaptured,
     /// A void of an authorization voided already.
     PreviouslyVoided,
+    /// A void of an authorization past its expiration time: its funds are released already.
+    CannotBeVoided,
 }
 
 impl Issue {
-    const ALL: [Issue; 12] = [
+    const ALL: [Issue; 13] = [
         Issue::OrderAlreadyCaptured,
         Issue::OrderNotApproved,
         Issue::CaptureFullyRefunded,
@@ -150,6 +152,7 @@ impl Issue {
         Issue::AuthorizationAlreadyCaptured,
         Issue::PreviouslyCaptured,
         Issue::PreviouslyVoided,
+        Issue::CannotBeVoided,
     ];
 
     /// PayPal's spelling.
@@ -167,6 +170,7 @@ impl Issue {
             Issue::AuthorizationAlreadyCaptured => "AUTHORIZATION_ALREADY_CAPTURED",
             Issue::PreviouslyCaptured => "PREVIOUSLY_CAPTURED",
             Issue::PreviouslyVoided => "PREVIOUSLY_VOIDED",
+            Issue::CannotBeVoided => "CANNOT_BE_VOIDED",
         }
     }
 

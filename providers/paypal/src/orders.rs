@@ -46,18 +46,16 @@ impl Order {
 
     /// Every capture of every purchase unit.
     pub fn captures(&self) -> impl Iterator<Item = &Capture> {
-        self.purchase_units
-            .iter()
-            .filter_map(|unit| unit.payments.as_ref())
-            .flat_map(|payments| payments.captures.iter())
+        self.payments().flat_map(|payments| payments.captures.iter())
     }
 
     /// Every authorization of every purchase unit (orders with intent `AUTHORIZE`).
     pub fn authorizations(&self) -> impl Iterator<Item = &Authorization> {
-        self.purchase_units
-            .iter()
-            .filter_map(|unit| unit.payments.as_ref())
-            .flat_map(|payments| payments.authorizations.iter())
+        self.payments().flat_map(|payments| payments.authorizations.iter())
+    }
+
+    fn payments(&self) -> impl Iterator<Item = &PaymentCollection> {
+        self.purchase_units.iter().filter_map(|unit| unit.payments.as_ref())
     }
 }
 

@@ -87,6 +87,15 @@ pub fn parse_money(money: Option<&Value>, field: &str) -> Result<Amount, ApiErro
     read_money(money, field, false)
 }
 
+/// An optional money object at JSON pointer `field`: absent or `null` is `None`, anything else
+/// must be valid money.
+pub fn optional_money(money: Option<&Value>, field: &str) -> Result<Option<Amount>, ApiError> {
+    match money {
+        None | Some(Value::Null) => Ok(None),
+        money => parse_money(money, field).map(Some),
+    }
+}
+
 /// Like [`parse_money`], but zero is a valid price: a plan's free trial (`"0"`) or a waived
 /// setup fee.
 pub fn parse_price(money: Option<&Value>, field: &str) -> Result<Amount, ApiError> {

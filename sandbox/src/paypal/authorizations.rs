@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
-use super::amount::{Amount, parse_money};
+use super::amount::{Amount, optional_money};
 use super::auth::Merchant;
 use super::body::syntax;
 use super::errors::ApiError;
@@ -52,10 +52,7 @@ struct CaptureRequest {
 impl CaptureRequest {
     fn parse(body: &Value) -> Result<Self, ApiError> {
         let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()))?;
-        let amount = match request.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(money) => Some(parse_money(Some(money), "/amount")?),
-        };
+        let amount = optional_money(request.get("amount"), "/amount")?;
         let final_capture = match request.get("final_capture") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(flag)) => *flag,
@@ -84,19 +81,12 @@ async fn capture_authorization(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let representation = wants_representation(&headers);
-    let client_id = merchant.client_id;
-    let path = format!("/v2/payments/authorizations/{id}/capture");
-    simulator.idempotent_post(&client_id, &path, &headers, PAYMENT_KEY_RETENTION, |state| {
+    let client_id = &merchant.client_id;
+    post_on_authorization(&simulator, client_id, &id, "capture", &headers, |state| {
         let request = CaptureRequest::parse(&parse_body(&body)?).map_err(ApiError::in_payments_api)?;
-        let (capture_id, effects) = simulator.capture_authorization(state, &client_id, &id, request)?;
+        let (capture_id, effects) = simulator.capture_authorization(state, client_id, &id, request)?;
         let capture = state.capture(None, &capture_id)?;
-        let body = if representation {
-            simulator.capture_json(capture)
-        } else {
-            json!({ "id": capture.id, "status": capture.status.as_str(), "links": simulator.capture_json(capture)["links"] })
-        };
-        Ok(((StatusCode::CREATED, body), effects))
+        Ok(((StatusCode::CREATED, simulator.capture_json(capture)), effects))
     })
 }
 
@@ -107,21 +97,14 @@ async fn reauthorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let representation = wants_representation(&headers);
-    let client_id = merchant.client_id;
-    let path = format!("/v2/payments/authorizations/{id}/reauthorize");
-    simulator.idempotent_post(&client_id, &path, &headers, PAYMENT_KEY_RETENTION, |state| {
+    let client_id = &merchant.client_id;
+    post_on_authorization(&simulator, client_id, &id, "reauthorize", &headers, |state| {
         let body = parse_body(&body)?;
         let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()).in_payments_api())?;
-        let amount = match request.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(money) => Some(parse_money(Some(money), "/amount").map_err(ApiError::in_payments_api)?),
-        };
-        let (new_id, effects) = simulator.reauthorize(state, &client_id, &id, amount)?;
+        let amount = optional_money(request.get("amount"), "/amount").map_err(ApiError::in_payments_api)?;
+        let (new_id, effects) = simulator.reauthorize(state, client_id, &id, amount)?;
         let authorization = state.authorization(None, &new_id)?;
-        let body = simulator.authorization_json(authorization);
-        let body = if representation { body } else { minimal(&body) };
-        Ok(((StatusCode::CREATED, body), effects))
+        Ok(((StatusCode::CREATED, simulator.authorization_json(authorization)), effects))
     })
 }
 
@@ -131,35 +114,55 @@ async fn void_authorization(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let representation = wants_representation(&headers);
-    let client_id = merchant.client_id;
-    let path = format!("/v2/payments/authorizations/{id}/void");
-    let response = simulator.idempotent_post(&client_id, &path, &headers, PAYMENT_KEY_RETENTION, |state| {
-        let effects = simulator.void_authorization(state, &client_id, &id)?;
+    let client_id = &merchant.client_id;
+    let response = post_on_authorization(&simulator, client_id, &id, "void", &headers, |state| {
+        let effects = simulator.void_authorization(state, client_id, &id)?;
         let authorization = state.authorization(None, &id)?;
         Ok(((StatusCode::OK, simulator.authorization_json(authorization)), effects))
     });
     // PayPal answers `204 No Content` unless the whole authorization is asked for.
-    if response.status() == StatusCode::OK && !representation {
+    if response.status() == StatusCode::OK && !wants_representation(&headers) {
         return StatusCode::NO_CONTENT.into_response();
     }
     response
 }
 
-/// `{id, status, links}`: the answer without `Prefer: return=representation`.
-fn minimal(whole: &Value) -> Value {
-    json!({ "id": whole["id"], "status": whole["status"], "links": whole["links"] })
+/// `POST /v2/payments/authorizations/{id}/{action}`, honouring `PayPal-Request-Id`. `change`
+/// answers the whole resource; without `Prefer: return=representation` the answer is cut to
+/// `{id, status, links}`.
+fn post_on_authorization(
+    simulator: &PaypalSimulator,
+    client_id: &str,
+    id: &str,
+    action: &str,
+    headers: &HeaderMap,
+    change: impl FnOnce(&mut PaypalState) -> Result<((StatusCode, Value), Vec<Effect>), ApiError>,
+) -> Response {
+    let representation = wants_representation(headers);
+    let path = format!("/v2/payments/authorizations/{id}/{action}");
+    simulator.idempotent_post(client_id, &path, headers, PAYMENT_KEY_RETENTION, |state| {
+        let ((status, whole), effects) = change(state)?;
+        let body = if representation {
+            whole
+        } else {
+            json!({ "id": whole["id"], "status": whole["status"], "links": whole["links"] })
+        };
+        Ok(((status, body), effects))
+    })
 }
 
-/// Refuses any change to an authorization that is no longer open, in PayPal's words for the call.
-fn refuse_closed(authorization: &Authorization, now: DateTime<Utc>, voided_issue: &str) -> Result<(), ApiError> {
+/// Refuses a capture or reauthorization of an authorization that is no longer open (a void has
+/// its own refusals).
+fn refuse_closed(authorization: &Authorization, now: DateTime<Utc>) -> Result<(), ApiError> {
     match authorization.status_at(now) {
         AuthorizationStatus::Created | AuthorizationStatus::PartiallyCaptured => Ok(()),
         AuthorizationStatus::Expired => Err(refused(
             "AUTHORIZATION_EXPIRED",
             "An expired authorization cannot be captured, reauthorized or voided; create a new order.",
         )),
-        AuthorizationStatus::Voided => Err(refused(voided_issue, "A voided authorization cannot be changed.")),
+        AuthorizationStatus::Voided => {
+            Err(refused("AUTHORIZATION_VOIDED", "A voided authorization cannot be changed."))
+        }
         AuthorizationStatus::Captured => Err(refused(
             "AUTHORIZATION_ALREADY_CAPTURED",
             "Authorization has been previously captured and hence cannot be captured again.",
@@ -179,7 +182,7 @@ impl PaypalSimulator {
     ) -> Result<(String, Vec<Effect>), ApiError> {
         let now = self.now();
         let authorization = state.authorization_mut(Some(client_id), authorization_id)?;
-        refuse_closed(authorization, now, "AUTHORIZATION_VOIDED")?;
+        refuse_closed(authorization, now)?;
         if authorization.capture_ids.len() >= MAX_CAPTURES {
             return Err(refused(
                 "MAX_CAPTURE_COUNT_EXCEEDED",
@@ -221,9 +224,7 @@ impl PaypalSimulator {
         let effects = vec![Effect::Emit(self.capture_event(&capture))];
         state.captures.insert(capture_id.clone(), capture);
         // The order lists its captures too, as PayPal's order does once its authorization is captured.
-        if let Some(unit) = state.orders.get_mut(&order_id).and_then(|order| {
-            order.purchase_units.iter_mut().find(|unit| unit.authorization_ids.iter().any(|id| id == authorization_id))
-        }) {
+        if let Some(unit) = state.unit_holding_authorization(&order_id, authorization_id) {
             unit.capture_ids.push(capture_id.clone());
         }
         Ok((capture_id, effects))
@@ -240,7 +241,7 @@ impl PaypalSimulator {
     ) -> Result<(String, Vec<Effect>), ApiError> {
         let now = self.now();
         let original = state.authorization_mut(Some(client_id), authorization_id)?;
-        refuse_closed(original, now, "AUTHORIZATION_VOIDED")?;
+        refuse_closed(original, now)?;
         if original.status == AuthorizationStatus::PartiallyCaptured || original.reauthorization_used {
             return Err(refused(
                 "REAUTHORIZATION_NOT_SUPPORTED",
@@ -290,9 +291,7 @@ impl PaypalSimulator {
         };
         let effects = vec![Effect::Emit(self.authorization_event(&renewed, "PAYMENT.AUTHORIZATION.CREATED"))];
         let renewed_id = renewed.id.clone();
-        if let Some(unit) = state.orders.get_mut(&renewed.order_id).and_then(|order| {
-            order.purchase_units.iter_mut().find(|unit| unit.authorization_ids.iter().any(|id| id == authorization_id))
-        }) {
+        if let Some(unit) = state.unit_holding_authorization(&renewed.order_id, authorization_id) {
             unit.authorization_ids.push(renewed_id.clone());
         }
         state.authorizations.insert(renewed_id.clone(), renewed);

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use chrono::Duration;
 use serde_json::Value;
 
-use super::amount::{Amount, parse_money};
+use super::amount::{Amount, optional_money};
 use super::auth::Merchant;
 use super::body::syntax;
 use super::errors::{ApiError, ErrorDetail};
@@ -56,10 +56,7 @@ pub(crate) struct RefundRequest {
 impl RefundRequest {
     pub fn parse(body: &Value) -> Result<Self, ApiError> {
         let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()))?;
-        let amount = match request.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(money) => Some(parse_money(Some(money), "/amount")?),
-        };
+        let amount = optional_money(request.get("amount"), "/amount")?;
         Ok(Self {
             amount,
             invoice_id: text(request, "invoice_id", "/invoice_id", 127)?,

@@ -304,6 +304,12 @@ impl PaypalState {
             .ok_or_else(|| ApiError::not_found("authorization_id", id).in_payments_api())
     }
 
+    /// The purchase unit of `order_id` that holds `authorization_id`, to list what follows from it.
+    pub fn unit_holding_authorization(&mut self, order_id: &str, authorization_id: &str) -> Option<&mut PurchaseUnit> {
+        let order = self.orders.get_mut(order_id)?;
+        order.purchase_units.iter_mut().find(|unit| unit.authorization_ids.iter().any(|id| id == authorization_id))
+    }
+
     pub fn refund(&self, client_id: Option<&str>, id: &str) -> Result<&Refund, ApiError> {
         self.refunds
             .get(id)

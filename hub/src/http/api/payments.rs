@@ -62,8 +62,8 @@ pub struct CreatePayment {
     /// becomes `requires_capture` (event `payment.authorized`) until `POST
     /// /v1/payments/{id}/capture` takes it or `POST /v1/payments/{id}/cancel` releases it.
     /// Ping++ has no separate capture and refuses `manual`.
-    #[schema(value_type = Option<CaptureMethod>)]
-    pub capture_method: Option<String>,
+    #[serde(default)]
+    pub capture_method: CaptureMethod,
 }
 
 /// What a payment request says by itself is checked here, before payhub looks at its
@@ -84,12 +84,6 @@ impl TryFrom<CreatePayment> for PaymentRequest {
         let return_url = fields::optional_url("return_url", body.return_url)?;
         let cancel_url = fields::optional_url("cancel_url", body.cancel_url)?;
         let metadata = fields::metadata(body.metadata)?;
-        let capture_method = match body.capture_method.as_deref() {
-            None => CaptureMethod::Automatic,
-            Some(text) => CaptureMethod::parse(text).ok_or_else(|| {
-                ApiError::invalid("capture_method", format!("unknown capture method `{text}`; use automatic or manual"))
-            })?,
-        };
         let provider = ProviderChoice::parse(body.provider, body.provider_options)
             .map_err(|e| ApiError::invalid(&format!("provider_options.{}", e.options_for), e.to_string()))?;
         Ok(PaymentRequest {
@@ -103,7 +97,7 @@ impl TryFrom<CreatePayment> for PaymentRequest {
             metadata,
             return_url,
             cancel_url,
-            capture_method,
+            capture_method: body.capture_method,
         })
     }
 }

@@ -116,6 +116,11 @@ pub fn authorization_facts(authorization: &Authorization) -> PaymentFacts {
     PaymentFacts { status, capture_id: None, captured: None, failure, authorization: Some(held) }
 }
 
+/// A held payment whose authorization PayPal just voided (`204` to the void): released.
+pub fn voided_facts() -> PaymentFacts {
+    facts(PaymentStatus::Canceled, None, None, None)
+}
+
 pub fn refund_facts(refund: &Refund) -> RefundFacts {
     let status = match &refund.status {
         PaypalRefundStatus::Completed => RefundStatus::Succeeded,

@@ -28,7 +28,7 @@ use payhub_paypal::{
 
 pub use config::{PaypalSection, VerificationMode};
 pub use mapping::CURRENCIES;
-use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount};
+use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount, voided_facts};
 pub use registration::{Paypal, sandbox_adapter};
 
 pub use legacy::LegacySettings;
@@ -269,11 +269,14 @@ impl PaymentProvider for PaypalProvider {
         let authorization_id = self.authorization_id(payment)?;
         let request_id = format!("void-{}", payment.id);
         match self.client.void_authorization(&request_id, authorization_id).await {
-            Ok(()) => self.fetch_payment(payment).await,
+            // PayPal voided the hold: nothing else can have happened to it, so the order need not be asked.
+            Ok(()) => Ok(PaymentSnapshot { facts: voided_facts(), ready_to_capture: false }),
             // Voided by an earlier attempt, or captured or expired meanwhile: the order says which.
             Err(e)
-                if matches!(e.known_issue(), Some(Issue::PreviouslyVoided | Issue::PreviouslyCaptured))
-                    || e.issue() == Some("CANNOT_BE_VOIDED") =>
+                if matches!(
+                    e.known_issue(),
+                    Some(Issue::PreviouslyVoided | Issue::PreviouslyCaptured | Issue::CannotBeVoided)
+                ) =>
             {
                 self.fetch_payment(payment).await
             }
@@ -576,6 +579,8 @@ pub const NEEDED_EVENT_TYPES: &[&str] = &[
     "PAYMENT.CAPTURE.DECLINED",
     "PAYMENT.CAPTURE.DENIED",
     "PAYMENT.CAPTURE.REFUNDED",
+    "PAYMENT.AUTHORIZATION.CREATED",
+    "PAYMENT.AUTHORIZATION.VOIDED",
     "PAYMENT.SALE.COMPLETED",
     "PAYMENT.SALE.DENIED",
     "PAYMENT.SALE.PENDING",

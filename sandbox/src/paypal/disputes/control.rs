@@ -23,7 +23,7 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Map, Value};
 
-use super::super::amount::{Amount, parse_money};
+use super::super::amount::{Amount, optional_money};
 use super::super::errors::{ApiError, ErrorDetail};
 use super::super::state::PaypalState;
 use super::super::{Effect, PaypalSimulator, answer, parse_body};
@@ -67,10 +67,7 @@ impl OpenDispute {
                 .filter(|stage| matches!(stage, Stage::Inquiry | Stage::Chargeback))
                 .ok_or_else(|| invalid_value("/stage", &text))?,
         };
-        let amount = match input.json.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(money) => Some(parse_money(Some(money), "/amount")?),
-        };
+        let amount = optional_money(input.json.get("amount"), "/amount")?;
         Ok(Self { reason, amount, stage, message: input.text("message", MESSAGE_MAX)? })
     }
 }
