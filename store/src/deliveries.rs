@@ -1,3 +1,6 @@
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use chrono::{DateTime, Utc};
 use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
 use payhub_core::{EventType, IdGenerator, Mode};
@@ -196,12 +199,18 @@ impl Database {
         .fetch_all(tx.conn())
         .await?;
         let mut replayed = Replayed::default();
+        // The endpoints are the same throughout the transaction: read them once per event type,
+        // not once per event.
+        let mut selecting: HashMap<EventType, Vec<WebhookEndpointId>> = HashMap::new();
         for row in rows {
             let event_id = parsed(&row, "id", |s| EventId::parse(s).ok())?;
             let event_type = parsed(&row, "type", EventType::parse)?;
-            let endpoints = tx.endpoints_selecting(mode, event_type, endpoint).await?;
+            let endpoints = match selecting.entry(event_type) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(unknown) => unknown.insert(tx.endpoints_selecting(mode, event_type, endpoint).await?),
+            };
             replayed.events += u64::from(!endpoints.is_empty());
-            for endpoint_id in endpoints {
+            for endpoint_id in endpoints.iter() {
                 sqlx::query(
                     "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
                      next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \

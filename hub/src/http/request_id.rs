@@ -3,7 +3,7 @@
 //! names the request's tracing span, so an operator finds a merchant's failed call in the logs
 //! from what the merchant saw.
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
@@ -50,6 +50,10 @@ fn is_problem(response: &Response) -> bool {
 
 async fn stamp_problem(response: Response, id: &str) -> Response {
     let (mut parts, body) = response.into_parts();
+    // Read only a body known to fit: reading past the limit would consume it and lose it.
+    if !body.size_hint().upper().is_some_and(|len| len <= MAX_PROBLEM_BODY as u64) {
+        return Response::from_parts(parts, body);
+    }
     let Ok(bytes) = to_bytes(body, MAX_PROBLEM_BODY).await else {
         return Response::from_parts(parts, Body::empty());
     };
@@ -84,5 +88,21 @@ mod tests {
             assert!(!is_acceptable(refused), "{refused:?}");
         }
         assert!(is_acceptable(&mint()));
+    }
+
+    #[tokio::test]
+    async fn problems_are_stamped_and_oversized_ones_pass_through_whole() {
+        let problem = |detail: String| {
+            let body = serde_json::to_vec(&serde_json::json!({ "title": "t", "detail": detail })).unwrap();
+            Response::builder().header(header::CONTENT_TYPE, "application/problem+json").body(Body::from(body)).unwrap()
+        };
+        let read = |response: Response| async move {
+            serde_json::from_slice::<Value>(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap()
+        };
+        let stamped = read(stamp_problem(problem("short".into()), "req_1").await).await;
+        assert_eq!(stamped["request_id"], "req_1");
+        let long = "x".repeat(MAX_PROBLEM_BODY);
+        let passed = read(stamp_problem(problem(long.clone()), "req_2").await).await;
+        assert_eq!((passed["detail"].as_str(), passed.get("request_id")), (Some(long.as_str()), None));
     }
 }

@@ -155,16 +155,31 @@ impl DeliverySigner {
 /// Standard Webhooks: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), where the
 /// key is the base64 part of the `whsec_` secret.
 pub fn sign(secret: &str, message_id: &str, timestamp: &str, body: &[u8]) -> String {
-    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let key_bytes = STANDARD.decode(encoded).unwrap_or_else(|_| encoded.as_bytes().to_vec());
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &key_bytes);
-    let mut context = hmac::Context::with_key(&key);
+    let mut context = hmac::Context::with_key(&signing_key(secret));
     context.update(message_id.as_bytes());
     context.update(b".");
     context.update(timestamp.as_bytes());
     context.update(b".");
     context.update(body);
     format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
+}
+
+/// Whether a `webhook-signature` header holds a signature of the message by `secret`: any of
+/// its space-separated entries (two during a rotation's overlap), compared in constant time.
+pub fn signature_header_matches(secret: &str, message_id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
+    let key = signing_key(secret);
+    let message = [message_id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
+    header
+        .split(' ')
+        .filter_map(|entry| STANDARD.decode(entry.strip_prefix("v1,")?).ok())
+        .any(|tag| hmac::verify(&key, &message, &tag).is_ok())
+}
+
+/// The HMAC key of a `whsec_` secret: its base64 part decoded (taken as it is if not base64).
+fn signing_key(secret: &str) -> hmac::Key {
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    let key_bytes = STANDARD.decode(encoded).unwrap_or_else(|_| encoded.as_bytes().to_vec());
+    hmac::Key::new(hmac::HMAC_SHA256, &key_bytes)
 }
 
 /// Why a process cannot use the endpoint secrets in its database.
@@ -244,5 +259,20 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn a_signature_header_matches_when_any_entry_is_the_secrets() {
+        let (secret, other) = ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2Vjb25kIHNlY3JldCBmb3IgdGVzdHM=");
+        let (id, timestamp, body) =
+            ("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", br#"{"test": 2432232314}"#.as_slice());
+        let both = format!("{} {}", sign(other, id, timestamp, body), sign(secret, id, timestamp, body));
+        assert!(signature_header_matches(secret, id, timestamp, body, &both));
+        assert!(signature_header_matches(other, id, timestamp, body, &both));
+        let only_other = sign(other, id, timestamp, body);
+        assert!(!signature_header_matches(secret, id, timestamp, body, &only_other));
+        assert!(!signature_header_matches(secret, id, "1614265331", body, &both), "another timestamp");
+        assert!(!signature_header_matches(secret, id, timestamp, body, ""));
+        assert!(!signature_header_matches(secret, id, timestamp, body, "v1,not base64 v2,"));
     }
 }
