@@ -51,7 +51,7 @@ fn is_problem(response: &Response) -> bool {
 async fn stamp_problem(response: Response, id: &str) -> Response {
     let (mut parts, body) = response.into_parts();
     // Read only a body known to fit: reading past the limit would consume it and lose it.
-    if !body.size_hint().upper().is_some_and(|len| len <= MAX_PROBLEM_BODY as u64) {
+    if body.size_hint().upper().is_none_or(|len| len > MAX_PROBLEM_BODY as u64) {
         return Response::from_parts(parts, body);
     }
     let Ok(bytes) = to_bytes(body, MAX_PROBLEM_BODY).await else {
