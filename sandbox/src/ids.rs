@@ -16,6 +16,15 @@ pub fn upper_alphanumeric_from(rng: &mut impl Rng, len: usize) -> String {
     (0..len).map(|_| char::from(UPPER_ALPHANUMERIC[rng.random_range(0..UPPER_ALPHANUMERIC.len())])).collect()
 }
 
+/// PayPal's account ids (payer and merchant ids) leave out the look-alikes 0, 1, I and O.
+const ACCOUNT_ID_CHARS: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// A 13-character account id, `^[2-9A-HJ-NP-Z]{13}$` as PayPal's documents define `payer_id`
+/// and `merchant_id`.
+pub fn account_id_from(rng: &mut impl Rng) -> String {
+    (0..13).map(|_| char::from(ACCOUNT_ID_CHARS[rng.random_range(0..ACCOUNT_ID_CHARS.len())])).collect()
+}
+
 /// Lower-case hex, as PayPal's `debug_id` (13 characters).
 pub fn hex(len: usize) -> String {
     let mut rng = rand::rng();

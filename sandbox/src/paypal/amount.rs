@@ -82,6 +82,24 @@ impl Amount {
     }
 }
 
+/// A v1 money value (`{"total": "10.00", "currency": "USD"}`, or an item's `price` beside its
+/// `currency`), read through the v2 validator; a refusal is v1's `VALIDATION_ERROR` naming the
+/// value's field or the currency's, whichever is wrong.
+pub fn parse_v1_money(
+    value: Option<&Value>,
+    currency: Option<&Value>,
+    value_field: &str,
+    currency_field: &str,
+) -> Result<Amount, ApiError> {
+    let money = json!({ "currency_code": currency, "value": value });
+    parse_money(Some(&money), "/amount").map_err(|error| {
+        let detail = error.details.first();
+        let issue = detail.map_or("INVALID_PARAMETER_VALUE", |detail| detail.issue.as_str());
+        let about_currency = detail.and_then(|detail| detail.field.as_deref()) == Some("/amount/currency_code");
+        ApiError::v1_validation(if about_currency { currency_field } else { value_field }, issue)
+    })
+}
+
 /// Validates the money object at JSON pointer `field` (`None` when absent from the request).
 pub fn parse_money(money: Option<&Value>, field: &str) -> Result<Amount, ApiError> {
     read_money(money, field, false)

@@ -154,16 +154,6 @@ impl ApiError {
         error
     }
 
-    pub fn method_not_supported() -> Self {
-        let mut error = Self::v2(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_SUPPORTED",
-            "The server does not implement the requested HTTP method.",
-        );
-        error.doc = OVERVIEW_DOC;
-        error
-    }
-
     pub fn no_such_path() -> Self {
         let mut error = Self::v2(StatusCode::NOT_FOUND, "NOT_FOUND", "The specified resource does not exist.");
         error.doc = OVERVIEW_DOC;

@@ -75,6 +75,24 @@ async fn show_event(
     answer(StatusCode::OK, state.event(&merchant.client_id, &id).map(|event| event.json.clone()))
 }
 
+/// `webhook_ids` of a resend request: absent, or a list of ids.
+fn listed_webhooks(request: &Value) -> Result<Option<Vec<String>>, ApiError> {
+    match request.get("webhook_ids") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                id.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::v1_validation(&format!("webhook_ids[{index}]"), "Must be a webhook id"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(ApiError::v1_validation("webhook_ids", "Must be a list of webhook ids")),
+    }
+}
+
 /// Sends an event again to the listed webhooks (`{"webhook_ids": [...]}`) or to every current
 /// subscription that wants it.
 async fn resend_event(
@@ -86,10 +104,7 @@ async fn resend_event(
     let plan = parse_body(&body).and_then(|request| {
         let state = simulator.state();
         let event = state.event(&merchant.client_id, &id)?;
-        let listed: Option<Vec<String>> = request
-            .get("webhook_ids")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        let listed = listed_webhooks(&request)?;
         let targets: Vec<String> = state
             .webhooks
             .iter()
@@ -113,56 +128,101 @@ async fn resend_event(
     }
 }
 
-#[derive(Deserialize)]
 struct VerifyRequest {
-    auth_algo: Option<String>,
-    cert_url: Option<String>,
-    transmission_id: Option<String>,
-    transmission_sig: Option<String>,
-    transmission_time: Option<String>,
-    webhook_id: Option<String>,
-    webhook_event: Option<Value>,
+    auth_algo: String,
+    cert_url: String,
+    transmission_id: String,
+    transmission_sig: String,
+    transmission_time: String,
+    webhook_id: String,
+    webhook_event: Value,
+}
+
+/// Letters and digits only (`^[a-zA-Z0-9]+$`), as the document asks of `auth_algo` and `webhook_id`.
+fn alphanumeric(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A word character first, no blank, not digits alone (`^(?!\d+$)\w+\S+`), as the document asks of
+/// the transmission's id and signature.
+fn transmission_token(text: &str) -> bool {
+    text.chars().next().is_some_and(|first| first.is_alphanumeric() || first == '_')
+        && text.chars().count() >= 2
+        && !text.chars().any(char::is_whitespace)
+        && !text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn anything(_: &str) -> bool {
+    true
+}
+
+/// A required string field of the verification request: at most `max` characters, `well_formed`.
+fn verify_field(
+    request: &serde_json::Map<String, Value>,
+    field: &str,
+    max: usize,
+    well_formed: fn(&str) -> bool,
+) -> Result<String, ApiError> {
+    match request.get(field) {
+        None | Some(Value::Null) => Err(ApiError::v1_validation(field, "Required field cannot be blank")),
+        Some(Value::String(text)) if text.chars().count() > max => {
+            Err(ApiError::v1_validation(field, &format!("Must be at most {max} characters")))
+        }
+        Some(Value::String(text)) if text.is_empty() || !well_formed(text) => {
+            Err(ApiError::v1_validation(field, "Invalid format"))
+        }
+        Some(Value::String(text)) => Ok(text.clone()),
+        Some(_) => Err(ApiError::v1_validation(field, "Must be a string")),
+    }
+}
+
+impl VerifyRequest {
+    /// The request, its fields held to the document's lengths and patterns.
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let Value::Object(request) = parse_body(body)? else {
+            return Err(ApiError::v1_validation("/", "The request must be a JSON object"));
+        };
+        let webhook_event = match request.get("webhook_event") {
+            Some(event @ Value::Object(_)) => event.clone(),
+            None | Some(Value::Null) => {
+                return Err(ApiError::v1_validation("webhook_event", "Required field cannot be blank"));
+            }
+            Some(_) => return Err(ApiError::v1_validation("webhook_event", "Must be the event object")),
+        };
+        Ok(Self {
+            auth_algo: verify_field(&request, "auth_algo", 100, alphanumeric)?,
+            cert_url: verify_field(&request, "cert_url", 500, anything)?,
+            transmission_id: verify_field(&request, "transmission_id", 50, transmission_token)?,
+            transmission_sig: verify_field(&request, "transmission_sig", 500, transmission_token)?,
+            transmission_time: verify_field(&request, "transmission_time", 100, anything)?,
+            webhook_id: verify_field(&request, "webhook_id", 50, alphanumeric)?,
+            webhook_event,
+        })
+    }
 }
 
 /// `SUCCESS` only for a transmission this simulator made, with every header value as sent and
 /// the same event (compared as JSON, so a re-serialized event still verifies).
 async fn verify_signature(State(simulator): State<Arc<PaypalSimulator>>, _merchant: Merchant, body: Bytes) -> Response {
-    let request: VerifyRequest = match parse_body(&body).and_then(|value| {
-        serde_json::from_value(value)
-            .map_err(|_| ApiError::v1_validation("/", "The request fields have the wrong types"))
-    }) {
+    let request = match VerifyRequest::parse(&body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let required = [
-        ("auth_algo", request.auth_algo.is_some()),
-        ("cert_url", request.cert_url.is_some()),
-        ("transmission_id", request.transmission_id.is_some()),
-        ("transmission_sig", request.transmission_sig.is_some()),
-        ("transmission_time", request.transmission_time.is_some()),
-        ("webhook_id", request.webhook_id.is_some()),
-        ("webhook_event", request.webhook_event.is_some()),
-    ];
-    if let Some((field, _)) = required.iter().find(|(_, present)| !present) {
-        return ApiError::v1_validation(field, "Required field cannot be blank").into_response();
-    }
     let verified = verifies(&simulator, &request);
     let status = if verified { "SUCCESS" } else { "FAILURE" };
     json_response(StatusCode::OK, &json!({ "verification_status": status }))
 }
 
 fn verifies(simulator: &PaypalSimulator, request: &VerifyRequest) -> bool {
-    let (Some(algo), Some(cert_url), Some(id), Some(signature), Some(time), Some(webhook_id), Some(event)) = (
-        &request.auth_algo,
-        &request.cert_url,
-        &request.transmission_id,
-        &request.transmission_sig,
-        &request.transmission_time,
-        &request.webhook_id,
-        &request.webhook_event,
-    ) else {
-        return false;
-    };
+    let VerifyRequest {
+        auth_algo: algo,
+        cert_url,
+        transmission_id: id,
+        transmission_sig: signature,
+        transmission_time: time,
+        webhook_id,
+        webhook_event: event,
+    } = request;
     if algo != "SHA256withRSA" || *cert_url != simulator.cert_url() {
         return false;
     }

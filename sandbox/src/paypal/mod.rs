@@ -103,11 +103,11 @@ impl Parties {
     fn from_seed(seed: u64) -> Self {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5041_5950_414c);
         Self {
-            payer_id: ids::upper_alphanumeric_from(&mut rng, 13),
+            payer_id: ids::account_id_from(&mut rng),
             payer_email: "buyer@personal.payhub-sandbox.test".to_owned(),
             payer_given_name: "Sandbox".to_owned(),
             payer_surname: "Buyer".to_owned(),
-            merchant_id: ids::upper_alphanumeric_from(&mut rng, 13),
+            merchant_id: ids::account_id_from(&mut rng),
             merchant_email: "merchant@business.payhub-sandbox.test".to_owned(),
             app_id: format!("APP-{}", ids::upper_alphanumeric_from(&mut rng, 17)),
         }
@@ -203,7 +203,10 @@ impl PaypalSimulator {
             .merge(legacy::website_routes())
             .route("/v1/notifications/certs/{cert_id}", cert)
             .route("/healthz", get(|| async { "ok" }))
-            .method_not_allowed_fallback(|| async { ApiError::method_not_supported() })
+            // A method not served on a known path answers like an unknown path: an operation of
+            // PayPal's API the simulator lacks (updating a v1 payment) must look absent to a
+            // client, not refused as if PayPal had no such operation.
+            .method_not_allowed_fallback(|| async { ApiError::no_such_path() })
             .with_state(self.clone())
             .merge(crate::control::router(self.sandbox.clone()))
             .fallback(|| async { ApiError::no_such_path() })

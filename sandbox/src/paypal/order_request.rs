@@ -26,12 +26,7 @@ pub fn parse(body: &Value) -> Result<OrderRequest, ApiError> {
     let request = body.as_object().ok_or_else(|| syntax("/", &body.to_string()))?;
     let intent = match request.get("intent") {
         None | Some(Value::Null) => return Err(missing("/intent")),
-        Some(Value::String(text)) => Intent::parse(text).ok_or_else(|| {
-            ApiError::invalid_request(
-                ErrorDetail::body("/intent", "INVALID_PARAMETER_VALUE", "The value of a field is invalid.")
-                    .with_value(text.as_str()),
-            )
-        })?,
+        Some(Value::String(text)) => Intent::parse(text).ok_or_else(|| invalid_value("/intent", text))?,
         Some(other) => return Err(syntax("/intent", &other.to_string())),
     };
     let purchase_units = parse_purchase_units(request.get("purchase_units"))?;
@@ -193,6 +188,12 @@ pub(super) fn check_totals(unit: &Map<String, Value>, pointer: &str, amount: Amo
             return Err(missing(&format!("{item_pointer}/name")));
         }
         let quantity = quantity(item, &format!("{item_pointer}/quantity"))?;
+        let category_pointer = format!("{item_pointer}/category");
+        if let Some(category) = text(item, "category", &category_pointer, 20)?
+            && !ITEM_CATEGORIES.contains(&category.as_str())
+        {
+            return Err(invalid_value(&category_pointer, &category));
+        }
         let unit_amount = parse_price(item.get("unit_amount"), &format!("{item_pointer}/unit_amount"))?;
         items_sum = items_sum.saturating_add(unit_amount.minor.saturating_mul(quantity));
         if let Some(tax) = item.get("tax").filter(|tax| !tax.is_null()) {
@@ -237,6 +238,9 @@ pub(super) fn check_totals(unit: &Map<String, Value>, pointer: &str, amount: Amo
         _ => Ok(()),
     }
 }
+
+/// An item's `category`, one of the Orders document's enum.
+const ITEM_CATEGORIES: [&str; 3] = ["DIGITAL_GOODS", "PHYSICAL_GOODS", "DONATION"];
 
 /// An item's `quantity`: a string of 1 to 10 digits, PayPal's pattern `^[1-9][0-9]{0,9}$`.
 fn quantity(item: &Map<String, Value>, pointer: &str) -> Result<i64, ApiError> {
@@ -301,6 +305,13 @@ pub fn text(object: &Map<String, Value>, key: &str, pointer: &str, max: usize) -
         )),
         Some(other) => Err(syntax(pointer, &other.to_string())),
     }
+}
+
+/// 400 `INVALID_PARAMETER_VALUE`: a value outside the field's enum.
+fn invalid_value(pointer: &str, value: &str) -> ApiError {
+    ApiError::invalid_request(
+        ErrorDetail::body(pointer, "INVALID_PARAMETER_VALUE", "The value of a field is invalid.").with_value(value),
+    )
 }
 
 pub fn missing(pointer: &str) -> ApiError {

@@ -21,6 +21,8 @@ use crate::ids;
 
 /// PayPal allows ten webhook URLs per app.
 const MAX_WEBHOOKS_PER_APP: usize = 10;
+/// The longest listener URL PayPal stores.
+const MAX_URL_CHARS: usize = 2048;
 const NOTIFICATION_KEY_RETENTION: Duration = Duration::hours(72);
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
@@ -72,6 +74,9 @@ fn parse_event_types(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     }
     let mut names = Vec::with_capacity(types.len());
     for (index, entry) in types.iter().enumerate() {
+        let Value::Object(entry) = entry else {
+            return Err(ApiError::v1_validation(&format!("event_types[{index}]"), "Must be an event type object"));
+        };
         let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
         let well_formed = name == "*"
             || (name.contains('.')
@@ -92,6 +97,9 @@ fn parse_event_types(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
 fn parse_url(value: Option<&Value>) -> Result<String, ApiError> {
     let url = value.and_then(Value::as_str).filter(|url| !url.trim().is_empty());
     let url = url.ok_or_else(|| ApiError::v1_validation("url", "Required field cannot be blank"))?;
+    if url.chars().count() > MAX_URL_CHARS {
+        return Err(ApiError::v1_validation("url", "Must be at most 2048 characters"));
+    }
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(url.to_owned()),
         _ => Err(ApiError::v1_validation("url", "Invalid URL; an absolute http or https URL is required")),
@@ -165,15 +173,19 @@ async fn update_webhook(
         state.webhook(&merchant.client_id, &id)?;
         let mut url = None;
         let mut event_types = None;
-        for operation in operations {
+        for (index, operation) in operations.iter().enumerate() {
+            let field = |name: &str| format!("/{index}{name}");
+            if !operation.is_object() {
+                return Err(ApiError::v1_validation(&field(""), "A JSON Patch operation is an object"));
+            }
             if operation.get("op").and_then(Value::as_str) != Some("replace") {
-                return Err(ApiError::v1_validation("op", "Only the replace operation is supported"));
+                return Err(ApiError::v1_validation(&field("/op"), "Only the replace operation is supported"));
             }
             match operation.get("path").and_then(Value::as_str) {
                 Some("/url") => url = Some(parse_url(operation.get("value"))?),
                 Some("/event_types") => event_types = Some(parse_event_types(operation.get("value"))?),
                 _ => {
-                    return Err(ApiError::v1_validation("path", "Only /url and /event_types can be patched"));
+                    return Err(ApiError::v1_validation(&field("/path"), "Only /url and /event_types can be patched"));
                 }
             }
         }

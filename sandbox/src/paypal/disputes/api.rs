@@ -261,6 +261,9 @@ async fn patch(State(simulator): Shared, merchant: Merchant, Path(id): Path<Stri
         let operations = patch.as_array().ok_or_else(|| invalid_value("/", &patch.to_string()))?;
         let mut details = None;
         for (index, operation) in operations.iter().enumerate() {
+            if !operation.is_object() {
+                return Err(invalid_value(&format!("/{index}"), &operation.to_string()));
+            }
             let op = operation.get("op").and_then(Value::as_str).unwrap_or_default();
             if !matches!(op, "add" | "replace") {
                 return Err(invalid_value(&format!("/{index}/op"), op));

@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::super::amount::{Amount, parse_money};
+use super::super::amount::{Amount, parse_v1_money};
 use super::super::errors::ApiError;
 use super::super::parse_body;
-use super::{Item, validation};
+use super::{Item, PAYMENTS_V1_DOC, validation};
 
 type Object = Map<String, Value>;
 
@@ -88,13 +88,14 @@ impl PaymentRequest {
     }
 }
 
-/// A v1 money value (`"10.00"` in `currency`), read through the v2 validator.
-pub fn v1_money(total: Option<&Value>, currency: Option<&Value>, field: &str) -> Result<Amount, ApiError> {
-    let money = json!({ "currency_code": currency, "value": total });
-    parse_money(Some(&money), "/amount").map_err(|error| {
-        let issue = error.first_issue().unwrap_or("INVALID_PARAMETER_VALUE").to_owned();
-        validation(field, &issue)
-    })
+/// A v1 money value, its errors documented with the payments.
+fn v1_money(
+    value: Option<&Value>,
+    currency: Option<&Value>,
+    value_field: &str,
+    currency_field: &str,
+) -> Result<Amount, ApiError> {
+    parse_v1_money(value, currency, value_field, currency_field).map_err(|error| error.documented_at(PAYMENTS_V1_DOC))
 }
 
 /// The transaction's amount, its normalized JSON, and what its items must add up to.
@@ -102,7 +103,8 @@ fn read_amount(transaction: &Object) -> Result<(Amount, Value, i64), ApiError> {
     let field = "transactions[0].amount";
     let amount = object(transaction, "amount", field)?.ok_or_else(|| validation(field, "Required field missing"))?;
     let currency = amount.get("currency");
-    let total = v1_money(amount.get("total"), currency, &format!("{field}.total"))?;
+    let currency_field = format!("{field}.currency");
+    let total = v1_money(amount.get("total"), currency, &format!("{field}.total"), &currency_field)?;
     let mut normalized = json!({ "total": total.value(), "currency": total.currency });
     let Some(details) = object(amount, "details", &format!("{field}.details"))? else {
         return Ok((total, normalized, total.minor));
@@ -114,7 +116,7 @@ fn read_amount(transaction: &Object) -> Result<(Amount, Value, i64), ApiError> {
         if details.get(name).is_none_or(Value::is_null) {
             continue;
         }
-        let part = v1_money(details.get(name), currency, &format!("{field}.details.{name}"))?;
+        let part = v1_money(details.get(name), currency, &format!("{field}.details.{name}"), &currency_field)?;
         sum += sign * part.minor;
         if name == "subtotal" {
             subtotal = part.minor;
@@ -157,7 +159,8 @@ fn read_items(transaction: &Object, amount: Amount) -> Result<Vec<Item>, ApiErro
             }
             .filter(|quantity| (1..=10_000).contains(quantity))
             .ok_or_else(|| validation(&format!("{field}.quantity"), "Quantity must be a whole number from 1"))?;
-            let price = v1_money(item.get("price"), item.get("currency"), &format!("{field}.price"))?;
+            let (price_field, currency_field) = (format!("{field}.price"), format!("{field}.currency"));
+            let price = v1_money(item.get("price"), item.get("currency"), &price_field, &currency_field)?;
             if price.currency != amount.currency {
                 return Err(validation(&format!("{field}.currency"), "Currency must match the transaction's"));
             }

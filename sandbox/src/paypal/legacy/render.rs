@@ -40,7 +40,7 @@ impl PaypalSimulator {
                     put(&mut line, "sku", text(&item.sku));
                     line.insert("price".into(), json!(item.price.value()));
                     line.insert("currency".into(), json!(item.price.currency));
-                    line.insert("quantity".into(), json!(item.quantity));
+                    line.insert("quantity".into(), json!(item.quantity.to_string()));
                     Value::Object(line)
                 })
                 .collect();

@@ -1,5 +1,5 @@
-//! Catalog Products v1: create, list and show products (`/v1/catalogs/products…`). A plan
-//! belongs to a product.
+//! Catalog Products v1: create, list, show and update products (`/v1/catalogs/products…`). A
+//! plan belongs to a product.
 
 use std::sync::Arc;
 
@@ -12,19 +12,21 @@ use axum::routing::{get, post};
 use serde_json::Value;
 
 use super::super::auth::Merchant;
-use super::super::errors::ApiError;
+use super::super::errors::{ApiError, ErrorDetail};
 use super::super::events::NewEvent;
 use super::super::render::link;
 use super::super::{Effect, PaypalSimulator, answer};
-use super::fields::{body_object, choice, missing, refused, required_text, text, web_url};
+use super::fields::{body_object, bounded_text, choice, invalid_value, missing, refused, required_text, text, web_url};
+use super::json_patch::{PatchOperation, patch_operations, patch_text};
 use super::model::{Product, ProductType};
+use super::product_categories::PRODUCT_CATEGORIES;
 use super::{CATALOG_DOC, KEY_RETENTION, Page, PageQuery};
 use crate::ids;
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
     Router::new()
         .route("/v1/catalogs/products", post(create_product).get(list_products))
-        .route("/v1/catalogs/products/{id}", get(show_product))
+        .route("/v1/catalogs/products/{id}", get(show_product).patch(patch_product))
 }
 
 async fn create_product(
@@ -45,11 +47,11 @@ async fn create_product(
                 Some(id) => id,
                 None => format!("PROD-{}", ids::upper_alphanumeric(17)),
             };
-            let category = text(&request, "category", "/category", 256)?;
+            let category = bounded_text(&request, "category", "/category", 4, 256)?;
             if let Some(category) = &category
-                && !category.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+                && !PRODUCT_CATEGORIES.contains(&category.as_str())
             {
-                return Err(super::fields::invalid_value("/category", category));
+                return Err(invalid_value("/category", category));
             }
             Ok(Product {
                 id,
@@ -113,6 +115,79 @@ async fn show_product(
         .map(|product| simulator.product_json(product))
         .ok_or_else(|| ApiError::not_found("product_id", &id).documented_at(CATALOG_DOC));
     answer(StatusCode::OK, outcome)
+}
+
+/// PayPal lets a product's `description`, `category`, `image_url` and `home_url` change; the
+/// name and type stay as created.
+async fn patch_product(
+    State(simulator): State<Arc<PaypalSimulator>>,
+    merchant: Merchant,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let outcome = patch_operations(&body).and_then(|operations| {
+        simulator.transact(|state| {
+            let product = state
+                .subscriptions
+                .products
+                .get_mut(&id)
+                .filter(|product| product.client_id == merchant.client_id)
+                .ok_or_else(|| ApiError::not_found("product_id", &id))?;
+            let mut patched = product.clone();
+            for (index, operation) in operations.iter().enumerate() {
+                apply_product_patch(operation, &format!("/{index}"), &mut patched)?;
+            }
+            patched.update_time = simulator.now();
+            *product = patched;
+            let event = Effect::Emit(NewEvent {
+                client_id: product.client_id.clone(),
+                event_type: "CATALOG.PRODUCT.UPDATED",
+                resource_type: "product",
+                summary: "A product is updated.".to_owned(),
+                resource: simulator.product_json(product),
+            });
+            Ok(((), vec![event]))
+        })
+    });
+    match outcome {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.documented_at(CATALOG_DOC).into_response(),
+    }
+}
+
+/// One operation of a product patch; `pointer` names it in the body (`/0`).
+fn apply_product_patch(operation: &PatchOperation, pointer: &str, product: &mut Product) -> Result<(), ApiError> {
+    let (path, value) = (operation.path.as_str(), &operation.value);
+    match path {
+        "/description" => product.description = Some(patch_text(value, path, 256)?),
+        "/category" => {
+            let category = patch_text(value, path, 256)?;
+            if !PRODUCT_CATEGORIES.contains(&category.as_str()) {
+                return Err(invalid_value(path, &category));
+            }
+            product.category = Some(category);
+        }
+        "/image_url" | "/home_url" => {
+            let url = patch_text(value, path, 2000)?;
+            let url = super::super::body::http_url(url, path)?;
+            if path == "/image_url" {
+                product.image_url = Some(url);
+            } else {
+                product.home_url = Some(url);
+            }
+        }
+        _ => {
+            return Err(ApiError::invalid_request(
+                ErrorDetail::body(
+                    &format!("{pointer}/path"),
+                    "INVALID_PATCH_PATH",
+                    "The specified field cannot be patched.",
+                )
+                .with_value(path),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Links of a list page: itself, and the next page when there is one.

@@ -54,13 +54,22 @@ fn value_text(value: &Value) -> String {
 
 /// An optional string of 1 to `max` characters.
 pub fn text(object: &Object, key: &str, pointer: &str, max: usize) -> Result<Option<String>, ApiError> {
+    bounded_text(object, key, pointer, 1, max)
+}
+
+/// An optional string of `min` to `max` characters.
+pub fn bounded_text(
+    object: &Object,
+    key: &str,
+    pointer: &str,
+    min: usize,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Err(ApiError::invalid_request(ErrorDetail::body(
-            pointer,
-            "INVALID_STRING_MIN_LENGTH",
-            "The value of a field is too short.",
-        ))),
+        Some(Value::String(text)) if text.chars().count() < min.max(1) => Err(ApiError::invalid_request(
+            ErrorDetail::body(pointer, "INVALID_STRING_MIN_LENGTH", "The value of a field is too short."),
+        )),
         Some(Value::String(text)) if text.chars().count() > max => Err(ApiError::invalid_request(
             ErrorDetail::body(pointer, "INVALID_STRING_MAX_LENGTH", "The value of a field is too long.")
                 .with_value(text.as_str()),
@@ -143,6 +152,13 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 /// An http(s) URL of at most 4000 characters, as `return_url` and `cancel_url`.
 pub fn web_url(object: &Object, key: &str, pointer: &str) -> Result<Option<String>, ApiError> {
     text(object, key, pointer, 4000)?.map(|url| http_url(url, pointer)).transpose()
+}
+
+/// A required http(s) URL of 10 to 4000 characters, as a subscription's `return_url` and
+/// `cancel_url`.
+pub fn required_web_url(object: &Object, key: &str, pointer: &str) -> Result<String, ApiError> {
+    let url = bounded_text(object, key, pointer, 10, 4000)?.ok_or_else(|| missing(pointer))?;
+    http_url(url, pointer)
 }
 
 /// A tax percentage: a decimal string from 0 to 100 with at most three decimals.

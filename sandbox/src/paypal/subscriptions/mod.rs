@@ -45,6 +45,7 @@ mod json_patch;
 mod model;
 mod plan_request;
 mod plans;
+mod product_categories;
 mod render;
 mod sales;
 mod subscription_patch;

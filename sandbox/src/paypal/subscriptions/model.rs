@@ -152,6 +152,7 @@ pub struct PlanTerms {
     pub taxes: Option<Taxes>,
 }
 
+#[derive(Clone)]
 pub struct Product {
     pub id: String,
     pub client_id: String,

@@ -51,12 +51,23 @@ pub fn parse_plan(request: &Object, now: DateTime<Utc>) -> Result<PlanRequest, A
     Ok(PlanRequest { product_id, name, description, status, terms, quantity_supported, currency })
 }
 
+/// A plan has at most 12 billing cycles (up to 2 trials and 1 regular).
+const MAX_BILLING_CYCLES: usize = 12;
+
 fn parse_cycles(items: &[Value], now: DateTime<Utc>) -> Result<Vec<BillingCycle>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::invalid_request(super::super::errors::ErrorDetail::body(
             "/billing_cycles",
             "INVALID_ARRAY_MIN_ITEMS",
             "The number of items in an array parameter is too small.",
+        )));
+    }
+    // The document's bound, checked before the cycles' business rules as PayPal does.
+    if items.len() > MAX_BILLING_CYCLES {
+        return Err(ApiError::invalid_request(super::super::errors::ErrorDetail::body(
+            "/billing_cycles",
+            "INVALID_ARRAY_MAX_ITEMS",
+            "The number of items in an array parameter is too large.",
         )));
     }
     let mut cycles = items

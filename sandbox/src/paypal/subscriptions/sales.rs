@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Duration;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::super::amount::parse_money;
+use super::super::amount::parse_v1_money;
 use super::super::auth::Merchant;
 use super::super::errors::ApiError;
 use super::super::events::NewEvent;
@@ -111,12 +111,8 @@ fn refund(
     let requested = match request.get("amount") {
         None | Some(Value::Null) => None,
         Some(Value::Object(amount)) => {
-            // v1 writes money as {total, currency}; read it through the v2 validator.
-            let money = json!({ "currency_code": amount.get("currency"), "value": amount.get("total") });
-            Some(parse_money(Some(&money), "/amount").map_err(|error| {
-                let issue = error.first_issue().unwrap_or("INVALID_PARAMETER_VALUE").to_owned();
-                ApiError::v1_validation("amount", &issue).documented_at(SALES_DOC)
-            })?)
+            let money = parse_v1_money(amount.get("total"), amount.get("currency"), "amount.total", "amount.currency");
+            Some(money.map_err(|error| error.documented_at(SALES_DOC))?)
         }
         Some(_) => {
             return Err(ApiError::v1_validation("amount", "Invalid amount").documented_at(SALES_DOC));

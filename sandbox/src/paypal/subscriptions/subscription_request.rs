@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::super::amount::{Amount, parse_price};
 use super::super::errors::{ApiError, ErrorDetail};
-use super::fields::{Object, child, choice, missing, quantity, refused, required_text, syntax, text, time, web_url};
+use super::fields::{
+    Object, child, choice, missing, quantity, refused, required_text, required_web_url, syntax, text, time,
+};
 use super::model::{Plan, PlanStatus, PlanTerms, UserAction};
 use super::plan_request::{apply_override, check_currency};
 
@@ -39,8 +41,9 @@ pub fn read_context(request: &Object) -> Result<ApplicationContext, ApiError> {
         return Ok(ApplicationContext { return_url: None, cancel_url: None, brand_name: None, user_action: None });
     };
     Ok(ApplicationContext {
-        return_url: web_url(context, "return_url", &format!("{pointer}/return_url"))?,
-        cancel_url: web_url(context, "cancel_url", &format!("{pointer}/cancel_url"))?,
+        // The document requires both once an application_context is given.
+        return_url: Some(required_web_url(context, "return_url", &format!("{pointer}/return_url"))?),
+        cancel_url: Some(required_web_url(context, "cancel_url", &format!("{pointer}/cancel_url"))?),
         brand_name: text(context, "brand_name", &format!("{pointer}/brand_name"), 127)?,
         user_action: choice(context, "user_action", &format!("{pointer}/user_action"), UserAction::parse)?,
     })
