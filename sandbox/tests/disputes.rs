@@ -1,7 +1,6 @@
 mod common;
+mod openapi;
 mod paypal_harness;
-
-use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
@@ -9,7 +8,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use common::{Answer, spawn_receiver};
+use openapi::Specs;
 use paypal_harness::{TestSandbox, spawn_sandbox};
+
+const SPEC: &str = "customer_disputes_v1";
 
 fn rels(body: &Value) -> Vec<String> {
     body["links"].as_array().unwrap().iter().map(|link| link["rel"].as_str().unwrap().to_owned()).collect()
@@ -342,31 +344,9 @@ async fn the_list_filters_by_transaction_state_and_update_time_and_pages_with_a_
     assert_eq!(sandbox.get(&token, "/v1/customer/disputes?page_size=51").await.status, StatusCode::BAD_REQUEST);
 }
 
-/// PayPal's OpenAPI document, read from the shared references beside the repository.
-fn disputes_spec() -> Option<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/paypal-openapi/customer_disputes_v1.json");
-    let text = std::fs::read_to_string(&path).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn assert_matches_schema(spec: &Value, schema_name: &str, instance: &Value) {
-    let schema = json!({ "$ref": format!("#/components/schemas/{schema_name}"), "components": spec["components"] });
-    let validator = jsonschema::validator_for(&schema).expect("the spec's schemas compile");
-    let mut broken = instance.clone();
-    broken["links"] = json!("not a list");
-    assert!(!validator.is_valid(&broken), "the {schema_name} schema is really applied");
-    let errors: Vec<String> =
-        validator.iter_errors(instance).map(|error| format!("{} at {}", error, error.instance_path())).collect();
-    assert!(errors.is_empty(), "{schema_name} does not match: {errors:#?}\n{instance:#}");
-}
-
 #[tokio::test]
 async fn dispute_responses_validate_against_paypals_openapi_schemas() {
-    let Some(spec) = disputes_spec() else {
-        eprintln!("skipped: ../shared/reference/paypal-openapi/customer_disputes_v1.json is absent");
-        return;
-    };
+    let Some(specs) = Specs::load() else { return };
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;
     let (_, capture_id) = sandbox.captured_order(&token, "80.00").await;
@@ -374,15 +354,15 @@ async fn dispute_responses_validate_against_paypals_openapi_schemas() {
         .open_dispute(&capture_id, json!({ "reason": "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED", "message": "Broken" }))
         .await;
     let id = opened["dispute_id"].as_str().unwrap().to_owned();
-    assert_matches_schema(&spec, "dispute", &opened);
+    specs.assert_matches(SPEC, "dispute", &opened);
 
     let offer = json!({ "note": "Return it", "offer_type": "REFUND_WITH_RETURN", "offer_amount": { "currency_code": "USD", "value": "80.00" } });
     let answered = sandbox.act(&token, &id, "make-offer", offer).await;
-    assert_matches_schema(&spec, "subsequent_action", &answered.body);
-    assert_matches_schema(&spec, "dispute", &sandbox.dispute(&token, &id).await);
+    specs.assert_matches(SPEC, "subsequent_action", &answered.body);
+    specs.assert_matches(SPEC, "dispute", &sandbox.dispute(&token, &id).await);
     let returning = sandbox.buyer(&id, "accept-offer", None).await;
     assert_eq!(rels(&returning.body), ["self", "acknowledge_return_item", "accept_claim"]);
-    assert_matches_schema(&spec, "dispute", &returning.body);
+    specs.assert_matches(SPEC, "dispute", &returning.body);
     let received = sandbox
         .act_multipart(&token, &id, "acknowledge-return-item", json!({ "acknowledgement_type": "DAMAGED" }), &[])
         .await;
@@ -391,7 +371,7 @@ async fn dispute_responses_validate_against_paypals_openapi_schemas() {
     assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
     let lost = sandbox.dispute(&token, &id).await;
     assert_eq!(lost["dispute_outcome"]["outcome_code"], "RESOLVED_BUYER_FAVOUR");
-    assert_matches_schema(&spec, "dispute", &lost);
+    specs.assert_matches(SPEC, "dispute", &lost);
     assert_eq!(rels(&lost), ["self", "appeal"]);
 
     let appeal = json!({ "evidences": [{ "evidence_type": "PROOF_OF_DAMAGE", "notes": "It left intact" }] });
@@ -400,12 +380,12 @@ async fn dispute_responses_validate_against_paypals_openapi_schemas() {
     assert_eq!(appealed.status, StatusCode::OK, "{}", appealed.body);
     let appealed = sandbox.dispute(&token, &id).await;
     assert_eq!(appealed["dispute_life_cycle_stage"], "PRE_ARBITRATION");
-    assert_matches_schema(&spec, "dispute", &appealed);
+    specs.assert_matches(SPEC, "dispute", &appealed);
 
     let list = sandbox.get(&token, "/v1/customer/disputes").await;
-    assert_matches_schema(&spec, "dispute_search", &list.body);
+    specs.assert_matches(SPEC, "dispute_search", &list.body);
     let refused = sandbox.act(&token, &id, "escalate", json!({ "note": "n" })).await;
-    assert_matches_schema(&spec, "error", &refused.body);
+    specs.assert_matches(SPEC, "error", &refused.body);
     let missing = sandbox.get(&token, "/v1/customer/disputes/PP-D-0").await;
-    assert_matches_schema(&spec, "error", &missing.body);
+    specs.assert_matches(SPEC, "error", &missing.body);
 }
