@@ -86,6 +86,48 @@ async fn an_order_is_created_approved_captured_then_refunded_in_part_and_in_full
 }
 
 #[tokio::test]
+async fn an_amount_that_disagrees_with_its_breakdown_or_items_is_refused_with_paypals_issue() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let usd = |value: &str| json!({ "currency_code": "USD", "value": value });
+    let order = |amount: Value, items: Value| json!({ "intent": "CAPTURE", "purchase_units": [{ "amount": amount, "items": items }] });
+    let item = json!({ "name": "Coffee", "quantity": "2", "unit_amount": usd("7.50") });
+    let cases = [
+        (
+            order(
+                json!({ "currency_code": "USD", "value": "20.00", "breakdown": { "item_total": usd("15.00"), "shipping": usd("4.00") } }),
+                json!([item]),
+            ),
+            "AMOUNT_MISMATCH",
+            "/purchase_units/@reference_id=='default'/amount/value",
+        ),
+        (
+            order(
+                json!({ "currency_code": "USD", "value": "16.00", "breakdown": { "item_total": usd("16.00") } }),
+                json!([item]),
+            ),
+            "ITEM_TOTAL_MISMATCH",
+            "/purchase_units/@reference_id=='default'/amount/breakdown/item_total",
+        ),
+        (
+            order(usd("15.00"), json!([item])),
+            "ITEM_TOTAL_REQUIRED",
+            "/purchase_units/@reference_id=='default'/amount/breakdown/item_total",
+        ),
+    ];
+    for (body, issue, field) in cases {
+        let refused = sandbox.post(&token, "/v2/checkout/orders", Some(body), &[]).await;
+        assert_eq!((refused.status, refused.issue()), (StatusCode::UNPROCESSABLE_ENTITY, issue), "{}", refused.body);
+        assert_eq!(refused.body["details"][0]["field"], field);
+    }
+    let agreeing = order(
+        json!({ "currency_code": "USD", "value": "19.00", "breakdown": { "item_total": usd("15.00"), "shipping": usd("4.00") } }),
+        json!([item]),
+    );
+    assert_eq!(sandbox.post(&token, "/v2/checkout/orders", Some(agreeing), &[]).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn capture_before_approval_is_refused_with_order_not_approved() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;

@@ -602,6 +602,38 @@ async fn a_product_without_its_type_is_refused_as_paypal_does() {
 }
 
 #[tokio::test]
+async fn a_product_is_patched_in_its_editable_fields_and_refused_elsewhere() {
+    let billing = billing().await;
+    let path = format!("/v1/catalogs/products/{}", billing.product_id);
+    let edit = json!([
+        { "op": "replace", "path": "/description", "value": "Films and series" },
+        { "op": "add", "path": "/category", "value": "DIGITAL_MEDIA_BOOKS_MOVIES_MUSIC" },
+        { "op": "replace", "path": "/home_url", "value": "https://shop.example/streaming" },
+    ]);
+    assert_eq!(billing.patch(&path, edit).await.status, StatusCode::NO_CONTENT);
+    let shown = billing.sandbox.get(&billing.token().await, &path).await.body;
+    assert_eq!(shown["description"], "Films and series");
+    assert_eq!(shown["category"], "DIGITAL_MEDIA_BOOKS_MOVIES_MUSIC");
+    assert_eq!(shown["home_url"], "https://shop.example/streaming");
+    common::eventually(|| !billing.events_of("CATALOG.PRODUCT.UPDATED").is_empty()).await;
+    let updated = billing.events_of("CATALOG.PRODUCT.UPDATED");
+    assert_eq!(updated.len(), 1, "one patch, one event");
+    assert_eq!(updated[0]["resource"]["description"], "Films and series");
+
+    let renamed = billing.patch(&path, json!([{ "op": "replace", "path": "/name", "value": "Other" }])).await;
+    assert_eq!(renamed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(renamed.body["details"][0]["field"], "/0/path");
+    let unknown = json!([{ "op": "replace", "path": "/category", "value": "GADGETS" }]);
+    let unknown = billing.patch(&path, unknown).await;
+    assert_eq!(
+        (unknown.status, unknown.body["details"][0]["issue"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETER_VALUE"))
+    );
+    let shown = billing.sandbox.get(&billing.token().await, &path).await.body;
+    assert_eq!(shown["category"], "DIGITAL_MEDIA_BOOKS_MOVIES_MUSIC", "a refused patch changes nothing");
+}
+
+#[tokio::test]
 async fn revising_to_another_plan_waits_for_the_buyer_then_bills_the_new_price_from_the_next_cycle() {
     let billing = billing().await;
     let basic = billing.plan(weekly("5.00"), json!({})).await;
