@@ -10,25 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use common::spawn_receiver;
-use paypal_harness::{TestSandbox, spawn_sandbox};
-
-fn coffee_payment(notify_url: Option<&str>) -> Value {
-    json!({
-        "intent": "sale",
-        "payer": { "payment_method": "paypal" },
-        "transactions": [{
-            "amount": { "total": "20.00", "currency": "USD", "details": { "subtotal": "17.50", "tax": "1.30", "shipping": "1.20" } },
-            "description": "Payment description",
-            "invoice_number": "548531d624f59",
-            "notify_url": notify_url,
-            "item_list": { "items": [
-                { "name": "研磨咖啡 40 oz", "price": "7.50", "currency": "USD", "quantity": "1" },
-                { "name": "燕麦棒", "price": "2.00", "currency": "USD", "quantity": "5" },
-            ] },
-        }],
-        "redirect_urls": { "return_url": "https://shop.example/return", "cancel_url": "https://shop.example/cancel" },
-    })
-}
+use paypal_harness::{TestSandbox, coffee_payment, spawn_sandbox};
 
 /// A v1 payment created, approved by the buyer and executed; returns (payment, sale id).
 async fn executed_payment(sandbox: &TestSandbox, token: &str, notify_url: Option<&str>) -> (Value, String) {

@@ -101,17 +101,7 @@ async fn verify_webhook_signature_answers_success_only_for_what_was_sent() {
     sandbox.approve(&order_id).await;
     let delivery = receiver.wait_for(1).await.remove(0);
 
-    let request = |event: Value, webhook_id: &str| {
-        json!({
-            "auth_algo": delivery.header("paypal-auth-algo"),
-            "cert_url": delivery.header("paypal-cert-url"),
-            "transmission_id": delivery.header("paypal-transmission-id"),
-            "transmission_sig": delivery.header("paypal-transmission-sig"),
-            "transmission_time": delivery.header("paypal-transmission-time"),
-            "webhook_id": webhook_id,
-            "webhook_event": event,
-        })
-    };
+    let request = |event: Value, webhook_id: &str| delivery.verification_request(event, webhook_id);
     let verify = |body: Value| sandbox.post(&token, "/v1/notifications/verify-webhook-signature", Some(body), &[]);
 
     let genuine = verify(request(delivery.json(), &webhook_id)).await;

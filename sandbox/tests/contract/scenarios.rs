@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::Contract;
 use crate::common::spawn_receiver;
+use crate::paypal_harness::coffee_payment;
 
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
@@ -51,15 +52,7 @@ async fn event_log(contract: &Contract<'_>, receiver: &crate::common::Receiver, 
     contract.expect(200, GET, &path, None).await;
     let resend = json!({ "webhook_ids": [webhook_id] });
     contract.expect(202, POST, &format!("{path}/resend"), Some(resend)).await;
-    let verify = json!({
-        "auth_algo": delivery.header("paypal-auth-algo"),
-        "cert_url": delivery.header("paypal-cert-url"),
-        "transmission_id": delivery.header("paypal-transmission-id"),
-        "transmission_sig": delivery.header("paypal-transmission-sig"),
-        "transmission_time": delivery.header("paypal-transmission-time"),
-        "webhook_id": webhook_id,
-        "webhook_event": event,
-    });
+    let verify = delivery.verification_request(event, webhook_id);
     let verified = contract.expect(200, POST, "/v1/notifications/verify-webhook-signature", Some(verify)).await;
     assert_eq!(verified["verification_status"], "SUCCESS");
 }
@@ -192,20 +185,7 @@ async fn disputes(contract: &Contract<'_>) {
 }
 
 async fn legacy_payments(contract: &Contract<'_>) {
-    let payment = json!({
-        "intent": "sale",
-        "payer": { "payment_method": "paypal" },
-        "transactions": [{
-            "amount": { "total": "20.00", "currency": "USD", "details": { "subtotal": "17.50", "tax": "1.30", "shipping": "1.20" } },
-            "description": "Coffee",
-            "invoice_number": "548531d624f59",
-            "item_list": { "items": [
-                { "name": "Ground coffee", "price": "7.50", "currency": "USD", "quantity": "1" },
-                { "name": "Oat bar", "price": "2.00", "currency": "USD", "quantity": "5" },
-            ] },
-        }],
-        "redirect_urls": { "return_url": "https://shop.example/return", "cancel_url": "https://shop.example/cancel" },
-    });
+    let payment = coffee_payment(None);
     let payment_id = id(&contract.expect(201, POST, "/v1/payments/payment", Some(payment)).await);
     contract.expect(200, GET, "/v1/payments/payment", None).await;
     let path = format!("/v1/payments/payment/{payment_id}");

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use payhub_sandbox::{RunningSandbox, SANDBOX_PAYPAL_CLIENT_ID, SANDBOX_PAYPAL_CLIENT_SECRET};
 use serde_json::{Value, json};
 
-use crate::common::{self, Answer};
+use crate::common::{self, Answer, Received};
 
 pub struct TestSandbox {
     pub running: RunningSandbox,
@@ -26,6 +26,41 @@ impl Answer {
     pub fn issue(&self) -> &str {
         self.body["details"][0]["issue"].as_str().unwrap_or_default()
     }
+}
+
+impl Received {
+    /// The body of `POST /v1/notifications/verify-webhook-signature` for this delivery: its
+    /// transmission headers, `webhook_id` and `event`.
+    pub fn verification_request(&self, event: Value, webhook_id: &str) -> Value {
+        json!({
+            "auth_algo": self.header("paypal-auth-algo"),
+            "cert_url": self.header("paypal-cert-url"),
+            "transmission_id": self.header("paypal-transmission-id"),
+            "transmission_sig": self.header("paypal-transmission-sig"),
+            "transmission_time": self.header("paypal-transmission-time"),
+            "webhook_id": webhook_id,
+            "webhook_event": event,
+        })
+    }
+}
+
+/// A v1 `sale` payment for coffee (20.00 USD, broken down, two lines of items).
+pub fn coffee_payment(notify_url: Option<&str>) -> Value {
+    json!({
+        "intent": "sale",
+        "payer": { "payment_method": "paypal" },
+        "transactions": [{
+            "amount": { "total": "20.00", "currency": "USD", "details": { "subtotal": "17.50", "tax": "1.30", "shipping": "1.20" } },
+            "description": "Payment description",
+            "invoice_number": "548531d624f59",
+            "notify_url": notify_url,
+            "item_list": { "items": [
+                { "name": "研磨咖啡 40 oz", "price": "7.50", "currency": "USD", "quantity": "1" },
+                { "name": "燕麦棒", "price": "2.00", "currency": "USD", "quantity": "5" },
+            ] },
+        }],
+        "redirect_urls": { "return_url": "https://shop.example/return", "cancel_url": "https://shop.example/cancel" },
+    })
 }
 
 impl TestSandbox {
