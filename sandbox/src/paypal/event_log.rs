@@ -176,6 +176,55 @@ fn verify_field(
     }
 }
 
+/// The HTTP methods a link may name.
+const LINK_METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "HEAD", "CONNECT", "OPTIONS", "PATCH"];
+
+/// `major.minor`, as the document's `event_version` and `resource_version` (`^([0-9]+.[0-9]+)$`).
+fn is_version(text: &str) -> bool {
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    text.split_once('.').is_some_and(|(major, minor)| digits(major) && digits(minor))
+}
+
+/// The event of a verification request, held to the document's `event` schema: its typed
+/// fields, its versions, and links with an `href`, a `rel` and an HTTP method. Whether it is the
+/// event that was sent is for the signature to say.
+fn check_event(event: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    let refuse = |field: &str, issue: &str| Err(ApiError::v1_validation(&format!("webhook_event.{field}"), issue));
+    for name in ["id", "create_time", "resource_type", "event_type", "summary"] {
+        if event.get(name).is_some_and(|value| !value.is_string()) {
+            return refuse(name, "Must be a string");
+        }
+    }
+    for name in ["event_version", "resource_version"] {
+        if event.get(name).is_some_and(|value| !value.as_str().is_some_and(is_version)) {
+            return refuse(name, "Must be a version such as 1.0");
+        }
+    }
+    if event.get("resource").is_some_and(|value| !value.is_object()) {
+        return refuse("resource", "Must be an object");
+    }
+    let links = match event.get("links") {
+        None => return Ok(()),
+        Some(Value::Array(links)) => links,
+        Some(_) => return refuse("links", "Must be a list of links"),
+    };
+    for (index, link) in links.iter().enumerate() {
+        let Value::Object(link) = link else { return refuse(&format!("links[{index}]"), "Must be a link") };
+        for name in ["href", "rel"] {
+            if !link.get(name).is_some_and(Value::is_string) {
+                return refuse(&format!("links[{index}].{name}"), "Required string");
+            }
+        }
+        if link
+            .get("method")
+            .is_some_and(|method| !method.as_str().is_some_and(|method| LINK_METHODS.contains(&method)))
+        {
+            return refuse(&format!("links[{index}].method"), "Must be an HTTP method");
+        }
+    }
+    Ok(())
+}
+
 impl VerifyRequest {
     /// The request, its fields held to the document's lengths and patterns.
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
@@ -183,7 +232,10 @@ impl VerifyRequest {
             return Err(ApiError::v1_validation("/", "The request must be a JSON object"));
         };
         let webhook_event = match request.get("webhook_event") {
-            Some(event @ Value::Object(_)) => event.clone(),
+            Some(Value::Object(event)) => {
+                check_event(event)?;
+                Value::Object(event.clone())
+            }
             None | Some(Value::Null) => {
                 return Err(ApiError::v1_validation("webhook_event", "Required field cannot be blank"));
             }
