@@ -16,6 +16,7 @@ mod disputes;
 mod endpoint_secrets;
 mod flood;
 mod ingress;
+mod ipn_flood;
 mod mail;
 mod outage;
 mod payments;
