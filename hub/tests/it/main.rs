@@ -8,6 +8,7 @@ mod api;
 mod api_properties;
 mod authorizations;
 mod bench;
+mod chaos_convergence;
 mod cli;
 mod console;
 mod crash;
