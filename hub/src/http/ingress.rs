@@ -8,7 +8,11 @@
 use axum::Json;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use payhub_core::{Mode, ProviderName};
@@ -101,9 +105,16 @@ async fn store_and_acknowledge(
 pub type UnsignedReader = fn(&[u8]) -> Result<(Mode, VerifiedNotification), NotificationRejected>;
 
 /// The handler for notifications that carry no signature and are confirmed with the provider
-/// by the processor before they change anything (PayPal IPN): read, store, acknowledge. A
-/// message that cannot be read is recorded and refused.
+/// by the processor before they change anything (PayPal IPN): read, store, acknowledge.
+///
+/// Anyone can send a well-formed one, and each costs an inbox row until the postback disowns
+/// it, so cheap checks come first: a form (`application/x-www-form-urlencoded`, when a type is
+/// given at all), the fields the reader requires, and a budget of stored messages per sender
+/// network ([`SenderBudgets`]). A message refused by these is counted like every other
+/// rejection and never stored.
 pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> MethodRouter<Hub> {
+    // One budget per hub: each serving process keeps its own.
+    let budgets = Arc::new(SenderBudgets::new(UNCONFIRMED_BURST, UNCONFIRMED_PER_SECOND));
     post(move |State(hub): State<Hub>, request: Request| async move {
         let (parts, body) = request.into_parts();
         let source = source_network(&parts.extensions);
@@ -112,23 +123,118 @@ pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> Method
             Ok(body) => body,
             Err(refused) => return refused,
         };
-        let read = read(&body).and_then(|(mode, verified)| match hub.providers.get(mode, provider) {
-            Some(_) => Ok((mode, verified)),
-            None => Err(NotificationRejected::new(
-                RejectionReason::ProviderNotConfigured,
-                format!("{provider} is not configured in {mode} mode"),
-            )),
-        });
+        let read = is_form(&headers)
+            .and_then(|()| read(&body))
+            .and_then(|(mode, verified)| match hub.providers.get(mode, provider) {
+                Some(_) => Ok((mode, verified)),
+                None => Err(NotificationRejected::new(
+                    RejectionReason::ProviderNotConfigured,
+                    format!("{provider} is not configured in {mode} mode"),
+                )),
+            })
+            .and_then(|read| match budgets.take(&source, hub.clock.now()) {
+                Ok(()) => Ok(read),
+                Err(wait) => Err(NotificationRejected::new(
+                    RejectionReason::RateLimited,
+                    format!(
+                        "over {UNCONFIRMED_BURST} unconfirmed notifications from {source}; {wait} s until the next"
+                    ),
+                )),
+            });
         match read {
             Ok((mode, verified)) => {
                 store_and_acknowledge(&hub, provider, mode, &verified, &source, &headers, &body).await
             }
             Err(rejection) => {
                 let _ = record(&hub, provider, &source, &headers, &body, &rejection).await;
-                refusal(&rejection).into_response()
+                metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
+                    .increment(1);
+                match rejection.reason {
+                    RejectionReason::UnsupportedMediaType => ApiError::new(
+                        ProblemType::UnsupportedMediaType,
+                        "unsigned notifications must be sent as application/x-www-form-urlencoded",
+                    )
+                    .into_response(),
+                    RejectionReason::RateLimited => {
+                        let mut response = refusal(&rejection).into_response();
+                        let wait = HeaderValue::from(budgets.seconds_per_token());
+                        response.headers_mut().insert(header::RETRY_AFTER, wait);
+                        response
+                    }
+                    _ => refusal(&rejection).into_response(),
+                }
             }
         }
     })
+}
+
+/// Unconfirmed notifications one sender network may have stored at once, beyond which they are
+/// refused with 429 until its budget refills. Refusing a genuine IPN loses nothing: PayPal
+/// resends an IPN not answered 200, up to 15 times over four days, and a flood ends sooner.
+const UNCONFIRMED_BURST: u32 = 100;
+/// How fast a sender network's budget refills: 2 a second (7,200 an hour) is more IPN than
+/// one merchant's account receives, while a forger's flood costs at most that many rows.
+const UNCONFIRMED_PER_SECOND: u32 = 2;
+/// Sender networks tracked at once; past it, networks whose budget is full are forgotten (they
+/// would start full anyway), and if none is, a new network waits for room.
+const TRACKED_SENDERS: usize = 10_000;
+
+/// A token bucket per sender network, timed by the hub's clock.
+struct SenderBudgets {
+    burst: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<String, (f64, DateTime<Utc>)>>,
+}
+
+impl SenderBudgets {
+    fn new(burst: u32, per_second: u32) -> Self {
+        Self { burst: f64::from(burst), per_second: f64::from(per_second), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Spends one of `source`'s tokens, or says in how many seconds one will be there.
+    fn take(&self, source: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let refilled = |(tokens, at): (f64, DateTime<Utc>)| {
+            let elapsed = (now - at).num_milliseconds().max(0) as f64 / 1000.0;
+            (tokens + elapsed * self.per_second).min(self.burst)
+        };
+        if !buckets.contains_key(source) && buckets.len() >= TRACKED_SENDERS {
+            buckets.retain(|_, bucket| refilled(*bucket) < self.burst);
+            if buckets.len() >= TRACKED_SENDERS {
+                return Err(self.seconds_per_token());
+            }
+        }
+        let bucket = buckets.entry(source.to_owned()).or_insert((self.burst, now));
+        let tokens = refilled(*bucket);
+        if tokens < 1.0 {
+            *bucket = (tokens, now);
+            return Err(((1.0 - tokens) / self.per_second).ceil().max(1.0) as u64);
+        }
+        *bucket = (tokens - 1.0, now);
+        Ok(())
+    }
+
+    /// Whole seconds for one token to come back: what `Retry-After` asks.
+    fn seconds_per_token(&self) -> u64 {
+        (1.0 / self.per_second).ceil().max(1.0) as u64
+    }
+}
+
+/// An unsigned notification is a form; a body of another declared type is refused unread.
+fn is_form(headers: &HeaderMap) -> Result<(), NotificationRejected> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let form = content_type
+        .to_str()
+        .is_ok_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if form {
+        return Ok(());
+    }
+    Err(NotificationRejected::new(
+        RejectionReason::UnsupportedMediaType,
+        "Content-Type is not application/x-www-form-urlencoded",
+    ))
 }
 
 /// The body, up to the ingress limit; a larger one is recorded and refused.
@@ -238,6 +344,9 @@ fn refusal(rejection: &NotificationRejected) -> ApiError {
         | RejectionReason::PostbackInvalid => {
             ApiError::new(ProblemType::NotificationRejected, detail).with("reason", rejection.reason.as_str())
         }
+        RejectionReason::RateLimited => {
+            ApiError::new(ProblemType::TooManyNotifications, detail).with("reason", rejection.reason.as_str())
+        }
     }
 }
 
@@ -275,6 +384,8 @@ async fn record(
         RejectionReason::Unstorable => Kept::Whole,
         // Obviously not a notification: counted, nothing more.
         RejectionReason::PayloadTooLarge | RejectionReason::UnsupportedMediaType => Kept::CountOnly,
+        // A flood beyond the sender's budget: the count is the record, a sample would be a row.
+        RejectionReason::RateLimited => Kept::CountOnly,
         // Anything else as far as needed to investigate it, so a forger cannot fill the disk.
         _ => Kept::Sample,
     };
@@ -293,4 +404,53 @@ async fn record(
         warn!(error = %e, "could not record a rejected notification");
     }
     recorded
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration as Span;
+
+    use super::*;
+
+    #[test]
+    fn a_sender_spends_its_burst_then_waits_for_the_refill() {
+        let budgets = SenderBudgets::new(3, 2);
+        let start = DateTime::<Utc>::UNIX_EPOCH;
+        for _ in 0..3 {
+            assert_eq!(budgets.take("192.0.2.0/24", start), Ok(()));
+        }
+        assert_eq!(budgets.take("192.0.2.0/24", start), Err(1), "spent: one token comes back in half a second");
+        assert_eq!(budgets.take("198.51.100.0/24", start), Ok(()), "another network has its own budget");
+        assert_eq!(budgets.take("192.0.2.0/24", start + Span::milliseconds(500)), Ok(()));
+        assert!(budgets.take("192.0.2.0/24", start + Span::milliseconds(500)).is_err());
+        let much_later = start + Span::hours(1);
+        for _ in 0..3 {
+            assert_eq!(budgets.take("192.0.2.0/24", much_later), Ok(()), "refilled up to the burst, not beyond");
+        }
+        assert!(budgets.take("192.0.2.0/24", much_later).is_err());
+        assert_eq!(budgets.seconds_per_token(), 1);
+    }
+
+    #[test]
+    fn idle_senders_are_forgotten_when_the_table_is_full() {
+        let budgets = SenderBudgets::new(2, 1);
+        let start = DateTime::<Utc>::UNIX_EPOCH;
+        for n in 0..TRACKED_SENDERS {
+            assert_eq!(budgets.take(&format!("network {n}"), start), Ok(()));
+        }
+        assert!(budgets.take("one more", start).is_err(), "no room while every network is mid-budget");
+        assert_eq!(budgets.take("one more", start + Span::seconds(2)), Ok(()), "room once they have refilled");
+        assert_eq!(budgets.buckets.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_unsigned_notification_is_a_form_when_it_says_what_it_is() {
+        let mut headers = HeaderMap::new();
+        assert!(is_form(&headers).is_ok(), "no declared type: read as a form");
+        headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
+        assert!(is_form(&headers).is_ok());
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert_eq!(is_form(&headers).unwrap_err().reason, RejectionReason::UnsupportedMediaType);
+    }
 }

@@ -105,6 +105,8 @@ problem_types! {
         "The notification failed verification and was recorded, not applied; `reason` says why.";
     MalformedNotification => "malformed_notification", BAD_REQUEST, "Malformed notification",
         "The notification body could not be read or stored; it was recorded, not applied.";
+    TooManyNotifications => "too_many_notifications", TOO_MANY_REQUESTS, "Too many notifications",
+        "More unconfirmed notifications came from this network than payhub takes at once; it was counted, not stored. Send it again after `Retry-After` seconds (PayPal resends IPN on its own).";
     ServiceUnavailable => "service_unavailable", SERVICE_UNAVAILABLE, "Service unavailable",
         "payhub cannot reach its database right now; retry shortly.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR, "Internal error",

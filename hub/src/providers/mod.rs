@@ -138,6 +138,9 @@ pub enum RejectionReason {
     /// The provider disowned a stored notification when asked (PayPal's IPN postback answered
     /// `INVALID`): forged or altered.
     PostbackInvalid,
+    /// More unconfirmed notifications (IPN) from the sender's network than payhub stores at
+    /// once; refused before they cost a row, and sent again by the provider.
+    RateLimited,
 }
 
 impl RejectionReason {
@@ -162,6 +165,7 @@ impl RejectionReason {
             RejectionReason::MalformedResource => "malformed_resource",
             RejectionReason::Unstorable => "unstorable",
             RejectionReason::PostbackInvalid => "postback_invalid",
+            RejectionReason::RateLimited => "rate_limited",
         }
     }
 

@@ -1,7 +1,10 @@
 //! The crash harness: `payhub sandbox` and `payhub serve` run as separate processes; clients
 //! create and approve payments, refund some of them, and a few subscriptions renew as the
 //! simulator's clock moves, while `serve` is killed with SIGKILL at random moments and
-//! restarted. Clients retry every request with its Idempotency-Key until it is answered. Then
+//! restarted. With several instances (PostgreSQL only: SQLite is one node), each request goes to
+//! the next instance in turn, PayPal's webhooks go to the first, and the instance killed each
+//! time is drawn at random, the first included (restarted on its port, as a node behind a fixed
+//! address would be). Clients retry every request with its Idempotency-Key until it is answered. Then
 //! the run is checked: every approved payment succeeded; each (resource, event type) happened
 //! once (renewals once per renewal); every event reached the merchant's receiver; nothing is left
 //! in the inbox, the outbox or in progress; no payment exists that a client did not get back.
@@ -13,14 +16,15 @@
 //!   cargo test --release -p payhub --test it crash:: -- --nocapture
 //! ```
 //!
-//! `PAYHUB_CRASH_KILLS` (default 20), `PAYHUB_CRASH_CLIENTS` (concurrent clients, default 4),
-//! `PAYHUB_CRASH_SEED` (when the kills come, default 1); `PAYHUB_CRASH_BINARY` runs another
+//! `PAYHUB_CRASH_KILLS` (default 20, 10 with several instances), `PAYHUB_CRASH_CLIENTS`
+//! (concurrent clients, default 4), `PAYHUB_CRASH_SEED` (when the kills come, default 1),
+//! `PAYHUB_CRASH_INSTANCES` (instances of the several-instance run, default 3); `PAYHUB_CRASH_BINARY` runs another
 //! `payhub` than the one cargo built beside this test (a copy, so a rebuild cannot swap it mid-run).
 
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
@@ -45,6 +49,8 @@ struct Size {
     kills: u32,
     clients: u32,
     seed: u64,
+    /// `payhub serve` processes on the one database.
+    instances: usize,
 }
 
 /// The `payhub` executable the run starts.
@@ -53,14 +59,16 @@ fn payhub_binary() -> String {
 }
 
 impl Size {
-    fn from_env() -> Self {
+    /// The size the environment asks for; `instances` and `kills` are the defaults.
+    fn from_env(instances: usize, kills: u64) -> Self {
         let read = |name: &str, default: u64| {
             std::env::var(name).ok().map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}={v}: a number")))
         };
         Size {
-            kills: read("PAYHUB_CRASH_KILLS", 20) as u32,
+            kills: read("PAYHUB_CRASH_KILLS", kills) as u32,
             clients: read("PAYHUB_CRASH_CLIENTS", 4) as u32,
             seed: read("PAYHUB_CRASH_SEED", 1),
+            instances: if instances > 1 { read("PAYHUB_CRASH_INSTANCES", instances as u64) as usize } else { 1 },
         }
     }
 }
@@ -98,7 +106,10 @@ impl SandboxProcess {
 struct Harness {
     sandbox: SandboxProcess,
     database: TestDatabase,
-    port: u16,
+    /// Where each instance listens; PayPal's webhooks go to the first.
+    ports: Vec<u16>,
+    /// The instance the next request goes to (modulo their number).
+    next_instance: AtomicUsize,
     api_key: String,
     webhook_id: String,
     roots: tempfile::NamedTempFile,
@@ -108,11 +119,12 @@ struct Harness {
 }
 
 impl Harness {
-    async fn prepare(backend: Backend, seed: u64) -> Option<Self> {
+    async fn prepare(backend: Backend, size: &Size) -> Option<Self> {
         let database = TestDatabase::fresh(backend).await?;
-        let sandbox = SandboxProcess::start(seed).await;
-        let port = free_port();
-        let PaypalForServe { paypal, webhook_id, roots } = PaypalForServe::register(&sandbox.paypal_url, port).await;
+        let sandbox = SandboxProcess::start(size.seed).await;
+        let ports: Vec<u16> = (0..size.instances).map(|_| free_port()).collect();
+        let PaypalForServe { paypal, webhook_id, roots } =
+            PaypalForServe::register(&sandbox.paypal_url, ports[0]).await;
         let (_, api_key) =
             create_api_key(&database.db, &payhub::ids::from_os_entropy(), SystemClock.now(), Mode::Test, "crash")
                 .await
@@ -122,16 +134,18 @@ impl Harness {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
-        Some(Harness { sandbox, database, port, api_key, webhook_id, roots, http, paypal })
+        let next_instance = AtomicUsize::new(0);
+        Some(Harness { sandbox, database, ports, next_instance, api_key, webhook_id, roots, http, paypal })
     }
 
-    /// Starts `payhub serve` against the sandbox process and waits until it answers.
-    async fn start_hub(&self) -> Child {
+    /// Starts instance `instance` of `payhub serve` against the sandbox process and waits until
+    /// it answers.
+    async fn start_hub(&self, instance: usize) -> Child {
         let binary = payhub_binary();
         let mut command = serve_command(
             &binary,
             &self.database.url,
-            self.port,
+            self.ports[instance],
             &self.sandbox.paypal_url,
             &self.webhook_id,
             self.roots.path(),
@@ -145,12 +159,14 @@ impl Harness {
             .env("PAYHUB__DELIVERY__SCHEDULE", "200ms,500ms,1s")
             .env("PAYHUB_LOG", "error");
         let child = command.spawn().expect("start payhub serve");
-        wait_until_serving(&self.http, self.port).await;
+        wait_until_serving(&self.http, self.ports[instance]).await;
         child
     }
 
+    /// `path` at the next instance in turn: requests, and retries of one request, are spread.
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        let instance = self.next_instance.fetch_add(1, Ordering::Relaxed) % self.ports.len();
+        format!("http://127.0.0.1:{}{path}", self.ports[instance])
     }
 
     /// Sends an API request until the hub answers it (not with 5xx nor with "key in use"),
@@ -299,12 +315,14 @@ async fn event_stream(harness: &Harness) -> Vec<(String, String, String, u64)> {
 const REPEATABLE: [&str; 4] =
     ["subscription.renewed", "subscription.updated", "entitlement.extended", "payment.refunded"];
 
-async fn run(backend: Backend) {
-    let size = Size::from_env();
-    let Some(harness) = Harness::prepare(backend, size.seed).await else { return };
+async fn run(backend: Backend, size: Size) {
+    let Some(harness) = Harness::prepare(backend, &size).await else { return };
     let harness = Arc::new(harness);
     let started = Instant::now();
-    let mut hub = harness.start_hub().await;
+    let mut hubs = Vec::new();
+    for instance in 0..size.instances {
+        hubs.push(harness.start_hub(instance).await);
+    }
 
     let (receiver, hook_url) = Receiver::start().await;
     let (status, _) =
@@ -328,11 +346,16 @@ async fn run(backend: Backend) {
         .collect();
 
     let mut rng = StdRng::seed_from_u64(size.seed);
+    let mut webhook_target_kills = 0;
     for kill in 1..=size.kills {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..900))).await;
-        hub.start_kill().unwrap();
-        hub.wait().await.unwrap();
-        hub = harness.start_hub().await;
+        let victim = if size.instances > 1 { rng.random_range(0..size.instances) } else { 0 };
+        if victim == 0 {
+            webhook_target_kills += 1;
+        }
+        hubs[victim].start_kill().unwrap();
+        hubs[victim].wait().await.unwrap();
+        hubs[victim] = harness.start_hub(victim).await;
         if kill % 50 == 0 {
             eprintln!("crash harness: {kill} kills, {:?}", started.elapsed());
         }
@@ -445,9 +468,10 @@ async fn run(backend: Backend) {
     assert_eq!(db.count_rows(leased).await.unwrap(), 0, "deliveries left leased");
 
     eprintln!(
-        "crash harness ({backend:?}): {} kills, {} clients, {} payments created, {} approved, {} refunds, \
+        "crash harness ({backend:?}): {} instances, {} kills ({webhook_target_kills} of the one PayPal notifies), {} clients, {} payments created, {} approved, {} refunds, \
          {} subscription payments over {} simulated hours, {} events, 0 lost, 0 applied twice, {} delivered more \
          than once ({:.2}%), {:?}",
+        size.instances,
         size.kills,
         size.clients,
         ledger.created.len(),
@@ -460,16 +484,25 @@ async fn run(backend: Backend) {
         100.0 * twice as f64 / events.len().max(1) as f64,
         started.elapsed()
     );
-    hub.start_kill().unwrap();
-    hub.wait().await.unwrap();
+    for mut hub in hubs {
+        hub.start_kill().unwrap();
+        hub.wait().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_or_applied_twice_across_repeated_kills_sqlite() {
-    run(Backend::Sqlite).await;
+    run(Backend::Sqlite, Size::from_env(1, 20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_or_applied_twice_across_repeated_kills_postgres() {
-    run(Backend::Postgres).await;
+    run(Backend::Postgres, Size::from_env(1, 20)).await;
+}
+
+/// Three instances on one PostgreSQL database, one of them killed at a time (PostgreSQL only:
+/// SQLite is one node).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_lost_or_applied_twice_when_one_of_several_instances_is_killed_repeatedly_postgres() {
+    run(Backend::Postgres, Size::from_env(3, 10)).await;
 }

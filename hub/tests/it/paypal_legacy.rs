@@ -230,7 +230,7 @@ on_both_stores! {
 
         let forged = format!(
             "mc_gross=10.00&payment_status=Completed&charset=UTF-8&custom={waiting_id}&txn_id=FORGED00000000001\
-             &receiver_email={}&mc_currency=USD&test_ipn=1",
+             &receiver_email={}&mc_currency=USD&verify_sign=AFcWxV21C7fd0v3bYYYRCpSSRl31A.FORGED&test_ipn=1",
             merchant.replace('@', "%40")
         );
         assert_eq!(app.post_ipn(forged.as_bytes()).await.status(), 200, "stored first, judged by the postback");
