@@ -18,8 +18,8 @@ use payhub_core::payment::Payment;
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::{Currency, Mode, Money, ProviderName};
 use payhub_pingpp::{
-    CreateCharge, CreateOrder, CreateOrderRefund, CreateRefund, FundingSource, Metadata, PayOrder, PingppClient,
-    ApiErrorKind, PingppError, RefundMode, RoyaltyRefund, VerifyError, WebhookVerifier, parse_event,
+    ApiErrorKind, CreateCharge, CreateOrder, CreateOrderRefund, CreateRefund, FundingSource, Metadata, PayOrder,
+    PingppClient, PingppError, RefundMode, RoyaltyRefund, VerifyError, WebhookVerifier, parse_event,
 };
 use serde_json::Value;
 
