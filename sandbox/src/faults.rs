@@ -35,8 +35,11 @@ pub struct Faults {
 
 /// What fault injection needs to know of one provider's simulator.
 pub trait FaultyProvider: Send + Sync + 'static {
-    /// The one status outside 5xx a fault may answer: how the provider says "slow down".
+    /// The status outside 5xx a fault may answer: how the provider says "slow down".
     const RATE_LIMIT_STATUS: u16;
+
+    /// Other statuses a provider's clients also read as "slow down" (none unless it has them).
+    const OTHER_RATE_LIMIT_STATUSES: &'static [u16] = &[];
 
     /// Runs `change` on the simulator's faults, under its state lock.
     fn with_faults<T>(&self, change: impl FnOnce(&mut Faults) -> T) -> T;
@@ -55,13 +58,14 @@ struct Fault {
 }
 
 impl Faults {
-    /// A fault answers `rate_limit_status` or a 5xx, and hangs at most ten minutes.
-    pub fn validate(&self, rate_limit_status: u16) -> Result<(), String> {
+    /// A fault answers one of `rate_limit_statuses` or a 5xx, and hangs at most ten minutes.
+    pub fn validate(&self, rate_limit_statuses: &[u16]) -> Result<(), String> {
         if let Some(status) = self.status
-            && status != rate_limit_status
+            && !rate_limit_statuses.contains(&status)
             && !(500..=599).contains(&status)
         {
-            return Err(format!("status must be {rate_limit_status} or a 5xx status, got {status}"));
+            let allowed: Vec<String> = rate_limit_statuses.iter().map(u16::to_string).collect();
+            return Err(format!("status must be {} or a 5xx status, got {status}", allowed.join(", ")));
         }
         if self.hang_ms.is_some_and(|hang| hang > MAX_HANG_MS) {
             return Err(format!("hang_ms may be at most {MAX_HANG_MS} (ten minutes)"));
@@ -85,7 +89,7 @@ impl Faults {
 
 /// Validates `faults` for the provider and puts them in place of the current ones.
 pub fn replace<P: FaultyProvider>(simulator: &P, faults: Faults) -> Result<(), String> {
-    faults.validate(P::RATE_LIMIT_STATUS)?;
+    faults.validate(&[&[P::RATE_LIMIT_STATUS], P::OTHER_RATE_LIMIT_STATUSES].concat())?;
     simulator.with_faults(|current| *current = faults);
     Ok(())
 }
@@ -137,18 +141,25 @@ mod tests {
 
     #[test]
     fn a_fault_answers_the_rate_limit_status_or_a_5xx_and_nothing_else() {
-        assert_eq!(fault(Some(429), None).validate(429), Ok(()));
-        assert_eq!(fault(Some(503), None).validate(403), Ok(()));
-        assert_eq!(fault(Some(429), None).validate(403), Err("status must be 403 or a 5xx status, got 429".to_owned()));
-        assert!(fault(Some(404), None).validate(429).is_err());
+        assert_eq!(fault(Some(429), None).validate(&[429]), Ok(()));
+        assert_eq!(fault(Some(503), None).validate(&[403]), Ok(()));
+        assert_eq!(
+            fault(Some(429), None).validate(&[403]),
+            Err("status must be 403 or a 5xx status, got 429".to_owned())
+        );
+        assert_eq!(fault(Some(429), None).validate(&[403, 429]), Ok(()));
+        assert_eq!(
+            fault(Some(404), None).validate(&[403, 429]),
+            Err("status must be 403, 429 or a 5xx status, got 404".to_owned())
+        );
     }
 
     #[test]
     fn a_fault_needs_a_status_or_a_hang_of_at_most_ten_minutes() {
-        assert_eq!(fault(None, Some(MAX_HANG_MS)).validate(429), Ok(()));
-        assert!(fault(None, Some(MAX_HANG_MS + 1)).validate(429).is_err());
-        assert!(fault(None, None).validate(429).is_err());
-        assert_eq!(Faults::default().validate(429), Ok(()), "no fault at all is a valid setting");
+        assert_eq!(fault(None, Some(MAX_HANG_MS)).validate(&[429]), Ok(()));
+        assert!(fault(None, Some(MAX_HANG_MS + 1)).validate(&[429]).is_err());
+        assert!(fault(None, None).validate(&[429]).is_err());
+        assert_eq!(Faults::default().validate(&[429]), Ok(()), "no fault at all is a valid setting");
     }
 
     #[test]

@@ -299,6 +299,40 @@ async fn requests_the_dispute_or_paypal_refuses_are_refused_in_paypals_shape() {
 }
 
 #[tokio::test]
+async fn require_evidence_sends_a_case_under_review_back_to_the_party_asked() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let (_, capture_id) = sandbox.captured_order(&token, "20.00").await;
+    let id = sandbox.open_dispute(&capture_id, json!({ "stage": "CHARGEBACK" })).await["dispute_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let too_early = sandbox.act(&token, &id, "require-evidence", json!({ "action": "SELLER_EVIDENCE" })).await;
+    assert_eq!(too_early.status, StatusCode::UNPROCESSABLE_ENTITY, "only a case under review: {}", too_early.body);
+    assert_eq!(too_early.issue(), "ACTION_NOT_ALLOWED");
+    let evidence = json!({ "evidences": [{ "evidence_type": "OTHER", "notes": "Delivered" }] });
+    assert_eq!(sandbox.act(&token, &id, "provide-evidence", evidence.clone()).await.status, StatusCode::OK);
+
+    let unknown = sandbox.act(&token, &id, "require-evidence", json!({ "action": "MORE_EVIDENCE" })).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.body["details"][0]["field"], "/action");
+    let asked = sandbox.act(&token, &id, "require-evidence", json!({ "action": "SELLER_EVIDENCE" })).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    let shown = sandbox.dispute(&token, &id).await;
+    assert_eq!(shown["status"], "WAITING_FOR_SELLER_RESPONSE");
+    assert!(shown.get("seller_response_due_date").is_some(), "{shown}");
+    assert!(rels(&shown).contains(&"provide_evidence".to_owned()), "{:?}", rels(&shown));
+
+    assert_eq!(sandbox.act(&token, &id, "provide-evidence", evidence).await.status, StatusCode::OK);
+    let buyer = sandbox.act(&token, &id, "require-evidence", json!({ "action": "BUYER_EVIDENCE" })).await;
+    assert_eq!(buyer.status, StatusCode::OK, "{}", buyer.body);
+    let shown = sandbox.dispute(&token, &id).await;
+    assert_eq!(shown["status"], "WAITING_FOR_BUYER_RESPONSE");
+    assert!(shown.get("buyer_response_due_date").is_some(), "{shown}");
+}
+
+#[tokio::test]
 async fn the_list_filters_by_transaction_state_and_update_time_and_pages_with_a_token() {
     let sandbox = spawn_sandbox().await;
     let token = sandbox.token().await;

@@ -405,18 +405,19 @@ async fn an_injected_fault_answers_without_creating_the_charge() {
 }
 
 #[tokio::test]
-async fn a_fault_may_answer_pingpps_403_rate_limit_but_not_paypals_429() {
+async fn a_fault_answers_a_rate_limit_or_a_server_error_and_nothing_else() {
     let pingpp = spawn_pingpp().await;
-    let paypal_style =
-        pingpp.control(Method::PUT, "/sandbox/pingpp/faults", Some(json!({ "fail_next": 1, "status": 429 }))).await;
+    let not_a_fault =
+        pingpp.control(Method::PUT, "/sandbox/pingpp/faults", Some(json!({ "fail_next": 1, "status": 404 }))).await;
     let rate_limit =
         pingpp.control(Method::PUT, "/sandbox/pingpp/faults", Some(json!({ "fail_next": 1, "status": 403 }))).await;
 
     let limited = pingpp.get(&format!("/v1/charges?app[id]={SANDBOX_PINGPP_APP_ID}")).await;
     let left = pingpp.control(Method::GET, "/sandbox/pingpp/faults", None).await;
 
-    assert_eq!(paypal_style.status, StatusCode::BAD_REQUEST);
-    assert_eq!(paypal_style.error_type(), "invalid_request_error");
+    assert_eq!(not_a_fault.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_a_fault.error_type(), "invalid_request_error");
+    assert!(not_a_fault.message().contains("403, 429 or a 5xx"), "{}", not_a_fault.body);
     assert_eq!(rate_limit.status, StatusCode::OK, "{}", rate_limit.body);
     assert_eq!((limited.status, limited.error_type()), (StatusCode::FORBIDDEN, "rate_limit_error"));
     assert_eq!(left.body["fail_next"], 0, "the fault was used up");

@@ -239,3 +239,73 @@ def test_a_delivered_webhook_verifies_with_the_ping_plus_plus_public_key(signed_
     event = json.loads(body)
     assert event["object"] == "event"
     assert signed_sdk.Event.retrieve(event["id"]).type == "charge.succeeded"
+
+
+def create_qr_charge(sdk, amount=100, channel="alipay_qr"):
+    return sdk.Charge.create(
+        order_no=order_no(),
+        amount=amount,
+        app=dict(id=APP_ID),
+        channel=channel,
+        currency="cny",
+        client_ip="127.0.0.1",
+        subject="Your Subject",
+        body="Your Body",
+        extra=dict(product_id="88888888") if channel == "wx_pub_qr" else {},
+    )
+
+
+def inject_fault(status):
+    control("PUT", "/sandbox/pingpp/faults", json={"fail_next": 1, "status": status, "path_prefix": "/v1/charges"})
+
+
+def test_an_invalid_parameter_raises_invalid_request_error_naming_it(signed_sdk):
+    with pytest.raises(pingpp.error.InvalidRequestError) as raised:
+        create_qr_charge(signed_sdk, amount=-5)
+    assert (raised.value.http_status, raised.value.param) == (400, "amount")
+
+
+def test_an_unknown_charge_raises_invalid_request_error(signed_sdk):
+    with pytest.raises(pingpp.error.InvalidRequestError) as raised:
+        signed_sdk.Charge.retrieve("ch_0000000000000000000000nothere")
+    assert (raised.value.http_status, raised.value.param) == (404, "id")
+
+
+def test_a_secret_key_the_account_does_not_have_raises_authentication_error(signed_sdk):
+    signed_sdk.api_key = "sk_test_notakeyofthisaccount000"
+    try:
+        with pytest.raises(pingpp.error.AuthenticationError) as raised:
+            signed_sdk.Charge.retrieve("ch_0000000000000000000000nothere")
+    finally:
+        signed_sdk.api_key = SECRET_KEY
+    assert raised.value.http_status == 401
+
+
+def test_a_channel_that_refuses_raises_channel_error_with_its_code(signed_sdk):
+    refusal = {"failure_code": "SYSTEMERROR", "failure_msg": "系统繁忙"}
+    control("PUT", "/sandbox/pingpp/channels/wx_pub_qr/refusal", json=refusal)
+    try:
+        with pytest.raises(pingpp.error.ChannelError) as raised:
+            create_qr_charge(signed_sdk, channel="wx_pub_qr")
+    finally:
+        control("DELETE", "/sandbox/pingpp/channels/wx_pub_qr/refusal")
+    assert (raised.value.http_status, raised.value.code) == (402, "SYSTEMERROR")
+    assert "系统繁忙" in str(raised.value)
+    assert create_qr_charge(signed_sdk, channel="wx_pub_qr").id.startswith("ch_"), "accepted again"
+
+
+def test_a_403_rate_limit_raises_rate_limit_error(signed_sdk):
+    inject_fault(403)
+    with pytest.raises(pingpp.error.RateLimitError) as raised:
+        create_qr_charge(signed_sdk)
+    assert raised.value.http_status == 403
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_429_or_a_server_error_raises_api_error(signed_sdk, status):
+    # The Python SDK names only 403 a rate limit; a gateway's 429 reaches it as an APIError.
+    inject_fault(status)
+    with pytest.raises(pingpp.error.APIError) as raised:
+        create_qr_charge(signed_sdk)
+    assert raised.value.http_status == status
+    assert raised.value.json_body["error"]["type"] == ("rate_limit_error" if status == 429 else "api_error")

@@ -214,6 +214,41 @@ on_both_stores! {
         assert!(refunds["events"].as_array().unwrap().iter().any(|e| e["type"] == "refund.succeeded"));
     }
 
+    async fn a_channel_refusal_at_ping_plus_plus_is_a_problem_with_the_channels_code_and_a_failed_payment(app) {
+        let refusal = json!({ "failure_code": "SYSTEMERROR", "failure_msg": "系统繁忙" });
+        app.pingpp_control(Method::PUT, "/sandbox/pingpp/channels/alipay_qr/refusal", refusal).await;
+
+        let refused = app.post("/v1/payments", json!({"provider": "pingpp", "channel": "alipay_qr", "amount": 100, "currency": "CNY"})).await;
+
+        assert_eq!(refused.status(), 502);
+        assert_eq!(refused.headers()["content-type"], "application/problem+json");
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_rejected");
+        assert_eq!(problem["provider_code"], "SYSTEMERROR");
+        assert!(problem["detail"].as_str().unwrap().contains("系统繁忙"), "{problem}");
+        let payment = app.payment(problem["resource_id"].as_str().unwrap()).await;
+        assert_eq!(payment["status"], "failed");
+        assert_eq!(payment["failure"]["code"], "provider_rejected:systemerror");
+    }
+
+    async fn a_rate_limited_ping_plus_plus_is_a_problem_saying_to_retry_later(app) {
+        for status in [429, 403] {
+            let fault = json!({ "fail_next": 1, "status": status, "path_prefix": "/v1/charges" });
+            app.pingpp_control(Method::PUT, "/sandbox/pingpp/faults", fault).await;
+
+            let limited = app.post("/v1/payments", json!({"provider": "pingpp", "channel": "alipay_qr", "amount": 100, "currency": "CNY"})).await;
+
+            assert_eq!(limited.status(), 502, "after a {status}");
+            assert_eq!(limited.headers()["content-type"], "application/problem+json");
+            let problem: Value = limited.json().await.unwrap();
+            assert_eq!(problem["code"], "provider_unavailable", "{problem}");
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(&format!("{status} rate_limit_error")), "{detail}");
+        }
+        let later = app.create_pingpp_payment("alipay_qr", 100, json!({})).await;
+        assert_eq!(later["status"], "requires_action", "the same request passes once the limit is gone");
+    }
+
     async fn unknown_channels_and_currencies_are_refused_naming_the_valid_ones(app) {
         let channel = app.post("/v1/payments", json!({"provider": "pingpp", "channel": "bitcoin", "amount": 100, "currency": "CNY"})).await;
         assert_eq!(channel.status(), 422);

@@ -37,6 +37,23 @@ pub enum PingppError {
 /// The `error.type` given to error answers that did not carry a Ping++ error object.
 pub const UNEXPECTED_RESPONSE: &str = "unexpected_response";
 
+/// What an error answer means, as Ping++'s SDKs classify it by status (the Python SDK's
+/// `InvalidRequestError`, `AuthenticationError`, `ChannelError`, `RateLimitError`, `APIError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// 400 or 404: the request, or the object it names, is wrong; `param` says which field.
+    InvalidRequest,
+    /// 401: the secret key is missing or not one of the account's.
+    Authentication,
+    /// 402: the payment channel (Alipay, WeChat Pay, UnionPay…) refused; `code` is its reason.
+    Channel,
+    /// 429, or a 403 saying `rate_limit`: too many requests, the same call may pass later.
+    /// (The SDKs read every 403 so; a 403 that does not say it is read as [`Self::Api`].)
+    RateLimit,
+    /// Anything else, 5xx above all: Ping++ failed.
+    Api,
+}
+
 impl PingppError {
     /// Whether the same call may succeed later: timeouts, transport failures, 5xx answers and
     /// rate limits (429, or Ping++'s 403 whose type or code says `rate_limit`).
@@ -62,6 +79,18 @@ impl PingppError {
             }
             _ => false,
         }
+    }
+
+    /// The SDKs' class of an error answer; `None` when Ping++ did not answer.
+    pub fn kind(&self) -> Option<ApiErrorKind> {
+        let Self::Api { status, .. } = self else { return None };
+        Some(match status {
+            _ if self.is_rate_limited() => ApiErrorKind::RateLimit,
+            400 | 404 => ApiErrorKind::InvalidRequest,
+            401 => ApiErrorKind::Authentication,
+            402 => ApiErrorKind::Channel,
+            _ => ApiErrorKind::Api,
+        })
     }
 
     /// The HTTP status Ping++ answered with, when it answered.
@@ -141,6 +170,21 @@ mod tests {
         assert!(!api_error(404, "invalid_request_error", None).is_retryable());
         assert!(!PingppError::Decode("missing field `id`".into()).is_retryable());
         assert!(!PingppError::Signing("bad key".into()).is_retryable());
+    }
+
+    #[test]
+    fn each_status_has_the_class_the_sdks_raise_for_it() {
+        let kind = |status, error_type, code| api_error(status, error_type, code).kind();
+        assert_eq!(kind(400, "invalid_request_error", None), Some(ApiErrorKind::InvalidRequest));
+        assert_eq!(kind(404, "invalid_request_error", None), Some(ApiErrorKind::InvalidRequest));
+        assert_eq!(kind(401, "invalid_request_error", None), Some(ApiErrorKind::Authentication));
+        assert_eq!(kind(402, "channel_error", Some("SYSTEMERROR")), Some(ApiErrorKind::Channel));
+        assert_eq!(kind(403, "rate_limit_error", Some("rate_limit")), Some(ApiErrorKind::RateLimit));
+        assert_eq!(kind(429, "rate_limit_error", None), Some(ApiErrorKind::RateLimit));
+        assert_eq!(kind(403, "invalid_request_error", None), Some(ApiErrorKind::Api));
+        assert_eq!(kind(500, "api_error", None), Some(ApiErrorKind::Api));
+        assert_eq!(kind(502, UNEXPECTED_RESPONSE, None), Some(ApiErrorKind::Api));
+        assert_eq!(PingppError::Timeout.kind(), None);
     }
 
     #[test]

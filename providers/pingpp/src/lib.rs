@@ -97,7 +97,7 @@ pub use config::{
     ClientConfig, DEFAULT_ACCEPT_LANGUAGE, DEFAULT_READ_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, LIVE_BASE_URL,
     Secret, UnixClock,
 };
-pub use error::{PingppError, UNEXPECTED_RESPONSE, VerifyError};
+pub use error::{ApiErrorKind, PingppError, UNEXPECTED_RESPONSE, VerifyError};
 pub use event::{Event, EventData, parse_event};
 pub use http::JSON_CONTENT_TYPE;
 pub use order::{CreateOrder, CreateOrderRefund, Order, OrderStatus, PayOrder, RefundMode, RoyaltyRefund, RoyaltyUser};

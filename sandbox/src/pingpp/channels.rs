@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::errors::ApiError;
 use super::ids;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
     Alipay,
     AlipayWap,

@@ -153,13 +153,14 @@ fn parse_draft(fields: &Fields, now: DateTime<Utc>) -> Result<ChargeDraft, ApiEr
     })
 }
 
-/// Adds the charge; a balance charge is paid on the spot.
+/// Adds the charge unless its channel refuses it; a balance charge is paid on the spot.
 pub fn open_charge(
     state: &mut PingppState,
     draft: ChargeDraft,
     now: DateTime<Utc>,
     request: Option<&str>,
 ) -> Result<(String, Vec<Effect>), ApiError> {
+    state.channel_accepts(draft.channel)?;
     let charge = draft.into_charge(now);
     let (id, pays_now) = (charge.id.clone(), charge.channel.pays_on_creation());
     state.insert_charge(charge);

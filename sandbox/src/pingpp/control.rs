@@ -1,7 +1,8 @@
 //! Control endpoints of the Ping++ simulator: the parts Ping++'s API leaves to the buyer, the
 //! channels and Ping++'s dashboard, made scriptable. None needs a key. Errors use Ping++'s error
 //! shape. Rust tests can call the in-process twins on [`PingppSimulator`] instead: `pay_charge`,
-//! `fail_charge`, `pay_order`, `succeed_refund`, `fail_refund`, `set_refund_plan`,
+//! `fail_charge`, `pay_order`, `succeed_refund`, `fail_refund`, `set_refund_plan`, `refuse_channel`,
+//! `accept_channel`,
 //! `set_merchant_public_key`, `clear_merchant_public_key`, `add_webhook_url`,
 //! `remove_webhook_url`, `set_faults`, `deliveries`, `events`.
 //!
@@ -17,7 +18,8 @@
 //! | `PUT /sandbox/pingpp/webhook` | `{"url", "app"?}` | adds a webhook URL for the app (default the sandbox app; several allowed, each once); answers the endpoints |
 //! | `DELETE /sandbox/pingpp/webhook` | optional `{"url"}` | removes that URL, or every URL; retries to a removed URL stop |
 //! | `GET /sandbox/pingpp/webhook` | | `{"webhooks": [{"id", "app", "url"}]}` |
-//! | `PUT /sandbox/pingpp/faults` | `{"fail_next": 1, "status": 500, "hang_ms": 0, "path_prefix": "/v1/charges"}` | the next `fail_next` API calls (or only those under `path_prefix`) answer `status` (403 or 5xx) without being processed, after `hang_ms`; with `hang_ms` and no `status` they are processed and answered late; `GET` shows what is left |
+//! | `PUT /sandbox/pingpp/channels/{channel}/refusal` | optional `{"failure_code", "failure_msg"}` | the channel refuses what Ping++ passes on: every new charge on it (`POST /v1/charges`, `POST /v1/orders/{id}/pay`) answers 402 `channel_error` with `code` `failure_code` (default `channel_returns_fail`) and `param` `channel`, and nothing is created; `DELETE` makes it accept again |
+//! | `PUT /sandbox/pingpp/faults` | `{"fail_next": 1, "status": 500, "hang_ms": 0, "path_prefix": "/v1/charges"}` | the next `fail_next` API calls (or only those under `path_prefix`) answer `status` (403 or 429: `rate_limit_error`; 5xx: `api_error`) without being processed, after `hang_ms`; with `hang_ms` and no `status` they are processed and answered late; `GET` shows what is left |
 //! | `GET /sandbox/pingpp/deliveries` | | every webhook delivery attempt: `{"deliveries": [{"event_id", "event_type", "subscription_id", "url", "attempt", "at", "status_code", "error", "delivered", "dropped", "duplicate", "transmission_id", "next_attempt_at"}]}` |
 //! | `GET /sandbox/pingpp/events` | | every event raised, oldest first: `{"events": [...]}` |
 //!
@@ -41,7 +43,7 @@ use super::keys::MerchantPublicKey;
 use super::lifecycle::{self, Settlement};
 use super::orders::{OrderPayment, open_order_charge};
 use super::requests;
-use super::state::{RefundPlan, WebhookEndpoint};
+use super::state::{ChannelRefusal, RefundPlan, WebhookEndpoint};
 use super::{Channel, PingppSimulator, SANDBOX_PINGPP_APP_ID, answer, ids, json_response, render};
 use crate::delivery::DeliveryRecord;
 use crate::faults::Faults;
@@ -65,6 +67,7 @@ pub fn routes() -> Router<Arc<PingppSimulator>> {
         .route("/sandbox/pingpp/refund-outcome", put(set_refund_outcome).get(show_refund_outcome))
         .route("/sandbox/pingpp/merchant-key", put(set_merchant_key).get(show_merchant_key).delete(clear_merchant_key))
         .route("/sandbox/pingpp/webhook", put(add_webhook).get(show_webhooks).delete(remove_webhook))
+        .route("/sandbox/pingpp/channels/{channel}/refusal", put(refuse_channel).delete(accept_channel))
         .route("/sandbox/pingpp/faults", crate::faults::endpoint())
         .route("/sandbox/pingpp/deliveries", get(deliveries))
         .route("/sandbox/pingpp/events", get(events))
@@ -96,6 +99,26 @@ async fn fail_charge(State(simulator): Shared, Path(id): Path<String>, body: Byt
         failure(&body, "channel_returns_fail", "渠道返回支付失败。")
             .and_then(|(code, message)| simulator.fail_charge(&id, &code, &message)),
     )
+}
+
+fn channel_named(name: &str) -> Result<Channel, ApiError> {
+    Channel::parse(name).ok_or_else(|| ApiError::invalid_param("channel", format!("不支持的支付渠道 {name}。")))
+}
+
+async fn refuse_channel(State(simulator): Shared, Path(channel): Path<String>, body: Bytes) -> Response {
+    let refusal = channel_named(&channel).and_then(|channel| {
+        let (code, message) = failure(&body, "channel_returns_fail", "渠道拒绝了该请求。")?;
+        simulator.refuse_channel(channel, &code, &message);
+        Ok(json!({ "channel": channel.as_str(), "failure_code": code, "failure_msg": message }))
+    });
+    answer(refusal)
+}
+
+async fn accept_channel(State(simulator): Shared, Path(channel): Path<String>) -> Response {
+    answer(channel_named(&channel).map(|channel| {
+        simulator.accept_channel(channel);
+        json!({ "channel": channel.as_str(), "refused": false })
+    }))
 }
 
 async fn pay_order(State(simulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
@@ -343,6 +366,16 @@ impl PingppSimulator {
 
     pub fn remove_webhook_url(&self, url: &str) {
         self.state().webhooks.retain(|endpoint| endpoint.url != url);
+    }
+
+    /// From now on `channel` refuses new charges: they answer 402 `channel_error` with `code`.
+    pub fn refuse_channel(&self, channel: Channel, code: &str, message: &str) {
+        let refusal = ChannelRefusal { code: code.to_owned(), message: message.to_owned() };
+        self.state().channel_refusals.insert(channel, refusal);
+    }
+
+    pub fn accept_channel(&self, channel: Channel) {
+        self.state().channel_refusals.remove(&channel);
     }
 
     pub fn set_faults(&self, faults: Faults) -> Result<(), String> {

@@ -1,7 +1,12 @@
 //! Ping++'s error body, `{"error": {"type", "message", "code"?, "param"?}}`, with the statuses its
-//! SDKs map: 400 and 404 invalid requests, 401 authentication, 402 channel errors, 403 rate
-//! limits, 5xx API errors. `code` and `param` are left out rather than sent as `null`: the Go SDK
-//! reads both as strings and fails on a `null`.
+//! SDKs map: 400 and 404 invalid requests, 401 authentication, 402 channel errors (with the
+//! channel's `code`), 403 rate limits (429 too, for the Java SDK), 5xx API errors. `code` and
+//! `param` are left out rather than sent as `null`: the Go SDK reads both as strings and fails on
+//! a `null`.
+//!
+//! What produces each: a malformed or invalid request (400), a wrong or missing secret key (401),
+//! a channel that refuses (`PUT /sandbox/pingpp/channels/{channel}/refusal`, 402), an unknown
+//! object or path (404), and faults (`PUT /sandbox/pingpp/faults`) for 403, 429 and 5xx.
 //!
 //! Messages are in Chinese where Ping++'s own are known (the API key, signature and JSON-parse
 //! messages are Ping++'s wording, as seen in its SDKs' issue trackers); the rest follow their style.
@@ -85,10 +90,21 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", format!("请求体过大，最多 {limit} 字节。"))
     }
 
-    /// An injected fault (`PUT /sandbox/pingpp/faults`): 403 is Ping++'s rate limit, the rest
-    /// its API errors.
+    /// The payment channel (Alipay, WeChat Pay, UnionPay…) refused what Ping++ passed on:
+    /// Ping++ answers 402 `channel_error` with the channel's reason as `code`.
+    pub fn channel_refused(channel: &str, code: &str, message: &str) -> Self {
+        Self {
+            code: Some(code.to_owned()),
+            param: Some("channel".to_owned()),
+            ..Self::new(StatusCode::PAYMENT_REQUIRED, "channel_error", format!("渠道 {channel} 返回失败：{message}"))
+        }
+    }
+
+    /// An injected fault (`PUT /sandbox/pingpp/faults`): 403 and 429 are rate limits, the
+    /// rest API errors.
     pub fn fault(status: StatusCode) -> Self {
-        let (error_type, code, message) = if status == StatusCode::FORBIDDEN {
+        let rate_limited = status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS;
+        let (error_type, code, message) = if rate_limited {
             ("rate_limit_error", "rate_limit", "请求过于频繁，请稍后再试。")
         } else {
             ("api_error", "api_error", "Ping++ 服务暂时不可用，请稍后再试。")

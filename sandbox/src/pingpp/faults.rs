@@ -1,7 +1,9 @@
 //! Faults on purpose for Ping++'s API routes (not the control endpoints), so a client's timeout,
 //! retry and rate-limit handling can be exercised (`PUT /sandbox/pingpp/faults`,
-//! [`crate::faults`]). 403 is Ping++'s rate limit, 5xx its API errors (a 502 makes the official
-//! SDKs retry once on their own). A client that times out although Ping++ created the charge must
+//! [`crate::faults`]). 403 is Ping++'s rate limit (the Python SDK's `RateLimitError`, the Java
+//! SDK's `RateLimitException`), and so is 429 (Java reads it as a rate limit too, Python and PHP
+//! as an `APIError`); 5xx are its API errors (a 502 makes the official SDKs retry once on their
+//! own). A client that times out although Ping++ created the charge must
 //! look it up before creating another.
 
 use axum::http::StatusCode;
@@ -14,6 +16,8 @@ use crate::faults::{Faults, FaultyProvider};
 impl FaultyProvider for PingppSimulator {
     /// Ping++'s `rate_limit_error`.
     const RATE_LIMIT_STATUS: u16 = 403;
+    /// A gateway's "too many requests", which the Java SDK also maps to its rate limit.
+    const OTHER_RATE_LIMIT_STATUSES: &'static [u16] = &[429];
 
     fn with_faults<T>(&self, change: impl FnOnce(&mut Faults) -> T) -> T {
         change(&mut self.state().faults)

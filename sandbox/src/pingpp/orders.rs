@@ -250,6 +250,7 @@ async fn pay_order(State(simulator): State<Arc<PingppSimulator>>, Path(id): Path
                 format!("参数 charge_amount 应等于订单实付金额 {actual_amount}（余额组合支付未模拟）。"),
             ));
         }
+        state.channel_accepts(payment.channel)?;
         let (_, effects) = open_order_charge(state, &id, payment, true, now, Some(&request_id))?;
         Ok((render::order(state, state.order(&id)?), effects))
     }))

@@ -154,6 +154,13 @@ impl Default for RefundPlan {
     }
 }
 
+/// What a channel answers, while it refuses, to every new charge on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRefusal {
+    pub code: String,
+    pub message: String,
+}
+
 #[derive(Default)]
 pub struct PingppState {
     pub apps: Vec<String>,
@@ -168,9 +175,18 @@ pub struct PingppState {
     pub merchant_key: Option<MerchantPublicKey>,
     pub refund_plan: RefundPlan,
     pub faults: Faults,
+    pub channel_refusals: HashMap<Channel, ChannelRefusal>,
 }
 
 impl PingppState {
+    /// A new charge on `channel` is passed on to it; a refusing channel makes it a 402.
+    pub fn channel_accepts(&self, channel: Channel) -> Result<(), ApiError> {
+        match self.channel_refusals.get(&channel) {
+            Some(refusal) => Err(ApiError::channel_refused(channel.as_str(), &refusal.code, &refusal.message)),
+            None => Ok(()),
+        }
+    }
+
     pub fn knows_app(&self, app: &str) -> bool {
         self.apps.iter().any(|known| known == app)
     }

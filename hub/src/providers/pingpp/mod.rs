@@ -18,8 +18,8 @@ use payhub_core::payment::Payment;
 use payhub_core::refund::{Refund, RefundFacts};
 use payhub_core::{Currency, Mode, Money, ProviderName};
 use payhub_pingpp::{
-    CreateCharge, CreateOrder, CreateOrderRefund, CreateRefund, FundingSource, Metadata, PayOrder, PingppClient,
-    PingppError, RefundMode, RoyaltyRefund, VerifyError, WebhookVerifier, parse_event,
+    ApiErrorKind, CreateCharge, CreateOrder, CreateOrderRefund, CreateRefund, FundingSource, Metadata, PayOrder,
+    PingppClient, PingppError, RefundMode, RoyaltyRefund, VerifyError, WebhookVerifier, parse_event,
 };
 use serde_json::Value;
 
@@ -175,17 +175,22 @@ fn buyer_action(channel: &str, credential: &Value, object: Value) -> Result<Buye
     )
 }
 
+/// Ping++'s answer in payhub's terms, by the class its SDKs give it: a channel's refusal keeps
+/// the channel's code, a refused key says so, rate limits and 5xx are "try again later".
 fn provider_error(error: PingppError) -> ProviderError {
     let provider = ProviderName::Pingpp;
+    let kind = error.kind();
     match error {
         PingppError::Timeout => ProviderError::Timeout(provider),
         e if e.is_retryable() => ProviderError::Unavailable { provider, detail: e.to_string() },
-        PingppError::Api { error_type, message, code, param, .. } => ProviderError::Rejected {
-            provider,
-            code: code.or(param.map(|p| format!("invalid_{p}"))).unwrap_or(error_type),
-            message,
-            debug_id: None,
-        },
+        PingppError::Api { error_type, message, code, param, .. } => {
+            let code = match kind {
+                Some(ApiErrorKind::Authentication) => "authentication_failed".to_owned(),
+                Some(ApiErrorKind::Channel) => code.unwrap_or(error_type),
+                _ => code.or(param.map(|p| format!("invalid_{p}"))).unwrap_or(error_type),
+            };
+            ProviderError::Rejected { provider, code, message, debug_id: None }
+        }
         PingppError::Decode(detail) => ProviderError::Protocol { provider, detail },
         e => ProviderError::Unavailable { provider, detail: e.to_string() },
     }
