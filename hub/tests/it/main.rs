@@ -17,6 +17,7 @@ mod endpoint_secrets;
 mod flood;
 mod ingress;
 mod mail;
+mod metrics;
 mod outage;
 mod payments;
 mod paypal_legacy;
