@@ -15,6 +15,7 @@ pub mod encryption;
 pub mod http;
 pub mod ids;
 pub mod instance;
+pub mod metrics;
 pub mod notifications;
 pub mod providers;
 pub mod services;

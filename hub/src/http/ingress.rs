@@ -55,7 +55,7 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
         Ok(verified) => verified,
         Err(rejection) => {
             let _ = record(hub, provider, &source, &headers, &body, &rejection).await;
-            metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
+            metrics::counter!(crate::metrics::NOTIFICATIONS_REJECTED, "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
                 .increment(1);
             return refusal(&rejection).into_response();
         }
@@ -86,7 +86,7 @@ async fn store_and_acknowledge(
     match hub.inbox.write(entry).await {
         Ok(outcome) => {
             let duplicate = outcome == InboxInsert::Duplicate;
-            metrics::counter!("payhub_notifications_accepted_total", "provider" => provider.as_str(), "duplicate" => if duplicate { "true" } else { "false" })
+            metrics::counter!(crate::metrics::NOTIFICATIONS_ACCEPTED, "provider" => provider.as_str(), "duplicate" => if duplicate { "true" } else { "false" })
                 .increment(1);
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()
@@ -282,7 +282,7 @@ async fn unstorable(
     if record(hub, provider, source, headers, body, &rejection).await.is_err() {
         return not_stored_yet();
     }
-    metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
+    metrics::counter!(crate::metrics::NOTIFICATIONS_REJECTED, "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
         .increment(1);
     refusal(&rejection).into_response()
 }

@@ -47,6 +47,7 @@ pub fn ops_router(hub: Hub) -> Router {
         .fallback(|| async {
             ApiError::new(ProblemType::NotFound, "this address serves /healthz, /readyz and /metrics").into_response()
         })
+        .layer(from_fn(ops::measure))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         .layer(from_fn(request_id::assign))
         .with_state(hub)
@@ -55,6 +56,9 @@ pub fn ops_router(hub: Hub) -> Router {
 pub fn router(hub: Hub) -> Router {
     ops::metrics_handle();
     let (api, openapi) = api::router().split_for_parts();
+    if let Ok(document) = serde_json::to_value(&openapi) {
+        ops::register_routes(&document);
+    }
     let openapi = openapi.to_pretty_json().unwrap_or_else(|_| "{}".into());
     // Layers run outside-in: authentication, then idempotency, then the handler.
     let api = api
@@ -89,6 +93,7 @@ pub fn router(hub: Hub) -> Router {
             ApiError::new(ProblemType::InternalError, "an internal error occurred; the logs have the details")
                 .into_response()
         }))
+        .layer(from_fn(ops::measure))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         .layer(from_fn(request_id::assign))
         .with_state(hub)

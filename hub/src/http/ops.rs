@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -75,11 +75,16 @@ pub async fn guard(
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // Histograms with buckets (not summaries), so quantiles aggregate across instances.
+        let builder = PrometheusBuilder::new();
+        let builder = builder.set_buckets(crate::metrics::BUCKETS).unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (an embedding program's); then ours only
         // renders what it records itself.
         let _ = metrics::set_global_recorder(recorder);
+        crate::metrics::describe();
+        crate::metrics::register_zeros();
         handle
     })
 }
@@ -91,7 +96,7 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(hub): State<Hub>) -> Response {
     match hub.db.inbox_backlog().await {
         Ok(backlog) => {
-            metrics::gauge!("payhub_inbox_backlog").set(backlog as f64);
+            metrics::gauge!(crate::metrics::INBOX_BACKLOG).set(backlog as f64);
             Json(json!({ "status": "ready", "database": "ok", "inbox_backlog": backlog })).into_response()
         }
         Err(e) => {
@@ -101,8 +106,68 @@ pub async fn readyz(State(hub): State<Hub>) -> Response {
     }
 }
 
-pub async fn metrics() -> Response {
+/// Due checks taken later than this after they fell due count as late: a working reconciler
+/// takes them within a few of its passes (seconds apart), however many instances run.
+const CHECK_LATE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
+pub async fn metrics(State(hub): State<Hub>) -> Response {
+    if let Err(error) = read_figures(&hub).await {
+        // The counters still tell something; the figures keep their last values.
+        tracing::warn!(%error, "metrics: the database did not answer; backlog figures are stale");
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics_handle().render()).into_response()
+}
+
+/// The figures that live in the database, read at each scrape so they count the work of every
+/// instance; and a zero series for each merchant endpoint, so a new one shows before its first
+/// delivery.
+async fn read_figures(hub: &Hub) -> Result<(), payhub_store::StoreError> {
+    let now = hub.clock.now();
+    let backlog = hub.db.inbox_backlog().await?;
+    let oldest = hub.db.oldest_pending_notification().await?;
+    let age = oldest.and_then(|at| (now - at).to_std().ok()).unwrap_or_default();
+    crate::metrics::set_inbox(backlog, age);
+    for kind in payhub_store::CHECKED_KINDS {
+        let figures = hub.db.checks_due(kind, now, now - CHECK_LATE_AFTER).await?;
+        crate::metrics::set_checks_due(kind, figures.due, figures.late);
+    }
+    for endpoint in hub.db.all_endpoints().await? {
+        crate::metrics::register_endpoint(endpoint.id.as_str());
+    }
+    Ok(())
+}
+
+/// Counts and times every answered request by the route it matched (the template, so the
+/// number of series stays that of the routes, whatever paths are asked for).
+pub async fn measure(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned())
+        .unwrap_or_else(|| crate::metrics::UNMATCHED_ROUTE.to_owned());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    crate::metrics::http_request(&route, method.as_str(), response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// A zero series for each operation of the API document, under the status of its success,
+/// so the request families are on the first scrape.
+pub fn register_routes(openapi: &serde_json::Value) {
+    let Some(paths) = openapi["paths"].as_object() else { return };
+    for (path, operations) in paths {
+        let Some(operations) = operations.as_object() else { continue };
+        for (method, operation) in operations {
+            let success = operation["responses"]
+                .as_object()
+                .and_then(|responses| responses.keys().find_map(|code| code.parse::<u16>().ok()))
+                .filter(|code| (200..300).contains(code));
+            if let Some(status) = success {
+                crate::metrics::register_route(path, &method.to_uppercase(), status);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

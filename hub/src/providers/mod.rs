@@ -3,6 +3,7 @@
 //! routes) and one line in [`registry::REGISTERED`]; the rest of the hub only speaks payhub's
 //! own vocabulary: payments, refunds, facts and notifications.
 
+pub mod measured;
 pub mod paypal;
 pub mod pingpp;
 pub mod registry;
@@ -640,8 +641,9 @@ pub struct Providers {
 }
 
 impl Providers {
+    /// Adds a provider; its calls are measured (see [`measured`]).
     pub fn insert(&mut self, mode: Mode, provider: Arc<dyn PaymentProvider>) {
-        self.by_mode.insert((mode, provider.name()), provider);
+        self.by_mode.insert((mode, provider.name()), measured::Measured::wrap(provider));
     }
 
     pub fn get(&self, mode: Mode, name: ProviderName) -> Option<&Arc<dyn PaymentProvider>> {

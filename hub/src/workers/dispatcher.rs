@@ -197,7 +197,7 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) 
     };
     let attempt = DeliveryAttempt { at: sent_at, status_code, error, duration_ms };
     hub.db.record_delivery_attempt(delivery, &attempt, outcome).await?;
-    metrics::counter!("payhub_webhook_deliveries_total", "outcome" => outcome_label(outcome)).increment(1);
+    crate::metrics::delivery_attempt(endpoint.id.as_str(), outcome_label(outcome), started.elapsed());
     if outcome == DeliveryOutcome::GaveUp {
         disable_if_dead(hub, &endpoint.id, sent_at).await?;
     }

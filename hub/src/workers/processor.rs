@@ -136,7 +136,9 @@ fn lanes(batch: Vec<Read>) -> Vec<Vec<Read>> {
 
 async fn process(hub: &Hub, read: Read) {
     let (id, attempt) = (read.notification.id, read.notification.attempt);
-    let outcome = apply(hub, &read.notification, read.interpretation).await;
+    let outcome =
+        crate::metrics::timed_apply(read.notification.provider, apply(hub, &read.notification, read.interpretation))
+            .await;
     let now = hub.clock.now();
     let result = match outcome {
         Ok(Applied::Done) => Ok(()),

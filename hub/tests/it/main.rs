@@ -19,6 +19,7 @@ mod flood;
 mod ingress;
 mod ipn_flood;
 mod mail;
+mod metrics;
 mod outage;
 mod payments;
 mod paypal_legacy;
