@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use payhub_core::ProviderName;
 
+use crate::providers::RejectionReason;
+
 pub const HTTP_REQUESTS: &str = "payhub_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "payhub_http_request_duration_seconds";
 pub const INBOX_BACKLOG: &str = "payhub_inbox_backlog";
@@ -78,7 +80,7 @@ pub fn register_zeros() {
         let provider = provider.as_str();
         counter!(NOTIFICATIONS_ACCEPTED, "provider" => provider, "duplicate" => "false").absolute(0);
         register(histogram!(APPLY_DURATION, "provider" => provider));
-        let reason = crate::providers::RejectionReason::BadSignature.as_str();
+        let reason = RejectionReason::BadSignature.as_str();
         counter!(NOTIFICATIONS_REJECTED, "provider" => provider, "reason" => reason).absolute(0);
     }
     for outcome in DELIVERY_OUTCOMES {
@@ -128,6 +130,17 @@ pub fn delivery_attempt(endpoint_id: &str, outcome: &'static str, took: Duration
     if outcome != "delivered" {
         counter!(DELIVERY_FAILURES, "endpoint" => endpoint_id.to_owned()).increment(1);
     }
+}
+
+/// A provider notification verified and stored (`duplicate`: it was already in the inbox).
+pub fn notification_accepted(provider: ProviderName, duplicate: bool) {
+    let duplicate = if duplicate { "true" } else { "false" };
+    counter!(NOTIFICATIONS_ACCEPTED, "provider" => provider.as_str(), "duplicate" => duplicate).increment(1);
+}
+
+/// A provider notification refused, by its reason.
+pub fn notification_rejected(provider: ProviderName, reason: RejectionReason) {
+    counter!(NOTIFICATIONS_REJECTED, "provider" => provider.as_str(), "reason" => reason.as_str()).increment(1);
 }
 
 /// Applies a notification, timing it.

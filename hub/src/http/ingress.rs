@@ -40,25 +40,14 @@ async fn receive(hub: &Hub, provider: ProviderName, request: Request) -> Respons
         Ok(body) => body,
         Err(refused) => return refused,
     };
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-    if !is_json {
-        let rejection =
-            NotificationRejected::new(RejectionReason::UnsupportedMediaType, "Content-Type is not application/json");
-        let _ = record(hub, provider, &source, &headers, &body, &rejection).await;
-        return ApiError::new(ProblemType::UnsupportedMediaType, "notifications must be sent as application/json")
-            .into_response();
-    }
-    let (mode, verified) = match verify(hub, provider, &headers, &body).await {
+    // Signed notifications are JSON, and say so.
+    let verified = match declared_type(&headers, "application/json", false) {
+        Ok(()) => verify(hub, provider, &headers, &body).await,
+        Err(rejection) => Err(rejection),
+    };
+    let (mode, verified) = match verified {
         Ok(verified) => verified,
-        Err(rejection) => {
-            let _ = record(hub, provider, &source, &headers, &body, &rejection).await;
-            metrics::counter!(crate::metrics::NOTIFICATIONS_REJECTED, "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
-                .increment(1);
-            return refusal(&rejection).into_response();
-        }
+        Err(rejection) => return refuse(hub, provider, &source, &headers, &body, &rejection).await,
     };
     store_and_acknowledge(hub, provider, mode, &verified, &source, &headers, &body).await
 }
@@ -86,8 +75,7 @@ async fn store_and_acknowledge(
     match hub.inbox.write(entry).await {
         Ok(outcome) => {
             let duplicate = outcome == InboxInsert::Duplicate;
-            metrics::counter!(crate::metrics::NOTIFICATIONS_ACCEPTED, "provider" => provider.as_str(), "duplicate" => if duplicate { "true" } else { "false" })
-                .increment(1);
+            crate::metrics::notification_accepted(provider, duplicate);
             info!(%provider, event = %verified.provider_event_id, event_type = %verified.event_type, duplicate, "notification stored");
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": duplicate }))).into_response()
         }
@@ -123,7 +111,9 @@ pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> Method
             Ok(body) => body,
             Err(refused) => return refused,
         };
-        let read = is_form(&headers)
+        // IPN is a form; a sender that names no type is read as one.
+        let mut retry_after = None;
+        let read = declared_type(&headers, "application/x-www-form-urlencoded", true)
             .and_then(|()| read(&body))
             .and_then(|(mode, verified)| match hub.providers.get(mode, provider) {
                 Some(_) => Ok((mode, verified)),
@@ -139,30 +129,19 @@ pub fn unsigned_endpoint(provider: ProviderName, read: UnsignedReader) -> Method
                     format!(
                         "over {UNCONFIRMED_BURST} unconfirmed notifications from {source}; {wait} s until the next"
                     ),
-                )),
+                ))
+                .inspect_err(|_| retry_after = Some(wait)),
             });
         match read {
             Ok((mode, verified)) => {
                 store_and_acknowledge(&hub, provider, mode, &verified, &source, &headers, &body).await
             }
             Err(rejection) => {
-                let _ = record(&hub, provider, &source, &headers, &body, &rejection).await;
-                metrics::counter!("payhub_notifications_rejected_total", "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
-                    .increment(1);
-                match rejection.reason {
-                    RejectionReason::UnsupportedMediaType => ApiError::new(
-                        ProblemType::UnsupportedMediaType,
-                        "unsigned notifications must be sent as application/x-www-form-urlencoded",
-                    )
-                    .into_response(),
-                    RejectionReason::RateLimited => {
-                        let mut response = refusal(&rejection).into_response();
-                        let wait = HeaderValue::from(budgets.seconds_per_token());
-                        response.headers_mut().insert(header::RETRY_AFTER, wait);
-                        response
-                    }
-                    _ => refusal(&rejection).into_response(),
+                let mut response = refuse(&hub, provider, &source, &headers, &body, &rejection).await;
+                if let Some(wait) = retry_after {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
                 }
+                response
             }
         }
     })
@@ -220,20 +199,19 @@ impl SenderBudgets {
     }
 }
 
-/// An unsigned notification is a form; a body of another declared type is refused unread.
-fn is_form(headers: &HeaderMap) -> Result<(), NotificationRejected> {
-    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
+/// Whether the body is of the `expected` media type, as its `Content-Type` declares (`absent_ok`:
+/// a sender that declares none is taken at its word); another type is refused unread.
+fn declared_type(headers: &HeaderMap, expected: &str, absent_ok: bool) -> Result<(), NotificationRejected> {
+    let matches = match headers.get(header::CONTENT_TYPE) {
+        None => absent_ok,
+        Some(declared) => declared.to_str().is_ok_and(|v| v.trim_start().to_ascii_lowercase().starts_with(expected)),
     };
-    let form = content_type
-        .to_str()
-        .is_ok_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if form {
+    if matches {
         return Ok(());
     }
     Err(NotificationRejected::new(
         RejectionReason::UnsupportedMediaType,
-        "Content-Type is not application/x-www-form-urlencoded",
+        format!("notifications here must be sent as {expected}"),
     ))
 }
 
@@ -252,12 +230,7 @@ async fn read_body(
                 RejectionReason::PayloadTooLarge,
                 format!("body over {INGRESS_BODY_LIMIT} bytes"),
             );
-            let _ = record(hub, provider, source, headers, &[], &rejection).await;
-            Err(ApiError::new(
-                ProblemType::PayloadTooLarge,
-                format!("notifications are limited to {INGRESS_BODY_LIMIT} bytes"),
-            )
-            .into_response())
+            Err(refuse(hub, provider, source, headers, &[], &rejection).await)
         }
     }
 }
@@ -282,9 +255,23 @@ async fn unstorable(
     if record(hub, provider, source, headers, body, &rejection).await.is_err() {
         return not_stored_yet();
     }
-    metrics::counter!(crate::metrics::NOTIFICATIONS_REJECTED, "provider" => provider.as_str(), "reason" => rejection.reason.as_str())
-        .increment(1);
+    crate::metrics::notification_rejected(provider, rejection.reason);
     refusal(&rejection).into_response()
+}
+
+/// Records a refused notification (as far as its reason deserves), counts it, and answers the
+/// sender with the problem that says why.
+async fn refuse(
+    hub: &Hub,
+    provider: ProviderName,
+    source: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    rejection: &NotificationRejected,
+) -> Response {
+    let _ = record(hub, provider, source, headers, body, rejection).await;
+    crate::metrics::notification_rejected(provider, rejection.reason);
+    refusal(rejection).into_response()
 }
 
 /// Tries the provider's configured modes (live first); each checks the notification against
@@ -326,9 +313,9 @@ fn refusal(rejection: &NotificationRejected) -> ApiError {
         RejectionReason::MalformedBody | RejectionReason::Malformed | RejectionReason::Unstorable => {
             ApiError::new(ProblemType::MalformedNotification, detail)
         }
-        RejectionReason::PayloadTooLarge
-        | RejectionReason::UnsupportedMediaType
-        | RejectionReason::ProviderNotConfigured
+        RejectionReason::PayloadTooLarge => ApiError::new(ProblemType::PayloadTooLarge, detail),
+        RejectionReason::UnsupportedMediaType => ApiError::new(ProblemType::UnsupportedMediaType, detail),
+        RejectionReason::ProviderNotConfigured
         | RejectionReason::MissingHeader
         | RejectionReason::MissingSignature
         | RejectionReason::MalformedSignature
@@ -444,13 +431,17 @@ mod tests {
     }
 
     #[test]
-    fn an_unsigned_notification_is_a_form_when_it_says_what_it_is() {
+    fn a_notification_is_of_the_type_it_declares_and_an_unsigned_one_that_declares_none_is_a_form() {
         let mut headers = HeaderMap::new();
+        let is_form = |headers: &HeaderMap| declared_type(headers, "application/x-www-form-urlencoded", true);
         assert!(is_form(&headers).is_ok(), "no declared type: read as a form");
         headers
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
         assert!(is_form(&headers).is_ok());
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         assert_eq!(is_form(&headers).unwrap_err().reason, RejectionReason::UnsupportedMediaType);
+        let is_json = |headers: &HeaderMap| declared_type(headers, "application/json", false);
+        assert!(is_json(&headers).is_ok());
+        assert!(is_json(&HeaderMap::new()).is_err(), "a signed notification must say it is JSON");
     }
 }

@@ -151,15 +151,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut HubSettings)) -> Option<TestApp> {
         let database = TestDatabase::fresh(backend).await?;
         let clock = TestClock::new();
-        let sandbox = payhub_sandbox::start(SandboxOptions {
-            paypal_addr: "127.0.0.1:0".parse().unwrap(),
-            pingpp_addr: "127.0.0.1:0".parse().unwrap(),
-            public_host: None,
-            clock: clock.clone(),
-            seed: 7,
-        })
-        .await
-        .expect("start the sandbox");
+        let sandbox = start_sandbox(clock.clone(), 7).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
@@ -377,4 +369,17 @@ fn ulid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The simulators on free loopback ports, on `clock`, their ids drawn from `seed`.
+pub async fn start_sandbox(clock: std::sync::Arc<TestClock>, seed: u64) -> RunningSandbox {
+    payhub_sandbox::start(SandboxOptions {
+        paypal_addr: "127.0.0.1:0".parse().unwrap(),
+        pingpp_addr: "127.0.0.1:0".parse().unwrap(),
+        public_host: None,
+        clock,
+        seed,
+    })
+    .await
+    .expect("start the sandbox")
 }

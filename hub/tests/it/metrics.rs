@@ -7,7 +7,7 @@ use payhub::clock::SystemClock;
 use payhub::services::api_keys::create_api_key;
 use payhub_core::id::WebhookEndpointId;
 use payhub_core::{Clock, Mode};
-use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
+use payhub_sandbox::{RunningSandbox, TestClock};
 use payhub_store::NewWebhookEndpoint;
 use payhub_store::testing::{Backend, TestDatabase};
 use tokio::process::Child;
@@ -31,15 +31,7 @@ impl Served {
     /// A fresh database with an API key and a merchant endpoint, and `payhub serve` on it.
     async fn start(backend: Backend) -> Option<Served> {
         let database = TestDatabase::fresh(backend).await?;
-        let sandbox = payhub_sandbox::start(SandboxOptions {
-            paypal_addr: "127.0.0.1:0".parse().unwrap(),
-            pingpp_addr: "127.0.0.1:0".parse().unwrap(),
-            public_host: None,
-            clock: TestClock::new(),
-            seed: 11,
-        })
-        .await
-        .unwrap();
+        let sandbox = crate::helpers::start_sandbox(TestClock::new(), 11).await;
         let port = free_port();
         let paypal = PaypalForServe::register(&sandbox.paypal_url, port).await;
         let ids = payhub::ids::from_os_entropy();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use payhub::clock::SystemClock;
 use payhub::services::api_keys::create_api_key;
 use payhub_core::{Clock, Mode, ProviderName};
-use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
+use payhub_sandbox::{RunningSandbox, TestClock};
 use payhub_store::Database;
 use serde_json::{Value, json};
 
@@ -230,15 +230,7 @@ async fn a_postgres_outage_is_answered_with_503_and_loses_nothing_acknowledged()
     let Some(cluster) = Cluster::create() else { return };
     let db = Database::connect(&cluster.url()).await.unwrap();
     db.migrate().await.unwrap();
-    let sandbox = payhub_sandbox::start(SandboxOptions {
-        paypal_addr: "127.0.0.1:0".parse().unwrap(),
-        pingpp_addr: "127.0.0.1:0".parse().unwrap(),
-        public_host: None,
-        clock: TestClock::new(),
-        seed: 5,
-    })
-    .await
-    .unwrap();
+    let sandbox = crate::helpers::start_sandbox(TestClock::new(), 5).await;
     let port = free_port();
     let paypal = PaypalForServe::register(&sandbox.paypal_url, port).await;
     let ids = payhub::ids::from_os_entropy();

@@ -47,7 +47,7 @@ impl TestApp {
         history.iter().map(|message| message["body"].as_str().unwrap().as_bytes().to_vec()).collect()
     }
 
-    async fn ipn_status(&self, body: &[u8]) -> Option<String> {
+    pub(crate) async fn ipn_status(&self, body: &[u8]) -> Option<String> {
         let (_, read) = payhub::providers::paypal::ipn::read(body).unwrap();
         self.hub.db.notification_status(ProviderName::Paypal, &read.provider_event_id).await.unwrap()
     }
@@ -76,7 +76,7 @@ impl TestApp {
         self.ipn_bodies()
     }
 
-    async fn post_ipn(&self, body: &[u8]) -> reqwest::Response {
+    pub(crate) async fn post_ipn(&self, body: &[u8]) -> reqwest::Response {
         self.http
             .post(format!("{}/webhooks/paypal/ipn", self.url))
             .header("content-type", "application/x-www-form-urlencoded")

@@ -8,7 +8,7 @@ use std::time::Duration;
 use payhub::clock::SystemClock;
 use payhub::services::api_keys::create_api_key;
 use payhub_core::{Clock, Mode, ProviderName};
-use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
+use payhub_sandbox::{RunningSandbox, TestClock};
 use payhub_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -31,15 +31,7 @@ struct Crash {
 impl Crash {
     async fn prepare(backend: Backend) -> Option<Self> {
         let database = TestDatabase::fresh(backend).await?;
-        let sandbox = payhub_sandbox::start(SandboxOptions {
-            paypal_addr: "127.0.0.1:0".parse().unwrap(),
-            pingpp_addr: "127.0.0.1:0".parse().unwrap(),
-            public_host: None,
-            clock: TestClock::new(),
-            seed: 3,
-        })
-        .await
-        .unwrap();
+        let sandbox = crate::helpers::start_sandbox(TestClock::new(), 3).await;
         let port = free_port();
         let PaypalForServe { paypal, webhook_id, roots } = PaypalForServe::register(&sandbox.paypal_url, port).await;
         let ids = payhub::ids::from_os_entropy();
