@@ -6,7 +6,7 @@
 //! request and retry with the same key. A 503 because the database was unavailable recorded nothing: its key is handed back, and
 //! the retry resumes the request.
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -58,7 +58,7 @@ pub async fn enforce(State(hub): State<Hub>, caller: Caller, request: Request, n
         let detail = format!("the body is larger than this path accepts ({} KiB)", limit / 1024);
         return ApiError::new(ProblemType::PayloadTooLarge, detail).into_response();
     };
-    let fingerprint = request_fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
+    let fingerprint = fingerprint_of(&parts, &bytes).await;
     match claim(&hub, caller.mode, &key, &fingerprint).await {
         Err(e) => ApiError::from(e).into_response(),
         Ok(Claimed::Mismatch) => ApiError::new(
@@ -136,6 +136,57 @@ pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
         context.update(part);
     }
     context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fingerprint of a request as its client meant it. A multipart form is taken by its parts
+/// (names, file names, content types and bytes, in order), not by its bytes: clients choose a
+/// new boundary for every send, so a retry of the same form has other bytes, while another file
+/// under the same key must still be told apart. A form that cannot be read is taken by its bytes
+/// (its handler refuses it, and a refusal is not kept for the key).
+async fn fingerprint_of(parts: &Parts, body: &Bytes) -> String {
+    let (method, path) = (parts.method.as_str(), parts.uri.path());
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|content_type| multer::parse_boundary(content_type).ok());
+    if let Some(boundary) = boundary
+        && let Some(fingerprint) = form_fingerprint(method, path, body.clone(), boundary).await
+    {
+        return fingerprint;
+    }
+    request_fingerprint(method, path, body)
+}
+
+/// SHA-256 over method, path and each part of a multipart form, every value length-prefixed so
+/// that no two different forms run together into the same input.
+async fn form_fingerprint(method: &str, path: &str, body: Bytes, boundary: String) -> Option<String> {
+    fn value(context: &mut digest::Context, value: Option<&[u8]>) {
+        match value {
+            None => context.update(&[0]),
+            Some(value) => {
+                context.update(&[1]);
+                context.update(&(value.len() as u64).to_be_bytes());
+                context.update(value);
+            }
+        }
+    }
+    let mut form =
+        multer::Multipart::new(futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) }), boundary);
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\nmultipart/form-data\n"] {
+        context.update(part);
+    }
+    while let Some(field) = form.next_field().await.ok()? {
+        let name = field.name().map(|name| name.as_bytes().to_vec());
+        let file_name = field.file_name().map(|name| name.as_bytes().to_vec());
+        let content_type = field.content_type().map(|mime| mime.to_string().into_bytes());
+        let content = field.bytes().await.ok()?;
+        for part in [name.as_deref(), file_name.as_deref(), content_type.as_deref(), Some(content.as_ref())] {
+            value(&mut context, part);
+        }
+    }
+    Some(context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Marks a response whose answer the service recorded for its Idempotency-Key in the same
@@ -262,7 +313,9 @@ fn stored_response(status: u16, content_type: &str, body: Vec<u8>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::request_fingerprint as fingerprint;
+    use axum::body::Bytes;
+
+    use super::{form_fingerprint, request_fingerprint as fingerprint};
 
     #[test]
     fn a_different_body_or_path_is_a_different_request() {
@@ -270,5 +323,27 @@ mod tests {
         assert_eq!(a, fingerprint("POST", "/v1/payments", b"{\"amount\":1}"));
         assert_ne!(a, fingerprint("POST", "/v1/payments", b"{\"amount\":2}"));
         assert_ne!(a, fingerprint("POST", "/v1/refunds", b"{\"amount\":1}"));
+    }
+
+    fn form(boundary: &str, file_name: &str, content_type: &str, content: &str) -> Bytes {
+        Bytes::from(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nDelivered\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: {content_type}\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        ))
+    }
+
+    async fn of_form(boundary: &str, file_name: &str, content_type: &str, content: &str) -> String {
+        let body = form(boundary, file_name, content_type, content);
+        form_fingerprint("POST", "/v1/disputes/dp_1/evidence", body, boundary.to_owned()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_form_is_the_same_request_under_any_boundary_and_another_with_any_other_part() {
+        let a = of_form("AaB03x", "receipt.pdf", "application/pdf", "%PDF-1").await;
+        assert_eq!(a, of_form("zz-other-boundary", "receipt.pdf", "application/pdf", "%PDF-1").await);
+        assert_ne!(a, of_form("AaB03x", "receipt.pdf", "application/pdf", "%PDF-2").await, "other bytes");
+        assert_ne!(a, of_form("AaB03x", "invoice.pdf", "application/pdf", "%PDF-1").await, "another file name");
+        assert_ne!(a, of_form("AaB03x", "receipt.pdf", "image/png", "%PDF-1").await, "another content type");
     }
 }

@@ -50,6 +50,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A multipart form to a dispute action under a chosen Idempotency-Key.
+    async fn post_form(&self, path: &str, key: &str, form: Form) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+            .header("Idempotency-Key", key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// PayPal's sandbox decides a case under review.
     async fn adjudicate(&self, provider_dispute_id: &str, outcome: AdjudicationOutcome) {
         self.paypal()
@@ -77,6 +89,15 @@ fn pdf(name: &str) -> Part {
     let mut scan = b"%PDF-1.4 proof of delivery".to_vec();
     scan.resize(300 * 1024, b' ');
     Part::bytes(scan).file_name(name.to_owned()).mime_str("application/pdf").unwrap()
+}
+
+fn png(name: &str, content: &[u8]) -> Part {
+    Part::bytes(content.to_vec()).file_name(name.to_owned()).mime_str("image/png").unwrap()
+}
+
+async fn problem_code(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json::<Value>().await.unwrap()["code"].clone())
 }
 
 on_both_stores! {
@@ -255,5 +276,64 @@ on_both_stores! {
         assert_eq!(again.status(), 409, "a decided case takes no answer");
         let offered = app.post(&format!("/v1/disputes/{id}/offer"), json!({ "kind": "refund", "note": "n" })).await;
         assert_eq!(offered.status(), 422, "an amount is required for a refund offer");
+    }
+
+    async fn evidence_under_one_key_is_sent_once_and_the_key_refuses_another_file(app) {
+        let payment = app.paid_payment(2_500).await;
+        app.open_dispute(&payment, json!({ "stage": "CHARGEBACK" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/disputes/{id}/evidence");
+        let form = |content: &[u8]| Form::new().text("note", "Delivered").part("file", png("receipt.png", content));
+
+        let first = app.post_form(&path, "evidence-once", form(b"photo one")).await;
+        assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+        let answered: Value = first.json().await.unwrap();
+        // reqwest draws a new boundary for every form: the same parts are still the same request.
+        let replayed = app.post_form(&path, "evidence-once", form(b"photo one")).await;
+        assert_eq!(replayed.status(), 200);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        assert_eq!(replayed.json::<Value>().await.unwrap(), answered, "the stored answer");
+        assert_eq!(app.dispute(&id).await["evidence"].as_array().unwrap().len(), 1, "sent to PayPal once");
+
+        let other_file = app.post_form(&path, "evidence-once", form(b"photo two")).await;
+        assert_eq!(problem_code(other_file).await, (422, json!("idempotency_key_reused")));
+        let other_name = Form::new().text("note", "Delivered").part("file", png("other.png", b"photo one"));
+        let renamed = app.post_form(&path, "evidence-once", other_name).await;
+        assert_eq!(problem_code(renamed).await, (422, json!("idempotency_key_reused")));
+        let retyped = Form::new().text("note", "Delivered").part(
+            "file",
+            Part::bytes(b"photo one".to_vec()).file_name("receipt.png").mime_str("image/jpeg").unwrap(),
+        );
+        assert_eq!(problem_code(app.post_form(&path, "evidence-once", retyped).await).await, (422, json!("idempotency_key_reused")));
+        let other_field = Form::new().text("note", "Delivered").part("photo", png("receipt.png", b"photo one"));
+        assert_eq!(problem_code(app.post_form(&path, "evidence-once", other_field).await).await, (422, json!("idempotency_key_reused")));
+        assert_eq!(app.dispute(&id).await["evidence"].as_array().unwrap().len(), 1, "nothing more was sent");
+    }
+
+    async fn a_message_with_a_file_under_one_key_is_sent_once_and_the_key_refuses_another_file(app) {
+        let payment = app.paid_payment(2_500).await;
+        app.open_dispute(&payment, json!({ "message": "Where is it?" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/disputes/{id}/messages");
+        let form = |content: &[u8]| Form::new().text("text", "Tracking attached").part("file", png("tracking.png", content));
+
+        let first = app.post_form(&path, "message-once", form(b"label")).await;
+        assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+        let sent: Value = first.json().await.unwrap();
+        assert_eq!(sent["status"], "waiting_for_buyer");
+        assert_eq!(sent["messages"].as_array().unwrap().len(), 2);
+        let replayed = app.post_form(&path, "message-once", form(b"label")).await;
+        assert_eq!(replayed.status(), 200);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        assert_eq!(replayed.json::<Value>().await.unwrap(), sent);
+
+        let other = app.post_form(&path, "message-once", form(b"another label")).await;
+        assert_eq!(problem_code(other).await, (422, json!("idempotency_key_reused")));
+        assert_eq!(app.dispute(&id).await["messages"].as_array().unwrap().len(), 2, "the message went once");
+
+        let refused = app.post_form(&path, "message-exe", Form::new().text("text", "t").part("file", png("setup.exe", b"MZ"))).await;
+        assert_eq!(problem_code(refused).await, (422, json!("dispute_document_refused")));
+        let unknown = app.post_form(&path, "message-field", Form::new().text("note", "t")).await;
+        assert_eq!(problem_code(unknown).await, (422, json!("invalid_request")));
     }
 }

@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::HeaderMap;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
 use payhub_core::PositiveAmount;
 use payhub_core::dispute::{Dispute, DisputeStatus};
@@ -25,7 +25,7 @@ use crate::http::error::{ApiError, Problem, ProblemType};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::providers::{DisputeDocument, DisputeResponse, OfferKind};
 
-/// Evidence and appeals carry documents: up to the provider's 50 MB, and the form around them.
+/// Evidence, appeals and messages carry documents: up to the provider's 50 MB, and the form around them.
 pub const DOCUMENT_BODY_LIMIT: usize = payhub_paypal::MAX_TOTAL_DOCUMENT_BYTES + 1024 * 1024;
 
 type Note = MerchantText<2000>;
@@ -37,20 +37,21 @@ pub fn router() -> OpenApiRouter<Hub> {
         .routes(routes!(list_payment_disputes))
         .routes(routes!(accept))
         .routes(routes!(offer))
-        .routes(routes!(send_message))
         .routes(routes!(acknowledge_return))
         .merge(
             OpenApiRouter::new()
+                .routes(routes!(send_message))
                 .routes(routes!(provide_evidence))
                 .routes(routes!(appeal))
                 .layer(DefaultBodyLimit::max(DOCUMENT_BODY_LIMIT)),
         )
 }
 
-/// The largest body a path takes: documents on the evidence and appeal routes, small JSON
-/// everywhere else.
+/// The largest body a path takes: documents on the evidence, appeal and message routes, small
+/// JSON everywhere else.
 pub fn body_limit(path: &str) -> Option<usize> {
-    let documents = path.starts_with("/v1/disputes/") && (path.ends_with("/evidence") || path.ends_with("/appeal"));
+    let documents = path.starts_with("/v1/disputes/")
+        && ["/evidence", "/appeal", "/messages"].iter().any(|action| path.ends_with(action));
     documents.then_some(DOCUMENT_BODY_LIMIT)
 }
 
@@ -260,18 +261,32 @@ pub struct DisputeMessageRequest {
 
 #[utoipa::path(post, path = "/v1/disputes/{id}/messages", tag = "disputes",
     params(("id" = String, Path, description = "dp_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
-    request_body = DisputeMessageRequest,
+    request_body(content_type = "application/json", content = DisputeMessageRequest,
+        description = "JSON `{\"text\": …}`, or `multipart/form-data` with `text` and files (as for `/evidence`)"),
     responses((status = 200, body = Dispute),
-        (status = 409, description = "The dispute does not allow it now", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "The dispute does not allow it now", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A document the provider would refuse", body = Problem, content_type = "application/problem+json")))]
 async fn send_message(
     State(hub): State<Hub>,
     caller: Caller,
     headers: HeaderMap,
     ApiPath(id): ApiPath<DisputeId>,
-    ApiJson(body): ApiJson<DisputeMessageRequest>,
+    request: Request,
 ) -> Result<Json<Dispute>, ApiError> {
-    let text = required_note("text", body.text)?;
-    respond(&hub, &caller, &id, &headers, |_| DisputeResponse::Message { text, documents: Vec::new() }).await
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|content_type| content_type.starts_with("multipart/form-data"));
+    let (text, documents) = if form {
+        let form = Multipart::from_request(request, &hub).await.map_err(not_a_form)?;
+        let (mut texts, documents) = read_form(form, &["text"]).await?;
+        (take_text(&mut texts, "text").unwrap_or_default(), documents)
+    } else {
+        let ApiJson(body) = ApiJson::<DisputeMessageRequest>::from_request(request, &hub).await?;
+        (body.text, Vec::new())
+    };
+    let text = required_note("text", text)?;
+    respond(&hub, &caller, &id, &headers, |_| DisputeResponse::Message { text, documents }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -319,7 +334,7 @@ fn form_error(detail: impl std::fmt::Display) -> ApiError {
 fn not_a_form(rejection: MultipartRejection) -> ApiError {
     ApiError::new(
         ProblemType::UnsupportedMediaType,
-        format!("send the evidence as `multipart/form-data` ({})", rejection.body_text()),
+        format!("send the form as `multipart/form-data` ({})", rejection.body_text()),
     )
 }
 
@@ -327,37 +342,58 @@ fn document_refused(refusal: DocumentRefusal) -> ApiError {
     ApiError::new(ProblemType::DisputeDocumentRefused, refusal.to_string())
 }
 
-async fn read_evidence(mut form: Multipart) -> Result<EvidenceForm, ApiError> {
-    let mut kind = None;
-    let mut note = None;
+/// A multipart form's text fields (only those named in `fields`) and its files, with the files
+/// held to the provider's limits.
+async fn read_form(
+    mut form: Multipart,
+    fields: &[&str],
+) -> Result<(Vec<(String, String)>, Vec<DisputeDocument>), ApiError> {
+    let mut texts = Vec::new();
     let mut documents = Vec::new();
     while let Some(field) = form.next_field().await.map_err(form_error)? {
         let name = field.name().unwrap_or_default().to_owned();
-        match (name.as_str(), field.file_name().map(str::to_owned)) {
-            (_, Some(file_name)) => {
+        match field.file_name().map(str::to_owned) {
+            Some(file_name) => {
                 let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
                 let content = field.bytes().await.map_err(form_error)?.to_vec();
                 documents.push(DisputeDocument { file_name, content_type, content });
             }
-            ("kind", None) => kind = Some(field.text().await.map_err(form_error)?),
-            ("note", None) => note = Some(field.text().await.map_err(form_error)?),
-            (other, None) => {
-                return Err(ApiError::invalid(other, "is not a field of this form (kind, note, and files)"));
+            None if fields.contains(&name.as_str()) => texts.push((name, field.text().await.map_err(form_error)?)),
+            None => {
+                let detail = format!("is not a field of this form ({}, and files)", fields.join(", "));
+                return Err(ApiError::invalid(&name, detail));
             }
         }
     }
-    let kind = match kind {
+    check_documents(documents.iter().map(|d| (d.file_name.as_str(), d.content.len()))).map_err(document_refused)?;
+    Ok((texts, documents))
+}
+
+/// The last value of a form's text field.
+fn take_text(texts: &mut Vec<(String, String)>, name: &str) -> Option<String> {
+    let mut found = None;
+    texts.retain_mut(|(field, value)| {
+        if field == name {
+            found = Some(std::mem::take(value));
+        }
+        field != name
+    });
+    found
+}
+
+async fn read_evidence(form: Multipart) -> Result<EvidenceForm, ApiError> {
+    let (mut texts, documents) = read_form(form, &["kind", "note"]).await?;
+    let kind = match take_text(&mut texts, "kind") {
         None => "OTHER".to_owned(),
         Some(kind) if !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') => kind,
         Some(_) => {
             return Err(ApiError::invalid("kind", "must be the provider's evidence type, e.g. PROOF_OF_FULFILLMENT"));
         }
     };
-    let note = optional_note("note", note)?;
+    let note = optional_note("note", take_text(&mut texts, "note"))?;
     if note.is_none() && documents.is_empty() {
         return Err(ApiError::invalid("note", "send a note or at least one file"));
     }
-    check_documents(documents.iter().map(|d| (d.file_name.as_str(), d.content.len()))).map_err(document_refused)?;
     Ok(EvidenceForm { kind, note, documents })
 }
 
