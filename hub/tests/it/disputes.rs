@@ -336,4 +336,80 @@ on_both_stores! {
         let unknown = app.post_form(&path, "message-field", Form::new().text("note", "t")).await;
         assert_eq!(problem_code(unknown).await, (422, json!("invalid_request")));
     }
+
+    async fn a_returned_item_is_acknowledged_once_under_one_key_and_only_when_a_return_is_pending(app) {
+        let payment = app.paid_payment(4_000).await;
+        let reason = "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED";
+        let provider_id = app.open_dispute(&payment, json!({ "reason": reason, "message": "It broke" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/disputes/{id}/acknowledge_return");
+
+        let early = app.post_with_key(&path, "return-early", json!({})).await;
+        assert_eq!(early.status(), 409, "no return is pending");
+        let problem: Value = early.json().await.unwrap();
+        assert_eq!(problem["code"], "dispute_action_not_allowed");
+        assert_eq!(problem["current_status"], "needs_response");
+        assert!(!problem["allowed_actions"].as_array().unwrap().contains(&json!("acknowledge_return")), "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("`acknowledge_return` is not allowed now"), "{problem}");
+
+        let offer = json!({ "kind": "refund_with_return", "amount": 4_000, "note": "Send it back, we refund it" });
+        let offered = app.post(&format!("/v1/disputes/{id}/offer"), offer).await;
+        assert_eq!(offered.status(), 200, "{}", offered.text().await.unwrap());
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/disputes/{provider_id}/accept-offer"), json!({})).await;
+        app.eventually("the return is the seller's to acknowledge", || async {
+            app.dispute(&id).await["allowed_actions"].as_array().unwrap().contains(&json!("acknowledge_return"))
+        })
+        .await;
+
+        let first = app.post_with_key(&path, "return-once", json!({ "received": true, "note": "Back in stock" })).await;
+        assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+        assert_eq!(first.headers()["idempotent-replayed"], "false");
+        let acknowledged: Value = first.json().await.unwrap();
+        assert_eq!(acknowledged["outcome"]["amount_refunded"], 4_000);
+        let replayed = app.post_with_key(&path, "return-once", json!({ "received": true, "note": "Back in stock" })).await;
+        assert_eq!(replayed.status(), 200);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        assert_eq!(replayed.json::<Value>().await.unwrap(), acknowledged);
+        let resolved = app.event_types(&id).await.iter().filter(|t| *t == "dispute.resolved").count();
+        assert_eq!(resolved, 1, "acted on once");
+
+        let again = app.post_with_key(&path, "return-again", json!({})).await;
+        assert_eq!(again.status(), 409, "the case is decided");
+        assert_eq!(again.json::<Value>().await.unwrap()["allowed_actions"], json!([]));
+    }
+
+    async fn a_lost_case_is_appealed_once_under_one_key_and_only_while_it_may_be(app) {
+        let payment = app.paid_payment(3_500).await;
+        let provider_id = app.open_dispute(&payment, json!({ "stage": "CHARGEBACK" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/disputes/{id}/appeal");
+        let form = || Form::new().text("kind", "PROOF_OF_FULFILLMENT").text("note", "Signed for").part("file", pdf("signature.pdf"));
+
+        let early = app.post_form(&path, "appeal-early", form()).await;
+        assert_eq!(early.status(), 409, "nothing was decided yet");
+        let problem: Value = early.json().await.unwrap();
+        assert_eq!(problem["code"], "dispute_action_not_allowed");
+        assert_eq!(problem["current_status"], "needs_response");
+
+        let answered = app.send_evidence(&id, Form::new().text("note", "Delivered")).await;
+        assert_eq!(answered.status(), 200);
+        app.adjudicate(&provider_id, AdjudicationOutcome::BuyerFavor).await;
+        let lost = app.dispute_becomes(&id, "lost").await;
+        assert_eq!(lost["allowed_actions"], json!(["appeal"]));
+
+        let first = app.post_form(&path, "appeal-once", form()).await;
+        assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+        let appealed: Value = first.json().await.unwrap();
+        assert_eq!(appealed["status"], "under_review");
+        assert_eq!(appealed["stage"], "arbitration");
+        let replayed = app.post_form(&path, "appeal-once", form()).await;
+        assert_eq!(replayed.status(), 200);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        assert_eq!(replayed.json::<Value>().await.unwrap(), appealed);
+        assert_eq!(app.dispute(&id).await["evidence"].as_array().unwrap().len(), 2, "the appeal went once");
+
+        let again = app.post_form(&path, "appeal-again", form()).await;
+        assert_eq!(again.status(), 409, "a case under review takes no appeal");
+        assert_eq!(again.json::<Value>().await.unwrap()["current_status"], "under_review");
+    }
 }
