@@ -413,3 +413,36 @@ on_both_stores! {
         assert_eq!(again.json::<Value>().await.unwrap()["current_status"], "under_review");
     }
 }
+
+/// A hub told to leave entitlements alone when a dispute is lost.
+async fn keeping_entitlements(backend: payhub_store::testing::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| settings.disputes.revoke_entitlement_on_loss = false).await
+}
+
+on_both_stores! {
+    with keeping_entitlements;
+
+    async fn with_revocation_off_a_lost_dispute_on_a_subscription_payment_leaves_the_entitlement(app) {
+        let plan = app.monthly_plan(3).await;
+        let subscription = app.subscribe(&plan, "cus_kept").await;
+        assert_eq!(app.entitled("cus_kept").await, ["premium"]);
+        let subscription_id = SubscriptionId::parse(subscription["id"].as_str().unwrap()).unwrap();
+        let charge = app.hub.db.subscription_payments(&subscription_id).await.unwrap().remove(0);
+        let payment = app.payment(charge.id.as_str()).await;
+        let provider_id = app.open_dispute(&payment, json!({ "reason": "UNAUTHORISED", "stage": "CHARGEBACK" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+
+        let answered = app.send_evidence(&id, Form::new().text("note", "The customer used the service")).await;
+        assert_eq!(answered.status(), 200);
+        app.adjudicate(&provider_id, AdjudicationOutcome::BuyerFavor).await;
+
+        let lost = app.dispute_becomes(&id, "lost").await;
+        assert_eq!(lost["outcome"]["amount_refunded"], 1_500);
+        // The loss is fully applied once the merchant has been told of it.
+        app.eventually("dispute.resolved is delivered", || async { !app.delivered("dispute.resolved").is_empty() }).await;
+        assert_eq!(app.delivered("dispute.resolved")[0]["outcome"]["result"], "lost");
+        assert_eq!(app.entitled("cus_kept").await, ["premium"], "the entitlement stays");
+        let kept = app.get_json(&format!("/v1/subscriptions/{}", subscription["id"].as_str().unwrap())).await;
+        assert_eq!(kept["status"], subscription["status"], "the subscription is untouched");
+    }
+}
