@@ -412,6 +412,37 @@ on_both_stores! {
         assert_eq!(again.status(), 409, "a case under review takes no appeal");
         assert_eq!(again.json::<Value>().await.unwrap()["current_status"], "under_review");
     }
+
+    async fn evidence_too_large_or_of_a_refused_type_is_refused_before_anything_reaches_paypal(app) {
+        let payment = app.paid_payment(2_000).await;
+        let provider_id = app.open_dispute(&payment, json!({ "stage": "CHARGEBACK" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        let at_paypal = app.paypal().get_dispute(&provider_id).await.unwrap();
+
+        // PayPal takes each document only under 10 MB.
+        let mut scan = b"%PDF-1.4".to_vec();
+        scan.resize(payhub_paypal::MAX_DOCUMENT_BYTES, b' ');
+        let too_large = Part::bytes(scan).file_name("scan.pdf").mime_str("application/pdf").unwrap();
+        let refused = app.send_evidence(&id, Form::new().text("note", "Scan").part("file", too_large)).await;
+        assert_eq!(refused.status(), 422);
+        assert_eq!(refused.headers()["content-type"], "application/problem+json");
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "dispute_document_refused");
+        assert!(problem["detail"].as_str().unwrap().contains("scan.pdf"), "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("10 MB"), "{problem}");
+
+        let program = Part::bytes(b"MZ\x90\x00".to_vec()).file_name("invoice.exe").mime_str("application/octet-stream").unwrap();
+        let refused = app.send_evidence(&id, Form::new().text("note", "Invoice").part("file", pdf("ok.pdf")).part("file", program)).await;
+        assert_eq!(refused.status(), 422);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "dispute_document_refused");
+        assert!(problem["detail"].as_str().unwrap().contains("invoice.exe"), "{problem}");
+
+        assert_eq!(app.paypal().get_dispute(&provider_id).await.unwrap(), at_paypal, "PayPal received nothing");
+        let dispute = app.dispute(&id).await;
+        assert_eq!(dispute["status"], "needs_response");
+        assert_eq!(dispute["evidence"], json!([]));
+    }
 }
 
 /// A hub told to leave entitlements alone when a dispute is lost.
