@@ -157,6 +157,66 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The buyer opens a case at PayPal on a payment's capture; returns the hub's dispute once it
+    /// has it, and PayPal's id.
+    async fn dispute_opened(
+        &self,
+        payment: &serde_json::Value,
+        claim: serde_json::Value,
+    ) -> (serde_json::Value, String) {
+        let capture = payment["provider_refs"]["capture_id"].as_str().unwrap();
+        let opened =
+            self.sandbox_control(Method::POST, &format!("/sandbox/paypal/captures/{capture}/dispute"), claim).await;
+        let path = format!("/v1/payments/{}/disputes", payment["id"].as_str().unwrap());
+        self.eventually("the hub has the dispute", || async { !self.get_json(&path).await["data"][0].is_null() }).await;
+        (self.get_json(&path).await["data"][0].clone(), opened["dispute_id"].as_str().unwrap().to_owned())
+    }
+
+    /// Every event of `event_type` about a resource, oldest first.
+    async fn event_ids(&self, resource_id: &str, event_type: &str) -> Vec<String> {
+        let events = self.get_json(&format!("/v1/events?resource_id={resource_id}&type={event_type}")).await;
+        let mut ids: Vec<String> =
+            events["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Sends evidence through the API, which puts a chargeback under PayPal's review.
+    async fn answer_with_evidence(&self, dispute_id: &str) {
+        let answered = self
+            .http
+            .post(format!("{}/v1/disputes/{dispute_id}/evidence", self.url))
+            .bearer_auth(&self.api_key)
+            .header("Idempotency-Key", format!("evidence-{dispute_id}"))
+            .multipart(reqwest::multipart::Form::new().text("note", "Delivered"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 200);
+    }
+}
+
+impl SmtpServer {
+    /// The mails about one event (their Message-ID starts with the event's id).
+    fn about(&self, event_id: &str) -> Vec<ReceivedMail> {
+        let prefix = format!("<{event_id}.");
+        self.received().into_iter().filter(|m| m.header("Message-ID").unwrap().starts_with(&prefix)).collect()
+    }
+
+    /// The mail about one event to support@shop.example.
+    fn to_support(&self, event_id: &str) -> ReceivedMail {
+        let mails: Vec<_> = self.about(event_id).into_iter().filter(|m| m.to == ["support@shop.example"]).collect();
+        assert_eq!(mails.len(), 1, "one mail to support about {event_id}: {mails:?}");
+        mails[0].clone()
+    }
+}
+
+fn due_of(dispute: &serde_json::Value) -> String {
+    let due = chrono::DateTime::parse_from_rfc3339(dispute["response_due_at"].as_str().unwrap()).unwrap();
+    due.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// Runs a mail scenario once per store, with an SMTP server port chosen for it.
 macro_rules! with_mail_on_both_stores {
     ($(async fn $name:ident($app:ident, $listener:ident) $body:block)*) => {$(
@@ -253,5 +313,96 @@ with_mail_on_both_stores! {
         }
         let (_, states) = app.mails_about(id, "dispute.created").await;
         assert!(states.iter().all(|m| m.status == "sent" && m.attempts == 1), "{states:?}");
+    }
+
+    async fn an_unanswered_dispute_is_mailed_again_the_day_before_it_is_due_and_an_answered_one_is_not(app, listener) {
+        let smtp = SmtpServer::start_on(listener).await;
+        let (unanswered, _) = app.dispute_opened(&app.paid_payment(2000).await, json!({})).await;
+        let (answered, _) = app.dispute_opened(&app.paid_payment(3000).await, json!({})).await;
+        let (unanswered_id, answered_id) = (unanswered["id"].as_str().unwrap(), answered["id"].as_str().unwrap());
+        let written = app.post(&format!("/v1/disputes/{answered_id}/messages"), json!({ "text": "Shipped on Monday" })).await;
+        assert_eq!(written.status(), 200);
+        let first = app.event_ids(unanswered_id, "dispute.action_required").await;
+        assert_eq!(first.len(), 1);
+        app.eventually("the first request for an answer is mailed", || async { smtp.about(&first[0]).len() == 2 }).await;
+
+        app.advance(chrono::Duration::days(9) + chrono::Duration::hours(1)).await;
+        app.eventually("asked again a day before the due date", || async {
+            app.event_ids(unanswered_id, "dispute.action_required").await.len() == 2
+        })
+        .await;
+        let reminder = app.event_ids(unanswered_id, "dispute.action_required").await.pop().unwrap();
+        app.eventually("the reminder is mailed", || async { smtp.about(&reminder).len() == 2 }).await;
+        let due = due_of(&unanswered);
+        let mail = smtp.to_support(&reminder);
+        assert_eq!(mail.header("Subject").unwrap(), format!("[payhub (test mode)] Dispute {unanswered_id} needs an answer by {due}: 20.00 USD, not received"));
+        let text = mail.text();
+        // A day before: less than 24 hours left (the clock has moved on a little since).
+        let line = text.lines().find(|line| line.starts_with("Answer by")).unwrap();
+        let left = line.strip_prefix(&format!("Answer by         {due} (")).and_then(|rest| rest.strip_suffix(" h left)"));
+        assert!(left.and_then(|hours| hours.parse::<u32>().ok()).is_some_and(|hours| hours < 24), "{line}");
+        assert!(text.contains(&format!("See it in payhub: {}/v1/disputes/{unanswered_id}", app.url)), "{text}");
+
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(app.event_ids(answered_id, "dispute.action_required").await.len(), 1, "the answered case is not asked again");
+        let about_answered: usize = {
+            let mut count = 0;
+            for event in app.event_ids(answered_id, "dispute.action_required").await {
+                count += smtp.about(&event).len();
+            }
+            count
+        };
+        assert_eq!(about_answered, 2, "only the first request for an answer was mailed about the answered case");
+    }
+
+    async fn a_won_and_a_lost_dispute_are_mailed_with_their_outcome(app, listener) {
+        let smtp = SmtpServer::start_on(listener).await;
+        let (won, won_at_paypal) = app.dispute_opened(&app.paid_payment(3000).await, json!({ "stage": "CHARGEBACK" })).await;
+        let (lost, lost_at_paypal) = app.dispute_opened(&app.paid_payment(2000).await, json!({ "stage": "CHARGEBACK" })).await;
+        let (won_id, lost_id) = (won["id"].as_str().unwrap(), lost["id"].as_str().unwrap());
+        app.answer_with_evidence(won_id).await;
+        app.answer_with_evidence(lost_id).await;
+        let paypal = app.paypal();
+        paypal.adjudicate_dispute("decide-won", &won_at_paypal, payhub_paypal::AdjudicationOutcome::SellerFavor).await.unwrap();
+        paypal.adjudicate_dispute("decide-lost", &lost_at_paypal, payhub_paypal::AdjudicationOutcome::BuyerFavor).await.unwrap();
+
+        for (id, result, subject, outcome) in [
+            (won_id, "won", "30.00 USD, not received", "Outcome           won, 0.00 USD back to the buyer"),
+            (lost_id, "lost", "20.00 USD, not received", "Outcome           lost, 20.00 USD back to the buyer"),
+        ] {
+            app.eventually(&format!("dispute {id} is resolved"), || async {
+                app.event_ids(id, "dispute.resolved").await.len() == 1
+            })
+            .await;
+            let resolved = app.event_ids(id, "dispute.resolved").await.remove(0);
+            app.eventually("the resolution is mailed", || async { smtp.about(&resolved).len() == 2 }).await;
+            let mail = smtp.to_support(&resolved);
+            assert_eq!(mail.header("Subject").unwrap(), format!("[payhub (test mode)] Dispute {id} {result}: {subject}"));
+            let text = mail.text();
+            assert!(text.contains(outcome), "{outcome:?} in {text}");
+        }
+    }
+
+    async fn a_dispute_mail_waits_for_a_mail_server_that_is_down_and_arrives_exactly_once(app, listener) {
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let (dispute, _) = app.dispute_opened(&app.paid_payment(4000).await, json!({})).await;
+        let id = dispute["id"].as_str().unwrap().to_owned();
+        app.eventually("several failed attempts", || async {
+            let (_, states) = app.mails_about(&id, "dispute.created").await;
+            states.len() == 2 && states.iter().all(|m| m.status == "pending" && m.attempts >= 2 && m.last_error.is_some())
+        })
+        .await;
+        let smtp = SmtpServer::start_on(TcpListener::bind(address).await.unwrap()).await;
+        let (created, _) = app.mails_about(&id, "dispute.created").await;
+        let created = created.to_string();
+        app.eventually("the mails once the server is back", || async { smtp.about(&created).len() >= 2 }).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let mut recipients: Vec<_> = smtp.about(&created).into_iter().flat_map(|m| m.to).collect();
+        recipients.sort();
+        assert_eq!(recipients, ["ops@shop.example", "support@shop.example"], "each recipient mailed exactly once");
+        assert!(smtp.to_support(&created).header("Subject").unwrap().contains(&format!("Dispute {id} opened: 40.00 USD")));
+        let (_, states) = app.mails_about(&id, "dispute.created").await;
+        assert!(states.iter().all(|m| m.status == "sent" && m.attempts >= 2), "failed attempts, then one sent: {states:?}");
     }
 }
