@@ -423,3 +423,83 @@ async fn dispute_responses_validate_against_paypals_openapi_schemas() {
     let missing = sandbox.get(&token, "/v1/customer/disputes/PP-D-0").await;
     specs.assert_matches(SPEC, "error", &missing.body);
 }
+
+#[tokio::test]
+async fn the_buyers_message_control_writes_on_an_inquiry_and_gives_the_seller_the_turn() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let receiver = spawn_receiver().await;
+    sandbox.subscribe(&token, &receiver.url, &["CUSTOMER.DISPUTE.UPDATED"]).await;
+    let (_, capture_id) = sandbox.captured_order(&token, "30.00").await;
+    let id = sandbox.open_dispute(&capture_id, json!({})).await["dispute_id"].as_str().unwrap().to_owned();
+    let written =
+        sandbox.act_multipart(&token, &id, "send-message", json!({ "message": "Shipped on Monday." }), &[]).await;
+    assert_eq!(written.status, StatusCode::OK, "{}", written.body);
+    assert_eq!(sandbox.dispute(&token, &id).await["status"], "WAITING_FOR_BUYER_RESPONSE");
+
+    let answered = sandbox.buyer(&id, "message", Some(json!({ "message": "Still nothing here." }))).await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+    assert_eq!(answered.body["status"], "WAITING_FOR_SELLER_RESPONSE", "the seller's turn again");
+    let messages = answered.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!((&messages[1]["posted_by"], &messages[1]["content"]), (&json!("BUYER"), &json!("Still nothing here.")));
+    assert!(answered.body.get("seller_response_due_date").is_some());
+    assert!(answered.body.get("buyer_response_due_date").is_none());
+    assert!(rels(&answered.body).contains(&"send_message".to_owned()));
+    assert_eq!(sandbox.dispute(&token, &id).await["messages"], answered.body["messages"], "the seller reads it");
+
+    let delivered = receiver.wait_for(2).await;
+    let updated: Vec<Value> = delivered.iter().map(|d| d.json()).collect();
+    assert!(updated.iter().all(|event| event["event_type"] == "CUSTOMER.DISPUTE.UPDATED"));
+    assert_eq!(updated.last().unwrap()["resource"]["messages"][1]["content"], "Still nothing here.");
+
+    let empty = sandbox.buyer(&id, "message", Some(json!({}))).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+    assert_eq!(empty.issue(), "MISSING_REQUIRED_PARAMETER");
+    let unknown = sandbox.buyer("PP-D-1", "message", Some(json!({ "message": "hello" }))).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    assert_eq!(sandbox.buyer(&id, "escalate", None).await.status, StatusCode::OK);
+    let claim = sandbox.buyer(&id, "message", Some(json!({ "message": "Any news?" }))).await;
+    assert_eq!(claim.status, StatusCode::UNPROCESSABLE_ENTITY, "messages belong to the inquiry");
+    assert_eq!(claim.issue(), "ACTION_NOT_ALLOWED");
+    assert_eq!(sandbox.dispute(&token, &id).await["messages"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_buyers_escalate_control_turns_an_inquiry_into_a_claim_the_seller_must_answer() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let receiver = spawn_receiver().await;
+    sandbox.subscribe(&token, &receiver.url, &["CUSTOMER.DISPUTE.UPDATED"]).await;
+    let (_, capture_id) = sandbox.captured_order(&token, "30.00").await;
+    let id = sandbox.open_dispute(&capture_id, json!({})).await["dispute_id"].as_str().unwrap().to_owned();
+    let offer = json!({ "note": "Half?", "offer_type": "REFUND", "offer_amount": { "currency_code": "USD", "value": "15.00" } });
+    assert_eq!(sandbox.act(&token, &id, "make-offer", offer).await.status, StatusCode::OK);
+
+    let escalated_at = sandbox.now().await;
+    let escalated = sandbox.buyer(&id, "escalate", Some(json!({ "note": "I want my money" }))).await;
+    assert_eq!(escalated.status, StatusCode::OK, "{}", escalated.body);
+    assert_eq!(escalated.body["dispute_life_cycle_stage"], "CHARGEBACK");
+    assert_eq!(escalated.body["status"], "WAITING_FOR_SELLER_RESPONSE");
+    let due = time(&escalated.body["seller_response_due_date"]);
+    let ten_days = escalated_at + Duration::days(10);
+    assert!(due > ten_days - Duration::seconds(1) && due < ten_days + Duration::minutes(1), "{due} is 10 days on");
+    assert_eq!(rels(&escalated.body), ["self", "accept_claim", "provide_evidence"], "no inquiry actions on a claim");
+    assert_eq!(sandbox.dispute(&token, &id).await["dispute_life_cycle_stage"], "CHARGEBACK");
+    let offer =
+        json!({ "note": "n", "offer_type": "REFUND", "offer_amount": { "currency_code": "USD", "value": "30.00" } });
+    assert_eq!(sandbox.act(&token, &id, "make-offer", offer).await.issue(), "ACTION_NOT_ALLOWED");
+
+    let delivered = receiver.wait_for(2).await;
+    let last = delivered.last().unwrap().json();
+    assert_eq!(last["event_type"], "CUSTOMER.DISPUTE.UPDATED");
+    assert_eq!(last["resource"]["dispute_life_cycle_stage"], "CHARGEBACK");
+
+    let again = sandbox.buyer(&id, "escalate", None).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "a claim is escalated already");
+    assert_eq!(again.issue(), "ACTION_NOT_ALLOWED");
+    let bad_note = sandbox.buyer(&id, "escalate", Some(json!({ "note": 7 }))).await;
+    assert_eq!(bad_note.status, StatusCode::BAD_REQUEST, "{}", bad_note.body);
+    assert_eq!(sandbox.buyer("PP-D-1", "escalate", None).await.status, StatusCode::NOT_FOUND);
+}
