@@ -30,6 +30,10 @@ enum Trigger {
     RefundSucceeded,
     #[value(name = "dispute.created")]
     DisputeCreated,
+    #[value(name = "dispute.updated")]
+    DisputeUpdated,
+    #[value(name = "dispute.resolved")]
+    DisputeResolved,
     #[value(name = "subscription.renewed")]
     SubscriptionRenewed,
 }
@@ -42,6 +46,8 @@ impl Trigger {
             Trigger::PaymentRefunded => "payment.refunded",
             Trigger::RefundSucceeded => "refund.succeeded",
             Trigger::DisputeCreated => "dispute.created",
+            Trigger::DisputeUpdated => "dispute.updated",
+            Trigger::DisputeResolved => "dispute.resolved",
             Trigger::SubscriptionRenewed => "subscription.renewed",
         }
     }
@@ -73,6 +79,8 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<()> {
         Trigger::PaymentRefunded => flow.refunded_payment().await?.0,
         Trigger::RefundSucceeded => flow.refunded_payment().await?.1,
         Trigger::DisputeCreated => flow.disputed_payment().await?,
+        Trigger::DisputeUpdated => flow.answered_dispute().await?,
+        Trigger::DisputeResolved => flow.accepted_dispute().await?,
         Trigger::SubscriptionRenewed => flow.renewed_subscription().await?,
     };
     let event = flow.event(args.event.event_type(), &resource).await?;
@@ -135,6 +143,29 @@ impl Flow {
             })
             .await?;
         Ok(text(&disputes["data"][0]["id"]))
+    }
+
+    /// A dispute the merchant answered with a message through the hub: the case waits for the
+    /// buyer now.
+    async fn answered_dispute(&self) -> anyhow::Result<String> {
+        let id = self.disputed_payment().await?;
+        let message = json!({ "text": "payhub trigger: shipped on Monday, tracking follows" });
+        let answered: Value = self.hub.post(&format!("/v1/disputes/{id}/messages"), &message).await?;
+        if answered["status"] != "waiting_for_buyer" {
+            bail!("dispute {id} did not move to the buyer's turn: {answered}");
+        }
+        Ok(id)
+    }
+
+    /// A dispute the merchant accepted through the hub: refunded to the buyer and closed.
+    async fn accepted_dispute(&self) -> anyhow::Result<String> {
+        let id = self.disputed_payment().await?;
+        let accepted: Value =
+            self.hub.post(&format!("/v1/disputes/{id}/accept"), &json!({ "note": "payhub trigger" })).await?;
+        if accepted["status"] != "accepted" {
+            bail!("dispute {id} was not closed by accepting it: {accepted}");
+        }
+        Ok(id)
     }
 
     /// A daily subscription, approved and charged once, then the sandbox clock moved past its

@@ -224,7 +224,7 @@ on_both_stores! {
 
     async fn trigger_produces_real_events_through_the_sandbox(app) {
         let events =
-            ["payment.succeeded", "payment.canceled", "payment.refunded", "refund.succeeded", "dispute.created", "subscription.renewed"];
+            ["payment.succeeded", "payment.canceled", "payment.refunded", "refund.succeeded", "dispute.created", "dispute.updated", "dispute.resolved", "subscription.renewed"];
         for event in events {
             let output = app.run_payhub(&["trigger", event]).await;
             assert!(output.status.success(), "{event}: {}", stderr(&output));
@@ -233,6 +233,11 @@ on_both_stores! {
             let event_id = printed.split(' ').nth(1).unwrap();
             let recorded = app.get_json(&format!("/v1/events/{event_id}")).await;
             assert_eq!(recorded["type"], event);
+            match event {
+                "dispute.updated" => assert_eq!(recorded["data"]["status"], "waiting_for_buyer", "{recorded}"),
+                "dispute.resolved" => assert_eq!(recorded["data"]["outcome"]["result"], "accepted", "{recorded}"),
+                _ => {}
+            }
             app.eventually(&format!("the merchant endpoint gets {event}"), || async {
                 app.receiver.types().contains(&event.to_owned())
             })
