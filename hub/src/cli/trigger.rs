@@ -1,6 +1,7 @@
 //! `payhub trigger EVENT`: makes the hub produce a real event in test mode, by driving the
 //! whole flow a buyer and PayPal would — payhub's API, then the PayPal simulator's control
-//! endpoints (approve, dispute, move the clock) — so what arrives is what production sends.
+//! endpoints (approve, dispute, move the clock; pay at Ping++) — so what arrives is what
+//! production sends.
 
 use std::time::Duration;
 
@@ -16,6 +17,19 @@ pub struct TriggerArgs {
     remote: Remote,
     /// The event to produce.
     event: Trigger,
+    /// Whose payment: `pingpp` produces `payment.succeeded` only.
+    #[arg(long, value_enum, default_value = "paypal")]
+    provider: Provider,
+    /// The Ping++ simulator's control endpoints (`serve --sandbox` listens there by default).
+    /// Ping++ payments are paid by scanning a QR code, so no link leads to it.
+    #[arg(long, default_value = "http://127.0.0.1:8082")]
+    pingpp_simulator: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Provider {
+    Paypal,
+    Pingpp,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -64,11 +78,20 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<()> {
              A live key would move real money."
         );
     }
+    if args.provider == Provider::Pingpp && !matches!(args.event, Trigger::PaymentSucceeded) {
+        bail!(
+            "--provider pingpp triggers payment.succeeded only; the other events come from the PayPal flow \
+             (leave out --provider)"
+        );
+    }
     let flow = Flow {
         hub: HubClient::new(&args.remote)?,
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
     };
     let resource = match args.event {
+        Trigger::PaymentSucceeded if args.provider == Provider::Pingpp => {
+            flow.paid_pingpp_payment(args.pingpp_simulator.trim_end_matches('/')).await?
+        }
         Trigger::PaymentSucceeded => flow.paid_payment().await?.0,
         Trigger::PaymentCanceled => {
             let (payment, _) = flow.open_payment().await?;
@@ -114,6 +137,18 @@ impl Flow {
         self.come_back(&approved).await?;
         self.until(&format!("{id} succeeds"), &format!("/v1/payments/{id}"), |p| p["status"] == "succeeded").await?;
         Ok((id, simulator))
+    }
+
+    /// A Ping++ payment by Alipay QR code, paid by the buyer at the Ping++ simulator.
+    async fn paid_pingpp_payment(&self, simulator: &str) -> anyhow::Result<String> {
+        let body = json!({ "provider": "pingpp", "channel": "alipay_qr", "amount": 1_000, "currency": "CNY",
+                           "description": "payhub trigger", "merchant_reference": "trigger" });
+        let payment: Value = self.hub.post("/v1/payments", &body).await?;
+        let id = text(&payment["id"]);
+        let charge = text(&payment["provider_refs"]["payment_id"]);
+        self.control(simulator, &format!("/sandbox/pingpp/charges/{charge}/pay"), json!({})).await?;
+        self.until(&format!("{id} succeeds"), &format!("/v1/payments/{id}"), |p| p["status"] == "succeeded").await?;
+        Ok(id)
     }
 
     /// A paid payment refunded in full; the payment's and the refund's ids.
@@ -215,8 +250,8 @@ impl Flow {
     async fn control(&self, simulator: &str, path: &str, body: Value) -> anyhow::Result<Value> {
         let not_sandbox = || {
             anyhow!(
-                "{simulator} is not payhub's PayPal simulator; trigger needs the hub's test mode wired to the sandbox \
-                 (`payhub serve --sandbox`)"
+                "{simulator} is not payhub's simulator; trigger needs the hub's test mode wired to the sandbox \
+                 (`payhub serve --sandbox`), and for Ping++ the simulator's address in --pingpp-simulator"
             )
         };
         let answer =

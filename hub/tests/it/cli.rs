@@ -245,6 +245,24 @@ on_both_stores! {
         }
     }
 
+    async fn trigger_pays_a_pingpp_payment_at_the_pingpp_simulator(app) {
+        let simulator = app.sandbox.pingpp_url.clone();
+        let output = app.run_payhub(&["trigger", "payment.succeeded", "--provider", "pingpp", "--pingpp-simulator", &simulator]).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let printed = stdout(&output);
+        assert!(printed.starts_with("payment.succeeded evt_"), "{printed}");
+        let recorded = app.get_json(&format!("/v1/events/{}", printed.split(' ').nth(1).unwrap())).await;
+        assert_eq!(recorded["data"]["provider"], "pingpp", "{recorded}");
+        assert_eq!(recorded["data"]["status"], "succeeded");
+
+        let other = app.run_payhub(&["trigger", "payment.refunded", "--provider", "pingpp", "--pingpp-simulator", &simulator]).await;
+        assert!(!other.status.success());
+        assert!(stderr(&other).contains("triggers payment.succeeded only"), "{}", stderr(&other));
+        let nowhere = app.run_payhub(&["trigger", "payment.succeeded", "--provider", "pingpp", "--pingpp-simulator", "http://127.0.0.1:9"]).await;
+        assert!(!nowhere.status.success());
+        assert!(stderr(&nowhere).contains("--pingpp-simulator"), "{}", stderr(&nowhere));
+    }
+
     async fn doctor_passes_every_check_of_a_hub_on_the_sandbox(app) {
         let output = app.run_payhub(&["doctor"]).await;
         let printed = stdout(&output);
