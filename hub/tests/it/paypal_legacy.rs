@@ -127,6 +127,36 @@ impl TestApp {
         (payment["id"].as_str().unwrap().to_owned(), sale_id)
     }
 
+    /// The buyer pays payhub's payment `id` (`total` dollars) through a checkout of the
+    /// merchant's own that names it as `custom`, and PayPal holds the sale as pending for
+    /// `pending_reason` (IPN's spelling); returns the sale id. Only PayPal's notifications can
+    /// tell payhub about it.
+    async fn pending_sale_paid_elsewhere(&self, id: &str, total: &str, pending_reason: &str) -> String {
+        let client = self.paypal();
+        let mut transaction = payhub_paypal::V1TransactionRequest::new(SaleAmount::new("USD", total));
+        transaction.custom = Some(id.to_owned());
+        let urls = payhub_paypal::RedirectUrls {
+            return_url: "https://legacy.example/r".into(),
+            cancel_url: "https://legacy.example/c".into(),
+        };
+        let request = payhub_paypal::CreateV1PaymentRequest::sale(transaction, urls);
+        let created = client.create_v1_payment(&format!("elsewhere-{id}"), &request).await.unwrap();
+        let outcome = json!({ "state": "pending", "pending_reason": pending_reason });
+        self.sandbox_control(Method::POST, &format!("/sandbox/paypal/payments/{}/sale-outcome", created.id), outcome)
+            .await;
+        let approved = self
+            .sandbox_control(Method::POST, &format!("/sandbox/paypal/payments/{}/approve", created.id), json!({}))
+            .await;
+        let payer_id = approved["payer_id"].as_str().unwrap();
+        let executed = client.execute_v1_payment(&format!("elsewhere-exec-{id}"), &created.id, payer_id).await.unwrap();
+        executed.sales().next().unwrap().id.clone()
+    }
+
+    async fn until_status(&self, id: &str, status: &str) -> Value {
+        self.eventually(status, || async { self.payment(id).await["status"] == status }).await;
+        self.payment(id).await
+    }
+
     /// The one dispute of a payment, once the hub has it.
     async fn only_dispute_of(&self, payment_id: &str) -> Value {
         let path = format!("/v1/payments/{payment_id}/disputes");
@@ -273,6 +303,40 @@ on_both_stores! {
         assert!(note.starts_with("flagged") && note.contains("0.01 USD"), "{note}");
         assert_eq!(app.payment(id).await["status"], "requires_action");
         assert_eq!(app.event_types(id).await, ["payment.created"]);
+    }
+
+    async fn a_pending_ipn_says_why_the_payment_waits_and_the_completed_one_clears_it(app) {
+        app.stop_webhooks().await;
+        let payment = app.create_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = app.pending_sale_paid_elsewhere(id, "20.00", "multi_currency").await;
+        let processing = app.until_status(id, "processing").await;
+        assert_eq!(processing["pending_reason"], "multi_currency", "{processing}");
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/complete"), json!({})).await;
+        let paid = app.until_status(id, "succeeded").await;
+        assert!(paid["pending_reason"].is_null(), "{paid}");
+        let statuses: Vec<String> = app.ipn_processed(2).await.iter().map(|body| field(body, "payment_status")).collect();
+        assert_eq!(statuses, ["Pending", "Completed"], "IPN was the only news");
+        assert_eq!(app.event_types(id).await, ["payment.created", "payment.processing", "payment.succeeded"]);
+    }
+
+    async fn a_pending_sale_webhook_says_why_in_the_words_ipn_uses_and_a_failed_sale_clears_it(app) {
+        app.sandbox.paypal.set_ipn_notify_url(None);
+        let payment = app.create_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = app.pending_sale_paid_elsewhere(id, "20.00", "paymentreview").await;
+        assert_eq!(app.paypal().get_sale(&sale_id).await.unwrap().reason_code.as_deref(), Some("PAYMENT_REVIEW"));
+        let processing = app.until_status(id, "processing").await;
+        assert_eq!(processing["pending_reason"], "payment_review", "{processing}");
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/fail"), json!({})).await;
+        let failed = app.until_status(id, "failed").await;
+        assert!(failed["pending_reason"].is_null(), "{failed}");
+        let history = app.sandbox.paypal.ipn_history();
+        assert!(history.iter().all(|message| message["notify_url"].is_null()), "no IPN went out: {history:?}");
+
+        let doc: Value = app.http.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+        let documented = &doc["components"]["schemas"]["Payment"]["properties"]["pending_reason"];
+        assert!(documented["description"].as_str().is_some_and(|text| text.contains("payment_review")), "{documented}");
     }
 
     async fn with_the_postback_down_an_ipn_waits_and_is_applied_once_it_answers(app) {
