@@ -281,6 +281,11 @@ pub struct Payment {
     pub(crate) next_action: Option<NextAction>,
     pub(crate) provider_refs: ProviderRefs,
     pub(crate) failure: Option<Failure>,
+    /// Why a `processing` payment waits at the provider, in lower_snake: PayPal's pending
+    /// reasons (`payment_review`, `echeck`, `multi_currency`, `unilateral`, `verify`, …).
+    /// Absent once the payment moves on.
+    #[schema(example = "payment_review")]
+    pub(crate) pending_reason: Option<String>,
     /// Set when the provider reported something abnormal; see the `payment.anomaly_detected`
     /// event.
     pub(crate) anomaly: Option<Anomaly>,
@@ -306,6 +311,8 @@ pub struct PaymentFacts {
     pub failure: Option<Failure>,
     /// The hold of a payment with manual capture, when the provider states one.
     pub authorization: Option<AuthorizationFacts>,
+    /// Why a `processing` payment waits, normalized to lower_snake by the provider's mapping.
+    pub pending_reason: Option<String>,
 }
 
 /// The result of merging provider facts into a payment.
@@ -467,6 +474,7 @@ impl Payment {
             next_action: None,
             provider_refs: ProviderRefs::default(),
             failure: None,
+            pending_reason: None,
             anomaly: None,
             disputed: false,
             created_at: now,
@@ -562,6 +570,7 @@ impl Payment {
             next_action: None,
             provider_refs,
             failure: None,
+            pending_reason: None,
             anomaly: None,
             disputed: false,
             created_at: now,
@@ -646,6 +655,10 @@ impl Payment {
         self.failure.as_ref()
     }
 
+    pub fn pending_reason(&self) -> Option<&str> {
+        self.pending_reason.as_deref()
+    }
+
     /// What the buyer does next; set when the provider accepted the payment.
     pub fn next_action(&self) -> Option<&NextAction> {
         self.next_action.as_ref()
@@ -693,6 +706,9 @@ impl Payment {
         let claimed = facts.status;
         let mut anomaly = None;
         if claimed == current {
+            if claimed == PaymentStatus::Processing {
+                learned |= self.learn_pending_reason(facts);
+            }
             if claimed == PaymentStatus::Succeeded {
                 let (more, overpaid) = self.learn_captured(facts, now);
                 learned |= more;
@@ -705,6 +721,9 @@ impl Payment {
         }
         if current.can_become(claimed) {
             self.status = claimed;
+            // Only a payment still waiting at the provider has a reason to wait.
+            self.pending_reason =
+                if claimed == PaymentStatus::Processing { facts.pending_reason.clone() } else { None };
             if claimed != PaymentStatus::RequiresCapture {
                 // The hold is captured, released or lost with any other move.
                 self.amount_capturable = 0;
@@ -873,6 +892,18 @@ impl Payment {
         before != (self.provider_refs.authorization_id.clone(), self.amount_capturable, self.authorization_expires_at)
     }
 
+    /// Takes a newly stated reason for a payment that keeps waiting (a review became an eCheck
+    /// clearing); a fact that states none leaves the known reason alone.
+    fn learn_pending_reason(&mut self, facts: &PaymentFacts) -> bool {
+        match &facts.pending_reason {
+            Some(reason) if self.pending_reason.as_ref() != Some(reason) => {
+                self.pending_reason = Some(reason.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn learn_capture_id(&mut self, facts: &PaymentFacts) -> bool {
         match (&self.provider_refs.capture_id, &facts.capture_id) {
             (None, Some(id)) => {
@@ -931,6 +962,7 @@ pub(crate) mod tests {
             next_action: None,
             provider_refs: ProviderRefs::default(),
             failure: None,
+            pending_reason: None,
             anomaly: None,
             disputed: false,
             created_at: now,
@@ -941,7 +973,14 @@ pub(crate) mod tests {
     }
 
     fn facts(status: PaymentStatus) -> PaymentFacts {
-        PaymentFacts { status, capture_id: None, captured: None, failure: None, authorization: None }
+        PaymentFacts {
+            status,
+            capture_id: None,
+            captured: None,
+            failure: None,
+            authorization: None,
+            pending_reason: None,
+        }
     }
 
     fn usd(amount: i64) -> Money {

@@ -258,6 +258,7 @@ fn succeeded(captured: Option<i64>) -> PaymentFacts {
         captured: captured.map(usd),
         failure: None,
         authorization: None,
+        pending_reason: None,
     }
 }
 
@@ -276,6 +277,7 @@ fn held_payment(amount: i64, expires_at: DateTime<Utc>) -> Payment {
             capturable: Some(usd(amount)),
             expires_at: Some(expires_at),
         }),
+        pending_reason: None,
     };
     match payment.merge(&held, &Cause::Api, now) {
         Merge::Advanced { moved, .. } => assert_eq!(moved.event(), EventType::PaymentAuthorized),
@@ -321,6 +323,7 @@ fn a_partial_capture_succeeds_with_what_was_captured_and_refunds_stop_there() {
         captured: Some(usd(600)),
         failure: None,
         authorization: None,
+        pending_reason: None,
     };
     let Merge::Advanced { moved, anomaly } = payment.merge(&captured, &Cause::Api, start()) else {
         panic!("the capture should move the payment");
@@ -335,6 +338,7 @@ fn a_partial_capture_succeeds_with_what_was_captured_and_refunds_stop_there() {
         captured: None,
         failure: None,
         authorization: Some(AuthorizationFacts { id: "AUTH-1".into(), capturable: Some(usd(1000)), expires_at: None }),
+        pending_reason: None,
     };
     assert_eq!(payment.merge(&stale, &Cause::Api, start()), Merge::Stale);
     assert_eq!(payment.amount_capturable(), 0);
@@ -349,6 +353,7 @@ fn a_partial_capture_held_for_review_succeeds_with_what_was_captured() {
         captured: Some(usd(600)),
         failure: None,
         authorization: None,
+        pending_reason: None,
     };
     assert!(matches!(
         payment.merge(&captured(PaymentStatus::Processing), &Cause::Api, start()),
@@ -368,8 +373,14 @@ fn a_partial_capture_held_for_review_succeeds_with_what_was_captured() {
 fn a_hold_that_expires_or_is_released_ends_the_payment_with_nothing_capturable() {
     for ending in [PaymentStatus::Expired, PaymentStatus::Canceled] {
         let mut payment = held_payment(1000, start() + Duration::days(29));
-        let facts =
-            PaymentFacts { status: ending, capture_id: None, captured: None, failure: None, authorization: None };
+        let facts = PaymentFacts {
+            status: ending,
+            capture_id: None,
+            captured: None,
+            failure: None,
+            authorization: None,
+            pending_reason: None,
+        };
         assert!(matches!(payment.merge(&facts, &Cause::Reconciler, start()), Merge::Advanced { .. }));
         assert_eq!((payment.status(), payment.amount_capturable()), (ending, 0));
     }
@@ -416,7 +427,7 @@ proptest! {
             let before = payment.status();
             let moved = match op {
                 PaymentOp::Facts { status, captured } => {
-                    let facts = PaymentFacts { status, capture_id: None, captured: captured.map(usd), failure: None, authorization: None };
+                    let facts = PaymentFacts { status, capture_id: None, captured: captured.map(usd), failure: None, authorization: None, pending_reason: None };
                     match payment.merge(&facts, &Cause::Api, now) {
                         Merge::Advanced { moved, .. } => Some(moved),
                         _ => None,
@@ -563,4 +574,28 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_pending_reason_lasts_while_the_payment_waits_and_goes_when_it_moves_on() {
+    let mut payment = opened_payment(1000).into_resource();
+    let waiting = |reason: Option<&str>| PaymentFacts {
+        status: PaymentStatus::Processing,
+        capture_id: Some("SALE-1".into()),
+        captured: None,
+        failure: None,
+        authorization: None,
+        pending_reason: reason.map(str::to_owned),
+    };
+    assert!(matches!(payment.merge(&waiting(Some("payment_review")), &Cause::Api, start()), Merge::Advanced { .. }));
+    assert_eq!(payment.pending_reason(), Some("payment_review"));
+    // A later notice with another reason is learned; one that states none keeps what is known.
+    assert_eq!(
+        payment.merge(&waiting(Some("echeck")), &Cause::Api, start()),
+        Merge::Unchanged { learned: true, anomaly: None }
+    );
+    assert_eq!(payment.merge(&waiting(None), &Cause::Api, start()), Merge::Unchanged { learned: false, anomaly: None });
+    assert_eq!(payment.pending_reason(), Some("echeck"));
+    assert!(matches!(payment.merge(&succeeded(None), &Cause::Api, start()), Merge::Advanced { .. }));
+    assert_eq!(payment.pending_reason(), None);
 }

@@ -246,3 +246,96 @@ async fn a_reversal_for_an_unauthorized_claim_sends_reversed_then_canceled_rever
     assert_eq!(field(&received[1].body, "mc_gross"), "-20.00");
     assert_eq!(field(&received[2].body, "payment_status"), "Canceled_Reversal");
 }
+
+/// A webhook delivery checked by PayPal's own verification call; returns its event.
+async fn verified_event(sandbox: &TestSandbox, token: &str, delivery: &common::Received, webhook_id: &str) -> Value {
+    let request = delivery.verification_request(delivery.json(), webhook_id);
+    let verdict = sandbox.post(token, "/v1/notifications/verify-webhook-signature", Some(request), &[]).await;
+    assert_eq!(verdict.body["verification_status"], "SUCCESS", "{}", verdict.body);
+    delivery.json()
+}
+
+#[tokio::test]
+async fn an_authorize_payment_executes_into_an_authorization_announced_by_a_signed_webhook() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let hooks = spawn_receiver().await;
+    let webhook_id = sandbox.subscribe(&token, &hooks.url, &["PAYMENT.AUTHORIZATION.CREATED"]).await;
+    let mut body = coffee_payment(None);
+    body["intent"] = json!("authorize");
+    let created = sandbox.post(&token, "/v1/payments/payment", Some(body), &[]).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["intent"], "authorize");
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let approved = sandbox.control(Method::POST, &format!("/sandbox/paypal/payments/{id}/approve"), None).await;
+    let execute = json!({ "payer_id": approved.body["payer_id"] });
+    let executed = sandbox.post(&token, &format!("/v1/payments/payment/{id}/execute"), Some(execute), &[]).await;
+    assert_eq!(executed.status, StatusCode::OK, "{}", executed.body);
+    assert_eq!(executed.body["state"], "approved");
+    let related = &executed.body["transactions"][0]["related_resources"];
+    assert_eq!(related.as_array().unwrap().len(), 1, "an authorization and no sale: {related}");
+    let authorization = &related[0]["authorization"];
+    assert_eq!(authorization["state"], "authorized");
+    assert_eq!(authorization["parent_payment"], id.as_str());
+    assert_eq!(authorization["amount"]["total"], "20.00");
+    assert!(authorization["valid_until"].is_string());
+
+    let authorization_id = authorization["id"].as_str().unwrap();
+    let shown = sandbox.get(&token, &format!("/v1/payments/authorization/{authorization_id}")).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert_eq!(&shown.body, authorization);
+    let unknown = sandbox.get(&token, "/v1/payments/authorization/4T3K7A2B9C").await;
+    assert_eq!((unknown.status, unknown.body["name"].as_str()), (StatusCode::NOT_FOUND, Some("INVALID_RESOURCE_ID")));
+
+    let delivery = hooks.wait_for(1).await.remove(0);
+    let event = verified_event(&sandbox, &token, &delivery, &webhook_id).await;
+    assert_eq!(event["event_type"], "PAYMENT.AUTHORIZATION.CREATED");
+    assert_eq!(event["resource_type"], "authorization");
+    assert_eq!(event["resource"]["id"], authorization_id);
+}
+
+#[tokio::test]
+async fn a_pending_sale_carries_its_reason_and_a_failed_one_is_denied_with_signed_webhooks_and_ipn() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.token().await;
+    let hooks = spawn_receiver().await;
+    let ipn = spawn_receiver().await;
+    let webhook_id = sandbox.subscribe(&token, &hooks.url, &["PAYMENT.SALE.PENDING", "PAYMENT.SALE.DENIED"]).await;
+    let created = sandbox.post(&token, "/v1/payments/payment", Some(coffee_payment(Some(&ipn.url))), &[]).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let outcome = format!("/sandbox/paypal/payments/{id}/sale-outcome");
+    let unknown =
+        sandbox.control(Method::POST, &outcome, Some(json!({ "state": "pending", "pending_reason": "x" }))).await;
+    assert_eq!((unknown.status, unknown.body["name"].as_str()), (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")));
+    assert_eq!(unknown.body["details"][0]["field"], "pending_reason");
+    let chosen =
+        sandbox.control(Method::POST, &outcome, Some(json!({ "state": "pending", "pending_reason": "echeck" }))).await;
+    assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.body);
+    assert_eq!(chosen.body["pending_reason"], "echeck");
+
+    let approved = sandbox.control(Method::POST, &format!("/sandbox/paypal/payments/{id}/approve"), None).await;
+    let execute = json!({ "payer_id": approved.body["payer_id"] });
+    let executed = sandbox.post(&token, &format!("/v1/payments/payment/{id}/execute"), Some(execute), &[]).await;
+    let sale = &executed.body["transactions"][0]["related_resources"][0]["sale"];
+    assert_eq!((sale["state"].as_str(), sale["reason_code"].as_str()), (Some("pending"), Some("ECHECK")));
+    let sale_id = sale["id"].as_str().unwrap().to_owned();
+    let pending = verified_event(&sandbox, &token, &hooks.wait_for(1).await[0], &webhook_id).await;
+    assert_eq!(pending["event_type"], "PAYMENT.SALE.PENDING");
+    assert_eq!(pending["resource"]["reason_code"], "ECHECK");
+    let notice = ipn.wait_for(1).await.remove(0);
+    assert_eq!(field(&notice.body, "payment_status"), "Pending");
+    assert_eq!(field(&notice.body, "pending_reason"), "echeck");
+
+    let failed = sandbox.control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/fail"), None).await;
+    assert_eq!(failed.status, StatusCode::OK, "{}", failed.body);
+    assert_eq!(failed.body["state"], "denied");
+    assert!(failed.body.get("reason_code").is_none(), "{}", failed.body);
+    let denied = verified_event(&sandbox, &token, &hooks.wait_for(2).await[1], &webhook_id).await;
+    assert_eq!(denied["event_type"], "PAYMENT.SALE.DENIED");
+    assert_eq!(denied["resource"]["id"], sale_id.as_str());
+    let notice = ipn.wait_for(2).await.remove(1);
+    assert_eq!(field(&notice.body, "payment_status"), "Failed");
+    assert_eq!(field(&notice.body, "txn_id"), sale_id);
+    let again = sandbox.control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/fail"), None).await;
+    assert_eq!(again.body["name"], "TRANSACTION_REFUSED");
+}

@@ -11,7 +11,7 @@ use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis};
 
 #[rustfmt::skip]
-const PAYMENTS: Table<Payment, 34> = Table {
+const PAYMENTS: Table<Payment, 35> = Table {
     name: "payments",
     resource: "payment",
     columns: [
@@ -20,7 +20,7 @@ const PAYMENTS: Table<Payment, 34> = Table {
         "cancel_url", "provider_options", "next_action", "provider_payment_id", "provider_capture_id",
         "failure_code", "failure_message", "anomaly", "subscription_id", "version", "next_check_at", "created_at",
         "updated_at", "disputed", "origin", "capture_method", "amount_capturable", "provider_authorization_id",
-        "authorization_expires_at",
+        "authorization_expires_at", "pending_reason",
     ],
     decode: from_row,
 };
@@ -65,6 +65,7 @@ fn from_row(row: &AnyRow) -> Result<Payment, StoreError> {
             authorization_id: row.try_get("provider_authorization_id")?,
         },
         failure: failure_code.map(|code| Failure { code, message: failure_message.unwrap_or_default() }),
+        pending_reason: row.try_get("pending_reason")?,
         anomaly: opt_json(row, "anomaly")?,
         disputed: row.try_get::<i64, _>("disputed")? != 0,
         subscription_id: row
@@ -120,6 +121,7 @@ impl Tx {
             p.amount_capturable().into(),
             (&p.provider_refs().authorization_id).into(),
             p.authorization_expires_at().map(millis).into(),
+            p.pending_reason().into(),
         ];
         self.insert(&PAYMENTS, values).await
     }
@@ -159,6 +161,7 @@ impl Tx {
             ("amount_capturable", p.amount_capturable().into()),
             ("provider_authorization_id", (&p.provider_refs().authorization_id).into()),
             ("authorization_expires_at", p.authorization_expires_at().map(millis).into()),
+            ("pending_reason", p.pending_reason().into()),
         ];
         self.update_versioned(&PAYMENTS, p.id.as_str(), p.version(), changes).await?;
         p.saved();

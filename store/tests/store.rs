@@ -25,7 +25,7 @@ fn new_payment(status: PaymentStatus, amount: i64) -> Payment {
 }
 
 fn facts(status: PaymentStatus) -> PaymentFacts {
-    PaymentFacts { status, capture_id: None, captured: None, failure: None, authorization: None }
+    PaymentFacts { status, capture_id: None, captured: None, failure: None, authorization: None, pending_reason: None }
 }
 
 async fn insert(db: &Database, p: &Payment) {

@@ -269,8 +269,14 @@ impl Hub {
                 }
             }
         }
-        let facts =
-            PaymentFacts { status: outcome, capture_id: None, captured: None, failure: None, authorization: None };
+        let facts = PaymentFacts {
+            status: outcome,
+            capture_id: None,
+            captured: None,
+            failure: None,
+            authorization: None,
+            pending_reason: None,
+        };
         Ok(self.apply_payment_facts(&payment.id, &facts, cause, None).await?.payment)
     }
 }

@@ -16,6 +16,7 @@ use payhub::app::HubSettings;
 use payhub::config::{DeliveryConfig, DisputesConfig, WorkersConfig};
 use payhub::egress::EgressPolicy;
 use payhub::providers::Providers;
+use payhub::providers::paypal::{self, LegacySettings};
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
 use payhub_core::{Clock, Mode};
@@ -149,6 +150,29 @@ impl TestApp {
 
     /// [`TestApp::spawn`] with the hub's settings changed by `configure` first.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut HubSettings)) -> Option<TestApp> {
+        Self::start(backend, configure, None).await
+    }
+
+    /// [`TestApp::spawn`] with the hub configured for another PayPal merchant than the
+    /// simulator's account: every genuine IPN the simulator sends is then for another receiver,
+    /// as when someone forwards their own account's IPN to this shop.
+    pub async fn spawn_for_another_merchant(backend: Backend) -> Option<TestApp> {
+        Self::start(
+            backend,
+            |_| {},
+            Some(|legacy: &mut LegacySettings| {
+                legacy.merchant_emails = vec!["payments@another-shop.example".into()];
+                legacy.merchant_id = Some("ANOTHERSHOP01".into());
+            }),
+        )
+        .await
+    }
+
+    async fn start(
+        backend: Backend,
+        configure: impl FnOnce(&mut HubSettings),
+        configure_legacy: Option<fn(&mut LegacySettings)>,
+    ) -> Option<TestApp> {
         let database = TestDatabase::fresh(backend).await?;
         let clock = TestClock::new();
         let sandbox = start_sandbox(clock.clone(), 7).await;
@@ -156,6 +180,24 @@ impl TestApp {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut providers = Providers::default();
         providers.use_sandbox(&sandbox, &url, PROVIDER_TIMEOUT).await.expect("wire the providers to the sandbox");
+        if let Some(configure_legacy) = configure_legacy {
+            let mut legacy = paypal::sandbox_legacy_settings(&sandbox);
+            configure_legacy(&mut legacy);
+            // The PayPal adapter again, for the webhook it registered, with the IPN settings changed.
+            let target = format!("{url}/webhooks/paypal");
+            let client = payhub_paypal::PaypalClient::new(payhub_paypal::ClientConfig::new(
+                sandbox.paypal_url.clone(),
+                payhub_sandbox::SANDBOX_PAYPAL_CLIENT_ID,
+                payhub_sandbox::SANDBOX_PAYPAL_CLIENT_SECRET,
+            ))
+            .unwrap();
+            let hooks = client.list_webhooks().await.unwrap();
+            let webhook_id = hooks.into_iter().find(|hook| hook.url == target).expect("the hub's webhook").id;
+            let adapter = paypal::sandbox_adapter(&sandbox.paypal_url, &webhook_id, PROVIDER_TIMEOUT)
+                .unwrap()
+                .with_legacy(legacy, payhub_paypal::default_http_client().unwrap());
+            providers.insert(Mode::Test, Arc::new(adapter));
+        }
         let mut settings = test_settings(&url);
         configure(&mut settings);
         let hub = Hub::new(database.db.clone(), clock.clone(), providers, settings);

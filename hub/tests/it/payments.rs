@@ -140,9 +140,13 @@ on_both_stores! {
         app.http.get(&back).send().await.unwrap();
         let id = payment["id"].as_str().unwrap();
         app.eventually("processing", || async { app.payment(id).await["status"] == "processing" }).await;
-        let capture = app.payment(id).await["provider_refs"]["capture_id"].as_str().unwrap().to_owned();
+        let processing = app.payment(id).await;
+        // PayPal's v2 `PENDING_REVIEW`, in the words IPN and v1 use too.
+        assert_eq!(processing["pending_reason"], "payment_review", "{processing}");
+        let capture = processing["provider_refs"]["capture_id"].as_str().unwrap().to_owned();
         app.sandbox_control(reqwest::Method::POST, &format!("/sandbox/paypal/captures/{capture}/complete"), json!(null)).await;
         app.eventually("succeeded", || async { app.payment(id).await["status"] == "succeeded" }).await;
+        assert!(app.payment(id).await["pending_reason"].is_null(), "cleared once paid");
         assert_eq!(app.event_types(id).await, ["payment.created", "payment.processing", "payment.succeeded"]);
     }
 

@@ -127,6 +127,44 @@ impl TestApp {
         (payment["id"].as_str().unwrap().to_owned(), sale_id)
     }
 
+    /// The buyer pays payhub's payment `id` (`amount`) through a checkout of the merchant's own
+    /// that names it as `custom`; `outcome` (the sale-outcome control's body) makes PayPal hold
+    /// the sale, e.g. as pending. Returns the sale id. Only PayPal's notifications can tell
+    /// payhub about it.
+    async fn paid_elsewhere(&self, id: &str, amount: SaleAmount, outcome: Option<Value>) -> String {
+        let client = self.paypal();
+        let mut transaction = payhub_paypal::V1TransactionRequest::new(amount);
+        transaction.custom = Some(id.to_owned());
+        let urls = payhub_paypal::RedirectUrls {
+            return_url: "https://legacy.example/r".into(),
+            cancel_url: "https://legacy.example/c".into(),
+        };
+        let request = payhub_paypal::CreateV1PaymentRequest::sale(transaction, urls);
+        let created = client.create_v1_payment(&format!("elsewhere-{id}"), &request).await.unwrap();
+        if let Some(outcome) = outcome {
+            let path = format!("/sandbox/paypal/payments/{}/sale-outcome", created.id);
+            self.sandbox_control(Method::POST, &path, outcome).await;
+        }
+        let approved = self
+            .sandbox_control(Method::POST, &format!("/sandbox/paypal/payments/{}/approve", created.id), json!({}))
+            .await;
+        let payer_id = approved["payer_id"].as_str().unwrap();
+        let executed = client.execute_v1_payment(&format!("elsewhere-exec-{id}"), &created.id, payer_id).await.unwrap();
+        executed.sales().next().unwrap().id.clone()
+    }
+
+    /// [`TestApp::paid_elsewhere`] with a sale PayPal holds as pending for `pending_reason`
+    /// (IPN's spelling).
+    async fn pending_sale_paid_elsewhere(&self, id: &str, total: &str, pending_reason: &str) -> String {
+        let outcome = json!({ "state": "pending", "pending_reason": pending_reason });
+        self.paid_elsewhere(id, SaleAmount::new("USD", total), Some(outcome)).await
+    }
+
+    async fn until_status(&self, id: &str, status: &str) -> Value {
+        self.eventually(status, || async { self.payment(id).await["status"] == status }).await;
+        self.payment(id).await
+    }
+
     /// The one dispute of a payment, once the hub has it.
     async fn only_dispute_of(&self, payment_id: &str) -> Value {
         let path = format!("/v1/payments/{payment_id}/disputes");
@@ -271,6 +309,54 @@ on_both_stores! {
         let bodies = app.ipn_processed(1).await;
         let note = app.ipn_note(&bodies[0]).await;
         assert!(note.starts_with("flagged") && note.contains("0.01 USD"), "{note}");
+        assert_eq!(app.payment(id).await["status"], "requires_action");
+        assert_eq!(app.event_types(id).await, ["payment.created"]);
+    }
+
+    async fn a_pending_ipn_says_why_the_payment_waits_and_the_completed_one_clears_it(app) {
+        app.stop_webhooks().await;
+        let payment = app.create_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = app.pending_sale_paid_elsewhere(id, "20.00", "multi_currency").await;
+        let processing = app.until_status(id, "processing").await;
+        assert_eq!(processing["pending_reason"], "multi_currency", "{processing}");
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/complete"), json!({})).await;
+        let paid = app.until_status(id, "succeeded").await;
+        assert!(paid["pending_reason"].is_null(), "{paid}");
+        let statuses: Vec<String> = app.ipn_processed(2).await.iter().map(|body| field(body, "payment_status")).collect();
+        assert_eq!(statuses, ["Pending", "Completed"], "IPN was the only news");
+        assert_eq!(app.event_types(id).await, ["payment.created", "payment.processing", "payment.succeeded"]);
+    }
+
+    async fn a_pending_sale_webhook_says_why_in_the_words_ipn_uses_and_a_failed_sale_clears_it(app) {
+        app.sandbox.paypal.set_ipn_notify_url(None);
+        let payment = app.create_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        let sale_id = app.pending_sale_paid_elsewhere(id, "20.00", "paymentreview").await;
+        assert_eq!(app.paypal().get_sale(&sale_id).await.unwrap().reason_code.as_deref(), Some("PAYMENT_REVIEW"));
+        let processing = app.until_status(id, "processing").await;
+        assert_eq!(processing["pending_reason"], "payment_review", "{processing}");
+        app.sandbox_control(Method::POST, &format!("/sandbox/paypal/sales/{sale_id}/fail"), json!({})).await;
+        let failed = app.until_status(id, "failed").await;
+        assert!(failed["pending_reason"].is_null(), "{failed}");
+        let history = app.sandbox.paypal.ipn_history();
+        assert!(history.iter().all(|message| message["notify_url"].is_null()), "no IPN went out: {history:?}");
+
+        let doc: Value = app.http.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+        let documented = &doc["components"]["schemas"]["Payment"]["properties"]["pending_reason"];
+        assert!(documented["description"].as_str().is_some_and(|text| text.contains("payment_review")), "{documented}");
+    }
+
+    async fn a_genuine_ipn_in_another_currency_is_flagged_and_not_applied(app) {
+        app.stop_webhooks().await;
+        let payment = app.create_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        app.paid_elsewhere(id, SaleAmount::new("EUR", "20.00"), None).await;
+
+        let bodies = app.ipn_processed(1).await;
+        assert_eq!((field(&bodies[0], "payment_status"), field(&bodies[0], "mc_currency")), ("Completed".into(), "EUR".into()));
+        let note = app.ipn_note(&bodies[0]).await;
+        assert!(note.starts_with("flagged") && note.contains("20.00 EUR") && note.contains("20.00 USD"), "{note}");
         assert_eq!(app.payment(id).await["status"], "requires_action");
         assert_eq!(app.event_types(id).await, ["payment.created"]);
     }
@@ -476,5 +562,32 @@ on_both_stores! {
         assert!(app.get_json(&format!("/v1/payments/{id}/disputes")).await["data"][0].is_null());
         let recorded = app.only_dispute_of(id).await;
         assert_eq!(recorded["provider_dispute_id"], sale_id, "recorded once PayPal said it keeps no case");
+    }
+}
+
+on_both_stores! {
+    with TestApp::spawn_for_another_merchant;
+
+    async fn a_genuine_ipn_for_another_receiver_is_flagged_recorded_and_not_applied(app) {
+        // PayPal confirms the message (it is genuine), but the money went to the simulator's
+        // account, which is not the merchant this hub is configured for.
+        app.stop_webhooks().await;
+        let payment = app.create_v1_payment(2000).await;
+        let id = payment["id"].as_str().unwrap();
+        app.paid_elsewhere(id, SaleAmount::new("USD", "20.00"), None).await;
+
+        let bodies = app.ipn_processed(1).await;
+        let receiver = app.sandbox.paypal.parties().merchant_email.clone();
+        assert_eq!(field(&bodies[0], "receiver_email"), receiver);
+        let note = app.ipn_note(&bodies[0]).await;
+        assert!(note.contains("flagged") && note.contains(&receiver) && note.contains("not this merchant"), "{note}");
+        assert_ne!(app.last_rejection().await, "postback_invalid", "genuine, so not refused as forged");
+        assert_eq!(app.payment(id).await["status"], "requires_action");
+        assert_eq!(app.event_types(id).await, ["payment.created"]);
+
+        // Replaying it changes nothing either.
+        let replay = app.post_ipn(&bodies[0]).await;
+        assert_eq!(replay.json::<Value>().await.unwrap()["duplicate"], true);
+        assert_eq!(app.payment(id).await["status"], "requires_action");
     }
 }

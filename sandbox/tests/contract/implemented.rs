@@ -22,7 +22,16 @@ const IMPLEMENTED: &[(&str, &[&str])] = &[
     ),
     (
         "payments_payment_v1",
-        &["payment.create", "payment.list", "payment.get", "payment.execute", "sale.get", "sale.refund", "refund.get"],
+        &[
+            "payment.create",
+            "payment.list",
+            "payment.get",
+            "payment.execute",
+            "sale.get",
+            "sale.refund",
+            "authorization.get",
+            "refund.get",
+        ],
     ),
     (
         "billing_subscriptions_v1",

@@ -199,6 +199,17 @@ async fn legacy_payments(contract: &Contract<'_>) {
     let refunded = contract.expect(201, POST, &format!("/v1/payments/sale/{sale_id}/refund"), Some(refund)).await;
     contract.expect(200, GET, &format!("/v1/payments/refund/{}", id(&refunded)), None).await;
     contract.call(GET, "/v1/payments/payment/PAY-0", None).await;
+
+    let mut authorize = coffee_payment(None);
+    authorize["intent"] = json!("authorize");
+    let payment_id = id(&contract.expect(201, POST, "/v1/payments/payment", Some(authorize)).await);
+    let approved = contract.control(POST, &format!("/sandbox/paypal/payments/{payment_id}/approve"), None).await;
+    let execute = json!({ "payer_id": approved["payer_id"] });
+    let executed =
+        contract.expect(200, POST, &format!("/v1/payments/payment/{payment_id}/execute"), Some(execute)).await;
+    let authorization_id = id(&executed["transactions"][0]["related_resources"][0]["authorization"]);
+    contract.expect(200, GET, &format!("/v1/payments/authorization/{authorization_id}"), None).await;
+    contract.call(GET, "/v1/payments/authorization/0", None).await;
 }
 
 async fn billing(contract: &Contract<'_>) {

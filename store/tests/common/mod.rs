@@ -79,6 +79,7 @@ pub fn payment_row(status: PaymentStatus, amount: i64, amount_refunded: i64, at_
         provider_options: Default::default(),
         next_action: None,
         failure: None,
+        pending_reason: None,
         anomaly: None,
         disputed: false,
         created_at: now,

@@ -15,7 +15,7 @@ use payhub_paypal::{
     PdtOutcome, RedirectUrls, Sale, SaleAmount, SaleState, V1Item, V1Payment, V1PaymentState, V1TransactionRequest,
 };
 
-use super::mapping::to_paypal_amount;
+use super::mapping::{pending_reason, to_paypal_amount};
 use super::{provider_error, rejected_amount};
 use crate::providers::{
     BuyerAction, BuyerUrls, Checkout, Confirmation, Interpretation, PaymentSnapshot, ProviderError,
@@ -138,8 +138,14 @@ pub fn v1_snapshot(remote: &V1Payment) -> PaymentSnapshot {
     if let Some(sale) = remote.sales().next() {
         return PaymentSnapshot { facts: sale_facts(sale), ready_to_capture: false };
     }
-    let facts =
-        |status, failure| PaymentFacts { status, capture_id: None, captured: None, failure, authorization: None };
+    let facts = |status, failure| PaymentFacts {
+        status,
+        capture_id: None,
+        captured: None,
+        failure,
+        authorization: None,
+        pending_reason: None,
+    };
     match &remote.state {
         V1PaymentState::Failed => PaymentSnapshot {
             facts: facts(
@@ -168,7 +174,16 @@ pub fn sale_facts(sale: &Sale) -> PaymentFacts {
         ),
         SaleState::Pending | SaleState::Other(_) => (PaymentStatus::Processing, None),
     };
-    PaymentFacts { status, capture_id: Some(sale.id.clone()), captured, failure, authorization: None }
+    let waiting =
+        (status == PaymentStatus::Processing).then(|| sale.reason_code.as_deref().map(pending_reason)).flatten();
+    PaymentFacts {
+        status,
+        capture_id: Some(sale.id.clone()),
+        captured,
+        failure,
+        authorization: None,
+        pending_reason: waiting,
+    }
 }
 
 /// A paid sale, described for adoption when payhub did not make it.
@@ -238,6 +253,7 @@ pub async fn confirm_return(
         captured: Some(paid),
         failure: None,
         authorization: None,
+        pending_reason: None,
     };
     Some(PaymentSnapshot { facts, ready_to_capture: false })
 }
@@ -296,6 +312,8 @@ pub fn interpret_ipn(settings: &LegacySettings, raw: &[u8]) -> Result<Interpreta
         captured: amount,
         failure,
         authorization: None,
+        pending_reason: (status == PaymentStatus::Processing)
+            .then(|| pending_reason(message.get("pending_reason").unwrap_or("other"))),
     };
     let description = message.get("item_name1").or(message.get("item_name")).or(message.get("transaction_subject"));
     let payment = |facts: PaymentFacts| Interpretation::Payment {
@@ -391,8 +409,25 @@ mod tests {
         assert_eq!(provider_refs, ["5CS19517SJ894934R"]);
         let facts = snapshot.unwrap().facts;
         assert_eq!(facts.status, PaymentStatus::Succeeded);
+        assert_eq!(facts.pending_reason, None);
         assert_eq!(facts.captured, Some(Money::new(2000, Currency::parse("USD").unwrap())));
         assert_eq!(external.unwrap().description.as_deref(), Some("研磨"));
+    }
+
+    #[test]
+    fn a_pending_ipn_states_its_reason_in_payhub_words() {
+        let pending = String::from_utf8(COMPLETED.to_vec())
+            .unwrap()
+            .replace("payment_status=Completed", "payment_status=Pending&pending_reason=multi_currency");
+        let Interpretation::Payment { snapshot, external, .. } =
+            interpret_ipn(&merchant(), pending.as_bytes()).unwrap()
+        else {
+            panic!("a payment fact");
+        };
+        let facts = snapshot.unwrap().facts;
+        assert_eq!(facts.status, PaymentStatus::Processing);
+        assert_eq!(facts.pending_reason.as_deref(), Some("multi_currency"));
+        assert!(external.is_none(), "a pending sale made elsewhere is not adopted yet");
     }
 
     #[test]

@@ -83,7 +83,32 @@ pub fn capture_facts(capture: &Capture) -> PaymentFacts {
         code: reason.clone().unwrap_or_else(|| "capture_declined".into()).to_ascii_lowercase(),
         message: format!("PayPal capture {} is {}", capture.id, capture.status.as_str()),
     });
-    facts(status, Some(capture.id.clone()), captured, failure)
+    let waiting = (status == PaymentStatus::Processing).then(|| reason.as_deref().map(pending_reason)).flatten();
+    PaymentFacts { pending_reason: waiting, ..facts(status, Some(capture.id.clone()), captured, failure) }
+}
+
+/// Why PayPal holds a payment as pending, in payhub's lower_snake names, whichever of its APIs
+/// says so: IPN's `pending_reason` (`paymentreview`, `multi_currency`, `intl`), a v1 sale's
+/// `reason_code` (`PAYMENT_REVIEW`, `RECEIVING_PREFERENCE_MANDATES_MANUAL_ACTION`) or a v2
+/// capture's `status_details.reason` (`PENDING_REVIEW`). The three spell one fact three ways,
+/// and the payment must read the same whichever notification came first. A reason none of
+/// them documents is kept, lower-cased, with `_` for anything that is not a letter or digit.
+pub fn pending_reason(reason: &str) -> String {
+    let key = reason.trim().to_ascii_lowercase();
+    let known = match key.as_str() {
+        "paymentreview" | "payment_review" | "pending_review" => "payment_review",
+        "multi_currency" | "receiving_preference_mandates_manual_action" => "multi_currency",
+        "intl" | "international_withdrawal" => "international_withdrawal",
+        "address" | "unconfirmed_shipping_address" => "unconfirmed_shipping_address",
+        "verify" | "verification_required" => "verification_required",
+        "transaction_approved_awaiting_funding" => "awaiting_funding",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let snake: String = key.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if snake.is_empty() { "other".to_owned() } else { snake }
 }
 
 /// An authorization of an order with intent `AUTHORIZE`, not captured yet.
@@ -113,7 +138,7 @@ pub fn authorization_facts(authorization: &Authorization) -> PaymentFacts {
         // Captured, but the capture is not in this answer yet: asked again later.
         AuthorizationStatus::Captured | AuthorizationStatus::Other(_) => (PaymentStatus::Processing, None),
     };
-    PaymentFacts { status, capture_id: None, captured: None, failure, authorization: Some(held) }
+    PaymentFacts { status, capture_id: None, captured: None, failure, authorization: Some(held), pending_reason: None }
 }
 
 /// A held payment whose authorization PayPal just voided (`204` to the void): released.
@@ -145,7 +170,7 @@ fn facts(
     captured: Option<Money>,
     failure: Option<Failure>,
 ) -> PaymentFacts {
-    PaymentFacts { status, capture_id, captured, failure, authorization: None }
+    PaymentFacts { status, capture_id, captured, failure, authorization: None, pending_reason: None }
 }
 
 #[cfg(test)]
@@ -197,7 +222,9 @@ mod tests {
                 "status_details": {"reason": "PENDING_REVIEW"}}))
             .unwrap()
         };
-        assert_eq!(capture_facts(&capture("PENDING")).status, PaymentStatus::Processing);
+        let pending = capture_facts(&capture("PENDING"));
+        assert_eq!(pending.status, PaymentStatus::Processing);
+        assert_eq!(pending.pending_reason.as_deref(), Some("payment_review"));
         let declined = capture_facts(&capture("DECLINED"));
         assert_eq!(declined.status, PaymentStatus::Failed);
         assert_eq!(declined.failure.unwrap().code, "pending_review");
@@ -222,6 +249,23 @@ mod tests {
         assert_eq!(authorized("VOIDED").facts.status, PaymentStatus::Canceled);
         assert_eq!(authorized("EXPIRED").facts.status, PaymentStatus::Expired);
         assert_eq!(authorized("DENIED").facts.status, PaymentStatus::Failed);
+    }
+
+    #[test]
+    fn every_api_spelling_of_a_pending_reason_reads_the_same() {
+        for spelling in ["paymentreview", "PAYMENT_REVIEW", "payment_review", "PENDING_REVIEW"] {
+            assert_eq!(pending_reason(spelling), "payment_review", "{spelling}");
+        }
+        for spelling in ["multi_currency", "RECEIVING_PREFERENCE_MANDATES_MANUAL_ACTION"] {
+            assert_eq!(pending_reason(spelling), "multi_currency", "{spelling}");
+        }
+        assert_eq!(pending_reason("echeck"), pending_reason("ECHECK"));
+        assert_eq!(pending_reason("intl"), pending_reason("INTERNATIONAL_WITHDRAWAL"));
+        assert_eq!(pending_reason("verify"), pending_reason("VERIFICATION_REQUIRED"));
+        assert_eq!(pending_reason("address"), pending_reason("UNCONFIRMED_SHIPPING_ADDRESS"));
+        assert_eq!(pending_reason("UNILATERAL"), "unilateral");
+        assert_eq!(pending_reason(" Delayed-Disbursement "), "delayed_disbursement");
+        assert_eq!(pending_reason(""), "other");
     }
 
     #[test]

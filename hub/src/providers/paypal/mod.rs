@@ -29,7 +29,7 @@ use payhub_paypal::{
 pub use config::{PaypalSection, VerificationMode};
 pub use mapping::CURRENCIES;
 use mapping::{capture_facts, from_paypal_amount, order_snapshot, refund_facts, to_paypal_amount, voided_facts};
-pub use registration::{Paypal, sandbox_adapter};
+pub use registration::{Paypal, sandbox_adapter, sandbox_legacy_settings};
 
 pub use legacy::LegacySettings;
 

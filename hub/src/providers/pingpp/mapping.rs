@@ -49,6 +49,7 @@ pub fn charge_facts(charge: &Charge) -> PaymentFacts {
         captured: charge.paid.then(|| cny(charge.amount)).flatten(),
         failure,
         authorization: None,
+        pending_reason: None,
     }
 }
 
@@ -66,6 +67,7 @@ pub fn order_facts(order: &Order) -> PaymentFacts {
         captured: order.paid.then(|| cny(order.amount_paid)).flatten(),
         failure: None,
         authorization: None,
+        pending_reason: None,
     }
 }
 

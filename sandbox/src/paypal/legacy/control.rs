@@ -4,9 +4,10 @@
 //! |---|---|---|
 //! | `POST /sandbox/paypal/payments/{PAY-id}/approve` | | the buyer approves at PayPal: answers `{"payment_id", "token", "redirect_url", "payer_id"}` with `return_url?paymentId=…&token=EC-…&PayerID=…` |
 //! | `POST /sandbox/paypal/payments/{PAY-id}/cancel` | | the buyer cancels: answers the same shape with `cancel_url?token=EC-…` |
-//! | `POST /sandbox/paypal/payments/{PAY-id}/sale-outcome` | `{"state": "completed" \| "pending" \| "denied"}` | what the sale made by execute becomes (`pending` carries `pending_reason=paymentreview` in its IPN) |
+//! | `POST /sandbox/paypal/payments/{PAY-id}/sale-outcome` | `{"state": "completed" \| "pending" \| "denied", "pending_reason": "echeck"}` (`pending_reason` only with `pending`: IPN's names `paymentreview` (the default), `echeck`, `multi_currency`, `unilateral`, `verify`, `address`, `intl`, `regulatory_review`) | what the sale made by execute becomes; a pending sale's IPN carries `pending_reason`, its v1 resource the matching `reason_code` (`PAYMENT_REVIEW`, `ECHECK`, `RECEIVING_PREFERENCE_MANDATES_MANUAL_ACTION`, …) and its webhook is `PAYMENT.SALE.PENDING` |
 //! | `POST /sandbox/paypal/sales/{id}/complete` | | a `pending` sale clears: `completed`, `PAYMENT.SALE.COMPLETED` and a `Completed` IPN |
 //! | `POST /sandbox/paypal/sales/{id}/deny` | | a `pending` sale is denied: `denied`, `PAYMENT.SALE.DENIED` and a `Denied` IPN |
+//! | `POST /sandbox/paypal/sales/{id}/fail` | | a `pending` sale's funding fails (an eCheck bounces): `denied`, `PAYMENT.SALE.DENIED` and a `Failed` IPN |
 //! | `POST /sandbox/paypal/sales/{id}/reverse` | optional `{"reason_code": "unauthorized_claim"}` (PayPal's IPN `reason_code`s: `chargeback`, `buyer-complaint`, `unauthorized_claim`, …) | a buyer's claim takes back what is left of the sale: `PAYMENT.SALE.REVERSED` and a `Reversed` IPN; the sale refuses refunds until the reversal is canceled |
 //! | `POST /sandbox/paypal/sales/{id}/cancel-reversal` | | the claim is settled for the merchant: the money comes back, a `Canceled_Reversal` IPN |
 //! | `PUT /sandbox/paypal/ipn` | `{"notify_url": "https://…" \| null, "charset": "gb2312", "postback_available": false}` (each optional) | the account's IPN settings (the notify URL used when a payment names none; the charset of IPN and PDT); `postback_available: false` makes the postback and PDT answer 503 until set back; answers them |
@@ -26,7 +27,7 @@ use serde_json::{Value, json};
 use super::super::subscriptions::SaleState;
 use super::super::{ApiError, Effect, PaypalSimulator, answer, parse_body};
 use super::ipn::{SaleFact, known_charset};
-use super::{Reversal, V1PaymentState, already_done, no_such_resource, refused, validation};
+use super::{PendingReason, Reversal, V1Intent, V1PaymentState, already_done, no_such_resource, refused, validation};
 use crate::ids;
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Arc<PaypalSimulator>> {
         .route("/sandbox/paypal/payments/{id}/sale-outcome", post(sale_outcome))
         .route("/sandbox/paypal/sales/{id}/complete", post(complete_sale))
         .route("/sandbox/paypal/sales/{id}/deny", post(deny_sale))
+        .route("/sandbox/paypal/sales/{id}/fail", post(fail_sale))
         .route("/sandbox/paypal/sales/{id}/reverse", post(reverse_sale))
         .route("/sandbox/paypal/sales/{id}/cancel-reversal", post(cancel_reversal))
         .route("/sandbox/paypal/ipn", get(show_settings).put(update_settings))
@@ -61,23 +63,46 @@ async fn sale_outcome(State(simulator): Shared, Path(id): Path<String>, body: By
                 Some("denied") => SaleState::Denied,
                 _ => return Err(validation("state", "state must be one of completed, pending, denied")),
             };
+            let reason = match request.get("pending_reason") {
+                None | Some(Value::Null) => PendingReason::PaymentReview,
+                Some(Value::String(name)) if chosen == SaleState::Pending => PendingReason::parse(name)
+                    .ok_or_else(|| {
+                        validation(
+                            "pending_reason",
+                            "pending_reason must be one of paymentreview, echeck, multi_currency, unilateral, verify, address, intl, regulatory_review",
+                        )
+                    })?,
+                Some(_) => return Err(validation("pending_reason", "pending_reason is a name and only goes with state pending")),
+            };
             let mut state = simulator.state();
             let payment = state.legacy.payment_mut(None, &id)?;
             if payment.state != V1PaymentState::Created {
                 return Err(already_done());
             }
+            if payment.details.intent == V1Intent::Authorize {
+                return Err(refused("An authorize payment makes no sale when executed."));
+            }
             payment.sale_outcome = chosen;
-            Ok(json!({ "payment_id": id, "sale_outcome": chosen.as_str() }))
+            payment.pending_reason = reason;
+            let mut body = json!({ "payment_id": id, "sale_outcome": chosen.as_str() });
+            if chosen == SaleState::Pending {
+                body["pending_reason"] = json!(reason.as_str());
+            }
+            Ok(body)
         });
     answer(StatusCode::OK, outcome)
 }
 
 async fn complete_sale(State(simulator): Shared, Path(id): Path<String>) -> Response {
-    answer(StatusCode::OK, simulator.settle_pending_sale(&id, SaleState::Completed))
+    answer(StatusCode::OK, simulator.settle_pending_sale(&id, SaleState::Completed, SaleFact::Status))
 }
 
 async fn deny_sale(State(simulator): Shared, Path(id): Path<String>) -> Response {
-    answer(StatusCode::OK, simulator.settle_pending_sale(&id, SaleState::Denied))
+    answer(StatusCode::OK, simulator.settle_pending_sale(&id, SaleState::Denied, SaleFact::Status))
+}
+
+async fn fail_sale(State(simulator): Shared, Path(id): Path<String>) -> Response {
+    answer(StatusCode::OK, simulator.settle_pending_sale(&id, SaleState::Denied, SaleFact::Failed))
 }
 
 async fn reverse_sale(State(simulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
@@ -184,8 +209,14 @@ impl PaypalSimulator {
             .collect()
     }
 
-    /// A `pending` sale completes or is denied, with its webhook and IPN.
-    pub fn settle_pending_sale(&self, sale_id: &str, outcome: SaleState) -> Result<Value, ApiError> {
+    /// A `pending` sale completes, is denied or fails, with its webhook and IPN (`fact` says
+    /// which status the IPN reports).
+    pub(crate) fn settle_pending_sale(
+        &self,
+        sale_id: &str,
+        outcome: SaleState,
+        fact: SaleFact<'static>,
+    ) -> Result<Value, ApiError> {
         let now = self.now();
         self.transact(|state| {
             let sale = state.subscriptions.sales.get_mut(sale_id).ok_or_else(no_such_resource)?;
@@ -193,9 +224,10 @@ impl PaypalSimulator {
                 return Err(refused("Only a pending sale can be settled."));
             }
             sale.state = outcome;
+            sale.pending_reason = None;
             sale.update_time = now;
             let sale = &state.subscriptions.sales[sale_id];
-            let effects = self.sale_effects(state, sale, SaleFact::Status);
+            let effects = self.sale_effects(state, sale, fact);
             Ok((self.sale_json(sale), effects))
         })
     }

@@ -89,6 +89,8 @@ pub(crate) struct IpnNotice {
 pub(crate) enum SaleFact<'a> {
     /// The sale as it is now: `Completed`, `Pending` or `Denied`.
     Status,
+    /// A pending sale's funding failed (an eCheck bounced): the sale is denied, IPN says `Failed`.
+    Failed,
     Refunded {
         refund_id: &'a str,
         minor: i64,
@@ -156,6 +158,7 @@ impl PaypalSimulator {
                 };
                 (status, sale.id.as_str(), sale.total.minor, sale.fee_minor)
             }
+            SaleFact::Failed => ("Failed", sale.id.as_str(), sale.total.minor, sale.fee_minor),
             SaleFact::Refunded { refund_id, minor, fee_minor } => ("Refunded", *refund_id, -minor, -fee_minor),
             SaleFact::Reversed { txn_id, minor, fee_minor, .. } => ("Reversed", *txn_id, -minor, -fee_minor),
             SaleFact::ReversalCanceled { txn_id, minor, fee_minor } => {
@@ -183,14 +186,14 @@ impl PaypalSimulator {
             ("receiver_id".to_owned(), parties.merchant_id.clone()),
         ];
         match fact {
-            SaleFact::Status => {
+            SaleFact::Status | SaleFact::Failed => {
                 let txn_type = match sale.origin {
                     SaleOrigin::Subscription(_) => "recurring_payment",
                     SaleOrigin::Payment { .. } => "express_checkout",
                 };
                 fields.push(("txn_type".to_owned(), txn_type.to_owned()));
-                if sale.state == SaleState::Pending {
-                    fields.push(("pending_reason".to_owned(), "paymentreview".to_owned()));
+                if let Some(reason) = sale.pending_reason.filter(|_| sale.state == SaleState::Pending) {
+                    fields.push(("pending_reason".to_owned(), reason.as_str().to_owned()));
                 }
             }
             SaleFact::Refunded { .. } => {

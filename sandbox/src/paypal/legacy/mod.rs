@@ -4,8 +4,12 @@
 //! refund endpoints with subscriptions' renewals.
 //!
 //! Choices where PayPal's documentation is silent or the sandbox must differ:
-//! - Only intent `sale` is simulated; `authorize` and `order` answer `VALIDATION_ERROR` on
-//!   `intent`. The payer's `payment_method` must be `paypal` (direct card payments are gone).
+//! - Intents `sale` and `authorize` are simulated; `order` answers `VALIDATION_ERROR` on `intent`.
+//!   Executing an `authorize` payment makes an authorization (readable at
+//!   `/v1/payments/authorization/{id}`, announced by `PAYMENT.AUTHORIZATION.CREATED`) and no sale
+//!   or IPN; capturing, voiding and reauthorizing it are not simulated, so its links name only
+//!   itself and its payment. The payer's `payment_method` must be `paypal` (direct card payments
+//!   are gone).
 //! - The approval link is `/cgi-bin/webscr?cmd=_express-checkout&token=EC-…`, as PayPal's; the
 //!   sandbox's buyer page there posts its decision back to `/cgi-bin/webscr`.
 //! - IPN is sent for every v1 sale (payments' and subscriptions') once a notify URL is known: the
@@ -14,6 +18,7 @@
 //!   resent after any answer other than 200 on [`ipn::RESEND_DELAYS`].
 //! - The control endpoints are listed in [`control`].
 
+mod authorizations;
 pub mod control;
 pub mod ipn;
 mod payment_request;
@@ -27,6 +32,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use super::PaypalSimulator;
 use super::amount::Amount;
@@ -40,7 +46,7 @@ pub(crate) use self::payment_request::PaymentRequest;
 pub const PAYMENTS_V1_DOC: &str = "https://developer.paypal.com/docs/api/payments/v1/";
 
 pub fn routes() -> Router<Arc<PaypalSimulator>> {
-    payments::routes()
+    payments::routes().merge(authorizations::routes())
 }
 
 /// The buyer page, the postback and PDT: PayPal's website, outside its REST API.
@@ -49,6 +55,39 @@ pub fn website_routes() -> Router<Arc<PaypalSimulator>> {
 }
 
 crate::wire::wire_enum!(V1PaymentState { Created => "created", Approved => "approved", Failed => "failed" });
+crate::wire::wire_enum!(V1Intent { Sale => "sale", Authorize => "authorize" });
+crate::wire::wire_enum!(V1AuthorizationState { Authorized => "authorized" });
+crate::wire::wire_enum!(
+    parsed
+    /// Why a sale is pending, spelled as IPN's `pending_reason` (the sale-outcome control takes
+    /// these names too).
+    PendingReason {
+        PaymentReview => "paymentreview",
+        Echeck => "echeck",
+        MultiCurrency => "multi_currency",
+        Unilateral => "unilateral",
+        Verify => "verify",
+        Address => "address",
+        Intl => "intl",
+        RegulatoryReview => "regulatory_review",
+    }
+);
+
+impl PendingReason {
+    /// The same reason as a v1 sale's `reason_code` writes it.
+    pub fn reason_code(self) -> &'static str {
+        match self {
+            Self::PaymentReview => "PAYMENT_REVIEW",
+            Self::Echeck => "ECHECK",
+            Self::MultiCurrency => "RECEIVING_PREFERENCE_MANDATES_MANUAL_ACTION",
+            Self::Unilateral => "UNILATERAL",
+            Self::Verify => "VERIFICATION_REQUIRED",
+            Self::Address => "UNCONFIRMED_SHIPPING_ADDRESS",
+            Self::Intl => "INTERNATIONAL_WITHDRAWAL",
+            Self::RegulatoryReview => "REGULATORY_REVIEW",
+        }
+    }
+}
 
 /// One line of a transaction's `item_list`.
 pub struct Item {
@@ -64,13 +103,17 @@ pub struct V1Payment {
     /// The `EC-…` token of the approval link and return URL.
     pub token: String,
     pub state: V1PaymentState,
-    /// What the merchant asked for: amount, cart, redirect and notify URLs.
+    /// What the merchant asked for: intent, amount, cart, redirect and notify URLs.
     pub details: PaymentRequest,
     /// Set once the buyer approved at PayPal.
     pub payer_id: Option<String>,
     pub sale_id: Option<String>,
+    /// The authorization execute made, for intent `authorize`.
+    pub authorization_id: Option<String>,
     /// What the sale made by execute becomes (`POST /sandbox/paypal/payments/{id}/sale-outcome`).
     pub sale_outcome: SaleState,
+    /// Why that sale is pending, when it is.
+    pub pending_reason: PendingReason,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }
@@ -82,9 +125,23 @@ pub struct LegacyBook {
     pub payment_order: Vec<String>,
     /// `EC-…` approval tokens to their payment.
     pub tokens: HashMap<String, String>,
+    pub authorizations: HashMap<String, V1Authorization>,
     pub ipn: IpnBook,
     /// Sales a buyer's claim reversed, by sale id.
     pub reversals: HashMap<String, Reversal>,
+}
+
+/// Money an executed `authorize` payment holds on the buyer's account.
+pub struct V1Authorization {
+    pub id: String,
+    pub client_id: String,
+    pub payment_id: String,
+    /// The transaction's amount as the payment wrote it (`{total, currency, details}`).
+    pub amount_json: Value,
+    pub state: V1AuthorizationState,
+    pub valid_until: DateTime<Utc>,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
 }
 
 /// Money PayPal took back from a sale while a buyer's claim is open.

@@ -6,11 +6,12 @@ use serde_json::{Map, Value, json};
 use super::super::amount::{Amount, parse_v1_money};
 use super::super::errors::ApiError;
 use super::super::parse_body;
-use super::{Item, PAYMENTS_V1_DOC, validation};
+use super::{Item, PAYMENTS_V1_DOC, V1Intent, validation};
 
 type Object = Map<String, Value>;
 
 pub struct PaymentRequest {
+    pub intent: V1Intent,
     pub amount: Amount,
     pub amount_json: Value,
     pub description: Option<String>,
@@ -33,13 +34,17 @@ impl PaymentRequest {
             Ok(Value::Object(object)) => object,
             _ => return Err(validation("body", "Request body is not valid JSON")),
         };
-        match request.get("intent").and_then(Value::as_str) {
-            Some("sale") => {}
-            Some("authorize" | "order") => {
-                return Err(validation("intent", "Only intent sale is simulated by the payhub sandbox"));
+        let intent = match request.get("intent").and_then(Value::as_str) {
+            Some("sale") => V1Intent::Sale,
+            Some("authorize") => V1Intent::Authorize,
+            Some("order") => {
+                return Err(validation(
+                    "intent",
+                    "Only intents sale and authorize are simulated by the payhub sandbox",
+                ));
             }
             _ => return Err(validation("intent", "Intent must be one of sale, authorize, order")),
-        }
+        };
         let payer = object(&request, "payer", "payer")?.ok_or_else(|| validation("payer", "Required field missing"))?;
         match payer.get("payment_method").and_then(Value::as_str) {
             Some("paypal") => {}
@@ -74,6 +79,7 @@ impl PaymentRequest {
             }
         }
         Ok(Self {
+            intent,
             amount,
             amount_json,
             description: text(transaction, "description", "transactions[0].description", 127)?,

@@ -23,7 +23,7 @@ use super::super::subscriptions::{Sale, SaleOrigin, SaleState};
 use super::super::{Effect, PaypalSimulator, answer, parse_body};
 use super::ipn::SaleFact;
 use super::payment_request::PaymentRequest;
-use super::{V1Payment, V1PaymentState, already_done, v1_error, validation};
+use super::{PendingReason, V1Intent, V1Payment, V1PaymentState, already_done, v1_error, validation};
 use crate::ids;
 
 /// PayPal keeps v1 payments' `PayPal-Request-Id` keys for 30 days.
@@ -65,7 +65,9 @@ async fn create(
             details: request,
             payer_id: None,
             sale_id: None,
+            authorization_id: None,
             sale_outcome: SaleState::Completed,
+            pending_reason: PendingReason::PaymentReview,
             create_time: now,
             update_time: now,
         };
@@ -224,6 +226,14 @@ impl PaypalSimulator {
         if approved_by != payer_id {
             return Err(v1_error(StatusCode::BAD_REQUEST, "INVALID_PAYER_ID", "Payer ID is invalid"));
         }
+        if payment.details.intent == V1Intent::Authorize {
+            let (authorization, event) = self.authorize_v1_payment(payment, now);
+            payment.state = V1PaymentState::Approved;
+            payment.authorization_id = Some(authorization.id.clone());
+            payment.update_time = now;
+            state.legacy.authorizations.insert(authorization.id.clone(), authorization);
+            return Ok(vec![event]);
+        }
         // `details` values were rewritten with exactly the currency's decimals at create, so their
         // digits are the minor units.
         let details = &payment.details.amount_json["details"];
@@ -244,6 +254,7 @@ impl PaypalSimulator {
             shipping_minor: minor_of("shipping"),
             fee_minor: paypal_fee(payment.details.amount),
             state: payment.sale_outcome,
+            pending_reason: (payment.sale_outcome == SaleState::Pending).then_some(payment.pending_reason),
             refunded_minor: 0,
             create_time: now,
             update_time: now,
@@ -263,7 +274,7 @@ impl PaypalSimulator {
             SaleOrigin::Subscription(_) => None,
         };
         let mut effects = Vec::new();
-        if let SaleFact::Status = fact {
+        if let SaleFact::Status | SaleFact::Failed = fact {
             let (event_type, verb) = match sale.state {
                 SaleState::Pending => ("PAYMENT.SALE.PENDING", "is pending"),
                 SaleState::Denied => ("PAYMENT.SALE.DENIED", "was denied"),

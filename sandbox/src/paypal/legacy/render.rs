@@ -47,7 +47,15 @@ impl PaypalSimulator {
             transaction.insert("item_list".into(), json!({ "items": items }));
         }
         let sale = payment.sale_id.as_ref().and_then(|id| state.subscriptions.sales.get(id));
-        let related: Vec<Value> = sale.map(|sale| json!({ "sale": self.sale_json(sale) })).into_iter().collect();
+        let authorization = payment.authorization_id.as_ref().and_then(|id| state.legacy.authorizations.get(id));
+        let related: Vec<Value> = sale
+            .map(|sale| json!({ "sale": self.sale_json(sale) }))
+            .into_iter()
+            .chain(
+                authorization
+                    .map(|authorization| json!({ "authorization": self.v1_authorization_json(authorization) })),
+            )
+            .collect();
         transaction.insert("related_resources".into(), Value::Array(related));
 
         let mut payer = Map::new();
@@ -74,7 +82,7 @@ impl PaypalSimulator {
         }
         let mut body = Map::new();
         body.insert("id".into(), json!(payment.id));
-        body.insert("intent".into(), json!("sale"));
+        body.insert("intent".into(), json!(payment.details.intent.as_str()));
         body.insert("state".into(), json!(payment.state.as_str()));
         body.insert("cart".into(), json!(payment.token.trim_start_matches("EC-")));
         body.insert("payer".into(), Value::Object(payer));

@@ -260,6 +260,7 @@ impl PaypalSimulator {
             shipping_minor: charge.shipping_minor,
             fee_minor: paypal_fee(total),
             state: SaleState::Completed,
+            pending_reason: None,
             refunded_minor: 0,
             create_time: at,
             update_time: at,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Months, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
 
 use super::super::amount::Amount;
+use super::super::legacy::PendingReason;
 use crate::wire::wire_enum;
 
 wire_enum!(parsed ProductType { Physical => "PHYSICAL", Digital => "DIGITAL", Service => "SERVICE" });
@@ -288,6 +289,8 @@ pub struct Sale {
     pub shipping_minor: i64,
     pub fee_minor: i64,
     pub state: SaleState,
+    /// Why the sale is pending, while it is.
+    pub pending_reason: Option<PendingReason>,
     pub refunded_minor: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,

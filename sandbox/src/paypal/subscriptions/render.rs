@@ -318,6 +318,9 @@ impl PaypalSimulator {
         let mut body = Map::new();
         body.insert("id".into(), json!(sale.id));
         body.insert("state".into(), json!(sale.state.as_str()));
+        if let Some(reason) = sale.pending_reason {
+            body.insert("reason_code".into(), json!(reason.reason_code()));
+        }
         body.insert(
             "amount".into(),
             json!({ "total": sale.total.value(), "currency": sale.total.currency, "details": details }),
