@@ -436,3 +436,87 @@ on_both_stores! {
         assert_eq!(refunds_of(&app, &id).await.len(), 1);
     }
 }
+
+/// Whether a request with `secret` as its API key is let in.
+async fn key_works(app: &TestApp, secret: &str) -> bool {
+    let response = app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send().await.unwrap();
+    match response.status().as_u16() {
+        200 => true,
+        401 => false,
+        other => panic!("GET /v1/payments answered {other}"),
+    }
+}
+
+on_both_stores! {
+    async fn an_operator_creates_a_key_sees_its_secret_once_and_revokes_it_after_confirming(app) {
+        let Some(browser) = console(&app, "api-keys").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin/api-keys']").await;
+        // The test app's own key is listed by its last characters, never by its secret.
+        let list = browser.text("#api-keys").await;
+        assert!(list.contains("tests") && list.contains(&app.api_key[app.api_key.len() - 4..]), "{list}");
+        assert!(!browser.client.source().await.unwrap().contains(&app.api_key));
+
+        browser.fill("#key-name", "shop backend").await;
+        browser.click("#create-key").await;
+        let secret = browser.text("#key-secret").await;
+        assert!(secret.starts_with("sk_test_"), "{secret}");
+        assert!(browser.text("#key-created").await.contains("cannot show it again"));
+        browser.screenshot("api-key-created").await;
+        assert!(key_works(&app, &secret).await, "the new key works at once");
+
+        // The list shows the new key, not its secret.
+        browser.goto(&format!("{}/admin/api-keys", app.url)).await;
+        let list = browser.text("#api-keys").await;
+        assert!(list.contains("shop backend") && list.contains(&secret[secret.len() - 4..]), "{list}");
+        assert!(!browser.client.source().await.unwrap().contains(&secret));
+
+        let key_id = app.hub.db.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "shop backend").unwrap().id;
+        browser.click(&format!("#key-{key_id} a.revoke")).await;
+        let question = browser.text("#revoke-question").await;
+        assert!(question.contains(key_id.as_str()) && question.contains("shop backend"), "{question}");
+        assert!(key_works(&app, &secret).await, "asking for confirmation revokes nothing");
+        browser.screenshot("confirm-revoke").await;
+        browser.click("#confirm-revoke").await;
+        assert!(browser.text("#revoke-notice").await.contains(key_id.as_str()));
+        assert!(browser.text(&format!("#key-{key_id} .state")).await.starts_with("revoked"));
+        assert!(!key_works(&app, &secret).await, "a revoked key is refused");
+        assert!(key_works(&app, &app.api_key).await, "the other key still works");
+        browser.close().await;
+    }
+
+    async fn the_secret_is_answered_no_store_and_keys_stay_in_their_mode(app) {
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let form = [("csrf", console.csrf.as_str()), ("mode", "test"), ("name", "reporting")];
+        let created = console.post("/admin/api-keys", &form).await;
+        assert_eq!(created.status(), 200);
+        assert_eq!(created.headers()["cache-control"], "no-store", "a page showing a secret is never kept");
+        assert!(created.text().await.unwrap().contains("sk_test_"));
+        let (_, list) = console.page("/admin/api-keys").await;
+        assert!(list.contains("reporting"));
+        assert_eq!(console.get("/admin/api-keys").await.headers()["cache-control"], "private, no-cache");
+
+        let (status, page) = console.page("/admin/api-keys/not-a-key/revoke").await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("is not an API key id"), "{page}");
+        let nameless = console.post("/admin/api-keys", &[("csrf", console.csrf.as_str()), ("mode", "test")]).await;
+        assert_eq!(nameless.status(), 400);
+        let forged = console.post("/admin/api-keys", &[("csrf", "forged"), ("mode", "test"), ("name", "x")]).await;
+        assert_eq!(forged.status(), 403);
+
+        // Live mode shows none of the test keys, and a test key cannot be revoked from there.
+        let test_key = app.hub.db.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "reporting").unwrap();
+        console.post("/admin/mode", &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
+        let (_, live) = console.page("/admin/api-keys").await;
+        assert!(live.contains("No live-mode API key") && !live.contains("reporting"), "{live}");
+        let path = format!("/admin/api-keys/{}/revoke", test_key.id);
+        let refused = console.post(&path, &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
+        assert_eq!(refused.status(), 404);
+        // A form opened in test mode and sent after the switch creates nothing.
+        let stale = console.post("/admin/api-keys", &form).await;
+        assert_eq!(stale.status(), 422);
+        let keys = app.hub.db.list_api_keys().await.unwrap();
+        assert_eq!(keys.iter().filter(|k| k.name == "reporting").count(), 1);
+        assert!(keys.iter().all(|k| k.revoked_at.is_none()));
+    }
+}

@@ -4,6 +4,7 @@
 //! `Secure` behind https). Every form carries a token tied to the session, checked on post,
 //! and every page shows one mode's data: the one the operator switched to.
 
+mod api_keys;
 mod disputes;
 mod layout;
 mod payments;
@@ -39,12 +40,15 @@ pub fn router() -> Router<Hub> {
         .route("/admin/payments/{id}", get(payments::show))
         .route("/admin/payments/{id}/refund", get(payments::confirm_refund).post(payments::refund))
         .route("/admin/disputes", get(disputes::queue))
+        .route("/admin/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/admin/api-keys/{id}/revoke", get(api_keys::confirm_revoke).post(api_keys::revoke))
         .route("/admin/{*rest}", any(|| async { ConsoleError::NotFound("there is no such console page".into()) }))
         .layer(axum::middleware::from_fn(protect))
 }
 
 /// Console pages load nothing from elsewhere, are never framed by another site (clickjacking),
-/// post only to payhub, and are not kept in shared caches.
+/// post only to payhub, and are not kept in shared caches (a page that must not be kept at all,
+/// such as one showing a secret, says so itself and keeps its own `Cache-Control`).
 async fn protect(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -53,9 +57,11 @@ async fn protect(request: axum::extract::Request, next: axum::middleware::Next) 
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "same-origin"),
-        ("cache-control", "private, no-cache"),
     ] {
         headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(axum::http::header::CACHE_CONTROL) {
+        headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-cache"));
     }
     response
 }
