@@ -42,7 +42,10 @@ mod unit_of_work;
 pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
-pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, Replayed, ReplayedEvents};
+pub use deliveries::{
+    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt, Replayed,
+    ReplayedEvents,
+};
 pub use disputes::DisputeFilter;
 pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
 pub use error::{Constraint, ConstraintKind, StoreError};

@@ -520,3 +520,149 @@ on_both_stores! {
         assert!(keys.iter().all(|k| k.revoked_at.is_none()));
     }
 }
+
+/// An app whose deliveries retry an hour apart by the test clock, so a failing delivery waits
+/// for its retry while the test looks.
+async fn hourly_retries(backend: payhub_store::testing::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.delivery.schedule = vec![std::time::Duration::from_secs(3600); 3];
+    })
+    .await
+}
+
+/// How many deliveries of `event_id` the merchant's endpoint received, and the status it gave.
+fn received(app: &TestApp, event_id: &str) -> usize {
+    app.receiver.received.lock().unwrap().iter().filter(|(headers, _)| headers["webhook-id"] == event_id).count()
+}
+
+fn received_total(app: &TestApp) -> usize {
+    app.receiver.received.lock().unwrap().len()
+}
+
+async fn events_of(app: &TestApp, resource_id: &str) -> Vec<(String, String)> {
+    let events = app.get_json(&format!("/v1/events?resource_id={resource_id}")).await;
+    let events = events["data"].as_array().unwrap().iter();
+    events.map(|e| (e["id"].as_str().unwrap().to_owned(), e["type"].as_str().unwrap().to_owned())).collect()
+}
+
+on_both_stores! {
+    with hourly_retries;
+    async fn an_operator_sees_a_failing_endpoint_disables_it_and_replays_what_it_missed(app) {
+        *app.receiver.answer.lock().unwrap() = 500;
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let endpoint = app.get_json("/v1/webhook_endpoints").await["data"][0]["id"].as_str().unwrap().to_owned();
+        let endpoint_id = payhub_core::id::WebhookEndpointId::parse(&endpoint).unwrap();
+        let since = app.clock.now() - chrono::Duration::hours(1);
+        app.eventually("the first failed attempts recorded", || async {
+            let health = app.hub.db.endpoint_health(&endpoint_id, since, 3).await.unwrap();
+            health.attempts >= 2 && health.pending >= 2
+        })
+        .await;
+        let Some(browser) = console(&app, "webhooks").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin/webhooks']").await;
+        let section = format!("#endpoint-{endpoint}");
+        let rate = browser.text(&format!("{section} .success-rate")).await;
+        assert!(rate.starts_with("0% (0 of "), "{rate}");
+        let errors = browser.text(&format!("{section} table.errors")).await;
+        assert!(errors.contains("endpoint answered 500"), "{errors}");
+        let rows = browser.client.find_all(fantoccini::Locator::Css(&format!("{section} table.errors tbody tr"))).await;
+        assert!((1..=3).contains(&rows.unwrap().len()), "the last three errors at most");
+        assert_ne!(browser.text(&format!("{section} .pending")).await, "0", "retries are waiting");
+        browser.screenshot("webhooks-failing").await;
+
+        // Disabled, the endpoint's waiting retries stop with it: an hour later, none is sent.
+        browser.click(&format!("{section} button.disable")).await;
+        browser.text_when("#webhooks-notice", |s| s.contains("Disabled")).await;
+        assert!(browser.text(&format!("{section} .status")).await.starts_with("disabled"));
+        assert_eq!(browser.text(&format!("{section} .pending")).await, "0");
+        let before = received_total(&app);
+        app.advance(chrono::Duration::hours(2)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert_eq!(received_total(&app), before, "a disabled endpoint is sent nothing, retries included");
+        let events = events_of(&app, &id).await;
+        for (event_id, _) in &events {
+            let event_id = payhub_core::id::EventId::parse(event_id).unwrap();
+            let states = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
+            assert!(states.iter().all(|d| d.status == "failed"), "{states:?}");
+        }
+        browser.screenshot("webhooks-disabled").await;
+
+        // Fixed and enabled again: one event sent again from the page, then the rest by a replay.
+        *app.receiver.answer.lock().unwrap() = 200;
+        browser.click(&format!("{section} button.enable")).await;
+        browser.text_when(&format!("{section} .status"), |s| s.starts_with("enabled")).await;
+        let (succeeded, _) = events.iter().find(|(_, t)| t == "payment.succeeded").unwrap().clone();
+        let sent_before = received(&app, &succeeded);
+        browser.fill(&format!("{section} form.resend input[name=event]"), &succeeded).await;
+        browser.click(&format!("{section} form.resend button")).await;
+        browser.text_when("#webhooks-notice", |s| s.contains("Queued the event again")).await;
+        app.eventually("the event resent", || async { received(&app, &succeeded) > sent_before }).await;
+
+        let counts_before: Vec<usize> = events.iter().map(|(e, _)| received(&app, e)).collect();
+        browser.fill(&format!("{section} form.replay input[name=since]"), "3h").await;
+        browser.click(&format!("{section} form.replay button")).await;
+        let replayed = format!("Queued {} event(s) again", events.len());
+        browser.text_when("#webhooks-notice", |s| s.contains(&replayed)).await;
+        app.eventually("every event of the period replayed", || async {
+            events.iter().zip(&counts_before).all(|((e, _), before)| received(&app, e) > *before)
+        })
+        .await;
+        browser.goto(&format!("{}/admin/webhooks", app.url)).await;
+        let rate = browser.text(&format!("{section} .success-rate")).await;
+        assert!(!rate.starts_with("0%"), "accepted deliveries count: {rate}");
+        browser.screenshot("webhooks-replayed").await;
+        browser.close().await;
+    }
+
+    async fn the_endpoints_page_refuses_what_it_cannot_do_as_the_api_does(app) {
+        let payment = app.paid_payment(2_000).await;
+        let events = events_of(&app, payment["id"].as_str().unwrap()).await;
+        let endpoint = app.get_json("/v1/webhook_endpoints").await["data"][0]["id"].as_str().unwrap().to_owned();
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let csrf = console.csrf.clone();
+        let post = |what: &'static str, fields: Vec<(&'static str, String)>| {
+            let mut form = vec![("csrf", csrf.clone()), ("mode", "test".to_owned())];
+            form.extend(fields);
+            let path = format!("/admin/webhooks/{endpoint}/{what}");
+            let console = &console;
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let response = console.post(&path, &form).await;
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let (status, page) = post("resend", vec![("event", "nope".into())]).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("not an event id"), "{page}");
+        let (status, page) = post("resend", vec![("event", "evt_01J00000000000000000000000".into())]).await;
+        assert_eq!(status, 404, "{page}");
+        let (status, page) = post("replay", vec![("since", "tomorrow".into())]).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("neither an RFC 3339 time nor a span"), "{page}");
+        let (status, page) = post("replay", vec![("since", "1h".into()), ("until", "2h".into())]).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("must be after"), "{page}");
+        let (status, _) = post("status", vec![("enabled", "maybe".into())]).await;
+        assert_eq!(status, 400);
+        let forged = console.post(&format!("/admin/webhooks/{endpoint}/status"), &[("csrf", "forged"), ("mode", "test"), ("enabled", "false")]).await;
+        assert_eq!(forged.status(), 403);
+
+        // Disabled from the console, the endpoint is disabled for the API too: the API's resend
+        // (the same service) sends it nothing, and naming it is refused with the same reason.
+        assert_eq!(post("status", vec![("enabled", "false".into())]).await.0, 303);
+        let (event_id, _) = &events[0];
+        let resend = app.post(&format!("/v1/events/{event_id}/redeliver"), serde_json::json!({})).await;
+        assert_eq!(resend.json::<Value>().await.unwrap()["queued"], 0, "nothing goes to a disabled endpoint");
+        let named = app.post(&format!("/v1/events/{event_id}/redeliver?endpoint={endpoint}"), serde_json::json!({})).await;
+        assert_eq!(named.status(), 422);
+        assert!(named.text().await.unwrap().contains("is disabled; enable it again"));
+        let (status, page) = post("resend", vec![("event", event_id.clone())]).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("is disabled; enable it again"), "{page}");
+        let endpoint_view = app.get_json(&format!("/v1/webhook_endpoints/{endpoint}")).await;
+        assert_eq!(endpoint_view["status"], "disabled");
+        assert_eq!(endpoint_view["disabled_reason"], format!("disabled by {EMAIL} in the console"));
+    }
+}

@@ -9,6 +9,7 @@ mod disputes;
 mod layout;
 mod payments;
 mod session;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
@@ -42,6 +43,10 @@ pub fn router() -> Router<Hub> {
         .route("/admin/disputes", get(disputes::queue))
         .route("/admin/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/admin/api-keys/{id}/revoke", get(api_keys::confirm_revoke).post(api_keys::revoke))
+        .route("/admin/webhooks", get(webhooks::list))
+        .route("/admin/webhooks/{id}/status", post(webhooks::set_status))
+        .route("/admin/webhooks/{id}/resend", post(webhooks::resend))
+        .route("/admin/webhooks/{id}/replay", post(webhooks::replay))
         .route("/admin/{*rest}", any(|| async { ConsoleError::NotFound("there is no such console page".into()) }))
         .layer(axum::middleware::from_fn(protect))
 }
@@ -105,6 +110,7 @@ impl From<ServiceError> for ConsoleError {
     fn from(error: ServiceError) -> Self {
         match error {
             ServiceError::NotFound { .. } => ConsoleError::NotFound(error.to_string()),
+            ServiceError::Invalid { .. } => ConsoleError::Invalid(error.to_string()),
             ServiceError::Store(store) => store.into(),
             ServiceError::Provider { .. } => ConsoleError::Unavailable(error.to_string()),
             other => ConsoleError::Refused(other.to_string()),
