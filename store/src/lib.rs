@@ -52,7 +52,7 @@ pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
 pub use figures::{CHECKED_KINDS, ChecksDue};
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
-pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
+pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry, ParkedNotification};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
 pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;

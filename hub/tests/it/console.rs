@@ -666,3 +666,101 @@ on_both_stores! {
         assert_eq!(endpoint_view["disabled_reason"], format!("disabled by {EMAIL} in the console"));
     }
 }
+
+/// An app whose dispute sweep never comes due while a test moves the clock a day or two: a
+/// dispute reaches payhub through its notification alone.
+async fn no_dispute_sweep(backend: payhub_store::testing::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.disputes.sweep_interval = std::time::Duration::from_secs(1000 * 86_400);
+    })
+    .await
+}
+
+on_both_stores! {
+    with no_dispute_sweep;
+    async fn a_parked_notification_retried_from_the_inbox_page_is_applied(app) {
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        // PayPal fails to show a dispute for as long as it takes: the dispute's notification
+        // cannot be applied, is retried with backoff and, after a day of attempts, parked. (Its
+        // list of disputes still answers, so the sweep, done at start, has nothing to find later.)
+        let faults = serde_json::json!({ "fail_next": 100_000, "status": 500, "path_prefix": "/v1/customer/disputes/" });
+        app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", faults).await;
+        open_dispute(&app, &payment).await;
+        let mut parked = Vec::new();
+        for _ in 0..200 {
+            parked = app.hub.db.parked_notifications(payhub_core::Mode::Test, 10).await.unwrap().0;
+            if !parked.is_empty() {
+                break;
+            }
+            app.advance(chrono::Duration::hours(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(parked.len(), 1, "the dispute's notification is parked");
+        let notification = parked[0].clone();
+        assert_eq!(notification.event_type, "CUSTOMER.DISPUTE.CREATED");
+        assert!(app.get_json(&format!("/v1/payments/{id}/disputes")).await["data"].as_array().unwrap().is_empty());
+
+        // PayPal answers again; the operator retries the notification from the inbox page.
+        app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", serde_json::json!({ "fail_next": 0 })).await;
+        let Some(browser) = console(&app, "inbox").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin/inbox']").await;
+        assert_eq!(browser.text("#parked-count").await, "1");
+        let row = format!("#parked-{}", notification.id);
+        let reason = browser.text(&format!("{row} .reason")).await;
+        assert!(!reason.is_empty() && reason == notification.reason, "{reason}");
+        assert!(browser.text(&row).await.contains(&notification.provider_event_id));
+        browser.screenshot("inbox-parked").await;
+        browser.click(&format!("{row} button.retry")).await;
+        browser.text_when("#requeue-notice", |s| s.contains(&notification.id.to_string())).await;
+
+        // Applied, not only requeued: the dispute exists, and the notification is its cause.
+        app.eventually("the requeued notification applied", || async {
+            app.hub.db.notification_status(payhub_core::ProviderName::Paypal, &notification.provider_event_id).await.unwrap().as_deref() == Some("processed")
+        })
+        .await;
+        let disputes = app.get_json(&format!("/v1/payments/{id}/disputes")).await;
+        let dispute_id = disputes["data"][0]["id"].as_str().expect("the dispute the notification brought").to_owned();
+        let transitions = app.hub.db.transitions(&dispute_id).await.unwrap();
+        let applied_by = |t: &payhub_core::transition::Transition| {
+            matches!(&t.cause, payhub_core::transition::Cause::Notification { inbox_id, .. } if *inbox_id == notification.id)
+        };
+        assert!(transitions.iter().any(applied_by), "{transitions:?}");
+        assert_eq!(app.payment(&id).await["disputed"], true);
+        browser.goto(&format!("{}/admin/inbox", app.url)).await;
+        assert_eq!(browser.text("#parked-count").await, "0");
+        assert!(browser.find("#no-parked").await.is_displayed().await.unwrap());
+        browser.screenshot("inbox-retried").await;
+        browser.close().await;
+    }
+
+    async fn the_inbox_page_shows_refusals_and_refuses_a_retry_it_cannot_do(app) {
+        // A notification with a forged signature is refused at the door, and counted.
+        let event = serde_json::json!({ "id": "WH-FORGED-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {} });
+        let mut forged = app.signed_notification(&event).await;
+        // The body says something else than what was signed.
+        forged.body = serde_json::to_vec(&serde_json::json!({ "id": "WH-FORGED-1", "event_type": "PAYMENT.CAPTURE.COMPLETED",
+            "resource": { "amount": "1000000" } })).unwrap();
+        assert_eq!(app.deliver(&forged).await.status(), 401);
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (status, page) = console.page("/admin/inbox").await;
+        assert_eq!(status, 200);
+        let refused = &page[page.find("Refused notifications").unwrap()..];
+        assert!(refused.contains("paypal") && refused.contains("bad_signature"), "{refused}");
+        assert!(page.contains("id=\"backlog-count\""));
+        assert!(page.contains("No parked test-mode notification"), "{page}");
+
+        let retry = |id: &str| format!("/admin/inbox/{id}/retry");
+        let csrf = console.csrf.as_str();
+        let missing = console.post(&retry("999999"), &[("csrf", csrf), ("mode", "test")]).await;
+        assert_eq!(missing.status(), 404);
+        assert!(missing.text().await.unwrap().contains("no parked test-mode notification 999999"));
+        let bad = console.post(&retry("first"), &[("csrf", csrf), ("mode", "test")]).await;
+        assert_eq!(bad.status(), 400);
+        let forged_form = console.post(&retry("1"), &[("csrf", "forged"), ("mode", "test")]).await;
+        assert_eq!(forged_form.status(), 403);
+        let other_mode = console.post(&retry("1"), &[("csrf", csrf), ("mode", "live")]).await;
+        assert_eq!(other_mode.status(), 422);
+    }
+}

@@ -46,6 +46,7 @@ pub fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
                     nav {
                         a href="/admin/payments" { "Payments" }
                         a href="/admin/disputes" { "Disputes" }
+                        a href="/admin/inbox" { "Inbox" }
                         a href="/admin/webhooks" { "Webhooks" }
                         a href="/admin/api-keys" { "API keys" }
                     }

@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod disputes;
+mod inbox;
 mod layout;
 mod payments;
 mod session;
@@ -43,6 +44,8 @@ pub fn router() -> Router<Hub> {
         .route("/admin/disputes", get(disputes::queue))
         .route("/admin/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/admin/api-keys/{id}/revoke", get(api_keys::confirm_revoke).post(api_keys::revoke))
+        .route("/admin/inbox", get(inbox::page))
+        .route("/admin/inbox/{id}/retry", post(inbox::retry))
         .route("/admin/webhooks", get(webhooks::list))
         .route("/admin/webhooks/{id}/status", post(webhooks::set_status))
         .route("/admin/webhooks/{id}/resend", post(webhooks::resend))
