@@ -251,6 +251,18 @@ impl Database {
         crate::codec::opt_time(&row, "at")
     }
 
+    /// How many deliveries of `mode` wait to be sent (or sent again), and since when the one
+    /// waiting longest has been due.
+    pub async fn pending_deliveries(&self, mode: Mode) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND mode = $1",
+        )
+        .bind(mode.as_str())
+        .fetch_one(self.reader())
+        .await?;
+        Ok((row.try_get("n")?, crate::codec::opt_time(&row, "due")?))
+    }
+
     /// When the earliest pending delivery is due, so the dispatcher can sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")

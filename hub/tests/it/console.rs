@@ -764,3 +764,47 @@ on_both_stores! {
         assert_eq!(other_mode.status(), 422);
     }
 }
+
+on_both_stores! {
+    with hourly_retries;
+    async fn the_overview_shows_what_needs_attention_first(app) {
+        *app.receiver.answer.lock().unwrap() = 500;
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        open_dispute(&app, &payment).await;
+        let endpoint = app.get_json("/v1/webhook_endpoints").await["data"][0].clone();
+        let endpoint_id = payhub_core::id::WebhookEndpointId::parse(endpoint["id"].as_str().unwrap()).unwrap();
+        let since = app.clock.now() - chrono::Duration::hours(1);
+        app.eventually("the dispute recorded and deliveries failing", || async {
+            let disputes = app.get_json(&format!("/v1/payments/{id}/disputes")).await;
+            let health = app.hub.db.endpoint_health(&endpoint_id, since, 1).await.unwrap();
+            disputes["data"].as_array().is_some_and(|d| !d.is_empty()) && health.pending > 0
+        })
+        .await;
+
+        let Some(browser) = console(&app, "overview").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin']").await;
+        assert_eq!(browser.text("#overview-failing").await, "1");
+        let failing = browser.text("#overview-failing-endpoints").await;
+        assert!(failing.contains(endpoint["url"].as_str().unwrap()) && failing.contains("endpoint answered 500"), "{failing}");
+        assert_ne!(browser.text("#overview-outbox-pending").await, "0");
+        assert_eq!(browser.text("#overview-disputes").await, "1");
+        assert_ne!(browser.text("#overview-disputes-due").await, "—", "a dispute waiting for a response has a due date");
+        assert_eq!(browser.text("#overview-parked").await, "0");
+        let backlog: i64 = browser.text("#overview-backlog").await.parse().unwrap();
+        assert!(backlog >= 0);
+        let marked = browser.client.find_all(fantoccini::Locator::Css("dd.attention")).await.unwrap();
+        assert_eq!(marked.len(), 2, "the failing endpoint and the dispute are marked");
+        browser.screenshot("overview").await;
+
+        // Live mode has none of it.
+        browser.click("#switch-mode").await;
+        browser.goto(&format!("{}/admin", app.url)).await;
+        browser.text_when("h1", |s| s.contains("live mode")).await;
+        assert_eq!(browser.text("#overview-failing").await, "0");
+        assert_eq!(browser.text("#overview-disputes").await, "0");
+        assert_eq!(browser.text("#overview-outbox-pending").await, "0");
+        browser.close().await;
+    }
+}

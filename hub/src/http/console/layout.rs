@@ -44,6 +44,7 @@ pub fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
                         (mode.as_str()) " mode"
                     }
                     nav {
+                        a href="/admin" { "Overview" }
                         a href="/admin/payments" { "Payments" }
                         a href="/admin/disputes" { "Disputes" }
                         a href="/admin/inbox" { "Inbox" }

@@ -8,6 +8,7 @@ mod api_keys;
 mod disputes;
 mod inbox;
 mod layout;
+mod overview;
 mod payments;
 mod session;
 mod webhooks;
@@ -30,7 +31,7 @@ const STYLESHEET: &str = include_str!("console.css");
 
 pub fn router() -> Router<Hub> {
     Router::new()
-        .route("/admin", get(|| async { axum::response::Redirect::to("/admin/payments") }))
+        .route("/admin", get(overview::page))
         .route(
             "/admin/assets/console.css",
             get(|| async { ([("content-type", "text/css; charset=utf-8")], STYLESHEET) }),
