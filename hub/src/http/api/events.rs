@@ -111,6 +111,9 @@ pub struct ReplayRequest {
     /// back from the hub's clock (`90m`, `2h`, `3days`).
     #[schema(example = "2h")]
     pub since: String,
+    /// Only the events created before this time (same forms as `since`); by default every
+    /// event up to now.
+    pub until: Option<String>,
     /// Only to this endpoint (`we_…`); by default to every enabled endpoint whose filter
     /// selects the event.
     pub endpoint: Option<String>,
@@ -136,7 +139,9 @@ async fn replay_events(
     caller: Caller,
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> Result<Json<Replay>, ApiError> {
-    let since = redelivery::point_in_time("since", &body.since, hub.clock.now())?;
-    let replayed = redelivery::replay(&hub, caller.mode, since, None, body.endpoint.as_deref()).await?;
+    let now = hub.clock.now();
+    let since = redelivery::point_in_time("since", &body.since, now)?;
+    let until = body.until.as_deref().map(|until| redelivery::point_in_time("until", until, now)).transpose()?;
+    let replayed = redelivery::replay(&hub, caller.mode, since, until, body.endpoint.as_deref()).await?;
     Ok(Json(Replay { events: replayed.events, queued: replayed.deliveries }))
 }
