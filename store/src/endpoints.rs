@@ -11,7 +11,8 @@ use crate::{Database, Page, StoreError, millis};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointStatus {
     Enabled,
-    /// Turned off after failing for days; its deliveries stop until it is re-enabled.
+    /// Turned off, by payhub after failing for days or by an operator; nothing is sent to it,
+    /// retries included, until it is enabled again.
     Disabled,
 }
 
