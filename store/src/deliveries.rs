@@ -44,8 +44,11 @@ pub struct DeliveryState {
 #[derive(Debug, Clone, Copy)]
 pub enum ReplayedEvents<'a> {
     One(&'a EventId),
-    /// Every event created at or after this time.
-    Since(DateTime<Utc>),
+    /// Every event created at or after `from`, and before `until` if it is set.
+    Between {
+        from: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    },
 }
 
 /// What a replay queued.
@@ -116,7 +119,9 @@ impl Database {
         tx.commit().await
     }
 
-    /// Records one attempt and its outcome, releasing the lease.
+    /// Records one attempt and its outcome, releasing the lease. A retry of a delivery whose
+    /// endpoint was disabled meanwhile is not scheduled: the delivery fails, as the disabling
+    /// made the endpoint's other deliveries fail.
     pub async fn record_delivery_attempt(
         &self,
         delivery: &ClaimedDelivery,
@@ -142,8 +147,10 @@ impl Database {
             DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
         };
         sqlx::query(
-            "UPDATE deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3, \
-             locked_until = NULL, last_status_code = $4, last_error = $5 WHERE id = $6",
+            "UPDATE deliveries SET status = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhook_endpoints e \
+             WHERE e.id = deliveries.endpoint_id AND e.status = 'disabled') THEN 'failed' ELSE $1 END, \
+             next_attempt_at = $2, delivered_at = $3, locked_until = NULL, last_status_code = $4, last_error = $5 \
+             WHERE id = $6",
         )
         .bind(status)
         .bind(millis(next_attempt_at))
@@ -156,13 +163,13 @@ impl Database {
         tx.commit().await
     }
 
-    /// Queues an event again for every endpoint it went to (replay), whatever happened before.
-    /// Returns how many deliveries were re-armed.
+    /// Queues an event again for every endpoint it went to that is still enabled (replay),
+    /// whatever happened before. Returns how many deliveries were re-armed.
     pub async fn redeliver_event(&self, event_id: &EventId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let result = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
-             WHERE event_id = $2",
+             WHERE event_id = $2 AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'enabled')",
         )
         .bind(millis(now))
         .bind(event_id.as_str())
@@ -185,17 +192,18 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<Replayed, StoreError> {
         let mut tx = self.begin().await?;
-        let (one, since) = match events {
-            ReplayedEvents::One(id) => (Some(id.as_str()), None),
-            ReplayedEvents::Since(at) => (None, Some(millis(at))),
+        let (one, since, until) = match events {
+            ReplayedEvents::One(id) => (Some(id.as_str()), None, None),
+            ReplayedEvents::Between { from, until } => (None, Some(millis(from)), until.map(millis)),
         };
         let rows = sqlx::query(
             "SELECT id, type FROM events WHERE mode = $1 AND ($2 IS NULL OR id = $2) \
-             AND ($3 IS NULL OR created_at >= $3) ORDER BY seq",
+             AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) ORDER BY seq",
         )
         .bind(mode.as_str())
         .bind(one)
         .bind(since)
+        .bind(until)
         .fetch_all(tx.conn())
         .await?;
         let mut replayed = Replayed::default();
@@ -243,6 +251,18 @@ impl Database {
         crate::codec::opt_time(&row, "at")
     }
 
+    /// How many deliveries of `mode` wait to be sent (or sent again), and since when the one
+    /// waiting longest has been due.
+    pub async fn pending_deliveries(&self, mode: Mode) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND mode = $1",
+        )
+        .bind(mode.as_str())
+        .fetch_one(self.reader())
+        .await?;
+        Ok((row.try_get("n")?, crate::codec::opt_time(&row, "due")?))
+    }
+
     /// When the earliest pending delivery is due, so the dispatcher can sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")
@@ -272,4 +292,73 @@ impl Database {
             })
             .collect()
     }
+
+    /// How an endpoint fared since `since`: its delivery attempts, how many it accepted, and
+    /// its most recent `errors` failed attempts, newest first.
+    pub async fn endpoint_health(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+        since: DateTime<Utc>,
+        errors: u32,
+    ) -> Result<EndpointHealth, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS attempts, COALESCE(SUM(CASE WHEN a.error IS NULL THEN 1 ELSE 0 END), 0) AS accepted \
+             FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+             WHERE d.endpoint_id = $1 AND a.attempted_at >= $2",
+        )
+        .bind(endpoint_id.as_str())
+        .bind(millis(since))
+        .fetch_one(self.reader())
+        .await?;
+        let failures = sqlx::query(
+            "SELECT d.event_id, a.attempted_at, a.status_code, a.error FROM delivery_attempts a \
+             JOIN deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1 AND a.error IS NOT NULL \
+             ORDER BY a.id DESC LIMIT $2",
+        )
+        .bind(endpoint_id.as_str())
+        .bind(i64::from(errors))
+        .fetch_all(self.reader())
+        .await?;
+        let pending = sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 AND status = 'pending'")
+            .bind(endpoint_id.as_str())
+            .fetch_one(self.reader())
+            .await?;
+        Ok(EndpointHealth {
+            attempts: row.try_get("attempts")?,
+            accepted: row.try_get("accepted")?,
+            pending: pending.try_get("n")?,
+            last_errors: failures
+                .iter()
+                .map(|r| {
+                    Ok(FailedAttempt {
+                        event_id: r.try_get("event_id")?,
+                        at: crate::codec::time(r, "attempted_at")?,
+                        status_code: r.try_get("status_code")?,
+                        error: r.try_get::<Option<String>, _>("error")?.unwrap_or_default(),
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+}
+
+/// An endpoint's recent deliveries, for the on-call engineer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointHealth {
+    /// Delivery attempts in the period.
+    pub attempts: i64,
+    /// Of those, how many the endpoint accepted.
+    pub accepted: i64,
+    /// Deliveries waiting for their next attempt now.
+    pub pending: i64,
+    pub last_errors: Vec<FailedAttempt>,
+}
+
+/// One delivery attempt the endpoint did not accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<i64>,
+    pub error: String,
 }

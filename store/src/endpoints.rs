@@ -11,7 +11,8 @@ use crate::{Database, Page, StoreError, millis};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointStatus {
     Enabled,
-    /// Turned off after failing for days; its deliveries stop until it is re-enabled.
+    /// Turned off, by payhub after failing for days or by an operator; nothing is sent to it,
+    /// retries included, until it is enabled again.
     Disabled,
 }
 
@@ -182,23 +183,41 @@ impl Database {
         Ok(deleted)
     }
 
+    /// Enables or disables an endpoint. Disabling it stops its deliveries in the same
+    /// transaction: those waiting for a retry are marked failed (kept, so a replay after
+    /// re-enabling sends them again). A delivery under way at that moment is not retried
+    /// either (see `record_delivery_attempt`). Returns whether an endpoint has that id.
     pub async fn set_endpoint_status(
         &self,
         id: &WebhookEndpointId,
         status: EndpointStatus,
         reason: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4")
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(millis(now))
+        let found = sqlx::query(
+            "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(millis(now))
+        .bind(id.as_str())
+        .execute(tx.conn())
+        .await?
+        .rows_affected()
+            == 1;
+        if found && status == EndpointStatus::Disabled {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'failed', last_error = 'endpoint disabled', \
+                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+            )
             .bind(id.as_str())
+            .bind(millis(now))
             .execute(tx.conn())
             .await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(found)
     }
 
     /// Replaces an endpoint's secrets if its current secret is still `expected` (a concurrent

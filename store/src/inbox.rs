@@ -177,6 +177,64 @@ impl Database {
     }
 }
 
+/// A notification the processor gave up on, kept for a person: why, and how often it tried.
+#[derive(Debug, Clone)]
+pub struct ParkedNotification {
+    pub id: i64,
+    pub provider: ProviderName,
+    pub provider_event_id: String,
+    pub event_type: String,
+    pub attempts: i64,
+    pub received_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl Database {
+    /// The newest `limit` parked notifications of `mode`, and how many there are in all.
+    pub async fn parked_notifications(
+        &self,
+        mode: Mode,
+        limit: u32,
+    ) -> Result<(Vec<ParkedNotification>, i64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, provider, provider_event_id, event_type, attempts, received_at, last_error FROM inbox \
+             WHERE mode = $1 AND status = 'failed' ORDER BY id DESC LIMIT $2",
+        )
+        .bind(mode.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        let parked = rows
+            .iter()
+            .map(|r| {
+                Ok(ParkedNotification {
+                    id: r.try_get("id")?,
+                    provider: parsed(r, "provider", |s| s.parse().ok())?,
+                    provider_event_id: r.try_get("provider_event_id")?,
+                    event_type: r.try_get("event_type")?,
+                    attempts: r.try_get("attempts")?,
+                    received_at: crate::codec::time(r, "received_at")?,
+                    reason: r.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let count = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE mode = $1 AND status = 'failed'")
+            .bind(mode.as_str())
+            .fetch_one(self.reader())
+            .await?;
+        Ok((parked, count.try_get("n")?))
+    }
+
+    /// Puts a parked notification of `mode` back in the queue, due now and with a fresh count
+    /// of attempts; the reason it was parked stays beside it until it is applied. Returns
+    /// whether such a parked notification existed.
+    pub async fn requeue_notification(&self, mode: Mode, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let sql = "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL \
+                   WHERE id = $2 AND mode = $3 AND status = 'failed'";
+        Ok(self.write(sql, &[millis(now).into(), id.into(), mode.as_str().into()]).await? == 1)
+    }
+}
+
 impl Tx {
     /// Marks a notification applied, in the same transaction as its effects.
     pub async fn mark_notification_processed(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {

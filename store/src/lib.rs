@@ -42,14 +42,17 @@ mod unit_of_work;
 pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
-pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, Replayed, ReplayedEvents};
+pub use deliveries::{
+    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt, Replayed,
+    ReplayedEvents,
+};
 pub use disputes::DisputeFilter;
 pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
 pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
 pub use figures::{CHECKED_KINDS, ChecksDue};
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
-pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
+pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry, ParkedNotification};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
 pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;

@@ -9,9 +9,9 @@ use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus};
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
-    Claimant, Committed, Database, DeliveryOutcome, INSTANCE_SILENT_AFTER, IdempotencyClaim, InboxInsert,
-    InstanceIdentity, MailAttempt, MailRecipient, NewInboxEntry, NewWebhookEndpoint, RequestRun, StoreError,
-    StoredResponse,
+    Claimant, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointStatus, INSTANCE_SILENT_AFTER,
+    IdempotencyClaim, InboxInsert, InstanceIdentity, MailAttempt, MailRecipient, NewInboxEntry, NewWebhookEndpoint,
+    RequestRun, StoreError, StoredResponse,
 };
 
 #[macro_use]
@@ -347,6 +347,49 @@ on_both_stores! {
         let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100, &[]).await.unwrap();
         assert_eq!(again.len(), 12);
         assert!(again.iter().all(|d| d.attempt == 2));
+    }
+
+    async fn disabling_an_endpoint_stops_its_waiting_retries_and_the_one_under_way(db: Database) {
+        let now = now();
+        let hook = NewWebhookEndpoint {
+            id: WebhookEndpointId::generate(&IDS, now),
+            mode: Mode::Test,
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec_x".into(),
+            event_types: vec!["*".into()],
+            description: None,
+        };
+        let endpoint = db.create_endpoint(hook, now).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        let mut events = Vec::new();
+        for _ in 0..2 {
+            let p = new_payment(PaymentStatus::Succeeded, 100);
+            let event = Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now);
+            tx.insert_event(&event, &IDS).await.unwrap();
+            events.push(event);
+        }
+        tx.commit().await.unwrap();
+        // One delivery is under way (claimed) as the endpoint is disabled; the other waits.
+        let under_way = db.claim_due_deliveries(now, now + Duration::minutes(1), 1, &[]).await.unwrap().remove(0);
+        let disabled = db.set_endpoint_status(&endpoint.id, EndpointStatus::Disabled, Some("by hand"), now).await;
+        assert!(disabled.unwrap());
+        let failed = DeliveryAttempt { at: now, status_code: Some(500), error: Some("500".into()), duration_ms: 1 };
+        let retry = DeliveryOutcome::RetryAt(now + Duration::seconds(5));
+        db.record_delivery_attempt(&under_way, &failed, retry).await.unwrap();
+        for event in &events {
+            let states = db.deliveries_of_event(&event.id).await.unwrap();
+            assert_eq!(states[0].status, "failed", "{states:?}");
+        }
+        let later = now + Duration::days(1);
+        assert!(db.claim_due_deliveries(later, later + Duration::minutes(1), 10, &[]).await.unwrap().is_empty());
+        assert_eq!(db.pending_deliveries(Mode::Test).await.unwrap().0, 0);
+
+        // Enabled again, an event sent again goes; to a disabled endpoint it would not.
+        db.set_endpoint_status(&endpoint.id, EndpointStatus::Enabled, None, now).await.unwrap();
+        assert_eq!(db.redeliver_event(&events[0].id, later).await.unwrap(), 1);
+        db.set_endpoint_status(&endpoint.id, EndpointStatus::Disabled, None, now).await.unwrap();
+        assert_eq!(db.redeliver_event(&events[1].id, later).await.unwrap(), 0);
+        assert!(!db.set_endpoint_status(&WebhookEndpointId::generate(&IDS, now), EndpointStatus::Enabled, None, now).await.unwrap());
     }
 
     async fn events_fan_out_to_matching_enabled_endpoints_only(db: Database) {

@@ -14,6 +14,9 @@ pub struct ReplayArgs {
     /// How far back: a span on the hub's clock (`90m`, `2h`, `3days`) or an RFC 3339 time.
     #[arg(long)]
     since: String,
+    /// Only the events created before this (same forms as `--since`); by default up to now.
+    #[arg(long)]
+    until: Option<String>,
     /// Only to this endpoint (`we_…`); by default to every endpoint whose filter selects the event.
     #[arg(long)]
     endpoint: Option<String>,
@@ -23,13 +26,14 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let hub = HubClient::new(&args.remote)?;
     let spinner = ProgressBar::new_spinner().with_message(format!("queueing the events since {}", args.since));
     spinner.enable_steady_tick(Duration::from_millis(100));
-    let body = json!({ "since": args.since, "endpoint": args.endpoint });
+    let body = json!({ "since": args.since, "until": args.until, "endpoint": args.endpoint });
     let answer: Result<Value, _> = hub.post("/v1/events/replay", &body).await;
     spinner.finish_and_clear();
     let answer = answer?;
     let to = args.endpoint.map(|e| format!(" to {e}")).unwrap_or_default();
+    let until = args.until.map(|u| format!(" until {u}")).unwrap_or_default();
     println!(
-        "replaying {} event(s) since {}{to}: {} deliveries queued",
+        "replaying {} event(s) since {}{until}{to}: {} deliveries queued",
         answer["events"].as_u64().unwrap_or(0),
         args.since,
         answer["queued"].as_u64().unwrap_or(0)

@@ -13,6 +13,7 @@ pub mod endpoints;
 pub mod external_payments;
 mod failures;
 pub mod payments;
+pub mod redelivery;
 pub mod refunds;
 pub mod subscriptions;
 mod unit_of_work;

@@ -181,6 +181,16 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) 
         };
         return Ok(hub.db.record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp).await?);
     };
+    // Claimed before the endpoint was disabled: nothing more goes to it.
+    if endpoint.status == EndpointStatus::Disabled {
+        let attempt = DeliveryAttempt {
+            at: hub.clock.now(),
+            status_code: None,
+            error: Some("not sent: the endpoint is disabled".into()),
+            duration_ms: 0,
+        };
+        return Ok(hub.db.record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp).await?);
+    }
     let sent_at = hub.clock.now();
     let started = Instant::now();
     let (status_code, error) =

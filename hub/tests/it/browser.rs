@@ -103,6 +103,24 @@ impl Browser {
         self.find(css).await.text().await.unwrap()
     }
 
+    /// Waits until an element's text is what `wanted` looks for (the page a click loads may
+    /// show the element the page before it showed too) and returns it.
+    pub async fn text_when(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if wanted(&text) {
+                    return text;
+                }
+                assert!(started.elapsed() < PATIENCE, "`{css}` on {} still says: {text}", self.path().await);
+            }
+            assert!(started.elapsed() < PATIENCE, "no `{css}` on {}", self.path().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_owned()
     }

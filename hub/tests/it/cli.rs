@@ -131,6 +131,14 @@ on_both_stores! {
         assert_eq!(retried.json::<Value>().await.unwrap(), first);
         let future = app.post("/v1/events/replay", json!({ "since": "2999-01-01T00:00:00Z" })).await;
         assert_eq!(future.status(), 422, "nothing happened after a future time");
+        // A period that ends before the payment holds none of its events.
+        let before = json!({ "since": "1h", "until": "30m", "endpoint": endpoint_id });
+        let none: Value = app.post("/v1/events/replay", before).await.json().await.unwrap();
+        assert_eq!(none, json!({ "events": 0, "queued": 0 }));
+        let backwards = app.post("/v1/events/replay", json!({ "since": "30m", "until": "1h" })).await;
+        assert_eq!(backwards.status(), 422);
+        let problem: Value = backwards.json().await.unwrap();
+        assert!(problem.to_string().contains("must be after `since`"), "{problem}");
         // A second replay would have made the deliveries pending again, in the answer's transaction.
         assert!(delivered_once().await, "the retry queued nothing");
         assert_eq!(late.types().len(), expected);
@@ -195,6 +203,13 @@ on_both_stores! {
         let mut wanted = expected.clone();
         wanted.sort();
         assert_eq!(received, wanted);
+
+        // A period that ended before the payment sends nothing more.
+        let period = app.run_payhub(&["replay", "--since", "2h", "--until", "1h", "--endpoint", &endpoint_id]).await;
+        assert!(period.status.success(), "{}", stderr(&period));
+        let printed = stdout(&period);
+        assert!(printed.contains(&format!("replaying 0 event(s) since 2h until 1h to {endpoint_id}")), "{printed}");
+        assert_eq!(late.types().len(), expected.len());
 
         let refused = app.run_payhub(&["replay", "--since", "yesterday-ish"]).await;
         assert!(!refused.status.success());

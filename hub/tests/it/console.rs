@@ -436,3 +436,380 @@ on_both_stores! {
         assert_eq!(refunds_of(&app, &id).await.len(), 1);
     }
 }
+
+/// Whether a request with `secret` as its API key is let in.
+async fn key_works(app: &TestApp, secret: &str) -> bool {
+    let response = app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send().await.unwrap();
+    match response.status().as_u16() {
+        200 => true,
+        401 => false,
+        other => panic!("GET /v1/payments answered {other}"),
+    }
+}
+
+on_both_stores! {
+    async fn an_operator_creates_a_key_sees_its_secret_once_and_revokes_it_after_confirming(app) {
+        let Some(browser) = console(&app, "api-keys").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin/api-keys']").await;
+        // The test app's own key is listed by its last characters, never by its secret.
+        let list = browser.text("#api-keys").await;
+        assert!(list.contains("tests") && list.contains(&app.api_key[app.api_key.len() - 4..]), "{list}");
+        assert!(!browser.client.source().await.unwrap().contains(&app.api_key));
+
+        browser.fill("#key-name", "shop backend").await;
+        browser.click("#create-key").await;
+        let secret = browser.text("#key-secret").await;
+        assert!(secret.starts_with("sk_test_"), "{secret}");
+        assert!(browser.text("#key-created").await.contains("cannot show it again"));
+        browser.screenshot("api-key-created").await;
+        assert!(key_works(&app, &secret).await, "the new key works at once");
+
+        // The list shows the new key, not its secret.
+        browser.goto(&format!("{}/admin/api-keys", app.url)).await;
+        let list = browser.text("#api-keys").await;
+        assert!(list.contains("shop backend") && list.contains(&secret[secret.len() - 4..]), "{list}");
+        assert!(!browser.client.source().await.unwrap().contains(&secret));
+
+        let key_id = app.hub.db.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "shop backend").unwrap().id;
+        browser.click(&format!("#key-{key_id} a.revoke")).await;
+        let question = browser.text("#revoke-question").await;
+        assert!(question.contains(key_id.as_str()) && question.contains("shop backend"), "{question}");
+        assert!(key_works(&app, &secret).await, "asking for confirmation revokes nothing");
+        browser.screenshot("confirm-revoke").await;
+        browser.click("#confirm-revoke").await;
+        assert!(browser.text("#revoke-notice").await.contains(key_id.as_str()));
+        assert!(browser.text(&format!("#key-{key_id} .state")).await.starts_with("revoked"));
+        assert!(!key_works(&app, &secret).await, "a revoked key is refused");
+        assert!(key_works(&app, &app.api_key).await, "the other key still works");
+        browser.close().await;
+    }
+
+    async fn the_secret_is_answered_no_store_and_keys_stay_in_their_mode(app) {
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let form = [("csrf", console.csrf.as_str()), ("mode", "test"), ("name", "reporting")];
+        let created = console.post("/admin/api-keys", &form).await;
+        assert_eq!(created.status(), 200);
+        assert_eq!(created.headers()["cache-control"], "no-store", "a page showing a secret is never kept");
+        assert!(created.text().await.unwrap().contains("sk_test_"));
+        let (_, list) = console.page("/admin/api-keys").await;
+        assert!(list.contains("reporting"));
+        assert_eq!(console.get("/admin/api-keys").await.headers()["cache-control"], "private, no-cache");
+
+        let (status, page) = console.page("/admin/api-keys/not-a-key/revoke").await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("is not an API key id"), "{page}");
+        let nameless = console.post("/admin/api-keys", &[("csrf", console.csrf.as_str()), ("mode", "test")]).await;
+        assert_eq!(nameless.status(), 400);
+        let forged = console.post("/admin/api-keys", &[("csrf", "forged"), ("mode", "test"), ("name", "x")]).await;
+        assert_eq!(forged.status(), 403);
+
+        // Live mode shows none of the test keys, and a test key cannot be revoked from there.
+        let test_key = app.hub.db.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "reporting").unwrap();
+        console.post("/admin/mode", &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
+        let (_, live) = console.page("/admin/api-keys").await;
+        assert!(live.contains("No live-mode API key") && !live.contains("reporting"), "{live}");
+        let path = format!("/admin/api-keys/{}/revoke", test_key.id);
+        let refused = console.post(&path, &[("csrf", console.csrf.as_str()), ("mode", "live")]).await;
+        assert_eq!(refused.status(), 404);
+        // A form opened in test mode and sent after the switch creates nothing.
+        let stale = console.post("/admin/api-keys", &form).await;
+        assert_eq!(stale.status(), 422);
+        let keys = app.hub.db.list_api_keys().await.unwrap();
+        assert_eq!(keys.iter().filter(|k| k.name == "reporting").count(), 1);
+        assert!(keys.iter().all(|k| k.revoked_at.is_none()));
+    }
+}
+
+/// An app whose deliveries retry an hour apart by the test clock, so a failing delivery waits
+/// for its retry while the test looks.
+async fn hourly_retries(backend: payhub_store::testing::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.delivery.schedule = vec![std::time::Duration::from_secs(3600); 3];
+    })
+    .await
+}
+
+/// How many deliveries of `event_id` the merchant's endpoint received, and the status it gave.
+fn received(app: &TestApp, event_id: &str) -> usize {
+    app.receiver.received.lock().unwrap().iter().filter(|(headers, _)| headers["webhook-id"] == event_id).count()
+}
+
+fn received_total(app: &TestApp) -> usize {
+    app.receiver.received.lock().unwrap().len()
+}
+
+async fn events_of(app: &TestApp, resource_id: &str) -> Vec<(String, String)> {
+    let events = app.get_json(&format!("/v1/events?resource_id={resource_id}")).await;
+    let events = events["data"].as_array().unwrap().iter();
+    events.map(|e| (e["id"].as_str().unwrap().to_owned(), e["type"].as_str().unwrap().to_owned())).collect()
+}
+
+on_both_stores! {
+    with hourly_retries;
+    async fn an_operator_sees_a_failing_endpoint_disables_it_and_replays_what_it_missed(app) {
+        *app.receiver.answer.lock().unwrap() = 500;
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let endpoint = app.get_json("/v1/webhook_endpoints").await["data"][0]["id"].as_str().unwrap().to_owned();
+        let endpoint_id = payhub_core::id::WebhookEndpointId::parse(&endpoint).unwrap();
+        let since = app.clock.now() - chrono::Duration::hours(1);
+        app.eventually("the first failed attempts recorded", || async {
+            let health = app.hub.db.endpoint_health(&endpoint_id, since, 3).await.unwrap();
+            health.attempts >= 2 && health.pending >= 2
+        })
+        .await;
+        let Some(browser) = console(&app, "webhooks").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin/webhooks']").await;
+        let section = format!("#endpoint-{endpoint}");
+        let rate = browser.text(&format!("{section} .success-rate")).await;
+        assert!(rate.starts_with("0% (0 of "), "{rate}");
+        let errors = browser.text(&format!("{section} table.errors")).await;
+        assert!(errors.contains("endpoint answered 500"), "{errors}");
+        let rows = browser.client.find_all(fantoccini::Locator::Css(&format!("{section} table.errors tbody tr"))).await;
+        assert!((1..=3).contains(&rows.unwrap().len()), "the last three errors at most");
+        assert_ne!(browser.text(&format!("{section} .pending")).await, "0", "retries are waiting");
+        browser.screenshot("webhooks-failing").await;
+
+        // Disabled, the endpoint's waiting retries stop with it: an hour later, none is sent.
+        browser.click(&format!("{section} button.disable")).await;
+        browser.text_when("#webhooks-notice", |s| s.contains("Disabled")).await;
+        assert!(browser.text(&format!("{section} .status")).await.starts_with("disabled"));
+        assert_eq!(browser.text(&format!("{section} .pending")).await, "0");
+        let before = received_total(&app);
+        app.advance(chrono::Duration::hours(2)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert_eq!(received_total(&app), before, "a disabled endpoint is sent nothing, retries included");
+        let events = events_of(&app, &id).await;
+        for (event_id, _) in &events {
+            let event_id = payhub_core::id::EventId::parse(event_id).unwrap();
+            let states = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
+            assert!(states.iter().all(|d| d.status == "failed"), "{states:?}");
+        }
+        browser.screenshot("webhooks-disabled").await;
+
+        // Fixed and enabled again: one event sent again from the page, then the rest by a replay.
+        *app.receiver.answer.lock().unwrap() = 200;
+        browser.click(&format!("{section} button.enable")).await;
+        browser.text_when(&format!("{section} .status"), |s| s.starts_with("enabled")).await;
+        let (succeeded, _) = events.iter().find(|(_, t)| t == "payment.succeeded").unwrap().clone();
+        let sent_before = received(&app, &succeeded);
+        browser.fill(&format!("{section} form.resend input[name=event]"), &succeeded).await;
+        browser.click(&format!("{section} form.resend button")).await;
+        browser.text_when("#webhooks-notice", |s| s.contains("Queued the event again")).await;
+        app.eventually("the event resent", || async { received(&app, &succeeded) > sent_before }).await;
+
+        let counts_before: Vec<usize> = events.iter().map(|(e, _)| received(&app, e)).collect();
+        browser.fill(&format!("{section} form.replay input[name=since]"), "3h").await;
+        browser.click(&format!("{section} form.replay button")).await;
+        let replayed = format!("Queued {} event(s) again", events.len());
+        browser.text_when("#webhooks-notice", |s| s.contains(&replayed)).await;
+        app.eventually("every event of the period replayed", || async {
+            events.iter().zip(&counts_before).all(|((e, _), before)| received(&app, e) > *before)
+        })
+        .await;
+        browser.goto(&format!("{}/admin/webhooks", app.url)).await;
+        let rate = browser.text(&format!("{section} .success-rate")).await;
+        assert!(!rate.starts_with("0%"), "accepted deliveries count: {rate}");
+        browser.screenshot("webhooks-replayed").await;
+        browser.close().await;
+    }
+
+    async fn the_endpoints_page_refuses_what_it_cannot_do_as_the_api_does(app) {
+        let payment = app.paid_payment(2_000).await;
+        let events = events_of(&app, payment["id"].as_str().unwrap()).await;
+        let endpoint = app.get_json("/v1/webhook_endpoints").await["data"][0]["id"].as_str().unwrap().to_owned();
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let csrf = console.csrf.clone();
+        let post = |what: &'static str, fields: Vec<(&'static str, String)>| {
+            let mut form = vec![("csrf", csrf.clone()), ("mode", "test".to_owned())];
+            form.extend(fields);
+            let path = format!("/admin/webhooks/{endpoint}/{what}");
+            let console = &console;
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let response = console.post(&path, &form).await;
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let (status, page) = post("resend", vec![("event", "nope".into())]).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("not an event id"), "{page}");
+        let (status, page) = post("resend", vec![("event", "evt_01J00000000000000000000000".into())]).await;
+        assert_eq!(status, 404, "{page}");
+        let (status, page) = post("replay", vec![("since", "tomorrow".into())]).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("neither an RFC 3339 time nor a span"), "{page}");
+        let (status, page) = post("replay", vec![("since", "1h".into()), ("until", "2h".into())]).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("must be after"), "{page}");
+        let (status, _) = post("status", vec![("enabled", "maybe".into())]).await;
+        assert_eq!(status, 400);
+        let forged = console.post(&format!("/admin/webhooks/{endpoint}/status"), &[("csrf", "forged"), ("mode", "test"), ("enabled", "false")]).await;
+        assert_eq!(forged.status(), 403);
+
+        // Disabled from the console, the endpoint is disabled for the API too: the API's resend
+        // (the same service) sends it nothing, and naming it is refused with the same reason.
+        assert_eq!(post("status", vec![("enabled", "false".into())]).await.0, 303);
+        let (event_id, _) = &events[0];
+        let resend = app.post(&format!("/v1/events/{event_id}/redeliver"), serde_json::json!({})).await;
+        assert_eq!(resend.json::<Value>().await.unwrap()["queued"], 0, "nothing goes to a disabled endpoint");
+        let named = app.post(&format!("/v1/events/{event_id}/redeliver?endpoint={endpoint}"), serde_json::json!({})).await;
+        assert_eq!(named.status(), 422);
+        assert!(named.text().await.unwrap().contains("is disabled; enable it again"));
+        let (status, page) = post("resend", vec![("event", event_id.clone())]).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("is disabled; enable it again"), "{page}");
+        let endpoint_view = app.get_json(&format!("/v1/webhook_endpoints/{endpoint}")).await;
+        assert_eq!(endpoint_view["status"], "disabled");
+        assert_eq!(endpoint_view["disabled_reason"], format!("disabled by {EMAIL} in the console"));
+    }
+}
+
+/// An app whose dispute sweep never comes due while a test moves the clock a day or two: a
+/// dispute reaches payhub through its notification alone.
+async fn no_dispute_sweep(backend: payhub_store::testing::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.disputes.sweep_interval = std::time::Duration::from_secs(1000 * 86_400);
+    })
+    .await
+}
+
+on_both_stores! {
+    with no_dispute_sweep;
+    async fn a_parked_notification_retried_from_the_inbox_page_is_applied(app) {
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        // PayPal fails to show a dispute for as long as it takes: the dispute's notification
+        // cannot be applied, is retried with backoff and, after a day of attempts, parked. (Its
+        // list of disputes still answers, so the sweep, done at start, has nothing to find later.)
+        let faults = serde_json::json!({ "fail_next": 100_000, "status": 500, "path_prefix": "/v1/customer/disputes/" });
+        app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", faults).await;
+        open_dispute(&app, &payment).await;
+        let mut parked = Vec::new();
+        for _ in 0..200 {
+            parked = app.hub.db.parked_notifications(payhub_core::Mode::Test, 10).await.unwrap().0;
+            if !parked.is_empty() {
+                break;
+            }
+            app.advance(chrono::Duration::hours(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(parked.len(), 1, "the dispute's notification is parked");
+        let notification = parked[0].clone();
+        assert_eq!(notification.event_type, "CUSTOMER.DISPUTE.CREATED");
+        assert!(app.get_json(&format!("/v1/payments/{id}/disputes")).await["data"].as_array().unwrap().is_empty());
+
+        // PayPal answers again; the operator retries the notification from the inbox page.
+        app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", serde_json::json!({ "fail_next": 0 })).await;
+        let Some(browser) = console(&app, "inbox").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin/inbox']").await;
+        assert_eq!(browser.text("#parked-count").await, "1");
+        let row = format!("#parked-{}", notification.id);
+        let reason = browser.text(&format!("{row} .reason")).await;
+        assert!(!reason.is_empty() && reason == notification.reason, "{reason}");
+        assert!(browser.text(&row).await.contains(&notification.provider_event_id));
+        browser.screenshot("inbox-parked").await;
+        browser.click(&format!("{row} button.retry")).await;
+        browser.text_when("#requeue-notice", |s| s.contains(&notification.id.to_string())).await;
+
+        // Applied, not only requeued: the dispute exists, and the notification is its cause.
+        app.eventually("the requeued notification applied", || async {
+            app.hub.db.notification_status(payhub_core::ProviderName::Paypal, &notification.provider_event_id).await.unwrap().as_deref() == Some("processed")
+        })
+        .await;
+        let disputes = app.get_json(&format!("/v1/payments/{id}/disputes")).await;
+        let dispute_id = disputes["data"][0]["id"].as_str().expect("the dispute the notification brought").to_owned();
+        let transitions = app.hub.db.transitions(&dispute_id).await.unwrap();
+        let applied_by = |t: &payhub_core::transition::Transition| {
+            matches!(&t.cause, payhub_core::transition::Cause::Notification { inbox_id, .. } if *inbox_id == notification.id)
+        };
+        assert!(transitions.iter().any(applied_by), "{transitions:?}");
+        assert_eq!(app.payment(&id).await["disputed"], true);
+        browser.goto(&format!("{}/admin/inbox", app.url)).await;
+        assert_eq!(browser.text("#parked-count").await, "0");
+        assert!(browser.find("#no-parked").await.is_displayed().await.unwrap());
+        browser.screenshot("inbox-retried").await;
+        browser.close().await;
+    }
+
+    async fn the_inbox_page_shows_refusals_and_refuses_a_retry_it_cannot_do(app) {
+        // A notification with a forged signature is refused at the door, and counted.
+        let event = serde_json::json!({ "id": "WH-FORGED-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {} });
+        let mut forged = app.signed_notification(&event).await;
+        // The body says something else than what was signed.
+        forged.body = serde_json::to_vec(&serde_json::json!({ "id": "WH-FORGED-1", "event_type": "PAYMENT.CAPTURE.COMPLETED",
+            "resource": { "amount": "1000000" } })).unwrap();
+        assert_eq!(app.deliver(&forged).await.status(), 401);
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (status, page) = console.page("/admin/inbox").await;
+        assert_eq!(status, 200);
+        let refused = &page[page.find("Refused notifications").unwrap()..];
+        assert!(refused.contains("paypal") && refused.contains("bad_signature"), "{refused}");
+        assert!(page.contains("id=\"backlog-count\""));
+        assert!(page.contains("No parked test-mode notification"), "{page}");
+
+        let retry = |id: &str| format!("/admin/inbox/{id}/retry");
+        let csrf = console.csrf.as_str();
+        let missing = console.post(&retry("999999"), &[("csrf", csrf), ("mode", "test")]).await;
+        assert_eq!(missing.status(), 404);
+        assert!(missing.text().await.unwrap().contains("no parked test-mode notification 999999"));
+        let bad = console.post(&retry("first"), &[("csrf", csrf), ("mode", "test")]).await;
+        assert_eq!(bad.status(), 400);
+        let forged_form = console.post(&retry("1"), &[("csrf", "forged"), ("mode", "test")]).await;
+        assert_eq!(forged_form.status(), 403);
+        let other_mode = console.post(&retry("1"), &[("csrf", csrf), ("mode", "live")]).await;
+        assert_eq!(other_mode.status(), 422);
+    }
+}
+
+on_both_stores! {
+    with hourly_retries;
+    async fn the_overview_shows_what_needs_attention_first(app) {
+        *app.receiver.answer.lock().unwrap() = 500;
+        let payment = app.paid_payment(4_000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        open_dispute(&app, &payment).await;
+        let endpoint = app.get_json("/v1/webhook_endpoints").await["data"][0].clone();
+        let endpoint_id = payhub_core::id::WebhookEndpointId::parse(endpoint["id"].as_str().unwrap()).unwrap();
+        let since = app.clock.now() - chrono::Duration::hours(1);
+        app.eventually("the dispute recorded and deliveries failing", || async {
+            let disputes = app.get_json(&format!("/v1/payments/{id}/disputes")).await;
+            let health = app.hub.db.endpoint_health(&endpoint_id, since, 1).await.unwrap();
+            disputes["data"].as_array().is_some_and(|d| !d.is_empty()) && health.pending > 0
+        })
+        .await;
+
+        let Some(browser) = console(&app, "overview").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+        browser.click("a[href='/admin']").await;
+        assert_eq!(browser.text("#overview-failing").await, "1");
+        let failing = browser.text("#overview-failing-endpoints").await;
+        assert!(failing.contains(endpoint["url"].as_str().unwrap()) && failing.contains("endpoint answered 500"), "{failing}");
+        assert_ne!(browser.text("#overview-outbox-pending").await, "0");
+        assert_eq!(browser.text("#overview-disputes").await, "1");
+        assert_ne!(browser.text("#overview-disputes-due").await, "—", "a dispute waiting for a response has a due date");
+        assert_eq!(browser.text("#overview-parked").await, "0");
+        let backlog: i64 = browser.text("#overview-backlog").await.parse().unwrap();
+        assert!(backlog >= 0);
+        // Marked: the failing endpoint and the dispute (the backlog comes and goes as notifications arrive).
+        browser.find("#overview-failing.attention").await;
+        browser.find("#overview-disputes.attention").await;
+        let calm = browser.client.find_all(fantoccini::Locator::Css("#overview-parked.attention")).await.unwrap();
+        assert!(calm.is_empty(), "nothing parked, nothing marked");
+        browser.screenshot("overview").await;
+
+        // Live mode has none of it.
+        browser.click("#switch-mode").await;
+        // The switch lands on the (empty) live-mode payments.
+        browser.find("#no-payments").await;
+        browser.goto(&format!("{}/admin", app.url)).await;
+        browser.text_when("h1", |s| s.contains("live mode")).await;
+        assert_eq!(browser.text("#overview-failing").await, "0");
+        assert_eq!(browser.text("#overview-disputes").await, "0");
+        assert_eq!(browser.text("#overview-outbox-pending").await, "0");
+        browser.close().await;
+    }
+}

@@ -1,9 +1,7 @@
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use payhub_core::id::{EventId, WebhookEndpointId};
+use payhub_core::id::EventId;
 use payhub_core::{Event, EventType};
-use payhub_store::{EndpointStatus, ReplayedEvents};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +12,7 @@ use crate::app::Hub;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::services::redelivery;
 
 pub fn router() -> OpenApiRouter<Hub> {
     OpenApiRouter::new()
@@ -101,27 +100,7 @@ async fn redeliver_event(
     ApiPath(id): ApiPath<EventId>,
     ApiQuery(target): ApiQuery<RedeliveryTarget>,
 ) -> Result<Json<Redelivery>, ApiError> {
-    if hub.db.event(caller.mode, &id).await?.is_none() {
-        return Err(ApiError::not_found("event", id.as_str()));
-    }
-    let queued = match target.endpoint {
-        Some(endpoint) => {
-            let endpoint = enabled_endpoint(&hub, &caller, "endpoint", &endpoint).await?;
-            let replayed = hub
-                .db
-                .replay_events(caller.mode, ReplayedEvents::One(&id), Some(&endpoint), &hub.ids, hub.clock.now())
-                .await?;
-            if replayed.deliveries == 0 {
-                return Err(ApiError::invalid(
-                    "endpoint",
-                    format!("the filter of {endpoint} does not select this event's type; add it to its event_types"),
-                ));
-            }
-            replayed.deliveries
-        }
-        None => hub.db.redeliver_event(&id, hub.clock.now()).await?,
-    };
-    hub.signals.outbox.notify_one();
+    let queued = redelivery::resend_event(&hub, caller.mode, &id, target.endpoint.as_deref()).await?;
     Ok(Json(Redelivery { queued }))
 }
 
@@ -132,6 +111,9 @@ pub struct ReplayRequest {
     /// back from the hub's clock (`90m`, `2h`, `3days`).
     #[schema(example = "2h")]
     pub since: String,
+    /// Only the events created before this time (same forms as `since`); by default every
+    /// event up to now.
+    pub until: Option<String>,
     /// Only to this endpoint (`we_…`); by default to every enabled endpoint whose filter
     /// selects the event.
     pub endpoint: Option<String>,
@@ -158,46 +140,8 @@ async fn replay_events(
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> Result<Json<Replay>, ApiError> {
     let now = hub.clock.now();
-    let since = since_time(&body.since, now)?;
-    let endpoint = match &body.endpoint {
-        Some(endpoint) => Some(enabled_endpoint(&hub, &caller, "endpoint", endpoint).await?),
-        None => None,
-    };
-    let replayed =
-        hub.db.replay_events(caller.mode, ReplayedEvents::Since(since), endpoint.as_ref(), &hub.ids, now).await?;
-    hub.signals.outbox.notify_one();
+    let since = redelivery::point_in_time("since", &body.since, now)?;
+    let until = body.until.as_deref().map(|until| redelivery::point_in_time("until", until, now)).transpose()?;
+    let replayed = redelivery::replay(&hub, caller.mode, since, until, body.endpoint.as_deref()).await?;
     Ok(Json(Replay { events: replayed.events, queued: replayed.deliveries }))
-}
-
-/// The caller's endpoint named in `field`, which must be enabled to be sent anything.
-async fn enabled_endpoint(hub: &Hub, caller: &Caller, field: &str, id: &str) -> Result<WebhookEndpointId, ApiError> {
-    let id = WebhookEndpointId::parse(id)
-        .map_err(|_| ApiError::invalid(field, format!("`{id}` is not a webhook endpoint id (we_…)")))?;
-    let endpoint =
-        hub.db.endpoint(caller.mode, &id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint", id.as_str()))?;
-    if endpoint.status != EndpointStatus::Enabled {
-        return Err(ApiError::invalid(field, format!("{id} is disabled; create a new endpoint for the fixed URL")));
-    }
-    Ok(id)
-}
-
-/// Reads `since` against the hub's own clock, so a replay means the same on a machine whose
-/// clock differs (and in the sandbox, whose clock the tests move).
-fn since_time(since: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    let at = match DateTime::parse_from_rfc3339(since) {
-        Ok(at) => at.with_timezone(&Utc),
-        Err(_) => {
-            let span = humantime::parse_duration(since).map_err(|_| {
-                ApiError::invalid("since", format!("`{since}` is neither an RFC 3339 time nor a span such as `2h`"))
-            })?;
-            let span = chrono::Duration::from_std(span)
-                .map_err(|_| ApiError::invalid("since", format!("`{since}` reaches too far back")))?;
-            now.checked_sub_signed(span)
-                .ok_or_else(|| ApiError::invalid("since", format!("`{since}` reaches too far back")))?
-        }
-    };
-    if at > now {
-        return Err(ApiError::invalid("since", format!("{at} is in the future; nothing happened since")));
-    }
-    Ok(at)
 }

@@ -44,8 +44,12 @@ pub fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
                         (mode.as_str()) " mode"
                     }
                     nav {
+                        a href="/admin" { "Overview" }
                         a href="/admin/payments" { "Payments" }
                         a href="/admin/disputes" { "Disputes" }
+                        a href="/admin/inbox" { "Inbox" }
+                        a href="/admin/webhooks" { "Webhooks" }
+                        a href="/admin/api-keys" { "API keys" }
                     }
                     form.inline method="post" action="/admin/mode" {
                         (operator.csrf_field())

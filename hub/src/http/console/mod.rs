@@ -4,10 +4,14 @@
 //! `Secure` behind https). Every form carries a token tied to the session, checked on post,
 //! and every page shows one mode's data: the one the operator switched to.
 
+mod api_keys;
 mod disputes;
+mod inbox;
 mod layout;
+mod overview;
 mod payments;
 mod session;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
@@ -27,7 +31,7 @@ const STYLESHEET: &str = include_str!("console.css");
 
 pub fn router() -> Router<Hub> {
     Router::new()
-        .route("/admin", get(|| async { axum::response::Redirect::to("/admin/payments") }))
+        .route("/admin", get(overview::page))
         .route(
             "/admin/assets/console.css",
             get(|| async { ([("content-type", "text/css; charset=utf-8")], STYLESHEET) }),
@@ -39,12 +43,21 @@ pub fn router() -> Router<Hub> {
         .route("/admin/payments/{id}", get(payments::show))
         .route("/admin/payments/{id}/refund", get(payments::confirm_refund).post(payments::refund))
         .route("/admin/disputes", get(disputes::queue))
+        .route("/admin/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/admin/api-keys/{id}/revoke", get(api_keys::confirm_revoke).post(api_keys::revoke))
+        .route("/admin/inbox", get(inbox::page))
+        .route("/admin/inbox/{id}/retry", post(inbox::retry))
+        .route("/admin/webhooks", get(webhooks::list))
+        .route("/admin/webhooks/{id}/status", post(webhooks::set_status))
+        .route("/admin/webhooks/{id}/resend", post(webhooks::resend))
+        .route("/admin/webhooks/{id}/replay", post(webhooks::replay))
         .route("/admin/{*rest}", any(|| async { ConsoleError::NotFound("there is no such console page".into()) }))
         .layer(axum::middleware::from_fn(protect))
 }
 
 /// Console pages load nothing from elsewhere, are never framed by another site (clickjacking),
-/// post only to payhub, and are not kept in shared caches.
+/// post only to payhub, and are not kept in shared caches (a page that must not be kept at all,
+/// such as one showing a secret, says so itself and keeps its own `Cache-Control`).
 async fn protect(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -53,9 +66,11 @@ async fn protect(request: axum::extract::Request, next: axum::middleware::Next) 
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "same-origin"),
-        ("cache-control", "private, no-cache"),
     ] {
         headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(axum::http::header::CACHE_CONTROL) {
+        headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-cache"));
     }
     response
 }
@@ -99,6 +114,7 @@ impl From<ServiceError> for ConsoleError {
     fn from(error: ServiceError) -> Self {
         match error {
             ServiceError::NotFound { .. } => ConsoleError::NotFound(error.to_string()),
+            ServiceError::Invalid { .. } => ConsoleError::Invalid(error.to_string()),
             ServiceError::Store(store) => store.into(),
             ServiceError::Provider { .. } => ConsoleError::Unavailable(error.to_string()),
             other => ConsoleError::Refused(other.to_string()),
