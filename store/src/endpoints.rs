@@ -144,6 +144,13 @@ impl Database {
         self.find_by_id(&ENDPOINTS, id.as_str()).await
     }
 
+    /// The endpoints with one of `ids`, whatever their mode, in one query (ids not found are
+    /// left out).
+    pub async fn endpoints_by_ids(&self, ids: &[&WebhookEndpointId]) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        self.find_by_ids(&ENDPOINTS, &ids).await
+    }
+
     pub async fn list_endpoints(
         &self,
         mode: Mode,

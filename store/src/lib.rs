@@ -42,7 +42,9 @@ mod unit_of_work;
 pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
-pub use deliveries::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, Replayed, ReplayedEvents};
+pub use deliveries::{
+    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, RecordedAttempt, Replayed, ReplayedEvents,
+};
 pub use disputes::DisputeFilter;
 pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
 pub use error::{Constraint, ConstraintKind, StoreError};
@@ -51,6 +53,7 @@ pub use figures::{CHECKED_KINDS, ChecksDue};
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
+pub use lease::Shares;
 pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;
 pub use rejected::{Kept, RejectedNotification, RejectionCount, RejectionRetention};
