@@ -7,7 +7,7 @@ use payhub_core::{EventType, IdGenerator, Mode};
 use sqlx::Row;
 
 use crate::codec::parsed;
-use crate::lease::LeaseClaim;
+use crate::lease::{LeaseClaim, Shares};
 use crate::{Database, StoreError, millis};
 
 /// A delivery claimed by this instance until its lease ends.
@@ -18,6 +18,17 @@ pub struct ClaimedDelivery {
     pub endpoint_id: WebhookEndpointId,
     /// Attempts so far, including this one.
     pub attempt: i64,
+    /// When the lease ends; giving the delivery back only works while the lease is still this
+    /// claim's.
+    pub leased_until: DateTime<Utc>,
+}
+
+/// An attempt to record, with the claim it was made under.
+#[derive(Debug, Clone)]
+pub struct RecordedAttempt {
+    pub delivery: ClaimedDelivery,
+    pub attempt: DeliveryAttempt,
+    pub outcome: DeliveryOutcome,
 }
 
 /// What happened when an event was sent to an endpoint.
@@ -68,25 +79,34 @@ pub enum DeliveryOutcome {
     GaveUp,
 }
 
+/// Rows written by one statement when a batch is recorded or given back: well within both
+/// databases' limits on bound parameters.
+const RECORD_CHUNK: usize = 256;
+
 /// The longest-waiting deliveries go first.
-pub(crate) const DELIVERIES_DUE: LeaseClaim =
-    LeaseClaim::attempts("deliveries", "next_attempt_at", &["id", "event_id", "endpoint_id", "attempts"]);
+pub(crate) const DELIVERIES_DUE: LeaseClaim = LeaseClaim::attempts(
+    "deliveries",
+    "next_attempt_at",
+    &["id", "event_id", "endpoint_id", "attempts", "locked_until"],
+);
 
 impl Database {
-    /// Claims up to `limit` due deliveries until `lease_until`. A crash after sending and before
+    /// Claims a batch of due deliveries until `lease_until`: up to `shares.limit`, the longest
+    /// waiting first, at most `shares.per_group` for any one endpoint, so an endpoint with a
+    /// large backlog leaves room in the batch for the others. A crash after sending and before
     /// recording means the lease runs out and the event is sent again with the same id, which
     /// receivers deduplicate.
-    /// Deliveries to `busy_endpoints` (which have as many in flight as they may) are left for
-    /// a later claim, so they neither wait under a lease nor crowd out other endpoints' work.
+    /// Deliveries to `busy_endpoints` (which hold as many as they may) are left for a later
+    /// claim, so they neither wait under a lease nor crowd out other endpoints' work.
     pub async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        shares: Shares,
         busy_endpoints: &[&WebhookEndpointId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let busy: Vec<&str> = busy_endpoints.iter().map(|id| id.as_str()).collect();
-        let rows = self.claim_leased_skipping(&DELIVERIES_DUE, ("endpoint_id", &busy), now, lease_until, limit).await?;
+        let rows = self.claim_leased_shared(&DELIVERIES_DUE, ("endpoint_id", &busy), shares, now, lease_until).await?;
         rows.iter()
             .map(|row| {
                 Ok(ClaimedDelivery {
@@ -94,72 +114,92 @@ impl Database {
                     event_id: parsed(row, "event_id", |s| EventId::parse(s).ok())?,
                     endpoint_id: parsed(row, "endpoint_id", |s| WebhookEndpointId::parse(s).ok())?,
                     attempt: row.try_get("attempts")?,
+                    leased_until: crate::codec::time(row, "locked_until")?,
                 })
             })
             .collect()
     }
 
-    /// Gives back claimed deliveries that were not sent (their endpoint became busy): they are
-    /// due again at once, and the claim does not count as an attempt.
+    /// Gives back claimed deliveries that were not sent: they are due again at once, and the
+    /// claim does not count as an attempt. A delivery whose lease has run out and been taken by
+    /// another claim is that claim's, and is left alone.
     pub async fn release_deliveries(&self, deliveries: &[ClaimedDelivery]) -> Result<(), StoreError> {
         if deliveries.is_empty() {
             return Ok(());
         }
-        let placeholders: Vec<String> = (1..=deliveries.len()).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 WHERE id IN ({})",
-            placeholders.join(", ")
-        );
         let mut tx = self.begin().await?;
-        let mut query = sqlx::query(crate::codec::trusted(sql));
-        for delivery in deliveries {
-            query = query.bind(delivery.id.as_str());
+        for chunk in deliveries.chunks(RECORD_CHUNK) {
+            let held: Vec<String> =
+                (0..chunk.len()).map(|n| format!("(id = ${} AND locked_until = ${})", 2 * n + 1, 2 * n + 2)).collect();
+            let sql = format!(
+                "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 \
+                 WHERE status = 'pending' AND ({})",
+                held.join(" OR ")
+            );
+            let mut query = sqlx::query(crate::codec::trusted(sql));
+            for delivery in chunk {
+                query = query.bind(delivery.id.as_str()).bind(millis(delivery.leased_until));
+            }
+            query.execute(tx.conn()).await?;
         }
-        query.execute(tx.conn()).await?;
         tx.commit().await
     }
 
-    /// Records one attempt and its outcome, releasing the lease. A retry of a delivery whose
-    /// endpoint was disabled meanwhile is not scheduled: the delivery fails, as the disabling
-    /// made the endpoint's other deliveries fail.
-    pub async fn record_delivery_attempt(
-        &self,
-        delivery: &ClaimedDelivery,
-        attempt: &DeliveryAttempt,
-        outcome: DeliveryOutcome,
-    ) -> Result<(), StoreError> {
+    /// Records attempts and their outcomes in one transaction (one commit for a batch),
+    /// releasing their leases. A delivery no longer pending (its endpoint was deleted or
+    /// disabled meanwhile) keeps its status; the attempt is recorded all the same.
+    /// A retry of a delivery whose endpoint was disabled while it was under way is not
+    /// scheduled: the delivery fails, as the disabling made the endpoint's other deliveries fail.
+    pub async fn record_delivery_attempts(&self, attempts: &[RecordedAttempt]) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(delivery.id.as_str())
-        .bind(delivery.attempt)
-        .bind(millis(attempt.at))
-        .bind(attempt.status_code.map(i64::from))
-        .bind(&attempt.error)
-        .bind(attempt.duration_ms)
-        .execute(tx.conn())
-        .await?;
-        let (status, next_attempt_at, delivered_at) = match outcome {
-            DeliveryOutcome::Delivered => ("delivered", attempt.at, Some(millis(attempt.at))),
-            DeliveryOutcome::RetryAt(at) => ("pending", at, None),
-            DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
-        };
-        sqlx::query(
-            "UPDATE deliveries SET status = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhook_endpoints e \
-             WHERE e.id = deliveries.endpoint_id AND e.status = 'disabled') THEN 'failed' ELSE $1 END, \
-             next_attempt_at = $2, delivered_at = $3, locked_until = NULL, last_status_code = $4, last_error = $5 \
-             WHERE id = $6",
-        )
-        .bind(status)
-        .bind(millis(next_attempt_at))
-        .bind(delivered_at)
-        .bind(attempt.status_code.map(i64::from))
-        .bind(&attempt.error)
-        .bind(delivery.id.as_str())
-        .execute(tx.conn())
-        .await?;
+        for chunk in attempts.chunks(RECORD_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|n| {
+                    let k = 6 * n;
+                    format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms) \
+                 VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(crate::codec::trusted(sql));
+            for RecordedAttempt { delivery, attempt, .. } in chunk {
+                insert = insert
+                    .bind(delivery.id.as_str())
+                    .bind(delivery.attempt)
+                    .bind(millis(attempt.at))
+                    .bind(attempt.status_code.map(i64::from))
+                    .bind(attempt.error.as_deref())
+                    .bind(attempt.duration_ms);
+            }
+            insert.execute(tx.conn()).await?;
+        }
+        for RecordedAttempt { delivery, attempt, outcome } in attempts {
+            let (status, next_attempt_at, delivered_at) = match outcome {
+                DeliveryOutcome::Delivered => ("delivered", attempt.at, Some(millis(attempt.at))),
+                DeliveryOutcome::RetryAt(at) => ("pending", *at, None),
+                DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhook_endpoints e \
+                 WHERE e.id = deliveries.endpoint_id AND e.status = 'disabled') THEN 'failed' ELSE $1 END, \
+                 next_attempt_at = $2, delivered_at = $3, locked_until = NULL, last_status_code = $4, last_error = $5 \
+                 WHERE id = $6 AND status = 'pending'",
+            )
+            .bind(status)
+            .bind(millis(next_attempt_at))
+            .bind(delivered_at)
+            .bind(attempt.status_code.map(i64::from))
+            .bind(attempt.error.as_deref())
+            .bind(delivery.id.as_str())
+            .execute(tx.conn())
+            .await?;
+        }
         tx.commit().await
     }
 

@@ -145,6 +145,13 @@ impl Database {
         self.find_by_id(&ENDPOINTS, id.as_str()).await
     }
 
+    /// The endpoints with one of `ids`, whatever their mode, in one query (ids not found are
+    /// left out).
+    pub async fn endpoints_by_ids(&self, ids: &[&WebhookEndpointId]) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        self.find_by_ids(&ENDPOINTS, &ids).await
+    }
+
     pub async fn list_endpoints(
         &self,
         mode: Mode,
@@ -186,7 +193,7 @@ impl Database {
     /// Enables or disables an endpoint. Disabling it stops its deliveries in the same
     /// transaction: those waiting for a retry are marked failed (kept, so a replay after
     /// re-enabling sends them again). A delivery under way at that moment is not retried
-    /// either (see `record_delivery_attempt`). Returns whether an endpoint has that id.
+    /// either (see `record_delivery_attempts`). Returns whether an endpoint has that id.
     pub async fn set_endpoint_status(
         &self,
         id: &WebhookEndpointId,

@@ -121,6 +121,13 @@ impl Database {
         self.find_by_id(&EVENTS, id.as_str()).await
     }
 
+    /// The events with one of `ids`, whatever their mode, in one query (for the dispatcher's
+    /// batches; ids not found are left out).
+    pub async fn find_events(&self, ids: &[&EventId]) -> Result<Vec<Event>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        self.find_by_ids(&EVENTS, &ids).await
+    }
+
     /// Events newest first, optionally of one type or one resource.
     pub async fn list_events(
         &self,

@@ -24,6 +24,23 @@ pub(crate) struct LeaseClaim<'a> {
     returning: &'a [&'static str],
 }
 
+/// How a batch claim is shared between groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shares {
+    /// Rows in the batch, all groups together.
+    pub limit: u32,
+    /// Rows of one group in the batch.
+    pub per_group: u32,
+}
+
+impl Shares {
+    /// How many of the oldest due rows a claim looks at: enough for a batch from several groups
+    /// when one group is far behind, few enough to keep the claim's cost flat.
+    fn window(self) -> u32 {
+        self.limit.saturating_mul(16)
+    }
+}
+
 impl<'a> LeaseClaim<'a> {
     /// A queue of attempts (notifications to apply, deliveries to send): pending rows whose next
     /// attempt is due and whose earlier lease, if any, has run out. Each claim is an attempt.
@@ -71,6 +88,30 @@ impl<'a> LeaseClaim<'a> {
             returning.join(", ")
         )
     }
+
+    /// The claim of a batch shared fairly between groups (a delivery's endpoint): at most `$4`
+    /// rows of one group among up to `$3` rows, picked from the `$5` oldest due rows and leaving
+    /// out rows whose `group` is one of `skip` values bound from `$6` on. On PostgreSQL the
+    /// oldest due rows are locked (`SKIP LOCKED`) below the window function that ranks them
+    /// within their group, which a locking query may not hold itself; the window is bounded so
+    /// a claim costs the same whatever the backlog.
+    pub(crate) fn sql_shared(&self, dialect: Dialect, group: &str, skip: usize) -> String {
+        let LeaseClaim { table, due, order_by, lease, returning } = self;
+        let skipped = if skip > 0 {
+            let values: Vec<String> = (6..6 + skip).map(|n| format!("${n}")).collect();
+            format!(" AND {group} NOT IN ({})", values.join(", "))
+        } else {
+            String::new()
+        };
+        format!(
+            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM (SELECT id, {order_by}, \
+             ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {order_by}, id) AS place FROM \
+             (SELECT id, {group}, {order_by} FROM {table} WHERE {due}{skipped} ORDER BY {order_by} LIMIT $5{}) \
+             AS oldest) AS ranked WHERE place <= $4 ORDER BY {order_by} LIMIT $3) RETURNING {}",
+            dialect.skip_locked(),
+            returning.join(", ")
+        )
+    }
 }
 
 impl Database {
@@ -101,6 +142,33 @@ impl Database {
         let sql = claim.sql_skipping(tx.dialect(), Some((column, values.len())));
         let mut query = sqlx::query(trusted(sql)).bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit));
         for value in values {
+            query = query.bind(*value);
+        }
+        let rows = query.fetch_all(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Claims a batch of up to `shares.limit` rows due at `now` until `lease_until`, at most
+    /// `shares.per_group` of any one `group`, leaving out the groups in `skip` (see
+    /// [`LeaseClaim::sql_shared`]).
+    pub(crate) async fn claim_leased_shared(
+        &self,
+        claim: &LeaseClaim<'_>,
+        (group, skip): (&str, &[&str]),
+        shares: Shares,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = claim.sql_shared(tx.dialect(), group, skip.len());
+        let mut query = sqlx::query(trusted(sql))
+            .bind(millis(lease_until))
+            .bind(millis(now))
+            .bind(i64::from(shares.limit))
+            .bind(i64::from(shares.per_group))
+            .bind(i64::from(shares.window()));
+        for value in skip {
             query = query.bind(*value);
         }
         let rows = query.fetch_all(tx.conn()).await?;
@@ -141,7 +209,9 @@ mod tests {
     #[test]
     fn a_delivery_claim_takes_the_longest_waiting_first_and_sqlite_needs_no_row_locks() {
         let sql = DELIVERIES_DUE.sql(Dialect::Sqlite);
-        assert!(sql.ends_with("ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts"));
+        assert!(sql.ends_with(
+            "ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts, locked_until"
+        ));
     }
 
     #[test]
@@ -152,6 +222,20 @@ mod tests {
             DELIVERIES_DUE.sql_skipping(Dialect::Sqlite, Some(("endpoint_id", 0))),
             DELIVERIES_DUE.sql(Dialect::Sqlite)
         );
+    }
+
+    #[test]
+    fn a_shared_claim_ranks_rows_within_their_endpoint_below_the_row_locks() {
+        assert_eq!(
+            DELIVERIES_DUE.sql_shared(Dialect::Postgres, "endpoint_id", 1),
+            "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM \
+             (SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) \
+             AS place FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE status = 'pending' \
+             AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) AND endpoint_id NOT IN ($6) \
+             ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) AS oldest) AS ranked WHERE place <= $4 \
+             ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts, locked_until"
+        );
+        assert!(!DELIVERIES_DUE.sql_shared(Dialect::Sqlite, "endpoint_id", 0).contains("NOT IN"));
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
 pub use deliveries::{
-    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt, Replayed,
-    ReplayedEvents,
+    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt, RecordedAttempt,
+    Replayed, ReplayedEvents,
 };
 pub use disputes::DisputeFilter;
 pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
@@ -54,6 +54,7 @@ pub use figures::{CHECKED_KINDS, ChecksDue};
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry, ParkedNotification};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
+pub use lease::Shares;
 pub use mail::{ClaimedMail, MailAttempt, MailRecipient, MailState};
 pub use payments::PaymentFilter;
 pub use rejected::{Kept, RejectedNotification, RejectionCount, RejectionRetention};

@@ -12,6 +12,9 @@ use sqlx::{Any, Executor};
 use crate::param::{Param, query};
 use crate::{Database, Page, StoreError, Tx, page};
 
+/// Ids looked up by one query: well within both databases' limits on bound parameters.
+const FIND_CHUNK: usize = 512;
+
 /// A resource's table: its name, its columns in the order inserts bind them, and how one of
 /// its rows becomes the resource. `N` makes an insert with a value missing fail to compile.
 pub(crate) struct Table<T, const N: usize> {
@@ -135,6 +138,24 @@ impl Database {
         id: &str,
     ) -> Result<Option<T>, StoreError> {
         self.find_one(table, "WHERE id = $1", &[id.into()]).await
+    }
+
+    /// The rows with one of `ids`, whatever their mode, in one query (ids not found are
+    /// left out).
+    pub(crate) async fn find_by_ids<T, const N: usize>(
+        &self,
+        table: &Table<T, N>,
+        ids: &[&str],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(FIND_CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+            let sql = format!("{} WHERE id IN ({})", table.select(), placeholders.join(", "));
+            let params: Vec<Param<'_>> = chunk.iter().map(|id| (*id).into()).collect();
+            let rows = query(sql, &params).fetch_all(self.reader()).await?;
+            found.extend(rows.iter().map(table.decode).collect::<Result<Vec<_>, _>>()?);
+        }
+        Ok(found)
     }
 
     /// A row by id, only in `mode`: a test key never sees live data, nor the reverse.

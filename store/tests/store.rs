@@ -11,7 +11,7 @@ use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
     Claimant, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointStatus, INSTANCE_SILENT_AFTER,
     IdempotencyClaim, InboxInsert, InstanceIdentity, MailAttempt, MailRecipient, NewInboxEntry, NewWebhookEndpoint,
-    RequestRun, StoreError, StoredResponse,
+    RecordedAttempt, RequestRun, Shares, StoreError, StoredResponse,
 };
 
 #[macro_use]
@@ -89,7 +89,111 @@ where
     all
 }
 
+fn shares(limit: u32, per_group: u32) -> Shares {
+    Shares { limit, per_group }
+}
+
+/// A test-mode endpoint receiving the event types `filter` selects.
+async fn endpoint_for(db: &Database, filter: &str) -> WebhookEndpointId {
+    let now = now();
+    let hook = NewWebhookEndpoint {
+        id: WebhookEndpointId::generate(&IDS, now),
+        mode: Mode::Test,
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_x".into(),
+        event_types: vec![filter.into()],
+        description: None,
+    };
+    db.create_endpoint(hook, now).await.unwrap().id
+}
+
+/// Writes `count` events of `event_type` made at `at`, each queued for the endpoints selecting it.
+async fn events_at(db: &Database, event_type: EventType, count: usize, at: chrono::DateTime<chrono::Utc>) {
+    let mut tx = db.begin().await.unwrap();
+    for _ in 0..count {
+        let p = new_payment(PaymentStatus::Succeeded, 100);
+        tx.insert_event(&Event::new(event_type, Mode::Test, p.id.as_str(), &p, &IDS, at), &IDS).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// How many of `claimed` go to each of `endpoints`.
+fn per_endpoint(claimed: &[payhub_store::ClaimedDelivery], endpoints: &[&WebhookEndpointId]) -> Vec<usize> {
+    endpoints.iter().map(|id| claimed.iter().filter(|d| &&d.endpoint_id == id).count()).collect()
+}
+
 on_both_stores! {
+    async fn a_delivery_claim_shares_its_batch_between_endpoints_and_leaves_out_busy_ones(db: Database) {
+        let now = now();
+        let (a, b, c) = (
+            endpoint_for(&db, "payment.succeeded").await,
+            endpoint_for(&db, "payment.created").await,
+            endpoint_for(&db, "refund.succeeded").await,
+        );
+        // A is far behind: its 100 deliveries are the oldest.
+        events_at(&db, EventType::PaymentSucceeded, 100, now - Duration::minutes(10)).await;
+        events_at(&db, EventType::PaymentCreated, 10, now - Duration::minutes(5)).await;
+        events_at(&db, EventType::RefundSucceeded, 5, now - Duration::minutes(1)).await;
+        let lease = now + Duration::minutes(1);
+        let first = db.claim_due_deliveries(now, lease, shares(20, 8), &[]).await.unwrap();
+        assert_eq!(per_endpoint(&first, &[&a, &b, &c]), [8, 8, 4], "at most 8 each, the longest waiting first");
+        assert!(first.iter().all(|d| d.attempt == 1 && d.leased_until == lease));
+        let busy_a = db.claim_due_deliveries(now, lease, shares(256, 64), &[&a]).await.unwrap();
+        assert_eq!(per_endpoint(&busy_a, &[&a, &b, &c]), [0, 2, 1], "a busy endpoint is left out");
+        let rest: Vec<usize> = [
+            db.claim_due_deliveries(now, lease, shares(256, 64), &[]).await.unwrap(),
+            db.claim_due_deliveries(now, lease, shares(256, 64), &[]).await.unwrap(),
+            db.claim_due_deliveries(now, lease, shares(256, 64), &[]).await.unwrap(),
+        ]
+        .iter()
+        .map(Vec::len)
+        .collect();
+        assert_eq!(rest, [64, 28, 0], "the far-behind endpoint gets its share per claim until it is done");
+    }
+
+    async fn competing_claimers_of_shared_batches_never_take_the_same_delivery(db: Database) {
+        let now = now();
+        let endpoints = [endpoint_for(&db, "*").await, endpoint_for(&db, "*").await, endpoint_for(&db, "*").await];
+        events_at(&db, EventType::PaymentSucceeded, 30, now).await;
+        let db_for_claims = db.clone();
+        let ids = endpoints.clone();
+        let claims = claim_concurrently(4, move || {
+            let (db, ids) = (db_for_claims.clone(), ids.clone());
+            async move {
+                let batch = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(8, 3), &[]).await.unwrap();
+                assert!(per_endpoint(&batch, &[&ids[0], &ids[1], &ids[2]]).iter().all(|&n| n <= 3), "3 per endpoint");
+                assert!(batch.len() <= 8);
+                batch
+            }
+        })
+        .await;
+        let mut ids: Vec<_> = claims.iter().map(|d| d.id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!((claims.len(), ids.len()), (90, 90), "each delivery claimed exactly once");
+        assert_eq!(per_endpoint(&claims, &[&endpoints[0], &endpoints[1], &endpoints[2]]), [30, 30, 30]);
+    }
+
+    async fn a_delivery_given_back_is_due_at_once_unless_another_claim_has_taken_it(db: Database) {
+        let now = now();
+        endpoint_for(&db, "*").await;
+        events_at(&db, EventType::PaymentSucceeded, 2, now).await;
+        let claimed = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        db.release_deliveries(&claimed[..1]).await.unwrap();
+        let again = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        assert_eq!(again.len(), 1, "given back, due at once");
+        assert_eq!((&again[0].id, again[0].attempt), (&claimed[0].id, 1), "a claim given back is not an attempt");
+        // The other one's lease runs out and another claim takes it: the first claim's give-back
+        // must not free it.
+        let later = now + Duration::minutes(2);
+        let taken = db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        assert!(taken.iter().any(|d| d.id == claimed[1].id && d.attempt == 2), "taken over after its lease");
+        db.release_deliveries(&claimed[1..]).await.unwrap();
+        let stolen = db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        assert!(stolen.is_empty(), "still held by the claim that took it over");
+    }
+
     async fn a_payment_round_trips_and_lists_newest_first(db: Database) {
         let first = new_payment(PaymentStatus::RequiresAction, 1000);
         let second = new_payment(PaymentStatus::Succeeded, 2000);
@@ -335,7 +439,7 @@ on_both_stores! {
         let db_for_claims = db.clone();
         let claims = claim_concurrently(3, move || {
             let db = db_for_claims.clone();
-            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), 2, &[]).await.unwrap() }
+            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), shares(2, 2), &[]).await.unwrap() }
         })
         .await;
         assert!(claims.iter().all(|d| d.attempt == 1), "each claim is one attempt");
@@ -344,7 +448,8 @@ on_both_stores! {
         ids.dedup();
         assert_eq!((claims.len(), ids.len()), (12, 12), "each delivery claimed exactly once");
         let after_lease = now + Duration::minutes(2);
-        let again = db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), 100, &[]).await.unwrap();
+        let again =
+            db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), shares(100, 100), &[]).await.unwrap();
         assert_eq!(again.len(), 12);
         assert!(again.iter().all(|d| d.attempt == 2));
     }
@@ -370,18 +475,18 @@ on_both_stores! {
         }
         tx.commit().await.unwrap();
         // One delivery is under way (claimed) as the endpoint is disabled; the other waits.
-        let under_way = db.claim_due_deliveries(now, now + Duration::minutes(1), 1, &[]).await.unwrap().remove(0);
+        let under_way = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(1, 1), &[]).await.unwrap().remove(0);
         let disabled = db.set_endpoint_status(&endpoint.id, EndpointStatus::Disabled, Some("by hand"), now).await;
         assert!(disabled.unwrap());
         let failed = DeliveryAttempt { at: now, status_code: Some(500), error: Some("500".into()), duration_ms: 1 };
         let retry = DeliveryOutcome::RetryAt(now + Duration::seconds(5));
-        db.record_delivery_attempt(&under_way, &failed, retry).await.unwrap();
+        db.record_delivery_attempts(&[RecordedAttempt { delivery: under_way, attempt: failed, outcome: retry }]).await.unwrap();
         for event in &events {
             let states = db.deliveries_of_event(&event.id).await.unwrap();
             assert_eq!(states[0].status, "failed", "{states:?}");
         }
         let later = now + Duration::days(1);
-        assert!(db.claim_due_deliveries(later, later + Duration::minutes(1), 10, &[]).await.unwrap().is_empty());
+        assert!(db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), &[]).await.unwrap().is_empty());
         assert_eq!(db.pending_deliveries(Mode::Test).await.unwrap().0, 0);
 
         // Enabled again, an event sent again goes; to a disabled endpoint it would not.

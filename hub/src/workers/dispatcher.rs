@@ -1,23 +1,34 @@
 //! The outbox dispatcher: delivers normalized events to merchant endpoints, signed with the
 //! Standard Webhooks scheme, retried with backoff, every attempt recorded.
 //!
-//! Deliveries are claimed with a lease. A crash after sending and before recording means the
-//! lease runs out and the event goes again with the same `webhook-id`, which receivers
-//! deduplicate — at-least-once, by design.
+//! Deliveries are claimed in batches under a lease: up to [`CLAIM`]`.limit` per round trip, at
+//! most [`CLAIM`]`.per_group` for one endpoint, so an endpoint with a large backlog leaves room
+//! for the others. The batch's events and endpoints are read by one query each. A crash after
+//! sending and before recording means the lease runs out and the event goes again with the same
+//! `webhook-id`, which receivers deduplicate — at-least-once, by design.
 //!
-//! One endpoint's trouble is its own: each endpoint has a budget of deliveries in flight, and
-//! an endpoint using all of it is left out of the next claims, so its backlog neither holds
-//! leases while it waits nor delays other endpoints. Every attempt is bounded: a short connect
+//! One endpoint's trouble is its own: each endpoint has a budget of deliveries in flight, the
+//! rest of its claimed deliveries wait their turn in this instance, and an endpoint holding
+//! [`ENDPOINT_FULL`] deliveries is left out of the next claims. A delivery that has not started
+//! when half its lease has gone is given back (only if the lease is still this claim's), so it
+//! never goes out on a lease about to run out. Every attempt is bounded: a short connect
 //! timeout, a deadline for the whole exchange, and a cap on how much of the answer is read.
 //! Events are independent: a slow delivery never holds back a later event of the same resource.
+//!
+//! Finished attempts are recorded by one task, all those that finished while it was writing
+//! the last ones in one transaction: a commit per batch, not per delivery.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::id::WebhookEndpointId;
 use payhub_core::{Event, Mode};
-use payhub_store::{ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus, WebhookEndpoint};
+use payhub_store::{
+    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus, RecordedAttempt, Shares, WebhookEndpoint,
+};
+use tokio::sync::mpsc;
 use tokio::task::{self, JoinSet};
 use tracing::{info, warn};
 
@@ -26,9 +37,17 @@ use crate::services::ServiceError;
 use crate::services::endpoints::DeliverySigner;
 use crate::workers::{Shutdown, retry_at};
 
-const BATCH: usize = 32;
+/// One claim: deliveries per round trip, and per endpoint.
+const CLAIM: Shares = Shares { limit: 256, per_group: 64 };
+/// An endpoint holding this many deliveries in this instance (waiting or in flight) is left
+/// out of claims until it has sent some: it holds at most `ENDPOINT_FULL - 1 + CLAIM.per_group`.
+const ENDPOINT_FULL: usize = CLAIM.per_group as usize / 2;
 /// Deliveries in flight from this instance, all endpoints together.
 const MAX_IN_FLIGHT: usize = 64;
+/// Deliveries this instance holds (waiting or in flight), all endpoints together.
+const MAX_HELD: usize = 1024;
+/// Finished attempts recorded by one transaction at most.
+const RECORD_BATCH: usize = 256;
 /// How much of an endpoint's answer is read: enough for an error message, never an endless body.
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 /// How much of a refusing endpoint's answer is kept with the attempt.
@@ -44,28 +63,43 @@ pub async fn run(hub: Hub, mut shutdown: Shutdown) {
             return;
         }
     };
-    let mut dispatcher = Dispatcher { hub: hub.clone(), http, in_flight: JoinSet::new(), endpoints: HashMap::new() };
+    let (attempts, finished) = mpsc::channel(RECORD_BATCH * 4);
+    let recorder = tokio::spawn(record(hub.clone(), finished));
+    let mut dispatcher = Dispatcher {
+        hub: hub.clone(),
+        http,
+        attempts,
+        in_flight: JoinSet::new(),
+        tasks: HashMap::new(),
+        endpoints: HashMap::new(),
+        claim_due: true,
+    };
     loop {
-        match dispatcher.start_due().await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => warn!(error = %e, "dispatcher could not claim deliveries"),
+        dispatcher.step().await;
+        if dispatcher.worth_claiming() {
+            continue;
         }
         tokio::select! {
             Some(finished) = dispatcher.in_flight.join_next_with_id(), if !dispatcher.in_flight.is_empty() => {
                 dispatcher.finished(finished);
             }
-            _ = hub.signals.outbox.notified() => {}
-            _ = tokio::time::sleep(hub.settings.workers.poll_interval) => {}
-            _ = shutdown.requested() => {
-                // Deliveries under way finish (each within the delivery timeout) and are recorded.
-                while let Some(finished) = dispatcher.in_flight.join_next_with_id().await {
-                    dispatcher.finished(finished);
-                }
-                return;
-            }
+            _ = hub.signals.outbox.notified() => dispatcher.claim_due = true,
+            _ = tokio::time::sleep(hub.settings.workers.poll_interval) => dispatcher.claim_due = true,
+            _ = shutdown.requested() => break,
         }
     }
+    // Deliveries under way finish (each within the delivery timeout) and are recorded; those
+    // still waiting are given back for the next instance.
+    while let Some(finished) = dispatcher.in_flight.join_next_with_id().await {
+        dispatcher.finished(finished);
+    }
+    let waiting: Vec<ClaimedDelivery> =
+        dispatcher.endpoints.values_mut().flat_map(|held| held.waiting.drain(..)).map(|w| w.delivery).collect();
+    if let Err(e) = hub.db.release_deliveries(&waiting).await {
+        warn!(error = %e, "could not give back waiting deliveries; their leases will run out");
+    }
+    drop(dispatcher);
+    let _ = recorder.await;
 }
 
 /// One HTTP client per mode, each connecting only where the egress policy lets endpoints of
@@ -102,56 +136,173 @@ impl DeliveryClients {
     }
 }
 
-/// The deliveries this instance has in flight, and how many go to each endpoint.
+/// The deliveries this instance holds: claimed and waiting for their endpoint's turn, or in
+/// flight.
 struct Dispatcher {
     hub: Hub,
     http: DeliveryClients,
+    /// Where finished attempts go to be recorded.
+    attempts: mpsc::Sender<Finished>,
     in_flight: JoinSet<()>,
-    endpoints: HashMap<WebhookEndpointId, InFlight>,
+    /// The endpoint of each delivery in flight.
+    tasks: HashMap<task::Id, WebhookEndpointId>,
+    endpoints: HashMap<WebhookEndpointId, Held>,
+    /// Whether a claim may find due deliveries: the last one filled its batch, or something
+    /// (a new event, the poll interval, an endpoint with more due getting room) says so.
+    claim_due: bool,
 }
 
-/// An endpoint's deliveries in flight, by task.
+/// One endpoint's deliveries in this instance.
 #[derive(Default)]
-struct InFlight {
-    tasks: Vec<task::Id>,
+struct Held {
+    /// Claimed, in the order claimed, waiting for room in the endpoint's budget.
+    waiting: VecDeque<Waiting>,
+    in_flight: usize,
+    /// The endpoint was left out of a claim or used its whole share of one: more of its
+    /// deliveries may be due once it has room.
+    more_due: bool,
+}
+
+impl Held {
+    fn count(&self) -> usize {
+        self.waiting.len() + self.in_flight
+    }
+}
+
+/// An attempt made, and whether its endpoint should be checked if it gave up (not when the
+/// endpoint no longer exists).
+type Finished = (RecordedAttempt, bool);
+
+/// A claimed delivery with what sending it needs, read with its batch.
+struct Waiting {
+    delivery: ClaimedDelivery,
+    endpoint: Option<Arc<WebhookEndpoint>>,
+    event: Option<Arc<Event>>,
+    /// Half-way through the lease: a delivery not started by then is given back.
+    give_back_at: DateTime<Utc>,
 }
 
 impl Dispatcher {
-    /// Claims due deliveries for endpoints with room in their budget and starts them; says
-    /// whether more may be due at once.
-    async fn start_due(&mut self) -> Result<bool, ServiceError> {
+    /// Gives back what waited too long, claims more if it is worth it, and starts what the
+    /// budgets allow.
+    async fn step(&mut self) {
         while let Some(finished) = self.in_flight.try_join_next_with_id() {
             self.finished(finished);
         }
-        let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len()).min(BATCH);
-        if room == 0 {
-            return Ok(false);
-        }
-        let budget = self.hub.settings.delivery.per_endpoint_concurrency;
-        let busy: Vec<&WebhookEndpointId> =
-            self.endpoints.iter().filter(|(_, flight)| flight.tasks.len() >= budget).map(|(id, _)| id).collect();
         let now = self.hub.clock.now();
-        let lease = Duration::from_std(self.hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
-        let limit = u32::try_from(room).unwrap_or(u32::MAX);
-        let claimed = self.hub.db.claim_due_deliveries(now, now + lease, limit, &busy).await?;
-        let more = claimed.len() == room;
-        let mut over_budget = Vec::new();
-        for delivery in claimed {
-            let flight = self.endpoints.entry(delivery.endpoint_id.clone()).or_default();
-            if flight.tasks.len() >= budget {
-                over_budget.push(delivery);
-                continue;
-            }
-            let (hub, http) = (self.hub.clone(), self.http.clone());
-            let handle = self.in_flight.spawn(async move {
-                if let Err(e) = deliver(&hub, &http, &delivery).await {
-                    warn!(delivery = %delivery.id, error = %e, "could not record a delivery attempt");
-                }
-            });
-            flight.tasks.push(handle.id());
+        if let Err(e) = self.give_back_overdue(now).await {
+            warn!(error = %e, "could not give back deliveries that waited too long; their leases will run out");
         }
-        self.hub.db.release_deliveries(&over_budget).await?;
-        Ok(more)
+        if self.worth_claiming()
+            && let Err(e) = self.claim(now).await
+        {
+            // Tried again at the next poll, not at once.
+            self.claim_due = false;
+            warn!(error = %e, "dispatcher could not claim deliveries");
+        }
+        self.start_waiting(now);
+    }
+
+    /// A claim is worth a round trip when deliveries may be due and this instance has room: it
+    /// holds fewer than [`MAX_HELD`] and what it holds cannot fill its [`MAX_IN_FLIGHT`].
+    fn worth_claiming(&self) -> bool {
+        let budget = self.hub.settings.delivery.per_endpoint_concurrency;
+        let held: usize = self.endpoints.values().map(Held::count).sum();
+        let startable: usize =
+            self.endpoints.values().map(|e| e.waiting.len().min(budget.saturating_sub(e.in_flight))).sum();
+        self.claim_due && held < MAX_HELD && self.in_flight.len() + startable < MAX_IN_FLIGHT
+    }
+
+    /// Claims a batch (leaving out full endpoints) with its events and endpoints.
+    async fn claim(&mut self, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let lease = Duration::from_std(self.hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
+        let mut full = Vec::new();
+        for (id, held) in self.endpoints.iter_mut() {
+            if held.count() >= ENDPOINT_FULL {
+                held.more_due = true;
+                full.push(id);
+            }
+        }
+        let claimed = self.hub.db.claim_due_deliveries(now, now + lease, CLAIM, &full).await?;
+        self.claim_due = claimed.len() == CLAIM.limit as usize;
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let event_ids: Vec<_> = claimed.iter().map(|d| &d.event_id).collect::<HashSet<_>>().into_iter().collect();
+        let endpoint_ids: Vec<_> = claimed.iter().map(|d| &d.endpoint_id).collect::<HashSet<_>>().into_iter().collect();
+        let read = tokio::try_join!(self.hub.db.find_events(&event_ids), self.hub.db.endpoints_by_ids(&endpoint_ids));
+        let (events, endpoints) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                // Given back rather than left to wait out the lease.
+                let _ = self.hub.db.release_deliveries(&claimed).await;
+                return Err(e.into());
+            }
+        };
+        let events: HashMap<_, _> = events.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
+        let endpoints: HashMap<_, _> = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
+        let give_back_at = now + lease / 2;
+        let mut shares: HashMap<WebhookEndpointId, usize> = HashMap::new();
+        for delivery in claimed {
+            *shares.entry(delivery.endpoint_id.clone()).or_default() += 1;
+            let waiting = Waiting {
+                endpoint: endpoints.get(&delivery.endpoint_id).cloned(),
+                event: events.get(&delivery.event_id).cloned(),
+                give_back_at,
+                delivery,
+            };
+            self.endpoints.entry(waiting.delivery.endpoint_id.clone()).or_default().waiting.push_back(waiting);
+        }
+        for (id, share) in shares {
+            if share >= CLAIM.per_group as usize {
+                self.endpoints.entry(id).or_default().more_due = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back the deliveries that did not start before half their lease had gone (while the
+    /// lease is still theirs): due again at once, for whichever instance has room first.
+    async fn give_back_overdue(&mut self, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let mut overdue = Vec::new();
+        for held in self.endpoints.values_mut() {
+            while held.waiting.front().is_some_and(|w| w.give_back_at <= now) {
+                overdue.extend(held.waiting.pop_front().map(|w| w.delivery));
+            }
+        }
+        self.forget_idle();
+        if overdue.is_empty() {
+            return Ok(());
+        }
+        self.claim_due = true;
+        Ok(self.hub.db.release_deliveries(&overdue).await?)
+    }
+
+    /// Starts waiting deliveries while the budgets allow, the endpoint with the fewest in
+    /// flight first, so every endpoint gets its turn at the instance's budget.
+    fn start_waiting(&mut self, now: DateTime<Utc>) {
+        let budget = self.hub.settings.delivery.per_endpoint_concurrency;
+        while self.in_flight.len() < MAX_IN_FLIGHT {
+            let next = self
+                .endpoints
+                .iter_mut()
+                .filter(|(_, held)| {
+                    held.in_flight < budget && held.waiting.front().is_some_and(|w| w.give_back_at > now)
+                })
+                .min_by_key(|(_, held)| held.in_flight);
+            let Some((endpoint_id, held)) = next else { break };
+            let Some(waiting) = held.waiting.pop_front() else { break };
+            held.in_flight += 1;
+            let endpoint_id = endpoint_id.clone();
+            let (hub, http, attempts) = (self.hub.clone(), self.http.clone(), self.attempts.clone());
+            let handle = self.in_flight.spawn(async move {
+                let recorded = deliver(&hub, &http, waiting).await;
+                // The recorder is gone only when the process stops: the lease runs out and the
+                // delivery goes again.
+                let _ = attempts.send(recorded).await;
+            });
+            self.tasks.insert(handle.id(), endpoint_id);
+        }
     }
 
     fn finished(&mut self, result: Result<(task::Id, ()), task::JoinError>) {
@@ -162,16 +313,55 @@ impl Dispatcher {
                 e.id()
             }
         };
-        self.endpoints.retain(|_, flight| {
-            flight.tasks.retain(|task| *task != id);
-            !flight.tasks.is_empty()
+        let Some(endpoint_id) = self.tasks.remove(&id) else { return };
+        if let Some(held) = self.endpoints.get_mut(&endpoint_id) {
+            held.in_flight = held.in_flight.saturating_sub(1);
+            if held.more_due && held.count() < ENDPOINT_FULL {
+                held.more_due = false;
+                self.claim_due = true;
+            }
+        }
+        self.forget_idle();
+    }
+
+    /// Endpoints holding nothing are forgotten; one left out of a claim has asked for the next.
+    fn forget_idle(&mut self) {
+        let mut more_due = false;
+        self.endpoints.retain(|_, held| {
+            let idle = held.count() == 0;
+            more_due |= idle && held.more_due;
+            !idle
         });
+        self.claim_due |= more_due;
     }
 }
 
-async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) -> Result<(), ServiceError> {
-    let endpoint = hub.db.endpoint_by_id(&delivery.endpoint_id).await?;
-    let event = hub.db.find_event(&delivery.event_id).await?;
+/// Records finished attempts, all those that finished while the last batch was being written
+/// in one transaction. A batch that cannot be recorded is sent again when its leases run out.
+async fn record(hub: Hub, mut finished: mpsc::Receiver<Finished>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let attempts: Vec<RecordedAttempt> = batch.iter().map(|(recorded, _)| recorded.clone()).collect();
+        match hub.db.record_delivery_attempts(&attempts).await {
+            Ok(()) => {
+                let gave_up = batch.iter().filter(|(r, check)| *check && r.outcome == DeliveryOutcome::GaveUp);
+                for (recorded, _) in gave_up {
+                    if let Err(e) = disable_if_dead(&hub, &recorded.delivery.endpoint_id, recorded.attempt.at).await {
+                        warn!(endpoint = %recorded.delivery.endpoint_id, error = %e, "could not check a failing endpoint");
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(attempts = batch.len(), error = %e, "could not record delivery attempts; they go again when their leases run out");
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Sends one claimed delivery; returns the attempt to record.
+async fn deliver(hub: &Hub, http: &DeliveryClients, waiting: Waiting) -> Finished {
+    let Waiting { delivery, endpoint, event, .. } = waiting;
     let (Some(endpoint), Some(event)) = (endpoint, event) else {
         let attempt = DeliveryAttempt {
             at: hub.clock.now(),
@@ -179,7 +369,7 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) 
             error: Some("the endpoint or the event no longer exists".into()),
             duration_ms: 0,
         };
-        return Ok(hub.db.record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp).await?);
+        return (RecordedAttempt { delivery, attempt, outcome: DeliveryOutcome::GaveUp }, false);
     };
     // Claimed before the endpoint was disabled: nothing more goes to it.
     if endpoint.status == EndpointStatus::Disabled {
@@ -189,7 +379,7 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) 
             error: Some("not sent: the endpoint is disabled".into()),
             duration_ms: 0,
         };
-        return Ok(hub.db.record_delivery_attempt(delivery, &attempt, DeliveryOutcome::GaveUp).await?);
+        return (RecordedAttempt { delivery, attempt, outcome: DeliveryOutcome::GaveUp }, false);
     }
     let sent_at = hub.clock.now();
     let started = Instant::now();
@@ -205,13 +395,9 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, delivery: &ClaimedDelivery) 
         (Some(_), Some(at)) => DeliveryOutcome::RetryAt(at),
         (Some(_), None) => DeliveryOutcome::GaveUp,
     };
-    let attempt = DeliveryAttempt { at: sent_at, status_code, error, duration_ms };
-    hub.db.record_delivery_attempt(delivery, &attempt, outcome).await?;
     crate::metrics::delivery_attempt(endpoint.id.as_str(), outcome_label(outcome), started.elapsed());
-    if outcome == DeliveryOutcome::GaveUp {
-        disable_if_dead(hub, &endpoint.id, sent_at).await?;
-    }
-    Ok(())
+    let attempt = DeliveryAttempt { at: sent_at, status_code, error, duration_ms };
+    (RecordedAttempt { delivery, attempt, outcome }, true)
 }
 
 /// The endpoint's URL, if the egress policy lets payhub connect to the address it names (names
