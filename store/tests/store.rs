@@ -419,23 +419,8 @@ on_both_stores! {
 
     async fn competing_dispatchers_never_send_the_same_delivery_and_an_expired_lease_sends_it_again(db: Database) {
         let now = now();
-        let hook = NewWebhookEndpoint {
-            id: WebhookEndpointId::generate(&IDS, now),
-            mode: Mode::Test,
-            url: "http://127.0.0.1:9/hook".into(),
-            secret: "whsec_x".into(),
-            event_types: vec!["*".into()],
-            description: None,
-        };
-        db.create_endpoint(hook, now).await.unwrap();
-        let mut tx = db.begin().await.unwrap();
-        for _ in 0..12 {
-            let p = new_payment(PaymentStatus::Succeeded, 100);
-            tx.insert_event(&Event::new(EventType::PaymentSucceeded, Mode::Test, p.id.as_str(), &p, &IDS, now), &IDS)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
+        endpoint_for(&db, "*").await;
+        events_at(&db, EventType::PaymentSucceeded, 12, now).await;
         let db_for_claims = db.clone();
         let claims = claim_concurrently(3, move || {
             let db = db_for_claims.clone();
@@ -456,15 +441,7 @@ on_both_stores! {
 
     async fn disabling_an_endpoint_stops_its_waiting_retries_and_the_one_under_way(db: Database) {
         let now = now();
-        let hook = NewWebhookEndpoint {
-            id: WebhookEndpointId::generate(&IDS, now),
-            mode: Mode::Test,
-            url: "http://127.0.0.1:9/hook".into(),
-            secret: "whsec_x".into(),
-            event_types: vec!["*".into()],
-            description: None,
-        };
-        let endpoint = db.create_endpoint(hook, now).await.unwrap();
+        let endpoint = endpoint_for(&db, "*").await;
         let mut tx = db.begin().await.unwrap();
         let mut events = Vec::new();
         for _ in 0..2 {
@@ -476,7 +453,7 @@ on_both_stores! {
         tx.commit().await.unwrap();
         // One delivery is under way (claimed) as the endpoint is disabled; the other waits.
         let under_way = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(1, 1), &[]).await.unwrap().remove(0);
-        let disabled = db.set_endpoint_status(&endpoint.id, EndpointStatus::Disabled, Some("by hand"), now).await;
+        let disabled = db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, Some("by hand"), now).await;
         assert!(disabled.unwrap());
         let failed = DeliveryAttempt { at: now, status_code: Some(500), error: Some("500".into()), duration_ms: 1 };
         let retry = DeliveryOutcome::RetryAt(now + Duration::seconds(5));
@@ -490,9 +467,9 @@ on_both_stores! {
         assert_eq!(db.pending_deliveries(Mode::Test).await.unwrap().0, 0);
 
         // Enabled again, an event sent again goes; to a disabled endpoint it would not.
-        db.set_endpoint_status(&endpoint.id, EndpointStatus::Enabled, None, now).await.unwrap();
+        db.set_endpoint_status(&endpoint, EndpointStatus::Enabled, None, now).await.unwrap();
         assert_eq!(db.redeliver_event(&events[0].id, later).await.unwrap(), 1);
-        db.set_endpoint_status(&endpoint.id, EndpointStatus::Disabled, None, now).await.unwrap();
+        db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, None, now).await.unwrap();
         assert_eq!(db.redeliver_event(&events[1].id, later).await.unwrap(), 0);
         assert!(!db.set_endpoint_status(&WebhookEndpointId::generate(&IDS, now), EndpointStatus::Enabled, None, now).await.unwrap());
     }

@@ -170,7 +170,7 @@ impl Held {
 }
 
 /// An attempt made, and whether its endpoint should be checked if it gave up (not when the
-/// endpoint no longer exists).
+/// endpoint no longer exists or was disabled).
 type Finished = (RecordedAttempt, bool);
 
 /// A claimed delivery with what sending it needs, read with its batch.
@@ -363,23 +363,11 @@ async fn record(hub: Hub, mut finished: mpsc::Receiver<Finished>) {
 async fn deliver(hub: &Hub, http: &DeliveryClients, waiting: Waiting) -> Finished {
     let Waiting { delivery, endpoint, event, .. } = waiting;
     let (Some(endpoint), Some(event)) = (endpoint, event) else {
-        let attempt = DeliveryAttempt {
-            at: hub.clock.now(),
-            status_code: None,
-            error: Some("the endpoint or the event no longer exists".into()),
-            duration_ms: 0,
-        };
-        return (RecordedAttempt { delivery, attempt, outcome: DeliveryOutcome::GaveUp }, false);
+        return not_sent(hub, delivery, "the endpoint or the event no longer exists");
     };
     // Claimed before the endpoint was disabled: nothing more goes to it.
     if endpoint.status == EndpointStatus::Disabled {
-        let attempt = DeliveryAttempt {
-            at: hub.clock.now(),
-            status_code: None,
-            error: Some("not sent: the endpoint is disabled".into()),
-            duration_ms: 0,
-        };
-        return (RecordedAttempt { delivery, attempt, outcome: DeliveryOutcome::GaveUp }, false);
+        return not_sent(hub, delivery, "not sent: the endpoint is disabled");
     }
     let sent_at = hub.clock.now();
     let started = Instant::now();
@@ -398,6 +386,13 @@ async fn deliver(hub: &Hub, http: &DeliveryClients, waiting: Waiting) -> Finishe
     crate::metrics::delivery_attempt(endpoint.id.as_str(), outcome_label(outcome), started.elapsed());
     let attempt = DeliveryAttempt { at: sent_at, status_code, error, duration_ms };
     (RecordedAttempt { delivery, attempt, outcome }, true)
+}
+
+/// A delivery given up without sending anything, with the reason recorded as its attempt's error.
+fn not_sent(hub: &Hub, delivery: ClaimedDelivery, reason: &str) -> Finished {
+    let attempt =
+        DeliveryAttempt { at: hub.clock.now(), status_code: None, error: Some(reason.into()), duration_ms: 0 };
+    (RecordedAttempt { delivery, attempt, outcome: DeliveryOutcome::GaveUp }, false)
 }
 
 /// The endpoint's URL, if the egress policy lets payhub connect to the address it names (names

@@ -50,6 +50,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A customer subscribes, charges back the first payment and loses the case (the merchant
+    /// answered with evidence, PayPal decided for the buyer); returns the subscription as created.
+    async fn subscription_lost_in_a_chargeback(&self, customer: &str) -> Value {
+        let plan = self.monthly_plan(3).await;
+        let subscription = self.subscribe(&plan, customer).await;
+        assert_eq!(self.entitled(customer).await, ["premium"]);
+        let subscription_id = SubscriptionId::parse(subscription["id"].as_str().unwrap()).unwrap();
+        let charge = self.hub.db.subscription_payments(&subscription_id).await.unwrap().remove(0);
+        let payment = self.payment(charge.id.as_str()).await;
+        let provider_id = self.open_dispute(&payment, json!({ "reason": "UNAUTHORISED", "stage": "CHARGEBACK" })).await;
+        let id = self.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+
+        let answered = self.send_evidence(&id, Form::new().text("note", "The customer used the service")).await;
+        assert_eq!(answered.status(), 200);
+        self.adjudicate(&provider_id, AdjudicationOutcome::BuyerFavor).await;
+
+        let lost = self.dispute_becomes(&id, "lost").await;
+        assert_eq!(lost["outcome"]["amount_refunded"], 1_500);
+        subscription
+    }
+
     /// A multipart form to a dispute action under a chosen Idempotency-Key.
     async fn post_form(&self, path: &str, key: &str, form: Form) -> reqwest::Response {
         self.http
@@ -177,21 +198,7 @@ on_both_stores! {
     }
 
     async fn a_lost_dispute_on_a_subscription_payment_revokes_the_entitlement(app) {
-        let plan = app.monthly_plan(3).await;
-        let subscription = app.subscribe(&plan, "cus_disputer").await;
-        assert_eq!(app.entitled("cus_disputer").await, ["premium"]);
-        let subscription_id = SubscriptionId::parse(subscription["id"].as_str().unwrap()).unwrap();
-        let charge = app.hub.db.subscription_payments(&subscription_id).await.unwrap().remove(0);
-        let payment = app.payment(charge.id.as_str()).await;
-        let provider_id = app.open_dispute(&payment, json!({ "reason": "UNAUTHORISED", "stage": "CHARGEBACK" })).await;
-        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
-
-        let answered = app.send_evidence(&id, Form::new().text("note", "The customer used the service")).await;
-        assert_eq!(answered.status(), 200);
-        app.adjudicate(&provider_id, AdjudicationOutcome::BuyerFavor).await;
-
-        let lost = app.dispute_becomes(&id, "lost").await;
-        assert_eq!(lost["outcome"]["amount_refunded"], 1_500);
+        app.subscription_lost_in_a_chargeback("cus_disputer").await;
         app.eventually("the entitlement is revoked", || async { app.entitled("cus_disputer").await.is_empty() }).await;
         assert_eq!(app.delivered("dispute.resolved")[0]["outcome"]["result"], "lost");
     }
@@ -454,21 +461,7 @@ on_both_stores! {
     with keeping_entitlements;
 
     async fn with_revocation_off_a_lost_dispute_on_a_subscription_payment_leaves_the_entitlement(app) {
-        let plan = app.monthly_plan(3).await;
-        let subscription = app.subscribe(&plan, "cus_kept").await;
-        assert_eq!(app.entitled("cus_kept").await, ["premium"]);
-        let subscription_id = SubscriptionId::parse(subscription["id"].as_str().unwrap()).unwrap();
-        let charge = app.hub.db.subscription_payments(&subscription_id).await.unwrap().remove(0);
-        let payment = app.payment(charge.id.as_str()).await;
-        let provider_id = app.open_dispute(&payment, json!({ "reason": "UNAUTHORISED", "stage": "CHARGEBACK" })).await;
-        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
-
-        let answered = app.send_evidence(&id, Form::new().text("note", "The customer used the service")).await;
-        assert_eq!(answered.status(), 200);
-        app.adjudicate(&provider_id, AdjudicationOutcome::BuyerFavor).await;
-
-        let lost = app.dispute_becomes(&id, "lost").await;
-        assert_eq!(lost["outcome"]["amount_refunded"], 1_500);
+        let subscription = app.subscription_lost_in_a_chargeback("cus_kept").await;
         // The loss is fully applied once the merchant has been told of it.
         app.eventually("dispute.resolved is delivered", || async { !app.delivered("dispute.resolved").is_empty() }).await;
         assert_eq!(app.delivered("dispute.resolved")[0]["outcome"]["result"], "lost");
