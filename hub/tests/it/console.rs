@@ -682,8 +682,15 @@ on_both_stores! {
         let payment = app.paid_payment(4_000).await;
         let id = payment["id"].as_str().unwrap().to_owned();
         // PayPal fails to show a dispute for as long as it takes: the dispute's notification
-        // cannot be applied, is retried with backoff and, after a day of attempts, parked. (Its
-        // list of disputes still answers, so the sweep, done at start, has nothing to find later.)
+        // cannot be applied, is retried with backoff and, after a day of attempts, parked. (The
+        // dispute sweep, done once at start, never comes due again in this app.)
+        // The sweep done at start must be over before the case opens, or it would find it.
+        app.eventually("the first dispute sweep is done", || async {
+            let mut tx = app.hub.db.begin().await.unwrap();
+            let mark = tx.dispute_sweep_mark(payhub_core::ProviderName::Paypal, payhub_core::Mode::Test).await.unwrap();
+            mark.is_some()
+        })
+        .await;
         let faults = serde_json::json!({ "fail_next": 100_000, "status": 500, "path_prefix": "/v1/customer/disputes/" });
         app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", faults).await;
         open_dispute(&app, &payment).await;
