@@ -480,9 +480,16 @@ fn outcome_label(outcome: DeliveryOutcome) -> &'static str {
 }
 
 async fn disable_if_dead(hub: &Hub, endpoint_id: &WebhookEndpointId, now: DateTime<Utc>) -> Result<(), ServiceError> {
-    let last_success = hub.db.last_successful_delivery(endpoint_id).await?;
-    let dead = last_success.is_none_or(|at| now - at > Duration::days(DISABLE_AFTER_DAYS));
-    if dead {
+    // Counted from the last accepted delivery or, for an endpoint that never accepted one, from
+    // its creation: a new endpoint's first failures are an outage to ride out, not a verdict.
+    let accepting_since = match hub.db.last_successful_delivery(endpoint_id).await? {
+        Some(at) => at,
+        None => match hub.db.endpoints_by_ids(&[endpoint_id]).await?.first() {
+            Some(endpoint) => endpoint.created_at,
+            None => return Ok(()),
+        },
+    };
+    if now - accepting_since > Duration::days(DISABLE_AFTER_DAYS) {
         let reason = format!("no delivery accepted for {DISABLE_AFTER_DAYS} days; re-enable after fixing the endpoint");
         hub.db.set_endpoint_status(endpoint_id, EndpointStatus::Disabled, Some(&reason), now).await?;
         info!(endpoint = %endpoint_id, "disabled a webhook endpoint that has been failing for days");

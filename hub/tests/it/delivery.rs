@@ -101,6 +101,13 @@ impl TestApp {
         tried().await.unwrap()
     }
 
+    /// The deliveries of the latest event about `resource` (as the API shows it).
+    async fn deliveries_about(&self, resource: &Value) -> Vec<DeliveryState> {
+        let events = self.get_json(&format!("/v1/events?resource_id={}", resource["id"].as_str().unwrap())).await;
+        let event_id = EventId::parse(events["data"][0]["id"].as_str().unwrap()).unwrap();
+        self.hub.db.deliveries_of_event(&event_id).await.unwrap()
+    }
+
     async fn register_endpoint(&self, url: &str) {
         let response = self.post("/v1/webhook_endpoints", json!({ "url": url })).await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
@@ -155,6 +162,41 @@ on_both_stores! {
             let deliveries = app.hub.db.deliveries_of_event(&event_id).await.unwrap();
             deliveries.iter().any(|d| d.last_status_code == Some(500))
         }).await;
+    }
+}
+
+on_both_stores! {
+    async fn an_endpoint_is_disabled_only_after_days_without_accepting_a_delivery(app) {
+        // A new endpoint that has never accepted anything: its first failures are an outage.
+        let (failing, url) = Receiver::start().await;
+        *failing.answer.lock().unwrap() = 500;
+        let registered = app.post("/v1/webhook_endpoints", json!({ "url": url })).await;
+        assert_eq!(registered.status(), 201);
+        let registered: Value = registered.json().await.unwrap();
+        let id = WebhookEndpointId::parse(registered["id"].as_str().unwrap()).unwrap();
+        let status = || async { app.hub.db.endpoint(Mode::Test, &id).await.unwrap().unwrap().status };
+
+        let first = app.create_payment(1000).await;
+        app.eventually("the first delivery given up", || async {
+            app.deliveries_about(&first).await.iter().any(|d| d.endpoint_id == id.as_str() && d.status == "failed")
+        })
+        .await;
+        // Attempts are recorded, and gave-up endpoints checked, batch after batch: once a later
+        // delivery is recorded, the check that followed the first give-up has been made.
+        let second = app.create_payment(1000).await;
+        app.eventually("a later delivery recorded", || async {
+            app.deliveries_about(&second).await.iter().any(|d| d.endpoint_id != id.as_str() && d.status == "delivered")
+        })
+        .await;
+        assert_eq!(status().await, payhub_store::EndpointStatus::Enabled, "a new endpoint's outage is ridden out");
+
+        // Days later it still has accepted nothing: the next delivery given up disables it.
+        app.advance(chrono::Duration::days(6)).await;
+        app.create_payment(1000).await;
+        app.eventually("the endpoint disabled", || async {
+            status().await == payhub_store::EndpointStatus::Disabled
+        })
+        .await;
     }
 }
 
