@@ -147,9 +147,8 @@ impl Database {
 
     /// Records attempts and their outcomes in one transaction (one commit for a batch),
     /// releasing their leases. A delivery no longer pending (its endpoint was deleted or
-    /// disabled meanwhile) keeps its status; the attempt is recorded all the same.
-    /// A retry of a delivery whose endpoint was disabled while it was under way is not
-    /// scheduled: the delivery fails, as the disabling made the endpoint's other deliveries fail.
+    /// disabled meanwhile: disabling fails its pending deliveries, those under way included)
+    /// keeps its status, so no retry is scheduled; the attempt is recorded all the same.
     pub async fn record_delivery_attempts(&self, attempts: &[RecordedAttempt]) -> Result<(), StoreError> {
         if attempts.is_empty() {
             return Ok(());
@@ -186,10 +185,8 @@ impl Database {
                 DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
             };
             sqlx::query(
-                "UPDATE deliveries SET status = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhook_endpoints e \
-                 WHERE e.id = deliveries.endpoint_id AND e.status = 'disabled') THEN 'failed' ELSE $1 END, \
-                 next_attempt_at = $2, delivered_at = $3, locked_until = NULL, last_status_code = $4, last_error = $5 \
-                 WHERE id = $6 AND status = 'pending'",
+                "UPDATE deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3, \
+                 locked_until = NULL, last_status_code = $4, last_error = $5 WHERE id = $6 AND status = 'pending'",
             )
             .bind(status)
             .bind(millis(next_attempt_at))

@@ -66,23 +66,11 @@ impl<'a> LeaseClaim<'a> {
         }
     }
 
-    #[cfg(test)]
+    /// The claim of up to `$3` due rows, oldest first.
     fn sql(&self, dialect: Dialect) -> String {
-        self.sql_skipping(dialect, None)
-    }
-
-    /// The claim, leaving out rows whose `column` is one of `count` values bound from `$4` on.
-    fn sql_skipping(&self, dialect: Dialect, skip: Option<(&str, usize)>) -> String {
         let LeaseClaim { table, due, order_by, lease, returning } = self;
-        let skipped = match skip {
-            Some((column, count)) if count > 0 => {
-                let values: Vec<String> = (4..4 + count).map(|n| format!("${n}")).collect();
-                format!(" AND {column} NOT IN ({})", values.join(", "))
-            }
-            _ => String::new(),
-        };
         format!(
-            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM {table} WHERE {due}{skipped} \
+            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM {table} WHERE {due} \
              ORDER BY {order_by} LIMIT $3{}) RETURNING {}",
             dialect.skip_locked(),
             returning.join(", ")
@@ -97,12 +85,7 @@ impl<'a> LeaseClaim<'a> {
     /// a claim costs the same whatever the backlog.
     pub(crate) fn sql_shared(&self, dialect: Dialect, group: &str, skip: usize) -> String {
         let LeaseClaim { table, due, order_by, lease, returning } = self;
-        let skipped = if skip > 0 {
-            let values: Vec<String> = (6..6 + skip).map(|n| format!("${n}")).collect();
-            format!(" AND {group} NOT IN ({})", values.join(", "))
-        } else {
-            String::new()
-        };
+        let skipped = not_in(group, 6, skip);
         format!(
             "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM (SELECT id, {order_by}, \
              ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {order_by}, id) AS place FROM \
@@ -112,6 +95,16 @@ impl<'a> LeaseClaim<'a> {
             returning.join(", ")
         )
     }
+}
+
+/// ` AND {column} NOT IN ($first, …)` for `count` values bound from `$first` on; nothing when
+/// there are none.
+fn not_in(column: &str, first: usize, count: usize) -> String {
+    if count == 0 {
+        return String::new();
+    }
+    let values: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
+    format!(" AND {column} NOT IN ({})", values.join(", "))
 }
 
 impl Database {
@@ -124,26 +117,9 @@ impl Database {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AnyRow>, StoreError> {
-        self.claim_leased_skipping(claim, ("id", &[]), now, lease_until, limit).await
-    }
-
-    /// [`Database::claim_leased`], leaving out rows whose `skip.0` column holds one of `skip.1`
-    /// (work that must wait for something outside the database, such as a busy endpoint).
-    pub(crate) async fn claim_leased_skipping(
-        &self,
-        claim: &LeaseClaim<'_>,
-        skip: (&str, &[&str]),
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<AnyRow>, StoreError> {
-        let (column, values) = skip;
         let mut tx = self.begin().await?;
-        let sql = claim.sql_skipping(tx.dialect(), Some((column, values.len())));
-        let mut query = sqlx::query(trusted(sql)).bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit));
-        for value in values {
-            query = query.bind(*value);
-        }
+        let sql = claim.sql(tx.dialect());
+        let query = sqlx::query(trusted(sql)).bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit));
         let rows = query.fetch_all(tx.conn()).await?;
         tx.commit().await?;
         Ok(rows)
@@ -216,12 +192,9 @@ mod tests {
 
     #[test]
     fn a_claim_can_leave_out_rows_of_busy_endpoints() {
-        let sql = DELIVERIES_DUE.sql_skipping(Dialect::Sqlite, Some(("endpoint_id", 2)));
-        assert!(sql.contains("AND endpoint_id NOT IN ($4, $5) ORDER BY next_attempt_at LIMIT $3)"), "{sql}");
-        assert_eq!(
-            DELIVERIES_DUE.sql_skipping(Dialect::Sqlite, Some(("endpoint_id", 0))),
-            DELIVERIES_DUE.sql(Dialect::Sqlite)
-        );
+        let sql = DELIVERIES_DUE.sql_shared(Dialect::Sqlite, "endpoint_id", 2);
+        assert!(sql.contains("AND endpoint_id NOT IN ($6, $7) ORDER BY next_attempt_at LIMIT $5)"), "{sql}");
+        assert_eq!(not_in("endpoint_id", 6, 0), "");
     }
 
     #[test]

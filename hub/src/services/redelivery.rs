@@ -62,15 +62,25 @@ pub async fn resend_event(
     Ok(queued)
 }
 
-/// Sends again every event of `mode` created from `since` (and before `until`, if set): to
-/// every enabled endpoint whose filter selects it, or to `endpoint` alone.
+/// Sends again every event of `mode` created from `since` (and before `until`, if given): to
+/// every enabled endpoint whose filter selects it, or to `endpoint` alone. Both times are read
+/// by [`point_in_time`]; an empty `until` means up to now.
 pub async fn replay(
     hub: &Hub,
     mode: Mode,
-    since: DateTime<Utc>,
-    until: Option<DateTime<Utc>>,
+    since: &str,
+    until: Option<&str>,
     endpoint: Option<&str>,
 ) -> Result<Replayed, ServiceError> {
+    let now = hub.clock.now();
+    let since = point_in_time("since", since, now)?;
+    if since > now {
+        return Err(ServiceError::invalid("since", format!("{since} is in the future; nothing happened since")));
+    }
+    let until = match until.map(str::trim) {
+        None | Some("") => None,
+        Some(until) => Some(point_in_time("until", until, now)?),
+    };
     if until.is_some_and(|until| until <= since) {
         return Err(ServiceError::invalid("until", "must be after `since`; nothing happened in between"));
     }
@@ -79,7 +89,7 @@ pub async fn replay(
         None => None,
     };
     let events = ReplayedEvents::Between { from: since, until };
-    let replayed = hub.db.replay_events(mode, events, endpoint.as_ref(), &hub.ids, hub.clock.now()).await?;
+    let replayed = hub.db.replay_events(mode, events, endpoint.as_ref(), &hub.ids, now).await?;
     hub.signals.outbox.notify_one();
     Ok(replayed)
 }
@@ -87,7 +97,7 @@ pub async fn replay(
 /// Reads a point in time against the hub's own clock: an RFC 3339 time, or a span back from now
 /// (`90m`, `2h`, `3days`), so a replay means the same on a machine whose clock differs (and in
 /// the sandbox, whose clock the tests move). `field` names it in the error.
-pub fn point_in_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ServiceError> {
+fn point_in_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ServiceError> {
     let text = text.trim();
     let at = match DateTime::parse_from_rfc3339(text) {
         Ok(at) => at.with_timezone(&Utc),
@@ -100,9 +110,6 @@ pub fn point_in_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<Date
             now.checked_sub_signed(span).ok_or_else(too_far)?
         }
     };
-    if at > now {
-        return Err(ServiceError::invalid(field, format!("{at} is in the future; nothing happened since")));
-    }
     Ok(at)
 }
 

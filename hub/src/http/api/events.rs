@@ -139,9 +139,7 @@ async fn replay_events(
     caller: Caller,
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> Result<Json<Replay>, ApiError> {
-    let now = hub.clock.now();
-    let since = redelivery::point_in_time("since", &body.since, now)?;
-    let until = body.until.as_deref().map(|until| redelivery::point_in_time("until", until, now)).transpose()?;
-    let replayed = redelivery::replay(&hub, caller.mode, since, until, body.endpoint.as_deref()).await?;
+    let replayed =
+        redelivery::replay(&hub, caller.mode, &body.since, body.until.as_deref(), body.endpoint.as_deref()).await?;
     Ok(Json(Replay { events: replayed.events, queued: replayed.deliveries }))
 }

@@ -89,17 +89,6 @@ pub async fn list(
     Ok(layout::page(&operator, "API keys", body))
 }
 
-/// Refuses a form opened in the other mode: what it acts on is not what the page now shows.
-fn same_mode(operator: &Operator, form_mode: &str, nothing: &str) -> Result<(), ConsoleError> {
-    let mode = operator.mode().as_str();
-    if form_mode == mode {
-        return Ok(());
-    }
-    Err(ConsoleError::Refused(format!(
-        "this form was opened in {form_mode} mode and the console now shows {mode} mode; {nothing}"
-    )))
-}
-
 #[derive(Debug, Deserialize)]
 pub struct CreateForm {
     #[serde(default)]
@@ -115,7 +104,7 @@ pub struct CreateForm {
 pub async fn create(State(hub): State<Hub>, operator: Operator, form: RawForm) -> Result<Response, ConsoleError> {
     let form: CreateForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
-    same_mode(&operator, &form.mode, "no key was created")?;
+    operator.check_same_mode(&form.mode, "no key was created")?;
     let name = form.name.trim();
     if name.is_empty() {
         return Err(ConsoleError::Invalid("give the key a name that says what uses it".into()));
@@ -193,7 +182,7 @@ pub async fn revoke(
 ) -> Result<Response, ConsoleError> {
     let form: RevokeForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
-    same_mode(&operator, &form.mode, "no key was revoked")?;
+    operator.check_same_mode(&form.mode, "no key was revoked")?;
     let id = parse_key_id(&id)?;
     let known = keys_in_mode(&hub, &operator).await?.into_iter().find(|k| k.id == id);
     let Some(key) = known else {

@@ -126,13 +126,8 @@ pub async fn retry(
 ) -> Result<Response, ConsoleError> {
     let form: RetryForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
+    operator.check_same_mode(&form.mode, "nothing was requeued")?;
     let mode = operator.mode().as_str();
-    if form.mode != mode {
-        return Err(ConsoleError::Refused(format!(
-            "this form was opened in {} mode and the console now shows {mode} mode; nothing was requeued",
-            form.mode
-        )));
-    }
     let inbox_id: i64 = id
         .parse()
         .ok()

@@ -347,13 +347,7 @@ pub async fn refund(
     operator.check_csrf(&form.csrf)?;
     let id = parse_payment_id(&id)?;
     let mode = operator.mode();
-    if form.mode != mode.as_str() {
-        return Err(ConsoleError::Refused(format!(
-            "this form was opened in {} mode and the console now shows {} mode; nothing was refunded",
-            form.mode,
-            mode.as_str()
-        )));
-    }
+    operator.check_same_mode(&form.mode, "nothing was refunded")?;
     if form.key.is_empty() || form.key.len() > 64 {
         return Err(ConsoleError::Invalid("the form has no valid key; open the refund form again".into()));
     }

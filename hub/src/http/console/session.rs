@@ -52,6 +52,19 @@ impl Operator {
             ))
         }
     }
+
+    /// Refuses a post from a form opened in the other mode (the operator switched modes in
+    /// another tab since): acting on it would touch the mode the page did not show.
+    /// `nothing` says what was not done, e.g. "nothing was refunded".
+    pub fn check_same_mode(&self, form_mode: &str, nothing: &str) -> Result<(), ConsoleError> {
+        let mode = self.mode().as_str();
+        if form_mode == mode {
+            return Ok(());
+        }
+        Err(ConsoleError::Refused(format!(
+            "this form was opened in {form_mode} mode and the console now shows {mode} mode; {nothing}"
+        )))
+    }
 }
 
 /// No session: pages send the operator to log in.

@@ -144,17 +144,6 @@ pub async fn list(
     Ok(layout::page(&operator, "Webhook endpoints", body))
 }
 
-/// Refuses a form opened in the other mode: its endpoint is not one the page now shows.
-fn same_mode(operator: &Operator, form_mode: &str) -> Result<(), ConsoleError> {
-    let mode = operator.mode().as_str();
-    if form_mode == mode {
-        return Ok(());
-    }
-    Err(ConsoleError::Refused(format!(
-        "this form was opened in {form_mode} mode and the console now shows {mode} mode; nothing was done"
-    )))
-}
-
 fn back(done: &str, endpoint: &str, events: u64, queued: u64) -> Response {
     let query = serde_urlencoded::to_string([
         ("done", done),
@@ -184,7 +173,7 @@ pub async fn set_status(
 ) -> Result<Response, ConsoleError> {
     let form: StatusForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
-    same_mode(&operator, &form.mode)?;
+    operator.check_same_mode(&form.mode, "nothing was done")?;
     let enabled = match form.enabled.as_str() {
         "true" => true,
         "false" => false,
@@ -215,7 +204,7 @@ pub async fn resend(
 ) -> Result<Response, ConsoleError> {
     let form: ResendForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
-    same_mode(&operator, &form.mode)?;
+    operator.check_same_mode(&form.mode, "nothing was done")?;
     let text = form.event.trim();
     let event =
         EventId::parse(text).map_err(|_| ConsoleError::Invalid(format!("`{text}` is not an event id (evt_…)")))?;
@@ -244,14 +233,8 @@ pub async fn replay(
 ) -> Result<Response, ConsoleError> {
     let form: ReplayForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
-    same_mode(&operator, &form.mode)?;
-    let now = hub.clock.now();
-    let since = redelivery::point_in_time("since", &form.since, now)?;
-    let until = match form.until.trim() {
-        "" => None,
-        until => Some(redelivery::point_in_time("until", until, now)?),
-    };
-    let replayed = redelivery::replay(&hub, operator.mode(), since, until, Some(&id)).await?;
+    operator.check_same_mode(&form.mode, "nothing was done")?;
+    let replayed = redelivery::replay(&hub, operator.mode(), &form.since, Some(&form.until), Some(&id)).await?;
     tracing::info!(email = operator.email(), endpoint = %id, events = replayed.events, "console: events replayed");
     Ok(back("replayed", &id, replayed.events, replayed.deliveries))
 }
