@@ -81,6 +81,9 @@ pub struct Hub {
     pub inbox: InboxWriter,
     /// This process, as other processes sharing the database know it.
     pub instance: Arc<InstanceIdentity>,
+    /// Readings of a provider's case are applied in the order they were taken (see
+    /// [`KeyedLocks`](crate::services::keyed_locks::KeyedLocks)).
+    pub case_readings: Arc<crate::services::keyed_locks::KeyedLocks>,
 }
 
 impl Hub {
@@ -93,7 +96,17 @@ impl Hub {
         let inbox = InboxWriter::start(db.clone(), move || wake.inbox.notify_one());
         let ids = Arc::new(crate::ids::from_os_entropy());
         let instance = Arc::new(instance::identity(&ids, clock.now()));
-        Self { db, clock, ids, providers: Arc::new(providers), settings: Arc::new(settings), signals, inbox, instance }
+        Self {
+            db,
+            clock,
+            ids,
+            providers: Arc::new(providers),
+            settings: Arc::new(settings),
+            signals,
+            inbox,
+            instance,
+            case_readings: Arc::default(),
+        }
     }
 
     /// Serves the API on `listener` and, when configured, runs the workers.

@@ -41,6 +41,7 @@ impl Hub {
         cause: &Cause,
         notification: Option<i64>,
     ) -> Result<DisputeSync, ServiceError> {
+        let _in_order = self.case_readings.lock(&format!("{}/{provider_dispute_id}", provider.as_str())).await;
         let facts = self
             .provider(mode, provider)?
             .fetch_dispute(provider_dispute_id)

@@ -12,6 +12,7 @@ pub mod disputes;
 pub mod endpoints;
 pub mod external_payments;
 mod failures;
+pub mod keyed_locks;
 pub mod payments;
 pub mod redelivery;
 pub mod refunds;
