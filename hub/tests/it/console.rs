@@ -38,8 +38,10 @@ on_both_stores! {
         let Some(browser) = console(&app, "refund").await else { return };
 
         log_in(&app, &browser, PASSWORD).await;
-        browser.find("#payments").await;
+        browser.find("#today").await;
         assert!(browser.text("#mode").await.to_lowercase().contains("test"));
+        browser.click("a[href='/admin/payments']").await;
+        browser.find("#payments").await;
         browser.screenshot("payments").await;
 
         // Found by PayPal's capture id, as a buyer's receipt would name it.
@@ -110,12 +112,16 @@ on_both_stores! {
         let page = browser.text(".error").await;
         assert!(page.contains("wrong email or password"), "{page}");
         browser.screenshot("wrong-password").await;
-        browser.goto(&format!("{}/admin/payments", app.url)).await;
+        browser.goto(&format!("{}/admin/payments?status=succeeded", app.url)).await;
         browser.find("#login").await;
         assert_eq!(browser.path().await, "/admin/login", "no page without logging in");
 
-        log_in(&app, &browser, PASSWORD).await;
+        // Logged in from there, the operator lands on the page asked for.
+        browser.fill("#email", EMAIL).await;
+        browser.fill("#password", PASSWORD).await;
+        browser.click("#login").await;
         browser.find("#payments").await;
+        assert_eq!(browser.path().await, "/admin/payments");
         browser.goto(&format!("{}/admin/payments/{id}/refund?amount=5.00", app.url)).await;
         browser.find("#confirm-refund").await;
         let strip = "document.querySelector('form[action$=\"/refund\"] input[name=csrf]').remove()";
@@ -193,6 +199,7 @@ impl<'a> ConsoleHttp<'a> {
             .await
             .unwrap();
         assert_eq!(response.status(), 303);
+        assert_eq!(response.headers()["location"], "/admin", "a login lands on the overview");
         let set = set_cookie(&response, "payhub_console").expect("a session cookie");
         let mut console = ConsoleHttp { app, session: cookie_value(&set), csrf: String::new() };
         console.csrf = csrf_of(&console.get("/admin/payments").await.text().await.unwrap());
@@ -235,7 +242,8 @@ on_both_stores! {
         assert_eq!(out.status(), 303);
         // The old cookie is worth nothing once the session is gone from the server.
         let after = console.get("/admin/payments").await;
-        assert_eq!((after.status().as_u16(), after.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+        let location = after.headers()["location"].to_str().unwrap();
+        assert_eq!((after.status().as_u16(), location), (303, "/admin/login?next=%2Fadmin%2Fpayments"));
 
         // A login form posted without the cookie it was served with is refused.
         let forged = app
@@ -817,6 +825,75 @@ on_both_stores! {
         assert_eq!(browser.text("#overview-failing").await, "0");
         assert_eq!(browser.text("#overview-disputes").await, "0");
         assert_eq!(browser.text("#overview-outbox-pending").await, "0");
+        browser.close().await;
+    }
+}
+
+/// A payment the provider declines at capture: failed.
+async fn declined_payment(app: &TestApp, amount: i64) {
+    let payment = app.create_payment(amount).await;
+    let order = payment["provider_refs"]["payment_id"].as_str().unwrap();
+    let outcome = format!("/sandbox/paypal/orders/{order}/capture-outcome");
+    app.sandbox_control(reqwest::Method::POST, &outcome, serde_json::json!({"status": "DECLINED"})).await;
+    let back = app.approve(&payment).await;
+    app.http.get(&back).send().await.unwrap();
+    let id = payment["id"].as_str().unwrap();
+    app.eventually("failed", || async { app.payment(id).await["status"] == "failed" }).await;
+}
+
+on_both_stores! {
+    async fn the_overview_counts_todays_payments_and_draws_them_per_hour(app) {
+        // A day's figures need the day's payments: never start in the last minutes before midnight.
+        let now = app.clock.now();
+        let midnight = now.date_naive().succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        if midnight - now < chrono::Duration::minutes(10) {
+            app.advance(midnight - now + chrono::Duration::minutes(1)).await;
+        }
+        let first = app.paid_payment(3_000).await;
+        app.paid_payment(2_000).await;
+        declined_payment(&app, 1_000).await;
+        let id = first["id"].as_str().unwrap();
+        let refund = app.post(&format!("/v1/payments/{id}/refunds"), serde_json::json!({ "amount": 500 })).await;
+        assert_eq!(refund.status(), 201);
+
+        let Some(browser) = console(&app, "figures").await else { return };
+        // The login lands on the overview, and never on another site whatever `next` says.
+        browser.goto(&format!("{}/admin/login?next=//evil.example/admin", app.url)).await;
+        browser.fill("#email", EMAIL).await;
+        browser.fill("#password", PASSWORD).await;
+        browser.click("#login").await;
+        browser.find("#today").await;
+        assert_eq!(browser.path().await, "/admin");
+        assert_eq!(browser.text("#today-created").await, "3");
+        assert_eq!(browser.text("#today-paid").await, "2");
+        assert_eq!(browser.text("#today-failed").await, "1");
+        assert_eq!(browser.text("#today-success-rate").await, "67%", "2 paid of 3 answered");
+        assert_eq!(browser.text("#today-volume").await, "50.00 USD");
+        assert_eq!(browser.text("#today-refunds").await, "1");
+        assert_eq!(browser.text("#today-refunded").await, "5.00 USD");
+        assert_eq!(browser.text("#today-open-disputes").await, "0");
+
+        // 24 hours of bars, the last one this hour's: 2 paid, 1 failed.
+        let hours = browser.client.find_all(fantoccini::Locator::Css("#hourly-chart g.hour")).await.unwrap();
+        assert_eq!(hours.len(), 24);
+        let this_hour = app.clock.now().format("%H:00").to_string();
+        assert_eq!(hours[23].attr("data-hour").await.unwrap().as_deref(), Some(this_hour.as_str()));
+        let chart = browser.find("#hourly-chart").await;
+        let label = chart.attr("aria-label").await.unwrap().unwrap_or_default();
+        assert!(label.contains("2 paid, 1 failed"), "{label}");
+        let bars = browser.client.find_all(fantoccini::Locator::Css("#hourly-chart rect")).await.unwrap();
+        assert_eq!(bars.len(), 48, "a paid and a failed bar per hour");
+        let figures = browser.client.find_all(fantoccini::Locator::Css("#hourly-figures tbody tr")).await.unwrap();
+        assert_eq!(figures.len(), 24, "the numbers are in a table too");
+        browser.screenshot("overview-figures").await;
+
+        // Live mode's day is its own.
+        browser.click("#switch-mode").await;
+        browser.goto(&format!("{}/admin", app.url)).await;
+        browser.text_when("h1", |s| s.contains("live mode")).await;
+        assert_eq!(browser.text("#today-created").await, "0");
+        assert_eq!(browser.text("#today-success-rate").await, "—");
+        assert_eq!(browser.text("#today-volume").await, "—");
         browser.close().await;
     }
 }
