@@ -445,6 +445,11 @@ on_both_stores! {
     }
 }
 
+/// The keys (of any mode) with this name, as the store lists them.
+async fn keys_named(app: &TestApp, name: &str) -> Vec<payhub_store::ApiKeyRecord> {
+    app.hub.db.list_api_keys().await.unwrap().into_iter().filter(|k| k.name == name).collect()
+}
+
 /// Whether a request with `secret` as its API key is let in.
 async fn key_works(app: &TestApp, secret: &str) -> bool {
     let response = app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send().await.unwrap();
@@ -479,7 +484,33 @@ on_both_stores! {
         assert!(list.contains("shop backend") && list.contains(&secret[secret.len() - 4..]), "{list}");
         assert!(!browser.client.source().await.unwrap().contains(&secret));
 
-        let key_id = app.hub.db.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "shop backend").unwrap().id;
+        // The create form submitted twice at once (a double click, a resend): one key, and the
+        // same form sent again says which key it made instead of making another.
+        browser.fill("#key-name", "nightly export").await;
+        let statuses = browser
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const form = document.querySelector('form[action=\"/admin/api-keys\"]');
+                 const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
+                     .then(r => r.status);
+                 Promise.all([send(), send()]).then(done);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+        let nightly = keys_named(&app, "nightly export").await;
+        assert_eq!(nightly.len(), 1, "a double submit makes one key: {nightly:?}");
+        browser.click("#create-key").await;
+        let again = browser.text("#key-made-already").await;
+        assert!(again.contains(nightly[0].id.as_str()) && again.contains("no other key was made"), "{again}");
+        assert!(!browser.client.source().await.unwrap().contains("sk_test_"), "the secret is never shown twice");
+        browser.screenshot("api-key-made-already").await;
+        assert_eq!(keys_named(&app, "nightly export").await.len(), 1);
+
+        browser.goto(&format!("{}/admin/api-keys", app.url)).await;
+        let key_id = keys_named(&app, "shop backend").await.remove(0).id;
         browser.click(&format!("#key-{key_id} a.revoke")).await;
         let question = browser.text("#revoke-question").await;
         assert!(question.contains(key_id.as_str()) && question.contains("shop backend"), "{question}");
@@ -495,7 +526,7 @@ on_both_stores! {
 
     async fn the_secret_is_answered_no_store_and_keys_stay_in_their_mode(app) {
         let (console, _) = ConsoleHttp::log_in(&app).await;
-        let form = [("csrf", console.csrf.as_str()), ("mode", "test"), ("name", "reporting")];
+        let form = [("csrf", console.csrf.as_str()), ("key", "form-1"), ("mode", "test"), ("name", "reporting")];
         let created = console.post("/admin/api-keys", &form).await;
         assert_eq!(created.status(), 200);
         assert_eq!(created.headers()["cache-control"], "no-store", "a page showing a secret is never kept");
