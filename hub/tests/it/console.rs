@@ -928,3 +928,48 @@ on_both_stores! {
         browser.close().await;
     }
 }
+
+on_both_stores! {
+    async fn an_operator_follows_a_subscription_to_its_customers_entitlements(app) {
+        let plan = app.weekly_plan_with_trial().await;
+        let customer = "ana@shop.example";
+        let subscription = app.subscribe(&plan, customer).await;
+        let id = subscription["id"].as_str().unwrap().to_owned();
+        assert_eq!(subscription["status"], "trialing");
+        let Some(browser) = console(&app, "subscriptions").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+
+        browser.click("a[href='/admin/subscriptions']").await;
+        let list = browser.text("#subscriptions").await;
+        assert!(list.contains(&id) && list.contains("trialing") && list.contains(customer), "{list}");
+        browser.screenshot("subscriptions").await;
+        // Filtered by another status, it is not listed.
+        browser.goto(&format!("{}/admin/subscriptions?status=canceled", app.url)).await;
+        browser.find("#no-subscriptions").await;
+        browser.goto(&format!("{}/admin/subscriptions?status=trialing", app.url)).await;
+
+        browser.click(&format!("#subscriptions a[href='/admin/subscriptions/{id}']")).await;
+        assert_eq!(browser.text("#subscription-status").await, "trialing");
+        let plan_text = browser.text("#subscription-plan").await;
+        assert!(plan_text.contains("Premium weekly") && plan_text.contains("4.99 USD"), "{plan_text}");
+        assert_ne!(browser.text("#subscription-trial-end").await, "—", "a trial has an end");
+        let timeline = browser.text("#timeline").await;
+        assert!(timeline.contains("approval_pending → trialing"), "{timeline}");
+        browser.screenshot("subscription").await;
+
+        browser.click("#subscription-customer a").await;
+        assert_eq!(browser.path().await, "/admin/customers/ana%40shop.example");
+        let entitlements = browser.text("#entitlements").await;
+        assert!(entitlements.contains("premium") && entitlements.contains("grants access"), "{entitlements}");
+        assert!(browser.text("#customer-subscriptions").await.contains(&id));
+        browser.screenshot("customer").await;
+
+        // Live mode knows neither.
+        browser.click("#switch-mode").await;
+        browser.goto(&format!("{}/admin/subscriptions/{id}", app.url)).await;
+        assert!(browser.text(".error").await.contains("no live-mode subscription"));
+        browser.goto(&format!("{}/admin/customers/ana%40shop.example", app.url)).await;
+        browser.find("#no-entitlements").await;
+        browser.close().await;
+    }
+}
