@@ -93,6 +93,12 @@ impl Database {
         Ok(ChecksDue { due: row.try_get("due")?, late: row.try_get("late")? })
     }
 
+    /// The rows of `sql`, a query of one mode's (`$1`) rows created since a time (`$2`).
+    async fn rows_of_period(&self, sql: String, mode: Mode, since: DateTime<Utc>) -> Result<Vec<AnyRow>, StoreError> {
+        let query = sqlx::query(crate::codec::trusted(sql)).bind(mode.as_str()).bind(millis(since));
+        Ok(query.fetch_all(self.reader()).await?)
+    }
+
     /// One mode's payments created since `since`, by currency (in code order).
     pub async fn payment_figures(&self, mode: Mode, since: DateTime<Utc>) -> Result<Vec<PaymentFigures>, StoreError> {
         // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back to read an i64 on both stores.
@@ -103,11 +109,7 @@ impl Database {
              CAST(SUM(CASE WHEN {PAID} THEN amount_captured ELSE 0 END) AS BIGINT) AS captured \
              FROM payments WHERE mode = $1 AND created_at >= $2 GROUP BY currency ORDER BY currency"
         );
-        let rows = sqlx::query(crate::codec::trusted(sql))
-            .bind(mode.as_str())
-            .bind(millis(since))
-            .fetch_all(self.reader())
-            .await?;
+        let rows = self.rows_of_period(sql, mode, since).await?;
         rows.iter()
             .map(|r| {
                 Ok(PaymentFigures {
@@ -123,14 +125,9 @@ impl Database {
 
     /// One mode's refunds created since `since` that have not failed, by currency.
     pub async fn refund_figures(&self, mode: Mode, since: DateTime<Utc>) -> Result<Vec<RefundFigures>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount FROM refunds \
-             WHERE mode = $1 AND created_at >= $2 AND status <> 'failed' GROUP BY currency ORDER BY currency",
-        )
-        .bind(mode.as_str())
-        .bind(millis(since))
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount FROM refunds \
+                   WHERE mode = $1 AND created_at >= $2 AND status <> 'failed' GROUP BY currency ORDER BY currency";
+        let rows = self.rows_of_period(sql.to_owned(), mode, since).await?;
         rows.iter()
             .map(|r| Ok(RefundFigures { currency: currency(r)?, count: r.try_get("n")?, amount: r.try_get("amount")? }))
             .collect()
@@ -145,11 +142,7 @@ impl Database {
              CAST(SUM(CASE WHEN {FAILED} THEN 1 ELSE 0 END) AS BIGINT) AS failed \
              FROM payments WHERE mode = $1 AND created_at >= $2 GROUP BY created_at / {HOUR_MS} ORDER BY hour"
         );
-        let rows = sqlx::query(crate::codec::trusted(sql))
-            .bind(mode.as_str())
-            .bind(millis(since))
-            .fetch_all(self.reader())
-            .await?;
+        let rows = self.rows_of_period(sql, mode, since).await?;
         rows.iter()
             .map(|r| {
                 let hour: i64 = r.try_get("hour")?;

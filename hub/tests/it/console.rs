@@ -26,6 +26,24 @@ async fn log_in(app: &TestApp, browser: &Browser, password: &str) {
     browser.click("#login").await;
 }
 
+/// Sends the form `css` finds twice at once, as a double click or a resend would, and waits
+/// for both answers.
+async fn submit_twice_at_once(browser: &Browser, css: &str) {
+    let statuses = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const form = document.querySelector(arguments[0]);
+             const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
+                 .then(r => r.status);
+             Promise.all([send(), send()]).then(done);",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+}
+
 async fn refunds_of(app: &TestApp, payment_id: &str) -> Vec<Value> {
     app.get_json(&format!("/v1/payments/{payment_id}/refunds")).await["data"].as_array().unwrap().clone()
 }
@@ -60,19 +78,7 @@ on_both_stores! {
         browser.screenshot("confirm-refund").await;
 
         // The confirmation submitted twice at once (a double click, a retry): one refund.
-        let statuses = browser
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 const form = document.querySelector('form[action$=\"/refund\"]');
-                 const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
-                     .then(r => r.status);
-                 Promise.all([send(), send()]).then(done);",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+        submit_twice_at_once(&browser, r#"form[action$="/refund"]"#).await;
         let refunds = refunds_of(&app, &id).await;
         assert_eq!(refunds.len(), 1, "a double submit refunds once: {refunds:?}");
         assert_eq!(refunds[0]["amount"], 1_500);
@@ -487,19 +493,7 @@ on_both_stores! {
         // The create form submitted twice at once (a double click, a resend): one key, and the
         // same form sent again says which key it made instead of making another.
         browser.fill("#key-name", "nightly export").await;
-        let statuses = browser
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 const form = document.querySelector('form[action=\"/admin/api-keys\"]');
-                 const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
-                     .then(r => r.status);
-                 Promise.all([send(), send()]).then(done);",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+        submit_twice_at_once(&browser, r#"form[action="/admin/api-keys"]"#).await;
         let nightly = keys_named(&app, "nightly export").await;
         assert_eq!(nightly.len(), 1, "a double submit makes one key: {nightly:?}");
         browser.click("#create-key").await;
