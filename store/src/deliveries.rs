@@ -330,53 +330,115 @@ impl Database {
             .collect()
     }
 
-    /// How an endpoint fared since `since`: its delivery attempts, how many it accepted, and
-    /// its most recent `errors` failed attempts, newest first.
+    /// How one endpoint fared since `since` (see [`Database::endpoints_health`]).
     pub async fn endpoint_health(
         &self,
         endpoint_id: &WebhookEndpointId,
         since: DateTime<Utc>,
         errors: u32,
     ) -> Result<EndpointHealth, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS attempts, COALESCE(SUM(CASE WHEN a.error IS NULL THEN 1 ELSE 0 END), 0) AS accepted \
-             FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
-             WHERE d.endpoint_id = $1 AND a.attempted_at >= $2",
+        let mut health = self.endpoints_health(std::slice::from_ref(endpoint_id), since, errors).await?;
+        Ok(health.remove(endpoint_id).unwrap_or_default())
+    }
+
+    /// How each of `endpoints` fared since `since`: its delivery attempts, how many it
+    /// accepted, what waits, and its most recent `errors` failed attempts, newest first. Three
+    /// grouped queries however many endpoints (a page's, a few hundred at most); an endpoint
+    /// without deliveries has the default (all zero).
+    pub async fn endpoints_health(
+        &self,
+        endpoints: &[WebhookEndpointId],
+        since: DateTime<Utc>,
+        errors: u32,
+    ) -> Result<HashMap<WebhookEndpointId, EndpointHealth>, StoreError> {
+        let mut health: HashMap<WebhookEndpointId, EndpointHealth> =
+            endpoints.iter().map(|id| (id.clone(), EndpointHealth::default())).collect();
+        if endpoints.is_empty() {
+            return Ok(health);
+        }
+        let bind_ids = |sql: String, first: Vec<i64>| {
+            let mut query = sqlx::query(crate::codec::trusted(sql));
+            for value in first {
+                query = query.bind(value);
+            }
+            for id in endpoints {
+                query = query.bind(id.as_str());
+            }
+            query
+        };
+        let counts = bind_ids(
+            format!(
+                "SELECT d.endpoint_id, COUNT(*) AS attempts, \
+                 CAST(SUM(CASE WHEN a.error IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS accepted \
+                 FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+                 WHERE a.attempted_at >= $1 AND d.endpoint_id IN ({}) GROUP BY d.endpoint_id",
+                placeholders(2, endpoints.len())
+            ),
+            vec![millis(since)],
         )
-        .bind(endpoint_id.as_str())
-        .bind(millis(since))
-        .fetch_one(self.reader())
-        .await?;
-        let failures = sqlx::query(
-            "SELECT d.event_id, a.attempted_at, a.status_code, a.error FROM delivery_attempts a \
-             JOIN deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1 AND a.error IS NOT NULL \
-             ORDER BY a.id DESC LIMIT $2",
-        )
-        .bind(endpoint_id.as_str())
-        .bind(i64::from(errors))
         .fetch_all(self.reader())
         .await?;
-        let pending = sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 AND status = 'pending'")
-            .bind(endpoint_id.as_str())
-            .fetch_one(self.reader())
-            .await?;
-        Ok(EndpointHealth {
-            attempts: row.try_get("attempts")?,
-            accepted: row.try_get("accepted")?,
-            pending: pending.try_get("n")?,
-            last_errors: failures
-                .iter()
-                .map(|r| {
-                    Ok(FailedAttempt {
-                        event_id: r.try_get("event_id")?,
-                        at: crate::codec::time(r, "attempted_at")?,
-                        status_code: r.try_get("status_code")?,
-                        error: r.try_get::<Option<String>, _>("error")?.unwrap_or_default(),
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        })
+        let pending = bind_ids(
+            format!(
+                "SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
+                 WHERE status = 'pending' AND endpoint_id IN ({}) GROUP BY endpoint_id",
+                placeholders(1, endpoints.len())
+            ),
+            vec![],
+        )
+        .fetch_all(self.reader())
+        .await?;
+        let failures = bind_ids(
+            format!(
+                "SELECT endpoint_id, event_id, attempted_at, status_code, error FROM ( \
+                 SELECT d.endpoint_id, d.event_id, a.attempted_at, a.status_code, a.error, \
+                 ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY a.id DESC) AS n \
+                 FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+                 WHERE a.error IS NOT NULL AND d.endpoint_id IN ({})) failed \
+                 WHERE n <= $1 ORDER BY endpoint_id, n",
+                placeholders(2, endpoints.len())
+            ),
+            vec![i64::from(errors)],
+        )
+        .fetch_all(self.reader())
+        .await?;
+        for row in &counts {
+            if let Some(h) = health_of(&mut health, row)? {
+                h.attempts = row.try_get("attempts")?;
+                h.accepted = row.try_get("accepted")?;
+            }
+        }
+        for row in &pending {
+            if let Some(h) = health_of(&mut health, row)? {
+                h.pending = row.try_get("n")?;
+            }
+        }
+        for row in &failures {
+            if let Some(h) = health_of(&mut health, row)? {
+                h.last_errors.push(FailedAttempt {
+                    event_id: row.try_get("event_id")?,
+                    at: crate::codec::time(row, "attempted_at")?,
+                    status_code: row.try_get("status_code")?,
+                    error: row.try_get::<Option<String>, _>("error")?.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(health)
     }
+}
+
+/// The entry of the endpoint a row names.
+fn health_of<'h>(
+    health: &'h mut HashMap<WebhookEndpointId, EndpointHealth>,
+    row: &sqlx::any::AnyRow,
+) -> Result<Option<&'h mut EndpointHealth>, StoreError> {
+    let id: String = row.try_get("endpoint_id")?;
+    Ok(WebhookEndpointId::parse(&id).ok().and_then(|id| health.get_mut(&id)))
+}
+
+/// `$first, …` for `count` values bound from `$first` on.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// An endpoint's recent deliveries, for the on-call engineer.

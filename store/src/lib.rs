@@ -50,7 +50,7 @@ pub use disputes::DisputeFilter;
 pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};
 pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
-pub use figures::{CHECKED_KINDS, ChecksDue};
+pub use figures::{CHECKED_KINDS, ChecksDue, HourFigures, PaymentFigures, RefundFigures};
 pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry, ParkedNotification};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};

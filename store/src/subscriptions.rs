@@ -139,7 +139,20 @@ impl Database {
         starting_after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Subscription>, StoreError> {
-        self.list_newest_first(&SUBSCRIPTIONS, mode, &[("customer_id", customer_id)], starting_after, limit).await
+        self.list_subscriptions_in_status(mode, customer_id, None, starting_after, limit).await
+    }
+
+    /// Subscriptions newest first, narrowed by customer and by status.
+    pub async fn list_subscriptions_in_status(
+        &self,
+        mode: Mode,
+        customer_id: Option<&str>,
+        status: Option<&str>,
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Subscription>, StoreError> {
+        let filters = [("customer_id", customer_id), ("status", status)];
+        self.list_newest_first(&SUBSCRIPTIONS, mode, &filters, starting_after, limit).await
     }
 
     /// Claims the subscriptions whose next provider check is due, until `lease_until`.

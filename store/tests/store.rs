@@ -209,6 +209,38 @@ on_both_stores! {
         assert!(!next.has_more);
     }
 
+    async fn the_overview_figures_count_one_modes_payments_refunds_and_disputes_of_a_period(db: Database) {
+        let since = now() - Duration::minutes(1);
+        let paid = new_payment(PaymentStatus::Succeeded, 3_000);
+        insert(&db, &paid).await;
+        insert(&db, &new_payment(PaymentStatus::Succeeded, 2_000)).await;
+        insert(&db, &new_payment(PaymentStatus::Failed, 1_000)).await;
+        insert(&db, &new_payment(PaymentStatus::RequiresAction, 700)).await;
+        let mut live = new_payment(PaymentStatus::Succeeded, 9_000);
+        live.mode = Mode::Live;
+        insert(&db, &live).await;
+        assert!(try_reserve_refund(&db, &paid.id, 500).await);
+
+        let figures = db.payment_figures(Mode::Test, since).await.unwrap();
+        assert_eq!(figures.len(), 1, "{figures:?}");
+        let usd_figures = &figures[0];
+        assert_eq!((usd_figures.created, usd_figures.paid, usd_figures.failed), (4, 2, 1));
+        assert_eq!(usd_figures.captured, 5_000, "what the paid ones captured");
+        let refunds = db.refund_figures(Mode::Test, since).await.unwrap();
+        assert_eq!((refunds.len(), refunds[0].count, refunds[0].amount), (1, 1, 500));
+        let hours = db.payments_by_hour(Mode::Test, since).await.unwrap();
+        let counted = hours.iter().fold((0, 0), |(p, f), h| (p + h.paid, f + h.failed));
+        assert_eq!(counted, (2, 1), "{hours:?}");
+        assert_eq!(db.open_disputes(Mode::Test).await.unwrap(), 0);
+
+        let later = now() + Duration::minutes(1);
+        assert!(db.payment_figures(Mode::Test, later).await.unwrap().is_empty(), "before the period");
+        assert!(db.refund_figures(Mode::Test, later).await.unwrap().is_empty());
+        assert!(db.payments_by_hour(Mode::Test, later).await.unwrap().is_empty());
+        let live_figures = db.payment_figures(Mode::Live, since).await.unwrap();
+        assert_eq!((live_figures[0].created, live_figures[0].captured), (1, 9_000), "modes are never mixed");
+    }
+
     async fn a_stale_version_cannot_overwrite_a_newer_payment(db: Database) {
         let p = new_payment(PaymentStatus::RequiresAction, 1000);
         insert(&db, &p).await;

@@ -26,6 +26,24 @@ async fn log_in(app: &TestApp, browser: &Browser, password: &str) {
     browser.click("#login").await;
 }
 
+/// Sends the form `css` finds twice at once, as a double click or a resend would, and waits
+/// for both answers.
+async fn submit_twice_at_once(browser: &Browser, css: &str) {
+    let statuses = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const form = document.querySelector(arguments[0]);
+             const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
+                 .then(r => r.status);
+             Promise.all([send(), send()]).then(done);",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+}
+
 async fn refunds_of(app: &TestApp, payment_id: &str) -> Vec<Value> {
     app.get_json(&format!("/v1/payments/{payment_id}/refunds")).await["data"].as_array().unwrap().clone()
 }
@@ -38,8 +56,10 @@ on_both_stores! {
         let Some(browser) = console(&app, "refund").await else { return };
 
         log_in(&app, &browser, PASSWORD).await;
-        browser.find("#payments").await;
+        browser.find("#today").await;
         assert!(browser.text("#mode").await.to_lowercase().contains("test"));
+        browser.click("a[href='/admin/payments']").await;
+        browser.find("#payments").await;
         browser.screenshot("payments").await;
 
         // Found by PayPal's capture id, as a buyer's receipt would name it.
@@ -58,19 +78,7 @@ on_both_stores! {
         browser.screenshot("confirm-refund").await;
 
         // The confirmation submitted twice at once (a double click, a retry): one refund.
-        let statuses = browser
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 const form = document.querySelector('form[action$=\"/refund\"]');
-                 const send = () => fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
-                     .then(r => r.status);
-                 Promise.all([send(), send()]).then(done);",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(statuses.as_array().unwrap().len(), 2, "{statuses}");
+        submit_twice_at_once(&browser, r#"form[action$="/refund"]"#).await;
         let refunds = refunds_of(&app, &id).await;
         assert_eq!(refunds.len(), 1, "a double submit refunds once: {refunds:?}");
         assert_eq!(refunds[0]["amount"], 1_500);
@@ -110,12 +118,16 @@ on_both_stores! {
         let page = browser.text(".error").await;
         assert!(page.contains("wrong email or password"), "{page}");
         browser.screenshot("wrong-password").await;
-        browser.goto(&format!("{}/admin/payments", app.url)).await;
+        browser.goto(&format!("{}/admin/payments?status=succeeded", app.url)).await;
         browser.find("#login").await;
         assert_eq!(browser.path().await, "/admin/login", "no page without logging in");
 
-        log_in(&app, &browser, PASSWORD).await;
+        // Logged in from there, the operator lands on the page asked for.
+        browser.fill("#email", EMAIL).await;
+        browser.fill("#password", PASSWORD).await;
+        browser.click("#login").await;
         browser.find("#payments").await;
+        assert_eq!(browser.path().await, "/admin/payments");
         browser.goto(&format!("{}/admin/payments/{id}/refund?amount=5.00", app.url)).await;
         browser.find("#confirm-refund").await;
         let strip = "document.querySelector('form[action$=\"/refund\"] input[name=csrf]').remove()";
@@ -193,6 +205,7 @@ impl<'a> ConsoleHttp<'a> {
             .await
             .unwrap();
         assert_eq!(response.status(), 303);
+        assert_eq!(response.headers()["location"], "/admin", "a login lands on the overview");
         let set = set_cookie(&response, "payhub_console").expect("a session cookie");
         let mut console = ConsoleHttp { app, session: cookie_value(&set), csrf: String::new() };
         console.csrf = csrf_of(&console.get("/admin/payments").await.text().await.unwrap());
@@ -235,7 +248,8 @@ on_both_stores! {
         assert_eq!(out.status(), 303);
         // The old cookie is worth nothing once the session is gone from the server.
         let after = console.get("/admin/payments").await;
-        assert_eq!((after.status().as_u16(), after.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+        let location = after.headers()["location"].to_str().unwrap();
+        assert_eq!((after.status().as_u16(), location), (303, "/admin/login?next=%2Fadmin%2Fpayments"));
 
         // A login form posted without the cookie it was served with is refused.
         let forged = app
@@ -437,6 +451,11 @@ on_both_stores! {
     }
 }
 
+/// The keys (of any mode) with this name, as the store lists them.
+async fn keys_named(app: &TestApp, name: &str) -> Vec<payhub_store::ApiKeyRecord> {
+    app.hub.db.list_api_keys().await.unwrap().into_iter().filter(|k| k.name == name).collect()
+}
+
 /// Whether a request with `secret` as its API key is let in.
 async fn key_works(app: &TestApp, secret: &str) -> bool {
     let response = app.http.get(format!("{}/v1/payments", app.url)).bearer_auth(secret).send().await.unwrap();
@@ -471,7 +490,21 @@ on_both_stores! {
         assert!(list.contains("shop backend") && list.contains(&secret[secret.len() - 4..]), "{list}");
         assert!(!browser.client.source().await.unwrap().contains(&secret));
 
-        let key_id = app.hub.db.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "shop backend").unwrap().id;
+        // The create form submitted twice at once (a double click, a resend): one key, and the
+        // same form sent again says which key it made instead of making another.
+        browser.fill("#key-name", "nightly export").await;
+        submit_twice_at_once(&browser, r#"form[action="/admin/api-keys"]"#).await;
+        let nightly = keys_named(&app, "nightly export").await;
+        assert_eq!(nightly.len(), 1, "a double submit makes one key: {nightly:?}");
+        browser.click("#create-key").await;
+        let again = browser.text("#key-made-already").await;
+        assert!(again.contains(nightly[0].id.as_str()) && again.contains("no other key was made"), "{again}");
+        assert!(!browser.client.source().await.unwrap().contains("sk_test_"), "the secret is never shown twice");
+        browser.screenshot("api-key-made-already").await;
+        assert_eq!(keys_named(&app, "nightly export").await.len(), 1);
+
+        browser.goto(&format!("{}/admin/api-keys", app.url)).await;
+        let key_id = keys_named(&app, "shop backend").await.remove(0).id;
         browser.click(&format!("#key-{key_id} a.revoke")).await;
         let question = browser.text("#revoke-question").await;
         assert!(question.contains(key_id.as_str()) && question.contains("shop backend"), "{question}");
@@ -487,7 +520,7 @@ on_both_stores! {
 
     async fn the_secret_is_answered_no_store_and_keys_stay_in_their_mode(app) {
         let (console, _) = ConsoleHttp::log_in(&app).await;
-        let form = [("csrf", console.csrf.as_str()), ("mode", "test"), ("name", "reporting")];
+        let form = [("csrf", console.csrf.as_str()), ("key", "form-1"), ("mode", "test"), ("name", "reporting")];
         let created = console.post("/admin/api-keys", &form).await;
         assert_eq!(created.status(), 200);
         assert_eq!(created.headers()["cache-control"], "no-store", "a page showing a secret is never kept");
@@ -817,6 +850,120 @@ on_both_stores! {
         assert_eq!(browser.text("#overview-failing").await, "0");
         assert_eq!(browser.text("#overview-disputes").await, "0");
         assert_eq!(browser.text("#overview-outbox-pending").await, "0");
+        browser.close().await;
+    }
+}
+
+/// A payment the provider declines at capture: failed.
+async fn declined_payment(app: &TestApp, amount: i64) {
+    let payment = app.create_payment(amount).await;
+    let order = payment["provider_refs"]["payment_id"].as_str().unwrap();
+    let outcome = format!("/sandbox/paypal/orders/{order}/capture-outcome");
+    app.sandbox_control(reqwest::Method::POST, &outcome, serde_json::json!({"status": "DECLINED"})).await;
+    let back = app.approve(&payment).await;
+    app.http.get(&back).send().await.unwrap();
+    let id = payment["id"].as_str().unwrap();
+    app.eventually("failed", || async { app.payment(id).await["status"] == "failed" }).await;
+}
+
+on_both_stores! {
+    async fn the_overview_counts_todays_payments_and_draws_them_per_hour(app) {
+        // A day's figures need the day's payments: never start in the last minutes before midnight.
+        let now = app.clock.now();
+        let midnight = now.date_naive().succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        if midnight - now < chrono::Duration::minutes(10) {
+            app.advance(midnight - now + chrono::Duration::minutes(1)).await;
+        }
+        let first = app.paid_payment(3_000).await;
+        app.paid_payment(2_000).await;
+        declined_payment(&app, 1_000).await;
+        let id = first["id"].as_str().unwrap();
+        let refund = app.post(&format!("/v1/payments/{id}/refunds"), serde_json::json!({ "amount": 500 })).await;
+        assert_eq!(refund.status(), 201);
+
+        let Some(browser) = console(&app, "figures").await else { return };
+        // The login lands on the overview, and never on another site whatever `next` says.
+        browser.goto(&format!("{}/admin/login?next=//evil.example/admin", app.url)).await;
+        browser.fill("#email", EMAIL).await;
+        browser.fill("#password", PASSWORD).await;
+        browser.click("#login").await;
+        browser.find("#today").await;
+        assert_eq!(browser.path().await, "/admin");
+        assert_eq!(browser.text("#today-created").await, "3");
+        assert_eq!(browser.text("#today-paid").await, "2");
+        assert_eq!(browser.text("#today-failed").await, "1");
+        assert_eq!(browser.text("#today-success-rate").await, "67%", "2 paid of 3 answered");
+        assert_eq!(browser.text("#today-volume").await, "50.00 USD");
+        assert_eq!(browser.text("#today-refunds").await, "1");
+        assert_eq!(browser.text("#today-refunded").await, "5.00 USD");
+        assert_eq!(browser.text("#today-open-disputes").await, "0");
+
+        // 24 hours of bars, the last one this hour's: 2 paid, 1 failed.
+        let hours = browser.client.find_all(fantoccini::Locator::Css("#hourly-chart g.hour")).await.unwrap();
+        assert_eq!(hours.len(), 24);
+        let this_hour = app.clock.now().format("%H:00").to_string();
+        assert_eq!(hours[23].attr("data-hour").await.unwrap().as_deref(), Some(this_hour.as_str()));
+        let chart = browser.find("#hourly-chart").await;
+        let label = chart.attr("aria-label").await.unwrap().unwrap_or_default();
+        assert!(label.contains("2 paid, 1 failed"), "{label}");
+        let bars = browser.client.find_all(fantoccini::Locator::Css("#hourly-chart rect")).await.unwrap();
+        assert_eq!(bars.len(), 48, "a paid and a failed bar per hour");
+        let figures = browser.client.find_all(fantoccini::Locator::Css("#hourly-figures tbody tr")).await.unwrap();
+        assert_eq!(figures.len(), 24, "the numbers are in a table too");
+        browser.screenshot("overview-figures").await;
+
+        // Live mode's day is its own.
+        browser.click("#switch-mode").await;
+        browser.goto(&format!("{}/admin", app.url)).await;
+        browser.text_when("h1", |s| s.contains("live mode")).await;
+        assert_eq!(browser.text("#today-created").await, "0");
+        assert_eq!(browser.text("#today-success-rate").await, "—");
+        assert_eq!(browser.text("#today-volume").await, "—");
+        browser.close().await;
+    }
+}
+
+on_both_stores! {
+    async fn an_operator_follows_a_subscription_to_its_customers_entitlements(app) {
+        let plan = app.weekly_plan_with_trial().await;
+        let customer = "ana@shop.example";
+        let subscription = app.subscribe(&plan, customer).await;
+        let id = subscription["id"].as_str().unwrap().to_owned();
+        assert_eq!(subscription["status"], "trialing");
+        let Some(browser) = console(&app, "subscriptions").await else { return };
+        log_in(&app, &browser, PASSWORD).await;
+
+        browser.click("a[href='/admin/subscriptions']").await;
+        let list = browser.text("#subscriptions").await;
+        assert!(list.contains(&id) && list.contains("trialing") && list.contains(customer), "{list}");
+        browser.screenshot("subscriptions").await;
+        // Filtered by another status, it is not listed.
+        browser.goto(&format!("{}/admin/subscriptions?status=canceled", app.url)).await;
+        browser.find("#no-subscriptions").await;
+        browser.goto(&format!("{}/admin/subscriptions?status=trialing", app.url)).await;
+
+        browser.click(&format!("#subscriptions a[href='/admin/subscriptions/{id}']")).await;
+        assert_eq!(browser.text("#subscription-status").await, "trialing");
+        let plan_text = browser.text("#subscription-plan").await;
+        assert!(plan_text.contains("Premium weekly") && plan_text.contains("4.99 USD"), "{plan_text}");
+        assert_ne!(browser.text("#subscription-trial-end").await, "—", "a trial has an end");
+        let timeline = browser.text("#timeline").await;
+        assert!(timeline.contains("approval_pending → trialing"), "{timeline}");
+        browser.screenshot("subscription").await;
+
+        browser.click("#subscription-customer a").await;
+        assert_eq!(browser.path().await, "/admin/customers/ana%40shop.example");
+        let entitlements = browser.text("#entitlements").await;
+        assert!(entitlements.contains("premium") && entitlements.contains("grants access"), "{entitlements}");
+        assert!(browser.text("#customer-subscriptions").await.contains(&id));
+        browser.screenshot("customer").await;
+
+        // Live mode knows neither.
+        browser.click("#switch-mode").await;
+        browser.goto(&format!("{}/admin/subscriptions/{id}", app.url)).await;
+        assert!(browser.text(".error").await.contains("no live-mode subscription"));
+        browser.goto(&format!("{}/admin/customers/ana%40shop.example", app.url)).await;
+        browser.find("#no-entitlements").await;
         browser.close().await;
     }
 }

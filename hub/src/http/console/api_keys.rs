@@ -7,15 +7,19 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use payhub_core::id::ApiKeyId;
-use payhub_store::ApiKeyRecord;
+use payhub_store::{ApiKeyRecord, StoredResponse};
 use serde::Deserialize;
 
 use super::layout::{self, when};
 use super::session::{Operator, read_form};
 use super::{ConsoleError, ConsoleQuery};
 use crate::app::Hub;
+use crate::http::idempotency::{Claimed, claim, request_fingerprint};
+use crate::services::admins::random_token;
 use crate::services::api_keys::create_api_key;
 
+/// The create form's keys live beside the API's idempotency keys, in a namespace of their own.
+const CREATE_KEY_PREFIX: &str = "console-key:";
 /// A key's name is a label for people; this is plenty.
 const MAX_NAME_CHARS: usize = 100;
 
@@ -58,6 +62,7 @@ fn create_form(operator: &Operator) -> Markup {
         h2 { "Create a key" }
         form.search method="post" action="/admin/api-keys" {
             (operator.csrf_field())
+            input type="hidden" name="key" value=(random_token());
             input type="hidden" name="mode" value=(operator.mode().as_str());
             input #key-name type="text" name="name" required maxlength=(MAX_NAME_CHARS)
                 placeholder="what uses it: shop backend, CI…";
@@ -93,18 +98,38 @@ pub async fn list(
 pub struct CreateForm {
     #[serde(default)]
     csrf: String,
+    /// Makes the form single-use: a second submit of it finds the key the first one made.
+    #[serde(default)]
+    key: String,
     #[serde(default)]
     mode: String,
     #[serde(default)]
     name: String,
 }
 
+/// A second submit of a create form that made a key already: which key, without its secret.
+fn made_already(operator: &Operator, key_id: &str) -> Response {
+    let body = html! {
+        div.notice #key-made-already role="status" {
+            "This form already created " code { (key_id) } "; no other key was made. Its secret was shown "
+            "once, on the answer to the first submit: if it was not copied, revoke the key and create another."
+        }
+        p { a href="/admin/api-keys" { "Back to the keys" } }
+    };
+    layout::page(operator, "API key created already", body).into_response()
+}
+
 /// Makes a key and shows its secret, once: the answer is never stored by the browser or a
-/// proxy (`no-store`), so going back or reloading cannot show it again.
+/// proxy (`no-store`), so going back or reloading cannot show it again. The form's key is
+/// claimed first, so submitting the same form twice (a double click, a resend) makes one key.
 pub async fn create(State(hub): State<Hub>, operator: Operator, form: RawForm) -> Result<Response, ConsoleError> {
+    let body = form.0.clone();
     let form: CreateForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
     operator.check_same_mode(&form.mode, "no key was created")?;
+    if form.key.is_empty() || form.key.len() > 64 {
+        return Err(ConsoleError::Invalid("the form has no valid key; open the API keys page again".into()));
+    }
     let name = form.name.trim();
     if name.is_empty() {
         return Err(ConsoleError::Invalid("give the key a name that says what uses it".into()));
@@ -112,7 +137,34 @@ pub async fn create(State(hub): State<Hub>, operator: Operator, form: RawForm) -
     if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(ConsoleError::Invalid(format!("a key's name is at most {MAX_NAME_CHARS} characters on one line")));
     }
-    let (record, secret) = create_api_key(&hub.db, &hub.ids, hub.clock.now(), operator.mode(), name).await?;
+    let mode = operator.mode();
+    let key = format!("{CREATE_KEY_PREFIX}{}", form.key);
+    let fingerprint = request_fingerprint("POST", "/admin/api-keys", &body);
+    match claim(&hub, mode, &key, &fingerprint).await? {
+        Claimed::Run(_) => {}
+        Claimed::Completed(stored) => return Ok(made_already(&operator, &String::from_utf8_lossy(&stored.body))),
+        Claimed::InProgress => {
+            return Err(ConsoleError::Unavailable(
+                "this form is making its key right now; open the API keys page in a moment to see it".into(),
+            ));
+        }
+        Claimed::Mismatch => {
+            return Err(ConsoleError::Invalid(
+                "this form was already sent with another name; open the API keys page again".into(),
+            ));
+        }
+    }
+    let (record, secret) = match create_api_key(&hub.db, &hub.ids, hub.clock.now(), mode, name).await {
+        Ok(made) => made,
+        Err(error) => {
+            // Nothing was made: the same form may be sent again.
+            hub.db.release_idempotency_key(mode, &key).await?;
+            return Err(error.into());
+        }
+    };
+    let made =
+        StoredResponse { status: 201, content_type: "text/plain".into(), body: record.id.as_str().as_bytes().to_vec() };
+    hub.db.complete_idempotency_key(mode, &key, &made).await?;
     tracing::info!(email = operator.email(), key = %record.id, mode = %record.mode, "console: API key created");
     let body = html! {
         div.notice #key-created role="status" {

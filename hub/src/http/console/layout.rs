@@ -46,6 +46,7 @@ pub fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
                     nav {
                         a href="/admin" { "Overview" }
                         a href="/admin/payments" { "Payments" }
+                        a href="/admin/subscriptions" { "Subscriptions" }
                         a href="/admin/disputes" { "Disputes" }
                         a href="/admin/inbox" { "Inbox" }
                         a href="/admin/webhooks" { "Webhooks" }
@@ -74,4 +75,18 @@ pub fn money(amount: i64, currency: payhub_core::Currency) -> String {
 
 pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `text` as one segment of a path: every byte but letters, digits and `-._~` percent-encoded,
+/// so a customer id with `/`, `?` or spaces still names one page.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

@@ -11,6 +11,7 @@ mod layout;
 mod overview;
 mod payments;
 mod session;
+mod subscriptions;
 mod webhooks;
 
 use axum::Router;
@@ -42,6 +43,9 @@ pub fn router() -> Router<Hub> {
         .route("/admin/payments", get(payments::list))
         .route("/admin/payments/{id}", get(payments::show))
         .route("/admin/payments/{id}/refund", get(payments::confirm_refund).post(payments::refund))
+        .route("/admin/subscriptions", get(subscriptions::list))
+        .route("/admin/subscriptions/{id}", get(subscriptions::show))
+        .route("/admin/customers/{customer}", get(subscriptions::customer))
         .route("/admin/disputes", get(disputes::queue))
         .route("/admin/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/admin/api-keys/{id}/revoke", get(api_keys::confirm_revoke).post(api_keys::revoke))

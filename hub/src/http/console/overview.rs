@@ -1,14 +1,16 @@
-//! The overview at `/admin`: the figures an on-call engineer looks at first, each linking to
-//! the page that explains it. What is not as it should be is marked.
+//! The overview at `/admin`: today's payments, refunds and disputes of the operator's mode,
+//! payments per hour as a chart drawn on the server (inline SVG: no script, nothing loaded),
+//! then the figures an on-call engineer looks at first, each linking to the page that explains
+//! it. What is not as it should be is marked.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Timelike, Utc};
 use maud::{Markup, html};
 use payhub_core::dispute::DisputeStatus;
-use payhub_store::{DisputeFilter, EndpointStatus};
+use payhub_store::{DisputeFilter, EndpointStatus, HourFigures, PaymentFigures, RefundFigures};
 
 use super::ConsoleError;
-use super::layout::{self, when};
+use super::layout::{self, money, when};
 use super::session::Operator;
 use crate::app::Hub;
 
@@ -30,17 +32,122 @@ fn figure(id: &str, value: i64) -> Markup {
     html! { dd #(id) .attention[value > 0] { (value) } }
 }
 
+const HOUR: chrono::Duration = chrono::Duration::hours(1);
+/// The chart shows this many hours, the current one last.
+const CHART_HOURS: i64 = 24;
+
+/// Paid ÷ (paid + failed) as a whole percentage, or a dash when no payment has an outcome yet.
+fn success_rate(paid: i64, failed: i64) -> String {
+    match paid + failed {
+        0 => "—".to_owned(),
+        settled => format!("{}%", (paid * 100 + settled / 2) / settled),
+    }
+}
+
+/// Amounts of several currencies, one after another (`12.50 USD, 3.00 EUR`), or a dash.
+fn amounts(amounts: impl Iterator<Item = String>) -> String {
+    let all: Vec<String> = amounts.collect();
+    if all.is_empty() { "—".to_owned() } else { all.join(", ") }
+}
+
+/// Today's figures: every currency's payments summed, volume and refunds per currency.
+fn today(payments: &[PaymentFigures], refunds: &[RefundFigures], open_disputes: i64) -> Markup {
+    let created: i64 = payments.iter().map(|p| p.created).sum();
+    let paid: i64 = payments.iter().map(|p| p.paid).sum();
+    let failed: i64 = payments.iter().map(|p| p.failed).sum();
+    let refunded: i64 = refunds.iter().map(|r| r.count).sum();
+    let volume = amounts(payments.iter().filter(|p| p.paid > 0).map(|p| money(p.captured, p.currency)));
+    let refund_amounts = amounts(refunds.iter().map(|r| money(r.amount, r.currency)));
+    html! {
+        dl.facts #today {
+            dt { "Payments created" } dd #today-created { (created) }
+            dt { "Paid" } dd #today-paid { (paid) }
+            dt { "Failed" } dd #today-failed { (failed) }
+            dt title="Paid ÷ (paid + failed): of today's payments the provider has answered, the share paid; those still waiting for the buyer, canceled or expired are left out" {
+                "Success rate (paid ÷ paid or failed)"
+            }
+            dd #today-success-rate { (success_rate(paid, failed)) }
+            dt { "Volume paid" } dd #today-volume { (volume) }
+            dt { "Refunds (made or under way)" } dd #today-refunds { (refunded) }
+            dt { "Refunded" } dd #today-refunded { (refund_amounts) }
+            dt { a href="/admin/disputes" { "Open disputes (any day)" } } (figure("today-open-disputes", open_disputes))
+        }
+    }
+}
+
+/// Payments per hour of the last [`CHART_HOURS`] hours ending with `current`'s, paid and
+/// failed side by side, as an SVG image with its numbers in a table beside it.
+fn chart(hours: &[HourFigures], current: DateTime<Utc>) -> Markup {
+    const WIDTH: i64 = 24;
+    const HEIGHT: i64 = 120;
+    let first = current - HOUR * (CHART_HOURS as i32 - 1);
+    let rows: Vec<(DateTime<Utc>, i64, i64)> = (0..CHART_HOURS)
+        .map(|n| {
+            let hour = first + HOUR * n as i32;
+            let found = hours.iter().find(|h| h.hour == hour);
+            (hour, found.map_or(0, |h| h.paid), found.map_or(0, |h| h.failed))
+        })
+        .collect();
+    let top = rows.iter().map(|(_, paid, failed)| (*paid).max(*failed)).max().unwrap_or(0).max(1);
+    let bar = |count: i64| count * (HEIGHT - 20) / top;
+    let total_paid: i64 = rows.iter().map(|r| r.1).sum();
+    let total_failed: i64 = rows.iter().map(|r| r.2).sum();
+    let label =
+        format!("Payments created per hour, last {CHART_HOURS} hours (UTC): {total_paid} paid, {total_failed} failed");
+    html! {
+        figure.chart {
+            svg #hourly-chart role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg"
+                viewBox={"0 0 " (WIDTH * CHART_HOURS) " " (HEIGHT + 16)} width=(WIDTH * CHART_HOURS) height=(HEIGHT + 16) {
+                title { (label) }
+                @for (n, (hour, paid, failed)) in rows.iter().enumerate() {
+                    @let x = n as i64 * WIDTH;
+                    g.hour data-hour=(hour.format("%H:00")) {
+                        title { (hour.format("%H:00")) ": " (paid) " paid, " (failed) " failed" }
+                        rect.paid x=(x + 3) y=(HEIGHT - bar(*paid)) width="8" height=(bar(*paid)) fill="#2f9e5b" {}
+                        rect.failed x=(x + 12) y=(HEIGHT - bar(*failed)) width="8" height=(bar(*failed)) fill="#d64545" {}
+                        @if hour.hour() % 3 == 0 {
+                            text x=(x + 2) y=(HEIGHT + 13) font-size="10" fill="#52606d" { (hour.format("%H")) }
+                        }
+                    }
+                }
+                line x1="0" y1=(HEIGHT) x2=(WIDTH * CHART_HOURS) y2=(HEIGHT) stroke="#bcc4cc" {}
+            }
+            figcaption {
+                span.key.paid {} " paid " span.key.failed {} " failed, by the hour (UTC) each payment was created"
+            }
+            details {
+                summary { "The numbers" }
+                table #hourly-figures {
+                    thead { tr { th { "Hour (UTC)" } th.num { "Paid" } th.num { "Failed" } } }
+                    tbody { @for (hour, paid, failed) in &rows { tr {
+                        td { (hour.format("%Y-%m-%d %H:00")) } td.num { (paid) } td.num { (failed) }
+                    } } }
+                }
+            }
+        }
+    }
+}
+
 pub async fn page(State(hub): State<Hub>, operator: Operator) -> Result<Markup, ConsoleError> {
     let mode = operator.mode();
     let now = hub.clock.now();
+    let midnight = now.duration_trunc(chrono::Duration::days(1)).unwrap_or(now);
+    let current_hour = now.duration_trunc(HOUR).unwrap_or(now);
+    let payments = hub.db.payment_figures(mode, midnight).await?;
+    let refunds = hub.db.refund_figures(mode, midnight).await?;
+    let open_disputes = hub.db.open_disputes(mode).await?;
+    let hours = hub.db.payments_by_hour(mode, current_hour - HOUR * (CHART_HOURS as i32 - 1)).await?;
     let backlog = hub.db.inbox_backlog().await?;
     let oldest = hub.db.oldest_pending_notification().await?;
     let (_, parked) = hub.db.parked_notifications(mode, 0).await?;
     let (pending, pending_due) = hub.db.pending_deliveries(mode).await?;
 
+    let endpoints = hub.db.list_endpoints(mode, None, READ_LIMIT).await?.items;
+    let ids: Vec<_> = endpoints.iter().map(|e| e.id.clone()).collect();
+    let mut health = hub.db.endpoints_health(&ids, now - FAILING_PERIOD, 1).await?;
     let mut failing = Vec::new();
-    for endpoint in hub.db.list_endpoints(mode, None, READ_LIMIT).await?.items {
-        let health = hub.db.endpoint_health(&endpoint.id, now - FAILING_PERIOD, 1).await?;
+    for endpoint in endpoints {
+        let health = health.remove(&endpoint.id).unwrap_or_default();
         if endpoint.status == EndpointStatus::Disabled || health.accepted < health.attempts {
             failing.push((endpoint, health));
         }
@@ -52,6 +159,10 @@ pub async fn page(State(hub): State<Hub>, operator: Operator) -> Result<Markup, 
     let awaiting = i64::try_from(disputes.items.len()).unwrap_or(i64::MAX);
 
     let body = html! {
+        h2 { "Today (since 00:00 UTC)" }
+        (today(&payments, &refunds, open_disputes))
+        h2 { "Payments per hour, last 24 hours" }
+        (chart(&hours, current_hour))
         h2 { a href="/admin/inbox" { "Provider notifications" } }
         dl.facts {
             dt { "Waiting to be applied (both modes)" } (figure("overview-backlog", backlog))

@@ -136,8 +136,8 @@ async fn payment_in_mode(hub: &Hub, operator: &Operator, id: &str) -> Result<Pay
         .ok_or_else(|| ConsoleError::NotFound(format!("no {}-mode payment {id}", operator.mode().as_str())))
 }
 
-/// One line of a payment's timeline.
-struct Entry {
+/// One line of a timeline.
+pub(super) struct Entry {
     at: chrono::DateTime<chrono::Utc>,
     kind: &'static str,
     subject: String,
@@ -146,7 +146,7 @@ struct Entry {
 
 /// Everything that happened to a payment and its refunds and disputes, oldest first: status
 /// changes, the provider notifications behind them, events and each attempt to deliver them.
-async fn timeline(hub: &Hub, resources: &[String]) -> Result<Vec<Entry>, ConsoleError> {
+pub(super) async fn timeline(hub: &Hub, resources: &[String]) -> Result<Vec<Entry>, ConsoleError> {
     let mut entries = Vec::new();
     let mut notifications = Vec::new();
     for resource in resources {
@@ -185,6 +185,18 @@ async fn timeline(hub: &Hub, resources: &[String]) -> Result<Vec<Entry>, Console
     }
     entries.sort_by_key(|e| e.at);
     Ok(entries)
+}
+
+/// A timeline, oldest first.
+pub(super) fn timeline_table(entries: &[Entry]) -> Markup {
+    html! {
+        table.timeline #timeline {
+            thead { tr { th { "When" } th { "What" } th { "Of" } th { "" } } }
+            tbody { @for e in entries { tr {
+                td { (when(e.at)) } td.kind { (e.kind) } td { code { (e.subject) } } td { (e.text) }
+            } } }
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,12 +274,7 @@ pub async fn show(
             }
         }
         h2 { "Timeline" }
-        table.timeline #timeline {
-            thead { tr { th { "When" } th { "What" } th { "Of" } th { "" } } }
-            tbody { @for e in &entries { tr {
-                td { (when(e.at)) } td.kind { (e.kind) } td { code { (e.subject) } } td { (e.text) }
-            } } }
-        }
+        (timeline_table(&entries))
     };
     Ok(layout::page(&operator, &format!("Payment {}", payment.id), body))
 }

@@ -9,7 +9,7 @@ use payhub_core::Mode;
 use payhub_store::AdminSession;
 use serde::Deserialize;
 
-use super::{ConsoleError, layout};
+use super::{ConsoleError, ConsoleQuery, layout};
 use crate::app::Hub;
 use crate::services::admins::{random_token, same_secret, verify_login};
 use crate::services::api_keys::hash_secret;
@@ -67,12 +67,30 @@ impl Operator {
     }
 }
 
-/// No session: pages send the operator to log in.
-pub struct LoginRequired;
+/// No session: pages send the operator to log in, and back to the page they asked for.
+pub struct LoginRequired {
+    /// The page (path and query) a `GET` asked for; a post is not repeated after logging in.
+    next: Option<String>,
+}
+
+impl LoginRequired {
+    fn of(parts: &Parts) -> Self {
+        let next = (parts.method == axum::http::Method::GET)
+            .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+            .flatten();
+        LoginRequired { next }
+    }
+}
 
 impl IntoResponse for LoginRequired {
     fn into_response(self) -> Response {
-        Redirect::to("/admin/login").into_response()
+        match self.next.filter(|next| landing(next) == next && next != "/admin") {
+            Some(next) => {
+                let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                Redirect::to(&format!("/admin/login?{query}")).into_response()
+            }
+            None => Redirect::to("/admin/login").into_response(),
+        }
     }
 }
 
@@ -80,10 +98,12 @@ impl FromRequestParts<Hub> for Operator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, hub: &Hub) -> Result<Self, Self::Rejection> {
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(LoginRequired.into_response()) };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(LoginRequired::of(parts).into_response());
+        };
         match hub.db.admin_session(&hash_secret(&token), hub.clock.now()).await {
             Ok(Some(session)) => Ok(Operator { session }),
-            Ok(None) => Err(LoginRequired.into_response()),
+            Ok(None) => Err(LoginRequired::of(parts).into_response()),
             Err(e) => Err(ConsoleError::from(e).into_response()),
         }
     }
@@ -114,7 +134,7 @@ pub fn read_form<T: for<'de> Deserialize<'de>>(form: &RawForm) -> Result<T, Cons
     serde_urlencoded::from_bytes(&form.0).map_err(|e| ConsoleError::Invalid(format!("the form could not be read: {e}")))
 }
 
-fn login_form(token: &str, email: &str, problem: Option<&str>) -> Markup {
+fn login_form(token: &str, email: &str, next: &str, problem: Option<&str>) -> Markup {
     layout::bare(
         "Log in",
         html! {
@@ -122,6 +142,7 @@ fn login_form(token: &str, email: &str, problem: Option<&str>) -> Markup {
                 h1 { "payhub console" }
                 @if let Some(problem) = problem { div.error role="alert" { (problem) } }
                 input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="next" value=(landing(next));
                 label for="email" { "Email" }
                 input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
                 label for="password" { "Password" }
@@ -133,14 +154,20 @@ fn login_form(token: &str, email: &str, problem: Option<&str>) -> Markup {
 }
 
 /// The login form, with a fresh token in a cookie and in the form.
-fn login_response(hub: &Hub, status: StatusCode, email: &str, problem: Option<&str>) -> Response {
+fn login_response(hub: &Hub, status: StatusCode, email: &str, next: &str, problem: Option<&str>) -> Response {
     let token = random_token();
     let cookie = set_cookie(hub, LOGIN_COOKIE, &token, 3600);
-    (status, [(header::SET_COOKIE, cookie)], login_form(&token, email, problem)).into_response()
+    (status, [(header::SET_COOKIE, cookie)], login_form(&token, email, next, problem)).into_response()
 }
 
-pub async fn login_page(State(hub): State<Hub>) -> Response {
-    login_response(&hub, StatusCode::OK, "", None)
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login_page(State(hub): State<Hub>, ConsoleQuery(query): ConsoleQuery<LoginQuery>) -> Response {
+    login_response(&hub, StatusCode::OK, "", &query.next, None)
 }
 
 #[derive(Deserialize)]
@@ -151,6 +178,20 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// The console page the operator asked for before logging in.
+    #[serde(default)]
+    next: String,
+}
+
+/// Where a login lands: the page asked for when it is a console page of this site (a path
+/// under `/admin`, never `//host` or a scheme, which would send the operator elsewhere), else
+/// the overview.
+fn landing(next: &str) -> &str {
+    let console_page = (next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?"))
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.chars().all(|c| c.is_ascii_graphic());
+    if console_page { next } else { "/admin" }
 }
 
 pub async fn login(State(hub): State<Hub>, headers: HeaderMap, form: RawForm) -> Response {
@@ -161,14 +202,14 @@ pub async fn login(State(hub): State<Hub>, headers: HeaderMap, form: RawForm) ->
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(&form.csrf, &expected) {
         let problem = "this login form has expired or came from another page; log in again";
-        return login_response(&hub, StatusCode::FORBIDDEN, &form.email, Some(problem));
+        return login_response(&hub, StatusCode::FORBIDDEN, &form.email, &form.next, Some(problem));
     }
     let email = match verify_login(&hub.db, &form.email, &form.password).await {
         Ok(Some(email)) => email,
         Ok(None) => {
             tracing::warn!(email = %form.email, "console: a login was refused");
             let problem = "wrong email or password";
-            return login_response(&hub, StatusCode::UNAUTHORIZED, &form.email, Some(problem));
+            return login_response(&hub, StatusCode::UNAUTHORIZED, &form.email, &form.next, Some(problem));
         }
         Err(e) => return ConsoleError::from(e).into_response(),
     };
@@ -190,7 +231,7 @@ pub async fn login(State(hub): State<Hub>, headers: HeaderMap, form: RawForm) ->
         (header::SET_COOKIE, set_cookie(&hub, SESSION_COOKIE, &token, SESSION_LIFETIME.num_seconds())),
         (header::SET_COOKIE, set_cookie(&hub, LOGIN_COOKIE, "", 0)),
     ]);
-    (cookies, Redirect::to("/admin/payments")).into_response()
+    (cookies, Redirect::to(landing(&form.next))).into_response()
 }
 
 #[derive(Deserialize)]

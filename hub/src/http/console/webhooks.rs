@@ -128,11 +128,16 @@ pub async fn list(
 ) -> Result<Markup, ConsoleError> {
     let page = hub.db.list_endpoints(operator.mode(), None, ENDPOINTS_SHOWN).await?;
     let since = hub.clock.now() - HEALTH_PERIOD;
-    let mut endpoints = Vec::with_capacity(page.items.len());
-    for endpoint in page.items {
-        let health = hub.db.endpoint_health(&endpoint.id, since, ERRORS_SHOWN).await?;
-        endpoints.push((endpoint, health));
-    }
+    let ids: Vec<_> = page.items.iter().map(|e| e.id.clone()).collect();
+    let mut health = hub.db.endpoints_health(&ids, since, ERRORS_SHOWN).await?;
+    let endpoints: Vec<_> = page
+        .items
+        .into_iter()
+        .map(|e| {
+            let h = health.remove(&e.id).unwrap_or_default();
+            (e, h)
+        })
+        .collect();
     let body = html! {
         @if let Some(notice) = notice(&query) { div.notice #webhooks-notice role="status" { (notice) } }
         @if endpoints.is_empty() {
