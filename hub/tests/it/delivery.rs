@@ -327,3 +327,119 @@ on_both_stores! {
         }
     }
 }
+
+/// One delivery at a time per endpoint, retries an hour apart, and deliveries and leases long
+/// enough that only what the test does ends a wait.
+async fn spawn_one_at_a_time(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.delivery.per_endpoint_concurrency = 1;
+        settings.delivery.timeout = Duration::from_secs(60);
+        settings.delivery.schedule = vec![Duration::from_secs(3600)];
+        settings.workers.lease = Duration::from_secs(600);
+    })
+    .await
+}
+
+impl TestApp {
+    /// Registers `url`; returns the endpoint's id.
+    async fn endpoint_at(&self, url: &str) -> String {
+        let response = self.post("/v1/webhook_endpoints", json!({ "url": url })).await;
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a payment and waits until the test endpoint has its event: the dispatcher has
+    /// claimed since the payment was made.
+    async fn payment_delivered(&self) -> Value {
+        let payment = self.create_payment(1000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        self.eventually("the payment's event at the test endpoint", || async {
+            self.receiver.first_arrival.lock().unwrap().contains_key(&id)
+        })
+        .await;
+        payment
+    }
+
+    /// The delivery of the latest event about `payment` to `endpoint`.
+    async fn delivery_to(&self, payment: &Value, endpoint: &str) -> DeliveryState {
+        let deliveries = self.deliveries_about(payment).await;
+        deliveries.into_iter().find(|d| d.endpoint_id == endpoint).expect("a delivery to the endpoint")
+    }
+}
+
+on_both_stores! {
+    with spawn_one_at_a_time;
+
+    async fn an_endpoint_is_disabled_and_enabled_through_the_api(app) {
+        let (failing, url) = Receiver::start().await;
+        *failing.answer.lock().unwrap() = 500;
+        let id = app.endpoint_at(&url).await;
+        let refused = app.payment_delivered().await;
+        app.eventually("the first attempt failed, the retry an hour away", || async {
+            let delivery = app.delivery_to(&refused, &id).await;
+            delivery.status == "pending" && delivery.last_status_code == Some(500)
+        })
+        .await;
+
+        let path = format!("/v1/webhook_endpoints/{id}/disable");
+        let disabled = app.post_with_key(&path, "disable-it", json!({})).await;
+        assert_eq!(disabled.status(), 200);
+        assert_eq!(disabled.headers()["idempotent-replayed"], "false");
+        let disabled: Value = disabled.json().await.unwrap();
+        assert_eq!(disabled["status"], "disabled");
+        assert!(disabled["disabled_reason"].as_str().unwrap().contains("through the API"), "{disabled}");
+        assert!(disabled.get("secret").is_none(), "the secret is shown only at creation and rotation");
+        let again = app.post_with_key(&path, "disable-it", json!({})).await;
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        // The waiting retry failed with the disabling; nothing new goes to the endpoint.
+        let stopped = app.delivery_to(&refused, &id).await;
+        assert_eq!((stopped.status.as_str(), stopped.last_error.as_deref()), ("failed", Some("endpoint disabled")));
+        let while_disabled = app.payment_delivered().await;
+        assert!(app.deliveries_about(&while_disabled).await.iter().all(|d| d.endpoint_id != id));
+        assert_eq!(app.get_json(&format!("/v1/webhook_endpoints/{id}")).await["status"], "disabled");
+
+        *failing.answer.lock().unwrap() = 200;
+        let enabled = app.post(&format!("/v1/webhook_endpoints/{id}/enable"), json!({})).await;
+        assert_eq!(enabled.status(), 200);
+        let enabled: Value = enabled.json().await.unwrap();
+        assert_eq!((&enabled["status"], &enabled["disabled_reason"]), (&json!("enabled"), &Value::Null));
+        let after = app.create_payment(1000).await;
+        app.eventually("the next event delivered to the enabled endpoint", || async {
+            app.delivery_to(&after, &id).await.status == "delivered"
+        })
+        .await;
+        let resource_ids: Vec<Value> = failing
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["resource_id"].clone())
+            .collect();
+        assert_eq!(resource_ids, [refused["id"].clone(), after["id"].clone()], "nothing was sent while it was disabled");
+    }
+
+    async fn an_unknown_endpoint_or_one_of_the_other_mode_is_not_found(app) {
+        let (_, live_url) = Receiver::start().await;
+        let live = WebhookEndpointId::generate(&app.hub.ids, app.clock.now());
+        let new = NewWebhookEndpoint {
+            id: live.clone(),
+            mode: Mode::Live,
+            url: live_url,
+            secret: "whsec_c2Vjb25kIHNlY3JldCBmb3IgdGVzdHM=".into(),
+            event_types: vec!["*".into()],
+            description: None,
+        };
+        app.hub.db.create_endpoint(new, app.clock.now()).await.unwrap();
+        for id in ["we_00000000000000000000000000", live.as_str()] {
+            for action in ["disable", "enable"] {
+                let response = app.post(&format!("/v1/webhook_endpoints/{id}/{action}"), json!({})).await;
+                assert_eq!(response.status(), 404, "{action} {id}");
+                assert_eq!(response.headers()["content-type"], "application/problem+json");
+                let problem: Value = response.json().await.unwrap();
+                assert_eq!(problem["code"], "not_found", "{problem}");
+            }
+        }
+        let untouched = app.hub.db.endpoint(Mode::Live, &live).await.unwrap().unwrap();
+        assert_eq!(untouched.status, payhub_store::EndpointStatus::Enabled, "a test-mode key changes no live endpoint");
+    }
+}
