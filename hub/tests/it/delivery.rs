@@ -328,6 +328,30 @@ on_both_stores! {
     }
 }
 
+/// An endpoint whose answers wait until the test releases them; returns its URL, how many
+/// deliveries reached it, how many it has answered, and the release.
+async fn held_endpoint() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>, tokio::sync::watch::Sender<bool>) {
+    let (release, released) = tokio::sync::watch::channel(false);
+    let (reached, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counters = (reached.clone(), answered.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let (reached, answered, mut released) = (counters.0.clone(), counters.1.clone(), released.clone());
+            async move {
+                reached.fetch_add(1, Ordering::SeqCst);
+                let _ = released.wait_for(|released| *released).await;
+                answered.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, reached, answered, release)
+}
+
 /// One delivery at a time per endpoint, retries an hour apart, and deliveries and leases long
 /// enough that only what the test does ends a wait.
 async fn spawn_one_at_a_time(backend: Backend) -> Option<TestApp> {
@@ -441,5 +465,40 @@ on_both_stores! {
         }
         let untouched = app.hub.db.endpoint(Mode::Live, &live).await.unwrap().unwrap();
         assert_eq!(untouched.status, payhub_store::EndpointStatus::Enabled, "a test-mode key changes no live endpoint");
+    }
+
+    async fn deliveries_held_for_an_endpoint_disabled_meanwhile_are_never_sent(app) {
+        let (url, reached, answered, release) = held_endpoint().await;
+        let id = app.endpoint_at(&url).await;
+        // The first delivery is in flight and held by the endpoint; the next two are claimed
+        // behind it: each claim that brought the test endpoint its event claimed theirs too.
+        let first = app.payment_delivered().await;
+        let waiting = [app.payment_delivered().await, app.payment_delivered().await];
+        app.eventually("the first delivery at the endpoint", || async { reached.load(Ordering::SeqCst) == 1 }).await;
+
+        let disabled = app.post(&format!("/v1/webhook_endpoints/{id}/disable"), json!({})).await;
+        assert_eq!(disabled.status(), 200);
+        // Two events delivered one after the other since: the second was claimed by a claim
+        // round that began after the disabling.
+        app.payment_delivered().await;
+        app.payment_delivered().await;
+        release.send_replace(true);
+        let endpoint = WebhookEndpointId::parse(&id).unwrap();
+        app.eventually("the first delivery's attempt recorded", || async {
+            let health = app.hub.db.endpoint_health(&endpoint, chrono::DateTime::UNIX_EPOCH, 10).await.unwrap();
+            answered.load(Ordering::SeqCst) == 1 && health.attempts == 1
+        })
+        .await;
+        // Rounds after the endpoint's turn came back: anything still held for it would go now.
+        app.payment_delivered().await;
+        app.payment_delivered().await;
+
+        assert_eq!(reached.load(Ordering::SeqCst), 1, "only the delivery already in flight reached the endpoint");
+        let health = app.hub.db.endpoint_health(&endpoint, chrono::DateTime::UNIX_EPOCH, 10).await.unwrap();
+        assert_eq!((health.attempts, health.accepted), (1, 1), "one attempt recorded, the one in flight: {health:?}");
+        for payment in [&first, &waiting[0], &waiting[1]] {
+            let delivery = app.delivery_to(payment, &id).await;
+            assert_eq!((delivery.status.as_str(), delivery.last_error.as_deref()), ("failed", Some("endpoint disabled")));
+        }
     }
 }
