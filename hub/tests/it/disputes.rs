@@ -314,6 +314,29 @@ on_both_stores! {
         assert_eq!(offers[0]["kind"], "refund_with_replacement");
     }
 
+    async fn a_refusal_by_paypal_carries_its_debug_id_and_the_request_id(app) {
+        let payment = app.paid_payment(3_000).await;
+        app.open_dispute(&payment, json!({ "message": "Never came" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        // More than the case is for: PayPal's to refuse.
+        let offer = json!({ "kind": "refund", "amount": 9_000, "note": "All of it and more" });
+        let refused = app
+            .http
+            .post(format!("{}/v1/disputes/{id}/offer", app.url))
+            .bearer_auth(&app.api_key)
+            .header("Idempotency-Key", "too-much")
+            .header("X-Request-Id", "offer-too-much.1")
+            .json(&offer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 502);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_rejected", "{problem}");
+        assert_eq!(problem["request_id"], "offer-too-much.1", "{problem}");
+        assert!(!problem["provider_debug_id"].as_str().unwrap_or_default().is_empty(), "{problem}");
+    }
+
     async fn evidence_under_one_key_is_sent_once_and_the_key_refuses_another_file(app) {
         let payment = app.paid_payment(2_500).await;
         app.open_dispute(&payment, json!({ "stage": "CHARGEBACK" })).await;
