@@ -486,7 +486,7 @@ on_both_stores! {
         let endpoint = WebhookEndpointId::parse(&id).unwrap();
         app.eventually("the first delivery's attempt recorded", || async {
             let health = app.hub.db.endpoint_health(&endpoint, chrono::DateTime::UNIX_EPOCH, 10).await.unwrap();
-            answered.load(Ordering::SeqCst) == 1 && health.attempts == 1
+            answered.load(Ordering::SeqCst) >= 1 && health.attempts >= 1
         })
         .await;
         // Rounds after the endpoint's turn came back: anything still held for it would go now.
