@@ -95,6 +95,36 @@ snake_enum!(
     }
 );
 
+snake_enum!(
+    /// What a merchant may offer the buyer to settle a case.
+    OfferKind {
+        Refund => "refund",
+        RefundWithReturn => "refund_with_return",
+        RefundWithReplacement => "refund_with_replacement",
+        ReplacementWithoutRefund => "replacement_without_refund",
+    }
+);
+
+impl DisputeReason {
+    /// The offers PayPal lets a merchant make on a case with this reason (its `offer_type`
+    /// rules, which its `allowed_response_options.make_offer` repeats): a return only for goods
+    /// not as described, a replacement only for goods; any other case takes a refund alone.
+    pub fn allowed_offers(self) -> &'static [OfferKind] {
+        use OfferKind::*;
+        match self {
+            DisputeReason::NotAsDescribed => {
+                &[Refund, RefundWithReturn, RefundWithReplacement, ReplacementWithoutRefund]
+            }
+            DisputeReason::NotReceived => &[Refund, RefundWithReplacement, ReplacementWithoutRefund],
+            _ => &[Refund],
+        }
+    }
+
+    pub fn allows_offer(self, kind: OfferKind) -> bool {
+        self.allowed_offers().contains(&kind)
+    }
+}
+
 impl DisputeStatus {
     pub fn is_final(self) -> bool {
         matches!(self, DisputeStatus::Won | DisputeStatus::Lost | DisputeStatus::Accepted)
@@ -456,6 +486,21 @@ mod tests {
     use crate::fixtures;
     use crate::payment::PaymentStatus;
     use crate::payment::tests::payment;
+
+    #[test]
+    fn a_return_is_offered_only_for_goods_not_as_described_and_a_replacement_only_for_goods() {
+        use OfferKind::*;
+        for kind in OfferKind::ALL.iter().copied() {
+            assert!(DisputeReason::NotAsDescribed.allows_offer(kind), "{kind:?}");
+            assert_eq!(DisputeReason::NotReceived.allows_offer(kind), kind != RefundWithReturn, "{kind:?}");
+        }
+        for reason in DisputeReason::ALL.iter().copied() {
+            assert!(reason.allows_offer(Refund), "a refund settles any case: {reason:?}");
+            if !matches!(reason, DisputeReason::NotAsDescribed | DisputeReason::NotReceived) {
+                assert_eq!(reason.allowed_offers(), [Refund], "{reason:?}");
+            }
+        }
+    }
 
     fn facts(status: DisputeStatus, stage: DisputeStage, updated_minutes: i64) -> DisputeFacts {
         let now = fixtures::now();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
+pub use payhub_core::dispute::OfferKind;
 use payhub_core::dispute::{Dispute, DisputeAction, DisputeFacts};
 use payhub_core::options::PaymentOptions;
 use payhub_core::payment::{CaptureMethod, ExternalPayment, Payment, PaymentFacts};
@@ -551,36 +552,6 @@ pub enum DisputeResponse {
         note: Option<String>,
         documents: Vec<DisputeDocument>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfferKind {
-    Refund,
-    RefundWithReturn,
-    RefundWithReplacement,
-    ReplacementWithoutRefund,
-}
-
-impl OfferKind {
-    pub const ALL: [OfferKind; 4] = [
-        OfferKind::Refund,
-        OfferKind::RefundWithReturn,
-        OfferKind::RefundWithReplacement,
-        OfferKind::ReplacementWithoutRefund,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OfferKind::Refund => "refund",
-            OfferKind::RefundWithReturn => "refund_with_return",
-            OfferKind::RefundWithReplacement => "refund_with_replacement",
-            OfferKind::ReplacementWithoutRefund => "replacement_without_refund",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
-    }
 }
 
 impl DisputeResponse {

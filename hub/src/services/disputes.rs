@@ -247,6 +247,21 @@ impl Hub {
                 allowed: dispute.allowed_actions().iter().map(|a| a.as_str()).collect(),
             });
         }
+        if let DisputeResponse::Offer { kind, .. } = &response
+            && !dispute.reason().allows_offer(*kind)
+        {
+            // Refused here, with what would do, rather than by the provider as a bare 422.
+            let allowed: Vec<&str> = dispute.reason().allowed_offers().iter().map(|k| k.as_str()).collect();
+            return Err(ServiceError::invalid(
+                "kind",
+                format!(
+                    "a `{}` dispute takes only {} offers; the provider refuses a `{}` offer for it",
+                    dispute.reason().as_str(),
+                    allowed.join(", "),
+                    kind.as_str()
+                ),
+            ));
+        }
         let provider = self.provider_offering(mode, dispute.provider, Capability::Disputes)?;
         provider
             .respond_to_dispute(&dispute, &response, request_id)

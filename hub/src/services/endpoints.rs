@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use payhub_core::Mode;
 use payhub_core::id::WebhookEndpointId;
-use payhub_store::{Database, EndpointSecrets, NewWebhookEndpoint, StoreError, WebhookEndpoint};
+use payhub_store::{Database, EndpointSecrets, EndpointStatus, NewWebhookEndpoint, StoreError, WebhookEndpoint};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -110,6 +110,34 @@ pub async fn rotate_secret(
         }
     }
     Err(ServiceError::Store(StoreError::Conflict(format!("webhook endpoint {id}'s secret"))))
+}
+
+/// Turns an endpoint of `mode` off or on again; `reason` is kept beside a disabled endpoint.
+/// Disabling fails its waiting deliveries in the same transaction, and the dispatcher drops
+/// those it holds at its next claim (woken here, so at once on this instance); enabling sends
+/// it the events created from then on (a replay sends what it missed). An endpoint already in
+/// that state is left as it is, so a disabled endpoint keeps the reason it was disabled for.
+pub async fn set_enabled(
+    hub: &Hub,
+    mode: Mode,
+    id: &WebhookEndpointId,
+    enabled: bool,
+    reason: &str,
+) -> Result<WebhookEndpoint, ServiceError> {
+    let not_found = || ServiceError::NotFound { resource: "webhook endpoint", id: id.to_string() };
+    let endpoint = hub.db.endpoint(mode, id).await?.ok_or_else(not_found)?;
+    let (status, reason) = match enabled {
+        true => (EndpointStatus::Enabled, None),
+        false => (EndpointStatus::Disabled, Some(reason)),
+    };
+    if endpoint.status == status {
+        return Ok(endpoint);
+    }
+    if !hub.db.set_endpoint_status(id, status, reason, hub.clock.now()).await? {
+        return Err(not_found());
+    }
+    hub.signals.outbox.notify_one();
+    hub.db.endpoint(mode, id).await?.ok_or_else(not_found)
 }
 
 fn unreadable(id: &WebhookEndpointId, error: Unreadable) -> ServiceError {

@@ -114,7 +114,7 @@ fn point_in_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime
 }
 
 /// Turns an endpoint of `mode` off (its waiting retries stop with it) or on again; `reason`
-/// is kept beside a disabled endpoint.
+/// is kept beside a disabled endpoint. See [`super::endpoints::set_enabled`].
 pub async fn set_enabled(
     hub: &Hub,
     mode: Mode,
@@ -123,12 +123,5 @@ pub async fn set_enabled(
     reason: &str,
 ) -> Result<WebhookEndpointId, ServiceError> {
     let endpoint = endpoint_in_mode(hub, mode, "endpoint", id).await?;
-    let (status, reason) = match enabled {
-        true => (EndpointStatus::Enabled, None),
-        false => (EndpointStatus::Disabled, Some(reason)),
-    };
-    if !hub.db.set_endpoint_status(&endpoint.id, status, reason, hub.clock.now()).await? {
-        return Err(ServiceError::NotFound { resource: "webhook endpoint", id: endpoint.id.to_string() });
-    }
-    Ok(endpoint.id)
+    Ok(super::endpoints::set_enabled(hub, mode, &endpoint.id, enabled, reason).await?.id)
 }

@@ -213,8 +213,10 @@ impl Dispatcher {
         self.claim_due && held < MAX_HELD && self.in_flight.len() + startable < MAX_IN_FLIGHT
     }
 
-    /// Claims a batch (leaving out full endpoints) with its events and endpoints.
+    /// Claims a batch (leaving out full endpoints) with its events and endpoints, after reading
+    /// again the endpoints of the deliveries already waiting here.
     async fn claim(&mut self, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        self.refresh_waiting().await?;
         let lease = Duration::from_std(self.hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
         let mut full = Vec::new();
         for (id, held) in self.endpoints.iter_mut() {
@@ -258,6 +260,34 @@ impl Dispatcher {
                 self.endpoints.entry(id).or_default().more_due = true;
             }
         }
+        Ok(())
+    }
+
+    /// Reads again, in one query, the endpoints this instance holds waiting deliveries for: those
+    /// of an endpoint disabled or deleted since they were claimed are dropped unsent (disabling
+    /// and deleting already marked them failed), the others go with the endpoint as it is now
+    /// (its URL and secrets). Without this, a delivery waiting its turn would go out to a
+    /// disabled endpoint until its lease was half gone.
+    async fn refresh_waiting(&mut self) -> Result<(), ServiceError> {
+        let ids: Vec<_> =
+            self.endpoints.iter().filter(|(_, held)| !held.waiting.is_empty()).map(|(id, _)| id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let fresh = self.hub.db.endpoints_by_ids(&ids).await?;
+        let fresh: HashMap<_, _> = fresh.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
+        for (id, held) in self.endpoints.iter_mut().filter(|(_, held)| !held.waiting.is_empty()) {
+            match fresh.get(id) {
+                Some(endpoint) if endpoint.status == EndpointStatus::Enabled => {
+                    held.waiting.iter_mut().for_each(|w| w.endpoint = Some(endpoint.clone()));
+                }
+                _ => {
+                    info!(endpoint = %id, dropped = held.waiting.len(), "not sending the deliveries held for an endpoint disabled or deleted meanwhile");
+                    held.waiting.clear();
+                }
+            }
+        }
+        self.forget_idle();
         Ok(())
     }
 

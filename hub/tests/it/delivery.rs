@@ -327,3 +327,178 @@ on_both_stores! {
         }
     }
 }
+
+/// An endpoint whose answers wait until the test releases them; returns its URL, how many
+/// deliveries reached it, how many it has answered, and the release.
+async fn held_endpoint() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>, tokio::sync::watch::Sender<bool>) {
+    let (release, released) = tokio::sync::watch::channel(false);
+    let (reached, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counters = (reached.clone(), answered.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let (reached, answered, mut released) = (counters.0.clone(), counters.1.clone(), released.clone());
+            async move {
+                reached.fetch_add(1, Ordering::SeqCst);
+                let _ = released.wait_for(|released| *released).await;
+                answered.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, reached, answered, release)
+}
+
+/// One delivery at a time per endpoint, retries an hour apart, and deliveries and leases long
+/// enough that only what the test does ends a wait.
+async fn spawn_one_at_a_time(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.delivery.per_endpoint_concurrency = 1;
+        settings.delivery.timeout = Duration::from_secs(60);
+        settings.delivery.schedule = vec![Duration::from_secs(3600)];
+        settings.workers.lease = Duration::from_secs(600);
+    })
+    .await
+}
+
+impl TestApp {
+    /// Registers `url`; returns the endpoint's id.
+    async fn endpoint_at(&self, url: &str) -> String {
+        let response = self.post("/v1/webhook_endpoints", json!({ "url": url })).await;
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a payment and waits until the test endpoint has its event: the dispatcher has
+    /// claimed since the payment was made.
+    async fn payment_delivered(&self) -> Value {
+        let payment = self.create_payment(1000).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        self.eventually("the payment's event at the test endpoint", || async {
+            self.receiver.first_arrival.lock().unwrap().contains_key(&id)
+        })
+        .await;
+        payment
+    }
+
+    /// The delivery of the latest event about `payment` to `endpoint`.
+    async fn delivery_to(&self, payment: &Value, endpoint: &str) -> DeliveryState {
+        let deliveries = self.deliveries_about(payment).await;
+        deliveries.into_iter().find(|d| d.endpoint_id == endpoint).expect("a delivery to the endpoint")
+    }
+}
+
+on_both_stores! {
+    with spawn_one_at_a_time;
+
+    async fn an_endpoint_is_disabled_and_enabled_through_the_api(app) {
+        let (failing, url) = Receiver::start().await;
+        *failing.answer.lock().unwrap() = 500;
+        let id = app.endpoint_at(&url).await;
+        let refused = app.payment_delivered().await;
+        app.eventually("the first attempt failed, the retry an hour away", || async {
+            let delivery = app.delivery_to(&refused, &id).await;
+            delivery.status == "pending" && delivery.last_status_code == Some(500)
+        })
+        .await;
+
+        let path = format!("/v1/webhook_endpoints/{id}/disable");
+        let disabled = app.post_with_key(&path, "disable-it", json!({})).await;
+        assert_eq!(disabled.status(), 200);
+        assert_eq!(disabled.headers()["idempotent-replayed"], "false");
+        let disabled: Value = disabled.json().await.unwrap();
+        assert_eq!(disabled["status"], "disabled");
+        assert!(disabled["disabled_reason"].as_str().unwrap().contains("through the API"), "{disabled}");
+        assert!(disabled.get("secret").is_none(), "the secret is shown only at creation and rotation");
+        let again = app.post_with_key(&path, "disable-it", json!({})).await;
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        // The waiting retry failed with the disabling; nothing new goes to the endpoint.
+        let stopped = app.delivery_to(&refused, &id).await;
+        assert_eq!((stopped.status.as_str(), stopped.last_error.as_deref()), ("failed", Some("endpoint disabled")));
+        let while_disabled = app.payment_delivered().await;
+        assert!(app.deliveries_about(&while_disabled).await.iter().all(|d| d.endpoint_id != id));
+        assert_eq!(app.get_json(&format!("/v1/webhook_endpoints/{id}")).await["status"], "disabled");
+
+        *failing.answer.lock().unwrap() = 200;
+        let enabled = app.post(&format!("/v1/webhook_endpoints/{id}/enable"), json!({})).await;
+        assert_eq!(enabled.status(), 200);
+        let enabled: Value = enabled.json().await.unwrap();
+        assert_eq!((&enabled["status"], &enabled["disabled_reason"]), (&json!("enabled"), &Value::Null));
+        let after = app.create_payment(1000).await;
+        app.eventually("the next event delivered to the enabled endpoint", || async {
+            app.delivery_to(&after, &id).await.status == "delivered"
+        })
+        .await;
+        let resource_ids: Vec<Value> = failing
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["resource_id"].clone())
+            .collect();
+        assert_eq!(resource_ids, [refused["id"].clone(), after["id"].clone()], "nothing was sent while it was disabled");
+    }
+
+    async fn an_unknown_endpoint_or_one_of_the_other_mode_is_not_found(app) {
+        let (_, live_url) = Receiver::start().await;
+        let live = WebhookEndpointId::generate(&app.hub.ids, app.clock.now());
+        let new = NewWebhookEndpoint {
+            id: live.clone(),
+            mode: Mode::Live,
+            url: live_url,
+            secret: "whsec_c2Vjb25kIHNlY3JldCBmb3IgdGVzdHM=".into(),
+            event_types: vec!["*".into()],
+            description: None,
+        };
+        app.hub.db.create_endpoint(new, app.clock.now()).await.unwrap();
+        for id in ["we_00000000000000000000000000", live.as_str()] {
+            for action in ["disable", "enable"] {
+                let response = app.post(&format!("/v1/webhook_endpoints/{id}/{action}"), json!({})).await;
+                assert_eq!(response.status(), 404, "{action} {id}");
+                assert_eq!(response.headers()["content-type"], "application/problem+json");
+                let problem: Value = response.json().await.unwrap();
+                assert_eq!(problem["code"], "not_found", "{problem}");
+            }
+        }
+        let untouched = app.hub.db.endpoint(Mode::Live, &live).await.unwrap().unwrap();
+        assert_eq!(untouched.status, payhub_store::EndpointStatus::Enabled, "a test-mode key changes no live endpoint");
+    }
+
+    async fn deliveries_held_for_an_endpoint_disabled_meanwhile_are_never_sent(app) {
+        let (url, reached, answered, release) = held_endpoint().await;
+        let id = app.endpoint_at(&url).await;
+        // The first delivery is in flight and held by the endpoint; the next two are claimed
+        // behind it: each claim that brought the test endpoint its event claimed theirs too.
+        let first = app.payment_delivered().await;
+        let waiting = [app.payment_delivered().await, app.payment_delivered().await];
+        app.eventually("the first delivery at the endpoint", || async { reached.load(Ordering::SeqCst) == 1 }).await;
+
+        let disabled = app.post(&format!("/v1/webhook_endpoints/{id}/disable"), json!({})).await;
+        assert_eq!(disabled.status(), 200);
+        // Two events delivered one after the other since: the second was claimed by a claim
+        // round that began after the disabling.
+        app.payment_delivered().await;
+        app.payment_delivered().await;
+        release.send_replace(true);
+        let endpoint = WebhookEndpointId::parse(&id).unwrap();
+        app.eventually("the first delivery's attempt recorded", || async {
+            let health = app.hub.db.endpoint_health(&endpoint, chrono::DateTime::UNIX_EPOCH, 10).await.unwrap();
+            answered.load(Ordering::SeqCst) >= 1 && health.attempts >= 1
+        })
+        .await;
+        // Rounds after the endpoint's turn came back: anything still held for it would go now.
+        app.payment_delivered().await;
+        app.payment_delivered().await;
+
+        assert_eq!(reached.load(Ordering::SeqCst), 1, "only the delivery already in flight reached the endpoint");
+        let health = app.hub.db.endpoint_health(&endpoint, chrono::DateTime::UNIX_EPOCH, 10).await.unwrap();
+        assert_eq!((health.attempts, health.accepted), (1, 1), "one attempt recorded, the one in flight: {health:?}");
+        for payment in [&first, &waiting[0], &waiting[1]] {
+            let delivery = app.delivery_to(payment, &id).await;
+            assert_eq!((delivery.status.as_str(), delivery.last_error.as_deref()), ("failed", Some("endpoint disabled")));
+        }
+    }
+}

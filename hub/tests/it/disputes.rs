@@ -285,6 +285,58 @@ on_both_stores! {
         assert_eq!(offered.status(), 422, "an amount is required for a refund offer");
     }
 
+    async fn an_offer_the_disputes_reason_does_not_allow_is_refused_before_anything_reaches_paypal(app) {
+        let payment = app.paid_payment(3_000).await;
+        let reason = "MERCHANDISE_OR_SERVICE_NOT_RECEIVED";
+        app.open_dispute(&payment, json!({ "reason": reason, "message": "Never came" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/disputes/{id}/offer");
+
+        let offer = json!({ "kind": "refund_with_return", "amount": 3_000, "note": "Send it back" });
+        let refused = app.post(&path, offer).await;
+        assert_eq!(refused.status(), 422, "not a provider_rejected 502");
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_request", "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "kind", "{problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("`not_received` dispute takes only refund, refund_with_replacement, replacement_without_refund offers"),
+            "{detail}"
+        );
+        let case = app.dispute(&id).await;
+        assert_eq!((&case["status"], &case["offers"]), (&json!("needs_response"), &json!([])), "{case}");
+
+        let offer = json!({ "kind": "refund_with_replacement", "amount": 1_000, "note": "A new one and 10.00 back" });
+        let offered = app.post(&path, offer).await;
+        assert_eq!(offered.status(), 200, "{}", offered.text().await.unwrap());
+        let offers = offered.json::<Value>().await.unwrap()["offers"].clone();
+        assert_eq!(offers.as_array().unwrap().len(), 1, "{offers}");
+        assert_eq!(offers[0]["kind"], "refund_with_replacement");
+    }
+
+    async fn a_refusal_by_paypal_carries_its_debug_id_and_the_request_id(app) {
+        let payment = app.paid_payment(3_000).await;
+        app.open_dispute(&payment, json!({ "message": "Never came" })).await;
+        let id = app.dispute_of(&payment).await["id"].as_str().unwrap().to_owned();
+        // More than the case is for: PayPal's to refuse.
+        let offer = json!({ "kind": "refund", "amount": 9_000, "note": "All of it and more" });
+        let refused = app
+            .http
+            .post(format!("{}/v1/disputes/{id}/offer", app.url))
+            .bearer_auth(&app.api_key)
+            .header("Idempotency-Key", "too-much")
+            .header("X-Request-Id", "offer-too-much.1")
+            .json(&offer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 502);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "provider_rejected", "{problem}");
+        assert_eq!(problem["request_id"], "offer-too-much.1", "{problem}");
+        assert!(!problem["provider_debug_id"].as_str().unwrap_or_default().is_empty(), "{problem}");
+    }
+
     async fn evidence_under_one_key_is_sent_once_and_the_key_refuses_another_file(app) {
         let payment = app.paid_payment(2_500).await;
         app.open_dispute(&payment, json!({ "stage": "CHARGEBACK" })).await;

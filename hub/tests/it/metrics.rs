@@ -184,3 +184,15 @@ async fn every_metric_family_is_served_before_any_traffic_postgres() {
 async fn the_grafana_dashboard_queries_only_metrics_payhub_serves() {
     the_dashboard_queries_only_served_metrics(Backend::Sqlite).await;
 }
+
+#[test]
+fn the_grafana_dashboard_has_a_panel_for_every_metric_family() {
+    let dashboard: serde_json::Value = serde_json::from_str(DASHBOARD).expect("the dashboard is JSON");
+    let queried = queried_names(&dashboard);
+    for family in payhub::metrics::FAMILIES {
+        let shown = queried.iter().any(|name| {
+            name.strip_prefix(family).is_some_and(|suffix| ["", "_bucket", "_sum", "_count"].contains(&suffix))
+        });
+        assert!(shown, "no panel of ops/grafana/payhub.json queries {family}");
+    }
+}

@@ -27,6 +27,8 @@ pub fn router() -> OpenApiRouter<Hub> {
         .routes(routes!(create_endpoint, list_endpoints))
         .routes(routes!(get_endpoint, delete_endpoint))
         .routes(routes!(rotate_secret))
+        .routes(routes!(disable_endpoint))
+        .routes(routes!(enable_endpoint))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,7 +74,8 @@ pub struct WebhookEndpointView {
     pub url: String,
     pub event_types: Vec<String>,
     pub description: Option<String>,
-    /// `enabled`, or `disabled` after failing for days.
+    /// `enabled`, or `disabled`: after failing for days, or when asked to (the API's `disable`,
+    /// the console).
     pub status: String,
     pub disabled_reason: Option<String>,
     /// Only in the answers to the creation and to a rotation: keep it to verify signatures.
@@ -215,4 +218,37 @@ async fn rotate_secret(
     let overlap = overlap(&body)?;
     let revealed = service::rotate_secret(&hub, caller.mode, &id, overlap, &reservation).await?;
     Ok(WebhookEndpointView::revealing(revealed, StatusCode::OK))
+}
+
+/// Why an endpoint disabled through the API is, beside it.
+const DISABLED_THROUGH_THE_API: &str = "disabled through the API; enable it to receive events again";
+
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/disable", tag = "webhook endpoints",
+    params(("id" = String, Path, description = "we_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses(
+        (status = 200, description = "Disabled: it is sent nothing more, and its deliveries waiting for a retry are marked failed (a replay after enabling it sends them again); an endpoint already disabled keeps its reason", body = WebhookEndpointView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn disable_endpoint(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
+) -> Result<Json<WebhookEndpointView>, ApiError> {
+    let endpoint = service::set_enabled(&hub, caller.mode, &id, false, DISABLED_THROUGH_THE_API).await?;
+    Ok(Json(WebhookEndpointView::of(endpoint, None)))
+}
+
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/enable", tag = "webhook endpoints",
+    params(("id" = String, Path, description = "we_…"), ("Idempotency-Key" = String, Header, description = "Unique per request")),
+    responses(
+        (status = 200, description = "Enabled: events created from now on are sent to it (`POST /v1/events/replay` sends what it missed)", body = WebhookEndpointView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn enable_endpoint(
+    State(hub): State<Hub>,
+    caller: Caller,
+    ApiPath(id): ApiPath<WebhookEndpointId>,
+) -> Result<Json<WebhookEndpointView>, ApiError> {
+    let endpoint = service::set_enabled(&hub, caller.mode, &id, true, "").await?;
+    Ok(Json(WebhookEndpointView::of(endpoint, None)))
 }
