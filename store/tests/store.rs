@@ -259,6 +259,20 @@ on_both_stores! {
         assert_eq!(db.inbox_backlog().await.unwrap(), 2);
     }
 
+    async fn notifications_of_one_batch_are_kept_per_provider_in_arrival_order(db: Database) {
+        let from_pingpp = |id: &str| NewInboxEntry { provider: ProviderName::Pingpp, ..inbox_entry(id) };
+        db.insert_inbox_batch(&[inbox_entry("EVT-3")]).await.unwrap();
+        let batch = [inbox_entry("EVT-2"), from_pingpp("EVT-3"), inbox_entry("EVT-3"), inbox_entry("EVT-1")];
+        let results = db.insert_inbox_batch(&batch).await.unwrap();
+        let [new, dup] = [InboxInsert::Inserted, InboxInsert::Duplicate];
+        assert_eq!(results, [new, new, dup, new], "an event id is another provider's own");
+        let claimed = db.claim_due_notifications(now(), now() + Duration::minutes(1), 10).await.unwrap();
+        let order: Vec<_> = claimed.iter().map(|n| (n.provider, n.provider_event_id.as_str())).collect();
+        let paypal = ProviderName::Paypal;
+        let expected = [(paypal, "EVT-3"), (paypal, "EVT-2"), (ProviderName::Pingpp, "EVT-3"), (paypal, "EVT-1")];
+        assert_eq!(order, expected);
+    }
+
     async fn a_stored_notification_keeps_every_byte_and_character_it_arrived_with(db: Database) {
         let body: Vec<u8> = (0..=255u8).chain(br#"{"a":"b,\"c\"}"#.iter().copied()).collect();
         let headers = vec![("x-odd".to_owned(), r#"quote " backslash \ comma , braces {} NULL"#.to_owned())];
