@@ -2,8 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{AnyPool, Executor, PgPool, Row};
+use sqlx::{AnyPool, Executor, Row};
 
 use crate::mail::RecipientsCache;
 use crate::param::{Param, query};
@@ -43,9 +42,6 @@ pub struct Database {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
-    /// PostgreSQL only: connections of the native driver, for the inbox's batch insert, whose
-    /// columns travel as binary arrays (the `Any` driver binds no arrays).
-    inbox_batches: Option<PgPool>,
     /// Who is mailed about which events, as this process last read or wrote it.
     pub(crate) mail_recipients: Arc<RecipientsCache>,
 }
@@ -59,10 +55,6 @@ const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchrono
 const SQLITE_READER_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
 
 const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The inbox writer commits one batch at a time; a second connection covers a retry while the
-/// first is being replaced.
-const INBOX_BATCH_CONNECTIONS: u32 = 2;
 
 impl Database {
     /// Opens `url`: a file path or `sqlite://path` for SQLite (created if missing), or a
@@ -83,15 +75,10 @@ impl Database {
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;
-            let inbox_batches = PgPoolOptions::new()
-                .max_connections(INBOX_BATCH_CONNECTIONS)
-                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
-                .connect_lazy(url)?;
             return Ok(Self {
                 writer: pool.clone(),
                 reader: pool,
                 dialect: Dialect::Postgres,
-                inbox_batches: Some(inbox_batches),
                 mail_recipients: Default::default(),
             });
         }
@@ -108,7 +95,7 @@ impl Database {
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) }))
             .connect(&format!("sqlite://{path}?mode=rw"))
             .await?;
-        Ok(Self { writer, reader, dialect: Dialect::Sqlite, inbox_batches: None, mail_recipients: Default::default() })
+        Ok(Self { writer, reader, dialect: Dialect::Sqlite, mail_recipients: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -157,16 +144,9 @@ impl Database {
         &self.reader
     }
 
-    pub(crate) fn inbox_batches(&self) -> Option<&PgPool> {
-        self.inbox_batches.as_ref()
-    }
-
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
-        if let Some(pool) = &self.inbox_batches {
-            pool.close().await;
-        }
     }
 }
 
