@@ -40,6 +40,12 @@ pub struct DeliveryAttempt {
     pub duration_ms: i64,
 }
 
+/// `($1, …, $6), ($7, …, $12), …`: the placeholders of `rows` rows of six values.
+fn six_column_rows(rows: usize) -> String {
+    let row = |k: usize| format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
+    (0..rows).map(|n| row(6 * n)).collect::<Vec<_>>().join(", ")
+}
+
 /// The attempt whose outcome each delivery of `attempts` keeps, in the order they came: one
 /// statement updates a row once, where recording them one by one let a later attempt of the same
 /// delivery (its lease ran out and it was claimed again) replace an earlier one only while that
@@ -178,16 +184,10 @@ impl Database {
         }
         let mut tx = self.begin().await?;
         for chunk in attempts.chunks(RECORD_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|n| {
-                    let k = 6 * n;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6)
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms) \
                  VALUES {}",
-                rows.join(", ")
+                six_column_rows(chunk.len())
             );
             let mut insert = sqlx::query(crate::codec::trusted(sql));
             for RecordedAttempt { delivery, attempt, .. } in chunk {
@@ -203,12 +203,6 @@ impl Database {
         }
         let outcomes = last_outcomes(attempts);
         for chunk in outcomes.chunks(RECORD_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|n| {
-                    let k = 6 * n;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6)
-                })
-                .collect();
             // One statement for the chunk (on PostgreSQL one round trip, not one per delivery);
             // `UPDATE … FROM` and a named CTE read the same on both databases.
             let sql = format!(
@@ -218,7 +212,7 @@ impl Database {
                  delivered_at = recorded.delivered_at, locked_until = NULL, \
                  last_status_code = recorded.last_status_code, last_error = recorded.last_error \
                  FROM recorded WHERE deliveries.id = recorded.id AND deliveries.status = 'pending'",
-                rows.join(", ")
+                six_column_rows(chunk.len())
             );
             let mut update = sqlx::query(crate::codec::trusted(sql));
             for RecordedAttempt { delivery, attempt, outcome } in chunk {
