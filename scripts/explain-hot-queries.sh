@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The plans of payhub's hot queries on both stores, over tables holding ROWS rows each
 # (default 1,000,000): inbox insert and claim, payment by id, event insert (its sequence read
-# from the index), outbox claim. Run it at 1000 and at 1000000 rows to see the cost stay flat.
+# from the index), outbox claim (shared between endpoints) and the record of a batch of
+# attempts. Run it at 1000 and at 1000000 rows to see the cost stay flat.
 #
 #   scripts/explain-hot-queries.sh [ROWS]
 #   PAYHUB=target/release/payhub PG=postgres://postgres@127.0.0.1:5432/postgres scripts/explain-hot-queries.sh 1000
@@ -40,6 +41,21 @@ claim() { # table order-by skip-locked
   WHERE status = 'pending' AND next_attempt_at <= $NOW AND (locked_until IS NULL OR locked_until <= $NOW)
   ORDER BY $2 LIMIT 32$3) RETURNING id"
 }
+# The dispatcher's claim: 256 deliveries, at most 64 of one endpoint, among the 4096 oldest due.
+outbox_claim() { # skip-locked
+  echo "UPDATE deliveries SET locked_until = $NOW + 60000, attempts = attempts + 1 WHERE id IN (SELECT id FROM
+  (SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS place
+  FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $NOW
+  AND (locked_until IS NULL OR locked_until <= $NOW) ORDER BY next_attempt_at LIMIT 4096$1) AS oldest) AS ranked
+  WHERE place <= 64 ORDER BY next_attempt_at LIMIT 256) RETURNING id"
+}
+# Three finished attempts recorded in one statement, as the dispatcher's recorder does a batch.
+outbox_record="WITH recorded (id, status, next_attempt_at, delivered_at, last_status_code, last_error) AS (VALUES
+  ('dlv_$ROWS', 'delivered', $NOW, $NOW, 204, NULL), ('dlv_$((ROWS - 1))', 'pending', $NOW + 5000, NULL, 503, 'HTTP 503'),
+  ('dlv_$((ROWS - 2))', 'failed', $NOW, NULL, 410, 'HTTP 410'))
+  UPDATE deliveries SET status = recorded.status, next_attempt_at = recorded.next_attempt_at,
+  delivered_at = recorded.delivered_at, locked_until = NULL, last_status_code = recorded.last_status_code,
+  last_error = recorded.last_error FROM recorded WHERE deliveries.id = recorded.id AND deliveries.status = 'pending'"
 event_insert="INSERT INTO events (id, mode, type, resource_id, sequence, data, created_at)
   SELECT 'evt_new', 'test', 'payment.refunded', 'pay_4242', COALESCE(MAX(sequence), 0) + 1, '{}', $NOW
   FROM events WHERE resource_id = 'pay_4242'"
@@ -50,8 +66,8 @@ db="$WORK/explain.db"
 "$PAYHUB" migrate --database-url "sqlite://$db" >/dev/null
 sqlite3 "$db" "$(fill "X'7B7D'") ANALYZE;"
 for q in \
-  "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, next_attempt_at, received_at) VALUES ('paypal', 'test', 'WH-new-1', 't', X'7B7D', '[]', 'pending', 0, 1, 1), ('paypal', 'test', 'WH-1', 't', X'7B7D', '[]', 'pending', 0, 1, 1) ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider_event_id" \
-  "$(claim inbox id '')" "$payment_by_id" "$event_insert" "$(claim deliveries next_attempt_at '')"; do
+  "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, next_attempt_at, received_at) VALUES ('paypal', 'test', 'WH-new-1', 't', X'7B7D', '[]', 'pending', 0, 1, 1), ('paypal', 'test', 'WH-1', 't', X'7B7D', '[]', 'pending', 0, 1, 1) ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id" \
+  "$(claim inbox id '')" "$payment_by_id" "$event_insert" "$(outbox_claim '')" "$outbox_record"; do
   echo "-- $(echo "$q" | tr -s ' \n' ' ' | cut -c1-110)…"
   sqlite3 "$db" "EXPLAIN QUERY PLAN $q;"
   sqlite3 -cmd ".timer on" "$db" "BEGIN; $q; ROLLBACK;" | grep -i "^run time" | tail -2 || true
@@ -65,9 +81,9 @@ pgdb=$(echo "$PG" | sed -E "s#/[^/?]*(\?|$)#/$name\1#")
 "$PAYHUB" migrate --database-url "$pgdb" >/dev/null
 psql -q "$pgdb" -c "$(fill "'\\x7b7d'::bytea")" -c "VACUUM ANALYZE" >/dev/null
 for q in \
-  "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, next_attempt_at, received_at) SELECT provider, mode, provider_event_id, event_type, decode(body, 'hex'), headers, 'pending', 0, received_at, received_at FROM UNNEST('{paypal,paypal}'::text[], '{test,test}'::text[], '{WH-new-1,WH-1}'::text[], '{t,t}'::text[], '{7b7d,7b7d}'::text[], '{[],[]}'::text[], '{1,1}'::bigint[]) AS batch (provider, mode, provider_event_id, event_type, body, headers, received_at) ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id" \
+  "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, next_attempt_at, received_at) SELECT provider, mode, provider_event_id, event_type, body, headers, 'pending', 0, received_at, received_at FROM UNNEST('{paypal,paypal}'::text[], '{test,test}'::text[], '{WH-new-1,WH-1}'::text[], '{t,t}'::text[], ARRAY['\\x7b7d', '\\x7b7d']::bytea[], '{[],[]}'::text[], '{1,1}'::bigint[]) WITH ORDINALITY AS batch (provider, mode, provider_event_id, event_type, body, headers, received_at, n) ORDER BY n ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id" \
   "$(claim inbox id ' FOR UPDATE SKIP LOCKED')" "$payment_by_id" "$event_insert" \
-  "$(claim deliveries next_attempt_at ' FOR UPDATE SKIP LOCKED')"; do
+  "$(outbox_claim ' FOR UPDATE SKIP LOCKED')" "$outbox_record"; do
   echo "-- $(echo "$q" | tr -s ' \n' ' ' | cut -c1-110)…"
   psql -q "$pgdb" -c "BEGIN" -c "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) $q" -c "ROLLBACK" | grep -v "^$\|QUERY PLAN\|^---\|rows)"
 done

@@ -40,6 +40,35 @@ pub struct DeliveryAttempt {
     pub duration_ms: i64,
 }
 
+/// `($1, …, $6), ($7, …, $12), …`: the placeholders of `rows` rows of six values.
+fn six_column_rows(rows: usize) -> String {
+    let row = |k: usize| format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
+    (0..rows).map(|n| row(6 * n)).collect::<Vec<_>>().join(", ")
+}
+
+/// The attempt whose outcome each delivery of `attempts` keeps, in the order they came: one
+/// statement updates a row once, where recording them one by one let a later attempt of the same
+/// delivery (its lease ran out and it was claimed again) replace an earlier one only while that
+/// one had left the delivery pending.
+fn last_outcomes(attempts: &[RecordedAttempt]) -> Vec<&RecordedAttempt> {
+    let mut kept: Vec<&RecordedAttempt> = Vec::with_capacity(attempts.len());
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(attempts.len());
+    for recorded in attempts {
+        match at.entry(recorded.delivery.id.as_str()) {
+            Entry::Vacant(new) => {
+                new.insert(kept.len());
+                kept.push(recorded);
+            }
+            Entry::Occupied(seen) => {
+                if matches!(kept[*seen.get()].outcome, DeliveryOutcome::RetryAt(_)) {
+                    kept[*seen.get()] = recorded;
+                }
+            }
+        }
+    }
+    kept
+}
+
 /// An event's delivery to one endpoint, as the merchant's on-call engineer wants to see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryState {
@@ -155,16 +184,10 @@ impl Database {
         }
         let mut tx = self.begin().await?;
         for chunk in attempts.chunks(RECORD_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|n| {
-                    let k = 6 * n;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6)
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms) \
                  VALUES {}",
-                rows.join(", ")
+                six_column_rows(chunk.len())
             );
             let mut insert = sqlx::query(crate::codec::trusted(sql));
             for RecordedAttempt { delivery, attempt, .. } in chunk {
@@ -178,24 +201,35 @@ impl Database {
             }
             insert.execute(tx.conn()).await?;
         }
-        for RecordedAttempt { delivery, attempt, outcome } in attempts {
-            let (status, next_attempt_at, delivered_at) = match outcome {
-                DeliveryOutcome::Delivered => ("delivered", attempt.at, Some(millis(attempt.at))),
-                DeliveryOutcome::RetryAt(at) => ("pending", *at, None),
-                DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
-            };
-            sqlx::query(
-                "UPDATE deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3, \
-                 locked_until = NULL, last_status_code = $4, last_error = $5 WHERE id = $6 AND status = 'pending'",
-            )
-            .bind(status)
-            .bind(millis(next_attempt_at))
-            .bind(delivered_at)
-            .bind(attempt.status_code.map(i64::from))
-            .bind(attempt.error.as_deref())
-            .bind(delivery.id.as_str())
-            .execute(tx.conn())
-            .await?;
+        let outcomes = last_outcomes(attempts);
+        for chunk in outcomes.chunks(RECORD_CHUNK) {
+            // One statement for the chunk (on PostgreSQL one round trip, not one per delivery);
+            // `UPDATE … FROM` and a named CTE read the same on both databases.
+            let sql = format!(
+                "WITH recorded (id, status, next_attempt_at, delivered_at, last_status_code, last_error) \
+                 AS (VALUES {}) \
+                 UPDATE deliveries SET status = recorded.status, next_attempt_at = recorded.next_attempt_at, \
+                 delivered_at = recorded.delivered_at, locked_until = NULL, \
+                 last_status_code = recorded.last_status_code, last_error = recorded.last_error \
+                 FROM recorded WHERE deliveries.id = recorded.id AND deliveries.status = 'pending'",
+                six_column_rows(chunk.len())
+            );
+            let mut update = sqlx::query(crate::codec::trusted(sql));
+            for RecordedAttempt { delivery, attempt, outcome } in chunk {
+                let (status, next_attempt_at, delivered_at) = match outcome {
+                    DeliveryOutcome::Delivered => ("delivered", attempt.at, Some(millis(attempt.at))),
+                    DeliveryOutcome::RetryAt(at) => ("pending", *at, None),
+                    DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
+                };
+                update = update
+                    .bind(delivery.id.as_str())
+                    .bind(status)
+                    .bind(millis(next_attempt_at))
+                    .bind(delivered_at)
+                    .bind(attempt.status_code.map(i64::from))
+                    .bind(attempt.error.as_deref());
+            }
+            update.execute(tx.conn()).await?;
         }
         tx.commit().await
     }

@@ -262,7 +262,8 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
     for chunk in entries.chunks(500) {
         let rows = vec!["(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
-            "{INSERT_INTO_INBOX}{rows} ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider_event_id"
+            "{INSERT_INTO_INBOX}{rows} ON CONFLICT (provider, provider_event_id) DO NOTHING \
+             RETURNING provider, provider_event_id"
         );
         let mut query = sqlx::query(trusted(sql)).persistent(false);
         for entry in chunk {
@@ -277,13 +278,15 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
                 .bind(received)
                 .bind(received);
         }
-        let new: std::collections::HashSet<String> = query
+        // An event id is unique per provider only: another provider's may be new.
+        let new: std::collections::HashSet<(String, String)> = query
             .fetch_all(tx.conn())
             .await?
             .iter()
-            .map(|row| row.try_get::<String, _>("provider_event_id"))
-            .collect::<Result<_, _>>()?;
-        inserted.extend(chunk.iter().map(|e| new.contains(&e.provider_event_id)));
+            .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        inserted
+            .extend(chunk.iter().map(|e| new.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone()))));
     }
     Ok(inserted)
 }

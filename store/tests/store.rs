@@ -291,6 +291,20 @@ on_both_stores! {
         assert_eq!(db.inbox_backlog().await.unwrap(), 2);
     }
 
+    async fn notifications_of_one_batch_are_kept_per_provider_in_arrival_order(db: Database) {
+        let from_pingpp = |id: &str| NewInboxEntry { provider: ProviderName::Pingpp, ..inbox_entry(id) };
+        db.insert_inbox_batch(&[inbox_entry("EVT-3")]).await.unwrap();
+        let batch = [inbox_entry("EVT-2"), from_pingpp("EVT-3"), inbox_entry("EVT-3"), inbox_entry("EVT-1")];
+        let results = db.insert_inbox_batch(&batch).await.unwrap();
+        let [new, dup] = [InboxInsert::Inserted, InboxInsert::Duplicate];
+        assert_eq!(results, [new, new, dup, new], "an event id is another provider's own");
+        let claimed = db.claim_due_notifications(now(), now() + Duration::minutes(1), 10).await.unwrap();
+        let order: Vec<_> = claimed.iter().map(|n| (n.provider, n.provider_event_id.as_str())).collect();
+        let paypal = ProviderName::Paypal;
+        let expected = [(paypal, "EVT-3"), (paypal, "EVT-2"), (ProviderName::Pingpp, "EVT-3"), (paypal, "EVT-1")];
+        assert_eq!(order, expected);
+    }
+
     async fn a_stored_notification_keeps_every_byte_and_character_it_arrived_with(db: Database) {
         let body: Vec<u8> = (0..=255u8).chain(br#"{"a":"b,\"c\"}"#.iter().copied()).collect();
         let headers = vec![("x-odd".to_owned(), r#"quote " backslash \ comma , braces {} NULL"#.to_owned())];
@@ -504,6 +518,53 @@ on_both_stores! {
         db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, None, now).await.unwrap();
         assert_eq!(db.redeliver_event(&events[1].id, later).await.unwrap(), 0);
         assert!(!db.set_endpoint_status(&WebhookEndpointId::generate(&IDS, now), EndpointStatus::Enabled, None, now).await.unwrap());
+    }
+
+    async fn a_recorded_batch_keeps_each_outcome_and_leaves_a_delivery_no_longer_pending_alone(db: Database) {
+        let now = now();
+        let endpoint = endpoint_for(&db, "*").await;
+        events_at(&db, EventType::PaymentSucceeded, 5, now).await;
+        let claimed = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        let [delivered, retried, given_up, already_failed, sent_twice] = <[_; 5]>::try_from(claimed).unwrap();
+        let answered = |code: u16| DeliveryAttempt {
+            at: now,
+            status_code: Some(code),
+            error: (code >= 300).then(|| format!("HTTP {code}")),
+            duration_ms: 3,
+        };
+        let record = |delivery: &payhub_store::ClaimedDelivery, code, outcome| RecordedAttempt {
+            delivery: delivery.clone(),
+            attempt: answered(code),
+            outcome,
+        };
+        let retry_at = now + Duration::minutes(5);
+        db.record_delivery_attempts(&[record(&already_failed, 410, DeliveryOutcome::GaveUp)]).await.unwrap();
+        db.record_delivery_attempts(&[
+            record(&delivered, 204, DeliveryOutcome::Delivered),
+            record(&retried, 503, DeliveryOutcome::RetryAt(retry_at)),
+            record(&given_up, 400, DeliveryOutcome::GaveUp),
+            record(&already_failed, 500, DeliveryOutcome::RetryAt(retry_at)),
+            record(&sent_twice, 502, DeliveryOutcome::RetryAt(retry_at)),
+            record(&sent_twice, 200, DeliveryOutcome::Delivered),
+        ])
+        .await
+        .unwrap();
+
+        let state = async |d: &payhub_store::ClaimedDelivery| {
+            let s = db.deliveries_of_event(&d.event_id).await.unwrap().remove(0);
+            (s.status, s.last_status_code, s.last_error)
+        };
+        assert_eq!(state(&delivered).await, ("delivered".into(), Some(204), None));
+        assert_eq!(state(&retried).await, ("pending".into(), Some(503), Some("HTTP 503".into())));
+        assert_eq!(state(&given_up).await, ("failed".into(), Some(400), Some("HTTP 400".into())));
+        assert_eq!(state(&already_failed).await, ("failed".into(), Some(410), Some("HTTP 410".into())), "left alone");
+        assert_eq!(state(&sent_twice).await, ("delivered".into(), Some(200), None), "the later attempt's outcome");
+        assert_eq!(db.last_successful_delivery(&endpoint).await.unwrap(), Some(now));
+        let health = db.endpoint_health(&endpoint, now, 10).await.unwrap();
+        assert_eq!((health.attempts, health.accepted, health.pending), (7, 2, 1), "every attempt is history");
+        assert!(db.claim_due_deliveries(now, now, shares(10, 10), &[]).await.unwrap().is_empty());
+        let due = db.claim_due_deliveries(retry_at, retry_at, shares(10, 10), &[]).await.unwrap();
+        assert_eq!(due.iter().map(|d| &d.id).collect::<Vec<_>>(), [&retried.id], "only the retry is due again");
     }
 
     async fn events_fan_out_to_matching_enabled_endpoints_only(db: Database) {
