@@ -108,6 +108,10 @@ pub struct WorkersConfig {
     pub poll_interval: Duration,
     #[serde(default = "defaults::reconcile_interval", with = "humantime_serde")]
     pub reconcile_interval: Duration,
+    /// How many provider checks the reconciler has in flight at once, per instance: enough to
+    /// drain a large backlog in one pass, few enough not to be rate-limited by a provider.
+    #[serde(default = "defaults::reconcile_concurrency")]
+    pub reconcile_concurrency: usize,
     /// How long a claimed notification or delivery stays reserved for one instance.
     #[serde(default = "defaults::lease", with = "humantime_serde")]
     pub lease: Duration,
@@ -251,6 +255,7 @@ impl Default for WorkersConfig {
             enabled: true,
             poll_interval: defaults::poll_interval(),
             reconcile_interval: defaults::reconcile_interval(),
+            reconcile_concurrency: defaults::reconcile_concurrency(),
             lease: defaults::lease(),
         }
     }
@@ -317,6 +322,9 @@ mod defaults {
     }
     pub fn reconcile_interval() -> Duration {
         Duration::from_secs(30)
+    }
+    pub fn reconcile_concurrency() -> usize {
+        16
     }
     pub fn lease() -> Duration {
         Duration::from_secs(60)
@@ -441,6 +449,9 @@ impl Config {
             )));
         }
         crate::notifications::MailSettings::from_config(&self.notifications).map_err(ConfigError::Invalid)?;
+        if self.workers.reconcile_concurrency == 0 {
+            return Err(ConfigError::Invalid("workers.reconcile_concurrency must be at least 1".into()));
+        }
         if self.delivery.per_endpoint_concurrency == 0 {
             return Err(ConfigError::Invalid("delivery.per_endpoint_concurrency must be at least 1".into()));
         }

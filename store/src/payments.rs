@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_json, opt_time, parsed, time, to_json};
+use crate::param::{Param, query};
 use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis};
 
@@ -212,6 +213,38 @@ impl Database {
         limit: u32,
     ) -> Result<Vec<Payment>, StoreError> {
         self.claim_checks(&PAYMENTS, now, lease_until, limit).await
+    }
+
+    /// Sets the next check of payments the reconciler looked at, in one statement: each
+    /// `(id, version, next_check_at)` is written only while the payment is still at `version`,
+    /// so a change applied meanwhile (which set its own next check) is never undone. Returns how
+    /// many were written.
+    pub async fn reschedule_payment_checks(
+        &self,
+        checks: &[(&PaymentId, i64, Option<DateTime<Utc>>)],
+    ) -> Result<u64, StoreError> {
+        if checks.is_empty() {
+            return Ok(0);
+        }
+        let mut params: Vec<Param<'_>> = Vec::with_capacity(checks.len() * 3);
+        let (mut ids, mut next, mut versions) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, version, next_check_at) in checks {
+            let n = params.len() + 1;
+            params.extend([id.as_str().into(), (*version).into(), next_check_at.map(millis).into()]);
+            ids.push(format!("${n}"));
+            versions.push(format!(" WHEN ${n} THEN ${}", n + 1));
+            next.push(format!(" WHEN ${n} THEN ${}", n + 2));
+        }
+        let sql = format!(
+            "UPDATE payments SET next_check_at = CASE id{} END WHERE id IN ({}) AND version = CASE id{} END",
+            next.concat(),
+            ids.join(", "),
+            versions.concat()
+        );
+        let mut tx = self.begin().await?;
+        let written = query(sql, &params).execute(tx.conn()).await?.rows_affected();
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// The payments of a subscription (its charges and renewals), newest first.

@@ -215,6 +215,15 @@ impl Hub {
         self.commit(unit).await
     }
 
+    /// Pushes out the next check of payments the reconciler checked, in one statement: each
+    /// by its schedule, unless it changed since it was read (a change sets its own next check).
+    pub async fn reschedule_payment_checks(&self, payments: &[Payment]) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let checks: Vec<_> = payments.iter().map(|p| (&p.id, p.version(), next_payment_check(p, now))).collect();
+        self.db.reschedule_payment_checks(&checks).await?;
+        Ok(())
+    }
+
     pub async fn reschedule_subscription_check(&self, subscription_id: &SubscriptionId) -> Result<(), ServiceError> {
         let mut unit = self.begin(self.clock.now(), None).await?;
         if let Some(mut subscription) = unit.lock_subscription(subscription_id).await? {

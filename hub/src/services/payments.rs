@@ -19,6 +19,10 @@ use super::{Answer, Reservation, ServiceError};
 use crate::app::Hub;
 use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
 
+fn provider_error(payment: &Payment, error: ProviderError) -> ServiceError {
+    ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) }
+}
+
 /// A merchant's request for a payment, every value already valid in itself (parsed at the
 /// API's edge); [`Hub::create_payment`] checks what depends on the provider.
 #[derive(Debug, Clone)]
@@ -204,12 +208,53 @@ impl Hub {
         inbox_id: Option<i64>,
     ) -> Result<AppliedPayment, ServiceError> {
         let provider = self.provider(payment.mode, payment.provider)?;
-        let provider_error = |error| ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) };
         let asked = hint.is_none();
-        let mut snapshot = match hint {
+        let snapshot = match hint {
             Some(snapshot) => snapshot,
-            None => provider.fetch_payment(payment).await.map_err(provider_error)?,
+            None => provider.fetch_payment(payment).await.map_err(|e| provider_error(payment, e))?,
         };
+        self.apply_snapshot(provider.as_ref(), payment, snapshot, asked, cause, inbox_id).await
+    }
+
+    /// The reconciler's check of a payment it claimed: the provider is asked, and what changed
+    /// is applied as one unit of work. An answer that changes nothing costs no write here:
+    /// the payment is returned to have its next check written, with others, by
+    /// [`Hub::reschedule_payment_checks`]. So is a payment whose check applied something but
+    /// left its next check at the claim's lease; `None` when its next check is set.
+    pub async fn check_payment(&self, payment: &Payment) -> Result<Option<Payment>, ServiceError> {
+        let provider = self.provider(payment.mode, payment.provider)?;
+        let snapshot = provider.fetch_payment(payment).await.map_err(|e| provider_error(payment, e))?;
+        let now = self.clock.now();
+        let expiry = chrono::Duration::from_std(self.settings.payment_expiry).unwrap_or(chrono::Duration::hours(3));
+        let expired = |p: &Payment| p.status() == PaymentStatus::RequiresAction && now - p.created_at > expiry;
+        if !snapshot.ready_to_capture && !expired(payment) {
+            // Merged into a copy only to learn whether anything would be written.
+            let merge = payment.clone().merge(&snapshot.facts, &Cause::Reconciler, now);
+            if matches!(merge, Merge::Unchanged { learned: false, .. } | Merge::Stale) {
+                return Ok(Some(payment.clone()));
+            }
+        }
+        let applied = self.apply_snapshot(provider.as_ref(), payment, snapshot, true, &Cause::Reconciler, None).await?;
+        let mut current = applied.payment;
+        if expired(&current) {
+            tracing::info!(payment = %current.id, "the buyer never completed the payment; it expires");
+            current = self.end_unpaid_payment(&current, PaymentStatus::Expired, &Cause::Reconciler).await?;
+        }
+        Ok((current.next_check_at == payment.next_check_at).then_some(current))
+    }
+
+    /// Brings a payment to `snapshot`, capturing it when the buyer has approved; `asked` when
+    /// the snapshot is the provider's answer rather than a notification's claim.
+    async fn apply_snapshot(
+        &self,
+        provider: &dyn PaymentProvider,
+        payment: &Payment,
+        mut snapshot: PaymentSnapshot,
+        asked: bool,
+        cause: &Cause,
+        inbox_id: Option<i64>,
+    ) -> Result<AppliedPayment, ServiceError> {
+        let provider_error = |error| provider_error(payment, error);
         if snapshot.ready_to_capture && payment.status() == PaymentStatus::RequiresAction {
             let taken = match payment.capture_method {
                 CaptureMethod::Automatic => provider.capture_payment(payment).await,

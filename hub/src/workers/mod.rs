@@ -24,6 +24,11 @@ impl Shutdown {
         (sender, Self(receiver))
     }
 
+    /// Whether shutdown has been requested, for work that checks between steps.
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Resolves when shutdown is requested (immediately if it already was).
     pub async fn requested(&mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;

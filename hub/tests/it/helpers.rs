@@ -125,6 +125,7 @@ pub fn test_settings(public_url: &str) -> HubSettings {
             enabled: true,
             poll_interval: Duration::from_millis(50),
             reconcile_interval: Duration::from_millis(100),
+            reconcile_concurrency: 4,
             lease: Duration::from_secs(5),
         },
         delivery: DeliveryConfig {

@@ -192,3 +192,81 @@ async fn claim(app: &TestApp, holder: &InstanceIdentity, key: &str, body: &Value
     let claim = app.hub.db.claim_idempotency_key(Mode::Test, key, &fingerprint, claimant, now).await.unwrap();
     assert!(matches!(claim, IdempotencyClaim::Run(_)));
 }
+
+/// A hub whose background reconciler ran at start and waits an hour: the tests' own passes are
+/// the only ones that claim what they make due.
+async fn without_background_passes(backend: payhub_store::testing::Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| settings.workers.reconcile_interval = Duration::from_secs(3600)).await
+}
+
+/// `count` payments waiting for the buyer whose notifications are lost, due for a check.
+async fn due_backlog(app: &TestApp, count: usize) -> Vec<Value> {
+    use futures::StreamExt;
+    app.sandbox_control(Method::PUT, "/sandbox/chaos", json!({"drop_rate": 1.0})).await;
+    let payments: Vec<Value> =
+        futures::stream::iter(0..count).map(|_| app.create_payment(1000)).buffer_unordered(8).collect().await;
+    app.advance(Span::minutes(3)).await;
+    payments
+}
+
+fn id(payment: &Value) -> &str {
+    payment["id"].as_str().unwrap()
+}
+
+on_both_stores! {
+    with without_background_passes;
+
+    async fn a_backlog_larger_than_a_page_is_checked_in_one_pass(app) {
+        let count = payhub::workers::reconciler::PAGE as usize + 20;
+        let payments = due_backlog(&app, count).await;
+        // Buyers approved a few of them, at both ends of the backlog.
+        let approved = [&payments[0], &payments[1], &payments[count - 2], &payments[count - 1]];
+        for payment in approved {
+            app.approve(payment).await;
+        }
+        assert_eq!(payhub::workers::reconciler::reconcile_due(&app.hub).await.unwrap(), count);
+        for payment in approved {
+            assert_eq!(app.payment(id(payment)).await["status"], "succeeded");
+        }
+        assert_eq!(app.payment(id(&payments[2])).await["status"], "requires_action");
+        // Every one was checked and rescheduled: none is due any more.
+        assert_eq!(payhub::workers::reconciler::reconcile_due(&app.hub).await.unwrap(), 0);
+    }
+
+    async fn a_provider_error_on_one_payment_postpones_that_payment_only(app) {
+        let payments = due_backlog(&app, 3).await;
+        for payment in &payments {
+            app.approve(payment).await;
+        }
+        let order = payments[1]["provider_refs"]["payment_id"].as_str().unwrap();
+        let prefix = format!("/v2/checkout/orders/{order}");
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", json!({"fail_next": 20, "status": 500, "path_prefix": prefix})).await;
+        assert_eq!(payhub::workers::reconciler::reconcile_due(&app.hub).await.unwrap(), 3);
+        assert_eq!(app.payment(id(&payments[0])).await["status"], "succeeded");
+        assert_eq!(app.payment(id(&payments[2])).await["status"], "succeeded");
+        assert_eq!(app.payment(id(&payments[1])).await["status"], "requires_action");
+        // Postponed, not dropped: not due again at once, and settled once PayPal answers.
+        assert_eq!(payhub::workers::reconciler::reconcile_due(&app.hub).await.unwrap(), 0);
+        app.sandbox_control(Method::PUT, "/sandbox/paypal/faults", json!({"fail_next": 0})).await;
+        app.advance(Span::minutes(3)).await;
+        assert_eq!(payhub::workers::reconciler::reconcile_due(&app.hub).await.unwrap(), 1);
+        assert_eq!(app.payment(id(&payments[1])).await["status"], "succeeded");
+    }
+
+    async fn two_instances_sweeping_one_backlog_check_each_payment_once(app) {
+        let count = 2 * payhub::workers::reconciler::PAGE as usize + 50;
+        due_backlog(&app, count).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut providers = Providers::default();
+        providers.insert(Mode::Test, Paypal.sandbox_adapter(&app.sandbox, &url, PROVIDER_TIMEOUT).await.unwrap());
+        let second = Hub::new(app.hub.db.clone(), app.clock.clone(), providers, test_settings(&url));
+        let (first, other) = tokio::join!(
+            payhub::workers::reconciler::reconcile_due(&app.hub),
+            payhub::workers::reconciler::reconcile_due(&second),
+        );
+        // Each payment was claimed by one instance, never by both.
+        assert_eq!(first.unwrap() + other.unwrap(), count);
+        assert_eq!(payhub::workers::reconciler::reconcile_due(&app.hub).await.unwrap(), 0);
+    }
+}

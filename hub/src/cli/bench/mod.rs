@@ -10,6 +10,7 @@ mod backlog;
 mod ingest;
 mod load;
 mod payments;
+mod reconcile;
 mod report;
 mod scratch;
 mod startup;
@@ -90,6 +91,8 @@ pub(crate) enum Target {
     Apply(Store),
     ReceiverDirect,
     Deliver(Store),
+    ProviderFetch,
+    Reconcile(Store),
     Startup,
 }
 
@@ -101,6 +104,7 @@ impl Target {
         let mut all = vec![Target::BareAxum, Target::VerifyOnly, Target::ProviderCall { clients: 16 }];
         all.push(Target::ProviderCall { clients: 1 });
         all.push(Target::ReceiverDirect);
+        all.push(Target::ProviderFetch);
         for store in STORES {
             all.extend([
                 Target::Commit(store),
@@ -109,6 +113,7 @@ impl Target {
                 Target::CreatePayment { store, clients: 1 },
                 Target::Apply(store),
                 Target::Deliver(store),
+                Target::Reconcile(store),
             ]);
         }
         all.push(Target::Startup);
@@ -128,6 +133,8 @@ impl Target {
             Target::Apply(store) => format!("apply-{store}"),
             Target::ReceiverDirect => "receiver-direct".into(),
             Target::Deliver(store) => format!("deliver-{store}"),
+            Target::ProviderFetch => "provider-fetch".into(),
+            Target::Reconcile(store) => format!("reconcile-{store}"),
             Target::Startup => "startup-sqlite".into(),
         }
     }
@@ -136,18 +143,21 @@ impl Target {
     pub(crate) fn floor(self) -> Option<Target> {
         match self {
             Target::BareAxum | Target::Commit(_) | Target::ReceiverDirect | Target::Startup => None,
-            Target::ProviderCall { .. } => None,
+            Target::ProviderCall { .. } | Target::ProviderFetch => None,
             Target::VerifyOnly => Some(Target::BareAxum),
             Target::Ingest(_) => Some(Target::VerifyOnly),
             Target::CreatePayment { clients, .. } => Some(Target::ProviderCall { clients }),
             Target::Apply(store) => Some(Target::Commit(store)),
             Target::Deliver(_) => Some(Target::ReceiverDirect),
+            Target::Reconcile(_) => Some(Target::ProviderFetch),
         }
     }
 
     fn store(self) -> Option<Store> {
         match self {
-            Target::Commit(s) | Target::Ingest(s) | Target::Apply(s) | Target::Deliver(s) => Some(s),
+            Target::Commit(s) | Target::Ingest(s) | Target::Apply(s) | Target::Deliver(s) | Target::Reconcile(s) => {
+                Some(s)
+            }
             Target::CreatePayment { store, .. } => Some(store),
             Target::Startup => Some(Store::Sqlite),
             _ => None,
@@ -165,6 +175,8 @@ impl Target {
             Target::Apply(store) => backlog::apply(run, store).await?,
             Target::ReceiverDirect => backlog::receiver_direct(run).await?,
             Target::Deliver(store) => backlog::deliver(run, store).await?,
+            Target::ProviderFetch => reconcile::provider_fetch(run).await?,
+            Target::Reconcile(store) => reconcile::sweep(run, store).await?,
             Target::Startup => return startup::startup(run).await,
         };
         Ok(vec![row])
