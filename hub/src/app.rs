@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::instance;
 use crate::providers::Providers;
+use crate::workers::claim_writer::ClaimWriter;
 use crate::workers::inbox_writer::InboxWriter;
 use crate::workers::{self, Shutdown};
 
@@ -79,6 +80,8 @@ pub struct Hub {
     pub settings: Arc<HubSettings>,
     pub signals: Arc<Signals>,
     pub inbox: InboxWriter,
+    /// Claims Idempotency-Keys, several requests' in one commit.
+    pub claims: ClaimWriter,
     /// This process, as other processes sharing the database know it.
     pub instance: Arc<InstanceIdentity>,
     /// Readings of a provider's case are applied in the order they were taken (see
@@ -96,17 +99,9 @@ impl Hub {
         let inbox = InboxWriter::start(db.clone(), move || wake.inbox.notify_one());
         let ids = Arc::new(crate::ids::from_os_entropy());
         let instance = Arc::new(instance::identity(&ids, clock.now()));
-        Self {
-            db,
-            clock,
-            ids,
-            providers: Arc::new(providers),
-            settings: Arc::new(settings),
-            signals,
-            inbox,
-            instance,
-            case_readings: Arc::default(),
-        }
+        let claims = ClaimWriter::start(db.clone(), clock.clone(), instance.id.clone());
+        let (providers, settings) = (Arc::new(providers), Arc::new(settings));
+        Self { db, clock, ids, providers, settings, signals, inbox, claims, instance, case_readings: Arc::default() }
     }
 
     /// Serves the API on `listener` and, when configured, runs the workers.

@@ -83,13 +83,18 @@ impl Database {
             });
         }
         let path = sqlite_path(url)?;
+        // A connection to a local file cannot have dropped while idle: pinging it before every
+        // use (sqlx's default) would only add a round trip to SQLite's worker thread per
+        // transaction.
         let writer = AnyPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_WRITER_PRAGMAS).await.map(|_| ()) }))
             .connect(&format!("sqlite://{path}?mode=rwc"))
             .await?;
         let reader = AnyPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(max_connections.clamp(1, 8))
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) }))

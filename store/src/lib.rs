@@ -51,7 +51,7 @@ pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, Webhook
 pub use error::{Constraint, ConstraintKind, StoreError};
 pub use events::EventPage;
 pub use figures::{CHECKED_KINDS, ChecksDue, HourFigures, PaymentFigures, RefundFigures};
-pub use idempotency::{Claimant, IdempotencyClaim, RequestRun, StoredResponse};
+pub use idempotency::{Claimant, IdempotencyClaim, KeyClaim, RequestRun, StoredResponse};
 pub use inbox::{ClaimedNotification, InboxInsert, NewInboxEntry, ParkedNotification};
 pub use instances::{INSTANCE_SILENT_AFTER, InstanceIdentity, Liveness};
 pub use lease::Shares;

@@ -10,8 +10,8 @@ use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
     Claimant, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointStatus, INSTANCE_SILENT_AFTER,
-    IdempotencyClaim, InboxInsert, InstanceIdentity, MailAttempt, MailRecipient, NewInboxEntry, NewWebhookEndpoint,
-    RecordedAttempt, RequestRun, Shares, StoreError, StoredResponse,
+    IdempotencyClaim, InboxInsert, InstanceIdentity, KeyClaim, MailAttempt, MailRecipient, NewInboxEntry,
+    NewWebhookEndpoint, RecordedAttempt, RequestRun, Shares, StoreError, StoredResponse,
 };
 
 #[macro_use]
@@ -614,6 +614,53 @@ on_both_stores! {
             .await
             .unwrap();
         assert_eq!(other_mode, runs("req-5", false));
+    }
+
+    async fn keys_claimed_together_each_get_their_own_outcome_in_order(db: Database) {
+        let now = now();
+        let (a, b, gone) = (instance("ins-a", 1), instance("ins-b", 2), instance("ins-gone", 3));
+        for me in [&a, &b, &gone] {
+            db.register_instance(me, |_| true, now).await.unwrap();
+        }
+        assert_eq!(claim(&db, "done", "fp", &a, "req-0", now).await, runs("req-0", false));
+        let response = StoredResponse { status: 201, content_type: "application/json".into(), body: b"{}".to_vec() };
+        db.complete_idempotency_key(Mode::Test, "done", &response).await.unwrap();
+        assert_eq!(claim(&db, "orphan", "fp", &gone, "req-g", now).await, runs("req-g", false));
+        db.stop_instance(&gone.id, now).await.unwrap();
+
+        let key_claim = |mode, key: &str, fingerprint: &str, request_id: &str| KeyClaim {
+            mode,
+            key: key.into(),
+            fingerprint: fingerprint.into(),
+            new_request_id: request_id.into(),
+        };
+        let claims = [
+            key_claim(Mode::Test, "k1", "fp-a", "req-1"),
+            key_claim(Mode::Test, "k2", "fp-a", "req-2"),
+            key_claim(Mode::Test, "k1", "fp-a", "req-3"),
+            key_claim(Mode::Test, "k1", "fp-b", "req-4"),
+            key_claim(Mode::Live, "k1", "fp-b", "req-5"),
+            key_claim(Mode::Test, "done", "fp", "req-6"),
+            key_claim(Mode::Test, "orphan", "fp", "req-7"),
+        ];
+        let outcomes = db.claim_idempotency_keys(&b.id, &claims, now).await.unwrap();
+        assert_eq!(
+            outcomes,
+            [
+                runs("req-1", false),
+                runs("req-2", false),
+                IdempotencyClaim::InProgress,
+                IdempotencyClaim::Mismatch,
+                runs("req-5", false),
+                IdempotencyClaim::Completed(response),
+                runs("req-g", true),
+            ],
+            "the same key twice in a batch runs once; each other claim as if it came alone"
+        );
+        // Committed: another process finds the new keys held by a live one.
+        for key in ["k1", "k2"] {
+            assert_eq!(claim(&db, key, "fp-a", &a, "req-8", now).await, IdempotencyClaim::InProgress, "{key}");
+        }
     }
 
     async fn a_stopped_processs_request_is_taken_over_at_once_under_its_request_id(db: Database) {

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payhub_core::Mode;
 use payhub_core::id::RequestId;
-use payhub_store::{Claimant, IdempotencyClaim, StoreError, StoredResponse};
+use payhub_store::{IdempotencyClaim, KeyClaim, StoreError, StoredResponse};
 use ring::digest;
 
 use super::API_BODY_LIMIT;
@@ -96,12 +96,17 @@ pub enum Claimed {
 }
 
 /// Claims `key` for the request with `fingerprint`, for this process (so a retry takes it over
-/// once this process is gone) and with a request id that names what the request creates.
+/// once this process is gone) and with a request id that names what the request creates. The
+/// claim is committed, with those of concurrent requests, before this returns.
 pub async fn claim(hub: &Hub, mode: Mode, key: &str, fingerprint: &str) -> Result<Claimed, StoreError> {
-    let now = hub.clock.now();
-    let new_request_id = RequestId::generate(&hub.ids, now);
-    let claimant = Claimant { instance_id: &hub.instance.id, new_request_id: new_request_id.as_str() };
-    Ok(match hub.db.claim_idempotency_key(mode, key, fingerprint, claimant, now).await? {
+    let new_request_id = RequestId::generate(&hub.ids, hub.clock.now());
+    let claim = KeyClaim {
+        mode,
+        key: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        new_request_id: new_request_id.as_str().to_owned(),
+    };
+    Ok(match hub.claims.claim(claim).await? {
         IdempotencyClaim::Run(run) => {
             let request_id = RequestId::parse(&run.request_id).map_err(|_| {
                 StoreError::Corrupt(format!("idempotency key {key:?} holds request id {:?}", run.request_id))

@@ -2,6 +2,7 @@
 //! it side by side: the inbox writer (group commit), the inbox processor, the outbox dispatcher,
 //! the mailer ([`crate::notifications`]) and the reconciler.
 
+pub mod claim_writer;
 pub mod dispatcher;
 pub mod inbox_writer;
 pub mod processor;

@@ -58,6 +58,44 @@ on_both_stores! {
         assert_eq!(list["data"].as_array().unwrap().len(), 1, "one payment, not two");
     }
 
+    async fn concurrent_creations_under_distinct_keys_are_each_recorded_once(app) {
+        let body = json!({"provider": "paypal", "amount": 700, "currency": "USD"});
+        let keys: Vec<String> = (0..24).map(|i| format!("together-{i}")).collect();
+        let created = join_all(keys.iter().map(|key| app.post_with_key("/v1/payments", key, body.clone()))).await;
+        let mut ids = Vec::new();
+        for response in created {
+            assert_eq!(response.status(), 201);
+            ids.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "a payment per key: {ids:?}");
+        let list = app.get_json("/v1/payments?limit=100").await;
+        assert_eq!(list["data"].as_array().unwrap().len(), keys.len());
+        for (key, id) in keys.iter().zip(&ids) {
+            let again = app.post_with_key("/v1/payments", key, body.clone()).await;
+            assert_eq!(again.headers()["idempotent-replayed"], "true", "{key}");
+            assert_eq!(again.json::<Value>().await.unwrap()["id"], id.as_str(), "{key} answers its own payment");
+        }
+    }
+
+    async fn concurrent_requests_under_one_key_create_one_payment(app) {
+        let body = json!({"provider": "paypal", "amount": 700, "currency": "USD"});
+        let sent = join_all((0..8).map(|_| app.post_with_key("/v1/payments", "one-key", body.clone()))).await;
+        let mut ids = std::collections::HashSet::new();
+        for response in sent {
+            match response.status().as_u16() {
+                201 => {
+                    ids.insert(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+                }
+                409 => assert_eq!(response.json::<Value>().await.unwrap()["code"], "idempotency_key_in_use"),
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!(ids.len(), 1, "every success answers the same payment: {ids:?}");
+        let list = app.get_json("/v1/payments").await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 1, "one payment, not more");
+    }
+
     async fn an_idempotency_key_reused_with_another_body_is_refused(app) {
         let first = app.post_with_key("/v1/payments", "k", json!({"provider": "paypal", "amount": 100, "currency": "USD"})).await;
         assert_eq!(first.status(), 201);
