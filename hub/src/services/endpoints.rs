@@ -112,7 +112,7 @@ pub async fn rotate_secret(
     Err(ServiceError::Store(StoreError::Conflict(format!("webhook endpoint {id}'s secret"))))
 }
 
-/// Turns an endpoint of `mode` off or on again; `reason` is kept beside a disabled endpoint.
+/// Turns an endpoint of `mode` off (`disabled_because` kept beside it) or, given none, on again.
 /// Disabling fails its waiting deliveries in the same transaction, and the dispatcher drops
 /// those it holds at its next claim (woken here, so at once on this instance); enabling sends
 /// it the events created from then on (a replay sends what it missed). An endpoint already in
@@ -121,14 +121,13 @@ pub async fn set_enabled(
     hub: &Hub,
     mode: Mode,
     id: &WebhookEndpointId,
-    enabled: bool,
-    reason: &str,
+    disabled_because: Option<&str>,
 ) -> Result<WebhookEndpoint, ServiceError> {
     let not_found = || ServiceError::NotFound { resource: "webhook endpoint", id: id.to_string() };
     let endpoint = hub.db.endpoint(mode, id).await?.ok_or_else(not_found)?;
-    let (status, reason) = match enabled {
-        true => (EndpointStatus::Enabled, None),
-        false => (EndpointStatus::Disabled, Some(reason)),
+    let (status, reason) = match disabled_because {
+        None => (EndpointStatus::Enabled, None),
+        Some(reason) => (EndpointStatus::Disabled, Some(reason)),
     };
     if endpoint.status == status {
         return Ok(endpoint);

@@ -112,16 +112,3 @@ fn point_in_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime
     };
     Ok(at)
 }
-
-/// Turns an endpoint of `mode` off (its waiting retries stop with it) or on again; `reason`
-/// is kept beside a disabled endpoint. See [`super::endpoints::set_enabled`].
-pub async fn set_enabled(
-    hub: &Hub,
-    mode: Mode,
-    id: &str,
-    enabled: bool,
-    reason: &str,
-) -> Result<WebhookEndpointId, ServiceError> {
-    let endpoint = endpoint_in_mode(hub, mode, "endpoint", id).await?;
-    Ok(super::endpoints::set_enabled(hub, mode, &endpoint.id, enabled, reason).await?.id)
-}

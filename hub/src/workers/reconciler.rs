@@ -47,14 +47,17 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
 /// same time checks other objects.
 async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
     let now = hub.clock.now();
-    let lease_until = now + Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
+    // What is due is fixed at the start of the pass (so a pass ends); each page's lease runs
+    // from its own claim, so the last pages of a long pass are not left to other instances.
+    let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
+    let lease_until = || hub.clock.now() + lease;
     let db = &hub.db;
     let mut checked = 0;
     checked +=
-        drain(shutdown, || db.claim_payments_due(now, lease_until, PAGE), |page| check_payments(hub, page)).await?;
+        drain(shutdown, || db.claim_payments_due(now, lease_until(), PAGE), |page| check_payments(hub, page)).await?;
     checked += drain(
         shutdown,
-        || db.claim_refunds_due(now, lease_until, PAGE),
+        || db.claim_refunds_due(now, lease_until(), PAGE),
         |page| {
             each(hub, page, |refund| async move {
                 if let Err(e) = hub.sync_refund(&refund, &Cause::Reconciler).await {
@@ -71,7 +74,7 @@ async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
     .await?;
     checked += drain(
         shutdown,
-        || db.claim_subscriptions_due(now, lease_until, PAGE),
+        || db.claim_subscriptions_due(now, lease_until(), PAGE),
         |page| {
             each(hub, page, |subscription| async move {
                 if let Err(e) = hub.sync_subscription(&subscription, &Cause::Reconciler, None).await {
@@ -86,7 +89,7 @@ async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
     .await?;
     checked += drain(
         shutdown,
-        || db.claim_disputes_due(now, lease_until, PAGE),
+        || db.claim_disputes_due(now, lease_until(), PAGE),
         |page| {
             each(hub, page, |dispute| async move {
                 if let Err(e) = hub.check_dispute(&dispute).await {

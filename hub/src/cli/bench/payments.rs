@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use payhub_core::id::PaymentId;
-use payhub_core::payment::{Payment, PaymentDetails};
+use payhub_core::payment::{Payment, PaymentDetails, PaymentDraft};
 use payhub_core::{Clock, Currency, IdGenerator, Mode, Money, ProviderName};
 use serde_json::json;
 
@@ -19,29 +19,30 @@ fn counts(run: &Run, clients: usize) -> usize {
     if clients > 1 { run.count(3_000, 60) } else { run.count(1_000, 30) }
 }
 
+/// A USD 10.00 PayPal payment of test mode, created `at`, with the URLs its buyer returns to.
+pub(crate) fn paypal_draft(ids: &IdGenerator, at: chrono::DateTime<chrono::Utc>) -> (PaymentDraft, BuyerUrls) {
+    let money = Money::new(1000, Currency::parse("USD").expect("USD is a currency"));
+    let draft = Payment::draft(
+        PaymentId::generate(ids, at),
+        Mode::Test,
+        ProviderName::Paypal,
+        "paypal".into(),
+        money,
+        PaymentDetails::default(),
+        at,
+    );
+    let urls = BuyerUrls {
+        return_url: "http://127.0.0.1:1/checkout/paypal/return".into(),
+        cancel_url: "http://127.0.0.1:1/checkout/paypal/cancel".into(),
+    };
+    (draft, urls)
+}
+
 pub(crate) async fn provider_call(run: &Run, clients: usize) -> anyhow::Result<Row> {
     let provider = run.paypal_adapter()?;
     let ids = Arc::new(IdGenerator::seeded(11));
     let clock = run.sandbox.clock.clone();
-    let draft = move |ids: &IdGenerator| {
-        let now = clock.now();
-        let money = Money::new(1000, Currency::parse("USD").expect("USD is a currency"));
-        let id = PaymentId::generate(ids, now);
-        let draft = Payment::draft(
-            id,
-            Mode::Test,
-            ProviderName::Paypal,
-            "paypal".into(),
-            money,
-            PaymentDetails::default(),
-            now,
-        );
-        let urls = BuyerUrls {
-            return_url: "http://127.0.0.1:1/checkout/paypal/return".into(),
-            cancel_url: "http://127.0.0.1:1/checkout/paypal/cancel".into(),
-        };
-        (draft, urls)
-    };
+    let draft = move |ids: &IdGenerator| paypal_draft(ids, clock.now());
     // The first call fetches the OAuth token; the hub's own first request does too.
     let (warm, urls) = draft(&ids);
     provider.create_payment(&warm, &urls).await?;

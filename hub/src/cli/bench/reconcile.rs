@@ -7,15 +7,13 @@ use std::time::Instant;
 
 use chrono::Duration;
 use futures::StreamExt;
-use payhub_core::id::PaymentId;
-use payhub_core::payment::{NextAction, Payment, PaymentDetails, PaymentStatus, ProviderRefs};
+use payhub_core::payment::{NextAction, Payment, PaymentStatus, ProviderRefs};
 use payhub_core::transition::Cause;
-use payhub_core::{Currency, Mode, Money, ProviderName};
 
 use super::ingest::hub_on;
 use super::load::{self, drive};
 use super::{Row, Run, Store, Target};
-use crate::providers::{BuyerUrls, PaymentProvider};
+use crate::providers::PaymentProvider;
 
 /// Orders created at the simulator (and payments stored) per step while the backlog is made.
 const CHUNK: usize = 500;
@@ -30,22 +28,7 @@ async fn opened(
     ids: &payhub_core::IdGenerator,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Payment> {
-    let created = now - Duration::hours(1);
-    let id = PaymentId::generate(ids, created);
-    let money = Money::new(1000, Currency::parse("USD")?);
-    let draft = Payment::draft(
-        id,
-        Mode::Test,
-        ProviderName::Paypal,
-        "paypal".into(),
-        money,
-        PaymentDetails::default(),
-        created,
-    );
-    let urls = BuyerUrls {
-        return_url: "http://127.0.0.1:1/checkout/paypal/return".into(),
-        cancel_url: "http://127.0.0.1:1/checkout/paypal/cancel".into(),
-    };
+    let (draft, urls) = super::payments::paypal_draft(ids, now - Duration::hours(1));
     let checkout = provider.create_payment(&draft, &urls).await?;
     let refs =
         ProviderRefs { payment_id: Some(checkout.provider_payment_id), capture_id: None, authorization_id: None };

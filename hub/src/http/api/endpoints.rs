@@ -234,7 +234,7 @@ async fn disable_endpoint(
     caller: Caller,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
-    let endpoint = service::set_enabled(&hub, caller.mode, &id, false, DISABLED_THROUGH_THE_API).await?;
+    let endpoint = service::set_enabled(&hub, caller.mode, &id, Some(DISABLED_THROUGH_THE_API)).await?;
     Ok(Json(WebhookEndpointView::of(endpoint, None)))
 }
 
@@ -249,6 +249,6 @@ async fn enable_endpoint(
     caller: Caller,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Result<Json<WebhookEndpointView>, ApiError> {
-    let endpoint = service::set_enabled(&hub, caller.mode, &id, true, "").await?;
+    let endpoint = service::set_enabled(&hub, caller.mode, &id, None).await?;
     Ok(Json(WebhookEndpointView::of(endpoint, None)))
 }

@@ -5,7 +5,7 @@
 use axum::extract::{Path, RawForm, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use payhub_core::id::EventId;
+use payhub_core::id::{EventId, WebhookEndpointId};
 use payhub_store::{EndpointHealth, EndpointStatus, WebhookEndpoint};
 use serde::Deserialize;
 
@@ -13,7 +13,7 @@ use super::layout::{self, when};
 use super::session::{Operator, read_form};
 use super::{ConsoleError, ConsoleQuery};
 use crate::app::Hub;
-use crate::services::redelivery;
+use crate::services::{endpoints, redelivery};
 
 /// The page shows at most this many endpoints of a mode.
 const ENDPOINTS_SHOWN: u32 = 100;
@@ -184,8 +184,11 @@ pub async fn set_status(
         "false" => false,
         other => return Err(ConsoleError::Invalid(format!("`enabled` is `true` or `false`, not `{other}`"))),
     };
+    let id =
+        WebhookEndpointId::parse(&id).map_err(|_| ConsoleError::NotFound(format!("no webhook endpoint `{id}`")))?;
     let reason = format!("disabled by {} in the console", operator.email());
-    let endpoint = redelivery::set_enabled(&hub, operator.mode(), &id, enabled, &reason).await?;
+    let disabled_because = (!enabled).then_some(reason.as_str());
+    let endpoint = endpoints::set_enabled(&hub, operator.mode(), &id, disabled_because).await?.id;
     let done = if enabled { "enabled" } else { "disabled" };
     tracing::info!(email = operator.email(), endpoint = %endpoint, done, "console: webhook endpoint status changed");
     Ok(back(done, endpoint.as_str(), 0, 0))
