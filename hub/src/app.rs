@@ -16,6 +16,7 @@ use crate::instance;
 use crate::providers::Providers;
 use crate::workers::claim_writer::ClaimWriter;
 use crate::workers::inbox_writer::InboxWriter;
+use crate::workers::unit_writer::UnitWriter;
 use crate::workers::{self, Shutdown};
 
 /// What the hub's behaviour depends on, besides its providers.
@@ -82,6 +83,8 @@ pub struct Hub {
     pub inbox: InboxWriter,
     /// Claims Idempotency-Keys, several requests' in one commit.
     pub claims: ClaimWriter,
+    /// Records created payments, several requests' units in one commit.
+    pub units: UnitWriter,
     /// This process, as other processes sharing the database know it.
     pub instance: Arc<InstanceIdentity>,
     /// Readings of a provider's case are applied in the order they were taken (see
@@ -100,8 +103,21 @@ impl Hub {
         let ids = Arc::new(crate::ids::from_os_entropy());
         let instance = Arc::new(instance::identity(&ids, clock.now()));
         let claims = ClaimWriter::start(db.clone(), clock.clone(), instance.id.clone());
+        let units = UnitWriter::start(db.clone(), ids.clone(), signals.clone());
         let (providers, settings) = (Arc::new(providers), Arc::new(settings));
-        Self { db, clock, ids, providers, settings, signals, inbox, claims, instance, case_readings: Arc::default() }
+        Self {
+            db,
+            clock,
+            ids,
+            providers,
+            settings,
+            signals,
+            inbox,
+            claims,
+            units,
+            instance,
+            case_readings: Arc::default(),
+        }
     }
 
     /// Serves the API on `listener` and, when configured, runs the workers.

@@ -60,7 +60,7 @@ pub use payments::PaymentFilter;
 pub use rejected::{Kept, RejectedNotification, RejectionCount, RejectionRetention};
 pub use timeline::{AttemptRecord, NotificationSummary};
 pub use tx::Tx;
-pub use unit_of_work::{Committed, UnitOfWork};
+pub use unit_of_work::{Committed, Part, UnitOfWork};
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;

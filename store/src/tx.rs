@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::{Any, AnyConnection, Executor, Transaction};
 
 use crate::mail::RecipientsCache;
 use crate::{Dialect, StoreError};
@@ -25,6 +25,12 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         self.inner.commit().await?;
+        Ok(())
+    }
+
+    /// A statement without parameters (transaction control), sent as is.
+    pub(crate) async fn execute_plain(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        self.conn().execute(sql).await?;
         Ok(())
     }
 

@@ -32,6 +32,13 @@ pub struct UnitOfWork<'a> {
     announced: bool,
 }
 
+/// A part of a unit of work that can be undone alone (see [`UnitOfWork::begin_part`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    /// Whether the unit had written events before the part began.
+    announced_before: bool,
+}
+
 /// What a committed unit of work leaves for others to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "events written mean the dispatcher has deliveries to make"]
@@ -118,6 +125,25 @@ impl UnitOfWork<'_> {
         self.tx.record_transition(transition).await?;
         self.tx.insert_event(&Event::about(event, resource, self.ids, transition.at), self.ids).await?;
         self.announced = true;
+        Ok(())
+    }
+
+    /// Begins a part of the unit happening at `now`, under its own savepoint: several changes
+    /// can then share one commit, and one change's failure undoes only its part
+    /// ([`UnitOfWork::undo_part`]). Parts nest (each savepoint stays open until the commit,
+    /// which releases them all), so a kept part costs no statement to close.
+    pub async fn begin_part(&mut self, now: DateTime<Utc>) -> Result<Part, StoreError> {
+        self.tx.execute_plain("SAVEPOINT part").await?;
+        self.now = now;
+        Ok(Part { announced_before: self.announced })
+    }
+
+    /// Undoes everything written since `part` began (the latest part, as parts are written one
+    /// after another); the unit goes on with what came before it.
+    pub async fn undo_part(&mut self, part: Part) -> Result<(), StoreError> {
+        // The latest savepoint of that name, which is the part's.
+        self.tx.execute_plain("ROLLBACK TO SAVEPOINT part").await?;
+        self.announced = part.announced_before;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ use super::failures::provider_failure;
 use super::{Answer, Reservation, ServiceError};
 use crate::app::Hub;
 use crate::providers::{BuyerAction, BuyerUrls, Capability, PaymentProvider, PaymentSnapshot, ProviderError};
+use crate::workers::unit_writer::{KeyAnswer, NewPayment};
 
 fn provider_error(payment: &Payment, error: ProviderError) -> ServiceError {
     ServiceError::Provider { error, resource_id: Some(payment.id.to_string()) }
@@ -157,18 +158,19 @@ impl Hub {
             }
             Err(error) => (draft.refused(provider_failure(&error), &Cause::Api), Some(error)),
         };
-        let mut unit = self.begin(now, None).await?;
-        unit.create_payment(&created).await?;
-        if let Some(error) = failed {
-            // A failure's answer is the error's problem document, which the Idempotency-Key
-            // layer records.
-            self.commit(unit).await?;
-            return Err(ServiceError::Provider { error, resource_id: Some(created.resource().id.to_string()) });
-        }
-        let response = answer(created.resource())?;
-        unit.complete_idempotency_key(mode, &reservation.key, &response).await?;
-        self.commit(unit).await?;
-        Ok(Answer { response, recorded: true })
+        // The unit is recorded by the unit writer, in a commit it may share with other
+        // requests' units; it returns once that commit is made.
+        let Some(error) = failed else {
+            let response = answer(created.resource())?;
+            let answer = KeyAnswer { mode, key: reservation.key.clone(), response: response.clone() };
+            self.units.create_payment(NewPayment { created, answer: Some(answer), now }).await?;
+            return Ok(Answer { response, recorded: true });
+        };
+        // A failure's answer is the error's problem document, which the Idempotency-Key layer
+        // records.
+        let resource_id = Some(created.resource().id.to_string());
+        self.units.create_payment(NewPayment { created, answer: None, now }).await?;
+        Err(ServiceError::Provider { error, resource_id })
     }
 
     fn next_action(&self, payment: &Payment, action: &BuyerAction) -> NextAction {

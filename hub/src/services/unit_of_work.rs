@@ -3,10 +3,10 @@
 //! when the change wrote events, so it never looks for deliveries that are not committed yet.
 
 use chrono::{DateTime, Utc};
-use payhub_store::UnitOfWork;
+use payhub_store::{Committed, UnitOfWork};
 
 use super::ServiceError;
-use crate::app::Hub;
+use crate::app::{Hub, Signals};
 
 impl Hub {
     /// Begins a change happening at `now`; `notification` is the inbox row that caused it,
@@ -20,10 +20,17 @@ impl Hub {
     }
 
     pub(crate) async fn commit(&self, unit: UnitOfWork<'_>) -> Result<(), ServiceError> {
-        if unit.commit().await?.announced {
-            self.signals.outbox.notify_one();
-            self.signals.mail.notify_one();
-        }
+        self.signals.committed(unit.commit().await?);
         Ok(())
+    }
+}
+
+impl Signals {
+    /// Wakes the dispatcher and the mailer after a commit that wrote events.
+    pub(crate) fn committed(&self, committed: Committed) {
+        if committed.announced {
+            self.outbox.notify_one();
+            self.mail.notify_one();
+        }
     }
 }

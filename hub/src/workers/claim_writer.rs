@@ -41,7 +41,7 @@ impl ClaimWriter {
 
 /// The writer is gone (the process is shutting down): the request is answered 503 and its
 /// client retries.
-fn closed() -> StoreError {
+pub(super) fn closed() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
@@ -56,28 +56,44 @@ async fn run(db: Database, clock: SharedClock, instance_id: String, mut receiver
     }
 }
 
-/// Claims the batch in one transaction. If that fails, each claim is tried alone, so each
-/// request hears its own outcome (one key's bad value does not refuse the others) — unless the
-/// pool found no connection for its whole acquire timeout: the database is down, and a wait as
-/// long per claim would leave the last request waiting many times its client's patience.
+/// Claims the batch in one transaction.
 async fn commit(
     db: &Database,
     instance_id: &str,
     claims: &[KeyClaim],
     now: DateTime<Utc>,
 ) -> Vec<Result<IdempotencyClaim, StoreError>> {
-    match db.claim_idempotency_keys(instance_id, claims, now).await {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+    each_alone(claims, |claims| async move {
+        Ok(db.claim_idempotency_keys(instance_id, claims, now).await?.into_iter().map(Ok).collect())
+    })
+    .await
+}
+
+/// The outcome of each of `items`, written together by `together` (which gives each item's
+/// outcome, or the error that failed them all). If the batch fails, each item is tried alone,
+/// so each request hears its own outcome (one item's bad value does not refuse the others) —
+/// unless the pool found no connection for its whole acquire timeout: the database is down,
+/// and a wait as long per item would leave the last request waiting many times its client's
+/// patience.
+pub(super) async fn each_alone<'a, T, O, Batch>(
+    items: &'a [T],
+    together: impl Fn(&'a [T]) -> Batch,
+) -> Vec<Result<O, StoreError>>
+where
+    Batch: Future<Output = Result<Vec<Result<O, StoreError>>, StoreError>>,
+{
+    match together(items).await {
+        Ok(outcomes) => outcomes,
         Err(StoreError::Database(sqlx::Error::PoolTimedOut)) => {
-            claims.iter().map(|_| Err(StoreError::Database(sqlx::Error::PoolTimedOut))).collect()
+            items.iter().map(|_| Err(StoreError::Database(sqlx::Error::PoolTimedOut))).collect()
         }
-        Err(_) if claims.len() > 1 => {
-            let mut outcomes = Vec::with_capacity(claims.len());
-            for claim in claims {
-                let alone = db.claim_idempotency_keys(instance_id, std::slice::from_ref(claim), now).await;
-                outcomes.push(alone.and_then(|mut outcome| {
-                    outcome.pop().ok_or_else(|| StoreError::Corrupt("a key claim gave no outcome".into()))
-                }));
+        Err(_) if items.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for item in items.chunks(1) {
+                let alone = together(item).await.and_then(|mut outcome| {
+                    outcome.pop().ok_or_else(|| StoreError::Corrupt("a batch of one gave no outcome".into()))
+                });
+                outcomes.push(alone.and_then(|outcome| outcome));
             }
             outcomes
         }

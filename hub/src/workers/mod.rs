@@ -1,5 +1,5 @@
 //! Background work, all coordinated through the database so any number of instances can run
-//! it side by side: the inbox writer (group commit), the inbox processor, the outbox dispatcher,
+//! it side by side: the inbox, key claim and payment unit writers (group commit), the inbox processor, the outbox dispatcher,
 //! the mailer ([`crate::notifications`]) and the reconciler.
 
 pub mod claim_writer;
@@ -7,6 +7,7 @@ pub mod dispatcher;
 pub mod inbox_writer;
 pub mod processor;
 pub mod reconciler;
+pub mod unit_writer;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;

@@ -1,9 +1,36 @@
 //! Taking money: the PayPal flow from creation to refunded, as a merchant sees it.
 
-use serde_json::json;
+use std::collections::HashSet;
+use std::time::Duration;
 
-use crate::helpers::signature_is_valid;
+use futures::future::join_all;
+use payhub::workers::unit_writer::NewPayment;
+use payhub_core::id::PaymentId;
+use payhub_core::payment::{NextAction, Payment, PaymentDetails, ProviderRefs};
+use payhub_core::transition::Cause;
+use payhub_core::{Clock, Currency, Mode, Money, ProviderName};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, signature_is_valid};
 use crate::on_both_stores;
+
+/// A payment of test mode opened at PayPal under `id`, as its request hands it to the unit
+/// writer (with no Idempotency-Key answer to record).
+fn new_payment(app: &TestApp, id: &PaymentId) -> NewPayment {
+    let now = app.clock.now();
+    let money = Money::new(1000, Currency::parse("USD").unwrap());
+    let draft = Payment::draft(
+        id.clone(),
+        Mode::Test,
+        ProviderName::Paypal,
+        "paypal".into(),
+        money,
+        PaymentDetails::default(),
+        now,
+    );
+    let next_action = NextAction::RedirectToUrl { redirect_url: format!("https://paypal.example/checkout/{id}") };
+    NewPayment { created: draft.opened(ProviderRefs::default(), next_action, &Cause::Api), answer: None, now }
+}
 
 on_both_stores! {
     async fn pay_approve_capture_partial_refund_then_full_refund(app) {
@@ -163,5 +190,79 @@ on_both_stores! {
         let refunds = app.get_json(&format!("/v1/payments/{id}/refunds")).await;
         assert_eq!(refunds["data"][0]["status"], "succeeded");
         assert_eq!(refunds["data"][0]["amount"], 400);
+    }
+
+    async fn concurrent_creations_each_commit_their_payment_event_and_deliveries(app) {
+        // Enough requests at once that the unit writer records several in one commit.
+        let body = json!({"provider": "paypal", "amount": 700, "currency": "USD"});
+        let keys: Vec<String> = (0..24).map(|i| format!("grouped-{i}")).collect();
+        let created = join_all(keys.iter().map(|key| app.post_with_key("/v1/payments", key, body.clone()))).await;
+        let mut ids = Vec::new();
+        for response in created {
+            assert_eq!(response.status(), 201);
+            ids.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), keys.len(), "a payment per request: {ids:?}");
+        for (key, id) in keys.iter().zip(&ids) {
+            assert_eq!(app.payment(id).await["status"], "requires_action");
+            assert_eq!(app.event_types(id).await, ["payment.created"], "{id} has its one event");
+            let again = app.post_with_key("/v1/payments", key, body.clone()).await;
+            assert_eq!(again.headers()["idempotent-replayed"], "true", "{key}'s answer was recorded with its payment");
+            assert_eq!(again.json::<Value>().await.unwrap()["id"], id.as_str());
+        }
+        app.eventually("every payment.created delivered", || async {
+            let arrived = app.receiver.first_arrival.lock().unwrap();
+            ids.iter().all(|id| arrived.contains_key(id))
+        })
+        .await;
+    }
+
+    async fn a_payment_that_cannot_be_recorded_fails_alone_in_a_shared_commit(app) {
+        let (units, ids, now) = (&app.hub.units, &app.hub.ids, app.clock.now());
+        let taken = PaymentId::generate(ids, now);
+        // An uncommitted payment under `taken` holds the writer's first unit back (SQLite's one
+        // writer connection is busy; PostgreSQL waits to learn whether the id is free), so the
+        // units sent meanwhile queue up and are recorded together once it commits.
+        let mut holder = app.hub.db.begin().await.unwrap();
+        holder.insert_payment(new_payment(&app, &taken).created.resource()).await.unwrap();
+        let first = tokio::spawn({
+            let (units, payment) = (units.clone(), new_payment(&app, &taken));
+            async move { units.create_payment(payment).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The fourth of the queued units takes an id already taken; the others are new.
+        let mut batch: Vec<PaymentId> = (0..7).map(|_| PaymentId::generate(ids, now)).collect();
+        batch[3] = taken.clone();
+        let queued: Vec<_> = batch
+            .iter()
+            .map(|id| {
+                let (units, payment) = (units.clone(), new_payment(&app, id));
+                tokio::spawn(async move { units.create_payment(payment).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        holder.commit().await.unwrap();
+
+        let refused = first.await.unwrap().expect_err("the id was taken meanwhile");
+        assert!(refused.is_unique_violation(), "{refused}");
+        for (i, (id, outcome)) in batch.iter().zip(join_all(queued).await).enumerate() {
+            match outcome.unwrap() {
+                Err(e) if i == 3 => assert!(e.is_unique_violation(), "{e}"),
+                Ok(()) if i != 3 => {
+                    let stored = app.hub.db.payment(Mode::Test, id).await.unwrap();
+                    assert!(stored.is_some(), "{id} is recorded despite its neighbour's failure");
+                    assert_eq!(app.event_types(id.as_str()).await, ["payment.created"], "{id}");
+                }
+                other => panic!("unit {i} ({id}): {other:?}"),
+            }
+        }
+        // Neither failed unit left a trace: the payment under `taken` is the holder's, which
+        // wrote no event.
+        assert!(app.event_types(taken.as_str()).await.is_empty(), "the failed units' events were undone");
+        app.eventually("the recorded payments' events delivered", || async {
+            let arrived = app.receiver.first_arrival.lock().unwrap();
+            batch.iter().enumerate().all(|(i, id)| i == 3 || arrived.contains_key(id.as_str()))
+        })
+        .await;
     }
 }
