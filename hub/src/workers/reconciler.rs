@@ -9,11 +9,10 @@ use std::future::Future;
 
 use chrono::Duration;
 use futures::StreamExt;
-use futures::stream::{self, FuturesUnordered};
+use futures::stream;
 use payhub_core::payment::Payment;
 use payhub_core::transition::Cause;
 use payhub_store::StoreError;
-use tokio::sync::Semaphore;
 use tracing::warn;
 
 use crate::app::Hub;
@@ -48,10 +47,6 @@ pub async fn reconcile_due(hub: &Hub) -> Result<usize, ServiceError> {
 /// same time checks other objects.
 async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
     let now = hub.clock.now();
-    // Shared by the pages checked at once: the pass as a whole asks the provider about at most
-    // this many objects at a time.
-    let permits = Semaphore::new(hub.settings.workers.reconcile_concurrency.max(1));
-    let permits = &permits;
     // What is due is fixed at the start of the pass (so a pass ends); each page's lease runs
     // from its own claim, so the last pages of a long pass are not left to other instances.
     let lease = Duration::from_std(hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
@@ -59,13 +54,12 @@ async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
     let db = &hub.db;
     let mut checked = 0;
     checked +=
-        drain(shutdown, || db.claim_payments_due(now, lease_until(), PAGE), |page| check_payments(hub, permits, page))
-            .await?;
+        drain(shutdown, || db.claim_payments_due(now, lease_until(), PAGE), |page| check_payments(hub, page)).await?;
     checked += drain(
         shutdown,
         || db.claim_refunds_due(now, lease_until(), PAGE),
         |page| {
-            each(hub, permits, page, |refund| async move {
+            each(hub, page, |refund| async move {
                 if let Err(e) = hub.sync_refund(&refund, &Cause::Reconciler).await {
                     warn!(refund = %refund.id, error = %e, "could not reconcile a refund");
                     // sync_refund reschedules on success only; an unreachable provider is asked
@@ -82,7 +76,7 @@ async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
         shutdown,
         || db.claim_subscriptions_due(now, lease_until(), PAGE),
         |page| {
-            each(hub, permits, page, |subscription| async move {
+            each(hub, page, |subscription| async move {
                 if let Err(e) = hub.sync_subscription(&subscription, &Cause::Reconciler, None).await {
                     warn!(subscription = %subscription.id, error = %e, "could not reconcile a subscription");
                     if let Err(e) = hub.reschedule_subscription_check(&subscription.id).await {
@@ -97,7 +91,7 @@ async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
         shutdown,
         || db.claim_disputes_due(now, lease_until(), PAGE),
         |page| {
-            each(hub, permits, page, |dispute| async move {
+            each(hub, page, |dispute| async move {
                 if let Err(e) = hub.check_dispute(&dispute).await {
                     warn!(dispute = %dispute.id, error = %e, "could not reconcile a dispute");
                     if let Err(e) = hub.reschedule_dispute_check(&dispute.id).await {
@@ -125,11 +119,6 @@ async fn sweep(hub: &Hub, shutdown: &Shutdown) -> Result<usize, ServiceError> {
 /// (nothing else is due, or other instances hold the rest) or shutdown is requested; returns
 /// how many objects were checked. Every claim pushes its objects' next check past `now`, so
 /// no object is claimed twice in a pass.
-///
-/// Two pages are under way at once: the next page is claimed while one is checked, and its
-/// checks take the places the last, slowest checks of the page before leave free (the pass's
-/// permits bound the provider calls), so neither the claim nor a page's tail and rescheduling
-/// stall the pass.
 async fn drain<T, Claimed, Checked>(
     shutdown: &Shutdown,
     claim: impl Fn() -> Claimed,
@@ -140,58 +129,29 @@ where
     Checked: Future<Output = ()>,
 {
     let mut checked = 0;
-    let mut checking = FuturesUnordered::new();
-    let mut claiming = Some(Box::pin(claim()));
-    let (mut more, mut failed) = (true, None);
-    while claiming.is_some() || !checking.is_empty() {
-        tokio::select! {
-            claimed = async { claiming.as_mut().expect("a claim is under way").await }, if claiming.is_some() => {
-                claiming = None;
-                match claimed {
-                    Ok(page) => {
-                        more = page.len() >= PAGE as usize;
-                        checked += page.len();
-                        checking.push(check(page));
-                    }
-                    Err(e) => (more, failed) = (false, Some(e)),
-                }
-            }
-            Some(()) = checking.next(), if !checking.is_empty() => {}
+    loop {
+        let page = claim().await?;
+        let full = page.len() >= PAGE as usize;
+        checked += page.len();
+        check(page).await;
+        if !full || shutdown.is_requested() {
+            return Ok(checked);
         }
-        // A short page, shutdown or a failed claim ends the pass; pages already claimed are
-        // checked to the end.
-        if more && claiming.is_none() && checking.len() < 2 && !shutdown.is_requested() {
-            claiming = Some(Box::pin(claim()));
-        }
-    }
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(checked),
     }
 }
 
-/// Runs `check` on every object of a page, each holding one of the pass's permits.
-async fn each<T, Done: Future<Output = ()>>(hub: &Hub, permits: &Semaphore, page: Vec<T>, check: impl Fn(T) -> Done) {
+/// Runs `check` on every object of a page, as many at once as the settings allow.
+async fn each<T, Done: Future<Output = ()>>(hub: &Hub, page: Vec<T>, check: impl FnMut(T) -> Done) {
     let concurrency = hub.settings.workers.reconcile_concurrency.max(1);
-    let check = &check;
-    stream::iter(page)
-        .map(|object| async move {
-            // The semaphore is never closed.
-            let _permit = permits.acquire().await;
-            check(object).await
-        })
-        .buffer_unordered(concurrency)
-        .collect::<()>()
-        .await;
+    stream::iter(page).map(check).buffer_unordered(concurrency).collect::<()>().await;
 }
 
 /// Checks a page of payments; those whose check wrote no next check (unchanged at the provider,
 /// or the provider could not be asked) get it in one statement for the page.
-async fn check_payments(hub: &Hub, permits: &Semaphore, page: Vec<Payment>) {
+async fn check_payments(hub: &Hub, page: Vec<Payment>) {
     let concurrency = hub.settings.workers.reconcile_concurrency.max(1);
     let unscheduled: Vec<Payment> = stream::iter(page)
         .map(|payment| async move {
-            let _permit = permits.acquire().await;
             match hub.check_payment(&payment).await {
                 Ok(unscheduled) => unscheduled,
                 Err(e) => {
