@@ -500,5 +500,38 @@ on_both_stores! {
             let delivery = app.delivery_to(payment, &id).await;
             assert_eq!((delivery.status.as_str(), delivery.last_error.as_deref()), ("failed", Some("endpoint disabled")));
         }
+        // The attempts shown are the attempts made: the dropped ones were claimed, never tried.
+        assert_eq!(app.delivery_to(&first, &id).await.attempts, 1);
+        for payment in &waiting {
+            assert_eq!(app.delivery_to(payment, &id).await.attempts, 0, "dropped unsent");
+        }
+    }
+
+    async fn deliveries_held_for_an_endpoint_disabled_and_enabled_again_are_never_sent(app) {
+        let (url, reached, _, release) = held_endpoint().await;
+        let id = app.endpoint_at(&url).await;
+        app.payment_delivered().await;
+        let waiting = [app.payment_delivered().await, app.payment_delivered().await];
+        app.eventually("the first delivery at the endpoint", || async { reached.load(Ordering::SeqCst) == 1 }).await;
+
+        // Between two claim rounds: the disabling failed the two held here, the enabling does
+        // not bring them back.
+        assert_eq!(app.post(&format!("/v1/webhook_endpoints/{id}/disable"), json!({})).await.status(), 200);
+        assert_eq!(app.post(&format!("/v1/webhook_endpoints/{id}/enable"), json!({})).await.status(), 200);
+        // The round that claimed this one read the endpoint enabled again; it queues behind
+        // whatever is still held for the endpoint.
+        let after = app.payment_delivered().await;
+        release.send_replace(true);
+        app.eventually("the delivery made after enabling delivered", || async {
+            app.delivery_to(&after, &id).await.status == "delivered"
+        })
+        .await;
+
+        assert_eq!(reached.load(Ordering::SeqCst), 2, "the one in flight and the one made after enabling");
+        for payment in &waiting {
+            let delivery = app.delivery_to(payment, &id).await;
+            let seen = (delivery.status.as_str(), delivery.last_error.as_deref(), delivery.attempts);
+            assert_eq!(seen, ("failed", Some("endpoint disabled"), 0));
+        }
     }
 }
