@@ -185,6 +185,14 @@ fn hidden_field(page: &str, name: &str) -> String {
     page[start..][..page[start..].find('"').unwrap()].to_owned()
 }
 
+/// The text of the element of a page with this id (an element without children).
+fn element_text(page: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let at = page.find(&marker).unwrap_or_else(|| panic!("no #{id} on the page")) + marker.len();
+    let text = &page[at..][page[at..].find('>').unwrap() + 1..];
+    text[..text.find('<').unwrap()].to_owned()
+}
+
 /// The form token a console page carries.
 fn csrf_of(page: &str) -> String {
     hidden_field(page, "csrf")
@@ -320,11 +328,48 @@ on_both_stores! {
         let (console, _) = ConsoleHttp::log_in(&app).await;
         let (status, page) = console.page("/admin").await;
         assert_eq!(status, 200);
-        let marker = "id=\"overview-failing\"";
-        let at = page.find(marker).expect("the failing figure") + marker.len();
-        let figure = &page[at..][page[at..].find('>').unwrap() + 1..];
-        assert_eq!(&figure[..figure.find('<').unwrap()], "205", "every disabled endpoint counts");
+        assert_eq!(element_text(&page, "overview-failing"), "205", "every disabled endpoint counts");
         assert!(page.contains("Showing 200 of 205"), "the list says it is capped");
+    }
+
+    async fn the_overview_counts_every_dispute_waiting_for_a_response_and_the_soonest_due(app) {
+        use payhub_core::dispute::{Dispute, DisputeFacts, DisputeReason, DisputeStage, DisputeStatus};
+        let paid = app.paid_payment(3_000).await;
+        let payment_id = payhub_core::id::PaymentId::parse(paid["id"].as_str().unwrap()).unwrap();
+        let payment = app.hub.db.payment(payhub_core::Mode::Test, &payment_id).await.unwrap().unwrap();
+        let now = app.clock.now();
+        // More than a page of them; the oldest is due soonest.
+        let mut tx = app.hub.db.begin().await.unwrap();
+        for n in 0..205 {
+            let facts = DisputeFacts {
+                provider_dispute_id: format!("PP-D-{n}"),
+                transaction_id: None,
+                reason: DisputeReason::NotReceived,
+                stage: DisputeStage::Inquiry,
+                status: DisputeStatus::NeedsResponse,
+                amount: payhub_core::Money::new(100, payhub_core::Currency::parse("USD").unwrap()),
+                response_due_at: Some(now + chrono::Duration::days(n + 1)),
+                messages: vec![],
+                offers: vec![],
+                evidence: vec![],
+                amount_refunded: None,
+                provider_outcome: None,
+                allowed_actions: vec![],
+                provider_updated_at: None,
+            };
+            // Ids in the order made: the first is the oldest.
+            let id = payhub_core::id::DisputeId::generate(&app.hub.ids, now - chrono::Duration::seconds(300 - n));
+            let cause = payhub_core::transition::Cause::Reconciler;
+            let dispute = Dispute::open(id, &payment, &facts, &cause, now).into_resource();
+            tx.insert_dispute(&dispute).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, page) = console.page("/admin").await;
+        assert_eq!(element_text(&page, "overview-disputes"), "205", "every dispute waiting counts");
+        let soonest = (now + chrono::Duration::days(1)).format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        assert_eq!(element_text(&page, "overview-disputes-due"), soonest, "the oldest, beyond the newest 200");
     }
 
     async fn the_console_shows_one_mode_at_a_time_and_never_acts_across_modes(app) {

@@ -12,7 +12,7 @@ use payhub::services::api_keys::create_api_key;
 use payhub_core::id::{EventId, WebhookEndpointId};
 use payhub_core::{Clock, Mode};
 use payhub_store::testing::Backend;
-use payhub_store::{DeliveryState, NewWebhookEndpoint};
+use payhub_store::{DeliveryState, EndpointStatus, NewWebhookEndpoint};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -506,6 +506,23 @@ on_both_stores! {
             assert_eq!(app.delivery_to(payment, &id).await.attempts, 0, "dropped unsent");
         }
     }
+}
+
+/// As [`spawn_one_at_a_time`], and claim rounds only when an event is queued (or a delivery
+/// finishes), never on a timer: the test decides what happens between two rounds.
+async fn spawn_one_at_a_time_unpolled(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        settings.delivery.per_endpoint_concurrency = 1;
+        settings.delivery.timeout = Duration::from_secs(60);
+        settings.delivery.schedule = vec![Duration::from_secs(3600)];
+        settings.workers.lease = Duration::from_secs(600);
+        settings.workers.poll_interval = Duration::from_secs(3600);
+    })
+    .await
+}
+
+on_both_stores! {
+    with spawn_one_at_a_time_unpolled;
 
     async fn deliveries_held_for_an_endpoint_disabled_and_enabled_again_are_never_sent(app) {
         let (url, reached, _, release) = held_endpoint().await;
@@ -514,10 +531,12 @@ on_both_stores! {
         let waiting = [app.payment_delivered().await, app.payment_delivered().await];
         app.eventually("the first delivery at the endpoint", || async { reached.load(Ordering::SeqCst) == 1 }).await;
 
-        // Between two claim rounds: the disabling failed the two held here, the enabling does
-        // not bring them back.
-        assert_eq!(app.post(&format!("/v1/webhook_endpoints/{id}/disable"), json!({})).await.status(), 200);
-        assert_eq!(app.post(&format!("/v1/webhook_endpoints/{id}/enable"), json!({})).await.status(), 200);
+        // Between two claim rounds (in the store, which wakes no round): the disabling failed the
+        // two held here, the enabling does not bring them back.
+        let endpoint = WebhookEndpointId::parse(&id).unwrap();
+        let db = &app.hub.db;
+        assert!(db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, Some("off"), app.clock.now()).await.unwrap());
+        assert!(db.set_endpoint_status(&endpoint, EndpointStatus::Enabled, None, app.clock.now()).await.unwrap());
         // The round that claimed this one read the endpoint enabled again; it queues behind
         // whatever is still held for the endpoint.
         let after = app.payment_delivered().await;
