@@ -355,13 +355,14 @@ async fn held_endpoint() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>, tokio::
 /// One delivery at a time per endpoint, retries an hour apart, and deliveries and leases long
 /// enough that only what the test does ends a wait.
 async fn spawn_one_at_a_time(backend: Backend) -> Option<TestApp> {
-    TestApp::spawn_with(backend, |settings| {
-        settings.delivery.per_endpoint_concurrency = 1;
-        settings.delivery.timeout = Duration::from_secs(60);
-        settings.delivery.schedule = vec![Duration::from_secs(3600)];
-        settings.workers.lease = Duration::from_secs(600);
-    })
-    .await
+    TestApp::spawn_with(backend, one_at_a_time).await
+}
+
+fn one_at_a_time(settings: &mut payhub::app::HubSettings) {
+    settings.delivery.per_endpoint_concurrency = 1;
+    settings.delivery.timeout = Duration::from_secs(60);
+    settings.delivery.schedule = vec![Duration::from_secs(3600)];
+    settings.workers.lease = Duration::from_secs(600);
 }
 
 impl TestApp {
@@ -512,10 +513,7 @@ on_both_stores! {
 /// finishes), never on a timer: the test decides what happens between two rounds.
 async fn spawn_one_at_a_time_unpolled(backend: Backend) -> Option<TestApp> {
     TestApp::spawn_with(backend, |settings| {
-        settings.delivery.per_endpoint_concurrency = 1;
-        settings.delivery.timeout = Duration::from_secs(60);
-        settings.delivery.schedule = vec![Duration::from_secs(3600)];
-        settings.workers.lease = Duration::from_secs(600);
+        one_at_a_time(settings);
         settings.workers.poll_interval = Duration::from_secs(3600);
     })
     .await
