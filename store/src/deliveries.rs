@@ -1,10 +1,12 @@
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
 use payhub_core::{EventType, IdGenerator, Mode};
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 use crate::codec::parsed;
 use crate::lease::{LeaseClaim, Shares};
@@ -44,6 +46,15 @@ pub struct DeliveryAttempt {
 fn six_column_rows(rows: usize) -> String {
     let row = |k: usize| format!("(${}, ${}, ${}, ${}, ${}, ${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
     (0..rows).map(|n| row(6 * n)).collect::<Vec<_>>().join(", ")
+}
+
+/// `sql` (ending in a condition's `AND`) narrowed to the deliveries of `chunk` still under the
+/// lease they were claimed with, their ids and leases bound from `$1` on.
+fn under_their_leases(sql: &str, chunk: &[ClaimedDelivery]) -> Query<'static, Any, AnyArguments> {
+    let held: Vec<String> =
+        (0..chunk.len()).map(|n| format!("(id = ${} AND locked_until = ${})", 2 * n + 1, 2 * n + 2)).collect();
+    let query = sqlx::query(crate::codec::trusted(format!("{sql} ({})", held.join(" OR "))));
+    chunk.iter().fold(query, |query, delivery| query.bind(delivery.id.as_str()).bind(millis(delivery.leased_until)))
 }
 
 /// The attempt whose outcome each delivery of `attempts` keeps, in the order they came: one
@@ -158,17 +169,45 @@ impl Database {
         }
         let mut tx = self.begin().await?;
         for chunk in deliveries.chunks(RECORD_CHUNK) {
-            let held: Vec<String> =
-                (0..chunk.len()).map(|n| format!("(id = ${} AND locked_until = ${})", 2 * n + 1, 2 * n + 2)).collect();
-            let sql = format!(
-                "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 \
-                 WHERE status = 'pending' AND ({})",
-                held.join(" OR ")
-            );
-            let mut query = sqlx::query(crate::codec::trusted(sql));
-            for delivery in chunk {
-                query = query.bind(delivery.id.as_str()).bind(millis(delivery.leased_until));
+            let sql = "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 WHERE status = 'pending' AND";
+            under_their_leases(sql, chunk).execute(tx.conn()).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Of `deliveries`, those still pending under the lease they were claimed with: a delivery
+    /// failed since (disabling its endpoint fails it, and clears its lease, even if the endpoint
+    /// is enabled again at once) or re-armed by a replay is no longer this claim's to send.
+    pub async fn deliveries_still_claimed(
+        &self,
+        deliveries: &[ClaimedDelivery],
+    ) -> Result<HashSet<DeliveryId>, StoreError> {
+        let mut still = HashSet::with_capacity(deliveries.len());
+        for chunk in deliveries.chunks(RECORD_CHUNK) {
+            let sql = "SELECT id FROM deliveries WHERE status = 'pending' AND";
+            for row in under_their_leases(sql, chunk).fetch_all(self.reader()).await? {
+                still.insert(parsed(&row, "id", |s| DeliveryId::parse(s).ok())?);
             }
+        }
+        Ok(still)
+    }
+
+    /// Takes back the attempt each of `deliveries`' claims counted, for deliveries dropped
+    /// unsent (their endpoint was disabled or deleted since, which failed them): `attempts`
+    /// counts the attempts made, as the recorded ones show. The claim's count is in the row
+    /// whatever happened to it since (a later claim adds its own), so it is taken back once,
+    /// by id alone; the lease may be gone already.
+    pub async fn return_unsent_claims(&self, deliveries: &[ClaimedDelivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for chunk in deliveries.chunks(RECORD_CHUNK) {
+            let sql = format!(
+                "UPDATE deliveries SET attempts = attempts - 1 WHERE attempts > 0 AND id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let query = chunk.iter().fold(sqlx::query(crate::codec::trusted(sql)), |q, d| q.bind(d.id.as_str()));
             query.execute(tx.conn()).await?;
         }
         tx.commit().await

@@ -163,4 +163,32 @@ impl Database {
         .await?;
         Ok(row.try_get("n")?)
     }
+
+    /// How many of one mode's endpoints are failing: disabled, or refused a delivery attempt
+    /// since `since`. One count however many endpoints there are (a list of them is capped).
+    pub async fn failing_endpoints(&self, mode: Mode, since: DateTime<Utc>) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM webhook_endpoints e WHERE e.mode = $1 AND (e.status = 'disabled' \
+             OR EXISTS (SELECT 1 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id \
+             WHERE d.endpoint_id = e.id AND a.attempted_at >= $2 AND a.error IS NOT NULL))",
+        )
+        .bind(mode.as_str())
+        .bind(millis(since))
+        .fetch_one(self.reader())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// How many of one mode's disputes wait for the merchant's response, and when the soonest
+    /// of those responses is due: all of them, however many (a list of them is capped).
+    pub async fn disputes_awaiting_response(&self, mode: Mode) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(response_due_at) AS due FROM disputes \
+             WHERE mode = $1 AND status = 'needs_response'",
+        )
+        .bind(mode.as_str())
+        .fetch_one(self.reader())
+        .await?;
+        Ok((row.try_get("n")?, opt_time(&row, "due")?))
+    }
 }

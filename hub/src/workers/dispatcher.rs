@@ -3,7 +3,8 @@
 //!
 //! Deliveries are claimed in batches under a lease: up to [`CLAIM`]`.limit` per round trip, at
 //! most [`CLAIM`]`.per_group` for one endpoint, so an endpoint with a large backlog leaves room
-//! for the others. The batch's events and endpoints are read by one query each. A crash after
+//! for the others. The batch's events are read by one query, and the endpoints of the batch
+//! and of the deliveries still waiting here by another. A crash after
 //! sending and before recording means the lease runs out and the event goes again with the same
 //! `webhook-id`, which receivers deduplicate — at-least-once, by design.
 //!
@@ -178,6 +179,7 @@ struct Waiting {
     delivery: ClaimedDelivery,
     endpoint: Option<Arc<WebhookEndpoint>>,
     event: Option<Arc<Event>>,
+    claimed_at: DateTime<Utc>,
     /// Half-way through the lease: a delivery not started by then is given back.
     give_back_at: DateTime<Utc>,
 }
@@ -213,10 +215,10 @@ impl Dispatcher {
         self.claim_due && held < MAX_HELD && self.in_flight.len() + startable < MAX_IN_FLIGHT
     }
 
-    /// Claims a batch (leaving out full endpoints) with its events and endpoints, after reading
-    /// again the endpoints of the deliveries already waiting here.
+    /// Claims a batch (leaving out full endpoints) with its events, and reads the endpoints of
+    /// the new deliveries and of those already waiting here in one query (see
+    /// [`Dispatcher::refresh_waiting`]).
     async fn claim(&mut self, now: DateTime<Utc>) -> Result<(), ServiceError> {
-        self.refresh_waiting().await?;
         let lease = Duration::from_std(self.hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
         let mut full = Vec::new();
         for (id, held) in self.endpoints.iter_mut() {
@@ -227,11 +229,14 @@ impl Dispatcher {
         }
         let claimed = self.hub.db.claim_due_deliveries(now, now + lease, CLAIM, &full).await?;
         self.claim_due = claimed.len() == CLAIM.limit as usize;
-        if claimed.is_empty() {
+        let mut endpoint_ids: HashSet<WebhookEndpointId> =
+            self.endpoints.iter().filter(|(_, held)| !held.waiting.is_empty()).map(|(id, _)| id.clone()).collect();
+        endpoint_ids.extend(claimed.iter().map(|d| d.endpoint_id.clone()));
+        if endpoint_ids.is_empty() {
             return Ok(());
         }
         let event_ids: Vec<_> = claimed.iter().map(|d| &d.event_id).collect::<HashSet<_>>().into_iter().collect();
-        let endpoint_ids: Vec<_> = claimed.iter().map(|d| &d.endpoint_id).collect::<HashSet<_>>().into_iter().collect();
+        let endpoint_ids: Vec<_> = endpoint_ids.iter().collect();
         let read = tokio::try_join!(self.hub.db.find_events(&event_ids), self.hub.db.endpoints_by_ids(&endpoint_ids));
         let (events, endpoints) = match read {
             Ok(read) => read,
@@ -248,8 +253,9 @@ impl Dispatcher {
         for delivery in claimed {
             *shares.entry(delivery.endpoint_id.clone()).or_default() += 1;
             let waiting = Waiting {
-                endpoint: endpoints.get(&delivery.endpoint_id).cloned(),
+                endpoint: None,
                 event: events.get(&delivery.event_id).cloned(),
+                claimed_at: now,
                 give_back_at,
                 delivery,
             };
@@ -260,35 +266,70 @@ impl Dispatcher {
                 self.endpoints.entry(id).or_default().more_due = true;
             }
         }
-        Ok(())
+        self.refresh_waiting(&endpoints, lease).await
     }
 
-    /// Reads again, in one query, the endpoints this instance holds waiting deliveries for: those
-    /// of an endpoint disabled or deleted since they were claimed are dropped unsent (disabling
-    /// and deleting already marked them failed), the others go with the endpoint as it is now
-    /// (its URL and secrets). Without this, a delivery waiting its turn would go out to a
-    /// disabled endpoint until its lease was half gone.
-    async fn refresh_waiting(&mut self) -> Result<(), ServiceError> {
-        let ids: Vec<_> =
-            self.endpoints.iter().filter(|(_, held)| !held.waiting.is_empty()).map(|(id, _)| id).collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let fresh = self.hub.db.endpoints_by_ids(&ids).await?;
-        let fresh: HashMap<_, _> = fresh.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
+    /// Gives every waiting delivery its endpoint as `fresh` has it now (its URL and secrets),
+    /// read after the claim: those of an endpoint disabled or deleted since they were claimed
+    /// are dropped unsent (disabling and deleting marked them failed). Without this, a delivery
+    /// waiting its turn would go out to a disabled endpoint until its lease was half gone.
+    ///
+    /// An endpoint enabled now may have been disabled and enabled again since a claim, which
+    /// failed the deliveries it held: when it changed in the lease before a delivery was claimed
+    /// or since (a lease of margin for other instances' clocks), the store says whether the
+    /// delivery is still pending under this claim's lease, and it is dropped if not. Endpoints
+    /// rarely change, so this costs a query only around a change.
+    ///
+    /// A delivery's `attempts` counts its claims, which bounds how often one that crashes the
+    /// process is tried; a dropped delivery made no attempt, so its claim is taken back and the
+    /// count still agrees with the attempts recorded.
+    async fn refresh_waiting(
+        &mut self,
+        fresh: &HashMap<WebhookEndpointId, Arc<WebhookEndpoint>>,
+        lease: Duration,
+    ) -> Result<(), ServiceError> {
+        let mut dropped = Vec::new();
+        let mut unsure = Vec::new();
         for (id, held) in self.endpoints.iter_mut().filter(|(_, held)| !held.waiting.is_empty()) {
             match fresh.get(id) {
                 Some(endpoint) if endpoint.status == EndpointStatus::Enabled => {
-                    held.waiting.iter_mut().for_each(|w| w.endpoint = Some(endpoint.clone()));
+                    for waiting in held.waiting.iter_mut() {
+                        waiting.endpoint = Some(endpoint.clone());
+                        if endpoint.updated_at + lease >= waiting.claimed_at {
+                            unsure.push(waiting.delivery.clone());
+                        }
+                    }
                 }
                 _ => {
                     info!(endpoint = %id, dropped = held.waiting.len(), "not sending the deliveries held for an endpoint disabled or deleted meanwhile");
-                    held.waiting.clear();
+                    dropped.extend(held.waiting.drain(..).map(|w| w.delivery));
                 }
             }
         }
+        let checked =
+            if unsure.is_empty() { Ok(HashSet::new()) } else { self.hub.db.deliveries_still_claimed(&unsure).await };
+        let unsure: HashSet<_> = unsure.into_iter().map(|d| d.id).collect();
+        // When the store cannot say, the unsure ones are not sent either: their leases run out
+        // and they go again if they are still pending.
+        let still = checked.as_ref().ok();
+        for held in self.endpoints.values_mut() {
+            let mut kept = VecDeque::with_capacity(held.waiting.len());
+            for waiting in held.waiting.drain(..) {
+                let id = &waiting.delivery.id;
+                if !unsure.contains(id) || still.is_some_and(|still| still.contains(id)) {
+                    kept.push_back(waiting);
+                } else if still.is_some() {
+                    info!(delivery = %id, "not sending a delivery failed or taken back since it was claimed");
+                    dropped.push(waiting.delivery);
+                }
+            }
+            held.waiting = kept;
+        }
         self.forget_idle();
-        Ok(())
+        if let Err(e) = self.hub.db.return_unsent_claims(&dropped).await {
+            warn!(error = %e, dropped = dropped.len(), "could not take back the claims of deliveries dropped unsent");
+        }
+        checked.map(|_| ()).map_err(Into::into)
     }
 
     /// Gives back the deliveries that did not start before half their lease had gone (while the

@@ -3,6 +3,8 @@
 
 use payhub::services::admins::create_admin;
 use payhub_core::Clock;
+use payhub_core::id::WebhookEndpointId;
+use payhub_store::{EndpointStatus, NewWebhookEndpoint};
 use serde_json::Value;
 
 use crate::browser::Browser;
@@ -183,6 +185,14 @@ fn hidden_field(page: &str, name: &str) -> String {
     page[start..][..page[start..].find('"').unwrap()].to_owned()
 }
 
+/// The text of the element of a page with this id (an element without children).
+fn element_text(page: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let at = page.find(&marker).unwrap_or_else(|| panic!("no #{id} on the page")) + marker.len();
+    let text = &page[at..][page[at..].find('>').unwrap() + 1..];
+    text[..text.find('<').unwrap()].to_owned()
+}
+
 /// The form token a console page carries.
 fn csrf_of(page: &str) -> String {
     hidden_field(page, "csrf")
@@ -266,6 +276,100 @@ on_both_stores! {
         app.advance(chrono::Duration::hours(13)).await;
         let expired = console.get("/admin/payments").await;
         assert_eq!(expired.status(), 303, "a session ends 12 hours after login");
+    }
+
+    async fn switching_modes_returns_to_the_list_page_of_the_section_and_never_leaves_the_console(app) {
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, disputes) = console.page("/admin/disputes").await;
+        assert_eq!(hidden_field(&disputes, "next"), "/admin/disputes", "the switch says where it was made");
+        let (_, customer) = console.page("/admin/customers/ana%40shop.example").await;
+        assert_eq!(hidden_field(&customer, "next"), "/admin/subscriptions");
+        for (next, lands) in [
+            ("/admin/disputes", "/admin/disputes"),
+            ("/admin", "/admin"),
+            ("/admin/inbox", "/admin/inbox"),
+            ("/admin/webhooks?x=1", "/admin/webhooks"),
+            ("/admin/subscriptions?status=trialing", "/admin/subscriptions"),
+            // A resource of one mode is not in the other: its section's list instead.
+            ("/admin/payments/pay_00000000000000000000000000", "/admin/payments"),
+            ("/admin/api-keys/key_1/revoke", "/admin/api-keys"),
+            ("/admin/customers/ana", "/admin/subscriptions"),
+            ("/admin/nowhere", "/admin"),
+            ("//evil.example/admin", "/admin"),
+            ("/admin//evil.example", "/admin"),
+            ("/admin\\evil.example", "/admin"),
+            ("https://evil.example/admin/payments", "/admin"),
+            ("", "/admin"),
+        ] {
+            let form = [("csrf", console.csrf.as_str()), ("mode", "live"), ("next", next)];
+            let switched = console.post("/admin/mode", &form).await;
+            assert_eq!(switched.status(), 303, "{next}");
+            assert_eq!(switched.headers()["location"], lands, "{next}");
+        }
+        let (_, overview) = console.page("/admin").await;
+        assert!(overview.contains("Overview (live mode)"), "the switch was made: {overview:.300}");
+    }
+
+    async fn the_overview_counts_every_failing_endpoint_and_says_how_many_it_lists(app) {
+        let now = app.clock.now();
+        for n in 0..205 {
+            let id = WebhookEndpointId::generate(&app.hub.ids, now);
+            let new = NewWebhookEndpoint {
+                id: id.clone(),
+                mode: payhub_core::Mode::Test,
+                url: format!("https://hooks.example/{n}"),
+                secret: "whsec_c2Vjb25kIHNlY3JldCBmb3IgdGVzdHM=".into(),
+                event_types: vec!["*".into()],
+                description: None,
+            };
+            app.hub.db.create_endpoint(new, now).await.unwrap();
+            app.hub.db.set_endpoint_status(&id, EndpointStatus::Disabled, Some("test"), now).await.unwrap();
+        }
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (status, page) = console.page("/admin").await;
+        assert_eq!(status, 200);
+        assert_eq!(element_text(&page, "overview-failing"), "205", "every disabled endpoint counts");
+        assert!(page.contains("Showing 200 of 205"), "the list says it is capped");
+    }
+
+    async fn the_overview_counts_every_dispute_waiting_for_a_response_and_the_soonest_due(app) {
+        use payhub_core::dispute::{Dispute, DisputeFacts, DisputeReason, DisputeStage, DisputeStatus};
+        let paid = app.paid_payment(3_000).await;
+        let payment_id = payhub_core::id::PaymentId::parse(paid["id"].as_str().unwrap()).unwrap();
+        let payment = app.hub.db.payment(payhub_core::Mode::Test, &payment_id).await.unwrap().unwrap();
+        let now = app.clock.now();
+        // More than a page of them; the oldest is due soonest.
+        let mut tx = app.hub.db.begin().await.unwrap();
+        for n in 0..205 {
+            let facts = DisputeFacts {
+                provider_dispute_id: format!("PP-D-{n}"),
+                transaction_id: None,
+                reason: DisputeReason::NotReceived,
+                stage: DisputeStage::Inquiry,
+                status: DisputeStatus::NeedsResponse,
+                amount: payhub_core::Money::new(100, payhub_core::Currency::parse("USD").unwrap()),
+                response_due_at: Some(now + chrono::Duration::days(n + 1)),
+                messages: vec![],
+                offers: vec![],
+                evidence: vec![],
+                amount_refunded: None,
+                provider_outcome: None,
+                allowed_actions: vec![],
+                provider_updated_at: None,
+            };
+            // Ids in the order made: the first is the oldest.
+            let id = payhub_core::id::DisputeId::generate(&app.hub.ids, now - chrono::Duration::seconds(300 - n));
+            let cause = payhub_core::transition::Cause::Reconciler;
+            let dispute = Dispute::open(id, &payment, &facts, &cause, now).into_resource();
+            tx.insert_dispute(&dispute).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let (console, _) = ConsoleHttp::log_in(&app).await;
+        let (_, page) = console.page("/admin").await;
+        assert_eq!(element_text(&page, "overview-disputes"), "205", "every dispute waiting counts");
+        let soonest = (now + chrono::Duration::days(1)).format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        assert_eq!(element_text(&page, "overview-disputes-due"), soonest, "the oldest, beyond the newest 200");
     }
 
     async fn the_console_shows_one_mode_at_a_time_and_never_acts_across_modes(app) {
@@ -841,12 +945,10 @@ on_both_stores! {
         assert!(calm.is_empty(), "nothing parked, nothing marked");
         browser.screenshot("overview").await;
 
-        // Live mode has none of it.
+        // Live mode has none of it: the switch stays on the overview.
         browser.click("#switch-mode").await;
-        // The switch lands on the (empty) live-mode payments.
-        browser.find("#no-payments").await;
-        browser.goto(&format!("{}/admin", app.url)).await;
         browser.text_when("h1", |s| s.contains("live mode")).await;
+        assert_eq!(browser.path().await, "/admin");
         assert_eq!(browser.text("#overview-failing").await, "0");
         assert_eq!(browser.text("#overview-disputes").await, "0");
         assert_eq!(browser.text("#overview-outbox-pending").await, "0");

@@ -12,7 +12,7 @@ use payhub::services::api_keys::create_api_key;
 use payhub_core::id::{EventId, WebhookEndpointId};
 use payhub_core::{Clock, Mode};
 use payhub_store::testing::Backend;
-use payhub_store::{DeliveryState, NewWebhookEndpoint};
+use payhub_store::{DeliveryState, EndpointStatus, NewWebhookEndpoint};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -355,13 +355,14 @@ async fn held_endpoint() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>, tokio::
 /// One delivery at a time per endpoint, retries an hour apart, and deliveries and leases long
 /// enough that only what the test does ends a wait.
 async fn spawn_one_at_a_time(backend: Backend) -> Option<TestApp> {
-    TestApp::spawn_with(backend, |settings| {
-        settings.delivery.per_endpoint_concurrency = 1;
-        settings.delivery.timeout = Duration::from_secs(60);
-        settings.delivery.schedule = vec![Duration::from_secs(3600)];
-        settings.workers.lease = Duration::from_secs(600);
-    })
-    .await
+    TestApp::spawn_with(backend, one_at_a_time).await
+}
+
+fn one_at_a_time(settings: &mut payhub::app::HubSettings) {
+    settings.delivery.per_endpoint_concurrency = 1;
+    settings.delivery.timeout = Duration::from_secs(60);
+    settings.delivery.schedule = vec![Duration::from_secs(3600)];
+    settings.workers.lease = Duration::from_secs(600);
 }
 
 impl TestApp {
@@ -499,6 +500,55 @@ on_both_stores! {
         for payment in [&first, &waiting[0], &waiting[1]] {
             let delivery = app.delivery_to(payment, &id).await;
             assert_eq!((delivery.status.as_str(), delivery.last_error.as_deref()), ("failed", Some("endpoint disabled")));
+        }
+        // The attempts shown are the attempts made: the dropped ones were claimed, never tried.
+        assert_eq!(app.delivery_to(&first, &id).await.attempts, 1);
+        for payment in &waiting {
+            assert_eq!(app.delivery_to(payment, &id).await.attempts, 0, "dropped unsent");
+        }
+    }
+}
+
+/// As [`spawn_one_at_a_time`], and claim rounds only when an event is queued (or a delivery
+/// finishes), never on a timer: the test decides what happens between two rounds.
+async fn spawn_one_at_a_time_unpolled(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
+        one_at_a_time(settings);
+        settings.workers.poll_interval = Duration::from_secs(3600);
+    })
+    .await
+}
+
+on_both_stores! {
+    with spawn_one_at_a_time_unpolled;
+
+    async fn deliveries_held_for_an_endpoint_disabled_and_enabled_again_are_never_sent(app) {
+        let (url, reached, _, release) = held_endpoint().await;
+        let id = app.endpoint_at(&url).await;
+        app.payment_delivered().await;
+        let waiting = [app.payment_delivered().await, app.payment_delivered().await];
+        app.eventually("the first delivery at the endpoint", || async { reached.load(Ordering::SeqCst) == 1 }).await;
+
+        // Between two claim rounds (in the store, which wakes no round): the disabling failed the
+        // two held here, the enabling does not bring them back.
+        let endpoint = WebhookEndpointId::parse(&id).unwrap();
+        let db = &app.hub.db;
+        assert!(db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, Some("off"), app.clock.now()).await.unwrap());
+        assert!(db.set_endpoint_status(&endpoint, EndpointStatus::Enabled, None, app.clock.now()).await.unwrap());
+        // The round that claimed this one read the endpoint enabled again; it queues behind
+        // whatever is still held for the endpoint.
+        let after = app.payment_delivered().await;
+        release.send_replace(true);
+        app.eventually("the delivery made after enabling delivered", || async {
+            app.delivery_to(&after, &id).await.status == "delivered"
+        })
+        .await;
+
+        assert_eq!(reached.load(Ordering::SeqCst), 2, "the one in flight and the one made after enabling");
+        for payment in &waiting {
+            let delivery = app.delivery_to(payment, &id).await;
+            let seen = (delivery.status.as_str(), delivery.last_error.as_deref(), delivery.attempts);
+            assert_eq!(seen, ("failed", Some("endpoint disabled"), 0));
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
                     form.inline method="post" action="/admin/mode" {
                         (operator.csrf_field())
                         input type="hidden" name="mode" value=(other.as_str());
+                        input type="hidden" name="next" value=(operator.section_page());
                         button.secondary #switch-mode type="submit" { "Switch to " (other.as_str()) }
                     }
                     span.who { (operator.email()) }

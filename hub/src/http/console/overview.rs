@@ -6,15 +6,14 @@
 use axum::extract::State;
 use chrono::{DateTime, DurationRound, Timelike, Utc};
 use maud::{Markup, html};
-use payhub_core::dispute::DisputeStatus;
-use payhub_store::{DisputeFilter, EndpointStatus, HourFigures, PaymentFigures, RefundFigures};
+use payhub_store::{EndpointStatus, HourFigures, PaymentFigures, RefundFigures};
 
 use super::ConsoleError;
 use super::layout::{self, money, when};
 use super::session::Operator;
 use crate::app::Hub;
 
-/// The figures read at most this many endpoints and disputes.
+/// The failing endpoints listed are found among this many (the newest); their count is of all.
 const READ_LIMIT: u32 = 200;
 /// An endpoint that failed a delivery within this period counts as failing.
 const FAILING_PERIOD: chrono::Duration = chrono::Duration::hours(24);
@@ -142,6 +141,7 @@ pub async fn page(State(hub): State<Hub>, operator: Operator) -> Result<Markup, 
     let (_, parked) = hub.db.parked_notifications(mode, 0).await?;
     let (pending, pending_due) = hub.db.pending_deliveries(mode).await?;
 
+    let failing_count = hub.db.failing_endpoints(mode, now - FAILING_PERIOD).await?;
     let endpoints = hub.db.list_endpoints(mode, None, READ_LIMIT).await?.items;
     let ids: Vec<_> = endpoints.iter().map(|e| e.id.clone()).collect();
     let mut health = hub.db.endpoints_health(&ids, now - FAILING_PERIOD, 1).await?;
@@ -153,10 +153,8 @@ pub async fn page(State(hub): State<Hub>, operator: Operator) -> Result<Markup, 
         }
     }
 
-    let filter = DisputeFilter { status: Some(DisputeStatus::NeedsResponse), ..DisputeFilter::default() };
-    let disputes = hub.db.list_disputes(mode, &filter, None, READ_LIMIT).await?;
-    let soonest_due = disputes.items.iter().filter_map(|d| d.response_due_at()).min();
-    let awaiting = i64::try_from(disputes.items.len()).unwrap_or(i64::MAX);
+    let listed = i64::try_from(failing.len()).unwrap_or(i64::MAX);
+    let (awaiting, soonest_due) = hub.db.disputes_awaiting_response(mode).await?;
 
     let body = html! {
         h2 { "Today (since 00:00 UTC)" }
@@ -173,7 +171,10 @@ pub async fn page(State(hub): State<Hub>, operator: Operator) -> Result<Markup, 
         dl.facts {
             dt { "Deliveries waiting" } dd #overview-outbox-pending { (pending) }
             dt { "Waiting longest since" } dd #overview-outbox-oldest { (since(pending_due, now)) }
-            dt { "Endpoints failing or disabled" } (figure("overview-failing", i64::try_from(failing.len()).unwrap_or(i64::MAX)))
+            dt { "Endpoints failing or disabled" } (figure("overview-failing", failing_count))
+        }
+        @if listed < failing_count {
+            p #overview-failing-shown { "Showing " (listed) " of " (failing_count) " (those among the " (READ_LIMIT) " newest endpoints)." }
         }
         @if !failing.is_empty() {
             table #overview-failing-endpoints {
@@ -191,7 +192,6 @@ pub async fn page(State(hub): State<Hub>, operator: Operator) -> Result<Markup, 
             dt { "Waiting for your response" } (figure("overview-disputes", awaiting))
             dt { "Soonest due" } dd #overview-disputes-due { (soonest_due.map(when).unwrap_or_else(|| "—".into())) }
         }
-        @if disputes.has_more { p { "Only the " (READ_LIMIT) " newest disputes are counted." } }
     };
     Ok(layout::page(&operator, &format!("Overview ({} mode)", mode.as_str()), body))
 }

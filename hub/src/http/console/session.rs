@@ -24,6 +24,8 @@ const SESSION_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 #[derive(Debug, Clone)]
 pub struct Operator {
     session: AdminSession,
+    /// The path of the page asked for: switching modes returns to its section.
+    path: String,
 }
 
 impl Operator {
@@ -33,6 +35,11 @@ impl Operator {
 
     pub fn email(&self) -> &str {
         &self.session.email
+    }
+
+    /// Where switching modes from this page lands (see [`section_page`]).
+    pub fn section_page(&self) -> &'static str {
+        section_page(&self.path)
     }
 
     /// The hidden field every form of this session carries.
@@ -102,7 +109,7 @@ impl FromRequestParts<Hub> for Operator {
             return Err(LoginRequired::of(parts).into_response());
         };
         match hub.db.admin_session(&hash_secret(&token), hub.clock.now()).await {
-            Ok(Some(session)) => Ok(Operator { session }),
+            Ok(Some(session)) => Ok(Operator { session, path: parts.uri.path().to_owned() }),
             Ok(None) => Err(LoginRequired::of(parts).into_response()),
             Err(e) => Err(ConsoleError::from(e).into_response()),
         }
@@ -254,13 +261,39 @@ pub struct ModeForm {
     csrf: String,
     #[serde(default)]
     mode: String,
+    /// The page the switch was made from.
+    #[serde(default)]
+    next: String,
 }
 
-/// Switches which mode's data every page shows; the lists start over in the new mode.
+/// Each console section's first path segment and its list page (a customer's page is reached
+/// from the subscriptions).
+const SECTION_PAGES: &[(&str, &str)] = &[
+    ("payments", "/admin/payments"),
+    ("subscriptions", "/admin/subscriptions"),
+    ("customers", "/admin/subscriptions"),
+    ("disputes", "/admin/disputes"),
+    ("inbox", "/admin/inbox"),
+    ("webhooks", "/admin/webhooks"),
+    ("api-keys", "/admin/api-keys"),
+];
+
+/// The list page of the section a console page belongs to, or the overview. Never a resource's
+/// own page: the payment (key, subscription…) shown in one mode does not exist in the other,
+/// and a list's filters and position name that mode's rows too.
+fn section_page(path: &str) -> &'static str {
+    let path = landing(path);
+    let section = path.strip_prefix("/admin/").and_then(|rest| rest.split(['/', '?']).next()).unwrap_or("");
+    SECTION_PAGES.iter().find(|(segment, _)| *segment == section).map_or("/admin", |(_, page)| page)
+}
+
+/// Switches which mode's data every page shows, and returns to the list page of the section
+/// the switch was made from (by the same rules as a login's `next`: a console page or the
+/// overview).
 pub async fn switch_mode(State(hub): State<Hub>, operator: Operator, form: RawForm) -> Result<Response, ConsoleError> {
     let form: ModeForm = read_form(&form)?;
     operator.check_csrf(&form.csrf)?;
     let mode: Mode = form.mode.parse().map_err(|_| ConsoleError::Invalid(format!("no mode `{}`", form.mode)))?;
     hub.db.set_admin_session_mode(&operator.session.token_hash, mode).await?;
-    Ok(Redirect::to("/admin/payments").into_response())
+    Ok(Redirect::to(section_page(&form.next)).into_response())
 }
