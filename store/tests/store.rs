@@ -305,6 +305,22 @@ on_both_stores! {
         assert_eq!(order, expected);
     }
 
+    async fn a_batch_larger_than_one_statement_is_stored_whole_in_arrival_order(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-700")]).await.unwrap();
+        let entries: Vec<_> = (0..1200).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
+        let results = db.insert_inbox_batch(&entries).await.unwrap();
+        let duplicates: Vec<_> =
+            results.iter().enumerate().filter(|(_, r)| **r == InboxInsert::Duplicate).map(|(i, _)| i).collect();
+        assert_eq!(duplicates, [700], "the one already stored, in the second statement of the batch");
+        assert_eq!(db.inbox_backlog().await.unwrap(), 1200);
+        let claimed = db.claim_due_notifications(now(), now() + Duration::minutes(1), 1200).await.unwrap();
+        let order: Vec<_> = claimed.iter().map(|n| n.provider_event_id.as_str()).collect();
+        let expected: Vec<_> = std::iter::once("WH-700".to_owned())
+            .chain((0..1200).filter(|i| *i != 700).map(|i| format!("WH-{i}")))
+            .collect();
+        assert_eq!(order, expected);
+    }
+
     async fn a_stored_notification_keeps_every_byte_and_character_it_arrived_with(db: Database) {
         let body: Vec<u8> = (0..=255u8).chain(br#"{"a":"b,\"c\"}"#.iter().copied()).collect();
         let headers = vec![("x-odd".to_owned(), r#"quote " backslash \ comma , braces {} NULL"#.to_owned())];

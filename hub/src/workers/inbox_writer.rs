@@ -5,15 +5,25 @@
 //! which commits everything queued so far in one transaction and then answers each waiting
 //! request. Each request still gets its 2xx only after its own row is on disk. At low load a
 //! batch is a single row and nothing waits; under load, batches grow by themselves while the
-//! previous commit is in flight.
+//! previous commits are in flight.
+//!
+//! On PostgreSQL a few batches commit at once, each on its own connection: the server flushes
+//! their commits together, and one batch's round trip no longer waits for the previous one's.
+//! SQLite has one writer connection, so its batches commit one after another.
 
-use payhub_store::{Database, InboxInsert, NewInboxEntry, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use payhub_store::{Database, Dialect, InboxInsert, NewInboxEntry, StoreError};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, warn};
 
 /// Most rows per transaction; large enough to amortize the fsync, small enough to keep a
 /// commit's latency low.
 const MAX_BATCH: usize = 128;
+
+/// Batches committing at once on PostgreSQL. More would take connections from the rest of the
+/// hub for little: the commits already share the server's WAL flushes.
+const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 
 type Reply = oneshot::Sender<Result<InboxInsert, InboxWriteError>>;
 
@@ -38,7 +48,7 @@ pub enum InboxWriteError {
 
 impl InboxWriter {
     /// Starts the writer task; it ends when every handle is dropped, after draining the queue.
-    pub fn start(db: Database, on_commit: impl Fn() + Send + 'static) -> Self {
+    pub fn start(db: Database, on_commit: impl Fn() + Send + Sync + 'static) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
         tokio::spawn(run(db, receiver, on_commit));
         Self { sender }
@@ -55,19 +65,38 @@ impl InboxWriter {
 async fn run(
     db: Database,
     mut receiver: mpsc::Receiver<(NewInboxEntry, Reply)>,
-    on_commit: impl Fn() + Send + 'static,
+    on_commit: impl Fn() + Send + Sync + 'static,
 ) {
+    let in_flight = match db.dialect() {
+        Dialect::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
+        Dialect::Sqlite => 1,
+    };
+    let lanes = Arc::new(Semaphore::new(in_flight));
+    let on_commit = Arc::new(on_commit);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // A free lane first, then the batch: while every lane is busy the queue grows into the
+        // next batch.
+        let Ok(lane) = lanes.clone().acquire_owned().await else { break };
+        if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            break;
+        }
         let (entries, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let results = commit(&db, &entries).await;
-        if results.iter().any(Result::is_ok) {
-            on_commit();
-        }
-        for (reply, result) in replies.into_iter().zip(results) {
-            let _ = reply.send(result);
-        }
+        let (db, on_commit) = (db.clone(), on_commit.clone());
+        tokio::spawn(async move {
+            let results = commit(&db, &entries).await;
+            drop(lane);
+            if results.iter().any(Result::is_ok) {
+                on_commit();
+            }
+            // Each sender hears of its own row only once that row's transaction has committed.
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        });
     }
+    // Drained: the batches still committing answer their senders before the writer ends.
+    let _ = lanes.acquire_many(in_flight as u32).await;
 }
 
 /// Commits the batch in one transaction. A database that refuses the values of the batch has
