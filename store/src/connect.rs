@@ -145,11 +145,6 @@ impl Database {
         Ok(())
     }
 
-    /// The pool that writes: one statement run on it outside a transaction commits on its own.
-    pub(crate) fn writer(&self) -> &AnyPool {
-        &self.writer
-    }
-
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.reader
     }

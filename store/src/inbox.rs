@@ -58,19 +58,12 @@ impl Database {
             entries.iter().map(|e| seen.insert((e.provider, e.provider_event_id.as_str()))).collect();
         let unique: Vec<&NewInboxEntry> =
             entries.iter().zip(&firsts).filter(|(_, first)| **first).map(|(e, _)| e).collect();
-        let inserted = match (self.dialect(), unique.len() <= ROWS_PER_STATEMENT) {
-            // One statement is its own transaction on PostgreSQL: committed before it answers,
-            // without the round trips of BEGIN and COMMIT.
-            (Dialect::Postgres, true) => {
-                insert_rows(&mut *self.writer().acquire().await?, Dialect::Postgres, &unique).await?
-            }
-            (dialect, _) => {
-                let mut tx = self.begin().await?;
-                let inserted = insert_rows(tx.conn(), dialect, &unique).await?;
-                tx.commit().await?;
-                inserted
-            }
+        let mut tx = self.begin().await?;
+        let inserted = match tx.dialect() {
+            Dialect::Sqlite => insert_rows_at_once(&mut tx, &unique).await?,
+            Dialect::Postgres => insert_rows_one_by_one(&mut tx, &unique).await?,
         };
+        tx.commit().await?;
         let mut inserted = inserted.into_iter();
         Ok(firsts
             .into_iter()
@@ -260,32 +253,19 @@ impl Tx {
 const INSERT_INTO_INBOX: &str = "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, \
     status, attempts, next_attempt_at, received_at) VALUES ";
 
-/// Bind parameters per row.
-const BINDS_PER_ROW: usize = 8;
-
-/// Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters, and larger
-/// than the inbox writer's batches, so a batch is one statement.
-const ROWS_PER_STATEMENT: usize = 500;
-
-/// One multi-row insert per chunk of the batch, its values bound as plain scalars: the cost of
-/// a batch is per statement (SQLite's parse and step, PostgreSQL's round trip), not per row.
-/// Returns, per entry, whether it was new.
-async fn insert_rows(
-    conn: &mut sqlx::AnyConnection,
-    dialect: Dialect,
-    entries: &[&NewInboxEntry],
-) -> Result<Vec<bool>, StoreError> {
+/// SQLite runs in-process, so the cost of a batch is per statement: one multi-row insert.
+/// Its parameters are anonymous (`?`): SQLite looks named ones up by name, which grows with
+/// the square of their number. Returns, per entry, whether it was new.
+async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<Vec<bool>, StoreError> {
     let mut inserted = Vec::with_capacity(entries.len());
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+    // SQLite allows 32766 parameters; 7 a row, in chunks well below that.
+    for chunk in entries.chunks(500) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
-            "{INSERT_INTO_INBOX}{} ON CONFLICT (provider, provider_event_id) DO NOTHING \
-             RETURNING provider, provider_event_id",
-            values_rows(dialect, chunk.len())
+            "{INSERT_INTO_INBOX}{rows} ON CONFLICT (provider, provider_event_id) DO NOTHING \
+             RETURNING provider, provider_event_id"
         );
-        // SQLite would keep a statement per batch size in its cache to little gain; on
-        // PostgreSQL a statement kept prepared (there are at most as many as batch sizes) is
-        // one round trip instead of two, with no parse.
-        let mut query = sqlx::query(trusted(sql)).persistent(dialect == Dialect::Postgres);
+        let mut query = sqlx::query(trusted(sql)).persistent(false);
         for entry in chunk {
             let received = millis(entry.received_at);
             query = query
@@ -298,10 +278,9 @@ async fn insert_rows(
                 .bind(received)
                 .bind(received);
         }
-        // RETURNING names the rows that were new, in no promised order; an event id is unique
-        // per provider only: another provider's may be new.
+        // An event id is unique per provider only: another provider's may be new.
         let new: std::collections::HashSet<(String, String)> = query
-            .fetch_all(&mut *conn)
+            .fetch_all(tx.conn())
             .await?
             .iter()
             .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
@@ -312,21 +291,26 @@ async fn insert_rows(
     Ok(inserted)
 }
 
-/// `rows` rows of `(…, 'pending', 0, …)` placeholders. SQLite's are anonymous (`?`): it looks
-/// named ones up by name, which grows with the square of their number. PostgreSQL numbers them.
-fn values_rows(dialect: Dialect, rows: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = String::with_capacity(rows * 48);
-    for row in 0..rows {
-        let separator = if row == 0 { "" } else { ", " };
-        let _ = match dialect {
-            Dialect::Sqlite => write!(sql, "{separator}(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"),
-            Dialect::Postgres => {
-                let n = row * BINDS_PER_ROW;
-                let [a, b, c, d, e, f, g, h] = std::array::from_fn(|i| n + i + 1);
-                write!(sql, "{separator}(${a}, ${b}, ${c}, ${d}, ${e}, ${f}, 'pending', 0, ${g}, ${h})")
-            }
-        };
+/// PostgreSQL: one prepared insert per row (measured faster than a multi-row statement, which
+/// the server parses anew for every batch size).
+async fn insert_rows_one_by_one(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<Vec<bool>, StoreError> {
+    let mut inserted = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let sql = format!(
+            "{INSERT_INTO_INBOX}($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
+             ON CONFLICT (provider, provider_event_id) DO NOTHING"
+        );
+        let done = sqlx::query(trusted(sql))
+            .bind(entry.provider.as_str())
+            .bind(entry.mode.as_str())
+            .bind(&entry.provider_event_id)
+            .bind(&entry.event_type)
+            .bind(&entry.body)
+            .bind(to_json(&entry.headers))
+            .bind(millis(entry.received_at))
+            .execute(tx.conn())
+            .await?;
+        inserted.push(done.rows_affected() == 1);
     }
-    sql
+    Ok(inserted)
 }

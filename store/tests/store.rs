@@ -305,13 +305,13 @@ on_both_stores! {
         assert_eq!(order, expected);
     }
 
-    async fn a_batch_larger_than_one_statement_is_stored_whole_in_arrival_order(db: Database) {
+    async fn a_large_batch_is_stored_whole_in_arrival_order_with_its_duplicate_reported(db: Database) {
         db.insert_inbox_batch(&[inbox_entry("WH-700")]).await.unwrap();
         let entries: Vec<_> = (0..1200).map(|i| inbox_entry(&format!("WH-{i}"))).collect();
         let results = db.insert_inbox_batch(&entries).await.unwrap();
         let duplicates: Vec<_> =
             results.iter().enumerate().filter(|(_, r)| **r == InboxInsert::Duplicate).map(|(i, _)| i).collect();
-        assert_eq!(duplicates, [700], "the one already stored, in the second statement of the batch");
+        assert_eq!(duplicates, [700], "the one already stored, in the middle of the batch");
         assert_eq!(db.inbox_backlog().await.unwrap(), 1200);
         let claimed = db.claim_due_notifications(now(), now() + Duration::minutes(1), 1200).await.unwrap();
         let order: Vec<_> = claimed.iter().map(|n| n.provider_event_id.as_str()).collect();
