@@ -93,6 +93,19 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Con
     }
 }
 
+/// A list's status filter from its query string: none when empty, else the status it names
+/// (`parse` reads it) or a message naming the `kind` of status it is not.
+pub fn status_filter<T>(
+    value: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    kind: &str,
+) -> Result<Option<T>, ConsoleError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse(value).map(Some).ok_or_else(|| ConsoleError::Invalid(format!("no {kind} status `{value}`")))
+}
+
 /// What went wrong, told on a page with a way back; never a bare error.
 #[derive(Debug)]
 pub enum ConsoleError {

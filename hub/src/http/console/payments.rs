@@ -71,10 +71,7 @@ pub async fn list(
     operator: Operator,
     ConsoleQuery(query): ConsoleQuery<ListQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let status = match query.status.as_str() {
-        "" => None,
-        s => Some(PaymentStatus::parse(s).ok_or_else(|| ConsoleError::Invalid(format!("no payment status `{s}`")))?),
-    };
+    let status = super::status_filter(&query.status, PaymentStatus::parse, "payment")?;
     let (payments, has_more) = search(&hub, &operator, &query, status).await?;
     let next = payments.last().filter(|_| has_more).map(|p| {
         serde_urlencoded::to_string([

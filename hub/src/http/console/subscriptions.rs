@@ -59,13 +59,7 @@ pub async fn list(
     operator: Operator,
     ConsoleQuery(query): ConsoleQuery<ListQuery>,
 ) -> Result<Markup, ConsoleError> {
-    let status = match query.status.as_str() {
-        "" => None,
-        s => Some(
-            SubscriptionStatus::parse(s)
-                .ok_or_else(|| ConsoleError::Invalid(format!("no subscription status `{s}`")))?,
-        ),
-    };
+    let status = super::status_filter(&query.status, SubscriptionStatus::parse, "subscription")?;
     let after = (!query.after.is_empty()).then_some(query.after.as_str());
     let page = hub
         .db
