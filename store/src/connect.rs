@@ -6,6 +6,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::mail::RecipientsCache;
 use crate::param::{Param, query};
+use crate::writer::Writer;
 use crate::{StoreError, Tx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -39,7 +40,7 @@ impl Dialect {
 /// The database handle: cheap to clone, shared by every request and worker.
 #[derive(Debug, Clone)]
 pub struct Database {
-    writer: AnyPool,
+    writer: WriteSide,
     reader: AnyPool,
     dialect: Dialect,
     /// Who is mailed about which events, as this process last read or wrote it.
@@ -53,6 +54,24 @@ pub struct Database {
 const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 const SQLITE_READER_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
+
+/// Where write transactions begin.
+#[derive(Clone)]
+enum WriteSide {
+    /// PostgreSQL: a transaction per connection of the shared pool.
+    Pool(AnyPool),
+    /// SQLite: parts of transactions on its one writer connection (group commit).
+    Sqlite(Arc<Writer>),
+}
+
+impl std::fmt::Debug for WriteSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteSide::Pool(_) => "WriteSide::Pool",
+            WriteSide::Sqlite(_) => "WriteSide::Sqlite",
+        })
+    }
+}
 
 const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -76,23 +95,16 @@ impl Database {
                 .connect(url)
                 .await?;
             return Ok(Self {
-                writer: pool.clone(),
+                writer: WriteSide::Pool(pool.clone()),
                 reader: pool,
                 dialect: Dialect::Postgres,
                 mail_recipients: Default::default(),
             });
         }
         let path = sqlite_path(url)?;
+        let writer = Writer::connect(format!("sqlite://{path}?mode=rwc"), SQLITE_WRITER_PRAGMAS).await?;
         // A connection to a local file cannot have dropped while idle: pinging it before every
-        // use (sqlx's default) would only add a round trip to SQLite's worker thread per
-        // transaction.
-        let writer = AnyPoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_WRITER_PRAGMAS).await.map(|_| ()) }))
-            .connect(&format!("sqlite://{path}?mode=rwc"))
-            .await?;
+        // use (sqlx's default) would only add a round trip to SQLite's worker thread per read.
         let reader = AnyPoolOptions::new()
             .test_before_acquire(false)
             .max_connections(max_connections.clamp(1, 8))
@@ -100,7 +112,12 @@ impl Database {
             .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) }))
             .connect(&format!("sqlite://{path}?mode=rw"))
             .await?;
-        Ok(Self { writer, reader, dialect: Dialect::Sqlite, mail_recipients: Default::default() })
+        Ok(Self {
+            writer: WriteSide::Sqlite(writer),
+            reader,
+            dialect: Dialect::Sqlite,
+            mail_recipients: Default::default(),
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -109,9 +126,9 @@ impl Database {
 
     /// Brings the schema up to date; safe to run from several instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.dialect {
-            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
-            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
+        match &self.writer {
+            WriteSide::Sqlite(writer) => SQLITE_MIGRATIONS.run(writer.exclusive().await?.conn()).await?,
+            WriteSide::Pool(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -128,7 +145,12 @@ impl Database {
     }
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(Tx::new(self.writer.begin().await?, self.dialect, self.mail_recipients.clone()))
+        Ok(match &self.writer {
+            WriteSide::Pool(pool) => Tx::pooled(pool.begin().await?, self.dialect, self.mail_recipients.clone()),
+            WriteSide::Sqlite(writer) => {
+                Tx::on_writer(writer.begin().await?, self.dialect, self.mail_recipients.clone())
+            }
+        })
     }
 
     /// One write statement committed on its own; how many rows it touched.
@@ -150,7 +172,10 @@ impl Database {
     }
 
     pub async fn close(&self) {
-        self.writer.close().await;
+        match &self.writer {
+            WriteSide::Pool(pool) => pool.close().await,
+            WriteSide::Sqlite(writer) => writer.close().await,
+        }
         self.reader.close().await;
     }
 }

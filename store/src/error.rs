@@ -18,6 +18,10 @@ pub enum StoreError {
     /// A row changed between read and write; the caller retries with fresh data.
     #[error("{0} was changed concurrently")]
     Conflict(String),
+    /// The shared transaction holding this one's writes failed to commit (SQLite's group commit
+    /// tells every part of it), and was rolled back; trying again can succeed.
+    #[error("the commit failed: {0}")]
+    CommitFailed(String),
     /// A stored value could not be read back (a bug or a manual edit of the database).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -79,7 +83,7 @@ impl StoreError {
                 sqlx::Error::Database(e) => is_transient_database_error(e.as_ref()),
                 _ => false,
             },
-            StoreError::Conflict(_) => true,
+            StoreError::Conflict(_) | StoreError::CommitFailed(_) => true,
             StoreError::Constraint { .. }
             | StoreError::Migrate(_)
             | StoreError::UnsupportedUrl(_)

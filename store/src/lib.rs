@@ -9,7 +9,8 @@
 //! Concurrency: on PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside transactions and
 //! work is claimed with `FOR UPDATE SKIP LOCKED` plus a lease. On SQLite every write goes through
 //! one connection (SQLite has one writer anyway), which serializes read-modify-write transactions
-//! without `SQLITE_BUSY` surprises; reads use a separate pool and see committed data (WAL).
+//! without `SQLITE_BUSY` surprises, and transactions queued for it share commits (`writer.rs`);
+//! reads use a separate pool and see committed data (WAL).
 
 mod admins;
 mod api_keys;
@@ -38,6 +39,7 @@ mod timeline;
 mod transitions;
 mod tx;
 mod unit_of_work;
+mod writer;
 
 pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};

@@ -192,12 +192,13 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::new(problem, constraint.meaning)
             }
-            StoreError::Database(_) | StoreError::Conflict(_) if error.is_transient() => {
+            StoreError::Database(_) | StoreError::Conflict(_) | StoreError::CommitFailed(_) if error.is_transient() => {
                 tracing::warn!(error = %error, "the database is unavailable while serving a request");
                 ApiError::new(ProblemType::ServiceUnavailable, "the database is unavailable right now; retry shortly")
             }
             StoreError::Database(_)
             | StoreError::Conflict(_)
+            | StoreError::CommitFailed(_)
             | StoreError::Migrate(_)
             | StoreError::UnsupportedUrl(_)
             | StoreError::Corrupt(_) => {
