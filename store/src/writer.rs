@@ -99,7 +99,6 @@ impl Writer {
         if slot.closed {
             return Err(StoreError::Database(sqlx::Error::PoolClosed));
         }
-        let first = slot.committers.is_empty();
         let begun = if !slot.open {
             slot.control("BEGIN").await
         } else if !slot.grouped {
@@ -111,12 +110,10 @@ impl Writer {
             Ok(()) => {
                 slot.grouped |= slot.open;
                 slot.open = true;
-                Ok(WriterPart { writer: self.clone(), slot: Some(slot), first })
+                Ok(WriterPart { writer: self.clone(), slot: Some(slot) })
             }
             Err(e) => {
-                let message = e.to_string();
-                self.fail(&mut slot, &message).await;
-                self.reconnect_if_lost(&mut slot, &e).await;
+                self.fail(&mut slot, &e.to_string()).await;
                 self.release(slot).await;
                 Err(e.into())
             }
@@ -125,7 +122,7 @@ impl Writer {
 
     /// Takes the writer (waiting in line for it) and settles what the last holder left.
     async fn take(self: &Arc<Self>) -> Result<OwnedMutexGuard<Slot>, StoreError> {
-        let waiting = Waiting::join(self.clone());
+        let waiting = Waiting::join(self);
         let taken = tokio::time::timeout(ACQUIRE_TIMEOUT, self.slot.clone().lock_owned()).await;
         let Ok(mut slot) = taken else {
             // `waiting` leaves the line as it drops, flushing if it was the last.
@@ -134,13 +131,12 @@ impl Writer {
         waiting.taken();
         if slot.in_doubt {
             // A BEGIN may have run where none was recorded, a COMMIT may not have: roll back
-            // whatever is open (an error if nothing is), and with it any part left to undo.
+            // whatever is open, and with it any part left to undo.
             slot.in_doubt = false;
-            slot.open = true;
-            self.fail(&mut slot, "a statement ending or beginning the transaction was cut off").await;
             if slot.undo.take().is_some() {
                 self.owed.fetch_sub(1, SeqCst);
             }
+            self.fail(&mut slot, "a statement beginning or ending the transaction was cut off").await;
         }
         self.settle(&mut slot).await;
         Ok(slot)
@@ -151,19 +147,12 @@ impl Writer {
         let Some(undo) = slot.undo.take() else { return };
         self.owed.fetch_sub(1, SeqCst);
         match undo {
-            Undo::Transaction => {
-                if let Err(e) = slot.control("ROLLBACK").await {
-                    warn!(error = %e, "could not roll back an abandoned transaction");
-                    self.reconnect_if_lost(slot, &e).await;
-                }
-                slot.open = false;
-                slot.grouped = false;
-            }
+            // No other part is in the transaction: it goes whole.
+            Undo::Transaction => self.fail(slot, "").await,
             Undo::Part => {
                 if let Err(e) = slot.control("ROLLBACK TO SAVEPOINT unit").await {
                     // The transaction is no longer the one the other parts wrote in.
                     self.fail(slot, &e.to_string()).await;
-                    self.reconnect_if_lost(slot, &e).await;
                 }
             }
         }
@@ -198,34 +187,29 @@ impl Writer {
             Err(e) => Err(e),
         };
         match committed {
-            Ok(_) => {
-                slot.open = false;
-                slot.grouped = false;
-                let committers = std::mem::take(&mut slot.committers);
-                self.owed.fetch_sub(committers.len(), SeqCst);
-                for committer in committers {
-                    let _ = committer.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                self.fail(slot, &e.to_string()).await;
-                self.reconnect_if_lost(slot, &e).await;
-            }
+            Ok(()) => self.ended(slot, Ok(())),
+            Err(e) => self.fail(slot, &e.to_string()).await,
         }
     }
 
-    /// Rolls the open transaction back and tells every finished part in it that it failed.
+    /// Rolls back whatever transaction is open and tells every finished part in it that it
+    /// failed.
     async fn fail(&self, slot: &mut Slot, reason: &str) {
-        if slot.open {
-            // Nothing to do if SQLite already rolled it back.
-            let _ = slot.control("ROLLBACK").await;
+        // An error when nothing is open (SQLite may have rolled it back itself) changes nothing.
+        if let Err(e) = slot.control("ROLLBACK").await {
+            self.reconnect_if_lost(slot, &e).await;
         }
+        self.ended(slot, Err(reason.to_owned()));
+    }
+
+    /// The transaction is over: every finished part in it hears `outcome`.
+    fn ended(&self, slot: &mut Slot, outcome: Outcome) {
         slot.open = false;
         slot.grouped = false;
         let committers = std::mem::take(&mut slot.committers);
         self.owed.fetch_sub(committers.len(), SeqCst);
         for committer in committers {
-            let _ = committer.send(Err(reason.to_owned()));
+            let _ = committer.send(outcome.clone());
         }
     }
 
@@ -236,11 +220,7 @@ impl Writer {
             return;
         }
         match open(&self.url, self.pragmas).await {
-            Ok(conn) => {
-                slot.conn = conn;
-                slot.open = false;
-                slot.grouped = false;
-            }
+            Ok(conn) => slot.conn = conn,
             Err(e) => warn!(error = %e, "could not reopen the SQLite writer connection"),
         }
     }
@@ -297,12 +277,12 @@ impl Slot {
 }
 
 /// A place in the line for the writer.
-struct Waiting {
-    writer: Option<Arc<Writer>>,
+struct Waiting<'a> {
+    writer: Option<&'a Arc<Writer>>,
 }
 
-impl Waiting {
-    fn join(writer: Arc<Writer>) -> Self {
+impl<'a> Waiting<'a> {
+    fn join(writer: &'a Arc<Writer>) -> Self {
         writer.queued.fetch_add(1, SeqCst);
         Self { writer: Some(writer) }
     }
@@ -315,7 +295,7 @@ impl Waiting {
     }
 }
 
-impl Drop for Waiting {
+impl Drop for Waiting<'_> {
     /// Leaves the line without the writer (cancelled or timed out). A finished part may have
     /// left the transaction open because this one was waiting: if no one else waits, a flush
     /// commits it. (The part adds itself to `owed` before it reads `queued`, and this reads
@@ -335,8 +315,6 @@ pub(crate) struct WriterPart {
     writer: Arc<Writer>,
     /// Held until the part ends.
     slot: Option<OwnedMutexGuard<Slot>>,
-    /// The transaction's first part: undoing it undoes the transaction.
-    first: bool,
 }
 
 impl WriterPart {
@@ -356,7 +334,8 @@ impl Drop for WriterPart {
     /// writer's next holder, or by a flush if no one waits.
     fn drop(&mut self) {
         let Some(mut slot) = self.slot.take() else { return };
-        slot.undo = Some(if self.first { Undo::Transaction } else { Undo::Part });
+        // Parts run one at a time: the ones waiting for the commit all came before this one.
+        slot.undo = Some(if slot.committers.is_empty() { Undo::Transaction } else { Undo::Part });
         self.writer.owed.fetch_add(1, SeqCst);
         drop(slot);
         if self.writer.queued.load(SeqCst) == 0 {

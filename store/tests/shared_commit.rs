@@ -145,4 +145,17 @@ on_both_stores! {
         assert!(db.find_payment(&abandoned.id).await.unwrap().is_none());
         assert!(db.find_payment(&kept.id).await.unwrap().is_some());
     }
+
+    async fn a_transaction_cancelled_while_it_begins_leaves_the_writer_usable_at_once(db: Database) {
+        // Cut off at every point of `begin` (waiting for the writer, sending BEGIN, or just
+        // after), each time followed by a transaction that must begin and commit.
+        for micros in 0..200 {
+            let _ = tokio::time::timeout(Duration::from_micros(micros), db.begin()).await;
+            let kept = payment();
+            let mut tx = db.begin().await.unwrap_or_else(|e| panic!("begin after a cut-off at {micros} µs: {e}"));
+            tx.insert_payment(&kept).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(db.find_payment(&kept.id).await.unwrap().is_some());
+        }
+    }
 }
