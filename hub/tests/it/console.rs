@@ -1016,6 +1016,8 @@ on_both_stores! {
 
         // Live mode's day is its own.
         browser.click("#switch-mode").await;
+        // The switch is a form post: navigating before its answer lands races with it.
+        browser.text_when("#mode", |s| s.eq_ignore_ascii_case("live mode")).await;
         browser.goto(&format!("{}/admin", app.url)).await;
         browser.text_when("h1", |s| s.contains("live mode")).await;
         assert_eq!(browser.text("#today-created").await, "0");
@@ -1062,6 +1064,7 @@ on_both_stores! {
 
         // Live mode knows neither.
         browser.click("#switch-mode").await;
+        browser.text_when("#mode", |s| s.eq_ignore_ascii_case("live mode")).await;
         browser.goto(&format!("{}/admin/subscriptions/{id}", app.url)).await;
         assert!(browser.text(".error").await.contains("no live-mode subscription"));
         browser.goto(&format!("{}/admin/customers/ana%40shop.example", app.url)).await;
