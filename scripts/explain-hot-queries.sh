@@ -44,13 +44,16 @@ claim() { # table order-by skip-locked
   WHERE status = 'pending' AND next_attempt_at <= $NOW AND (locked_until IS NULL OR locked_until <= $NOW)
   ORDER BY $2 LIMIT 32$3) RETURNING id"
 }
-# The dispatcher's claim: 256 deliveries, at most 64 of one endpoint, among the 4096 oldest due.
+# The dispatcher's claim: 256 deliveries, at most 64 of one endpoint, among the 4096 oldest due;
+# on PostgreSQL only the rows picked are locked (and checked as due again).
 outbox_claim() { # skip-locked
-  echo "UPDATE deliveries SET locked_until = $NOW + 60000, attempts = attempts + 1 WHERE id IN (SELECT id FROM
-  (SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS place
-  FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $NOW
-  AND (locked_until IS NULL OR locked_until <= $NOW) ORDER BY next_attempt_at LIMIT 4096$1) AS oldest) AS ranked
-  WHERE place <= 64 ORDER BY next_attempt_at LIMIT 256) RETURNING id"
+  local due="status = 'pending' AND next_attempt_at <= $NOW AND (locked_until IS NULL OR locked_until <= $NOW)"
+  local picked="SELECT id FROM (SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id
+  ORDER BY next_attempt_at, id) AS place FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE $due
+  ORDER BY next_attempt_at LIMIT 4096) AS oldest) AS ranked WHERE place <= 64 ORDER BY next_attempt_at LIMIT 256"
+  local taken=$picked
+  if [ -n "$1" ]; then taken="SELECT id FROM deliveries WHERE id IN ($picked) AND $due$1"; fi
+  echo "UPDATE deliveries SET locked_until = $NOW + 60000, attempts = attempts + 1 WHERE id IN ($taken) RETURNING id"
 }
 # The reconciler's claim of a page of payments due for a check (`claim_payments_due`): the lease
 # is the next check itself, pushed to the end of the lease.

@@ -38,7 +38,7 @@ impl Database {
         let updated = sqlx::query("UPDATE admins SET password_hash = $1 WHERE email = $2")
             .bind(password_hash)
             .bind(email)
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?
             .rows_affected();
         if updated == 0 {
@@ -46,7 +46,7 @@ impl Database {
                 .bind(email)
                 .bind(password_hash)
                 .bind(millis(now))
-                .execute(tx.conn())
+                .execute(tx.conn().await?)
                 .await?;
         }
         tx.commit().await?;
@@ -65,7 +65,10 @@ impl Database {
     /// Opens a session; expired ones are dropped on the way, so the table stays small.
     pub async fn create_admin_session(&self, session: &AdminSession, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1").bind(millis(now)).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+            .bind(millis(now))
+            .execute(tx.conn().await?)
+            .await?;
         sqlx::query(
             "INSERT INTO admin_sessions (token_hash, email, csrf_token, mode, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -76,7 +79,7 @@ impl Database {
         .bind(session.mode.as_str())
         .bind(millis(now))
         .bind(millis(session.expires_at))
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }

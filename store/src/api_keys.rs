@@ -55,7 +55,7 @@ impl Database {
         .bind(&secret_hash)
         .bind(&secret_hint)
         .bind(millis(now))
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await?;
         Ok(ApiKeyRecord { id, mode, name, secret_hint, created_at: now, revoked_at: None })

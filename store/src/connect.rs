@@ -156,7 +156,7 @@ impl Database {
     /// One write statement committed on its own; how many rows it touched.
     pub(crate) async fn write(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let touched = query(sql.to_owned(), params).execute(tx.conn()).await?.rows_affected();
+        let touched = query(sql.to_owned(), params).execute(tx.conn().await?).await?.rows_affected();
         tx.commit().await?;
         Ok(touched)
     }

@@ -175,7 +175,7 @@ impl Database {
         let mut tx = self.begin().await?;
         for chunk in deliveries.chunks(RECORD_CHUNK) {
             let sql = "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 WHERE status = 'pending' AND";
-            under_their_leases(sql, chunk).execute(tx.conn()).await?;
+            under_their_leases(sql, chunk).execute(tx.conn().await?).await?;
         }
         tx.commit().await
     }
@@ -213,7 +213,7 @@ impl Database {
                 placeholders(1, chunk.len())
             );
             let query = chunk.iter().fold(sqlx::query(crate::codec::trusted(sql)), |q, d| q.bind(d.id.as_str()));
-            query.execute(tx.conn()).await?;
+            query.execute(tx.conn().await?).await?;
         }
         tx.commit().await
     }
@@ -243,7 +243,7 @@ impl Database {
                     .bind(attempt.error.as_deref())
                     .bind(attempt.duration_ms);
             }
-            insert.execute(tx.conn()).await?;
+            insert.execute(tx.conn().await?).await?;
         }
         let outcomes = last_outcomes(attempts);
         for chunk in outcomes.chunks(RECORD_CHUNK) {
@@ -273,7 +273,7 @@ impl Database {
                     .bind(attempt.status_code.map(i64::from))
                     .bind(attempt.error.as_deref());
             }
-            update.execute(tx.conn()).await?;
+            update.execute(tx.conn().await?).await?;
         }
         tx.commit().await
     }
@@ -288,7 +288,7 @@ impl Database {
         )
         .bind(millis(now))
         .bind(event_id.as_str())
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await?;
         Ok(result.rows_affected())
@@ -319,7 +319,7 @@ impl Database {
         .bind(one)
         .bind(since)
         .bind(until)
-        .fetch_all(tx.conn())
+        .fetch_all(tx.conn().await?)
         .await?;
         let mut replayed = Replayed::default();
         // The endpoints are the same throughout the transaction: read them once per event type,
@@ -345,7 +345,7 @@ impl Database {
                 .bind(endpoint_id.as_str())
                 .bind(mode.as_str())
                 .bind(millis(now))
-                .execute(tx.conn())
+                .execute(tx.conn().await?)
                 .await?;
                 replayed.deliveries += 1;
             }

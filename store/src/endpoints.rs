@@ -172,7 +172,7 @@ impl Database {
         let deleted = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2")
             .bind(id.as_str())
             .bind(mode.as_str())
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?
             .rows_affected()
             == 1;
@@ -183,7 +183,7 @@ impl Database {
             )
             .bind(id.as_str())
             .bind(millis(now))
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?;
         }
         tx.commit().await?;
@@ -209,7 +209,7 @@ impl Database {
         .bind(reason)
         .bind(millis(now))
         .bind(id.as_str())
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?
         .rows_affected()
             == 1;
@@ -220,7 +220,7 @@ impl Database {
             )
             .bind(id.as_str())
             .bind(millis(now))
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?;
         }
         tx.commit().await?;

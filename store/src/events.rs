@@ -42,17 +42,18 @@ impl Tx {
     /// latest (read from the `(resource_id, sequence)` index): the unit of work has written (and
     /// so locked) the resource first, so its events are numbered one transaction at a time.
     pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write(
             "INSERT INTO events (id, mode, type, resource_id, sequence, data, created_at) \
              SELECT $1, $2, $3, $4, COALESCE(MAX(sequence), 0) + 1, $5, $6 FROM events WHERE resource_id = $4",
+            vec![
+                event.id.as_str().into(),
+                event.mode.as_str().into(),
+                event.event_type.as_str().into(),
+                (&event.resource_id).into(),
+                to_json(&event.data).into(),
+                millis(event.created_at).into(),
+            ],
         )
-        .bind(event.id.as_str())
-        .bind(event.mode.as_str())
-        .bind(event.event_type.as_str())
-        .bind(&event.resource_id)
-        .bind(to_json(&event.data))
-        .bind(millis(event.created_at))
-        .execute(self.conn())
         .await?;
 
         for endpoint_id in self.endpoints_selecting(event.mode, event.event_type, None).await? {
@@ -70,15 +71,14 @@ impl Tx {
         event_type: EventType,
         only: Option<&WebhookEndpointId>,
     ) -> Result<Vec<WebhookEndpointId>, StoreError> {
-        let endpoints = sqlx::query(
-            "SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2 \
-             AND ($3 IS NULL OR id = $3)",
-        )
-        .bind(mode.as_str())
-        .bind(EndpointStatus::Enabled.as_str())
-        .bind(only.map(|id| id.as_str()))
-        .fetch_all(self.conn())
-        .await?;
+        let endpoints = self
+            .fetch_all(
+                "SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2 \
+                 AND ($3 IS NULL OR id = $3)"
+                    .to_owned(),
+                vec![mode.as_str().into(), EndpointStatus::Enabled.as_str().into(), only.map(|id| id.as_str()).into()],
+            )
+            .await?;
         let mut selecting = Vec::new();
         for endpoint in endpoints {
             let filters: Vec<String> = json(&endpoint, "event_types")?;
@@ -95,19 +95,19 @@ impl Tx {
         event: &Event,
         endpoint_id: &WebhookEndpointId,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write(
             "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
              ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+            vec![
+                id.as_str().into(),
+                event.id.as_str().into(),
+                endpoint_id.as_str().into(),
+                event.mode.as_str().into(),
+                millis(event.created_at).into(),
+            ],
         )
-        .bind(id.as_str())
-        .bind(event.id.as_str())
-        .bind(endpoint_id.as_str())
-        .bind(event.mode.as_str())
-        .bind(millis(event.created_at))
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        .await
     }
 }
 

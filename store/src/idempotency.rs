@@ -148,18 +148,18 @@ impl Tx {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write(
             "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
              response_content_type = $2, response_body = $3 WHERE mode = $4 AND key = $5",
+            vec![
+                i64::from(response.status).into(),
+                (&response.content_type).into(),
+                response.body.as_slice().into(),
+                mode.as_str().into(),
+                key.into(),
+            ],
         )
-        .bind(i64::from(response.status))
-        .bind(&response.content_type)
-        .bind(&response.body)
-        .bind(mode.as_str())
-        .bind(key)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        .await
     }
 }
 
@@ -191,7 +191,7 @@ async fn insert_new_keys(
          VALUES {} ON CONFLICT (mode, key) DO NOTHING RETURNING mode, key",
         rows.join(", ")
     );
-    let inserted = query(sql, &params).fetch_all(tx.conn()).await?;
+    let inserted = query(sql, &params).fetch_all(tx.conn().await?).await?;
     inserted.iter().map(|row| Ok((row.try_get("mode")?, row.try_get("key")?))).collect()
 }
 
@@ -210,7 +210,7 @@ async fn claim_held_key(
     )
     .bind(mode.as_str())
     .bind(key)
-    .fetch_one(tx.conn())
+    .fetch_one(tx.conn().await?)
     .await?;
     let stored_fingerprint: String = row.try_get("request_fingerprint")?;
     let status: String = row.try_get("status")?;
@@ -252,7 +252,7 @@ async fn claim_held_key(
         .bind(key)
         .bind(claimed_at)
         .bind(holder.as_deref().unwrap_or(""))
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?
         .rows_affected()
             == 1;

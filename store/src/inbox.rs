@@ -119,7 +119,7 @@ impl Database {
         .bind(millis(next_attempt_at))
         .bind(error)
         .bind(id)
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }
@@ -135,7 +135,7 @@ impl Database {
         .bind(millis(now))
         .bind(note)
         .bind(id)
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }
@@ -238,15 +238,12 @@ impl Database {
 impl Tx {
     /// Marks a notification applied, in the same transaction as its effects.
     pub async fn mark_notification_processed(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write(
             "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, \
              last_error = NULL WHERE id = $2",
+            vec![millis(now).into(), id.into()],
         )
-        .bind(millis(now))
-        .bind(id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        .await
     }
 }
 
@@ -280,7 +277,7 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
         }
         // An event id is unique per provider only: another provider's may be new.
         let new: std::collections::HashSet<(String, String)> = query
-            .fetch_all(tx.conn())
+            .fetch_all(tx.conn().await?)
             .await?
             .iter()
             .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
@@ -308,7 +305,7 @@ async fn insert_rows_one_by_one(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Resu
             .bind(&entry.body)
             .bind(to_json(&entry.headers))
             .bind(millis(entry.received_at))
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?;
         inserted.push(done.rows_affected() == 1);
     }

@@ -41,7 +41,7 @@ impl Database {
         let mut tx = self.begin().await?;
         let rows = sqlx::query("SELECT id, pid FROM hub_instances WHERE host = $1 AND stopped_at IS NULL")
             .bind(&me.host)
-            .fetch_all(tx.conn())
+            .fetch_all(tx.conn().await?)
             .await?;
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -56,7 +56,7 @@ impl Database {
                 sqlx::query("UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL")
                     .bind(millis(now))
                     .bind(&id)
-                    .execute(tx.conn())
+                    .execute(tx.conn().await?)
                     .await?;
             }
         }
@@ -68,7 +68,7 @@ impl Database {
         .bind(&me.host)
         .bind(i64::from(me.pid))
         .bind(millis(now))
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }
@@ -99,7 +99,7 @@ impl Database {
 pub(crate) async fn liveness(tx: &mut crate::Tx, id: &str, now: DateTime<Utc>) -> Result<Liveness, StoreError> {
     let row = sqlx::query("SELECT heartbeat_at, stopped_at FROM hub_instances WHERE id = $1")
         .bind(id)
-        .fetch_optional(tx.conn())
+        .fetch_optional(tx.conn().await?)
         .await?;
     let Some(row) = row else { return Ok(Liveness::Unknown) };
     let stopped: Option<i64> = row.try_get("stopped_at")?;

@@ -79,21 +79,29 @@ impl<'a> LeaseClaim<'a> {
 
     /// The claim of a batch shared fairly between groups (a delivery's endpoint): at most `$4`
     /// rows of one group among up to `$3` rows, picked from the `$5` oldest due rows and leaving
-    /// out rows whose `group` is one of `skip` values bound from `$6` on. On PostgreSQL the
-    /// oldest due rows are locked (`SKIP LOCKED`) below the window function that ranks them
-    /// within their group, which a locking query may not hold itself; the window is bounded so
-    /// a claim costs the same whatever the backlog.
+    /// out rows whose `group` is one of `skip` values bound from `$6` on. The window is bounded
+    /// so a claim costs the same whatever the backlog.
+    ///
+    /// On PostgreSQL only the rows picked are locked (`SKIP LOCKED`, and checked as due again
+    /// once locked), not the window they are ranked in: a row lock is a write to the row and
+    /// to the WAL, and locking the 4,096-row window cost a claim of 64 seven times the WAL (see
+    /// BENCHMARKS.md, "Delivery on PostgreSQL"). Two instances claiming at the same moment rank
+    /// the same rows, and the one that comes second gets fewer (those the first took are
+    /// skipped): it claims again at its next signal or poll.
     pub(crate) fn sql_shared(&self, dialect: Dialect, group: &str, skip: usize) -> String {
         let LeaseClaim { table, due, order_by, lease, returning } = self;
         let skipped = not_in(group, 6, skip);
-        format!(
-            "UPDATE {table} SET {lease} WHERE id IN (SELECT id FROM (SELECT id, {order_by}, \
+        let picked = format!(
+            "SELECT id FROM (SELECT id, {order_by}, \
              ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {order_by}, id) AS place FROM \
-             (SELECT id, {group}, {order_by} FROM {table} WHERE {due}{skipped} ORDER BY {order_by} LIMIT $5{}) \
-             AS oldest) AS ranked WHERE place <= $4 ORDER BY {order_by} LIMIT $3) RETURNING {}",
-            dialect.skip_locked(),
-            returning.join(", ")
-        )
+             (SELECT id, {group}, {order_by} FROM {table} WHERE {due}{skipped} ORDER BY {order_by} LIMIT $5) \
+             AS oldest) AS ranked WHERE place <= $4 ORDER BY {order_by} LIMIT $3"
+        );
+        let taken = match dialect.skip_locked() {
+            "" => picked,
+            lock => format!("SELECT id FROM {table} WHERE id IN ({picked}) AND {due}{lock}"),
+        };
+        format!("UPDATE {table} SET {lease} WHERE id IN ({taken}) RETURNING {}", returning.join(", "))
     }
 }
 
@@ -120,7 +128,7 @@ impl Database {
         let mut tx = self.begin().await?;
         let sql = claim.sql(tx.dialect());
         let query = sqlx::query(trusted(sql)).bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit));
-        let rows = query.fetch_all(tx.conn()).await?;
+        let rows = query.fetch_all(tx.conn().await?).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -147,7 +155,7 @@ impl Database {
         for value in skip {
             query = query.bind(*value);
         }
-        let rows = query.fetch_all(tx.conn()).await?;
+        let rows = query.fetch_all(tx.conn().await?).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -198,15 +206,19 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_claim_ranks_rows_within_their_endpoint_below_the_row_locks() {
+    fn a_shared_claim_locks_only_the_rows_it_picks_and_checks_them_due_again() {
+        let due = "status = 'pending' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)";
         assert_eq!(
             DELIVERIES_DUE.sql_shared(Dialect::Postgres, "endpoint_id", 1),
-            "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM \
-             (SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) \
-             AS place FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) AND endpoint_id NOT IN ($6) \
-             ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) AS oldest) AS ranked WHERE place <= $4 \
-             ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts, locked_until"
+            format!(
+                "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM \
+                 deliveries WHERE id IN (SELECT id FROM (SELECT id, next_attempt_at, ROW_NUMBER() OVER \
+                 (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS place FROM (SELECT id, endpoint_id, \
+                 next_attempt_at FROM deliveries WHERE {due} AND endpoint_id NOT IN ($6) \
+                 ORDER BY next_attempt_at LIMIT $5) AS oldest) AS ranked WHERE place <= $4 \
+                 ORDER BY next_attempt_at LIMIT $3) AND {due} FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, event_id, endpoint_id, attempts, locked_until"
+            )
         );
         assert!(!DELIVERIES_DUE.sql_shared(Dialect::Sqlite, "endpoint_id", 0).contains("NOT IN"));
     }

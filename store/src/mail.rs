@@ -80,7 +80,8 @@ impl Tx {
         if let Some(recipients) = self.mail_recipients.fresh() {
             return Ok(recipients);
         }
-        let rows = sqlx::query("SELECT address, event_types FROM mail_recipients").fetch_all(self.conn()).await?;
+        let rows =
+            sqlx::query("SELECT address, event_types FROM mail_recipients").fetch_all(self.conn().await?).await?;
         let recipients = rows
             .iter()
             .map(|row| Ok(MailRecipient { address: row.try_get("address")?, event_types: json(row, "event_types")? }))
@@ -96,14 +97,11 @@ impl Tx {
         for recipient in self.mail_recipients().await?.iter() {
             let address = &recipient.address;
             if recipient.event_types.iter().any(|t| t == event.event_type.as_str()) {
-                sqlx::query(
+                self.write(
                     "INSERT INTO mails (event_id, recipient, status, attempts, next_attempt_at, created_at) \
                      VALUES ($1, $2, 'pending', 0, $3, $3) ON CONFLICT (event_id, recipient) DO NOTHING",
+                    vec![event.id.as_str().into(), address.into(), millis(event.created_at).into()],
                 )
-                .bind(event.id.as_str())
-                .bind(address)
-                .bind(millis(event.created_at))
-                .execute(self.conn())
                 .await?;
             }
         }
@@ -116,12 +114,12 @@ impl Database {
     /// removed from it gets no new mail.
     pub async fn set_mail_recipients(&self, recipients: &[MailRecipient]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM mail_recipients").execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM mail_recipients").execute(tx.conn().await?).await?;
         for recipient in recipients {
             sqlx::query("INSERT INTO mail_recipients (address, event_types) VALUES ($1, $2)")
                 .bind(&recipient.address)
                 .bind(to_json(&recipient.event_types))
-                .execute(tx.conn())
+                .execute(tx.conn().await?)
                 .await?;
         }
         tx.commit().await?;
@@ -166,7 +164,7 @@ impl Database {
         .bind(millis(attempt.at))
         .bind(&attempt.error)
         .bind(attempt.duration_ms)
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         let (status, next_attempt_at, sent_at) = match outcome {
             DeliveryOutcome::Delivered => ("sent", attempt.at, Some(millis(attempt.at))),
@@ -182,7 +180,7 @@ impl Database {
         .bind(sent_at)
         .bind(&attempt.error)
         .bind(mail.id)
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }

@@ -242,7 +242,7 @@ impl Database {
             versions.concat()
         );
         let mut tx = self.begin().await?;
-        let written = query(sql, &params).execute(tx.conn()).await?.rows_affected();
+        let written = query(sql, &params).execute(tx.conn().await?).await?.rows_affected();
         tx.commit().await?;
         Ok(written)
     }

@@ -88,7 +88,7 @@ impl Tx {
         .bind(&p.description)
         .bind(millis(p.updated_at))
         .bind(p.id.as_str())
-        .execute(self.conn())
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }

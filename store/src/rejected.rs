@@ -81,7 +81,7 @@ impl Database {
         .bind(&rejected.reason)
         .bind(&rejected.source)
         .bind(at)
-        .fetch_one(tx.conn())
+        .fetch_one(tx.conn().await?)
         .await?;
         let count: i64 = row.try_get("count")?;
         let body = match rejected.kept {
@@ -102,14 +102,14 @@ impl Database {
             .bind(to_json(&rejected.headers))
             .bind(body)
             .bind(at)
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?;
             // Pruned when a sample is added, so the work stays proportional to what is kept.
             let oldest_kept = millis(rejected.received_at - retention.max_age);
             sqlx::query("DELETE FROM rejected_notifications WHERE reason <> $1 AND received_at < $2")
                 .bind(UNSTORABLE)
                 .bind(oldest_kept)
-                .execute(tx.conn())
+                .execute(tx.conn().await?)
                 .await?;
             sqlx::query(
                 "DELETE FROM rejected_notifications WHERE reason <> $1 AND id <= (SELECT id FROM \
@@ -117,9 +117,12 @@ impl Database {
             )
             .bind(UNSTORABLE)
             .bind(i64::from(retention.max_samples))
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?;
-            sqlx::query("DELETE FROM rejection_counts WHERE last_at < $1").bind(oldest_kept).execute(tx.conn()).await?;
+            sqlx::query("DELETE FROM rejection_counts WHERE last_at < $1")
+                .bind(oldest_kept)
+                .execute(tx.conn().await?)
+                .await?;
         }
         tx.commit().await
     }

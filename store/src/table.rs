@@ -64,8 +64,7 @@ impl Tx {
         table: &Table<T, N>,
         values: [Param<'_>; N],
     ) -> Result<(), StoreError> {
-        query(table.insert(), &values).execute(self.conn()).await?;
-        Ok(())
+        self.execute(table.insert(), values.into()).await
     }
 
     /// Reads the row `filter` selects for update, holding its lock until the transaction ends.
@@ -76,7 +75,8 @@ impl Tx {
         params: &[Param<'_>],
     ) -> Result<Option<T>, StoreError> {
         let sql = format!("{} {filter}{}", table.select(), self.dialect().for_update());
-        fetch_optional(self.conn(), table, sql, params).await
+        let rows = self.fetch_all(sql, params.to_vec()).await?;
+        rows.first().map(table.decode).transpose()
     }
 
     pub(crate) async fn lock_by_id<T, const N: usize>(
@@ -101,7 +101,7 @@ impl Tx {
         let (columns, mut params): (Vec<&str>, Vec<Param<'a>>) = changes.into_iter().unzip();
         let sql = versioned_update(table.name, &columns);
         params.extend([id.into(), version.into()]);
-        let result = query(sql, &params).execute(self.conn()).await?;
+        let result = query(sql, &params).execute(self.conn().await?).await?;
         if result.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("{} {id}", table.resource)));
         }

@@ -9,18 +9,18 @@ use crate::{Database, StoreError, Tx, millis};
 
 impl Tx {
     pub async fn record_transition(&mut self, t: &Transition) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write(
             "INSERT INTO transitions (resource_id, from_status, to_status, cause, at) \
              VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                (&t.resource_id).into(),
+                (&t.from).into(),
+                (&t.to).into(),
+                to_json(&t.cause).into(),
+                millis(t.at).into(),
+            ],
         )
-        .bind(&t.resource_id)
-        .bind(&t.from)
-        .bind(&t.to)
-        .bind(to_json(&t.cause))
-        .bind(millis(t.at))
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        .await
     }
 }
 

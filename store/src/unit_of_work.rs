@@ -141,7 +141,10 @@ impl UnitOfWork<'_> {
     /// Undoes everything written since `part` began (the latest part, as parts are written one
     /// after another); the unit goes on with what came before it.
     pub async fn undo_part(&mut self, part: Part) -> Result<(), StoreError> {
-        // The latest savepoint of that name, which is the part's.
+        // Whatever is still held was written after the part began (its SAVEPOINT sent what was
+        // held before), so it is dropped, not sent to be undone. The latest savepoint of that
+        // name is the part's.
+        self.tx.forget_held();
         self.tx.execute_plain("ROLLBACK TO SAVEPOINT part").await?;
         self.announced = part.announced_before;
         Ok(())

@@ -181,11 +181,9 @@ impl Writer {
 
     /// Commits the open transaction and tells every finished part in it.
     async fn commit_all(&self, slot: &mut Slot) {
-        let released = if slot.grouped { slot.control("RELEASE SAVEPOINT grp").await } else { Ok(()) };
-        let committed = match released {
-            Ok(()) => slot.control("COMMIT").await,
-            Err(e) => Err(e),
-        };
+        // One list, one hand-off: SQLite stops at the first statement that fails, so a
+        // transaction whose `grp` is gone is not committed.
+        let committed = slot.control(if slot.grouped { "RELEASE SAVEPOINT grp; COMMIT" } else { "COMMIT" }).await;
         match committed {
             Ok(()) => self.ended(slot, Ok(())),
             Err(e) => self.fail(slot, &e.to_string()).await,
