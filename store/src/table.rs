@@ -64,7 +64,7 @@ impl Tx {
         table: &Table<T, N>,
         values: [Param<'_>; N],
     ) -> Result<(), StoreError> {
-        self.execute(table.insert(), values.into()).await
+        self.insert_row(table.insert(), values.into()).await
     }
 
     /// Reads the row `filter` selects for update, holding its lock until the transaction ends.

@@ -17,6 +17,8 @@ pub struct Tx {
     /// Writes nobody reads the answer of, held on SQLite's writer until the next statement
     /// (see [`Tx::write`]).
     held: Held,
+    /// The next row inserted is held too (see [`Tx::hold_next_insert`]).
+    hold_next_insert: bool,
     pub(crate) mail_recipients: Arc<RecipientsCache>,
 }
 
@@ -34,11 +36,11 @@ impl Tx {
         dialect: Dialect,
         mail_recipients: Arc<RecipientsCache>,
     ) -> Self {
-        Self { inner: Inner::Pooled(inner), dialect, held: Held::default(), mail_recipients }
+        Self { inner: Inner::Pooled(inner), dialect, held: Held::default(), hold_next_insert: false, mail_recipients }
     }
 
     pub(crate) fn on_writer(part: WriterPart, dialect: Dialect, mail_recipients: Arc<RecipientsCache>) -> Self {
-        Self { inner: Inner::Writer(part), dialect, held: Held::default(), mail_recipients }
+        Self { inner: Inner::Writer(part), dialect, held: Held::default(), hold_next_insert: false, mail_recipients }
     }
 
     /// Returns once everything written through this transaction is durable.
@@ -69,6 +71,21 @@ impl Tx {
         Ok(())
     }
 
+    /// Holds the next row inserted through a table like a [`Tx::write`]: for a unit of work's new
+    /// resource, whose transition and event are written next in the same call, so that a refusal
+    /// (an id already taken) still fails that call, with the same error.
+    pub(crate) fn hold_next_insert(&mut self) {
+        self.hold_next_insert = true;
+    }
+
+    /// Inserts a row: held if [`Tx::hold_next_insert`] asked for it, sent now otherwise.
+    pub(crate) async fn insert_row(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<(), StoreError> {
+        if std::mem::take(&mut self.hold_next_insert) {
+            return self.write(&sql, params).await;
+        }
+        self.execute(sql, params).await
+    }
+
     /// Drops the held writes unsent: for an undo that would roll them back anyway.
     pub(crate) fn forget_held(&mut self) {
         self.held.take();
@@ -80,7 +97,7 @@ impl Tx {
     /// than such a statement: see BENCHMARKS.md, "Apply on SQLite"); on PostgreSQL it is sent
     /// now. Either way it is in the transaction before anything after it, and an error it
     /// meets fails that next statement or the commit, which undoes the transaction as any error does.
-    pub(crate) async fn write(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
+    pub(crate) async fn write(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
         match self.inner {
             Inner::Writer(_) => self.held.push(sql, params),
             Inner::Pooled(_) => {

@@ -83,28 +83,33 @@ impl UnitOfWork<'_> {
     }
 
     pub async fn create_payment(&mut self, created: &Created<Payment>) -> Result<(), StoreError> {
+        self.tx.hold_next_insert();
         self.tx.insert_payment(created.resource()).await?;
         self.record_creation(created).await
     }
 
     /// A new refund, of a payment this unit has locked (and reserved the amount on).
     pub async fn create_refund(&mut self, created: &Created<Refund>, provider: ProviderName) -> Result<(), StoreError> {
+        self.tx.hold_next_insert();
         self.tx.insert_refund(created.resource(), provider).await?;
         self.record_creation(created).await
     }
 
     pub async fn create_subscription(&mut self, created: &Created<Subscription>) -> Result<(), StoreError> {
+        self.tx.hold_next_insert();
         self.tx.insert_subscription(created.resource()).await?;
         self.record_creation(created).await
     }
 
     pub async fn create_entitlement(&mut self, created: &Created<Entitlement>) -> Result<(), StoreError> {
+        self.tx.hold_next_insert();
         self.tx.insert_entitlement(created.resource()).await?;
         self.record_creation(created).await
     }
 
     /// A new dispute, of a payment this unit has locked.
     pub async fn create_dispute(&mut self, created: &Created<Dispute>) -> Result<(), StoreError> {
+        self.tx.hold_next_insert();
         self.tx.insert_dispute(created.resource()).await?;
         self.record_creation(created).await
     }
