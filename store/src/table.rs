@@ -75,8 +75,8 @@ impl Tx {
         params: &[Param<'_>],
     ) -> Result<Option<T>, StoreError> {
         let sql = format!("{} {filter}{}", table.select(), self.dialect().for_update());
-        let rows = self.fetch_all(sql, params.to_vec()).await?;
-        rows.first().map(table.decode).transpose()
+        let row = self.fetch_optional(sql, params.to_vec()).await?;
+        row.as_ref().map(table.decode).transpose()
     }
 
     pub(crate) async fn lock_by_id<T, const N: usize>(

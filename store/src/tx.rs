@@ -113,6 +113,21 @@ impl Tx {
         Ok(query(sql, &params).fetch_all(self.connection()).await?)
     }
 
+    /// The first row of `sql`, sent with the held writes ahead of it. With none held, a locking
+    /// read locks that row alone (PostgreSQL stops at it).
+    pub(crate) async fn fetch_optional(
+        &mut self,
+        sql: String,
+        params: Vec<Param<'_>>,
+    ) -> Result<Option<AnyRow>, StoreError> {
+        if self.held.is_empty() {
+            return Ok(query(sql, &params).fetch_optional(self.connection()).await?);
+        }
+        // sqlx's `Any` driver answers `fetch_optional` from the list's first answer, which is a
+        // held write's (no row): the rows are read whole instead (SQLite only, no row locks).
+        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
     /// The connection, for a statement of its own once the held writes have gone.
     pub(crate) async fn conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
         self.send_held().await?;
@@ -149,16 +164,14 @@ mod tests {
     const INSERT_TRANSITION: &str =
         "INSERT INTO transitions (resource_id, from_status, to_status, cause, at) VALUES ($1, $2, $3, $4, $5)";
 
+    const COUNT: &str = "SELECT COUNT(*) AS n FROM transitions WHERE resource_id = $1";
+
     fn transition(resource_id: Option<&str>) -> Vec<Param<'_>> {
         vec![resource_id.into(), "pending".into(), "succeeded".into(), "{}".into(), 1_i64.into()]
     }
 
     async fn stored(db: &Database, resource_id: &str) -> i64 {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM transitions WHERE resource_id = $1")
-            .bind(resource_id)
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
+        let row = sqlx::query(COUNT).bind(resource_id).fetch_one(db.reader()).await.unwrap();
         row.try_get("n").unwrap()
     }
 
@@ -176,18 +189,17 @@ mod tests {
             let mut tx = db.begin().await.unwrap();
             tx.write(INSERT_TRANSITION, transition(Some("pay_held_1"))).await.unwrap();
             tx.write(INSERT_TRANSITION, transition(Some("pay_held_2"))).await.unwrap();
-            // Its own `$1` is the third statement's first value, not the first one's.
-            let rows = tx
-                .fetch_all(
-                    "SELECT COUNT(*) AS n FROM transitions WHERE resource_id = $1".to_owned(),
-                    vec!["pay_held_2".into()],
-                )
-                .await
-                .unwrap();
+            let rows = tx.fetch_all(COUNT.to_owned(), vec!["pay_held_2".into()]).await.unwrap();
             assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 1);
+            // A read answering one row runs the writes held ahead of it all the same, and its own
+            // `$1` is its value, not the held insert's first (which would count one row).
             tx.write(INSERT_TRANSITION, transition(Some("pay_held_3"))).await.unwrap();
+            let unwritten =
+                tx.fetch_optional(COUNT.to_owned(), vec!["pay_held_unwritten".into()]).await.unwrap().unwrap();
+            assert_eq!(unwritten.try_get::<i64, _>("n").unwrap(), 0, "its `$1` is its own value");
+            tx.write(INSERT_TRANSITION, transition(Some("pay_held_4"))).await.unwrap();
             tx.commit().await.unwrap();
-            for id in ["pay_held_1", "pay_held_2", "pay_held_3"] {
+            for id in ["pay_held_1", "pay_held_2", "pay_held_3", "pay_held_4"] {
                 assert_eq!(stored(&db, id).await, 1, "{id}");
             }
         })
