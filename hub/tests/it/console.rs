@@ -804,17 +804,8 @@ on_both_stores! {
     }
 }
 
-/// An app whose dispute sweep never comes due while a test moves the clock a day or two: a
-/// dispute reaches payhub through its notification alone.
-async fn no_dispute_sweep(backend: payhub_store::testing::Backend) -> Option<TestApp> {
-    TestApp::spawn_with(backend, |settings| {
-        settings.disputes.sweep_interval = std::time::Duration::from_secs(1000 * 86_400);
-    })
-    .await
-}
-
 on_both_stores! {
-    with no_dispute_sweep;
+    with TestApp::spawn_without_dispute_sweep;
     async fn a_parked_notification_retried_from_the_inbox_page_is_applied(app) {
         let payment = app.paid_payment(4_000).await;
         let id = payment["id"].as_str().unwrap().to_owned();
@@ -822,12 +813,7 @@ on_both_stores! {
         // cannot be applied, is retried with backoff and, after a day of attempts, parked. (The
         // dispute sweep, done once at start, never comes due again in this app.)
         // The sweep done at start must be over before the case opens, or it would find it.
-        app.eventually("the first dispute sweep is done", || async {
-            let mut tx = app.hub.db.begin().await.unwrap();
-            let mark = tx.dispute_sweep_mark(payhub_core::ProviderName::Paypal, payhub_core::Mode::Test).await.unwrap();
-            mark.is_some()
-        })
-        .await;
+        app.first_dispute_sweep_done().await;
         let faults = serde_json::json!({ "fail_next": 100_000, "status": 500, "path_prefix": "/v1/customer/disputes/" });
         app.sandbox_control(reqwest::Method::PUT, "/sandbox/paypal/faults", faults).await;
         open_dispute(&app, &payment).await;

@@ -19,7 +19,7 @@ use payhub::providers::Providers;
 use payhub::providers::paypal::{self, LegacySettings};
 use payhub::services::api_keys::create_api_key;
 use payhub::{Hub, RunningHub};
-use payhub_core::{Clock, Mode};
+use payhub_core::{Clock, Mode, ProviderName};
 use payhub_sandbox::{RunningSandbox, SandboxOptions, TestClock};
 use payhub_store::testing::{Backend, TestDatabase};
 use reqwest::Response;
@@ -152,6 +152,28 @@ impl TestApp {
     /// [`TestApp::spawn`] with the hub's settings changed by `configure` first.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut HubSettings)) -> Option<TestApp> {
         Self::start(backend, configure, None).await
+    }
+
+    /// [`TestApp::spawn`] with a dispute sweep that runs once, at start, and never comes due
+    /// again while a test moves the clock a day or two: a dispute then reaches payhub through
+    /// its notification alone, and a fault on PayPal's disputes routes is spent on the calls the
+    /// test makes, not on a sweep. Wait for [`TestApp::first_dispute_sweep_done`] before
+    /// breaking those routes.
+    pub async fn spawn_without_dispute_sweep(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |settings| {
+            settings.disputes.sweep_interval = Duration::from_secs(1000 * 86_400);
+        })
+        .await
+    }
+
+    /// Waits until the sweep done at start is over, so it cannot find a case the test opens next
+    /// or take a fault meant for another call.
+    pub async fn first_dispute_sweep_done(&self) {
+        self.eventually("the first dispute sweep is done", || async {
+            let mut tx = self.hub.db.begin().await.unwrap();
+            tx.dispute_sweep_mark(ProviderName::Paypal, Mode::Test).await.unwrap().is_some()
+        })
+        .await;
     }
 
     /// [`TestApp::spawn`] with the hub configured for another PayPal merchant than the
