@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Connection, Executor, Row};
 
 use crate::mail::RecipientsCache;
 use crate::param::{Param, query};
@@ -75,6 +75,12 @@ impl std::fmt::Debug for WriteSide {
 
 const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A PostgreSQL connection idle in the pool for this long is pinged before it is handed out:
+/// the server, or a proxy in between, may have closed it meanwhile. One idle for less was
+/// pinged as it went back to the pool (sqlx always does that) a moment ago; pinging it again
+/// would cost every transaction and every read a second round trip for nothing.
+const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 impl Database {
     /// Opens `url`: a file path or `sqlite://path` for SQLite (created if missing), or a
     /// `postgres://` URL.
@@ -92,6 +98,15 @@ impl Database {
                 // the delivery (none documents how long it waits), long enough to ride out a
                 // busy pool.
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= POSTGRES_PING_IF_IDLE_FOR {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await?;
             return Ok(Self {
@@ -200,5 +215,26 @@ mod tests {
         assert_eq!(sqlite_path("sqlite:/var/lib/payhub.db").unwrap(), "/var/lib/payhub.db");
         assert!(matches!(sqlite_path("mysql://x"), Err(StoreError::UnsupportedUrl(_))));
         assert!(matches!(sqlite_path(""), Err(StoreError::UnsupportedUrl(_))));
+    }
+
+    #[tokio::test]
+    async fn a_postgres_connection_closed_by_the_server_while_idle_is_replaced_before_use() {
+        let Some(t) = crate::testing::TestDatabase::fresh(crate::testing::Backend::Postgres).await else {
+            return;
+        };
+        let pool = t.db.reader();
+        // Every connection the pool has is idle, then ended by the server.
+        sqlx::query("SELECT 1").execute(pool).await.unwrap();
+        let mut admin = sqlx::AnyConnection::connect(&t.url).await.unwrap();
+        let ended = sqlx::query(
+            "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        assert!(ended.try_get::<i64, _>("n").unwrap() >= 1, "the pool's connection was ended");
+        tokio::time::sleep(POSTGRES_PING_IF_IDLE_FOR + Duration::from_millis(100)).await;
+        sqlx::query("SELECT 1").execute(pool).await.expect("a live connection in place of the ended one");
     }
 }
