@@ -415,9 +415,11 @@ async fn disputes_queue(backend: payhub_store::testing::Backend) {
     let first = app.paid_payment(4_000).await;
     let second = app.paid_payment(5_000).await;
     let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+    // A sweep that found the first dispute before its webhook would leave no notification behind
+    // it: the sweep done at start must be over before the case opens, and moving the clock two
+    // days makes the sweep due again, so the webhook must have brought the case before that.
+    app.first_dispute_sweep_done().await;
     open_dispute(&app, &first).await;
-    // Moving the clock two days makes the sweep due, and a sweep that found the first dispute
-    // before its webhook would leave no notification behind it: let the webhook bring it first.
     app.eventually("the first dispute's webhook applied", || async {
         let disputes: Value = app.get(&format!("/v1/payments/{first_id}/disputes")).await.json().await.unwrap();
         disputes["data"].as_array().is_some_and(|list| !list.is_empty())
