@@ -9,7 +9,7 @@ use sqlx::query::Query;
 use sqlx::{Any, Row};
 
 use crate::codec::parsed;
-use crate::lease::{LeaseClaim, Shares};
+use crate::lease::{Groups, LeaseClaim, Shares};
 use crate::{Database, StoreError, millis};
 
 /// A delivery claimed by this instance until its lease ends.
@@ -124,6 +124,15 @@ pub enum DeliveryOutcome {
     GaveUp,
 }
 
+/// What a delivery claim knows of the endpoints (see [`Database::claim_due_deliveries`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClaimingFor<'a> {
+    /// Endpoints holding as many deliveries as they may: left out.
+    pub busy: &'a [&'a WebhookEndpointId],
+    /// Endpoints sending as fast as they are claimed for: they may take the rest of the batch.
+    pub keeping_up: &'a [&'a WebhookEndpointId],
+}
+
 /// Rows written by one statement when a batch is recorded or given back: well within both
 /// databases' limits on bound parameters.
 const RECORD_CHUNK: usize = 256;
@@ -141,17 +150,21 @@ impl Database {
     /// large backlog leaves room in the batch for the others. A crash after sending and before
     /// recording means the lease runs out and the event is sent again with the same id, which
     /// receivers deduplicate.
-    /// Deliveries to `busy_endpoints` (which hold as many as they may) are left for a later
-    /// claim, so they neither wait under a lease nor crowd out other endpoints' work.
+    /// Deliveries to `endpoints.busy` (which hold as many as they may) are left for a later
+    /// claim, so they neither wait under a lease nor crowd out other endpoints' work. The
+    /// endpoints in `endpoints.keeping_up` (sending as fast as they are claimed for) may take
+    /// what the batch has left after every endpoint's share, the longest waiting first.
     pub async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         shares: Shares,
-        busy_endpoints: &[&WebhookEndpointId],
+        endpoints: ClaimingFor<'_>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let busy: Vec<&str> = busy_endpoints.iter().map(|id| id.as_str()).collect();
-        let rows = self.claim_leased_shared(&DELIVERIES_DUE, ("endpoint_id", &busy), shares, now, lease_until).await?;
+        let busy: Vec<&str> = endpoints.busy.iter().map(|id| id.as_str()).collect();
+        let keeping_up: Vec<&str> = endpoints.keeping_up.iter().map(|id| id.as_str()).collect();
+        let groups = Groups { column: "endpoint_id", left_out: &busy, may_fill: &keeping_up };
+        let rows = self.claim_leased_shared(&DELIVERIES_DUE, &groups, shares, now, lease_until).await?;
         rows.iter()
             .map(|row| {
                 Ok(ClaimedDelivery {

@@ -79,8 +79,10 @@ impl<'a> LeaseClaim<'a> {
 
     /// The claim of a batch shared fairly between groups (a delivery's endpoint): at most `$4`
     /// rows of one group among up to `$3` rows, picked from the `$5` oldest due rows and leaving
-    /// out rows whose `group` is one of `skip` values bound from `$6` on. The window is bounded
-    /// so a claim costs the same whatever the backlog.
+    /// out rows of the groups `groups.left_out` names (bound from `$6` on). The groups
+    /// `groups.may_fill` names (bound after those) may take more than `$4`: what the batch has
+    /// left once every group had its share, oldest first. The window is bounded so a claim
+    /// costs the same whatever the backlog.
     ///
     /// On PostgreSQL only the rows picked are locked (`SKIP LOCKED`, and checked as due again
     /// once locked), not the window they are ranked in: a row lock is a write to the row and
@@ -88,14 +90,23 @@ impl<'a> LeaseClaim<'a> {
     /// BENCHMARKS.md, "Delivery on PostgreSQL"). Two instances claiming at the same moment rank
     /// the same rows, and the one that comes second gets fewer (those the first took are
     /// skipped): it claims again at its next signal or poll.
-    pub(crate) fn sql_shared(&self, dialect: Dialect, group: &str, skip: usize) -> String {
+    pub(crate) fn sql_shared(&self, dialect: Dialect, groups: &Groups<'_>) -> String {
         let LeaseClaim { table, due, order_by, lease, returning } = self;
-        let skipped = not_in(group, 6, skip);
+        let group = groups.column;
+        let skipped = match groups.left_out.len() {
+            0 => String::new(),
+            n => format!(" AND {group} NOT IN {}", values(6, n)),
+        };
+        // Shares first, then the rest of the batch to the groups that may fill it.
+        let (filling, shares_first) = match groups.may_fill.len() {
+            0 => (String::new(), ""),
+            n => (format!(" OR {group} IN {}", values(6 + groups.left_out.len(), n)), "place > $4, "),
+        };
         let picked = format!(
-            "SELECT id FROM (SELECT id, {order_by}, \
+            "SELECT id FROM (SELECT id, {group}, {order_by}, \
              ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {order_by}, id) AS place FROM \
              (SELECT id, {group}, {order_by} FROM {table} WHERE {due}{skipped} ORDER BY {order_by} LIMIT $5) \
-             AS oldest) AS ranked WHERE place <= $4 ORDER BY {order_by} LIMIT $3"
+             AS oldest) AS ranked WHERE place <= $4{filling} ORDER BY {shares_first}{order_by} LIMIT $3"
         );
         let taken = match dialect.skip_locked() {
             "" => picked,
@@ -105,14 +116,20 @@ impl<'a> LeaseClaim<'a> {
     }
 }
 
-/// ` AND {column} NOT IN ($first, …)` for `count` values bound from `$first` on; nothing when
-/// there are none.
-fn not_in(column: &str, first: usize, count: usize) -> String {
-    if count == 0 {
-        return String::new();
-    }
+/// How a shared claim treats groups (see [`LeaseClaim::sql_shared`]).
+pub(crate) struct Groups<'a> {
+    /// The column rows are grouped by.
+    pub column: &'static str,
+    /// Groups whose rows are left for a later claim.
+    pub left_out: &'a [&'a str],
+    /// Groups that may take what the batch has left after every group's share.
+    pub may_fill: &'a [&'a str],
+}
+
+/// `($first, …)`: `count` values bound from `$first` on.
+fn values(first: usize, count: usize) -> String {
     let values: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
-    format!(" AND {column} NOT IN ({})", values.join(", "))
+    format!("({})", values.join(", "))
 }
 
 impl Database {
@@ -134,25 +151,25 @@ impl Database {
     }
 
     /// Claims a batch of up to `shares.limit` rows due at `now` until `lease_until`, at most
-    /// `shares.per_group` of any one `group`, leaving out the groups in `skip` (see
-    /// [`LeaseClaim::sql_shared`]).
+    /// `shares.per_group` of any one group but those that may fill the batch, leaving out the
+    /// groups left out (see [`LeaseClaim::sql_shared`]).
     pub(crate) async fn claim_leased_shared(
         &self,
         claim: &LeaseClaim<'_>,
-        (group, skip): (&str, &[&str]),
+        groups: &Groups<'_>,
         shares: Shares,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<AnyRow>, StoreError> {
         let mut tx = self.begin().await?;
-        let sql = claim.sql_shared(tx.dialect(), group, skip.len());
+        let sql = claim.sql_shared(tx.dialect(), groups);
         let mut query = sqlx::query(trusted(sql))
             .bind(millis(lease_until))
             .bind(millis(now))
             .bind(i64::from(shares.limit))
             .bind(i64::from(shares.per_group))
             .bind(i64::from(shares.window()));
-        for value in skip {
+        for value in groups.left_out.iter().chain(groups.may_fill) {
             query = query.bind(*value);
         }
         let rows = query.fetch_all(tx.conn().await?).await?;
@@ -198,21 +215,35 @@ mod tests {
         ));
     }
 
+    fn endpoints<'a>(left_out: &'a [&'a str], may_fill: &'a [&'a str]) -> Groups<'a> {
+        Groups { column: "endpoint_id", left_out, may_fill }
+    }
+
     #[test]
     fn a_claim_can_leave_out_rows_of_busy_endpoints() {
-        let sql = DELIVERIES_DUE.sql_shared(Dialect::Sqlite, "endpoint_id", 2);
+        let sql = DELIVERIES_DUE.sql_shared(Dialect::Sqlite, &endpoints(&["we_a", "we_b"], &[]));
         assert!(sql.contains("AND endpoint_id NOT IN ($6, $7) ORDER BY next_attempt_at LIMIT $5)"), "{sql}");
-        assert_eq!(not_in("endpoint_id", 6, 0), "");
+        assert!(sql.contains("WHERE place <= $4 ORDER BY next_attempt_at LIMIT $3"), "{sql}");
+    }
+
+    #[test]
+    fn endpoints_that_may_fill_the_batch_take_its_rest_after_every_share() {
+        let sql = DELIVERIES_DUE.sql_shared(Dialect::Sqlite, &endpoints(&["we_a"], &["we_b", "we_c"]));
+        assert!(sql.contains("NOT IN ($6)"), "{sql}");
+        assert!(
+            sql.contains("WHERE place <= $4 OR endpoint_id IN ($7, $8) ORDER BY place > $4, next_attempt_at LIMIT $3"),
+            "{sql}"
+        );
     }
 
     #[test]
     fn a_shared_claim_locks_only_the_rows_it_picks_and_checks_them_due_again() {
         let due = "status = 'pending' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)";
         assert_eq!(
-            DELIVERIES_DUE.sql_shared(Dialect::Postgres, "endpoint_id", 1),
+            DELIVERIES_DUE.sql_shared(Dialect::Postgres, &endpoints(&["we_a"], &[])),
             format!(
                 "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM \
-                 deliveries WHERE id IN (SELECT id FROM (SELECT id, next_attempt_at, ROW_NUMBER() OVER \
+                 deliveries WHERE id IN (SELECT id FROM (SELECT id, endpoint_id, next_attempt_at, ROW_NUMBER() OVER \
                  (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS place FROM (SELECT id, endpoint_id, \
                  next_attempt_at FROM deliveries WHERE {due} AND endpoint_id NOT IN ($6) \
                  ORDER BY next_attempt_at LIMIT $5) AS oldest) AS ranked WHERE place <= $4 \
@@ -220,7 +251,7 @@ mod tests {
                  RETURNING id, event_id, endpoint_id, attempts, locked_until"
             )
         );
-        assert!(!DELIVERIES_DUE.sql_shared(Dialect::Sqlite, "endpoint_id", 0).contains("NOT IN"));
+        assert!(!DELIVERIES_DUE.sql_shared(Dialect::Sqlite, &endpoints(&[], &[])).contains("NOT IN"));
     }
 
     #[test]

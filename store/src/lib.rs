@@ -45,8 +45,8 @@ pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Dialect};
 pub use deliveries::{
-    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt, RecordedAttempt,
-    Replayed, ReplayedEvents,
+    ClaimedDelivery, ClaimingFor, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt,
+    RecordedAttempt, Replayed, ReplayedEvents,
 };
 pub use disputes::DisputeFilter;
 pub use endpoints::{EndpointSecrets, EndpointStatus, NewWebhookEndpoint, WebhookEndpoint};

@@ -9,9 +9,9 @@ use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus};
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
-    Claimant, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointStatus, INSTANCE_SILENT_AFTER,
-    IdempotencyClaim, InboxInsert, InstanceIdentity, KeyClaim, MailAttempt, MailRecipient, NewInboxEntry,
-    NewWebhookEndpoint, RecordedAttempt, RequestRun, Shares, StoreError, StoredResponse,
+    Claimant, ClaimingFor, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointStatus,
+    INSTANCE_SILENT_AFTER, IdempotencyClaim, InboxInsert, InstanceIdentity, KeyClaim, MailAttempt, MailRecipient,
+    NewInboxEntry, NewWebhookEndpoint, RecordedAttempt, RequestRun, Shares, StoreError, StoredResponse,
 };
 
 #[macro_use]
@@ -135,20 +135,44 @@ on_both_stores! {
         events_at(&db, EventType::PaymentCreated, 10, now - Duration::minutes(5)).await;
         events_at(&db, EventType::RefundSucceeded, 5, now - Duration::minutes(1)).await;
         let lease = now + Duration::minutes(1);
-        let first = db.claim_due_deliveries(now, lease, shares(20, 8), &[]).await.unwrap();
+        let first = db.claim_due_deliveries(now, lease, shares(20, 8), ClaimingFor::default()).await.unwrap();
         assert_eq!(per_endpoint(&first, &[&a, &b, &c]), [8, 8, 4], "at most 8 each, the longest waiting first");
         assert!(first.iter().all(|d| d.attempt == 1 && d.leased_until == lease));
-        let busy_a = db.claim_due_deliveries(now, lease, shares(256, 64), &[&a]).await.unwrap();
+        let busy_a = db.claim_due_deliveries(now, lease, shares(256, 64), ClaimingFor { busy: &[&a], ..Default::default() }).await.unwrap();
         assert_eq!(per_endpoint(&busy_a, &[&a, &b, &c]), [0, 2, 1], "a busy endpoint is left out");
         let rest: Vec<usize> = [
-            db.claim_due_deliveries(now, lease, shares(256, 64), &[]).await.unwrap(),
-            db.claim_due_deliveries(now, lease, shares(256, 64), &[]).await.unwrap(),
-            db.claim_due_deliveries(now, lease, shares(256, 64), &[]).await.unwrap(),
+            db.claim_due_deliveries(now, lease, shares(256, 64), ClaimingFor::default()).await.unwrap(),
+            db.claim_due_deliveries(now, lease, shares(256, 64), ClaimingFor::default()).await.unwrap(),
+            db.claim_due_deliveries(now, lease, shares(256, 64), ClaimingFor::default()).await.unwrap(),
         ]
         .iter()
         .map(Vec::len)
         .collect();
         assert_eq!(rest, [64, 28, 0], "the far-behind endpoint gets its share per claim until it is done");
+    }
+
+    async fn an_endpoint_keeping_up_takes_the_rest_of_the_batch_after_every_share(db: Database) {
+        let now = now();
+        let (a, b, c) = (
+            endpoint_for(&db, "payment.succeeded").await,
+            endpoint_for(&db, "payment.created").await,
+            endpoint_for(&db, "refund.succeeded").await,
+        );
+        // A and B are far behind, A the furthest; C's 3 deliveries are the newest.
+        events_at(&db, EventType::PaymentSucceeded, 40, now - Duration::minutes(10)).await;
+        events_at(&db, EventType::PaymentCreated, 40, now - Duration::minutes(5)).await;
+        events_at(&db, EventType::RefundSucceeded, 3, now - Duration::minutes(1)).await;
+        let lease = now + Duration::minutes(1);
+        let keeping_up = ClaimingFor { keeping_up: &[&b], ..Default::default() };
+        let claimed = db.claim_due_deliveries(now, lease, shares(30, 8), keeping_up).await.unwrap();
+        // Every endpoint's share first (8, 8 and C's 3), then the rest of the 30 to B alone,
+        // though A's deliveries waited longer.
+        assert_eq!(per_endpoint(&claimed, &[&a, &b, &c]), [8, 19, 3]);
+        let both = ClaimingFor { busy: &[&b], keeping_up: &[&a] };
+        let claimed = db.claim_due_deliveries(now, lease, shares(100, 8), both).await.unwrap();
+        assert_eq!(per_endpoint(&claimed, &[&a, &b, &c]), [32, 0, 0], "a busy endpoint is left out all the same");
+        let claimed = db.claim_due_deliveries(now, lease, shares(100, 8), ClaimingFor::default()).await.unwrap();
+        assert_eq!(per_endpoint(&claimed, &[&a, &b, &c]), [0, 8, 0], "without keeping up, one share a claim");
     }
 
     async fn competing_claimers_of_shared_batches_never_take_the_same_delivery(db: Database) {
@@ -160,7 +184,7 @@ on_both_stores! {
         let claims = claim_concurrently(4, move || {
             let (db, ids) = (db_for_claims.clone(), ids.clone());
             async move {
-                let batch = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(8, 3), &[]).await.unwrap();
+                let batch = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(8, 3), ClaimingFor::default()).await.unwrap();
                 assert!(per_endpoint(&batch, &[&ids[0], &ids[1], &ids[2]]).iter().all(|&n| n <= 3), "3 per endpoint");
                 assert!(batch.len() <= 8);
                 batch
@@ -178,19 +202,19 @@ on_both_stores! {
         let now = now();
         endpoint_for(&db, "*").await;
         events_at(&db, EventType::PaymentSucceeded, 2, now).await;
-        let claimed = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        let claimed = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), ClaimingFor::default()).await.unwrap();
         assert_eq!(claimed.len(), 2);
         db.release_deliveries(&claimed[..1]).await.unwrap();
-        let again = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        let again = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), ClaimingFor::default()).await.unwrap();
         assert_eq!(again.len(), 1, "given back, due at once");
         assert_eq!((&again[0].id, again[0].attempt), (&claimed[0].id, 1), "a claim given back is not an attempt");
         // The other one's lease runs out and another claim takes it: the first claim's give-back
         // must not free it.
         let later = now + Duration::minutes(2);
-        let taken = db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        let taken = db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), ClaimingFor::default()).await.unwrap();
         assert!(taken.iter().any(|d| d.id == claimed[1].id && d.attempt == 2), "taken over after its lease");
         db.release_deliveries(&claimed[1..]).await.unwrap();
-        let stolen = db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        let stolen = db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), ClaimingFor::default()).await.unwrap();
         assert!(stolen.is_empty(), "still held by the claim that took it over");
     }
 
@@ -486,7 +510,7 @@ on_both_stores! {
         let db_for_claims = db.clone();
         let claims = claim_concurrently(3, move || {
             let db = db_for_claims.clone();
-            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), shares(2, 2), &[]).await.unwrap() }
+            async move { db.claim_due_deliveries(now, now + Duration::minutes(1), shares(2, 2), ClaimingFor::default()).await.unwrap() }
         })
         .await;
         assert!(claims.iter().all(|d| d.attempt == 1), "each claim is one attempt");
@@ -496,7 +520,7 @@ on_both_stores! {
         assert_eq!((claims.len(), ids.len()), (12, 12), "each delivery claimed exactly once");
         let after_lease = now + Duration::minutes(2);
         let again =
-            db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), shares(100, 100), &[]).await.unwrap();
+            db.claim_due_deliveries(after_lease, after_lease + Duration::minutes(1), shares(100, 100), ClaimingFor::default()).await.unwrap();
         assert_eq!(again.len(), 12);
         assert!(again.iter().all(|d| d.attempt == 2));
     }
@@ -514,7 +538,7 @@ on_both_stores! {
         }
         tx.commit().await.unwrap();
         // One delivery is under way (claimed) as the endpoint is disabled; the other waits.
-        let under_way = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(1, 1), &[]).await.unwrap().remove(0);
+        let under_way = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(1, 1), ClaimingFor::default()).await.unwrap().remove(0);
         let disabled = db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, Some("by hand"), now).await;
         assert!(disabled.unwrap());
         let failed = DeliveryAttempt { at: now, status_code: Some(500), error: Some("500".into()), duration_ms: 1 };
@@ -525,7 +549,7 @@ on_both_stores! {
             assert_eq!(states[0].status, "failed", "{states:?}");
         }
         let later = now + Duration::days(1);
-        assert!(db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), &[]).await.unwrap().is_empty());
+        assert!(db.claim_due_deliveries(later, later + Duration::minutes(1), shares(10, 10), ClaimingFor::default()).await.unwrap().is_empty());
         assert_eq!(db.pending_deliveries(Mode::Test).await.unwrap().0, 0);
 
         // Enabled again, an event sent again goes; to a disabled endpoint it would not.
@@ -540,7 +564,7 @@ on_both_stores! {
         let now = now();
         let endpoint = endpoint_for(&db, "*").await;
         events_at(&db, EventType::PaymentSucceeded, 5, now).await;
-        let claimed = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), &[]).await.unwrap();
+        let claimed = db.claim_due_deliveries(now, now + Duration::minutes(1), shares(10, 10), ClaimingFor::default()).await.unwrap();
         let [delivered, retried, given_up, already_failed, sent_twice] = <[_; 5]>::try_from(claimed).unwrap();
         let answered = |code: u16| DeliveryAttempt {
             at: now,
@@ -578,8 +602,8 @@ on_both_stores! {
         assert_eq!(db.last_successful_delivery(&endpoint).await.unwrap(), Some(now));
         let health = db.endpoint_health(&endpoint, now, 10).await.unwrap();
         assert_eq!((health.attempts, health.accepted, health.pending), (7, 2, 1), "every attempt is history");
-        assert!(db.claim_due_deliveries(now, now, shares(10, 10), &[]).await.unwrap().is_empty());
-        let due = db.claim_due_deliveries(retry_at, retry_at, shares(10, 10), &[]).await.unwrap();
+        assert!(db.claim_due_deliveries(now, now, shares(10, 10), ClaimingFor::default()).await.unwrap().is_empty());
+        let due = db.claim_due_deliveries(retry_at, retry_at, shares(10, 10), ClaimingFor::default()).await.unwrap();
         assert_eq!(due.iter().map(|d| &d.id).collect::<Vec<_>>(), [&retried.id], "only the retry is due again");
     }
 

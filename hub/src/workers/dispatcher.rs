@@ -3,9 +3,12 @@
 //!
 //! Deliveries are claimed in batches under a lease: up to [`CLAIM`]`.limit` per round trip, at
 //! most [`CLAIM`]`.per_group` for one endpoint, so an endpoint with a large backlog leaves room
-//! for the others. The batch's events are read by one query, and the endpoints of the batch
-//! and of the deliveries still waiting here by another. A crash after
-//! sending and before recording means the lease runs out and the event goes again with the same
+//! for the others. An endpoint that sent its last full share without a failure, fast enough to
+//! send a whole batch in a quarter of the lease, may also take what a batch has left: a claim
+//! costs a round trip and a commit whatever it takes, and was most of a drain to one endpoint
+//! (see BENCHMARKS.md, "Delivery on PostgreSQL"). The batch's events are read by one query,
+//! and the endpoints of the batch and of the deliveries still waiting here by another. A crash
+//! after sending and before recording means the lease runs out and the event goes again with the same
 //! `webhook-id`, which receivers deduplicate — at-least-once, by design.
 //!
 //! One endpoint's trouble is its own: each endpoint has a budget of deliveries in flight, the
@@ -27,7 +30,8 @@ use chrono::{DateTime, Duration, Utc};
 use payhub_core::id::WebhookEndpointId;
 use payhub_core::{Event, Mode};
 use payhub_store::{
-    ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, EndpointStatus, RecordedAttempt, Shares, WebhookEndpoint,
+    ClaimedDelivery, ClaimingFor, DeliveryAttempt, DeliveryOutcome, EndpointStatus, RecordedAttempt, Shares,
+    WebhookEndpoint,
 };
 use tokio::sync::mpsc;
 use tokio::task::{self, JoinSet};
@@ -41,7 +45,8 @@ use crate::workers::{Shutdown, retry_at};
 /// One claim: deliveries per round trip, and per endpoint.
 const CLAIM: Shares = Shares { limit: 256, per_group: 64 };
 /// An endpoint holding this many deliveries in this instance (waiting or in flight) is left
-/// out of claims until it has sent some: it holds at most `ENDPOINT_FULL - 1 + CLAIM.per_group`.
+/// out of claims until it has sent some: it holds at most `ENDPOINT_FULL - 1 + CLAIM.per_group`,
+/// or `ENDPOINT_FULL - 1 + CLAIM.limit` while it keeps up.
 const ENDPOINT_FULL: usize = CLAIM.per_group as usize / 2;
 /// Deliveries in flight from this instance, all endpoints together.
 const MAX_IN_FLIGHT: usize = 64;
@@ -144,7 +149,8 @@ struct Dispatcher {
     http: DeliveryClients,
     /// Where finished attempts go to be recorded.
     attempts: mpsc::Sender<Finished>,
-    in_flight: JoinSet<()>,
+    /// Each delivery says whether it was delivered.
+    in_flight: JoinSet<bool>,
     /// The endpoint of each delivery in flight.
     tasks: HashMap<task::Id, WebhookEndpointId>,
     endpoints: HashMap<WebhookEndpointId, Held>,
@@ -162,6 +168,13 @@ struct Held {
     /// The endpoint was left out of a claim or used its whole share of one: more of its
     /// deliveries may be due once it has room.
     more_due: bool,
+    /// When the endpoint last got a full share, and how many it then held.
+    full_share: Option<(Instant, usize)>,
+    /// An attempt failed since then.
+    failed: bool,
+    /// It sent its last full share without a failure, fast enough to send a whole batch within
+    /// a quarter of the lease: the next claim may give it what the batch has left.
+    keeps_up: bool,
 }
 
 impl Held {
@@ -220,14 +233,17 @@ impl Dispatcher {
     /// [`Dispatcher::refresh_waiting`]).
     async fn claim(&mut self, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let lease = Duration::from_std(self.hub.settings.workers.lease).unwrap_or(Duration::minutes(1));
-        let mut full = Vec::new();
+        let (mut full, mut keeping_up) = (Vec::new(), Vec::new());
         for (id, held) in self.endpoints.iter_mut() {
             if held.count() >= ENDPOINT_FULL {
                 held.more_due = true;
-                full.push(id);
+                full.push(&*id);
+            } else if held.keeps_up {
+                keeping_up.push(&*id);
             }
         }
-        let claimed = self.hub.db.claim_due_deliveries(now, now + lease, CLAIM, &full).await?;
+        let endpoints = ClaimingFor { busy: &full, keeping_up: &keeping_up };
+        let claimed = self.hub.db.claim_due_deliveries(now, now + lease, CLAIM, endpoints).await?;
         self.claim_due = claimed.len() == CLAIM.limit as usize;
         let mut endpoint_ids: HashSet<WebhookEndpointId> =
             self.endpoints.iter().filter(|(_, held)| !held.waiting.is_empty()).map(|(id, _)| id.clone()).collect();
@@ -263,7 +279,10 @@ impl Dispatcher {
         }
         for (id, share) in shares {
             if share >= CLAIM.per_group as usize {
-                self.endpoints.entry(id).or_default().more_due = true;
+                let held = self.endpoints.entry(id).or_default();
+                held.more_due = true;
+                held.full_share = Some((Instant::now(), held.count()));
+                held.failed = false;
             }
         }
         self.refresh_waiting(&endpoints, lease).await
@@ -368,27 +387,36 @@ impl Dispatcher {
             let (hub, http, attempts) = (self.hub.clone(), self.http.clone(), self.attempts.clone());
             let handle = self.in_flight.spawn(async move {
                 let recorded = deliver(&hub, &http, waiting).await;
+                let delivered = recorded.0.outcome == DeliveryOutcome::Delivered;
                 // The recorder is gone only when the process stops: the lease runs out and the
                 // delivery goes again.
                 let _ = attempts.send(recorded).await;
+                delivered
             });
             self.tasks.insert(handle.id(), endpoint_id);
         }
     }
 
-    fn finished(&mut self, result: Result<(task::Id, ()), task::JoinError>) {
-        let id = match result {
-            Ok((id, ())) => id,
+    fn finished(&mut self, result: Result<(task::Id, bool), task::JoinError>) {
+        let (id, delivered) = match result {
+            Ok(finished) => finished,
             Err(e) => {
                 warn!(error = %e, "a delivery stopped unexpectedly; its lease will run out and it goes again");
-                e.id()
+                (e.id(), false)
             }
         };
         let Some(endpoint_id) = self.tasks.remove(&id) else { return };
+        let lease = self.hub.settings.workers.lease;
         if let Some(held) = self.endpoints.get_mut(&endpoint_id) {
             held.in_flight = held.in_flight.saturating_sub(1);
+            if !delivered {
+                held.failed = true;
+                held.keeps_up = false;
+            }
             if held.more_due && held.count() < ENDPOINT_FULL {
                 held.more_due = false;
+                held.keeps_up = !held.failed
+                    && held.full_share.is_some_and(|share| sends_a_batch_in_time(share, held.count(), lease));
                 self.claim_due = true;
             }
         }
@@ -405,6 +433,14 @@ impl Dispatcher {
         });
         self.claim_due |= more_due;
     }
+}
+
+/// Whether an endpoint that held `held_then` deliveries at `since` and holds `held_now` sends
+/// at a pace that gets a whole claim out within a quarter of the lease, well before a delivery
+/// waiting its turn would be given back (half the lease).
+fn sends_a_batch_in_time((since, held_then): (Instant, usize), held_now: usize, lease: std::time::Duration) -> bool {
+    let sent = held_then.saturating_sub(held_now) as f64;
+    sent > 0.0 && since.elapsed().as_secs_f64() * f64::from(CLAIM.limit) <= sent * lease.as_secs_f64() / 4.0
 }
 
 /// Records finished attempts, all those that finished while the last batch was being written
@@ -571,6 +607,19 @@ async fn disable_if_dead(hub: &Hub, endpoint_id: &WebhookEndpointId, now: DateTi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_keeps_up_when_it_would_send_a_whole_batch_in_a_quarter_of_the_lease() {
+        let lease = std::time::Duration::from_secs(60);
+        let ago = |millis| Instant::now().checked_sub(std::time::Duration::from_millis(millis)).unwrap();
+        // 33 sent in 0.1 s: 256 take under a second, far within 15 s.
+        assert!(sends_a_batch_in_time((ago(100), 64), 31, lease));
+        // 33 sent in 10 s: 256 would take 78 s.
+        assert!(!sends_a_batch_in_time((ago(10_000), 64), 31, lease));
+        // 33 sent in 2 s: 256 take 15.5 s, just over a quarter of the lease.
+        assert!(!sends_a_batch_in_time((ago(2_000), 64), 31, lease));
+        assert!(!sends_a_batch_in_time((ago(1), 64), 64, lease), "nothing sent says nothing");
+    }
 
     #[test]
     fn retries_follow_the_schedule_then_give_up() {
