@@ -117,6 +117,25 @@ async fn events_at(db: &Database, event_type: EventType, count: usize, at: chron
     tx.commit().await.unwrap();
 }
 
+/// Three endpoints, each with `queued` deliveries made 10, 5 and 1 minutes before `now`.
+async fn three_endpoints_behind(
+    db: &Database,
+    now: chrono::DateTime<chrono::Utc>,
+    queued: [usize; 3],
+) -> [WebhookEndpointId; 3] {
+    let types = [
+        (EventType::PaymentSucceeded, "payment.succeeded", 10),
+        (EventType::PaymentCreated, "payment.created", 5),
+        (EventType::RefundSucceeded, "refund.succeeded", 1),
+    ];
+    let mut endpoints = Vec::new();
+    for ((event_type, filter, minutes_ago), count) in types.into_iter().zip(queued) {
+        endpoints.push(endpoint_for(db, filter).await);
+        events_at(db, event_type, count, now - Duration::minutes(minutes_ago)).await;
+    }
+    endpoints.try_into().unwrap()
+}
+
 /// How many of `claimed` go to each of `endpoints`.
 fn per_endpoint(claimed: &[payhub_store::ClaimedDelivery], endpoints: &[&WebhookEndpointId]) -> Vec<usize> {
     endpoints.iter().map(|id| claimed.iter().filter(|d| &&d.endpoint_id == id).count()).collect()
@@ -125,15 +144,8 @@ fn per_endpoint(claimed: &[payhub_store::ClaimedDelivery], endpoints: &[&Webhook
 on_both_stores! {
     async fn a_delivery_claim_shares_its_batch_between_endpoints_and_leaves_out_busy_ones(db: Database) {
         let now = now();
-        let (a, b, c) = (
-            endpoint_for(&db, "payment.succeeded").await,
-            endpoint_for(&db, "payment.created").await,
-            endpoint_for(&db, "refund.succeeded").await,
-        );
         // A is far behind: its 100 deliveries are the oldest.
-        events_at(&db, EventType::PaymentSucceeded, 100, now - Duration::minutes(10)).await;
-        events_at(&db, EventType::PaymentCreated, 10, now - Duration::minutes(5)).await;
-        events_at(&db, EventType::RefundSucceeded, 5, now - Duration::minutes(1)).await;
+        let [a, b, c] = three_endpoints_behind(&db, now, [100, 10, 5]).await;
         let lease = now + Duration::minutes(1);
         let first = db.claim_due_deliveries(now, lease, shares(20, 8), ClaimingFor::default()).await.unwrap();
         assert_eq!(per_endpoint(&first, &[&a, &b, &c]), [8, 8, 4], "at most 8 each, the longest waiting first");
@@ -153,15 +165,8 @@ on_both_stores! {
 
     async fn an_endpoint_keeping_up_takes_the_rest_of_the_batch_after_every_share(db: Database) {
         let now = now();
-        let (a, b, c) = (
-            endpoint_for(&db, "payment.succeeded").await,
-            endpoint_for(&db, "payment.created").await,
-            endpoint_for(&db, "refund.succeeded").await,
-        );
         // A and B are far behind, A the furthest; C's 3 deliveries are the newest.
-        events_at(&db, EventType::PaymentSucceeded, 40, now - Duration::minutes(10)).await;
-        events_at(&db, EventType::PaymentCreated, 40, now - Duration::minutes(5)).await;
-        events_at(&db, EventType::RefundSucceeded, 3, now - Duration::minutes(1)).await;
+        let [a, b, c] = three_endpoints_behind(&db, now, [40, 40, 3]).await;
         let lease = now + Duration::minutes(1);
         let keeping_up = ClaimingFor { keeping_up: &[&b], ..Default::default() };
         let claimed = db.claim_due_deliveries(now, lease, shares(30, 8), keeping_up).await.unwrap();

@@ -237,9 +237,9 @@ impl Dispatcher {
         for (id, held) in self.endpoints.iter_mut() {
             if held.count() >= ENDPOINT_FULL {
                 held.more_due = true;
-                full.push(&*id);
+                full.push(id);
             } else if held.keeps_up {
-                keeping_up.push(&*id);
+                keeping_up.push(id);
             }
         }
         let endpoints = ClaimingFor { busy: &full, keeping_up: &keeping_up };
