@@ -8,8 +8,8 @@
 //! costs a round trip and a commit whatever it takes, and was most of a drain to one endpoint
 //! (see BENCHMARKS.md, "Delivery on PostgreSQL"). The batch's events are read by one query,
 //! and the endpoints of the batch and of the deliveries still waiting here by another. A crash
-//! after sending and before recording means the lease runs out and the event goes again with the same
-//! `webhook-id`, which receivers deduplicate — at-least-once, by design.
+//! after sending and before recording means the lease runs out and the event goes again with
+//! the same `webhook-id`, which receivers deduplicate — at-least-once, by design.
 //!
 //! One endpoint's trouble is its own: each endpoint has a budget of deliveries in flight, the
 //! rest of its claimed deliveries wait their turn in this instance, and an endpoint holding
@@ -168,10 +168,9 @@ struct Held {
     /// The endpoint was left out of a claim or used its whole share of one: more of its
     /// deliveries may be due once it has room.
     more_due: bool,
-    /// When the endpoint last got a full share, and how many it then held.
+    /// When the endpoint last got a full share, and how many it then held; forgotten when an
+    /// attempt fails, so a failing endpoint does not keep up.
     full_share: Option<(Instant, usize)>,
-    /// An attempt failed since then.
-    failed: bool,
     /// It sent its last full share without a failure, fast enough to send a whole batch within
     /// a quarter of the lease: the next claim may give it what the batch has left.
     keeps_up: bool,
@@ -282,7 +281,6 @@ impl Dispatcher {
                 let held = self.endpoints.entry(id).or_default();
                 held.more_due = true;
                 held.full_share = Some((Instant::now(), held.count()));
-                held.failed = false;
             }
         }
         self.refresh_waiting(&endpoints, lease).await
@@ -410,13 +408,12 @@ impl Dispatcher {
         if let Some(held) = self.endpoints.get_mut(&endpoint_id) {
             held.in_flight = held.in_flight.saturating_sub(1);
             if !delivered {
-                held.failed = true;
+                held.full_share = None;
                 held.keeps_up = false;
             }
             if held.more_due && held.count() < ENDPOINT_FULL {
                 held.more_due = false;
-                held.keeps_up = !held.failed
-                    && held.full_share.is_some_and(|share| sends_a_batch_in_time(share, held.count(), lease));
+                held.keeps_up = held.full_share.is_some_and(|share| sends_a_batch_in_time(share, held.count(), lease));
                 self.claim_due = true;
             }
         }
