@@ -2,7 +2,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Connection, Executor, Row};
+use sqlx::pool::PoolOptions;
+use sqlx::{AnyPool, Connection, Executor, PgPool, Row};
 
 use crate::mail::RecipientsCache;
 use crate::param::{Param, query};
@@ -43,6 +44,9 @@ pub struct Database {
     writer: WriteSide,
     reader: AnyPool,
     dialect: Dialect,
+    /// PostgreSQL only: connections of the native driver for the inbox's batches, whose
+    /// columns travel as binary arrays (the `Any` driver binds no arrays).
+    inbox_batches: Option<PgPool>,
     /// Who is mailed about which events, as this process last read or wrote it.
     pub(crate) mail_recipients: Arc<RecipientsCache>,
 }
@@ -81,6 +85,28 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// would cost every transaction and every read a second round trip for nothing.
 const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
+/// Connections for inbox batches: the hub commits up to four at once.
+const INBOX_BATCH_CONNECTIONS: u32 = 4;
+
+/// How every PostgreSQL pool of the store hands out connections.
+fn postgres_pool<DB: sqlx::Database>(max_connections: u32) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max_connections)
+        // While the server is down, a request waits this long for a connection before it is
+        // answered 503: short enough to answer a provider before it gives up on the delivery
+        // (none documents how long it waits), long enough to ride out a busy pool.
+        .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= POSTGRES_PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl Database {
     /// Opens `url`: a file path or `sqlite://path` for SQLite (created if missing), or a
     /// `postgres://` URL.
@@ -91,28 +117,13 @@ impl Database {
     pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         install_default_drivers();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(max_connections.max(2))
-                // While the server is down, a request waits this long for a connection before
-                // it is answered 503: short enough to answer a provider before it gives up on
-                // the delivery (none documents how long it waits), long enough to ride out a
-                // busy pool.
-                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for >= POSTGRES_PING_IF_IDLE_FOR {
-                            conn.ping().await?;
-                        }
-                        Ok(true)
-                    })
-                })
-                .connect(url)
-                .await?;
+            let pool = postgres_pool(max_connections.max(2)).connect(url).await?;
+            let inbox_batches = postgres_pool(INBOX_BATCH_CONNECTIONS).connect_lazy(url)?;
             return Ok(Self {
                 writer: WriteSide::Pool(pool.clone()),
                 reader: pool,
                 dialect: Dialect::Postgres,
+                inbox_batches: Some(inbox_batches),
                 mail_recipients: Default::default(),
             });
         }
@@ -131,6 +142,7 @@ impl Database {
             writer: WriteSide::Sqlite(writer),
             reader,
             dialect: Dialect::Sqlite,
+            inbox_batches: None,
             mail_recipients: Default::default(),
         })
     }
@@ -186,12 +198,19 @@ impl Database {
         &self.reader
     }
 
+    pub(crate) fn inbox_batches(&self) -> Option<&PgPool> {
+        self.inbox_batches.as_ref()
+    }
+
     pub async fn close(&self) {
         match &self.writer {
             WriteSide::Pool(pool) => pool.close().await,
             WriteSide::Sqlite(writer) => writer.close().await,
         }
         self.reader.close().await;
+        if let Some(pool) = &self.inbox_batches {
+            pool.close().await;
+        }
     }
 }
 

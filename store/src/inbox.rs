@@ -2,13 +2,15 @@
 //! applied by the processor. The unique (provider, provider_event_id) pair is what makes a
 //! redelivery — by the provider, or by two instances racing — count once.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use payhub_core::{Mode, ProviderName};
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 
 use crate::codec::{parsed, to_json, trusted};
 use crate::lease::LeaseClaim;
-use crate::{Database, Dialect, StoreError, Tx, millis};
+use crate::{Database, StoreError, Tx, millis};
 
 #[derive(Debug, Clone)]
 pub struct NewInboxEntry {
@@ -53,17 +55,20 @@ impl Database {
     /// whole batch, and every caller learns whether its own entry was new.
     pub async fn insert_inbox_batch(&self, entries: &[NewInboxEntry]) -> Result<Vec<InboxInsert>, StoreError> {
         // The same event twice in one batch: the later copies are duplicates of the first.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let firsts: Vec<bool> =
             entries.iter().map(|e| seen.insert((e.provider, e.provider_event_id.as_str()))).collect();
         let unique: Vec<&NewInboxEntry> =
             entries.iter().zip(&firsts).filter(|(_, first)| **first).map(|(e, _)| e).collect();
-        let mut tx = self.begin().await?;
-        let inserted = match tx.dialect() {
-            Dialect::Sqlite => insert_rows_at_once(&mut tx, &unique).await?,
-            Dialect::Postgres => insert_rows_one_by_one(&mut tx, &unique).await?,
+        let inserted = match self.inbox_batches() {
+            Some(pool) => insert_rows_as_arrays(pool, &unique).await?,
+            None => {
+                let mut tx = self.begin().await?;
+                let inserted = insert_rows_at_once(&mut tx, &unique).await?;
+                tx.commit().await?;
+                inserted
+            }
         };
-        tx.commit().await?;
         let mut inserted = inserted.into_iter();
         Ok(firsts
             .into_iter()
@@ -275,39 +280,56 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
                 .bind(received)
                 .bind(received);
         }
-        // An event id is unique per provider only: another provider's may be new.
-        let new: std::collections::HashSet<(String, String)> = query
+        let new = query
             .fetch_all(tx.conn().await?)
             .await?
             .iter()
             .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
-        inserted
-            .extend(chunk.iter().map(|e| new.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone()))));
+        inserted.extend(which_are_new(chunk, &new));
     }
     Ok(inserted)
 }
 
-/// PostgreSQL: one prepared insert per row (measured faster than a multi-row statement, which
-/// the server parses anew for every batch size).
-async fn insert_rows_one_by_one(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<Vec<bool>, StoreError> {
-    let mut inserted = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let sql = format!(
-            "{INSERT_INTO_INBOX}($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
-             ON CONFLICT (provider, provider_event_id) DO NOTHING"
-        );
-        let done = sqlx::query(trusted(sql))
-            .bind(entry.provider.as_str())
-            .bind(entry.mode.as_str())
-            .bind(&entry.provider_event_id)
-            .bind(&entry.event_type)
-            .bind(&entry.body)
-            .bind(to_json(&entry.headers))
-            .bind(millis(entry.received_at))
-            .execute(tx.conn().await?)
-            .await?;
-        inserted.push(done.rows_affected() == 1);
+/// Per entry, whether the insert returned its row (new) or skipped it (already stored). An
+/// event id is unique per provider only: another provider's may be new.
+fn which_are_new(entries: &[&NewInboxEntry], returned: &HashSet<(String, String)>) -> Vec<bool> {
+    entries.iter().map(|e| returned.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone()))).collect()
+}
+
+/// PostgreSQL: the whole batch in one statement and one round trip, each column bound as one
+/// array in the binary format, so the statement is prepared once whatever the batch size and
+/// nothing is re-encoded as text. On its own the statement is its own transaction: its rows are
+/// durable, all of them or none, when it returns. `ORDINALITY` keeps the inbox's ids in
+/// arrival order.
+async fn insert_rows_as_arrays(pool: &PgPool, entries: &[&NewInboxEntry]) -> Result<Vec<bool>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(inserted)
+    let column = |value: fn(&NewInboxEntry) -> &str| entries.iter().map(|e| value(e)).collect::<Vec<&str>>();
+    let headers: Vec<String> = entries.iter().map(|e| to_json(&e.headers)).collect();
+    let received: Vec<i64> = entries.iter().map(|e| millis(e.received_at)).collect();
+    let bodies: Vec<&[u8]> = entries.iter().map(|e| e.body.as_slice()).collect();
+    let new = sqlx::query(
+        "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, \
+         next_attempt_at, received_at) \
+         SELECT provider, mode, provider_event_id, event_type, body, headers, 'pending', 0, received_at, received_at \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bigint[]) \
+         WITH ORDINALITY AS batch (provider, mode, provider_event_id, event_type, body, headers, received_at, n) \
+         ORDER BY n \
+         ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id",
+    )
+    .bind(column(|e| e.provider.as_str()))
+    .bind(column(|e| e.mode.as_str()))
+    .bind(column(|e| &e.provider_event_id))
+    .bind(column(|e| &e.event_type))
+    .bind(bodies)
+    .bind(headers)
+    .bind(received)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
+    .collect::<Result<_, sqlx::Error>>()?;
+    Ok(which_are_new(entries, &new))
 }
