@@ -53,6 +53,8 @@ pub struct WebhookEndpoint {
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When it was last disabled or enabled; never, for an endpoint enabled since it was made.
+    pub status_changed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,12 +68,12 @@ pub struct NewWebhookEndpoint {
 }
 
 #[rustfmt::skip]
-const ENDPOINTS: Table<WebhookEndpoint, 13> = Table {
+const ENDPOINTS: Table<WebhookEndpoint, 14> = Table {
     name: "webhook_endpoints",
     resource: "webhook endpoint",
     columns: [
         "id", "mode", "url", "secret", "event_types", "description", "status", "disabled_reason", "created_at",
-        "updated_at", "previous_secret", "previous_secret_expires_at", "secret_rotated_by",
+        "updated_at", "previous_secret", "previous_secret_expires_at", "secret_rotated_by", "status_changed_at",
     ],
     decode: from_row,
 };
@@ -92,6 +94,7 @@ fn from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
         disabled_reason: row.try_get("disabled_reason")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
+        status_changed_at: opt_time(row, "status_changed_at")?,
     })
 }
 
@@ -115,6 +118,7 @@ impl Database {
             disabled_reason: None,
             created_at: now,
             updated_at: now,
+            status_changed_at: None,
         };
         let mut tx = self.begin().await?;
         let values = [
@@ -131,6 +135,7 @@ impl Database {
             None::<String>.into(),
             None::<i64>.into(),
             None::<String>.into(),
+            None::<i64>.into(),
         ];
         tx.insert(&ENDPOINTS, values).await?;
         tx.commit().await?;
@@ -203,7 +208,8 @@ impl Database {
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let found = sqlx::query(
-            "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3, status_changed_at = $3 \
+             WHERE id = $4",
         )
         .bind(status.as_str())
         .bind(reason)

@@ -9,7 +9,7 @@ use payhub_core::payment::{Payment, PaymentFacts, PaymentStatus};
 use payhub_core::transition::{Cause, Transition};
 use payhub_core::{Event, EventType, Mode, Money, ProviderName};
 use payhub_store::{
-    Claimant, ClaimingFor, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointStatus,
+    Claimant, ClaimingFor, Committed, Database, DeliveryAttempt, DeliveryOutcome, EndpointSecrets, EndpointStatus,
     INSTANCE_SILENT_AFTER, IdempotencyClaim, InboxInsert, InstanceIdentity, KeyClaim, MailAttempt, MailRecipient,
     NewInboxEntry, NewWebhookEndpoint, RecordedAttempt, RequestRun, Shares, StoreError, StoredResponse,
 };
@@ -563,6 +563,31 @@ on_both_stores! {
         db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, None, now).await.unwrap();
         assert_eq!(db.redeliver_event(&events[1].id, later).await.unwrap(), 0);
         assert!(!db.set_endpoint_status(&WebhookEndpointId::generate(&IDS, now), EndpointStatus::Enabled, None, now).await.unwrap());
+    }
+
+    async fn an_endpoint_remembers_when_it_was_last_disabled_or_enabled_and_nothing_else(db: Database) {
+        let made = now();
+        let endpoint = endpoint_for(&db, "*").await;
+        let read = |db: Database, id: WebhookEndpointId| async move { db.endpoint_by_id(&id).await.unwrap().unwrap() };
+        assert_eq!(read(db.clone(), endpoint.clone()).await.status_changed_at, None, "made enabled, never changed");
+        let rotated = made + Duration::minutes(1);
+        let before = read(db.clone(), endpoint.clone()).await;
+        let secrets = EndpointSecrets {
+            secret: "whsec_y".into(),
+            previous_secret: Some(before.secret.clone()),
+            previous_secret_expires_at: Some(rotated + Duration::hours(1)),
+            rotated_by: None,
+        };
+        assert!(db.replace_endpoint_secrets(&endpoint, &before.secret, &secrets, rotated).await.unwrap());
+        let after_rotation = read(db.clone(), endpoint.clone()).await;
+        assert_eq!(after_rotation.updated_at, rotated);
+        assert_eq!(after_rotation.status_changed_at, None, "a new secret fails no delivery");
+        let disabled = made + Duration::minutes(2);
+        db.set_endpoint_status(&endpoint, EndpointStatus::Disabled, Some("by hand"), disabled).await.unwrap();
+        assert_eq!(read(db.clone(), endpoint.clone()).await.status_changed_at, Some(disabled));
+        let enabled = made + Duration::minutes(3);
+        db.set_endpoint_status(&endpoint, EndpointStatus::Enabled, None, enabled).await.unwrap();
+        assert_eq!(read(db.clone(), endpoint.clone()).await.status_changed_at, Some(enabled));
     }
 
     async fn a_recorded_batch_keeps_each_outcome_and_leaves_a_delivery_no_longer_pending_alone(db: Database) {

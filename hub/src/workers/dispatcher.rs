@@ -292,10 +292,12 @@ impl Dispatcher {
     /// waiting its turn would go out to a disabled endpoint until its lease was half gone.
     ///
     /// An endpoint enabled now may have been disabled and enabled again since a claim, which
-    /// failed the deliveries it held: when it changed in the lease before a delivery was claimed
-    /// or since (a lease of margin for other instances' clocks), the store says whether the
-    /// delivery is still pending under this claim's lease, and it is dropped if not. Endpoints
-    /// rarely change, so this costs a query only around a change.
+    /// failed the deliveries it held: when its status changed in the lease before a delivery was
+    /// claimed or since (a lease of margin for other instances' clocks), the store says whether
+    /// the delivery is still pending under this claim's lease, and it is dropped if not.
+    /// Endpoints are rarely disabled, so this costs a query only around such a change; a new
+    /// endpoint, never disabled, needs none (nor does one whose URL or secret changed, which
+    /// fails no delivery).
     ///
     /// A delivery's `attempts` counts its claims, which bounds how often one that crashes the
     /// process is tried; a dropped delivery made no attempt, so its claim is taken back and the
@@ -312,7 +314,7 @@ impl Dispatcher {
                 Some(endpoint) if endpoint.status == EndpointStatus::Enabled => {
                     for waiting in held.waiting.iter_mut() {
                         waiting.endpoint = Some(endpoint.clone());
-                        if endpoint.updated_at + lease >= waiting.claimed_at {
+                        if endpoint.status_changed_at.is_some_and(|changed| changed + lease >= waiting.claimed_at) {
                             unsure.push(waiting.delivery.clone());
                         }
                     }
