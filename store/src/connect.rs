@@ -85,8 +85,10 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// would cost every transaction and every read a second round trip for nothing.
 const POSTGRES_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// Connections for inbox batches: the hub commits up to four at once.
-const INBOX_BATCH_CONNECTIONS: u32 = 4;
+/// Inbox batches committing at once on PostgreSQL, each on its own connection of the inbox's
+/// pool. More would take connections from the rest of the server for little: the commits
+/// already share the server's WAL flushes.
+pub const POSTGRES_INBOX_BATCHES_IN_FLIGHT: usize = 4;
 
 /// How every PostgreSQL pool of the store hands out connections.
 fn postgres_pool<DB: sqlx::Database>(max_connections: u32) -> PoolOptions<DB> {
@@ -118,7 +120,7 @@ impl Database {
         install_default_drivers();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = postgres_pool(max_connections.max(2)).connect(url).await?;
-            let inbox_batches = postgres_pool(INBOX_BATCH_CONNECTIONS).connect_lazy(url)?;
+            let inbox_batches = postgres_pool(POSTGRES_INBOX_BATCHES_IN_FLIGHT as u32).connect_lazy(url)?;
             return Ok(Self {
                 writer: WriteSide::Pool(pool.clone()),
                 reader: pool,

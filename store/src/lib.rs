@@ -43,7 +43,7 @@ mod writer;
 
 pub use admins::AdminSession;
 pub use api_keys::{ApiKeyRecord, NewApiKey};
-pub use connect::{Database, Dialect};
+pub use connect::{Database, Dialect, POSTGRES_INBOX_BATCHES_IN_FLIGHT};
 pub use deliveries::{
     ClaimedDelivery, ClaimingFor, DeliveryAttempt, DeliveryOutcome, DeliveryState, EndpointHealth, FailedAttempt,
     RecordedAttempt, Replayed, ReplayedEvents,

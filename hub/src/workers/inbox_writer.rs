@@ -13,17 +13,13 @@
 
 use std::sync::Arc;
 
-use payhub_store::{Database, Dialect, InboxInsert, NewInboxEntry, StoreError};
+use payhub_store::{Database, Dialect, InboxInsert, NewInboxEntry, POSTGRES_INBOX_BATCHES_IN_FLIGHT, StoreError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, warn};
 
 /// Most rows per transaction; large enough to amortize the fsync, small enough to keep a
 /// commit's latency low.
 const MAX_BATCH: usize = 128;
-
-/// Batches committing at once on PostgreSQL. More would take connections from the rest of the
-/// hub for little: the commits already share the server's WAL flushes.
-const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 
 type Reply = oneshot::Sender<Result<InboxInsert, InboxWriteError>>;
 
@@ -68,7 +64,7 @@ async fn run(
     on_commit: impl Fn() + Send + Sync + 'static,
 ) {
     let in_flight = match db.dialect() {
-        Dialect::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
+        Dialect::Postgres => POSTGRES_INBOX_BATCHES_IN_FLIGHT,
         Dialect::Sqlite => 1,
     };
     let lanes = Arc::new(Semaphore::new(in_flight));
