@@ -299,7 +299,7 @@ fn which_are_new(entries: &[&NewInboxEntry], returned: &HashSet<(String, String)
 
 /// PostgreSQL: the whole batch in one statement and one round trip, each column bound as one
 /// array in the binary format, so the statement is prepared once whatever the batch size and
-/// nothing is re-encoded as text. On its own the statement is its own transaction: its rows are
+/// nothing is re-encoded as text. Sent alone, the statement is its own transaction: its rows are
 /// durable, all of them or none, when it returns. `ORDINALITY` keeps the inbox's ids in
 /// arrival order.
 async fn insert_rows_as_arrays(pool: &PgPool, entries: &[&NewInboxEntry]) -> Result<Vec<bool>, StoreError> {

@@ -5,6 +5,8 @@
 //! milliseconds, JSON as text, bodies as bytes) through sqlx's `Any` driver: compile-time checked
 //! macros would need two copies of every query, and the few real dialect differences (row locks,
 //! `SKIP LOCKED`) are a word or two, chosen by [`Dialect`]. Each dialect has its own migrations.
+//! One statement leaves the `Any` driver: PostgreSQL's inbox batch binds its columns as arrays,
+//! which `Any` cannot, through a small pool of the native driver (`inbox.rs`).
 //!
 //! Concurrency: on PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside transactions and
 //! work is claimed with `FOR UPDATE SKIP LOCKED` plus a lease. On SQLite every write goes through
