@@ -2,7 +2,7 @@
 //! applied by the processor. The unique (provider, provider_event_id) pair is what makes a
 //! redelivery — by the provider, or by two instances racing — count once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use payhub_core::{Mode, ProviderName};
@@ -253,7 +253,7 @@ impl Tx {
 }
 
 const INSERT_INTO_INBOX: &str = "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, \
-    status, attempts, next_attempt_at, received_at) VALUES ";
+    status, attempts, next_attempt_at, received_at) ";
 
 /// SQLite runs in-process, so the cost of a batch is per statement: one multi-row insert.
 /// Its parameters are anonymous (`?`): SQLite looks named ones up by name, which grows with
@@ -264,7 +264,7 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
     for chunk in entries.chunks(500) {
         let rows = vec!["(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
-            "{INSERT_INTO_INBOX}{rows} ON CONFLICT (provider, provider_event_id) DO NOTHING \
+            "{INSERT_INTO_INBOX}VALUES {rows} ON CONFLICT (provider, provider_event_id) DO NOTHING \
              RETURNING provider, provider_event_id"
         );
         let mut query = sqlx::query(trusted(sql)).persistent(false);
@@ -280,21 +280,35 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
                 .bind(received)
                 .bind(received);
         }
-        let new = query
-            .fetch_all(tx.conn().await?)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        inserted.extend(which_are_new(chunk, &new));
+        let returned = query.fetch_all(tx.conn().await?).await?;
+        inserted.extend(which_are_new(chunk, returned.iter().map(provider_and_event_id))?);
     }
     Ok(inserted)
 }
 
+/// A returned row's provider and event id.
+fn provider_and_event_id<R: Row>(row: &R) -> Result<(String, String), sqlx::Error>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((row.try_get("provider")?, row.try_get("provider_event_id")?))
+}
+
 /// Per entry, whether the insert returned its row (new) or skipped it (already stored). An
 /// event id is unique per provider only: another provider's may be new.
-fn which_are_new(entries: &[&NewInboxEntry], returned: &HashSet<(String, String)>) -> Vec<bool> {
-    entries.iter().map(|e| returned.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone()))).collect()
+fn which_are_new(
+    entries: &[&NewInboxEntry],
+    returned: impl Iterator<Item = Result<(String, String), sqlx::Error>>,
+) -> Result<Vec<bool>, StoreError> {
+    let mut new: HashMap<String, HashSet<String>> = HashMap::new();
+    for row in returned {
+        let (provider, event_id) = row?;
+        new.entry(provider).or_default().insert(event_id);
+    }
+    let is_new =
+        |e: &&NewInboxEntry| new.get(e.provider.as_str()).is_some_and(|ids| ids.contains(&e.provider_event_id));
+    Ok(entries.iter().map(is_new).collect())
 }
 
 /// PostgreSQL: the whole batch in one statement and one round trip, each column bound as one
@@ -310,26 +324,23 @@ async fn insert_rows_as_arrays(pool: &PgPool, entries: &[&NewInboxEntry]) -> Res
     let headers: Vec<String> = entries.iter().map(|e| to_json(&e.headers)).collect();
     let received: Vec<i64> = entries.iter().map(|e| millis(e.received_at)).collect();
     let bodies: Vec<&[u8]> = entries.iter().map(|e| e.body.as_slice()).collect();
-    let new = sqlx::query(
-        "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, \
-         next_attempt_at, received_at) \
-         SELECT provider, mode, provider_event_id, event_type, body, headers, 'pending', 0, received_at, received_at \
+    let sql = format!(
+        "{INSERT_INTO_INBOX}SELECT provider, mode, provider_event_id, event_type, body, headers, 'pending', 0, \
+         received_at, received_at \
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bigint[]) \
          WITH ORDINALITY AS batch (provider, mode, provider_event_id, event_type, body, headers, received_at, n) \
          ORDER BY n \
-         ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id",
-    )
-    .bind(column(|e| e.provider.as_str()))
-    .bind(column(|e| e.mode.as_str()))
-    .bind(column(|e| &e.provider_event_id))
-    .bind(column(|e| &e.event_type))
-    .bind(bodies)
-    .bind(headers)
-    .bind(received)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|row| Ok((row.try_get("provider")?, row.try_get("provider_event_id")?)))
-    .collect::<Result<_, sqlx::Error>>()?;
-    Ok(which_are_new(entries, &new))
+         ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id"
+    );
+    let returned = sqlx::query(trusted(sql))
+        .bind(column(|e| e.provider.as_str()))
+        .bind(column(|e| e.mode.as_str()))
+        .bind(column(|e| &e.provider_event_id))
+        .bind(column(|e| &e.event_type))
+        .bind(bodies)
+        .bind(headers)
+        .bind(received)
+        .fetch_all(pool)
+        .await?;
+    which_are_new(entries, returned.iter().map(provider_and_event_id))
 }
