@@ -8,7 +8,7 @@ use payhub_core::Mode;
 use sqlx::Row;
 
 use crate::instances::{Liveness, liveness};
-use crate::param::{Param, query};
+use crate::param::Param;
 use crate::{Database, StoreError, Tx, millis};
 
 /// No API request runs this long: an `in_progress` key this old, held by a process this
@@ -191,7 +191,7 @@ async fn insert_new_keys(
          VALUES {} ON CONFLICT (mode, key) DO NOTHING RETURNING mode, key",
         rows.join(", ")
     );
-    let inserted = query(sql, &params).fetch_all(tx.conn().await?).await?;
+    let inserted = tx.fetch_all(sql, params).await?;
     inserted.iter().map(|row| Ok((row.try_get("mode")?, row.try_get("key")?))).collect()
 }
 

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use payhub_core::{Mode, ProviderName};
-use sqlx::{PgPool, Row};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, PgPool, Row};
 
 use crate::codec::{parsed, to_json, trusted};
 use crate::lease::LeaseClaim;
@@ -267,20 +269,22 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
             "{INSERT_INTO_INBOX}VALUES {rows} ON CONFLICT (provider, provider_event_id) DO NOTHING \
              RETURNING provider, provider_event_id"
         );
-        let mut query = sqlx::query(trusted(sql)).persistent(false);
-        for entry in chunk {
-            let received = millis(entry.received_at);
-            query = query
-                .bind(entry.provider.as_str())
-                .bind(entry.mode.as_str())
-                .bind(&entry.provider_event_id)
-                .bind(&entry.event_type)
-                .bind(&entry.body)
-                .bind(to_json(&entry.headers))
-                .bind(received)
-                .bind(received);
-        }
-        let returned = query.fetch_all(tx.conn().await?).await?;
+        let bind = |mut query: Query<'static, Any, AnyArguments>| {
+            for entry in chunk {
+                let received = millis(entry.received_at);
+                query = query
+                    .bind(entry.provider.as_str())
+                    .bind(entry.mode.as_str())
+                    .bind(&entry.provider_event_id)
+                    .bind(&entry.event_type)
+                    .bind(&entry.body)
+                    .bind(to_json(&entry.headers))
+                    .bind(received)
+                    .bind(received);
+            }
+            query
+        };
+        let returned = tx.fetch_all_bound(sql, false, bind).await?;
         inserted.extend(which_are_new(chunk, returned.iter().map(provider_and_event_id))?);
     }
     Ok(inserted)

@@ -5,9 +5,10 @@
 //! SQLite's single writer serializes the claims instead.
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 
-use crate::codec::trusted;
 use crate::table::Table;
 use crate::{Database, Dialect, StoreError, millis};
 
@@ -144,8 +145,10 @@ impl Database {
     ) -> Result<Vec<AnyRow>, StoreError> {
         let mut tx = self.begin().await?;
         let sql = claim.sql(tx.dialect());
-        let query = sqlx::query(trusted(sql)).bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit));
-        let rows = query.fetch_all(tx.conn().await?).await?;
+        let bind = |query: Query<'static, Any, AnyArguments>| {
+            query.bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit))
+        };
+        let rows = tx.fetch_all_bound(sql, true, bind).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -163,16 +166,16 @@ impl Database {
     ) -> Result<Vec<AnyRow>, StoreError> {
         let mut tx = self.begin().await?;
         let sql = claim.sql_shared(tx.dialect(), groups);
-        let mut query = sqlx::query(trusted(sql))
-            .bind(millis(lease_until))
-            .bind(millis(now))
-            .bind(i64::from(shares.limit))
-            .bind(i64::from(shares.per_group))
-            .bind(i64::from(shares.window()));
-        for value in groups.left_out.iter().chain(groups.may_fill) {
-            query = query.bind(*value);
-        }
-        let rows = query.fetch_all(tx.conn().await?).await?;
+        let bind = |query: Query<'static, Any, AnyArguments>| {
+            let query = query
+                .bind(millis(lease_until))
+                .bind(millis(now))
+                .bind(i64::from(shares.limit))
+                .bind(i64::from(shares.per_group))
+                .bind(i64::from(shares.window()));
+            groups.left_out.iter().chain(groups.may_fill).fold(query, |query, value| query.bind(*value))
+        };
+        let rows = tx.fetch_all_bound(sql, true, bind).await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -103,6 +103,12 @@ impl Held {
         self.sql.is_empty()
     }
 
+    /// Puts a statement without placeholders (transaction control) ahead of those held.
+    pub(crate) fn put_first(&mut self, sql: &'static str) {
+        debug_assert!(!sql.contains('$') && !sql.contains('?'), "a statement put first has no values: {sql}");
+        self.sql = if self.sql.is_empty() { sql.to_owned() } else { format!("{sql};\n{}", self.sql) };
+    }
+
     /// The held statements and their values, leaving none held.
     pub(crate) fn take(&mut self) -> Option<(String, Vec<Param<'static>>)> {
         (!self.is_empty()).then(|| (std::mem::take(&mut self.sql), std::mem::take(&mut self.params)))

@@ -1,11 +1,13 @@
 use std::sync::Arc;
 
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Executor, Transaction};
 
+use crate::codec::trusted;
 use crate::mail::RecipientsCache;
 use crate::param::{Held, Param, query};
-use crate::writer::WriterPart;
+use crate::writer::{Savepoint, WriterPart};
 use crate::{Dialect, StoreError};
 
 /// A write transaction. Everything a state change implies (the resource, its transition record,
@@ -45,18 +47,33 @@ impl Tx {
 
     /// Returns once everything written through this transaction is durable.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        self.send_held().await?;
+        let ready = self.send_commit_writes().await?;
         match self.inner {
             Inner::Pooled(tx) => tx.commit().await?,
-            Inner::Writer(part) => part.commit().await?,
+            Inner::Writer(part) => part.commit(ready).await?,
         }
         Ok(())
+    }
+
+    /// Sends the writes still held. On SQLite's writer they set the next part's savepoint after
+    /// them, in the same hand-off (see `crate::writer`), which is returned.
+    async fn send_commit_writes(&mut self) -> Result<Option<Savepoint>, StoreError> {
+        let ready = match &self.inner {
+            Inner::Writer(part) if !self.held.is_empty() => {
+                let (savepoint, set) = part.next_savepoint();
+                self.held.push(set, Vec::new());
+                Some(savepoint)
+            }
+            _ => None,
+        };
+        self.send_held().await?;
+        Ok(ready)
     }
 
     /// A statement without parameters (transaction control), sent with the held writes ahead
     /// of it.
     pub(crate) async fn execute_plain(&mut self, sql: &'static str) -> Result<(), StoreError> {
-        if self.held.is_empty() {
+        if self.held.is_empty() && !self.head_unsent() {
             self.connection().execute(sql).await?;
             return Ok(());
         }
@@ -66,6 +83,7 @@ impl Tx {
     /// A write whose count nobody reads but whose error its caller may (an insert), sent now
     /// with the held writes ahead of it.
     pub(crate) async fn execute(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<(), StoreError> {
+        self.hold_head();
         let (sql, params) = self.held.ahead_of(sql, params);
         query(sql, &params).execute(self.connection()).await?;
         Ok(())
@@ -109,23 +127,44 @@ impl Tx {
 
     /// The rows of `sql`, sent with the held writes ahead of it.
     pub(crate) async fn fetch_all(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<Vec<AnyRow>, StoreError> {
+        self.hold_head();
         let (sql, params) = self.held.ahead_of(sql, params);
         Ok(query(sql, &params).fetch_all(self.connection()).await?)
     }
 
-    /// The first row of `sql`, sent with the held writes ahead of it. With none held, a locking
-    /// read locks that row alone (PostgreSQL stops at it).
+    /// The first row of `sql`, sent with the held writes (and a writer part's unsent head) ahead
+    /// of it. With none ahead, a locking read locks that row alone (PostgreSQL stops at it).
     pub(crate) async fn fetch_optional(
         &mut self,
         sql: String,
         params: Vec<Param<'_>>,
     ) -> Result<Option<AnyRow>, StoreError> {
-        if self.held.is_empty() {
+        if self.held.is_empty() && !self.head_unsent() {
             return Ok(query(sql, &params).fetch_optional(self.connection()).await?);
         }
         // sqlx's `Any` driver answers `fetch_optional` from the list's first answer, which is a
-        // held write's (no row): the rows are read whole instead (SQLite only, no row locks).
+        // held write's or the head's (no row): the rows are read whole instead (SQLite only, no row locks).
         Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    /// The rows of a query whose values its caller binds (`bind` is given the query on `sql`):
+    /// the held writes go first, on their own, and a writer part's unsent head goes with it.
+    pub(crate) async fn fetch_all_bound(
+        &mut self,
+        sql: String,
+        persistent: bool,
+        bind: impl FnOnce(Query<'static, Any, AnyArguments>) -> Query<'static, Any, AnyArguments>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        if !self.held.is_empty() {
+            self.send_held().await?;
+        }
+        // BEGIN takes no values, so the caller's placeholders keep their numbers.
+        self.hold_head();
+        let sql = match self.held.take() {
+            Some((ahead, _)) => format!("{ahead};\n{sql}"),
+            None => sql,
+        };
+        Ok(bind(sqlx::query(trusted(sql)).persistent(persistent)).fetch_all(self.connection()).await?)
     }
 
     /// The connection, for a statement of its own once the held writes have gone.
@@ -135,10 +174,27 @@ impl Tx {
     }
 
     async fn send_held(&mut self) -> Result<(), StoreError> {
+        self.hold_head();
         if let Some((sql, params)) = self.held.take() {
             query(sql, &params).execute(self.connection()).await?;
         }
         Ok(())
+    }
+
+    /// Whether this is the first part of a transaction on SQLite's writer and nothing of it has
+    /// been sent: its BEGIN goes with the next statement.
+    fn head_unsent(&self) -> bool {
+        matches!(&self.inner, Inner::Writer(part) if part.unsent())
+    }
+
+    /// Puts BEGIN first among the held statements when the send about to be made is a first
+    /// part's first (see `crate::writer`).
+    fn hold_head(&mut self) {
+        if let Inner::Writer(part) = &mut self.inner
+            && let Some(head) = part.sending()
+        {
+            self.held.put_first(head);
+        }
     }
 
     fn connection(&mut self) -> &mut AnyConnection {
@@ -202,6 +258,78 @@ mod tests {
             for id in ["pay_held_1", "pay_held_2", "pay_held_3", "pay_held_4"] {
                 assert_eq!(stored(&db, id).await, 1, "{id}");
             }
+        })
+        .await;
+    }
+
+    /// How the middle one of three parts that share a transaction ends.
+    #[derive(Clone, Copy)]
+    enum Ending {
+        Commit,
+        /// A held write the schema refuses goes with its commit.
+        Refused,
+        /// Its commit's writes go (on SQLite's writer, with the next part's savepoint after
+        /// them), then its caller is cancelled before the commit itself.
+        CutOff,
+    }
+
+    /// Three parts, each writing a transition for its resource: the first holds the writer
+    /// while the other two line up for it, so on SQLite the three share one transaction. The
+    /// middle one ends as `middle` says. Returns the outcomes of the middle and the last.
+    async fn three_parts(db: &Database, middle: Ending) -> (Result<(), StoreError>, Result<(), StoreError>) {
+        let line_up = |resource_id: &'static str, ending: Ending| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await?;
+                tx.write(INSERT_TRANSITION, transition(Some(resource_id))).await?;
+                match ending {
+                    Ending::Commit => tx.commit().await,
+                    Ending::Refused => {
+                        tx.write(INSERT_TRANSITION, transition(None)).await?;
+                        tx.commit().await
+                    }
+                    Ending::CutOff => tx.send_commit_writes().await.map(drop),
+                }
+            })
+        };
+        let mut first = db.begin().await.unwrap();
+        first.write(INSERT_TRANSITION, transition(Some("pay_part_1"))).await.unwrap();
+        let middle = line_up("pay_part_2", middle);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let last = line_up("pay_part_3", Ending::Commit);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        first.commit().await.unwrap();
+        (middle.await.unwrap(), last.await.unwrap())
+    }
+
+    async fn only_the_middle_part_is_undone(db: &Database) {
+        assert_eq!(stored(db, "pay_part_1").await, 1, "the part before is kept");
+        assert_eq!(stored(db, "pay_part_2").await, 0, "the middle part is undone whole");
+        assert_eq!(stored(db, "pay_part_3").await, 1, "the part after is kept");
+    }
+
+    #[tokio::test]
+    async fn a_part_whose_writes_sent_with_its_commit_are_refused_is_undone_alone_between_parts_that_commit() {
+        on_both(async |db: Database| {
+            let (refused, last) = three_parts(&db, Ending::Refused).await;
+            assert!(
+                matches!(&refused, Err(StoreError::Constraint { constraint, .. }) if constraint.kind == ConstraintKind::NotNull),
+                "{refused:?}"
+            );
+            last.expect("the part after the refused one commits");
+            only_the_middle_part_is_undone(&db).await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_part_cut_off_after_sending_its_commit_writes_is_undone_alone() {
+        on_both(async |db: Database| {
+            // Undone to its own savepoint, not to the one it set for the part after it.
+            let (cut_off, last) = three_parts(&db, Ending::CutOff).await;
+            cut_off.expect("its commit's writes went");
+            last.expect("the part after the cut-off one commits");
+            only_the_middle_part_is_undone(&db).await;
         })
         .await;
     }

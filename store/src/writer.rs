@@ -13,6 +13,15 @@
 //! A part runs from its `begin` to its `commit` holding the writer, as it held the pool's one
 //! connection before: parts never interleave, so sharing a transaction changes what each part
 //! reads in no way a serial order would not.
+//!
+//! Transaction control rides with statements where it safely can, since each hand-off to the
+//! SQLite thread costs more than such a statement (see BENCHMARKS.md, "Apply on SQLite"). A
+//! transaction's BEGIN goes with its first part's first statement: if that part ends, whatever
+//! ran is rolled back whole, and nothing else is in the transaction. A later part's savepoint is
+//! set by the part before it, at the end of the writes that part sends with its commit, so the
+//! part finds it in place. The two take different names in turn: a part's undo rolls back to
+//! the latest savepoint of its name, which is then its own, whether or not the one it was
+//! setting for the next part had run.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -26,6 +35,13 @@ use crate::StoreError;
 
 /// Most parts in one transaction: bounds how long the first part waits to hear its commit.
 const MAX_PARTS: usize = 64;
+/// Sent with a transaction's first statement.
+const BEGIN_TRANSACTION: &str = "BEGIN";
+/// Set before a transaction's second part: the savepoint `grp`, whose release before COMMIT
+/// proves the transaction is still the one begun (SQLite rolls a whole transaction back on some
+/// errors, a full disk say, and later statements would otherwise run in one of their own), and
+/// the second part's own.
+const GROUP_AND_SECOND_PART: &str = "SAVEPOINT grp; SAVEPOINT unit_a";
 /// How long a transaction waits for the writer before it gives up (a unit holding it for this
 /// long is stuck; the pool it replaces waited as long).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,12 +63,13 @@ pub(crate) struct Writer {
 
 pub(crate) struct Slot {
     conn: AnyConnection,
-    /// A transaction is open (BEGIN was sent).
+    /// A transaction is open: a finished part began it, or the part holding the writer is its
+    /// first.
     open: bool,
-    /// The savepoint `grp` was set after the first part: releasing it before COMMIT proves the
-    /// transaction is still the one begun (SQLite rolls a whole transaction back on some errors,
-    /// a full disk say, and later statements would otherwise run in one of their own).
+    /// The savepoint `grp` is set: a second part joined the transaction.
     grouped: bool,
+    /// A savepoint set at the end of the open transaction, for the next part to take as its own.
+    ready: Option<Savepoint>,
     /// Finished parts waiting to hear the outcome of the transaction's commit.
     committers: Vec<oneshot::Sender<Outcome>>,
     /// A part that ended without committing, not undone yet.
@@ -69,7 +86,38 @@ enum Undo {
     /// The first part of its transaction: the whole transaction goes.
     Transaction,
     /// A later part: back to its savepoint.
-    Part,
+    Part(Savepoint),
+}
+
+/// The savepoint a later part's undo rolls back to. Parts take the two names in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Savepoint {
+    A,
+    B,
+}
+
+impl Savepoint {
+    /// The name the part after this one takes.
+    fn next(self) -> Self {
+        match self {
+            Savepoint::A => Savepoint::B,
+            Savepoint::B => Savepoint::A,
+        }
+    }
+
+    fn set(self) -> &'static str {
+        match self {
+            Savepoint::A => "SAVEPOINT unit_a",
+            Savepoint::B => "SAVEPOINT unit_b",
+        }
+    }
+
+    fn roll_back(self) -> &'static str {
+        match self {
+            Savepoint::A => "ROLLBACK TO SAVEPOINT unit_a",
+            Savepoint::B => "ROLLBACK TO SAVEPOINT unit_b",
+        }
+    }
 }
 
 impl Writer {
@@ -79,6 +127,7 @@ impl Writer {
             conn,
             open: false,
             grouped: false,
+            ready: None,
             committers: Vec::new(),
             undo: None,
             closed: false,
@@ -93,31 +142,34 @@ impl Writer {
         }))
     }
 
-    /// Begins a part: a transaction of its own, or the next part of the open one.
+    /// Begins a part: a transaction of its own, whose BEGIN goes with its first statement, or
+    /// the next part of the open one, under its own savepoint.
     pub(crate) async fn begin(self: &Arc<Self>) -> Result<WriterPart, StoreError> {
         let mut slot = self.take().await?;
         if slot.closed {
             return Err(StoreError::Database(sqlx::Error::PoolClosed));
         }
-        let begun = if !slot.open {
-            slot.control("BEGIN").await
-        } else if !slot.grouped {
-            slot.control("SAVEPOINT grp; SAVEPOINT unit").await
-        } else {
-            slot.control("SAVEPOINT unit").await
-        };
-        match begun {
-            Ok(()) => {
-                slot.grouped |= slot.open;
-                slot.open = true;
-                Ok(WriterPart { writer: self.clone(), slot: Some(slot) })
-            }
-            Err(e) => {
-                self.fail(&mut slot, &e.to_string()).await;
-                self.release(slot).await;
-                Err(e.into())
-            }
+        if !slot.open {
+            slot.open = true;
+            return Ok(WriterPart { writer: self.clone(), slot: Some(slot), savepoint: None, begun: false });
         }
+        let grouped = slot.grouped;
+        let savepoint = match slot.ready.take() {
+            Some(savepoint) => savepoint,
+            // The part before sent nothing with its commit: this one sets its own.
+            None => match slot.control(if grouped { Savepoint::A.set() } else { GROUP_AND_SECOND_PART }).await {
+                Ok(()) => {
+                    slot.grouped = true;
+                    Savepoint::A
+                }
+                Err(e) => {
+                    self.fail(&mut slot, &e.to_string()).await;
+                    self.release(slot).await;
+                    return Err(e.into());
+                }
+            },
+        };
+        Ok(WriterPart { writer: self.clone(), slot: Some(slot), savepoint: Some(savepoint), begun: true })
     }
 
     /// Takes the writer (waiting in line for it) and settles what the last holder left.
@@ -149,17 +201,24 @@ impl Writer {
         match undo {
             // No other part is in the transaction: it goes whole.
             Undo::Transaction => self.fail(slot, "").await,
-            Undo::Part => {
-                if let Err(e) = slot.control("ROLLBACK TO SAVEPOINT unit").await {
-                    // The transaction is no longer the one the other parts wrote in.
-                    self.fail(slot, &e.to_string()).await;
-                }
-            }
+            Undo::Part(savepoint) => match slot.control(savepoint.roll_back()).await {
+                // The savepoint stays, at the end of the transaction again: the next part's.
+                Ok(()) => slot.ready = Some(savepoint),
+                // The transaction is no longer the one the other parts wrote in.
+                Err(e) => self.fail(slot, &e.to_string()).await,
+            },
         }
     }
 
-    /// A finished part: queued for the open transaction's commit, or committing it.
-    async fn commit(self: &Arc<Self>, mut slot: OwnedMutexGuard<Slot>) -> Result<(), StoreError> {
+    /// A finished part: queued for the open transaction's commit, or committing it. `ready` is
+    /// the savepoint it set for the next part, if it did.
+    async fn commit(
+        self: &Arc<Self>,
+        mut slot: OwnedMutexGuard<Slot>,
+        ready: Option<Savepoint>,
+    ) -> Result<(), StoreError> {
+        slot.ready = ready;
+        slot.grouped |= ready.is_some();
         let (sender, outcome) = oneshot::channel();
         slot.committers.push(sender);
         self.owed.fetch_add(1, SeqCst);
@@ -204,6 +263,7 @@ impl Writer {
     fn ended(&self, slot: &mut Slot, outcome: Outcome) {
         slot.open = false;
         slot.grouped = false;
+        slot.ready = None;
         let committers = std::mem::take(&mut slot.committers);
         self.owed.fetch_sub(committers.len(), SeqCst);
         for committer in committers {
@@ -313,6 +373,11 @@ pub(crate) struct WriterPart {
     writer: Arc<Writer>,
     /// Held until the part ends.
     slot: Option<OwnedMutexGuard<Slot>>,
+    /// A later part's own savepoint; none for the first part of a transaction.
+    savepoint: Option<Savepoint>,
+    /// Something of the part may have run: its first statement (with BEGIN, for a first part)
+    /// was sent.
+    begun: bool,
 }
 
 impl WriterPart {
@@ -321,9 +386,34 @@ impl WriterPart {
         self.slot.as_mut().map(|slot| slot.conn()).expect("a part holds the writer until it ends")
     }
 
-    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+    /// What goes ahead of the statement about to be sent: BEGIN, if it is a first part's first.
+    pub(crate) fn sending(&mut self) -> Option<&'static str> {
+        (!std::mem::replace(&mut self.begun, true)).then_some(BEGIN_TRANSACTION)
+    }
+
+    /// Whether nothing of the part has been sent.
+    pub(crate) fn unsent(&self) -> bool {
+        !self.begun
+    }
+
+    /// The savepoint for the part after this one, set after the writes this part sends with its
+    /// commit, and the statement that sets it (with `grp` after a first part).
+    pub(crate) fn next_savepoint(&self) -> (Savepoint, &'static str) {
+        match self.savepoint {
+            None => (Savepoint::A, GROUP_AND_SECOND_PART),
+            Some(own) => (own.next(), own.next().set()),
+        }
+    }
+
+    /// Commits the part; `ready` is the savepoint it set for the next part, if it did.
+    pub(crate) async fn commit(mut self, ready: Option<Savepoint>) -> Result<(), StoreError> {
+        if !self.begun {
+            // Nothing was sent: there is nothing to commit, and the drop leaves the writer as
+            // it was.
+            return Ok(());
+        }
         let slot = self.slot.take().expect("a part holds the writer until it ends");
-        self.writer.commit(slot).await
+        self.writer.commit(slot, ready).await
     }
 }
 
@@ -332,9 +422,13 @@ impl Drop for WriterPart {
     /// writer's next holder, or by a flush if no one waits.
     fn drop(&mut self) {
         let Some(mut slot) = self.slot.take() else { return };
-        // Parts run one at a time: the ones waiting for the commit all came before this one.
-        slot.undo = Some(if slot.committers.is_empty() { Undo::Transaction } else { Undo::Part });
-        self.writer.owed.fetch_add(1, SeqCst);
+        if self.begun {
+            slot.undo = Some(self.savepoint.map_or(Undo::Transaction, Undo::Part));
+            self.writer.owed.fetch_add(1, SeqCst);
+        } else {
+            // Nothing of it ran: the transaction it was to begin never began.
+            slot.open = false;
+        }
         drop(slot);
         if self.writer.queued.load(SeqCst) == 0 {
             self.writer.flush_later();

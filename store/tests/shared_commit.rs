@@ -26,6 +26,9 @@ enum Fate {
     Commit,
     /// Writes its payment, then a second copy of a committed one, which the schema refuses.
     FailOnDuplicate,
+    /// Begins with the second copy: refused in the first hand-off, which on SQLite's writer
+    /// carries the transaction's BEGIN when the part is the first of its transaction.
+    RefusedFirst,
     /// Writes its payment and is dropped without commit.
     Abandon,
     /// Cancelled after this long, wherever it then is: waiting for the writer, writing, or
@@ -34,24 +37,38 @@ enum Fate {
 }
 
 fn fate(i: usize) -> Fate {
-    match i % 6 {
+    match i % 8 {
         1 => Fate::FailOnDuplicate,
         3 => Fate::Abandon,
         5 => Fate::CancelAfter(Duration::from_micros(50 * (i as u64 % 7))),
+        7 => Fate::RefusedFirst,
         _ => Fate::Commit,
     }
 }
 
-/// Runs one transaction to its fate; `Ok(true)` when its commit returned success.
-async fn run_to_fate(db: Database, own: Payment, committed_before: Payment, fate: Fate) -> Result<bool, StoreError> {
+/// Runs one transaction to its fate; `Ok(true)` when its commit returned success. With
+/// `held_at_commit`, a write nobody reads the answer of goes with the commit (on SQLite's writer,
+/// with the next part's savepoint after it).
+async fn run_to_fate(
+    db: Database,
+    own: Payment,
+    committed_before: Payment,
+    fate: Fate,
+    held_at_commit: bool,
+) -> Result<bool, StoreError> {
     let work = async {
         let mut tx = db.begin().await?;
+        if let Fate::RefusedFirst = fate {
+            tx.insert_payment(&committed_before).await?;
+            unreachable!("a second copy of a stored payment was accepted");
+        }
         tx.insert_payment(&own).await?;
         match fate {
             Fate::FailOnDuplicate => {
                 tx.insert_payment(&committed_before).await?;
                 unreachable!("a second copy of a stored payment was accepted");
             }
+            Fate::RefusedFirst => unreachable!("refused above"),
             Fate::Abandon => {
                 tokio::task::yield_now().await;
                 drop(tx);
@@ -59,6 +76,10 @@ async fn run_to_fate(db: Database, own: Payment, committed_before: Payment, fate
             }
             Fate::Commit | Fate::CancelAfter(_) => {
                 tokio::task::yield_now().await;
+                if held_at_commit {
+                    // Marks no stored notification: a write that changes nothing.
+                    tx.mark_notification_processed(i64::MAX, common::now()).await?;
+                }
                 tx.commit().await?;
                 Ok(true)
             }
@@ -84,7 +105,7 @@ on_both_stores! {
             .map(|(i, own)| {
                 let (db, own, before) = (db.clone(), own.clone(), committed_before.clone());
                 tokio::spawn(async move {
-                    let outcome = run_to_fate(db.clone(), own.clone(), before, fate(i)).await;
+                    let outcome = run_to_fate(db.clone(), own.clone(), before, fate(i), i % 4 < 2).await;
                     // Committed means readable, by anyone, as soon as `commit` returns.
                     let readable = db.find_payment(&own.id).await.unwrap().is_some();
                     (outcome, readable)
@@ -104,7 +125,7 @@ on_both_stores! {
                     assert!(readable_at_once, "transaction {i}'s payment was not readable when its commit returned");
                     assert_eq!(stored.as_ref(), Some(own), "transaction {i}'s payment is stored as written");
                 }
-                Fate::FailOnDuplicate => {
+                Fate::FailOnDuplicate | Fate::RefusedFirst => {
                     let error = outcome.as_ref().expect_err("the duplicate was refused");
                     assert!(error.is_unique_violation(), "transaction {i} failed with {error:?}");
                     assert!(stored.is_none(), "the failed transaction {i} left its payment behind");
