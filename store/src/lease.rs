@@ -5,10 +5,9 @@
 //! SQLite's single writer serializes the claims instead.
 
 use chrono::{DateTime, Utc};
-use sqlx::Any;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
+use sqlx::any::AnyRow;
 
+use crate::param::Param;
 use crate::table::Table;
 use crate::{Database, Dialect, StoreError, millis};
 
@@ -145,10 +144,8 @@ impl Database {
     ) -> Result<Vec<AnyRow>, StoreError> {
         let mut tx = self.begin().await?;
         let sql = claim.sql(tx.dialect());
-        let bind = |query: Query<'static, Any, AnyArguments>| {
-            query.bind(millis(lease_until)).bind(millis(now)).bind(i64::from(limit))
-        };
-        let rows = tx.fetch_all_bound(sql, true, bind).await?;
+        let params = vec![millis(lease_until).into(), millis(now).into(), i64::from(limit).into()];
+        let rows = tx.fetch_all(sql, params).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -166,16 +163,15 @@ impl Database {
     ) -> Result<Vec<AnyRow>, StoreError> {
         let mut tx = self.begin().await?;
         let sql = claim.sql_shared(tx.dialect(), groups);
-        let bind = |query: Query<'static, Any, AnyArguments>| {
-            let query = query
-                .bind(millis(lease_until))
-                .bind(millis(now))
-                .bind(i64::from(shares.limit))
-                .bind(i64::from(shares.per_group))
-                .bind(i64::from(shares.window()));
-            groups.left_out.iter().chain(groups.may_fill).fold(query, |query, value| query.bind(*value))
-        };
-        let rows = tx.fetch_all_bound(sql, true, bind).await?;
+        let mut params: Vec<Param<'_>> = vec![
+            millis(lease_until).into(),
+            millis(now).into(),
+            i64::from(shares.limit).into(),
+            i64::from(shares.per_group).into(),
+            i64::from(shares.window()).into(),
+        ];
+        params.extend(groups.left_out.iter().chain(groups.may_fill).map(|value| Param::from(*value)));
+        let rows = tx.fetch_all(sql, params).await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -56,15 +56,17 @@ impl Tx {
     }
 
     /// Sends the writes still held. On SQLite's writer they set the next part's savepoint after
-    /// them, in the same hand-off (see `crate::writer`), which is returned.
+    /// them, in the same hand-off (see `crate::writer`), which is returned; with none held nothing
+    /// is sent (a first part that sent nothing has no transaction to commit).
     async fn send_commit_writes(&mut self) -> Result<Option<Savepoint>, StoreError> {
         let ready = match &self.inner {
-            Inner::Writer(part) if !self.held.is_empty() => {
+            Inner::Writer(_) if self.held.is_empty() => return Ok(None),
+            Inner::Writer(part) => {
                 let (savepoint, set) = part.next_savepoint();
                 self.held.push(set, Vec::new());
                 Some(savepoint)
             }
-            _ => None,
+            Inner::Pooled(_) => None,
         };
         self.send_held().await?;
         Ok(ready)
@@ -73,7 +75,7 @@ impl Tx {
     /// A statement without parameters (transaction control), sent with the held writes ahead
     /// of it.
     pub(crate) async fn execute_plain(&mut self, sql: &'static str) -> Result<(), StoreError> {
-        if self.held.is_empty() && !self.head_unsent() {
+        if self.nothing_ahead() {
             self.connection().execute(sql).await?;
             return Ok(());
         }
@@ -139,7 +141,7 @@ impl Tx {
         sql: String,
         params: Vec<Param<'_>>,
     ) -> Result<Option<AnyRow>, StoreError> {
-        if self.held.is_empty() && !self.head_unsent() {
+        if self.nothing_ahead() {
             return Ok(query(sql, &params).fetch_optional(self.connection()).await?);
         }
         // sqlx's `Any` driver answers `fetch_optional` from the list's first answer, which is a
@@ -181,10 +183,10 @@ impl Tx {
         Ok(())
     }
 
-    /// Whether this is the first part of a transaction on SQLite's writer and nothing of it has
-    /// been sent: its BEGIN goes with the next statement.
-    fn head_unsent(&self) -> bool {
-        matches!(&self.inner, Inner::Writer(part) if part.unsent())
+    /// Whether the next statement goes alone: no writes are held, and it is not the first of a
+    /// transaction on SQLite's writer (whose BEGIN goes with it).
+    fn nothing_ahead(&self) -> bool {
+        self.held.is_empty() && !matches!(&self.inner, Inner::Writer(part) if part.unsent())
     }
 
     /// Puts BEGIN first among the held statements when the send about to be made is a first
@@ -258,6 +260,20 @@ mod tests {
             for id in ["pay_held_1", "pay_held_2", "pay_held_3", "pay_held_4"] {
                 assert_eq!(stored(&db, id).await, 1, "{id}");
             }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_wrote_nothing_commits_and_the_next_one_begins_afresh() {
+        on_both(async |db: Database| {
+            // On SQLite's writer it sends nothing at all: its BEGIN would have gone with a first
+            // statement.
+            db.begin().await.unwrap().commit().await.expect("nothing to commit is committed");
+            let mut tx = db.begin().await.unwrap();
+            tx.write(INSERT_TRANSITION, transition(Some("pay_after_empty"))).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(stored(&db, "pay_after_empty").await, 1);
         })
         .await;
     }
