@@ -35,19 +35,18 @@ impl Database {
     /// the operator is new.
     pub async fn upsert_admin(&self, email: &str, password_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let updated = sqlx::query("UPDATE admins SET password_hash = $1 WHERE email = $2")
-            .bind(password_hash)
-            .bind(email)
-            .execute(tx.conn().await?)
-            .await?
-            .rows_affected();
+        let updated = tx
+            .execute_count(
+                "UPDATE admins SET password_hash = $1 WHERE email = $2".to_owned(),
+                vec![password_hash.into(), email.into()],
+            )
+            .await?;
         if updated == 0 {
-            sqlx::query("INSERT INTO admins (email, password_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(email)
-                .bind(password_hash)
-                .bind(millis(now))
-                .execute(tx.conn().await?)
-                .await?;
+            tx.execute(
+                "INSERT INTO admins (email, password_hash, created_at) VALUES ($1, $2, $3)".to_owned(),
+                vec![email.into(), password_hash.into(), millis(now).into()],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(updated == 0)
@@ -65,21 +64,20 @@ impl Database {
     /// Opens a session; expired ones are dropped on the way, so the table stays small.
     pub async fn create_admin_session(&self, session: &AdminSession, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
-            .bind(millis(now))
-            .execute(tx.conn().await?)
-            .await?;
-        sqlx::query(
+        tx.execute("DELETE FROM admin_sessions WHERE expires_at <= $1".to_owned(), vec![millis(now).into()]).await?;
+        tx.execute(
             "INSERT INTO admin_sessions (token_hash, email, csrf_token, mode, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6)"
+                .to_owned(),
+            vec![
+                (&session.token_hash).into(),
+                (&session.email).into(),
+                (&session.csrf_token).into(),
+                session.mode.as_str().into(),
+                millis(now).into(),
+                millis(session.expires_at).into(),
+            ],
         )
-        .bind(&session.token_hash)
-        .bind(&session.email)
-        .bind(&session.csrf_token)
-        .bind(session.mode.as_str())
-        .bind(millis(now))
-        .bind(millis(session.expires_at))
-        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }

@@ -45,17 +45,19 @@ impl Database {
     pub async fn create_api_key(&self, new: NewApiKey, now: DateTime<Utc>) -> Result<ApiKeyRecord, StoreError> {
         let NewApiKey { id, mode, name, secret_hash, secret_hint } = new;
         let mut tx = self.begin().await?;
-        sqlx::query(
+        tx.execute(
             "INSERT INTO api_keys (id, mode, name, secret_hash, secret_hint, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6)"
+                .to_owned(),
+            vec![
+                id.as_str().into(),
+                mode.as_str().into(),
+                (&name).into(),
+                (&secret_hash).into(),
+                (&secret_hint).into(),
+                millis(now).into(),
+            ],
         )
-        .bind(id.as_str())
-        .bind(mode.as_str())
-        .bind(&name)
-        .bind(&secret_hash)
-        .bind(&secret_hint)
-        .bind(millis(now))
-        .execute(tx.conn().await?)
         .await?;
         tx.commit().await?;
         Ok(ApiKeyRecord { id, mode, name, secret_hint, created_at: now, revoked_at: None })

@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolOptions;
-use sqlx::{AnyPool, Connection, Executor, PgPool, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, PgPool, Row};
 
 use crate::mail::RecipientsCache;
-use crate::param::{Param, query};
+use crate::param::Param;
 use crate::writer::Writer;
 use crate::{StoreError, Tx};
 
@@ -130,7 +130,7 @@ impl Database {
             });
         }
         let path = sqlite_path(url)?;
-        let writer = Writer::connect(format!("sqlite://{path}?mode=rwc"), SQLITE_WRITER_PRAGMAS).await?;
+        let writer = Writer::connect(path, SQLITE_WRITER_PRAGMAS)?;
         // A connection to a local file cannot have dropped while idle: pinging it before every
         // use (sqlx's default) would only add a round trip to SQLite's worker thread per read.
         let reader = AnyPoolOptions::new()
@@ -156,7 +156,20 @@ impl Database {
     /// Brings the schema up to date; safe to run from several instances at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.writer {
-            WriteSide::Sqlite(writer) => SQLITE_MIGRATIONS.run(writer.exclusive().await?.conn()).await?,
+            // On a connection of sqlx's, which keeps the migrations' record, while the writer
+            // holds no transaction open.
+            WriteSide::Sqlite(writer) => {
+                let url = format!("sqlite://{}?mode=rw", writer.path());
+                writer
+                    .exclusive(async || {
+                        let mut conn = AnyConnection::connect(&url).await?;
+                        conn.execute(SQLITE_WRITER_PRAGMAS).await?;
+                        let migrated = SQLITE_MIGRATIONS.run(&mut conn).await;
+                        let _ = conn.close().await;
+                        migrated.map_err(StoreError::from)
+                    })
+                    .await??
+            }
             WriteSide::Pool(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -185,7 +198,7 @@ impl Database {
     /// One write statement committed on its own; how many rows it touched.
     pub(crate) async fn write(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let touched = query(sql.to_owned(), params).execute(tx.conn().await?).await?.rows_affected();
+        let touched = tx.execute_count(sql.to_owned(), params.to_vec()).await?;
         tx.commit().await?;
         Ok(touched)
     }

@@ -4,12 +4,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use payhub_core::id::{DeliveryId, EventId, WebhookEndpointId};
 use payhub_core::{EventType, IdGenerator, Mode};
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::{Any, Row};
+use sqlx::Row;
 
 use crate::codec::parsed;
 use crate::lease::{Groups, LeaseClaim, Shares};
+use crate::param::{Param, query};
 use crate::{Database, StoreError, millis};
 
 /// A delivery claimed by this instance until its lease ends.
@@ -53,13 +52,13 @@ fn six_column_rows(rows: usize) -> String {
 /// The `id IN (…)` list repeats what the pairs say: it lets both databases find the rows by
 /// their primary key alone (PostgreSQL otherwise ORs one index scan per pair, and its planner
 /// weighs every pair each time).
-fn under_their_leases(sql: &str, chunk: &[ClaimedDelivery]) -> Query<'static, Any, AnyArguments> {
+fn under_their_leases<'a>(sql: &str, chunk: &'a [ClaimedDelivery]) -> (String, Vec<Param<'a>>) {
     let ids: Vec<String> = (0..chunk.len()).map(|n| format!("${}", 2 * n + 1)).collect();
     let held: Vec<String> =
         (0..chunk.len()).map(|n| format!("(id = ${} AND locked_until = ${})", 2 * n + 1, 2 * n + 2)).collect();
     let sql = format!("{sql} id IN ({}) AND ({})", ids.join(", "), held.join(" OR "));
-    let query = sqlx::query(crate::codec::trusted(sql));
-    chunk.iter().fold(query, |query, delivery| query.bind(delivery.id.as_str()).bind(millis(delivery.leased_until)))
+    let params = chunk.iter().flat_map(|delivery| [delivery.id.as_str().into(), millis(delivery.leased_until).into()]);
+    (sql, params.collect())
 }
 
 /// The attempt whose outcome each delivery of `attempts` keeps, in the order they came: one
@@ -188,7 +187,8 @@ impl Database {
         let mut tx = self.begin().await?;
         for chunk in deliveries.chunks(RECORD_CHUNK) {
             let sql = "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 WHERE status = 'pending' AND";
-            under_their_leases(sql, chunk).execute(tx.conn().await?).await?;
+            let (sql, params) = under_their_leases(sql, chunk);
+            tx.execute(sql, params).await?;
         }
         tx.commit().await
     }
@@ -203,7 +203,8 @@ impl Database {
         let mut still = HashSet::with_capacity(deliveries.len());
         for chunk in deliveries.chunks(RECORD_CHUNK) {
             let sql = "SELECT id FROM deliveries WHERE status = 'pending' AND";
-            for row in under_their_leases(sql, chunk).fetch_all(self.reader()).await? {
+            let (sql, params) = under_their_leases(sql, chunk);
+            for row in query(sql, &params).fetch_all(self.reader()).await? {
                 still.insert(parsed(&row, "id", |s| DeliveryId::parse(s).ok())?);
             }
         }
@@ -225,8 +226,7 @@ impl Database {
                 "UPDATE deliveries SET attempts = attempts - 1 WHERE attempts > 0 AND id IN ({})",
                 placeholders(1, chunk.len())
             );
-            let query = chunk.iter().fold(sqlx::query(crate::codec::trusted(sql)), |q, d| q.bind(d.id.as_str()));
-            query.execute(tx.conn().await?).await?;
+            tx.execute(sql, chunk.iter().map(|d| d.id.as_str().into()).collect()).await?;
         }
         tx.commit().await
     }
@@ -246,17 +246,18 @@ impl Database {
                  VALUES {}",
                 six_column_rows(chunk.len())
             );
-            let mut insert = sqlx::query(crate::codec::trusted(sql));
+            let mut values: Vec<Param<'_>> = Vec::with_capacity(6 * chunk.len());
             for RecordedAttempt { delivery, attempt, .. } in chunk {
-                insert = insert
-                    .bind(delivery.id.as_str())
-                    .bind(delivery.attempt)
-                    .bind(millis(attempt.at))
-                    .bind(attempt.status_code.map(i64::from))
-                    .bind(attempt.error.as_deref())
-                    .bind(attempt.duration_ms);
+                values.extend([
+                    delivery.id.as_str().into(),
+                    delivery.attempt.into(),
+                    millis(attempt.at).into(),
+                    attempt.status_code.map(i64::from).into(),
+                    attempt.error.as_deref().into(),
+                    attempt.duration_ms.into(),
+                ]);
             }
-            insert.execute(tx.conn().await?).await?;
+            tx.execute(sql, values).await?;
         }
         let outcomes = last_outcomes(attempts);
         for chunk in outcomes.chunks(RECORD_CHUNK) {
@@ -271,22 +272,23 @@ impl Database {
                  FROM recorded WHERE deliveries.id = recorded.id AND deliveries.status = 'pending'",
                 six_column_rows(chunk.len())
             );
-            let mut update = sqlx::query(crate::codec::trusted(sql));
+            let mut values: Vec<Param<'_>> = Vec::with_capacity(6 * chunk.len());
             for RecordedAttempt { delivery, attempt, outcome } in chunk {
                 let (status, next_attempt_at, delivered_at) = match outcome {
                     DeliveryOutcome::Delivered => ("delivered", attempt.at, Some(millis(attempt.at))),
                     DeliveryOutcome::RetryAt(at) => ("pending", *at, None),
                     DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
                 };
-                update = update
-                    .bind(delivery.id.as_str())
-                    .bind(status)
-                    .bind(millis(next_attempt_at))
-                    .bind(delivered_at)
-                    .bind(attempt.status_code.map(i64::from))
-                    .bind(attempt.error.as_deref());
+                values.extend([
+                    delivery.id.as_str().into(),
+                    status.into(),
+                    millis(next_attempt_at).into(),
+                    delivered_at.into(),
+                    attempt.status_code.map(i64::from).into(),
+                    attempt.error.as_deref().into(),
+                ]);
             }
-            update.execute(tx.conn().await?).await?;
+            tx.execute(sql, values).await?;
         }
         tx.commit().await
     }
@@ -295,16 +297,16 @@ impl Database {
     /// whatever happened before. Returns how many deliveries were re-armed.
     pub async fn redeliver_event(&self, event_id: &EventId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let result = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
-             WHERE event_id = $2 AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'enabled')",
-        )
-        .bind(millis(now))
-        .bind(event_id.as_str())
-        .execute(tx.conn().await?)
-        .await?;
+        let rearmed = tx
+            .execute_count(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
+                 WHERE event_id = $2 AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'enabled')"
+                    .to_owned(),
+                vec![millis(now).into(), event_id.as_str().into()],
+            )
+            .await?;
         tx.commit().await?;
-        Ok(result.rows_affected())
+        Ok(rearmed)
     }
 
     /// Sends events again (replay): each event `events` selects goes once more to every enabled
@@ -324,16 +326,14 @@ impl Database {
             ReplayedEvents::One(id) => (Some(id.as_str()), None, None),
             ReplayedEvents::Between { from, until } => (None, Some(millis(from)), until.map(millis)),
         };
-        let rows = sqlx::query(
-            "SELECT id, type FROM events WHERE mode = $1 AND ($2 IS NULL OR id = $2) \
-             AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) ORDER BY seq",
-        )
-        .bind(mode.as_str())
-        .bind(one)
-        .bind(since)
-        .bind(until)
-        .fetch_all(tx.conn().await?)
-        .await?;
+        let rows = tx
+            .fetch_all(
+                "SELECT id, type FROM events WHERE mode = $1 AND ($2 IS NULL OR id = $2) \
+                 AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) ORDER BY seq"
+                    .to_owned(),
+                vec![mode.as_str().into(), one.into(), since.into(), until.into()],
+            )
+            .await?;
         let mut replayed = Replayed::default();
         // The endpoints are the same throughout the transaction: read them once per event type,
         // not once per event.
@@ -347,18 +347,21 @@ impl Database {
             };
             replayed.events += u64::from(!endpoints.is_empty());
             for endpoint_id in endpoints.iter() {
-                sqlx::query(
+                let delivery_id = DeliveryId::generate(ids, now);
+                tx.execute(
                     "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
                      next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
                      ON CONFLICT (event_id, endpoint_id) DO UPDATE \
-                     SET status = 'pending', next_attempt_at = $5, locked_until = NULL",
+                     SET status = 'pending', next_attempt_at = $5, locked_until = NULL"
+                        .to_owned(),
+                    vec![
+                        delivery_id.as_str().into(),
+                        event_id.as_str().into(),
+                        endpoint_id.as_str().into(),
+                        mode.as_str().into(),
+                        millis(now).into(),
+                    ],
                 )
-                .bind(DeliveryId::generate(ids, now).as_str())
-                .bind(event_id.as_str())
-                .bind(endpoint_id.as_str())
-                .bind(mode.as_str())
-                .bind(millis(now))
-                .execute(tx.conn().await?)
                 .await?;
                 replayed.deliveries += 1;
             }

@@ -174,21 +174,20 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2")
-            .bind(id.as_str())
-            .bind(mode.as_str())
-            .execute(tx.conn().await?)
+        let deleted = tx
+            .execute_count(
+                "DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2".to_owned(),
+                vec![id.as_str().into(), mode.as_str().into()],
+            )
             .await?
-            .rows_affected()
             == 1;
         if deleted {
-            sqlx::query(
+            tx.execute(
                 "UPDATE deliveries SET status = 'failed', last_error = 'endpoint deleted', \
-                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'"
+                    .to_owned(),
+                vec![id.as_str().into(), millis(now).into()],
             )
-            .bind(id.as_str())
-            .bind(millis(now))
-            .execute(tx.conn().await?)
             .await?;
         }
         tx.commit().await?;
@@ -207,26 +206,17 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let found = sqlx::query(
-            "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3, status_changed_at = $3 \
-             WHERE id = $4",
-        )
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(millis(now))
-        .bind(id.as_str())
-        .execute(tx.conn().await?)
-        .await?
-        .rows_affected()
-            == 1;
+        let sql = "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3, \
+                   status_changed_at = $3 WHERE id = $4";
+        let params = vec![status.as_str().into(), reason.into(), millis(now).into(), id.as_str().into()];
+        let found = tx.execute_count(sql.to_owned(), params).await? == 1;
         if found && status == EndpointStatus::Disabled {
-            sqlx::query(
+            tx.execute(
                 "UPDATE deliveries SET status = 'failed', last_error = 'endpoint disabled', \
-                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'"
+                    .to_owned(),
+                vec![id.as_str().into(), millis(now).into()],
             )
-            .bind(id.as_str())
-            .bind(millis(now))
-            .execute(tx.conn().await?)
             .await?;
         }
         tx.commit().await?;

@@ -204,14 +204,14 @@ async fn claim_held_key(
     now: DateTime<Utc>,
 ) -> Result<IdempotencyClaim, StoreError> {
     let (mode, key) = (claim.mode, claim.key.as_str());
-    let row = sqlx::query(
-        "SELECT request_fingerprint, status, created_at, holder, request_id, response_status, \
-         response_content_type, response_body FROM idempotency_keys WHERE mode = $1 AND key = $2",
-    )
-    .bind(mode.as_str())
-    .bind(key)
-    .fetch_one(tx.conn().await?)
-    .await?;
+    let row = tx
+        .fetch_one(
+            "SELECT request_fingerprint, status, created_at, holder, request_id, response_status, \
+         response_content_type, response_body FROM idempotency_keys WHERE mode = $1 AND key = $2"
+                .to_owned(),
+            vec![mode.as_str().into(), key.into()],
+        )
+        .await?;
     let stored_fingerprint: String = row.try_get("request_fingerprint")?;
     let status: String = row.try_get("status")?;
     if stored_fingerprint != claim.fingerprint {
@@ -240,21 +240,23 @@ async fn claim_held_key(
     // Taken over only as it was read: of two retries racing for a dead process's key, one
     // runs it.
     let taken_over = holder_gone
-        && sqlx::query(
-            "UPDATE idempotency_keys SET holder = $1, created_at = $2, \
+        && tx
+            .execute_count(
+                "UPDATE idempotency_keys SET holder = $1, created_at = $2, \
              request_id = COALESCE(request_id, $3) WHERE mode = $4 AND key = $5 \
-             AND status = 'in_progress' AND created_at = $6 AND COALESCE(holder, '') = $7",
-        )
-        .bind(instance_id)
-        .bind(millis(now))
-        .bind(&claim.new_request_id)
-        .bind(mode.as_str())
-        .bind(key)
-        .bind(claimed_at)
-        .bind(holder.as_deref().unwrap_or(""))
-        .execute(tx.conn().await?)
-        .await?
-        .rows_affected()
+             AND status = 'in_progress' AND created_at = $6 AND COALESCE(holder, '') = $7"
+                    .to_owned(),
+                vec![
+                    instance_id.into(),
+                    millis(now).into(),
+                    (&claim.new_request_id).into(),
+                    mode.as_str().into(),
+                    key.into(),
+                    claimed_at.into(),
+                    holder.as_deref().unwrap_or("").into(),
+                ],
+            )
+            .await?
             == 1;
     if !taken_over {
         return Ok(IdempotencyClaim::InProgress);

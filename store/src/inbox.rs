@@ -6,12 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use payhub_core::{Mode, ProviderName};
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::{Any, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 use crate::codec::{parsed, to_json, trusted};
 use crate::lease::LeaseClaim;
+use crate::param::Param;
 use crate::{Database, StoreError, Tx, millis};
 
 #[derive(Debug, Clone)]
@@ -118,15 +117,17 @@ impl Database {
         park: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        tx.execute(
             "UPDATE inbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 \
-             WHERE id = $4 AND status = 'pending'",
+             WHERE id = $4 AND status = 'pending'"
+                .to_owned(),
+            vec![
+                if park { "failed" } else { "pending" }.into(),
+                millis(next_attempt_at).into(),
+                error.into(),
+                id.into(),
+            ],
         )
-        .bind(if park { "failed" } else { "pending" })
-        .bind(millis(next_attempt_at))
-        .bind(error)
-        .bind(id)
-        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }
@@ -135,14 +136,12 @@ impl Database {
     /// or one about an object payhub never created), keeping the reason next to it.
     pub async fn settle_notification(&self, id: i64, now: DateTime<Utc>, note: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        tx.execute(
             "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, last_error = $2 \
-             WHERE id = $3",
+             WHERE id = $3"
+                .to_owned(),
+            vec![millis(now).into(), note.into(), id.into()],
         )
-        .bind(millis(now))
-        .bind(note)
-        .bind(id)
-        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }
@@ -262,29 +261,28 @@ const INSERT_INTO_INBOX: &str = "INSERT INTO inbox (provider, mode, provider_eve
 /// the square of their number. Returns, per entry, whether it was new.
 async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<Vec<bool>, StoreError> {
     let mut inserted = Vec::with_capacity(entries.len());
-    // SQLite allows 32766 parameters; 7 a row, in chunks well below that.
+    // SQLite allows 32766 parameters; 8 a row, in chunks well below that.
     for chunk in entries.chunks(500) {
         let rows = vec!["(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
             "{INSERT_INTO_INBOX}VALUES {rows} ON CONFLICT (provider, provider_event_id) DO NOTHING \
              RETURNING provider, provider_event_id"
         );
-        let bind = |mut query: Query<'static, Any, AnyArguments>| {
-            for entry in chunk {
-                let received = millis(entry.received_at);
-                query = query
-                    .bind(entry.provider.as_str())
-                    .bind(entry.mode.as_str())
-                    .bind(&entry.provider_event_id)
-                    .bind(&entry.event_type)
-                    .bind(&entry.body)
-                    .bind(to_json(&entry.headers))
-                    .bind(received)
-                    .bind(received);
-            }
-            query
-        };
-        let returned = tx.fetch_all_bound(sql, false, bind).await?;
+        let mut values: Vec<Param<'_>> = Vec::with_capacity(8 * chunk.len());
+        for entry in chunk {
+            let received = millis(entry.received_at);
+            values.extend([
+                entry.provider.as_str().into(),
+                entry.mode.as_str().into(),
+                (&entry.provider_event_id).into(),
+                (&entry.event_type).into(),
+                entry.body.as_slice().into(),
+                to_json(&entry.headers).into(),
+                received.into(),
+                received.into(),
+            ]);
+        }
+        let returned = tx.fetch_all_once(sql, values).await?;
         inserted.extend(which_are_new(chunk, returned.iter().map(provider_and_event_id))?);
     }
     Ok(inserted)

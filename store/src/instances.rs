@@ -39,9 +39,11 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let rows = sqlx::query("SELECT id, pid FROM hub_instances WHERE host = $1 AND stopped_at IS NULL")
-            .bind(&me.host)
-            .fetch_all(tx.conn().await?)
+        let rows = tx
+            .fetch_all(
+                "SELECT id, pid FROM hub_instances WHERE host = $1 AND stopped_at IS NULL".to_owned(),
+                vec![(&me.host).into()],
+            )
             .await?;
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -53,22 +55,19 @@ impl Database {
                 Err(_) => true,
             };
             if gone && id != me.id {
-                sqlx::query("UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL")
-                    .bind(millis(now))
-                    .bind(&id)
-                    .execute(tx.conn().await?)
-                    .await?;
+                tx.execute(
+                    "UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL".to_owned(),
+                    vec![millis(now).into(), (&id).into()],
+                )
+                .await?;
             }
         }
-        sqlx::query(
+        tx.execute(
             "INSERT INTO hub_instances (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = $4, stopped_at = NULL",
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = $4, stopped_at = NULL"
+                .to_owned(),
+            vec![(&me.id).into(), (&me.host).into(), i64::from(me.pid).into(), millis(now).into()],
         )
-        .bind(&me.id)
-        .bind(&me.host)
-        .bind(i64::from(me.pid))
-        .bind(millis(now))
-        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }
@@ -97,9 +96,8 @@ impl Database {
 
 /// Whether the process `id` still runs, read inside `tx`.
 pub(crate) async fn liveness(tx: &mut crate::Tx, id: &str, now: DateTime<Utc>) -> Result<Liveness, StoreError> {
-    let row = sqlx::query("SELECT heartbeat_at, stopped_at FROM hub_instances WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx.conn().await?)
+    let row = tx
+        .fetch_optional("SELECT heartbeat_at, stopped_at FROM hub_instances WHERE id = $1".to_owned(), vec![id.into()])
         .await?;
     let Some(row) = row else { return Ok(Liveness::Unknown) };
     let stopped: Option<i64> = row.try_get("stopped_at")?;

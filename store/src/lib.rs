@@ -11,7 +11,8 @@
 //! Concurrency: on PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside transactions and
 //! work is claimed with `FOR UPDATE SKIP LOCKED` plus a lease. On SQLite every write goes through
 //! one connection (SQLite has one writer anyway), which serializes read-modify-write transactions
-//! without `SQLITE_BUSY` surprises, and transactions queued for it share commits (`writer.rs`);
+//! without `SQLITE_BUSY` surprises, and transactions queued for it share commits (`writer.rs`); its
+//! statements run on the calling thread, not through sqlx (`sqlite.rs`);
 //! reads use a separate pool and see committed data (WAL).
 
 mod admins;
@@ -35,6 +36,7 @@ mod payments;
 mod plans;
 mod refunds;
 mod rejected;
+mod sqlite;
 mod subscriptions;
 mod table;
 mod timeline;

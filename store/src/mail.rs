@@ -80,8 +80,7 @@ impl Tx {
         if let Some(recipients) = self.mail_recipients.fresh() {
             return Ok(recipients);
         }
-        let rows =
-            sqlx::query("SELECT address, event_types FROM mail_recipients").fetch_all(self.conn().await?).await?;
+        let rows = self.fetch_all("SELECT address, event_types FROM mail_recipients".to_owned(), vec![]).await?;
         let recipients = rows
             .iter()
             .map(|row| Ok(MailRecipient { address: row.try_get("address")?, event_types: json(row, "event_types")? }))
@@ -114,13 +113,13 @@ impl Database {
     /// removed from it gets no new mail.
     pub async fn set_mail_recipients(&self, recipients: &[MailRecipient]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM mail_recipients").execute(tx.conn().await?).await?;
+        tx.execute("DELETE FROM mail_recipients".to_owned(), vec![]).await?;
         for recipient in recipients {
-            sqlx::query("INSERT INTO mail_recipients (address, event_types) VALUES ($1, $2)")
-                .bind(&recipient.address)
-                .bind(to_json(&recipient.event_types))
-                .execute(tx.conn().await?)
-                .await?;
+            tx.execute(
+                "INSERT INTO mail_recipients (address, event_types) VALUES ($1, $2)".to_owned(),
+                vec![(&recipient.address).into(), to_json(&recipient.event_types).into()],
+            )
+            .await?;
         }
         tx.commit().await?;
         self.mail_recipients.keep(Arc::new(recipients.to_vec()));
@@ -156,31 +155,33 @@ impl Database {
         outcome: DeliveryOutcome,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO mail_attempts (mail_id, attempt, attempted_at, error, duration_ms) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(mail.id)
-        .bind(mail.attempt)
-        .bind(millis(attempt.at))
-        .bind(&attempt.error)
-        .bind(attempt.duration_ms)
-        .execute(tx.conn().await?)
-        .await?;
+        let sql = "INSERT INTO mail_attempts (mail_id, attempt, attempted_at, error, duration_ms) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        let params = vec![
+            mail.id.into(),
+            mail.attempt.into(),
+            millis(attempt.at).into(),
+            (&attempt.error).into(),
+            attempt.duration_ms.into(),
+        ];
+        tx.execute(sql.to_owned(), params).await?;
         let (status, next_attempt_at, sent_at) = match outcome {
             DeliveryOutcome::Delivered => ("sent", attempt.at, Some(millis(attempt.at))),
             DeliveryOutcome::RetryAt(at) => ("pending", at, None),
             DeliveryOutcome::GaveUp => ("failed", attempt.at, None),
         };
-        sqlx::query(
+        tx.execute(
             "UPDATE mails SET status = $1, next_attempt_at = $2, sent_at = $3, locked_until = NULL, last_error = $4 \
-             WHERE id = $5",
+             WHERE id = $5"
+                .to_owned(),
+            vec![
+                status.into(),
+                millis(next_attempt_at).into(),
+                sent_at.into(),
+                (&attempt.error).into(),
+                mail.id.into(),
+            ],
         )
-        .bind(status)
-        .bind(millis(next_attempt_at))
-        .bind(sent_at)
-        .bind(&attempt.error)
-        .bind(mail.id)
-        .execute(tx.conn().await?)
         .await?;
         tx.commit().await
     }

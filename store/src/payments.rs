@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_json, opt_time, parsed, time, to_json};
-use crate::param::{Param, query};
+use crate::param::Param;
 use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis};
 
@@ -242,7 +242,7 @@ impl Database {
             versions.concat()
         );
         let mut tx = self.begin().await?;
-        let written = query(sql, &params).execute(tx.conn().await?).await?.rows_affected();
+        let written = tx.execute_count(sql, params).await?;
         tx.commit().await?;
         Ok(written)
     }

@@ -77,18 +77,20 @@ impl Tx {
 
     /// Writes back what can change on a plan: its status and its prices.
     pub async fn update_plan(&mut self, p: &Plan) -> Result<(), StoreError> {
-        sqlx::query(
+        self.execute(
             "UPDATE plans SET status = $1, trial_cycles = $2, regular_cycle = $3, name = $4, description = $5, \
-             updated_at = $6 WHERE id = $7",
+             updated_at = $6 WHERE id = $7"
+                .to_owned(),
+            vec![
+                p.status.as_str().into(),
+                to_json(&p.trial_cycles).into(),
+                to_json(&p.regular_cycle).into(),
+                (&p.name).into(),
+                (&p.description).into(),
+                millis(p.updated_at).into(),
+                p.id.as_str().into(),
+            ],
         )
-        .bind(p.status.as_str())
-        .bind(to_json(&p.trial_cycles))
-        .bind(to_json(&p.regular_cycle))
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(millis(p.updated_at))
-        .bind(p.id.as_str())
-        .execute(self.conn().await?)
         .await?;
         Ok(())
     }

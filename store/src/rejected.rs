@@ -72,17 +72,20 @@ impl Database {
     ) -> Result<(), StoreError> {
         let at = millis(rejected.received_at);
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO rejection_counts (provider, reason, source, count, first_at, last_at) \
+        let row = tx
+            .fetch_one(
+                "INSERT INTO rejection_counts (provider, reason, source, count, first_at, last_at) \
              VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT (provider, reason, source) \
-             DO UPDATE SET count = rejection_counts.count + 1, last_at = $4 RETURNING count",
-        )
-        .bind(rejected.provider.as_str())
-        .bind(&rejected.reason)
-        .bind(&rejected.source)
-        .bind(at)
-        .fetch_one(tx.conn().await?)
-        .await?;
+             DO UPDATE SET count = rejection_counts.count + 1, last_at = $4 RETURNING count"
+                    .to_owned(),
+                vec![
+                    rejected.provider.as_str().into(),
+                    (&rejected.reason).into(),
+                    (&rejected.source).into(),
+                    at.into(),
+                ],
+            )
+            .await?;
         let count: i64 = row.try_get("count")?;
         let body = match rejected.kept {
             Kept::Whole => Some(&rejected.body[..]),
@@ -92,37 +95,35 @@ impl Database {
             Kept::Sample | Kept::CountOnly => None,
         };
         if let Some(body) = body {
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO rejected_notifications (provider, reason, detail, headers, body, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+                    .to_owned(),
+                vec![
+                    rejected.provider.as_str().into(),
+                    (&rejected.reason).into(),
+                    (&rejected.detail).into(),
+                    to_json(&rejected.headers).into(),
+                    body.into(),
+                    at.into(),
+                ],
             )
-            .bind(rejected.provider.as_str())
-            .bind(&rejected.reason)
-            .bind(&rejected.detail)
-            .bind(to_json(&rejected.headers))
-            .bind(body)
-            .bind(at)
-            .execute(tx.conn().await?)
             .await?;
             // Pruned when a sample is added, so the work stays proportional to what is kept.
             let oldest_kept = millis(rejected.received_at - retention.max_age);
-            sqlx::query("DELETE FROM rejected_notifications WHERE reason <> $1 AND received_at < $2")
-                .bind(UNSTORABLE)
-                .bind(oldest_kept)
-                .execute(tx.conn().await?)
-                .await?;
-            sqlx::query(
-                "DELETE FROM rejected_notifications WHERE reason <> $1 AND id <= (SELECT id FROM \
-                 rejected_notifications WHERE reason <> $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+            tx.execute(
+                "DELETE FROM rejected_notifications WHERE reason <> $1 AND received_at < $2".to_owned(),
+                vec![UNSTORABLE.into(), oldest_kept.into()],
             )
-            .bind(UNSTORABLE)
-            .bind(i64::from(retention.max_samples))
-            .execute(tx.conn().await?)
             .await?;
-            sqlx::query("DELETE FROM rejection_counts WHERE last_at < $1")
-                .bind(oldest_kept)
-                .execute(tx.conn().await?)
-                .await?;
+            tx.execute(
+                "DELETE FROM rejected_notifications WHERE reason <> $1 AND id <= (SELECT id FROM \
+                 rejected_notifications WHERE reason <> $1 ORDER BY id DESC LIMIT 1 OFFSET $2)"
+                    .to_owned(),
+                vec![UNSTORABLE.into(), i64::from(retention.max_samples).into()],
+            )
+            .await?;
+            tx.execute("DELETE FROM rejection_counts WHERE last_at < $1".to_owned(), vec![oldest_kept.into()]).await?;
         }
         tx.commit().await
     }

@@ -64,7 +64,7 @@ impl Tx {
         table: &Table<T, N>,
         values: [Param<'_>; N],
     ) -> Result<(), StoreError> {
-        self.insert_row(table.insert(), values.into()).await
+        self.execute(table.insert(), values.into()).await
     }
 
     /// Reads the row `filter` selects for update, holding its lock until the transaction ends.
@@ -101,8 +101,7 @@ impl Tx {
         let (columns, mut params): (Vec<&str>, Vec<Param<'a>>) = changes.into_iter().unzip();
         let sql = versioned_update(table.name, &columns);
         params.extend([id.into(), version.into()]);
-        let result = query(sql, &params).execute(self.conn().await?).await?;
-        if result.rows_affected() != 1 {
+        if self.execute_count(sql, params).await? != 1 {
             return Err(StoreError::Conflict(format!("{} {id}", table.resource)));
         }
         Ok(())

@@ -1,13 +1,12 @@
 use std::sync::Arc;
 
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Executor, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Transaction};
 
-use crate::codec::trusted;
 use crate::mail::RecipientsCache;
-use crate::param::{Held, Param, query};
-use crate::writer::{Savepoint, WriterPart};
+use crate::param::{Param, query};
+use crate::sqlite::{Answer, Prepared};
+use crate::writer::WriterPart;
 use crate::{Dialect, StoreError};
 
 /// A write transaction. Everything a state change implies (the resource, its transition record,
@@ -16,11 +15,6 @@ use crate::{Dialect, StoreError};
 pub struct Tx {
     inner: Inner,
     dialect: Dialect,
-    /// Writes nobody reads the answer of, held on SQLite's writer until the next statement
-    /// (see [`Tx::write`]).
-    held: Held,
-    /// The next row inserted is held too (see [`Tx::hold_next_insert`]).
-    hold_next_insert: bool,
     pub(crate) mail_recipients: Arc<RecipientsCache>,
 }
 
@@ -38,172 +32,99 @@ impl Tx {
         dialect: Dialect,
         mail_recipients: Arc<RecipientsCache>,
     ) -> Self {
-        Self { inner: Inner::Pooled(inner), dialect, held: Held::default(), hold_next_insert: false, mail_recipients }
+        Self { inner: Inner::Pooled(inner), dialect, mail_recipients }
     }
 
     pub(crate) fn on_writer(part: WriterPart, dialect: Dialect, mail_recipients: Arc<RecipientsCache>) -> Self {
-        Self { inner: Inner::Writer(part), dialect, held: Held::default(), hold_next_insert: false, mail_recipients }
+        Self { inner: Inner::Writer(part), dialect, mail_recipients }
     }
 
     /// Returns once everything written through this transaction is durable.
-    pub async fn commit(mut self) -> Result<(), StoreError> {
-        let ready = self.send_commit_writes().await?;
+    pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
             Inner::Pooled(tx) => tx.commit().await?,
-            Inner::Writer(part) => part.commit(ready).await?,
+            Inner::Writer(part) => part.commit().await?,
         }
         Ok(())
     }
 
-    /// Sends the writes still held. On SQLite's writer they set the next part's savepoint after
-    /// them, in the same hand-off (see `crate::writer`), which is returned; with none held nothing
-    /// is sent (a first part that sent nothing has no transaction to commit).
-    async fn send_commit_writes(&mut self) -> Result<Option<Savepoint>, StoreError> {
-        let ready = match &self.inner {
-            Inner::Writer(_) if self.held.is_empty() => return Ok(None),
-            Inner::Writer(part) => {
-                let (savepoint, set) = part.next_savepoint();
-                self.held.push(set, Vec::new());
-                Some(savepoint)
-            }
-            Inner::Pooled(_) => None,
-        };
-        self.send_held().await?;
-        Ok(ready)
-    }
-
-    /// A statement without parameters (transaction control), sent with the held writes ahead
-    /// of it.
+    /// A statement without parameters (transaction control).
     pub(crate) async fn execute_plain(&mut self, sql: &'static str) -> Result<(), StoreError> {
-        if self.nothing_ahead() {
-            self.connection().execute(sql).await?;
-            return Ok(());
-        }
-        self.execute(sql.to_owned(), Vec::new()).await
-    }
-
-    /// A write whose count nobody reads but whose error its caller may (an insert), sent now
-    /// with the held writes ahead of it.
-    pub(crate) async fn execute(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<(), StoreError> {
-        self.hold_head();
-        let (sql, params) = self.held.ahead_of(sql, params);
-        query(sql, &params).execute(self.connection()).await?;
-        Ok(())
-    }
-
-    /// Holds the next row inserted through a table like a [`Tx::write`]: for a unit of work's new
-    /// resource, whose transition and event are written next in the same call, so that a refusal
-    /// (an id already taken) still fails that call, with the same error.
-    pub(crate) fn hold_next_insert(&mut self) {
-        self.hold_next_insert = true;
-    }
-
-    /// Inserts a row: held if [`Tx::hold_next_insert`] asked for it, sent now otherwise.
-    pub(crate) async fn insert_row(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<(), StoreError> {
-        if std::mem::take(&mut self.hold_next_insert) {
-            return self.write(&sql, params).await;
-        }
-        self.execute(sql, params).await
-    }
-
-    /// Drops the held writes unsent: for an undo that would roll them back anyway.
-    pub(crate) fn forget_held(&mut self) {
-        self.held.take();
-    }
-
-    /// A write nobody reads the answer of (no rows, no count): an insert of a transition, an
-    /// event, a delivery. On SQLite's writer it is held and goes to the SQLite thread with the
-    /// transaction's next statement, in one hand-off instead of one each (a hand-off costs more
-    /// than such a statement: see BENCHMARKS.md, "Apply on SQLite"); on PostgreSQL it is sent
-    /// now. Either way it is in the transaction before anything after it, and an error it
-    /// meets fails that next statement or the commit, which undoes the transaction as any error does.
-    pub(crate) async fn write(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
-        match self.inner {
-            Inner::Writer(_) => self.held.push(sql, params),
-            Inner::Pooled(_) => {
-                query(sql.to_owned(), &params).execute(self.connection()).await?;
+        match &mut self.inner {
+            Inner::Pooled(tx) => {
+                tx.execute(sql).await?;
             }
+            Inner::Writer(part) => part.conn().control(sql)?,
         }
         Ok(())
     }
 
-    /// The rows of `sql`, sent with the held writes ahead of it.
-    pub(crate) async fn fetch_all(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<Vec<AnyRow>, StoreError> {
-        self.hold_head();
-        let (sql, params) = self.held.ahead_of(sql, params);
-        Ok(query(sql, &params).fetch_all(self.connection()).await?)
+    /// A write whose count nobody reads (an insert of a resource, a transition, an event, a
+    /// delivery).
+    pub(crate) async fn execute(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<(), StoreError> {
+        self.execute_count(sql, params).await.map(drop)
     }
 
-    /// The first row of `sql`, sent with the held writes (and a writer part's unsent head) ahead
-    /// of it. With none ahead, a locking read locks that row alone (PostgreSQL stops at it).
+    /// A write, and how many rows it changed.
+    pub(crate) async fn execute_count(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
+        Ok(match &mut self.inner {
+            Inner::Pooled(tx) => query(sql, &params).execute(&mut **tx).await?.rows_affected(),
+            Inner::Writer(part) => part.conn().run(&sql, &params, Prepared::Cached)?.changed,
+        })
+    }
+
+    /// [`Tx::execute`] for a `&str`.
+    pub(crate) async fn write(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
+        self.execute(sql.to_owned(), params).await
+    }
+
+    /// The rows of `sql`.
+    pub(crate) async fn fetch_all(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<Vec<AnyRow>, StoreError> {
+        self.rows(sql, params, Prepared::Cached).await
+    }
+
+    /// The rows of a statement whose text is seldom sent twice (a batch of many rows): it is
+    /// not kept prepared.
+    pub(crate) async fn fetch_all_once(
+        &mut self,
+        sql: String,
+        params: Vec<Param<'_>>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        self.rows(sql, params, Prepared::Once).await
+    }
+
+    /// The first row of `sql`. A locking read locks that row alone (PostgreSQL stops at it).
     pub(crate) async fn fetch_optional(
         &mut self,
         sql: String,
         params: Vec<Param<'_>>,
     ) -> Result<Option<AnyRow>, StoreError> {
-        if self.nothing_ahead() {
-            return Ok(query(sql, &params).fetch_optional(self.connection()).await?);
-        }
-        // sqlx's `Any` driver answers `fetch_optional` from the list's first answer, which is a
-        // held write's or the head's (no row): the rows are read whole instead (SQLite only, no row locks).
-        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+        Ok(match &mut self.inner {
+            Inner::Pooled(tx) => query(sql, &params).fetch_optional(&mut **tx).await?,
+            Inner::Writer(part) => part.conn().run(&sql, &params, Prepared::Cached)?.rows.into_iter().next(),
+        })
     }
 
-    /// The rows of a query whose values its caller binds (`bind` is given the query on `sql`):
-    /// the held writes go first, on their own, and a writer part's unsent head goes with it.
-    pub(crate) async fn fetch_all_bound(
+    /// The one row of `sql`; none is an error.
+    pub(crate) async fn fetch_one(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<AnyRow, StoreError> {
+        self.fetch_optional(sql, params).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn rows(
         &mut self,
         sql: String,
-        persistent: bool,
-        bind: impl FnOnce(Query<'static, Any, AnyArguments>) -> Query<'static, Any, AnyArguments>,
+        params: Vec<Param<'_>>,
+        prepared: Prepared,
     ) -> Result<Vec<AnyRow>, StoreError> {
-        if !self.held.is_empty() {
-            self.send_held().await?;
-        }
-        // BEGIN takes no values, so the caller's placeholders keep their numbers.
-        self.hold_head();
-        let sql = match self.held.take() {
-            Some((ahead, _)) => format!("{ahead};\n{sql}"),
-            None => sql,
-        };
-        Ok(bind(sqlx::query(trusted(sql)).persistent(persistent)).fetch_all(self.connection()).await?)
-    }
-
-    /// The connection, for a statement of its own once the held writes have gone.
-    pub(crate) async fn conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
-        self.send_held().await?;
-        Ok(self.connection())
-    }
-
-    async fn send_held(&mut self) -> Result<(), StoreError> {
-        self.hold_head();
-        if let Some((sql, params)) = self.held.take() {
-            query(sql, &params).execute(self.connection()).await?;
-        }
-        Ok(())
-    }
-
-    /// Whether the next statement goes alone: no writes are held, and it is not the first of a
-    /// transaction on SQLite's writer (whose BEGIN goes with it).
-    fn nothing_ahead(&self) -> bool {
-        self.held.is_empty() && !matches!(&self.inner, Inner::Writer(part) if part.unsent())
-    }
-
-    /// Puts BEGIN first among the held statements when the send about to be made is a first
-    /// part's first (see `crate::writer`).
-    fn hold_head(&mut self) {
-        if let Inner::Writer(part) = &mut self.inner
-            && let Some(head) = part.sending()
-        {
-            self.held.put_first(head);
-        }
-    }
-
-    fn connection(&mut self) -> &mut AnyConnection {
-        match &mut self.inner {
-            Inner::Pooled(tx) => tx,
-            Inner::Writer(part) => part.conn(),
-        }
+        Ok(match &mut self.inner {
+            Inner::Pooled(tx) => {
+                query(sql, &params).persistent(prepared == Prepared::Cached).fetch_all(&mut **tx).await?
+            }
+            Inner::Writer(part) => {
+                let Answer { rows, .. } = part.conn().run(&sql, &params, prepared)?;
+                rows
+            }
+        })
     }
 
     pub(crate) fn dialect(&self) -> Dialect {
@@ -242,22 +163,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn held_writes_are_in_place_for_the_next_statement_and_the_commit() {
+    async fn writes_are_in_place_for_the_next_statement_and_the_commit() {
         on_both(async |db: Database| {
             let mut tx = db.begin().await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_held_1"))).await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_held_2"))).await.unwrap();
-            let rows = tx.fetch_all(COUNT.to_owned(), vec!["pay_held_2".into()]).await.unwrap();
+            tx.write(INSERT_TRANSITION, transition(Some("pay_written_1"))).await.unwrap();
+            tx.write(INSERT_TRANSITION, transition(Some("pay_written_2"))).await.unwrap();
+            let rows = tx.fetch_all(COUNT.to_owned(), vec!["pay_written_2".into()]).await.unwrap();
             assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 1);
-            // A read answering one row runs the writes held ahead of it all the same, and its own
-            // `$1` is its value, not the held insert's first (which would count one row).
-            tx.write(INSERT_TRANSITION, transition(Some("pay_held_3"))).await.unwrap();
+            // A read answering one row sees the writes before it, and its own `$1` is its value.
+            tx.write(INSERT_TRANSITION, transition(Some("pay_written_3"))).await.unwrap();
             let unwritten =
-                tx.fetch_optional(COUNT.to_owned(), vec!["pay_held_unwritten".into()]).await.unwrap().unwrap();
+                tx.fetch_optional(COUNT.to_owned(), vec!["pay_written_unwritten".into()]).await.unwrap().unwrap();
             assert_eq!(unwritten.try_get::<i64, _>("n").unwrap(), 0, "its `$1` is its own value");
-            tx.write(INSERT_TRANSITION, transition(Some("pay_held_4"))).await.unwrap();
+            tx.write(INSERT_TRANSITION, transition(Some("pay_written_4"))).await.unwrap();
             tx.commit().await.unwrap();
-            for id in ["pay_held_1", "pay_held_2", "pay_held_3", "pay_held_4"] {
+            for id in ["pay_written_1", "pay_written_2", "pay_written_3", "pay_written_4"] {
                 assert_eq!(stored(&db, id).await, 1, "{id}");
             }
         })
@@ -267,8 +187,6 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_that_wrote_nothing_commits_and_the_next_one_begins_afresh() {
         on_both(async |db: Database| {
-            // On SQLite's writer it sends nothing at all: its BEGIN would have gone with a first
-            // statement.
             db.begin().await.unwrap().commit().await.expect("nothing to commit is committed");
             let mut tx = db.begin().await.unwrap();
             tx.write(INSERT_TRANSITION, transition(Some("pay_after_empty"))).await.unwrap();
@@ -282,10 +200,9 @@ mod tests {
     #[derive(Clone, Copy)]
     enum Ending {
         Commit,
-        /// A held write the schema refuses goes with its commit.
+        /// A write the schema refuses ends it.
         Refused,
-        /// Its commit's writes go (on SQLite's writer, with the next part's savepoint after
-        /// them), then its caller is cancelled before the commit itself.
+        /// Its caller is cancelled after its writes, before the commit.
         CutOff,
     }
 
@@ -304,7 +221,10 @@ mod tests {
                         tx.write(INSERT_TRANSITION, transition(None)).await?;
                         tx.commit().await
                     }
-                    Ending::CutOff => tx.send_commit_writes().await.map(drop),
+                    Ending::CutOff => {
+                        drop(tx);
+                        Ok(())
+                    }
                 }
             })
         };
@@ -325,7 +245,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_part_whose_writes_sent_with_its_commit_are_refused_is_undone_alone_between_parts_that_commit() {
+    async fn a_part_whose_write_is_refused_is_undone_alone_between_parts_that_commit() {
         on_both(async |db: Database| {
             let (refused, last) = three_parts(&db, Ending::Refused).await;
             assert!(
@@ -339,11 +259,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_part_cut_off_after_sending_its_commit_writes_is_undone_alone() {
+    async fn a_part_cut_off_after_its_writes_is_undone_alone() {
         on_both(async |db: Database| {
-            // Undone to its own savepoint, not to the one it set for the part after it.
+            // Undone to its own savepoint, though later parts set one of the same name.
             let (cut_off, last) = three_parts(&db, Ending::CutOff).await;
-            cut_off.expect("its commit's writes went");
+            cut_off.expect("it was dropped");
             last.expect("the part after the cut-off one commits");
             only_the_middle_part_is_undone(&db).await;
         })
@@ -351,14 +271,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_held_write_the_database_refuses_fails_its_transaction_and_leaves_nothing() {
+    async fn a_write_the_database_refuses_fails_its_transaction_and_leaves_nothing() {
         on_both(async |db: Database| {
             let mut tx = db.begin().await.unwrap();
             tx.write(INSERT_TRANSITION, transition(Some("pay_refused"))).await.unwrap();
-            // PostgreSQL refuses it at once; SQLite's writer holds it, and the commit meets it.
             let outcome = match tx.write(INSERT_TRANSITION, transition(None)).await {
                 Ok(()) => tx.commit().await,
-                Err(refused) => Err(refused),
+                Err(refused) => {
+                    drop(tx);
+                    Err(refused)
+                }
             };
             assert!(
                 matches!(&outcome, Err(StoreError::Constraint { constraint, .. }) if constraint.kind == ConstraintKind::NotNull),

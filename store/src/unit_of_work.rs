@@ -83,33 +83,28 @@ impl UnitOfWork<'_> {
     }
 
     pub async fn create_payment(&mut self, created: &Created<Payment>) -> Result<(), StoreError> {
-        self.tx.hold_next_insert();
         self.tx.insert_payment(created.resource()).await?;
         self.record_creation(created).await
     }
 
     /// A new refund, of a payment this unit has locked (and reserved the amount on).
     pub async fn create_refund(&mut self, created: &Created<Refund>, provider: ProviderName) -> Result<(), StoreError> {
-        self.tx.hold_next_insert();
         self.tx.insert_refund(created.resource(), provider).await?;
         self.record_creation(created).await
     }
 
     pub async fn create_subscription(&mut self, created: &Created<Subscription>) -> Result<(), StoreError> {
-        self.tx.hold_next_insert();
         self.tx.insert_subscription(created.resource()).await?;
         self.record_creation(created).await
     }
 
     pub async fn create_entitlement(&mut self, created: &Created<Entitlement>) -> Result<(), StoreError> {
-        self.tx.hold_next_insert();
         self.tx.insert_entitlement(created.resource()).await?;
         self.record_creation(created).await
     }
 
     /// A new dispute, of a payment this unit has locked.
     pub async fn create_dispute(&mut self, created: &Created<Dispute>) -> Result<(), StoreError> {
-        self.tx.hold_next_insert();
         self.tx.insert_dispute(created.resource()).await?;
         self.record_creation(created).await
     }
@@ -146,10 +141,7 @@ impl UnitOfWork<'_> {
     /// Undoes everything written since `part` began (the latest part, as parts are written one
     /// after another); the unit goes on with what came before it.
     pub async fn undo_part(&mut self, part: Part) -> Result<(), StoreError> {
-        // Whatever is still held was written after the part began (its SAVEPOINT sent what was
-        // held before), so it is dropped, not sent to be undone. The latest savepoint of that
-        // name is the part's.
-        self.tx.forget_held();
+        // The latest savepoint of that name is the part's.
         self.tx.execute_plain("ROLLBACK TO SAVEPOINT part").await?;
         self.announced = part.announced_before;
         Ok(())
