@@ -37,13 +37,13 @@ impl Database {
         let mut tx = self.begin().await?;
         let updated = tx
             .execute_count(
-                "UPDATE admins SET password_hash = $1 WHERE email = $2".to_owned(),
+                "UPDATE admins SET password_hash = $1 WHERE email = $2",
                 vec![password_hash.into(), email.into()],
             )
             .await?;
         if updated == 0 {
             tx.execute(
-                "INSERT INTO admins (email, password_hash, created_at) VALUES ($1, $2, $3)".to_owned(),
+                "INSERT INTO admins (email, password_hash, created_at) VALUES ($1, $2, $3)",
                 vec![email.into(), password_hash.into(), millis(now).into()],
             )
             .await?;
@@ -64,11 +64,10 @@ impl Database {
     /// Opens a session; expired ones are dropped on the way, so the table stays small.
     pub async fn create_admin_session(&self, session: &AdminSession, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        tx.execute("DELETE FROM admin_sessions WHERE expires_at <= $1".to_owned(), vec![millis(now).into()]).await?;
+        tx.execute("DELETE FROM admin_sessions WHERE expires_at <= $1", vec![millis(now).into()]).await?;
         tx.execute(
             "INSERT INTO admin_sessions (token_hash, email, csrf_token, mode, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-                .to_owned(),
+             VALUES ($1, $2, $3, $4, $5, $6)",
             vec![
                 (&session.token_hash).into(),
                 (&session.email).into(),

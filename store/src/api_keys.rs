@@ -47,8 +47,7 @@ impl Database {
         let mut tx = self.begin().await?;
         tx.execute(
             "INSERT INTO api_keys (id, mode, name, secret_hash, secret_hint, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-                .to_owned(),
+             VALUES ($1, $2, $3, $4, $5, $6)",
             vec![
                 id.as_str().into(),
                 mode.as_str().into(),

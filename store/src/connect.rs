@@ -198,7 +198,7 @@ impl Database {
     /// One write statement committed on its own; how many rows it touched.
     pub(crate) async fn write(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let touched = tx.execute_count(sql.to_owned(), params.to_vec()).await?;
+        let touched = tx.execute_count(sql, params.to_vec()).await?;
         tx.commit().await?;
         Ok(touched)
     }

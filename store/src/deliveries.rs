@@ -188,7 +188,7 @@ impl Database {
         for chunk in deliveries.chunks(RECORD_CHUNK) {
             let sql = "UPDATE deliveries SET locked_until = NULL, attempts = attempts - 1 WHERE status = 'pending' AND";
             let (sql, params) = under_their_leases(sql, chunk);
-            tx.execute(sql, params).await?;
+            tx.execute(&sql, params).await?;
         }
         tx.commit().await
     }
@@ -226,7 +226,7 @@ impl Database {
                 "UPDATE deliveries SET attempts = attempts - 1 WHERE attempts > 0 AND id IN ({})",
                 placeholders(1, chunk.len())
             );
-            tx.execute(sql, chunk.iter().map(|d| d.id.as_str().into()).collect()).await?;
+            tx.execute(&sql, chunk.iter().map(|d| d.id.as_str().into()).collect()).await?;
         }
         tx.commit().await
     }
@@ -257,7 +257,7 @@ impl Database {
                     attempt.duration_ms.into(),
                 ]);
             }
-            tx.execute(sql, values).await?;
+            tx.execute(&sql, values).await?;
         }
         let outcomes = last_outcomes(attempts);
         for chunk in outcomes.chunks(RECORD_CHUNK) {
@@ -288,7 +288,7 @@ impl Database {
                     attempt.error.as_deref().into(),
                 ]);
             }
-            tx.execute(sql, values).await?;
+            tx.execute(&sql, values).await?;
         }
         tx.commit().await
     }
@@ -300,8 +300,7 @@ impl Database {
         let rearmed = tx
             .execute_count(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL \
-                 WHERE event_id = $2 AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'enabled')"
-                    .to_owned(),
+                 WHERE event_id = $2 AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'enabled')",
                 vec![millis(now).into(), event_id.as_str().into()],
             )
             .await?;
@@ -329,8 +328,7 @@ impl Database {
         let rows = tx
             .fetch_all(
                 "SELECT id, type FROM events WHERE mode = $1 AND ($2 IS NULL OR id = $2) \
-                 AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) ORDER BY seq"
-                    .to_owned(),
+                 AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) ORDER BY seq",
                 vec![mode.as_str().into(), one.into(), since.into(), until.into()],
             )
             .await?;
@@ -352,8 +350,7 @@ impl Database {
                     "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
                      next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
                      ON CONFLICT (event_id, endpoint_id) DO UPDATE \
-                     SET status = 'pending', next_attempt_at = $5, locked_until = NULL"
-                        .to_owned(),
+                     SET status = 'pending', next_attempt_at = $5, locked_until = NULL",
                     vec![
                         delivery_id.as_str().into(),
                         event_id.as_str().into(),

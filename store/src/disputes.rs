@@ -144,7 +144,7 @@ impl Tx {
             "SELECT swept_until FROM dispute_sweeps WHERE provider = $1 AND mode = $2{}",
             self.dialect().for_update()
         );
-        let row = self.fetch_optional(sql, vec![provider.as_str().into(), mode.as_str().into()]).await?;
+        let row = self.fetch_optional(&sql, vec![provider.as_str().into(), mode.as_str().into()]).await?;
         row.map(|row| time(&row, "swept_until")).transpose()
     }
 
@@ -156,8 +156,7 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO dispute_sweeps (provider, mode, swept_until) VALUES ($1, $2, $3) \
                    ON CONFLICT (provider, mode) DO UPDATE SET swept_until = excluded.swept_until";
-        self.execute(sql.to_owned(), vec![provider.as_str().into(), mode.as_str().into(), millis(swept_until).into()])
-            .await?;
+        self.execute(sql, vec![provider.as_str().into(), mode.as_str().into(), millis(swept_until).into()]).await?;
         Ok(())
     }
 }

@@ -176,7 +176,7 @@ impl Database {
         let mut tx = self.begin().await?;
         let deleted = tx
             .execute_count(
-                "DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2".to_owned(),
+                "DELETE FROM webhook_endpoints WHERE id = $1 AND mode = $2",
                 vec![id.as_str().into(), mode.as_str().into()],
             )
             .await?
@@ -184,8 +184,7 @@ impl Database {
         if deleted {
             tx.execute(
                 "UPDATE deliveries SET status = 'failed', last_error = 'endpoint deleted', \
-                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'"
-                    .to_owned(),
+                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
                 vec![id.as_str().into(), millis(now).into()],
             )
             .await?;
@@ -209,12 +208,11 @@ impl Database {
         let sql = "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3, \
                    status_changed_at = $3 WHERE id = $4";
         let params = vec![status.as_str().into(), reason.into(), millis(now).into(), id.as_str().into()];
-        let found = tx.execute_count(sql.to_owned(), params).await? == 1;
+        let found = tx.execute_count(sql, params).await? == 1;
         if found && status == EndpointStatus::Disabled {
             tx.execute(
                 "UPDATE deliveries SET status = 'failed', last_error = 'endpoint disabled', \
-                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'"
-                    .to_owned(),
+                 locked_until = NULL, next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
                 vec![id.as_str().into(), millis(now).into()],
             )
             .await?;

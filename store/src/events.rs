@@ -42,7 +42,7 @@ impl Tx {
     /// latest (read from the `(resource_id, sequence)` index): the unit of work has written (and
     /// so locked) the resource first, so its events are numbered one transaction at a time.
     pub async fn insert_event(&mut self, event: &Event, ids: &IdGenerator) -> Result<(), StoreError> {
-        self.write(
+        self.execute(
             "INSERT INTO events (id, mode, type, resource_id, sequence, data, created_at) \
              SELECT $1, $2, $3, $4, COALESCE(MAX(sequence), 0) + 1, $5, $6 FROM events WHERE resource_id = $4",
             vec![
@@ -74,8 +74,7 @@ impl Tx {
         let endpoints = self
             .fetch_all(
                 "SELECT id, event_types FROM webhook_endpoints WHERE mode = $1 AND status = $2 \
-                 AND ($3 IS NULL OR id = $3)"
-                    .to_owned(),
+                 AND ($3 IS NULL OR id = $3)",
                 vec![mode.as_str().into(), EndpointStatus::Enabled.as_str().into(), only.map(|id| id.as_str()).into()],
             )
             .await?;
@@ -95,7 +94,7 @@ impl Tx {
         event: &Event,
         endpoint_id: &WebhookEndpointId,
     ) -> Result<(), StoreError> {
-        self.write(
+        self.execute(
             "INSERT INTO deliveries (id, event_id, endpoint_id, mode, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
              ON CONFLICT (event_id, endpoint_id) DO NOTHING",

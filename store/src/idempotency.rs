@@ -148,7 +148,7 @@ impl Tx {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        self.write(
+        self.execute(
             "UPDATE idempotency_keys SET status = 'completed', response_status = $1, \
              response_content_type = $2, response_body = $3 WHERE mode = $4 AND key = $5",
             vec![
@@ -191,7 +191,7 @@ async fn insert_new_keys(
          VALUES {} ON CONFLICT (mode, key) DO NOTHING RETURNING mode, key",
         rows.join(", ")
     );
-    let inserted = tx.fetch_all(sql, params).await?;
+    let inserted = tx.fetch_all(&sql, params).await?;
     inserted.iter().map(|row| Ok((row.try_get("mode")?, row.try_get("key")?))).collect()
 }
 
@@ -207,8 +207,7 @@ async fn claim_held_key(
     let row = tx
         .fetch_one(
             "SELECT request_fingerprint, status, created_at, holder, request_id, response_status, \
-         response_content_type, response_body FROM idempotency_keys WHERE mode = $1 AND key = $2"
-                .to_owned(),
+         response_content_type, response_body FROM idempotency_keys WHERE mode = $1 AND key = $2",
             vec![mode.as_str().into(), key.into()],
         )
         .await?;
@@ -244,8 +243,7 @@ async fn claim_held_key(
             .execute_count(
                 "UPDATE idempotency_keys SET holder = $1, created_at = $2, \
              request_id = COALESCE(request_id, $3) WHERE mode = $4 AND key = $5 \
-             AND status = 'in_progress' AND created_at = $6 AND COALESCE(holder, '') = $7"
-                    .to_owned(),
+             AND status = 'in_progress' AND created_at = $6 AND COALESCE(holder, '') = $7",
                 vec![
                     instance_id.into(),
                     millis(now).into(),

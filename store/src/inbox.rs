@@ -119,8 +119,7 @@ impl Database {
         let mut tx = self.begin().await?;
         tx.execute(
             "UPDATE inbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 \
-             WHERE id = $4 AND status = 'pending'"
-                .to_owned(),
+             WHERE id = $4 AND status = 'pending'",
             vec![
                 if park { "failed" } else { "pending" }.into(),
                 millis(next_attempt_at).into(),
@@ -138,8 +137,7 @@ impl Database {
         let mut tx = self.begin().await?;
         tx.execute(
             "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, last_error = $2 \
-             WHERE id = $3"
-                .to_owned(),
+             WHERE id = $3",
             vec![millis(now).into(), note.into(), id.into()],
         )
         .await?;
@@ -244,7 +242,7 @@ impl Database {
 impl Tx {
     /// Marks a notification applied, in the same transaction as its effects.
     pub async fn mark_notification_processed(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write(
+        self.execute(
             "UPDATE inbox SET status = 'processed', processed_at = $1, locked_until = NULL, \
              last_error = NULL WHERE id = $2",
             vec![millis(now).into(), id.into()],
@@ -282,7 +280,7 @@ async fn insert_rows_at_once(tx: &mut Tx, entries: &[&NewInboxEntry]) -> Result<
                 received.into(),
             ]);
         }
-        let returned = tx.fetch_all_once(sql, values).await?;
+        let returned = tx.fetch_all_once(&sql, values).await?;
         inserted.extend(which_are_new(chunk, returned.iter().map(provider_and_event_id))?);
     }
     Ok(inserted)

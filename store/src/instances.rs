@@ -41,7 +41,7 @@ impl Database {
         let mut tx = self.begin().await?;
         let rows = tx
             .fetch_all(
-                "SELECT id, pid FROM hub_instances WHERE host = $1 AND stopped_at IS NULL".to_owned(),
+                "SELECT id, pid FROM hub_instances WHERE host = $1 AND stopped_at IS NULL",
                 vec![(&me.host).into()],
             )
             .await?;
@@ -56,7 +56,7 @@ impl Database {
             };
             if gone && id != me.id {
                 tx.execute(
-                    "UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL".to_owned(),
+                    "UPDATE hub_instances SET stopped_at = $1 WHERE id = $2 AND stopped_at IS NULL",
                     vec![millis(now).into(), (&id).into()],
                 )
                 .await?;
@@ -64,8 +64,7 @@ impl Database {
         }
         tx.execute(
             "INSERT INTO hub_instances (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = $4, stopped_at = NULL"
-                .to_owned(),
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = $4, stopped_at = NULL",
             vec![(&me.id).into(), (&me.host).into(), i64::from(me.pid).into(), millis(now).into()],
         )
         .await?;
@@ -96,9 +95,8 @@ impl Database {
 
 /// Whether the process `id` still runs, read inside `tx`.
 pub(crate) async fn liveness(tx: &mut crate::Tx, id: &str, now: DateTime<Utc>) -> Result<Liveness, StoreError> {
-    let row = tx
-        .fetch_optional("SELECT heartbeat_at, stopped_at FROM hub_instances WHERE id = $1".to_owned(), vec![id.into()])
-        .await?;
+    let row =
+        tx.fetch_optional("SELECT heartbeat_at, stopped_at FROM hub_instances WHERE id = $1", vec![id.into()]).await?;
     let Some(row) = row else { return Ok(Liveness::Unknown) };
     let stopped: Option<i64> = row.try_get("stopped_at")?;
     let heartbeat: i64 = row.try_get("heartbeat_at")?;

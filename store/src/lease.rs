@@ -145,7 +145,7 @@ impl Database {
         let mut tx = self.begin().await?;
         let sql = claim.sql(tx.dialect());
         let params = vec![millis(lease_until).into(), millis(now).into(), i64::from(limit).into()];
-        let rows = tx.fetch_all(sql, params).await?;
+        let rows = tx.fetch_all(&sql, params).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -171,7 +171,7 @@ impl Database {
             i64::from(shares.window()).into(),
         ];
         params.extend(groups.left_out.iter().chain(groups.may_fill).map(|value| Param::from(*value)));
-        let rows = tx.fetch_all(sql, params).await?;
+        let rows = tx.fetch_all(&sql, params).await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -80,7 +80,7 @@ impl Tx {
         if let Some(recipients) = self.mail_recipients.fresh() {
             return Ok(recipients);
         }
-        let rows = self.fetch_all("SELECT address, event_types FROM mail_recipients".to_owned(), vec![]).await?;
+        let rows = self.fetch_all("SELECT address, event_types FROM mail_recipients", vec![]).await?;
         let recipients = rows
             .iter()
             .map(|row| Ok(MailRecipient { address: row.try_get("address")?, event_types: json(row, "event_types")? }))
@@ -96,7 +96,7 @@ impl Tx {
         for recipient in self.mail_recipients().await?.iter() {
             let address = &recipient.address;
             if recipient.event_types.iter().any(|t| t == event.event_type.as_str()) {
-                self.write(
+                self.execute(
                     "INSERT INTO mails (event_id, recipient, status, attempts, next_attempt_at, created_at) \
                      VALUES ($1, $2, 'pending', 0, $3, $3) ON CONFLICT (event_id, recipient) DO NOTHING",
                     vec![event.id.as_str().into(), address.into(), millis(event.created_at).into()],
@@ -113,10 +113,10 @@ impl Database {
     /// removed from it gets no new mail.
     pub async fn set_mail_recipients(&self, recipients: &[MailRecipient]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        tx.execute("DELETE FROM mail_recipients".to_owned(), vec![]).await?;
+        tx.execute("DELETE FROM mail_recipients", vec![]).await?;
         for recipient in recipients {
             tx.execute(
-                "INSERT INTO mail_recipients (address, event_types) VALUES ($1, $2)".to_owned(),
+                "INSERT INTO mail_recipients (address, event_types) VALUES ($1, $2)",
                 vec![(&recipient.address).into(), to_json(&recipient.event_types).into()],
             )
             .await?;
@@ -164,7 +164,7 @@ impl Database {
             (&attempt.error).into(),
             attempt.duration_ms.into(),
         ];
-        tx.execute(sql.to_owned(), params).await?;
+        tx.execute(sql, params).await?;
         let (status, next_attempt_at, sent_at) = match outcome {
             DeliveryOutcome::Delivered => ("sent", attempt.at, Some(millis(attempt.at))),
             DeliveryOutcome::RetryAt(at) => ("pending", at, None),
@@ -172,8 +172,7 @@ impl Database {
         };
         tx.execute(
             "UPDATE mails SET status = $1, next_attempt_at = $2, sent_at = $3, locked_until = NULL, last_error = $4 \
-             WHERE id = $5"
-                .to_owned(),
+             WHERE id = $5",
             vec![
                 status.into(),
                 millis(next_attempt_at).into(),

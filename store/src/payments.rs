@@ -242,7 +242,7 @@ impl Database {
             versions.concat()
         );
         let mut tx = self.begin().await?;
-        let written = tx.execute_count(sql, params).await?;
+        let written = tx.execute_count(&sql, params).await?;
         tx.commit().await?;
         Ok(written)
     }

@@ -79,8 +79,7 @@ impl Tx {
     pub async fn update_plan(&mut self, p: &Plan) -> Result<(), StoreError> {
         self.execute(
             "UPDATE plans SET status = $1, trial_cycles = $2, regular_cycle = $3, name = $4, description = $5, \
-             updated_at = $6 WHERE id = $7"
-                .to_owned(),
+             updated_at = $6 WHERE id = $7",
             vec![
                 p.status.as_str().into(),
                 to_json(&p.trial_cycles).into(),

@@ -76,8 +76,7 @@ impl Database {
             .fetch_one(
                 "INSERT INTO rejection_counts (provider, reason, source, count, first_at, last_at) \
              VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT (provider, reason, source) \
-             DO UPDATE SET count = rejection_counts.count + 1, last_at = $4 RETURNING count"
-                    .to_owned(),
+             DO UPDATE SET count = rejection_counts.count + 1, last_at = $4 RETURNING count",
                 vec![
                     rejected.provider.as_str().into(),
                     (&rejected.reason).into(),
@@ -97,8 +96,7 @@ impl Database {
         if let Some(body) = body {
             tx.execute(
                 "INSERT INTO rejected_notifications (provider, reason, detail, headers, body, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)"
-                    .to_owned(),
+                 VALUES ($1, $2, $3, $4, $5, $6)",
                 vec![
                     rejected.provider.as_str().into(),
                     (&rejected.reason).into(),
@@ -112,18 +110,17 @@ impl Database {
             // Pruned when a sample is added, so the work stays proportional to what is kept.
             let oldest_kept = millis(rejected.received_at - retention.max_age);
             tx.execute(
-                "DELETE FROM rejected_notifications WHERE reason <> $1 AND received_at < $2".to_owned(),
+                "DELETE FROM rejected_notifications WHERE reason <> $1 AND received_at < $2",
                 vec![UNSTORABLE.into(), oldest_kept.into()],
             )
             .await?;
             tx.execute(
                 "DELETE FROM rejected_notifications WHERE reason <> $1 AND id <= (SELECT id FROM \
-                 rejected_notifications WHERE reason <> $1 ORDER BY id DESC LIMIT 1 OFFSET $2)"
-                    .to_owned(),
+                 rejected_notifications WHERE reason <> $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
                 vec![UNSTORABLE.into(), i64::from(retention.max_samples).into()],
             )
             .await?;
-            tx.execute("DELETE FROM rejection_counts WHERE last_at < $1".to_owned(), vec![oldest_kept.into()]).await?;
+            tx.execute("DELETE FROM rejection_counts WHERE last_at < $1", vec![oldest_kept.into()]).await?;
         }
         tx.commit().await
     }

@@ -64,7 +64,7 @@ impl Tx {
         table: &Table<T, N>,
         values: [Param<'_>; N],
     ) -> Result<(), StoreError> {
-        self.execute(table.insert(), values.into()).await
+        self.execute(&table.insert(), values.into()).await
     }
 
     /// Reads the row `filter` selects for update, holding its lock until the transaction ends.
@@ -75,7 +75,7 @@ impl Tx {
         params: &[Param<'_>],
     ) -> Result<Option<T>, StoreError> {
         let sql = format!("{} {filter}{}", table.select(), self.dialect().for_update());
-        let row = self.fetch_optional(sql, params.to_vec()).await?;
+        let row = self.fetch_optional(&sql, params.to_vec()).await?;
         row.as_ref().map(table.decode).transpose()
     }
 
@@ -101,7 +101,7 @@ impl Tx {
         let (columns, mut params): (Vec<&str>, Vec<Param<'a>>) = changes.into_iter().unzip();
         let sql = versioned_update(table.name, &columns);
         params.extend([id.into(), version.into()]);
-        if self.execute_count(sql, params).await? != 1 {
+        if self.execute_count(&sql, params).await? != 1 {
             return Err(StoreError::Conflict(format!("{} {id}", table.resource)));
         }
         Ok(())

@@ -9,7 +9,7 @@ use crate::{Database, StoreError, Tx, millis};
 
 impl Tx {
     pub async fn record_transition(&mut self, t: &Transition) -> Result<(), StoreError> {
-        self.write(
+        self.execute(
             "INSERT INTO transitions (resource_id, from_status, to_status, cause, at) \
              VALUES ($1, $2, $3, $4, $5)",
             vec![

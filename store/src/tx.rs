@@ -61,25 +61,20 @@ impl Tx {
 
     /// A write whose count nobody reads (an insert of a resource, a transition, an event, a
     /// delivery).
-    pub(crate) async fn execute(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<(), StoreError> {
+    pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
         self.execute_count(sql, params).await.map(drop)
     }
 
     /// A write, and how many rows it changed.
-    pub(crate) async fn execute_count(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
+    pub(crate) async fn execute_count(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
         Ok(match &mut self.inner {
-            Inner::Pooled(tx) => query(sql, &params).execute(&mut **tx).await?.rows_affected(),
-            Inner::Writer(part) => part.conn().run(&sql, &params, Prepared::Cached)?.changed,
+            Inner::Pooled(tx) => query(sql.to_owned(), &params).execute(&mut **tx).await?.rows_affected(),
+            Inner::Writer(part) => part.conn().run(sql, &params, Prepared::Cached)?.changed,
         })
     }
 
-    /// [`Tx::execute`] for a `&str`.
-    pub(crate) async fn write(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
-        self.execute(sql.to_owned(), params).await
-    }
-
     /// The rows of `sql`.
-    pub(crate) async fn fetch_all(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<Vec<AnyRow>, StoreError> {
+    pub(crate) async fn fetch_all(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<Vec<AnyRow>, StoreError> {
         self.rows(sql, params, Prepared::Cached).await
     }
 
@@ -87,7 +82,7 @@ impl Tx {
     /// not kept prepared.
     pub(crate) async fn fetch_all_once(
         &mut self,
-        sql: String,
+        sql: &str,
         params: Vec<Param<'_>>,
     ) -> Result<Vec<AnyRow>, StoreError> {
         self.rows(sql, params, Prepared::Once).await
@@ -96,32 +91,27 @@ impl Tx {
     /// The first row of `sql`. A locking read locks that row alone (PostgreSQL stops at it).
     pub(crate) async fn fetch_optional(
         &mut self,
-        sql: String,
+        sql: &str,
         params: Vec<Param<'_>>,
     ) -> Result<Option<AnyRow>, StoreError> {
         Ok(match &mut self.inner {
-            Inner::Pooled(tx) => query(sql, &params).fetch_optional(&mut **tx).await?,
-            Inner::Writer(part) => part.conn().run(&sql, &params, Prepared::Cached)?.rows.into_iter().next(),
+            Inner::Pooled(tx) => query(sql.to_owned(), &params).fetch_optional(&mut **tx).await?,
+            Inner::Writer(part) => part.conn().run(sql, &params, Prepared::Cached)?.rows.into_iter().next(),
         })
     }
 
     /// The one row of `sql`; none is an error.
-    pub(crate) async fn fetch_one(&mut self, sql: String, params: Vec<Param<'_>>) -> Result<AnyRow, StoreError> {
+    pub(crate) async fn fetch_one(&mut self, sql: &str, params: Vec<Param<'_>>) -> Result<AnyRow, StoreError> {
         self.fetch_optional(sql, params).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
-    async fn rows(
-        &mut self,
-        sql: String,
-        params: Vec<Param<'_>>,
-        prepared: Prepared,
-    ) -> Result<Vec<AnyRow>, StoreError> {
+    async fn rows(&mut self, sql: &str, params: Vec<Param<'_>>, prepared: Prepared) -> Result<Vec<AnyRow>, StoreError> {
         Ok(match &mut self.inner {
             Inner::Pooled(tx) => {
-                query(sql, &params).persistent(prepared == Prepared::Cached).fetch_all(&mut **tx).await?
+                query(sql.to_owned(), &params).persistent(prepared == Prepared::Cached).fetch_all(&mut **tx).await?
             }
             Inner::Writer(part) => {
-                let Answer { rows, .. } = part.conn().run(&sql, &params, prepared)?;
+                let Answer { rows, .. } = part.conn().run(sql, &params, prepared)?;
                 rows
             }
         })
@@ -166,16 +156,15 @@ mod tests {
     async fn writes_are_in_place_for_the_next_statement_and_the_commit() {
         on_both(async |db: Database| {
             let mut tx = db.begin().await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_written_1"))).await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_written_2"))).await.unwrap();
-            let rows = tx.fetch_all(COUNT.to_owned(), vec!["pay_written_2".into()]).await.unwrap();
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_written_1"))).await.unwrap();
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_written_2"))).await.unwrap();
+            let rows = tx.fetch_all(COUNT, vec!["pay_written_2".into()]).await.unwrap();
             assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 1);
             // A read answering one row sees the writes before it, and its own `$1` is its value.
-            tx.write(INSERT_TRANSITION, transition(Some("pay_written_3"))).await.unwrap();
-            let unwritten =
-                tx.fetch_optional(COUNT.to_owned(), vec!["pay_written_unwritten".into()]).await.unwrap().unwrap();
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_written_3"))).await.unwrap();
+            let unwritten = tx.fetch_optional(COUNT, vec!["pay_written_unwritten".into()]).await.unwrap().unwrap();
             assert_eq!(unwritten.try_get::<i64, _>("n").unwrap(), 0, "its `$1` is its own value");
-            tx.write(INSERT_TRANSITION, transition(Some("pay_written_4"))).await.unwrap();
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_written_4"))).await.unwrap();
             tx.commit().await.unwrap();
             for id in ["pay_written_1", "pay_written_2", "pay_written_3", "pay_written_4"] {
                 assert_eq!(stored(&db, id).await, 1, "{id}");
@@ -189,7 +178,7 @@ mod tests {
         on_both(async |db: Database| {
             db.begin().await.unwrap().commit().await.expect("nothing to commit is committed");
             let mut tx = db.begin().await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_after_empty"))).await.unwrap();
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_after_empty"))).await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(stored(&db, "pay_after_empty").await, 1);
         })
@@ -214,11 +203,11 @@ mod tests {
             let db = db.clone();
             tokio::spawn(async move {
                 let mut tx = db.begin().await?;
-                tx.write(INSERT_TRANSITION, transition(Some(resource_id))).await?;
+                tx.execute(INSERT_TRANSITION, transition(Some(resource_id))).await?;
                 match ending {
                     Ending::Commit => tx.commit().await,
                     Ending::Refused => {
-                        tx.write(INSERT_TRANSITION, transition(None)).await?;
+                        tx.execute(INSERT_TRANSITION, transition(None)).await?;
                         tx.commit().await
                     }
                     Ending::CutOff => {
@@ -229,7 +218,7 @@ mod tests {
             })
         };
         let mut first = db.begin().await.unwrap();
-        first.write(INSERT_TRANSITION, transition(Some("pay_part_1"))).await.unwrap();
+        first.execute(INSERT_TRANSITION, transition(Some("pay_part_1"))).await.unwrap();
         let middle = line_up("pay_part_2", middle);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let last = line_up("pay_part_3", Ending::Commit);
@@ -274,8 +263,8 @@ mod tests {
     async fn a_write_the_database_refuses_fails_its_transaction_and_leaves_nothing() {
         on_both(async |db: Database| {
             let mut tx = db.begin().await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_refused"))).await.unwrap();
-            let outcome = match tx.write(INSERT_TRANSITION, transition(None)).await {
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_refused"))).await.unwrap();
+            let outcome = match tx.execute(INSERT_TRANSITION, transition(None)).await {
                 Ok(()) => tx.commit().await,
                 Err(refused) => {
                     drop(tx);
@@ -289,7 +278,7 @@ mod tests {
             assert_eq!(stored(&db, "pay_refused").await, 0, "the whole transaction is undone");
 
             let mut tx = db.begin().await.unwrap();
-            tx.write(INSERT_TRANSITION, transition(Some("pay_after"))).await.unwrap();
+            tx.execute(INSERT_TRANSITION, transition(Some("pay_after"))).await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(stored(&db, "pay_after").await, 1, "the writer takes the next transaction");
         })

@@ -206,22 +206,26 @@ impl Writer {
     /// Holds the writer with no transaction of its own open, while `work` writes to the file
     /// on a connection of its own (migrations).
     pub(crate) async fn exclusive<T>(self: &Arc<Self>, work: impl AsyncFnOnce() -> T) -> Result<T, StoreError> {
-        let mut slot = self.take().await?;
-        if !slot.committers.is_empty() {
-            self.commit_all(&mut slot).await;
-        }
+        let _idle = self.take_idle().await?;
         Ok(work().await)
     }
 
     /// Commits what is finished; no transaction begins after this. (The connection itself
     /// closes when the last handle to the database is dropped.)
     pub(crate) async fn close(self: &Arc<Self>) {
-        if let Ok(mut slot) = self.take().await {
-            if !slot.committers.is_empty() {
-                self.commit_all(&mut slot).await;
-            }
+        if let Ok(mut slot) = self.take_idle().await {
             slot.closed = true;
         }
+    }
+
+    /// Takes the writer and commits the finished parts waiting for it, so that no transaction
+    /// is open.
+    async fn take_idle(self: &Arc<Self>) -> Result<OwnedMutexGuard<Slot>, StoreError> {
+        let mut slot = self.take().await?;
+        if !slot.committers.is_empty() {
+            self.commit_all(&mut slot).await;
+        }
+        Ok(slot)
     }
 }
 

@@ -27,7 +27,7 @@ use crate::workers::Shutdown;
 /// notification waits for it: more lanes share each fsync, and a larger batch needs fewer
 /// claims (each a commit of its own before its lanes start). The lanes stay at 32 there, as
 /// they bound the provider calls at once (a notification may lead to a capture or a fetch;
-/// 128 lanes applied 8–16% faster in the bench, see BENCHMARKS.md, "The writer's statements on
+/// 128 lanes applied 7–19% faster in the bench, see BENCHMARKS.md, "The writer's statements on
 /// the calling thread").
 fn batching(dialect: Dialect) -> (u32, usize) {
     match dialect {
