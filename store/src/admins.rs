@@ -54,10 +54,7 @@ impl Database {
 
     /// The stored password hash of an operator.
     pub async fn admin_password_hash(&self, email: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT password_hash FROM admins WHERE email = $1")
-            .bind(email)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = self.read_optional("SELECT password_hash FROM admins WHERE email = $1", &[email.into()]).await?;
         Ok(row.map(|r| r.try_get("password_hash")).transpose()?)
     }
 
@@ -87,14 +84,13 @@ impl Database {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminSession>, StoreError> {
-        let row = sqlx::query(
-            "SELECT token_hash, email, csrf_token, mode, expires_at FROM admin_sessions \
-             WHERE token_hash = $1 AND expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(millis(now))
-        .fetch_optional(self.reader())
-        .await?;
+        let row = self
+            .read_optional(
+                "SELECT token_hash, email, csrf_token, mode, expires_at FROM admin_sessions \
+                 WHERE token_hash = $1 AND expires_at > $2",
+                &[token_hash.into(), millis(now).into()],
+            )
+            .await?;
         row.as_ref().map(session_from_row).transpose()
     }
 

@@ -4,7 +4,7 @@ use payhub_core::id::ApiKeyId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{opt_time, parsed, time, trusted};
+use crate::codec::{opt_time, parsed, time};
 use crate::{Database, StoreError, millis};
 
 /// An API key as stored: only a hash of the secret, and its last characters to recognise it.
@@ -65,13 +65,13 @@ impl Database {
     /// The unrevoked key whose secret hashes to `secret_hash`.
     pub async fn active_api_key(&self, secret_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL");
-        let row = sqlx::query(trusted(sql)).bind(secret_hash).fetch_optional(self.reader()).await?;
+        let row = self.read_optional(&sql, &[secret_hash.into()]).await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys ORDER BY id");
-        let rows = sqlx::query(trusted(sql)).fetch_all(self.reader()).await?;
+        let rows = self.read_all(&sql, &[]).await?;
         rows.iter().map(from_row).collect()
     }
 

@@ -1,12 +1,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::install_default_drivers;
 use sqlx::pool::PoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, PgPool, Row};
 
 use crate::mail::RecipientsCache;
 use crate::param::Param;
+use crate::read::{ReadSide, SqliteReaders};
 use crate::writer::Writer;
 use crate::{StoreError, Tx};
 
@@ -42,7 +43,7 @@ impl Dialect {
 #[derive(Debug, Clone)]
 pub struct Database {
     writer: WriteSide,
-    reader: AnyPool,
+    reads: ReadSide,
     dialect: Dialect,
     /// PostgreSQL only: connections of the native driver for the inbox's batches, whose
     /// columns travel as binary arrays (the `Any` driver binds no arrays).
@@ -123,7 +124,7 @@ impl Database {
             let inbox_batches = postgres_pool(POSTGRES_INBOX_BATCHES_IN_FLIGHT as u32).connect_lazy(url)?;
             return Ok(Self {
                 writer: WriteSide::Pool(pool.clone()),
-                reader: pool,
+                reads: ReadSide::Pool(pool),
                 dialect: Dialect::Postgres,
                 inbox_batches: Some(inbox_batches),
                 mail_recipients: Default::default(),
@@ -131,18 +132,14 @@ impl Database {
         }
         let path = sqlite_path(url)?;
         let writer = Writer::connect(path, SQLITE_WRITER_PRAGMAS)?;
-        // A connection to a local file cannot have dropped while idle: pinging it before every
-        // use (sqlx's default) would only add a round trip to SQLite's worker thread per read.
-        let reader = AnyPoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(max_connections.clamp(1, 8))
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_READER_PRAGMAS).await.map(|_| ()) }))
-            .connect(&format!("sqlite://{path}?mode=rw"))
-            .await?;
+        // Reads run on the runtime's threads (one per core), each holding a connection for a few
+        // microseconds: one connection per core leaves one free for each, and no more copies of
+        // the page cache than that.
+        let cores = std::thread::available_parallelism().map_or(2, usize::from).clamp(2, 8);
+        let readers = SqliteReaders::open(path, SQLITE_READER_PRAGMAS, cores.min(max_connections.max(1) as usize))?;
         Ok(Self {
             writer: WriteSide::Sqlite(writer),
-            reader,
+            reads: ReadSide::Sqlite(Arc::new(readers)),
             dialect: Dialect::Sqlite,
             inbox_batches: None,
             mail_recipients: Default::default(),
@@ -181,7 +178,7 @@ impl Database {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
-        let rows = sqlx::query("SELECT version FROM _sqlx_migrations").fetch_all(&self.reader).await?;
+        let rows = self.read_all("SELECT version FROM _sqlx_migrations", &[]).await?;
         let applied: Vec<i64> = rows.iter().map(|row| row.try_get("version")).collect::<Result<_, _>>()?;
         Ok(migrator.iter().map(|m| m.version).filter(|version| !applied.contains(version)).collect())
     }
@@ -205,12 +202,12 @@ impl Database {
 
     /// Readiness: the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        self.read_one("SELECT 1", &[]).await?;
         Ok(())
     }
 
-    pub(crate) fn reader(&self) -> &AnyPool {
-        &self.reader
+    pub(crate) fn reads(&self) -> &ReadSide {
+        &self.reads
     }
 
     pub(crate) fn inbox_batches(&self) -> Option<&PgPool> {
@@ -222,7 +219,10 @@ impl Database {
             WriteSide::Pool(pool) => pool.close().await,
             WriteSide::Sqlite(writer) => writer.close().await,
         }
-        self.reader.close().await;
+        match &self.reads {
+            ReadSide::Pool(pool) => pool.close().await,
+            ReadSide::Sqlite(readers) => readers.close(),
+        }
         if let Some(pool) = &self.inbox_batches {
             pool.close().await;
         }
@@ -256,9 +256,8 @@ mod tests {
         let Some(t) = crate::testing::TestDatabase::fresh(crate::testing::Backend::Postgres).await else {
             return;
         };
-        let pool = t.db.reader();
         // Every connection the pool has is idle, then ended by the server.
-        sqlx::query("SELECT 1").execute(pool).await.unwrap();
+        t.db.ping().await.unwrap();
         let mut admin = sqlx::AnyConnection::connect(&t.url).await.unwrap();
         let ended = sqlx::query(
             "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
@@ -269,6 +268,6 @@ mod tests {
         .unwrap();
         assert!(ended.try_get::<i64, _>("n").unwrap() >= 1, "the pool's connection was ended");
         tokio::time::sleep(POSTGRES_PING_IF_IDLE_FOR + Duration::from_millis(100)).await;
-        sqlx::query("SELECT 1").execute(pool).await.expect("a live connection in place of the ended one");
+        t.db.ping().await.expect("a live connection in place of the ended one");
     }
 }

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use crate::codec::parsed;
 use crate::lease::{Groups, LeaseClaim, Shares};
-use crate::param::{Param, query};
+use crate::param::Param;
 use crate::{Database, StoreError, millis};
 
 /// A delivery claimed by this instance until its lease ends.
@@ -204,7 +204,7 @@ impl Database {
         for chunk in deliveries.chunks(RECORD_CHUNK) {
             let sql = "SELECT id FROM deliveries WHERE status = 'pending' AND";
             let (sql, params) = under_their_leases(sql, chunk);
-            for row in query(sql, &params).fetch_all(self.reader()).await? {
+            for row in self.read_all(&sql, &params).await? {
                 still.insert(parsed(&row, "id", |s| DeliveryId::parse(s).ok())?);
             }
         }
@@ -372,42 +372,33 @@ impl Database {
         &self,
         endpoint_id: &WebhookEndpointId,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query("SELECT MAX(delivered_at) AS at FROM deliveries WHERE endpoint_id = $1")
-            .bind(endpoint_id.as_str())
-            .fetch_one(self.reader())
-            .await?;
+        let sql = "SELECT MAX(delivered_at) AS at FROM deliveries WHERE endpoint_id = $1";
+        let row = self.read_aside_one(sql, &[endpoint_id.as_str().into()]).await?;
         crate::codec::opt_time(&row, "at")
     }
 
     /// How many deliveries of `mode` wait to be sent (or sent again), and since when the one
     /// waiting longest has been due.
     pub async fn pending_deliveries(&self, mode: Mode) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND mode = $1",
-        )
-        .bind(mode.as_str())
-        .fetch_one(self.reader())
-        .await?;
+        let sql =
+            "SELECT COUNT(*) AS n, MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND mode = $1";
+        let row = self.read_aside_one(sql, &[mode.as_str().into()]).await?;
         Ok((row.try_get("n")?, crate::codec::opt_time(&row, "due")?))
     }
 
     /// When the earliest pending delivery is due, so the dispatcher can sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")
-            .fetch_one(self.reader())
-            .await?;
+        // The first entry of the index `deliveries_due`.
+        let row =
+            self.read_one("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'", &[]).await?;
         crate::codec::opt_time(&row, "due")
     }
 
     /// Where an event stands at each endpoint it was sent to.
     pub async fn deliveries_of_event(&self, event_id: &EventId) -> Result<Vec<DeliveryState>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT endpoint_id, status, attempts, last_status_code, last_error FROM deliveries \
-             WHERE event_id = $1 ORDER BY id",
-        )
-        .bind(event_id.as_str())
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT endpoint_id, status, attempts, last_status_code, last_error FROM deliveries \
+                   WHERE event_id = $1 ORDER BY id";
+        let rows = self.read_all(sql, &[event_id.as_str().into()]).await?;
         rows.iter()
             .map(|r| {
                 Ok(DeliveryState {
@@ -447,52 +438,45 @@ impl Database {
         if endpoints.is_empty() {
             return Ok(health);
         }
-        let bind_ids = |sql: String, first: Vec<i64>| {
-            let mut query = sqlx::query(crate::codec::trusted(sql));
-            for value in first {
-                query = query.bind(value);
-            }
-            for id in endpoints {
-                query = query.bind(id.as_str());
-            }
-            query
+        let with_ids = |first: Option<i64>| -> Vec<Param<'_>> {
+            first.map(Param::from).into_iter().chain(endpoints.iter().map(|id| id.as_str().into())).collect()
         };
-        let counts = bind_ids(
-            format!(
-                "SELECT d.endpoint_id, COUNT(*) AS attempts, \
+        let counts = self
+            .read_aside(
+                &format!(
+                    "SELECT d.endpoint_id, COUNT(*) AS attempts, \
                  CAST(SUM(CASE WHEN a.error IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS accepted \
                  FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
                  WHERE a.attempted_at >= $1 AND d.endpoint_id IN ({}) GROUP BY d.endpoint_id",
-                placeholders(2, endpoints.len())
-            ),
-            vec![millis(since)],
-        )
-        .fetch_all(self.reader())
-        .await?;
-        let pending = bind_ids(
-            format!(
-                "SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
+                    placeholders(2, endpoints.len())
+                ),
+                &with_ids(Some(millis(since))),
+            )
+            .await?;
+        let pending = self
+            .read_aside(
+                &format!(
+                    "SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
                  WHERE status = 'pending' AND endpoint_id IN ({}) GROUP BY endpoint_id",
-                placeholders(1, endpoints.len())
-            ),
-            vec![],
-        )
-        .fetch_all(self.reader())
-        .await?;
-        let failures = bind_ids(
-            format!(
-                "SELECT endpoint_id, event_id, attempted_at, status_code, error FROM ( \
+                    placeholders(1, endpoints.len())
+                ),
+                &with_ids(None),
+            )
+            .await?;
+        let failures = self
+            .read_aside(
+                &format!(
+                    "SELECT endpoint_id, event_id, attempted_at, status_code, error FROM ( \
                  SELECT d.endpoint_id, d.event_id, a.attempted_at, a.status_code, a.error, \
                  ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY a.id DESC) AS n \
                  FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
                  WHERE a.error IS NOT NULL AND d.endpoint_id IN ({})) failed \
                  WHERE n <= $1 ORDER BY endpoint_id, n",
-                placeholders(2, endpoints.len())
-            ),
-            vec![i64::from(errors)],
-        )
-        .fetch_all(self.reader())
-        .await?;
+                    placeholders(2, endpoints.len())
+                ),
+                &with_ids(Some(i64::from(errors))),
+            )
+            .await?;
         for row in &counts {
             if let Some(h) = health_of(&mut health, row)? {
                 h.attempts = row.try_get("attempts")?;

@@ -7,7 +7,6 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::codec::{json, opt_json, opt_time, parsed, time, to_json};
-use crate::param::query;
 use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis, page};
 
@@ -204,7 +203,7 @@ impl Database {
             filter.due_before.map_or(0, millis).into(),
             (i64::from(limit) + 1).into(),
         ];
-        let rows = query(sql, &params).fetch_all(self.reader()).await?;
+        let rows = self.read_all(&sql, &params).await?;
         page(rows, limit, DISPUTES.decode)
     }
 

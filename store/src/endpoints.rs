@@ -247,16 +247,14 @@ impl Database {
 
     /// Every endpoint of both modes, oldest first (to re-encrypt their secrets).
     pub async fn all_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM webhook_endpoints ORDER BY id").fetch_all(self.reader()).await?;
+        let rows = self.read_all("SELECT * FROM webhook_endpoints ORDER BY id", &[]).await?;
         rows.iter().map(from_row).collect()
     }
 
     /// The check value recorded for `purpose`, if any.
     pub async fn key_check(&self, purpose: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT check_value FROM key_checks WHERE purpose = $1")
-            .bind(purpose)
-            .fetch_optional(self.reader())
-            .await?;
+        let row =
+            self.read_optional("SELECT check_value FROM key_checks WHERE purpose = $1", &[purpose.into()]).await?;
         Ok(row.map(|row| row.try_get("check_value")).transpose()?)
     }
 

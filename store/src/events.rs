@@ -4,7 +4,7 @@ use payhub_core::{Event, EventType, Mode};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::codec::{json, parsed, time, to_json, trusted};
+use crate::codec::{json, parsed, time, to_json};
 use crate::endpoints::EndpointStatus;
 use crate::table::Table;
 use crate::{Database, Page, StoreError, Tx, millis, page};
@@ -144,14 +144,14 @@ impl Database {
              ORDER BY seq DESC LIMIT $5",
             EVENTS.select()
         );
-        let rows = sqlx::query(trusted(sql))
-            .bind(mode.as_str())
-            .bind(event_type.map(|t| t.as_str()).unwrap_or(""))
-            .bind(resource_id.unwrap_or(""))
-            .bind(starting_after.unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(self.reader())
-            .await?;
+        let params = [
+            mode.as_str().into(),
+            event_type.map_or("", |t| t.as_str()).into(),
+            resource_id.unwrap_or("").into(),
+            starting_after.unwrap_or("").into(),
+            (i64::from(limit) + 1).into(),
+        ];
+        let rows = self.read_all(&sql, &params).await?;
         page(rows, limit, from_row)
     }
 

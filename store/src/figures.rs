@@ -64,9 +64,8 @@ pub struct ChecksDue {
 impl Database {
     /// When the oldest notification still waiting to be applied arrived.
     pub async fn oldest_pending_notification(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query("SELECT MIN(received_at) AS oldest FROM inbox WHERE status = 'pending'")
-            .fetch_one(self.reader())
-            .await?;
+        let row =
+            self.read_aside_one("SELECT MIN(received_at) AS oldest FROM inbox WHERE status = 'pending'", &[]).await?;
         opt_time(&row, "oldest")
     }
 
@@ -85,18 +84,13 @@ impl Database {
             "SELECT COUNT(*) AS due, COALESCE(SUM(CASE WHEN next_check_at <= $2 THEN 1 ELSE 0 END), 0) AS late \
              FROM {table} WHERE next_check_at IS NOT NULL AND next_check_at <= $1"
         );
-        let row = sqlx::query(crate::codec::trusted(sql))
-            .bind(millis(now))
-            .bind(millis(late_since))
-            .fetch_one(self.reader())
-            .await?;
+        let row = self.read_aside_one(&sql, &[millis(now).into(), millis(late_since).into()]).await?;
         Ok(ChecksDue { due: row.try_get("due")?, late: row.try_get("late")? })
     }
 
     /// The rows of `sql`, a query of one mode's (`$1`) rows created since a time (`$2`).
-    async fn rows_of_period(&self, sql: String, mode: Mode, since: DateTime<Utc>) -> Result<Vec<AnyRow>, StoreError> {
-        let query = sqlx::query(crate::codec::trusted(sql)).bind(mode.as_str()).bind(millis(since));
-        Ok(query.fetch_all(self.reader()).await?)
+    async fn rows_of_period(&self, sql: &str, mode: Mode, since: DateTime<Utc>) -> Result<Vec<AnyRow>, StoreError> {
+        self.read_aside(sql, &[mode.as_str().into(), millis(since).into()]).await
     }
 
     /// One mode's payments created since `since`, by currency (in code order).
@@ -109,7 +103,7 @@ impl Database {
              CAST(SUM(CASE WHEN {PAID} THEN amount_captured ELSE 0 END) AS BIGINT) AS captured \
              FROM payments WHERE mode = $1 AND created_at >= $2 GROUP BY currency ORDER BY currency"
         );
-        let rows = self.rows_of_period(sql, mode, since).await?;
+        let rows = self.rows_of_period(&sql, mode, since).await?;
         rows.iter()
             .map(|r| {
                 Ok(PaymentFigures {
@@ -127,7 +121,7 @@ impl Database {
     pub async fn refund_figures(&self, mode: Mode, since: DateTime<Utc>) -> Result<Vec<RefundFigures>, StoreError> {
         let sql = "SELECT currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount FROM refunds \
                    WHERE mode = $1 AND created_at >= $2 AND status <> 'failed' GROUP BY currency ORDER BY currency";
-        let rows = self.rows_of_period(sql.to_owned(), mode, since).await?;
+        let rows = self.rows_of_period(sql, mode, since).await?;
         rows.iter()
             .map(|r| Ok(RefundFigures { currency: currency(r)?, count: r.try_get("n")?, amount: r.try_get("amount")? }))
             .collect()
@@ -142,7 +136,7 @@ impl Database {
              CAST(SUM(CASE WHEN {FAILED} THEN 1 ELSE 0 END) AS BIGINT) AS failed \
              FROM payments WHERE mode = $1 AND created_at >= $2 GROUP BY created_at / {HOUR_MS} ORDER BY hour"
         );
-        let rows = self.rows_of_period(sql, mode, since).await?;
+        let rows = self.rows_of_period(&sql, mode, since).await?;
         rows.iter()
             .map(|r| {
                 let hour: i64 = r.try_get("hour")?;
@@ -155,40 +149,27 @@ impl Database {
 
     /// How many of one mode's disputes are not settled yet (not won, lost or accepted).
     pub async fn open_disputes(&self, mode: Mode) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM disputes WHERE mode = $1 AND status NOT IN ('won', 'lost', 'accepted')",
-        )
-        .bind(mode.as_str())
-        .fetch_one(self.reader())
-        .await?;
+        let sql = "SELECT COUNT(*) AS n FROM disputes WHERE mode = $1 AND status NOT IN ('won', 'lost', 'accepted')";
+        let row = self.read_aside_one(sql, &[mode.as_str().into()]).await?;
         Ok(row.try_get("n")?)
     }
 
     /// How many of one mode's endpoints are failing: disabled, or refused a delivery attempt
     /// since `since`. One count however many endpoints there are (a list of them is capped).
     pub async fn failing_endpoints(&self, mode: Mode, since: DateTime<Utc>) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM webhook_endpoints e WHERE e.mode = $1 AND (e.status = 'disabled' \
-             OR EXISTS (SELECT 1 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id \
-             WHERE d.endpoint_id = e.id AND a.attempted_at >= $2 AND a.error IS NOT NULL))",
-        )
-        .bind(mode.as_str())
-        .bind(millis(since))
-        .fetch_one(self.reader())
-        .await?;
+        let sql = "SELECT COUNT(*) AS n FROM webhook_endpoints e WHERE e.mode = $1 AND (e.status = 'disabled' \
+                   OR EXISTS (SELECT 1 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id \
+                   WHERE d.endpoint_id = e.id AND a.attempted_at >= $2 AND a.error IS NOT NULL))";
+        let row = self.read_aside_one(sql, &[mode.as_str().into(), millis(since).into()]).await?;
         Ok(row.try_get("n")?)
     }
 
     /// How many of one mode's disputes wait for the merchant's response, and when the soonest
     /// of those responses is due: all of them, however many (a list of them is capped).
     pub async fn disputes_awaiting_response(&self, mode: Mode) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(response_due_at) AS due FROM disputes \
-             WHERE mode = $1 AND status = 'needs_response'",
-        )
-        .bind(mode.as_str())
-        .fetch_one(self.reader())
-        .await?;
+        let sql = "SELECT COUNT(*) AS n, MIN(response_due_at) AS due FROM disputes \
+                   WHERE mode = $1 AND status = 'needs_response'";
+        let row = self.read_aside_one(sql, &[mode.as_str().into()]).await?;
         Ok((row.try_get("n")?, opt_time(&row, "due")?))
     }
 }

@@ -146,8 +146,7 @@ impl Database {
 
     /// Notifications accepted but not yet applied (a readiness and alerting figure).
     pub async fn inbox_backlog(&self) -> Result<i64, StoreError> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'").fetch_one(self.reader()).await?;
+        let row = self.read_aside_one("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'", &[]).await?;
         Ok(row.try_get("n")?)
     }
 
@@ -157,11 +156,8 @@ impl Database {
         provider: ProviderName,
         provider_event_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT status FROM inbox WHERE provider = $1 AND provider_event_id = $2")
-            .bind(provider.as_str())
-            .bind(provider_event_id)
-            .fetch_optional(self.reader())
-            .await?;
+        let sql = "SELECT status FROM inbox WHERE provider = $1 AND provider_event_id = $2";
+        let row = self.read_optional(sql, &[provider.as_str().into(), provider_event_id.into()]).await?;
         Ok(row.map(|r| r.try_get("status")).transpose()?)
     }
 
@@ -172,11 +168,8 @@ impl Database {
         provider: ProviderName,
         provider_event_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT last_error FROM inbox WHERE provider = $1 AND provider_event_id = $2")
-            .bind(provider.as_str())
-            .bind(provider_event_id)
-            .fetch_optional(self.reader())
-            .await?;
+        let sql = "SELECT last_error FROM inbox WHERE provider = $1 AND provider_event_id = $2";
+        let row = self.read_optional(sql, &[provider.as_str().into(), provider_event_id.into()]).await?;
         Ok(row.map(|r| r.try_get::<Option<String>, _>("last_error")).transpose()?.flatten())
     }
 }
@@ -200,14 +193,9 @@ impl Database {
         mode: Mode,
         limit: u32,
     ) -> Result<(Vec<ParkedNotification>, i64), StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, provider, provider_event_id, event_type, attempts, received_at, last_error FROM inbox \
-             WHERE mode = $1 AND status = 'failed' ORDER BY id DESC LIMIT $2",
-        )
-        .bind(mode.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT id, provider, provider_event_id, event_type, attempts, received_at, last_error FROM inbox \
+                   WHERE mode = $1 AND status = 'failed' ORDER BY id DESC LIMIT $2";
+        let rows = self.read_all(sql, &[mode.as_str().into(), i64::from(limit).into()]).await?;
         let parked = rows
             .iter()
             .map(|r| {
@@ -222,10 +210,8 @@ impl Database {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let count = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE mode = $1 AND status = 'failed'")
-            .bind(mode.as_str())
-            .fetch_one(self.reader())
-            .await?;
+        let sql = "SELECT COUNT(*) AS n FROM inbox WHERE mode = $1 AND status = 'failed'";
+        let count = self.read_aside_one(sql, &[mode.as_str().into()]).await?;
         Ok((parked, count.try_get("n")?))
     }
 

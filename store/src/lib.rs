@@ -13,7 +13,8 @@
 //! one connection (SQLite has one writer anyway), which serializes read-modify-write transactions
 //! without `SQLITE_BUSY` surprises, and transactions queued for it share commits (`writer.rs`); its
 //! statements run on the calling thread, not through sqlx (`sqlite.rs`);
-//! reads use a separate pool and see committed data (WAL).
+//! reads use connections of their own, on the calling thread too, and see committed data (WAL;
+//! `read.rs`).
 
 mod admins;
 mod api_keys;
@@ -34,6 +35,7 @@ mod mail;
 mod param;
 mod payments;
 mod plans;
+mod read;
 mod refunds;
 mod rejected;
 mod sqlite;

@@ -187,12 +187,8 @@ impl Database {
 
     /// Where an event's mails stand, by recipient.
     pub async fn mails_of_event(&self, event_id: &EventId) -> Result<Vec<MailState>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT recipient, status, attempts, last_error FROM mails WHERE event_id = $1 ORDER BY recipient",
-        )
-        .bind(event_id.as_str())
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT recipient, status, attempts, last_error FROM mails WHERE event_id = $1 ORDER BY recipient";
+        let rows = self.read_all(sql, &[event_id.as_str().into()]).await?;
         rows.iter()
             .map(|r| {
                 Ok(MailState {

@@ -72,6 +72,17 @@ impl From<Option<i64>> for Param<'_> {
     }
 }
 
+impl Param<'_> {
+    /// The value with a copy of anything it borrowed, for a statement run elsewhere.
+    pub(crate) fn into_owned(self) -> Param<'static> {
+        match self {
+            Param::Text(text) => Param::Text(text.map(|text| Cow::Owned(text.into_owned()))),
+            Param::Int(number) => Param::Int(number),
+            Param::Bytes(bytes) => Param::Bytes(Cow::Owned(bytes.into_owned())),
+        }
+    }
+}
+
 /// `sql` with `params` bound to `$1`, `$2`… in order.
 pub(crate) fn query(sql: String, params: &[Param<'_>]) -> Query<'static, Any, AnyArguments> {
     params.iter().fold(sqlx::query(trusted(sql)), |query, param| match param {

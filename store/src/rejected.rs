@@ -131,26 +131,17 @@ impl Database {
         provider: ProviderName,
         limit: u32,
     ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT reason, detail, received_at FROM rejected_notifications WHERE provider = $1 \
-             ORDER BY id DESC LIMIT $2",
-        )
-        .bind(provider.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT reason, detail, received_at FROM rejected_notifications WHERE provider = $1 \
+                   ORDER BY id DESC LIMIT $2";
+        let rows = self.read_all(sql, &[provider.as_str().into(), i64::from(limit).into()]).await?;
         rows.iter().map(|r| Ok((r.try_get("reason")?, r.try_get("detail")?, time(r, "received_at")?))).collect()
     }
 
     /// Refusals counted for `provider`, by reason and source, the largest first.
     pub async fn rejection_counts(&self, provider: ProviderName) -> Result<Vec<RejectionCount>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT reason, source, count, first_at, last_at FROM rejection_counts WHERE provider = $1 \
-             ORDER BY count DESC, reason, source",
-        )
-        .bind(provider.as_str())
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT reason, source, count, first_at, last_at FROM rejection_counts WHERE provider = $1 \
+                   ORDER BY count DESC, reason, source";
+        let rows = self.read_all(sql, &[provider.as_str().into()]).await?;
         rows.iter()
             .map(|r| {
                 Ok(RejectionCount {

@@ -1,4 +1,5 @@
-//! SQLite's writer connection, run on the calling thread.
+//! SQLite's connections, run on the calling thread: the writer's, and the readers' (see
+//! `crate::read`).
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own and hands every statement to
 //! it and back: two thread wake-ups, 40 µs on these machines, for statements that take 5 to
@@ -11,7 +12,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Statement};
@@ -25,9 +26,10 @@ use crate::param::Param;
 /// Statements kept prepared: every statement the write paths send, with room to spare.
 const PREPARED_STATEMENTS: usize = 256;
 
-/// The writer's connection. Cloning it shares the connection; the writer's lock (see
-/// `crate::writer`) decides who uses it, so the mutex here is only ever waited on by a
-/// statement that follows a COMMIT its caller stopped waiting for.
+/// A connection. Cloning it shares the connection. The writer's lock (see `crate::writer`)
+/// decides who uses the writer's, so its mutex is only ever waited on by a statement that
+/// follows a COMMIT its caller stopped waiting for; a reader's is taken by whichever read finds
+/// it free (`crate::read`).
 #[derive(Clone)]
 pub(crate) struct SqliteConn {
     conn: Arc<Mutex<Connection>>,
@@ -61,12 +63,23 @@ impl SqliteConn {
     /// Runs one statement with `params` bound to its placeholders: `$k` takes the k-th value,
     /// an anonymous `?` the value in its place.
     pub(crate) fn run(&self, sql: &str, params: &[Param<'_>], prepared: Prepared) -> Result<Answer, StoreError> {
-        let conn = self.lock();
-        let answer = match prepared {
-            Prepared::Cached => run(&mut *conn.prepare_cached(sql).map_err(failure)?, params),
-            Prepared::Once => run(&mut conn.prepare(sql).map_err(failure)?, params),
-        }?;
-        Ok(Answer { rows: answer, changed: conn.changes() })
+        statement(&self.lock(), sql, params, prepared)
+    }
+
+    /// Runs one statement as [`run`](Self::run) does if no other thread is using the
+    /// connection; `None` if one is.
+    pub(crate) fn try_run(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        prepared: Prepared,
+    ) -> Option<Result<Answer, StoreError>> {
+        let conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        Some(statement(&conn, sql, params, prepared))
     }
 
     /// Begins a transaction. One left open by a failure that its own ROLLBACK could not end
@@ -96,6 +109,13 @@ impl SqliteConn {
         let _ = tokio::task::spawn_blocking(move || work(&conn)).await;
     }
 
+    /// Keeps the connection busy for as long as the guard lives, as another thread's statement
+    /// would.
+    #[cfg(test)]
+    pub(crate) fn hold(&self) -> MutexGuard<'_, Connection> {
+        self.lock()
+    }
+
     /// The connection; a statement that panicked with it held left SQLite consistent (its own
     /// state is transactional), so the poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -103,7 +123,15 @@ impl SqliteConn {
     }
 }
 
-fn run(statement: &mut Statement<'_>, params: &[Param<'_>]) -> Result<Vec<AnyRow>, StoreError> {
+fn statement(conn: &Connection, sql: &str, params: &[Param<'_>], prepared: Prepared) -> Result<Answer, StoreError> {
+    let rows = match prepared {
+        Prepared::Cached => rows(&mut *conn.prepare_cached(sql).map_err(failure)?, params),
+        Prepared::Once => rows(&mut conn.prepare(sql).map_err(failure)?, params),
+    }?;
+    Ok(Answer { rows, changed: conn.changes() })
+}
+
+fn rows(statement: &mut Statement<'_>, params: &[Param<'_>]) -> Result<Vec<AnyRow>, StoreError> {
     for index in 1..=statement.parameter_count() {
         // sqlx numbered the values the same way: `$k` (or `?k`) by its number, `?` by its place.
         let position = statement

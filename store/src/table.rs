@@ -7,9 +7,8 @@
 
 use payhub_core::Mode;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor};
 
-use crate::param::{Param, query};
+use crate::param::Param;
 use crate::{Database, Page, StoreError, Tx, page};
 
 /// Ids looked up by one query: well within both databases' limits on bound parameters.
@@ -116,7 +115,8 @@ impl Database {
         filter: &'static str,
         params: &[Param<'_>],
     ) -> Result<Option<T>, StoreError> {
-        fetch_optional(self.reader(), table, format!("{} {filter}", table.select()), params).await
+        let row = self.read_optional(&format!("{} {filter}", table.select()), params).await?;
+        row.as_ref().map(table.decode).transpose()
     }
 
     /// Every row `filter` selects, in the order it names.
@@ -126,7 +126,7 @@ impl Database {
         filter: &'static str,
         params: &[Param<'_>],
     ) -> Result<Vec<T>, StoreError> {
-        let rows = query(format!("{} {filter}", table.select()), params).fetch_all(self.reader()).await?;
+        let rows = self.read_all(&format!("{} {filter}", table.select()), params).await?;
         rows.iter().map(table.decode).collect()
     }
 
@@ -151,7 +151,7 @@ impl Database {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
             let sql = format!("{} WHERE id IN ({})", table.select(), placeholders.join(", "));
             let params: Vec<Param<'_>> = chunk.iter().map(|id| (*id).into()).collect();
-            let rows = query(sql, &params).fetch_all(self.reader()).await?;
+            let rows = self.read_all(&sql, &params).await?;
             found.extend(rows.iter().map(table.decode).collect::<Result<Vec<_>, _>>()?);
         }
         Ok(found)
@@ -182,19 +182,9 @@ impl Database {
         params.extend(filters.iter().map(|(_, value)| value.unwrap_or("").into()));
         params.push((i64::from(limit) + 1).into());
         let sql = table.newest_first(&columns);
-        let rows = query(sql, &params).fetch_all(self.reader()).await?;
+        let rows = self.read_all(&sql, &params).await?;
         page(rows, limit, table.decode)
     }
-}
-
-async fn fetch_optional<'c, T, const N: usize>(
-    executor: impl Executor<'c, Database = Any>,
-    table: &Table<T, N>,
-    sql: String,
-    params: &[Param<'_>],
-) -> Result<Option<T>, StoreError> {
-    let row = query(sql, params).fetch_optional(executor).await?;
-    row.as_ref().map(table.decode).transpose()
 }
 
 #[cfg(test)]

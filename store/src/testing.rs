@@ -97,7 +97,7 @@ impl Database {
     /// queues (pending notifications, deliveries, requests in progress) after a run.
     pub async fn count_rows(&self, sql: &'static str) -> Result<i64, StoreError> {
         use sqlx::Row;
-        let row = sqlx::query(sql).fetch_one(self.reader()).await?;
+        let row = self.read_one(sql, &[]).await?;
         Ok(row.try_get("n")?)
     }
 }

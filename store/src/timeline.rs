@@ -35,13 +35,9 @@ pub struct AttemptRecord {
 impl Database {
     /// A stored notification by its inbox row.
     pub async fn inbox_notification(&self, inbox_id: i64) -> Result<Option<NotificationSummary>, StoreError> {
-        let row = sqlx::query(
-            "SELECT provider, provider_event_id, event_type, status, received_at, processed_at, last_error \
-             FROM inbox WHERE id = $1",
-        )
-        .bind(inbox_id)
-        .fetch_optional(self.reader())
-        .await?;
+        let sql = "SELECT provider, provider_event_id, event_type, status, received_at, processed_at, last_error \
+                   FROM inbox WHERE id = $1";
+        let row = self.read_optional(sql, &[inbox_id.into()]).await?;
         row.map(|r| {
             Ok(NotificationSummary {
                 provider: r.try_get("provider")?,
@@ -58,14 +54,10 @@ impl Database {
 
     /// Every attempt to deliver an event, to every endpoint, oldest first.
     pub async fn delivery_attempts_of_event(&self, event_id: &EventId) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.endpoint_id, a.attempt, a.attempted_at, a.status_code, a.error, a.duration_ms \
-             FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
-             WHERE d.event_id = $1 ORDER BY a.id",
-        )
-        .bind(event_id.as_str())
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT d.endpoint_id, a.attempt, a.attempted_at, a.status_code, a.error, a.duration_ms \
+                   FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id \
+                   WHERE d.event_id = $1 ORDER BY a.id";
+        let rows = self.read_all(sql, &[event_id.as_str().into()]).await?;
         rows.iter()
             .map(|r| {
                 Ok(AttemptRecord {

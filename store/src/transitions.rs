@@ -27,13 +27,9 @@ impl Tx {
 impl Database {
     /// The recorded state changes of a resource, oldest first.
     pub async fn transitions(&self, resource_id: &str) -> Result<Vec<Transition>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT resource_id, from_status, to_status, cause, at FROM transitions \
-             WHERE resource_id = $1 ORDER BY id",
-        )
-        .bind(resource_id)
-        .fetch_all(self.reader())
-        .await?;
+        let sql = "SELECT resource_id, from_status, to_status, cause, at FROM transitions \
+                   WHERE resource_id = $1 ORDER BY id";
+        let rows = self.read_all(sql, &[resource_id.into()]).await?;
         rows.iter()
             .map(|row| {
                 Ok(Transition {

@@ -140,7 +140,7 @@ mod tests {
     }
 
     async fn stored(db: &Database, resource_id: &str) -> i64 {
-        let row = sqlx::query(COUNT).bind(resource_id).fetch_one(db.reader()).await.unwrap();
+        let row = db.read_one(COUNT, &[resource_id.into()]).await.unwrap();
         row.try_get("n").unwrap()
     }
 
