@@ -150,6 +150,12 @@ impl Database {
         Ok(row.try_get("n")?)
     }
 
+    /// Whether any notification waits to be applied: the first entry of the index of pending
+    /// notifications, however long the backlog (a count reads all of it).
+    pub async fn inbox_has_pending(&self) -> Result<bool, StoreError> {
+        Ok(self.read_optional("SELECT id FROM inbox WHERE status = 'pending' LIMIT 1", &[]).await?.is_some())
+    }
+
     /// The status of one stored notification (`pending`, `processed`, `failed`), for tests and ops.
     pub async fn notification_status(
         &self,

@@ -310,6 +310,7 @@ on_both_stores! {
     }
 
     async fn a_redelivered_notification_is_stored_once(db: Database) {
+        assert!(!db.inbox_has_pending().await.unwrap(), "an empty inbox");
         let results = db
             .insert_inbox_batch(&[inbox_entry("WH-1"), inbox_entry("WH-2"), inbox_entry("WH-1")])
             .await
@@ -318,6 +319,11 @@ on_both_stores! {
         let again = db.insert_inbox_batch(&[inbox_entry("WH-2")]).await.unwrap();
         assert_eq!(again, vec![InboxInsert::Duplicate]);
         assert_eq!(db.inbox_backlog().await.unwrap(), 2);
+        assert!(db.inbox_has_pending().await.unwrap());
+        for claimed in db.claim_due_notifications(now(), now() + Duration::minutes(1), 10).await.unwrap() {
+            db.settle_notification(claimed.id, now(), "settled by the test").await.unwrap();
+        }
+        assert!(!db.inbox_has_pending().await.unwrap(), "every notification settled");
     }
 
     async fn notifications_of_one_batch_are_kept_per_provider_in_arrival_order(db: Database) {
