@@ -79,7 +79,7 @@ db="$WORK/explain.db"
 sqlite3 "$db" "$(fill "X'7B7D'") ANALYZE;"
 for q in \
   "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, next_attempt_at, received_at) VALUES ('paypal', 'test', 'WH-new-1', 't', X'7B7D', '[]', 'pending', 0, 1, 1), ('paypal', 'test', 'WH-1', 't', X'7B7D', '[]', 'pending', 0, 1, 1) ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id" \
-  "$(claim inbox id '')" "$payment_by_id" "$event_insert" "$(outbox_claim '')" "$outbox_record" \
+  "$(claim inbox 'next_attempt_at, id' '')" "$payment_by_id" "$event_insert" "$(outbox_claim '')" "$outbox_record" \
   "$(payments_due '')"; do
   echo "-- $(echo "$q" | tr -s ' \n' ' ' | cut -c1-110)…"
   sqlite3 "$db" "EXPLAIN QUERY PLAN $q;"
@@ -95,7 +95,7 @@ pgdb=$(echo "$PG" | sed -E "s#/[^/?]*(\?|$)#/$name\1#")
 psql -q "$pgdb" -c "$(fill "'\\x7b7d'::bytea")" -c "VACUUM ANALYZE" >/dev/null
 for q in \
   "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, attempts, next_attempt_at, received_at) SELECT provider, mode, provider_event_id, event_type, body, headers, 'pending', 0, received_at, received_at FROM UNNEST('{paypal,paypal}'::text[], '{test,test}'::text[], '{WH-new-1,WH-1}'::text[], '{t,t}'::text[], ARRAY['\\x7b7d', '\\x7b7d']::bytea[], '{[],[]}'::text[], '{1,1}'::bigint[]) WITH ORDINALITY AS batch (provider, mode, provider_event_id, event_type, body, headers, received_at, n) ORDER BY n ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING provider, provider_event_id" \
-  "$(claim inbox id ' FOR UPDATE SKIP LOCKED')" "$payment_by_id" "$event_insert" \
+  "$(claim inbox 'next_attempt_at, id' ' FOR UPDATE SKIP LOCKED')" "$payment_by_id" "$event_insert" \
   "$(outbox_claim ' FOR UPDATE SKIP LOCKED')" "$outbox_record" "$(payments_due ' FOR UPDATE SKIP LOCKED')"; do
   echo "-- $(echo "$q" | tr -s ' \n' ' ' | cut -c1-110)…"
   psql -q "$pgdb" -c "BEGIN" -c "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) $q" -c "ROLLBACK" | grep -v "^$\|QUERY PLAN\|^---\|rows)"

@@ -201,7 +201,7 @@ mod tests {
             NOTIFICATIONS_DUE.sql(Dialect::Postgres),
             "UPDATE inbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM inbox \
              WHERE status = 'pending' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING id, provider, mode, provider_event_id, event_type, body, attempts"
         );
     }
@@ -212,6 +212,18 @@ mod tests {
         assert!(sql.ends_with(
             "ORDER BY next_attempt_at LIMIT $3) RETURNING id, event_id, endpoint_id, attempts, locked_until"
         ));
+    }
+
+    #[tokio::test]
+    async fn the_notification_claim_reads_only_the_index_of_pending_notifications_on_sqlite() {
+        use sqlx::Row;
+        let t = crate::testing::TestDatabase::sqlite().await;
+        let explain = format!("EXPLAIN QUERY PLAN {}", NOTIFICATIONS_DUE.sql(Dialect::Sqlite));
+        let rows = t.db.read_all(&explain, &[1_i64.into(), 1_i64.into(), 32_i64.into()]).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|row| row.try_get("detail").unwrap()).collect();
+        assert!(plan.iter().any(|step| step.contains("USING INDEX inbox_due")), "{plan:?}");
+        // Neither a walk of the whole inbox (processed notifications included) nor a sort.
+        assert!(!plan.iter().any(|step| step.starts_with("SCAN inbox") || step.contains("TEMP B-TREE")), "{plan:?}");
     }
 
     fn endpoints<'a>(left_out: &'a [&'a str], may_fill: &'a [&'a str]) -> Groups<'a> {

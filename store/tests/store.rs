@@ -326,6 +326,19 @@ on_both_stores! {
         assert!(!db.inbox_has_pending().await.unwrap(), "every notification settled");
     }
 
+    async fn a_claim_takes_the_longest_due_notifications_first(db: Database) {
+        db.insert_inbox_batch(&[inbox_entry("WH-A"), inbox_entry("WH-B")]).await.unwrap();
+        let first = db.claim_due_notifications(now(), now() + Duration::minutes(1), 1).await.unwrap();
+        assert_eq!(first[0].provider_event_id, "WH-A", "those due at once in arrival order");
+        db.retry_notification(first[0].id, now() + Duration::minutes(2), "provider unreachable", false).await.unwrap();
+        let received_later = NewInboxEntry { received_at: now() + Duration::minutes(1), ..inbox_entry("WH-C") };
+        db.insert_inbox_batch(&[received_later]).await.unwrap();
+        let at = now() + Duration::minutes(3);
+        let claimed = db.claim_due_notifications(at, at + Duration::minutes(1), 2).await.unwrap();
+        let taken: Vec<_> = claimed.iter().map(|n| n.provider_event_id.as_str()).collect();
+        assert_eq!(taken, ["WH-B", "WH-C"], "the one put back for later waits behind those due before it");
+    }
+
     async fn notifications_of_one_batch_are_kept_per_provider_in_arrival_order(db: Database) {
         let from_pingpp = |id: &str| NewInboxEntry { provider: ProviderName::Pingpp, ..inbox_entry(id) };
         db.insert_inbox_batch(&[inbox_entry("EVT-3")]).await.unwrap();
