@@ -95,8 +95,19 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Clicks an element. One that both a page and the page it is navigating to show may be
+    /// found on the first and gone by the click: it is then found again, on the new page.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+        let started = Instant::now();
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("click `{css}`: {e}"),
+            }
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {
