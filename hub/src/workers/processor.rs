@@ -1,4 +1,5 @@
-//! The inbox processor: applies stored notifications, idempotently and in arrival order.
+//! The inbox processor: applies stored notifications, idempotently and in arrival order (a
+//! notification is due when it arrives; one put back after a failed attempt waits its turn).
 //!
 //! A notification is a hint. Facts it states are merged monotonically (stale ones change
 //! nothing); one that says "approved" leads to the capture; one that contradicts a final state
