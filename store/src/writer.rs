@@ -1,16 +1,15 @@
 //! SQLite's one writer connection, and the group commit of the units of work that share it.
 //!
 //! Every write to a SQLite file goes through one connection, so write transactions run one after
-//! another. Each costs a COMMIT, and with it an fsync (`synchronous = FULL`). Here a
-//! transaction that finishes while others
-//! wait for the writer does not commit: the next one continues it, under a savepoint of its own
-//! so that its failure undoes its part alone, and the last of the queue commits them all, one
-//! fsync for the group. Every part's `commit` returns only after that COMMIT has, with its
-//! outcome, so a caller still hears "committed" only once its writes are durable. With nobody
-//! waiting, a transaction is BEGIN … COMMIT on its own.
+//! another. Each costs a COMMIT, and with it an fsync (`synchronous = FULL`). Here a transaction
+//! that finishes while others wait for the writer does not commit: the next one continues it,
+//! under a savepoint of its own so that its failure undoes its part alone, and the last of the
+//! queue commits them all, one fsync for the group. Every part's `commit` returns only after that
+//! COMMIT has, with its outcome, so a caller still hears "committed" only once its writes are
+//! durable. With nobody waiting, a transaction is BEGIN … COMMIT on its own.
 //!
-//! A part runs from its `begin` to its `commit` holding the writer: parts never interleave, so sharing a transaction changes what each part
-//! reads in no way a serial order would not.
+//! A part runs from its `begin` to its `commit` holding the writer: parts never interleave, so
+//! sharing a transaction changes what each part reads in no way a serial order would not.
 //!
 //! Statements run inline on the calling thread (`crate::sqlite`); a COMMIT, which waits for the
 //! disk, runs on a blocking thread. A later part sets its savepoint as it begins, under one name
