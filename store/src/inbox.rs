@@ -44,13 +44,13 @@ pub struct ClaimedNotification {
     pub attempt: i64,
 }
 
-/// Notifications are applied in arrival order.
 /// Due notifications, the longest due first and those due at once in arrival order: the order
-/// of the index of pending notifications (`inbox_due`, on `next_attempt_at`; SQLite's carries
-/// the id, and PostgreSQL sorts each time's few ties), so a claim reads only the rows it takes.
-/// Ordered by id alone, both databases walked the inbox from its oldest row, every notification
-/// already processed included: 45–50 ms a claim behind 40,000 of them (BENCHMARKS.md, "The
-/// inbox claim").
+/// of the index of pending notifications (`inbox_due`, on `next_attempt_at, id`), so a claim
+/// reads only the rows it takes, however many are due at the same time. Ordered by id alone,
+/// both databases walked the inbox from its oldest row, every notification already processed
+/// included: 45–50 ms a claim behind 40,000 of them; with the index on `next_attempt_at` alone,
+/// PostgreSQL sorted all the notifications due at one time (58 ms a claim behind 50,000)
+/// (BENCHMARKS.md, "The inbox claim").
 pub(crate) const NOTIFICATIONS_DUE: LeaseClaim = LeaseClaim::attempts(
     "inbox",
     "next_attempt_at, id",

@@ -226,6 +226,30 @@ mod tests {
         assert!(!plan.iter().any(|step| step.starts_with("SCAN inbox") || step.contains("TEMP B-TREE")), "{plan:?}");
     }
 
+    #[tokio::test]
+    async fn the_notification_claim_sorts_nothing_on_postgres_when_a_backlog_is_due_at_one_time() {
+        use sqlx::Row;
+        let Some(t) = crate::testing::TestDatabase::postgres().await else { return };
+        // A backlog received within one millisecond: every row ties on next_attempt_at.
+        let mut tx = t.db.begin().await.unwrap();
+        tx.execute(
+            "INSERT INTO inbox (provider, mode, provider_event_id, event_type, body, headers, status, \
+             next_attempt_at, received_at) SELECT 'paypal', 'live', 'WH-' || g, 'PAYMENT.CAPTURE.COMPLETED', \
+             '\\x7b7d', '{}', 'pending', 1000, 1000 FROM generate_series(1, 20000) AS g",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+        tx.execute("ANALYZE inbox", Vec::new()).await.unwrap();
+        tx.commit().await.unwrap();
+        let explain = format!("EXPLAIN {}", NOTIFICATIONS_DUE.sql(Dialect::Postgres));
+        let rows = t.db.read_all(&explain, &[2000_i64.into(), 1500_i64.into(), 32_i64.into()]).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|row| row.try_get("QUERY PLAN").unwrap()).collect();
+        assert!(plan.iter().any(|step| step.contains("Index Scan using inbox_due")), "{plan:#?}");
+        // No sort of the tied rows (nor of the whole backlog) to find the first 32 by id.
+        assert!(!plan.iter().any(|step| step.contains("Sort")), "{plan:#?}");
+    }
+
     fn endpoints<'a>(left_out: &'a [&'a str], may_fill: &'a [&'a str]) -> Groups<'a> {
         Groups { column: "endpoint_id", left_out, may_fill }
     }
