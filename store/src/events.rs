@@ -155,8 +155,9 @@ impl Database {
         page(rows, limit, from_row)
     }
 
-    /// Every event of a resource, in the order they happened.
+    /// Every event of a resource, in the order they happened: by their place among its events,
+    /// the order of the index on `(resource_id, sequence)`.
     pub async fn events_of(&self, resource_id: &str) -> Result<Vec<Event>, StoreError> {
-        self.find_all(&EVENTS, "WHERE resource_id = $1 ORDER BY seq", &[resource_id.into()]).await
+        self.find_all(&EVENTS, "WHERE resource_id = $1 ORDER BY sequence", &[resource_id.into()]).await
     }
 }
