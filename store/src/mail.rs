@@ -51,7 +51,7 @@ pub struct MailState {
     pub last_error: Option<String>,
 }
 
-const MAILS_DUE: LeaseClaim =
+pub(crate) const MAILS_DUE: LeaseClaim =
     LeaseClaim::attempts("mails", "next_attempt_at", &["id", "event_id", "recipient", "attempts"]);
 
 /// How long this process trusts its copy of the recipients before reading the table again.
