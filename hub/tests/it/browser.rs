@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -79,7 +81,7 @@ impl Browser {
     }
 
     /// Waits for an element to appear (a page to load) and returns it.
-    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+    pub async fn find(&self, css: &str) -> Element {
         match self.client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await {
             Ok(element) => element,
             Err(e) => {
@@ -90,28 +92,39 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
-        let field = self.find(css).await;
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
+        self.on_element(css, "fill", |field| async move {
+            field.clear().await?;
+            field.send_keys(text).await
+        })
+        .await
     }
 
-    /// Clicks an element. One that both a page and the page it is navigating to show may be
-    /// found on the first and gone by the click: it is then found again, on the new page.
     pub async fn click(&self, css: &str) {
-        let started = Instant::now();
-        loop {
-            match self.find(css).await.click().await {
-                Ok(()) => return,
-                Err(e) if e.is_stale_element_reference() && started.elapsed() < PATIENCE => {
-                    tokio::time::sleep(Duration::from_millis(50)).await
-                }
-                Err(e) => panic!("click `{css}`: {e}"),
-            }
-        }
+        self.on_element(css, "click", |element| async move { element.click().await }).await
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        self.on_element(css, "read", |element| async move { element.text().await }).await
+    }
+
+    /// Does `act` to the element `css` finds. One that both a page and the page it is
+    /// navigating to show may be found on the first and gone by the time `act` reaches it: it
+    /// is then found again, on the new page, and `act` done again from the start.
+    async fn on_element<T, Act, Done>(&self, css: &str, what: &str, act: Act) -> T
+    where
+        Act: Fn(Element) -> Done,
+        Done: Future<Output = Result<T, CmdError>>,
+    {
+        let started = Instant::now();
+        loop {
+            match act(self.find(css).await).await {
+                Ok(value) => return value,
+                Err(e) if e.is_stale_element_reference() && started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("{what} `{css}`: {e}"),
+            }
+        }
     }
 
     /// Waits until an element's text is what `wanted` looks for (the page a click loads may
