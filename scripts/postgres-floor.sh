@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The floor of applying notifications on PostgreSQL: an apply unit's statements as the store
-# sends them (read the payment; then lock it, update it, record the transition, the event with
-# its sequence, read the endpoints, queue the delivery, mark the inbox row), run by pgbench (C,
+# The floor of applying notifications on PostgreSQL: the statements the store sends for an
+# apply unit (read the payment; then lock it, update it, record the transition, the event with
+# its sequence, read the endpoints, queue the delivery, mark the inbox row), with made-up values
+# (the update goes by id alone: pgbench cannot know a payment's version), run by pgbench (C,
 # prepared statements) on payhub's own schema, CLIENTS connections at once, GROUP units per
 # transaction (each under a savepoint when GROUP > 1). No hub: it shows what any client of this
 # server could reach on this machine with one unit's statements one after another.

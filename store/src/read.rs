@@ -4,9 +4,9 @@
 //! thread, on a connection of their own (WAL lets readers and the writer work at once), like the
 //! writer's statements and for the same reason (`crate::sqlite`): a read that an index bounds
 //! takes a few microseconds, and handing it to sqlx's worker thread and back cost more than
-//! that, once or twice per API request (its key, and for a read the resource). A read whose cost grows with the
-//! data (an aggregate for the console or the metrics) instead runs on a blocking thread
-//! ([`Database::read_aside`]), so that it never holds up a runtime thread.
+//! that, once or twice per API request (its key, and for a read the resource). A read whose
+//! cost grows with the data (an aggregate for the console or the metrics) instead runs on a
+//! blocking thread ([`Database::read_aside`]), so that it never holds up a runtime thread.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
